@@ -1,0 +1,99 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync, openSync, fsyncSync, closeSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { z } from 'zod';
+import { ConfigError } from '../errors.ts';
+
+const databaseSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('sqlite'), path: z.string().min(1) }),
+  z.object({
+    type: z.literal('pgsql'),
+    host: z.string().min(1),
+    port: z.number().int().positive().default(5432),
+    name: z.string().min(1),
+    user: z.string().min(1),
+    password: z.string().default(''),
+  }),
+]);
+
+const storageSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('local') }),
+  z.object({
+    type: z.literal('s3'),
+    endpoint: z.string().min(1),
+    bucket: z.string().min(1),
+    region: z.string().default('us-east-1'),
+    accessKey: z.string().min(1),
+    secretKey: z.string().min(1),
+    pathStyle: z.boolean().default(true),
+  }),
+]);
+
+/** Shape of `config/config.json`, validated once at start. */
+export const configSchema = z.object({
+  installed: z.boolean(),
+  instanceid: z.string().regex(/^[a-z0-9]{6,32}$/),
+  /** Instance secret: the root of master-key mode. Never logged. */
+  secret: z.string().min(32),
+  datadirectory: z.string().min(1),
+  database: databaseSchema,
+  storage: storageSchema.default({ type: 'local' }),
+  redis: z.object({ host: z.string(), port: z.number().int().positive() }).optional(),
+  loglevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+  /** Trusted proxies whose X-Forwarded-For is believed, for throttling by client IP. */
+  trustedProxies: z.array(z.string()).default([]),
+});
+
+export type Config = Readonly<z.infer<typeof configSchema>>;
+
+/** Path of the config file: `$COFFER_CONFIG`, else `config/config.json` under the working directory. */
+export function configPath(): string {
+  return resolve(process.env.COFFER_CONFIG ?? 'config/config.json');
+}
+
+/**
+ * Loads and validates the config file.
+ * @throws ConfigError when the file is missing, not JSON, or invalid (the message names the field).
+ */
+export function loadConfig(path = configPath()): Config {
+  if (!existsSync(path)) {
+    throw new ConfigError(`Coffer is not installed: no config file at ${path} (run ./occ maintenance:install, or set COFFER_CONFIG)`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new ConfigError(`Config file ${path} is not valid JSON`, { cause: err });
+  }
+  const parsed = configSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+    throw new ConfigError(`Config file ${path} is invalid: ${issues}`);
+  }
+  const cfg = parsed.data;
+  const base = dirname(path);
+  cfg.datadirectory = resolve(base, cfg.datadirectory);
+  if (cfg.database.type === 'sqlite') cfg.database.path = resolve(base, cfg.database.path);
+  return Object.freeze(cfg);
+}
+
+/** Writes the config file atomically (temp file, fsync, rename), mode 0600. */
+export function saveConfig(path: string, cfg: z.input<typeof configSchema>): void {
+  mkdirSync(dirname(path), { recursive: true });
+  const tmp = `${path}.tmp-${process.pid}`;
+  writeFileSync(tmp, JSON.stringify(cfg, null, 2) + '\n', { mode: 0o600 });
+  const fd = openSync(tmp, 'r');
+  fsyncSync(fd);
+  closeSync(fd);
+  renameSync(tmp, path);
+}
+
+/** A fresh random instance id (Nextcloud style: `oc` + 10 chars). */
+export function newInstanceId(): string {
+  return 'oc' + randomBytes(8).toString('hex').slice(0, 10);
+}
+
+/** A fresh random instance secret (48 random bytes, base64). */
+export function newSecret(): string {
+  return randomBytes(48).toString('base64');
+}

@@ -1,0 +1,51 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import SQLite from 'better-sqlite3';
+import pg from 'pg';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, type Migration, type MigrationProvider } from 'kysely';
+import type { Config } from '../config/config.ts';
+import type { Database } from './schema.ts';
+import * as m001 from './migrations/001-initial.ts';
+
+export type Db = Kysely<Database>;
+export type DbKind = 'sqlite' | 'pgsql';
+
+/** Every migration, in order. Add new ones at the end; never edit a released one. */
+const MIGRATIONS: Record<string, Migration> = {
+  '001-initial': m001,
+};
+
+class StaticMigrationProvider implements MigrationProvider {
+  async getMigrations(): Promise<Record<string, Migration>> { return MIGRATIONS; }
+}
+
+// pg returns int8 as string by default; sizes fit in doubles, so parse them.
+pg.types.setTypeParser(20, (v) => Number(v));
+
+/** Opens the configured database (SQLite file in WAL mode, or a PostgreSQL pool). */
+export function openDatabase(cfg: Config['database']): { db: Db; kind: DbKind } {
+  if (cfg.type === 'sqlite') {
+    mkdirSync(dirname(cfg.path), { recursive: true });
+    const sqlite = new SQLite(cfg.path);
+    sqlite.pragma('journal_mode = WAL');
+    sqlite.pragma('synchronous = NORMAL');
+    sqlite.pragma('busy_timeout = 10000');
+    sqlite.pragma('foreign_keys = ON');
+    return { db: new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) }), kind: 'sqlite' };
+  }
+  const pool = new pg.Pool({ host: cfg.host, port: cfg.port, database: cfg.name, user: cfg.user, password: cfg.password, max: 10 });
+  return { db: new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), kind: 'pgsql' };
+}
+
+/**
+ * Brings the schema up to date.
+ * @throws Error naming the failed migration.
+ */
+export async function migrateToLatest(db: Db): Promise<void> {
+  const migrator = new Migrator({ db, provider: new StaticMigrationProvider(), migrationTableName: 'coffer_migrations', migrationLockTableName: 'coffer_migrations_lock' });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) {
+    const failed = results?.find((r) => r.status === 'Error');
+    throw new Error(`database migration ${failed?.migrationName ?? ''} failed: ${(error as Error).message}`, { cause: error });
+  }
+}

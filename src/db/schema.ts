@@ -1,0 +1,129 @@
+import type { ColumnType, Generated } from 'kysely';
+
+/** Big integers come back from pg as strings; we store sizes/times as bigint and read them as numbers via `num()`. */
+type Big = ColumnType<number | string | bigint, number, number>;
+
+export interface UsersTable {
+  uid: string;
+  display_name: string;
+  email: string | null;
+  /** argon2id PHC string. */
+  password_hash: string;
+  /** Bytes; null = unlimited. */
+  quota: Big | null;
+  enabled: number;
+  is_admin: number;
+  created_at: Big;
+  last_login: Big | null;
+}
+
+export interface UserPreferencesTable {
+  uid: string;
+  app: string;
+  key: string;
+  value: string;
+}
+
+export interface AppConfigTable {
+  app: string;
+  key: string;
+  value: string;
+}
+
+export interface AppPasswordsTable {
+  id: Generated<number>;
+  uid: string;
+  name: string;
+  /** SHA-256 hex of the token (tokens are random 72-char strings; a fast hash suffices). */
+  token_hash: string;
+  created_at: Big;
+  last_used: Big | null;
+}
+
+/** The namespace tree: one row per file or folder, each user's root has path ''. */
+export interface FileIdsTable {
+  id: Generated<number>;
+}
+
+export interface NodesTable {
+  fileid: number;
+  owner: string;
+  parent_id: number | null;
+  /** Path relative to the user's root, no leading slash; '' for the root. NFC. */
+  path: string;
+  name: string;
+  kind: 'file' | 'dir';
+  /** Bytes (plaintext); recursive total for folders. */
+  size: Big;
+  /** Seconds since the epoch. */
+  mtime: Big;
+  etag: string;
+  mimetype: string;
+  /** Content blob (files only). */
+  blob_id: string | null;
+  /** Opaque codec tag returned by the BlobStore on put and handed back on get. */
+  blob_codec: string | null;
+  /** `SHA1:… MD5:…` as the client sent it, or as computed. */
+  checksum: string | null;
+  favorite: number;
+}
+
+/** Dead properties (PROPPATCH). */
+export interface PropertiesTable {
+  fileid: number;
+  namespace: string;
+  name: string;
+  /** Inner XML of the property element, namespace declarations included where needed. */
+  value: string;
+}
+
+export interface LocksTable {
+  token: string;
+  owner: string;
+  /** Locked path in the owner's tree. */
+  path: string;
+  depth: number; // 0 or -1 (infinity)
+  scope: 'exclusive' | 'shared';
+  /** The client's <D:owner> XML, echoed back. */
+  owner_xml: string;
+  expires_at: Big;
+  created_at: Big;
+}
+
+/** Chunked uploads in progress (`/remote.php/dav/uploads/<uid>/<id>`). */
+export interface UploadsTable {
+  uid: string;
+  upload_id: string;
+  destination: string | null;
+  total_length: Big | null;
+  created_at: Big;
+}
+
+export interface UploadChunksTable {
+  uid: string;
+  upload_id: string;
+  name: string;
+  blob_id: string;
+  blob_codec: string;
+  size: Big;
+  mtime: Big;
+}
+
+export interface Database {
+  users: UsersTable;
+  user_preferences: UserPreferencesTable;
+  app_config: AppConfigTable;
+  app_passwords: AppPasswordsTable;
+  file_ids: FileIdsTable;
+  nodes: NodesTable;
+  properties: PropertiesTable;
+  locks: LocksTable;
+  uploads: UploadsTable;
+  upload_chunks: UploadChunksTable;
+}
+
+/** Reads a bigint column as a JS number (pg returns int8 as string). */
+export function num(v: number | string | bigint | null | undefined): number {
+  if (v === null || v === undefined) return 0;
+  return typeof v === 'number' ? v : Number(v);
+}

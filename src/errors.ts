@@ -1,0 +1,95 @@
+/**
+ * Typed application errors. Services throw these; only adapters (dav, ocs, web, cli) map
+ * them to HTTP statuses or exit codes, through each error's stable `code`.
+ */
+export class AppError extends Error {
+  /** Stable machine-readable code, e.g. `not-found`. */
+  readonly code: string;
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/** The thing addressed does not exist. */
+export class NotFoundError extends AppError {
+  constructor(message = 'Not found') { super('not-found', message); }
+}
+
+/** The target already exists (MKCOL on an existing path, Overwrite: F). */
+export class AlreadyExistsError extends AppError {
+  constructor(message = 'Already exists') { super('already-exists', message); }
+}
+
+/** The request conflicts with the tree's state (missing parent, file where a folder is needed). */
+export class ConflictError extends AppError {
+  constructor(message = 'Conflict') { super('conflict', message); }
+}
+
+/** A precondition (If-Match, If-None-Match, If header) does not hold. */
+export class PreconditionFailedError extends AppError {
+  constructor(message = 'Precondition failed') { super('precondition-failed', message); }
+}
+
+/** The resource is locked and the request did not present the lock token. */
+export class LockedError extends AppError {
+  constructor(message = 'Locked') { super('locked', message); }
+}
+
+/** The user's quota would be exceeded. */
+export class QuotaExceededError extends AppError {
+  constructor(message = 'Quota exceeded') { super('quota-exceeded', message); }
+}
+
+/** Input is malformed or invalid (bad name, bad XML, bad header). */
+export class ValidationError extends AppError {
+  constructor(message = 'Invalid input') { super('invalid', message); }
+}
+
+/** The caller is not who they claim (wrong password, unknown token). */
+export class AuthenticationError extends AppError {
+  constructor(message = 'Authentication failed') { super('unauthenticated', message); }
+}
+
+/** The caller is known but not allowed to do this. */
+export class ForbiddenError extends AppError {
+  constructor(message = 'Forbidden') { super('forbidden', message); }
+}
+
+/** Too many failed attempts; retry later. */
+export class ThrottledError extends AppError {
+  readonly retryAfterSeconds: number;
+  constructor(retryAfterSeconds: number, message = 'Too many requests') {
+    super('throttled', message);
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+}
+
+/** The instance is in maintenance mode. */
+export class MaintenanceError extends AppError {
+  constructor(message = 'Coffer is in maintenance mode') { super('maintenance', message); }
+}
+
+/** Configuration is missing or invalid. */
+export class ConfigError extends AppError {
+  constructor(message: string, options?: { cause?: unknown }) { super('config', message, options); }
+}
+
+/** A request body or other input exceeds a limit. */
+export class TooLargeError extends AppError {
+  constructor(message = 'Too large') { super('too-large', message); }
+}
+
+/** The operation is not supported for this resource. */
+export class NotSupportedError extends AppError {
+  constructor(message = 'Not supported') { super('not-supported', message); }
+}
+
+/**
+ * Ciphertext or key material failed authentication, or is malformed: tampering, truncation,
+ * reordering, swapping, rollback, a wrong key. Never means "retry".
+ */
+export class CryptoError extends AppError {
+  constructor(message: string, options?: { cause?: unknown }) { super('crypto', message, options); }
+}

@@ -1,0 +1,107 @@
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createServer as createHttp, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttps } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { App } from '../app.ts';
+import type { HttpContext, Route } from './context.ts';
+import { buildRoutes } from './routes.ts';
+
+export interface ServeOptions {
+  host: string;
+  port: number;
+  tlsCert?: string;
+  tlsKey?: string;
+}
+
+export interface RunningServer {
+  readonly server: Server;
+  /** Base URL, e.g. http://127.0.0.1:8080 */
+  readonly url: string;
+  readonly port: number;
+  /** Stops accepting, lets in-flight requests finish (up to `graceMs`), then closes. */
+  close(graceMs?: number): Promise<void>;
+}
+
+function clientIp(req: IncomingMessage, trusted: readonly string[]): string {
+  const peer = req.socket.remoteAddress ?? '';
+  if (trusted.includes(peer)) {
+    const fwd = req.headers['x-forwarded-for'];
+    const first = (Array.isArray(fwd) ? fwd[0] : fwd)?.split(',')[0]?.trim();
+    if (first) return first;
+  }
+  return peer;
+}
+
+/**
+ * Starts the HTTP(S) server on `host:port` with every adapter's routes.
+ * @throws Error when the port cannot be bound or the TLS files cannot be read.
+ */
+export async function startServer(app: App, opts: ServeOptions): Promise<RunningServer> {
+  const routes: Route[] = [...buildRoutes(app)].sort((a, b) => b.prefix.length - a.prefix.length);
+  const tls = opts.tlsCert && opts.tlsKey;
+  const scheme = tls ? 'https' : 'http';
+
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
+    const reqId = (typeof req.headers['x-request-id'] === 'string' && /^[\w-]{1,64}$/.test(req.headers['x-request-id']))
+      ? req.headers['x-request-id'] : randomBytes(8).toString('hex');
+    const started = process.hrtime.bigint();
+    const rawUrl = req.url ?? '/';
+    const q = rawUrl.indexOf('?');
+    const rawPath = q < 0 ? rawUrl : rawUrl.slice(0, q);
+    const query = new URLSearchParams(q < 0 ? '' : rawUrl.slice(q + 1));
+    const host = req.headers.host ?? `${opts.host}:${opts.port}`;
+    const log = app.log.child({ reqId });
+    const ctx: HttpContext = { app, reqId, log, ip: clientIp(req, app.config.trustedProxies), rawPath, query, baseUrl: `${scheme}://${host}` };
+    res.setHeader('X-Request-Id', reqId);
+    res.on('finish', () => {
+      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      log.info({ method: req.method, path: rawPath, status: res.statusCode, ms: Math.round(ms * 10) / 10 }, 'request');
+    });
+    const route = routes.find((r) => (r.exact ? rawPath === r.prefix : rawPath.startsWith(r.prefix)));
+    const run = route ? route.handler(req, res, ctx) : notFound(res);
+    run.catch((err: unknown) => {
+      log.error({ err }, 'unhandled error');
+      if (!res.headersSent) {
+        res.statusCode = 500;
+        res.setHeader('Content-Type', 'text/plain; charset=utf-8');
+        res.end('Internal Server Error\n');
+      } else {
+        res.destroy();
+      }
+    });
+  };
+
+  const server: Server = tls
+    ? createHttps({ cert: readFileSync(opts.tlsCert!), key: readFileSync(opts.tlsKey!) }, onRequest)
+    : createHttp(onRequest);
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 30_000;
+  server.requestTimeout = 0; // large uploads stream for as long as they need; idle sockets time out below
+  server.timeout = 120_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host, () => { server.off('error', reject); resolve(); });
+  });
+  const port = (server.address() as AddressInfo).port;
+  const hostForUrl = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
+  return {
+    server,
+    port,
+    url: `${scheme}://${hostForUrl}:${port}`,
+    close(graceMs = 10_000) {
+      return new Promise<void>((resolve) => {
+        const timer = setTimeout(() => server.closeAllConnections(), graceMs);
+        timer.unref();
+        server.close(() => { clearTimeout(timer); resolve(); });
+        server.closeIdleConnections();
+      });
+    },
+  };
+}
+
+async function notFound(res: ServerResponse): Promise<void> {
+  res.statusCode = 404;
+  res.setHeader('Content-Type', 'text/plain; charset=utf-8');
+  res.end('Not Found\n');
+}

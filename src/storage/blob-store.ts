@@ -1,0 +1,80 @@
+import type { Readable } from 'node:stream';
+
+/**
+ * Who a blob belongs to. The encryption decorator binds ciphertext to `fileId` and the blob id
+ * (the version), and picks the owner's key; the plain stores ignore it.
+ */
+export interface BlobContext {
+  /** Stable file id (survives MOVE). */
+  readonly fileId: number;
+  /** The uid whose tree holds the file. */
+  readonly owner: string;
+}
+
+/** Inclusive byte range of the plaintext. */
+export interface ByteRange {
+  readonly start: number;
+  readonly end: number;
+}
+
+export interface PutResult {
+  /** Plaintext bytes written. */
+  readonly size: number;
+  /**
+   * Opaque codec tag ('plain', or the encryption format id). Callers store it with the blob
+   * reference and hand it back to get(); they never interpret it.
+   */
+  readonly codec: string;
+}
+
+export interface BlobEntry {
+  readonly blobId: string;
+  /** Last modification time, ms since the epoch (for garbage collection of orphans). */
+  readonly mtimeMs: number;
+}
+
+/**
+ * Content storage: immutable blobs under opaque ids. A blob is written once and never modified;
+ * a new version of a file is a new blob. No file or folder name ever reaches a BlobStore.
+ */
+export interface BlobStore {
+  /**
+   * Streams `source` into a new blob, atomically: the blob is either complete and durable, or absent.
+   * @throws AlreadyExistsError when the id is taken; the source stream's error if it fails.
+   */
+  put(blobId: string, source: Readable, ctx: BlobContext): Promise<PutResult>;
+  /**
+   * Opens the blob's plaintext (or the given inclusive range of it) as a stream. Integrity failures
+   * surface as a CryptoError, either thrown here or emitted by the stream, never as wrong bytes.
+   * @throws NotFoundError when the blob is missing; CryptoError when it fails authentication.
+   */
+  get(blobId: string, codec: string, ctx: BlobContext, range?: ByteRange): Promise<Readable>;
+  /**
+   * Plaintext size of the blob.
+   * @throws NotFoundError when the blob is missing; CryptoError when its framing is invalid.
+   */
+  size(blobId: string, codec: string, ctx: BlobContext): Promise<number>;
+  /** Removes the blob; a missing blob is not an error. */
+  delete(blobId: string): Promise<void>;
+  /** Every blob in the store (for verification and garbage collection). */
+  list(): AsyncIterable<BlobEntry>;
+}
+
+/** Optional capability: stores that keep blobs as local files can say where. */
+export interface LocalBlobPaths {
+  /** Absolute path of the blob's file. */
+  pathOf(blobId: string): string;
+}
+
+/** Optional capability: raw (stored) bytes access, used by the encryption layer over any store. */
+export interface RawBlobAccess {
+  /** Size of the stored bytes. @throws NotFoundError */
+  rawSize(blobId: string): Promise<number>;
+}
+
+export function hasLocalPaths(store: BlobStore): store is BlobStore & LocalBlobPaths {
+  return typeof (store as Partial<LocalBlobPaths>).pathOf === 'function';
+}
+
+/** The codec tag of blobs stored as they are. */
+export const PLAIN_CODEC = 'plain';
