@@ -52,8 +52,10 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('fileid', 'integer', (c) => c.primaryKey())
     .addColumn('owner', 'varchar(64)', (c) => c.notNull())
     .addColumn('parent_id', 'integer')
-    .addColumn('path', 'text', (c) => c.notNull())
-    .addColumn('name', 'text', (c) => c.notNull())
+    // Byte-order collation on PostgreSQL, as SQLite's default: subtree queries use the range
+    // path >= 'p/' AND path < 'p0', and listings sort the same on both databases.
+    .addColumn('path', 'text', (c) => (isPg ? c.notNull().modifyEnd(sql`collate "C"`) : c.notNull()))
+    .addColumn('name', 'text', (c) => (isPg ? c.notNull().modifyEnd(sql`collate "C"`) : c.notNull()))
     .addColumn('kind', 'varchar(4)', (c) => c.notNull())
     .addColumn('size', 'bigint', (c) => c.notNull().defaultTo(0))
     .addColumn('mtime', 'bigint', (c) => c.notNull())
@@ -107,7 +109,6 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('mtime', 'bigint', (c) => c.notNull())
     .addPrimaryKeyConstraint('upload_chunks_pk', ['uid', 'upload_id', 'name'])
     .execute();
-  void sql;
 }
 
 export async function down(db: Kysely<any>): Promise<void> {

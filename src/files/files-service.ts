@@ -1,0 +1,448 @@
+import { createHash, type Hash } from 'node:crypto';
+import { Readable, Transform, type TransformCallback } from 'node:stream';
+import type { Db } from '../db/database.ts';
+import {
+  AlreadyExistsError, ConflictError, ForbiddenError, NotFoundError, PreconditionFailedError, QuotaExceededError, ValidationError,
+} from '../errors.ts';
+import type { Logger } from '../logger.ts';
+import type { BlobContext, BlobStore, ByteRange } from '../storage/blob-store.ts';
+import { newBlobId } from '../storage/local-blob-store.ts';
+import { DIR_MIMETYPE, mimetypeFor } from './mimetypes.ts';
+import { NodeRepository, newEtag, type Executor } from './node-repository.ts';
+import { baseName, isSameOrInside, normalizePath, parentPath } from './paths.ts';
+import type {
+  CopyMoveOptions, DeadProperty, FileContent, FileNode, PropPatchOp, Quota, WriteOptions, WriteResult,
+} from './types.ts';
+
+export interface FilesServiceDeps {
+  db: Db;
+  blobs: BlobStore;
+  log: Logger;
+}
+
+const nowSeconds = () => Math.floor(Date.now() / 1000);
+
+/** Counts bytes and feeds the requested hashes while content streams through. */
+class HashingCounter extends Transform {
+  bytes = 0;
+  readonly hashes: Map<string, Hash>;
+  constructor(algos: string[]) {
+    super({ highWaterMark: 1 << 20 });
+    this.hashes = new Map(algos.map((a) => [a, createHash(a === 'SHA1' ? 'sha1' : 'md5')]));
+  }
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.bytes += chunk.length;
+    for (const h of this.hashes.values()) h.update(chunk);
+    cb(null, chunk);
+  }
+  digest(algo: string): string | undefined { return this.hashes.get(algo)?.digest('hex'); }
+}
+
+/** Parses `SHA1:abc MD5:def` into a map of upper-case algorithm → lower-case hex. */
+export function parseChecksums(value: string | null | undefined): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const part of (value ?? '').trim().split(/\s+/)) {
+    const i = part.indexOf(':');
+    if (i > 0) out.set(part.slice(0, i).toUpperCase(), part.slice(i + 1).toLowerCase());
+  }
+  return out;
+}
+
+function formatChecksums(map: Map<string, string>): string | null {
+  return map.size === 0 ? null : [...map].map(([k, v]) => `${k}:${v}`).join(' ');
+}
+
+function ctxOf(node: Pick<FileNode, 'fileId' | 'owner'>): BlobContext {
+  return { fileId: node.fileId, owner: node.owner };
+}
+
+/**
+ * The namespace tree of every user: files and folders live in the database, content in the
+ * BlobStore under opaque ids. Every write is new blob → commit row → delete old blob, so a crash
+ * leaves the old or the new version and at worst an orphaned blob for garbage collection.
+ */
+export class FilesService {
+  readonly #repo: NodeRepository;
+  readonly #db: Db;
+  readonly #blobs: BlobStore;
+  readonly #log: Logger;
+
+  constructor(deps: FilesServiceDeps) {
+    this.#db = deps.db;
+    this.#repo = new NodeRepository(deps.db);
+    this.#blobs = deps.blobs;
+    this.#log = deps.log;
+  }
+
+  /** Allocates a file id ahead of writing content bound to it (chunked uploads use it). */
+  allocateFileId(): Promise<number> { return this.#repo.allocateFileId(); }
+
+  /** The user's root folder, created on first use. */
+  async ensureHome(uid: string): Promise<FileNode> {
+    const existing = await this.#repo.byPath(this.#db, uid, '');
+    if (existing) return existing;
+    const fileId = await this.#repo.allocateFileId();
+    try {
+      return await this.#repo.insert(this.#db, {
+        fileId, owner: uid, parentId: null, path: '', name: '', kind: 'dir', size: 0, mtime: nowSeconds(),
+        etag: newEtag(), mimetype: DIR_MIMETYPE, blobId: null, blobCodec: null, checksum: null,
+      });
+    } catch (err) {
+      const again = await this.#repo.byPath(this.#db, uid, '');
+      if (again) return again;
+      throw err;
+    }
+  }
+
+  /** @throws NotFoundError */
+  async stat(uid: string, path: string): Promise<FileNode> {
+    const p = normalizePath(path);
+    const node = await this.#repo.byPath(this.#db, uid, p) ?? (p === '' ? await this.ensureHome(uid) : undefined);
+    if (!node) throw new NotFoundError(`${p || '/'} does not exist`);
+    return node;
+  }
+
+  async tryStat(uid: string, path: string): Promise<FileNode | undefined> {
+    try {
+      return await this.stat(uid, path);
+    } catch (err) {
+      if (err instanceof NotFoundError) return undefined;
+      throw err;
+    }
+  }
+
+  /** @throws NotFoundError */
+  async getById(fileId: number): Promise<FileNode> {
+    const node = await this.#repo.byId(this.#db, fileId);
+    if (!node) throw new NotFoundError(`file ${fileId} does not exist`);
+    return node;
+  }
+
+  /** Members of a folder, sorted by name. @throws NotFoundError; ConflictError for a file. */
+  async children(uid: string, path: string): Promise<FileNode[]> {
+    const node = await this.stat(uid, path);
+    if (node.kind !== 'dir') throw new ConflictError(`${node.path} is not a folder`);
+    return this.#repo.children(this.#db, node.fileId);
+  }
+
+  /** The node, then its descendants (by path) up to `maxDepth` levels below it. @throws NotFoundError */
+  async *walk(uid: string, path: string, maxDepth: number): AsyncIterable<FileNode> {
+    const node = await this.stat(uid, path);
+    yield node;
+    if (node.kind !== 'dir' || maxDepth <= 0) return;
+    if (maxDepth === 1) {
+      yield* await this.#repo.children(this.#db, node.fileId);
+      return;
+    }
+    const base = node.path === '' ? 0 : node.path.split('/').length;
+    for (const d of await this.#repo.descendants(this.#db, uid, node.path)) {
+      if (d.path.split('/').length - base <= maxDepth) yield d;
+    }
+  }
+
+  /** @throws AlreadyExistsError; ConflictError when the parent is missing or a file. */
+  async mkdir(uid: string, path: string, opts: { mtime?: number } = {}): Promise<FileNode> {
+    const p = normalizePath(path);
+    if (p === '') throw new AlreadyExistsError('the root folder exists');
+    await this.ensureHome(uid);
+    const fileId = await this.#repo.allocateFileId();
+    const now = nowSeconds();
+    return this.#db.transaction().execute(async (trx) => {
+      if (await this.#repo.byPath(trx, uid, p)) throw new AlreadyExistsError(`${p} already exists`);
+      const parent = await this.#parentDir(trx, uid, p);
+      const node = await this.#repo.insert(trx, {
+        fileId, owner: uid, parentId: parent.fileId, path: p, name: baseName(p), kind: 'dir', size: 0,
+        mtime: opts.mtime ?? now, etag: newEtag(), mimetype: DIR_MIMETYPE, blobId: null, blobCodec: null, checksum: null,
+      });
+      await this.#repo.propagate(trx, uid, p, 0, now);
+      return node;
+    });
+  }
+
+  /**
+   * Streams `source` into a new version of the file at `path` (creating it if needed).
+   * @throws ConflictError, PreconditionFailedError, QuotaExceededError, ValidationError (see FILES-API).
+   */
+  async writeFile(uid: string, path: string, source: Readable, opts: WriteOptions = {}): Promise<WriteResult> {
+    const p = normalizePath(path);
+    if (p === '') throw new ConflictError('cannot write to the root folder');
+    await this.ensureHome(uid);
+    const before = await this.#repo.byPath(this.#db, uid, p);
+    this.#checkPreconditions(before, opts);
+    if (!before) await this.#parentDir(this.#db, uid, p);
+    if (before?.kind === 'dir') throw new ConflictError(`${p} is a folder`);
+    const quota = await this.quota(uid);
+    if (opts.expectedSize !== undefined && quota.total !== null && quota.used - (before?.size ?? 0) + opts.expectedSize > quota.total) {
+      throw new QuotaExceededError(`not enough space for ${p}`);
+    }
+
+    const sent = parseChecksums(opts.checksum);
+    const counter = new HashingCounter([...sent.keys()].filter((a) => a === 'SHA1' || a === 'MD5'));
+    const fileId = before?.fileId ?? await this.#repo.allocateFileId();
+    const blobId = newBlobId();
+    source.on('error', (err) => counter.destroy(err));
+    const put = await this.#blobs.put(blobId, source.pipe(counter), { fileId, owner: uid });
+
+    try {
+      if (opts.expectedSize !== undefined && counter.bytes !== opts.expectedSize) {
+        throw new ValidationError(`expected ${opts.expectedSize} bytes, received ${counter.bytes}`);
+      }
+      for (const [algo, want] of sent) {
+        const got = counter.digest(algo);
+        if (got !== undefined && got !== want) throw new ValidationError(`${algo} checksum mismatch`);
+      }
+      const mtime = opts.mtime ?? nowSeconds();
+      const mimetype = opts.mimetype ?? before?.mimetype ?? mimetypeFor(baseName(p));
+      const result = await this.#db.transaction().execute(async (trx) => {
+        const cur = await this.#repo.byPath(trx, uid, p);
+        this.#checkPreconditions(cur, opts);
+        if (cur?.kind === 'dir') throw new ConflictError(`${p} is a folder`);
+        if (cur && cur.fileId !== fileId) throw new ConflictError(`${p} was replaced concurrently`);
+        const q = await this.#repo.userQuota(trx, uid);
+        if (q !== null) {
+          const root = await this.#repo.byPath(trx, uid, '');
+          if ((root?.size ?? 0) - (cur?.size ?? 0) + put.size > q) throw new QuotaExceededError(`not enough space for ${p}`);
+        }
+        const etag = newEtag();
+        const checksum = formatChecksums(sent);
+        if (cur) {
+          await trx.updateTable('nodes').set({
+            blob_id: blobId, blob_codec: put.codec, size: put.size, mtime, etag, checksum, mimetype,
+          }).where('fileid', '=', cur.fileId).execute();
+          await this.#repo.propagate(trx, uid, p, put.size - cur.size);
+          return { node: { ...cur, blobId, blobCodec: put.codec, size: put.size, mtime, etag, checksum, mimetype }, created: false, oldBlob: cur.blobId };
+        }
+        const parent = await this.#parentDir(trx, uid, p);
+        const node = await this.#repo.insert(trx, {
+          fileId, owner: uid, parentId: parent.fileId, path: p, name: baseName(p), kind: 'file', size: put.size,
+          mtime, etag, mimetype, blobId, blobCodec: put.codec, checksum,
+        });
+        await this.#repo.propagate(trx, uid, p, put.size, nowSeconds());
+        return { node, created: true, oldBlob: null };
+      });
+      if (result.oldBlob) await this.#deleteBlobs([result.oldBlob]);
+      return { node: result.node, created: result.created };
+    } catch (err) {
+      await this.#blobs.delete(blobId).catch(() => {});
+      throw err;
+    }
+  }
+
+  /** Opens a file's content (or a validated inclusive range of it). @throws NotFoundError; ConflictError for folders. */
+  async openRead(uid: string, path: string, range?: ByteRange): Promise<FileContent> {
+    const node = await this.stat(uid, path);
+    return this.openNode(node, range);
+  }
+
+  /** Opens the content of a node already looked up. @throws ConflictError for folders. */
+  async openNode(node: FileNode, range?: ByteRange): Promise<FileContent> {
+    if (node.kind !== 'file') throw new ConflictError(`${node.path} is a folder`);
+    if (!node.blobId) return { node, stream: Readable.from([]), range };
+    if (node.size === 0) return { node, stream: Readable.from([]), range };
+    const stream = await this.#blobs.get(node.blobId, node.blobCodec ?? 'plain', ctxOf(node), range);
+    return { node, stream, range };
+  }
+
+  /** Deletes a file or a folder with everything below it. @throws NotFoundError; ForbiddenError for the root. */
+  async delete(uid: string, path: string): Promise<void> {
+    const p = normalizePath(path);
+    if (p === '') throw new ForbiddenError('the root folder cannot be deleted');
+    const blobs = await this.#db.transaction().execute(async (trx) => {
+      const node = await this.#repo.byPath(trx, uid, p);
+      if (!node) throw new NotFoundError(`${p} does not exist`);
+      const ids = await this.#repo.deleteSubtree(trx, node);
+      await this.#repo.propagate(trx, uid, p, -node.size, nowSeconds());
+      return ids;
+    });
+    await this.#deleteBlobs(blobs);
+  }
+
+  /** Deletes a user's whole tree (user deletion). */
+  async deleteAll(uid: string): Promise<void> {
+    const blobs = await this.#db.transaction().execute(async (trx) => {
+      const root = await this.#repo.byPath(trx, uid, '');
+      return root ? this.#repo.deleteSubtree(trx, root) : [];
+    });
+    await this.#deleteBlobs(blobs);
+  }
+
+  /** Moves/renames; file ids survive. @throws see FILES-API. */
+  async move(uid: string, src: string, dst: string, opts: CopyMoveOptions = {}): Promise<WriteResult> {
+    const s = normalizePath(src);
+    const d = normalizePath(dst);
+    if (s === '' || d === '') throw new ForbiddenError('the root folder cannot be moved or replaced');
+    if (isSameOrInside(d, s)) throw new ForbiddenError('cannot move a resource onto or into itself');
+    const res = await this.#db.transaction().execute(async (trx) => {
+      const node = await this.#repo.byPath(trx, uid, s);
+      if (!node) throw new NotFoundError(`${s} does not exist`);
+      const parent = await this.#parentDir(trx, uid, d);
+      const existing = await this.#repo.byPath(trx, uid, d);
+      let blobs: string[] = [];
+      if (existing) {
+        if (opts.overwrite === false) throw new AlreadyExistsError(`${d} already exists`);
+        blobs = await this.#repo.deleteSubtree(trx, existing);
+        await this.#repo.propagate(trx, uid, d, -existing.size);
+      }
+      await this.#repo.relocate(trx, node, d, baseName(d), parent.fileId);
+      const now = nowSeconds();
+      await this.#repo.propagate(trx, uid, s, -node.size, now);
+      await this.#repo.propagate(trx, uid, d, node.size, now);
+      const moved = await this.#repo.byPath(trx, uid, d);
+      return { node: moved!, created: !existing, blobs };
+    });
+    await this.#deleteBlobs(res.blobs);
+    return { node: res.node, created: res.created };
+  }
+
+  /** Copies a file or folder (new file ids; checksums and dead properties come along). @throws see FILES-API. */
+  async copy(uid: string, src: string, dst: string, opts: CopyMoveOptions = {}): Promise<WriteResult> {
+    const s = normalizePath(src);
+    const d = normalizePath(dst);
+    if (d === '') throw new ForbiddenError('the root folder cannot be replaced');
+    if (isSameOrInside(d, s)) throw new ForbiddenError('cannot copy a resource onto or into itself');
+    const node = await this.stat(uid, s);
+    const existing = await this.tryStat(uid, d);
+    if (existing && opts.overwrite === false) throw new AlreadyExistsError(`${d} already exists`);
+    await this.#parentDir(this.#db, uid, d);
+    const sources = node.kind === 'dir' && opts.depth !== 0 ? [node, ...await this.#repo.descendants(this.#db, uid, s)] : [node];
+    const total = sources.reduce((n, x) => n + (x.kind === 'file' ? x.size : 0), 0);
+    const quota = await this.quota(uid);
+    if (quota.total !== null && quota.used - (existing?.size ?? 0) + total > quota.total) throw new QuotaExceededError(`not enough space for ${d}`);
+
+    // Content first (each copy is re-bound to its new file id), then all rows in one transaction.
+    const planned: Array<{ from: FileNode; fileId: number; path: string; blobId: string | null; codec: string | null; size: number }> = [];
+    const written: string[] = [];
+    try {
+      for (const from of sources) {
+        const fileId = await this.#repo.allocateFileId();
+        const path = d + from.path.slice(s.length);
+        let blobId: string | null = null;
+        let codec: string | null = null;
+        let size = from.kind === 'file' ? from.size : 0;
+        if (from.kind === 'file' && from.blobId) {
+          blobId = newBlobId();
+          const content = await this.openNode(from);
+          const put = await this.#blobs.put(blobId, content.stream, { fileId, owner: uid });
+          written.push(blobId);
+          codec = put.codec;
+          size = put.size;
+        }
+        planned.push({ from, fileId, path, blobId, codec, size });
+      }
+      const res = await this.#db.transaction().execute(async (trx) => {
+        let blobs: string[] = [];
+        const cur = await this.#repo.byPath(trx, uid, d);
+        if (cur) {
+          if (opts.overwrite === false) throw new AlreadyExistsError(`${d} already exists`);
+          blobs = await this.#repo.deleteSubtree(trx, cur);
+          await this.#repo.propagate(trx, uid, d, -cur.size);
+        }
+        const parent = await this.#parentDir(trx, uid, d);
+        const idByPath = new Map<string, number>([[parentPath(d), parent.fileId]]);
+        const now = nowSeconds();
+        let rootNode: FileNode | undefined;
+        const dirSize = (p: string) => planned.filter((x) => x.from.kind === 'file' && isSameOrInside(x.path, p)).reduce((n, x) => n + x.size, 0);
+        for (const x of planned) {
+          const n = await this.#repo.insert(trx, {
+            fileId: x.fileId, owner: uid, parentId: idByPath.get(parentPath(x.path))!, path: x.path, name: baseName(x.path),
+            kind: x.from.kind, size: x.from.kind === 'dir' ? dirSize(x.path) : x.size, mtime: x.from.mtime, etag: newEtag(),
+            mimetype: x.from.mimetype, blobId: x.blobId, blobCodec: x.codec, checksum: x.from.checksum,
+          });
+          idByPath.set(x.path, x.fileId);
+          await this.#repo.copyProperties(trx, x.from.fileId, x.fileId);
+          rootNode ??= n;
+        }
+        await this.#repo.propagate(trx, uid, d, rootNode!.size, now);
+        return { node: rootNode!, created: !cur, blobs };
+      });
+      await this.#deleteBlobs(res.blobs);
+      return { node: res.node, created: res.created };
+    } catch (err) {
+      await this.#deleteBlobs(written);
+      throw err;
+    }
+  }
+
+  /** Sets a node's mtime (PROPPATCH lastmodified). @throws NotFoundError */
+  async setMtime(uid: string, path: string, mtime: number): Promise<FileNode> {
+    const node = await this.stat(uid, path);
+    const etag = newEtag();
+    await this.#db.transaction().execute(async (trx) => {
+      await trx.updateTable('nodes').set({ mtime, etag }).where('fileid', '=', node.fileId).execute();
+      await this.#repo.propagate(trx, uid, node.path, 0);
+    });
+    return { ...node, mtime, etag };
+  }
+
+  /** @throws NotFoundError */
+  async setFavorite(uid: string, path: string, favorite: boolean): Promise<FileNode> {
+    const node = await this.stat(uid, path);
+    await this.#db.updateTable('nodes').set({ favorite: favorite ? 1 : 0 }).where('fileid', '=', node.fileId).execute();
+    return { ...node, favorite };
+  }
+
+  async getProperties(fileId: number): Promise<DeadProperty[]> {
+    return (await this.#repo.properties(this.#db, [fileId])).get(fileId) ?? [];
+  }
+
+  /** Dead properties of many nodes at once (PROPFIND Depth 1). */
+  getPropertiesOf(fileIds: number[]): Promise<Map<number, DeadProperty[]>> {
+    return this.#repo.properties(this.#db, fileIds);
+  }
+
+  /** Applies PROPPATCH operations in document order, all or nothing. */
+  async patchProperties(fileId: number, ops: PropPatchOp[]): Promise<void> {
+    await this.#db.transaction().execute((trx) => this.#repo.applyPropPatch(trx, fileId, ops));
+  }
+
+  async quota(uid: string): Promise<Quota> {
+    const root = await this.#repo.byPath(this.#db, uid, '');
+    return { used: root?.size ?? 0, total: await this.#repo.userQuota(this.#db, uid) };
+  }
+
+  /** Hashes the stored content and records the checksum (PATCH X-Recalculate-Hash). @throws NotFoundError, ConflictError */
+  async recalculateChecksum(uid: string, path: string, algo: 'SHA1' | 'MD5' | 'ADLER32'): Promise<string> {
+    const node = await this.stat(uid, path);
+    const content = await this.openNode(node);
+    let digest: string;
+    if (algo === 'ADLER32') {
+      let a = 1, b = 0;
+      for await (const chunk of content.stream as AsyncIterable<Buffer>) {
+        for (let i = 0; i < chunk.length; i++) { a = (a + chunk[i]) % 65521; b = (b + a) % 65521; }
+      }
+      digest = (((b << 16) | a) >>> 0).toString(16).padStart(8, '0');
+    } else {
+      const h = createHash(algo === 'SHA1' ? 'sha1' : 'md5');
+      for await (const chunk of content.stream as AsyncIterable<Buffer>) h.update(chunk);
+      digest = h.digest('hex');
+    }
+    const map = parseChecksums(node.checksum);
+    map.set(algo, digest);
+    await this.#db.updateTable('nodes').set({ checksum: formatChecksums(map) }).where('fileid', '=', node.fileId).where('blob_id', '=', node.blobId).execute();
+    return `${algo}:${digest}`;
+  }
+
+  #checkPreconditions(node: FileNode | undefined, opts: WriteOptions): void {
+    if (opts.ifMatch?.length) {
+      if (!node || !(opts.ifMatch.includes('*') || opts.ifMatch.includes(node.etag))) throw new PreconditionFailedError('If-Match does not match');
+    }
+    if (opts.ifNoneMatch?.length && node) {
+      if (opts.ifNoneMatch.includes('*') || opts.ifNoneMatch.includes(node.etag)) throw new PreconditionFailedError('If-None-Match matches');
+    }
+  }
+
+  async #parentDir(ex: Executor, uid: string, p: string): Promise<FileNode> {
+    const pp = parentPath(p);
+    const parent = await this.#repo.byPath(ex, uid, pp);
+    if (!parent) throw new ConflictError(`parent folder ${pp || '/'} does not exist`);
+    if (parent.kind !== 'dir') throw new ConflictError(`${pp} is not a folder`);
+    return parent;
+  }
+
+  async #deleteBlobs(ids: string[]): Promise<void> {
+    for (const id of ids) {
+      await this.#blobs.delete(id).catch((err: unknown) => this.#log.warn({ err, blobId: id }, 'could not delete blob; garbage collection will'));
+    }
+  }
+}
+

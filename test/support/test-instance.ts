@@ -1,0 +1,103 @@
+/**
+ * A real Coffer instance for tests: config in a temp dir, SQLite (or a fresh PostgreSQL database),
+ * local blob store, HTTP on 127.0.0.1 with an OS-chosen port.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { openApp, type App } from '../../src/app.ts';
+import { loadConfig, newInstanceId, newSecret, saveConfig } from '../../src/config/config.ts';
+import { startServer, type RunningServer } from '../../src/http/server.ts';
+import { silentLogger } from '../../src/logger.ts';
+
+export const ADMIN = { uid: 'admin', password: 'admin-password-123' } as const;
+
+export interface TestInstance {
+  readonly app: App;
+  readonly server: RunningServer;
+  /** e.g. http://127.0.0.1:40123 */
+  readonly url: string;
+  readonly dir: string;
+  readonly dataDir: string;
+  readonly configPath: string;
+  /** Creates a user (not admin). */
+  addUser(uid: string, password: string, opts?: { quota?: number | null; isAdmin?: boolean }): Promise<void>;
+  /** `Basic …` header value. */
+  basic(uid: string, password: string): string;
+  /** fetch() against the instance with Basic auth of `as` (default the admin). */
+  fetch(path: string, init?: RequestInit & { as?: { uid: string; password: string } }): Promise<Response>;
+  /** Stops the server, closes the app, removes the temp dir (and PostgreSQL database). */
+  stop(): Promise<void>;
+}
+
+export interface TestInstanceOptions {
+  db?: 'sqlite' | 'pgsql';
+  /** Keep the temp dir after stop (debugging). */
+  keep?: boolean;
+}
+
+/** Creates a fresh PostgreSQL database on 127.0.0.1:5432; returns its name and a drop function. */
+export async function createPgDatabase(): Promise<{ name: string; drop(): Promise<void> }> {
+  const name = `coffer_t_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
+  const admin = new pg.Client({ host: '127.0.0.1', port: 5432, user: 'postgres', database: 'postgres' });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  return {
+    name,
+    async drop() {
+      const c = new pg.Client({ host: '127.0.0.1', port: 5432, user: 'postgres', database: 'postgres' });
+      await c.connect();
+      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await c.end();
+    },
+  };
+}
+
+/** Writes a config into a new temp dir and returns its path (SQLite or PostgreSQL). */
+export async function writeTestConfig(opts: TestInstanceOptions = {}): Promise<{ dir: string; configPath: string; drop: () => Promise<void> }> {
+  const dir = mkdtempSync(join(tmpdir(), 'coffer-'));
+  const configPath = join(dir, 'config', 'config.json');
+  let drop = async () => {};
+  let database: Record<string, unknown> = { type: 'sqlite', path: join(dir, 'data', 'coffer.db') };
+  if (opts.db === 'pgsql') {
+    const pgdb = await createPgDatabase();
+    drop = pgdb.drop;
+    database = { type: 'pgsql', host: '127.0.0.1', port: 5432, name: pgdb.name, user: 'postgres', password: '' };
+  }
+  saveConfig(configPath, {
+    installed: true, instanceid: newInstanceId(), secret: newSecret(), datadirectory: join(dir, 'data'),
+    database: database as never, loglevel: 'silent',
+  });
+  return { dir, configPath, drop };
+}
+
+/** Starts a test instance with an admin user. */
+export async function startTestInstance(opts: TestInstanceOptions = {}): Promise<TestInstance> {
+  const { dir, configPath, drop } = await writeTestConfig(opts);
+  const config = loadConfig(configPath);
+  const app = await openApp(config, { logger: silentLogger(), argon2: { memoryCost: 1024, timeCost: 1, parallelism: 1 } });
+  await app.users.create({ uid: ADMIN.uid, password: ADMIN.password, isAdmin: true });
+  const server = await startServer(app, { host: '127.0.0.1', port: 0 });
+  const basic = (uid: string, password: string) => 'Basic ' + Buffer.from(`${uid}:${password}`).toString('base64');
+  return {
+    app, server, url: server.url, dir, dataDir: config.datadirectory, configPath,
+    async addUser(uid, password, o = {}) {
+      await app.users.create({ uid, password, isAdmin: o.isAdmin ?? false, quota: o.quota ?? null });
+    },
+    basic,
+    fetch(path, init = {}) {
+      const as = init.as ?? ADMIN;
+      const headers = new Headers(init.headers);
+      if (!headers.has('authorization')) headers.set('authorization', basic(as.uid, as.password));
+      return fetch(server.url + path, { ...init, headers });
+    },
+    async stop() {
+      await server.close(1000);
+      await app.close();
+      await drop();
+      if (!opts.keep) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
