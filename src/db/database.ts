@@ -6,6 +6,7 @@ import { Kysely, Migrator, PostgresDialect, SqliteDialect, type Migration, type 
 import type { Config } from '../config/config.ts';
 import type { Database } from './schema.ts';
 import * as m001 from './migrations/001-initial.ts';
+import * as m002 from './migrations/002-upload-chunk-offset.ts';
 
 export type Db = Kysely<Database>;
 export type DbKind = 'sqlite' | 'pgsql';
@@ -13,6 +14,7 @@ export type DbKind = 'sqlite' | 'pgsql';
 /** Every migration, in order. Add new ones at the end; never edit a released one. */
 const MIGRATIONS: Record<string, Migration> = {
   '001-initial': m001,
+  '002-upload-chunk-offset': m002,
 };
 
 class StaticMigrationProvider implements MigrationProvider {

@@ -107,6 +107,8 @@ export interface UploadChunksTable {
   blob_codec: string;
   size: Big;
   mtime: Big;
+  /** Byte offset the chunk claims (OC-Chunk-Offset or an rclone `start-end` name); null when unknown. */
+  chunk_offset: Big | null;
 }
 
 export interface Database {

@@ -1,0 +1,354 @@
+import { Readable } from 'node:stream';
+import type { Db } from '../db/database.ts';
+import { num } from '../db/schema.ts';
+import { AlreadyExistsError, LockedError, NotFoundError, QuotaExceededError, ValidationError } from '../errors.ts';
+import type { Logger } from '../logger.ts';
+import type { BlobContext, BlobStore } from '../storage/blob-store.ts';
+import { newBlobId } from '../storage/local-blob-store.ts';
+import type { FilesService } from './files-service.ts';
+import type { WriteOptions, WriteResult } from './types.ts';
+
+/** A chunked upload in progress (`/remote.php/dav/uploads/<uid>/<uploadId>`). */
+export interface UploadInfo {
+  readonly uid: string;
+  readonly uploadId: string;
+  /** Target path given at MKCOL (chunking v2), relative to the user's root. */
+  readonly destination: string | null;
+  /** `OC-Total-Length` given at MKCOL. */
+  readonly totalLength: number | null;
+  /** Seconds since the epoch. */
+  readonly createdAt: number;
+}
+
+/** One stored chunk. */
+export interface ChunkInfo {
+  readonly name: string;
+  readonly size: number;
+  /** Seconds since the epoch (when it was stored). */
+  readonly mtime: number;
+  /** Byte offset the chunk claims, when known. */
+  readonly offset: number | null;
+  readonly blobId: string;
+  readonly codec: string;
+}
+
+export interface UploadServiceDeps {
+  db: Db;
+  /** The content store callers use (the encryption decorator when encryption is on). */
+  blobs: BlobStore;
+  files: FilesService;
+  log?: Logger;
+}
+
+/** Uploads untouched for this long are removed by `cleanup` (24 h). */
+export const STALE_UPLOAD_SECONDS = 24 * 60 * 60;
+
+/** Chunk names: a decimal index (desktop 16 digits, v2 1..10000) or rclone's `start-end`. */
+const CHUNK_NAME = /^(\d{1,20})(?:-(\d{1,20}))?$/;
+/** Chunks are bound to this file id: they belong to no file yet. */
+const CHUNK_FILE_ID = 0;
+
+const nowSeconds = () => Math.floor(Date.now() / 1000);
+
+/** @throws ValidationError for an unusable upload id. */
+export function assertUploadId(id: string): void {
+  if (id.length === 0 || id.length > 200 || id === '.' || id === '..' || id === '.file' || /[\/\\\0-\x1f\x7f]/.test(id)) {
+    throw new ValidationError('Invalid upload id');
+  }
+}
+
+/** Parses a chunk name. @throws ValidationError when it is not a number or `start-end`. */
+export function parseChunkName(name: string): { index: bigint; start: number | null; end: number | null } {
+  const m = CHUNK_NAME.exec(name);
+  if (!m) throw new ValidationError('Chunk names must be numbers (or start-end byte offsets)');
+  if (m[2] === undefined) return { index: BigInt(m[1]!), start: null, end: null };
+  const start = Number(m[1]);
+  const end = Number(m[2]);
+  if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || end < start - 1) throw new ValidationError('Invalid chunk byte range');
+  return { index: BigInt(m[1]!), start, end };
+}
+
+/** Orders chunk names numerically (first number, then the second of `start-end`). */
+export function compareChunkNames(a: string, b: string): number {
+  const pa = CHUNK_NAME.exec(a);
+  const pb = CHUNK_NAME.exec(b);
+  if (!pa || !pb) return a < b ? -1 : a > b ? 1 : 0;
+  const x = BigInt(pa[1]!) - BigInt(pb[1]!);
+  if (x !== 0n) return x < 0n ? -1 : 1;
+  const y = BigInt(pa[2] ?? '0') - BigInt(pb[2] ?? '0');
+  return y < 0n ? -1 : y > 0n ? 1 : 0;
+}
+
+type UploadRow = { uid: string; upload_id: string; destination: string | null; total_length: number | string | bigint | null; created_at: number | string | bigint };
+type ChunkRow = { name: string; size: number | string | bigint; mtime: number | string | bigint; chunk_offset: number | string | bigint | null; blob_id: string; blob_codec: string };
+
+const toUpload = (r: UploadRow): UploadInfo => ({
+  uid: r.uid, uploadId: r.upload_id, destination: r.destination,
+  totalLength: r.total_length === null ? null : num(r.total_length), createdAt: num(r.created_at),
+});
+const toChunk = (r: ChunkRow): ChunkInfo => ({
+  name: r.name, size: num(r.size), mtime: num(r.mtime), offset: r.chunk_offset === null ? null : num(r.chunk_offset),
+  blobId: r.blob_id, codec: r.blob_codec,
+});
+
+/**
+ * Chunked uploads (Nextcloud "chunking NG": desktop 3.7, v2 with Destination, rclone names).
+ * Each chunk is a blob in the content store (so it is encrypted when encryption is on), with a row
+ * in `upload_chunks`; assembly streams the chunks, in numeric order of their names, into
+ * `FilesService.writeFile`, which makes the final write atomic.
+ */
+export class UploadService {
+  readonly #db: Db;
+  readonly #blobs: BlobStore;
+  readonly #files: FilesService;
+  readonly #log: Logger | undefined;
+  /** Uploads being assembled by this process (a second MOVE gets 423 and may retry). */
+  readonly #assembling = new Set<string>();
+
+  constructor(deps: UploadServiceDeps) {
+    this.#db = deps.db;
+    this.#blobs = deps.blobs;
+    this.#files = deps.files;
+    this.#log = deps.log;
+  }
+
+  /**
+   * Fails early when `totalLength` bytes cannot fit in the user's quota (counting the bytes
+   * freed by overwriting `destination`, when known).
+   * @throws QuotaExceededError
+   */
+  async checkQuota(uid: string, totalLength: number, destination?: string | null): Promise<void> {
+    const q = await this.#files.quota(uid);
+    if (q.total === null) return;
+    let replaced = 0;
+    if (destination) {
+      const node = await this.#files.tryStat(uid, destination).catch(() => undefined);
+      if (node?.kind === 'file') replaced = node.size;
+    }
+    if (q.used - replaced + totalLength > q.total) throw new QuotaExceededError('Not enough free space for this upload');
+  }
+
+  /**
+   * Starts an upload (MKCOL).
+   * @throws ValidationError (bad id or length), AlreadyExistsError (exists), QuotaExceededError.
+   */
+  async create(uid: string, uploadId: string, opts: { destination?: string | null; totalLength?: number | null } = {}, now = nowSeconds()): Promise<UploadInfo> {
+    assertUploadId(uploadId);
+    const total = opts.totalLength ?? null;
+    if (total !== null && (!Number.isSafeInteger(total) || total < 0)) throw new ValidationError('Invalid OC-Total-Length');
+    if (await this.tryGet(uid, uploadId)) throw new AlreadyExistsError('Upload already exists');
+    if (total !== null) await this.checkQuota(uid, total, opts.destination);
+    try {
+      await this.#db.insertInto('uploads').values({
+        uid, upload_id: uploadId, destination: opts.destination ?? null, total_length: total, created_at: now,
+      }).execute();
+    } catch (err) {
+      if (await this.tryGet(uid, uploadId)) throw new AlreadyExistsError('Upload already exists');
+      throw err;
+    }
+    return { uid, uploadId, destination: opts.destination ?? null, totalLength: total, createdAt: now };
+  }
+
+  async tryGet(uid: string, uploadId: string): Promise<UploadInfo | undefined> {
+    const r = await this.#db.selectFrom('uploads').selectAll().where('uid', '=', uid).where('upload_id', '=', uploadId).executeTakeFirst();
+    return r ? toUpload(r as UploadRow) : undefined;
+  }
+
+  /** @throws NotFoundError */
+  async get(uid: string, uploadId: string): Promise<UploadInfo> {
+    const u = await this.tryGet(uid, uploadId);
+    if (!u) throw new NotFoundError('No such upload');
+    return u;
+  }
+
+  /** The user's uploads in progress. */
+  async list(uid: string): Promise<UploadInfo[]> {
+    const rows = await this.#db.selectFrom('uploads').selectAll().where('uid', '=', uid).orderBy('upload_id').execute();
+    return rows.map((r) => toUpload(r as UploadRow));
+  }
+
+  /** The upload's chunks in numeric order of their names. */
+  async chunks(uid: string, uploadId: string): Promise<ChunkInfo[]> {
+    const rows = await this.#db.selectFrom('upload_chunks').selectAll().where('uid', '=', uid).where('upload_id', '=', uploadId).execute();
+    return rows.map((r) => toChunk(r as ChunkRow)).sort((a, b) => compareChunkNames(a.name, b.name));
+  }
+
+  /**
+   * Stores one chunk (PUT), replacing a chunk of the same name. The chunk only becomes visible
+   * once completely stored. `offset` is the client's OC-Chunk-Offset; an rclone `start-end` name
+   * gives its own. `expectedSize` (Content-Length) guards against truncated bodies.
+   * @throws NotFoundError (no upload), ValidationError (bad name, size mismatch), QuotaExceededError
+   *   (OC-Total-Length beyond the free space, or the user's pending chunks beyond the whole quota).
+   */
+  async putChunk(uid: string, uploadId: string, name: string, source: Readable,
+    opts: { offset?: number | null; totalLength?: number | null; expectedSize?: number | null } = {}, now = nowSeconds()): Promise<{ chunk: ChunkInfo; created: boolean }> {
+    const parsed = parseChunkName(name);
+    const upload = await this.get(uid, uploadId);
+    if (opts.totalLength != null) await this.checkQuota(uid, opts.totalLength, upload.destination);
+    if (opts.offset != null && (!Number.isSafeInteger(opts.offset) || opts.offset < 0)) throw new ValidationError('Invalid OC-Chunk-Offset');
+    const offset = parsed.start ?? opts.offset ?? null;
+    const quotaTotal = (await this.#files.quota(uid)).total;
+    const blobId = newBlobId();
+    const put = await this.#blobs.put(blobId, source, this.#ctx(uid));
+    let old: string | undefined;
+    try {
+      if (opts.expectedSize != null && put.size !== opts.expectedSize) {
+        throw new ValidationError(`Chunk is ${put.size} bytes, Content-Length said ${opts.expectedSize}`);
+      }
+      if (parsed.start !== null && parsed.end !== null && parsed.end !== parsed.start + put.size - 1 && parsed.end !== parsed.start + put.size) {
+        throw new ValidationError(`Chunk ${name} holds ${put.size} bytes, which does not match its name`);
+      }
+      old = await this.#db.transaction().execute(async (trx) => {
+        const still = await trx.selectFrom('uploads').select('upload_id').where('uid', '=', uid).where('upload_id', '=', uploadId).executeTakeFirst();
+        if (!still) throw new NotFoundError('No such upload');
+        const prev = await trx.selectFrom('upload_chunks').select(['blob_id', 'size'])
+          .where('uid', '=', uid).where('upload_id', '=', uploadId).where('name', '=', name).executeTakeFirst();
+        if (quotaTotal !== null) {
+          // Pending chunks never exceed the whole quota, so unassembled uploads cannot fill the disk.
+          const pending = await trx.selectFrom('upload_chunks').select((eb) => eb.fn.sum<number | string | null>('size').as('s'))
+            .where('uid', '=', uid).executeTakeFirst();
+          if (num(pending?.s ?? 0) - num(prev?.size ?? 0) + put.size > quotaTotal) {
+            throw new QuotaExceededError('Pending chunked uploads exceed the quota');
+          }
+        }
+        if (prev) {
+          await trx.updateTable('upload_chunks').set({ blob_id: blobId, blob_codec: put.codec, size: put.size, mtime: now, chunk_offset: offset })
+            .where('uid', '=', uid).where('upload_id', '=', uploadId).where('name', '=', name).execute();
+          return prev.blob_id;
+        }
+        await trx.insertInto('upload_chunks').values({
+          uid, upload_id: uploadId, name, blob_id: blobId, blob_codec: put.codec, size: put.size, mtime: now, chunk_offset: offset,
+        }).execute();
+        return undefined;
+      });
+    } catch (err) {
+      await this.#blobs.delete(blobId).catch(() => {});
+      throw err;
+    }
+    if (old) await this.#blobs.delete(old).catch((err: unknown) => this.#log?.warn({ err }, 'could not delete replaced chunk blob'));
+    return { chunk: { name, size: put.size, mtime: now, offset, blobId, codec: put.codec }, created: old === undefined };
+  }
+
+  /**
+   * Checks that the chunks form one contiguous byte sequence: known offsets must follow on from
+   * the previous chunk, plain indices must be consecutive, and the sum must equal `totalLength`.
+   * @returns the total size.
+   * @throws ValidationError describing the gap, overlap or length mismatch.
+   */
+  static verifyChunks(chunks: readonly ChunkInfo[], totalLength: number | null): number {
+    let pos = 0;
+    let prevIndex: bigint | null = null;
+    for (const c of chunks) {
+      const p = parseChunkName(c.name);
+      if (c.offset !== null) {
+        if (c.offset !== pos) throw new ValidationError(`Chunk ${c.name} starts at byte ${c.offset}, expected ${pos} (gap or overlap)`);
+      } else if (p.start === null && prevIndex !== null && p.index !== prevIndex + 1n) {
+        throw new ValidationError(`Chunk ${c.name} does not follow the previous chunk (missing chunk)`);
+      }
+      if (p.start === null) prevIndex = p.index;
+      pos += c.size;
+    }
+    if (totalLength !== null && pos !== totalLength) {
+      throw new ValidationError(`Chunks add up to ${pos} bytes, OC-Total-Length says ${totalLength}`);
+    }
+    return pos;
+  }
+
+  /**
+   * Assembles the upload into `dest` (MOVE .file) and removes it. Nothing changes when the chunks
+   * do not form a contiguous whole, the total is wrong, or a write precondition fails.
+   * @throws NotFoundError (no upload), ValidationError (gap, total, checksum), LockedError (being
+   *   assembled), and whatever FilesService.writeFile throws (Conflict, PreconditionFailed, Quota…).
+   */
+  async assemble(uid: string, uploadId: string, dest: string, opts: WriteOptions & { totalLength?: number | null } = {}): Promise<WriteResult> {
+    const key = `${uid}\0${uploadId}`;
+    if (this.#assembling.has(key)) throw new LockedError('This upload is already being assembled');
+    this.#assembling.add(key);
+    try {
+      const upload = await this.get(uid, uploadId);
+      const chunks = await this.chunks(uid, uploadId);
+      const total = UploadService.verifyChunks(chunks, opts.totalLength ?? upload.totalLength);
+      const ctx = this.#ctx(uid);
+      const blobs = this.#blobs;
+      async function* concat(): AsyncGenerator<Buffer> {
+        for (const c of chunks) {
+          const s = await blobs.get(c.blobId, c.codec, ctx);
+          for await (const b of s) yield b as Buffer;
+        }
+      }
+      const { totalLength: _ignored, ...writeOpts } = opts;
+      const result = await this.#files.writeFile(uid, dest, Readable.from(concat(), { objectMode: false }), { ...writeOpts, expectedSize: total });
+      await this.remove(uid, uploadId).catch((err: unknown) => this.#log?.warn({ err }, 'could not remove assembled upload'));
+      return result;
+    } finally {
+      this.#assembling.delete(key);
+    }
+  }
+
+  /**
+   * Aborts an upload (DELETE): removes its chunks and row.
+   * @throws NotFoundError when there is no such upload.
+   */
+  async remove(uid: string, uploadId: string): Promise<void> {
+    await this.get(uid, uploadId);
+    await this.#purge(uid, uploadId);
+  }
+
+  /** Removes every upload of `uid` (user deletion). */
+  async removeAllFor(uid: string): Promise<void> {
+    for (const u of await this.list(uid)) await this.#purge(uid, u.uploadId);
+  }
+
+  /**
+   * Removes one chunk.
+   * @throws NotFoundError when there is no such chunk.
+   */
+  async removeChunk(uid: string, uploadId: string, name: string): Promise<void> {
+    const r = await this.#db.selectFrom('upload_chunks').select('blob_id').where('uid', '=', uid).where('upload_id', '=', uploadId).where('name', '=', name).executeTakeFirst();
+    if (!r) throw new NotFoundError('No such chunk');
+    await this.#db.deleteFrom('upload_chunks').where('uid', '=', uid).where('upload_id', '=', uploadId).where('name', '=', name).execute();
+    await this.#blobs.delete(r.blob_id).catch(() => {});
+  }
+
+  async #purge(uid: string, uploadId: string): Promise<void> {
+    const rows = await this.#db.selectFrom('upload_chunks').select('blob_id').where('uid', '=', uid).where('upload_id', '=', uploadId).execute();
+    await this.#db.transaction().execute(async (trx) => {
+      await trx.deleteFrom('upload_chunks').where('uid', '=', uid).where('upload_id', '=', uploadId).execute();
+      await trx.deleteFrom('uploads').where('uid', '=', uid).where('upload_id', '=', uploadId).execute();
+    });
+    for (const r of rows) await this.#blobs.delete(r.blob_id).catch(() => {});
+  }
+
+  /**
+   * Removes uploads with no activity (creation or last chunk) for `maxAgeSeconds` (default 24 h),
+   * and chunk rows whose upload is gone. Called by the background job and `files:cleanup`.
+   * @returns the number of uploads removed.
+   */
+  async cleanup(now = nowSeconds(), maxAgeSeconds = STALE_UPLOAD_SECONDS): Promise<number> {
+    const cutoff = now - maxAgeSeconds;
+    const uploads = await this.#db.selectFrom('uploads').selectAll().where('created_at', '<', cutoff).execute();
+    let removed = 0;
+    for (const u of uploads.map((r) => toUpload(r as UploadRow))) {
+      const last = await this.#db.selectFrom('upload_chunks').select((eb) => eb.fn.max('mtime').as('m'))
+        .where('uid', '=', u.uid).where('upload_id', '=', u.uploadId).executeTakeFirst();
+      const lastActivity = Math.max(u.createdAt, num((last?.m ?? null) as number | null));
+      if (lastActivity >= cutoff) continue;
+      await this.#purge(u.uid, u.uploadId);
+      removed++;
+    }
+    const orphans = await this.#db.selectFrom('upload_chunks').select(['uid', 'upload_id', 'blob_id'])
+      .where(({ not, exists, selectFrom }) => not(exists(selectFrom('uploads').select('uploads.upload_id')
+        .whereRef('uploads.uid', '=', 'upload_chunks.uid').whereRef('uploads.upload_id', '=', 'upload_chunks.upload_id'))))
+      .execute();
+    for (const o of orphans) {
+      await this.#db.deleteFrom('upload_chunks').where('blob_id', '=', o.blob_id).execute();
+      await this.#blobs.delete(o.blob_id).catch(() => {});
+    }
+    if (removed > 0) this.#log?.info({ removed }, 'removed stale chunked uploads');
+    return removed;
+  }
+
+  #ctx(uid: string): BlobContext {
+    return { fileId: CHUNK_FILE_ID, owner: uid };
+  }
+}
