@@ -10,6 +10,8 @@ export interface AuthenticatedUser {
    * user's private key); never logged, never stored.
    */
   readonly loginPassword?: string;
+  /** The app password's id when `via` is 'app-password' (to revoke the one in use). */
+  readonly appPasswordId?: number;
 }
 
 /** A user as services see it (no password hash). */

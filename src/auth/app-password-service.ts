@@ -1,0 +1,114 @@
+import { createHash, randomInt } from 'node:crypto';
+import type { Db } from '../db/database.ts';
+import { num } from '../db/schema.ts';
+import { NotFoundError, ValidationError } from '../errors.ts';
+
+const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+/** App passwords are 72 characters of [A-Za-z0-9], as Nextcloud's. */
+export const APP_PASSWORD_LENGTH = 72;
+const TOKEN_RE = /^[A-Za-z0-9]{72}$/;
+/** `last_used` is written at most this often per token (seconds). */
+const LAST_USED_GRANULARITY = 60;
+
+/** An app password as listed (never the token itself). */
+export interface AppPasswordInfo {
+  readonly id: number;
+  readonly uid: string;
+  readonly name: string;
+  readonly createdAt: number;
+  readonly lastUsed: number | null;
+}
+
+/** True when `s` has the shape of an app password (a cheap pre-check before a lookup). */
+export function looksLikeAppPassword(s: string): boolean {
+  return TOKEN_RE.test(s);
+}
+
+function sha256Hex(token: string): string {
+  return createHash('sha256').update(token, 'utf8').digest('hex');
+}
+
+/**
+ * Device-specific app passwords (Nextcloud's "app tokens"): random 72-character strings, shown
+ * once at creation and stored only as SHA-256 (their entropy makes a slow hash unnecessary).
+ */
+export class AppPasswordService {
+  readonly #db: Db;
+  constructor(deps: { db: Db }) { this.#db = deps.db; }
+
+  /**
+   * Creates an app password for `uid` named `name` (the client's user agent, say).
+   * @returns the token (show it once) and its info
+   * @throws ValidationError for an empty/over-long name
+   */
+  async create(uid: string, name: string): Promise<{ token: string; info: AppPasswordInfo }> {
+    const n = (name ?? '').trim().slice(0, 255) || 'app password';
+    if (typeof uid !== 'string' || uid === '') throw new ValidationError('Invalid user');
+    let token = '';
+    for (let i = 0; i < APP_PASSWORD_LENGTH; i++) token += ALPHABET[randomInt(ALPHABET.length)];
+    const createdAt = Math.floor(Date.now() / 1000);
+    const row = await this.#db.insertInto('app_passwords')
+      .values({ uid, name: n, token_hash: sha256Hex(token), created_at: createdAt, last_used: null })
+      .returning('id').executeTakeFirstOrThrow();
+    return { token, info: { id: Number(row.id), uid, name: n, createdAt, lastUsed: null } };
+  }
+
+  /** The user's app passwords, oldest first. */
+  async list(uid: string): Promise<AppPasswordInfo[]> {
+    const rows = await this.#db.selectFrom('app_passwords').select(['id', 'uid', 'name', 'created_at', 'last_used'])
+      .where('uid', '=', uid).orderBy('id').execute();
+    return rows.map((r) => ({ id: Number(r.id), uid: r.uid, name: r.name, createdAt: num(r.created_at), lastUsed: r.last_used === null ? null : num(r.last_used) }));
+  }
+
+  /**
+   * Revokes one app password of `uid`.
+   * @throws NotFoundError when `uid` has no app password with this id
+   */
+  async revoke(uid: string, id: number): Promise<void> {
+    const r = await this.#db.deleteFrom('app_passwords').where('uid', '=', uid).where('id', '=', id).executeTakeFirst();
+    if (Number(r.numDeletedRows) === 0) throw new NotFoundError('No such app password');
+  }
+
+  /**
+   * Revokes the app password `token` of `uid`.
+   * @throws NotFoundError when it does not exist
+   */
+  async revokeToken(uid: string, token: string): Promise<void> {
+    const r = await this.#db.deleteFrom('app_passwords').where('uid', '=', uid).where('token_hash', '=', sha256Hex(token)).executeTakeFirst();
+    if (Number(r.numDeletedRows) === 0) throw new NotFoundError('No such app password');
+  }
+
+  /** Revokes every app password of `uid`; returns how many there were. */
+  async revokeAll(uid: string): Promise<number> {
+    const r = await this.#db.deleteFrom('app_passwords').where('uid', '=', uid).executeTakeFirst();
+    return Number(r.numDeletedRows);
+  }
+
+  /**
+   * Finds the app password `token` of `uid` (the lookup is by SHA-256, so its timing reveals nothing
+   * about the token) and notes its use.
+   * @returns its id, or undefined when `uid` has no such token
+   */
+  async find(uid: string, token: string): Promise<number | undefined> {
+    if (!looksLikeAppPassword(token)) return undefined;
+    const row = await this.#db.selectFrom('app_passwords').select(['id', 'last_used'])
+      .where('uid', '=', uid).where('token_hash', '=', sha256Hex(token)).executeTakeFirst();
+    if (!row) return undefined;
+    await this.#touch(Number(row.id), row.last_used);
+    return Number(row.id);
+  }
+
+  /** True when app password `id` of `uid` still exists (revocation check for cached credentials). */
+  async stillValid(uid: string, id: number): Promise<boolean> {
+    const row = await this.#db.selectFrom('app_passwords').select(['id', 'last_used']).where('uid', '=', uid).where('id', '=', id).executeTakeFirst();
+    if (!row) return false;
+    await this.#touch(id, row.last_used);
+    return true;
+  }
+
+  async #touch(id: number, lastUsed: number | string | bigint | null): Promise<void> {
+    const now = Math.floor(Date.now() / 1000);
+    if (lastUsed !== null && now - num(lastUsed) < LAST_USED_GRANULARITY) return;
+    await this.#db.updateTable('app_passwords').set({ last_used: now }).where('id', '=', id).execute();
+  }
+}

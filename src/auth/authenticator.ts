@@ -1,0 +1,185 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { AuditLog } from '../audit/audit-log.ts';
+import { AuthenticationError, ThrottledError } from '../errors.ts';
+import type { AppPasswordService } from './app-password-service.ts';
+import { looksLikeAppPassword } from './app-password-service.ts';
+import { parseBasicAuth } from './basic-auth.ts';
+import type { Throttler } from './throttler.ts';
+import type { AuthenticatedUser, UserRecord } from './types.ts';
+import type { UserService } from './user-service.ts';
+
+export interface AuthenticatorDeps {
+  users: UserService;
+  appPasswords: AppPasswordService;
+  throttle: Throttler;
+  audit: AuditLog;
+  /** How long a verified credential is remembered (default 5 min). */
+  cacheTtlMs?: number;
+  /** Most cached credentials (default 10,000). */
+  cacheMax?: number;
+}
+
+interface CacheEntry {
+  uid: string;
+  via: 'password' | 'app-password';
+  /** The PHC string that verified the password: a changed password (in any process) misses. */
+  passwordHash?: string;
+  appPasswordId?: number;
+  expires: number;
+}
+
+/**
+ * Checks credentials on every login path (HTTP Basic with the login password or an app password,
+ * and the web form through `authenticatePassword`), with brute-force throttling and audit entries.
+ * Verified credentials are cached for a few minutes under SHA-256(per-process salt ‖ uid ‖ password)
+ * because sync clients authenticate every request and argon2id is deliberately slow; a cache hit
+ * still re-reads the user row (disabled users and changed passwords take effect at once, also from
+ * other processes) and, for app passwords, checks the token was not revoked.
+ */
+export class Authenticator {
+  readonly #users: UserService;
+  readonly #appPasswords: AppPasswordService;
+  readonly #throttle: Throttler;
+  readonly #audit: AuditLog;
+  readonly #ttl: number;
+  readonly #max: number;
+  readonly #salt = randomBytes(32);
+  readonly #cache = new Map<string, CacheEntry>();
+  readonly #inflight = new Map<string, Promise<{ user: UserRecord; passwordHash: string }>>();
+
+  constructor(deps: AuthenticatorDeps) {
+    this.#users = deps.users;
+    this.#appPasswords = deps.appPasswords;
+    this.#throttle = deps.throttle;
+    this.#audit = deps.audit;
+    this.#ttl = deps.cacheTtlMs ?? 5 * 60_000;
+    this.#max = deps.cacheMax ?? 10_000;
+  }
+
+  /**
+   * Authenticates an `Authorization` header (Basic; login password or app password).
+   * @throws AuthenticationError (401) when missing, malformed or wrong
+   * @throws ThrottledError (429) after too many failures from this address or against this user
+   */
+  async authenticateBasic(authorizationHeader: string | undefined, ip: string): Promise<AuthenticatedUser> {
+    const creds = parseBasicAuth(authorizationHeader);
+    if (creds === undefined) throw new AuthenticationError('No credentials');
+    if (creds === null) {
+      await this.#throttle.check({ ip }).catch((e) => this.#onThrottled(e, ip, undefined, 'basic'));
+      await this.#throttle.registerFailure(ip, '');
+      await this.#audit.loginFailure({ ip, method: 'basic', reason: 'malformed' });
+      throw new AuthenticationError('Malformed credentials');
+    }
+    return this.authenticatePassword(creds.user, creds.password, ip, { method: 'basic' });
+  }
+
+  /**
+   * Authenticates a login name and password (login password, or an app password unless
+   * `allowAppPassword` is false — the web login form accepts only the login password).
+   * @throws AuthenticationError; ThrottledError
+   */
+  async authenticatePassword(loginName: string, password: string, ip: string,
+    opts: { method?: string; allowAppPassword?: boolean } = {}): Promise<AuthenticatedUser> {
+    const method = opts.method ?? 'password';
+    const allowApp = opts.allowAppPassword ?? true;
+    const uid = loginName;
+    await this.#throttle.check({ ip }).catch((e) => this.#onThrottled(e, ip, uid, method));
+
+    const key = this.#cacheKey(uid, password);
+    const hit = this.#cache.get(key);
+    if (hit && hit.expires > Date.now() && (allowApp || hit.via === 'password')) {
+      // A cached login password still honours the per-user limit (a cached app password need not).
+      if (hit.via === 'password') await this.#throttle.check({ uid }).catch((e) => this.#onThrottled(e, ip, uid, method));
+      const user = await this.#revalidate(hit);
+      if (user) {
+        await this.#throttle.registerSuccess(ip, uid);
+        return this.#toAuthenticated(user, hit.via, password, hit.appPasswordId);
+      }
+      this.#cache.delete(key);
+    }
+
+    // App passwords are 72 random characters: guessing them is hopeless, so a valid one gets in
+    // even while the per-user counter is raised by someone else's guessing.
+    if (allowApp && looksLikeAppPassword(password)) {
+      const realUid = await this.#users.resolveLoginName(uid);
+      const id = realUid === undefined ? undefined : await this.#appPasswords.find(realUid, password);
+      if (realUid !== undefined && id !== undefined) {
+        const user = await this.#users.get(realUid).catch(() => undefined);
+        if (user?.enabled) {
+          this.#remember(key, { uid: user.uid, via: 'app-password', appPasswordId: id });
+          await this.#throttle.registerSuccess(ip, uid);
+          await this.#audit.loginSuccess({ uid: user.uid, ip, method: `${method}+app-password` });
+          return this.#toAuthenticated(user, 'app-password', password, id);
+        }
+      }
+    }
+
+    await this.#throttle.check({ uid }).catch((e) => this.#onThrottled(e, ip, uid, method));
+    let user: UserRecord;
+    let passwordHash: string;
+    try {
+      ({ user, passwordHash } = await this.#verifyOnce(key, uid, password));
+    } catch (err) {
+      if (!(err instanceof AuthenticationError)) throw err;
+      await this.#throttle.registerFailure(ip, uid);
+      await this.#audit.loginFailure({ uid, ip, method });
+      throw err;
+    }
+    this.#remember(key, { uid: user.uid, via: 'password', passwordHash });
+    await this.#throttle.registerSuccess(ip, uid);
+    await this.#audit.loginSuccess({ uid: user.uid, ip, method });
+    return this.#toAuthenticated(user, 'password', password);
+  }
+
+  /** One argon2 verification per credential at a time: parallel requests of a client share it. */
+  #verifyOnce(key: string, uid: string, password: string): Promise<{ user: UserRecord; passwordHash: string }> {
+    let p = this.#inflight.get(key);
+    if (!p) {
+      p = this.#users.verifyPasswordWithHash(uid, password);
+      this.#inflight.set(key, p);
+      const done = () => { this.#inflight.delete(key); };
+      p.then(done, done);
+    }
+    return p;
+  }
+
+  /** Forgets cached credentials of `uid` (after a password change, app-password revocation, deletion). */
+  invalidateUser(uid: string): void {
+    for (const [k, e] of this.#cache) if (e.uid === uid) this.#cache.delete(k);
+  }
+
+  /** Forgets everything cached. */
+  clearCache(): void { this.#cache.clear(); }
+
+  async #revalidate(e: CacheEntry): Promise<UserRecord | undefined> {
+    const found = await this.#users.getWithHash(e.uid).catch(() => undefined);
+    if (!found || !found.user.enabled) return undefined;
+    if (e.via === 'password') return found.passwordHash === e.passwordHash ? found.user : undefined;
+    return (await this.#appPasswords.stillValid(e.uid, e.appPasswordId!)) ? found.user : undefined;
+  }
+
+  #remember(key: string, e: Omit<CacheEntry, 'expires'>): void {
+    if (this.#cache.size >= this.#max) {
+      const now = Date.now();
+      for (const [k, v] of this.#cache) if (v.expires <= now) this.#cache.delete(k);
+      while (this.#cache.size >= this.#max) this.#cache.delete(this.#cache.keys().next().value!);
+    }
+    this.#cache.delete(key);
+    this.#cache.set(key, { ...e, expires: Date.now() + this.#ttl });
+  }
+
+  #cacheKey(uid: string, password: string): string {
+    return createHash('sha256').update(this.#salt).update(uid, 'utf8').update('\0').update(password, 'utf8').digest('hex');
+  }
+
+  async #onThrottled(err: unknown, ip: string, uid: string | undefined, method: string): Promise<never> {
+    if (err instanceof ThrottledError) await this.#audit.loginThrottled({ uid, ip, method, retryAfter: err.retryAfterSeconds });
+    throw err;
+  }
+
+  #toAuthenticated(u: UserRecord, via: 'password' | 'app-password', password: string, appPasswordId?: number): AuthenticatedUser {
+    return via === 'password'
+      ? { uid: u.uid, displayName: u.displayName, isAdmin: u.isAdmin, via, loginPassword: password }
+      : { uid: u.uid, displayName: u.displayName, isAdmin: u.isAdmin, via, appPasswordId };
+  }
+}

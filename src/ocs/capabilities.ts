@@ -1,0 +1,38 @@
+import { COMPAT_VERSION, COMPAT_VERSION_STRING } from '../setup/version.ts';
+
+/**
+ * The `cloud/capabilities` data: the set the Nextcloud desktop client 3.7 needs (see the protocol
+ * reference §1.2). Deliberately absent: `dav.bulkupload` (no /remote.php/dav/bulk) and
+ * `files.locking` (no Nextcloud-style file locking API).
+ */
+export function capabilities(): Record<string, unknown> {
+  return {
+    version: {
+      major: COMPAT_VERSION.major,
+      minor: COMPAT_VERSION.minor,
+      micro: COMPAT_VERSION.micro,
+      string: COMPAT_VERSION_STRING,
+      edition: '',
+      extendedSupport: false,
+    },
+    capabilities: {
+      core: {
+        pollinterval: 60,
+        'webdav-root': 'remote.php/webdav',
+      },
+      dav: {
+        chunking: '1.0',
+      },
+      files: {
+        bigfilechunking: true,
+        blacklisted_files: ['.htaccess'],
+        undelete: false,
+        versioning: false,
+      },
+      checksums: {
+        supportedTypes: ['SHA1'],
+        preferredUploadType: 'SHA1',
+      },
+    },
+  };
+}

@@ -1,0 +1,86 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { App } from '../app.ts';
+import { BASIC_CHALLENGE } from '../auth/basic-auth.ts';
+import { AppError, ThrottledError } from '../errors.ts';
+import type { Handler, HttpContext, Route } from '../http/context.ts';
+import { maintenanceGuard } from '../setup/maintenance.ts';
+import { readParams } from './form-body.ts';
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const s = JSON.stringify(body);
+  res.statusCode = status;
+  res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  res.setHeader('Content-Length', Buffer.byteLength(s));
+  res.setHeader('Cache-Control', 'no-cache, no-store, must-revalidate');
+  res.end(s);
+}
+
+function sendError(res: ServerResponse, err: unknown): boolean {
+  if (!(err instanceof AppError)) return false;
+  const status: Record<string, number> = { 'unauthenticated': 401, 'throttled': 429, 'not-found': 404, 'invalid': 400, 'too-large': 413, 'forbidden': 403 };
+  const s = status[err.code];
+  if (s === undefined) return false;
+  if (s === 401) res.setHeader('WWW-Authenticate', BASIC_CHALLENGE);
+  if (err instanceof ThrottledError) res.setHeader('Retry-After', String(err.retryAfterSeconds));
+  sendJson(res, s, s === 404 ? [] : { message: err.message });
+  return true;
+}
+
+function postOnly(fn: (req: IncomingMessage, res: ServerResponse, ctx: HttpContext) => Promise<void>): Handler {
+  return async (req, res, ctx) => {
+    if (await maintenanceGuard(req, res, ctx.app)) return;
+    if (req.method !== 'POST') {
+      req.resume();
+      res.setHeader('Allow', 'POST');
+      sendJson(res, 405, { message: 'Method not allowed' });
+      return;
+    }
+    try {
+      await fn(req, res, ctx);
+    } catch (err) {
+      req.resume();
+      if (!sendError(res, err)) throw err;
+    }
+  };
+}
+
+/** `POST /login/v2`: starts a flow → `{poll:{token,endpoint}, login}`. */
+const start = postOnly(async (req, res, ctx) => {
+  req.resume();
+  const flow = ctx.app.loginFlow.start(String(req.headers['user-agent'] ?? ''));
+  sendJson(res, 200, {
+    poll: { token: flow.pollToken, endpoint: `${ctx.baseUrl}/login/v2/poll` },
+    login: `${ctx.baseUrl}/login/v2/flow/${flow.loginToken}`,
+  });
+});
+
+/** `POST /login/v2/poll` with `token`: 404 until granted, then 200 once. */
+const poll = postOnly(async (req, res, ctx) => {
+  const p = await readParams(req, new URLSearchParams());
+  const r = ctx.app.loginFlow.poll(p.get('token') ?? '');
+  sendJson(res, 200, { server: ctx.baseUrl, loginName: r.loginName, appPassword: r.appPassword });
+});
+
+/**
+ * `POST /login/v2/grant` with Basic auth (login password) and `token` = the flow's login token:
+ * what the web UI calls once the user confirmed access.
+ */
+const grant = postOnly(async (req, res, ctx) => {
+  const user = await ctx.app.auth.authenticateBasic(req.headers.authorization, ctx.ip);
+  const p = await readParams(req, new URLSearchParams());
+  await ctx.app.loginFlow.grant(p.get('token') ?? '', user.uid);
+  await ctx.app.audit.record('login_flow.granted', { uid: user.uid, ip: ctx.ip });
+  sendJson(res, 200, []);
+});
+
+/** Login Flow v2 endpoints (the browser page `/login/v2/flow/<t>` belongs to the web UI). */
+export function loginFlowRoutes(app: App): Route[] {
+  void app;
+  const routes: Route[] = [];
+  for (const base of ['/login/v2', '/index.php/login/v2']) {
+    routes.push({ prefix: base, exact: true, handler: start });
+    routes.push({ prefix: `${base}/poll`, exact: true, handler: poll });
+    routes.push({ prefix: `${base}/grant`, exact: true, handler: grant });
+  }
+  return routes;
+}

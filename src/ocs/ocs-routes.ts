@@ -1,0 +1,84 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { App } from '../app.ts';
+import type { Handler, HttpContext, Route } from '../http/context.ts';
+import { maintenanceGuard } from '../setup/maintenance.ts';
+import { deleteAppPassword, getAppPassword } from './app-password-controller.ts';
+import { capabilities } from './capabilities.ts';
+import { loginFlowRoutes } from './login-flow-routes.ts';
+import { OcsCall } from './ocs-call.ts';
+import { requestedFormat } from './ocs-format.ts';
+import { OcsError, sendOcsData, sendOcsException, sendOcsFailure, type OcsTarget, type OcsVersion } from './ocs-response.ts';
+import { statusHandler } from './status-route.ts';
+import { addUser, deleteUser, editUser, getCurrentUser, getUser, listUsers, setUserEnabled } from './users-controller.ts';
+
+type Endpoint = (call: OcsCall, m: RegExpExecArray) => Promise<void>;
+
+/** The OCS API: method, path pattern below `/ocs/vN.php/`, handler. */
+const ENDPOINTS: readonly [string, RegExp, Endpoint][] = [
+  ['GET', /^cloud\/capabilities$/, async (call) => {
+    if (call.hasCredentials()) await call.user(); // wrong credentials still get a 401
+    sendOcsData(call.res, call.target, capabilities());
+  }],
+  ['GET', /^cloud\/user$/, (call) => getCurrentUser(call)],
+  ['GET', /^cloud\/users$/, (call) => listUsers(call)],
+  ['POST', /^cloud\/users$/, (call) => addUser(call)],
+  ['GET', /^cloud\/users\/([^/]+)$/, (call, m) => getUser(call, m[1])],
+  ['PUT', /^cloud\/users\/([^/]+)$/, (call, m) => editUser(call, m[1])],
+  ['DELETE', /^cloud\/users\/([^/]+)$/, (call, m) => deleteUser(call, m[1])],
+  ['PUT', /^cloud\/users\/([^/]+)\/enable$/, (call, m) => setUserEnabled(call, m[1], true)],
+  ['PUT', /^cloud\/users\/([^/]+)\/disable$/, (call, m) => setUserEnabled(call, m[1], false)],
+  ['GET', /^core\/getapppassword$/, (call) => getAppPassword(call)],
+  ['DELETE', /^core\/apppassword$/, (call) => deleteAppPassword(call)],
+];
+
+function decodePath(raw: string): string | undefined {
+  try {
+    const s = raw.split('/').map((seg) => decodeURIComponent(seg)).join('/');
+    return s.includes('\0') ? undefined : s.replace(/\/+$/, '');
+  } catch {
+    return undefined;
+  }
+}
+
+function ocsHandler(version: OcsVersion): Handler {
+  const prefix = `/ocs/v${version}.php/`;
+  return async (req: IncomingMessage, res: ServerResponse, ctx: HttpContext) => {
+    const target: OcsTarget = { version, format: requestedFormat(ctx.query, req.headers.accept) };
+    if (await maintenanceGuard(req, res, ctx.app)) return;
+    const path = decodePath(ctx.rawPath.slice(prefix.length));
+    const call = new OcsCall(req, res, ctx, target, path ?? '');
+    try {
+      if (path === undefined) throw new OcsError(400, 'Malformed path');
+      let pathMatched = false;
+      for (const [method, re, fn] of ENDPOINTS) {
+        const m = re.exec(path);
+        if (!m) continue;
+        pathMatched = true;
+        if (method === req.method || (method === 'GET' && req.method === 'HEAD')) {
+          await fn(call, m);
+          return;
+        }
+      }
+      req.resume();
+      if (pathMatched) {
+        res.setHeader('Allow', ENDPOINTS.filter(([, re]) => re.test(path)).map(([mt]) => mt).join(', '));
+        sendOcsFailure(res, target, 405, 'Method not allowed');
+        return;
+      }
+      sendOcsFailure(res, target, 404, 'Invalid query, please check the syntax. API specifications are here: http://www.freedesktop.org/wiki/Specifications/open-collaboration-services.');
+    } catch (err) {
+      req.resume();
+      if (!sendOcsException(res, target, err)) throw err;
+    }
+  };
+}
+
+/** Routes of the OCS adapter: `/status.php`, `/ocs/v1.php/…`, `/ocs/v2.php/…` and Login Flow v2. */
+export function ocsRoutes(app: App): Route[] {
+  return [
+    { prefix: '/status.php', exact: true, handler: statusHandler },
+    { prefix: '/ocs/v1.php/', handler: ocsHandler(1) },
+    { prefix: '/ocs/v2.php/', handler: ocsHandler(2) },
+    ...loginFlowRoutes(app),
+  ];
+}
