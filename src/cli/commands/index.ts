@@ -1,0 +1,68 @@
+import type { Command } from 'commander';
+import * as maintenanceInstall from './maintenance-install.command.ts';
+import * as maintenanceMode from './maintenance-mode.command.ts';
+import * as serve from './serve.command.ts';
+import * as status from './status.command.ts';
+import * as app from './app.command.ts';
+import * as infoFile from './info-file.command.ts';
+import * as config from './config.command.ts';
+import * as encryptionStatus from './encryption-status.command.ts';
+import * as encryptionConvert from './encryption-convert.command.ts';
+import * as encryptionVerify from './encryption-verify.command.ts';
+import * as encryptionKeys from './encryption-keys.command.ts';
+import * as encryptionDecryptBlob from './encryption-decrypt-blob.command.ts';
+import * as userAdd from './user-add.command.ts';
+import * as userDelete from './user-delete.command.ts';
+import * as userEnable from './user-enable.command.ts';
+import * as userInfo from './user-info.command.ts';
+import * as userList from './user-list.command.ts';
+import * as userResetpassword from './user-resetpassword.command.ts';
+import * as userSetting from './user-setting.command.ts';
+import * as groupAdd from './group-add.command.ts';
+import * as groupMembers from './group-members.command.ts';
+import * as groupDelete from './group-delete.command.ts';
+import * as groupList from './group-list.command.ts';
+
+/**
+ * A `./occ` command module: registers one or more `namespace:command`s on the program with
+ * `program.command('ns:name')…action(async (…args, cmd) => …)`. Throw errors (AppError or
+ * CliError) from actions; main.ts maps them to `error: …` and an exit code (see cli-support.ts).
+ */
+export interface CommandModule {
+  register(program: Command): void;
+}
+
+/**
+ * Every command module, in help order. ADD YOURS HERE (one import + one entry; a name
+ * registered twice makes commander throw at start, so check the list first):
+ *   - auth engineer:        user-*.command.ts (registered below)
+ *   - encryption engineer:  ./encryption-*.command.ts
+ */
+export const COMMAND_MODULES: readonly CommandModule[] = [
+  status,
+  serve,
+  maintenanceInstall,
+  maintenanceMode,
+  app,
+  infoFile,
+  config,
+  // users (auth engineer)
+  userAdd,
+  userDelete,
+  userEnable,
+  userInfo,
+  userList,
+  userResetpassword,
+  userSetting,
+  // groups (sharing engineer)
+  groupAdd,
+  groupMembers,
+  groupDelete,
+  groupList,
+  // encryption-*.command.ts (encryption engineer)
+  encryptionStatus,
+  encryptionConvert,
+  encryptionVerify,
+  encryptionKeys,
+  encryptionDecryptBlob,
+];

@@ -1,0 +1,192 @@
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, unlinkSync } from 'node:fs';
+import { resolve } from 'node:path';
+import pg from 'pg';
+import type { App } from '../app.ts';
+import { configSchema, newInstanceId, newSecret, saveConfig, type Config } from '../config/config.ts';
+import { AlreadyExistsError, ConfigError, ConflictError, ValidationError } from '../errors.ts';
+import { silentLogger, type Logger } from '../logger.ts';
+import { KNOWN_APPS } from '../apps/app-registry.ts';
+import { assertValidUid } from '../auth/user-service.ts';
+import { COFFER_VERSION } from './version.ts';
+
+export type InstallDatabase =
+  | { type: 'sqlite'; /** default `<datadir>/coffer.db` */ path?: string }
+  | { type: 'pgsql'; host: string; port?: number; name: string; user: string; password?: string };
+
+export interface InstallOptions {
+  /** Where the config file goes (absolute, or relative to `cwd`). */
+  configPath: string;
+  adminUser: string;
+  adminPass: string;
+  /** Data directory; default `./data`, relative paths resolved against `cwd`. */
+  dataDir?: string;
+  /** Default: SQLite in the data directory. */
+  database?: InstallDatabase;
+  /** Base for relative paths (default process.cwd()). */
+  cwd?: string;
+  logger?: Logger;
+}
+
+export interface InstallResult {
+  configPath: string;
+  config: Config;
+}
+
+/** A config file that exists and says installed: true (or cannot be read at all). */
+function assertNotInstalled(path: string): void {
+  if (!existsSync(path)) return;
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8'));
+  } catch {
+    throw new ConflictError(`A config file exists at ${path} but cannot be read; refusing to overwrite it`);
+  }
+  if ((raw as { installed?: unknown } | null)?.installed !== false) {
+    throw new ConflictError(`Coffer is already installed (config file ${path})`);
+  }
+}
+
+/**
+ * Installs Coffer: checks the database, creates the data directory (0700), migrates the schema,
+ * creates the admin user and the apps' default states, and writes the config file last
+ * (atomically), so a failed install never leaves an "installed" config behind.
+ * @throws ConflictError when already installed (nothing changed) or the database already holds users;
+ *         ValidationError for a bad admin name/password or options; ConfigError when the database
+ *         cannot be reached (the message says why); database errors otherwise.
+ */
+export async function install(opts: InstallOptions): Promise<InstallResult> {
+  const cwd = opts.cwd ?? process.cwd();
+  const configPath = resolve(cwd, opts.configPath);
+  assertNotInstalled(configPath);
+  assertValidUid(opts.adminUser);
+  if (!opts.adminPass) throw new ValidationError('The admin password must not be empty');
+
+  const datadirectory = resolve(cwd, opts.dataDir ?? 'data');
+  const dbOpt: InstallDatabase = opts.database ?? { type: 'sqlite' };
+  const database = dbOpt.type === 'sqlite'
+    ? { type: 'sqlite' as const, path: resolve(cwd, dbOpt.path ?? resolve(datadirectory, 'coffer.db')) }
+    : { type: 'pgsql' as const, host: dbOpt.host, port: dbOpt.port ?? 5432, name: dbOpt.name, user: dbOpt.user, password: dbOpt.password ?? '' };
+  if (database.type === 'pgsql') await preparePostgres(database);
+
+  // Two installs at once: only one gets the lock file.
+  mkdirSync(resolve(configPath, '..'), { recursive: true });
+  const lockPath = `${configPath}.install-lock`;
+  let lockFd: number;
+  try {
+    lockFd = openSync(lockPath, 'wx', 0o600);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new ConflictError(`Another installation is running (${lockPath} exists; remove it if that is not so)`);
+    throw err;
+  }
+  try {
+    assertNotInstalled(configPath);
+    const createdDataDir = !existsSync(datadirectory);
+    mkdirSync(datadirectory, { recursive: true, mode: 0o700 });
+    if (createdDataDir) chmodSync(datadirectory, 0o700);
+
+    const raw = {
+      installed: true,
+      instanceid: newInstanceId(),
+      secret: newSecret(),
+      datadirectory,
+      database,
+      storage: { type: 'local' as const },
+      loglevel: 'info' as const,
+      trustedProxies: [],
+    };
+    const config: Config = Object.freeze(configSchema.parse(raw));
+    const { openApp } = await import('../app.ts');
+    const app = await openApp(config, { logger: opts.logger ?? silentLogger() });
+    try {
+      await initialiseDatabase(app, opts.adminUser, opts.adminPass);
+    } finally {
+      await app.close();
+    }
+    saveConfig(configPath, raw);
+    return { configPath, config };
+  } finally {
+    closeSync(lockFd);
+    try { unlinkSync(lockPath); } catch { /* already gone */ }
+  }
+}
+
+/** The admin user, app states and core settings of a fresh instance. */
+async function initialiseDatabase(app: App, adminUser: string, adminPass: string): Promise<void> {
+  const existing = await app.db.selectFrom('users').select('uid').limit(1).executeTakeFirst();
+  if (existing) throw new ConflictError('The database already contains users: it belongs to another installation (use a fresh database)');
+  try {
+    await app.users.create({ uid: adminUser, password: adminPass, isAdmin: true });
+  } catch (err) {
+    if (err instanceof AlreadyExistsError) throw new ConflictError(err.message);
+    throw err;
+  }
+  for (const a of KNOWN_APPS) {
+    await app.appConfig.set(a.id, 'enabled', a.alwaysEnabled || a.defaultEnabled ? 'yes' : 'no');
+    await app.appConfig.set(a.id, 'installed_version', a.version);
+  }
+  await app.appConfig.set('core', 'maintenance', '0');
+  await app.appConfig.set('core', 'installedat', String(Math.floor(Date.now() / 1000)));
+  await app.appConfig.set('core', 'installed_version', COFFER_VERSION);
+}
+
+type PgDb = { host: string; port: number; name: string; user: string; password: string };
+
+/**
+ * Checks that PostgreSQL answers with these credentials; creates the database when it is
+ * missing and the user may create databases.
+ * @throws ConfigError naming what is wrong (unreachable, authentication, missing database).
+ */
+export async function preparePostgres(db: PgDb): Promise<void> {
+  const where = `PostgreSQL at ${db.host}:${db.port}`;
+  const tryConnect = async (database: string): Promise<pg.Client> => {
+    const client = new pg.Client({ host: db.host, port: db.port, database, user: db.user, password: db.password, connectionTimeoutMillis: 5000 });
+    client.on('error', () => { /* reported through connect() */ });
+    await client.connect();
+    return client;
+  };
+  let client: pg.Client;
+  try {
+    client = await tryConnect(db.name);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException & { code?: string };
+    if (e.code === '3D000') {
+      await createPgDatabase(db, where, tryConnect);
+      return;
+    }
+    throw new ConfigError(describePgError(e, db, where), { cause: err });
+  }
+  try {
+    await client.query('SELECT 1');
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+async function createPgDatabase(db: PgDb, where: string, tryConnect: (d: string) => Promise<pg.Client>): Promise<void> {
+  let admin: pg.Client;
+  try {
+    admin = await tryConnect('postgres');
+  } catch (err) {
+    throw new ConfigError(`Database "${db.name}" does not exist on ${where}, and connecting to the "postgres" database to create it failed: ${(err as Error).message}`, { cause: err });
+  }
+  try {
+    const ident = '"' + db.name.replace(/"/g, '""') + '"';
+    await admin.query(`CREATE DATABASE ${ident}`);
+  } catch (err) {
+    throw new ConfigError(`Database "${db.name}" does not exist on ${where} and user "${db.user}" cannot create it: ${(err as Error).message}`, { cause: err });
+  } finally {
+    await admin.end().catch(() => undefined);
+  }
+}
+
+function describePgError(e: NodeJS.ErrnoException & { code?: string }, db: PgDb, where: string): string {
+  switch (e.code) {
+    case 'ECONNREFUSED': return `Cannot connect to ${where}: connection refused (is PostgreSQL running and listening there?)`;
+    case 'ENOTFOUND': case 'EAI_AGAIN': return `Cannot connect to PostgreSQL: host "${db.host}" not found`;
+    case 'ETIMEDOUT': return `Cannot connect to ${where}: timed out`;
+    case '28P01': case '28000': return `${where} refused user "${db.user}": authentication failed (check --database-user and --database-pass)`;
+    default:
+      if (/timeout/i.test(e.message)) return `Cannot connect to ${where}: timed out`;
+      return `Cannot use ${where} (database "${db.name}", user "${db.user}"): ${e.message}`;
+  }
+}
