@@ -7,6 +7,8 @@ import type { Config } from '../config/config.ts';
 import type { Database } from './schema.ts';
 import * as m001 from './migrations/001-initial.ts';
 import * as m002 from './migrations/002-upload-chunk-offset.ts';
+import * as m003 from './migrations/003-sharing.ts';
+import * as m004 from './migrations/004-sessions.ts';
 
 export type Db = Kysely<Database>;
 export type DbKind = 'sqlite' | 'pgsql';
@@ -15,6 +17,8 @@ export type DbKind = 'sqlite' | 'pgsql';
 const MIGRATIONS: Record<string, Migration> = {
   '001-initial': m001,
   '002-upload-chunk-offset': m002,
+  '003-sharing': m003,
+  '004-sessions': m004,
 };
 
 class StaticMigrationProvider implements MigrationProvider {
@@ -50,4 +54,10 @@ export async function migrateToLatest(db: Db): Promise<void> {
     const failed = results?.find((r) => r.status === 'Error');
     throw new Error(`database migration ${failed?.migrationName ?? ''} failed: ${(error as Error).message}`, { cause: error });
   }
+}
+
+/** Names of migrations not yet applied (for `status`'s needsDbUpgrade). */
+export async function pendingMigrations(db: Db): Promise<string[]> {
+  const migrator = new Migrator({ db, provider: new StaticMigrationProvider(), migrationTableName: 'coffer_migrations', migrationLockTableName: 'coffer_migrations_lock' });
+  return (await migrator.getMigrations()).filter((m) => m.executedAt === undefined).map((m) => m.name);
 }

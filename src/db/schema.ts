@@ -111,6 +111,63 @@ export interface UploadChunksTable {
   chunk_offset: Big | null;
 }
 
+export interface GroupsTable {
+  gid: string;
+  display_name: string;
+  created_at: Big;
+}
+
+export interface GroupMembersTable {
+  gid: string;
+  uid: string;
+}
+
+/** A share: 0 user, 1 group, 3 public link. Addressed by file id, so renames never touch it. */
+export interface SharesTable {
+  id: Generated<number>;
+  share_type: number;
+  /** Owner of the file (uid_file_owner). */
+  owner: string;
+  /** Who created the share (uid_owner): the owner, or a recipient resharing. */
+  initiator: string;
+  file_id: number;
+  item_type: 'file' | 'folder';
+  /** uid (0), gid (1), null (3). */
+  share_with: string | null;
+  permissions: number;
+  /** Public links only. */
+  token: string | null;
+  /** argon2id PHC string (links with a password). */
+  password_hash: string | null;
+  /** Seconds since the epoch: the share ends at this instant. */
+  expiration: Big | null;
+  stime: Big;
+  /** Preferred mount name (no slashes). */
+  file_target: string;
+  note: string;
+  label: string;
+}
+
+/** Where a received share appears in one recipient's root. */
+export interface ShareMountsTable {
+  share_id: number;
+  uid: string;
+  file_target: string;
+  hidden: number;
+}
+
+/** A web UI browser session (cookie value stored only as SHA-256). */
+export interface WebSessionsTable {
+  id: Generated<number>;
+  token_hash: string;
+  uid: string;
+  created_at: Big;
+  last_active: Big;
+  expires_at: Big;
+  user_agent: string;
+  ip: string;
+}
+
 export interface Database {
   users: UsersTable;
   user_preferences: UserPreferencesTable;
@@ -122,6 +179,11 @@ export interface Database {
   locks: LocksTable;
   uploads: UploadsTable;
   upload_chunks: UploadChunksTable;
+  groups: GroupsTable;
+  group_members: GroupMembersTable;
+  shares: SharesTable;
+  share_mounts: ShareMountsTable;
+  web_sessions: WebSessionsTable;
 }
 
 /** Reads a bigint column as a JS number (pg returns int8 as string). */

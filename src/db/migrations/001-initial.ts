@@ -67,7 +67,7 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('favorite', 'integer', (c) => c.notNull().defaultTo(0))
     .execute();
   await db.schema.createIndex('nodes_owner_path').on('nodes').columns(['owner', 'path']).unique().execute();
-  await db.schema.createIndex('nodes_parent').on('nodes').column('parent_id').execute();
+  await db.schema.createIndex('nodes_parent_name').on('nodes').columns(['parent_id', 'name']).execute();
   await db.schema.createIndex('nodes_blob').on('nodes').column('blob_id').execute();
 
   await db.schema.createTable('properties')

@@ -1,0 +1,47 @@
+import { isSameOrInside } from '../files/paths.ts';
+import { ForbiddenError, ValidationError } from '../errors.ts';
+import type { DavRequest } from './dav-request.ts';
+import { sendEmpty } from './dav-request.ts';
+import { resolveDestination } from './dav-target.ts';
+import { versionHeaders } from './get-handler.ts';
+import { drain, parseDepth, parseOverwrite } from './http-util.ts';
+import { assertWritable, removeLocksUnder, type WriteTarget } from './lock-adapter.ts';
+
+/**
+ * COPY and MOVE: Destination (absolute URL or path, same user's tree), Overwrite T/F (F onto an
+ * existing resource → plain 412), Depth (COPY 0/infinity; MOVE infinity only), 201 new / 204
+ * overwritten, with ETag/OC-ETag/OC-FileId of the result. MOVE keeps file ids and drops the
+ * source's locks; COPY carries checksums and dead properties (not locks).
+ * @throws NotFoundError, AlreadyExistsError (→ 412), ConflictError (409), ForbiddenError (403 onto/into
+ *   itself, root), ValidationError (bad headers), BadGatewayError (502), LockedError.
+ */
+export async function handleCopyMove(d: DavRequest): Promise<void> {
+  const { app, req, res, target } = d;
+  const isMove = req.method === 'MOVE';
+  drain(req);
+  const dest = resolveDestination(req, d.user.uid);
+  const overwrite = parseOverwrite(req);
+  const depthHeader = parseDepth(req);
+  let depth: 0 | 'infinity' = 'infinity';
+  if (depthHeader === 0 && !isMove) depth = 0;
+  else if (depthHeader !== undefined && depthHeader !== 'infinity') {
+    throw new ValidationError(isMove ? 'MOVE supports only Depth: infinity' : 'COPY supports Depth: 0 or infinity');
+  }
+  const src = target.path;
+  if (src === '') throw new ForbiddenError('The root folder cannot be copied or moved');
+  if (dest.path === '') throw new ForbiddenError('The root folder cannot be replaced');
+  if (dest.uid !== target.uid) throw new ForbiddenError('Destination is in another tree');
+  if (isSameOrInside(dest.path, src)) throw new ForbiddenError('Source and destination overlap');
+  await app.files.stat(target.uid, src); // 404 before anything else
+
+  const writes: WriteTarget[] = [{ path: dest.path, depth: 'infinity' }];
+  if (isMove) writes.unshift({ path: src, depth: 'infinity' });
+  await assertWritable(app, req, target.uid, writes);
+
+  const opts = { overwrite, depth };
+  const result = isMove
+    ? await app.files.move(target.uid, src, dest.path, opts)
+    : await app.files.copy(target.uid, src, dest.path, opts);
+  if (isMove) await removeLocksUnder(app, target.uid, src);
+  sendEmpty(res, result.created ? 201 : 204, versionHeaders(result.node, app.config.instanceid));
+}

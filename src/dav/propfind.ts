@@ -1,0 +1,113 @@
+import { ValidationError } from '../errors.ts';
+import type { DeadProperty, FileNode } from '../files/types.ts';
+import { DavStatusError } from './dav-errors.ts';
+import type { DavRequest } from './dav-request.ts';
+import { XML_BODY_LIMIT } from './dav-request.ts';
+import { encodeSegment, href } from './dav-target.ts';
+import { header, parseDepth } from './http-util.ts';
+import { evaluateIf, lockDiscoveryXml, supportedLockXml } from './lock-adapter.ts';
+import {
+  needsDeadProps, propName, needsLockDiscovery, needsQuota, renderPropstats,
+  type NodeExtras, type PropContext, type PropName, type PropRequest,
+} from './properties.ts';
+import { parseXml, readBody, type XmlElement } from './xml-reader.ts';
+import { DAV_NS, MultistatusWriter, responseWithPropstats } from './xml-writer.ts';
+
+/** Most entries a Depth: infinity PROPFIND may return before it is refused (403 propfind-finite-depth). */
+export const MAX_INFINITY_ENTRIES = 10_000;
+const DEAD_PROPS_BATCH = 1000;
+
+function names(el: XmlElement | undefined): PropName[] {
+  return (el?.children ?? []).map((c) => propName(c.ns, c.local));
+}
+
+/**
+ * Parses a PROPFIND body ('' = allprop).
+ * @throws ValidationError when it is malformed or not a DAV:propfind.
+ */
+export function parsePropfind(body: string): PropRequest {
+  if (body.trim() === '') return { kind: 'allprop', include: [] };
+  const root = parseXml(body);
+  if (root.ns !== DAV_NS || root.local !== 'propfind') throw new ValidationError('Expected a DAV:propfind body');
+  for (const c of root.children) {
+    if (c.ns !== DAV_NS) continue;
+    if (c.local === 'prop') return { kind: 'prop', names: names(c) };
+    if (c.local === 'propname') return { kind: 'propname' };
+    if (c.local === 'allprop') {
+      const include = root.children.find((x) => x.ns === DAV_NS && x.local === 'include');
+      return { kind: 'allprop', include: names(include) };
+    }
+  }
+  return { kind: 'allprop', include: [] };
+}
+
+/** Whether the client asked for a minimal answer (no 404 propstats). */
+function wantsBrief(d: DavRequest): boolean {
+  const brief = header(d.req, 'brief');
+  if (brief && brief.trim().toLowerCase() === 't') return true;
+  return /\breturn=minimal\b/i.test(header(d.req, 'prefer') ?? '');
+}
+
+async function collect(d: DavRequest, depth: 0 | 1 | 'infinity'): Promise<FileNode[]> {
+  const { app, target } = d;
+  const self = await app.files.stat(target.uid, target.path);
+  if (depth === 0 || self.kind !== 'dir') return [self];
+  if (depth === 1) return [self, ...await app.files.children(target.uid, target.path)];
+  const out: FileNode[] = [];
+  for await (const n of app.files.walk(target.uid, target.path, Infinity)) {
+    out.push(n);
+    if (out.length > MAX_INFINITY_ENTRIES) {
+      throw new DavStatusError(403, `Depth: infinity is limited to ${MAX_INFINITY_ENTRIES} entries`,
+        'Sabre\\DAV\\Exception\\Forbidden', '<d:propfind-finite-depth/>');
+    }
+  }
+  return out;
+}
+
+/**
+ * PROPFIND: Depth 0/1 (missing = 1), infinity bounded; prop, propname, allprop; streamed 207.
+ * @throws NotFoundError, ValidationError, PreconditionFailedError (If header), DavStatusError (403 finite depth).
+ */
+export async function handlePropfind(d: DavRequest): Promise<void> {
+  const { app, req, target, user } = d;
+  const depth = parseDepth(req) ?? 1;
+  const body = await readBody(req, XML_BODY_LIMIT);
+  const request = parsePropfind(body);
+  await evaluateIf(app, req, target.uid, target.path);
+  const nodes = await collect(d, depth);
+
+  const pc: PropContext = {
+    instanceId: app.config.instanceid,
+    ownerId: target.uid,
+    ownerDisplayName: user.uid === target.uid ? user.displayName : target.uid,
+    supportedLock: supportedLockXml(),
+  };
+  if (needsQuota(request)) pc.quota = await app.files.quota(target.uid);
+  let dead: Map<number, DeadProperty[]> | undefined;
+  if (needsDeadProps(request)) {
+    // Batched so that huge folders stay under the database's bound-parameter limits.
+    dead = new Map();
+    for (let i = 0; i < nodes.length; i += DEAD_PROPS_BATCH) {
+      const batch = await app.files.getPropertiesOf(nodes.slice(i, i + DEAD_PROPS_BATCH).map((n) => n.fileId));
+      for (const [id, props] of batch) dead.set(id, props);
+    }
+  }
+  // One query tells whether any lock exists; only then is each node's lockdiscovery looked up.
+  const withLocks = needsLockDiscovery(request) && (await app.locks.active(target.uid)).length > 0;
+  const brief = wantsBrief(d);
+
+  // Members of the requested folder reuse its encoded href (Depth 1 is the hot path).
+  const self = nodes[0]!;
+  const selfHref = href(target, self.path, true);
+  const hrefOf = (n: FileNode) => (n.parentId === self.fileId
+    ? `${selfHref}${encodeSegment(n.name)}${n.kind === 'dir' ? '/' : ''}`
+    : href(target, n.path, n.kind === 'dir'));
+  const w = new MultistatusWriter(d.res);
+  w.start();
+  for (const n of nodes) {
+    const extras: NodeExtras = withLocks ? { lockDiscovery: await lockDiscoveryXml(app, target.uid, n.path, target.hrefBase) } : {};
+    const ps = renderPropstats(n, request, pc, extras, dead ? (dead.get(n.fileId) ?? []) : undefined, brief);
+    await w.write(responseWithPropstats(hrefOf(n), ps));
+  }
+  w.end();
+}
