@@ -26,6 +26,8 @@ const storageSchema = z.discriminatedUnion('type', [
     accessKey: z.string().min(1),
     secretKey: z.string().min(1),
     pathStyle: z.boolean().default(true),
+    /** Key prefix inside the bucket (empty or ending in '/'). */
+    prefix: z.string().optional(),
   }),
 ]);
 

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
+import { link, mkdir, open, readdir, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { NotFoundError, ValidationError } from '../errors.ts';
+import { AlreadyExistsError, NotFoundError, ValidationError } from '../errors.ts';
 import { PLAIN_CODEC, type BlobContext, type BlobEntry, type BlobStore, type ByteRange, type LocalBlobPaths, type PutResult, type RawBlobAccess } from './blob-store.ts';
 
 const BLOB_ID = /^[a-z0-9][a-z0-9-]{7,63}$/;
@@ -63,12 +63,15 @@ export class LocalBlobStore implements BlobStore, LocalBlobPaths, RawBlobAccess 
       await mkdir(dir, { recursive: true });
       this.#madeDirs.add(dir);
     }
+    // link() instead of rename(): an existing blob is never replaced (blobs are immutable).
     try {
-      await rename(tmp, dest);
+      await link(tmp, dest);
     } catch (err) {
       await unlink(tmp).catch(() => {});
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new AlreadyExistsError(`blob ${blobId} already exists`);
       throw err;
     }
+    await unlink(tmp);
     return { size, codec: PLAIN_CODEC };
   }
 

@@ -1,0 +1,358 @@
+import { randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
+import {
+  AbortMultipartUploadCommand, CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, HeadBucketCommand,
+  HeadObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command, PutObjectCommand, type S3Client,
+} from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { AlreadyExistsError, NotFoundError, ValidationError } from '../errors.ts';
+import { PLAIN_CODEC, type BlobContext, type BlobEntry, type BlobStore, type ByteRange, type PutResult, type RawBlobAccess } from './blob-store.ts';
+import { createS3Client, normalizeS3Options, type S3StoreOptions } from './s3-config.ts';
+import { classifyS3Error, explainS3Failure, s3AppError } from './s3-errors.ts';
+
+/** Same id rule as the local store: opaque, lowercase, 8–64 characters. */
+const BLOB_ID = /^[a-z0-9][a-z0-9-]{7,63}$/;
+
+/** A multipart upload that was started and neither completed nor aborted. */
+export interface IncompleteUpload {
+  readonly key: string;
+  readonly uploadId: string;
+  readonly initiatedMs: number;
+}
+
+/**
+ * Blobs as objects in one S3 bucket under `<prefix><id[0..2]>/<id[2..4]>/<id>`: keys carry only the
+ * opaque blob id, never a file or user name. Writes stream through `@aws-sdk/lib-storage`: one
+ * PutObject for blobs below the part size, multipart above it, with at most `queueSize` parts in
+ * memory. Both are atomic on S3 (the object appears whole on PutObject / CompleteMultipartUpload or
+ * not at all); a failing source aborts the multipart upload, so no parts are left behind.
+ *
+ * Errors: a missing blob is a NotFoundError; every other S3 failure is an AppError with code
+ * `storage-unavailable` whose message says what is wrong (bucket missing, access denied, bad keys,
+ * endpoint unreachable).
+ */
+export class S3BlobStore implements BlobStore, RawBlobAccess {
+  readonly #client: S3Client;
+  readonly #bucket: string;
+  readonly #endpoint: string;
+  readonly #prefix: string;
+  readonly #partSize: number;
+  readonly #queueSize: number;
+  readonly #listPageSize: number;
+
+  /** @throws ConfigError when the options are invalid. */
+  constructor(options: S3StoreOptions, client?: S3Client) {
+    const o = normalizeS3Options(options);
+    this.#client = client ?? createS3Client(o);
+    this.#bucket = o.bucket;
+    this.#endpoint = o.endpoint;
+    this.#prefix = o.prefix;
+    this.#partSize = o.partSize;
+    this.#queueSize = o.queueSize;
+    this.#listPageSize = o.listPageSize;
+  }
+
+  get bucket(): string { return this.#bucket; }
+  get prefix(): string { return this.#prefix; }
+  /** The underlying client (for tests and admin tools). */
+  get client(): S3Client { return this.#client; }
+
+  /**
+   * Object key of a blob.
+   * @throws ValidationError when the id is not a valid blob id.
+   */
+  keyOf(blobId: string): string {
+    if (!BLOB_ID.test(blobId)) throw new ValidationError('invalid blob id');
+    return `${this.#prefix}${blobId.slice(0, 2)}/${blobId.slice(2, 4)}/${blobId}`;
+  }
+
+  /**
+   * Streams `source` into a new object. The store reads the source at the pace it uploads, holding at
+   * most (queueSize + 1) parts in memory.
+   * @throws AlreadyExistsError when the id is taken; the source's own error when it fails (the upload
+   *   is aborted first); AppError `storage-unavailable` for S3 failures.
+   */
+  async put(blobId: string, source: Readable, _ctx?: BlobContext): Promise<PutResult> {
+    const key = this.keyOf(blobId);
+    const partSize = this.#partSize;
+    const exists = (): Promise<boolean> => this.#exists(key, 'PUT');
+    let size = 0;
+    let sourceError: unknown;
+    let sourceFailed = false;
+    let taken = false;
+    let storeError: unknown; // the existence check failed
+    const counted = Readable.from((async function* () {
+      let checked = false;
+      try {
+        for await (const chunk of source) {
+          const buf = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
+          // Blobs above one part go multipart, and CompleteMultipartUpload on RGW 16.2 ignores
+          // If-None-Match: look before the first part is handed over (smaller blobs are one
+          // PutObject with If-None-Match: *). Ids are random, so two writers of one id is a bug.
+          if (!checked && size + buf.length > partSize) {
+            checked = true;
+            let found: boolean;
+            try { found = await exists(); } catch (err) { storeError = err; throw err; }
+            if (found) { taken = true; throw new AlreadyExistsError(`blob ${blobId} already exists`); }
+          }
+          size += buf.length;
+          yield buf;
+        }
+      } catch (err) {
+        if (!taken && storeError === undefined) { sourceFailed = true; sourceError = err; }
+        throw err;
+      }
+    })(), { objectMode: false, highWaterMark: 1 << 20 });
+
+    const upload = new Upload({
+      client: this.#client,
+      params: { Bucket: this.#bucket, Key: key, Body: counted, ContentType: 'application/octet-stream', IfNoneMatch: '*' },
+      partSize: this.#partSize,
+      queueSize: this.#queueSize,
+      leavePartsOnError: false,
+    });
+    try {
+      await upload.done();
+    } catch (err) {
+      counted.destroy();
+      await this.#abortUploadsOf(key);
+      if (sourceFailed) throw sourceError;
+      if (taken) throw new AlreadyExistsError(`blob ${blobId} already exists`);
+      if (storeError !== undefined) throw storeError;
+      const kind = classifyS3Error(err);
+      if (kind === 'exists') throw new AlreadyExistsError(`blob ${blobId} already exists`);
+      throw s3AppError('PUT', kind, this.#bucket, this.#endpoint, err);
+    }
+    return { size, codec: PLAIN_CODEC };
+  }
+
+  /**
+   * Opens the blob (or the inclusive byte range of it) as a stream. A range that starts past the
+   * end yields an empty stream (as a local file read would).
+   * @throws NotFoundError when the blob is missing; ValidationError for a malformed range;
+   *   AppError `storage-unavailable` for S3 failures.
+   */
+  async get(blobId: string, _codec: string, _ctx: BlobContext, range?: ByteRange): Promise<Readable> {
+    const key = this.keyOf(blobId);
+    if (range && !(Number.isSafeInteger(range.start) && Number.isSafeInteger(range.end) && range.start >= 0 && range.end >= range.start)) {
+      throw new ValidationError(`invalid byte range ${range.start}-${range.end}`);
+    }
+    try {
+      const res = await this.#client.send(new GetObjectCommand({
+        Bucket: this.#bucket,
+        Key: key,
+        ...(range ? { Range: `bytes=${range.start}-${range.end}` } : {}),
+      }));
+      return res.Body as Readable;
+    } catch (err) {
+      const kind = classifyS3Error(err);
+      if (kind === 'no-such-key') throw new NotFoundError(`blob ${blobId} is missing`);
+      if (kind === 'invalid-range') {
+        await this.rawSize(blobId); // NotFoundError if it vanished meanwhile
+        return Readable.from([]);
+      }
+      throw s3AppError('GET', kind, this.#bucket, this.#endpoint, err);
+    }
+  }
+
+  /** @throws NotFoundError when the blob is missing; AppError `storage-unavailable` for S3 failures. */
+  async size(blobId: string, _codec?: string, _ctx?: BlobContext): Promise<number> {
+    return this.rawSize(blobId);
+  }
+
+  /** Stored size (HeadObject). @throws NotFoundError; AppError `storage-unavailable`. */
+  async rawSize(blobId: string): Promise<number> {
+    const key = this.keyOf(blobId);
+    try {
+      const res = await this.#client.send(new HeadObjectCommand({ Bucket: this.#bucket, Key: key }));
+      return res.ContentLength ?? 0;
+    } catch (err) {
+      const kind = classifyS3Error(err);
+      if (kind === 'no-such-key') {
+        await this.#assertBucket('HEAD'); // a HEAD 404 does not say whether the key or the bucket is missing
+        throw new NotFoundError(`blob ${blobId} is missing`);
+      }
+      throw s3AppError('HEAD', kind, this.#bucket, this.#endpoint, err);
+    }
+  }
+
+  /** Removes the blob; a missing blob is fine. @throws AppError `storage-unavailable`. */
+  async delete(blobId: string): Promise<void> {
+    const key = this.keyOf(blobId);
+    try {
+      await this.#client.send(new DeleteObjectCommand({ Bucket: this.#bucket, Key: key }));
+    } catch (err) {
+      const kind = classifyS3Error(err);
+      if (kind === 'no-such-key') return;
+      throw s3AppError('DELETE', kind, this.#bucket, this.#endpoint, err);
+    }
+  }
+
+  /**
+   * Every blob under the prefix (ListObjectsV2, 1000 keys a page). Keys that are not blobs of this
+   * layout are skipped. @throws AppError `storage-unavailable`.
+   */
+  async *list(): AsyncIterable<BlobEntry> {
+    let token: string | undefined;
+    do {
+      let page;
+      try {
+        page = await this.#client.send(new ListObjectsV2Command({ Bucket: this.#bucket, Prefix: this.#prefix, ContinuationToken: token, MaxKeys: this.#listPageSize }));
+      } catch (err) {
+        throw s3AppError('LIST', classifyS3Error(err), this.#bucket, this.#endpoint, err);
+      }
+      for (const obj of page.Contents ?? []) {
+        const blobId = obj.Key ? this.#blobIdOf(obj.Key) : null;
+        if (blobId) yield { blobId, mtimeMs: obj.LastModified?.getTime() ?? 0 };
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+  }
+
+  /**
+   * Multipart uploads under the prefix (or of one blob) that were neither completed nor aborted,
+   * e.g. left by a crashed process. @throws AppError `storage-unavailable`.
+   */
+  async incompleteUploads(blobId?: string): Promise<IncompleteUpload[]> {
+    const prefix = blobId === undefined ? this.#prefix : this.keyOf(blobId);
+    const out: IncompleteUpload[] = [];
+    let keyMarker: string | undefined;
+    let uploadIdMarker: string | undefined;
+    for (;;) {
+      let page;
+      try {
+        page = await this.#client.send(new ListMultipartUploadsCommand({ Bucket: this.#bucket, Prefix: prefix, KeyMarker: keyMarker, UploadIdMarker: uploadIdMarker }));
+      } catch (err) {
+        throw s3AppError('LIST UPLOADS', classifyS3Error(err), this.#bucket, this.#endpoint, err);
+      }
+      for (const u of page.Uploads ?? []) {
+        if (u.Key && u.UploadId && (blobId === undefined || u.Key === prefix)) {
+          out.push({ key: u.Key, uploadId: u.UploadId, initiatedMs: u.Initiated?.getTime() ?? 0 });
+        }
+      }
+      if (!page.IsTruncated) return out;
+      keyMarker = page.NextKeyMarker;
+      uploadIdMarker = page.NextUploadIdMarker;
+      if (!keyMarker && !uploadIdMarker) return out;
+    }
+  }
+
+  /**
+   * Aborts incomplete multipart uploads older than `olderThanMs` (garbage collection after crashes).
+   * @returns how many were aborted. @throws AppError `storage-unavailable`.
+   */
+  async abortStaleUploads(olderThanMs: number): Promise<number> {
+    const now = Date.now();
+    let n = 0;
+    for (const u of await this.incompleteUploads()) {
+      if (now - u.initiatedMs <= olderThanMs) continue;
+      try {
+        await this.#client.send(new AbortMultipartUploadCommand({ Bucket: this.#bucket, Key: u.key, UploadId: u.uploadId }));
+        n++;
+      } catch (err) {
+        if (classifyS3Error(err) !== 'no-such-key') throw s3AppError('ABORT UPLOAD', classifyS3Error(err), this.#bucket, this.#endpoint, err);
+      }
+    }
+    return n;
+  }
+
+  /** Creates the bucket unless it exists (install, tests). @throws AppError `storage-unavailable`. */
+  async createBucketIfMissing(): Promise<void> {
+    try {
+      await this.#client.send(new HeadBucketCommand({ Bucket: this.#bucket }));
+      return;
+    } catch (err) {
+      if (classifyS3Error(err) !== 'no-such-key') throw s3AppError('HEAD BUCKET', classifyS3Error(err), this.#bucket, this.#endpoint, err);
+    }
+    try {
+      await this.#client.send(new CreateBucketCommand({ Bucket: this.#bucket }));
+    } catch (err) {
+      const name = (err as { name?: string }).name;
+      if (name === 'BucketAlreadyOwnedByYou') return;
+      throw s3AppError('CREATE BUCKET', classifyS3Error(err), this.#bucket, this.#endpoint, err);
+    }
+  }
+
+  /**
+   * Checks that the bucket exists and that the credentials can put, get and delete an object
+   * (a probe under the prefix, removed again). Never throws for S3 failures.
+   * @returns problems in plain words; empty when all is well.
+   */
+  async checkAccess(): Promise<string[]> {
+    const explain = (what: string, err: unknown) => `${what}: ${explainS3Failure(classifyS3Error(err), this.#bucket, this.#endpoint, err)}`;
+    try {
+      await this.#client.send(new HeadBucketCommand({ Bucket: this.#bucket }));
+    } catch (err) {
+      const kind = classifyS3Error(err);
+      // HeadBucket answers a bare 404 / 403 without an error code
+      if (kind === 'no-such-key' || kind === 'no-such-bucket') return [`the bucket "${this.#bucket}" does not exist at ${this.#endpoint || 'AWS S3'} (create it, or fix the bucket name)`];
+      return [explain('cannot open the bucket', err)];
+    }
+    const problems: string[] = [];
+    const key = `${this.#prefix}.probe-${randomBytes(8).toString('hex')}`;
+    const body = randomBytes(32);
+    try {
+      await this.#client.send(new PutObjectCommand({ Bucket: this.#bucket, Key: key, Body: body, ContentLength: body.length }));
+    } catch (err) {
+      return [explain('cannot write to the bucket', err)];
+    }
+    try {
+      const res = await this.#client.send(new GetObjectCommand({ Bucket: this.#bucket, Key: key }));
+      const got = Buffer.from(await res.Body!.transformToByteArray());
+      if (!got.equals(body)) problems.push('reading back a probe object returned different bytes (a proxy or gateway alters content)');
+    } catch (err) {
+      problems.push(explain('cannot read from the bucket', err));
+    }
+    try {
+      await this.#client.send(new DeleteObjectCommand({ Bucket: this.#bucket, Key: key }));
+    } catch (err) {
+      problems.push(explain(`cannot delete from the bucket (probe object ${key} is left behind)`, err));
+    }
+    return problems;
+  }
+
+  /** Closes the client's sockets. */
+  destroy(): void {
+    this.#client.destroy();
+  }
+
+  #blobIdOf(key: string): string | null {
+    if (!key.startsWith(this.#prefix)) return null;
+    const parts = key.slice(this.#prefix.length).split('/');
+    if (parts.length !== 3) return null;
+    const [a, b, id] = parts as [string, string, string];
+    if (!BLOB_ID.test(id) || id.slice(0, 2) !== a || id.slice(2, 4) !== b) return null;
+    return id;
+  }
+
+  async #exists(key: string, op: string): Promise<boolean> {
+    try {
+      await this.#client.send(new HeadObjectCommand({ Bucket: this.#bucket, Key: key }));
+      return true;
+    } catch (err) {
+      const kind = classifyS3Error(err);
+      if (kind !== 'no-such-key') throw s3AppError(op, kind, this.#bucket, this.#endpoint, err);
+      return false; // a missing bucket surfaces as NoSuchBucket on the upload itself
+    }
+  }
+
+  async #assertBucket(op: string): Promise<void> {
+    try {
+      await this.#client.send(new HeadBucketCommand({ Bucket: this.#bucket }));
+    } catch (err) {
+      const kind = classifyS3Error(err);
+      throw s3AppError(op, kind === 'no-such-key' ? 'no-such-bucket' : kind, this.#bucket, this.#endpoint, err);
+    }
+  }
+
+  /** Best effort: abort whatever multipart upload of `key` is still open (lib-storage normally did). */
+  async #abortUploadsOf(key: string): Promise<void> {
+    try {
+      const res = await this.#client.send(new ListMultipartUploadsCommand({ Bucket: this.#bucket, Prefix: key }));
+      for (const u of res.Uploads ?? []) {
+        if (u.Key !== key || !u.UploadId) continue;
+        await this.#client.send(new AbortMultipartUploadCommand({ Bucket: this.#bucket, Key: key, UploadId: u.UploadId })).catch(() => {});
+      }
+    } catch { /* the original error matters more; abortStaleUploads() cleans up later */ }
+  }
+}
