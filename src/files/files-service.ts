@@ -1,8 +1,8 @@
 import { createHash, type Hash } from 'node:crypto';
-import { Readable, Transform, type TransformCallback } from 'node:stream';
+import { Readable, Transform, pipeline, type TransformCallback } from 'node:stream';
 import type { Db } from '../db/database.ts';
 import {
-  AlreadyExistsError, ConflictError, ForbiddenError, NotFoundError, PreconditionFailedError, QuotaExceededError, ValidationError,
+  AlreadyExistsError, AppError, ConflictError, ForbiddenError, NotFoundError, PreconditionFailedError, QuotaExceededError, ValidationError,
 } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import type { BlobContext, BlobStore, ByteRange } from '../storage/blob-store.ts';
@@ -180,9 +180,15 @@ export class FilesService {
     const counter = new HashingCounter([...sent.keys()].filter((a) => a === 'SHA1' || a === 'MD5'));
     const fileId = before?.fileId ?? await this.#repo.allocateFileId();
     const blobId = newBlobId();
-    source.on('error', (err) => counter.destroy(err));
-    const put = await this.#blobs.put(blobId, source.pipe(counter), { fileId, owner: uid });
+    // pipeline, not pipe: a source that closes early (client gone) fails the put instead of hanging.
+    pipeline(source, counter, () => {});
+    const put = await this.#blobs.put(blobId, counter, { fileId, owner: uid });
 
+    // The blob is bound to `fileId` (the encryption layer authenticates it with the id). When a
+    // concurrent writer created the same new path first, the row carries its file id: the content
+    // is then re-bound to that id and the commit retried, so that unconditional PUTs to one path
+    // all succeed (last writer wins) instead of failing with 409/500.
+    let blob = { id: blobId, codec: put.codec, size: put.size, fileId };
     try {
       if (opts.expectedSize !== undefined && counter.bytes !== opts.expectedSize) {
         throw new ValidationError(`expected ${opts.expectedSize} bytes, received ${counter.bytes}`);
@@ -193,37 +199,66 @@ export class FilesService {
       }
       const mtime = opts.mtime ?? nowSeconds();
       const mimetype = opts.mimetype ?? before?.mimetype ?? mimetypeFor(baseName(p));
-      const result = await this.#db.transaction().execute(async (trx) => {
+      const commit = () => this.#db.transaction().execute(async (trx) => {
         const cur = await this.#repo.byPath(trx, uid, p);
         this.#checkPreconditions(cur, opts);
         if (cur?.kind === 'dir') throw new ConflictError(`${p} is a folder`);
-        if (cur && cur.fileId !== fileId) throw new ConflictError(`${p} was replaced concurrently`);
+        if (cur && cur.fileId !== blob.fileId) throw new RebindNeeded(cur.fileId);
         const q = await this.#repo.userQuota(trx, uid);
         if (q !== null) {
           const root = await this.#repo.byPath(trx, uid, '');
-          if ((root?.size ?? 0) - (cur?.size ?? 0) + put.size > q) throw new QuotaExceededError(`not enough space for ${p}`);
+          if ((root?.size ?? 0) - (cur?.size ?? 0) + blob.size > q) throw new QuotaExceededError(`not enough space for ${p}`);
         }
         const etag = newEtag();
         const checksum = formatChecksums(sent);
         if (cur) {
-          await trx.updateTable('nodes').set({
-            blob_id: blobId, blob_codec: put.codec, size: put.size, mtime, etag, checksum, mimetype,
-          }).where('fileid', '=', cur.fileId).execute();
-          await this.#repo.propagate(trx, uid, p, put.size - cur.size);
-          return { node: { ...cur, blobId, blobCodec: put.codec, size: put.size, mtime, etag, checksum, mimetype }, created: false, oldBlob: cur.blobId };
+          // compare-and-swap on the blob: a writer that committed in between (PostgreSQL READ
+          // COMMITTED lets both read the same row) would otherwise have its blob overwritten
+          // without being deleted, and the size propagation computed from a stale row.
+          const up = await trx.updateTable('nodes').set({
+            blob_id: blob.id, blob_codec: blob.codec, size: blob.size, mtime, etag, checksum, mimetype,
+          }).where('fileid', '=', cur.fileId)
+            .where((eb) => (cur.blobId === null ? eb('blob_id', 'is', null) : eb('blob_id', '=', cur.blobId)))
+            .executeTakeFirst();
+          if (Number(up.numUpdatedRows ?? 0n) !== 1) throw new RebindNeeded(cur.fileId);
+          await this.#repo.propagate(trx, uid, p, blob.size - cur.size);
+          return { node: { ...cur, blobId: blob.id, blobCodec: blob.codec, size: blob.size, mtime, etag, checksum, mimetype }, created: false, oldBlob: cur.blobId };
         }
         const parent = await this.#parentDir(trx, uid, p);
         const node = await this.#repo.insert(trx, {
-          fileId, owner: uid, parentId: parent.fileId, path: p, name: baseName(p), kind: 'file', size: put.size,
-          mtime, etag, mimetype, blobId, blobCodec: put.codec, checksum,
+          fileId: blob.fileId, owner: uid, parentId: parent.fileId, path: p, name: baseName(p), kind: 'file', size: blob.size,
+          mtime, etag, mimetype, blobId: blob.id, blobCodec: blob.codec, checksum,
         });
-        await this.#repo.propagate(trx, uid, p, put.size, nowSeconds());
-        return { node, created: true, oldBlob: null };
+        await this.#repo.propagate(trx, uid, p, blob.size, nowSeconds());
+        return { node, created: true, oldBlob: null as string | null };
       });
+      let result;
+      for (let attempt = 0; ; attempt++) {
+        try {
+          result = await commit();
+          break;
+        } catch (err) {
+          let winner: number | undefined;
+          if (err instanceof RebindNeeded) winner = err.fileId;
+          else if (!(err instanceof AppError)) {
+            // a concurrent insert of the same path (unique violation): rebind to the winner's id
+            const now = await this.#repo.byPath(this.#db, uid, p).catch(() => undefined);
+            if (now?.kind === 'file' && now.fileId !== blob.fileId) winner = now.fileId;
+          }
+          if (winner === undefined) throw err;
+          if (attempt >= 5) throw new ConflictError(`${p} was replaced concurrently`);
+          if (winner === blob.fileId) continue; // lost a race on the same row: just commit again
+          const src = await this.#blobs.get(blob.id, blob.codec, { fileId: blob.fileId, owner: uid });
+          const rebound = newBlobId();
+          const put2 = await this.#blobs.put(rebound, src, { fileId: winner, owner: uid });
+          await this.#blobs.delete(blob.id).catch(() => {});
+          blob = { id: rebound, codec: put2.codec, size: put2.size, fileId: winner };
+        }
+      }
       if (result.oldBlob) await this.#deleteBlobs([result.oldBlob]);
       return { node: result.node, created: result.created };
     } catch (err) {
-      await this.#blobs.delete(blobId).catch(() => {});
+      await this.#blobs.delete(blob.id).catch(() => {});
       throw err;
     }
   }
@@ -446,3 +481,7 @@ export class FilesService {
   }
 }
 
+/** Internal: the path's row belongs to another file id than the one the new blob is bound to. */
+class RebindNeeded extends Error {
+  constructor(readonly fileId: number) { super('rebind needed'); }
+}

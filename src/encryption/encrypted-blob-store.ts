@@ -1,0 +1,187 @@
+import { createHash } from 'node:crypto';
+import { Readable, pipeline } from 'node:stream';
+import { CryptoError, ValidationError } from '../errors.ts';
+import { PLAIN_CODEC, type BlobContext, type BlobEntry, type BlobStore, type ByteRange, type PutResult } from '../storage/blob-store.ts';
+import { openHeader, type OpenedHeader } from '../crypto/blob-header.ts';
+import { chunkRangeFor, encryptedSize, plaintextSize } from '../crypto/blob-sizes.ts';
+import { ChunkDecryptStream } from '../crypto/decrypt-stream.ts';
+import { EncryptStream } from '../crypto/encrypt-stream.ts';
+import { CIPHER_AES_256_GCM, FORMAT_ID, HEADER_SIZE, type CipherId } from '../crypto/format.ts';
+import { KeyStore } from '../keys/key-store.ts';
+import type { EncryptionState } from './encryption-state.ts';
+import type { KeyManager } from './key-manager.ts';
+
+/**
+ * The 16 header bytes that stand for a blob id: the id itself when it is 32 hex digits (newBlobId),
+ * else the first 16 bytes of SHA-256("coffer blob id" ‖ 0 ‖ id).
+ */
+export function blobIdBytes(blobId: string): Buffer {
+  if (/^[0-9a-f]{32}$/.test(blobId)) return Buffer.from(blobId, 'hex');
+  return createHash('sha256').update('coffer blob id\0').update(blobId, 'utf8').digest().subarray(0, 16);
+}
+
+/**
+ * Waits until `s` has its first verified bytes (or ended), so that a blob whose first chunk fails
+ * authentication is refused before the caller commits to a response; rejects with the stream's error.
+ */
+async function primed(s: Readable): Promise<Readable> {
+  await new Promise<void>((resolve, reject) => {
+    const done = () => { s.off('readable', done); s.off('error', fail); resolve(); };
+    const fail = (err: Error) => { s.off('readable', done); reject(err); };
+    s.on('readable', done);
+    s.once('error', fail);
+  });
+  return s;
+}
+
+async function readAll(s: Readable): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const c of s) parts.push(c as Buffer);
+  return Buffer.concat(parts);
+}
+
+export interface EncryptedBlobStoreOptions {
+  /** The store underneath (local disk, S3). */
+  inner: BlobStore;
+  keys: KeyManager;
+  state: EncryptionState;
+  /** Default key storage root (the data directory) when the state names none. */
+  defaultKeyRoot: string;
+  /** Cipher for new blobs (default AES-256-GCM). */
+  cipher?: CipherId;
+  /** Called once for every read refused by an integrity check (for the audit log). Must not throw. */
+  onIntegrityFailure?: (f: IntegrityFailure) => void;
+}
+
+/** A refused read: which blob, whose file, and what failed. */
+export interface IntegrityFailure {
+  readonly blobId: string;
+  readonly fileId: number;
+  readonly owner: string;
+  readonly reason: string;
+}
+
+/**
+ * BlobStore decorator: encrypts new blobs in the cfe1 format while encryption is enabled (codec
+ * 'cfe1'), stores them as they are otherwise (codec 'plain'), and reads both. Sizes are plaintext
+ * sizes; ranges read only the chunks they need. Every integrity failure is a CryptoError.
+ */
+export class EncryptedBlobStore implements BlobStore {
+  readonly #inner: BlobStore;
+  readonly #keys: KeyManager;
+  readonly #state: EncryptionState;
+  readonly #defaultRoot: string;
+  readonly #cipher: CipherId;
+  readonly #onFailure: ((f: IntegrityFailure) => void) | undefined;
+
+  constructor(o: EncryptedBlobStoreOptions) {
+    this.#inner = o.inner;
+    this.#keys = o.keys;
+    this.#state = o.state;
+    this.#defaultRoot = o.defaultKeyRoot;
+    this.#cipher = o.cipher ?? CIPHER_AES_256_GCM;
+    this.#onFailure = o.onIntegrityFailure;
+  }
+
+  #report(blobId: string, ctx: BlobContext, err: unknown): void {
+    if (!(err instanceof CryptoError) || !this.#onFailure) return;
+    try { this.#onFailure({ blobId, fileId: ctx.fileId, owner: ctx.owner, reason: err.message }); } catch { /* never masks the error */ }
+  }
+
+  get inner(): BlobStore { return this.#inner; }
+
+  async #syncState(): Promise<boolean> {
+    const s = await this.#state.get();
+    const root = s.keyRoot ?? this.#defaultRoot;
+    if (this.#keys.keyStore.root !== root) this.#keys.setKeyStore(new KeyStore(root));
+    return s.enabled;
+  }
+
+  /** @throws as BlobStore.put; CryptoError/NotFoundError when encryption is on but keys are unusable. */
+  async put(blobId: string, source: Readable, ctx: BlobContext): Promise<PutResult> {
+    if (!(await this.#syncState())) return this.#inner.put(blobId, source, ctx);
+    return this.putEncrypted(blobId, source, ctx);
+  }
+
+  /** Writes a cfe1 blob regardless of the enabled switch (encrypt-all). */
+  async putEncrypted(blobId: string, source: Readable, ctx: BlobContext): Promise<PutResult> {
+    await this.#syncState();
+    const key = await this.#keys.userKeyForWrite(ctx.owner);
+    const enc = new EncryptStream({ cipher: this.#cipher, fileId: ctx.fileId, blobId: blobIdBytes(blobId), keyId: key.id, kek: key.key });
+    // pipeline, not pipe: a source that closes without ending (client gone) must fail the put.
+    pipeline(source, enc, () => {});
+    let res: PutResult;
+    try {
+      res = await this.#inner.put(blobId, enc, ctx);
+    } catch (err) {
+      source.unpipe(enc);
+      enc.destroy();
+      source.destroy();
+      throw err;
+    }
+    if (res.size !== encryptedSize(enc.plaintextBytes)) {
+      await this.#inner.delete(blobId);
+      throw new CryptoError(`stored size ${res.size} of blob ${blobId} does not match its plaintext size ${enc.plaintextBytes}`);
+    }
+    return { size: enc.plaintextBytes, codec: FORMAT_ID };
+  }
+
+  /** Writes a plain blob regardless of the enabled switch (decrypt-all). */
+  async putPlain(blobId: string, source: Readable, ctx: BlobContext): Promise<PutResult> {
+    return this.#inner.put(blobId, source, ctx);
+  }
+
+  /**
+   * Reads and verifies a blob's header (before any byte is served).
+   * @throws CryptoError for swapped/rolled-back/tampered headers or missing keys; NotFoundError for a missing blob.
+   */
+  async openHeader(blobId: string, ctx: BlobContext): Promise<{ opened: OpenedHeader; plainSize: number }> {
+    await this.#syncState();
+    const raw = await this.#inner.size(blobId, PLAIN_CODEC, ctx);
+    const plainSize = plaintextSize(raw);
+    const head = await readAll(await this.#inner.get(blobId, PLAIN_CODEC, ctx, { start: 0, end: HEADER_SIZE - 1 }));
+    const opened = await openHeader(head, (keyId) => this.#keys.resolveKey(keyId, ctx.owner), { fileId: ctx.fileId, blobId: blobIdBytes(blobId) });
+    return { opened, plainSize };
+  }
+
+  async get(blobId: string, codec: string, ctx: BlobContext, range?: ByteRange): Promise<Readable> {
+    if (codec === PLAIN_CODEC) return this.#inner.get(blobId, codec, ctx, range);
+    if (codec !== FORMAT_ID) throw new CryptoError(`unknown blob codec ${JSON.stringify(codec)}`);
+    try {
+      const s = await this.#getEncrypted(blobId, ctx, range);
+      s.once('error', (err) => this.#report(blobId, ctx, err));
+      return s;
+    } catch (err) {
+      this.#report(blobId, ctx, err);
+      throw err;
+    }
+  }
+
+  async #getEncrypted(blobId: string, ctx: BlobContext, range?: ByteRange): Promise<Readable> {
+    const { opened, plainSize } = await this.openHeader(blobId, ctx);
+    const { cipher } = opened.header;
+    const contentKey = opened.contentKey;
+    if (range) {
+      if (!Number.isSafeInteger(range.start) || !Number.isSafeInteger(range.end) || range.start < 0 || range.end < range.start) {
+        throw new ValidationError(`invalid byte range ${range.start}-${range.end}`);
+      }
+      if (plainSize === 0 || range.start >= plainSize) return Readable.from([]);
+      const cr = chunkRangeFor(range.start, range.end, plainSize);
+      const raw = await this.#inner.get(blobId, PLAIN_CODEC, ctx, { start: cr.rawStart, end: cr.rawEnd });
+      const dec = new ChunkDecryptStream({ cipher, contentKey, plainSize, firstChunk: cr.firstChunk, lastChunk: cr.lastChunk, sliceStart: cr.sliceStart, sliceLength: cr.sliceLength });
+      return primed(pipeline(raw, dec, () => {}));
+    }
+    const raw = await this.#inner.get(blobId, PLAIN_CODEC, ctx, { start: HEADER_SIZE, end: encryptedSize(plainSize) - 1 });
+    return primed(pipeline(raw, new ChunkDecryptStream({ cipher, contentKey, plainSize }), () => {}));
+  }
+
+  async size(blobId: string, codec: string, ctx: BlobContext): Promise<number> {
+    if (codec === PLAIN_CODEC) return this.#inner.size(blobId, codec, ctx);
+    if (codec !== FORMAT_ID) throw new CryptoError(`unknown blob codec ${JSON.stringify(codec)}`);
+    return plaintextSize(await this.#inner.size(blobId, PLAIN_CODEC, ctx));
+  }
+
+  delete(blobId: string): Promise<void> { return this.#inner.delete(blobId); }
+
+  list(): AsyncIterable<BlobEntry> { return this.#inner.list(); }
+}

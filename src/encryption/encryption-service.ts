@@ -1,0 +1,241 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import { isAbsolute, resolve } from 'node:path';
+import { stat } from 'node:fs/promises';
+import type { AppConfigRepository } from '../db/app-config.ts';
+import type { Db } from '../db/database.ts';
+import { num } from '../db/schema.ts';
+import { AppError, ConflictError, NotFoundError, ValidationError } from '../errors.ts';
+import { FORMAT_ID } from '../crypto/format.ts';
+import { KeyStore } from '../keys/key-store.ts';
+import { PLAIN_CODEC } from '../storage/blob-store.ts';
+import { newBlobId } from '../storage/local-blob-store.ts';
+import type { EncryptedBlobStore } from './encrypted-blob-store.ts';
+import { DEFAULT_MODULE_KEY, ENABLED_KEY, ENCRYPTION_APP, KEY_ROOT_KEY, MODULE_ID, STATE_APP, type EncryptionState } from './encryption-state.ts';
+import { createKeyBackup, restoreKeyBackup, DEFAULT_SCRYPT, type ScryptParams } from './key-backup.ts';
+import type { KeyManager, RotationProgress } from './key-manager.ts';
+import { decryptBlobFile } from './offline-decrypt.ts';
+
+export interface EncryptionStatus {
+  readonly enabled: boolean;
+  readonly defaultModule: 'OC_DEFAULT_MODULE';
+  readonly masterKeyPresent: boolean;
+  readonly appEnabled: boolean;
+  readonly keyStorageRoot: string;
+  /** Unix time of the last `backup-keys`, or null: UIs and the CLI warn until a backup exists. */
+  readonly keysBackedUpAt: number | null;
+}
+
+/** A file row to convert (encrypt-all / decrypt-all). */
+export interface ConvertibleNode {
+  readonly fileid: number;
+  readonly owner: string;
+  readonly blobId: string;
+  readonly codec: string;
+  readonly size: number;
+}
+
+export type ConvertResult = 'converted' | 'skipped';
+
+export interface EncryptionServiceOptions {
+  db: Db;
+  appConfig: AppConfigRepository;
+  keys: KeyManager;
+  blobs: EncryptedBlobStore;
+  state: EncryptionState;
+  /** The data directory (default key storage root). */
+  dataDirectory: string;
+}
+
+/** What the encryption:* commands call. */
+export class EncryptionService {
+  readonly #o: EncryptionServiceOptions;
+  constructor(o: EncryptionServiceOptions) { this.#o = o; }
+
+  /** Effective key storage root. */
+  async keyStorageRoot(): Promise<string> {
+    return (await this.#o.state.get()).keyRoot ?? this.#o.dataDirectory;
+  }
+
+  async status(): Promise<EncryptionStatus> {
+    this.#o.state.invalidate();
+    const s = await this.#o.state.get();
+    const root = s.keyRoot ?? this.#o.dataDirectory;
+    const km = this.#o.keys;
+    if (km.keyStore.root !== root) km.setKeyStore(new KeyStore(root));
+    const backedUp = await this.#o.appConfig.get(ENCRYPTION_APP, 'keys_backed_up_at');
+    return {
+      enabled: s.enabled, defaultModule: MODULE_ID, masterKeyPresent: await km.hasMasterKey(),
+      appEnabled: (await this.#o.appConfig.get(ENCRYPTION_APP, 'enabled')) === 'yes', keyStorageRoot: root,
+      keysBackedUpAt: backedUp ? Number(backedUp) : null,
+    };
+  }
+
+  /**
+   * Turns encryption on: creates the master key (or verifies the secret against the existing one), then
+   * sets core/encryption_enabled = yes. Existing files stay as they are.
+   * @throws ConflictError when the encryption app is not enabled; CryptoError for a wrong secret.
+   */
+  async enable(): Promise<void> {
+    const st = await this.status();
+    if (!st.appEnabled) throw new ConflictError('the Default encryption module is not enabled: run ./occ app:enable encryption first');
+    await this.#o.keys.ensureMasterKey();
+    await this.#o.appConfig.set(STATE_APP, ENABLED_KEY, 'yes');
+    this.#o.state.invalidate();
+  }
+
+  /** Number of files stored encrypted. */
+  async countEncrypted(): Promise<number> {
+    const r = await this.#o.db.selectFrom('nodes').select((eb) => eb.fn.countAll().as('n'))
+      .where('kind', '=', 'file').where('blob_codec', 'is not', null).where('blob_codec', '!=', PLAIN_CODEC).executeTakeFirst();
+    return num(r?.n as number);
+  }
+
+  /**
+   * Turns encryption off for new writes. Encrypted files stay readable.
+   * @throws ConflictError while encrypted files exist, unless `force`.
+   */
+  async disable(opts: { force?: boolean } = {}): Promise<void> {
+    const n = await this.countEncrypted();
+    if (n > 0 && !opts.force) throw new ConflictError(`${n} files are still encrypted: run ./occ encryption:decrypt-all first (or --force; they stay readable)`);
+    await this.#o.appConfig.set(STATE_APP, ENABLED_KEY, 'no');
+    this.#o.state.invalidate();
+  }
+
+  /**
+   * Pages through file rows to convert: `target` 'encrypt' → rows with codec 'plain'; 'decrypt' → encrypted rows.
+   * Keyset pagination by fileid (pass the last fileid as `after`).
+   */
+  async nodesToConvert(target: 'encrypt' | 'decrypt', opts: { after?: number; limit?: number; owner?: string } = {}): Promise<ConvertibleNode[]> {
+    let q = this.#o.db.selectFrom('nodes').select(['fileid', 'owner', 'blob_id', 'blob_codec', 'size'])
+      .where('kind', '=', 'file').where('blob_id', 'is not', null).where('fileid', '>', opts.after ?? 0);
+    q = target === 'encrypt' ? q.where('blob_codec', '=', PLAIN_CODEC) : q.where('blob_codec', '!=', PLAIN_CODEC);
+    if (opts.owner) q = q.where('owner', '=', opts.owner);
+    const rows = await q.orderBy('fileid').limit(opts.limit ?? 500).execute();
+    return rows.map((r) => ({ fileid: r.fileid, owner: r.owner, blobId: r.blob_id!, codec: r.blob_codec ?? PLAIN_CODEC, size: num(r.size) }));
+  }
+
+  /**
+   * Rewrites one file's content into a new blob (encrypted or plain), then switches the row with one
+   * UPDATE guarded by the old blob id, then deletes the old blob. Crash-safe: before the UPDATE the old
+   * blob is live (the new one is an orphan for GC); after it, the new one is. If the file changed
+   * meanwhile, the new blob is dropped and 'skipped' returned.
+   * @throws CryptoError when the source fails authentication (nothing is changed).
+   */
+  async reencryptBlob(node: ConvertibleNode, target: 'encrypt' | 'decrypt'): Promise<ConvertResult> {
+    const { blobs, db } = this.#o;
+    const ctx = { fileId: node.fileid, owner: node.owner };
+    const src = await blobs.get(node.blobId, node.codec, ctx);
+    const newId = newBlobId();
+    const res = target === 'encrypt' ? await blobs.putEncrypted(newId, src, ctx) : await blobs.putPlain(newId, src, ctx);
+    const upd = await db.updateTable('nodes').set({ blob_id: newId, blob_codec: res.codec })
+      .where('fileid', '=', node.fileid).where('blob_id', '=', node.blobId).executeTakeFirst();
+    if (Number(upd.numUpdatedRows) !== 1) {
+      await blobs.delete(newId);
+      return 'skipped';
+    }
+    await blobs.delete(node.blobId);
+    return 'converted';
+  }
+
+  /** The encryption modules (Nextcloud's encryption:list-modules): only the Default encryption module. */
+  listModules(): { id: string; displayName: string; isDefault: boolean }[] {
+    return [{ id: MODULE_ID, displayName: 'Default encryption module', isDefault: true }];
+  }
+
+  /** encryption:set-default-module. @throws NotFoundError for any module but OC_DEFAULT_MODULE. */
+  async setDefaultModule(id: string): Promise<void> {
+    if (id !== MODULE_ID) throw new NotFoundError(`encryption module ${JSON.stringify(id)} does not exist (available: ${MODULE_ID})`);
+    await this.#o.appConfig.set(STATE_APP, DEFAULT_MODULE_KEY, id);
+  }
+
+  /**
+   * Every file row (for encryption:verify), keyset-paginated by fileid, optionally of one owner.
+   */
+  async filesToVerify(opts: { after?: number; limit?: number; owner?: string } = {}): Promise<(ConvertibleNode & { path: string })[]> {
+    let q = this.#o.db.selectFrom('nodes').select(['fileid', 'owner', 'path', 'blob_id', 'blob_codec', 'size'])
+      .where('kind', '=', 'file').where('blob_id', 'is not', null).where('fileid', '>', opts.after ?? 0);
+    if (opts.owner) q = q.where('owner', '=', opts.owner);
+    const rows = await q.orderBy('fileid').limit(opts.limit ?? 500).execute();
+    return rows.map((r) => ({ fileid: r.fileid, owner: r.owner, path: r.path, blobId: r.blob_id!, codec: r.blob_codec ?? PLAIN_CODEC, size: num(r.size) }));
+  }
+
+  /**
+   * Reads a file's whole content through the decoder and checks its size against the row.
+   * Returns undefined when intact, else the reason (the CryptoError / NotFoundError message).
+   */
+  async verifyNode(node: ConvertibleNode): Promise<string | undefined> {
+    try {
+      const s = await this.#o.blobs.get(node.blobId, node.codec, { fileId: node.fileid, owner: node.owner });
+      let n = 0;
+      for await (const c of s) n += (c as Buffer).length;
+      if (n !== node.size) return `content is ${n} bytes, the database says ${node.size}`;
+      return undefined;
+    } catch (err) {
+      if (err instanceof AppError) return err.message;
+      throw err;
+    }
+  }
+
+  /** Rotates the master key (re-wraps user root keys only; resumable). */
+  rotateMasterKey(onProgress?: (p: RotationProgress) => void): Promise<RotationProgress> {
+    return this.#o.keys.rotateMasterKey(onProgress);
+  }
+
+  /**
+   * Moves every key file to `dir` (which must exist): copy each file atomically and verify it, switch
+   * the root in the database, then delete the old copies. A crash leaves the old root in use with a
+   * redundant copy, or the new root in use with leftovers; never missing keys.
+   * @throws ValidationError when `dir` is not an existing directory, or is the current root.
+   */
+  async changeKeyStorageRoot(dir: string): Promise<{ moved: number; root: string }> {
+    const target = isAbsolute(dir) ? dir : resolve(dir);
+    const st = await stat(target).catch(() => undefined);
+    if (!st?.isDirectory()) throw new ValidationError(`key storage root ${target} does not exist or is not a directory`);
+    const oldStore = new KeyStore(await this.keyStorageRoot());
+    if (resolve(oldStore.root) === resolve(target)) throw new ValidationError(`${target} is already the key storage root`);
+    await this.#o.keys.verifySecret();
+    const next = new KeyStore(target);
+    const files = await oldStore.allFiles();
+    for (const rel of files) {
+      const data = await oldStore.readRelative(rel);
+      await next.writeRelative(rel, data);
+      if (!(await next.readRelative(rel)).equals(data)) throw new ConflictError(`copy of key file ${rel} to ${target} did not verify; nothing was switched`);
+    }
+    await this.#o.appConfig.set(STATE_APP, KEY_ROOT_KEY, target === this.#o.dataDirectory ? '' : target);
+    this.#o.state.invalidate();
+    this.#o.keys.setKeyStore(next);
+    await oldStore.removeAll();
+    return { moved: files.length, root: target };
+  }
+
+  /** Writes a password-protected archive of every key file to `file`. */
+  async backupKeys(file: string, password: string, params: ScryptParams = DEFAULT_SCRYPT): Promise<{ files: number }> {
+    const store = new KeyStore(await this.keyStorageRoot());
+    const archive = await createKeyBackup(store, password, params);
+    await writeFile(file, archive, { mode: 0o600 });
+    await this.#o.appConfig.set(ENCRYPTION_APP, 'keys_backed_up_at', String(Math.floor(Date.now() / 1000)));
+    return { files: (await store.allFiles()).length };
+  }
+
+  /**
+   * Restores the key files of an archive into the current key storage root.
+   * @throws CryptoError for a wrong password or a damaged archive (nothing is written then).
+   */
+  async restoreKeys(file: string, password: string): Promise<{ files: number }> {
+    const store = new KeyStore(await this.keyStorageRoot());
+    const res = await restoreKeyBackup(store, await readFile(file), password);
+    this.#o.keys.clearCache();
+    return res;
+  }
+
+  /**
+   * Decrypts one stored blob file to `outFile` with the key storage alone (no database lookups).
+   * @throws CryptoError on any integrity failure or missing key.
+   */
+  decryptBlob(blobFile: string, outFile: string, expectFileId?: number): Promise<{ fileId: number; bytes: number }> {
+    return decryptBlobFile({ blobFile, outFile, keys: this.#o.keys, expectFileId });
+  }
+
+  /** The format id of encrypted blobs. */
+  get formatId(): string { return FORMAT_ID; }
+}

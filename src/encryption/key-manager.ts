@@ -1,0 +1,278 @@
+import { randomBytes } from 'node:crypto';
+import { CryptoError, NotFoundError } from '../errors.ts';
+import { hkdfSha256 } from '../crypto/kdf.ts';
+import { unwrapKey, wrapKey } from '../crypto/key-wrap.ts';
+import { KEY_ID_SIZE, KEY_SIZE } from '../crypto/format.ts';
+import { KeyStore, SYSTEM, userScope } from '../keys/key-store.ts';
+import {
+  MASTER_FILE, MASTER_POINTER, ROOT_KEY_FILE, masterFileName, parseKeyFile, rootKeyFileName,
+  type MasterKeyFile, type MasterPointerFile, type UserRootKeyFile,
+} from './key-files.ts';
+
+/** An unwrapped key and its id. */
+export interface KeyHandle {
+  readonly id: Buffer;
+  readonly key: Buffer;
+}
+
+export interface KeyManagerOptions {
+  keyStore: KeyStore;
+  /** The config `secret`. */
+  secret: string;
+  /** The config `instanceid` (HKDF salt of the secret-derived key). */
+  instanceId: string;
+}
+
+/** Progress of a master key rotation. */
+export interface RotationProgress {
+  readonly users: number;
+  readonly rewrapped: number;
+  readonly newMasterKeyId: string;
+}
+
+const SECRET_INFO = Buffer.from('coffer master-key wrap v1', 'latin1');
+const MASTER_AAD = Buffer.from('coffer master key', 'latin1');
+const ROOT_AAD = Buffer.from('coffer user root key', 'latin1');
+
+function rootKeyAad(uid: string, rootId: Buffer, masterId: Buffer): Buffer {
+  return Buffer.concat([ROOT_AAD, Buffer.from(uid, 'utf8'), Buffer.from([0]), rootId, masterId]);
+}
+
+/**
+ * Master-key mode key hierarchy:
+ * secret → (HKDF) → KEK_secret → wraps master key MK → wraps each user's root key R_u → wraps each
+ * blob's DEK (in the blob header). Rotating MK re-wraps only the R_u files. The R_u file records
+ * what wraps it (`wrappedBy`), which leaves room for per-user mode (R_u sealed to an X25519 key).
+ */
+export class KeyManager {
+  #store: KeyStore;
+  readonly #secretKek: Buffer;
+  readonly #masters = new Map<string, Buffer>();
+  readonly #roots = new Map<string, Buffer>();
+  readonly #currentRoot = new Map<string, KeyHandle>();
+  readonly #creating = new Map<string, Promise<KeyHandle>>();
+
+  constructor(o: KeyManagerOptions) {
+    this.#store = o.keyStore;
+    this.#secretKek = hkdfSha256(Buffer.from(o.secret, 'utf8'), Buffer.from(o.instanceId, 'utf8'), SECRET_INFO, KEY_SIZE);
+  }
+
+  get keyStore(): KeyStore { return this.#store; }
+
+  /** Switches to another key storage root (after change-key-storage-root); drops cached lookups. */
+  setKeyStore(store: KeyStore): void {
+    this.#store = store;
+    this.#currentRoot.clear();
+  }
+
+  async #pointer(): Promise<MasterPointerFile | undefined> {
+    const buf = await this.#store.tryRead(SYSTEM, MASTER_POINTER);
+    return buf ? parseKeyFile<MasterPointerFile>(buf, 'master-pointer', MASTER_POINTER) : undefined;
+  }
+
+  /** Whether a master key exists in the key storage. */
+  async hasMasterKey(): Promise<boolean> {
+    return (await this.#pointer()) !== undefined;
+  }
+
+  /** Id (hex) of the current master key, or undefined. */
+  async masterKeyId(): Promise<string | undefined> {
+    return (await this.#pointer())?.current;
+  }
+
+  /**
+   * Unwraps master key `idHex`.
+   * @throws CryptoError "the config secret does not match the key storage …" when it cannot be unwrapped;
+   *   NotFoundError when the file is missing.
+   */
+  async #master(idHex: string): Promise<Buffer> {
+    const cached = this.#masters.get(idHex);
+    if (cached) return cached;
+    const name = masterFileName(idHex);
+    const f = parseKeyFile<MasterKeyFile>(await this.#store.read(SYSTEM, name), 'master', name);
+    let key: Buffer;
+    try {
+      key = unwrapKey(this.#secretKek, Buffer.from(f.wrapped, 'base64'), Buffer.concat([MASTER_AAD, Buffer.from(idHex, 'hex')]), 'master key');
+    } catch (err) {
+      throw new CryptoError(`the config secret does not match the key storage: master key ${idHex} in ${this.#store.dirOf(SYSTEM)} could not be unwrapped with the configured secret and instance id. Restore the config file's original "secret" (or point the key storage root at the keys that belong to this config); nothing was changed.`, { cause: err });
+    }
+    this.#masters.set(idHex, key);
+    return key;
+  }
+
+  /**
+   * Checks that the configured secret opens the current master key (call at start-up).
+   * A missing master key is fine (encryption never enabled). @throws CryptoError naming the cause.
+   */
+  async verifySecret(): Promise<void> {
+    const p = await this.#pointer();
+    if (p) await this.#master(p.current);
+  }
+
+  /** The current master key. @throws NotFoundError when none exists; CryptoError for a wrong secret. */
+  async currentMaster(): Promise<KeyHandle> {
+    const p = await this.#pointer();
+    if (!p) throw new NotFoundError('no master key: encryption has not been enabled');
+    return { id: Buffer.from(p.current, 'hex'), key: await this.#master(p.current) };
+  }
+
+  async #writeMaster(): Promise<string> {
+    const id = randomBytes(KEY_ID_SIZE);
+    const key = randomBytes(KEY_SIZE);
+    const idHex = id.toString('hex');
+    const file: MasterKeyFile = {
+      format: 'coffer-key-v1', kind: 'master', id: idHex, created: new Date().toISOString(),
+      wrap: 'secret-hkdf-aes256gcm',
+      wrapped: wrapKey(this.#secretKek, key, Buffer.concat([MASTER_AAD, id])).toString('base64'),
+    };
+    await this.#store.write(SYSTEM, masterFileName(idHex), JSON.stringify(file, null, 1));
+    this.#masters.set(idHex, key);
+    return idHex;
+  }
+
+  /**
+   * Creates the master key if there is none (idempotent); verifies the secret if there is one.
+   * @throws CryptoError for a wrong secret (nothing is rewritten).
+   */
+  async ensureMasterKey(): Promise<string> {
+    const p = await this.#pointer();
+    if (p) { await this.#master(p.current); return p.current; }
+    const idHex = await this.#writeMaster();
+    const ptr: MasterPointerFile = { format: 'coffer-key-v1', kind: 'master-pointer', current: idHex, retiring: [] };
+    await this.#store.write(SYSTEM, MASTER_POINTER, JSON.stringify(ptr, null, 1));
+    return idHex;
+  }
+
+  async #readRootFile(uid: string, name: string): Promise<UserRootKeyFile> {
+    const f = parseKeyFile<UserRootKeyFile>(await this.#store.read(userScope(uid), name), 'user-root', name);
+    if (f.uid !== uid) throw new CryptoError(`key file ${name} of user ${uid} names another user (${f.uid}): key storage was altered`);
+    return f;
+  }
+
+  async #unwrapRoot(f: UserRootKeyFile): Promise<Buffer> {
+    const cached = this.#roots.get(f.id);
+    if (cached) return cached;
+    if (f.wrappedBy.type !== 'master') throw new CryptoError(`root key ${f.id} of user ${f.uid} is wrapped by an unsupported key type`);
+    const mk = await this.#master(f.wrappedBy.id);
+    const key = unwrapKey(mk, Buffer.from(f.wrapped, 'base64'), rootKeyAad(f.uid, Buffer.from(f.id, 'hex'), Buffer.from(f.wrappedBy.id, 'hex')), `root key ${f.id} of user ${f.uid}`);
+    this.#roots.set(f.id, key);
+    return key;
+  }
+
+  async #rootFileNames(uid: string): Promise<string[]> {
+    return (await this.#store.list(userScope(uid))).filter((n) => ROOT_KEY_FILE.test(n));
+  }
+
+  /**
+   * The key that wraps new data keys of `uid`'s files: the user's root key, created on first use.
+   * @throws NotFoundError when there is no master key; CryptoError for a wrong secret or damaged keys.
+   */
+  async userKeyForWrite(uid: string): Promise<KeyHandle> {
+    const cached = this.#currentRoot.get(uid);
+    if (cached) return cached;
+    let p = this.#creating.get(uid);
+    if (!p) {
+      p = this.#loadOrCreateRoot(uid).finally(() => this.#creating.delete(uid));
+      this.#creating.set(uid, p);
+    }
+    return p;
+  }
+
+  async #loadOrCreateRoot(uid: string): Promise<KeyHandle> {
+    const names = await this.#rootFileNames(uid);
+    if (names.length > 0) {
+      const f = await this.#readRootFile(uid, names[0]!);
+      const h = { id: Buffer.from(f.id, 'hex'), key: await this.#unwrapRoot(f) };
+      this.#currentRoot.set(uid, h);
+      return h;
+    }
+    const master = await this.currentMaster();
+    const id = randomBytes(KEY_ID_SIZE);
+    const key = randomBytes(KEY_SIZE);
+    await this.#writeRoot(uid, id, key, master);
+    // A rotation may have switched the master key meanwhile: re-wrap under the newest one.
+    const now = await this.currentMaster();
+    if (!now.id.equals(master.id)) await this.#writeRoot(uid, id, key, now);
+    this.#roots.set(id.toString('hex'), key);
+    const h = { id, key };
+    this.#currentRoot.set(uid, h);
+    return h;
+  }
+
+  async #writeRoot(uid: string, id: Buffer, key: Buffer, master: KeyHandle): Promise<void> {
+    const f: UserRootKeyFile = {
+      format: 'coffer-key-v1', kind: 'user-root', uid, id: id.toString('hex'), created: new Date().toISOString(),
+      wrappedBy: { type: 'master', id: master.id.toString('hex') },
+      wrapped: wrapKey(master.key, key, rootKeyAad(uid, id, master.id)).toString('base64'),
+    };
+    await this.#store.write(userScope(uid), rootKeyFileName(f.id), JSON.stringify(f, null, 1));
+  }
+
+  /**
+   * Finds the key with id `keyId` (a user root key). Looks in `uidHint`'s folder first, then in every
+   * user's folder (files whose owner changed; offline recovery).
+   * @throws CryptoError when no key with that id exists in the key storage, or it cannot be unwrapped.
+   */
+  async resolveKey(keyId: Buffer, uidHint?: string): Promise<Buffer> {
+    const idHex = keyId.toString('hex');
+    const cached = this.#roots.get(idHex);
+    if (cached) return cached;
+    const name = rootKeyFileName(idHex);
+    const candidates = uidHint ? [uidHint, ...(await this.#store.users()).filter((u) => u !== uidHint)] : await this.#store.users();
+    for (const uid of candidates) {
+      const buf = await this.#store.tryRead(userScope(uid), name).catch(() => undefined);
+      if (!buf) continue;
+      return this.#unwrapRoot(await this.#readRootFile(uid, name));
+    }
+    throw new CryptoError(`the key ${idHex} that protects this blob is not in the key storage (${this.#store.root}); restore the keys from a backup`);
+  }
+
+  /**
+   * Rotates the master key: writes a new one, makes it current, re-wraps every user root key under
+   * it, then deletes the old one. Content is never touched. Resumable: run again after a crash and it
+   * finishes the pending rotation (a second call with nothing pending starts a new rotation).
+   * @throws NotFoundError without a master key; CryptoError for a wrong secret (nothing rewritten).
+   */
+  async rotateMasterKey(onProgress?: (p: RotationProgress) => void): Promise<RotationProgress> {
+    let ptr = await this.#pointer();
+    if (!ptr) throw new NotFoundError('no master key: encryption has not been enabled');
+    await this.#master(ptr.current);
+    for (const old of ptr.retiring) await this.#master(old).catch((err) => { if (!(err instanceof NotFoundError)) throw err; });
+    if (ptr.retiring.length === 0) {
+      const fresh = await this.#writeMaster();
+      ptr = { format: 'coffer-key-v1', kind: 'master-pointer', current: fresh, retiring: [ptr.current] };
+      await this.#store.write(SYSTEM, MASTER_POINTER, JSON.stringify(ptr, null, 1));
+    }
+    const current = { id: Buffer.from(ptr.current, 'hex'), key: await this.#master(ptr.current) };
+    const users = await this.#store.users();
+    let rewrapped = 0;
+    for (const uid of users) {
+      for (const name of await this.#rootFileNames(uid)) {
+        const f = await this.#readRootFile(uid, name);
+        if (f.wrappedBy.id === ptr.current) continue;
+        const key = await this.#unwrapRoot(f);
+        await this.#writeRoot(uid, Buffer.from(f.id, 'hex'), key, current);
+        rewrapped++;
+      }
+      onProgress?.({ users: users.length, rewrapped, newMasterKeyId: ptr.current });
+    }
+    for (const old of ptr.retiring) {
+      await this.#store.delete(SYSTEM, masterFileName(old));
+      this.#masters.delete(old);
+    }
+    // Masters no pointer refers to (left by a crash before the pointer was written) are removed too.
+    for (const n of await this.#store.list(SYSTEM)) {
+      const m = MASTER_FILE.exec(n);
+      if (m && m[1] !== ptr.current) await this.#store.delete(SYSTEM, n);
+    }
+    await this.#store.write(SYSTEM, MASTER_POINTER, JSON.stringify({ ...ptr, retiring: [] }, null, 1));
+    return { users: users.length, rewrapped, newMasterKeyId: ptr.current };
+  }
+
+  /** Forgets cached keys (after restore-keys). */
+  clearCache(): void {
+    this.#masters.clear();
+    this.#roots.clear();
+    this.#currentRoot.clear();
+  }
+}
