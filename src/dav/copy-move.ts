@@ -3,6 +3,7 @@ import { ForbiddenError, ValidationError } from '../errors.ts';
 import type { DavRequest } from './dav-request.ts';
 import { sendEmpty } from './dav-request.ts';
 import { resolveDestination } from './dav-target.ts';
+import { toRealTarget } from './share-gate.ts';
 import { versionHeaders } from './get-handler.ts';
 import { drain, parseDepth, parseOverwrite } from './http-util.ts';
 import { assertWritable, removeLocksUnder, type WriteTarget } from './lock-adapter.ts';
@@ -19,7 +20,7 @@ export async function handleCopyMove(d: DavRequest): Promise<void> {
   const { app, req, res, target } = d;
   const isMove = req.method === 'MOVE';
   drain(req);
-  const dest = resolveDestination(req, d.user.uid);
+  const dest = await toRealTarget(app, resolveDestination(req, d.user.uid));
   const overwrite = parseOverwrite(req);
   const depthHeader = parseDepth(req);
   let depth: 0 | 'infinity' = 'infinity';

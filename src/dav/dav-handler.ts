@@ -14,6 +14,7 @@ import { handlePropfind, parsePropfind } from './propfind.ts';
 import { handleProppatch } from './proppatch.ts';
 import { handleDelete, handleMkcol, handlePatch, handlePut } from './write-handlers.ts';
 import { readBody } from './xml-reader.ts';
+import { shareGate, toRealTarget } from './share-gate.ts';
 import { MultistatusWriter, propstat, responseWithPropstats } from './xml-writer.ts';
 
 /** Root of the DAV space. */
@@ -67,15 +68,18 @@ export async function handleDav(req: IncomingMessage, res: ServerResponse, ctx: 
     if (await maintenanceGuard(req, res, app)) return;
     const user = await app.auth.authenticateBasic(req.headers.authorization, ctx.ip);
     if (isUnder(rawPath, UPLOADS_PREFIX)) return await uploadsHandler(req, res, ctx, user);
-    const target = resolveFilesTarget(rawPath, user.uid);
-    if (!target) return await handleDavRoot(req, res, ctx, user);
+    const viewTarget = resolveFilesTarget(rawPath, user.uid);
+    if (!viewTarget) return await handleDavRoot(req, res, ctx, user);
+    const target = await toRealTarget(app, viewTarget);
     const handler = METHODS[req.method ?? ''];
     if (!handler) {
       drain(req);
       throw new DavStatusError(405, `${req.method} is not supported`, 'Sabre\\DAV\\Exception\\MethodNotAllowed', '',
         { Allow: ALLOWED_METHODS });
     }
-    await handler({ req, res, ctx, app, user, target });
+    const d = { req, res, ctx, app, user, target };
+    if (await shareGate(d)) return;
+    await handler(d);
   } catch (err) {
     sendDavError(req, res, ctx, err);
   }

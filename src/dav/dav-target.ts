@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { AppError, ForbiddenError, ValidationError } from '../errors.ts';
+import type { ResolvedPath } from '../sharing/share-resolver.ts';
 
 /** What a DAV request addresses in a user's files tree. */
 export interface DavTarget {
@@ -9,6 +10,12 @@ export interface DavTarget {
   path: string;
   /** URL path prefix up to the user root, e.g. '/remote.php/dav/files/alice' (percent-encoded, no trailing slash). */
   hrefBase: string;
+  /**
+   * Set when the request path lies in a received share: `uid`/`path` then name the owner's tree,
+   * `viewPath` the path the user addressed, `share` the resolution (permissions, mount point).
+   */
+  share?: ResolvedPath;
+  viewPath?: string;
 }
 
 /** The Destination header names another server (RFC 4918 §9.8.5: 502). */

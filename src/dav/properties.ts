@@ -17,6 +17,14 @@ export interface PropContext {
 export interface NodeExtras {
   /** The whole `<d:lockdiscovery>` element. */
   lockDiscovery?: string;
+  /** `oc:permissions` letters when the node is seen through a share (else the own-tree letters). */
+  permissions?: string;
+  /** Share types of the node (owner side): rendered as `<oc:share-type>` items. */
+  shareTypes?: readonly number[];
+  /** Owner of the node when it is not the requesting user (received shares). */
+  ownerId?: string;
+  /** `nc:mount-type` (e.g. 'shared'). */
+  mountType?: string;
 }
 
 /** A live (computed) property. `render` returns the element's inner XML, or undefined for "404 on this node". */
@@ -77,19 +85,19 @@ export const LIVE_PROPS: readonly LiveProp[] = [
   { ...def(DAV_NS, 'supportedlock', true, (_n, pc) => pc.supportedLock), whole: true },
   def(OC_NS, 'id', false, (n, pc) => ocId(n.fileId, pc.instanceId)),
   def(OC_NS, 'fileid', false, (n) => String(n.fileId)),
-  def(OC_NS, 'permissions', false, (n) => (n.kind === 'dir' ? DIR_PERMS : FILE_PERMS)),
+  def(OC_NS, 'permissions', false, (n, _pc, x) => x.permissions ?? (n.kind === 'dir' ? DIR_PERMS : FILE_PERMS)),
   def(OC_NS, 'size', false, (n) => String(n.size)),
   def(OC_NS, 'checksums', false, (n) => (n.kind === 'file' ? firstChecksumsXml(n.checksum) : undefined)),
-  def(OC_NS, 'share-types', false, () => ''),
+  def(OC_NS, 'share-types', false, (_n, _pc, x) => (x.shareTypes ?? []).map((t) => `<oc:share-type>${t}</oc:share-type>`).join('')),
   def(OC_NS, 'downloadURL', false, () => ''),
   def(OC_NS, 'dDC', false, () => ''),
   def(OC_NS, 'data-fingerprint', false, () => ''),
   def(OC_NS, 'favorite', false, (n) => (n.favorite ? '1' : '0'), true),
-  def(OC_NS, 'owner-id', false, (_n, pc) => escapeXml(pc.ownerId)),
-  def(OC_NS, 'owner-display-name', false, (_n, pc) => escapeXml(pc.ownerDisplayName)),
+  def(OC_NS, 'owner-id', false, (_n, pc, x) => escapeXml(x.ownerId ?? pc.ownerId)),
+  def(OC_NS, 'owner-display-name', false, (_n, pc, x) => escapeXml(x.ownerId ?? pc.ownerDisplayName)),
   def(NC_NS, 'has-preview', false, () => 'false'),
   def(NC_NS, 'is-encrypted', false, () => '0'),
-  def(NC_NS, 'mount-type', false, () => ''),
+  def(NC_NS, 'mount-type', false, (_n, _pc, x) => x.mountType ?? ''),
 ];
 
 const LIVE_BY_KEY = new Map(LIVE_PROPS.map((p) => [clark(p.ns, p.local), p]));

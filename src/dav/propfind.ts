@@ -3,6 +3,8 @@ import type { DeadProperty, FileNode } from '../files/types.ts';
 import { DavStatusError } from './dav-errors.ts';
 import type { DavRequest } from './dav-request.ts';
 import { XML_BODY_LIMIT } from './dav-request.ts';
+import { permissionLetters, presentMount, presentNode } from '../sharing/share-access.ts';
+import { davPermissions } from '../sharing/share-permissions.ts';
 import { encodeSegment, href } from './dav-target.ts';
 import { header, parseDepth } from './http-util.ts';
 import { evaluateIf, lockDiscoveryXml, supportedLockXml } from './lock-adapter.ts';
@@ -74,7 +76,35 @@ export async function handlePropfind(d: DavRequest): Promise<void> {
   const body = await readBody(req, XML_BODY_LIMIT);
   const request = parsePropfind(body);
   await evaluateIf(app, req, target.uid, target.path);
-  const nodes = await collect(d, depth);
+  let nodes = await collect(d, depth);
+  // Received shares: a mounted node keeps its file id, etag and size, shown under the mount point.
+  const extrasOf = new Map<number, NodeExtras>();
+  const share = target.share;
+  if (share) {
+    nodes = nodes.map((n) => {
+      const mountRoot = n.path === share.mountNodePath;
+      extrasOf.set(n.fileId, { permissions: permissionLetters(n, share, mountRoot), ownerId: share.owner, mountType: 'shared' });
+      return presentNode(n, share);
+    });
+  } else if (target.path === '' && depth !== 0 && nodes[0]?.kind === 'dir') {
+    const mounts = await app.shareResolver.mountsOf(target.uid);
+    if (mounts.length > 0) {
+      const shown = mounts.map((m) => {
+        extrasOf.set(m.node.fileId, {
+          permissions: davPermissions(m.node.kind, m.permissions, { shared: true, mountRoot: true }), ownerId: m.owner, mountType: 'shared',
+        });
+        return presentMount(m, nodes[0]!.fileId);
+      });
+      const names = new Set(shown.map((m) => m.name));
+      nodes = [nodes[0]!, ...nodes.slice(1).filter((n) => !(n.parentId === nodes[0]!.fileId && names.has(n.name))), ...shown];
+    }
+  }
+  if (!share && request.kind === 'prop' && request.names.some((n) => n.local === 'share-types')) {
+    const own = nodes.filter((n) => n.owner === target.uid).map((n) => n.fileId);
+    for (const [id, types] of await app.shareResolver.shareTypesOf(target.uid, own)) {
+      extrasOf.set(id, { ...extrasOf.get(id), shareTypes: types });
+    }
+  }
 
   const pc: PropContext = {
     instanceId: app.config.instanceid,
@@ -105,7 +135,8 @@ export async function handlePropfind(d: DavRequest): Promise<void> {
   const w = new MultistatusWriter(d.res);
   w.start();
   for (const n of nodes) {
-    const extras: NodeExtras = withLocks ? { lockDiscovery: await lockDiscoveryXml(app, target.uid, n.path, target.hrefBase) } : {};
+    const extras: NodeExtras = { ...extrasOf.get(n.fileId) };
+    if (withLocks) extras.lockDiscovery = await lockDiscoveryXml(app, target.uid, n.path, target.hrefBase);
     const ps = renderPropstats(n, request, pc, extras, dead ? (dead.get(n.fileId) ?? []) : undefined, brief);
     await w.write(responseWithPropstats(hrefOf(n), ps));
   }

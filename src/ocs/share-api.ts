@@ -10,6 +10,7 @@ import { OcsCall } from './ocs-call.ts';
 import { requestedFormat } from './ocs-format.ts';
 import { OcsError, sendOcsData, sendOcsException, sendOcsFailure, type OcsTarget, type OcsVersion } from './ocs-response.ts';
 import { DisplayNames, formatShare, PASSWORD_PLACEHOLDER } from './share-api-format.ts';
+import { searchSharees, SHAREES_PATH } from './share-api-sharees.ts';
 
 /** `/ocs/vN.php/apps/files_sharing/api/v1/shares` */
 export const SHARES_PATH = 'apps/files_sharing/api/v1/shares';
@@ -154,10 +155,32 @@ function sharesHandler(version: OcsVersion) {
   };
 }
 
+function shareesHandler(version: OcsVersion) {
+  return async (req: IncomingMessage, res: ServerResponse, ctx: HttpContext): Promise<void> => {
+    const target: OcsTarget = { version, format: requestedFormat(ctx.query, req.headers.accept) };
+    if (await maintenanceGuard(req, res, ctx.app)) return;
+    const call = new OcsCall(req, res, ctx, target, SHAREES_PATH);
+    try {
+      call.requireApiRequest();
+      if (req.method !== 'GET' && req.method !== 'HEAD') {
+        req.resume();
+        res.setHeader('Allow', 'GET');
+        return sendOcsFailure(res, target, 405, 'Method not allowed');
+      }
+      await searchSharees(call);
+    } catch (err) {
+      req.resume();
+      if (!sendOcsException(res, target, err)) throw err;
+    }
+  };
+}
+
 /** Routes of the OCS Share API (v1 and v2); longer than `/ocs/vN.php/`, so they win. */
 export function shareApiRoutes(): Route[] {
   return [
     { prefix: `/ocs/v1.php/${SHARES_PATH}`, handler: sharesHandler(1) },
     { prefix: `/ocs/v2.php/${SHARES_PATH}`, handler: sharesHandler(2) },
+    { prefix: `/ocs/v1.php/${SHAREES_PATH}`, exact: true, handler: shareesHandler(1) },
+    { prefix: `/ocs/v2.php/${SHAREES_PATH}`, exact: true, handler: shareesHandler(2) },
   ];
 }

@@ -22,6 +22,8 @@ import * as groupAdd from './group-add.command.ts';
 import * as groupMembers from './group-members.command.ts';
 import * as groupDelete from './group-delete.command.ts';
 import * as groupList from './group-list.command.ts';
+import * as filesCleanup from './files-cleanup.command.ts';
+import * as logAudit from './log-audit.command.ts';
 
 /**
  * A `./occ` command module: registers one or more `namespace:command`s on the program with
@@ -65,4 +67,7 @@ export const COMMAND_MODULES: readonly CommandModule[] = [
   encryptionVerify,
   encryptionKeys,
   encryptionDecryptBlob,
+  // reliability (issue 6)
+  filesCleanup,
+  logAudit,
 ];

@@ -1,0 +1,240 @@
+import type { Db } from '../db/database.ts';
+import { num } from '../db/schema.ts';
+import { subtreeBounds, toNode } from '../files/node-repository.ts';
+import type { FileNode } from '../files/types.ts';
+import { SHARE_TYPE_GROUP, SHARE_TYPE_USER, type Share, type ShareType } from './share-types.ts';
+
+/** A share with the node it points at (shares of deleted nodes never come back from here). */
+export interface ShareWithNode {
+  readonly share: Share;
+  readonly node: FileNode;
+}
+
+/** A received share as mounted in one recipient's root. */
+export interface MountRow extends ShareWithNode {
+  readonly mountPoint: string;
+}
+
+const SHARE_COLS = [
+  's.id', 's.share_type', 's.owner', 's.initiator', 's.file_id', 's.item_type', 's.share_with', 's.permissions',
+  's.token', 's.password_hash', 's.expiration', 's.stime', 's.file_target', 's.note', 's.label',
+] as const;
+
+/** Maps a `shares` row to a Share. */
+export function toShare(r: Record<string, unknown>): Share {
+  return {
+    id: num(r.id as number),
+    shareType: num(r.share_type as number) as ShareType,
+    owner: r.owner as string,
+    initiator: r.initiator as string,
+    fileId: num(r.file_id as number),
+    itemType: r.item_type as 'file' | 'folder',
+    shareWith: (r.share_with as string | null) ?? null,
+    permissions: num(r.permissions as number),
+    token: (r.token as string | null) ?? null,
+    hasPassword: r.password_hash !== null && r.password_hash !== undefined,
+    expiration: r.expiration === null || r.expiration === undefined ? null : num(r.expiration as number),
+    stime: num(r.stime as number),
+    fileTarget: r.file_target as string,
+    note: (r.note as string) ?? '',
+    label: (r.label as string) ?? '',
+  };
+}
+
+function splitRow(r: Record<string, unknown>): ShareWithNode {
+  const node: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(r)) if (k.startsWith('n_')) node[k.slice(2)] = v;
+  return { share: toShare(r), node: toNode(node) };
+}
+
+/** The queries on `shares` and `share_mounts`, joined with `nodes` so dangling shares drop out. */
+export class ShareRepository {
+  readonly #db: Db;
+  constructor(db: Db) { this.#db = db; }
+
+  #base(now: number) {
+    return this.#db.selectFrom('shares as s')
+      .innerJoin('nodes as n', 'n.fileid', 's.file_id')
+      .select([...SHARE_COLS])
+      .select([
+        'n.fileid as n_fileid', 'n.owner as n_owner', 'n.parent_id as n_parent_id', 'n.path as n_path', 'n.name as n_name',
+        'n.kind as n_kind', 'n.size as n_size', 'n.mtime as n_mtime', 'n.etag as n_etag', 'n.mimetype as n_mimetype',
+        'n.blob_id as n_blob_id', 'n.blob_codec as n_blob_codec', 'n.checksum as n_checksum', 'n.favorite as n_favorite',
+      ])
+      .where((eb) => eb.or([eb('s.expiration', 'is', null), eb('s.expiration', '>', now)]));
+  }
+
+  /** One live share by id (undefined when unknown, expired, or its node is gone). */
+  async byId(id: number, now: number): Promise<ShareWithNode | undefined> {
+    const r = await this.#base(now).where('s.id', '=', id).executeTakeFirst();
+    return r ? splitRow(r) : undefined;
+  }
+
+  /** A share row by id, even when expired or dangling (for deletion). */
+  async rawById(id: number): Promise<Share | undefined> {
+    const r = await this.#db.selectFrom('shares as s').select([...SHARE_COLS]).where('s.id', '=', id).executeTakeFirst();
+    return r ? toShare(r) : undefined;
+  }
+
+  /** The password hash of a share (links). */
+  async passwordHash(id: number): Promise<string | null> {
+    const r = await this.#db.selectFrom('shares').select('password_hash').where('id', '=', id).executeTakeFirst();
+    return r?.password_hash ?? null;
+  }
+
+  /** A live link share by token. */
+  async byToken(token: string, now: number): Promise<ShareWithNode | undefined> {
+    const r = await this.#base(now).where('s.token', '=', token).executeTakeFirst();
+    return r ? splitRow(r) : undefined;
+  }
+
+  /** Live shares matching a filter, ordered by id. */
+  async find(now: number, f: { initiator?: string; owner?: string; fileIds?: number[]; initiatorOrOwner?: string }): Promise<ShareWithNode[]> {
+    let q = this.#base(now);
+    if (f.initiator !== undefined) q = q.where('s.initiator', '=', f.initiator);
+    if (f.owner !== undefined) q = q.where('s.owner', '=', f.owner);
+    if (f.initiatorOrOwner !== undefined) {
+      const u = f.initiatorOrOwner;
+      q = q.where((eb) => eb.or([eb('s.initiator', '=', u), eb('s.owner', '=', u)]));
+    }
+    if (f.fileIds !== undefined) {
+      if (f.fileIds.length === 0) return [];
+      q = q.where('s.file_id', 'in', f.fileIds);
+    }
+    return (await q.orderBy('s.id').execute()).map(splitRow);
+  }
+
+  /** Live shares received by `uid` (user shares to them, group shares to their groups), not their own. */
+  async received(uid: string, now: number): Promise<ShareWithNode[]> {
+    const rows = await this.#base(now)
+      .where((eb) => eb.or([
+        eb.and([eb('s.share_type', '=', SHARE_TYPE_USER), eb('s.share_with', '=', uid)]),
+        eb.and([eb('s.share_type', '=', SHARE_TYPE_GROUP),
+          eb('s.share_with', 'in', eb.selectFrom('group_members').select('gid').where('uid', '=', uid))]),
+      ]))
+      .where('s.owner', '<>', uid)
+      .where('s.initiator', '<>', uid)
+      .orderBy('s.id')
+      .execute();
+    return rows.map(splitRow);
+  }
+
+  /** Received live shares of `uid` that have no mount row yet (new shares, new group members). */
+  async unmountedCount(uid: string, now: number): Promise<number> {
+    const r = await this.#db.selectFrom('shares as s')
+      .leftJoin('share_mounts as m', (j) => j.onRef('m.share_id', '=', 's.id').on('m.uid', '=', uid))
+      .select((eb) => eb.fn.countAll<number | string>().as('c'))
+      .where('m.share_id', 'is', null)
+      .where((eb) => eb.or([eb('s.expiration', 'is', null), eb('s.expiration', '>', now)]))
+      .where((eb) => eb.or([
+        eb.and([eb('s.share_type', '=', SHARE_TYPE_USER), eb('s.share_with', '=', uid)]),
+        eb.and([eb('s.share_type', '=', SHARE_TYPE_GROUP),
+          eb('s.share_with', 'in', eb.selectFrom('group_members').select('gid').where('uid', '=', uid))]),
+      ]))
+      .where('s.owner', '<>', uid)
+      .where('s.initiator', '<>', uid)
+      .executeTakeFirstOrThrow();
+    return num(r.c);
+  }
+
+  /** Mount rows of `uid` (all, hidden included): share id → target and hidden flag. */
+  async mountRows(uid: string): Promise<Map<number, { fileTarget: string; hidden: boolean }>> {
+    const rows = await this.#db.selectFrom('share_mounts').selectAll().where('uid', '=', uid).execute();
+    return new Map(rows.map((r) => [num(r.share_id), { fileTarget: r.file_target, hidden: num(r.hidden) === 1 }]));
+  }
+
+  /** Visible mounts of `uid` named `mountPoint` whose share still reaches them (one name may carry several shares of one node). */
+  async mountsNamed(uid: string, mountPoint: string, now: number): Promise<MountRow[]> {
+    const rows = await this.#base(now)
+      .innerJoin('share_mounts as m', 'm.share_id', 's.id')
+      .select('m.file_target as m_target')
+      .where('m.uid', '=', uid)
+      .where('m.file_target', '=', mountPoint)
+      .where('m.hidden', '=', 0)
+      .where((eb) => eb.or([
+        eb.and([eb('s.share_type', '=', SHARE_TYPE_USER), eb('s.share_with', '=', uid)]),
+        eb.and([eb('s.share_type', '=', SHARE_TYPE_GROUP),
+          eb('s.share_with', 'in', eb.selectFrom('group_members').select('gid').where('uid', '=', uid))]),
+      ]))
+      .where('s.owner', '<>', uid)
+      .orderBy('s.id')
+      .execute();
+    return rows.map((r) => ({ ...splitRow(r), mountPoint: r.m_target }));
+  }
+
+  /** Inserts a mount row unless one exists for (share, uid). */
+  async insertMount(shareId: number, uid: string, fileTarget: string): Promise<void> {
+    await this.#db.insertInto('share_mounts').values({ share_id: shareId, uid, file_target: fileTarget, hidden: 0 })
+      .onConflict((oc) => oc.columns(['share_id', 'uid']).doNothing()).execute();
+  }
+
+  /** Renames every visible mount of `uid` called `from`. */
+  async renameMount(uid: string, from: string, to: string): Promise<number> {
+    const r = await this.#db.updateTable('share_mounts').set({ file_target: to })
+      .where('uid', '=', uid).where('file_target', '=', from).where('hidden', '=', 0).executeTakeFirst();
+    return Number(r.numUpdatedRows);
+  }
+
+  /** Hides a mount of `uid` (group share removed from their own tree only). */
+  async hideMount(shareId: number, uid: string): Promise<void> {
+    await this.#db.updateTable('share_mounts').set({ hidden: 1 }).where('share_id', '=', shareId).where('uid', '=', uid).execute();
+  }
+
+  /** Share types per file id, for the given owner's nodes (live shares only). */
+  async shareTypesOf(owner: string, fileIds: number[], now: number): Promise<Map<number, number[]>> {
+    const out = new Map<number, number[]>();
+    if (fileIds.length === 0) return out;
+    for (let i = 0; i < fileIds.length; i += 500) {
+      const rows = await this.#db.selectFrom('shares').select(['file_id', 'share_type'])
+        .where('owner', '=', owner).where('file_id', 'in', fileIds.slice(i, i + 500))
+        .where((eb) => eb.or([eb('expiration', 'is', null), eb('expiration', '>', now)]))
+        .distinct().execute();
+      for (const r of rows) {
+        const id = num(r.file_id);
+        const list = out.get(id) ?? [];
+        if (!list.includes(num(r.share_type))) list.push(num(r.share_type));
+        out.set(id, list.sort((a, b) => a - b));
+      }
+    }
+    return out;
+  }
+
+  /** Shares of nodes in `owner`'s subtree at `path` initiated by one of `initiators` (reshares to drop). */
+  async resharesUnder(owner: string, path: string, initiators: string[]): Promise<number[]> {
+    if (initiators.length === 0) return [];
+    const { lo, hi } = subtreeBounds(path);
+    const rows = await this.#db.selectFrom('shares as s').innerJoin('nodes as n', 'n.fileid', 's.file_id')
+      .select('s.id')
+      .where('s.owner', '=', owner).where('s.initiator', 'in', initiators)
+      .where((eb) => eb.or([eb('n.path', '=', path), eb.and([eb('n.path', '>=', lo), eb('n.path', '<', hi)])]))
+      .execute();
+    return rows.map((r) => num(r.id));
+  }
+
+  /** Deletes shares (and their mounts). */
+  async delete(ids: number[]): Promise<void> {
+    if (ids.length === 0) return;
+    await this.#db.transaction().execute(async (trx) => {
+      await trx.deleteFrom('share_mounts').where('share_id', 'in', ids).execute();
+      await trx.deleteFrom('shares').where('id', 'in', ids).execute();
+    });
+  }
+
+  /** Ids of every share a user owns, initiated or receives directly (user deletion). */
+  async idsInvolving(uid: string): Promise<number[]> {
+    const rows = await this.#db.selectFrom('shares').select('id')
+      .where((eb) => eb.or([eb('owner', '=', uid), eb('initiator', '=', uid),
+        eb.and([eb('share_type', '=', SHARE_TYPE_USER), eb('share_with', '=', uid)])]))
+      .execute();
+    return rows.map((r) => num(r.id));
+  }
+
+  /** Ids of the group shares to `gid`. */
+  async idsOfGroup(gid: string): Promise<number[]> {
+    const rows = await this.#db.selectFrom('shares').select('id').where('share_type', '=', SHARE_TYPE_GROUP).where('share_with', '=', gid).execute();
+    return rows.map((r) => num(r.id));
+  }
+
+  get db(): Db { return this.#db; }
+}
+

@@ -1,0 +1,354 @@
+import { randomInt } from 'node:crypto';
+import type { AuditLog } from '../audit/audit-log.ts';
+import type { PasswordHasher } from '../auth/password-hasher.ts';
+import type { UserService } from '../auth/user-service.ts';
+import { ForbiddenError, NotFoundError, ValidationError } from '../errors.ts';
+import type { FilesService } from '../files/files-service.ts';
+import { normalizePath } from '../files/paths.ts';
+import type { GroupService } from './group-service.ts';
+import type { ShareRepository, ShareWithNode } from './share-repository.ts';
+import type { ShareResolver } from './share-resolver.ts';
+import { checkPermissions, defaultPermissions } from './share-permissions.ts';
+import {
+  SHARE_TYPE_GROUP, SHARE_TYPE_LINK, SHARE_TYPE_USER,
+  type CreateShareInput, type Share, type UpdateShareInput,
+} from './share-types.ts';
+
+const TOKEN_ALPHABET = 'abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789';
+/** Link tokens: 15 characters from a 56-letter alphabet (≈ 87 bits), as Nextcloud's length. */
+export const TOKEN_LENGTH = 15;
+const MAX_NOTE = 4000;
+const MAX_LABEL = 255;
+
+/** A fresh random link token. */
+export function newShareToken(): string {
+  let t = '';
+  for (let i = 0; i < TOKEN_LENGTH; i++) t += TOKEN_ALPHABET[randomInt(TOKEN_ALPHABET.length)];
+  return t;
+}
+
+/**
+ * Parses an expiration date (`YYYY-MM-DD`, or an ISO date-time whose date part counts) into the
+ * instant the share ends: the end of that day (UTC), so a link "expiring on" a day works that day.
+ * @throws ValidationError for anything else
+ */
+export function parseExpireDate(v: string): number {
+  const m = /^(\d{4})-(\d{2})-(\d{2})(?:[T ][0-9:.]+(?:Z|[+-]\d{2}:?\d{2})?)?$/.exec(v.trim());
+  if (!m) throw new ValidationError('Invalid date, date format must be YYYY-MM-DD');
+  const ms = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]));
+  const d = new Date(ms);
+  if (!Number.isFinite(ms) || d.getUTCDate() !== Number(m[3]) || d.getUTCMonth() !== Number(m[2]) - 1) {
+    throw new ValidationError('Invalid date, date format must be YYYY-MM-DD');
+  }
+  return ms / 1000 + 86_400;
+}
+
+/** The `YYYY-MM-DD` a stored expiration instant stands for (the inverse of parseExpireDate). */
+export function expirationDay(instant: number): string {
+  return new Date((instant - 86_400) * 1000).toISOString().slice(0, 10);
+}
+
+export interface ShareServiceDeps {
+  repo: ShareRepository;
+  resolver: ShareResolver;
+  files: FilesService;
+  users: UserService;
+  groups: GroupService;
+  hasher: PasswordHasher;
+  audit: AuditLog;
+  now?: () => number;
+}
+
+/** How a list is filtered (OCS `GET …/shares`). */
+export interface ListSharesOptions {
+  /** Shares of this node (a path of the user's tree). */
+  path?: string;
+  /** With `path`: every share of the node, not only the user's. */
+  reshares?: boolean;
+  /** With `path` (a folder): the shares of its direct members. */
+  subfiles?: boolean;
+  /** Shares received by the user instead of those they made. */
+  sharedWithMe?: boolean;
+}
+
+/**
+ * Shares of files and folders with users (0), groups (1) and by public link (3): creation with
+ * Nextcloud's rules, listing, update, deletion, and the audit entries for each change. A share
+ * points at a stable file id, so renames and moves of the shared node never touch it. In
+ * master-key mode sharing is metadata only (no key operation), so a folder of any size is shared
+ * with one row.
+ */
+export class ShareService {
+  readonly #repo: ShareRepository;
+  readonly #resolver: ShareResolver;
+  readonly #files: FilesService;
+  readonly #users: UserService;
+  readonly #groups: GroupService;
+  readonly #hasher: PasswordHasher;
+  readonly #audit: AuditLog;
+  readonly #now: () => number;
+
+  constructor(deps: ShareServiceDeps) {
+    this.#repo = deps.repo;
+    this.#resolver = deps.resolver;
+    this.#files = deps.files;
+    this.#users = deps.users;
+    this.#groups = deps.groups;
+    this.#hasher = deps.hasher;
+    this.#audit = deps.audit;
+    this.#now = deps.now ?? (() => Math.floor(Date.now() / 1000));
+  }
+
+  /**
+   * Shares a node of `input.uid`'s tree (their own, or inside a received share they may reshare).
+   * @throws NotFoundError (path, user or group unknown); ForbiddenError (root, yourself, the owner,
+   *   already shared, permission rules, no reshare right); ValidationError (share type, permissions,
+   *   date, password)
+   */
+  async create(input: CreateShareInput): Promise<ShareWithNode> {
+    const { uid } = input;
+    const type = input.shareType;
+    if (type !== SHARE_TYPE_USER && type !== SHARE_TYPE_GROUP && type !== SHARE_TYPE_LINK) throw new ValidationError('Unknown share type');
+    const path = normalizePath(input.path ?? '');
+    if (path === '') throw new ForbiddenError('You cannot share your root folder');
+    const where = await this.#resolver.resolve(uid, path);
+    const node = await this.#files.tryStat(where.owner, where.path);
+    if (!node) throw new NotFoundError('Wrong path, file/folder does not exist');
+    if (where.shareId !== undefined && (where.permissions & 16) === 0) throw new ForbiddenError('You are not allowed to share this');
+    const itemType = node.kind === 'dir' ? 'folder' : 'file';
+    const permissions = input.permissions ?? defaultPermissions(type, itemType) & where.permissions;
+    checkPermissions(type, itemType, permissions, where.permissions);
+
+    let shareWith: string | null = null;
+    if (type === SHARE_TYPE_USER) {
+      shareWith = input.shareWith ?? '';
+      if (shareWith === '' || !(await this.#users.exists(shareWith))) throw new NotFoundError('Please specify a valid user');
+      if (shareWith === uid) throw new ForbiddenError('Cannot share with yourself');
+      if (shareWith === node.owner) throw new ForbiddenError('Cannot share with the share owner');
+    } else if (type === SHARE_TYPE_GROUP) {
+      shareWith = input.shareWith ?? '';
+      if (shareWith === '' || !(await this.#groups.exists(shareWith))) throw new NotFoundError('Please specify a valid group');
+    }
+    if (shareWith !== null) {
+      const dup = (await this.#repo.find(this.#now(), { fileIds: [node.fileId] }))
+        .some((s) => s.share.shareType === type && s.share.shareWith === shareWith);
+      if (dup) throw new ForbiddenError(`Path is already shared with ${shareWith}`);
+    }
+    const expiration = input.expireDate ? this.#futureDate(input.expireDate) : null;
+    if (input.password !== undefined && input.password !== '' && type !== SHARE_TYPE_LINK) {
+      throw new ValidationError('Only public links can have a password');
+    }
+    const passwordHash = type === SHARE_TYPE_LINK && input.password ? await this.#hashPassword(input.password) : null;
+    const note = checkText(input.note ?? '', MAX_NOTE, 'note');
+    const label = checkText(input.label ?? '', MAX_LABEL, 'label');
+
+    const row = await this.#repo.db.insertInto('shares').values({
+      share_type: type, owner: node.owner, initiator: uid, file_id: node.fileId, item_type: itemType,
+      share_with: shareWith, permissions, token: type === SHARE_TYPE_LINK ? newShareToken() : null,
+      password_hash: passwordHash, expiration, stime: this.#now(), file_target: node.path === '' ? node.owner : node.name,
+      note, label,
+    }).returning('id').executeTakeFirstOrThrow();
+    const id = Number(row.id);
+    if (type === SHARE_TYPE_USER) await this.#resolver.ensureMounts(shareWith!);
+    if (type === SHARE_TYPE_GROUP) {
+      for (const member of await this.#groups.members(shareWith!)) {
+        if (member !== node.owner && member !== uid) await this.#resolver.ensureMounts(member);
+      }
+    }
+    await this.#audit.record('share.created', {
+      uid, shareId: id, shareType: type, fileId: node.fileId, owner: node.owner, shareWith: shareWith ?? undefined, permissions,
+      linkProtected: passwordHash !== null, expiration: expiration ?? undefined,
+    });
+    const created = await this.#repo.byId(id, this.#now());
+    if (!created) throw new NotFoundError('Share does not exist');
+    return created;
+  }
+
+  /**
+   * Shares the user made (default), received (`sharedWithMe`), of one path, or of a folder's members.
+   * @throws NotFoundError for an unknown path; ValidationError for `subfiles` on a file
+   */
+  async list(uid: string, opts: ListSharesOptions = {}): Promise<ShareWithNode[]> {
+    const now = this.#now();
+    let fileIds: number[] | undefined;
+    let ownerOfPath: string | undefined;
+    if (opts.path !== undefined && normalizePath(opts.path) !== '') {
+      const where = await this.#resolver.resolve(uid, opts.path);
+      const node = await this.#files.tryStat(where.owner, where.path);
+      if (!node) throw new NotFoundError('Wrong path, file/folder does not exist');
+      ownerOfPath = node.owner;
+      if (opts.subfiles) {
+        if (node.kind !== 'dir') throw new ValidationError('Not a directory');
+        fileIds = (await this.#files.children(where.owner, where.path)).map((n) => n.fileId);
+      } else {
+        fileIds = [node.fileId];
+      }
+    }
+    if (opts.sharedWithMe) {
+      const got = await this.#repo.received(uid, now);
+      return fileIds ? got.filter((s) => fileIds!.includes(s.node.fileId)) : got;
+    }
+    if (fileIds && opts.reshares && ownerOfPath === uid) return this.#repo.find(now, { fileIds, owner: uid });
+    return this.#repo.find(now, { initiator: uid, fileIds });
+  }
+
+  /**
+   * One share the user may see (made it, owns the file, or receives it).
+   * @throws NotFoundError
+   */
+  async get(uid: string, id: number): Promise<ShareWithNode> {
+    const s = await this.#repo.byId(id, this.#now());
+    if (!s || !(await this.#canSee(uid, s.share))) throw new NotFoundError('Wrong share ID, share does not exist');
+    return s;
+  }
+
+  /**
+   * Changes permissions, password, expiration, note or label (the initiator or the file owner).
+   * @throws NotFoundError; ForbiddenError (a recipient, or rules); ValidationError
+   */
+  async update(uid: string, id: number, input: UpdateShareInput): Promise<ShareWithNode> {
+    const cur = await this.get(uid, id);
+    const s = cur.share;
+    if (s.initiator !== uid && s.owner !== uid) throw new ForbiddenError('Wrong share ID, share does not exist');
+    const patch: Record<string, string | number | null> = {};
+    if (input.permissions !== undefined) {
+      let sharerPerms = 31;
+      if (s.initiator !== s.owner) {
+        // a reshare never exceeds what its initiator received
+        const received = await this.#repo.received(s.initiator, this.#now());
+        sharerPerms = received.reduce((acc, r) => acc | r.share.permissions, 0);
+      }
+      checkPermissions(s.shareType, s.itemType, input.permissions, sharerPerms);
+      patch.permissions = input.permissions;
+    }
+    if (input.password !== undefined) {
+      if (s.shareType !== SHARE_TYPE_LINK) throw new ValidationError('Only public links can have a password');
+      patch.password_hash = input.password === '' ? null : await this.#hashPassword(input.password);
+    }
+    if (input.expireDate !== undefined) patch.expiration = input.expireDate === '' ? null : this.#futureDate(input.expireDate);
+    if (input.note !== undefined) patch.note = checkText(input.note, MAX_NOTE, 'note');
+    if (input.label !== undefined) patch.label = checkText(input.label, MAX_LABEL, 'label');
+    if (Object.keys(patch).length === 0) throw new ValidationError('Wrong or no update parameter given');
+    await this.#repo.db.updateTable('shares').set(patch).where('id', '=', id).execute();
+    await this.#audit.record('share.updated', {
+      uid, shareId: id, shareType: s.shareType, fileId: s.fileId,
+      fields: Object.keys(patch).map((k) => (k === 'password_hash' ? 'password' : k)),
+      permissions: patch.permissions ?? undefined,
+    });
+    return this.get(uid, id);
+  }
+
+  /**
+   * Deletes a share (initiator or owner; with the reshares its recipients made below it), or, for
+   * a recipient, removes a received share from their own tree only.
+   * @throws NotFoundError
+   */
+  async delete(uid: string, id: number): Promise<void> {
+    const s = (await this.#repo.byId(id, this.#now()))?.share ?? await this.#repo.rawById(id);
+    if (!s || !(await this.#canSee(uid, s))) throw new NotFoundError('Wrong share ID, share does not exist');
+    if (s.initiator !== uid && s.owner !== uid) {
+      if (s.shareType === SHARE_TYPE_GROUP) {
+        await this.#repo.hideMount(id, uid);
+        await this.#audit.record('share.unmounted', { uid, shareId: id, fileId: s.fileId });
+        return;
+      }
+      await this.#deleteWithReshares(s);
+      await this.#audit.record('share.deleted', { uid, shareId: id, shareType: s.shareType, fileId: s.fileId, by: 'recipient' });
+      return;
+    }
+    await this.#deleteWithReshares(s);
+    await this.#audit.record('share.deleted', { uid, shareId: id, shareType: s.shareType, fileId: s.fileId });
+  }
+
+  /**
+   * A live public link by token.
+   * @throws NotFoundError (unknown, expired, or its node is gone)
+   */
+  async byToken(token: string): Promise<ShareWithNode> {
+    if (typeof token !== 'string' || !/^[A-Za-z0-9]{1,64}$/.test(token)) throw new NotFoundError('Share not found');
+    const s = await this.#repo.byToken(token, this.#now());
+    if (!s || s.share.shareType !== SHARE_TYPE_LINK) throw new NotFoundError('Share not found');
+    return s;
+  }
+
+  /** True when `password` opens the link (always true for a link without a password). */
+  async checkLinkPassword(share: Share, password: string): Promise<boolean> {
+    const h = await this.#repo.passwordHash(share.id);
+    if (h === null) return true;
+    return this.#hasher.verify(h, password);
+  }
+
+  /** The stored password hash of a link (binds session cookies to the current password). */
+  linkPasswordHash(share: Share): Promise<string | null> {
+    return this.#repo.passwordHash(share.id);
+  }
+
+  /**
+   * Renames a received share's mount point in the recipient's root (DAV MOVE of a mount root).
+   * @throws NotFoundError (no such mount); ForbiddenError (name taken)
+   */
+  async renameMount(uid: string, from: string, to: string): Promise<void> {
+    const name = normalizePath(to);
+    if (name === '' || name.includes('/')) throw new ForbiddenError('A share can only be renamed within the root folder');
+    if ((await this.#files.tryStat(uid, name)) || (await this.#resolver.mountsOf(uid)).some((m) => m.mountPoint === name)) {
+      throw new ForbiddenError(`${name} already exists`);
+    }
+    if (await this.#repo.renameMount(uid, from, name) === 0) throw new NotFoundError(`${from} is not a share`);
+  }
+
+  /**
+   * Removes a received share from the recipient's tree (DAV DELETE of a mount root): user shares
+   * end, group shares are hidden for this member only.
+   * @throws NotFoundError
+   */
+  async unshareFromSelf(uid: string, mountPoint: string): Promise<void> {
+    const mounts = (await this.#resolver.mountsOf(uid)).filter((m) => m.mountPoint === mountPoint);
+    if (mounts.length === 0) throw new NotFoundError(`${mountPoint} is not a share`);
+    for (const id of mounts[0]!.shareIds) await this.delete(uid, id);
+  }
+
+  /** Deletes every share a user owns, made or receives directly (user deletion). */
+  async deleteAllOfUser(uid: string): Promise<void> {
+    await this.#repo.delete(await this.#repo.idsInvolving(uid));
+    await this.#repo.db.deleteFrom('share_mounts').where('uid', '=', uid).execute();
+  }
+
+  /** Deletes every share to a group (group deletion). */
+  async deleteAllOfGroup(gid: string): Promise<void> {
+    await this.#repo.delete(await this.#repo.idsOfGroup(gid));
+  }
+
+  async #deleteWithReshares(s: Share): Promise<void> {
+    const ids = [s.id];
+    const node = await this.#files.getById(s.fileId).catch(() => undefined);
+    if (node && s.shareType !== SHARE_TYPE_LINK) {
+      const recipients = s.shareType === SHARE_TYPE_USER ? [s.shareWith!] : await this.#groups.members(s.shareWith!);
+      const others = recipients.filter((r) => r !== s.initiator && r !== s.owner);
+      for (const id of await this.#repo.resharesUnder(s.owner, node.path, others)) if (!ids.includes(id)) ids.push(id);
+    }
+    await this.#repo.delete(ids);
+  }
+
+  async #canSee(uid: string, s: Share): Promise<boolean> {
+    if (s.initiator === uid || s.owner === uid) return true;
+    if (s.shareType === SHARE_TYPE_USER) return s.shareWith === uid;
+    if (s.shareType === SHARE_TYPE_GROUP) return this.#groups.isMember(s.shareWith!, uid);
+    return false;
+  }
+
+  #futureDate(v: string): number {
+    const t = parseExpireDate(v);
+    if (t <= this.#now()) throw new ValidationError('Expiration date is in the past');
+    return t;
+  }
+
+  async #hashPassword(pw: string): Promise<string> {
+    if (Buffer.byteLength(pw) > 1024) throw new ValidationError('The password is too long');
+    return this.#hasher.hash(pw);
+  }
+}
+
+function checkText(v: string, max: number, what: string): string {
+  if (v.length > max) throw new ValidationError(`The ${what} is too long`);
+  return v;
+}

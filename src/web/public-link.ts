@@ -1,0 +1,205 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { pipeline } from 'node:stream/promises';
+import type { App } from '../app.ts';
+import { AppError, AuthenticationError, NotFoundError, ThrottledError, ValidationError } from '../errors.ts';
+import type { HttpContext, Route } from '../http/context.ts';
+import { joinPath, normalizePath } from '../files/paths.ts';
+import type { FileNode } from '../files/types.ts';
+import { readSmallBody } from '../ocs/form-body.ts';
+import { maintenanceGuard } from '../setup/maintenance.ts';
+import type { ShareWithNode } from '../sharing/share-repository.ts';
+import { PERMISSION_READ, has } from '../sharing/share-types.ts';
+import { findLink, hasLinkSession, linkSessionCookie, verifyLinkPassword } from './public-link-access.ts';
+import { checkZipLimits, streamZip, type ZipEntry } from './public-link-zip.ts';
+import { publicDavRoutes } from './public-link-dav.ts';
+
+const TOKEN_RE = /^\/(?:index\.php\/)?s\/([A-Za-z0-9]{1,64})(\/download)?\/?$/;
+
+const CSP = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+function esc(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]!));
+}
+
+/** Human-readable size (binary units, as Nextcloud shows them). */
+export function humanSize(bytes: number): string {
+  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
+  let v = bytes;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) { v /= 1024; i++; }
+  return `${i === 0 ? v : v.toFixed(1)} ${units[i]}`;
+}
+
+function page(title: string, body: string): string {
+  return `<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="robots" content="noindex, nofollow"><title>${esc(title)} – Coffer</title>
+<style>body{font-family:system-ui,sans-serif;background:#f4f6f8;margin:0}main{max-width:34rem;margin:4rem auto;background:#fff;border-radius:8px;padding:2rem;box-shadow:0 1px 4px #0002}
+h1{font-size:1.3rem;word-break:break-all}.meta{color:#555}.btn{display:inline-block;background:#0082c9;color:#fff;border:0;border-radius:4px;padding:.6rem 1.2rem;text-decoration:none;font-size:1rem;cursor:pointer}
+input[type=password]{padding:.5rem;font-size:1rem;width:60%}.err{color:#b00}ul{padding-left:1.2rem}</style></head>
+<body><main>${body}</main></body></html>
+`;
+}
+
+function sendHtml(res: ServerResponse, status: number, html: string, headers: Record<string, string> = {}): void {
+  res.statusCode = status;
+  res.setHeader('Content-Type', 'text/html; charset=utf-8');
+  res.setHeader('Content-Security-Policy', CSP);
+  res.setHeader('X-Content-Type-Options', 'nosniff');
+  res.setHeader('X-Frame-Options', 'DENY');
+  res.setHeader('Referrer-Policy', 'no-referrer');
+  res.setHeader('Cache-Control', 'no-store');
+  for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
+  res.setHeader('Content-Length', Buffer.byteLength(html));
+  res.end(html);
+}
+
+function passwordForm(token: string, error?: string): string {
+  return page('Password required', `<h1>This share is password-protected</h1>
+${error ? `<p class="err">${esc(error)}</p>` : ''}
+<form method="post" action="/s/${esc(token)}"><p><input type="password" name="password" autocomplete="current-password" placeholder="Password" required autofocus>
+<button class="btn" type="submit">Open</button></p></form>`);
+}
+
+async function sharePage(app: App, s: ShareWithNode): Promise<string> {
+  const { node, share } = s;
+  const owner = await app.users.get(share.owner).then((u) => u.displayName, () => share.owner);
+  const name = node.path === '' ? share.owner : node.name;
+  const canRead = has(share.permissions, PERMISSION_READ);
+  let body = `<h1>${esc(name)}</h1><p class="meta">Shared by ${esc(owner)} · ${esc(humanSize(node.size))}</p>`;
+  if (share.note) body += `<p>${esc(share.note)}</p>`;
+  if (!canRead) return page(name, body + '<p>This is an upload-only share: files can be dropped here with a WebDAV client.</p>');
+  if (node.kind === 'dir') {
+    const kids = await app.files.children(node.owner, node.path);
+    body += `<ul>${kids.slice(0, 200).map((k) => `<li>${esc(k.name)}${k.kind === 'dir' ? '/' : ''} <span class="meta">${esc(humanSize(k.size))}</span></li>`).join('')}</ul>`;
+    if (kids.length > 200) body += `<p class="meta">… and ${kids.length - 200} more</p>`;
+  }
+  body += `<p><a class="btn" href="/s/${esc(share.token!)}/download">Download${node.kind === 'dir' ? ' (zip)' : ''}</a></p>`;
+  return page(name, body);
+}
+
+function errorPage(res: ServerResponse, err: unknown): void {
+  if (err instanceof ThrottledError) {
+    return sendHtml(res, 429, page('Too many requests', '<h1>Too many requests</h1><p>Please try again later.</p>'), { 'Retry-After': String(err.retryAfterSeconds) });
+  }
+  if (err instanceof NotFoundError) {
+    return sendHtml(res, 404, page('Not found', '<h1>Share not found</h1><p>This share does not exist or has expired.</p>'));
+  }
+  if (err instanceof AppError && (err.code === 'invalid' || err.code === 'too-large')) {
+    return sendHtml(res, err.code === 'invalid' ? 400 : 413, page('Cannot download', `<h1>Cannot download</h1><p>${esc(err.message)}</p>`));
+  }
+  if (err instanceof AppError && err.code === 'forbidden') {
+    return sendHtml(res, 403, page('Forbidden', `<h1>Forbidden</h1><p>${esc(err.message)}</p>`));
+  }
+  throw err;
+}
+
+/** The node of the link named by `?path=` (relative to the shared folder), or the shared node. */
+async function nodeAt(app: App, s: ShareWithNode, rel: string | null): Promise<FileNode> {
+  const p = normalizePath(rel ?? '');
+  if (p === '') return s.node;
+  if (s.node.kind !== 'dir') throw new NotFoundError('Not found');
+  return app.files.stat(s.node.owner, joinPath(s.node.path, p));
+}
+
+async function download(app: App, req: IncomingMessage, res: ServerResponse, ctx: HttpContext, s: ShareWithNode): Promise<void> {
+  if (!has(s.share.permissions, PERMISSION_READ)) throw new AppErrorForbidden('This share does not allow downloads');
+  const node = await nodeAt(app, s, ctx.query.get('path'));
+  const common = { 'X-Content-Type-Options': 'nosniff', 'Content-Security-Policy': "default-src 'none'; sandbox", 'Cache-Control': 'no-store' };
+  if (node.kind === 'file') {
+    const content = await app.files.openNode(node);
+    res.statusCode = 200;
+    for (const [k, v] of Object.entries(common)) res.setHeader(k, v);
+    res.setHeader('Content-Type', node.mimetype || 'application/octet-stream');
+    res.setHeader('Content-Length', node.size);
+    res.setHeader('Content-Disposition', contentDisposition(node.name));
+    if (req.method === 'HEAD') { content.stream.destroy(); res.end(); return; }
+    await pipeline(content.stream, res);
+    return;
+  }
+  const root = node.path === '' ? s.share.owner : node.name;
+  const entries: ZipEntry[] = [];
+  for await (const n of app.files.walk(node.owner, node.path, Infinity)) {
+    const rel = n.path === node.path ? '' : (node.path === '' ? n.path : n.path.slice(node.path.length + 1));
+    entries.push({ name: rel === '' ? `${root}/` : `${root}/${rel}${n.kind === 'dir' ? '/' : ''}`, node: n });
+  }
+  checkZipLimits(entries);
+  res.statusCode = 200;
+  for (const [k, v] of Object.entries(common)) res.setHeader(k, v);
+  res.setHeader('Content-Type', 'application/zip');
+  res.setHeader('Content-Disposition', contentDisposition(`${root}.zip`));
+  if (req.method === 'HEAD') { res.end(); return; }
+  try {
+    await streamZip(res, entries, async (n) => (await app.files.openNode(n)).stream);
+    res.end();
+  } catch (err) {
+    ctx.log.error({ err, shareId: s.share.id }, 'zip download failed');
+    res.destroy();
+  }
+}
+
+class AppErrorForbidden extends AppError {
+  constructor(message: string) { super('forbidden', message); }
+}
+
+function contentDisposition(name: string): string {
+  const ascii = name.replace(/[^\x20-\x7e]|["\\]/g, '_');
+  return `attachment; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(name)}`;
+}
+
+/**
+ * `/s/<token>` (page; POST = password form), `/s/<token>/download` (file, or a streamed zip of a
+ * folder; `?path=` picks a member). Password-protected links need the session cookie the form sets.
+ */
+export async function handlePublicLink(req: IncomingMessage, res: ServerResponse, ctx: HttpContext): Promise<void> {
+  const { app } = ctx;
+  if (await maintenanceGuard(req, res, app)) return;
+  const m = TOKEN_RE.exec(ctx.rawPath);
+  try {
+    if (!m) { req.resume(); throw new NotFoundError('Not found'); }
+    const token = m[1]!;
+    const isDownload = m[2] !== undefined;
+    const method = req.method ?? 'GET';
+    const s = await findLink(app, token, ctx.ip);
+    if (method === 'POST' && !isDownload) {
+      const body = new URLSearchParams((await readSmallBody(req, 16 * 1024)).toString('utf8'));
+      try {
+        await verifyLinkPassword(app, s, body.get('password') ?? '', ctx.ip);
+      } catch (err) {
+        if (err instanceof AuthenticationError) return sendHtml(res, 403, passwordForm(token, 'The password is wrong. Try again.'));
+        throw err;
+      }
+      const secure = ctx.baseUrl.startsWith('https:');
+      res.statusCode = 303;
+      res.setHeader('Set-Cookie', await linkSessionCookie(app, s, secure));
+      res.setHeader('Location', `/s/${token}`);
+      res.setHeader('Content-Length', 0);
+      res.end();
+      return;
+    }
+    req.resume();
+    if (method !== 'GET' && method !== 'HEAD') {
+      res.setHeader('Allow', isDownload ? 'GET, HEAD' : 'GET, HEAD, POST');
+      return sendHtml(res, 405, page('Method not allowed', '<h1>Method not allowed</h1>'));
+    }
+    if (s.share.hasPassword && !(await hasLinkSession(app, req, s))) {
+      if (isDownload) return sendHtml(res, 403, passwordForm(token));
+      return sendHtml(res, 200, passwordForm(token));
+    }
+    if (isDownload) return await download(app, req, res, ctx, s);
+    sendHtml(res, 200, await sharePage(app, s));
+  } catch (err) {
+    if (res.headersSent) { res.destroy(); return; }
+    if (err instanceof ValidationError) return errorPage(res, new NotFoundError('Not found'));
+    errorPage(res, err);
+  }
+}
+
+/** Routes of public links: the page and download, and `/public.php/webdav`. */
+export function publicLinkRoutes(): Route[] {
+  return [
+    { prefix: '/s/', handler: handlePublicLink },
+    { prefix: '/index.php/s/', handler: handlePublicLink },
+    ...publicDavRoutes(),
+  ];
+}
