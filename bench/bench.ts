@@ -1,0 +1,319 @@
+/**
+ * `npm run bench` — Coffer's figures, plain and encrypted side by side, against a server running in
+ * a child process (so the RSS we sample from /proc/<pid>/status is the server's alone).
+ *
+ *   node --import tsx bench/bench.ts [--quick] [--only=plain|encrypted] [--json=FILE]
+ *
+ * --quick uses small sizes (64 MiB instead of 1 GiB, fewer files) for a smoke run.
+ * Instances live under $TMPDIR (default /tmp): `TMPDIR=/dev/shm npm run bench` takes the disk (and its
+ * fsync cost) out of the figures, which then show the server's own CPU cost.
+ * Every measurement cleans up after itself; a failing one prints its error in its cell and the
+ * rest still run.
+ */
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig } from '../src/config/config.ts';
+import {
+  DavClient, dirBytes, expectStatus, GiB, median, MiB, parallel, pct, RssSampler, startBenchServer, type BenchServer,
+} from './bench-support.ts';
+
+const ROOT = new URL('..', import.meta.url).pathname.replace(/\/$/, '');
+const argv = process.argv.slice(2);
+const QUICK = argv.includes('--quick');
+const ONLY = argv.find((a) => a.startsWith('--only='))?.slice(7);
+const JSON_OUT = argv.find((a) => a.startsWith('--json='))?.slice(7);
+const S = QUICK
+  ? { big: 64 * MiB, smallFiles: 200, manyFiles: 2000, mixedFiles: 200, propfindRuns: 10 }
+  : { big: GiB, smallFiles: 1000, manyFiles: 10_000, mixedFiles: 1000, propfindRuns: 20 };
+const UID = 'bench';
+const PASSWORD = randomBytes(18).toString('base64url');
+
+type Mode = 'plain' | 'encrypted';
+type Cell = number | string | undefined;
+const results: Record<string, Partial<Record<Mode, Cell>>> = {};
+const put = (row: string, mode: Mode, v: Cell) => { (results[row] ??= {})[mode] = v; };
+const log = (s: string) => process.stderr.write(`[bench] ${s}\n`);
+
+// ---------------------------------------------------------------- measurements
+
+const fmt = (n: number, d = 1) => n.toFixed(d);
+
+async function measure(mode: Mode, srv: BenchServer, rss: RssSampler): Promise<void> {
+  const dav = new DavClient(srv.url, UID, PASSWORD);
+  const blobs = join(srv.dataDir, 'blobs');
+  const step = async (name: string, fn: () => Promise<void>) => {
+    log(`${mode}: ${name}`);
+    try { await fn(); } catch (err) { log(`${mode}: ${name} FAILED: ${(err as Error).message}`); put(name, mode, `ERR ${(err as Error).message.slice(0, 60)}`); }
+  };
+
+  // on-disk overhead of small files first, while the blob store is nearly empty
+  for (const [label, size] of [['4 KiB', 4096], ['1 MiB', MiB]] as const) {
+    await step(`overhead ${label} (blob vs plaintext)`, async () => {
+      const before = dirBytes(blobs);
+      await dav.putFile(`overhead-${size}.bin`, size);
+      const blob = dirBytes(blobs) - before;
+      put(`overhead ${label} (blob vs plaintext)`, mode, `${blob - size} B (${fmt(((blob - size) / size) * 100, 3)} %)`);
+    });
+  }
+
+  const bigLabel = S.big === GiB ? '1 GiB' : `${S.big / MiB} MiB`;
+  await step(`PUT ${bigLabel} MiB/s`, async () => {
+    const before = dirBytes(blobs);
+    rss.phase('put-big');
+    const c0 = rss.cpuSeconds();
+    const t0 = performance.now();
+    await dav.putFile('big.bin', S.big);
+    const s = (performance.now() - t0) / 1000;
+    const cpu = rss.cpuSeconds() - c0;
+    rss.phase('idle');
+    put(`PUT ${bigLabel} MiB/s`, mode, fmt(S.big / MiB / s));
+    put(`PUT ${bigLabel}: MiB per server CPU-second`, mode, fmt(S.big / MiB / cpu, 0));
+    const blob = dirBytes(blobs) - before;
+    put(`overhead ${bigLabel} (blob vs plaintext)`, mode, `${blob - S.big} B (${fmt(((blob - S.big) / S.big) * 100, 4)} %)`);
+    const st = rss.stats('put-big');
+    if (st) put(`server RSS during PUT ${bigLabel}: peak (start→mid→end) MiB`, mode, `${st.peakMiB} (${st.startMiB}→${st.midMiB}→${st.endMiB})`);
+  });
+
+  await step(`GET ${bigLabel} MiB/s`, async () => {
+    rss.phase('get-big');
+    const c0 = rss.cpuSeconds();
+    const t0 = performance.now();
+    const r = await dav.request('GET', dav.path('big.bin'), { discard: true });
+    const s = (performance.now() - t0) / 1000;
+    const cpu = rss.cpuSeconds() - c0;
+    rss.phase('idle');
+    put(`GET ${bigLabel}: MiB per server CPU-second`, mode, fmt(S.big / MiB / cpu, 0));
+    expectStatus(r, [200], 'GET big');
+    if (r.bytes !== S.big) throw new Error(`GET returned ${r.bytes} bytes`);
+    put(`GET ${bigLabel} MiB/s`, mode, fmt(S.big / MiB / s));
+    const st = rss.stats('get-big');
+    if (st) put(`server RSS during GET ${bigLabel}: peak (start→mid→end) MiB`, mode, `${st.peakMiB} (${st.startMiB}→${st.midMiB}→${st.endMiB})`);
+  });
+
+  await step('ranged GET 64 KiB latency ms (median / p95)', async () => {
+    const times: number[] = [];
+    for (let i = 0; i < 50; i++) {
+      const start = Math.floor(Math.random() * (S.big - 65536));
+      const t0 = performance.now();
+      const r = await dav.request('GET', dav.path('big.bin'), { headers: { Range: `bytes=${start}-${start + 65535}` }, discard: true });
+      times.push(performance.now() - t0);
+      expectStatus(r, [206], 'ranged GET');
+      if (r.bytes !== 65536) throw new Error(`range returned ${r.bytes} bytes`);
+    }
+    put('ranged GET 64 KiB latency ms (median / p95)', mode, `${fmt(median(times), 2)} / ${fmt(pct(times, 0.95), 2)}`);
+  });
+  await step('delete big file', async () => { expectStatus(await dav.request('DELETE', dav.path('big.bin')), [204], 'DELETE big'); });
+
+  const smallRow = `PUT ${S.smallFiles} × 4 KiB files/s (8 clients)`;
+  await step(smallRow, async () => {
+    expectStatus(await dav.request('MKCOL', dav.path('small')), [201], 'MKCOL small');
+    const body = randomBytes(4096);
+    const c0 = rss.cpuSeconds();
+    const ms = await parallel(S.smallFiles, 8, async (i) => {
+      const r = await dav.request('PUT', dav.path(`small/f${String(i).padStart(5, '0')}.txt`), { headers: { 'Content-Length': 4096, 'X-OC-Mtime': 1_700_000_000 }, body });
+      expectStatus(r, [201], 'PUT small');
+    });
+    const cpu = rss.cpuSeconds() - c0;
+    put(smallRow, mode, fmt(S.smallFiles / (ms / 1000), 0));
+    put(`PUT 4 KiB files per server CPU-second`, mode, fmt(S.smallFiles / cpu, 0));
+  });
+
+  await step(`PROPFIND Depth 1, ${S.smallFiles} entries: median / p95 ms`, async () => {
+    const r = await dav.propfindLatency('small', S.smallFiles, S.propfindRuns, rss, log);
+    put(`PROPFIND Depth 1, ${S.smallFiles} entries: median / p95 ms`, mode, `${fmt(r.median)} / ${fmt(r.p95)}`);
+    put(`PROPFIND Depth 1, ${S.smallFiles} entries: server CPU ms (mean)`, mode, fmt(r.cpuMs, 0));
+  });
+
+  const manyRow = `PUT ${S.manyFiles} × 100 B files/s (8 clients)`;
+  await step(manyRow, async () => {
+    expectStatus(await dav.request('MKCOL', dav.path('many')), [201], 'MKCOL many');
+    const body = randomBytes(100);
+    const ms = await parallel(S.manyFiles, 8, async (i) => {
+      const r = await dav.request('PUT', dav.path(`many/entry ${String(i).padStart(5, '0')}.txt`), { headers: { 'Content-Length': 100 }, body });
+      expectStatus(r, [201], 'PUT many');
+    });
+    put(manyRow, mode, fmt(S.manyFiles / (ms / 1000), 0));
+  });
+  await step(`PROPFIND Depth 1, ${S.manyFiles} entries: median / p95 ms`, async () => {
+    const r = await dav.propfindLatency('many', S.manyFiles, S.propfindRuns, rss, log);
+    put(`PROPFIND Depth 1, ${S.manyFiles} entries: median / p95 ms`, mode, `${fmt(r.median)} / ${fmt(r.p95)}`);
+    put(`PROPFIND Depth 1, ${S.manyFiles} entries: server CPU ms (mean)`, mode, fmt(r.cpuMs, 0));
+  });
+  const idle = rss.stats('idle');
+  if (idle) put('server peak RSS over the whole run, MiB', mode, idle.peakMiB);
+  dav.destroy();
+}
+
+/** Mixed sizes for encrypt-all: mostly small, some medium, a few large (deterministic). */
+function mixedSizes(n: number): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const r = (i * 2654435761) % 1000 / 1000;
+    if (i % 20 === 0) out.push(MiB + Math.floor(r * 7 * MiB));          // 5 %: 1–8 MiB
+    else if (i % 4 === 0) out.push(64 * 1024 + Math.floor(r * 960 * 1024)); // 20 %: 64 KiB–1 MiB
+    else out.push(1 + Math.floor(r * 64 * 1024));                       // 75 %: up to 64 KiB
+  }
+  return out;
+}
+
+function occHas(cmd: string): boolean {
+  const r = spawnSync(join(ROOT, 'occ'), ['--help'], { encoding: 'utf8', env: { ...process.env, COFFER_CONFIG: '/nonexistent' } });
+  return new RegExp(`^\\s+${cmd}\\b`, 'm').test(r.stdout ?? '');
+}
+
+async function measureEncryptAll(): Promise<void> {
+  const row1 = `encrypt-all MiB/s (${S.mixedFiles} mixed files)`;
+  const row2 = `encrypt-all files/s (${S.mixedFiles} mixed files)`;
+  log('encrypt-all: uploading mixed files to a plain instance');
+  const srv = await startBenchServer({ encrypted: false, uid: UID, password: PASSWORD });
+  const dav = new DavClient(srv.url, UID, PASSWORD);
+  try {
+    const sizes = mixedSizes(S.mixedFiles);
+    const total = sizes.reduce((a, b) => a + b, 0);
+    expectStatus(await dav.request('MKCOL', dav.path('mixed')), [201], 'MKCOL mixed');
+    await parallel(sizes.length, 8, async (i) => { await dav.putFile(`mixed/m${i}.bin`, sizes[i]); });
+    await srv.stop();
+    log(`encrypt-all: ${sizes.length} files, ${fmt(total / MiB)} MiB; server stopped`);
+
+    const [{ openApp }, { silentLogger }, { enableEncryption }] = await Promise.all([
+      import('../src/app.ts'), import('../src/logger.ts'), import('../test/support/encryption-enabler.ts'),
+    ]);
+    const app = await openApp(loadConfig(srv.configPath), { logger: silentLogger() });
+    try {
+      await enableEncryption({ app, configPath: srv.configPath });
+    } finally {
+      await app.close();
+    }
+    let seconds: number;
+    let how: string;
+    if (occHas('encryption:encrypt-all')) {
+      const s0 = performance.now();
+      spawnSync(join(ROOT, 'occ'), ['encryption:status'], { env: { ...process.env, COFFER_CONFIG: srv.configPath }, stdio: 'ignore' });
+      const startup = (performance.now() - s0) / 1000;
+      const timeFile = join(srv.dir, 'encrypt-all.time');
+      const useTime = spawnSync('sh', ['-c', 'test -x /usr/bin/time']).status === 0;
+      const cmd = useTime ? ['/usr/bin/time', '-f', '%U %S', '-o', timeFile, join(ROOT, 'occ')] : [join(ROOT, 'occ')];
+      const t0 = performance.now();
+      const r = spawnSync(cmd[0], [...cmd.slice(1), 'encryption:encrypt-all', '-n'], { encoding: 'utf8', env: { ...process.env, COFFER_CONFIG: srv.configPath }, stdio: ['ignore', 'ignore', 'pipe'] });
+      seconds = (performance.now() - t0) / 1000;
+      if (useTime) {
+        try {
+          const [u, sy] = readFileSync(timeFile, 'utf8').trim().split(/\s+/).map(Number);
+          put('encrypt-all CPU seconds (user + sys, all threads, incl. start)', 'encrypted', fmt(u + sy, 2));
+        } catch { /* no time file */ }
+      }
+      if (r.status !== 0) throw new Error(`occ encryption:encrypt-all -n exited ${r.status}: ${r.stderr?.slice(-300)}`);
+      how = `occ encryption:encrypt-all -n, wall ${fmt(seconds, 2)} s incl. ~${fmt(startup, 2)} s process start`;
+      put(`encrypt-all MiB/s without process start`, 'encrypted', fmt(total / MiB / Math.max(0.01, seconds - startup)));
+    } else {
+      const app2 = await openApp(loadConfig(srv.configPath), { logger: silentLogger() });
+      try {
+        const enc = (app2 as unknown as { encryption?: { nodesToConvert(t: 'encrypt', o: { after?: number; limit?: number }): Promise<{ fileid: number }[]>; reencryptBlob(n: unknown, t: 'encrypt'): Promise<string> } }).encryption;
+        if (!enc) throw new Error('neither `./occ encryption:encrypt-all` nor app.encryption (EncryptionService) exists yet');
+        const t0 = performance.now();
+        let after = 0;
+        for (;;) {
+          const batch = await enc.nodesToConvert('encrypt', { after, limit: 500 });
+          if (batch.length === 0) break;
+          after = batch[batch.length - 1].fileid;
+          let k = 0;
+          await Promise.all(Array.from({ length: 4 }, async () => { while (k < batch.length) await enc.reencryptBlob(batch[k++], 'encrypt'); }));
+        }
+        seconds = (performance.now() - t0) / 1000;
+        how = 'EncryptionService.reencryptBlob, 4 in flight, in-process';
+      } finally {
+        await app2.close();
+      }
+    }
+    const app3 = await openApp(loadConfig(srv.configPath), { logger: silentLogger() });
+    try {
+      const n = await (app3 as unknown as { encryption: { countEncrypted(): Promise<number> } }).encryption.countEncrypted();
+      if (n !== sizes.length) throw new Error(`after encrypt-all ${n} of ${sizes.length} files are encrypted`);
+    } finally {
+      await app3.close();
+    }
+    put(row1, 'encrypted', fmt(total / MiB / seconds));
+    put(row2, 'encrypted', fmt(sizes.length / seconds, 0));
+    log(`encrypt-all via ${how}: ${fmt(seconds, 2)} s`);
+    results['encrypt-all method'] = { encrypted: how };
+  } catch (err) {
+    log(`encrypt-all FAILED: ${(err as Error).message}`);
+    put(row1, 'encrypted', `ERR ${(err as Error).message.slice(0, 60)}`);
+  } finally {
+    dav.destroy();
+    await srv.stop();
+    rmSync(srv.dir, { recursive: true, force: true });
+  }
+}
+
+// ---------------------------------------------------------------- main
+
+const TARGETS: [RegExp, string][] = [
+  [/^PUT (1 GiB|\d+ MiB) MiB/, 'plain ≥ 600; enc ≥ 400 and ≥ 85 % of plain'],
+  [/^GET (1 GiB|\d+ MiB) MiB/, 'plain ≥ 1,000; enc ≥ 400 and ≥ 85 % of plain'],
+  [/^PUT \d+ × 4 KiB/, '≥ 1,000/s'],
+  [/^PROPFIND Depth 1, 1000 /, '≤ 15 ms'],
+  [/^server RSS during/, '≤ 150 MiB, flat'],
+  [/^overhead (1 MiB|1 GiB)/, 'enc ≤ 0.05 %'],
+  [/^encrypt-all MiB/, '≥ 300 MiB/s'],
+];
+
+async function main(): Promise<void> {
+  const free = statfsSync(tmpdir());
+  const freeGiB = (free.bavail * free.bsize) / GiB;
+  log(`free space in ${tmpdir()}: ${fmt(freeGiB)} GiB; sizes: ${JSON.stringify(S)}`);
+  if (freeGiB < (S.big / GiB) * 2.5 + 1) throw new Error(`not enough space in ${tmpdir()} (${fmt(freeGiB)} GiB free)`);
+
+  const load0 = loadavg()[0];
+  if (load0 > cpus().length) log(`warning: load average ${fmt(load0, 2)} on ${cpus().length} cores: other work is running, figures will be low`);
+  const modes: Mode[] = ONLY ? [ONLY as Mode] : ['plain', 'encrypted'];
+  for (const mode of modes) {
+    let srv: BenchServer | undefined;
+    try {
+      srv = await startBenchServer({ encrypted: mode === 'encrypted', uid: UID, password: PASSWORD });
+    } catch (err) {
+      log(`${mode}: server failed to start: ${(err as Error).message}`);
+      put('server start', mode, `ERR ${(err as Error).message.slice(0, 80)}`);
+      continue;
+    }
+    const rss = new RssSampler(srv.pid);
+    await new Promise((r) => setTimeout(r, 500));
+    const idle = rss.stats('idle');
+    if (idle) put('server RSS idle after start, MiB', mode, idle.endMiB);
+    try {
+      await measure(mode, srv, rss);
+    } finally {
+      rss.stop();
+      await srv.stop();
+      rmSync(srv.dir, { recursive: true, force: true });
+    }
+  }
+  if (!ONLY || ONLY === 'encrypted') await measureEncryptAll();
+
+  for (const m of ['PUT', 'GET']) {
+    const row = Object.keys(results).find((k) => k.startsWith(`${m} `) && k.endsWith('MiB/s'));
+    const p = Number(row && results[row].plain);
+    const e = Number(row && results[row].encrypted);
+    if (row && p > 0 && e > 0) put(`${m} encrypted / plain`, 'encrypted', `${fmt((e / p) * 100, 0)} %`);
+  }
+
+  const rows = Object.entries(results);
+  const w0 = Math.max(...rows.map(([k]) => k.length), 10);
+  const cell = (v: Cell) => (v === undefined ? '—' : String(v));
+  const w1 = Math.max(5, ...rows.map(([, v]) => cell(v.plain).length));
+  const w2 = Math.max(9, ...rows.map(([, v]) => cell(v.encrypted).length));
+  const line = (a: string, b: string, c: string, d: string) => `| ${a.padEnd(w0)} | ${b.padStart(w1)} | ${c.padStart(w2)} | ${d}`;
+  console.log(`\nCoffer bench (${QUICK ? 'quick' : 'full'}), node ${process.version}, ${cpus().length} cores, data under ${tmpdir()}, load average ${fmt(load0, 2)} at start / ${fmt(loadavg()[0], 2)} at end, ${new Date().toISOString()}`);
+  console.log(line('measurement', 'plain', 'encrypted', 'target'));
+  console.log(line('-'.repeat(w0), '-'.repeat(w1), '-'.repeat(w2), '------'));
+  for (const [k, v] of rows) console.log(line(k, cell(v.plain), cell(v.encrypted), TARGETS.find(([re]) => re.test(k))?.[1] ?? ''));
+  if (JSON_OUT) writeFileSync(JSON_OUT, JSON.stringify({ quick: QUICK, at: new Date().toISOString(), results }, null, 2));
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
