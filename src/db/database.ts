@@ -5,6 +5,7 @@ import pg from 'pg';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect, type Migration, type MigrationProvider } from 'kysely';
 import type { Config } from '../config/config.ts';
 import type { Database } from './schema.ts';
+import { withStatementCache } from './statement-cache.ts';
 import * as m001 from './migrations/001-initial.ts';
 import * as m002 from './migrations/002-upload-chunk-offset.ts';
 import * as m003 from './migrations/003-sharing.ts';
@@ -37,7 +38,7 @@ export function openDatabase(cfg: Config['database']): { db: Db; kind: DbKind } 
     sqlite.pragma('synchronous = NORMAL');
     sqlite.pragma('busy_timeout = 10000');
     sqlite.pragma('foreign_keys = ON');
-    return { db: new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) }), kind: 'sqlite' };
+    return { db: new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) }), kind: 'sqlite' };
   }
   const pool = new pg.Pool({ host: cfg.host, port: cfg.port, database: cfg.name, user: cfg.user, password: cfg.password, max: 10 });
   return { db: new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), kind: 'pgsql' };
