@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { authenticateSession } from '../web/session-auth.ts';
 import type { AuthenticatedUser } from '../auth/types.ts';
 import type { HttpContext, Route } from '../http/context.ts';
 import { maintenanceGuard } from '../setup/maintenance.ts';
@@ -66,7 +67,9 @@ export async function handleDav(req: IncomingMessage, res: ServerResponse, ctx: 
       return sendEmpty(res, 404);
     }
     if (await maintenanceGuard(req, res, app)) return;
-    const user = await app.auth.authenticateBasic(req.headers.authorization, ctx.ip);
+    // Browsers come with the session cookie (+ CSRF requesttoken); sync clients with Basic.
+    const user = (!req.headers.authorization && await authenticateSession(app, req))
+      || await app.auth.authenticateBasic(req.headers.authorization, ctx.ip);
     if (isUnder(rawPath, UPLOADS_PREFIX)) return await uploadsHandler(req, res, ctx, user);
     const viewTarget = resolveFilesTarget(rawPath, user.uid);
     if (!viewTarget) return await handleDavRoot(req, res, ctx, user);

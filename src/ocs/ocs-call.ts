@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { authenticateSession } from '../web/session-auth.ts';
 import type { AuthenticatedUser } from '../auth/types.ts';
 import { AuthenticationError } from '../errors.ts';
 import type { HttpContext } from '../http/context.ts';
@@ -32,7 +33,8 @@ export class OcsCall {
    * @throws AuthenticationError (401); ThrottledError (429)
    */
   user(): Promise<AuthenticatedUser> {
-    this.#user ??= this.ctx.app.auth.authenticateBasic(header(this.req.headers.authorization), this.ctx.ip);
+    this.#user ??= (async () => (!this.req.headers.authorization && await authenticateSession(this.ctx.app, this.req))
+      || this.ctx.app.auth.authenticateBasic(header(this.req.headers.authorization), this.ctx.ip))();
     return this.#user;
   }
 

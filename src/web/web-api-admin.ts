@@ -1,0 +1,157 @@
+import { createReadStream } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { AppRegistry } from '../apps/app-registry.ts';
+import type { UserRecord } from '../auth/types.ts';
+import { ForbiddenError, NotFoundError, ValidationError } from '../errors.ts';
+import type { ApiCall } from './web-api-files.ts';
+import { readBody, sendJson, str } from './web-http.ts';
+
+function requireAdmin(c: ApiCall): void {
+  if (!c.user.isAdmin) throw new ForbiddenError('Only administrators may do this');
+}
+
+/** Minimum length of a key backup password. */
+export const MIN_BACKUP_PASSWORD = 10;
+
+async function encryptionState(c: ApiCall) {
+  const st = await c.app.encryption.status();
+  return {
+    enabled: st.enabled, appEnabled: st.appEnabled, masterKeyPresent: st.masterKeyPresent,
+    // Coffer encrypts with one master key (Nextcloud's "master key" mode, its default); no per-user keys.
+    mode: 'master-key' as const, recoveryKeySupported: false,
+    keysBackedUpAt: st.keysBackedUpAt, encryptedFiles: st.enabled ? await c.app.encryption.countEncrypted() : 0,
+    defaultModule: st.defaultModule,
+  };
+}
+
+function userJson(u: UserRecord, used?: number) {
+  return { uid: u.uid, displayName: u.displayName, email: u.email, quota: u.quota, enabled: u.enabled, isAdmin: u.isAdmin, lastLogin: u.lastLogin, used };
+}
+
+function parseQuota(v: unknown): number | null {
+  if (v === null || v === undefined || v === '' || v === 'none' || v === 'unlimited') return null;
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || n < 0) throw new ValidationError('Invalid quota');
+  return n;
+}
+
+/**
+ * Admin endpoints: `apps`, `apps/<id>/enable|disable`, `encryption`, `encryption/enable`,
+ * `encryption/backup` (streams a password-protected key archive), `users…`.
+ * @returns false when the request is not an admin request
+ */
+export async function handleAdminApi(c: ApiCall): Promise<boolean> {
+  const { app, req, segments, ctx } = c;
+  const m = req.method ?? 'GET';
+  const [area, a1, a2] = segments;
+  if (area === 'apps') {
+    requireAdmin(c);
+    const reg = new AppRegistry(app.appConfig);
+    if (a1 === undefined && m === 'GET') {
+      const apps = await Promise.all(reg.all().map(async (a) => ({ ...a, enabled: await reg.isEnabled(a.id) })));
+      sendJson(c.res, 200, { apps });
+      return true;
+    }
+    if (a1 !== undefined && (a2 === 'enable' || a2 === 'disable') && m === 'POST') {
+      req.resume();
+      if (a2 === 'enable') await reg.enable(a1); else await reg.disable(a1);
+      await app.audit.record(`app.${a2}d`, { app: a1, by: c.user.uid, ip: ctx.ip });
+      sendJson(c.res, 200, { id: a1, enabled: await reg.isEnabled(a1) });
+      return true;
+    }
+    return false;
+  }
+  if (area === 'encryption') {
+    requireAdmin(c);
+    if (a1 === undefined && m === 'GET') { sendJson(c.res, 200, await encryptionState(c)); return true; }
+    if (a1 === 'enable' && m === 'POST') {
+      req.resume();
+      await app.encryption.enable();
+      await app.audit.record('encryption.enabled', { by: c.user.uid, ip: ctx.ip, via: 'web' });
+      sendJson(c.res, 200, await encryptionState(c));
+      return true;
+    }
+    if (a1 === 'backup' && m === 'POST') {
+      const password = str(await readBody(req), 'password');
+      if (password.length < MIN_BACKUP_PASSWORD) throw new ValidationError(`The backup password needs at least ${MIN_BACKUP_PASSWORD} characters`);
+      const dir = await mkdtemp(join(tmpdir(), 'coffer-keybackup-'));
+      try {
+        const file = join(dir, 'keys.backup');
+        const r = await app.encryption.backupKeys(file, password);
+        await app.audit.record('encryption.keys_backed_up', { by: c.user.uid, ip: ctx.ip, files: r.files, via: 'web' });
+        const day = new Date().toISOString().slice(0, 10);
+        c.res.statusCode = 200;
+        c.res.setHeader('Content-Type', 'application/octet-stream');
+        c.res.setHeader('Content-Disposition', `attachment; filename="coffer-keys-${day}.backup"`);
+        c.res.setHeader('Cache-Control', 'no-store');
+        c.res.setHeader('X-Content-Type-Options', 'nosniff');
+        await pipeline(createReadStream(file), c.res);
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+      return true;
+    }
+    return false;
+  }
+  if (area === 'users') {
+    requireAdmin(c);
+    if (a1 === undefined && m === 'GET') {
+      const users = await app.users.list({ limit: 500 });
+      const out = [];
+      for (const u of users) out.push(userJson(u, (await app.files.quota(u.uid).catch(() => ({ used: 0 }))).used));
+      sendJson(c.res, 200, { users: out });
+      return true;
+    }
+    if (a1 === undefined && m === 'POST') {
+      const b = await readBody(req);
+      const uid = str(b, 'uid').trim();
+      const password = str(b, 'password');
+      const u = await app.users.create({
+        uid, password, displayName: str(b, 'displayName', false).trim() || undefined,
+        email: str(b, 'email', false).trim() || undefined, quota: parseQuota(b.quota), isAdmin: b.isAdmin === true,
+      });
+      await app.files.ensureHome(uid);
+      await app.audit.record('user.created', { uid, by: c.user.uid, ip: ctx.ip, via: 'web' });
+      sendJson(c.res, 201, { user: userJson(u, 0) });
+      return true;
+    }
+    if (a1 === undefined) return false;
+    if (a2 === undefined && m === 'DELETE') {
+      req.resume();
+      if (a1 === c.user.uid) throw new ForbiddenError('You cannot delete yourself');
+      await app.users.get(a1);
+      await app.users.delete(a1);
+      app.auth.invalidateUser(a1);
+      await app.sessions.revokeAll(a1);
+      await app.appPasswords.revokeAll(a1);
+      await app.shares.deleteAllOfUser(a1).catch(() => {});
+      await app.uploads.removeAllFor(a1).catch(() => {});
+      await app.files.deleteAll(a1);
+      await app.audit.record('user.deleted', { uid: a1, by: c.user.uid, ip: ctx.ip, via: 'web' });
+      sendJson(c.res, 200, { ok: true });
+      return true;
+    }
+    if (a2 === 'quota' && m === 'POST') {
+      const q = parseQuota((await readBody(req)).quota);
+      await app.users.get(a1);
+      await app.users.setQuota(a1, q);
+      sendJson(c.res, 200, { uid: a1, quota: q });
+      return true;
+    }
+    if (a2 === 'password' && m === 'POST') {
+      const password = str(await readBody(req), 'password');
+      await app.users.get(a1);
+      await app.users.setPassword(a1, password);
+      app.auth.invalidateUser(a1);
+      await app.sessions.revokeAll(a1);
+      await app.audit.record('user.password_reset', { uid: a1, by: c.user.uid, ip: ctx.ip, via: 'web' });
+      sendJson(c.res, 200, { ok: true });
+      return true;
+    }
+    throw new NotFoundError('Unknown users request');
+  }
+  return false;
+}

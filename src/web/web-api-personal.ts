@@ -1,0 +1,82 @@
+import { AuthenticationError, NotFoundError, ValidationError } from '../errors.ts';
+import type { ApiCall } from './web-api-files.ts';
+import type { ResolvedSession } from './session-auth.ts';
+import { readBody, sendJson, str } from './web-http.ts';
+
+/**
+ * The user's own settings: `me`, `me/password` {current, password}, `app-passwords` (list/create/
+ * revoke), `sessions` (list/revoke).
+ * @returns false when the request is not a personal-settings request
+ */
+export async function handlePersonalApi(c: ApiCall, s: ResolvedSession): Promise<boolean> {
+  const { app, user, req, segments, ctx } = c;
+  const m = req.method ?? 'GET';
+  const [area, a1, a2] = segments;
+  if (area === 'me' && a1 === undefined && m === 'GET') {
+    const u = await app.users.get(user.uid);
+    const quota = await app.files.quota(user.uid);
+    sendJson(c.res, 200, { uid: u.uid, displayName: u.displayName, email: u.email, isAdmin: u.isAdmin, quota, lastLogin: u.lastLogin });
+    return true;
+  }
+  if (area === 'me' && a1 === 'password' && m === 'POST') {
+    const b = await readBody(req);
+    const current = str(b, 'current');
+    const next = str(b, 'password');
+    if (next.length === 0) throw new ValidationError('The new password must not be empty');
+    // Throttled and audited like a login: this is a password check too.
+    try {
+      await app.auth.authenticatePassword(user.uid, current, ctx.ip, { method: 'web-password-change', allowAppPassword: false });
+    } catch (err) {
+      if (err instanceof AuthenticationError) { sendJson(c.res, 403, { error: { code: 'wrong-password', message: 'The current password is wrong.' } }); return true; }
+      throw err;
+    }
+    await app.users.setPassword(user.uid, next);
+    app.auth.invalidateUser(user.uid);
+    const ended = await app.sessions.revokeAll(user.uid, s.session.id);
+    await app.audit.record('user.password_changed', { uid: user.uid, ip: ctx.ip, via: 'web' });
+    sendJson(c.res, 200, { ok: true, otherSessionsEnded: ended });
+    return true;
+  }
+  if (area === 'app-passwords') {
+    if (a1 === undefined && m === 'GET') {
+      sendJson(c.res, 200, { appPasswords: await app.appPasswords.list(user.uid) });
+      return true;
+    }
+    if (a1 === undefined && m === 'POST') {
+      const name = str(await readBody(req), 'name', false).trim();
+      if (!name) throw new ValidationError('Give the app password a name (the device or app using it)');
+      const r = await app.appPasswords.create(user.uid, name);
+      await app.audit.record('app_password.created', { uid: user.uid, id: r.info.id, ip: ctx.ip, via: 'web' });
+      sendJson(c.res, 201, { loginName: user.uid, token: r.token, info: r.info });
+      return true;
+    }
+    if (a1 !== undefined && a2 === undefined && m === 'DELETE') {
+      req.resume();
+      const id = Number(a1);
+      if (!Number.isSafeInteger(id)) throw new NotFoundError('No such app password');
+      await app.appPasswords.revoke(user.uid, id);
+      app.auth.invalidateUser(user.uid);
+      await app.audit.record('app_password.revoked', { uid: user.uid, id, ip: ctx.ip, via: 'web' });
+      sendJson(c.res, 200, { ok: true });
+      return true;
+    }
+    return false;
+  }
+  if (area === 'sessions') {
+    if (a1 === undefined && m === 'GET') {
+      const list = await app.sessions.list(user.uid);
+      sendJson(c.res, 200, { sessions: list.map((x) => ({ ...x, current: x.id === s.session.id })) });
+      return true;
+    }
+    if (a1 !== undefined && m === 'DELETE') {
+      req.resume();
+      const id = Number(a1);
+      if (!Number.isSafeInteger(id)) throw new NotFoundError('No such session');
+      await app.sessions.revoke(user.uid, id);
+      sendJson(c.res, 200, { ok: true, current: id === s.session.id });
+      return true;
+    }
+    return false;
+  }
+  return false;
+}

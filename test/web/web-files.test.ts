@@ -1,0 +1,262 @@
+/**
+ * Browser end-to-end: log in, upload (small and chunked), see it listed, download it identical,
+ * folder operations, sharing with a user and by link, logout.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { ADMIN, startTestInstance, type TestInstance } from '../support/test-instance.ts';
+import { browserSkipReason, ensureWebBuilt, launchBrowser, login, newContext, row, shot } from './browser-support.ts';
+
+const skip = browserSkipReason();
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+describe('web UI: files', { skip, timeout: 240_000 }, () => {
+  let t: TestInstance;
+  let browser: Browser;
+  let ctx: BrowserContext;
+  let page: Page;
+  const small = Buffer.from('Hello from the Coffer web UI test.\n'.repeat(100));
+  const big = randomBytes(12 * 1024 * 1024 + 12345);
+
+  before(async () => {
+    ensureWebBuilt();
+    t = await startTestInstance();
+    await t.addUser('bob', 'bob-password-123');
+    browser = await launchBrowser();
+    ctx = await newContext(browser);
+    page = await ctx.newPage();
+  });
+  after(async () => {
+    await ctx?.close();
+    await browser?.close();
+    await t?.stop();
+  });
+
+  test('the login page refuses a wrong password and lets the right one in', async () => {
+    await page.goto(`${t.url}/`);
+    assert.match(page.url(), /\/login$/);
+    await shot(page, '01-login');
+    await page.getByLabel('Username').fill(ADMIN.uid);
+    await page.getByLabel('Password').fill('wrong-password');
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.getByText('Wrong login or password.').waitFor();
+    await shot(page, '02-login-error');
+    await login(page, t.url, ADMIN.uid, ADMIN.password);
+    const cookies = await ctx.cookies();
+    const session = cookies.find((c) => c.name === 'coffer_session');
+    assert.ok(session, 'session cookie set');
+    assert.equal(session.httpOnly, true);
+    assert.equal(session.sameSite, 'Lax');
+    assert.equal(session.path, '/');
+    await page.getByText('No files in here').waitFor();
+    await shot(page, '03-files-empty');
+  });
+
+  test('upload through the Upload control, see it listed, download it identical', async () => {
+    // Real files (a path is handed to the local browser; no 12 MB transfer over the protocol).
+    const dir = mkdtempSync(join(tmpdir(), 'coffer-upload-'));
+    writeFileSync(join(dir, 'hello.txt'), small);
+    writeFileSync(join(dir, 'big.bin'), big);
+    await page.getByLabel('Upload').setInputFiles([join(dir, 'hello.txt'), join(dir, 'big.bin')]);
+    await row(page, 'hello.txt').waitFor();
+    await row(page, 'big.bin').waitFor({ timeout: 60_000 });
+    await page.getByText('Uploaded 2 files').waitFor();
+    // What the server stored is what we sent (the big one went up in chunks).
+    const stored = await t.app.files.stat(ADMIN.uid, 'big.bin');
+    assert.equal(stored.size, big.length);
+    assert.equal(await t.app.uploads.list(ADMIN.uid).then((l) => l.length), 0, 'chunked upload cleaned up');
+
+    const [dl] = await Promise.all([page.waitForEvent('download'), row(page, 'hello.txt').getByRole('link', { name: 'hello.txt' }).click()]);
+    assert.equal(dl.suggestedFilename(), 'hello.txt');
+    assert.equal(sha(readFileSync((await dl.path())!)), sha(small));
+    const [dl2] = await Promise.all([page.waitForEvent('download'), row(page, 'big.bin').getByRole('link', { name: 'big.bin' }).click()]);
+    assert.equal(sha(readFileSync((await dl2.path())!)), sha(big));
+    await shot(page, '04-files-uploaded');
+  });
+
+  test('sorting by size puts the biggest file first when descending', async () => {
+    await page.getByRole('button', { name: 'Size' }).click();
+    await page.getByRole('button', { name: 'Size' }).click();
+    const names = await page.locator('table.files-table tbody .name-text').allTextContents();
+    assert.deepEqual(names, ['big.bin', 'hello.txt']);
+    assert.equal(await page.locator('th.col-size').getAttribute('aria-sort'), 'descending');
+    await page.getByRole('button', { name: 'Name' }).click();
+  });
+
+  test('new folder, rename, move into it, open it, delete', async () => {
+    await page.getByRole('button', { name: 'New folder' }).click();
+    await page.getByLabel('Folder name').fill('Projects');
+    await page.getByRole('button', { name: 'Create' }).click();
+    await row(page, 'Projects').waitFor();
+    assert.equal((await t.app.files.stat(ADMIN.uid, 'Projects')).kind, 'dir');
+
+    await page.getByRole('button', { name: 'Actions for hello.txt' }).click();
+    await page.getByRole('menuitem', { name: 'Rename' }).click();
+    await page.getByLabel('New name').fill('notes.txt');
+    await page.getByRole('button', { name: 'Rename' }).click();
+    await row(page, 'notes.txt').waitFor();
+
+    await page.getByRole('button', { name: 'Actions for notes.txt' }).click();
+    await page.getByRole('menuitem', { name: 'Move' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Move “notes.txt”' });
+    await dialog.getByRole('button', { name: 'Projects' }).click();
+    await shot(page, '05-move-dialog');
+    await dialog.getByRole('button', { name: 'Move here' }).click();
+    await row(page, 'notes.txt').waitFor({ state: 'detached' });
+    assert.equal((await t.app.files.stat(ADMIN.uid, 'Projects/notes.txt')).size, small.length);
+
+    await row(page, 'Projects').getByRole('link', { name: 'Projects' }).click();
+    await row(page, 'notes.txt').waitFor();
+    assert.match(page.url(), /dir=%2FProjects/);
+    await page.getByRole('navigation', { name: 'Breadcrumbs' }).getByRole('link', { name: 'Projects' }).waitFor();
+    await shot(page, '06-files-subfolder');
+
+    await page.getByRole('button', { name: 'New folder' }).click();
+    await page.getByLabel('Folder name').fill('Trash me');
+    await page.getByRole('button', { name: 'Create' }).click();
+    await page.getByRole('button', { name: 'Actions for Trash me' }).click();
+    await page.getByRole('menuitem', { name: 'Delete' }).click();
+    await shot(page, '07-delete-confirm');
+    await page.getByRole('alertdialog').getByRole('button', { name: 'Delete' }).click();
+    await row(page, 'Trash me').waitFor({ state: 'detached' });
+    assert.equal(await t.app.files.tryStat(ADMIN.uid, 'Projects/Trash me'), undefined);
+    await page.getByRole('link', { name: 'All files' }).click();
+    await row(page, 'big.bin').waitFor();
+  });
+
+  test('drag and drop uploads too', async () => {
+    const dt = await page.evaluateHandle(() => {
+      const d = new DataTransfer();
+      d.items.add(new File(['dropped content\n'], 'dropped.txt', { type: 'text/plain' }));
+      return d;
+    });
+    const zone = page.locator('section.files-page');
+    await zone.dispatchEvent('dragenter', { dataTransfer: dt });
+    await page.getByText('Drop files to upload to All files').waitFor();
+    await shot(page, '07b-drop-overlay');
+    await zone.dispatchEvent('drop', { dataTransfer: dt });
+    await row(page, 'dropped.txt').waitFor();
+    assert.equal((await t.app.files.stat(ADMIN.uid, 'dropped.txt')).size, 'dropped content\n'.length);
+  });
+
+  test('share a folder with a user and by a password-protected link', async () => {
+    await page.getByRole('button', { name: 'Share Projects' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Share “Projects”' });
+    await dialog.getByLabel('Share with users or groups').fill('bo');
+    await dialog.getByRole('button', { name: /bob/ }).click();
+    await dialog.getByRole('list', { name: 'People with access' }).getByText('bob').waitFor();
+    await dialog.getByLabel('Permissions of bob').selectOption('view');
+    await page.getByText('bob can only view now').waitFor();
+    const bobShare = (await t.app.shares.list(ADMIN.uid, { path: 'Projects' })).find((s) => s.share.shareType === 0)!;
+    assert.equal(bobShare.share.permissions & 2, 0, 'view only');
+    await dialog.getByLabel('Permissions of bob').selectOption('edit');
+    await page.getByText('bob can edit now').waitFor();
+    await dialog.getByLabel('Password protect').check();
+    await dialog.getByLabel('Link password', { exact: true }).fill('link-secret-42');
+    await dialog.getByLabel('Set expiration date').check();
+    const day = new Date(Date.now() + 7 * 86400_000).toISOString().slice(0, 10);
+    await dialog.getByLabel('Expiration date', { exact: true }).fill(day);
+    await dialog.getByRole('button', { name: 'Create public link' }).click();
+    const link = dialog.getByLabel('Public link');
+    await link.waitFor();
+    const url = await link.inputValue();
+    assert.match(url, /\/s\/[A-Za-z0-9]+$/);
+    await dialog.getByText(`Password protected · expires ${day}`).waitFor();
+    await dialog.getByRole('button', { name: 'Copy link' }).click();
+    await shot(page, '08-share-dialog');
+    const shares = await t.app.shares.list(ADMIN.uid, { path: 'Projects' });
+    assert.deepEqual(shares.map((s) => s.share.shareType).sort(), [0, 3]);
+    assert.ok(shares.find((s) => s.share.shareType === 3)!.share.hasPassword);
+    await dialog.getByRole('button', { name: 'Close' }).first().click();
+    await row(page, 'Projects').getByText('Shared link').waitFor();
+
+    // Share a file with a group.
+    await t.app.groups.create('staff', 'Staff');
+    await t.app.groups.addUser('staff', 'bob');
+    await page.getByRole('button', { name: 'Share dropped.txt' }).click();
+    const g = page.getByRole('dialog', { name: 'Share “dropped.txt”' });
+    await g.getByLabel('Share with users or groups').fill('sta');
+    await g.getByRole('button', { name: 'Staff (group)' }).click();
+    await g.getByRole('list', { name: 'People with access' }).getByText('Group').waitFor();
+    assert.deepEqual((await t.app.shares.list(ADMIN.uid, { path: 'dropped.txt' })).map((s) => [s.share.shareType, s.share.shareWith]), [[1, 'staff']]);
+    await g.getByRole('button', { name: 'Close' }).first().click();
+
+    // The link works for someone without an account, with its password.
+    const anonCtx = await newContext(browser);
+    const anon = await anonCtx.newPage();
+    try {
+      await anon.goto(url);
+      await anon.getByText('This share is password-protected').waitFor();
+      await anon.locator('input[type=password]').fill('link-secret-42');
+      await anon.locator('input[type=password]').press('Enter');
+      await anon.getByText('notes.txt').first().waitFor();
+    } finally {
+      await anonCtx.close();
+    }
+
+    // bob sees it in his browser and can download from it.
+    const bobCtx = await newContext(browser);
+    const bob = await bobCtx.newPage();
+    try {
+      await login(bob, t.url, 'bob', 'bob-password-123');
+      await row(bob, 'Projects').getByText('Shared by admin').waitFor();
+      await row(bob, 'Projects').getByRole('link', { name: 'Projects' }).click();
+      const [dl] = await Promise.all([bob.waitForEvent('download'), row(bob, 'notes.txt').getByRole('link', { name: 'notes.txt' }).click()]);
+      assert.equal(sha(readFileSync((await dl.path())!)), sha(small));
+      await shot(bob, '09-files-shared-with-bob');
+    } finally {
+      await bobCtx.close();
+    }
+  });
+
+  test('the row menu works from the keyboard', async () => {
+    const button = page.getByRole('button', { name: 'Actions for big.bin' });
+    await button.focus();
+    await page.keyboard.press('Enter');
+    const focused = () => page.evaluate(() => document.activeElement?.textContent ?? '');
+    assert.equal(await focused(), 'Download');
+    await page.keyboard.press('ArrowDown');
+    assert.equal(await focused(), 'Share');
+    await page.keyboard.press('ArrowUp');
+    await page.keyboard.press('ArrowUp');
+    assert.equal(await focused(), 'Delete');
+    await page.keyboard.press('Escape');
+    assert.equal(await page.evaluate(() => document.activeElement?.getAttribute('aria-label')), 'Actions for big.bin');
+    assert.equal(await page.getByRole('menu').count(), 0);
+  });
+
+  test('at phone width the files view still works', async () => {
+    const phoneCtx = await newContext(browser, { phone: true });
+    const phone = await phoneCtx.newPage();
+    try {
+      await login(phone, t.url, ADMIN.uid, ADMIN.password);
+      await row(phone, 'big.bin').waitFor();
+      await phone.getByLabel('Upload').waitFor({ state: 'attached' });
+      assert.ok(await phone.getByRole('button', { name: 'New folder' }).isVisible());
+      const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      assert.ok(overflow <= 0, `no horizontal scrolling at 375 px (overflow ${overflow}px)`);
+      await shot(phone, '10-files-phone');
+      await phone.getByRole('button', { name: 'User menu' }).click();
+      await shot(phone, '11-user-menu-phone');
+    } finally {
+      await phoneCtx.close();
+    }
+  });
+
+  test('logout ends the session', async () => {
+    const before = (await ctx.cookies()).find((c) => c.name === 'coffer_session')!.value;
+    await page.getByRole('button', { name: 'User menu' }).click();
+    await page.getByRole('menuitem', { name: 'Log out' }).click();
+    await page.getByText('You have been logged out.').waitFor();
+    await shot(page, '12-logged-out');
+    const res = await fetch(`${t.url}/web/api/session`, { headers: { cookie: `coffer_session=${before}` } });
+    assert.equal(res.status, 401);
+    await page.goto(`${t.url}/apps/files`);
+    assert.match(page.url(), /\/login\?redirect_url=/);
+  });
+});
