@@ -66,6 +66,8 @@ export class FilesService {
   readonly #db: Db;
   readonly #blobs: BlobStore;
   readonly #log: Logger;
+  /** Users whose root folder is known to exist (saves a query on every write). */
+  readonly #homes = new Set<string>();
 
   constructor(deps: FilesServiceDeps) {
     this.#db = deps.db;
@@ -80,7 +82,10 @@ export class FilesService {
   /** The user's root folder, created on first use. */
   async ensureHome(uid: string): Promise<FileNode> {
     const existing = await this.#repo.byPath(this.#db, uid, '');
-    if (existing) return existing;
+    if (existing) {
+      this.#homes.add(uid);
+      return existing;
+    }
     const fileId = await this.#repo.allocateFileId();
     try {
       return await this.#repo.insert(this.#db, {
@@ -166,14 +171,16 @@ export class FilesService {
   async writeFile(uid: string, path: string, source: Readable, opts: WriteOptions = {}): Promise<WriteResult> {
     const p = normalizePath(path);
     if (p === '') throw new ConflictError('cannot write to the root folder');
-    await this.ensureHome(uid);
+    if (!this.#homes.has(uid)) await this.ensureHome(uid);
     const before = await this.#repo.byPath(this.#db, uid, p);
     this.#checkPreconditions(before, opts);
     if (!before) await this.#parentDir(this.#db, uid, p);
     if (before?.kind === 'dir') throw new ConflictError(`${p} is a folder`);
-    const quota = await this.quota(uid);
-    if (opts.expectedSize !== undefined && quota.total !== null && quota.used - (before?.size ?? 0) + opts.expectedSize > quota.total) {
-      throw new QuotaExceededError(`not enough space for ${p}`);
+    if (opts.expectedSize !== undefined) {
+      const quota = await this.quota(uid);
+      if (quota.total !== null && quota.used - (before?.size ?? 0) + opts.expectedSize > quota.total) {
+        throw new QuotaExceededError(`not enough space for ${p}`);
+      }
     }
 
     const sent = parseChecksums(opts.checksum);
@@ -294,6 +301,7 @@ export class FilesService {
 
   /** Deletes a user's whole tree (user deletion). */
   async deleteAll(uid: string): Promise<void> {
+    this.#homes.delete(uid);
     const blobs = await this.#db.transaction().execute(async (trx) => {
       const root = await this.#repo.byPath(trx, uid, '');
       return root ? this.#repo.deleteSubtree(trx, root) : [];
@@ -431,8 +439,9 @@ export class FilesService {
   }
 
   async quota(uid: string): Promise<Quota> {
+    const total = await this.#repo.userQuota(this.#db, uid);
     const root = await this.#repo.byPath(this.#db, uid, '');
-    return { used: root?.size ?? 0, total: await this.#repo.userQuota(this.#db, uid) };
+    return { used: root?.size ?? 0, total };
   }
 
   /** Hashes the stored content and records the checksum (PATCH X-Recalculate-Hash). @throws NotFoundError, ConflictError */
@@ -468,7 +477,7 @@ export class FilesService {
 
   async #parentDir(ex: Executor, uid: string, p: string): Promise<FileNode> {
     const pp = parentPath(p);
-    const parent = await this.#repo.byPath(ex, uid, pp);
+    const parent = await this.#repo.byPath(ex, uid, pp) ?? (pp === '' && ex === this.#db ? await this.ensureHome(uid) : undefined);
     if (!parent) throw new ConflictError(`parent folder ${pp || '/'} does not exist`);
     if (parent.kind !== 'dir') throw new ConflictError(`${pp} is not a folder`);
     return parent;
