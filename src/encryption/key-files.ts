@@ -20,8 +20,11 @@ export interface UserRootKeyFile {
   readonly uid: string;
   readonly id: string;
   readonly created: string;
-  /** Master-key mode: wrapped by the master key. (Per-user mode, next: sealed to the user's X25519 key.) */
-  readonly wrappedBy: { readonly type: 'master'; readonly id: string };
+  /**
+   * Master-key mode: wrapped by the master key (`id` = master key id). Per-user-key mode:
+   * `user-x25519`, sealed to the user's X25519 public key (`id` = public key id; see user-keys.ts).
+   */
+  readonly wrappedBy: { readonly type: 'master' | 'user-x25519'; readonly id: string };
   readonly wrapped: string;
 }
 

@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import { CryptoError, NotFoundError } from '../errors.ts';
-import { hkdfSha256 } from '../crypto/kdf.ts';
 import { unwrapKey, wrapKey } from '../crypto/key-wrap.ts';
 import { KEY_ID_SIZE, KEY_SIZE } from '../crypto/format.ts';
 import { KeyStore, SYSTEM, userScope } from '../keys/key-store.ts';
@@ -8,6 +7,9 @@ import {
   MASTER_FILE, MASTER_POINTER, ROOT_KEY_FILE, masterFileName, parseKeyFile, rootKeyFileName,
   type MasterKeyFile, type MasterPointerFile, type UserRootKeyFile,
 } from './key-files.ts';
+import type { UserRootKeys } from './user-keys.ts';
+import { MASTER_WRAPPING_FILE, deleteMasterWrappings, unwrapMasterWith, writeMasterWith, type KeyHolder } from './key-holder.ts';
+import { SecretKeyHolder } from './secret-key-holder.ts';
 
 /** An unwrapped key and its id. */
 export interface KeyHandle {
@@ -21,6 +23,10 @@ export interface KeyManagerOptions {
   secret: string;
   /** The config `instanceid` (HKDF salt of the secret-derived key). */
   instanceId: string;
+  /** What wraps the master key (default: the secret holder built from `secret` + `instanceId`). */
+  holder?: KeyHolder;
+  /** Per-user-key mode (R_u sealed to the user's X25519 key; see user-keys.ts). */
+  userRoots?: UserRootKeys;
 }
 
 /** Progress of a master key rotation. */
@@ -30,7 +36,6 @@ export interface RotationProgress {
   readonly newMasterKeyId: string;
 }
 
-const SECRET_INFO = Buffer.from('coffer master-key wrap v1', 'latin1');
 const MASTER_AAD = Buffer.from('coffer master key', 'latin1');
 const ROOT_AAD = Buffer.from('coffer user root key', 'latin1');
 
@@ -46,18 +51,23 @@ function rootKeyAad(uid: string, rootId: Buffer, masterId: Buffer): Buffer {
  */
 export class KeyManager {
   #store: KeyStore;
-  readonly #secretKek: Buffer;
+  readonly #holder: KeyHolder;
   readonly #masters = new Map<string, Buffer>();
   readonly #roots = new Map<string, Buffer>();
   readonly #currentRoot = new Map<string, KeyHandle>();
   readonly #creating = new Map<string, Promise<KeyHandle>>();
+  readonly #userRoots: UserRootKeys | undefined;
 
   constructor(o: KeyManagerOptions) {
     this.#store = o.keyStore;
-    this.#secretKek = hkdfSha256(Buffer.from(o.secret, 'utf8'), Buffer.from(o.instanceId, 'utf8'), SECRET_INFO, KEY_SIZE);
+    this.#userRoots = o.userRoots;
+    this.#holder = o.holder ?? new SecretKeyHolder(o.secret, o.instanceId);
   }
 
   get keyStore(): KeyStore { return this.#store; }
+
+  /** What wraps the master key (master key custody). */
+  get holder(): KeyHolder { return this.#holder; }
 
   /** Switches to another key storage root (after change-key-storage-root); drops cached lookups. */
   setKeyStore(store: KeyStore): void {
@@ -88,14 +98,8 @@ export class KeyManager {
   async #master(idHex: string): Promise<Buffer> {
     const cached = this.#masters.get(idHex);
     if (cached) return cached;
-    const name = masterFileName(idHex);
-    const f = parseKeyFile<MasterKeyFile>(await this.#store.read(SYSTEM, name), 'master', name);
-    let key: Buffer;
-    try {
-      key = unwrapKey(this.#secretKek, Buffer.from(f.wrapped, 'base64'), Buffer.concat([MASTER_AAD, Buffer.from(idHex, 'hex')]), 'master key');
-    } catch (err) {
-      throw new CryptoError(`the config secret does not match the key storage: master key ${idHex} in ${this.#store.dirOf(SYSTEM)} could not be unwrapped with the configured secret and instance id. Restore the config file's original "secret" (or point the key storage root at the keys that belong to this config); nothing was changed.`, { cause: err });
-    }
+    // The holder's wrapping file (secret: master_<id>.masterKey); errors name the cause (key-holder.ts).
+    const key = await unwrapMasterWith(this.#store, this.#holder, idHex, Buffer.concat([MASTER_AAD, Buffer.from(idHex, 'hex')]));
     this.#masters.set(idHex, key);
     return key;
   }
@@ -120,12 +124,7 @@ export class KeyManager {
     const id = randomBytes(KEY_ID_SIZE);
     const key = randomBytes(KEY_SIZE);
     const idHex = id.toString('hex');
-    const file: MasterKeyFile = {
-      format: 'coffer-key-v1', kind: 'master', id: idHex, created: new Date().toISOString(),
-      wrap: 'secret-hkdf-aes256gcm',
-      wrapped: wrapKey(this.#secretKek, key, Buffer.concat([MASTER_AAD, id])).toString('base64'),
-    };
-    await this.#store.write(SYSTEM, masterFileName(idHex), JSON.stringify(file, null, 1));
+    await writeMasterWith(this.#store, this.#holder, idHex, key, Buffer.concat([MASTER_AAD, id]));
     this.#masters.set(idHex, key);
     return idHex;
   }
@@ -152,6 +151,7 @@ export class KeyManager {
   async #unwrapRoot(f: UserRootKeyFile): Promise<Buffer> {
     const cached = this.#roots.get(f.id);
     if (cached) return cached;
+    if (f.wrappedBy.type === 'user-x25519' && this.#userRoots) return this.#userRoots.unsealRoot(f);
     if (f.wrappedBy.type !== 'master') throw new CryptoError(`root key ${f.id} of user ${f.uid} is wrapped by an unsupported key type`);
     const mk = await this.#master(f.wrappedBy.id);
     const key = unwrapKey(mk, Buffer.from(f.wrapped, 'base64'), rootKeyAad(f.uid, Buffer.from(f.id, 'hex'), Buffer.from(f.wrappedBy.id, 'hex')), `root key ${f.id} of user ${f.uid}`);
@@ -168,6 +168,7 @@ export class KeyManager {
    * @throws NotFoundError when there is no master key; CryptoError for a wrong secret or damaged keys.
    */
   async userKeyForWrite(uid: string): Promise<KeyHandle> {
+    if (this.#userRoots && await this.#userRoots.perUserMode()) return this.#userRoots.rootForWrite(uid);
     const cached = this.#currentRoot.get(uid);
     if (cached) return cached;
     let p = this.#creating.get(uid);
@@ -249,7 +250,7 @@ export class KeyManager {
     for (const uid of users) {
       for (const name of await this.#rootFileNames(uid)) {
         const f = await this.#readRootFile(uid, name);
-        if (f.wrappedBy.id === ptr.current) continue;
+        if (f.wrappedBy.type !== 'master' || f.wrappedBy.id === ptr.current) continue;
         const key = await this.#unwrapRoot(f);
         await this.#writeRoot(uid, Buffer.from(f.id, 'hex'), key, current);
         rewrapped++;
@@ -257,12 +258,12 @@ export class KeyManager {
       onProgress?.({ users: users.length, rewrapped, newMasterKeyId: ptr.current });
     }
     for (const old of ptr.retiring) {
-      await this.#store.delete(SYSTEM, masterFileName(old));
+      await deleteMasterWrappings(this.#store, old);
       this.#masters.delete(old);
     }
     // Masters no pointer refers to (left by a crash before the pointer was written) are removed too.
     for (const n of await this.#store.list(SYSTEM)) {
-      const m = MASTER_FILE.exec(n);
+      const m = MASTER_WRAPPING_FILE.exec(n);
       if (m && m[1] !== ptr.current) await this.#store.delete(SYSTEM, n);
     }
     await this.#store.write(SYSTEM, MASTER_POINTER, JSON.stringify({ ...ptr, retiring: [] }, null, 1));

@@ -198,6 +198,9 @@ export async function filesContaining(root: string, marker: string): Promise<str
   const hits: string[] = [];
   for (const rel of allPaths(root)) {
     const p = join(root, rel);
+    // Never open the SQLite files: closing any descriptor of them drops this process's POSIX
+    // locks, and the in-process server would then read stale data.
+    if (/(^|\/)coffer\.db/.test(rel)) continue;
     let st;
     try { st = statSync(p); } catch { continue; }
     if (!st.isFile()) continue;

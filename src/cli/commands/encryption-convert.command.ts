@@ -93,7 +93,6 @@ function summaryText(s: ConvertSummary): string {
   let out = `${verb} ${s.converted} files (${formatBytes(s.bytes)}) in ${s.seconds.toFixed(1)} s: ` +
     `${(s.bytes / MiB / secs).toFixed(1)} MiB/s, ${(s.converted / secs).toFixed(1)} files/s.\n`;
   if (s.skipped > 0) out += `${s.skipped} files changed or were deleted during the run and were skipped (new versions are written in the current mode).\n`;
-  if (s.recovered > 0) out += `Cleaned up ${s.recovered} conversions left unfinished by an interrupted earlier run.\n`;
   return out;
 }
 
@@ -137,6 +136,9 @@ async function runConvert(target: ConvertTarget, owner: string | undefined, cmd:
       summary = await conv.run({
         target, owner, concurrency,
         onProgress: (p: ConvertProgress) => progress?.update(p),
+        onStart: ({ recovered }) => {
+          if (recovered > 0) process.stdout.write(`Cleaned up ${recovered} conversions left unfinished by an interrupted earlier run (no file was affected).\n`);
+        },
         shouldStop: () => stop,
       });
     } finally {

@@ -26,7 +26,7 @@ export function register(program: Command): void {
         const progress = total > 0 ? createProgress('verify', total) : undefined;
         let report;
         try {
-          report = await new IntegrityVerifier({ encryption: app.encryption, audit: app.audit }).verify({
+          report = await new IntegrityVerifier({ encryption: app.encryption, audit: app.audit, db: app.db }).verify({
             owner: user, concurrency: flags.jobs,
             onProgress: (p) => progress?.update({ done: p.done, total: Math.max(total, p.done), bytesDone: p.bytes, elapsedMs: p.elapsedMs }),
           });

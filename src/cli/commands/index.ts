@@ -11,6 +11,8 @@ import * as encryptionConvert from './encryption-convert.command.ts';
 import * as encryptionVerify from './encryption-verify.command.ts';
 import * as encryptionKeys from './encryption-keys.command.ts';
 import * as encryptionDecryptBlob from './encryption-decrypt-blob.command.ts';
+import * as encryptionUserKeys from './encryption-user-keys.command.ts';
+import * as encryptionKeyHolder from './encryption-key-holder.command.ts';
 import * as userAdd from './user-add.command.ts';
 import * as userDelete from './user-delete.command.ts';
 import * as userEnable from './user-enable.command.ts';
@@ -24,6 +26,7 @@ import * as groupDelete from './group-delete.command.ts';
 import * as groupList from './group-list.command.ts';
 import * as filesCleanup from './files-cleanup.command.ts';
 import * as logAudit from './log-audit.command.ts';
+import * as storageTest from './storage-test.command.ts';
 
 /**
  * A `./occ` command module: registers one or more `namespace:command`s on the program with
@@ -67,7 +70,11 @@ export const COMMAND_MODULES: readonly CommandModule[] = [
   encryptionVerify,
   encryptionKeys,
   encryptionDecryptBlob,
+  encryptionUserKeys,
+  encryptionKeyHolder,
   // reliability (issue 6)
   filesCleanup,
   logAudit,
+  // scale-out (issue 7)
+  storageTest,
 ];

@@ -1,7 +1,7 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { CliError, EXIT, cliOptions, readSecret } from '../cli-support.ts';
 import { configPath } from '../../config/config.ts';
-import type { InstallDatabase } from '../../setup/installer.ts';
+import type { InstallDatabase, InstallStorage } from '../../setup/installer.ts';
 
 interface InstallFlags {
   adminUser: string;
@@ -13,6 +13,15 @@ interface InstallFlags {
   databaseName: string;
   databaseUser?: string;
   databasePass?: string;
+  storage: 'local' | 's3';
+  s3Endpoint?: string;
+  s3Bucket?: string;
+  s3Region: string;
+  s3AccessKey?: string;
+  s3SecretKey?: string;
+  s3PathStyle: boolean;
+  redisHost?: string;
+  redisPort?: number;
 }
 
 /** commander parser for a TCP port (0–65535). */
@@ -43,6 +52,16 @@ export function register(program: Command): void {
     .option('--database-name <name>', 'PostgreSQL database name (created when missing and allowed)', 'coffer')
     .option('--database-user <user>', 'PostgreSQL user')
     .option('--database-pass <password>', 'PostgreSQL password', '')
+    .addOption(new Option('--storage <type>', 'where file content goes').choices(['local', 's3']).default('local'))
+    .option('--s3-endpoint <url>', 'S3 endpoint, e.g. http://rgw.internal:7480 (Ceph RGW, MinIO) or https://s3.eu-central-1.amazonaws.com')
+    .option('--s3-bucket <name>', 'S3 bucket (created when missing and allowed)')
+    .option('--s3-region <region>', 'S3 region', 'us-east-1')
+    .option('--s3-access-key <key>', 'S3 access key id')
+    .option('--s3-secret-key <secret>', 'S3 secret access key')
+    .addOption(new Option('--s3-path-style [bool]', 'path-style URLs (Ceph RGW, MinIO); --s3-path-style false for virtual-hosted').default(true)
+      .argParser((v: string) => { if (v === 'true' || v === '1') return true; if (v === 'false' || v === '0') return false; throw new InvalidArgumentError('true or false'); }))
+    .option('--redis-host <host>', 'Redis host (shared brute-force counters for several server processes)')
+    .option('--redis-port <port>', 'Redis port (default 6379)', parsePort)
     .addHelpText('after', '\nThe config file is $COFFER_CONFIG, or config/config.json under the working directory.\nRefuses (exit 5) when Coffer is already installed.')
     .action(async (flags: InstallFlags, cmd: Command) => {
       const { noInteraction } = cliOptions(cmd);
@@ -59,10 +78,22 @@ export function register(program: Command): void {
         const h = splitHost(flags.databaseHost);
         database = { type: 'pgsql', host: h.host, port: flags.databasePort ?? h.port ?? 5432, name: flags.databaseName, user: flags.databaseUser, password: flags.databasePass ?? '' };
       }
+      let storage: InstallStorage = { type: 'local' };
+      if (flags.storage === 's3') {
+        const required = { s3Endpoint: '--s3-endpoint', s3Bucket: '--s3-bucket', s3AccessKey: '--s3-access-key', s3SecretKey: '--s3-secret-key' } as const;
+        const missing = (Object.keys(required) as (keyof typeof required)[]).filter((k) => !flags[k]).map((k) => required[k]);
+        if (missing.length) throw new CliError(`${missing.join(', ')} required with --storage s3`, EXIT.USAGE);
+        storage = { type: 's3', endpoint: flags.s3Endpoint!, bucket: flags.s3Bucket!, region: flags.s3Region, accessKey: flags.s3AccessKey!, secretKey: flags.s3SecretKey!, pathStyle: flags.s3PathStyle };
+      }
+      if (flags.redisPort !== undefined && !flags.redisHost) throw new CliError('--redis-port needs --redis-host', EXIT.USAGE);
+      const redis = flags.redisHost ? { host: flags.redisHost, port: flags.redisPort ?? 6379 } : undefined;
       const { install } = await import('../../setup/installer.ts');
-      const result = await install({ configPath: configPath(), adminUser: flags.adminUser, adminPass, dataDir: flags.dataDir, database });
+      const result = await install({ configPath: configPath(), adminUser: flags.adminUser, adminPass, dataDir: flags.dataDir, database, storage, redis });
       process.stdout.write(`Coffer was successfully installed\n`);
       process.stdout.write(`  config file:    ${result.configPath}\n  data directory: ${result.config.datadirectory}\n  database:       ${describeDb(result.config)}\n  admin user:     ${flags.adminUser}\n`);
+      const st = result.config.storage;
+      process.stdout.write(`  storage:        ${st.type === 's3' ? `S3 bucket ${st.bucket} at ${st.endpoint}` : 'local (data directory)'}\n`);
+      if (result.config.redis) process.stdout.write(`  redis:          ${result.config.redis.host}:${result.config.redis.port}\n`);
     });
 }
 

@@ -1,0 +1,298 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import pkcs11js from 'pkcs11js';
+import { AuthenticationError, ConfigError, CryptoError } from '../errors.ts';
+import type { KeyHolder } from './key-holder.ts';
+
+type Pkcs11 = InstanceType<typeof pkcs11js.PKCS11>;
+type Handle = Buffer;
+
+export interface Pkcs11KeyHolderOptions {
+  /** Path of the vendor's PKCS#11 library (e.g. /usr/lib/softhsm/libsofthsm2.so). */
+  module: string;
+  tokenLabel: string;
+  /** Environment variable holding the user PIN (default PKCS11_PIN when no pinFile). */
+  pinEnv?: string;
+  /** File holding the user PIN (first line). */
+  pinFile?: string;
+  /** Label of the AES key object; default `coffer-master-wrap-<instanceid>`. */
+  keyLabel?: string;
+  instanceId: string;
+  /** Force a mechanism (tests); default: AES-GCM when the token offers it, else AES-KWP. */
+  mechanism?: 'gcm' | 'kwp';
+}
+
+const FMT_GCM = 1;
+const FMT_KWP = 2;
+const IV_SIZE = 12;
+const TAG_BITS = 128;
+
+/**
+ * A PKCS#11 library is process-global state (C_Initialize once per process): loaded modules are
+ * shared by reference count, so several holders (tests, a switch between two tokens of one module)
+ * can coexist; C_Finalize runs when the last one closes.
+ */
+const loaded = new Map<string, { p: Pkcs11; refs: number }>();
+
+function ckr(err: unknown): string {
+  return (err as { message?: string })?.message ?? String(err);
+}
+
+function acquire(module: string): Pkcs11 {
+  const l = loaded.get(module);
+  if (l) { l.refs++; return l.p; }
+  const p = new pkcs11js.PKCS11();
+  try {
+    p.load(module);
+  } catch (err) {
+    throw new ConfigError(`PKCS#11 module ${module} could not be loaded: ${ckr(err)}`, { cause: err });
+  }
+  try {
+    p.C_Initialize();
+  } catch (err) {
+    if (ckr(err) !== 'CKR_CRYPTOKI_ALREADY_INITIALIZED') throw new ConfigError(`PKCS#11 module ${module} failed to initialize: ${ckr(err)}`, { cause: err });
+  }
+  loaded.set(module, { p, refs: 1 });
+  return p;
+}
+
+function release(module: string): void {
+  const l = loaded.get(module);
+  if (!l) return;
+  if (--l.refs > 0) return;
+  loaded.delete(module);
+  try { l.p.C_Finalize(); } catch { /* already finalized */ }
+  try { l.p.close(); } catch { /* ignore */ }
+}
+
+/**
+ * Master key custody on a PKCS#11 token: MK is encrypted by a non-extractable, sensitive AES-256 key
+ * object that lives on the token (CKM_AES_GCM with the AAD, or CKM_AES_KEY_WRAP_PAD over MK ‖ SHA-256(AAD)
+ * when the token has no GCM). The wrapping key never leaves the token; without the token and its PIN,
+ * the key storage and the config secret do not open MK.
+ *
+ * Wrapped value: `0x01 ‖ iv(12) ‖ ciphertext ‖ tag(16)` (GCM) or `0x02 ‖ KWP output` (KWP).
+ */
+export class Pkcs11KeyHolder implements KeyHolder {
+  readonly id: string;
+  readonly type = 'pkcs11' as const;
+  readonly wrapAlgorithm = 'pkcs11-aes256';
+  readonly keyLabel: string;
+  readonly #o: Pkcs11KeyHolderOptions;
+  #p: Pkcs11 | undefined;
+  #session: Handle | undefined;
+  #slot: Handle | undefined;
+  #key: Handle | undefined;
+  #ops = 0;
+  #tokenInfo: Record<string, string> = {};
+
+  constructor(o: Pkcs11KeyHolderOptions) {
+    this.#o = o;
+    this.id = `pkcs11:${o.tokenLabel}`;
+    this.keyLabel = o.keyLabel ?? `coffer-master-wrap-${o.instanceId}`;
+  }
+
+  /** `master_<id>.p11-<16 hex of SHA-256(token label ‖ 0 ‖ key label)>.masterKey`. */
+  fileName(idHex: string): string {
+    const tag = createHash('sha256').update(`${this.#o.tokenLabel}\0${this.keyLabel}`, 'utf8').digest('hex').slice(0, 16);
+    return `master_${idHex}.p11-${tag}.masterKey`;
+  }
+
+  #pin(): string {
+    const o = this.#o;
+    if (o.pinFile) {
+      let text: string;
+      try { text = readFileSync(o.pinFile, 'utf8'); } catch (err) {
+        throw new ConfigError(`PKCS#11 PIN file ${o.pinFile} cannot be read: ${(err as NodeJS.ErrnoException).code ?? ckr(err)}`);
+      }
+      const pin = text.split(/\r?\n/)[0] ?? '';
+      if (!pin) throw new ConfigError(`PKCS#11 PIN file ${o.pinFile} is empty`);
+      return pin;
+    }
+    const name = o.pinEnv ?? 'PKCS11_PIN';
+    const pin = process.env[name];
+    if (!pin) throw new ConfigError(`PKCS#11 PIN: environment variable ${name} is not set (keyHolder.pinEnv)`);
+    return pin;
+  }
+
+  /**
+   * Loads the module, finds the token by label, logs in.
+   * @throws ConfigError "PKCS#11 token 'X' not found in module M", module/PIN-source problems;
+   *   AuthenticationError "PKCS#11 login failed: wrong PIN …" (also for a locked PIN).
+   */
+  async open(): Promise<void> {
+    if (this.#session) return;
+    const { module, tokenLabel } = this.#o;
+    const pin = this.#pin();
+    const p = acquire(module);
+    try {
+      let slot: Handle | undefined;
+      for (const s of p.C_GetSlotList(true)) {
+        const ti = p.C_GetTokenInfo(s);
+        if (ti.label.trimEnd() === tokenLabel) {
+          slot = s;
+          this.#tokenInfo = { manufacturer: ti.manufacturerID.trimEnd(), model: ti.model.trimEnd(), serial: ti.serialNumber.trimEnd() };
+          break;
+        }
+      }
+      if (!slot) throw new ConfigError(`PKCS#11 token '${tokenLabel}' not found in module ${module}`);
+      const session = p.C_OpenSession(slot, pkcs11js.CKF_RW_SESSION | pkcs11js.CKF_SERIAL_SESSION);
+      try {
+        p.C_Login(session, pkcs11js.CKU_USER, pin);
+      } catch (err) {
+        const code = ckr(err);
+        if (code !== 'CKR_USER_ALREADY_LOGGED_IN') {
+          try { p.C_CloseSession(session); } catch { /* ignore */ }
+          if (code === 'CKR_PIN_INCORRECT') throw new AuthenticationError(`PKCS#11 login failed: wrong PIN for token '${tokenLabel}'`);
+          if (code === 'CKR_PIN_LOCKED') throw new AuthenticationError(`PKCS#11 login failed: the PIN of token '${tokenLabel}' is locked`);
+          throw new AuthenticationError(`PKCS#11 login failed on token '${tokenLabel}': ${code}`);
+        }
+      }
+      this.#p = p;
+      this.#slot = slot;
+      this.#session = session;
+    } catch (err) {
+      release(module);
+      throw err;
+    }
+  }
+
+  #find(): Handle | undefined {
+    const p = this.#p!;
+    const s = this.#session!;
+    p.C_FindObjectsInit(s, [
+      { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY },
+      { type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_AES },
+      { type: pkcs11js.CKA_LABEL, value: this.keyLabel },
+    ]);
+    const found = p.C_FindObjects(s, 2);
+    p.C_FindObjectsFinal(s);
+    if (found.length > 1) throw new CryptoError(`PKCS#11 token '${this.#o.tokenLabel}' holds several AES keys labelled '${this.keyLabel}'; remove the extra ones`);
+    const key = found[0];
+    if (!key) return undefined;
+    const [sens, extr] = p.C_GetAttributeValue(s, key, [{ type: pkcs11js.CKA_SENSITIVE }, { type: pkcs11js.CKA_EXTRACTABLE }]);
+    if (sens?.value[0] !== 1 || extr?.value[0] !== 0) {
+      throw new CryptoError(`PKCS#11 key '${this.keyLabel}' on token '${this.#o.tokenLabel}' is extractable or not sensitive; refusing to use it (create it with CKA_SENSITIVE=true, CKA_EXTRACTABLE=false)`);
+    }
+    return key;
+  }
+
+  async #keyHandle(create: boolean): Promise<Handle> {
+    await this.open();
+    if (this.#key) return this.#key;
+    let key = this.#find();
+    if (!key && create) {
+      key = this.#p!.C_GenerateKey(this.#session!, { mechanism: pkcs11js.CKM_AES_KEY_GEN }, [
+        { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY },
+        { type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_AES },
+        { type: pkcs11js.CKA_VALUE_LEN, value: 32 },
+        { type: pkcs11js.CKA_TOKEN, value: true },
+        { type: pkcs11js.CKA_PRIVATE, value: true },
+        { type: pkcs11js.CKA_SENSITIVE, value: true },
+        { type: pkcs11js.CKA_EXTRACTABLE, value: false },
+        { type: pkcs11js.CKA_ENCRYPT, value: true },
+        { type: pkcs11js.CKA_DECRYPT, value: true },
+        { type: pkcs11js.CKA_WRAP, value: false },
+        { type: pkcs11js.CKA_UNWRAP, value: false },
+        { type: pkcs11js.CKA_LABEL, value: this.keyLabel },
+        { type: pkcs11js.CKA_ID, value: Buffer.from(this.keyLabel, 'utf8') },
+      ]);
+    }
+    if (!key) throw new CryptoError(`PKCS#11 key '${this.keyLabel}' not found on token '${this.#o.tokenLabel}' (module ${this.#o.module}): the master key cannot be unwrapped`);
+    this.#key = key;
+    return key;
+  }
+
+  /** Finds the wrapping key, creating it on the token if missing (used by `key-holder:set`). */
+  async ensureKey(): Promise<void> { await this.#keyHandle(true); }
+
+  #mechanism(): 'gcm' | 'kwp' {
+    if (this.#o.mechanism) return this.#o.mechanism;
+    const mechs = this.#p!.C_GetMechanismList(this.#slot!);
+    if (mechs.includes(pkcs11js.CKM_AES_GCM)) return 'gcm';
+    if (mechs.includes(pkcs11js.CKM_AES_KEY_WRAP_PAD)) return 'kwp';
+    throw new CryptoError(`PKCS#11 token '${this.#o.tokenLabel}' offers neither CKM_AES_GCM nor CKM_AES_KEY_WRAP_PAD`);
+  }
+
+  /** Runs a GCM operation, trying the v2.40 parameter struct first and the older one if refused. */
+  #gcm(op: 'enc' | 'dec', key: Handle, iv: Buffer, aad: Buffer, data: Buffer): Buffer {
+    const p = this.#p!;
+    const s = this.#session!;
+    let last: unknown;
+    for (const type of [pkcs11js.CK_PARAMS_AES_GCM_v240, pkcs11js.CK_PARAMS_AES_GCM]) {
+      const mech = { mechanism: pkcs11js.CKM_AES_GCM, parameter: { type, iv, aad, ivBits: IV_SIZE * 8, tagBits: TAG_BITS } };
+      try {
+        if (op === 'enc') { p.C_EncryptInit(s, mech, key); return Buffer.from(p.C_Encrypt(s, data, Buffer.alloc(data.length + 64))); }
+        p.C_DecryptInit(s, mech, key);
+        return Buffer.from(p.C_Decrypt(s, data, Buffer.alloc(data.length + 64)));
+      } catch (err) {
+        last = err;
+        if (ckr(err) !== 'CKR_MECHANISM_PARAM_INVALID') throw err;
+      }
+    }
+    throw last;
+  }
+
+  /** @throws CryptoError when the token refuses. */
+  async wrap(mk: Buffer, aad: Buffer): Promise<Buffer> {
+    const key = await this.#keyHandle(false);
+    this.#ops++;
+    try {
+      if (this.#mechanism() === 'gcm') {
+        const iv = randomBytes(IV_SIZE);
+        return Buffer.concat([Buffer.from([FMT_GCM]), iv, this.#gcm('enc', key, iv, aad, mk)]);
+      }
+      const p = this.#p!;
+      p.C_EncryptInit(this.#session!, { mechanism: pkcs11js.CKM_AES_KEY_WRAP_PAD }, key);
+      const plain = Buffer.concat([mk, createHash('sha256').update(aad).digest()]);
+      return Buffer.concat([Buffer.from([FMT_KWP]), Buffer.from(p.C_Encrypt(this.#session!, plain, Buffer.alloc(plain.length + 64)))]);
+    } catch (err) {
+      if (err instanceof CryptoError) throw err;
+      throw new CryptoError(`PKCS#11 token '${this.#o.tokenLabel}' refused to wrap the master key: ${ckr(err)}`, { cause: err });
+    }
+  }
+
+  /** @throws CryptoError when the wrapping does not open with the token's key (other key, tampered, other AAD). */
+  async unwrap(wrapped: Buffer, aad: Buffer): Promise<Buffer> {
+    const key = await this.#keyHandle(false);
+    this.#ops++;
+    const fail = (cause?: unknown) => new CryptoError(`the master key could not be unwrapped by PKCS#11 key '${this.keyLabel}' on token '${this.#o.tokenLabel}': another token key, or the wrapped key was altered`, { cause });
+    try {
+      if (wrapped[0] === FMT_GCM && wrapped.length > 1 + IV_SIZE + TAG_BITS / 8) {
+        return this.#gcm('dec', key, wrapped.subarray(1, 1 + IV_SIZE), aad, wrapped.subarray(1 + IV_SIZE));
+      }
+      if (wrapped[0] === FMT_KWP) {
+        const p = this.#p!;
+        p.C_DecryptInit(this.#session!, { mechanism: pkcs11js.CKM_AES_KEY_WRAP_PAD }, key);
+        const plain = Buffer.from(p.C_Decrypt(this.#session!, wrapped.subarray(1), Buffer.alloc(wrapped.length + 64)));
+        const h = createHash('sha256').update(aad).digest();
+        if (plain.length !== 64 || !timingSafeEqual(plain.subarray(32), h)) throw fail();
+        return plain.subarray(0, 32);
+      }
+    } catch (err) {
+      if (err instanceof CryptoError) throw err;
+      throw fail(err);
+    }
+    throw fail();
+  }
+
+  describe(): Record<string, unknown> {
+    const o = this.#o;
+    return {
+      type: 'pkcs11', id: this.id, module: o.module, tokenLabel: o.tokenLabel, keyLabel: this.keyLabel,
+      pinSource: o.pinFile ? `file:${o.pinFile}` : `env:${o.pinEnv ?? 'PKCS11_PIN'}`,
+      connected: this.#session !== undefined, ...(this.#session ? { token: this.#tokenInfo, mechanism: this.#mechanism() === 'gcm' ? 'CKM_AES_GCM' : 'CKM_AES_KEY_WRAP_PAD' } : {}),
+      tokenOperations: this.#ops,
+    };
+  }
+
+  /** Closes the session; the module is finalized when no other holder uses it. */
+  async close(): Promise<void> {
+    if (!this.#session) return;
+    try { this.#p!.C_CloseSession(this.#session); } catch { /* token gone */ }
+    this.#session = undefined;
+    this.#key = undefined;
+    this.#p = undefined;
+    release(this.#o.module);
+  }
+}

@@ -1,0 +1,379 @@
+import { randomBytes } from 'node:crypto';
+import type { AppConfigRepository } from '../db/app-config.ts';
+import { ConflictError, CryptoError, NotFoundError } from '../errors.ts';
+import { KEY_ID_SIZE, KEY_SIZE } from '../crypto/format.ts';
+import { generateX25519, openSealed, sealTo } from '../crypto/x25519-seal.ts';
+import { userScope, type KeyStore } from '../keys/key-store.ts';
+import type { EncryptionState } from './encryption-state.ts';
+import { ROOT_KEY_FILE, parseKeyFile, rootKeyFileName, type UserRootKeyFile } from './key-files.ts';
+import type { KeyHandle } from './key-manager.ts';
+import type { RecoveryKey } from './recovery-key.ts';
+import { UserKeyLockedError, UserKeysResetError } from './user-key-errors.ts';
+import {
+  APP_PASSWORD_KEY_FILE, DEFAULT_KDF, KEYS_RESET, RECOVERY_SEAL_FILE, USER_ROOT_POINTER, appPasswordKeyName,
+  publicKeyFile, readJson, recoverySealName, unwrapPrivate, userPrivateName, userPublicName,
+  wrapPrivateWithPassword, wrapPrivateWithToken, writeJson,
+  type KdfParams, type KeysResetFile, type PrivateKeyFile, type PublicKeyFile, type RecoverySealFile, type UserRootPointer,
+} from './user-key-files.ts';
+import { UserKeySession, type UnlockedUser } from './user-key-session.ts';
+
+/** What KeyManager asks of per-user-key mode (R_u sealed to the user's X25519 key instead of wrapped by MK). */
+export interface UserRootKeys {
+  /** True when the instance runs in per-user-key mode (`encryption/useMasterKey` = 0). */
+  perUserMode(): Promise<boolean>;
+  /** The root key that wraps new data keys of `uid`. @throws UserKeyLockedError */
+  rootForWrite(uid: string): Promise<KeyHandle>;
+  /** Unseals a root key file with `wrappedBy.type` 'user-x25519'. @throws UserKeyLockedError, UserKeysResetError, CryptoError */
+  unsealRoot(f: UserRootKeyFile): Promise<Buffer>;
+}
+
+/** Config switch (Nextcloud's name): `encryption` / `useMasterKey`, '0' = per-user keys. */
+export const MODE_APP = 'encryption';
+export const MODE_KEY = 'useMasterKey';
+
+/** What an admin password reset will do to a user's encrypted files. */
+export interface ResetImpact {
+  /** The user has a key pair (per-user mode, logged in once). */
+  readonly hasKeys: boolean;
+  /** The user opted into recovery. */
+  readonly optedIn: boolean;
+  /** An instance recovery key exists. */
+  readonly recoveryEnabled: boolean;
+}
+
+export type ResetOutcome = 'no-keys' | 'recovered' | 'keys-reset';
+
+export interface UserKeysOptions {
+  /** The current key store (follows change-key-storage-root). */
+  store: () => KeyStore;
+  appConfig: AppConfigRepository;
+  state: EncryptionState;
+  recovery: RecoveryKey;
+  kdf?: KdfParams;
+  session?: UserKeySession;
+}
+
+const ROOT_SEAL_AAD = Buffer.from('coffer user root key sealed\0', 'latin1');
+const RECOVERY_SEAL_AAD = Buffer.from('coffer user root key recovery\0', 'latin1');
+
+function rootSealAad(uid: string, rootId: string, pubId: string): Buffer {
+  return Buffer.concat([ROOT_SEAL_AAD, Buffer.from(uid, 'utf8'), Buffer.from([0]), Buffer.from(rootId, 'hex'), Buffer.from(pubId, 'hex')]);
+}
+function recoverySealAad(uid: string, rootId: string, recoveryId: string): Buffer {
+  return Buffer.concat([RECOVERY_SEAL_AAD, Buffer.from(uid, 'utf8'), Buffer.from([0]), Buffer.from(rootId, 'hex'), Buffer.from(recoveryId, 'hex')]);
+}
+
+/**
+ * Per-user-key mode. Each user has an X25519 key pair (`<uid>.publicKey`, `<uid>.privateKey`, the
+ * private half wrapped under argon2id(login password)); the user's root key R_u is sealed to the
+ * public key (and, after opting in, to the recovery key). Blobs and their headers are the same as in
+ * master-key mode: only who can unwrap R_u changes, so every password event is O(1).
+ */
+export class UserKeys implements UserRootKeys {
+  readonly #store: () => KeyStore;
+  readonly #appConfig: AppConfigRepository;
+  readonly #state: EncryptionState;
+  readonly #kdf: KdfParams;
+  readonly session: UserKeySession;
+  readonly recovery: RecoveryKey;
+  #mode: { at: number; perUser: boolean } | undefined;
+  readonly #unlocking = new Map<string, Promise<void>>();
+
+  constructor(o: UserKeysOptions) {
+    this.#store = o.store;
+    this.#appConfig = o.appConfig;
+    this.#state = o.state;
+    this.#kdf = o.kdf ?? DEFAULT_KDF;
+    this.session = o.session ?? new UserKeySession();
+    this.recovery = o.recovery;
+  }
+
+  get kdf(): KdfParams { return this.#kdf; }
+
+  async perUserMode(): Promise<boolean> {
+    const now = Date.now();
+    if (this.#mode && now - this.#mode.at < 1000) return this.#mode.perUser;
+    const perUser = (await this.#appConfig.get(MODE_APP, MODE_KEY)) === '0';
+    this.#mode = { at: now, perUser };
+    return perUser;
+  }
+
+  /**
+   * Switches between master-key and per-user-key mode (encryption:disable-master-key /
+   * enable-master-key). Only while no file is stored encrypted: existing data keys would otherwise
+   * stay under the old scheme. Switching back to master-key mode deletes the (then unused) sealed root keys.
+   * @throws ConflictError when `encryptedFiles` > 0
+   */
+  async setPerUserMode(perUser: boolean, encryptedFiles: number): Promise<void> {
+    if (encryptedFiles > 0) {
+      throw new ConflictError(`${encryptedFiles} files are stored encrypted: the key mode can only be changed while no encrypted file exists (run ./occ encryption:decrypt-all first)`);
+    }
+    await this.#appConfig.set(MODE_APP, MODE_KEY, perUser ? '0' : '1');
+    this.#mode = undefined;
+    if (!perUser) {
+      const store = this.#store();
+      for (const uid of await store.users()) {
+        for (const f of await this.#rootFiles(uid)) if (f.wrappedBy.type === 'user-x25519') await store.delete(userScope(uid), rootKeyFileName(f.id));
+        await store.delete(userScope(uid), USER_ROOT_POINTER);
+      }
+      this.session.lockAll();
+    }
+  }
+
+  /** True when `uid` has a key pair. */
+  async hasKeys(uid: string): Promise<boolean> {
+    return (await this.#store().tryRead(userScope(uid), userPrivateName(uid))) !== undefined;
+  }
+
+  /**
+   * Login hook (called by the Authenticator after a successful login): unlocks the user's private key
+   * with the login password or an app password, creating the key pair at the first password login
+   * in per-user mode. Never throws (a login does not fail because of keys; reads will say why).
+   */
+  async onLogin(uid: string, via: 'password' | 'app-password', secret: string): Promise<void> {
+    try {
+      if (this.session.get(uid) || !(await this.perUserMode()) || !(await this.#state.get()).enabled) return;
+      let p = this.#unlocking.get(uid);
+      if (!p) {
+        p = (via === 'password' ? this.#unlockWithPassword(uid, secret) : this.#unlockWithToken(uid, secret))
+          .finally(() => this.#unlocking.delete(uid));
+        this.#unlocking.set(uid, p);
+      }
+      await p;
+    } catch { /* stays locked; reads report UserKeyLockedError */ }
+  }
+
+  async #privateFile(uid: string): Promise<PrivateKeyFile | undefined> {
+    return readJson<PrivateKeyFile>(this.#store(), userScope(uid), userPrivateName(uid), 'x25519-private');
+  }
+
+  async #unlockWithPassword(uid: string, password: string): Promise<void> {
+    const f = await this.#privateFile(uid);
+    if (!f) { await this.#createKeyPair(uid, password); return; }
+    this.session.unlock(uid, f.id, await unwrapPrivate(f, password));
+  }
+
+  async #unlockWithToken(uid: string, token: string): Promise<void> {
+    const f = await readJson<PrivateKeyFile>(this.#store(), userScope(uid), appPasswordKeyName(token), 'x25519-private');
+    const cur = await this.#privateFile(uid);
+    if (!f || !cur || f.id !== cur.id) return;
+    this.session.unlock(uid, f.id, await unwrapPrivate(f, token));
+  }
+
+  async #createKeyPair(uid: string, password: string): Promise<UnlockedUser> {
+    const kp = generateX25519();
+    const pub = publicKeyFile(uid, kp.publicKey);
+    const store = this.#store();
+    await writeJson(store, userScope(uid), userPrivateName(uid), await wrapPrivateWithPassword(uid, kp.privateKey, password, this.#kdf));
+    await writeJson(store, userScope(uid), userPublicName(uid), pub);
+    return this.session.unlock(uid, pub.id, kp.privateKey);
+  }
+
+  /**
+   * Stores an extra wrapping of the private key under the new app password `token`, when the user's
+   * key is unlocked now (so sync clients on app passwords can unlock it later). No-op otherwise.
+   */
+  async onAppPasswordCreated(uid: string, token: string): Promise<boolean> {
+    const u = this.session.get(uid);
+    if (!u) return false;
+    await writeJson(this.#store(), userScope(uid), appPasswordKeyName(token), wrapPrivateWithToken(uid, u.privateKey, token));
+    return true;
+  }
+
+  /** Deletes the app-password wrapping of `token` (after revocation). */
+  async onAppPasswordRevoked(uid: string, token: string): Promise<void> {
+    await this.#store().delete(userScope(uid), appPasswordKeyName(token));
+  }
+
+  #locked(uid: string): UnlockedUser {
+    const u = this.session.get(uid);
+    if (!u) throw new UserKeyLockedError(uid);
+    return u;
+  }
+
+  async #rootFiles(uid: string): Promise<UserRootKeyFile[]> {
+    const store = this.#store();
+    const out: UserRootKeyFile[] = [];
+    for (const n of await store.list(userScope(uid))) {
+      if (ROOT_KEY_FILE.test(n)) out.push(parseKeyFile<UserRootKeyFile>(await store.read(userScope(uid), n), 'user-root', n));
+    }
+    return out;
+  }
+
+  async #publicKey(uid: string): Promise<PublicKeyFile> {
+    const f = await readJson<PublicKeyFile>(this.#store(), userScope(uid), userPublicName(uid), 'x25519-public');
+    if (!f) throw new NotFoundError(`user ${uid} has no public key`);
+    return f;
+  }
+
+  async #writeSealedRoot(uid: string, rootId: string, key: Buffer, pub: PublicKeyFile): Promise<void> {
+    const f: UserRootKeyFile = {
+      format: 'coffer-key-v1', kind: 'user-root', uid, id: rootId, created: new Date().toISOString(),
+      wrappedBy: { type: 'user-x25519', id: pub.id },
+      wrapped: sealTo(Buffer.from(pub.publicKey, 'base64'), key, rootSealAad(uid, rootId, pub.id)).toString('base64'),
+    };
+    await writeJson(this.#store(), userScope(uid), rootKeyFileName(rootId), f);
+  }
+
+  async #writeRecoverySeal(uid: string, rootId: string, key: Buffer, rec: { id: string; publicKey: Buffer }): Promise<void> {
+    const f: RecoverySealFile = {
+      format: 'coffer-key-v1', kind: 'user-root-recovery', uid, id: rootId, recoveryKeyId: rec.id,
+      sealed: sealTo(rec.publicKey, key, recoverySealAad(uid, rootId, rec.id)).toString('base64'),
+    };
+    await writeJson(this.#store(), userScope(uid), recoverySealName(rootId), f);
+  }
+
+  async rootForWrite(uid: string): Promise<KeyHandle> {
+    const u = this.#locked(uid);
+    const store = this.#store();
+    const ptr = await readJson<UserRootPointer>(store, userScope(uid), USER_ROOT_POINTER, 'user-root-pointer');
+    if (ptr) {
+      const f = parseKeyFile<UserRootKeyFile>(await store.read(userScope(uid), rootKeyFileName(ptr.current)), 'user-root', rootKeyFileName(ptr.current));
+      return { id: Buffer.from(ptr.current, 'hex'), key: await this.unsealRoot(f) };
+    }
+    const id = randomBytes(KEY_ID_SIZE).toString('hex');
+    const key = randomBytes(KEY_SIZE);
+    await this.#writeSealedRoot(uid, id, key, await this.#publicKey(uid));
+    if (await this.isRecoveryEnabledFor(uid)) {
+      const rec = await this.recovery.current();
+      if (rec) await this.#writeRecoverySeal(uid, id, key, rec);
+    }
+    await writeJson(store, userScope(uid), USER_ROOT_POINTER, { format: 'coffer-key-v1', kind: 'user-root-pointer', current: id } satisfies UserRootPointer);
+    u.roots.set(id, key);
+    return { id: Buffer.from(id, 'hex'), key: Buffer.from(key) };
+  }
+
+  async unsealRoot(f: UserRootKeyFile): Promise<Buffer> {
+    const u = this.session.get(f.uid);
+    if (!u || u.publicKeyId !== f.wrappedBy.id) {
+      const reset = await readJson<KeysResetFile>(this.#store(), userScope(f.uid), KEYS_RESET, 'keys-reset');
+      const r = reset?.resets.find((x) => x.publicKeyId === f.wrappedBy.id);
+      if (r) throw new UserKeysResetError(f.uid, r.at);
+      if (!u) throw new UserKeyLockedError(f.uid);
+      throw new CryptoError(`root key ${f.id} of user ${f.uid} is sealed to a public key (${f.wrappedBy.id}) the user does not have`);
+    }
+    const cached = u.roots.get(f.id);
+    if (cached) return Buffer.from(cached);
+    const key = openSealed(u.privateKey, Buffer.from(f.wrapped, 'base64'), rootSealAad(f.uid, f.id, f.wrappedBy.id), `root key ${f.id} of user ${f.uid}`);
+    u.roots.set(f.id, key);
+    return Buffer.from(key);
+  }
+
+  /**
+   * A user changes their own password: re-wraps the private key under `newPassword` (O(1)); files
+   * stay readable. The private key comes from the unlocked session or from `oldPassword`.
+   * `setLoginPassword` is called in between (after the key is known to be available).
+   * @throws UserKeyLockedError when the key is neither unlocked nor openable with `oldPassword` (nothing changed).
+   */
+  async changeOwnPassword(uid: string, newPassword: string, oldPassword: string | undefined, setLoginPassword: () => Promise<void>): Promise<void> {
+    const f = (await this.perUserMode()) ? await this.#privateFile(uid) : undefined;
+    if (!f) { await setLoginPassword(); return; }
+    let priv = this.session.get(uid)?.privateKey;
+    if (!priv && oldPassword !== undefined) priv = await unwrapPrivate(f, oldPassword).catch(() => undefined);
+    if (!priv) throw new UserKeyLockedError(uid, 'the password was not changed: the private key must be re-wrapped under the new password');
+    priv = Buffer.from(priv);
+    await setLoginPassword();
+    await writeJson(this.#store(), userScope(uid), userPrivateName(uid), await wrapPrivateWithPassword(uid, priv, newPassword, this.#kdf));
+    if (!this.session.get(uid)) this.session.unlock(uid, f.id, priv);
+  }
+
+  /** What an admin reset of `uid`'s password would do to the user's files. */
+  async resetImpact(uid: string): Promise<ResetImpact> {
+    return { hasKeys: (await this.perUserMode()) && (await this.hasKeys(uid)), optedIn: await this.isRecoveryEnabledFor(uid), recoveryEnabled: (await this.recovery.current()) !== undefined };
+  }
+
+  /**
+   * An administrator sets `uid`'s password. With `recoveryPassword` (and the user's opt-in) R_u is
+   * unsealed with the recovery key and re-sealed to a new key pair under the new password: files stay
+   * readable. Without it the user gets a new key pair; files encrypted before become unreadable and
+   * reads name the cause (UserKeysResetError). Callers must have warned and asked first.
+   * @throws CryptoError for a wrong recovery password; ConflictError when `recoveryPassword` is given
+   *   but the user has not opted in (nothing changed in both cases).
+   */
+  async adminReset(uid: string, newPassword: string, opts: { recoveryPassword?: string; setLoginPassword: () => Promise<void> }): Promise<ResetOutcome> {
+    const store = this.#store();
+    const scope = userScope(uid);
+    const oldPriv = await this.#privateFile(uid);
+    if (!oldPriv) { await opts.setLoginPassword(); return 'no-keys'; }
+    if (opts.recoveryPassword !== undefined) {
+      if (!(await this.isRecoveryEnabledFor(uid))) throw new ConflictError(`user ${uid} has not opted into recovery: the recovery key cannot restore their files`);
+      const rec = await this.recovery.unlock(opts.recoveryPassword);
+      const roots = new Map<string, Buffer>();
+      for (const f of await this.#rootFiles(uid)) {
+        if (f.wrappedBy.type !== 'user-x25519') continue;
+        const s = await readJson<RecoverySealFile>(store, scope, recoverySealName(f.id), 'user-root-recovery');
+        if (!s || s.recoveryKeyId !== rec.id) continue;
+        roots.set(f.id, openSealed(rec.privateKey, Buffer.from(s.sealed, 'base64'), recoverySealAad(uid, f.id, rec.id), `recovery copy of root key ${f.id}`));
+      }
+      await opts.setLoginPassword();
+      this.session.lock(uid);
+      await this.#deleteAppPasswordKeys(uid);
+      const u = await this.#createKeyPair(uid, newPassword);
+      const pub = await this.#publicKey(uid);
+      for (const [id, key] of roots) { await this.#writeSealedRoot(uid, id, key, pub); u.roots.set(id, key); }
+      const ptr = await readJson<UserRootPointer>(store, scope, USER_ROOT_POINTER, 'user-root-pointer');
+      if (ptr && !roots.has(ptr.current)) await store.delete(scope, USER_ROOT_POINTER);
+      await this.#markReset(uid, oldPriv.id);
+      return 'recovered';
+    }
+    await opts.setLoginPassword();
+    this.session.lock(uid);
+    await this.#deleteAppPasswordKeys(uid);
+    await store.delete(scope, USER_ROOT_POINTER);
+    await this.#createKeyPair(uid, newPassword);
+    await this.#markReset(uid, oldPriv.id);
+    return 'keys-reset';
+  }
+
+  /** Records the replaced key pair: root keys still sealed to it fail with UserKeysResetError. */
+  async #markReset(uid: string, oldPubId: string): Promise<void> {
+    const store = this.#store();
+    const prev = await readJson<KeysResetFile>(store, userScope(uid), KEYS_RESET, 'keys-reset');
+    const f: KeysResetFile = { format: 'coffer-key-v1', kind: 'keys-reset', resets: [...(prev?.resets ?? []), { at: new Date().toISOString(), publicKeyId: oldPubId }] };
+    await writeJson(store, userScope(uid), KEYS_RESET, f);
+  }
+
+  async #deleteAppPasswordKeys(uid: string): Promise<void> {
+    const store = this.#store();
+    for (const n of await store.list(userScope(uid))) if (APP_PASSWORD_KEY_FILE.test(n)) await store.delete(userScope(uid), n);
+  }
+
+  /** True when `uid` opted into recovery (app config `encryption` / `recovery_optin:<uid>` = 1). */
+  async isRecoveryEnabledFor(uid: string): Promise<boolean> {
+    return (await this.#appConfig.get(MODE_APP, `recovery_optin:${uid}`)) === '1';
+  }
+
+  /**
+   * The user opts into (or out of) recovery: seals each of their root keys to the recovery key
+   * (one seal per root key, usually one: O(1) in the number of files), or deletes those seals.
+   * @throws UserKeyLockedError when the user's key is locked (opt-in); NotFoundError without a recovery key.
+   */
+  async setRecoveryFor(uid: string, enabled: boolean): Promise<{ sealed: number }> {
+    const store = this.#store();
+    if (!enabled) {
+      for (const n of await store.list(userScope(uid))) if (RECOVERY_SEAL_FILE.test(n)) await store.delete(userScope(uid), n);
+      await this.#appConfig.set(MODE_APP, `recovery_optin:${uid}`, '0');
+      return { sealed: 0 };
+    }
+    const rec = await this.recovery.current();
+    if (!rec) throw new NotFoundError('the recovery key is not enabled (an administrator runs ./occ encryption:enable-recovery-key)');
+    const u = this.#locked(uid);
+    let sealed = 0;
+    for (const f of await this.#rootFiles(uid)) {
+      if (f.wrappedBy.type !== 'user-x25519' || f.wrappedBy.id !== u.publicKeyId) continue;
+      await this.#writeRecoverySeal(uid, f.id, await this.unsealRoot(f), rec);
+      sealed++;
+    }
+    await this.#appConfig.set(MODE_APP, `recovery_optin:${uid}`, '1');
+    return { sealed };
+  }
+
+  /** Deletes the recovery key and every user's recovery seals. @throws CryptoError for a wrong password. */
+  async disableRecoveryKey(password: string): Promise<void> {
+    await this.recovery.disable(password);
+    const store = this.#store();
+    for (const uid of await store.users()) {
+      for (const n of await store.list(userScope(uid))) if (RECOVERY_SEAL_FILE.test(n)) await store.delete(userScope(uid), n);
+    }
+  }
+}
