@@ -3,7 +3,7 @@ import { ValidationError } from '../errors.ts';
 /**
  * Canonical form of a path inside a user's tree: segments joined by '/', no leading or trailing
  * slash, '' for the root, each segment NFC-normalised (macOS clients send NFD).
- * @throws ValidationError for '.', '..', NUL or control characters, or a segment over 255 bytes.
+ * @throws ValidationError for '.', '..', NUL or control characters, '\\', or a segment over 255 bytes.
  */
 export function normalizePath(p: string): string {
   if (p === '' || p === '/') return '';
@@ -23,6 +23,9 @@ export function normalizePath(p: string): string {
 export function assertValidName(name: string): void {
   if (name === '.' || name === '..') throw new ValidationError(`invalid name "${name}"`);
   if (name.includes('/')) throw new ValidationError('a name cannot contain "/"');
+  // Nextcloud's fixed forbidden characters are '/' and '\\'; the DAV adapter refuses '%5C' in
+  // paths, so a name with a backslash would be listed with an href no request could use.
+  if (name.includes('\\')) throw new ValidationError('a name cannot contain "\\"');
   // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f]/.test(name)) throw new ValidationError('a name cannot contain control characters');
   if (Buffer.byteLength(name) > 255) throw new ValidationError('a name is limited to 255 bytes');

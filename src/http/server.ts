@@ -6,12 +6,15 @@ import type { AddressInfo } from 'node:net';
 import type { App } from '../app.ts';
 import type { HttpContext, Route } from './context.ts';
 import { buildRoutes } from './routes.ts';
+import { CONNECTIONS_CHECK_INTERVAL_MS, DEFAULT_TIMEOUTS, MAX_HEADER_BYTES, type ServerTimeouts } from './limits.ts';
 
 export interface ServeOptions {
   host: string;
   port: number;
   tlsCert?: string;
   tlsKey?: string;
+  /** Slow-client limits (defaults in src/http/limits.ts); tests shorten them. */
+  timeouts?: Partial<ServerTimeouts>;
 }
 
 export interface RunningServer {
@@ -72,13 +75,16 @@ export async function startServer(app: App, opts: ServeOptions): Promise<Running
     });
   };
 
+  const limits = { ...DEFAULT_TIMEOUTS, ...opts.timeouts };
+  // headersTimeout is only enforced at each connectionsCheckingInterval (Node's default 30 s)
+  const httpOpts = { connectionsCheckingInterval: Math.min(CONNECTIONS_CHECK_INTERVAL_MS, limits.headersMs), maxHeaderSize: MAX_HEADER_BYTES };
   const server: Server = tls
-    ? createHttps({ cert: readFileSync(opts.tlsCert!), key: readFileSync(opts.tlsKey!) }, onRequest)
-    : createHttp(onRequest);
-  server.keepAliveTimeout = 65_000;
-  server.headersTimeout = 30_000;
+    ? createHttps({ ...httpOpts, cert: readFileSync(opts.tlsCert!), key: readFileSync(opts.tlsKey!) }, onRequest)
+    : createHttp(httpOpts, onRequest);
+  server.keepAliveTimeout = limits.keepAliveMs;
+  server.headersTimeout = limits.headersMs;
   server.requestTimeout = 0; // large uploads stream for as long as they need; idle sockets time out below
-  server.timeout = 120_000;
+  server.timeout = limits.idleMs; // no traffic for this long: the socket is destroyed
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port, opts.host, () => { server.off('error', reject); resolve(); });

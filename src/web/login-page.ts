@@ -7,6 +7,7 @@ import type { HttpContext } from '../http/context.ts';
 import {
   appendSetCookie, clearSessionCookie, cookieHeader, CSRF_HEADER, isSecureRequest, parseCookies, resolveSession, SESSION_COOKIE,
 } from './session-auth.ts';
+import { TooLargeError, ValidationError } from '../errors.ts';
 import { esc, readBody, redirect, safeRedirectTarget, sendHtml, sendJson, str } from './web-http.ts';
 
 /** Cookie carrying the login form's CSRF nonce (double submit; SameSite=Strict). */
@@ -68,7 +69,8 @@ export async function handleLogin(req: IncomingMessage, res: ServerResponse, ctx
     return;
   }
   if (req.method !== 'POST') { res.statusCode = 405; res.setHeader('Allow', 'GET, POST'); res.end(); return; }
-  const body = await readBody(req);
+  const body = await readFormOrRefuse(req, res);
+  if (!body) return;
   const user = str(body, 'user', false).trim();
   const password = str(body, 'password', false);
   const target = safeRedirectTarget(str(body, 'redirect_url', false));
@@ -136,7 +138,8 @@ export async function handleLoginFlowPage(req: IncomingMessage, res: ServerRespo
     return;
   }
   if (req.method === 'POST') {
-    const body = await readBody(req);
+    const body = await readFormOrRefuse(req, res);
+    if (!body) return;
     if (!app.sessions.checkCsrf(s.token, str(body, 'requesttoken', false))) {
       sendHtml(res, 403, pageShell('Error', '<div class="card"><h1>Request refused</h1><p>The form expired. Reload the page and try again.</p></div>'));
       return;
@@ -154,4 +157,16 @@ export async function handleLoginFlowPage(req: IncomingMessage, res: ServerRespo
 <input type="hidden" name="requesttoken" value="${esc(s.csrfToken)}">
 <button type="submit" class="primary">Grant access</button>
 </form>`));
+}
+
+/** Reads a form/JSON body; a too-large (413) or malformed (400) body gets a page and `undefined`. */
+async function readFormOrRefuse(req: IncomingMessage, res: ServerResponse): Promise<Record<string, unknown> | undefined> {
+  try {
+    return await readBody(req);
+  } catch (err) {
+    const status = err instanceof TooLargeError ? 413 : err instanceof ValidationError ? 400 : 0;
+    if (!status) throw err;
+    sendHtml(res, status, pageShell('Request refused', `<div class="card"><h1>Request refused</h1><p>${esc((err as Error).message)}</p></div>`));
+    return undefined;
+  }
 }

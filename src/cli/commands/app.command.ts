@@ -30,6 +30,7 @@ export function register(program: Command): void {
         for (const id of ids) reg.info(id); // all known before changing anything
         for (const id of ids) {
           const changed = await reg.enable(id);
+          await app.audit.record('app.enabled', { app: id, via: 'cli' });
           process.stdout.write(changed ? `${id} ${reg.info(id).version} enabled\n` : `${id} already enabled\n`);
         }
       });
@@ -45,6 +46,7 @@ export function register(program: Command): void {
         for (const id of ids) reg.info(id);
         for (const id of ids) {
           const changed = await reg.disable(id);
+          await app.audit.record('app.disabled', { app: id, via: 'cli' });
           process.stdout.write(changed ? `${id} ${reg.info(id).version} disabled\n` : `No such app enabled: ${id}\n`);
         }
       });

@@ -116,6 +116,7 @@ async function runConvert(target: ConvertTarget, owner: string | undefined, cmd:
         throw new CliError('aborted; nothing was changed', EXIT.REFUSED);
       }
     }
+    await app.audit.record(target === 'encrypt' ? 'encryption.encrypt_all' : 'encryption.decrypt_all', { via: 'cli', ...(owner ? { user: owner } : {}), files: todo.files });
     if (target === 'decrypt' && !owner && st.enabled) {
       await app.encryption.disable({ force: true });
       process.stdout.write('Server-side encryption disabled for new files.\n');

@@ -59,6 +59,7 @@ export function register(program: Command): void {
           throw new CliError('aborted; nothing was changed', EXIT.REFUSED);
         }
         const r = await app.encryption.changeKeyStorageRoot(to);
+        await app.audit.record('encryption.key_root_changed', { via: 'cli', root: r.root });
         process.stdout.write(`Key storage root changed to ${r.root} (${r.moved} key files moved). Files stay readable.\n`);
       });
     });
@@ -69,6 +70,7 @@ export function register(program: Command): void {
     .action(async () => {
       await withApp(async (app) => {
         const r = await app.encryption.rotateMasterKey();
+        await app.audit.record('encryption.master_key_rotated', { via: 'cli' });
         process.stdout.write(`Master key rotated: the new master key is ${r.newMasterKeyId}.\n` +
           `${r.rewrapped} user keys re-wrapped (${r.users} users); no file content was rewritten.\n` +
           'Make a new key backup (./occ encryption:backup-keys FILE): older backups hold the old master key.\n');
@@ -83,6 +85,7 @@ export function register(program: Command): void {
       await withApp(async (app) => {
         const pw = await backupPassword(true);
         const r = await app.encryption.backupKeys(resolve(file), pw);
+        await app.audit.record('encryption.keys_backed_up', { via: 'cli' });
         process.stdout.write(`Backed up ${r.files} key files to ${resolve(file)}.\n` +
           'Keep the archive and its password apart from the server. With the config file\'s "secret" they recover every encrypted file.\n');
       });
@@ -103,6 +106,7 @@ export function register(program: Command): void {
         }
         const pw = await backupPassword(false);
         const r = await app.encryption.restoreKeys(path, pw);
+        await app.audit.record('encryption.keys_restored', { via: 'cli' });
         process.stdout.write(`Restored ${r.files} key files into ${root}.\n`);
       });
     });

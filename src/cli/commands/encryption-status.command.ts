@@ -70,6 +70,7 @@ export function register(program: Command): void {
           process.stdout.write('Encryption is already enabled\n');
         } else {
           await app.encryption.enable();
+          await app.audit.record('encryption.enabled', { via: 'cli' });
           process.stdout.write('Encryption enabled\n\nDefault module: OC_DEFAULT_MODULE (master key)\n');
         }
         const plain = await bulkConverter(app).pending('encrypt');
@@ -98,6 +99,7 @@ export function register(program: Command): void {
           throw new CliError(`${n} files are still encrypted. Run ./occ encryption:decrypt-all first (it decrypts them and then disables encryption), or use --force to disable encryption for new files only (encrypted files stay readable).`, EXIT.REFUSED);
         }
         await app.encryption.disable({ force: flags.force });
+        await app.audit.record('encryption.disabled', { via: 'cli', force: Boolean(flags.force) });
         process.stdout.write('Encryption disabled\n');
         if (n > 0) process.stdout.write(`New files are stored unencrypted; ${n} files stay encrypted and readable. Run ./occ encryption:decrypt-all to decrypt them.\n`);
       });

@@ -15,6 +15,7 @@ export function register(program: Command): void {
           const on = !!flags.on;
           const was = await app.maintenance.isOn();
           await app.maintenance.set(on);
+          await app.audit.record(on ? 'maintenance.enabled' : 'maintenance.disabled', { via: 'cli' });
           process.stdout.write(on
             ? (was ? 'Maintenance mode already enabled\n' : 'Maintenance mode enabled\n')
             : (was ? 'Maintenance mode disabled\n' : 'Maintenance mode already disabled\n'));

@@ -38,6 +38,10 @@ export async function runServer(opts: RunServerOptions): Promise<void> {
   }
   log.info({ url: running.url }, 'Coffer is listening');
   process.stdout.write(`Coffer is listening on ${running.url}\n`);
+  // Cleanup of orphaned blobs, stale uploads and expired locks; a database lease makes it run
+  // in one process at a time when several serve the same instance.
+  const { startBackgroundJobs } = await import('../../jobs/background-jobs.ts');
+  const jobs = startBackgroundJobs(app);
 
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     const on = (s: NodeJS.Signals) => {
@@ -58,6 +62,7 @@ export async function runServer(opts: RunServerOptions): Promise<void> {
   const watchdog = setTimeout(() => { log.error('shutdown timed out'); process.exit(1); }, graceMs + 5000);
   watchdog.unref();
   await running.close(graceMs);
+  await jobs.stop();
   await app.close();
   clearTimeout(watchdog);
   log.info('stopped');

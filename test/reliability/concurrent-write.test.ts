@@ -1,0 +1,46 @@
+/**
+ * Regression (found by the load test): several unconditional PUTs creating the same new path at
+ * once answered 409 "was replaced concurrently" (and could hit the unique index) because each
+ * writer's blob was bound to its own new file id. Now the losers re-bind their content to the
+ * winner's id: every PUT succeeds, the file is one of the written versions, whole, and no blob leaks.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Readable } from 'node:stream';
+import { startTestInstance, type TestInstance } from '../support/test-instance.ts';
+import { enableEncryption, encryptionSkipReason } from '../support/encryption-enabler.ts';
+import { request, sha256, unreferencedBlobs } from './support.ts';
+import { ADMIN } from '../support/test-instance.ts';
+
+const skip = await encryptionSkipReason();
+
+for (const db of ['sqlite', 'pgsql'] as const) {
+  describe(`concurrent creation of one path (${db}, encrypted)`, { skip }, () => {
+    let t: TestInstance;
+    before(async () => { t = await startTestInstance({ db }); await enableEncryption(t); });
+    after(async () => { await t.stop(); });
+
+    test('FilesService.writeFile × 6 on a new path: all succeed, content is one version, whole', async () => {
+      for (let round = 0; round < 3; round++) {
+        const bodies = Array.from({ length: 6 }, (_, i) => Buffer.alloc(20_000 + i, `r${round}w${i}`));
+        const rs = await Promise.all(bodies.map((b) => t.app.files.writeFile('admin', `new-${round}.bin`, Readable.from([b]), {})));
+        assert.equal(rs.filter((r) => r.created).length >= 1, true);
+        assert.equal(new Set(rs.map((r) => r.node.fileId)).size, 1, 'one file id');
+        const c = await t.app.files.openRead('admin', `new-${round}.bin`);
+        const chunks: Buffer[] = [];
+        for await (const x of c.stream) chunks.push(x as Buffer);
+        const got = sha256(Buffer.concat(chunks));
+        assert.ok(bodies.some((b) => sha256(b) === got));
+      }
+      assert.deepEqual(await unreferencedBlobs(t.app), []);
+    });
+
+    test('HTTP: 6 simultaneous PUTs to a new path answer 201/204, none 409/5xx', async () => {
+      const bodies = Array.from({ length: 6 }, (_, i) => Buffer.alloc(50_000 + i, `http-w${i}`));
+      const rs = await Promise.all(bodies.map((b) => request(t.url, 'PUT', '/remote.php/dav/files/admin/contended.bin', { as: ADMIN, body: b })));
+      assert.deepEqual(rs.map((r) => r.status).filter((s) => s !== 201 && s !== 204), []);
+      const g = await request(t.url, 'GET', '/remote.php/dav/files/admin/contended.bin', { as: ADMIN });
+      assert.ok(bodies.some((b) => sha256(b) === sha256(g.body)));
+    });
+  });
+}
