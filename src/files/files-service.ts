@@ -1,5 +1,5 @@
-import { createHash, type Hash } from 'node:crypto';
-import { Readable, Transform, pipeline, type TransformCallback } from 'node:stream';
+import { Readable, pipeline } from 'node:stream';
+import { HashingCounter, digestStream, formatChecksums, parseChecksums } from './checksums.ts';
 import type { Db } from '../db/database.ts';
 import {
   AlreadyExistsError, AppError, ConflictError, ForbiddenError, NotFoundError, PreconditionFailedError, QuotaExceededError, ValidationError,
@@ -21,36 +21,6 @@ export interface FilesServiceDeps {
 }
 
 const nowSeconds = () => Math.floor(Date.now() / 1000);
-
-/** Counts bytes and feeds the requested hashes while content streams through. */
-class HashingCounter extends Transform {
-  bytes = 0;
-  readonly hashes: Map<string, Hash>;
-  constructor(algos: string[]) {
-    super({ highWaterMark: 1 << 20 });
-    this.hashes = new Map(algos.map((a) => [a, createHash(a === 'SHA1' ? 'sha1' : 'md5')]));
-  }
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    this.bytes += chunk.length;
-    for (const h of this.hashes.values()) h.update(chunk);
-    cb(null, chunk);
-  }
-  digest(algo: string): string | undefined { return this.hashes.get(algo)?.digest('hex'); }
-}
-
-/** Parses `SHA1:abc MD5:def` into a map of upper-case algorithm → lower-case hex. */
-export function parseChecksums(value: string | null | undefined): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const part of (value ?? '').trim().split(/\s+/)) {
-    const i = part.indexOf(':');
-    if (i > 0) out.set(part.slice(0, i).toUpperCase(), part.slice(i + 1).toLowerCase());
-  }
-  return out;
-}
-
-function formatChecksums(map: Map<string, string>): string | null {
-  return map.size === 0 ? null : [...map].map(([k, v]) => `${k}:${v}`).join(' ');
-}
 
 function ctxOf(node: Pick<FileNode, 'fileId' | 'owner'>): BlobContext {
   return { fileId: node.fileId, owner: node.owner };
@@ -448,18 +418,7 @@ export class FilesService {
   async recalculateChecksum(uid: string, path: string, algo: 'SHA1' | 'MD5' | 'ADLER32'): Promise<string> {
     const node = await this.stat(uid, path);
     const content = await this.openNode(node);
-    let digest: string;
-    if (algo === 'ADLER32') {
-      let a = 1, b = 0;
-      for await (const chunk of content.stream as AsyncIterable<Buffer>) {
-        for (let i = 0; i < chunk.length; i++) { a = (a + chunk[i]) % 65521; b = (b + a) % 65521; }
-      }
-      digest = (((b << 16) | a) >>> 0).toString(16).padStart(8, '0');
-    } else {
-      const h = createHash(algo === 'SHA1' ? 'sha1' : 'md5');
-      for await (const chunk of content.stream as AsyncIterable<Buffer>) h.update(chunk);
-      digest = h.digest('hex');
-    }
+    const digest = await digestStream(content.stream, algo);
     const map = parseChecksums(node.checksum);
     map.set(algo, digest);
     await this.#db.updateTable('nodes').set({ checksum: formatChecksums(map) }).where('fileid', '=', node.fileId).where('blob_id', '=', node.blobId).execute();
