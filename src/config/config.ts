@@ -31,6 +31,23 @@ const storageSchema = z.discriminatedUnion('type', [
   }),
 ]);
 
+/**
+ * Master key custody (`./occ encryption:key-holder:set`): the config secret (default) or a PKCS#11
+ * token. The PIN is never stored here: it comes from an environment variable or a file (strict: a
+ * `pin` key is refused).
+ */
+const keyHolderSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('secret') }).strict(),
+  z.object({
+    type: z.literal('pkcs11'),
+    module: z.string().min(1),
+    tokenLabel: z.string().min(1).max(32),
+    pinEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/).optional(),
+    pinFile: z.string().min(1).optional(),
+    keyLabel: z.string().min(1).max(64).optional(),
+  }).strict(),
+]);
+
 /** Shape of `config/config.json`, validated once at start. */
 export const configSchema = z.object({
   installed: z.boolean(),
@@ -40,6 +57,8 @@ export const configSchema = z.object({
   datadirectory: z.string().min(1),
   database: databaseSchema,
   storage: storageSchema.default({ type: 'local' }),
+  /** Who wraps the master key (see keyHolderSchema). */
+  keyHolder: keyHolderSchema.default({ type: 'secret' }),
   redis: z.object({ host: z.string(), port: z.number().int().positive() }).optional(),
   loglevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
   /** Trusted proxies whose X-Forwarded-For is believed, for throttling by client IP. */

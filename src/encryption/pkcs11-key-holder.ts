@@ -1,7 +1,7 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import pkcs11js from 'pkcs11js';
-import { AuthenticationError, ConfigError, CryptoError } from '../errors.ts';
+import { AppError, AuthenticationError, ConfigError, CryptoError, NotSupportedError } from '../errors.ts';
 import type { KeyHolder } from './key-holder.ts';
 
 type Pkcs11 = InstanceType<typeof pkcs11js.PKCS11>;
@@ -18,12 +18,9 @@ export interface Pkcs11KeyHolderOptions {
   /** Label of the AES key object; default `coffer-master-wrap-<instanceid>`. */
   keyLabel?: string;
   instanceId: string;
-  /** Force a mechanism (tests); default: AES-GCM when the token offers it, else AES-KWP. */
-  mechanism?: 'gcm' | 'kwp';
 }
 
 const FMT_GCM = 1;
-const FMT_KWP = 2;
 const IV_SIZE = 12;
 const TAG_BITS = 128;
 
@@ -67,11 +64,12 @@ function release(module: string): void {
 
 /**
  * Master key custody on a PKCS#11 token: MK is encrypted by a non-extractable, sensitive AES-256 key
- * object that lives on the token (CKM_AES_GCM with the AAD, or CKM_AES_KEY_WRAP_PAD over MK ‖ SHA-256(AAD)
- * when the token has no GCM). The wrapping key never leaves the token; without the token and its PIN,
- * the key storage and the config secret do not open MK.
+ * object that lives on the token, with C_Encrypt/C_Decrypt and CKM_AES_GCM (96-bit random IV, 128-bit
+ * tag, the AAD bound). The wrapping key never leaves the token; without the token and its PIN, the key
+ * storage and the config secret do not open MK.
  *
- * Wrapped value: `0x01 ‖ iv(12) ‖ ciphertext ‖ tag(16)` (GCM) or `0x02 ‖ KWP output` (KWP).
+ * Wrapped value: `0x01 ‖ iv(12) ‖ ciphertext ‖ tag(16)`; the first byte leaves room for other
+ * mechanisms (CKM_AES_KEY_WRAP_PAD needs C_WrapKey of a key object: SoftHSM2 refuses it in C_Encrypt).
  */
 export class Pkcs11KeyHolder implements KeyHolder {
   readonly id: string;
@@ -84,6 +82,7 @@ export class Pkcs11KeyHolder implements KeyHolder {
   #slot: Handle | undefined;
   #key: Handle | undefined;
   #ops = 0;
+  #gcmChecked = false;
   #tokenInfo: Record<string, string> = {};
 
   constructor(o: Pkcs11KeyHolderOptions) {
@@ -206,12 +205,13 @@ export class Pkcs11KeyHolder implements KeyHolder {
   /** Finds the wrapping key, creating it on the token if missing (used by `key-holder:set`). */
   async ensureKey(): Promise<void> { await this.#keyHandle(true); }
 
-  #mechanism(): 'gcm' | 'kwp' {
-    if (this.#o.mechanism) return this.#o.mechanism;
+  /** @throws NotSupportedError when the token has no CKM_AES_GCM for encryption. */
+  #checkGcm(): void {
+    if (this.#gcmChecked) return;
     const mechs = this.#p!.C_GetMechanismList(this.#slot!);
-    if (mechs.includes(pkcs11js.CKM_AES_GCM)) return 'gcm';
-    if (mechs.includes(pkcs11js.CKM_AES_KEY_WRAP_PAD)) return 'kwp';
-    throw new CryptoError(`PKCS#11 token '${this.#o.tokenLabel}' offers neither CKM_AES_GCM nor CKM_AES_KEY_WRAP_PAD`);
+    const ok = mechs.includes(pkcs11js.CKM_AES_GCM) && (this.#p!.C_GetMechanismInfo(this.#slot!, pkcs11js.CKM_AES_GCM).flags & pkcs11js.CKF_ENCRYPT) !== 0;
+    if (!ok) throw new NotSupportedError(`PKCS#11 token '${this.#o.tokenLabel}' does not offer CKM_AES_GCM encryption, which Coffer needs to wrap the master key`);
+    this.#gcmChecked = true;
   }
 
   /** Runs a GCM operation, trying the v2.40 parameter struct first and the older one if refused. */
@@ -233,21 +233,16 @@ export class Pkcs11KeyHolder implements KeyHolder {
     throw last;
   }
 
-  /** @throws CryptoError when the token refuses. */
+  /** Creates the token key if missing. @throws CryptoError when the token refuses; NotSupportedError without AES-GCM. */
   async wrap(mk: Buffer, aad: Buffer): Promise<Buffer> {
-    const key = await this.#keyHandle(false);
+    const key = await this.#keyHandle(true); // a new master key (enable, rotate, set) may create the token key
     this.#ops++;
     try {
-      if (this.#mechanism() === 'gcm') {
-        const iv = randomBytes(IV_SIZE);
-        return Buffer.concat([Buffer.from([FMT_GCM]), iv, this.#gcm('enc', key, iv, aad, mk)]);
-      }
-      const p = this.#p!;
-      p.C_EncryptInit(this.#session!, { mechanism: pkcs11js.CKM_AES_KEY_WRAP_PAD }, key);
-      const plain = Buffer.concat([mk, createHash('sha256').update(aad).digest()]);
-      return Buffer.concat([Buffer.from([FMT_KWP]), Buffer.from(p.C_Encrypt(this.#session!, plain, Buffer.alloc(plain.length + 64)))]);
+      this.#checkGcm();
+      const iv = randomBytes(IV_SIZE);
+      return Buffer.concat([Buffer.from([FMT_GCM]), iv, this.#gcm('enc', key, iv, aad, mk)]);
     } catch (err) {
-      if (err instanceof CryptoError) throw err;
+      if (err instanceof AppError) throw err;
       throw new CryptoError(`PKCS#11 token '${this.#o.tokenLabel}' refused to wrap the master key: ${ckr(err)}`, { cause: err });
     }
   }
@@ -261,14 +256,6 @@ export class Pkcs11KeyHolder implements KeyHolder {
       if (wrapped[0] === FMT_GCM && wrapped.length > 1 + IV_SIZE + TAG_BITS / 8) {
         return this.#gcm('dec', key, wrapped.subarray(1, 1 + IV_SIZE), aad, wrapped.subarray(1 + IV_SIZE));
       }
-      if (wrapped[0] === FMT_KWP) {
-        const p = this.#p!;
-        p.C_DecryptInit(this.#session!, { mechanism: pkcs11js.CKM_AES_KEY_WRAP_PAD }, key);
-        const plain = Buffer.from(p.C_Decrypt(this.#session!, wrapped.subarray(1), Buffer.alloc(wrapped.length + 64)));
-        const h = createHash('sha256').update(aad).digest();
-        if (plain.length !== 64 || !timingSafeEqual(plain.subarray(32), h)) throw fail();
-        return plain.subarray(0, 32);
-      }
     } catch (err) {
       if (err instanceof CryptoError) throw err;
       throw fail(err);
@@ -281,7 +268,7 @@ export class Pkcs11KeyHolder implements KeyHolder {
     return {
       type: 'pkcs11', id: this.id, module: o.module, tokenLabel: o.tokenLabel, keyLabel: this.keyLabel,
       pinSource: o.pinFile ? `file:${o.pinFile}` : `env:${o.pinEnv ?? 'PKCS11_PIN'}`,
-      connected: this.#session !== undefined, ...(this.#session ? { token: this.#tokenInfo, mechanism: this.#mechanism() === 'gcm' ? 'CKM_AES_GCM' : 'CKM_AES_KEY_WRAP_PAD' } : {}),
+      connected: this.#session !== undefined, ...(this.#session ? { token: this.#tokenInfo, mechanism: 'CKM_AES_GCM' } : {}),
       tokenOperations: this.#ops,
     };
   }
