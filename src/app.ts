@@ -5,13 +5,16 @@ import { migrateToLatest, openDatabase, type Db, type DbKind } from './db/databa
 import { createLogger, type Logger } from './logger.ts';
 import type { BlobStore } from './storage/blob-store.ts';
 import { LocalBlobStore } from './storage/local-blob-store.ts';
-import { S3BlobStore } from './storage/s3-blob-store.ts';
-import { s3OptionsFromConfig } from './storage/s3-config.ts';
 import { KeyStore } from './keys/key-store.ts';
 import { KeyManager } from './encryption/key-manager.ts';
+import { createKeyHolder, type KeyHolder } from './encryption/key-holder.ts';
+import { resolveInterruptedSwitch } from './encryption/key-holder-switch.ts';
 import { EncryptionState } from './encryption/encryption-state.ts';
 import { EncryptedBlobStore } from './encryption/encrypted-blob-store.ts';
 import { EncryptionService } from './encryption/encryption-service.ts';
+import { UserKeys } from './encryption/user-keys.ts';
+import { RecoveryKey } from './encryption/recovery-key.ts';
+import type { KdfParams } from './encryption/user-key-files.ts';
 import { FilesService } from './files/files-service.ts';
 import { LockService } from './files/lock-service.ts';
 import { UploadService } from './files/upload-service.ts';
@@ -21,9 +24,12 @@ import { AppPasswordService } from './auth/app-password-service.ts';
 import { Authenticator } from './auth/authenticator.ts';
 import { PasswordHasher, type Argon2Params } from './auth/password-hasher.ts';
 import { MemoryThrottleStore } from './auth/throttle-store.ts';
+import { RedisThrottleStore } from './auth/redis-throttle-store.ts';
+import { RedisClient } from './redis/redis-client.ts';
 import { Throttler, type ThrottleOptions } from './auth/throttler.ts';
 import { UserService } from './auth/user-service.ts';
-import { LoginFlowService } from './auth/login-flow-service.ts';
+import { LoginFlowService, SharedLoginFlowService } from './auth/login-flow-service.ts';
+import { RedisLoginFlowStore } from './redis/redis-login-flow-store.ts';
 import { SessionService } from './auth/session-service.ts';
 import { GroupService } from './sharing/group-service.ts';
 import { ShareRepository } from './sharing/share-repository.ts';
@@ -50,6 +56,10 @@ export interface App {
   readonly uploads: UploadService;
   /** Server-side encryption (Default encryption module): status, enable, encrypt-all primitives, keys. */
   readonly encryption: EncryptionService;
+  /** What wraps the master key (config `keyHolder`): the secret or a PKCS#11 token; used at start only. */
+  readonly keyHolder: KeyHolder;
+  /** Per-user-key mode: key pairs, unlocked sessions, password events, recovery key. */
+  readonly userKeys: UserKeys;
   /** Maintenance mode flag (app config core/maintenance), cached ≤ 1 s. */
   readonly maintenance: MaintenanceState;
   readonly users: UserService;
@@ -60,7 +70,8 @@ export interface App {
   /** `<datadirectory>/audit.log`. */
   readonly audit: AuditLog;
   /** Login Flow v2 state (in memory). */
-  readonly loginFlow: LoginFlowService;
+  /** Login Flow v2 state: in memory, or in Redis (shared by every process) when configured. */
+  readonly loginFlow: LoginFlowService | SharedLoginFlowService;
   /** Groups and memberships (`group:*`). */
   readonly groups: GroupService;
   /** User, group and link shares (OCS Share API). */
@@ -69,6 +80,8 @@ export interface App {
   readonly shareResolver: ShareResolver;
   /** Web UI browser sessions (cookie + CSRF token). */
   readonly sessions: SessionService;
+  /** Shared Redis connection when `config.redis` is set (throttle counters of all processes). */
+  readonly redis?: RedisClient;
   /** Closes the database and anything else held open. */
   close(): Promise<void>;
 }
@@ -81,6 +94,8 @@ export interface OpenAppOptions {
   argon2?: Argon2Params;
   /** Brute-force throttle override (tests). */
   throttle?: Partial<ThrottleOptions>;
+  /** argon2id cost of per-user private-key wrapping (tests); default m=19 MiB t=2 p=1. */
+  userKeyKdf?: KdfParams;
 }
 
 /**
@@ -99,6 +114,9 @@ export async function openApp(config: Config, opts: OpenAppOptions = {}): Promis
   const appConfig = new AppConfigRepository(db);
   let rawBlobs: BlobStore;
   if (config.storage.type === 's3') {
+    // Loaded on demand: the AWS SDK costs tens of MiB of memory that local-disk installs never need.
+    const { S3BlobStore } = await import('./storage/s3-blob-store.ts');
+    const { s3OptionsFromConfig } = await import('./storage/s3-config.ts');
     rawBlobs = new S3BlobStore(s3OptionsFromConfig(config.storage));
   } else {
     const local = new LocalBlobStore(join(config.datadirectory, 'blobs'));
@@ -109,10 +127,24 @@ export async function openApp(config: Config, opts: OpenAppOptions = {}): Promis
   // A wrong config secret refuses to start here (CryptoError naming the cause), before anything is written.
   const encState = new EncryptionState(appConfig);
   const keyRoot = (await encState.get()).keyRoot ?? config.datadirectory;
-  const keys = new KeyManager({ keyStore: new KeyStore(keyRoot), secret: config.secret, instanceId: config.instanceid });
+  const keyStoreNow = (): KeyStore => keys.keyStore;
+  const userKeys = new UserKeys({
+    store: keyStoreNow, appConfig, state: encState, kdf: opts.userKeyKdf,
+    recovery: new RecoveryKey({ store: keyStoreNow, kdf: opts.userKeyKdf ?? { memoryCost: 19456, timeCost: 2, parallelism: 1 } }),
+  });
+  // Master key custody: a missing token or a wrong PIN refuses to start here, naming the cause.
+  let keyHolder: KeyHolder;
+  try { keyHolder = await createKeyHolder(config); } catch (err) { await db.destroy(); throw err; }
+  const keys: KeyManager = new KeyManager({ keyStore: new KeyStore(keyRoot), secret: config.secret, instanceId: config.instanceid, userRoots: userKeys, holder: keyHolder });
   try {
+    await keyHolder.open();
     await keys.verifySecret();
+    // A holder switch that committed before a crash: drop the old holder's wrapping now.
+    if (await resolveInterruptedSwitch(keys.keyStore, keyHolder.id, { rollBack: false }) === 'pending') {
+      log.warn('an interrupted key holder switch is pending: run ./occ encryption:key-holder:set again to finish or undo it');
+    }
   } catch (err) {
+    await keyHolder.close();
     await db.destroy();
     throw err;
   }
@@ -126,20 +158,30 @@ export async function openApp(config: Config, opts: OpenAppOptions = {}): Promis
   const files = new FilesService({ db, blobs, log });
   const uploads = new UploadService({ db, blobs, files, log });
   const users = new UserService({ db, hasher: new PasswordHasher(opts.argon2) });
-  const appPasswords = new AppPasswordService({ db });
-  const throttle = new Throttler(new MemoryThrottleStore(), opts.throttle);
+  // Per-user-key mode: a new app password gets its own wrapping of the (unlocked) private key.
+  const appPasswords = new (class extends AppPasswordService {
+    override async create(uid: string, name: string): ReturnType<AppPasswordService['create']> {
+      const r = await super.create(uid, name);
+      await userKeys.onAppPasswordCreated(uid, r.token).catch(() => false);
+      return r;
+    }
+  })({ db });
+  // Several server processes: brute-force counters in Redis (connects lazily on first use).
+  const redis = config.redis ? new RedisClient(config.redis, { instanceId: config.instanceid }) : undefined;
+  const throttle = new Throttler(redis ? new RedisThrottleStore(redis) : new MemoryThrottleStore(), opts.throttle);
   const audit = new AuditLog(join(config.datadirectory, 'audit.log'));
-  const auth = new Authenticator({ users, appPasswords, throttle, audit });
+  const auth = new Authenticator({ users, appPasswords, throttle, audit, onLogin: (uid, via, secret) => userKeys.onLogin(uid, via, secret) });
   const groups = new GroupService({ db });
   const shareRepo = new ShareRepository(db);
   const shareResolver = new ShareResolver({ repo: shareRepo, files });
   const shares = new ShareService({ repo: shareRepo, resolver: shareResolver, files, users, groups, hasher: new PasswordHasher(opts.argon2), audit });
   return {
-    config, log, db, dbKind: kind, appConfig, blobs, rawBlobs, files, locks, uploads, encryption,
+    config, log, db, dbKind: kind, appConfig, blobs, rawBlobs, files, locks, uploads, encryption, userKeys, keyHolder,
     maintenance: new MaintenanceState(appConfig),
-    users, appPasswords, auth, throttle, audit, loginFlow: new LoginFlowService({ appPasswords }),
+    users, appPasswords, auth, throttle, audit, loginFlow: redis ? new SharedLoginFlowService({ appPasswords, store: new RedisLoginFlowStore(redis) }) : new LoginFlowService({ appPasswords }),
     groups, shares, shareResolver,
     sessions: new SessionService({ db, secret: config.secret }),
-    async close() { await audit.close(); await db.destroy(); },
+    redis,
+    async close() { await audit.close(); await redis?.close(); await keyHolder.close(); await db.destroy(); },
   };
 }

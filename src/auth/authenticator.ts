@@ -17,6 +17,11 @@ export interface AuthenticatorDeps {
   cacheTtlMs?: number;
   /** Most cached credentials (default 10,000). */
   cacheMax?: number;
+  /**
+   * Called after every successful password / app-password login with the presented secret
+   * (per-user-key mode unlocks the user's private key with it). Must not throw.
+   */
+  onLogin?: (uid: string, via: 'password' | 'app-password', secret: string) => Promise<void>;
 }
 
 interface CacheEntry {
@@ -43,6 +48,7 @@ export class Authenticator {
   readonly #audit: AuditLog;
   readonly #ttl: number;
   readonly #max: number;
+  readonly #onLogin: AuthenticatorDeps['onLogin'];
   readonly #salt = randomBytes(32);
   readonly #cache = new Map<string, CacheEntry>();
   readonly #inflight = new Map<string, Promise<{ user: UserRecord; passwordHash: string }>>();
@@ -54,6 +60,7 @@ export class Authenticator {
     this.#audit = deps.audit;
     this.#ttl = deps.cacheTtlMs ?? 5 * 60_000;
     this.#max = deps.cacheMax ?? 10_000;
+    this.#onLogin = deps.onLogin;
   }
 
   /**
@@ -93,6 +100,7 @@ export class Authenticator {
       const user = await this.#revalidate(hit);
       if (user) {
         await this.#throttle.registerSuccess(ip, uid);
+        await this.#onLogin?.(user.uid, hit.via, password);
         return this.#toAuthenticated(user, hit.via, password, hit.appPasswordId);
       }
       this.#cache.delete(key);
@@ -109,6 +117,7 @@ export class Authenticator {
           this.#remember(key, { uid: user.uid, via: 'app-password', appPasswordId: id });
           await this.#throttle.registerSuccess(ip, uid);
           await this.#audit.loginSuccess({ uid: user.uid, ip, method: `${method}+app-password` });
+          await this.#onLogin?.(user.uid, 'app-password', password);
           return this.#toAuthenticated(user, 'app-password', password, id);
         }
       }
@@ -128,6 +137,7 @@ export class Authenticator {
     this.#remember(key, { uid: user.uid, via: 'password', passwordHash });
     await this.#throttle.registerSuccess(ip, uid);
     await this.#audit.loginSuccess({ uid: user.uid, ip, method });
+    await this.#onLogin?.(user.uid, 'password', password);
     return this.#toAuthenticated(user, 'password', password);
   }
 

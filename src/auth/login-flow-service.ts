@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, hkdfSync, randomBytes } from 'node:crypto';
 import { NotFoundError } from '../errors.ts';
 import type { AppPasswordService } from './app-password-service.ts';
 
@@ -109,4 +109,121 @@ export class LoginFlowService {
 
 function token(): string {
   return randomBytes(48).toString('base64url');
+}
+
+/** A pending flow as a shared store keeps it: looked up by the hash of its login token. */
+export interface PendingFlowRecord {
+  readonly clientName: string;
+  /** SHA-256 (hex) of the poll token: where the granted result goes. */
+  readonly pollHash: string;
+  /** Expiry, ms since epoch. */
+  readonly expires: number;
+  /** X25519 public key (SPKI DER, base64) the result is sealed to. */
+  readonly publicKey: string;
+  /** The matching private key (PKCS#8 DER), sealed under a key derived from the poll token (base64). */
+  readonly sealedPrivateKey: string;
+}
+
+/**
+ * Where a SharedLoginFlowService keeps flows so that start, the browser page, grant and poll may
+ * reach different server processes. Keys are SHA-256 hashes of the tokens (the store never holds a
+ * usable token), and the granted app password is sealed so that only the holder of the poll token
+ * can open it (as Nextcloud does with its per-flow key pair).
+ */
+export interface LoginFlowStore {
+  putPending(loginHash: string, rec: PendingFlowRecord): Promise<void>;
+  getPending(loginHash: string): Promise<PendingFlowRecord | undefined>;
+  /** Removes and returns the pending flow atomically: of two concurrent grants only one gets it. */
+  takePending(loginHash: string): Promise<PendingFlowRecord | undefined>;
+  putResult(pollHash: string, sealed: string, expires: number): Promise<void>;
+  /** Removes and returns the sealed result atomically (exactly-once poll). */
+  takeResult(pollHash: string): Promise<string | undefined>;
+}
+
+const hashToken = (t: string): string => createHash('sha256').update(t, 'utf8').digest('hex');
+const POLL_INFO = Buffer.from('coffer login flow poll key v1', 'latin1');
+const RESULT_INFO = Buffer.from('coffer login flow result v1', 'latin1');
+const hkdf = (ikm: Buffer, info: Buffer) => Buffer.from(hkdfSync('sha256', ikm, Buffer.alloc(0), info, 32));
+
+function seal(key: Buffer, plain: Buffer): Buffer {
+  const iv = randomBytes(12);
+  const c = createCipheriv('aes-256-gcm', key, iv);
+  const ct = Buffer.concat([c.update(plain), c.final()]);
+  return Buffer.concat([iv, c.getAuthTag(), ct]);
+}
+
+/** @throws Error when the tag does not verify */
+function open(key: Buffer, sealed: Buffer): Buffer {
+  const d = createDecipheriv('aes-256-gcm', key, sealed.subarray(0, 12));
+  d.setAuthTag(sealed.subarray(12, 28));
+  return Buffer.concat([d.update(sealed.subarray(28)), d.final()]);
+}
+
+/**
+ * Login Flow v2 over a shared LoginFlowStore (Redis: src/redis/redis-login-flow-store.ts), for
+ * several server processes. Same behaviour as LoginFlowService, but every method is async.
+ * Each flow gets an X25519 key pair; its private key is sealed under HKDF(poll token). Grant seals
+ * the new app password to the public key (ephemeral ECDH + AES-256-GCM), so what the store holds
+ * opens only with the poll token, which only the client knows.
+ */
+export class SharedLoginFlowService {
+  readonly #appPasswords: AppPasswordService;
+  readonly #store: LoginFlowStore;
+  readonly #now: () => number;
+
+  constructor(deps: { appPasswords: AppPasswordService; store: LoginFlowStore; now?: () => number }) {
+    this.#appPasswords = deps.appPasswords;
+    this.#store = deps.store;
+    this.#now = deps.now ?? Date.now;
+  }
+
+  /** Starts a flow. @throws the store's error when it is unreachable. */
+  async start(clientName: string): Promise<StartedFlow> {
+    const pollToken = token();
+    const loginToken = token();
+    const { publicKey, privateKey } = generateKeyPairSync('x25519');
+    await this.#store.putPending(hashToken(loginToken), {
+      clientName: (clientName || 'Login flow client').slice(0, 255),
+      pollHash: hashToken(pollToken),
+      expires: this.#now() + LOGIN_FLOW_TTL_MS,
+      publicKey: publicKey.export({ type: 'spki', format: 'der' }).toString('base64'),
+      sealedPrivateKey: seal(hkdf(Buffer.from(pollToken, 'utf8'), POLL_INFO), privateKey.export({ type: 'pkcs8', format: 'der' })).toString('base64'),
+    });
+    return { pollToken, loginToken };
+  }
+
+  /** @throws NotFoundError for an unknown, expired or already granted login token */
+  async pending(loginToken: string): Promise<{ clientName: string }> {
+    const rec = await this.#store.getPending(hashToken(loginToken));
+    if (!rec || rec.expires <= this.#now()) throw new NotFoundError('Login flow not found or expired');
+    return { clientName: rec.clientName };
+  }
+
+  /** @throws NotFoundError for an unknown, expired or already granted login token */
+  async grant(loginToken: string, uid: string): Promise<void> {
+    const rec = await this.#store.takePending(hashToken(loginToken));
+    if (!rec || rec.expires <= this.#now()) throw new NotFoundError('Login flow not found or expired');
+    const { token: appPassword } = await this.#appPasswords.create(uid, rec.clientName);
+    const eph = generateKeyPairSync('x25519');
+    const shared = diffieHellman({ privateKey: eph.privateKey, publicKey: createPublicKey({ key: Buffer.from(rec.publicKey, 'base64'), format: 'der', type: 'spki' }) });
+    const sealed = seal(hkdf(shared, RESULT_INFO), Buffer.from(JSON.stringify({ loginName: uid, appPassword }), 'utf8'));
+    await this.#store.putResult(rec.pollHash, JSON.stringify({
+      eph: eph.publicKey.export({ type: 'spki', format: 'der' }).toString('base64'),
+      key: rec.sealedPrivateKey, box: sealed.toString('base64'),
+    }), rec.expires);
+  }
+
+  /** @throws NotFoundError while not granted, or for an unknown/expired/used token */
+  async poll(pollToken: string): Promise<{ loginName: string; appPassword: string }> {
+    const raw = await this.#store.takeResult(hashToken(pollToken));
+    if (!raw) throw new NotFoundError('Login flow not granted yet');
+    try {
+      const r = JSON.parse(raw) as { eph: string; key: string; box: string };
+      const priv = createPrivateKey({ key: open(hkdf(Buffer.from(pollToken, 'utf8'), POLL_INFO), Buffer.from(r.key, 'base64')), format: 'der', type: 'pkcs8' });
+      const shared = diffieHellman({ privateKey: priv, publicKey: createPublicKey({ key: Buffer.from(r.eph, 'base64'), format: 'der', type: 'spki' }) });
+      return JSON.parse(open(hkdf(shared, RESULT_INFO), Buffer.from(r.box, 'base64')).toString('utf8')) as { loginName: string; appPassword: string };
+    } catch {
+      throw new NotFoundError('Login flow not granted yet');
+    }
+  }
 }

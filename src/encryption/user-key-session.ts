@@ -6,6 +6,8 @@ export interface UnlockedUser {
   readonly privateKey: Buffer;
   /** Unsealed root keys, by id (hex). */
   readonly roots: Map<string, Buffer>;
+  /** Id of the root key that wraps new data keys (cached from `userRoot.json`). */
+  currentRootId?: string;
   lastUsed: number;
 }
 

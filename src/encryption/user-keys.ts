@@ -132,7 +132,14 @@ export class UserKeys implements UserRootKeys {
    */
   async onLogin(uid: string, via: 'password' | 'app-password', secret: string): Promise<void> {
     try {
-      if (this.session.get(uid) || !(await this.perUserMode()) || !(await this.#state.get()).enabled) return;
+      if (!(await this.perUserMode()) || !(await this.#state.get()).enabled) return;
+      const cur = this.session.get(uid);
+      if (cur) {
+        // Another process (./occ user:resetpassword, recover-user) may have replaced the key pair.
+        const pub = await readJson<PublicKeyFile>(this.#store(), userScope(uid), userPublicName(uid), 'x25519-public');
+        if (pub?.id === cur.publicKeyId) return;
+        this.session.lock(uid);
+      }
       let p = this.#unlocking.get(uid);
       if (!p) {
         p = (via === 'password' ? this.#unlockWithPassword(uid, secret) : this.#unlockWithToken(uid, secret))
@@ -225,11 +232,16 @@ export class UserKeys implements UserRootKeys {
 
   async rootForWrite(uid: string): Promise<KeyHandle> {
     const u = this.#locked(uid);
+    const cachedId = u.currentRootId;
+    const cachedKey = cachedId ? u.roots.get(cachedId) : undefined;
+    if (cachedId && cachedKey) return { id: Buffer.from(cachedId, 'hex'), key: Buffer.from(cachedKey) };
     const store = this.#store();
     const ptr = await readJson<UserRootPointer>(store, userScope(uid), USER_ROOT_POINTER, 'user-root-pointer');
     if (ptr) {
       const f = parseKeyFile<UserRootKeyFile>(await store.read(userScope(uid), rootKeyFileName(ptr.current)), 'user-root', rootKeyFileName(ptr.current));
-      return { id: Buffer.from(ptr.current, 'hex'), key: await this.unsealRoot(f) };
+      const key = await this.unsealRoot(f);
+      u.currentRootId = ptr.current;
+      return { id: Buffer.from(ptr.current, 'hex'), key };
     }
     const id = randomBytes(KEY_ID_SIZE).toString('hex');
     const key = randomBytes(KEY_SIZE);
@@ -240,6 +252,7 @@ export class UserKeys implements UserRootKeys {
     }
     await writeJson(store, userScope(uid), USER_ROOT_POINTER, { format: 'coffer-key-v1', kind: 'user-root-pointer', current: id } satisfies UserRootPointer);
     u.roots.set(id, key);
+    u.currentRootId = id;
     return { id: Buffer.from(id, 'hex'), key: Buffer.from(key) };
   }
 

@@ -26,14 +26,20 @@ export interface RunningServer {
   close(graceMs?: number): Promise<void>;
 }
 
-function clientIp(req: IncomingMessage, trusted: readonly string[]): string {
+/**
+ * The client's address for throttling and the audit log. X-Forwarded-For is believed only when
+ * the peer is a trusted proxy, and then read from the right: proxies append, so the right-most
+ * entry that is not itself a trusted proxy is the one no client could forge.
+ */
+export function clientIp(req: IncomingMessage, trusted: readonly string[]): string {
   const peer = req.socket.remoteAddress ?? '';
-  if (trusted.includes(peer)) {
-    const fwd = req.headers['x-forwarded-for'];
-    const first = (Array.isArray(fwd) ? fwd[0] : fwd)?.split(',')[0]?.trim();
-    if (first) return first;
+  if (!trusted.includes(peer)) return peer;
+  const fwd = req.headers['x-forwarded-for'];
+  const hops = (Array.isArray(fwd) ? fwd.join(',') : fwd ?? '').split(',').map((h) => h.trim()).filter(Boolean);
+  for (let i = hops.length - 1; i >= 0; i--) {
+    if (!trusted.includes(hops[i])) return hops[i];
   }
-  return peer;
+  return hops[0] ?? peer;
 }
 
 /**

@@ -47,7 +47,7 @@ function postOnly(fn: (req: IncomingMessage, res: ServerResponse, ctx: HttpConte
 /** `POST /login/v2`: starts a flow → `{poll:{token,endpoint}, login}`. */
 const start = postOnly(async (req, res, ctx) => {
   req.resume();
-  const flow = ctx.app.loginFlow.start(String(req.headers['user-agent'] ?? ''));
+  const flow = await ctx.app.loginFlow.start(String(req.headers['user-agent'] ?? ''));
   sendJson(res, 200, {
     poll: { token: flow.pollToken, endpoint: `${ctx.baseUrl}/login/v2/poll` },
     login: `${ctx.baseUrl}/login/v2/flow/${flow.loginToken}`,
@@ -57,7 +57,7 @@ const start = postOnly(async (req, res, ctx) => {
 /** `POST /login/v2/poll` with `token`: 404 until granted, then 200 once. */
 const poll = postOnly(async (req, res, ctx) => {
   const p = await readParams(req, new URLSearchParams());
-  const r = ctx.app.loginFlow.poll(p.get('token') ?? '');
+  const r = await ctx.app.loginFlow.poll(p.get('token') ?? '');
   sendJson(res, 200, { server: ctx.baseUrl, loginName: r.loginName, appPassword: r.appPassword });
 });
 

@@ -9,6 +9,7 @@ import { OcsCall } from './ocs-call.ts';
 import { requestedFormat } from './ocs-format.ts';
 import { OcsError, sendOcsData, sendOcsException, sendOcsFailure, type OcsTarget, type OcsVersion } from './ocs-response.ts';
 import { statusHandler } from './status-route.ts';
+import { getRecovery, setRecovery } from './encryption-recovery-api.ts';
 import { addUser, deleteUser, editUser, getCurrentUser, getUser, listUsers, setUserEnabled } from './users-controller.ts';
 
 type Endpoint = (call: OcsCall, m: RegExpExecArray) => Promise<void>;
@@ -29,6 +30,8 @@ const ENDPOINTS: readonly [string, RegExp, Endpoint][] = [
   ['PUT', /^cloud\/users\/([^/]+)\/disable$/, (call, m) => setUserEnabled(call, m[1], false)],
   ['GET', /^core\/getapppassword$/, (call) => getAppPassword(call)],
   ['DELETE', /^core\/apppassword$/, (call) => deleteAppPassword(call)],
+  ['POST', /^apps\/encryption\/api\/v1\/recovery$/, (call) => setRecovery(call)],
+  ['GET', /^apps\/encryption\/api\/v1\/recovery$/, (call) => getRecovery(call)],
 ];
 
 function decodePath(raw: string): string | undefined {

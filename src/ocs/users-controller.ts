@@ -5,6 +5,7 @@ import { num } from '../db/schema.ts';
 import { AlreadyExistsError, ValidationError } from '../errors.ts';
 import type { OcsCall } from './ocs-call.ts';
 import { OcsError, sendOcsData } from './ocs-response.ts';
+import { adminResetPassword, changeOwnPassword } from '../encryption/password-events.ts';
 import { parseQuota, quotaInfo } from './quota-format.ts';
 
 /** Bytes used by `uid`: the size of their root node (0 before the first write). */
@@ -123,11 +124,16 @@ export async function editUser(call: OcsCall, uid: string): Promise<void> {
       case 'email':
         await app.users.setEmail(uid, value === '' ? null : value);
         break;
-      case 'password':
-        await app.users.setPassword(uid, value);
+      case 'password': {
+        // Per-user-key mode: your own change re-wraps your private key; an admin reset needs the
+        // recovery password (recoveryPassword) or confirmKeyReset=1 (files become unreadable).
+        const setLogin = () => app.users.setPassword(uid, value);
+        if (self) await changeOwnPassword(app.userKeys, uid, value, me.loginPassword, setLogin);
+        else await adminResetPassword(app.userKeys, uid, value, { recoveryPassword: p.get('recoveryPassword') ?? undefined, confirmedLoss: p.get('confirmKeyReset') === '1', setLoginPassword: setLogin });
         app.auth.invalidateUser(uid);
         await app.audit.record('user.password_changed', { uid, by: me.uid, ip: call.ctx.ip, via: 'ocs' });
         break;
+      }
       case 'quota':
         if (!me.isAdmin) throw new OcsError(403, 'Only admins may change quotas');
         await app.users.setQuota(uid, parseQuota(value));

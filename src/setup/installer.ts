@@ -13,6 +13,11 @@ export type InstallDatabase =
   | { type: 'sqlite'; /** default `<datadir>/coffer.db` */ path?: string }
   | { type: 'pgsql'; host: string; port?: number; name: string; user: string; password?: string };
 
+/** Where content goes: local disk under the data directory (default) or an S3 bucket. */
+export type InstallStorage =
+  | { type: 'local' }
+  | { type: 's3'; endpoint: string; bucket: string; region?: string; accessKey: string; secretKey: string; pathStyle?: boolean };
+
 export interface InstallOptions {
   /** Where the config file goes (absolute, or relative to `cwd`). */
   configPath: string;
@@ -22,6 +27,10 @@ export interface InstallOptions {
   dataDir?: string;
   /** Default: SQLite in the data directory. */
   database?: InstallDatabase;
+  /** Default: local. For S3 the bucket is created when missing, then probed (put/get/delete). */
+  storage?: InstallStorage;
+  /** Shared Redis (throttle counters across server processes); checked before installing. */
+  redis?: { host: string; port: number };
   /** Base for relative paths (default process.cwd()). */
   cwd?: string;
   logger?: Logger;
@@ -67,6 +76,12 @@ export async function install(opts: InstallOptions): Promise<InstallResult> {
     ? { type: 'sqlite' as const, path: resolve(cwd, dbOpt.path ?? resolve(datadirectory, 'coffer.db')) }
     : { type: 'pgsql' as const, host: dbOpt.host, port: dbOpt.port ?? 5432, name: dbOpt.name, user: dbOpt.user, password: dbOpt.password ?? '' };
   if (database.type === 'pgsql') await preparePostgres(database);
+  const storage = opts.storage?.type === 's3'
+    ? { type: 's3' as const, endpoint: opts.storage.endpoint, bucket: opts.storage.bucket, region: opts.storage.region ?? 'us-east-1',
+        accessKey: opts.storage.accessKey, secretKey: opts.storage.secretKey, pathStyle: opts.storage.pathStyle ?? true }
+    : { type: 'local' as const };
+  if (storage.type === 's3') await prepareS3(storage);
+  if (opts.redis) await prepareRedis(opts.redis);
 
   // Two installs at once: only one gets the lock file.
   mkdirSync(resolve(configPath, '..'), { recursive: true });
@@ -90,7 +105,8 @@ export async function install(opts: InstallOptions): Promise<InstallResult> {
       secret: newSecret(),
       datadirectory,
       database,
-      storage: { type: 'local' as const },
+      storage,
+      ...(opts.redis ? { redis: { host: opts.redis.host, port: opts.redis.port } } : {}),
       loglevel: 'info' as const,
       trustedProxies: [],
     };
@@ -127,6 +143,39 @@ async function initialiseDatabase(app: App, adminUser: string, adminPass: string
   await app.appConfig.set('core', 'maintenance', '0');
   await app.appConfig.set('core', 'installedat', String(Math.floor(Date.now() / 1000)));
   await app.appConfig.set('core', 'installed_version', COFFER_VERSION);
+}
+
+/**
+ * Creates the bucket when missing and probes put/get/delete.
+ * @throws ConfigError listing what is wrong with the bucket or the credentials.
+ */
+export async function prepareS3(s: { endpoint: string; bucket: string; region: string; accessKey: string; secretKey: string; pathStyle: boolean }): Promise<void> {
+  const [{ S3BlobStore }, { s3OptionsFromConfig }] = await Promise.all([import('../storage/s3-blob-store.ts'), import('../storage/s3-config.ts')]);
+  const store = new S3BlobStore(s3OptionsFromConfig(s));
+  try {
+    try {
+      await store.createBucketIfMissing();
+    } catch { /* checkAccess below says why */ }
+    const problems = await store.checkAccess();
+    if (problems.length) throw new ConfigError(`S3 storage at ${s.endpoint} is not usable: ${problems.join('; ')}`);
+  } finally {
+    store.destroy();
+  }
+}
+
+/**
+ * Checks that Redis answers and accepts writes.
+ * @throws ConfigError naming the problem.
+ */
+export async function prepareRedis(r: { host: string; port: number }): Promise<void> {
+  const { RedisClient } = await import('../redis/redis-client.ts');
+  const client = new RedisClient(r, { instanceId: 'install' });
+  try {
+    const problems = await client.check();
+    if (problems.length) throw new ConfigError(problems.join('; '));
+  } finally {
+    await client.close();
+  }
 }
 
 type PgDb = { host: string; port: number; name: string; user: string; password: string };

@@ -131,7 +131,7 @@ export async function handleLoginFlowPage(req: IncomingMessage, res: ServerRespo
   if (!s) { req.resume(); redirect(res, `/login?redirect_url=${encodeURIComponent(ctx.rawPath)}`); return; }
   let clientName: string;
   try {
-    clientName = app.loginFlow.pending(loginToken).clientName || 'A client';
+    clientName = (await app.loginFlow.pending(loginToken)).clientName || 'A client';
   } catch {
     req.resume();
     sendHtml(res, 404, pageShell('Link expired', '<div class="card"><h1>Link expired</h1><p>This login link has expired or was already used. Start the login again from your client.</p></div>'));

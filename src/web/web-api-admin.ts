@@ -1,4 +1,5 @@
 import { createReadStream } from 'node:fs';
+import { adminResetPassword } from '../encryption/password-events.ts';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -142,9 +143,16 @@ export async function handleAdminApi(c: ApiCall): Promise<boolean> {
       return true;
     }
     if (a2 === 'password' && m === 'POST') {
-      const password = str(await readBody(req), 'password');
+      const body = await readBody(req);
+      const password = str(body, 'password');
       await app.users.get(a1);
-      await app.users.setPassword(a1, password);
+      // Per-user-key mode: without the recovery key the user's files would be lost; that needs an
+      // explicit confirmation (KeyResetNotConfirmedError → 409 with the warning otherwise).
+      await adminResetPassword(app.userKeys, a1, password, {
+        recoveryPassword: typeof body.recoveryPassword === 'string' ? body.recoveryPassword : undefined,
+        confirmedLoss: body.confirmKeyReset === true || body.confirmKeyReset === '1' || body.confirmKeyReset === 'true',
+        setLoginPassword: () => app.users.setPassword(a1, password),
+      });
       app.auth.invalidateUser(a1);
       await app.sessions.revokeAll(a1);
       await app.audit.record('user.password_reset', { uid: a1, by: c.user.uid, ip: ctx.ip, via: 'web' });

@@ -1,4 +1,5 @@
 import { AuthenticationError, NotFoundError, ValidationError } from '../errors.ts';
+import { changeOwnPassword } from '../encryption/password-events.ts';
 import type { ApiCall } from './web-api-files.ts';
 import type { ResolvedSession } from './session-auth.ts';
 import { readBody, sendJson, str } from './web-http.ts';
@@ -30,7 +31,8 @@ export async function handlePersonalApi(c: ApiCall, s: ResolvedSession): Promise
       if (err instanceof AuthenticationError) { sendJson(c.res, 403, { error: { code: 'wrong-password', message: 'The current password is wrong.' } }); return true; }
       throw err;
     }
-    await app.users.setPassword(user.uid, next);
+    // Per-user-key mode: the private key is re-wrapped under the new password (files stay readable).
+    await changeOwnPassword(app.userKeys, user.uid, next, current, () => app.users.setPassword(user.uid, next));
     app.auth.invalidateUser(user.uid);
     const ended = await app.sessions.revokeAll(user.uid, s.session.id);
     await app.audit.record('user.password_changed', { uid: user.uid, ip: ctx.ip, via: 'web' });

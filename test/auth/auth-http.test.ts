@@ -104,7 +104,7 @@ describe('app passwords and Login Flow v2 over HTTP', () => {
       r = await req('POST', '/login/v2/poll', undefined, form, pollBody);
       assert.equal(r.status, 404);
       await r.arrayBuffer();
-      assert.equal(s.app.loginFlow.pending(m[1]).clientName, 'Mozilla/5.0 (Linux) mirall/3.7.3');
+      assert.equal((await s.app.loginFlow.pending(m[1])).clientName, 'Mozilla/5.0 (Linux) mirall/3.7.3');
 
       r = await req('POST', '/login/v2/grant', undefined, form, new URLSearchParams({ token: m[1] }).toString());
       assert.equal(r.status, 401, 'grant needs authentication');

@@ -36,12 +36,12 @@ export async function runServer(opts: RunServerOptions): Promise<void> {
     if (code === 'ENOENT') throw new CliError(`cannot read TLS file: ${(err as Error).message}`, EXIT.USAGE, { cause: err });
     throw err;
   }
-  log.info({ url: running.url }, 'Coffer is listening');
-  process.stdout.write(`Coffer is listening on ${running.url}\n`);
   // Cleanup of orphaned blobs, stale uploads and expired locks; a database lease makes it run
   // in one process at a time when several serve the same instance.
   const { startBackgroundJobs } = await import('../../jobs/background-jobs.ts');
   const jobs = startBackgroundJobs(app);
+  log.info({ url: running.url }, 'Coffer is listening');
+  process.stdout.write(`Coffer is listening on ${running.url}\n`);
 
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     const on = (s: NodeJS.Signals) => {

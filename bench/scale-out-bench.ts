@@ -1,0 +1,117 @@
+/**
+ * Scale-out figures over PostgreSQL + Redis + a real Ceph RGW (S3), through real `./occ serve`
+ * processes and HTTP (WebDAV):
+ *   - PUT and GET MiB/s of one 256 MiB file, plain and encrypted (one process)
+ *   - 1,000 × 4 KiB PUTs, files/s, with one process and with two (8 concurrent clients)
+ *   - `./occ encryption:encrypt-all -n` MiB/s over S3 (the 256 MiB file written in the plain phase)
+ *
+ *   node --import tsx bench/scale-out-bench.ts [--mib 256] [--files 1000] [--clients 8]
+ *
+ * Prints one line per figure plus the load average (the machine is shared).
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { startCeph } from '../test/support/ceph.ts';
+import { createPgDatabase } from '../test/support/test-instance.ts';
+import { OCC, occ, spawnServer, type Served } from '../test/cli/occ-harness.ts';
+import { RedisClient } from '../src/redis/redis-client.ts';
+import { loadConfig } from '../src/config/config.ts';
+
+const argv = process.argv.slice(2);
+const arg = (n: string, d: number) => { const i = argv.indexOf(n); return i >= 0 ? Number(argv[i + 1]) : d; };
+const MIB = arg('--mib', 256);
+const FILES = arg('--files', 1000);
+const CLIENTS = arg('--clients', 8);
+const ADMIN = { uid: 'admin', password: 'bench-admin-pw-1' };
+const auth = 'Basic ' + Buffer.from(`${ADMIN.uid}:${ADMIN.password}`).toString('base64');
+const log = (s: string) => process.stderr.write(`[scale-out-bench] ${s}\n`);
+const load = () => loadavg().map((x) => x.toFixed(1)).join(' ');
+const out: string[] = [];
+const report = (s: string) => { const line = `${s}   (load ${load()})`; out.push(line); process.stdout.write(line + '\n'); };
+
+const cluster = await startCeph({ memstoreBytes: 4 * 1024 ** 3 });
+const pg = await createPgDatabase();
+const dir = mkdtempSync(join(tmpdir(), 'coffer-sobench-'));
+const env = { COFFER_CONFIG: join(dir, 'config', 'config.json') };
+const servers: Served[] = [];
+try {
+  const r = await occ(['maintenance:install', '--admin-user', ADMIN.uid, '--admin-pass', ADMIN.password, '--data-dir', join(dir, 'data'),
+    '--database', 'pgsql', '--database-host', '127.0.0.1', '--database-name', pg.name, '--database-user', 'postgres',
+    '--storage', 's3', '--s3-endpoint', cluster.s3.endpoint, '--s3-bucket', 'bench', '--s3-region', cluster.s3.region,
+    '--s3-access-key', cluster.s3.accessKeyId, '--s3-secret-key', cluster.s3.secretAccessKey,
+    '--redis-host', '127.0.0.1', '--redis-port', '6379'], env);
+  if (r.code !== 0) throw new Error(`install failed: ${r.stderr}`);
+  const occOk = async (args: string[]) => { const x = await occ(args, env); if (x.code !== 0) throw new Error(`occ ${args.join(' ')}: ${x.stderr}`); return x.stdout; };
+  servers.push(await spawnServer(OCC, ['serve', '--port', '0'], env), await spawnServer(OCC, ['serve', '--port', '0'], env));
+  const dav = (s: Served, p: string) => `${s.url}/remote.php/dav/files/admin${p}`;
+
+  const block = randomBytes(1024 * 1024);
+  const bigBody = () => Readable.from((function* () { for (let i = 0; i < MIB; i++) yield block; })());
+  const putBig = async (name: string) => {
+    const t = performance.now();
+    const res = await fetch(dav(servers[0]!, name), { method: 'PUT', headers: { authorization: auth, 'content-length': String(MIB * 1024 * 1024) }, body: Readable.toWeb(bigBody()) as ReadableStream, duplex: 'half' } as RequestInit);
+    if (res.status !== 201 && res.status !== 204) throw new Error(`PUT ${name}: ${res.status}`);
+    return MIB / ((performance.now() - t) / 1000);
+  };
+  const getBig = async (name: string) => {
+    const t = performance.now();
+    const res = await fetch(dav(servers[0]!, name), { headers: { authorization: auth } });
+    let n = 0;
+    for await (const c of res.body as unknown as AsyncIterable<Uint8Array>) n += c.length;
+    if (n !== MIB * 1024 * 1024) throw new Error(`GET ${name}: ${n} bytes`);
+    return MIB / ((performance.now() - t) / 1000);
+  };
+  const smallPuts = async (procs: Served[], prefix: string) => {
+    await fetch(dav(procs[0]!, `/${prefix}`), { method: 'MKCOL', headers: { authorization: auth } });
+    const body = randomBytes(4096);
+    let next = 0;
+    const t = performance.now();
+    await Promise.all(Array.from({ length: CLIENTS }, async (_, c) => {
+      const srv = procs[c % procs.length]!;
+      for (let i = next++; i < FILES; i = next++) {
+        const res = await fetch(dav(srv, `/${prefix}/f${i}.bin`), { method: 'PUT', headers: { authorization: auth }, body });
+        if (res.status !== 201) throw new Error(`PUT small ${i}: ${res.status}`);
+      }
+    }));
+    return FILES / ((performance.now() - t) / 1000);
+  };
+
+  log(`Ceph up in ${cluster.startSeconds.toFixed(1)} s; plain phase`);
+  report(`S3 plain      PUT ${MIB} MiB: ${(await putBig('/plain.bin')).toFixed(1)} MiB/s`);
+  report(`S3 plain      GET ${MIB} MiB: ${(await getBig('/plain.bin')).toFixed(1)} MiB/s`);
+  // warm the credential cache of both processes
+  for (const s of servers) await fetch(dav(s, '/'), { method: 'PROPFIND', headers: { authorization: auth, depth: '0' } });
+  report(`S3 plain      ${FILES} × 4 KiB PUT, 1 process:  ${(await smallPuts([servers[0]!], 'one')).toFixed(1)} files/s (${CLIENTS} clients)`);
+  report(`S3 plain      ${FILES} × 4 KiB PUT, 2 processes: ${(await smallPuts(servers, 'two')).toFixed(1)} files/s (${CLIENTS} clients)`);
+
+  // encrypt-all measures the big file alone: remove the small ones first
+  for (const d of ['/one', '/two']) await fetch(dav(servers[0]!, d), { method: 'DELETE', headers: { authorization: auth } });
+  await occOk(['app:enable', 'encryption']);
+  await occOk(['encryption:enable']);
+  await new Promise((r) => setTimeout(r, 1500));
+  const t = performance.now();
+  await occOk(['encryption:encrypt-all', '-n']);
+  const s = (performance.now() - t) / 1000;
+  report(`encrypt-all over S3: ${(MIB / s).toFixed(1)} MiB/s (one ${MIB} MiB file, ${s.toFixed(1)} s incl. ./occ start-up)`);
+
+  report(`S3 encrypted  PUT ${MIB} MiB: ${(await putBig('/enc.bin')).toFixed(1)} MiB/s`);
+  report(`S3 encrypted  GET ${MIB} MiB: ${(await getBig('/enc.bin')).toFixed(1)} MiB/s`);
+  report(`S3 encrypted  ${FILES} × 4 KiB PUT, 1 process:  ${(await smallPuts([servers[0]!], 'one-enc')).toFixed(1)} files/s (${CLIENTS} clients)`);
+  report(`S3 encrypted  ${FILES} × 4 KiB PUT, 2 processes: ${(await smallPuts(servers, 'two-enc')).toFixed(1)} files/s (${CLIENTS} clients)`);
+} finally {
+  for (const s of servers) { s.child.kill('SIGTERM'); await s.exited; }
+  try {
+    const id = loadConfig(env.COFFER_CONFIG).instanceid;
+    const c = new RedisClient({ host: '127.0.0.1', port: 6379 }, { instanceId: id });
+    const keys = await c.redis.keys(`${c.prefix}*`);
+    if (keys.length) await c.redis.del(...keys);
+    await c.close();
+  } catch { /* not installed */ }
+  await pg.drop();
+  await cluster.stop();
+  rmSync(dir, { recursive: true, force: true });
+}
+process.stdout.write(`\nnproc 2, load average at end: ${load()}\n`);
