@@ -17,6 +17,7 @@ import { assertUploadId } from '../files/upload-service.ts';
 import type { WriteOptions } from '../files/types.ts';
 import { DavStatusError } from './dav-errors.ts';
 import { sendEmpty } from './dav-request.ts';
+import { toRealTarget } from './share-gate.ts';
 import { decodeSegment, encodeSegment, resolveDestination } from './dav-target.ts';
 import { drain, hasBody, header, httpDate, ocId, parseDepth, parseEtagList, parseOcMtime, parseOverwrite } from './http-util.ts';
 import { assertWritable } from './lock-guard.ts';
@@ -135,6 +136,11 @@ export async function uploadsHandler(req: IncomingMessage, res: ServerResponse, 
     drain(req);
     const dest = resolveDestination(req, uid);
     if (dest.path === '') throw new DavStatusError(403, 'Cannot replace the root folder', 'Sabre\\DAV\\Exception\\Forbidden');
+    // Assembling writes into the uploader's own tree: a destination inside a received folder share
+    // would fail as a missing parent (409), and one naming a file share's mount would create a file
+    // of that name in the uploader's tree, shadowing the mount (201 even on a read-only share).
+    // Refuse both plainly, like COPY/MOVE into a share.
+    if ((await toRealTarget(app, dest)).share) throw new ForbiddenError('Chunked uploads into a share are not supported yet');
     const opts: WriteOptions & { totalLength?: number | null } = {};
     const mtimeHeader = header(req, 'x-oc-mtime');
     const mtime = parseOcMtime(mtimeHeader);

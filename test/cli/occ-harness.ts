@@ -49,6 +49,8 @@ export function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, opts: {
     child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
     child.on('error', reject);
     child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+    // A command that exits without reading its input closes the pipe first: that is not an error.
+    child.stdin.on('error', () => {});
     child.stdin.end(opts.input ?? '');
   });
 }

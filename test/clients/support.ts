@@ -89,6 +89,7 @@ export function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv
     const timer = setTimeout(() => { stderr += `\n[killed after ${opts.timeoutMs} ms]`; child.kill('SIGKILL'); }, opts.timeoutMs ?? 120_000);
     child.on('error', (err) => { clearTimeout(timer); reject(err); });
     child.on('close', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr, ms: Date.now() - started }); });
+    child.stdin.on('error', () => {}); // the client may exit before reading its input
     child.stdin.end(opts.input ?? '');
   });
 }

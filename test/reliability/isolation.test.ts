@@ -4,8 +4,9 @@
  * dot segments, /remote.php/webdav, /remote.php/dav/files/<other>), chunked uploads included, nor
  * edits A through OCS. Every attempt answers 4xx (never 2xx/3xx/5xx) and A's tree (names and
  * content hashes), locks and uploads are unchanged.
- * Shares: SHARE_CASES is the hook for "B reaches A's file only through a share, within its
- * permissions" once the sharing tests cover DAV access through mounts.
+ * Shares: the matrix "B reaches A's files only through a share, within its permissions" (folder
+ * shares 1/3/5/31, file shares, escapes above a mount, stranger, unshare, public link) lives in
+ * isolation-shares.test.ts; SHARE_CASES stays as a hook for cases that need this suite's setup.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -1,0 +1,448 @@
+/**
+ * Isolation through shares (issue 6 item 5): A (alice) shares folders with B (bob) at permissions
+ * 1, 3, 5 and 31 and files at 1 and 3; C (carol) is a stranger. Every WebDAV method B may send
+ * through a mount is permitted exactly when the share's permissions say so. A's whole tree (paths +
+ * content hashes) is snapshotted around every attempt: a refused attempt (4xx) changes nothing in
+ * A's or B's tree, a permitted one changes exactly the expected paths. Escapes (dot segments,
+ * encodings, Destination and tagged If headers pointing at A's unshared files), the stranger, the
+ * unshare and a read-only public link are covered the same way.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Readable } from 'node:stream';
+import { startTestInstance, type TestInstance } from '../support/test-instance.ts';
+import { ocs, share, SHARES } from '../sharing/helpers.ts';
+import { request, sha256, snapshotTree, type Resp } from './support.ts';
+
+const A = { uid: 'alice', password: 'alice-password-1' };
+const B = { uid: 'bob', password: 'bob-password-12' };
+const C = { uid: 'carol', password: 'carol-password-1' };
+const SECRET = 'ALICE-PRIVATE-7f3a9c';
+const HIDDEN = 'deep-only-name.txt'; // never named in a request: must never appear in an answer
+
+const READ = 1, UPDATE = 2, CREATE = 4, DELETE = 8, SHARE = 16;
+const FOLDERS = [1, 3, 5, 31] as const;
+const FILES = [1, 3] as const;
+const has = (p: number, b: number) => (p & b) === b;
+const dav = (p: string) => `/remote.php/dav/files/bob/${p}`;
+const LOCK_BODY = '<?xml version="1.0"?><d:lockinfo xmlns:d="DAV:"><d:lockscope><d:exclusive/></d:lockscope><d:locktype><d:write/></d:locktype></d:lockinfo>';
+const PROPS = '<?xml version="1.0"?><d:propfind xmlns:d="DAV:" xmlns:oc="http://owncloud.org/ns"><d:prop><d:resourcetype/><oc:permissions/></d:prop></d:propfind>';
+const PROPPATCH = '<?xml version="1.0"?><d:propertyupdate xmlns:d="DAV:" xmlns:x="urn:x"><d:set><d:prop><x:evil>1</x:evil></d:prop></d:set></d:propertyupdate>';
+
+type Snap = Map<string, string>;
+/** `+p` added, `-p` removed, `~p` content changed. */
+function diff(a: Snap, b: Snap): string[] {
+  const out: string[] = [];
+  for (const [k, v] of b) if (!a.has(k)) out.push(`+${k}`); else if (a.get(k) !== v) out.push(`~${k}`);
+  for (const k of a.keys()) if (!b.has(k)) out.push(`-${k}`);
+  return out.sort();
+}
+
+describe('isolation through shares', () => {
+  let t: TestInstance;
+  let attempts = 0;
+  let initialA: Snap;
+  let ifTestCreated = false;
+  const refusedBy = new Map<string, number>();
+  const permittedBy = new Map<string, number>();
+  const shareIds: Record<string, number> = {};
+  const bump = (m: Map<string, number>, k: string) => m.set(k, (m.get(k) ?? 0) + 1);
+  const put = (uid: string, p: string, c: string) => t.app.files.writeFile(uid, p, Readable.from([Buffer.from(c)]), {});
+  const snapA = () => snapshotTree(t.app, 'alice');
+  const snapB = () => snapshotTree(t.app, 'bob');
+
+  before(async () => {
+    t = await startTestInstance();
+    for (const u of [A, B, C]) { await t.addUser(u.uid, u.password); await t.app.files.ensureHome(u.uid); }
+    await t.app.files.mkdir('alice', 'private');
+    await put('alice', 'private/secret.txt', SECRET);
+    await put('alice', `private/${HIDDEN}`, SECRET + '-deep');
+    await put('alice', 'top.txt', SECRET + '-top');
+    for (const p of FOLDERS) {
+      await t.app.files.mkdir('alice', `S${p}`);
+      await t.app.files.mkdir('alice', `S${p}/sub`);
+      await put('alice', `S${p}/f.txt`, `f of S${p}`);
+      await put('alice', `S${p}/sub/g.txt`, `g of S${p}`);
+      await put('alice', `S${p}/del-me.txt`, 'to delete');
+      await put('alice', `S${p}/mv-src.txt`, 'to move');
+      await put('alice', `S${p}/ow-src.txt`, `overwrite source ${p}`);
+      shareIds[`S${p}`] = (await share(t, A, { path: `/S${p}`, shareType: 0, shareWith: 'bob', permissions: p })).id;
+    }
+    for (const p of FILES) {
+      await put('alice', `file${p}.txt`, `file share ${p}`);
+      shareIds[`file${p}.txt`] = (await share(t, A, { path: `/file${p}.txt`, shareType: 0, shareWith: 'bob', permissions: p })).id;
+    }
+    await t.app.files.mkdir('alice', 'pub');
+    await put('alice', 'pub/p.txt', 'public');
+    await put('bob', 'mine.txt', 'bob content');
+    await t.app.files.mkdir('bob', 'bdir');
+    initialA = await snapA();
+  });
+  after(async () => {
+    console.log(`# share isolation attempts: ${attempts}`);
+    console.log(`# refused: ${JSON.stringify(Object.fromEntries(refusedBy))}`);
+    console.log(`# permitted: ${JSON.stringify(Object.fromEntries(permittedBy))}`);
+    await t.stop();
+  });
+
+  const noLeak = (r: Resp, what: string) => {
+    assert.ok(!r.text.includes(SECRET), `${what} leaked A's private content`);
+    assert.ok(!r.text.includes(HIDDEN), `${what} leaked A's private names`);
+  };
+
+  /**
+   * One request with A's and B's trees snapshotted around it. `expect` = the exact change of A's
+   * tree when permitted (B's tree never changes through a share), or false when it must be refused.
+   */
+  async function attempt(category: string, method: string, path: string,
+    opts: { as?: typeof A | null; headers?: Record<string, string>; body?: string }, expect: string[] | false): Promise<Resp> {
+    const [a0, b0] = [await snapA(), await snapB()];
+    const r = await request(t.url, method, path, { as: opts.as === undefined ? B : opts.as, headers: opts.headers, body: opts.body });
+    attempts++;
+    const what = `${category}: ${method} ${path} ${JSON.stringify(opts.headers ?? {})} → ${r.status} ${r.text.slice(0, 200)}`;
+    noLeak(r, what);
+    const [a1, b1] = [await snapA(), await snapB()];
+    if (expect === false) {
+      assert.ok(r.status >= 400 && r.status < 500, `expected refusal: ${what}`);
+      assert.deepEqual(diff(a0, a1), [], `A's tree changed: ${what}`);
+      bump(refusedBy, category);
+    } else {
+      assert.ok(r.status >= 200 && r.status < 300, `expected success: ${what}`);
+      assert.deepEqual(diff(a0, a1), [...expect].sort(), `A's tree changed otherwise than permitted: ${what}`);
+      bump(permittedBy, category);
+    }
+    assert.deepEqual(diff(b0, b1), [], `B's own tree changed: ${what}`);
+    return r;
+  }
+
+  const permsOf = (body: string, href: string): string | undefined => {
+    const entry = body.split(/<d:response>/).find((x) => x.includes(`<d:href>${href}</d:href>`));
+    return entry ? /<oc:permissions>([A-Z]*)<\/oc:permissions>/.exec(entry)?.[1] : undefined;
+  };
+
+  test('PROPFIND: each mount appears in B\'s root with S and only the letters granted', async () => {
+    const r = await attempt('propfind', 'PROPFIND', dav(''), { headers: { depth: '1' }, body: PROPS }, []);
+    assert.equal(r.status, 207);
+    assert.doesNotMatch(r.text, /private|top\.txt|pub\//);
+    for (const p of FOLDERS) {
+      const root = permsOf(r.text, dav(`S${p}/`));
+      assert.ok(root, `mount S${p} missing`);
+      assert.match(root, /^S/, root);
+      assert.ok(root.includes('M') && root.includes('G'), root);
+      assert.equal(/[CK]/.test(root), has(p, CREATE), `S${p} root ${root}`);
+      assert.equal(root.includes('R'), has(p, SHARE), `S${p} root ${root}`);
+      assert.ok(!root.includes('W'), root);
+      const inside = await attempt('propfind', 'PROPFIND', dav(`S${p}/`), { headers: { depth: '1' }, body: PROPS }, []);
+      const f = permsOf(inside.text, dav(`S${p}/f.txt`));
+      assert.ok(f, `S${p}/f.txt missing`);
+      assert.match(f, /^S/);
+      assert.equal(f.includes('W'), has(p, UPDATE), `S${p}/f.txt ${f}`);
+      assert.equal(f.includes('D'), has(p, DELETE), `S${p}/f.txt ${f}`);
+      assert.equal(f.includes('R'), has(p, SHARE), `S${p}/f.txt ${f}`);
+      const sub = permsOf(inside.text, dav(`S${p}/sub/`));
+      assert.equal(/[CK]/.test(sub ?? ''), has(p, CREATE), `S${p}/sub ${sub}`);
+      assert.doesNotMatch(inside.text, /files\/alice/);
+    }
+    for (const p of FILES) {
+      const f = permsOf(r.text, dav(`file${p}.txt`));
+      assert.ok(f, `file mount ${p} missing`);
+      assert.ok(f.startsWith('S') && f.includes('M') && f.includes('G'), f);
+      assert.equal(f.includes('W'), has(p, UPDATE), `file${p} ${f}`);
+      assert.ok(!/[CK]/.test(f), f);
+    }
+  });
+
+  test('folder shares: every method is permitted exactly as the permissions say', async () => {
+    for (const p of FOLDERS) {
+      const S = `S${p}`;
+      const cat = (op: string) => `${op}`;
+      const get = await attempt(cat('GET'), 'GET', dav(`${S}/sub/g.txt`), {}, []);
+      assert.equal(get.text, `g of ${S}`);
+      // create
+      await attempt(cat('PUT new'), 'PUT', dav(`${S}/new.txt`), { body: 'new by bob' }, has(p, CREATE) ? [`+${S}/new.txt`] : false);
+      if (has(p, CREATE)) assert.equal((await snapA()).get(`${S}/new.txt`), sha256('new by bob'));
+      // update
+      await attempt(cat('PUT overwrite'), 'PUT', dav(`${S}/f.txt`), { body: 'overwritten by bob' }, has(p, UPDATE) ? [`~${S}/f.txt`] : false);
+      await attempt(cat('MKCOL'), 'MKCOL', dav(`${S}/newdir`), {}, has(p, CREATE) ? [`+${S}/newdir/`] : false);
+      await attempt(cat('PROPPATCH'), 'PROPPATCH', dav(`${S}/sub/g.txt`), { body: PROPPATCH },
+        has(p, UPDATE) ? [] : false);
+      await attempt(cat('DELETE inside'), 'DELETE', dav(`${S}/del-me.txt`), {}, has(p, DELETE) ? [`-${S}/del-me.txt`] : false);
+      // within the share
+      await attempt(cat('COPY within share'), 'COPY', dav(`${S}/sub/g.txt`), { headers: { destination: `${t.url}${dav(`${S}/g-copy.txt`)}` } },
+        has(p, CREATE) ? [`+${S}/g-copy.txt`] : false);
+      await attempt(cat('MOVE within share'), 'MOVE', dav(`${S}/mv-src.txt`), { headers: { destination: `${t.url}${dav(`${S}/sub/moved.txt`)}` } },
+        has(p, CREATE | DELETE) ? [`-${S}/mv-src.txt`, `+${S}/sub/moved.txt`] : false);
+      // between the share and B's own tree: refused today whatever the permissions
+      for (const m of ['COPY', 'MOVE']) {
+        await attempt(`${m} share→own`, m, dav(`${S}/sub/g.txt`), { headers: { destination: `${t.url}${dav(`bdir/out-${S}.txt`)}` } }, false);
+        await attempt(`${m} share→own`, m, dav(`${S}/sub`), { headers: { destination: `${t.url}${dav(`out-${S}`)}` } }, false);
+        await attempt(`${m} own→share`, m, dav('mine.txt'), { headers: { destination: `${t.url}${dav(`${S}/in.txt`)}` } }, false);
+        await attempt(`${m} own→share`, m, dav('bdir'), { headers: { destination: `${t.url}${dav(`${S}/bdir-in`)}` } }, false);
+      }
+      // between two shares
+      const other = p === 31 ? 'S5' : 'S31';
+      await attempt('COPY share→other share', 'COPY', dav(`${S}/sub/g.txt`), { headers: { destination: `${t.url}${dav(`${other}/x-${S}.txt`)}` } }, false);
+      await attempt('MOVE share→other share', 'MOVE', dav(`${S}/sub/g.txt`), { headers: { destination: `${t.url}${dav(`${other}/x-${S}.txt`)}` } }, false);
+      // LOCK (update)
+      const lock = await attempt(cat('LOCK'), 'LOCK', dav(`${S}/f.txt`), { headers: { depth: '0', timeout: 'Second-60' }, body: LOCK_BODY },
+        has(p, UPDATE) ? [] : false);
+      if (has(p, UPDATE)) {
+        const token = String(lock.headers['lock-token'] ?? '');
+        assert.match(token, /^<.+>$/);
+        await attempt(cat('UNLOCK'), 'UNLOCK', dav(`${S}/f.txt`), { headers: { 'lock-token': token } }, []);
+      }
+      // onto an existing file: COPY needs update; MOVE needs update and delete
+      await attempt(cat('COPY over existing'), 'COPY', dav(`${S}/sub/g.txt`), { headers: { destination: `${t.url}${dav(`${S}/f.txt`)}`, overwrite: 'T' } },
+        has(p, UPDATE) ? [`~${S}/f.txt`] : false);
+      await attempt(cat('MOVE over existing'), 'MOVE', dav(`${S}/ow-src.txt`), { headers: { destination: `${t.url}${dav(`${S}/f.txt`)}`, overwrite: 'T' } },
+        has(p, UPDATE | DELETE) ? [`~${S}/f.txt`, `-${S}/ow-src.txt`] : false);
+      await attempt(cat('GET'), 'GET', dav(`${S}/f.txt`), {}, []);
+    }
+  });
+
+  test('chunked upload assembled into a share: never a write the permissions forbid, same answer each time', async () => {
+    const up = '/remote.php/dav/uploads/bob';
+    const outcomes = new Map<string, number>();
+    const statuses = new Set<string>();
+    for (const p of FOLDERS) {
+      for (const [name, op] of [['chunked-new.bin', CREATE], ['f.txt', UPDATE]] as const) {
+        for (const round of [1, 2]) {
+          const id = `up-${p}-${name}-${round}`;
+          assert.equal((await request(t.url, 'MKCOL', `${up}/${id}`, { as: B })).status, 201);
+          assert.ok((await request(t.url, 'PUT', `${up}/${id}/00001`, { as: B, body: `chunk ${p} ${round}` })).status < 300);
+          const [a0, b0] = [await snapA(), await snapB()];
+          const r = await request(t.url, 'MOVE', `${up}/${id}/.file`, { as: B, headers: { destination: `${t.url}${dav(`S${p}/${name}`)}` } });
+          attempts++;
+          const [a1, b1] = [await snapA(), await snapB()];
+          assert.deepEqual(diff(b0, b1), [], `chunked into S${p}/${name} changed B's own tree`);
+          const key = `S${p}/${name}`;
+          if (r.status < 300) {
+            assert.ok(has(p, op), `chunked MOVE into ${key} succeeded without permission (${p})`);
+            assert.deepEqual(diff(a0, a1), [a0.has(key) ? `~${key}` : `+${key}`]);
+            assert.equal(a1.get(key), sha256(`chunk ${p} ${round}`));
+            bump(permittedBy, 'chunked MOVE');
+          } else {
+            // refused plainly (403, like COPY/MOVE into a share), not as a missing parent (409)
+            assert.equal(r.status, 403, `chunked into ${key}: ${r.status} ${r.text}`);
+            assert.deepEqual(diff(a0, a1), [], `refused chunked MOVE changed A's tree`);
+            bump(refusedBy, 'chunked MOVE');
+            await request(t.url, 'DELETE', `${up}/${id}`, { as: B });
+          }
+          // consistency: same share, same op → same class of answer every round
+          statuses.add(`${p}:${name}=${r.status}`);
+          const cls = r.status < 300 ? 2 : 4;
+          const k = `${p}:${name}`;
+          if (outcomes.has(k) && name === 'f.txt') assert.equal(outcomes.get(k), cls, `inconsistent answer for ${k}`);
+          outcomes.set(k, cls);
+        }
+      }
+    }
+    console.log(`# chunked outcomes: ${[...statuses].join(' ')}`);
+  });
+
+  test('chunked upload onto a file share\'s mount is refused the same way', async () => {
+    const up = '/remote.php/dav/uploads/bob';
+    for (const p of FILES) {
+      assert.equal((await request(t.url, 'MKCOL', `${up}/up-file-${p}`, { as: B })).status, 201);
+      assert.ok((await request(t.url, 'PUT', `${up}/up-file-${p}/00001`, { as: B, body: 'chunked over file' })).status < 300);
+      await attempt('chunked MOVE onto file share', 'MOVE', `${up}/up-file-${p}/.file`, { headers: { destination: `${t.url}${dav(`file${p}.txt`)}` } }, false);
+      await request(t.url, 'DELETE', `${up}/up-file-${p}`, { as: B });
+    }
+  });
+
+  test('file shares: read always, overwrite and LOCK only with update, never a way out', async () => {
+    for (const p of FILES) {
+      const F = `file${p}.txt`;
+      const g = await attempt('GET', 'GET', dav(F), {}, []);
+      assert.equal(g.text, `file share ${p}`);
+      await attempt('PUT overwrite', 'PUT', dav(F), { body: `bob wrote ${p}` }, has(p, UPDATE) ? [`~${F}`] : false);
+      const lock = await attempt('LOCK', 'LOCK', dav(F), { headers: { depth: '0' }, body: LOCK_BODY }, has(p, UPDATE) ? [] : false);
+      if (has(p, UPDATE)) await attempt('UNLOCK', 'UNLOCK', dav(F), { headers: { 'lock-token': String(lock.headers['lock-token']) } }, []);
+      await attempt('PUT below a file mount', 'PUT', dav(`${F}/child.txt`), { body: 'x' }, false);
+      await attempt('MKCOL below a file mount', 'MKCOL', dav(`${F}/d`), {}, false);
+      await attempt('COPY share→own', 'COPY', dav(F), { headers: { destination: `${t.url}${dav(`bdir/${F}`)}` } }, false);
+      await attempt('MOVE share→own', 'MOVE', dav(F), { headers: { destination: `${t.url}${dav(`bdir/${F}`)}` } }, false);
+      await attempt('COPY own→share', 'COPY', dav('mine.txt'), { headers: { destination: `${t.url}${dav(F)}`, overwrite: 'T' } }, false);
+      await attempt('MOVE own→share', 'MOVE', dav('mine.txt'), { headers: { destination: `${t.url}${dav(F)}`, overwrite: 'T' } }, false);
+      await attempt('COPY share→other share', 'COPY', dav(F), { headers: { destination: `${t.url}${dav(`S31/${F}`)}` } }, false);
+    }
+  });
+
+  const escapes = (leaf: string) => [
+    `S31/../../alice/private/${leaf}`,
+    `S31/..%2f..%2falice%2fprivate%2f${leaf}`,
+    `S31/%2e%2e/private/${leaf}`,
+    `S31/../private/${leaf}`,
+    `S31/%2e%2e%2fprivate%2f${leaf}`,
+    `S31/%2E%2E/%2E%2E/alice/private/${leaf}`,
+    `S31/sub/%2e%2e/%2e%2e/private/${leaf}`,
+    `S31/sub/../../../alice/private/${leaf}`,
+    `S31/%252e%252e/private/${leaf}`,
+    `S31/.%2e/private/${leaf}`,
+    `S31\\..\\private\\${leaf}`,
+    `S31/./../private/${leaf}`,
+    `Shared/../../alice/private/${leaf}`,
+    `file3.txt/../private/${leaf}`,
+    `file3.txt/%2e%2e/%2e%2e/alice/private/${leaf}`,
+    `S1/../private/${leaf}`,
+    `S1/%2e%2e/top.txt`,
+  ].map((p) => `/remote.php/dav/files/bob/${p}`);
+
+  test('escapes: dot segments and encodings never climb above a mount into A\'s other folders', async () => {
+    for (const path of escapes('secret.txt')) {
+      for (const [m, headers, body] of [
+        ['GET', {}, undefined], ['PROPFIND', { depth: '1' }, PROPS], ['PUT', {}, 'overwritten'], ['DELETE', {}, undefined],
+        ['PROPPATCH', {}, PROPPATCH], ['LOCK', { depth: '0' }, LOCK_BODY],
+        ['COPY', { destination: `${t.url}${dav('stolen.txt')}` }, undefined], ['MOVE', { destination: `${t.url}${dav('stolen.txt')}` }, undefined],
+        ['COPY', { destination: `${t.url}${dav('S31/stolen.txt')}` }, undefined], ['MOVE', { destination: `${t.url}${dav('S31/stolen.txt')}` }, undefined],
+      ] as [string, Record<string, string>, string | undefined][]) {
+        await attempt(`escape ${m}`, m, path, { headers, body }, false);
+      }
+    }
+    // folder spellings (PROPFIND listing, MKCOL below)
+    for (const path of escapes('').map((x) => x.replace(/\/$/, ''))) {
+      await attempt('escape PROPFIND folder', 'PROPFIND', path, { headers: { depth: '1' }, body: PROPS }, false);
+      await attempt('escape MKCOL', 'MKCOL', `${path}/newdir`, {}, false);
+    }
+  });
+
+  test('Destination headers pointing into A\'s unshared folders are refused', async () => {
+    const dests = [
+      '/remote.php/dav/files/alice/private/x.txt',
+      '/remote.php/dav/files/alice/x.txt',
+      ...escapes('x.txt'),
+      '/remote.php/webdav/S31/../../alice/private/x.txt',
+    ];
+    for (const d of dests) {
+      for (const dest of [`${t.url}${d}`, d]) {
+        for (const m of ['COPY', 'MOVE']) {
+          for (const src of [dav('S31/f.txt'), dav('S31/sub'), dav('S1/f.txt'), dav('file3.txt'), dav('mine.txt')]) {
+            await attempt(`Destination into A ${m}`, m, src, { headers: { destination: dest, overwrite: 'T' } }, false);
+          }
+        }
+      }
+    }
+  });
+
+  test('tagged If headers naming A\'s tree give B nothing', async () => {
+    const lock = await request(t.url, 'LOCK', '/remote.php/dav/files/alice/private/secret.txt', { as: A, headers: { depth: '0' }, body: LOCK_BODY });
+    assert.equal(lock.status, 200);
+    const token = String(lock.headers['lock-token']).replace(/^<|>$/g, '');
+    const aliceUrl = `${t.url}/remote.php/dav/files/alice/private/secret.txt`;
+    const tagged = `<${aliceUrl}> (<${token}>)`;
+    await attempt('If: A\'s token on A\'s file', 'PUT', '/remote.php/dav/files/alice/private/secret.txt', { headers: { if: `(<${token}>)` }, body: 'x' }, false);
+    await attempt('If: A\'s token on A\'s file', 'DELETE', '/remote.php/dav/files/alice/private/secret.txt', { headers: { if: tagged } }, false);
+    await attempt('If: A\'s token on A\'s file', 'UNLOCK', '/remote.php/dav/files/alice/private/secret.txt', { headers: { 'lock-token': `<${token}>` } }, false);
+    await attempt('If: A\'s token on A\'s file', 'UNLOCK', dav('S31/../../alice/private/secret.txt'), { headers: { 'lock-token': `<${token}>` } }, false);
+    await attempt('If tagged at A on read-only share', 'PUT', dav('S1/f.txt'), { headers: { if: tagged }, body: 'x' }, false);
+    await attempt('If tagged at A on read-only share', 'DELETE', dav('S3/sub/g.txt'), { headers: { if: tagged } }, false);
+    for (const src of [dav('S31/f.txt'), dav('mine.txt')]) {
+      await attempt('If tagged + Destination into A', 'MOVE', src, { headers: { if: tagged, destination: aliceUrl, overwrite: 'T' } }, false);
+      await attempt('If tagged + Destination into A', 'COPY', src, { headers: { if: tagged, destination: aliceUrl, overwrite: 'T' } }, false);
+    }
+    // A write B is allowed to make, with a tagged If naming A's file: either refused (412) or
+    // evaluated without reaching A's file; never a change outside the share.
+    const [a0] = [await snapA()];
+    const r = await request(t.url, 'PUT', dav('S31/if-test.txt'), { as: B, headers: { if: tagged }, body: 'if' });
+    attempts++;
+    noLeak(r, 'PUT with tagged If');
+    assert.ok(r.status === 412 || r.status === 201 || r.status === 423 || r.status === 403, `PUT with tagged If → ${r.status}`);
+    assert.deepEqual(diff(a0, await snapA()), r.status === 201 ? ['+S31/if-test.txt'] : []);
+    ifTestCreated = r.status === 201;
+    // A's lock survives all of it
+    assert.ok((await t.app.locks.active('alice')).some((l) => JSON.stringify(l).includes(token)), 'A\'s lock was removed by B');
+    assert.equal((await request(t.url, 'UNLOCK', '/remote.php/dav/files/alice/private/secret.txt', { as: A, headers: { 'lock-token': `<${token}>` } })).status, 204);
+  });
+
+  test('C, a stranger, sees nothing of A\'s tree nor of B\'s shares', async () => {
+    const root = await attempt('stranger', 'PROPFIND', '/remote.php/dav/files/carol/', { as: C, headers: { depth: '1' }, body: PROPS }, []);
+    assert.doesNotMatch(root.text, /S31|S1\/|file\d\.txt|alice|private/);
+    for (const p of ['S31/f.txt', 'S1/f.txt', 'file1.txt', 'S31']) {
+      await attempt('stranger', 'GET', `/remote.php/dav/files/carol/${p}`, { as: C }, false);
+      await attempt('stranger', 'GET', `/remote.php/dav/files/bob/${p}`, { as: C }, false);
+      await attempt('stranger', 'PROPFIND', `/remote.php/dav/files/bob/${p}`, { as: C, headers: { depth: '1' }, body: PROPS }, false);
+      await attempt('stranger', 'PUT', `/remote.php/dav/files/bob/${p}/x.txt`, { as: C, body: 'x' }, false);
+      await attempt('stranger', 'DELETE', `/remote.php/dav/files/bob/${p}`, { as: C }, false);
+      await attempt('stranger', 'GET', `/remote.php/dav/files/carol/../alice/${p}`, { as: C }, false);
+    }
+    const mine = await ocs(t, C, 'GET', `${SHARES}?shared_with_me=true`);
+    assert.deepEqual(mine.data, []);
+    const listed = await ocs(t, C, 'GET', SHARES);
+    assert.deepEqual(listed.data, []);
+    for (const id of Object.values(shareIds)) {
+      attempts += 4;
+      assert.ok((await ocs(t, C, 'GET', `${SHARES}/${id}`)).http >= 400);
+      assert.ok((await ocs(t, C, 'PUT', `${SHARES}/${id}`, { form: { permissions: 31 } })).http >= 400);
+      assert.ok((await ocs(t, C, 'DELETE', `${SHARES}/${id}`)).http >= 400);
+      // the recipient cannot raise its own permissions either
+      const raised = await ocs(t, B, 'PUT', `${SHARES}/${id}`, { form: { permissions: 31 } });
+      assert.ok(raised.http >= 400, `B raised share ${id}: ${raised.http}`);
+      bump(refusedBy, 'stranger/recipient OCS');
+    }
+    const still = await ocs(t, A, 'GET', SHARES);
+    assert.equal(still.data.length, Object.keys(shareIds).length);
+    for (const s of still.data) assert.equal(s.permissions, FOLDERS.find((p) => `/S${p}` === s.path) ?? FILES.find((p) => `/file${p}.txt` === s.path));
+  });
+
+  test('public link (read-only): no writes through /public.php/webdav, no way out of the folder', async () => {
+    const link = await share(t, A, { path: '/pub', shareType: 3, permissions: READ });
+    const auth = { authorization: 'Basic ' + Buffer.from(`${link.token}:`).toString('base64') };
+    const pub = (p: string) => `/public.php/webdav/${p}`;
+    const g = await attempt('public GET', 'GET', pub('p.txt'), { as: null, headers: auth }, []);
+    assert.equal(g.text, 'public');
+    const P = { as: null };
+    for (const [m, path, headers, body] of [
+      ['PUT', 'new.txt', {}, 'x'], ['PUT', 'p.txt', {}, 'x'], ['DELETE', 'p.txt', {}, undefined], ['MKCOL', 'd', {}, undefined],
+      ['PROPPATCH', 'p.txt', {}, PROPPATCH], ['LOCK', 'p.txt', { depth: '0' }, LOCK_BODY],
+      ['COPY', 'p.txt', { destination: `${t.url}${pub('c.txt')}` }, undefined], ['MOVE', 'p.txt', { destination: `${t.url}${pub('c.txt')}` }, undefined],
+      ['COPY', 'p.txt', { destination: `${t.url}${pub('../private/c.txt')}` }, undefined],
+      ['MOVE', 'p.txt', { destination: `${t.url}/remote.php/dav/files/alice/private/c.txt` }, undefined],
+      ['DELETE', '', {}, undefined],
+    ] as [string, string, Record<string, string>, string | undefined][]) {
+      await attempt(`public ${m}`, m, pub(path), { ...P, headers: { ...auth, ...headers }, body }, false);
+    }
+    for (const path of ['../private/secret.txt', '%2e%2e/private/secret.txt', '..%2fprivate%2fsecret.txt', '%2e%2e/top.txt',
+      '../../remote.php/dav/files/alice/private/secret.txt', 'x/../../private/secret.txt', '%252e%252e/private/secret.txt']) {
+      for (const [m, headers, body] of [['GET', {}, undefined], ['PROPFIND', { depth: '1' }, PROPS], ['PUT', {}, 'x'], ['DELETE', {}, undefined]] as
+        [string, Record<string, string>, string | undefined][]) {
+        await attempt(`public escape ${m}`, m, pub(path), { ...P, headers: { ...auth, ...headers }, body }, false);
+      }
+    }
+    const list = await attempt('public PROPFIND', 'PROPFIND', pub(''), { ...P, headers: { ...auth, depth: '1' }, body: PROPS }, []);
+    assert.doesNotMatch(list.text, /private|top\.txt|S31/);
+  });
+
+  test('after unshare B gets 404 on the old mounts and A\'s tree is unchanged', async () => {
+    const a0 = await snapA();
+    for (const [name, id] of Object.entries(shareIds)) {
+      assert.equal((await ocs(t, A, 'DELETE', `${SHARES}/${id}`)).http, 200, `unshare ${name}`);
+    }
+    const root = await attempt('after unshare', 'PROPFIND', dav(''), { headers: { depth: '1' }, body: PROPS }, []);
+    assert.doesNotMatch(root.text, /S\d+\/|file\d\.txt/);
+    for (const name of Object.keys(shareIds)) {
+      const g = await attempt('after unshare', 'GET', dav(name.startsWith('S') ? `${name}/f.txt` : name), {}, false);
+      assert.equal(g.status, 404);
+      const pf = await attempt('after unshare', 'PROPFIND', dav(name), { headers: { depth: '0' }, body: PROPS }, false);
+      assert.equal(pf.status, 404);
+      await attempt('after unshare', 'PUT', dav(`${name}/x.txt`), { body: 'x' }, false);
+      await attempt('after unshare', 'DELETE', dav(name), {}, false);
+      // (LOCK on the bare old name would be a lock-null resource in B's own tree: legitimate)
+      await attempt('after unshare', 'LOCK', dav(`${name}/x.txt`), { headers: { depth: '0' }, body: LOCK_BODY }, false);
+    }
+    assert.deepEqual(diff(a0, await snapA()), []);
+    // Net effect of the whole run on A's tree, from the first snapshot: exactly the permitted writes.
+    assert.deepEqual(diff(initialA, a0), [
+      '~S3/f.txt', '~file3.txt',
+      '+S5/new.txt', '+S5/newdir/', '+S5/g-copy.txt',
+      '+S31/new.txt', '~S31/f.txt', '+S31/newdir/', '-S31/del-me.txt', '+S31/g-copy.txt', '-S31/mv-src.txt', '+S31/sub/moved.txt', '-S31/ow-src.txt',
+      ...(ifTestCreated ? ['+S31/if-test.txt'] : []),
+    ].sort());
+    // Net effect on A's tree: exactly what B was allowed to do (S3/S5/S31 + file3.txt), nothing in private/, top.txt, S1, file1.txt.
+    assert.equal(a0.get('private/secret.txt'), sha256(SECRET));
+    assert.equal(a0.get('top.txt'), sha256(SECRET + '-top'));
+    assert.equal(a0.get('S1/f.txt'), sha256('f of S1'));
+    assert.equal(a0.get('file1.txt'), sha256('file share 1'));
+    assert.deepEqual([...a0.keys()].filter((k) => k.startsWith('S1/')).sort(),
+      ['S1/', 'S1/del-me.txt', 'S1/f.txt', 'S1/mv-src.txt', 'S1/ow-src.txt', 'S1/sub/', 'S1/sub/g.txt']);
+  });
+});
