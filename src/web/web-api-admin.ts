@@ -21,8 +21,9 @@ async function encryptionState(c: ApiCall) {
   const st = await c.app.encryption.status();
   return {
     enabled: st.enabled, appEnabled: st.appEnabled, masterKeyPresent: st.masterKeyPresent,
-    // Coffer encrypts with one master key (Nextcloud's "master key" mode, its default); no per-user keys.
-    mode: 'master-key' as const, recoveryKeySupported: false,
+    // Nextcloud's two key modes: one master key (the default) or per-user keys (occ encryption:disable-master-key).
+    mode: (await c.app.userKeys.perUserMode()) ? 'per-user' as const : 'master-key' as const,
+    recoveryKeyEnabled: (await c.app.userKeys.recovery.current()) !== undefined,
     keysBackedUpAt: st.keysBackedUpAt, encryptedFiles: st.enabled ? await c.app.encryption.countEncrypted() : 0,
     defaultModule: st.defaultModule,
   };
@@ -41,6 +42,8 @@ function parseQuota(v: unknown): number | null {
 
 /**
  * Admin endpoints: `apps`, `apps/<id>/enable|disable`, `encryption`, `encryption/enable`,
+ * `encryption/recovery-key` {password} (create the recovery key), `encryption/recovery-key/password`
+ * {old, password} (change its password),
  * `encryption/backup` (streams a password-protected key archive), `users…`.
  * @returns false when the request is not an admin request
  */
@@ -72,6 +75,29 @@ export async function handleAdminApi(c: ApiCall): Promise<boolean> {
       req.resume();
       await app.encryption.enable();
       await app.audit.record('encryption.enabled', { by: c.user.uid, ip: ctx.ip, via: 'web' });
+      sendJson(c.res, 200, await encryptionState(c));
+      return true;
+    }
+    if (a1 === 'recovery-key' && a2 === undefined && m === 'POST') {
+      const password = str(await readBody(req), 'password');
+      if (!password) throw new ValidationError('The recovery key password must not be empty');
+      const r = await app.userKeys.recovery.enable(password); // ConflictError when one exists
+      await app.audit.record('encryption.recovery_key_enabled', { by: c.user.uid, ip: ctx.ip, id: r.id, via: 'web' });
+      sendJson(c.res, 200, await encryptionState(c));
+      return true;
+    }
+    if (a1 === 'recovery-key' && a2 === 'password' && m === 'POST') {
+      const b = await readBody(req);
+      const oldPw = str(b, 'old');
+      const password = str(b, 'password');
+      if (!password) throw new ValidationError('The new recovery key password must not be empty');
+      try {
+        await app.userKeys.recovery.changePassword(oldPw, password);
+      } catch (err) {
+        if (err instanceof ForbiddenError) throw new ForbiddenError('The current recovery key password is wrong.');
+        throw err;
+      }
+      await app.audit.record('encryption.recovery_key_password_changed', { by: c.user.uid, ip: ctx.ip, via: 'web' });
       sendJson(c.res, 200, await encryptionState(c));
       return true;
     }

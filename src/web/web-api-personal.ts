@@ -1,11 +1,13 @@
-import { AuthenticationError, NotFoundError, ValidationError } from '../errors.ts';
+import { AuthenticationError, ConflictError, NotFoundError, ValidationError } from '../errors.ts';
+import { UserKeyLockedError } from '../encryption/user-key-errors.ts';
 import { changeOwnPassword } from '../encryption/password-events.ts';
 import type { ApiCall } from './web-api-files.ts';
 import type { ResolvedSession } from './session-auth.ts';
 import { readBody, sendJson, str } from './web-http.ts';
 
 /**
- * The user's own settings: `me`, `me/password` {current, password}, `app-passwords` (list/create/
+ * The user's own settings: `me`, `me/password` {current, password}, `me/recovery` (GET state, POST
+ * {enabled: boolean} to opt into or out of password recovery; 403 while the key is locked), `app-passwords` (list/create/
  * revoke), `sessions` (list/revoke).
  * @returns false when the request is not a personal-settings request
  */
@@ -37,6 +39,34 @@ export async function handlePersonalApi(c: ApiCall, s: ResolvedSession): Promise
     const ended = await app.sessions.revokeAll(user.uid, s.session.id);
     await app.audit.record('user.password_changed', { uid: user.uid, ip: ctx.ip, via: 'web' });
     sendJson(c.res, 200, { ok: true, otherSessionsEnded: ended });
+    return true;
+  }
+  if (area === 'me' && a1 === 'recovery' && m === 'GET') {
+    const enc = await app.encryption.status();
+    const imp = await app.userKeys.resetImpact(user.uid);
+    sendJson(c.res, 200, {
+      enabled: imp.optedIn, recoveryKeyEnabled: imp.recoveryEnabled,
+      encryptionEnabled: enc.enabled, perUserMode: await app.userKeys.perUserMode(),
+    });
+    return true;
+  }
+  if (area === 'me' && a1 === 'recovery' && m === 'POST') {
+    const v = (await readBody(req)).enabled;
+    if (typeof v !== 'boolean') throw new ValidationError('enabled must be true or false');
+    if (!(await app.userKeys.perUserMode())) throw new ValidationError('Password recovery applies to per-user encryption keys only (this server uses a master key)');
+    let r: { sealed: number };
+    try {
+      r = await app.userKeys.setRecoveryFor(user.uid, v);
+    } catch (err) {
+      if (err instanceof UserKeyLockedError) {
+        sendJson(c.res, 403, { error: { code: 'key-locked', message: 'Your encryption key is locked. Log out and log in again with your password, then retry.' } });
+        return true;
+      }
+      if (err instanceof NotFoundError) throw new ConflictError('No recovery key exists yet: ask your administrator to enable one.');
+      throw err;
+    }
+    await app.audit.record(v ? 'encryption.recovery_opt_in' : 'encryption.recovery_opt_out', { uid: user.uid, ip: ctx.ip, rootKeys: r.sealed, via: 'web' });
+    sendJson(c.res, 200, { enabled: v });
     return true;
   }
   if (area === 'app-passwords') {

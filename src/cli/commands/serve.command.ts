@@ -40,10 +40,9 @@ export async function runServer(opts: RunServerOptions): Promise<void> {
   // in one process at a time when several serve the same instance.
   const { startBackgroundJobs } = await import('../../jobs/background-jobs.ts');
   const jobs = startBackgroundJobs(app);
-  log.info({ url: running.url }, 'Coffer is listening');
-  process.stdout.write(`Coffer is listening on ${running.url}\n`);
-
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+  // Handlers first, announcement second: a supervisor that reads the line may signal at once,
+  // and a signal before the handler exists would kill the process without a graceful close.
+  const stopSignal = new Promise<NodeJS.Signals>((resolve) => {
     const on = (s: NodeJS.Signals) => {
       process.off('SIGTERM', on);
       process.off('SIGINT', on);
@@ -56,6 +55,9 @@ export async function runServer(opts: RunServerOptions): Promise<void> {
     process.on('SIGTERM', on);
     process.on('SIGINT', on);
   });
+  log.info({ url: running.url }, 'Coffer is listening');
+  process.stdout.write(`Coffer is listening on ${running.url}\n`);
+  const signal = await stopSignal;
   log.info({ signal }, 'shutting down');
   const graceMs = opts.graceMs ?? 5000;
   // should closing hang (a stuck database), leave anyway

@@ -122,14 +122,56 @@ function Sessions() {
   );
 }
 
+interface RecoveryState { enabled: boolean; recoveryKeyEnabled: boolean; encryptionEnabled: boolean; perUserMode: boolean }
+
+/** Opt into (or out of) password recovery by the instance recovery key (per-user-key mode). */
+function RecoverySection() {
+  const [st, setSt] = useState<RecoveryState | null>(null);
+  const [busy, setBusy] = useState(false);
+  const [msg, setMsg] = useState<{ ok: boolean; text: string } | null>(null);
+  useEffect(() => { api<RecoveryState>('me/recovery').then(setSt).catch(errorToast); }, []);
+  const perUser = !!st && st.encryptionEnabled && st.perUserMode;
+  const toggle = async (e: Event) => {
+    const want = (e.target as HTMLInputElement).checked;
+    const before = st!;
+    setSt({ ...before, enabled: want }); // optimistic; reverted when the server refuses
+    setBusy(true);
+    try {
+      await api('me/recovery', { method: 'POST', body: { enabled: want } });
+      setMsg({ ok: true, text: want ? 'Password recovery enabled.' : 'Password recovery disabled.' });
+    } catch (e2) {
+      setSt(before);
+      setMsg({ ok: false, text: (e2 as Error).message });
+    }
+    setBusy(false);
+  };
+  const hint = !st ? '' : !perUser
+    ? 'Your files do not depend on your password: Coffer encrypts with a server master key, so a password reset by your administrator never loses data. There is nothing to opt into.'
+    : !st.recoveryKeyEnabled
+      ? 'Not available yet: your administrator has not set up a recovery key.'
+      : 'Your files are encrypted with a key locked by your password. If you enable this, an administrator can use the recovery key to give you a new password without losing your files. If you do not, a forgotten password means your files are lost.';
+  return (
+    <div class="settings-section">
+      <h2>Password recovery</h2>
+      {st && perUser && (
+        <div class="check-row big">
+          <input id="recovery-optin" type="checkbox" checked={st.enabled} disabled={busy || (!st.recoveryKeyEnabled && !st.enabled)}
+            aria-describedby="recovery-hint" onChange={toggle} />
+          <label for="recovery-optin">Enable password recovery</label>
+        </div>
+      )}
+      <p id="recovery-hint" class={perUser ? 'hint' : 'muted'}>{hint}</p>
+      {msg && <p class={msg.ok ? 'form-ok' : 'form-error'} role={msg.ok ? 'status' : 'alert'}>{msg.text}</p>}
+    </div>
+  );
+}
+
 /** `/settings/user`: personal info, password, recovery, app passwords, sessions. */
 export function PersonalPage({ user }: { user: SessionUser }) {
   const [me, setMe] = useState<Me | null>(null);
-  const [enc, setEnc] = useState<{ enabled: boolean; mode: string } | null>(null);
   const [version, setVersion] = useState(0);
   useEffect(() => {
     api<Me>('me').then(setMe).catch(errorToast);
-    if (user.isAdmin) api('encryption').then(setEnc).catch(() => {});
   }, []);
   const pct = me && me.quota.total ? Math.min(100, Math.round((me.quota.used / me.quota.total) * 100)) : 0;
   return (
@@ -148,14 +190,7 @@ export function PersonalPage({ user }: { user: SessionUser }) {
         </dl>}
       </div>
       <PasswordSection onChanged={() => setVersion((v) => v + 1)} />
-      <div class="settings-section">
-        <h2>Password recovery</h2>
-        <p class="muted">
-          {enc && enc.enabled && enc.mode === 'per-user'
-            ? 'Allow the administrator to recover your files if you forget your password.'
-            : 'Your files do not depend on your password: Coffer encrypts with a server master key, so a password reset by your administrator never loses data. There is nothing to opt into.'}
-        </p>
-      </div>
+      <RecoverySection />
       <AppPasswords uid={user.uid} />
       <Sessions key={version} />
     </section>

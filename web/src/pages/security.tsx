@@ -7,7 +7,7 @@ import { linkClick } from '../router.ts';
 
 interface EncState {
   enabled: boolean; appEnabled: boolean; masterKeyPresent: boolean; mode: 'master-key' | 'per-user';
-  recoveryKeySupported: boolean; keysBackedUpAt: number | null; encryptedFiles: number;
+  recoveryKeyEnabled: boolean; keysBackedUpAt: number | null; encryptedFiles: number;
 }
 
 function ConfirmEnable({ onConfirm, onClose }: { onConfirm: () => Promise<void>; onClose: () => void }) {
@@ -66,6 +66,53 @@ function BackupDialog({ onDone, onClose }: { onDone: () => void; onClose: () => 
   );
 }
 
+const val = (e: Event) => (e.target as HTMLInputElement).value;
+
+/** The recovery key: enable it with a password (typed twice), or change its password. */
+function RecoveryKeySection({ st, onState }: { st: EncState; onState: (s: EncState) => void }) {
+  const [old, setOld] = useState('');
+  const [pw, setPw] = useState('');
+  const [pw2, setPw2] = useState('');
+  const [msg, setMsg] = useState<{ ok: boolean; text: string } | null>(null);
+  const [busy, setBusy] = useState(false);
+  const enabled = st.recoveryKeyEnabled;
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    if (!pw) { setMsg({ ok: false, text: 'Enter a recovery key password.' }); return; }
+    if (pw !== pw2) { setMsg({ ok: false, text: 'The passwords do not match.' }); return; }
+    setBusy(true);
+    try {
+      const r = enabled
+        ? await api<EncState>('encryption/recovery-key/password', { method: 'POST', body: { old, password: pw } })
+        : await api<EncState>('encryption/recovery-key', { method: 'POST', body: { password: pw } });
+      setOld(''); setPw(''); setPw2('');
+      setMsg({ ok: true, text: enabled ? 'Recovery key password changed.' : 'Recovery key enabled. Users can now opt into password recovery in their personal settings.' });
+      onState(r);
+    } catch (e2) { setMsg({ ok: false, text: (e2 as Error).message }); }
+    setBusy(false);
+  };
+  return (
+    <form onSubmit={submit} aria-labelledby="rk-title">
+      <h3 id="rk-title">Recovery key</h3>
+      <p class="muted">
+        {st.mode === 'master-key'
+          ? 'In master-key mode a recovery key is not needed: files do not depend on user passwords, so an administrator can reset a password without data loss. Protect the master key with regular key backups instead.'
+          : 'With per-user keys, a user\'s files are locked by their password. A recovery key lets an administrator reset the password of users who opted in (in their personal settings) without losing their files. Keep its password safe: it is never stored.'}
+      </p>
+      <p class="status-line"><strong>Status:</strong> {enabled ? 'The recovery key is enabled.' : 'No recovery key is set.'}</p>
+      {st.mode === 'per-user' && <>
+        <div class="form-grid narrow">
+          {enabled && <div><label for="rk-old">Current recovery key password</label><input id="rk-old" type="password" autocomplete="current-password" required value={old} onInput={(e) => setOld(val(e))} /></div>}
+          <div><label for="rk-pw">{enabled ? 'New recovery key password' : 'Recovery key password'}</label><input id="rk-pw" type="password" autocomplete="new-password" required value={pw} onInput={(e) => setPw(val(e))} /></div>
+          <div><label for="rk-pw2">{enabled ? 'Confirm new recovery key password' : 'Confirm recovery key password'}</label><input id="rk-pw2" type="password" autocomplete="new-password" required value={pw2} onInput={(e) => setPw2(val(e))} /></div>
+        </div>
+        {msg && <p class={msg.ok ? 'form-ok' : 'form-error'} role={msg.ok ? 'status' : 'alert'}>{msg.text}</p>}
+        <button type="submit" class={enabled ? '' : 'primary'} disabled={busy}>{enabled ? 'Change recovery key password' : 'Enable recovery key'}</button>
+      </>}
+    </form>
+  );
+}
+
 /** `/settings/admin/security`: server-side encryption. */
 export function SecurityPage() {
   const [st, setSt] = useState<EncState | null>(null);
@@ -97,7 +144,7 @@ export function SecurityPage() {
           {st.enabled && <>
             <dl class="facts">
               <div><dt>Encryption module</dt><dd>Default encryption module</dd></div>
-              <div><dt>Key mode</dt><dd>{st.mode === 'master-key' ? 'Master key — one server key protects every file (users can reset passwords without losing files)' : 'Per-user keys'}</dd></div>
+              <div><dt>Key mode</dt><dd>{st.mode === 'master-key' ? 'Master key — one server key protects every file (users can reset passwords without losing files)' : 'Per-user keys — each user\'s files are locked by their own password (a password reset loses files unless the user opted into the recovery key)'}</dd></div>
               <div><dt>Encrypted files</dt><dd>{st.encryptedFiles}</dd></div>
               <div><dt>Last key backup</dt><dd>{st.keysBackedUpAt ? formatDate(st.keysBackedUpAt) : 'never'}</dd></div>
             </dl>
@@ -109,12 +156,7 @@ export function SecurityPage() {
             <div class="button-row">
               <button type="button" class={st.keysBackedUpAt ? '' : 'primary'} onClick={() => setBackup(true)}>Download key backup</button>
             </div>
-            <h3>Recovery key</h3>
-            <p class="muted">
-              {st.mode === 'master-key'
-                ? 'In master-key mode a recovery key is not needed: files do not depend on user passwords, so an administrator can reset a password without data loss. Protect the master key with regular key backups instead.'
-                : 'Set a recovery key so that an administrator can restore access when a user forgets their password.'}
-            </p>
+            <RecoveryKeySection st={st} onState={setSt} />
             <p class="muted">To encrypt the files that were stored before encryption was enabled, run <code>./occ encryption:encrypt-all</code>.</p>
           </>}
         </>}

@@ -1,0 +1,129 @@
+/**
+ * Browser end-to-end for password recovery (per-user-key mode): the admin enables the module,
+ * server-side encryption and the recovery key on the security page and changes its password; a user
+ * opts into recovery on the personal page (the checkbox stays checked after a reload) and app.userKeys
+ * agrees; a locked key is refused with a clear message.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { ADMIN, startTestInstance, type TestInstance } from '../support/test-instance.ts';
+import { browserSkipReason, ensureWebBuilt, launchBrowser, login, newContext, shot } from './browser-support.ts';
+
+const skip = browserSkipReason();
+const OCC = fileURLToPath(new URL('../../occ', import.meta.url));
+const run = promisify(execFile);
+
+describe('web UI: recovery key and password recovery opt-in', { skip, timeout: 300_000 }, () => {
+  let t: TestInstance;
+  let browser: Browser;
+  let ctx: BrowserContext;
+  let page: Page;
+
+  before(async () => {
+    ensureWebBuilt();
+    t = await startTestInstance();
+    await t.addUser('erin', 'erin-password-123');
+    // Per-user keys (Nextcloud's non-default mode): the recovery key only matters there.
+    await run(OCC, ['encryption:disable-master-key', '-n'], { env: { ...process.env, COFFER_CONFIG: t.configPath } });
+    browser = await launchBrowser();
+    ctx = await newContext(browser);
+    page = await ctx.newPage();
+    await login(page, t.url, ADMIN.uid, ADMIN.password);
+  });
+  after(async () => {
+    await ctx?.close();
+    await browser?.close();
+    await t?.stop();
+  });
+
+  test('security page: per-user keys; enable the recovery key, then change its password', async () => {
+    await page.goto(`${t.url}/settings/apps`);
+    const r = page.getByRole('row', { name: /Default encryption module/ });
+    await r.getByRole('button', { name: 'Enable' }).click();
+    await r.getByRole('button', { name: 'Disable' }).waitFor();
+
+    await page.goto(`${t.url}/settings/admin/security`);
+    const box = page.getByLabel('Enable server-side encryption');
+    await box.waitFor();
+    await box.click();
+    await page.getByRole('alertdialog', { name: 'Enable server-side encryption?' }).getByRole('button', { name: 'Enable encryption' }).click();
+    await page.getByText('Server-side encryption is enabled. It cannot be turned off here.').waitFor();
+    await page.getByText(/Per-user keys — each user's files/).waitFor();
+    await page.getByText('No recovery key is set.').waitFor();
+    assert.equal(await t.app.userKeys.recovery.current(), undefined);
+
+    // Mismatched confirmation: refused in the page, nothing created.
+    await page.getByLabel('Recovery key password', { exact: true }).fill('recovery-secret-1');
+    await page.getByLabel('Confirm recovery key password').fill('something-else');
+    await page.getByRole('button', { name: 'Enable recovery key' }).click();
+    await page.getByText('The passwords do not match.').waitFor();
+    assert.equal(await t.app.userKeys.recovery.current(), undefined);
+
+    await page.getByLabel('Confirm recovery key password').fill('recovery-secret-1');
+    await page.getByRole('button', { name: 'Enable recovery key' }).click();
+    await page.getByText('The recovery key is enabled.').waitFor();
+    assert.notEqual(await t.app.userKeys.recovery.current(), undefined);
+    await t.app.userKeys.recovery.unlock('recovery-secret-1');
+
+    // Change the password: a wrong current one is refused, the right one works.
+    await page.getByLabel('Current recovery key password', { exact: true }).fill('not-the-password');
+    await page.getByLabel('New recovery key password', { exact: true }).fill('recovery-secret-2');
+    await page.getByLabel('Confirm new recovery key password').fill('recovery-secret-2');
+    await page.getByRole('button', { name: 'Change recovery key password' }).click();
+    await page.getByText('The current recovery key password is wrong.').waitFor();
+    await page.getByLabel('Current recovery key password', { exact: true }).fill('recovery-secret-1');
+    await page.getByRole('button', { name: 'Change recovery key password' }).click();
+    await page.getByText('Recovery key password changed.').waitFor();
+    await t.app.userKeys.recovery.unlock('recovery-secret-2');
+    await assert.rejects(t.app.userKeys.recovery.unlock('recovery-secret-1'));
+    await page.getByText('Server-side encryption enabled', { exact: true }).waitFor({ state: 'detached' }); // the toast
+    await shot(page, '40-security-recovery');
+  });
+
+  test('personal page: the user opts into password recovery; it sticks after a reload', async () => {
+    const uctx = await newContext(browser);
+    try {
+      const up = await uctx.newPage();
+      await login(up, t.url, 'erin', 'erin-password-123'); // the password login creates erin's key pair
+      await up.goto(`${t.url}/settings/user`);
+      const box = up.getByLabel('Enable password recovery');
+      await box.waitFor();
+      assert.equal(await box.isDisabled(), false);
+      assert.equal(await box.isChecked(), false);
+      await box.check();
+      await up.getByText('Password recovery enabled.').waitFor();
+      assert.equal(await t.app.userKeys.isRecoveryEnabledFor('erin'), true);
+      assert.equal((await t.app.userKeys.resetImpact('erin')).optedIn, true);
+
+      await up.reload();
+      await box.waitFor();
+      assert.equal(await box.isChecked(), true);
+      await shot(up, '41-personal-recovery');
+
+      // Opt out, then opting in with a locked key is refused with a clear message (403).
+      await box.uncheck();
+      await up.getByText('Password recovery disabled.').waitFor();
+      assert.equal(await t.app.userKeys.isRecoveryEnabledFor('erin'), false);
+      t.app.userKeys.session.lock('erin');
+      await box.click();
+      await up.getByText(/Your encryption key is locked\. Log out and log in again/).waitFor();
+      assert.equal(await box.isChecked(), false);
+      assert.equal(await t.app.userKeys.isRecoveryEnabledFor('erin'), false);
+    } finally {
+      await uctx.close();
+    }
+  });
+
+  test('without a recovery key the checkbox is disabled and says why', async () => {
+    await t.app.userKeys.disableRecoveryKey('recovery-secret-2');
+    await page.goto(`${t.url}/settings/user`);
+    const box = page.getByLabel('Enable password recovery');
+    await box.waitFor();
+    assert.equal(await box.isDisabled(), true);
+    await page.getByText('Not available yet: your administrator has not set up a recovery key.').waitFor();
+  });
+});
