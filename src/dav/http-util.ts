@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { ValidationError } from '../errors.ts';
-import type { FileNode } from '../files/types.ts';
+import type { FileNode, WriteOptions } from '../files/types.ts';
 
 /** A single header value (the first when repeated). */
 export function header(req: IncomingMessage, name: string): string | undefined {
@@ -123,4 +123,22 @@ export function parseRange(value: string | undefined, size: number): ParsedRange
   if (r[2] !== '' && Number(r[2]) < start) return undefined; // syntactically invalid: ignore
   if (start >= size) return 'unsatisfiable';
   return { start, end };
+}
+
+/**
+ * The write options a PUT or a chunked upload's final MOVE carries: X-OC-Mtime, OC-Checksum,
+ * If-Match and If-None-Match.
+ * @throws ValidationError for a malformed header
+ */
+export function writeOptionsFromHeaders(req: IncomingMessage): WriteOptions {
+  const opts: WriteOptions = {};
+  const mtime = parseOcMtime(header(req, 'x-oc-mtime'));
+  if (mtime !== undefined) opts.mtime = mtime;
+  const checksum = header(req, 'oc-checksum');
+  if (checksum) opts.checksum = checksum.trim();
+  const ifMatch = parseEtagList(header(req, 'if-match'));
+  if (ifMatch) opts.ifMatch = ifMatch;
+  const ifNoneMatch = parseEtagList(header(req, 'if-none-match'));
+  if (ifNoneMatch) opts.ifNoneMatch = ifNoneMatch;
+  return opts;
 }

@@ -19,7 +19,7 @@ import { DavStatusError } from './dav-errors.ts';
 import { sendEmpty } from './dav-request.ts';
 import { toRealTarget } from './share-gate.ts';
 import { decodeSegment, encodeSegment, resolveDestination } from './dav-target.ts';
-import { drain, hasBody, header, httpDate, ocId, parseDepth, parseEtagList, parseOcMtime, parseOverwrite } from './http-util.ts';
+import { drain, hasBody, header, httpDate, ocId, parseDepth, parseOverwrite, writeOptionsFromHeaders } from './http-util.ts';
 import { assertWritable } from './lock-guard.ts';
 import { readBody } from './xml-reader.ts';
 import { MultistatusWriter, propstat, responseWithPropstats } from './xml-writer.ts';
@@ -141,16 +141,8 @@ export async function uploadsHandler(req: IncomingMessage, res: ServerResponse, 
     // of that name in the uploader's tree, shadowing the mount (201 even on a read-only share).
     // Refuse both plainly, like COPY/MOVE into a share.
     if ((await toRealTarget(app, dest)).share) throw new ForbiddenError('Chunked uploads into a share are not supported yet');
-    const opts: WriteOptions & { totalLength?: number | null } = {};
+    const opts: WriteOptions & { totalLength?: number | null } = writeOptionsFromHeaders(req);
     const mtimeHeader = header(req, 'x-oc-mtime');
-    const mtime = parseOcMtime(mtimeHeader);
-    if (mtime !== undefined) opts.mtime = mtime;
-    const checksum = header(req, 'oc-checksum');
-    if (checksum) opts.checksum = checksum.trim();
-    const ifMatch = parseEtagList(header(req, 'if-match'));
-    if (ifMatch) opts.ifMatch = ifMatch;
-    const ifNoneMatch = parseEtagList(header(req, 'if-none-match'));
-    if (ifNoneMatch) opts.ifNoneMatch = ifNoneMatch;
     if (!parseOverwrite(req)) opts.ifNoneMatch = ['*'];
     const total = nonNegativeInt(header(req, 'oc-total-length'), 'OC-Total-Length');
     if (total !== undefined) opts.totalLength = total;

@@ -4,7 +4,7 @@ import { DavStatusError } from './dav-errors.ts';
 import type { DavRequest } from './dav-request.ts';
 import { sendEmpty } from './dav-request.ts';
 import { versionHeaders } from './get-handler.ts';
-import { drain, etagMatches, hasBody, header, parseEtagList, parseOcMtime } from './http-util.ts';
+import { drain, etagMatches, hasBody, header, parseEtagList, parseOcMtime, writeOptionsFromHeaders } from './http-util.ts';
 import { assertWritable, removeLocksUnder } from './lock-adapter.ts';
 
 function nonNegativeInt(v: string | undefined, name: string): number | undefined {
@@ -25,15 +25,7 @@ export async function handlePut(d: DavRequest): Promise<void> {
   if (target.path === '') throw new DavStatusError(405, 'Cannot PUT onto the root folder', 'Sabre\\DAV\\Exception\\MethodNotAllowed');
   if (header(req, 'content-range') !== undefined) throw new ValidationError('Content-Range is not allowed on PUT');
   const mtimeHeader = header(req, 'x-oc-mtime');
-  const opts: WriteOptions = {};
-  const mtime = parseOcMtime(mtimeHeader);
-  if (mtime !== undefined) opts.mtime = mtime;
-  const checksum = header(req, 'oc-checksum');
-  if (checksum) opts.checksum = checksum.trim();
-  const ifMatch = parseEtagList(header(req, 'if-match'));
-  if (ifMatch) opts.ifMatch = ifMatch;
-  const ifNoneMatch = parseEtagList(header(req, 'if-none-match'));
-  if (ifNoneMatch) opts.ifNoneMatch = ifNoneMatch;
+  const opts: WriteOptions = writeOptionsFromHeaders(req);
   const len = nonNegativeInt(header(req, 'content-length'), 'Content-Length');
   const total = nonNegativeInt(header(req, 'oc-total-length'), 'OC-Total-Length');
   const expected = len ?? total;

@@ -5,7 +5,7 @@ import { AppError, AuthenticationError, NotFoundError, ThrottledError, Validatio
 import type { HttpContext, Route } from '../http/context.ts';
 import { joinPath, normalizePath } from '../files/paths.ts';
 import type { FileNode } from '../files/types.ts';
-import { readSmallBody } from '../ocs/form-body.ts';
+import { readSmallBody } from '../http/request-body.ts';
 import { maintenanceGuard } from '../setup/maintenance.ts';
 import type { ShareWithNode } from '../sharing/share-repository.ts';
 import { PERMISSION_READ, has } from '../sharing/share-types.ts';

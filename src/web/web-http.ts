@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { readSmallBody } from '../http/request-body.ts';
 import { AppError, ThrottledError, TooLargeError, ValidationError } from '../errors.ts';
 import type { HttpContext } from '../http/context.ts';
 
@@ -64,16 +65,7 @@ export function esc(s: string): string {
  * @throws TooLargeError over `limit`; ValidationError for malformed JSON
  */
 export async function readBody(req: IncomingMessage, limit = 64 * 1024): Promise<Record<string, unknown>> {
-  const declared = Number(req.headers['content-length'] ?? '0');
-  if (declared > limit) { req.resume(); throw new TooLargeError('Request body too large'); }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > limit) { req.resume(); throw new TooLargeError('Request body too large'); }
-    chunks.push(chunk as Buffer);
-  }
-  const text = Buffer.concat(chunks).toString('utf8');
+  const text = (await readSmallBody(req, limit)).toString('utf8');
   if (text.trim() === '') return {};
   const type = String(req.headers['content-type'] ?? '').toLowerCase();
   if (type.includes('application/json')) {
