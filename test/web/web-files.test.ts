@@ -218,15 +218,24 @@ describe('web UI: files', { skip, timeout: 240_000 }, () => {
     const button = page.getByRole('button', { name: 'Actions for big.bin' });
     await button.focus();
     await page.keyboard.press('Enter');
-    const focused = () => page.evaluate(() => document.activeElement?.textContent ?? '');
-    assert.equal(await focused(), 'Download');
+    // Focus moves in an effect after the menu renders: wait for it instead of reading it once.
+    const focusIs = (expected: string, what: 'text' | 'label' = 'text') =>
+      page.waitForFunction(
+        ([want, kind]) => {
+          const el = document.activeElement;
+          return (kind === 'label' ? el?.getAttribute('aria-label') : el?.textContent) === want;
+        },
+        [expected, what] as const,
+        { timeout: 5000 },
+      );
+    await focusIs('Download');
     await page.keyboard.press('ArrowDown');
-    assert.equal(await focused(), 'Share');
+    await focusIs('Share');
     await page.keyboard.press('ArrowUp');
     await page.keyboard.press('ArrowUp');
-    assert.equal(await focused(), 'Delete');
+    await focusIs('Delete');
     await page.keyboard.press('Escape');
-    assert.equal(await page.evaluate(() => document.activeElement?.getAttribute('aria-label')), 'Actions for big.bin');
+    await focusIs('Actions for big.bin', 'label');
     assert.equal(await page.getByRole('menu').count(), 0);
   });
 
