@@ -2,9 +2,9 @@
  * Pieces of `npm run bench`: the server in a child process, RSS/CPU sampling from /proc, a small
  * keep-alive WebDAV client, and statistics.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -20,24 +20,73 @@ export const GiB = 1024 * MiB;
 
 export interface BenchServer { url: URL; pid: number; dataDir: string; configPath: string; dir: string; stop(): Promise<void> }
 
+/** Whether `dir` (a compiled tree with a `.stamp`) is newer than every file under src/. */
+function freshBuild(dir: string): boolean {
+  let stamp: number;
+  try { stamp = statSync(join(dir, '.stamp')).mtimeMs; } catch { return false; }
+  const newer = (d: string): boolean => readdirSync(d, { withFileTypes: true }).some((e) => (e.isDirectory()
+    ? newer(join(d, e.name)) : statSync(join(d, e.name)).mtimeMs > stamp));
+  return !newer(join(ROOT, 'src'));
+}
+
+let codeRoot: Promise<{ root: string; how: string }> | undefined;
+
 /**
- * Writes a fresh config (SQLite, data under $TMPDIR) and starts bench/bench-server.ts on it in a child
- * process; resolves once it prints READY.
+ * Which server code the bench runs: the compiled dist/ when it is up to date with src/ (what `npm
+ * start` and `./occ serve` run, see scripts/run-node.sh); else a private tsc build of src/ under
+ * node_modules/.cache/coffer-bench (dist/ is left alone: other processes may be running it); src/
+ * through the tsx loader when BENCH_TSX=1 or that build fails; BENCH_CODE_ROOT=DIR runs DIR (a
+ * compiled tree of another revision, for before/after comparisons).
+ */
+export function benchCodeRoot(log: (s: string) => void = () => {}): Promise<{ root: string; how: string }> {
+  codeRoot ??= (async () => {
+    const fixed = process.env.BENCH_CODE_ROOT; // e.g. a compiled older tree, for before/after figures
+    if (fixed) return { root: fixed, how: `${fixed} (BENCH_CODE_ROOT)` };
+    if (process.env.BENCH_TSX === '1') return { root: join(ROOT, 'src'), how: 'src/ through tsx (BENCH_TSX=1)' };
+    if (freshBuild(join(ROOT, 'dist'))) return { root: join(ROOT, 'dist'), how: 'dist/ (compiled, as npm start)' };
+    const out = join(ROOT, 'node_modules/.cache/coffer-bench/dist');
+    if (freshBuild(out)) return { root: out, how: 'src/ compiled by tsc (dist/ is stale), as npm start runs dist/' };
+    log('dist/ is stale: compiling src/ with tsc into node_modules/.cache/coffer-bench (type check skipped: npm test does it)');
+    rmSync(out, { recursive: true, force: true });
+    const stampAt = new Date();
+    const r = spawnSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.build.json'), '--outDir', out, '--noCheck'], { encoding: 'utf8' });
+    // tsc emits despite type errors elsewhere in the tree; only a missing entry point is fatal.
+    if (!existsSync(join(out, 'app.js')) || !existsSync(join(out, 'http/server.js'))) {
+      log(`tsc build failed (${r.stdout.slice(0, 300)}); running src/ through tsx`);
+      return { root: join(ROOT, 'src'), how: 'src/ through tsx (tsc build failed)' };
+    }
+    // the compiled modules find package.json (version, "type": "module") one level above them
+    writeFileSync(join(out, '../package.json'), readFileSync(join(ROOT, 'package.json')));
+    writeFileSync(join(out, '.stamp'), stampAt.toISOString() + '\n');
+    utimesSync(join(out, '.stamp'), stampAt, stampAt);
+    return { root: out, how: 'src/ compiled by tsc (dist/ is stale), as npm start runs dist/' };
+  })();
+  return codeRoot;
+}
+
+/**
+ * Writes a fresh config (SQLite, data under $TMPDIR) and starts bench/bench-server.mjs on it in a
+ * child process (code from benchCodeRoot); resolves once it prints READY.
  * @throws Error when the server does not start within 60 s or exits.
  */
 export async function startBenchServer(o: { encrypted: boolean; uid: string; password: string }): Promise<BenchServer> {
   const cfg = await writeTestConfig();
   const dataDir = loadConfig(cfg.configPath).datadirectory;
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/bench-server.ts'), cfg.configPath, o.uid, ...(o.encrypted ? ['--encrypted'] : [])], {
-    cwd: ROOT, env: { ...process.env, BENCH_PASSWORD: o.password }, stdio: ['ignore', 'pipe', 'inherit'],
+  const { root } = await benchCodeRoot();
+  const extra = (process.env.BENCH_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+  const loader = root.endsWith('/src') ? ['--import', 'tsx'] : [];
+  const child = spawn(process.execPath, [...extra, ...loader, join(ROOT, 'bench/bench-server.mjs'), root, cfg.configPath, o.uid, ...(o.encrypted ? ['--encrypted'] : [])], {
+    cwd: ROOT, env: { COFFER_WEB_DIST: join(ROOT, 'web/dist'), ...process.env, BENCH_PASSWORD: o.password }, stdio: ['ignore', 'pipe', 'inherit'],
   });
   const url = await new Promise<string>((resolve, reject) => {
     let buf = '';
     const timer = setTimeout(() => reject(new Error('bench server did not start within 60 s')), 60_000);
+    let ready = false;
     child.stdout.setEncoding('utf8').on('data', (d: string) => {
+      if (ready) { process.stderr.write(d); return; } // e.g. BENCH_NODE_ARGS=--trace-gc
       buf += d;
       const m = /READY (\S+)/.exec(buf);
-      if (m) { clearTimeout(timer); resolve(m[1]); }
+      if (m) { ready = true; clearTimeout(timer); resolve(m[1]); }
     });
     child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`bench server exited with ${code}`)); });
   });
@@ -168,13 +217,26 @@ export function* generate(total: number): Generator<Buffer> {
   for (let left = total; left > 0; left -= block.length) yield left >= block.length ? block : block.subarray(0, left);
 }
 
-/** Runs `count` jobs with `parallel` workers; returns the wall time in ms. */
+/**
+ * Runs jobs 0..count-1 with `workers` concurrent workers (each job index exactly once: `next++`
+ * runs synchronously between awaits); returns the wall time in ms. After a failure the other
+ * workers stop taking jobs, so that a failed step does not keep loading the server during the
+ * next one; the first error is thrown once every worker has stopped.
+ */
 export async function parallel(count: number, workers: number, job: (i: number) => Promise<void>): Promise<number> {
   let next = 0;
+  let failed = false;
   const t0 = performance.now();
-  await Promise.all(Array.from({ length: workers }, async () => {
-    while (next < count) await job(next++);
+  const results = await Promise.allSettled(Array.from({ length: Math.min(workers, count) }, async () => {
+    try {
+      while (!failed && next < count) await job(next++);
+    } catch (err) {
+      failed = true;
+      throw err;
+    }
   }));
+  const err = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (err) throw err.reason;
   return performance.now() - t0;
 }
 

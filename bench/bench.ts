@@ -2,9 +2,13 @@
  * `npm run bench` — Coffer's figures, plain and encrypted side by side, against a server running in
  * a child process (so the RSS we sample from /proc/<pid>/status is the server's alone).
  *
- *   node --import tsx bench/bench.ts [--quick] [--only=plain|encrypted] [--json=FILE]
+ *   node --import tsx bench/bench.ts [--quick] [--streams] [--encrypt-all] [--only=plain|encrypted] [--json=FILE]
  *
- * --quick uses small sizes (64 MiB instead of 1 GiB, fewer files) for a smoke run.
+ * --quick uses small sizes (64 MiB instead of 1 GiB, fewer files) for a smoke run; --streams measures
+ * only the big-file rows (PUT, GET, ranged GET, RSS); --encrypt-all only the encrypt-all/decrypt-all
+ * rows. BENCH_NODE_ARGS adds node flags to the server
+ * process (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`); BENCH_TSX=1 runs the server through the tsx
+ * loader instead of the compiled dist/ (see startBenchServer).
  * Instances live under $TMPDIR (default /tmp): `TMPDIR=/dev/shm npm run bench` takes the disk (and its
  * fsync cost) out of the figures, which then show the server's own CPU cost.
  * Every measurement cleans up after itself; a failing one prints its error in its cell and the
@@ -17,7 +21,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../src/config/config.ts';
 import {
-  DavClient, dirBytes, expectStatus, GiB, median, MiB, parallel, pct, RssSampler, startBenchServer, type BenchServer,
+  benchCodeRoot, DavClient, dirBytes, expectStatus, GiB, median, MiB, parallel, pct, RssSampler, startBenchServer, type BenchServer,
 } from './bench-support.ts';
 
 const ROOT = new URL('..', import.meta.url).pathname.replace(/\/$/, '');
@@ -25,6 +29,10 @@ const argv = process.argv.slice(2);
 const QUICK = argv.includes('--quick');
 const ONLY = argv.find((a) => a.startsWith('--only='))?.slice(7);
 const JSON_OUT = argv.find((a) => a.startsWith('--json='))?.slice(7);
+/** Only the big-file streaming rows (PUT, GET, ranged GET, RSS): a fast loop while profiling. */
+const STREAMS_ONLY = argv.includes('--streams');
+/** Only the encrypt-all / decrypt-all rows (and process start). */
+const CONVERT_ONLY = argv.includes('--encrypt-all');
 const S = QUICK
   ? { big: 64 * MiB, smallFiles: 200, manyFiles: 2000, mixedFiles: 200, propfindRuns: 10 }
   : { big: GiB, smallFiles: 1000, manyFiles: 10_000, mixedFiles: 1000, propfindRuns: 20 };
@@ -106,6 +114,7 @@ async function measure(mode: Mode, srv: BenchServer, rss: RssSampler): Promise<v
     put('ranged GET 64 KiB latency ms (median / p95)', mode, `${fmt(median(times), 2)} / ${fmt(pct(times, 0.95), 2)}`);
   });
   await step('delete big file', async () => { expectStatus(await dav.request('DELETE', dav.path('big.bin')), [204], 'DELETE big'); });
+  if (STREAMS_ONLY) { dav.destroy(); return; }
 
   const smallRow = `PUT ${S.smallFiles} × 4 KiB files/s (8 clients)`;
   await step(smallRow, async () => {
@@ -119,6 +128,7 @@ async function measure(mode: Mode, srv: BenchServer, rss: RssSampler): Promise<v
     const cpu = rss.cpuSeconds() - c0;
     put(smallRow, mode, fmt(S.smallFiles / (ms / 1000), 0));
     put(`PUT 4 KiB files per server CPU-second`, mode, fmt(S.smallFiles / cpu, 0));
+    put(`PUT 4 KiB: server CPU ms per PUT (user + sys)`, mode, fmt((cpu * 1000) / S.smallFiles, 2));
   });
 
   await step(`PROPFIND Depth 1, ${S.smallFiles} entries: median / p95 ms`, async () => {
@@ -131,11 +141,13 @@ async function measure(mode: Mode, srv: BenchServer, rss: RssSampler): Promise<v
   await step(manyRow, async () => {
     expectStatus(await dav.request('MKCOL', dav.path('many')), [201], 'MKCOL many');
     const body = randomBytes(100);
+    const c0 = rss.cpuSeconds();
     const ms = await parallel(S.manyFiles, 8, async (i) => {
       const r = await dav.request('PUT', dav.path(`many/entry ${String(i).padStart(5, '0')}.txt`), { headers: { 'Content-Length': 100 }, body });
       expectStatus(r, [201], 'PUT many');
     });
     put(manyRow, mode, fmt(S.manyFiles / (ms / 1000), 0));
+    put(`PUT 100 B (${S.manyFiles} files): server CPU ms per PUT`, mode, fmt(((rss.cpuSeconds() - c0) * 1000) / S.manyFiles, 2));
   });
   await step(`PROPFIND Depth 1, ${S.manyFiles} entries: median / p95 ms`, async () => {
     const r = await dav.propfindLatency('many', S.manyFiles, S.propfindRuns, rss, log);
@@ -159,11 +171,29 @@ function mixedSizes(n: number): number[] {
   return out;
 }
 
-function occHas(cmd: string): boolean {
-  const r = spawnSync(join(ROOT, 'occ'), ['--help'], { encoding: 'utf8', env: { ...process.env, COFFER_CONFIG: '/nonexistent' } });
-  return new RegExp(`^\\s+${cmd}\\b`, 'm').test(r.stdout ?? '');
+/** One `occ` run of the code the bench measures (benchCodeRoot): wall seconds, CPU seconds (user + sys, all threads). */
+async function occRun(configPath: string, dir: string, args: string[]): Promise<{ wall: number; cpu: number | undefined; status: number | null; stderr: string }> {
+  const { root } = await benchCodeRoot();
+  const entry = root.endsWith('/src') ? ['--import', 'tsx', join(root, 'cli/main.ts')] : [join(root, 'cli/main.js')];
+  const timeFile = join(dir, 'occ.time');
+  const useTime = spawnSync('sh', ['-c', 'test -x /usr/bin/time']).status === 0;
+  const cmd = useTime ? ['/usr/bin/time', '-f', '%U %S', '-o', timeFile, process.execPath, ...entry] : [process.execPath, ...entry];
+  const t0 = performance.now();
+  const r = spawnSync(cmd[0]!, [...cmd.slice(1), ...args], { encoding: 'utf8', cwd: ROOT, env: { ...process.env, COFFER_CONFIG: configPath }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const wall = (performance.now() - t0) / 1000;
+  let cpu: number | undefined;
+  try {
+    const [u, sy] = readFileSync(timeFile, 'utf8').trim().split(/\s+/).map(Number);
+    cpu = u! + sy!;
+  } catch { /* no /usr/bin/time */ }
+  return { wall, cpu, status: r.status, stderr: r.stderr ?? '' };
 }
 
+/**
+ * encrypt-all, then decrypt-all, of 1,000 mixed files through `occ` (the compiled code, as ./occ runs
+ * it): MiB/s and files/s by wall clock (with and without process start), and the CPU seconds the occ
+ * process used per MiB and per file: a figure other load on the machine skews far less.
+ */
 async function measureEncryptAll(): Promise<void> {
   const row1 = `encrypt-all MiB/s (${S.mixedFiles} mixed files)`;
   const row2 = `encrypt-all files/s (${S.mixedFiles} mixed files)`;
@@ -173,10 +203,11 @@ async function measureEncryptAll(): Promise<void> {
   try {
     const sizes = mixedSizes(S.mixedFiles);
     const total = sizes.reduce((a, b) => a + b, 0);
+    const mib = total / MiB;
     expectStatus(await dav.request('MKCOL', dav.path('mixed')), [201], 'MKCOL mixed');
     await parallel(sizes.length, 8, async (i) => { await dav.putFile(`mixed/m${i}.bin`, sizes[i]); });
     await srv.stop();
-    log(`encrypt-all: ${sizes.length} files, ${fmt(total / MiB)} MiB; server stopped`);
+    log(`encrypt-all: ${sizes.length} files, ${fmt(mib)} MiB; server stopped`);
 
     const [{ openApp }, { silentLogger }, { enableEncryption }] = await Promise.all([
       import('../src/app.ts'), import('../src/logger.ts'), import('../test/support/encryption-enabler.ts'),
@@ -187,58 +218,30 @@ async function measureEncryptAll(): Promise<void> {
     } finally {
       await app.close();
     }
-    let seconds: number;
-    let how: string;
-    if (occHas('encryption:encrypt-all')) {
-      const s0 = performance.now();
-      spawnSync(join(ROOT, 'occ'), ['encryption:status'], { env: { ...process.env, COFFER_CONFIG: srv.configPath }, stdio: 'ignore' });
-      const startup = (performance.now() - s0) / 1000;
-      const timeFile = join(srv.dir, 'encrypt-all.time');
-      const useTime = spawnSync('sh', ['-c', 'test -x /usr/bin/time']).status === 0;
-      const cmd = useTime ? ['/usr/bin/time', '-f', '%U %S', '-o', timeFile, join(ROOT, 'occ')] : [join(ROOT, 'occ')];
-      const t0 = performance.now();
-      const r = spawnSync(cmd[0], [...cmd.slice(1), 'encryption:encrypt-all', '-n'], { encoding: 'utf8', env: { ...process.env, COFFER_CONFIG: srv.configPath }, stdio: ['ignore', 'ignore', 'pipe'] });
-      seconds = (performance.now() - t0) / 1000;
-      if (useTime) {
-        try {
-          const [u, sy] = readFileSync(timeFile, 'utf8').trim().split(/\s+/).map(Number);
-          put('encrypt-all CPU seconds (user + sys, all threads, incl. start)', 'encrypted', fmt(u + sy, 2));
-        } catch { /* no time file */ }
+    const countEncrypted = async () => {
+      const a = await openApp(loadConfig(srv.configPath), { logger: silentLogger() });
+      try { return await a.encryption.countEncrypted(); } finally { await a.close(); }
+    };
+    const start = await occRun(srv.configPath, srv.dir, ['encryption:status']);
+    put('occ process start (encryption:status): wall s / CPU s', 'encrypted', `${fmt(start.wall, 2)} / ${start.cpu === undefined ? '?' : fmt(start.cpu, 2)}`);
+    for (const target of ['encrypt', 'decrypt'] as const) {
+      const load = loadavg()[0];
+      const r = await occRun(srv.configPath, srv.dir, [`encryption:${target}-all`, '-n']);
+      if (r.status !== 0) throw new Error(`occ encryption:${target}-all -n exited ${r.status}: ${r.stderr.slice(-300)}`);
+      const n = await countEncrypted();
+      if (n !== (target === 'encrypt' ? sizes.length : 0)) throw new Error(`after ${target}-all ${n} of ${sizes.length} files are encrypted`);
+      const label = `${target}-all`;
+      put(target === 'encrypt' ? row1 : `decrypt-all MiB/s (${S.mixedFiles} mixed files)`, 'encrypted', fmt(mib / r.wall));
+      put(target === 'encrypt' ? row2 : `decrypt-all files/s (${S.mixedFiles} mixed files)`, 'encrypted', fmt(sizes.length / r.wall, 0));
+      put(`${label} MiB/s without process start`, 'encrypted', fmt(mib / Math.max(0.01, r.wall - start.wall)));
+      if (r.cpu !== undefined) {
+        put(`${label} CPU seconds (user + sys, all threads, incl. start)`, 'encrypted', fmt(r.cpu, 2));
+        put(`${label} CPU ms per MiB / per file (incl. start)`, 'encrypted', `${fmt((r.cpu * 1000) / mib, 2)} / ${fmt((r.cpu * 1000) / sizes.length, 2)}`);
       }
-      if (r.status !== 0) throw new Error(`occ encryption:encrypt-all -n exited ${r.status}: ${r.stderr?.slice(-300)}`);
-      how = `occ encryption:encrypt-all -n, wall ${fmt(seconds, 2)} s incl. ~${fmt(startup, 2)} s process start`;
-      put(`encrypt-all MiB/s without process start`, 'encrypted', fmt(total / MiB / Math.max(0.01, seconds - startup)));
-    } else {
-      const app2 = await openApp(loadConfig(srv.configPath), { logger: silentLogger() });
-      try {
-        const enc = (app2 as unknown as { encryption?: { nodesToConvert(t: 'encrypt', o: { after?: number; limit?: number }): Promise<{ fileid: number }[]>; reencryptBlob(n: unknown, t: 'encrypt'): Promise<string> } }).encryption;
-        if (!enc) throw new Error('neither `./occ encryption:encrypt-all` nor app.encryption (EncryptionService) exists yet');
-        const t0 = performance.now();
-        let after = 0;
-        for (;;) {
-          const batch = await enc.nodesToConvert('encrypt', { after, limit: 500 });
-          if (batch.length === 0) break;
-          after = batch[batch.length - 1].fileid;
-          let k = 0;
-          await Promise.all(Array.from({ length: 4 }, async () => { while (k < batch.length) await enc.reencryptBlob(batch[k++], 'encrypt'); }));
-        }
-        seconds = (performance.now() - t0) / 1000;
-        how = 'EncryptionService.reencryptBlob, 4 in flight, in-process';
-      } finally {
-        await app2.close();
-      }
+      put(`${label} load average at start`, 'encrypted', fmt(load, 2));
+      log(`${label}: wall ${fmt(r.wall, 2)} s (process start ~${fmt(start.wall, 2)} s), CPU ${r.cpu === undefined ? '?' : fmt(r.cpu, 2)} s, load ${fmt(load, 2)}`);
     }
-    const app3 = await openApp(loadConfig(srv.configPath), { logger: silentLogger() });
-    try {
-      const n = await (app3 as unknown as { encryption: { countEncrypted(): Promise<number> } }).encryption.countEncrypted();
-      if (n !== sizes.length) throw new Error(`after encrypt-all ${n} of ${sizes.length} files are encrypted`);
-    } finally {
-      await app3.close();
-    }
-    put(row1, 'encrypted', fmt(total / MiB / seconds));
-    put(row2, 'encrypted', fmt(sizes.length / seconds, 0));
-    log(`encrypt-all via ${how}: ${fmt(seconds, 2)} s`);
-    results['encrypt-all method'] = { encrypted: how };
+    results['encrypt-all method'] = { encrypted: 'occ encrypt-all -n, then decrypt-all -n (code as above)' };
   } catch (err) {
     log(`encrypt-all FAILED: ${(err as Error).message}`);
     put(row1, 'encrypted', `ERR ${(err as Error).message.slice(0, 60)}`);
@@ -267,9 +270,11 @@ async function main(): Promise<void> {
   log(`free space in ${tmpdir()}: ${fmt(freeGiB)} GiB; sizes: ${JSON.stringify(S)}`);
   if (freeGiB < (S.big / GiB) * 2.5 + 1) throw new Error(`not enough space in ${tmpdir()} (${fmt(freeGiB)} GiB free)`);
 
+  const code = await benchCodeRoot(log);
+  log(`server code: ${code.how}`);
   const load0 = loadavg()[0];
   if (load0 > cpus().length) log(`warning: load average ${fmt(load0, 2)} on ${cpus().length} cores: other work is running, figures will be low`);
-  const modes: Mode[] = ONLY ? [ONLY as Mode] : ['plain', 'encrypted'];
+  const modes: Mode[] = CONVERT_ONLY ? [] : ONLY ? [ONLY as Mode] : ['plain', 'encrypted'];
   for (const mode of modes) {
     let srv: BenchServer | undefined;
     try {
@@ -291,7 +296,7 @@ async function main(): Promise<void> {
       rmSync(srv.dir, { recursive: true, force: true });
     }
   }
-  if (!ONLY || ONLY === 'encrypted') await measureEncryptAll();
+  if ((!ONLY || ONLY === 'encrypted') && !STREAMS_ONLY) await measureEncryptAll();
 
   for (const m of ['PUT', 'GET']) {
     const row = Object.keys(results).find((k) => k.startsWith(`${m} `) && k.endsWith('MiB/s'));
@@ -307,6 +312,7 @@ async function main(): Promise<void> {
   const w2 = Math.max(9, ...rows.map(([, v]) => cell(v.encrypted).length));
   const line = (a: string, b: string, c: string, d: string) => `| ${a.padEnd(w0)} | ${b.padStart(w1)} | ${c.padStart(w2)} | ${d}`;
   console.log(`\nCoffer bench (${QUICK ? 'quick' : 'full'}), node ${process.version}, ${cpus().length} cores, data under ${tmpdir()}, load average ${fmt(load0, 2)} at start / ${fmt(loadavg()[0], 2)} at end, ${new Date().toISOString()}`);
+  console.log(`server code: ${code.how}`);
   console.log(line('measurement', 'plain', 'encrypted', 'target'));
   console.log(line('-'.repeat(w0), '-'.repeat(w1), '-'.repeat(w2), '------'));
   for (const [k, v] of rows) console.log(line(k, cell(v.plain), cell(v.encrypted), TARGETS.find(([re]) => re.test(k))?.[1] ?? ''));

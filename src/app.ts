@@ -15,7 +15,6 @@ import { EncryptionService } from './encryption/encryption-service.ts';
 import { UserKeys } from './encryption/user-keys.ts';
 import { RecoveryKey } from './encryption/recovery-key.ts';
 import type { KdfParams } from './encryption/user-key-files.ts';
-import { FilesService } from './files/files-service.ts';
 import { LockService } from './files/lock-service.ts';
 import { UploadService } from './files/upload-service.ts';
 import { MaintenanceState } from './setup/maintenance.ts';
@@ -25,7 +24,7 @@ import { Authenticator } from './auth/authenticator.ts';
 import { PasswordHasher, type Argon2Params } from './auth/password-hasher.ts';
 import { MemoryThrottleStore } from './auth/throttle-store.ts';
 import { RedisThrottleStore } from './auth/redis-throttle-store.ts';
-import { RedisClient } from './redis/redis-client.ts';
+import type { RedisClient } from './redis/redis-client.ts';
 import { Throttler, type ThrottleOptions } from './auth/throttler.ts';
 import { UserService } from './auth/user-service.ts';
 import { LoginFlowService, SharedLoginFlowService } from './auth/login-flow-service.ts';
@@ -35,6 +34,11 @@ import { GroupService } from './sharing/group-service.ts';
 import { ShareRepository } from './sharing/share-repository.ts';
 import { ShareResolver } from './sharing/share-resolver.ts';
 import { ShareService } from './sharing/share-service.ts';
+import { ShareKeys } from './encryption/share-keys.ts';
+import { ShareKeySync } from './sharing/share-key-sync.ts';
+import { ShareKeyedFilesService } from './sharing/share-key-moves.ts';
+import type { FilesService } from './files/files-service.ts';
+import { DbShareTopology } from './sharing/share-topology.ts';
 
 /**
  * Everything a Coffer process holds, built once by `openApp` (the composition root) and passed
@@ -148,14 +152,17 @@ export async function openApp(config: Config, opts: OpenAppOptions = {}): Promis
     await db.destroy();
     throw err;
   }
+  // Per-user-key mode sharing: one share key per shared node (docs/PER-USER-KEYS.md, "Sharing").
+  const shareTopology = new DbShareTopology(db);
+  const shareKeys = new ShareKeys({ store: keyStoreNow, keys, userKeys, state: encState, topology: shareTopology });
   const encryptedBlobs = new EncryptedBlobStore({
-    inner: rawBlobs, keys, state: encState, defaultKeyRoot: config.datadirectory,
+    inner: rawBlobs, keys, state: encState, defaultKeyRoot: config.datadirectory, shareKeys,
     onIntegrityFailure: (f) => { void audit.record('encryption.integrity_failure', { ...f }).catch(() => {}); },
   });
   const encryption = new EncryptionService({ db, appConfig, keys, blobs: encryptedBlobs, state: encState, dataDirectory: config.datadirectory });
   const blobs: BlobStore = encryptedBlobs;
   const locks = new LockService(db);
-  const files = new FilesService({ db, blobs, log });
+  const files = new ShareKeyedFilesService({ db, blobs, log });
   const uploads = new UploadService({ db, blobs, files, log });
   const users = new UserService({ db, hasher: new PasswordHasher(opts.argon2) });
   // Per-user-key mode: a new app password gets its own wrapping of the (unlocked) private key.
@@ -167,14 +174,22 @@ export async function openApp(config: Config, opts: OpenAppOptions = {}): Promis
     }
   })({ db });
   // Several server processes: brute-force counters in Redis (connects lazily on first use).
-  const redis = config.redis ? new RedisClient(config.redis, { instanceId: config.instanceid }) : undefined;
+  // ioredis is loaded only when configured (it costs ~0.1 s of every ./occ start otherwise).
+  const redis = config.redis ? new (await import('./redis/redis-client.ts')).RedisClient(config.redis, { instanceId: config.instanceid }) : undefined;
   const throttle = new Throttler(redis ? new RedisThrottleStore(redis) : new MemoryThrottleStore(), opts.throttle);
   const audit = new AuditLog(join(config.datadirectory, 'audit.log'));
-  const auth = new Authenticator({ users, appPasswords, throttle, audit, onLogin: (uid, via, secret) => userKeys.onLogin(uid, via, secret) });
+  const auth = new Authenticator({ users, appPasswords, throttle, audit, onLogin: async (uid, via, secret) => {
+    const wasUnlocked = userKeys.session.get(uid) !== undefined;
+    await userKeys.onLogin(uid, via, secret);
+    if (!wasUnlocked && userKeys.session.get(uid)) await shareKeySync.onUnlocked(uid);
+  } });
   const groups = new GroupService({ db });
   const shareRepo = new ShareRepository(db);
   const shareResolver = new ShareResolver({ repo: shareRepo, files });
-  const shares = new ShareService({ repo: shareRepo, resolver: shareResolver, files, users, groups, hasher: new PasswordHasher(opts.argon2), audit });
+  const shareKeySync = new ShareKeySync({ shareKeys, db, groups, rootResolver: (owner) => encryptedBlobs.rootResolver({ fileId: 0, owner }), log });
+  groups.setMembershipHook((gid, uid, added) => (added ? shareKeySync.afterMemberAdded(gid, uid) : shareKeySync.afterMemberRemoved(gid, uid)));
+  files.attachShareKeys(shareKeySync, shareTopology);
+  const shares = new ShareService({ repo: shareRepo, resolver: shareResolver, files, users, groups, hasher: new PasswordHasher(opts.argon2), audit, keySync: shareKeySync });
   return {
     config, log, db, dbKind: kind, appConfig, blobs, rawBlobs, files, locks, uploads, encryption, userKeys, keyHolder,
     maintenance: new MaintenanceState(appConfig),

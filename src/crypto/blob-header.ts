@@ -68,6 +68,44 @@ export interface OpenedHeader {
   readonly contentKey: Buffer;
 }
 
+/** A parsed header and its unwrapped data key (the caller wipes `dek` when done). */
+export interface UnwrappedHeader {
+  readonly header: BlobHeader;
+  readonly dek: Buffer;
+}
+
+function checkExpected(header: BlobHeader, expected?: ExpectedIdentity): void {
+  if (expected && (header.fileId !== expected.fileId || !header.blobId.equals(expected.blobId))) {
+    throw new CryptoError(`blob belongs to another file or version (header: file ${header.fileId}, version ${header.blobId.toString('hex')}; expected file ${expected.fileId}, version ${expected.blobId.toString('hex')})`);
+  }
+}
+
+/**
+ * Parses a header, checks it belongs to `expected` and unwraps its DEK with the KEK the header names,
+ * then verifies the key commitment. Used to copy a data key elsewhere (share keyrings).
+ * @throws CryptoError as `openHeader`; whatever `resolveKek` throws.
+ */
+export async function unwrapHeaderDek(buf: Buffer, resolveKek: KekResolver, expected?: ExpectedIdentity): Promise<UnwrappedHeader> {
+  const header = parseHeader(buf);
+  checkExpected(header, expected);
+  const kek = await resolveKek(header.keyId, header);
+  const dek = unwrapKey(kek, header.wrappedDek, dekWrapAad(header.fileId, header.blobId, header.keyId), 'data key of the blob');
+  openHeaderWithDek(header, Buffer.from(dek));
+  return { header, dek };
+}
+
+/**
+ * Derives the content key from a DEK obtained elsewhere (a share keyring) and verifies the key
+ * commitment over every header byte. Wipes nothing: the caller owns `dek`.
+ * @throws CryptoError "header failed authentication" when `dek` is not this blob's data key.
+ */
+export function openHeaderWithDek(header: BlobHeader, dek: Buffer): OpenedHeader {
+  const { contentKey, commitKey } = deriveBlobKeys(dek, header.cipher, header.fileId, header.blobId);
+  const expect = hmacSha256(commitKey, header.body);
+  if (!timingSafeEqual(expect, header.commitment)) throw new CryptoError('header failed authentication (key commitment mismatch)');
+  return { header, contentKey };
+}
+
 /**
  * Parses a header, checks it belongs to `expected`, unwraps the DEK and verifies the key commitment
  * (which covers every header byte) — all before any chunk is touched.
@@ -76,14 +114,8 @@ export interface OpenedHeader {
  */
 export async function openHeader(buf: Buffer, resolveKek: KekResolver, expected?: ExpectedIdentity): Promise<OpenedHeader> {
   const header = parseHeader(buf);
-  if (expected && (header.fileId !== expected.fileId || !header.blobId.equals(expected.blobId))) {
-    throw new CryptoError(`blob belongs to another file or version (header: file ${header.fileId}, version ${header.blobId.toString('hex')}; expected file ${expected.fileId}, version ${expected.blobId.toString('hex')})`);
-  }
+  checkExpected(header, expected);
   const kek = await resolveKek(header.keyId, header);
   const dek = unwrapKey(kek, header.wrappedDek, dekWrapAad(header.fileId, header.blobId, header.keyId), 'data key of the blob');
-  const { contentKey, commitKey } = deriveBlobKeys(dek, header.cipher, header.fileId, header.blobId);
-  dek.fill(0);
-  const expect = hmacSha256(commitKey, header.body);
-  if (!timingSafeEqual(expect, header.commitment)) throw new CryptoError('header failed authentication (key commitment mismatch)');
-  return { header, contentKey };
+  try { return openHeaderWithDek(header, dek); } finally { dek.fill(0); }
 }

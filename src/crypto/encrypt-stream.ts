@@ -2,12 +2,12 @@ import { Transform, type TransformCallback } from 'node:stream';
 import { ByteQueue } from './byte-queue.ts';
 import { sealChunk } from './chunk-cipher.ts';
 import { sealHeader, type SealParams } from './blob-header.ts';
-import { CHUNK_SIZE, RAW_CHUNK_SIZE, type CipherId } from './format.ts';
+import { CHUNK_SIZE, type CipherId } from './format.ts';
 
 /**
  * Streaming cfe1 encoder: plaintext in, header + chunks out. Holds one chunk back so that the last
  * chunk carries the final flag; the empty input becomes the header plus one empty final chunk.
- * Output is batched: one push per input buffer.
+ * Output: the header, then each chunk's ciphertext piece(s) and tag as separate buffers.
  * @throws CryptoError (synchronously) on bad parameters.
  */
 export class EncryptStream extends Transform {
@@ -31,12 +31,12 @@ export class EncryptStream extends Transform {
     this.plaintextBytes += chunk.length;
     this.#queue.push(chunk);
     if (this.#queue.length <= CHUNK_SIZE) return cb();
+    // Ciphertext pieces and tags are pushed as they are (no concatenation: the blob store writes
+    // them with writev), all in this tick so that they travel downstream as one batch.
     const out: Buffer[] = [];
     if (this.#header) { out.push(this.#header); this.#header = undefined; }
     while (this.#queue.length > CHUNK_SIZE) {
-      const parts: Buffer[] = [];
-      sealChunk(this.#cipher, this.#key, this.#index++, false, this.#queue.take(CHUNK_SIZE), parts);
-      out.push(Buffer.concat(parts, RAW_CHUNK_SIZE));
+      sealChunk(this.#cipher, this.#key, this.#index++, false, this.#queue.take(CHUNK_SIZE), out);
     }
     for (const b of out) this.push(b);
     cb();

@@ -82,6 +82,25 @@ export async function evaluateIf(app: App, req: IncomingMessage, uid: string, pa
 }
 
 /**
+ * Evaluates the request's `If` header with tagged resources named as `viewUid` sees them (their
+ * own tree and the received shares mounted in it), and untagged lists against `self` (where the
+ * request URI really lives). For COPY/MOVE between two owners' trees.
+ * @throws PreconditionFailedError (412) when it does not hold; ValidationError (400) when malformed.
+ */
+export async function evaluateIfInView(app: App, req: IncomingMessage, viewUid: string, self: { uid: string; path: string }): Promise<void> {
+  const h = requestIfHeader(req);
+  if (!h) return;
+  const ok = await evaluateIfHeader(h, async (resource) => {
+    if (resource === null) return stateOf(app, self.uid, self.path);
+    const p = taggedPath(req, viewUid, resource);
+    if (p === undefined) return NO_STATE;
+    const real = await app.shareResolver.resolve(viewUid, p).catch(() => undefined);
+    return real ? stateOf(app, real.owner, real.path) : NO_STATE;
+  });
+  if (!ok) throw new PreconditionFailedError('The If header does not match the resource state');
+}
+
+/**
  * Checks that the request may change `targets` (the first one is taken as the request URI when
  * the URL is not in the files tree): the `If` header must hold (412), and every lock touching a
  * target — on it, depth-infinity on an ancestor, for depth infinity below it, and a depth-0 lock
@@ -92,6 +111,17 @@ export async function evaluateIf(app: App, req: IncomingMessage, uid: string, pa
 export async function assertWritable(app: App, req: IncomingMessage, uid: string, targets: { path: string; depth: 0 | 'infinity' }[]): Promise<void> {
   const h = requestIfHeader(req);
   if (h) await evaluate(app, req, uid, h, targets[0]?.path ?? '');
+  await assertTokensSubmitted(app, req, uid, targets);
+}
+
+/**
+ * The lock half of `assertWritable` without evaluating the `If` conditions: every lock of `uid`'s
+ * tree touching a target must have a token in the request's `If` header. For the second tree of a
+ * COPY/MOVE between two owners (the conditions are evaluated against the request URI's tree).
+ * @throws LockedError (423); ValidationError (400) for a malformed If.
+ */
+export async function assertTokensSubmitted(app: App, req: IncomingMessage, uid: string, targets: { path: string; depth: 0 | 'infinity' }[]): Promise<void> {
+  const h = requestIfHeader(req);
   const submitted = h ? submittedTokens(h) : new Set<string>();
   const active = await app.locks.active(uid);
   if (active.length === 0) return;

@@ -62,6 +62,31 @@ function def(ns: string, local: string, inAllprop: boolean, render: LiveProp['re
   return { ns, local, inAllprop, settable, render, tags: tagsOf(ns, local) };
 }
 
+const DAY = 86_400;
+/** Up to this instant (year 10000) the fast path's fixed layout holds. */
+const MAX_FAST_DATE = 253_402_300_800;
+const TWO_DIGITS = Array.from({ length: 60 }, (_, i) => String(i).padStart(2, '0'));
+/** `Wed, 15 Nov 2023 ` by day number: a listing formats one date per entry, mostly of few days. */
+const dayPrefixes = new Map<number, string>();
+
+/**
+ * `httpDate(seconds)` without a Date per call: the day part is cached, the time is assembled from
+ * two-digit strings (the same text as `new Date(ms).toUTCString()`).
+ */
+export function lastModified(seconds: number): string {
+  if (!Number.isInteger(seconds) || seconds < 0 || seconds >= MAX_FAST_DATE) return httpDate(seconds);
+  const day = Math.floor(seconds / DAY);
+  let prefix = dayPrefixes.get(day);
+  if (prefix === undefined) {
+    if (dayPrefixes.size >= 4096) dayPrefixes.clear();
+    const full = httpDate(day * DAY); // '… 00:00:00 GMT'
+    prefix = full.slice(0, full.length - 12);
+    dayPrefixes.set(day, prefix);
+  }
+  const t = seconds - day * DAY;
+  return `${prefix}${TWO_DIGITS[Math.floor(t / 3600)]}:${TWO_DIGITS[Math.floor(t / 60) % 60]}:${TWO_DIGITS[t % 60]} GMT`;
+}
+
 function firstChecksumsXml(checksum: string | null): string {
   return checksum ? `<oc:checksum>${escapeXml(checksum)}</oc:checksum>` : '';
 }
@@ -70,7 +95,7 @@ function firstChecksumsXml(checksum: string | null): string {
 export const LIVE_PROPS: readonly LiveProp[] = [
   def(DAV_NS, 'resourcetype', true, (n) => (n.kind === 'dir' ? '<d:collection/>' : '')),
   def(DAV_NS, 'getetag', true, (n) => `&quot;${escapeXml(n.etag)}&quot;`),
-  def(DAV_NS, 'getlastmodified', true, (n) => httpDate(n.mtime), true),
+  def(DAV_NS, 'getlastmodified', true, (n) => lastModified(n.mtime), true),
   def(DAV_NS, 'getcontentlength', true, (n) => (n.kind === 'file' ? String(n.size) : undefined)),
   def(DAV_NS, 'getcontenttype', true, (n) => (n.kind === 'file' ? escapeXml(n.mimetype) : undefined)),
   def(DAV_NS, 'displayname', false, (n, pc) => escapeXml(n.path === '' ? pc.ownerId : n.name)),

@@ -18,6 +18,7 @@ import { DAV_NS, MultistatusWriter, responseWithPropstats } from './xml-writer.t
 /** Most entries a Depth: infinity PROPFIND may return before it is refused (403 propfind-finite-depth). */
 export const MAX_INFINITY_ENTRIES = 10_000;
 const DEAD_PROPS_BATCH = 1000;
+const NO_EXTRAS: NodeExtras = Object.freeze({});
 
 function names(el: XmlElement | undefined): PropName[] {
   return (el?.children ?? []).map((c) => propName(c.ns, c.local));
@@ -135,10 +136,11 @@ export async function handlePropfind(d: DavRequest): Promise<void> {
   const w = new MultistatusWriter(d.res);
   w.start();
   for (const n of nodes) {
-    const extras: NodeExtras = { ...extrasOf.get(n.fileId) };
-    if (withLocks) extras.lockDiscovery = await lockDiscoveryXml(app, target.uid, n.path, target.hrefBase);
+    let extras: NodeExtras = extrasOf.get(n.fileId) ?? NO_EXTRAS; // renderers only read it
+    if (withLocks) extras = { ...extras, lockDiscovery: await lockDiscoveryXml(app, target.uid, n.path, target.hrefBase) };
     const ps = renderPropstats(n, request, pc, extras, dead ? (dead.get(n.fileId) ?? []) : undefined, brief);
-    await w.write(responseWithPropstats(hrefOf(n), ps));
+    const flushed = w.add(responseWithPropstats(hrefOf(n), ps));
+    if (flushed) await flushed;
   }
   w.end();
 }

@@ -14,6 +14,18 @@ export async function toRealTarget(app: App, target: DavTarget): Promise<DavTarg
 }
 
 /**
+ * A COPY/MOVE destination inside a received share needs create (new) or update (overwrite); the
+ * mount itself cannot be replaced (its share would be lost). Own-tree destinations pass.
+ * @throws ForbiddenError
+ */
+async function assertDestinationPermitted(app: App, dest: DavTarget): Promise<void> {
+  if (!dest.share) return;
+  if (isMountRoot(dest.share, dest.viewPath!)) throw new ForbiddenError('A received share cannot be replaced');
+  const exists = await app.files.tryStat(dest.uid, dest.path);
+  assertPermitted(dest.share, exists ? 'update' : 'create');
+}
+
+/**
  * Enforces the share's permissions for the method, and handles the mount root's own operations
  * (DELETE = remove from my tree, MOVE within my root = rename the mount). Returns true when the
  * request has been answered here.
@@ -24,13 +36,7 @@ export async function shareGate(d: DavRequest): Promise<boolean> {
   const share = target.share;
   const method = req.method ?? 'GET';
   if (!share) {
-    if (method === 'COPY' || method === 'MOVE') {
-      const dest = await toRealTarget(app, resolveDestination(req, user.uid));
-      if (dest.share) {
-        if (method === 'MOVE') throw new ForbiddenError('Moving between your files and a share is not supported yet');
-        throw new ForbiddenError('Copying into a share is not supported yet');
-      }
-    }
+    if (method === 'COPY' || method === 'MOVE') await assertDestinationPermitted(app, await toRealTarget(app, resolveDestination(req, user.uid)));
     return false;
   }
   const root = isMountRoot(share, target.viewPath!);
@@ -67,13 +73,10 @@ export async function shareGate(d: DavRequest): Promise<boolean> {
         sendEmpty(res, 201);
         return true;
       }
-      const realDest = await toRealTarget(app, dest);
-      if (!realDest.share || realDest.uid !== target.uid || realDest.share.mountNodePath !== share.mountNodePath) {
-        throw new ForbiddenError('Moving or copying between a share and other files is not supported yet');
-      }
-      if (method === 'MOVE') assertPermitted(share, 'delete');
-      const exists = await app.files.tryStat(realDest.uid, realDest.path);
-      assertPermitted(realDest.share, exists ? 'update' : 'create');
+      // As in Nextcloud: the source needs read (COPY) or delete (MOVE); the destination, when in
+      // a share, create (new) or update (overwrite). Out of a share, the content becomes the user's.
+      assertPermitted(share, method === 'MOVE' ? 'delete' : 'read');
+      await assertDestinationPermitted(app, await toRealTarget(app, dest));
       return false;
     }
     default:

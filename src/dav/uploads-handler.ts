@@ -11,6 +11,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AuthenticatedUser } from '../auth/types.ts';
 import { ForbiddenError, NotFoundError, ValidationError } from '../errors.ts';
+import { assertPermitted } from '../sharing/share-access.ts';
 import type { HttpContext } from '../http/context.ts';
 import type { ChunkInfo, UploadInfo } from '../files/upload-service.ts';
 import { assertUploadId } from '../files/upload-service.ts';
@@ -49,7 +50,8 @@ function optionalDestination(req: IncomingMessage, uid: string): string | null {
 
 /**
  * Handles every request under `/remote.php/dav/uploads/<uid>/…` for an authenticated user.
- * @throws ForbiddenError (another user's uploads), NotFoundError, ValidationError, QuotaExceededError,
+ * @throws ForbiddenError (another user's uploads; a destination in a received share that does not
+ *   grant create/update), NotFoundError, ValidationError, QuotaExceededError,
  *   LockedError, PreconditionFailedError, ConflictError, DavStatusError (405/415).
  */
 export async function uploadsHandler(req: IncomingMessage, res: ServerResponse, ctx: HttpContext, user: AuthenticatedUser): Promise<void> {
@@ -103,6 +105,11 @@ export async function uploadsHandler(req: IncomingMessage, res: ServerResponse, 
         drain(req);
         const totalLength = nonNegativeInt(header(req, 'oc-total-length'), 'OC-Total-Length') ?? null;
         const destination = optionalDestination(req, uid);
+        if (destination !== null && totalLength !== null) {
+          // early 507 when the file would not fit in the quota of the tree it lands in (a share's owner)
+          const real = await toRealTarget(app, { uid, path: destination, hrefBase: '' });
+          if (real.share) await app.uploads.checkQuota(real.uid, totalLength, real.path);
+        }
         await app.uploads.create(uid, uploadId, { totalLength, destination });
         return sendEmpty(res, 201);
       }
@@ -134,21 +141,20 @@ export async function uploadsHandler(req: IncomingMessage, res: ServerResponse, 
   if (name === '.file') {
     if (method !== 'MOVE') return methodNotAllowed(req);
     drain(req);
-    const dest = resolveDestination(req, uid);
-    if (dest.path === '') throw new DavStatusError(403, 'Cannot replace the root folder', 'Sabre\\DAV\\Exception\\Forbidden');
-    // Assembling writes into the uploader's own tree: a destination inside a received folder share
-    // would fail as a missing parent (409), and one naming a file share's mount would create a file
-    // of that name in the uploader's tree, shadowing the mount (201 even on a read-only share).
-    // Refuse both plainly, like COPY/MOVE into a share.
-    if ((await toRealTarget(app, dest)).share) throw new ForbiddenError('Chunked uploads into a share are not supported yet');
+    const view = resolveDestination(req, uid);
+    if (view.path === '') throw new DavStatusError(403, 'Cannot replace the root folder', 'Sabre\\DAV\\Exception\\Forbidden');
+    // A destination inside a received share is written into the owner's tree, with the checks of
+    // a PUT through the share: create for a new file, update to overwrite (a file share's mount too).
+    const dest = await toRealTarget(app, view);
+    if (dest.share) assertPermitted(dest.share, (await app.files.tryStat(dest.uid, dest.path)) ? 'update' : 'create');
     const opts: WriteOptions & { totalLength?: number | null } = writeOptionsFromHeaders(req);
     const mtimeHeader = header(req, 'x-oc-mtime');
     if (!parseOverwrite(req)) opts.ifNoneMatch = ['*'];
     const total = nonNegativeInt(header(req, 'oc-total-length'), 'OC-Total-Length');
     if (total !== undefined) opts.totalLength = total;
     await app.uploads.get(uid, uploadId); // 404 before any lock or precondition work
-    await assertWritable(app, req, uid, [{ path: dest.path, depth: 0 }]);
-    const result = await app.uploads.assemble(uid, uploadId, dest.path, opts);
+    await assertWritable(app, req, dest.uid, [{ path: dest.path, depth: 0 }]);
+    const result = await app.uploads.assemble(uid, uploadId, { uid: dest.uid, path: dest.path }, opts);
     const etag = `"${result.node.etag}"`;
     const headers: Record<string, string> = { ETag: etag, 'OC-ETag': etag, 'OC-FileId': ocId(result.node.fileId, app.config.instanceid) };
     if (mtimeHeader !== undefined) headers['X-OC-MTime'] = 'accepted';

@@ -48,9 +48,16 @@ export function propElement(ns: string, local: string, inner: string): string {
   return inner === '' ? `<${q.open}/>` : `<${q.open}>${inner}</${q.close}>`;
 }
 
+const PROPSTAT_TAILS = new Map<number, string>();
+
 /** One `<d:propstat>` block: props already serialised. */
 export function propstat(props: string, status: number): string {
-  return `<d:propstat><d:prop>${props}</d:prop><d:status>${statusLine(status)}</d:status></d:propstat>`;
+  let tail = PROPSTAT_TAILS.get(status);
+  if (tail === undefined) {
+    tail = `</d:prop><d:status>${statusLine(status)}</d:status></d:propstat>`;
+    PROPSTAT_TAILS.set(status, tail);
+  }
+  return '<d:propstat><d:prop>' + props + tail;
 }
 
 /** A `<d:response>` with propstats (an href already encoded). */
@@ -95,6 +102,15 @@ export class MultistatusWriter {
   async write(item: string): Promise<void> {
     this.buf += item;
     if (this.buf.length >= this.flushAt) await this.flush();
+  }
+
+  /**
+   * Like `write` without a promise per item: returns one only when the buffer was flushed, and the
+   * caller must then await it (backpressure). For loops over thousands of entries.
+   */
+  add(item: string): Promise<void> | undefined {
+    this.buf += item;
+    return this.buf.length >= this.flushAt ? this.flush() : undefined;
   }
 
   private async flush(): Promise<void> {

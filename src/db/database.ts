@@ -41,6 +41,10 @@ export function openDatabase(cfg: Config['database']): { db: Db; kind: DbKind } 
     return { db: new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) }), kind: 'sqlite' };
   }
   const pool = new pg.Pool({ host: cfg.host, port: cfg.port, database: cfg.name, user: cfg.user, password: cfg.password, max: 10 });
+  // An idle connection that the server terminates (PostgreSQL restart, failover, pg_terminate_backend)
+  // is reported on the pool; without a listener that event would kill the process. The pool has
+  // already dropped the client, and the next query opens a fresh connection.
+  pool.on('error', () => {});
   return { db: new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), kind: 'pgsql' };
 }
 

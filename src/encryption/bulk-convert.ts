@@ -1,12 +1,20 @@
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { Readable } from 'node:stream';
 import type { Db } from '../db/database.ts';
 import { num } from '../db/schema.ts';
-import { AppError } from '../errors.ts';
-import { PLAIN_CODEC, type BlobStore } from '../storage/blob-store.ts';
+import { AppError, NotFoundError } from '../errors.ts';
+import { PLAIN_CODEC, hasLocalPaths, type BlobStore, type ByteRange } from '../storage/blob-store.ts';
 import { newBlobId } from '../storage/local-blob-store.ts';
+import { ConvertBatcher, type StagedConversion } from './convert-batch.ts';
 import { ConvertJournal } from './convert-journal.ts';
 import type { EncryptedBlobStore } from './encrypted-blob-store.ts';
 import type { ConvertibleNode, EncryptionService } from './encryption-service.ts';
 import { runPool } from './task-pool.ts';
+
+/** Files fetched (and journaled) at a time. */
+const PAGE = 128;
+/** Plain blobs up to this size are read synchronously, whole (see #smallPlainSource). */
+const SMALL_FILE = 256 * 1024;
 
 export type ConvertTarget = 'encrypt' | 'decrypt';
 
@@ -70,10 +78,12 @@ export interface RunOptions {
 
 /**
  * encrypt-all / decrypt-all: converts every `plain` (or encrypted) blob with a small worker pool.
- * Each file goes new blob → row switch guarded by the old blob id → old blob deleted, with a crash
- * journal around it (ConvertJournal), so a run killed at any instant and started again finishes
- * with every file intact, none half-done and no orphaned blobs. Works while the server runs: a file
- * written meanwhile is skipped (its new version is written in the current mode).
+ * Each file goes new blob (durable) → row switch guarded by the old blob id → old blob deleted, with
+ * a crash journal around it (ConvertJournal), so a run killed at any instant and started again
+ * finishes with every file intact, none half-done and no orphaned blobs. Row switches are batched
+ * (ConvertBatcher: one transaction and one journal append per batch), journal entries are written a
+ * page at a time. Works while the server runs: a file written meanwhile is skipped (its new version
+ * is written in the current mode).
  */
 export class BulkConverter {
   readonly #o: BulkConvertOptions;
@@ -111,19 +121,32 @@ export class BulkConverter {
       let stopped = false;
       const shouldStop = () => (stopped ||= opts.shouldStop?.() ?? false);
       const report = () => opts.onProgress?.({ done, total, bytesDone: bytes, bytesTotal, elapsedMs: Date.now() - start });
-      report();
-      await runPool(this.#pages(target, opts.owner), opts.concurrency ?? 4, async (node) => {
-        try {
-          const r = await this.#convertOne(node, target, journal);
-          if (r === 'converted') { converted++; bytes += node.size; } else skipped++;
-        } catch (err) {
-          const f = await this.#failure(node, err);
-          if (f) failed.push(f); else skipped++;
-        }
+      const settle = () => {
         done++;
         if (done > total) { total = done; bytesTotal = Math.max(bytesTotal, bytes); }
         report();
+      };
+      const batcher = new ConvertBatcher({
+        db: this.#o.db, blobs: this.#o.blobs, journal,
+        onSettled: (s, r) => {
+          if (r === 'converted') { converted++; bytes += s.node.size; } else skipped++;
+          settle();
+        },
+      });
+      report();
+      await runPool(this.#pages(target, journal, opts.owner), opts.concurrency ?? 4, async ({ node, newId }) => {
+        let staged: StagedConversion;
+        try {
+          staged = await this.#stage(node, newId, target);
+        } catch (err) {
+          const f = await this.#failure(node, err);
+          if (f) failed.push(f); else skipped++;
+          settle();
+          return;
+        }
+        await batcher.add(staged);
       }, shouldStop);
+      await batcher.flush();
       clean = true;
       return { target, converted, skipped, failed, bytes, seconds: (Date.now() - start) / 1000, recovered, interrupted: stopped };
     } finally {
@@ -131,42 +154,84 @@ export class BulkConverter {
     }
   }
 
-  async *#pages(target: ConvertTarget, owner?: string): AsyncGenerator<ConvertibleNode> {
+  /**
+   * Pages of files to convert, each with the id of its new blob. A page's journal entries are
+   * written with one append before any of its blobs is, so every blob a crash can leave is named
+   * in the journal.
+   */
+  async *#pages(target: ConvertTarget, journal: ConvertJournal, owner?: string): AsyncGenerator<{ node: ConvertibleNode; newId: string }> {
     let after = 0;
     for (;;) {
-      const page = await this.#o.encryption.nodesToConvert(target, { after, owner, limit: 256 });
+      const page = await this.#o.encryption.nodesToConvert(target, { after, owner, limit: PAGE });
       if (page.length === 0) return;
-      for (const n of page) yield n;
+      const items = page.map((node) => ({ node, newId: newBlobId() }));
+      await journal.beginMany(items.map((x) => ({ newId: x.newId, oldId: x.node.blobId, fileid: x.node.fileid })));
+      for (const x of items) yield x;
       after = page[page.length - 1]!.fileid;
     }
   }
 
-  /** As EncryptionService.reencryptBlob, with the crash journal around the blob writes. */
-  async #convertOne(node: ConvertibleNode, target: ConvertTarget, journal: ConvertJournal): Promise<'converted' | 'skipped'> {
-    const { blobs, db } = this.#o;
+  /**
+   * Writes the file's content in the target form into the new blob `newId` (durable once this
+   * returns). A failed write leaves no blob (its journal entry stays open; recovery or the end of
+   * the run drops it).
+   * @throws CryptoError when the source fails authentication; NotFoundError when its blob is gone.
+   */
+  async #stage(node: ConvertibleNode, newId: string, target: ConvertTarget): Promise<StagedConversion> {
+    const { blobs } = this.#o;
     const ctx = { fileId: node.fileid, owner: node.owner };
-    const newId = newBlobId();
-    await journal.begin(newId, node.blobId, node.fileid);
-    let codec: string;
+    // A plain blob is read with its known size (+ 1 byte, to notice a longer blob) as the range: the
+    // read buffers then fit the file instead of a fresh 1 MiB buffer per read of every small file.
+    let hint: ByteRange | undefined = node.codec === PLAIN_CODEC && node.size > 0 ? { start: 0, end: node.size } : undefined;
     try {
-      const src = await blobs.get(node.blobId, node.codec, ctx);
-      const res = target === 'encrypt' ? await blobs.putEncrypted(newId, src, ctx) : await blobs.putPlain(newId, src, ctx);
-      codec = res.codec;
+      for (;;) {
+        const small = this.#smallPlainSource(node);
+        const src = small ?? await blobs.get(node.blobId, node.codec, ctx, hint);
+        const res = target === 'encrypt' ? await blobs.putEncrypted(newId, src, ctx) : await blobs.putPlain(newId, src, ctx);
+        if (!small && hint && res.size > node.size) {
+          // The blob is longer than its row says: convert all of it, as without the hint.
+          await blobs.delete(newId);
+          hint = undefined;
+          continue;
+        }
+        return { node, newId, codec: res.codec };
+      }
     } catch (err) {
       await blobs.delete(newId).catch(() => {});
-      await journal.end(newId);
       throw err;
     }
-    const upd = await db.updateTable('nodes').set({ blob_id: newId, blob_codec: codec })
-      .where('fileid', '=', node.fileid).where('blob_id', '=', node.blobId).executeTakeFirst();
-    if (Number(upd.numUpdatedRows) !== 1) {
-      await blobs.delete(newId);
-      await journal.end(newId);
-      return 'skipped';
+  }
+
+  /**
+   * A small plain blob on local disk, read synchronously and whole: four system calls on a file that
+   * is usually cached, instead of five thread-pool round trips (stat, open, read, read, close) that
+   * cost more CPU than the read itself. Undefined for anything else (read through the store).
+   * @throws NotFoundError when the blob is missing.
+   */
+  #smallPlainSource(node: ConvertibleNode): Readable | undefined {
+    const raw = this.#o.rawBlobs;
+    if (node.codec !== PLAIN_CODEC || node.size > SMALL_FILE || !hasLocalPaths(raw)) return undefined;
+    let fd: number;
+    try {
+      fd = openSync(raw.pathOf(node.blobId), 'r');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new NotFoundError(`blob ${node.blobId} is missing`);
+      throw err;
     }
-    await blobs.delete(node.blobId);
-    await journal.end(newId);
-    return 'converted';
+    try {
+      const size = fstatSync(fd).size;
+      if (size > SMALL_FILE) return undefined; // larger than its row says: stream it
+      const buf = Buffer.allocUnsafe(size);
+      let n = 0;
+      while (n < size) {
+        const r = readSync(fd, buf, n, size - n, n);
+        if (r === 0) break;
+        n += r;
+      }
+      return Readable.from(n ? [buf.subarray(0, n)] : []);
+    } finally {
+      closeSync(fd);
+    }
   }
 
   /** A failure to report, or undefined when the file changed or vanished meanwhile (skip it). */

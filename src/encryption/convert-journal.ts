@@ -1,15 +1,16 @@
 import { open, readFile, readdir, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Db } from '../db/database.ts';
-import { ConflictError } from '../errors.ts';
-import type { BlobStore } from '../storage/blob-store.ts';
+import { ConflictError, NotFoundError } from '../errors.ts';
+import { PLAIN_CODEC, type BlobStore } from '../storage/blob-store.ts';
 
 /**
  * Crash journal of encrypt-all / decrypt-all, in the data directory:
  *
  * - `.encryption-convert.lock`: the pid of the running conversion (one at a time per instance).
  * - `.encryption-convert.journal`: `B <newBlobId> <oldBlobId> <fileid>` before a file's new blob is
- *   written, `E <newBlobId>` once its old blob is gone. Only opaque ids, never names.
+ *   written (a page of files per append), `E <newBlobId>` once its old blob is gone (a committed
+ *   batch per append). Only opaque ids, never names.
  *
  * A conversion killed at any instant leaves, per unfinished entry, at most one unreferenced blob
  * (the new one before the row switched, the old one after) and a temp file. `recover()` deletes
@@ -57,9 +58,9 @@ export class ConvertJournal {
   }
 
   /**
-   * Cleans up after a killed run: for each unfinished entry deletes whichever of the two blobs no
-   * row references, and the new blob's temp files. Then starts a fresh journal.
-   * @returns the number of unfinished entries found.
+   * Cleans up after a killed run: for each open entry deletes whichever of the two blobs no row
+   * references, and the new blob's temp files. Then starts a fresh journal.
+   * @returns the number of conversions that were in progress (left a blob, a temp file or a switched row).
    */
   async recover(): Promise<number> {
     const text = await readFile(this.#journalPath, 'utf8').catch(() => '');
@@ -69,15 +70,31 @@ export class ConvertJournal {
       if (kind === 'B' && newId && oldId) open_.set(newId, oldId);
       else if (kind === 'E' && newId) open_.delete(newId);
     }
+    // Entries are journaled a page at a time, so most open ones may never have been started: count
+    // only those that left something behind (a switched row, a new blob, a temp file).
+    const unfinished = await this.#deleteTemps(new Set(open_.keys()));
     for (const [newId, oldId] of open_) {
-      for (const id of [newId, oldId]) {
-        if (!(await this.#referenced(id))) await this.#raw.delete(id);
+      if (await this.#referenced(newId)) {
+        unfinished.add(newId);
+      } else if (await this.#exists(newId)) {
+        unfinished.add(newId);
+        await this.#raw.delete(newId);
       }
-      await this.#deleteTemp(newId);
+      if (!(await this.#referenced(oldId))) await this.#raw.delete(oldId);
     }
     await unlink(this.#journalPath).catch(() => {});
     this.#fh = await open(this.#journalPath, 'a', 0o600);
-    return open_.size;
+    return unfinished.size;
+  }
+
+  async #exists(blobId: string): Promise<boolean> {
+    try {
+      await this.#raw.size(blobId, PLAIN_CODEC, { fileId: 0, owner: '' });
+      return true;
+    } catch (err) {
+      if (err instanceof NotFoundError) return false;
+      throw err;
+    }
   }
 
   async #referenced(blobId: string): Promise<boolean> {
@@ -87,22 +104,30 @@ export class ConvertJournal {
     return b !== undefined;
   }
 
-  async #deleteTemp(blobId: string): Promise<void> {
+  /** Deletes the temp files (`<blobId>.<random>`) of the given new blobs; returns the ids that had one. */
+  async #deleteTemps(blobIds: ReadonlySet<string>): Promise<Set<string>> {
+    const found = new Set<string>();
     const tmp = (this.#raw as { tempDir?: unknown }).tempDir;
-    if (typeof tmp !== 'string') return;
+    if (typeof tmp !== 'string' || blobIds.size === 0) return found;
     for (const f of await readdir(tmp).catch(() => [] as string[])) {
-      if (f.startsWith(`${blobId}.`)) await unlink(join(tmp, f)).catch(() => {});
+      const id = f.slice(0, Math.max(0, f.indexOf('.')));
+      if (!blobIds.has(id)) continue;
+      found.add(id);
+      await unlink(join(tmp, f)).catch(() => {});
     }
+    return found;
   }
 
-  /** Records that a new blob for `fileid` is about to be written. */
-  async begin(newId: string, oldId: string, fileid: number): Promise<void> {
-    await this.#fh?.write(`B ${newId} ${oldId} ${fileid}\n`);
+  /** Records, with one append, that new blobs are about to be written for these files. */
+  async beginMany(entries: readonly { newId: string; oldId: string; fileid: number }[]): Promise<void> {
+    if (entries.length === 0) return;
+    await this.#fh?.write(entries.map((e) => `B ${e.newId} ${e.oldId} ${e.fileid}\n`).join(''));
   }
 
-  /** Records that the entry of `newId` is settled (row switched and old blob deleted, or new blob dropped). */
-  async end(newId: string): Promise<void> {
-    await this.#fh?.write(`E ${newId}\n`);
+  /** Records, with one append, that these entries are settled (row switched and old blob deleted, or new blob dropped). */
+  async endMany(newIds: readonly string[]): Promise<void> {
+    if (newIds.length === 0) return;
+    await this.#fh?.write(newIds.map((id) => `E ${id}\n`).join(''));
   }
 
   /** Closes the journal; removes it when `clean` (nothing pending); releases the lock. */

@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
+import { close as fsClose, open as fsOpen, read as fsRead } from 'node:fs';
 import { Readable, pipeline } from 'node:stream';
-import { CryptoError, ValidationError } from '../errors.ts';
-import { PLAIN_CODEC, type BlobContext, type BlobEntry, type BlobStore, type ByteRange, type PutResult } from '../storage/blob-store.ts';
-import { openHeader, type OpenedHeader } from '../crypto/blob-header.ts';
+import { CryptoError, NotFoundError, ValidationError } from '../errors.ts';
+import { PLAIN_CODEC, hasLocalPaths, type BlobContext, type BlobEntry, type BlobStore, type ByteRange, type PutResult } from '../storage/blob-store.ts';
+import { openHeader, openHeaderWithDek, type KekResolver, type OpenedHeader } from '../crypto/blob-header.ts';
 import { chunkRangeFor, encryptedSize, plaintextSize } from '../crypto/blob-sizes.ts';
 import { ChunkDecryptStream } from '../crypto/decrypt-stream.ts';
 import { EncryptStream } from '../crypto/encrypt-stream.ts';
@@ -10,6 +11,7 @@ import { CIPHER_AES_256_GCM, FORMAT_ID, HEADER_SIZE, type CipherId } from '../cr
 import { KeyStore } from '../keys/key-store.ts';
 import type { EncryptionState } from './encryption-state.ts';
 import type { KeyManager } from './key-manager.ts';
+import type { ShareKeys } from './share-keys.ts';
 
 /**
  * The 16 header bytes that stand for a blob id: the id itself when it is 32 hex digits (newBlobId),
@@ -51,6 +53,8 @@ export interface EncryptedBlobStoreOptions {
   cipher?: CipherId;
   /** Called once for every read refused by an integrity check (for the audit log). Must not throw. */
   onIntegrityFailure?: (f: IntegrityFailure) => void;
+  /** Per-user-mode sharing keys (share keys, keyrings); absent = owner's root key only. */
+  shareKeys?: ShareKeys;
 }
 
 /** A refused read: which blob, whose file, and what failed. */
@@ -73,6 +77,7 @@ export class EncryptedBlobStore implements BlobStore {
   readonly #defaultRoot: string;
   readonly #cipher: CipherId;
   readonly #onFailure: ((f: IntegrityFailure) => void) | undefined;
+  readonly #shareKeys: ShareKeys | undefined;
 
   constructor(o: EncryptedBlobStoreOptions) {
     this.#inner = o.inner;
@@ -81,6 +86,31 @@ export class EncryptedBlobStore implements BlobStore {
     this.#defaultRoot = o.defaultKeyRoot;
     this.#cipher = o.cipher ?? CIPHER_AES_256_GCM;
     this.#onFailure = o.onIntegrityFailure;
+    this.#shareKeys = o.shareKeys;
+    this.#shareKeys?.attachHeaderReader((blobId, ctx) => this.#readHeaderBytes(blobId, ctx));
+  }
+
+  /** The 140 header bytes of a stored blob (one positioned read on local disk, a ranged GET elsewhere). */
+  async #readHeaderBytes(blobId: string, ctx: BlobContext): Promise<Buffer> {
+    const inner = this.#inner;
+    if (hasLocalPaths(inner)) {
+      // Callback API, one promise: a FileHandle costs several promise round trips per header.
+      return new Promise<Buffer>((resolve, reject) => {
+        fsOpen(inner.pathOf(blobId), 'r', (err, fd) => {
+          if (err) { reject(err.code === 'ENOENT' ? new NotFoundError(`blob ${blobId} is missing`) : err); return; }
+          const buf = Buffer.alloc(HEADER_SIZE);
+          fsRead(fd, buf, 0, HEADER_SIZE, 0, (rerr, n) => {
+            fsClose(fd, () => (rerr ? reject(rerr) : resolve(buf.subarray(0, n))));
+          });
+        });
+      });
+    }
+    return readAll(await inner.get(blobId, PLAIN_CODEC, ctx, { start: 0, end: HEADER_SIZE - 1 }));
+  }
+
+  /** Resolves user root keys (and master-mode keys) by id, for `ctx.owner`'s blobs. */
+  rootResolver(ctx: BlobContext): KekResolver {
+    return (keyId) => this.#keys.resolveKey(keyId, ctx.owner);
   }
 
   #report(blobId: string, ctx: BlobContext, err: unknown): void {
@@ -106,7 +136,7 @@ export class EncryptedBlobStore implements BlobStore {
   /** Writes a cfe1 blob regardless of the enabled switch (encrypt-all). */
   async putEncrypted(blobId: string, source: Readable, ctx: BlobContext): Promise<PutResult> {
     await this.#syncState();
-    const key = await this.#keys.userKeyForWrite(ctx.owner);
+    const key = (await this.#shareKeys?.keyForWrite(ctx)) ?? await this.#keys.userKeyForWrite(ctx.owner);
     const enc = new EncryptStream({ cipher: this.#cipher, fileId: ctx.fileId, blobId: blobIdBytes(blobId), keyId: key.id, kek: key.key });
     // pipeline, not pipe: a source that closes without ending (client gone) must fail the put.
     pipeline(source, enc, () => {});
@@ -140,7 +170,13 @@ export class EncryptedBlobStore implements BlobStore {
     const raw = await this.#inner.size(blobId, PLAIN_CODEC, ctx);
     const plainSize = plaintextSize(raw);
     const head = await readAll(await this.#inner.get(blobId, PLAIN_CODEC, ctx, { start: 0, end: HEADER_SIZE - 1 }));
-    const opened = await openHeader(head, (keyId) => this.#keys.resolveKey(keyId, ctx.owner), { fileId: ctx.fileId, blobId: blobIdBytes(blobId) });
+    const expected = { fileId: ctx.fileId, blobId: blobIdBytes(blobId) };
+    if (this.#shareKeys && await this.#shareKeys.active()) {
+      // Per-user mode: share keys for sharees and links, keyrings for blobs older than the share.
+      const { header, dek } = await this.#shareKeys.dataKey(head, ctx, expected, this.rootResolver(ctx));
+      try { return { opened: openHeaderWithDek(header, dek), plainSize }; } finally { dek.fill(0); }
+    }
+    const opened = await openHeader(head, this.rootResolver(ctx), expected);
     return { opened, plainSize };
   }
 

@@ -114,6 +114,8 @@ export class UserKeys implements UserRootKeys {
       const store = this.#store();
       for (const uid of await store.users()) {
         for (const f of await this.#rootFiles(uid)) if (f.wrappedBy.type === 'user-x25519') await store.delete(userScope(uid), rootKeyFileName(f.id));
+        // Share keys of per-user mode (no encrypted file uses them: none exists).
+        for (const n of await store.list(userScope(uid))) if (/^share(Key|Node)_/.test(n)) await store.delete(userScope(uid), n);
         await store.delete(userScope(uid), USER_ROOT_POINTER);
       }
       this.session.lockAll();

@@ -7,9 +7,10 @@ import {
 import type { Logger } from '../logger.ts';
 import type { BlobContext, BlobStore, ByteRange } from '../storage/blob-store.ts';
 import { newBlobId } from '../storage/local-blob-store.ts';
+import { CopyMoveService, type TreeRef } from './copy-move-service.ts';
 import { DIR_MIMETYPE, mimetypeFor } from './mimetypes.ts';
 import { NodeRepository, newEtag, type Executor } from './node-repository.ts';
-import { baseName, isSameOrInside, normalizePath, parentPath } from './paths.ts';
+import { baseName, normalizePath, parentPath } from './paths.ts';
 import type {
   CopyMoveOptions, DeadProperty, FileContent, FileNode, PropPatchOp, Quota, WriteOptions, WriteResult,
 } from './types.ts';
@@ -30,6 +31,13 @@ function ctxOf(node: Pick<FileNode, 'fileId' | 'owner'>): BlobContext {
  * The namespace tree of every user: files and folders live in the database, content in the
  * BlobStore under opaque ids. Every write is new blob → commit row → delete old blob, so a crash
  * leaves the old or the new version and at worst an orphaned blob for garbage collection.
+ * `BlobStore.put` resolves only once the content is durable (fsynced), so no committed row ever
+ * points at unwritten data; no directory fsync per blob is needed for that (the blob's link is
+ * journaled metadata that any later fsync — SQLite's, the next blob's — makes durable first on a
+ * local journaled filesystem, and a blob lost before its commit is only an orphan).
+ * A small write costs: one query for the early checks (node, parent, root size, quota), the
+ * content, then one transaction of three statements (re-check, insert/compare-and-swap, one
+ * update of the whole ancestor chain); file ids come from a pool (NodeRepository.allocateFileId).
  */
 export class FilesService {
   readonly #repo: NodeRepository;
@@ -38,12 +46,14 @@ export class FilesService {
   readonly #log: Logger;
   /** Users whose root folder is known to exist (saves a query on every write). */
   readonly #homes = new Set<string>();
+  readonly #copyMove: CopyMoveService;
 
   constructor(deps: FilesServiceDeps) {
     this.#db = deps.db;
     this.#repo = new NodeRepository(deps.db);
     this.#blobs = deps.blobs;
     this.#log = deps.log;
+    this.#copyMove = new CopyMoveService({ db: deps.db, repo: this.#repo, blobs: deps.blobs, files: this });
   }
 
   /** Allocates a file id ahead of writing content bound to it (chunked uploads use it). */
@@ -97,7 +107,7 @@ export class FilesService {
   async children(uid: string, path: string): Promise<FileNode[]> {
     const node = await this.stat(uid, path);
     if (node.kind !== 'dir') throw new ConflictError(`${node.path} is not a folder`);
-    return this.#repo.children(this.#db, node.fileId);
+    return this.#repo.children(this.#db, node.fileId, node);
   }
 
   /** The node, then its descendants (by path) up to `maxDepth` levels below it. @throws NotFoundError */
@@ -106,7 +116,7 @@ export class FilesService {
     yield node;
     if (node.kind !== 'dir' || maxDepth <= 0) return;
     if (maxDepth === 1) {
-      yield* await this.#repo.children(this.#db, node.fileId);
+      yield* await this.#repo.children(this.#db, node.fileId, node);
       return;
     }
     const base = node.path === '' ? 0 : node.path.split('/').length;
@@ -124,7 +134,7 @@ export class FilesService {
     const now = nowSeconds();
     return this.#db.transaction().execute(async (trx) => {
       if (await this.#repo.byPath(trx, uid, p)) throw new AlreadyExistsError(`${p} already exists`);
-      const parent = await this.#parentDir(trx, uid, p);
+      const parent = await this.parentDir(trx, uid, p);
       const node = await this.#repo.insert(trx, {
         fileId, owner: uid, parentId: parent.fileId, path: p, name: baseName(p), kind: 'dir', size: 0,
         mtime: opts.mtime ?? now, etag: newEtag(), mimetype: DIR_MIMETYPE, blobId: null, blobCodec: null, checksum: null,
@@ -142,24 +152,30 @@ export class FilesService {
     const p = normalizePath(path);
     if (p === '') throw new ConflictError('cannot write to the root folder');
     if (!this.#homes.has(uid)) await this.ensureHome(uid);
-    const before = await this.#repo.byPath(this.#db, uid, p);
+    // One query for the early checks (before any byte is read): node, parent, root size, quota.
+    const pre = await this.#repo.writeContext(this.#db, uid, p);
+    const before = pre.node;
     this.#checkPreconditions(before, opts);
-    if (!before) await this.#parentDir(this.#db, uid, p);
+    if (!before) checkParent(pre.parent, p);
     if (before?.kind === 'dir') throw new ConflictError(`${p} is a folder`);
-    if (opts.expectedSize !== undefined) {
-      const quota = await this.quota(uid);
-      if (quota.total !== null && quota.used - (before?.size ?? 0) + opts.expectedSize > quota.total) {
-        throw new QuotaExceededError(`not enough space for ${p}`);
-      }
+    if (opts.expectedSize !== undefined && pre.quota !== null
+      && (pre.root?.size ?? 0) - (before?.size ?? 0) + opts.expectedSize > pre.quota) {
+      throw new QuotaExceededError(`not enough space for ${p}`);
     }
 
     const sent = parseChecksums(opts.checksum);
-    const counter = new HashingCounter([...sent.keys()].filter((a) => a === 'SHA1' || a === 'MD5'));
+    const algos = [...sent.keys()].filter((a) => a === 'SHA1' || a === 'MD5');
+    // A byte stream with nothing to hash goes to the store as is (a Transform per small PUT costs
+    // more CPU than its queries): the store counts the bytes, and fails the put itself when the
+    // source errors or closes before its end. Object-mode sources (Readable.from) may carry
+    // strings, which the counter turns into bytes.
+    const counter = algos.length > 0 || source.readableObjectMode ? new HashingCounter(algos) : undefined;
     const fileId = before?.fileId ?? await this.#repo.allocateFileId();
     const blobId = newBlobId();
     // pipeline, not pipe: a source that closes early (client gone) fails the put instead of hanging.
-    pipeline(source, counter, () => {});
-    const put = await this.#blobs.put(blobId, counter, { fileId, owner: uid });
+    if (counter) pipeline(source, counter, () => {});
+    const put = await this.#blobs.put(blobId, counter ?? source, { fileId, owner: uid, parentId: pre.parent?.fileId });
+    const received = counter ? counter.bytes : put.size;
 
     // The blob is bound to `fileId` (the encryption layer authenticates it with the id). When a
     // concurrent writer created the same new path first, the row carries its file id: the content
@@ -167,24 +183,24 @@ export class FilesService {
     // all succeed (last writer wins) instead of failing with 409/500.
     let blob = { id: blobId, codec: put.codec, size: put.size, fileId };
     try {
-      if (opts.expectedSize !== undefined && counter.bytes !== opts.expectedSize) {
-        throw new ValidationError(`expected ${opts.expectedSize} bytes, received ${counter.bytes}`);
+      if (opts.expectedSize !== undefined && received !== opts.expectedSize) {
+        throw new ValidationError(`expected ${opts.expectedSize} bytes, received ${received}`);
       }
       for (const [algo, want] of sent) {
-        const got = counter.digest(algo);
+        const got = counter?.digest(algo);
         if (got !== undefined && got !== want) throw new ValidationError(`${algo} checksum mismatch`);
       }
       const mtime = opts.mtime ?? nowSeconds();
       const mimetype = opts.mimetype ?? before?.mimetype ?? mimetypeFor(baseName(p));
       const commit = () => this.#db.transaction().execute(async (trx) => {
-        const cur = await this.#repo.byPath(trx, uid, p);
+        // node, parent, root and quota re-read in one query inside the transaction
+        const ctx = await this.#repo.writeContext(trx, uid, p);
+        const cur = ctx.node;
         this.#checkPreconditions(cur, opts);
         if (cur?.kind === 'dir') throw new ConflictError(`${p} is a folder`);
         if (cur && cur.fileId !== blob.fileId) throw new RebindNeeded(cur.fileId);
-        const q = await this.#repo.userQuota(trx, uid);
-        if (q !== null) {
-          const root = await this.#repo.byPath(trx, uid, '');
-          if ((root?.size ?? 0) - (cur?.size ?? 0) + blob.size > q) throw new QuotaExceededError(`not enough space for ${p}`);
+        if (ctx.quota !== null && (ctx.root?.size ?? 0) - (cur?.size ?? 0) + blob.size > ctx.quota) {
+          throw new QuotaExceededError(`not enough space for ${p}`);
         }
         const etag = newEtag();
         const checksum = formatChecksums(sent);
@@ -192,16 +208,14 @@ export class FilesService {
           // compare-and-swap on the blob: a writer that committed in between (PostgreSQL READ
           // COMMITTED lets both read the same row) would otherwise have its blob overwritten
           // without being deleted, and the size propagation computed from a stale row.
-          const up = await trx.updateTable('nodes').set({
-            blob_id: blob.id, blob_codec: blob.codec, size: blob.size, mtime, etag, checksum, mimetype,
-          }).where('fileid', '=', cur.fileId)
-            .where((eb) => (cur.blobId === null ? eb('blob_id', 'is', null) : eb('blob_id', '=', cur.blobId)))
-            .executeTakeFirst();
-          if (Number(up.numUpdatedRows ?? 0n) !== 1) throw new RebindNeeded(cur.fileId);
+          const swapped = await this.#repo.swapContent(trx, cur.fileId, cur.blobId, {
+            blobId: blob.id, blobCodec: blob.codec, size: blob.size, mtime, etag, checksum, mimetype,
+          });
+          if (!swapped) throw new RebindNeeded(cur.fileId);
           await this.#repo.propagate(trx, uid, p, blob.size - cur.size);
           return { node: { ...cur, blobId: blob.id, blobCodec: blob.codec, size: blob.size, mtime, etag, checksum, mimetype }, created: false, oldBlob: cur.blobId };
         }
-        const parent = await this.#parentDir(trx, uid, p);
+        const parent = checkParent(ctx.parent, p);
         const node = await this.#repo.insert(trx, {
           fileId: blob.fileId, owner: uid, parentId: parent.fileId, path: p, name: baseName(p), kind: 'file', size: blob.size,
           mtime, etag, mimetype, blobId: blob.id, blobCodec: blob.codec, checksum,
@@ -227,12 +241,12 @@ export class FilesService {
           if (winner === blob.fileId) continue; // lost a race on the same row: just commit again
           const src = await this.#blobs.get(blob.id, blob.codec, { fileId: blob.fileId, owner: uid });
           const rebound = newBlobId();
-          const put2 = await this.#blobs.put(rebound, src, { fileId: winner, owner: uid });
+          const put2 = await this.#blobs.put(rebound, src, { fileId: winner, owner: uid, parentId: pre.parent?.fileId });
           await this.#blobs.delete(blob.id).catch(() => {});
           blob = { id: rebound, codec: put2.codec, size: put2.size, fileId: winner };
         }
       }
-      if (result.oldBlob) await this.#deleteBlobs([result.oldBlob]);
+      if (result.oldBlob) await this.deleteBlobsQuietly([result.oldBlob]);
       return { node: result.node, created: result.created };
     } catch (err) {
       await this.#blobs.delete(blob.id).catch(() => {});
@@ -266,7 +280,7 @@ export class FilesService {
       await this.#repo.propagate(trx, uid, p, -node.size, nowSeconds());
       return ids;
     });
-    await this.#deleteBlobs(blobs);
+    await this.deleteBlobsQuietly(blobs);
   }
 
   /** Deletes a user's whole tree (user deletion). */
@@ -276,104 +290,30 @@ export class FilesService {
       const root = await this.#repo.byPath(trx, uid, '');
       return root ? this.#repo.deleteSubtree(trx, root) : [];
     });
-    await this.#deleteBlobs(blobs);
+    await this.deleteBlobsQuietly(blobs);
   }
 
-  /** Moves/renames; file ids survive. @throws see FILES-API. */
-  async move(uid: string, src: string, dst: string, opts: CopyMoveOptions = {}): Promise<WriteResult> {
-    const s = normalizePath(src);
-    const d = normalizePath(dst);
-    if (s === '' || d === '') throw new ForbiddenError('the root folder cannot be moved or replaced');
-    if (isSameOrInside(d, s)) throw new ForbiddenError('cannot move a resource onto or into itself');
-    const res = await this.#db.transaction().execute(async (trx) => {
-      const node = await this.#repo.byPath(trx, uid, s);
-      if (!node) throw new NotFoundError(`${s} does not exist`);
-      const parent = await this.#parentDir(trx, uid, d);
-      const existing = await this.#repo.byPath(trx, uid, d);
-      let blobs: string[] = [];
-      if (existing) {
-        if (opts.overwrite === false) throw new AlreadyExistsError(`${d} already exists`);
-        blobs = await this.#repo.deleteSubtree(trx, existing);
-        await this.#repo.propagate(trx, uid, d, -existing.size);
-      }
-      await this.#repo.relocate(trx, node, d, baseName(d), parent.fileId);
-      const now = nowSeconds();
-      await this.#repo.propagate(trx, uid, s, -node.size, now);
-      await this.#repo.propagate(trx, uid, d, node.size, now);
-      const moved = await this.#repo.byPath(trx, uid, d);
-      return { node: moved!, created: !existing, blobs };
-    });
-    await this.#deleteBlobs(res.blobs);
-    return { node: res.node, created: res.created };
+  /** Moves/renames within `uid`'s tree; file ids survive. @throws see CopyMoveService.move. */
+  move(uid: string, src: string, dst: string, opts: CopyMoveOptions = {}): Promise<WriteResult> {
+    return this.#copyMove.move({ uid, path: src }, { uid, path: dst }, opts);
   }
 
-  /** Copies a file or folder (new file ids; checksums and dead properties come along). @throws see FILES-API. */
-  async copy(uid: string, src: string, dst: string, opts: CopyMoveOptions = {}): Promise<WriteResult> {
-    const s = normalizePath(src);
-    const d = normalizePath(dst);
-    if (d === '') throw new ForbiddenError('the root folder cannot be replaced');
-    if (isSameOrInside(d, s)) throw new ForbiddenError('cannot copy a resource onto or into itself');
-    const node = await this.stat(uid, s);
-    const existing = await this.tryStat(uid, d);
-    if (existing && opts.overwrite === false) throw new AlreadyExistsError(`${d} already exists`);
-    await this.#parentDir(this.#db, uid, d);
-    const sources = node.kind === 'dir' && opts.depth !== 0 ? [node, ...await this.#repo.descendants(this.#db, uid, s)] : [node];
-    const total = sources.reduce((n, x) => n + (x.kind === 'file' ? x.size : 0), 0);
-    const quota = await this.quota(uid);
-    if (quota.total !== null && quota.used - (existing?.size ?? 0) + total > quota.total) throw new QuotaExceededError(`not enough space for ${d}`);
+  /** Copies within `uid`'s tree (new file ids; checksums and dead properties come along). @throws see CopyMoveService.copy. */
+  copy(uid: string, src: string, dst: string, opts: CopyMoveOptions = {}): Promise<WriteResult> {
+    return this.#copyMove.copy({ uid, path: src }, { uid, path: dst }, opts);
+  }
 
-    // Content first (each copy is re-bound to its new file id), then all rows in one transaction.
-    const planned: Array<{ from: FileNode; fileId: number; path: string; blobId: string | null; codec: string | null; size: number }> = [];
-    const written: string[] = [];
-    try {
-      for (const from of sources) {
-        const fileId = await this.#repo.allocateFileId();
-        const path = d + from.path.slice(s.length);
-        let blobId: string | null = null;
-        let codec: string | null = null;
-        let size = from.kind === 'file' ? from.size : 0;
-        if (from.kind === 'file' && from.blobId) {
-          blobId = newBlobId();
-          const content = await this.openNode(from);
-          const put = await this.#blobs.put(blobId, content.stream, { fileId, owner: uid });
-          written.push(blobId);
-          codec = put.codec;
-          size = put.size;
-        }
-        planned.push({ from, fileId, path, blobId, codec, size });
-      }
-      const res = await this.#db.transaction().execute(async (trx) => {
-        let blobs: string[] = [];
-        const cur = await this.#repo.byPath(trx, uid, d);
-        if (cur) {
-          if (opts.overwrite === false) throw new AlreadyExistsError(`${d} already exists`);
-          blobs = await this.#repo.deleteSubtree(trx, cur);
-          await this.#repo.propagate(trx, uid, d, -cur.size);
-        }
-        const parent = await this.#parentDir(trx, uid, d);
-        const idByPath = new Map<string, number>([[parentPath(d), parent.fileId]]);
-        const now = nowSeconds();
-        let rootNode: FileNode | undefined;
-        const dirSize = (p: string) => planned.filter((x) => x.from.kind === 'file' && isSameOrInside(x.path, p)).reduce((n, x) => n + x.size, 0);
-        for (const x of planned) {
-          const n = await this.#repo.insert(trx, {
-            fileId: x.fileId, owner: uid, parentId: idByPath.get(parentPath(x.path))!, path: x.path, name: baseName(x.path),
-            kind: x.from.kind, size: x.from.kind === 'dir' ? dirSize(x.path) : x.size, mtime: x.from.mtime, etag: newEtag(),
-            mimetype: x.from.mimetype, blobId: x.blobId, blobCodec: x.codec, checksum: x.from.checksum,
-          });
-          idByPath.set(x.path, x.fileId);
-          await this.#repo.copyProperties(trx, x.from.fileId, x.fileId);
-          rootNode ??= n;
-        }
-        await this.#repo.propagate(trx, uid, d, rootNode!.size, now);
-        return { node: rootNode!, created: !cur, blobs };
-      });
-      await this.#deleteBlobs(res.blobs);
-      return { node: res.node, created: res.created };
-    } catch (err) {
-      await this.#deleteBlobs(written);
-      throw err;
-    }
+  /**
+   * Moves between two trees (or within one): the content lands in `to.uid`'s tree, owned by them.
+   * @throws see CopyMoveService.move.
+   */
+  moveBetween(from: TreeRef, to: TreeRef, opts: CopyMoveOptions = {}): Promise<WriteResult> {
+    return this.#copyMove.move(from, to, opts);
+  }
+
+  /** Copies between two trees (or within one). @throws see CopyMoveService.copy. */
+  copyBetween(from: TreeRef, to: TreeRef, opts: CopyMoveOptions = {}): Promise<WriteResult> {
+    return this.#copyMove.copy(from, to, opts);
   }
 
   /** Sets a node's mtime (PROPPATCH lastmodified). @throws NotFoundError */
@@ -434,7 +374,11 @@ export class FilesService {
     }
   }
 
-  async #parentDir(ex: Executor, uid: string, p: string): Promise<FileNode> {
+  /**
+   * The folder `p` goes into (the home folder is created on demand outside transactions). Shared with
+   * CopyMoveService. @throws ConflictError when it is missing or a file.
+   */
+  async parentDir(ex: Executor, uid: string, p: string): Promise<FileNode> {
     const pp = parentPath(p);
     const parent = await this.#repo.byPath(ex, uid, pp) ?? (pp === '' && ex === this.#db ? await this.ensureHome(uid) : undefined);
     if (!parent) throw new ConflictError(`parent folder ${pp || '/'} does not exist`);
@@ -442,11 +386,20 @@ export class FilesService {
     return parent;
   }
 
-  async #deleteBlobs(ids: string[]): Promise<void> {
+  /** Deletes released blobs; a failure is logged and left to garbage collection. Shared with CopyMoveService. */
+  async deleteBlobsQuietly(ids: string[]): Promise<void> {
     for (const id of ids) {
       await this.#blobs.delete(id).catch((err: unknown) => this.#log.warn({ err, blobId: id }, 'could not delete blob; garbage collection will'));
     }
   }
+}
+
+/** The parent folder of `p` as looked up. @throws ConflictError when it is missing or a file. */
+function checkParent(parent: FileNode | undefined, p: string): FileNode {
+  const pp = parentPath(p);
+  if (!parent) throw new ConflictError(`parent folder ${pp || '/'} does not exist`);
+  if (parent.kind !== 'dir') throw new ConflictError(`${pp} is not a folder`);
+  return parent;
 }
 
 /** Internal: the path's row belongs to another file id than the one the new blob is bound to. */

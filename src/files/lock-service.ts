@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import type { Db } from '../db/database.ts';
+import { QueryTemplate } from '../db/query-template.ts';
 import { num } from '../db/schema.ts';
 import { ConflictError, LockedError, PreconditionFailedError, ValidationError } from '../errors.ts';
 
@@ -79,6 +80,9 @@ function toLock(r: Row): Lock {
 
 const nowSeconds = () => Math.floor(Date.now() / 1000);
 
+/** Run before every write request (lock enforcement): compiled once. */
+const ACTIVE_LOCKS = new QueryTemplate((db, p) => db.selectFrom('locks').selectAll().where('owner', '=', p[0] as string).where('expires_at', '>', p[1] as number));
+
 /**
  * WebDAV write locks, stored in the `locks` table so that several server processes share them.
  * Locks belong to a path in a user's tree and are enforced by token (whoever presents the token
@@ -93,7 +97,7 @@ export class LockService {
 
   /** Active locks in `uid`'s tree (lock counts per user are small, so paths are matched in JS). */
   async active(uid: string, now = nowSeconds()): Promise<Lock[]> {
-    const rows = await this.#db.selectFrom('locks').selectAll().where('owner', '=', uid).where('expires_at', '>', now).execute();
+    const { rows } = await ACTIVE_LOCKS.execute(this.#db, [uid, now]);
     return rows.map((r) => toLock(r as Row));
   }
 

@@ -1,14 +1,59 @@
 import { randomBytes } from 'node:crypto';
 import { sql, type Transaction } from 'kysely';
 import type { Db } from '../db/database.ts';
+import { QueryTemplate } from '../db/query-template.ts';
+import { ROWS_AS_ARRAYS } from '../db/statement-cache.ts';
 import { num, type Database, type NodesTable } from '../db/schema.ts';
 import type { DeadProperty, FileNode, PropPatchOp } from './types.ts';
-import { ancestorsOf } from './paths.ts';
+import { ancestorsOf, parentPath } from './paths.ts';
 
 /** A database handle or an open transaction. */
 export type Executor = Db | Transaction<Database>;
 
 type NodeRow = { [K in keyof NodesTable]: NodesTable[K] extends { __select__: infer S } ? S : NodesTable[K] };
+
+/** Columns of a folder member read by `children` (in this order when rows come as arrays). */
+const CHILD_COLUMNS = ['fileid', 'name', 'kind', 'size', 'mtime', 'etag', 'mimetype', 'blob_id', 'blob_codec', 'checksum', 'favorite'] as const;
+type ChildRow = unknown[];
+
+/** Ids allocated per round trip by the file id pool. */
+const FILE_ID_BATCH = 32;
+
+// Hot statements of a small write, compiled once (see QueryTemplate).
+const BY_PATH = new QueryTemplate((db, p) => db.selectFrom('nodes').selectAll().where('owner', '=', p[0] as string).where('path', '=', p[1] as string));
+const WRITE_CONTEXT = new QueryTemplate((db, p) => db.selectFrom('nodes').selectAll('nodes')
+  .select((eb) => eb.selectFrom('users').select('quota').where('uid', '=', p[0] as string).as('user_quota'))
+  .where('owner', '=', p[0] as string).where('path', 'in', [p[1], p[2], p[3]] as string[]));
+const INSERT_NODE = new QueryTemplate((db, p) => db.insertInto('nodes').values({
+  fileid: p[0] as number, owner: p[1] as string, parent_id: p[2] as number, path: p[3] as string, name: p[4] as string,
+  kind: p[5] as 'file', size: p[6] as number, mtime: p[7] as number, etag: p[8] as string, mimetype: p[9] as string,
+  blob_id: p[10] as string, blob_codec: p[11] as string, checksum: p[12] as string, favorite: p[13] as number,
+}));
+/** params: etag, size delta, owner, ...ancestor paths */
+const PROPAGATE = new QueryTemplate((db, p) => db.updateTable('nodes')
+  .set({ etag: p[0] as string, size: sql`size + ${p[1]}` as never })
+  .where('owner', '=', p[2] as string).where('path', 'in', p.slice(3) as string[]));
+/** params: etag, size delta, direct parent path, its new mtime, owner, ...ancestor paths */
+const PROPAGATE_TOUCH = new QueryTemplate((db, p) => db.updateTable('nodes')
+  .set({ etag: p[0] as string, size: sql`size + ${p[1]}` as never, mtime: sql`case when path = ${p[2]} then ${p[3]} else mtime end` as never })
+  .where('owner', '=', p[4] as string).where('path', 'in', p.slice(5) as string[]));
+
+const SWAP_SET = (db: Executor, p: readonly unknown[]) => db.updateTable('nodes').set({
+  blob_id: p[0] as string, blob_codec: p[1] as string, size: p[2] as number, mtime: p[3] as number, etag: p[4] as string,
+  checksum: p[5] as string, mimetype: p[6] as string,
+}).where('fileid', '=', p[7] as number);
+/** params: blob id, codec, size, mtime, etag, checksum, mimetype, fileid[, expected old blob id] */
+const SWAP_CONTENT = new QueryTemplate((db, p) => SWAP_SET(db, p).where('blob_id', '=', p[8] as string));
+const SWAP_CONTENT_NO_BLOB = new QueryTemplate((db, p) => SWAP_SET(db, p).where('blob_id', 'is', null));
+
+/** The rows a write of one path looks at (see NodeRepository.writeContext). */
+export interface WriteContext {
+  node: FileNode | undefined;
+  parent: FileNode | undefined;
+  root: FileNode | undefined;
+  /** Bytes; null = unlimited. */
+  quota: number | null;
+}
 
 /** A fresh etag (16 hex chars). */
 export function newEtag(): string {
@@ -47,18 +92,71 @@ export function subtreeBounds(p: string): { lo: string; hi: string } {
  */
 export class NodeRepository {
   readonly #db: Db;
+  readonly #idPool: number[] = [];
+  #idRefill: Promise<void> | undefined;
   constructor(db: Db) { this.#db = db; }
 
   get db(): Db { return this.#db; }
 
-  /** Allocates a new file id (ids are needed before content is written). */
-  async allocateFileId(ex: Executor = this.#db): Promise<number> {
+  /**
+   * Allocates a new file id (ids are needed before content is written). Without an executor the
+   * id comes from a small in-process pool filled FILE_ID_BATCH at a time in one transaction: an
+   * auto-committed insert per write cost a whole write transaction (the dearest statement of a
+   * small PUT). Ids left in the pool when the process ends are simply never used; ids only have
+   * to be unique, never dense.
+   * @throws database errors
+   */
+  async allocateFileId(ex?: Executor): Promise<number> {
+    if (ex) return this.#insertFileId(ex);
+    for (;;) {
+      const id = this.#idPool.pop();
+      if (id !== undefined) return id;
+      this.#idRefill ??= this.#refillIds().finally(() => { this.#idRefill = undefined; });
+      await this.#idRefill;
+    }
+  }
+
+  async #insertFileId(ex: Executor): Promise<number> {
     const row = await ex.insertInto('file_ids').defaultValues().returning('id').executeTakeFirstOrThrow();
     return num(row.id);
   }
 
+  async #refillIds(): Promise<void> {
+    const adapter = (this.#db.getExecutor().adapter as { constructor: { name: string } }).constructor.name;
+    const ids = adapter.startsWith('Postgres')
+      // one round trip for the batch (the identity column's sequence)
+      ? (await sql<{ id: number }>`insert into file_ids (id) select nextval(pg_get_serial_sequence('file_ids', 'id')) from generate_series(1, ${FILE_ID_BATCH}::int) returning id`
+        .execute(this.#db)).rows.map((r) => num(r.id)).sort((a, b) => a - b)
+      // SQLite: in-process inserts are cheap, the commit is what costs; one for the batch
+      : await this.#db.transaction().execute(async (trx) => {
+        const out: number[] = [];
+        for (let i = 0; i < FILE_ID_BATCH; i++) out.push(await this.#insertFileId(trx));
+        return out;
+      });
+    // popped from the end: hand them out in ascending order
+    this.#idPool.push(...ids.reverse());
+  }
+
+  /**
+   * What a write of `path` needs, in one query: the node at `path`, its parent folder, the user's
+   * root (its size is the quota usage) and the user's quota (null = unlimited).
+   */
+  async writeContext(ex: Executor, owner: string, path: string): Promise<WriteContext> {
+    const pp = parentPath(path);
+    const { rows } = await WRITE_CONTEXT.execute(ex, [owner, path, pp, '']);
+    const out: WriteContext = { node: undefined, parent: undefined, root: undefined, quota: null };
+    for (const r of rows) {
+      const n = toNode(r);
+      if (n.path === path) out.node = n;
+      if (n.path === pp && path !== '') out.parent = n;
+      if (n.path === '') out.root = n;
+      out.quota = r.user_quota === null || r.user_quota === undefined ? null : num(r.user_quota);
+    }
+    return out;
+  }
+
   async byPath(ex: Executor, owner: string, path: string): Promise<FileNode | undefined> {
-    const row = await ex.selectFrom('nodes').selectAll().where('owner', '=', owner).where('path', '=', path).executeTakeFirst();
+    const row = (await BY_PATH.execute(ex, [owner, path])).rows[0];
     return row ? toNode(row) : undefined;
   }
 
@@ -67,9 +165,40 @@ export class NodeRepository {
     return row ? toNode(row) : undefined;
   }
 
-  async children(ex: Executor, parentId: number): Promise<FileNode[]> {
-    const rows = await ex.selectFrom('nodes').selectAll().where('parent_id', '=', parentId).orderBy('name').execute();
-    return rows.map(toNode);
+  /**
+   * Members of a folder, sorted by name. Given the folder itself, owner, parent and path are not
+   * read back for each member (they follow from the folder), and SQLite hands the rows over as
+   * arrays: listing a large folder is the hot path of PROPFIND Depth 1.
+   */
+  async children(ex: Executor, parentId: number, parent?: Pick<FileNode, 'owner' | 'path'>): Promise<FileNode[]> {
+    if (!parent) {
+      const rows = await ex.selectFrom('nodes').selectAll().where('parent_id', '=', parentId).orderBy('name').execute();
+      return rows.map(toNode);
+    }
+    const { rows } = await sql<ChildRow | Record<string, unknown>>`select ${sql.raw(CHILD_COLUMNS.join(', '))} from nodes where parent_id = ${parentId} order by name ${sql.raw(ROWS_AS_ARRAYS)}`.execute(ex);
+    const prefix = parent.path === '' ? '' : `${parent.path}/`;
+    const out = new Array<FileNode>(rows.length);
+    for (let i = 0; i < rows.length; i++) {
+      const r = rows[i]!;
+      if (Array.isArray(r)) {
+        const name = r[1] as string;
+        out[i] = {
+          fileId: num(r[0] as number), owner: parent.owner, parentId, path: prefix + name, name,
+          kind: r[2] as FileNode['kind'], size: num(r[3] as number), mtime: num(r[4] as number), etag: r[5] as string,
+          mimetype: r[6] as string, checksum: r[9] as string | null, favorite: num(r[10] as number) === 1,
+          blobId: r[7] as string | null, blobCodec: r[8] as string | null,
+        };
+      } else {
+        const name = r.name as string;
+        out[i] = {
+          fileId: num(r.fileid as number), owner: parent.owner, parentId, path: prefix + name, name,
+          kind: r.kind as FileNode['kind'], size: num(r.size as number), mtime: num(r.mtime as number), etag: r.etag as string,
+          mimetype: r.mimetype as string, checksum: r.checksum as string | null, favorite: num(r.favorite as number) === 1,
+          blobId: r.blob_id as string | null, blobCodec: r.blob_codec as string | null,
+        };
+      }
+    }
+    return out;
   }
 
   /** All nodes strictly below `path`, ordered by path. */
@@ -81,11 +210,10 @@ export class NodeRepository {
   }
 
   async insert(ex: Executor, n: Omit<FileNode, 'favorite'> & { favorite?: boolean }): Promise<FileNode> {
-    await ex.insertInto('nodes').values({
-      fileid: n.fileId, owner: n.owner, parent_id: n.parentId, path: n.path, name: n.name, kind: n.kind,
-      size: n.size, mtime: n.mtime, etag: n.etag, mimetype: n.mimetype, blob_id: n.blobId, blob_codec: n.blobCodec,
-      checksum: n.checksum, favorite: n.favorite ? 1 : 0,
-    }).execute();
+    await INSERT_NODE.execute(ex, [
+      n.fileId, n.owner, n.parentId, n.path, n.name, n.kind, n.size, n.mtime, n.etag, n.mimetype, n.blobId, n.blobCodec,
+      n.checksum, n.favorite ? 1 : 0,
+    ]);
     return { ...n, favorite: n.favorite ?? false };
   }
 
@@ -97,14 +225,22 @@ export class NodeRepository {
     const ancestors = ancestorsOf(path);
     if (ancestors.length === 0) return;
     const etag = newEtag();
-    await ex.updateTable('nodes')
-      .set({ etag, size: sql`size + ${sizeDelta}` as never })
-      .where('owner', '=', owner).where('path', 'in', ancestors)
-      .execute();
-    if (touchParentMtime !== undefined) {
-      await ex.updateTable('nodes').set({ mtime: touchParentMtime })
-        .where('owner', '=', owner).where('path', '=', ancestors[ancestors.length - 1]).execute();
-    }
+    // One statement for the whole chain (size, etag, and the direct parent's mtime).
+    if (touchParentMtime === undefined) await PROPAGATE.execute(ex, [etag, sizeDelta, owner, ...ancestors]);
+    else await PROPAGATE_TOUCH.execute(ex, [etag, sizeDelta, ancestors[ancestors.length - 1], touchParentMtime, owner, ...ancestors]);
+  }
+
+  /**
+   * Points file `fileId` at new content, only if it still references `oldBlobId` (a compare-and-swap:
+   * under PostgreSQL READ COMMITTED two writers may have read the same row). Returns whether it did.
+   */
+  async swapContent(ex: Executor, fileId: number, oldBlobId: string | null,
+    c: { blobId: string; blobCodec: string; size: number; mtime: number; etag: string; checksum: string | null; mimetype: string }): Promise<boolean> {
+    const params = [c.blobId, c.blobCodec, c.size, c.mtime, c.etag, c.checksum, c.mimetype, fileId];
+    const r = oldBlobId === null
+      ? await SWAP_CONTENT_NO_BLOB.execute(ex, params)
+      : await SWAP_CONTENT.execute(ex, [...params, oldBlobId]);
+    return Number(r.numAffectedRows ?? 0n) === 1;
   }
 
   /** Deletes a node and its subtree with their properties; returns the blob ids that were referenced. */

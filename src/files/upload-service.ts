@@ -5,6 +5,7 @@ import { AlreadyExistsError, LockedError, NotFoundError, QuotaExceededError, Val
 import type { Logger } from '../logger.ts';
 import type { BlobContext, BlobStore } from '../storage/blob-store.ts';
 import { newBlobId } from '../storage/local-blob-store.ts';
+import type { TreeRef } from './copy-move-service.ts';
 import type { FilesService } from './files-service.ts';
 import type { WriteOptions, WriteResult } from './types.ts';
 
@@ -256,11 +257,14 @@ export class UploadService {
 
   /**
    * Assembles the upload into `dest` (MOVE .file) and removes it. Nothing changes when the chunks
-   * do not form a contiguous whole, the total is wrong, or a write precondition fails.
+   * do not form a contiguous whole, the total is wrong, or a write precondition fails. `dest` is a
+   * path of the uploader's tree, or a path in another owner's tree (a received share: the file is
+   * written there, under that owner's quota; the caller has checked the share's permissions).
    * @throws NotFoundError (no upload), ValidationError (gap, total, checksum), LockedError (being
    *   assembled), and whatever FilesService.writeFile throws (Conflict, PreconditionFailed, Quota…).
    */
-  async assemble(uid: string, uploadId: string, dest: string, opts: WriteOptions & { totalLength?: number | null } = {}): Promise<WriteResult> {
+  async assemble(uid: string, uploadId: string, dest: string | TreeRef, opts: WriteOptions & { totalLength?: number | null } = {}): Promise<WriteResult> {
+    const into: TreeRef = typeof dest === 'string' ? { uid, path: dest } : dest;
     const key = `${uid}\0${uploadId}`;
     if (this.#assembling.has(key)) throw new LockedError('This upload is already being assembled');
     this.#assembling.add(key);
@@ -277,7 +281,7 @@ export class UploadService {
         }
       }
       const { totalLength: _ignored, ...writeOpts } = opts;
-      const result = await this.#files.writeFile(uid, dest, Readable.from(concat(), { objectMode: false }), { ...writeOpts, expectedSize: total });
+      const result = await this.#files.writeFile(into.uid, into.path, Readable.from(concat(), { objectMode: false }), { ...writeOpts, expectedSize: total });
       await this.remove(uid, uploadId).catch((err: unknown) => this.#log?.warn({ err }, 'could not remove assembled upload'));
       return result;
     } finally {

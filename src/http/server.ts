@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import type { App } from '../app.ts';
 import type { HttpContext, Route } from './context.ts';
 import { buildRoutes } from './routes.ts';
-import { CONNECTIONS_CHECK_INTERVAL_MS, DEFAULT_TIMEOUTS, MAX_HEADER_BYTES, type ServerTimeouts } from './limits.ts';
+import { CONNECTIONS_CHECK_INTERVAL_MS, DEFAULT_TIMEOUTS, MAX_HEADER_BYTES, STREAM_HIGH_WATER_MARK, type ServerTimeouts } from './limits.ts';
 
 export interface ServeOptions {
   host: string;
@@ -83,7 +83,10 @@ export async function startServer(app: App, opts: ServeOptions): Promise<Running
 
   const limits = { ...DEFAULT_TIMEOUTS, ...opts.timeouts };
   // headersTimeout is only enforced at each connectionsCheckingInterval (Node's default 30 s)
-  const httpOpts = { connectionsCheckingInterval: Math.min(CONNECTIONS_CHECK_INTERVAL_MS, limits.headersMs), maxHeaderSize: MAX_HEADER_BYTES };
+  const httpOpts = {
+    connectionsCheckingInterval: Math.min(CONNECTIONS_CHECK_INTERVAL_MS, limits.headersMs), maxHeaderSize: MAX_HEADER_BYTES,
+    highWaterMark: STREAM_HIGH_WATER_MARK,
+  };
   const server: Server = tls
     ? createHttps({ ...httpOpts, cert: readFileSync(opts.tlsCert!), key: readFileSync(opts.tlsKey!) }, onRequest)
     : createHttp(httpOpts, onRequest);

@@ -17,8 +17,12 @@ export interface GroupRecord {
  */
 export class GroupService {
   readonly #db: Db;
+  #onMembership: ((gid: string, uid: string, added: boolean) => Promise<void>) | undefined;
 
   constructor(deps: { db: Db }) { this.#db = deps.db; }
+
+  /** Called after a member was added or removed (per-user mode seals or revokes share keys). Must not throw. */
+  setMembershipHook(fn: (gid: string, uid: string, added: boolean) => Promise<void>): void { this.#onMembership = fn; }
 
   /**
    * Creates a group.
@@ -83,6 +87,7 @@ export class GroupService {
     if (!user) throw new NotFoundError(`User "${uid}" does not exist.`);
     if (await this.isMember(gid, uid)) return;
     await this.#db.insertInto('group_members').values({ gid, uid }).execute();
+    await this.#onMembership?.(gid, uid, true).catch(() => {});
   }
 
   /**
@@ -93,6 +98,7 @@ export class GroupService {
     if (!(await this.exists(gid))) throw new NotFoundError(`Group "${gid}" does not exist.`);
     const r = await this.#db.deleteFrom('group_members').where('gid', '=', gid).where('uid', '=', uid).executeTakeFirst();
     if (Number(r.numDeletedRows) === 0) throw new NotFoundError(`User "${uid}" is not a member of group "${gid}".`);
+    await this.#onMembership?.(gid, uid, false).catch(() => {});
   }
 
   /**

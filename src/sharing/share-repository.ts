@@ -1,5 +1,6 @@
 import type { Db } from '../db/database.ts';
 import { num } from '../db/schema.ts';
+import { QueryTemplate } from '../db/query-template.ts';
 import { subtreeBounds, toNode } from '../files/node-repository.ts';
 import type { FileNode } from '../files/types.ts';
 import { SHARE_TYPE_GROUP, SHARE_TYPE_USER, type Share, type ShareType } from './share-types.ts';
@@ -47,21 +48,56 @@ function splitRow(r: Record<string, unknown>): ShareWithNode {
   return { share: toShare(r), node: toNode(node) };
 }
 
+/** Live shares joined with their node (dangling shares drop out). */
+function baseQuery(db: Db, now: unknown) {
+  return db.selectFrom('shares as s')
+    .innerJoin('nodes as n', 'n.fileid', 's.file_id')
+    .select([...SHARE_COLS])
+    .select([
+      'n.fileid as n_fileid', 'n.owner as n_owner', 'n.parent_id as n_parent_id', 'n.path as n_path', 'n.name as n_name',
+      'n.kind as n_kind', 'n.size as n_size', 'n.mtime as n_mtime', 'n.etag as n_etag', 'n.mimetype as n_mimetype',
+      'n.blob_id as n_blob_id', 'n.blob_codec as n_blob_codec', 'n.checksum as n_checksum', 'n.favorite as n_favorite',
+    ])
+    .where((eb) => eb.or([eb('s.expiration', 'is', null), eb('s.expiration', '>', now as number)]));
+}
+
+// Every WebDAV request resolves its path through the two queries below: compiled once, then only bound.
+/** Params: uid, mount point, now. */
+const MOUNTS_NAMED = new QueryTemplate<Record<string, unknown>>((db, [uid, mountPoint, now]) => baseQuery(db, now)
+  .innerJoin('share_mounts as m', 'm.share_id', 's.id')
+  .select('m.file_target as m_target')
+  .where('m.uid', '=', uid as string)
+  .where('m.file_target', '=', mountPoint as string)
+  .where('m.hidden', '=', 0)
+  .where((eb) => eb.or([
+    eb.and([eb('s.share_type', '=', SHARE_TYPE_USER), eb('s.share_with', '=', uid as string)]),
+    eb.and([eb('s.share_type', '=', SHARE_TYPE_GROUP),
+      eb('s.share_with', 'in', eb.selectFrom('group_members').select('gid').where('uid', '=', uid as string))]),
+  ]))
+  .where('s.owner', '<>', uid as string)
+  .orderBy('s.id'));
+
+/** Params: uid, now. */
+const UNMOUNTED_COUNT = new QueryTemplate<{ c: number | string }>((db, [uid, now]) => db.selectFrom('shares as s')
+  .leftJoin('share_mounts as m', (j) => j.onRef('m.share_id', '=', 's.id').on('m.uid', '=', uid as string))
+  .select((eb) => eb.fn.countAll<number | string>().as('c'))
+  .where('m.share_id', 'is', null)
+  .where((eb) => eb.or([eb('s.expiration', 'is', null), eb('s.expiration', '>', now as number)]))
+  .where((eb) => eb.or([
+    eb.and([eb('s.share_type', '=', SHARE_TYPE_USER), eb('s.share_with', '=', uid as string)]),
+    eb.and([eb('s.share_type', '=', SHARE_TYPE_GROUP),
+      eb('s.share_with', 'in', eb.selectFrom('group_members').select('gid').where('uid', '=', uid as string))]),
+  ]))
+  .where('s.owner', '<>', uid as string)
+  .where('s.initiator', '<>', uid as string));
+
 /** The queries on `shares` and `share_mounts`, joined with `nodes` so dangling shares drop out. */
 export class ShareRepository {
   readonly #db: Db;
   constructor(db: Db) { this.#db = db; }
 
   #base(now: number) {
-    return this.#db.selectFrom('shares as s')
-      .innerJoin('nodes as n', 'n.fileid', 's.file_id')
-      .select([...SHARE_COLS])
-      .select([
-        'n.fileid as n_fileid', 'n.owner as n_owner', 'n.parent_id as n_parent_id', 'n.path as n_path', 'n.name as n_name',
-        'n.kind as n_kind', 'n.size as n_size', 'n.mtime as n_mtime', 'n.etag as n_etag', 'n.mimetype as n_mimetype',
-        'n.blob_id as n_blob_id', 'n.blob_codec as n_blob_codec', 'n.checksum as n_checksum', 'n.favorite as n_favorite',
-      ])
-      .where((eb) => eb.or([eb('s.expiration', 'is', null), eb('s.expiration', '>', now)]));
+    return baseQuery(this.#db, now);
   }
 
   /** One live share by id (undefined when unknown, expired, or its node is gone). */
@@ -121,20 +157,8 @@ export class ShareRepository {
 
   /** Received live shares of `uid` that have no mount row yet (new shares, new group members). */
   async unmountedCount(uid: string, now: number): Promise<number> {
-    const r = await this.#db.selectFrom('shares as s')
-      .leftJoin('share_mounts as m', (j) => j.onRef('m.share_id', '=', 's.id').on('m.uid', '=', uid))
-      .select((eb) => eb.fn.countAll<number | string>().as('c'))
-      .where('m.share_id', 'is', null)
-      .where((eb) => eb.or([eb('s.expiration', 'is', null), eb('s.expiration', '>', now)]))
-      .where((eb) => eb.or([
-        eb.and([eb('s.share_type', '=', SHARE_TYPE_USER), eb('s.share_with', '=', uid)]),
-        eb.and([eb('s.share_type', '=', SHARE_TYPE_GROUP),
-          eb('s.share_with', 'in', eb.selectFrom('group_members').select('gid').where('uid', '=', uid))]),
-      ]))
-      .where('s.owner', '<>', uid)
-      .where('s.initiator', '<>', uid)
-      .executeTakeFirstOrThrow();
-    return num(r.c);
+    const { rows } = await UNMOUNTED_COUNT.execute(this.#db, [uid, now]);
+    return num(rows[0]!.c);
   }
 
   /** Mount rows of `uid` (all, hidden included): share id → target and hidden flag. */
@@ -145,21 +169,8 @@ export class ShareRepository {
 
   /** Visible mounts of `uid` named `mountPoint` whose share still reaches them (one name may carry several shares of one node). */
   async mountsNamed(uid: string, mountPoint: string, now: number): Promise<MountRow[]> {
-    const rows = await this.#base(now)
-      .innerJoin('share_mounts as m', 'm.share_id', 's.id')
-      .select('m.file_target as m_target')
-      .where('m.uid', '=', uid)
-      .where('m.file_target', '=', mountPoint)
-      .where('m.hidden', '=', 0)
-      .where((eb) => eb.or([
-        eb.and([eb('s.share_type', '=', SHARE_TYPE_USER), eb('s.share_with', '=', uid)]),
-        eb.and([eb('s.share_type', '=', SHARE_TYPE_GROUP),
-          eb('s.share_with', 'in', eb.selectFrom('group_members').select('gid').where('uid', '=', uid))]),
-      ]))
-      .where('s.owner', '<>', uid)
-      .orderBy('s.id')
-      .execute();
-    return rows.map((r) => ({ ...splitRow(r), mountPoint: r.m_target }));
+    const { rows } = await MOUNTS_NAMED.execute(this.#db, [uid, mountPoint, now]);
+    return rows.map((r) => ({ ...splitRow(r), mountPoint: r.m_target as string }));
   }
 
   /** Inserts a mount row unless one exists for (share, uid). */

@@ -6,6 +6,7 @@ import { ForbiddenError, NotFoundError, ValidationError } from '../errors.ts';
 import type { FilesService } from '../files/files-service.ts';
 import { normalizePath } from '../files/paths.ts';
 import type { GroupService } from './group-service.ts';
+import type { ShareKeySync } from './share-key-sync.ts';
 import type { ShareRepository, ShareWithNode } from './share-repository.ts';
 import type { ShareResolver } from './share-resolver.ts';
 import { checkPermissions, defaultPermissions } from './share-permissions.ts';
@@ -56,6 +57,8 @@ export interface ShareServiceDeps {
   groups: GroupService;
   hasher: PasswordHasher;
   audit: AuditLog;
+  /** Per-user-key mode: share keys follow shares (absent: sharing is metadata only). */
+  keySync?: ShareKeySync;
   now?: () => number;
 }
 
@@ -87,6 +90,7 @@ export class ShareService {
   readonly #hasher: PasswordHasher;
   readonly #audit: AuditLog;
   readonly #now: () => number;
+  readonly #keySync: ShareKeySync | undefined;
 
   constructor(deps: ShareServiceDeps) {
     this.#repo = deps.repo;
@@ -96,6 +100,7 @@ export class ShareService {
     this.#groups = deps.groups;
     this.#hasher = deps.hasher;
     this.#audit = deps.audit;
+    this.#keySync = deps.keySync;
     this.#now = deps.now ?? (() => Math.floor(Date.now() / 1000));
   }
 
@@ -142,13 +147,21 @@ export class ShareService {
     const note = checkText(input.note ?? '', MAX_NOTE, 'note');
     const label = checkText(input.label ?? '', MAX_LABEL, 'label');
 
+    const token = type === SHARE_TYPE_LINK ? newShareToken() : null;
+    // Per-user keys: K_N and the recipient's access exist before the row (a locked key refuses here).
+    const prepared = await this.#keySync?.prepare({ owner: node.owner, fileId: node.fileId, creator: uid, shareType: type, shareWith, token });
     const row = await this.#repo.db.insertInto('shares').values({
       share_type: type, owner: node.owner, initiator: uid, file_id: node.fileId, item_type: itemType,
-      share_with: shareWith, permissions, token: type === SHARE_TYPE_LINK ? newShareToken() : null,
+      share_with: shareWith, permissions, token,
       password_hash: passwordHash, expiration, stime: this.#now(), file_target: node.path === '' ? node.owner : node.name,
       note, label,
-    }).returning('id').executeTakeFirstOrThrow();
+    }).returning('id').executeTakeFirstOrThrow().catch(async (err: unknown) => {
+      // No row: take back what prepare granted (unless another share of the node grants it).
+      if (prepared) await this.#keySync!.afterDelete([{ owner: node.owner, fileId: node.fileId, shareType: type, token }]).catch(() => {});
+      throw err;
+    });
     const id = Number(row.id);
+    if (prepared) await this.#keySync!.finish(prepared);
     if (type === SHARE_TYPE_USER) await this.#resolver.ensureMounts(shareWith!);
     if (type === SHARE_TYPE_GROUP) {
       for (const member of await this.#groups.members(shareWith!)) {
@@ -309,13 +322,21 @@ export class ShareService {
 
   /** Deletes every share a user owns, made or receives directly (user deletion). */
   async deleteAllOfUser(uid: string): Promise<void> {
-    await this.#repo.delete(await this.#repo.idsInvolving(uid));
+    await this.#deleteIds(await this.#repo.idsInvolving(uid));
     await this.#repo.db.deleteFrom('share_mounts').where('uid', '=', uid).execute();
   }
 
   /** Deletes every share to a group (group deletion). */
   async deleteAllOfGroup(gid: string): Promise<void> {
-    await this.#repo.delete(await this.#repo.idsOfGroup(gid));
+    await this.#deleteIds(await this.#repo.idsOfGroup(gid));
+  }
+
+  /** Deletes share rows, then the per-user-mode grants they made (seals, link wraps, keyrings). */
+  async #deleteIds(ids: number[]): Promise<void> {
+    const gone: Share[] = [];
+    if (this.#keySync) for (const id of ids) { const s = await this.#repo.rawById(id); if (s) gone.push(s); }
+    await this.#repo.delete(ids);
+    if (this.#keySync && gone.length > 0) await this.#keySync.afterDelete(gone);
   }
 
   async #deleteWithReshares(s: Share): Promise<void> {
@@ -326,7 +347,7 @@ export class ShareService {
       const others = recipients.filter((r) => r !== s.initiator && r !== s.owner);
       for (const id of await this.#repo.resharesUnder(s.owner, node.path, others)) if (!ids.includes(id)) ids.push(id);
     }
-    await this.#repo.delete(ids);
+    await this.#deleteIds(ids);
   }
 
   async #canSee(uid: string, s: Share): Promise<boolean> {

@@ -1,6 +1,18 @@
 import type { Readable } from 'node:stream';
 
 /**
+ * Who reads or writes a blob, when that is not (only) the owner: per-user-key mode picks the keys
+ * this principal can open (a sharee's seal of a share key, a public link's wrapping). Set where a
+ * share is resolved (see src/encryption/reader-grant.ts); plain stores and master-key mode ignore it.
+ */
+export interface ReaderGrant {
+  /** An authenticated user (the owner or a sharee). */
+  readonly uid?: string;
+  /** The token of the public link the request came through. */
+  readonly linkToken?: string;
+}
+
+/**
  * Who a blob belongs to. The encryption decorator binds ciphertext to `fileId` and the blob id
  * (the version), and picks the owner's key; the plain stores ignore it.
  */
@@ -9,6 +21,14 @@ export interface BlobContext {
   readonly fileId: number;
   /** The uid whose tree holds the file. */
   readonly owner: string;
+  /** Who reads/writes (default: the ambient grant of the request, see reader-grant.ts). */
+  readonly reader?: ReaderGrant;
+  /**
+   * File id of an existing folder of `owner`'s tree that will contain a NEW file (its row does not
+   * exist yet when the blob is written): per-user-key mode wraps the data key under the share key of
+   * the nearest shared ancestor. Not needed when `fileId` already has a row.
+   */
+  readonly parentId?: number;
 }
 
 /** Inclusive byte range of the plaintext. */

@@ -4,22 +4,15 @@ import { link, mkdir, open, readdir, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { AlreadyExistsError, NotFoundError, ValidationError } from '../errors.ts';
+import { writeStreamToFile } from './file-sink.ts';
 import { PLAIN_CODEC, type BlobContext, type BlobEntry, type BlobStore, type ByteRange, type LocalBlobPaths, type PutResult, type RawBlobAccess } from './blob-store.ts';
 
 const BLOB_ID = /^[a-z0-9][a-z0-9-]{7,63}$/;
-const WRITE_BATCH = 1 << 20;
-
-/** The buffers left after a partial writev of `written` bytes. */
-function skipWritten(bufs: Buffer[], written: number): Buffer[] {
-  let i = 0;
-  while (i < bufs.length && written >= bufs[i].length) written -= bufs[i++].length;
-  if (i === bufs.length) return [];
-  return [bufs[i].subarray(written), ...bufs.slice(i + 1)];
-}
 
 /**
- * Blobs as files under `<root>/<id[0..2]>/<id[2..4]>/<id>`. Writes go to `<root>/.tmp`, are fsynced
- * and renamed into place, so a crash leaves either no blob or a complete one (plus, at worst, a
+ * Blobs as files under `<root>/<id[0..2]>/<id[2..4]>/<id>`. Writes go to `<root>/.tmp` (batched
+ * writev, background flushes while large files stream in: see file-sink.ts), are fsynced and linked
+ * into place, so a crash leaves either no blob or a complete one (plus, at worst, a
  * temp file that garbage collection removes).
  */
 export class LocalBlobStore implements BlobStore, LocalBlobPaths, RawBlobAccess {
@@ -49,28 +42,9 @@ export class LocalBlobStore implements BlobStore, LocalBlobPaths, RawBlobAccess 
     const dest = this.pathOf(blobId);
     const tmp = join(this.#tmp, `${blobId}.${randomBytes(6).toString('hex')}`);
     const fh = await open(tmp, 'wx', 0o600);
-    let size = 0;
+    let size: number;
     try {
-      // Batch small stream chunks into ~1 MiB writev calls: one syscall per MiB, not per chunk.
-      let batch: Buffer[] = [];
-      let batched = 0;
-      const flush = async () => {
-        let bufs = batch;
-        batch = [];
-        batched = 0;
-        while (bufs.length) {
-          const { bytesWritten } = await fh.writev(bufs);
-          bufs = skipWritten(bufs, bytesWritten);
-        }
-      };
-      for await (const chunk of source) {
-        const buf = chunk as Buffer;
-        size += buf.length;
-        batch.push(buf);
-        batched += buf.length;
-        if (batched >= WRITE_BATCH) await flush();
-      }
-      await flush();
+      size = await writeStreamToFile(fh, source);
       await fh.sync();
     } catch (err) {
       await fh.close().catch(() => {});

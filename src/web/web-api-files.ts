@@ -133,7 +133,8 @@ async function chunked(c: ApiCall): Promise<void> {
     const body = await readBody(req);
     const path = normalizePath(str(body, 'path'));
     const r = await resolve(app, user.uid, path);
-    if (r.owner !== user.uid) throw new ConflictError('Large uploads into shared folders are not supported yet; upload into your own folders');
+    const existing = await app.files.tryStat(r.owner, r.path);
+    requirePerm(r.permissions, existing ? PERMISSION_UPDATE : PERMISSION_CREATE, existing ? 'change files' : 'create files');
     const size = Number(body.size);
     const uploadId = `web-${randomBytes(12).toString('hex')}`;
     await app.uploads.create(user.uid, uploadId, { destination: path, totalLength: Number.isSafeInteger(size) && size >= 0 ? size : null });
@@ -152,9 +153,11 @@ async function chunked(c: ApiCall): Promise<void> {
     const body = await readBody(req);
     const path = normalizePath(str(body, 'path'));
     const r = await resolve(app, user.uid, path);
-    if (r.owner !== user.uid) throw new ConflictError('Large uploads into shared folders are not supported yet');
+    // Into a received share the file lands in the sharer's tree, with the checks of an upload there.
+    const existing = await app.files.tryStat(r.owner, r.path);
+    requirePerm(r.permissions, existing ? PERMISSION_UPDATE : PERMISSION_CREATE, existing ? 'change files' : 'create files');
     const mtime = Number(body.mtime);
-    const result = await app.uploads.assemble(user.uid, id, path, { mtime: Number.isFinite(mtime) && mtime > 0 ? Math.floor(mtime) : undefined });
+    const result = await app.uploads.assemble(user.uid, id, { uid: r.owner, path: r.path }, { mtime: Number.isFinite(mtime) && mtime > 0 ? Math.floor(mtime) : undefined });
     sendJson(c.res, result.created ? 201 : 200, { created: result.created, item: entry(result.node, path, r.permissions, user.uid) });
     return;
   }
@@ -191,11 +194,13 @@ async function move(c: ApiCall): Promise<void> {
     return;
   }
   const dst = await resolve(app, user.uid, to);
-  if (src.owner !== dst.owner) throw new ConflictError('Moving between your files and a shared folder is not supported; copy instead');
   requirePerm(src.permissions, PERMISSION_DELETE, 'move things away');
-  requirePerm(dst.permissions, PERMISSION_CREATE, 'add things');
+  const target = await app.files.tryStat(dst.owner, dst.path);
+  requirePerm(dst.permissions, target ? PERMISSION_UPDATE : PERMISSION_CREATE, target ? 'replace things' : 'add things');
+  if (dst.mountPoint !== undefined && dst.mountPoint === to) throw new ForbiddenError('A shared item cannot be replaced');
   const overwrite = body.overwrite === true || body.overwrite === 'true';
-  const result = await app.files.move(src.owner, src.path, dst.path, { overwrite });
+  // Between your files and a received share (or two owners' shares) the content changes owner, as in Nextcloud.
+  const result = await app.files.moveBetween({ uid: src.owner, path: src.path }, { uid: dst.owner, path: dst.path }, { overwrite });
   sendJson(c.res, 200, { item: entry(result.node, to, dst.permissions, user.uid) });
 }
 

@@ -5,14 +5,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
-import { migrateToLatest, openDatabase, type Db } from '../../src/db/database.ts';
+import type { Db } from '../../src/db/database.ts';
 import {
   AlreadyExistsError, ConflictError, ForbiddenError, NotFoundError, PreconditionFailedError, QuotaExceededError, ValidationError,
 } from '../../src/errors.ts';
 import { FilesService } from '../../src/files/files-service.ts';
 import { silentLogger } from '../../src/logger.ts';
 import { LocalBlobStore } from '../../src/storage/local-blob-store.ts';
-import { createPgDatabase } from '../support/test-instance.ts';
+import { openTestDatabase } from '../support/test-database.ts';
 
 const text = (s: string) => Readable.from([Buffer.from(s)]);
 async function readAll(r: Readable): Promise<string> {
@@ -31,14 +31,7 @@ for (const kind of ['sqlite', 'pgsql'] as const) {
 
     before(async () => {
       dir = mkdtempSync(join(tmpdir(), 'coffer-files-'));
-      if (kind === 'sqlite') {
-        db = openDatabase({ type: 'sqlite', path: join(dir, 'db.sqlite') }).db;
-      } else {
-        const pgdb = await createPgDatabase();
-        drop = pgdb.drop;
-        db = openDatabase({ type: 'pgsql', host: '127.0.0.1', port: 5432, name: pgdb.name, user: 'postgres', password: '' }).db;
-      }
-      await migrateToLatest(db);
+      ({ db, drop } = await openTestDatabase(kind, dir));
       blobs = new LocalBlobStore(join(dir, 'blobs'));
       await blobs.init();
       files = new FilesService({ db, blobs, log: silentLogger() });

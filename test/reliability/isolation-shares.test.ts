@@ -5,7 +5,9 @@
  * content hashes) is snapshotted around every attempt: a refused attempt (4xx) changes nothing in
  * A's or B's tree, a permitted one changes exactly the expected paths. Escapes (dot segments,
  * encodings, Destination and tagged If headers pointing at A's unshared files), the stranger, the
- * unshare and a read-only public link are covered the same way.
+ * unshare and a read-only public link are covered the same way. COPY/MOVE between a share and B's
+ * own files (and chunked uploads into a share) follow Nextcloud: permitted exactly when the share
+ * grants it, and then the only change in B's tree is the expected one.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -66,6 +68,13 @@ describe('isolation through shares', () => {
       await put('alice', `S${p}/del-me.txt`, 'to delete');
       await put('alice', `S${p}/mv-src.txt`, 'to move');
       await put('alice', `S${p}/ow-src.txt`, `overwrite source ${p}`);
+      await put('alice', `S${p}/out.txt`, `out of S${p}`);
+      await t.app.files.mkdir('alice', `S${p}/outdir`);
+      await put('alice', `S${p}/outdir/h.txt`, `h of S${p}`);
+      await put('alice', `S${p}/xs-src.txt`, `to another share from S${p}`);
+      await put('bob', `in-${p}.txt`, `bob into S${p}`);
+      await t.app.files.mkdir('bob', `bfold-${p}`);
+      await put('bob', `bfold-${p}/k.txt`, `bob folder into S${p}`);
       shareIds[`S${p}`] = (await share(t, A, { path: `/S${p}`, shareType: 0, shareWith: 'bob', permissions: p })).id;
     }
     for (const p of FILES) {
@@ -92,10 +101,11 @@ describe('isolation through shares', () => {
 
   /**
    * One request with A's and B's trees snapshotted around it. `expect` = the exact change of A's
-   * tree when permitted (B's tree never changes through a share), or false when it must be refused.
+   * tree when permitted, or false when it must be refused. B's own tree changes only by `expectB`
+   * (COPY/MOVE between a share and B's files) and only when permitted.
    */
   async function attempt(category: string, method: string, path: string,
-    opts: { as?: typeof A | null; headers?: Record<string, string>; body?: string }, expect: string[] | false): Promise<Resp> {
+    opts: { as?: typeof A | null; headers?: Record<string, string>; body?: string; expectB?: string[] }, expect: string[] | false): Promise<Resp> {
     const [a0, b0] = [await snapA(), await snapB()];
     const r = await request(t.url, method, path, { as: opts.as === undefined ? B : opts.as, headers: opts.headers, body: opts.body });
     attempts++;
@@ -111,7 +121,7 @@ describe('isolation through shares', () => {
       assert.deepEqual(diff(a0, a1), [...expect].sort(), `A's tree changed otherwise than permitted: ${what}`);
       bump(permittedBy, category);
     }
-    assert.deepEqual(diff(b0, b1), [], `B's own tree changed: ${what}`);
+    assert.deepEqual(diff(b0, b1), expect === false ? [] : [...(opts.expectB ?? [])].sort(), `B's own tree changed: ${what}`);
     return r;
   }
 
@@ -172,17 +182,28 @@ describe('isolation through shares', () => {
         has(p, CREATE) ? [`+${S}/g-copy.txt`] : false);
       await attempt(cat('MOVE within share'), 'MOVE', dav(`${S}/mv-src.txt`), { headers: { destination: `${t.url}${dav(`${S}/sub/moved.txt`)}` } },
         has(p, CREATE | DELETE) ? [`-${S}/mv-src.txt`, `+${S}/sub/moved.txt`] : false);
-      // between the share and B's own tree: refused today whatever the permissions
-      for (const m of ['COPY', 'MOVE']) {
-        await attempt(`${m} share→own`, m, dav(`${S}/sub/g.txt`), { headers: { destination: `${t.url}${dav(`bdir/out-${S}.txt`)}` } }, false);
-        await attempt(`${m} share→own`, m, dav(`${S}/sub`), { headers: { destination: `${t.url}${dav(`out-${S}`)}` } }, false);
-        await attempt(`${m} own→share`, m, dav('mine.txt'), { headers: { destination: `${t.url}${dav(`${S}/in.txt`)}` } }, false);
-        await attempt(`${m} own→share`, m, dav('bdir'), { headers: { destination: `${t.url}${dav(`${S}/bdir-in`)}` } }, false);
+      // between the share and B's own tree (as Nextcloud): out of the share COPY needs read, MOVE
+      // delete (the content then is B's); into the share create (the content then is A's)
+      for (const m of ['COPY', 'MOVE'] as const) {
+        const out = m === 'COPY' || has(p, DELETE);
+        await attempt(`${m} share→own`, m, dav(`${S}/out.txt`), { headers: { destination: `${t.url}${dav(`bdir/out-${m}-${S}.txt`)}` },
+          expectB: [`+bdir/out-${m}-${S}.txt`] }, out ? (m === 'MOVE' ? [`-${S}/out.txt`] : []) : false);
+        await attempt(`${m} share→own`, m, dav(`${S}/outdir`), { headers: { destination: `${t.url}${dav(`out-${m}-${S}`)}` },
+          expectB: [`+out-${m}-${S}/`, `+out-${m}-${S}/h.txt`] }, out ? (m === 'MOVE' ? [`-${S}/outdir/`, `-${S}/outdir/h.txt`] : []) : false);
+        const into = has(p, CREATE);
+        const own = m === 'COPY' ? 'mine.txt' : `in-${p}.txt`;
+        await attempt(`${m} own→share`, m, dav(own), { headers: { destination: `${t.url}${dav(`${S}/in-${m}.txt`)}` },
+          expectB: m === 'MOVE' ? [`-${own}`] : [] }, into ? [`+${S}/in-${m}.txt`] : false);
+        await attempt(`${m} own→share`, m, dav(`bfold-${p}`), { headers: { destination: `${t.url}${dav(`${S}/bfold-in-${m}`)}` },
+          expectB: m === 'MOVE' ? [`-bfold-${p}/`, `-bfold-${p}/k.txt`] : [] }, into ? [`+${S}/bfold-in-${m}/`, `+${S}/bfold-in-${m}/k.txt`] : false);
+        if (into && m === 'MOVE') assert.equal((await snapA()).get(`${S}/in-MOVE.txt`), sha256(`bob into ${S}`));
       }
-      // between two shares
+      // between two shares (both of A here: other owners are covered by test/sharing/cross-owner)
       const other = p === 31 ? 'S5' : 'S31';
-      await attempt('COPY share→other share', 'COPY', dav(`${S}/sub/g.txt`), { headers: { destination: `${t.url}${dav(`${other}/x-${S}.txt`)}` } }, false);
-      await attempt('MOVE share→other share', 'MOVE', dav(`${S}/sub/g.txt`), { headers: { destination: `${t.url}${dav(`${other}/x-${S}.txt`)}` } }, false);
+      await attempt('COPY share→other share', 'COPY', dav(`${S}/sub/g.txt`), { headers: { destination: `${t.url}${dav(`${other}/xc-${S}.txt`)}` } },
+        [`+${other}/xc-${S}.txt`]);
+      await attempt('MOVE share→other share', 'MOVE', dav(`${S}/xs-src.txt`), { headers: { destination: `${t.url}${dav(`${other}/xm-${S}.txt`)}` } },
+        has(p, DELETE) ? [`-${S}/xs-src.txt`, `+${other}/xm-${S}.txt`] : false);
       // LOCK (update)
       const lock = await attempt(cat('LOCK'), 'LOCK', dav(`${S}/f.txt`), { headers: { depth: '0', timeout: 'Second-60' }, body: LOCK_BODY },
         has(p, UPDATE) ? [] : false);
@@ -222,7 +243,7 @@ describe('isolation through shares', () => {
             assert.equal(a1.get(key), sha256(`chunk ${p} ${round}`));
             bump(permittedBy, 'chunked MOVE');
           } else {
-            // refused plainly (403, like COPY/MOVE into a share), not as a missing parent (409)
+            // refused plainly (403, like a PUT the share does not permit), not as a missing parent (409)
             assert.equal(r.status, 403, `chunked into ${key}: ${r.status} ${r.text}`);
             assert.deepEqual(diff(a0, a1), [], `refused chunked MOVE changed A's tree`);
             bump(refusedBy, 'chunked MOVE');
@@ -240,13 +261,15 @@ describe('isolation through shares', () => {
     console.log(`# chunked outcomes: ${[...statuses].join(' ')}`);
   });
 
-  test('chunked upload onto a file share\'s mount is refused the same way', async () => {
+  test('chunked upload onto a file share\'s mount: an overwrite, as a PUT (update permission)', async () => {
     const up = '/remote.php/dav/uploads/bob';
     for (const p of FILES) {
       assert.equal((await request(t.url, 'MKCOL', `${up}/up-file-${p}`, { as: B })).status, 201);
       assert.ok((await request(t.url, 'PUT', `${up}/up-file-${p}/00001`, { as: B, body: 'chunked over file' })).status < 300);
-      await attempt('chunked MOVE onto file share', 'MOVE', `${up}/up-file-${p}/.file`, { headers: { destination: `${t.url}${dav(`file${p}.txt`)}` } }, false);
-      await request(t.url, 'DELETE', `${up}/up-file-${p}`, { as: B });
+      await attempt('chunked MOVE onto file share', 'MOVE', `${up}/up-file-${p}/.file`, { headers: { destination: `${t.url}${dav(`file${p}.txt`)}` } },
+        has(p, UPDATE) ? [`~file${p}.txt`] : false);
+      if (has(p, UPDATE)) assert.equal((await snapA()).get(`file${p}.txt`), sha256('chunked over file'));
+      else await request(t.url, 'DELETE', `${up}/up-file-${p}`, { as: B });
     }
   });
 
@@ -254,17 +277,19 @@ describe('isolation through shares', () => {
     for (const p of FILES) {
       const F = `file${p}.txt`;
       const g = await attempt('GET', 'GET', dav(F), {}, []);
-      assert.equal(g.text, `file share ${p}`);
+      assert.equal(g.text, has(p, UPDATE) ? 'chunked over file' : `file share ${p}`); // the chunked test overwrote it
       await attempt('PUT overwrite', 'PUT', dav(F), { body: `bob wrote ${p}` }, has(p, UPDATE) ? [`~${F}`] : false);
       const lock = await attempt('LOCK', 'LOCK', dav(F), { headers: { depth: '0' }, body: LOCK_BODY }, has(p, UPDATE) ? [] : false);
       if (has(p, UPDATE)) await attempt('UNLOCK', 'UNLOCK', dav(F), { headers: { 'lock-token': String(lock.headers['lock-token']) } }, []);
       await attempt('PUT below a file mount', 'PUT', dav(`${F}/child.txt`), { body: 'x' }, false);
       await attempt('MKCOL below a file mount', 'MKCOL', dav(`${F}/d`), {}, false);
-      await attempt('COPY share→own', 'COPY', dav(F), { headers: { destination: `${t.url}${dav(`bdir/${F}`)}` } }, false);
-      await attempt('MOVE share→own', 'MOVE', dav(F), { headers: { destination: `${t.url}${dav(`bdir/${F}`)}` } }, false);
+      // a copy of the shared file is B's; the mount itself moves only within B's root (a rename)
+      // and is never replaced by a COPY/MOVE onto it
+      await attempt('COPY share→own', 'COPY', dav(F), { headers: { destination: `${t.url}${dav(`bdir/${F}`)}` }, expectB: [`+bdir/${F}`] }, []);
+      await attempt('MOVE share→own', 'MOVE', dav(F), { headers: { destination: `${t.url}${dav(`bdir/moved-${F}`)}` } }, false);
       await attempt('COPY own→share', 'COPY', dav('mine.txt'), { headers: { destination: `${t.url}${dav(F)}`, overwrite: 'T' } }, false);
       await attempt('MOVE own→share', 'MOVE', dav('mine.txt'), { headers: { destination: `${t.url}${dav(F)}`, overwrite: 'T' } }, false);
-      await attempt('COPY share→other share', 'COPY', dav(F), { headers: { destination: `${t.url}${dav(`S31/${F}`)}` } }, false);
+      await attempt('COPY share→other share', 'COPY', dav(F), { headers: { destination: `${t.url}${dav(`S31/${F}`)}` } }, [`+S31/${F}`]);
     }
   });
 
@@ -418,7 +443,7 @@ describe('isolation through shares', () => {
       assert.equal((await ocs(t, A, 'DELETE', `${SHARES}/${id}`)).http, 200, `unshare ${name}`);
     }
     const root = await attempt('after unshare', 'PROPFIND', dav(''), { headers: { depth: '1' }, body: PROPS }, []);
-    assert.doesNotMatch(root.text, /S\d+\/|file\d\.txt/);
+    assert.doesNotMatch(root.text, /files\/bob\/(S\d+\/|file\d\.txt)/);
     for (const name of Object.keys(shareIds)) {
       const g = await attempt('after unshare', 'GET', dav(name.startsWith('S') ? `${name}/f.txt` : name), {}, false);
       assert.equal(g.status, 404);
@@ -435,6 +460,13 @@ describe('isolation through shares', () => {
       '~S3/f.txt', '~file3.txt',
       '+S5/new.txt', '+S5/newdir/', '+S5/g-copy.txt',
       '+S31/new.txt', '~S31/f.txt', '+S31/newdir/', '-S31/del-me.txt', '+S31/g-copy.txt', '-S31/mv-src.txt', '+S31/sub/moved.txt', '-S31/ow-src.txt',
+      // COPY/MOVE between the shares and B's own files, and between two shares
+      '-S31/out.txt', '-S31/outdir/', '-S31/outdir/h.txt',
+      '+S31/xc-S1.txt', '+S31/xc-S3.txt', '+S31/xc-S5.txt', '+S5/xc-S31.txt', '-S31/xs-src.txt', '+S5/xm-S31.txt',
+      ...['S5', 'S31'].flatMap((S) => ['COPY', 'MOVE'].flatMap((m) => [`+${S}/in-${m}.txt`, `+${S}/bfold-in-${m}/`, `+${S}/bfold-in-${m}/k.txt`])),
+      '+S31/file1.txt', '+S31/file3.txt',
+      // chunked uploads assembled into the shares that grant create
+      '+S5/chunked-new.bin', '+S31/chunked-new.bin',
       ...(ifTestCreated ? ['+S31/if-test.txt'] : []),
     ].sort());
     // Net effect on A's tree: exactly what B was allowed to do (S3/S5/S31 + file3.txt), nothing in private/, top.txt, S1, file1.txt.
@@ -443,6 +475,6 @@ describe('isolation through shares', () => {
     assert.equal(a0.get('S1/f.txt'), sha256('f of S1'));
     assert.equal(a0.get('file1.txt'), sha256('file share 1'));
     assert.deepEqual([...a0.keys()].filter((k) => k.startsWith('S1/')).sort(),
-      ['S1/', 'S1/del-me.txt', 'S1/f.txt', 'S1/mv-src.txt', 'S1/ow-src.txt', 'S1/sub/', 'S1/sub/g.txt']);
+      ['S1/', 'S1/del-me.txt', 'S1/f.txt', 'S1/mv-src.txt', 'S1/out.txt', 'S1/outdir/', 'S1/outdir/h.txt', 'S1/ow-src.txt', 'S1/sub/', 'S1/sub/g.txt', 'S1/xs-src.txt']);
   });
 });

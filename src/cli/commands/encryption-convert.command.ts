@@ -1,5 +1,5 @@
+import { createRequire } from 'node:module';
 import type { Command } from 'commander';
-import cliProgress from 'cli-progress';
 import { ConflictError, NotFoundError } from '../../errors.ts';
 import type { ConvertProgress, ConvertSummary, ConvertTarget } from '../../encryption/bulk-convert.ts';
 import { occFileName } from '../../encryption/integrity-verifier.ts';
@@ -29,6 +29,8 @@ export interface Progress {
 /** Progress on stderr for `label` (e.g. "encrypt-all"). */
 export function createProgress(label: string, total: number): Progress {
   if (process.stderr.isTTY) {
+    // Loaded only for a terminal: every other ./occ start skips it.
+    const cliProgress = createRequire(import.meta.url)('cli-progress') as typeof import('cli-progress');
     const bar = new cliProgress.SingleBar({
       stream: process.stderr,
       format: `${label} [{bar}] {percentage}% | {value}/{total} files | {mib} MiB | {speed} MiB/s | ETA {eta_formatted}`,

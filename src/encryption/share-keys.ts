@@ -1,0 +1,389 @@
+import { randomBytes } from 'node:crypto';
+import { CryptoError, ForbiddenError } from '../errors.ts';
+import { unwrapHeaderDek, type KekResolver, type UnwrappedHeader } from '../crypto/blob-header.ts';
+import { parseHeader } from '../crypto/format.ts';
+import { unwrapKey, wrapKey } from '../crypto/key-wrap.ts';
+import { KEY_ID_SIZE, KEY_SIZE } from '../crypto/format.ts';
+import { openSealed, sealTo } from '../crypto/x25519-seal.ts';
+import { userScope, type KeyStore } from '../keys/key-store.ts';
+import type { BlobContext, ReaderGrant } from '../storage/blob-store.ts';
+import type { EncryptionState } from './encryption-state.ts';
+import type { KeyHandle, KeyManager } from './key-manager.ts';
+import { blobIdBytes } from './encrypted-blob-store.ts';
+import { currentReader } from './reader-grant.ts';
+import {
+  linkKek, shareKeyAad, shareKeyName, shareLinkAad, shareLinkName, shareNodeName, shareSealAad, shareSealName,
+  shareUnderAad, shareUnderName, SHARE_LINK_FILE, SHARE_SEAL_FILE, SHARE_UNDER_FILE,
+  type ShareKeyFile, type ShareLinkFile, type ShareNodePointer, type ShareSealFile, type ShareUnderFile,
+} from './share-key-files.ts';
+import { ShareKeyring } from './share-keyring.ts';
+import { UserKeyLockedError } from './user-key-errors.ts';
+import { readJson, userPublicName, writeJson, type PublicKeyFile } from './user-key-files.ts';
+import type { UserKeys } from './user-keys.ts';
+
+/** Where shared nodes are (the sharing layer answers from the database). */
+export interface ShareTopology {
+  /** Nodes of `owner`'s tree at or above `fileId` that have a share, nearest first ([] when `fileId` has no row). */
+  sharedAncestors(owner: string, fileId: number): Promise<number[]>;
+  /** Nodes strictly below `nodeFileId` that have a share. */
+  sharedBelow(owner: string, nodeFileId: number): Promise<number[]>;
+  /** Encrypted files at or below `nodeFileId` (file id and blob id). */
+  encryptedFilesBelow(owner: string, nodeFileId: number): Promise<{ fileId: number; blobId: string }[]>;
+}
+
+/** The share key of a node, unwrapped. */
+export interface ShareKeyHandle {
+  readonly id: string;
+  readonly key: Buffer;
+  readonly fileId: number;
+}
+
+/**
+ * A sharee has no seal of the share key yet (a group member without a key pair when the share was
+ * made, or added later): it is sealed when the owner next logs in. Maps to 403.
+ */
+export class ShareKeyNotSealedError extends ForbiddenError {
+  constructor(owner: string, uid: string) {
+    super(`the files ${owner} shared are not yet encrypted for user ${uid}: access is granted (the key is sealed) when ${owner} next logs in`);
+  }
+}
+
+const SESSION_PREFIX = 'share:';
+
+/** True for the owner, and for internal work without a grant (CLI, background jobs). */
+function ownerSide(owner: string, grant: ReaderGrant | undefined): boolean {
+  return grant === undefined || grant.uid === owner || (grant.uid === undefined && grant.linkToken === undefined);
+}
+const MAX_DEPTH = 32;
+
+/**
+ * Per-user-mode sharing keys (docs/PER-USER-KEYS.md, "Sharing"). One share key K_N per shared node,
+ * in the owner's key folder, reachable by the owner (R_u or an enclosing share key), by each
+ * recipient (X25519 seal), by each public link (HKDF of the token), and by enclosing shared nodes
+ * (under-wraps). Blobs written below a shared node wrap their DEK under K_N; older blobs are reached
+ * through K_N's keyring. Inactive (returns undefined / defers to the caller) in master-key mode.
+ */
+export class ShareKeys {
+  readonly #store: () => KeyStore;
+  readonly #keys: KeyManager;
+  readonly #userKeys: UserKeys;
+  readonly #state: EncryptionState;
+  readonly #topology: ShareTopology;
+  readonly keyring: ShareKeyring;
+  #readHeader: ((blobId: string, ctx: BlobContext) => Promise<Buffer>) | undefined;
+
+  constructor(o: { store: () => KeyStore; keys: KeyManager; userKeys: UserKeys; state: EncryptionState; topology: ShareTopology }) {
+    this.#store = o.store;
+    this.#keys = o.keys;
+    this.#userKeys = o.userKeys;
+    this.#state = o.state;
+    this.#topology = o.topology;
+    this.keyring = new ShareKeyring(o.store);
+  }
+
+  /** Called by the blob store: how to read a blob's 140 header bytes. */
+  attachHeaderReader(fn: (blobId: string, ctx: BlobContext) => Promise<Buffer>): void { this.#readHeader = fn; }
+
+  /** True in per-user-key mode with encryption enabled. */
+  async active(): Promise<boolean> {
+    return (await this.#userKeys.perUserMode()) && (await this.#state.get()).enabled;
+  }
+
+  get topology(): ShareTopology { return this.#topology; }
+
+  // ---- reading keys --------------------------------------------------------------------------
+
+  async #file(owner: string, id: string): Promise<ShareKeyFile | undefined> {
+    return readJson<ShareKeyFile>(this.#store(), userScope(owner), shareKeyName(id), 'share-key');
+  }
+
+  /** The share key id of node `fileId`, or undefined. */
+  async keyIdOf(owner: string, fileId: number): Promise<string | undefined> {
+    return (await readJson<ShareNodePointer>(this.#store(), userScope(owner), shareNodeName(fileId), 'share-node'))?.keyId;
+  }
+
+  #cached(uid: string | undefined, id: string): Buffer | undefined {
+    const c = uid ? this.#userKeys.session.get(uid)?.roots.get(SESSION_PREFIX + id) : undefined;
+    return c ? Buffer.from(c) : undefined;
+  }
+
+  #remember(uid: string | undefined, id: string, key: Buffer): void {
+    const u = uid ? this.#userKeys.session.get(uid) : undefined;
+    if (u) u.roots.set(SESSION_PREFIX + id, Buffer.from(key));
+  }
+
+  /**
+   * Unwraps share key `id` of `owner` for `grant`: its seal to the grant's user, its link wrap, the
+   * owner's wrap (R_u while the owner is unlocked, or an enclosing share key), or an under-wrap.
+   * @throws ShareKeyNotSealedError / UserKeyLockedError (403) naming who lacks what; CryptoError when
+   *   the key is not in the key storage or fails authentication.
+   */
+  async unwrap(owner: string, id: string, grant: ReaderGrant | undefined): Promise<Buffer> {
+    const hit = this.#cached(grant?.uid, id);
+    if (hit) return hit;
+    const key = await this.#unwrap(owner, id, grant, new Set());
+    this.#remember(grant?.uid, id, key);
+    return key;
+  }
+
+  async #unwrap(owner: string, id: string, grant: ReaderGrant | undefined, seen: Set<string>): Promise<Buffer> {
+    if (seen.has(id) || seen.size > MAX_DEPTH) throw new CryptoError(`share key ${id} of ${owner}: wrapping cycle in the key storage`);
+    seen.add(id);
+    const f = await this.#file(owner, id);
+    if (!f) throw new CryptoError(`the share key ${id} of user ${owner} is not in the key storage (${this.#store().root}); restore the keys from a backup`);
+    const store = this.#store();
+    const scope = userScope(owner);
+    const errors: unknown[] = [];
+    const uid = grant?.uid;
+    if (uid && uid !== owner) {
+      const cached = this.#cached(uid, id);
+      if (cached) return cached;
+      const seal = await readJson<ShareSealFile>(store, scope, shareSealName(id, uid), 'share-key-seal');
+      const u = this.#userKeys.session.get(uid);
+      if (seal && u && seal.uid === uid && u.publicKeyId === seal.publicKeyId) {
+        return openSealed(u.privateKey, Buffer.from(seal.sealed, 'base64'), shareSealAad(owner, id, uid, seal.publicKeyId), `share key ${id} sealed to ${uid}`);
+      }
+      errors.push(seal && !u ? new UserKeyLockedError(uid) : new ShareKeyNotSealedError(owner, uid));
+    }
+    if (grant?.linkToken) {
+      const l = await readJson<ShareLinkFile>(store, scope, shareLinkName(id, grant.linkToken), 'share-key-link');
+      if (l) return unwrapKey(linkKek(grant.linkToken, Buffer.from(l.salt, 'base64')), Buffer.from(l.wrapped, 'base64'), shareLinkAad(owner, id), `share key ${id} of a public link`);
+      errors.push(new ForbiddenError('this public link grants no key to these files (the link was removed)'));
+    }
+    try {
+      const by = f.wrappedBy;
+      // The owner's root key serves the owner (and internal work without a grant), never a sharee or a link.
+      if (by.type === 'root' && !ownerSide(owner, grant)) throw new UserKeyLockedError(owner);
+      const kek = by.type === 'root' ? await this.#keys.resolveKey(Buffer.from(by.id, 'hex'), owner) : await this.#unwrap(owner, by.id, grant, seen);
+      return unwrapKey(kek, Buffer.from(f.wrapped, 'base64'), shareKeyAad(owner, id, f.fileId, by), `share key ${id} of ${owner}`);
+    } catch (err) { errors.push(err); }
+    for (const n of await store.list(scope)) {
+      const m = SHARE_UNDER_FILE.exec(n);
+      if (!m || m[1] !== id || seen.has(m[2]!)) continue;
+      try {
+        const u = await readJson<ShareUnderFile>(store, scope, n, 'share-key-under');
+        if (!u) continue;
+        const kek = await this.#unwrap(owner, m[2]!, grant, new Set(seen));
+        return unwrapKey(kek, Buffer.from(u.wrapped, 'base64'), shareUnderAad(owner, id, m[2]!), `share key ${id} under ${m[2]}`);
+      } catch (err) { errors.push(err); }
+    }
+    throw errors.find((e) => e instanceof ForbiddenError) ?? errors[0] ?? new UserKeyLockedError(owner);
+  }
+
+  /**
+   * A blob's header and data key, for `ctx.reader` (or the ambient grant): through the key the header
+   * names (a share key, or `rootResolver` for user root keys), else through the keyring of a shared
+   * ancestor the reader can open. @throws the first cause (403 errors name it); CryptoError.
+   */
+  async dataKey(head: Buffer, ctx: BlobContext, expected: { fileId: number; blobId: Buffer }, rootResolver: KekResolver, memo?: Map<string, Promise<Buffer>>): Promise<UnwrappedHeader> {
+    const grant = ctx.reader ?? currentReader();
+    const lookup = async (keyId: Buffer, header: Parameters<KekResolver>[1]): Promise<Buffer> => {
+      const id = keyId.toString('hex');
+      if (await this.#file(ctx.owner, id)) return this.unwrap(ctx.owner, id, grant);
+      // Sharees and links never borrow the owner's unlocked root key: they go through a keyring.
+      if (!ownerSide(ctx.owner, grant)) throw new UserKeyLockedError(ctx.owner);
+      return rootResolver(keyId, header);
+    };
+    // A batch (keyring fill) resolves each key id once.
+    const resolve: KekResolver = (keyId, header) => {
+      if (!memo) return lookup(keyId, header);
+      const k = keyId.toString('hex');
+      let p = memo.get(k);
+      if (!p) { p = lookup(keyId, header); memo.set(k, p); }
+      return p;
+    };
+    try {
+      return await unwrapHeaderDek(head, resolve, expected);
+    } catch (err) {
+      if (!(err instanceof ForbiddenError)) throw err;
+      const header = parseHeader(head);
+      let own: unknown;
+      for (const nodeId of await this.#topology.sharedAncestors(ctx.owner, ctx.fileId)) {
+        const id = await this.keyIdOf(ctx.owner, nodeId);
+        if (!id) continue;
+        const key = await this.unwrap(ctx.owner, id, grant).catch((e: unknown) => { own ??= e; return undefined; });
+        if (!key) continue;
+        const dek = await this.keyring.lookup(ctx.owner, id, key, header.fileId, header.blobId);
+        if (dek) return { header, dek };
+      }
+      // A sharee is told what they lack (no seal yet), not that the owner is logged out.
+      throw !ownerSide(ctx.owner, grant) && own instanceof ForbiddenError ? own : err;
+    }
+  }
+
+  /**
+   * The key that wraps the DEK of a new blob: the share key of the nearest shared ancestor of the
+   * file (or of `ctx.parentId` for a new file) that has one, or undefined (use the owner's root key).
+   * @throws as `unwrap` when the writer cannot open that share key.
+   */
+  async keyForWrite(ctx: BlobContext): Promise<KeyHandle | undefined> {
+    if (!(await this.active())) return undefined;
+    let anchors = await this.#topology.sharedAncestors(ctx.owner, ctx.fileId);
+    if (anchors.length === 0 && ctx.parentId !== undefined) anchors = await this.#topology.sharedAncestors(ctx.owner, ctx.parentId);
+    for (const nodeId of anchors) {
+      const id = await this.keyIdOf(ctx.owner, nodeId);
+      if (!id) continue;
+      return { id: Buffer.from(id, 'hex'), key: await this.unwrap(ctx.owner, id, ctx.reader ?? currentReader()) };
+    }
+    return undefined;
+  }
+
+  // ---- creating and granting -----------------------------------------------------------------
+
+  /**
+   * The share key of node `fileId`, created when missing: wrapped by the owner's root key when the
+   * owner creates it, else under the share key of the nearest shared ancestor the creator can open.
+   * @throws UserKeyLockedError when the creator's keys are locked; ForbiddenError when a resharer
+   *   can open no enclosing share key.
+   */
+  async ensureKey(owner: string, fileId: number, grant: ReaderGrant): Promise<ShareKeyHandle & { created: boolean }> {
+    const existing = await this.keyIdOf(owner, fileId);
+    if (existing) return { id: existing, key: await this.unwrap(owner, existing, grant), fileId, created: false };
+    const id = randomBytes(KEY_ID_SIZE).toString('hex');
+    const key = randomBytes(KEY_SIZE);
+    let by: ShareKeyFile['wrappedBy'] | undefined;
+    let kek: Buffer | undefined;
+    if (grant.uid === owner) {
+      const root = await this.#keys.userKeyForWrite(owner);
+      by = { type: 'root', id: root.id.toString('hex') };
+      kek = root.key;
+    } else {
+      for (const a of await this.#topology.sharedAncestors(owner, fileId)) {
+        const aid = a === fileId ? undefined : await this.keyIdOf(owner, a);
+        if (!aid) continue;
+        kek = await this.unwrap(owner, aid, grant).catch(() => undefined);
+        if (kek) { by = { type: 'share', id: aid }; break; }
+      }
+      if (!by || !kek) throw new ForbiddenError(`cannot reshare: no key of an enclosing share of ${owner} is open for ${grant.uid ?? 'this link'}`);
+    }
+    const f: ShareKeyFile = {
+      format: 'coffer-key-v1', kind: 'share-key', owner, id, fileId, created: new Date().toISOString(), wrappedBy: by,
+      wrapped: wrapKey(kek, key, shareKeyAad(owner, id, fileId, by)).toString('base64'),
+    };
+    const store = this.#store();
+    await writeJson(store, userScope(owner), shareKeyName(id), f);
+    await writeJson(store, userScope(owner), shareNodeName(fileId), { format: 'coffer-key-v1', kind: 'share-node', owner, fileId, keyId: id } satisfies ShareNodePointer);
+    return { id, key, fileId, created: true };
+  }
+
+  /** Seals K_N to `uid`'s public key (replacing an older seal). False when `uid` has no key pair yet. */
+  async sealToUser(owner: string, k: ShareKeyHandle, uid: string): Promise<boolean> {
+    const store = this.#store();
+    const pub = await readJson<PublicKeyFile>(store, userScope(uid), userPublicName(uid), 'x25519-public');
+    if (!pub) return false;
+    const cur = await readJson<ShareSealFile>(store, userScope(owner), shareSealName(k.id, uid), 'share-key-seal');
+    if (cur?.publicKeyId === pub.id) return true;
+    const f: ShareSealFile = {
+      format: 'coffer-key-v1', kind: 'share-key-seal', owner, id: k.id, uid, publicKeyId: pub.id,
+      sealed: sealTo(Buffer.from(pub.publicKey, 'base64'), k.key, shareSealAad(owner, k.id, uid, pub.id)).toString('base64'),
+    };
+    await writeJson(store, userScope(owner), shareSealName(k.id, uid), f);
+    return true;
+  }
+
+  /** Wraps K_N for a public link under HKDF(token). */
+  async wrapForLink(owner: string, k: ShareKeyHandle, token: string): Promise<void> {
+    const salt = randomBytes(16);
+    const f: ShareLinkFile = {
+      format: 'coffer-key-v1', kind: 'share-key-link', owner, id: k.id, salt: salt.toString('base64'),
+      wrapped: wrapKey(linkKek(token, salt), k.key, shareLinkAad(owner, k.id)).toString('base64'),
+    };
+    await writeJson(this.#store(), userScope(owner), shareLinkName(k.id, token), f);
+  }
+
+  /** Wraps `child` under `ancestor` (recipients of the enclosing node reach the nested one). */
+  async wrapUnder(owner: string, child: ShareKeyHandle, ancestor: ShareKeyHandle): Promise<void> {
+    const name = shareUnderName(child.id, ancestor.id);
+    if (await this.#store().tryRead(userScope(owner), name)) return;
+    const f: ShareUnderFile = {
+      format: 'coffer-key-v1', kind: 'share-key-under', owner, id: child.id, ancestorId: ancestor.id,
+      wrapped: wrapKey(ancestor.key, child.key, shareUnderAad(owner, child.id, ancestor.id)).toString('base64'),
+    };
+    await writeJson(this.#store(), userScope(owner), name, f);
+  }
+
+  /** Uids K_N is sealed to. */
+  async sealedUsers(owner: string, id: string): Promise<string[]> {
+    const store = this.#store();
+    const out: string[] = [];
+    for (const n of await store.list(userScope(owner))) {
+      const m = SHARE_SEAL_FILE.exec(n);
+      if (!m || m[1] !== id) continue;
+      const f = await readJson<ShareSealFile>(store, userScope(owner), n, 'share-key-seal').catch(() => undefined);
+      if (f) out.push(f.uid);
+    }
+    return out;
+  }
+
+  // ---- revoking ------------------------------------------------------------------------------
+
+  #forgetCached(uid: string): void {
+    const u = this.#userKeys.session.get(uid);
+    if (!u) return;
+    for (const k of [...u.roots.keys()]) if (k.startsWith(SESSION_PREFIX)) { u.roots.get(k)!.fill(0); u.roots.delete(k); }
+  }
+
+  /** Deletes `uid`'s seal of K_N (and the share keys cached in their session). */
+  async revokeUser(owner: string, id: string, uid: string): Promise<void> {
+    await this.#store().delete(userScope(owner), shareSealName(id, uid));
+    this.#forgetCached(uid);
+  }
+
+  /** Deletes the link wrap of `token`. */
+  async revokeLink(owner: string, id: string, token: string): Promise<void> {
+    await this.#store().delete(userScope(owner), shareLinkName(id, token));
+  }
+
+  /**
+   * N is not shared any more: deletes every seal and link wrap of K_N, its keyring, and the wraps
+   * of nested share keys under it. K_N itself stays (blobs written under it must stay readable by
+   * the owner), and so do its own under-wraps (recipients of enclosing shares keep reading them).
+   */
+  async dropSharing(owner: string, id: string): Promise<void> {
+    const store = this.#store();
+    const scope = userScope(owner);
+    for (const uid of await this.sealedUsers(owner, id)) this.#forgetCached(uid);
+    for (const n of await store.list(scope)) {
+      const s = SHARE_SEAL_FILE.exec(n) ?? SHARE_LINK_FILE.exec(n);
+      const u = SHARE_UNDER_FILE.exec(n);
+      if ((s && s[1] === id) || (u && u[2] === id)) await store.delete(scope, n);
+    }
+    await this.keyring.drop(owner, id);
+  }
+
+  // ---- keyrings ------------------------------------------------------------------------------
+
+  /**
+   * Adds to K_N's keyring the data key of every encrypted file at or below `nodeFileId` whose header
+   * names another key (headers read with `concurrency` in flight; one AES wrap per file, one write).
+   * Files the creator cannot open are skipped and counted.
+   */
+  async fillKeyring(owner: string, k: ShareKeyHandle, grant: ReaderGrant, opts: { rootResolver: KekResolver; concurrency?: number; fileIds?: number[] }): Promise<{ added: number; skipped: number }> {
+    const read = this.#readHeader;
+    if (!read) throw new CryptoError('share keys: no blob store attached');
+    const files = await this.#topology.encryptedFilesBelow(owner, k.fileId);
+    const want = opts.fileIds ? new Set(opts.fileIds) : undefined;
+    const known = await this.keyring.entries(owner, k.id);
+    const todo = files.filter((f) => (!want || want.has(f.fileId)) && !known.has(`${f.fileId}:${blobIdBytes(f.blobId).toString('hex')}`));
+    const memo = new Map<string, Promise<Buffer>>();
+    const entries: { fileId: number; blobId: Buffer; dek: Buffer }[] = [];
+    let skipped = 0;
+    let next = 0;
+    const lane = async (): Promise<void> => {
+      while (next < todo.length) {
+        const f = todo[next++]!;
+        try {
+          const ctx: BlobContext = { fileId: f.fileId, owner, reader: grant };
+          const head = await read(f.blobId, ctx);
+          if (parseHeader(head).keyId.toString('hex') === k.id) continue;
+          const { header, dek } = await this.dataKey(head, ctx, { fileId: f.fileId, blobId: blobIdBytes(f.blobId) }, opts.rootResolver, memo);
+          entries.push({ fileId: header.fileId, blobId: header.blobId, dek });
+        } catch { skipped++; }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.max(1, opts.concurrency ?? 16) }, lane));
+    await this.keyring.add(owner, k.id, k.key, entries);
+    for (const e of entries) e.dek.fill(0);
+    return { added: entries.length, skipped };
+  }
+}

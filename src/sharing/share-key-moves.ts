@@ -1,0 +1,46 @@
+import { currentReader } from '../encryption/reader-grant.ts';
+import type { ShareTopology } from '../encryption/share-keys.ts';
+import { FilesService } from '../files/files-service.ts';
+import type { TreeRef } from '../files/copy-move-service.ts';
+import type { CopyMoveOptions, WriteResult } from '../files/types.ts';
+import type { ShareKeySync } from './share-key-sync.ts';
+
+/**
+ * FilesService whose moves within one tree keep per-user-mode sharing readable: a file or folder
+ * moved below a shared node it was not below before gets its data keys added to that node's keyring
+ * (keys never move with renames; only the keyring learns the newcomers). Everything else is FilesService.
+ */
+export class ShareKeyedFilesService extends FilesService {
+  #sync: ShareKeySync | undefined;
+  #topology: ShareTopology | undefined;
+
+  /** Connects the share-key bookkeeping (set once the sharing services exist). */
+  attachShareKeys(sync: ShareKeySync, topology: ShareTopology): void {
+    this.#sync = sync;
+    this.#topology = topology;
+  }
+
+  override move(uid: string, src: string, dst: string, opts: CopyMoveOptions = {}): Promise<WriteResult> {
+    return this.#tracked({ uid, path: src }, () => super.move(uid, src, dst, opts));
+  }
+
+  override moveBetween(from: TreeRef, to: TreeRef, opts: CopyMoveOptions = {}): Promise<WriteResult> {
+    if (from.uid !== to.uid) return super.moveBetween(from, to, opts);
+    return this.#tracked(from, () => super.moveBetween(from, to, opts));
+  }
+
+  async #tracked(from: TreeRef, run: () => Promise<WriteResult>): Promise<WriteResult> {
+    const sync = this.#sync;
+    const topo = this.#topology;
+    const node = sync && topo ? await this.tryStat(from.uid, from.path) : undefined;
+    const before = node && topo ? await topo.sharedAncestors(from.uid, node.fileId) : [];
+    const res = await run();
+    if (!sync || !topo) return res;
+    const after = await topo.sharedAncestors(res.node.owner, res.node.fileId);
+    const nearest = after[0];
+    if (nearest !== undefined && !before.includes(nearest)) {
+      await sync.afterArrival(res.node.owner, res.node.fileId, currentReader() ?? { uid: from.uid });
+    }
+    return res;
+  }
+}

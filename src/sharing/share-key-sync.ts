@@ -1,0 +1,237 @@
+import type { KekResolver } from '../crypto/blob-header.ts';
+import type { Db } from '../db/database.ts';
+import { num } from '../db/schema.ts';
+import type { ShareKeyHandle, ShareKeys } from '../encryption/share-keys.ts';
+import type { Logger } from '../logger.ts';
+import type { ReaderGrant } from '../storage/blob-store.ts';
+import type { GroupService } from './group-service.ts';
+import { SHARE_TYPE_GROUP, SHARE_TYPE_LINK, SHARE_TYPE_USER, type Share } from './share-types.ts';
+
+/** What a new share grants, before its row exists. */
+export interface ShareGrantInput {
+  readonly owner: string;
+  readonly fileId: number;
+  /** Who creates the share (the owner, or a sharee resharing). */
+  readonly creator: string;
+  readonly shareType: number;
+  readonly shareWith: string | null;
+  readonly token: string | null;
+}
+
+/** Result of granting a share's keys (handed to `finish` once the row exists). */
+export interface PreparedShareKey {
+  readonly owner: string;
+  readonly creator: string;
+  readonly key: ShareKeyHandle;
+}
+
+interface ShareRowLite { readonly shareType: number; readonly shareWith: string | null; readonly token: string | null }
+
+/**
+ * Keeps per-user-mode share keys in step with shares (see docs/PER-USER-KEYS.md, "Sharing"):
+ * creates K_N and grants it on share creation (one seal per recipient, one link wrap, a keyring of
+ * the files already there, under-wraps with enclosing and nested shared nodes), revokes on
+ * deletion and group removal, and catches up (new group members, shares made before per-user
+ * mode) when an owner's keys are unlocked. Does nothing in master-key mode.
+ */
+export class ShareKeySync {
+  readonly #keys: ShareKeys;
+  readonly #db: Db;
+  readonly #groups: GroupService;
+  readonly #rootResolver: (owner: string) => KekResolver;
+  readonly #log: Logger | undefined;
+
+  constructor(o: { shareKeys: ShareKeys; db: Db; groups: GroupService; rootResolver: (owner: string) => KekResolver; log?: Logger }) {
+    this.#keys = o.shareKeys;
+    this.#db = o.db;
+    this.#groups = o.groups;
+    this.#rootResolver = o.rootResolver;
+    this.#log = o.log;
+  }
+
+  /**
+   * Before the share row is written: K_N (created when N had none) and the new recipient's access
+   * (seal, group members' seals, link wrap). Undefined in master-key mode.
+   * @throws UserKeyLockedError (403) when the creator's keys are locked; ForbiddenError when a
+   *   resharer can open no enclosing share key. Nothing is granted then.
+   */
+  async prepare(i: ShareGrantInput): Promise<PreparedShareKey | undefined> {
+    if (!(await this.#keys.active())) return undefined;
+    const key = await this.#keys.ensureKey(i.owner, i.fileId, { uid: i.creator });
+    await this.#grant(i.owner, key, i);
+    return { owner: i.owner, creator: i.creator, key };
+  }
+
+  /**
+   * After the share row is written (writes below N now use K_N): fills K_N's keyring with the data
+   * keys of the files already there and links K_N with enclosing and nested shared nodes.
+   * Never throws (a failure is logged; affected files stay readable by the owner).
+   */
+  async finish(p: PreparedShareKey): Promise<{ added: number; skipped: number }> {
+    try {
+      const grant: ReaderGrant = { uid: p.creator };
+      const r = await this.#keys.fillKeyring(p.owner, p.key, grant, { rootResolver: this.#rootResolver(p.owner) });
+      await this.#linkNested(p.owner, p.key, grant);
+      if (r.skipped > 0) this.#log?.warn(`share key of file ${p.key.fileId} (${p.owner}): ${r.skipped} files could not be added to its keyring`);
+      return r;
+    } catch (err) {
+      this.#log?.warn(`share key of file ${p.key.fileId} (${p.owner}): ${(err as Error).message}`);
+      return { added: 0, skipped: -1 };
+    }
+  }
+
+  async #grant(owner: string, key: ShareKeyHandle, s: ShareRowLite): Promise<void> {
+    if (s.shareType === SHARE_TYPE_USER && s.shareWith) await this.#keys.sealToUser(owner, key, s.shareWith);
+    else if (s.shareType === SHARE_TYPE_GROUP && s.shareWith) {
+      for (const m of await this.#groups.members(s.shareWith)) if (m !== owner) await this.#keys.sealToUser(owner, key, m);
+    } else if (s.shareType === SHARE_TYPE_LINK && s.token) await this.#keys.wrapForLink(owner, key, s.token);
+  }
+
+  async #linkNested(owner: string, key: ShareKeyHandle, grant: ReaderGrant): Promise<void> {
+    for (const a of await this.#keys.topology.sharedAncestors(owner, key.fileId)) {
+      if (a === key.fileId) continue;
+      const id = await this.#keys.keyIdOf(owner, a);
+      const k = id ? await this.#keys.unwrap(owner, id, grant).catch(() => undefined) : undefined;
+      if (id && k) await this.#keys.wrapUnder(owner, key, { id, key: k, fileId: a });
+    }
+    for (const b of await this.#keys.topology.sharedBelow(owner, key.fileId)) {
+      const id = await this.#keys.keyIdOf(owner, b);
+      const k = id ? await this.#keys.unwrap(owner, id, grant).catch(() => undefined) : undefined;
+      if (id && k) await this.#keys.wrapUnder(owner, { id, key: k, fileId: b }, key);
+    }
+  }
+
+  async #rowsOf(fileId: number): Promise<ShareRowLite[]> {
+    const rows = await this.#db.selectFrom('shares').select(['share_type', 'share_with', 'token']).where('file_id', '=', fileId).execute();
+    return rows.map((r) => ({ shareType: num(r.share_type), shareWith: r.share_with, token: r.token }));
+  }
+
+  async #entitled(owner: string, rows: ShareRowLite[]): Promise<Set<string>> {
+    const out = new Set<string>();
+    for (const r of rows) {
+      if (r.shareType === SHARE_TYPE_USER && r.shareWith) out.add(r.shareWith);
+      if (r.shareType === SHARE_TYPE_GROUP && r.shareWith) for (const m of await this.#groups.members(r.shareWith)) out.add(m);
+    }
+    out.delete(owner);
+    return out;
+  }
+
+  /**
+   * After share rows were deleted: removes the seals of users no remaining share of the node
+   * entitles, the wraps of deleted links, and — when no share of the node remains — its keyring
+   * and every grant (K_N itself stays for the blobs written under it). Works without any key.
+   */
+  async afterDelete(deleted: readonly Pick<Share, 'owner' | 'fileId' | 'shareType' | 'token'>[]): Promise<void> {
+    const byNode = new Map<number, Pick<Share, 'owner' | 'fileId' | 'shareType' | 'token'>[]>();
+    for (const s of deleted) byNode.set(s.fileId, [...(byNode.get(s.fileId) ?? []), s]);
+    for (const [fileId, gone] of byNode) {
+      const owner = gone[0]!.owner;
+      const id = await this.#keys.keyIdOf(owner, fileId).catch(() => undefined);
+      if (!id) continue;
+      const rows = await this.#rowsOf(fileId);
+      if (rows.length === 0) { await this.#keys.dropSharing(owner, id); continue; }
+      for (const s of gone) if (s.shareType === SHARE_TYPE_LINK && s.token) await this.#keys.revokeLink(owner, id, s.token);
+      const entitled = await this.#entitled(owner, rows);
+      for (const uid of await this.#keys.sealedUsers(owner, id)) if (!entitled.has(uid)) await this.#keys.revokeUser(owner, id, uid);
+    }
+  }
+
+  /** A user left a group: their seals of nodes shared with that group go unless another share entitles them. */
+  async afterMemberRemoved(gid: string, uid: string): Promise<void> {
+    const rows = await this.#db.selectFrom('shares').select(['owner', 'file_id']).where('share_type', '=', SHARE_TYPE_GROUP).where('share_with', '=', gid).execute();
+    for (const r of rows) {
+      const fileId = num(r.file_id);
+      const id = await this.#keys.keyIdOf(r.owner, fileId);
+      if (!id) continue;
+      if (!(await this.#entitled(r.owner, await this.#rowsOf(fileId))).has(uid)) await this.#keys.revokeUser(r.owner, id, uid);
+    }
+  }
+
+  /**
+   * A user joined a group: seals the keys of nodes shared with it whose owner's keys are unlocked
+   * in this process now; the others are sealed at the owner's next login.
+   */
+  async afterMemberAdded(gid: string, uid: string): Promise<void> {
+    if (!(await this.#keys.active())) return;
+    const rows = await this.#db.selectFrom('shares').select(['owner', 'file_id']).where('share_type', '=', SHARE_TYPE_GROUP).where('share_with', '=', gid).execute();
+    for (const r of rows) {
+      if (r.owner === uid) continue;
+      const fileId = num(r.file_id);
+      const id = await this.#keys.keyIdOf(r.owner, fileId);
+      const key = id ? await this.#keys.unwrap(r.owner, id, { uid: r.owner }).catch(() => undefined) : undefined;
+      if (id && key) await this.#keys.sealToUser(r.owner, { id, key, fileId }, uid);
+    }
+  }
+
+  /**
+   * `uid`'s keys were just unlocked (login): as owner, creates missing share keys (shares made
+   * before per-user mode) and seals every shared node's key to recipients that lack a seal (group
+   * members added since, users who had no key pair); as recipient, gets sealed by owners unlocked
+   * now. Never throws.
+   */
+  async onUnlocked(uid: string): Promise<void> {
+    try {
+      if (!(await this.#keys.active())) return;
+      const owned = await this.#db.selectFrom('shares').select('file_id').distinct().where('owner', '=', uid).execute();
+      for (const r of owned) {
+        const fileId = num(r.file_id);
+        const existed = await this.#keys.keyIdOf(uid, fileId);
+        const key = await this.#keys.ensureKey(uid, fileId, { uid }).catch(() => undefined);
+        if (!key) continue;
+        const rows = await this.#rowsOf(fileId);
+        for (const m of await this.#entitled(uid, rows)) await this.#keys.sealToUser(uid, key, m);
+        for (const s of rows) if (s.shareType === SHARE_TYPE_LINK && s.token && !existed) await this.#keys.wrapForLink(uid, key, s.token);
+        if (!existed) await this.finish({ owner: uid, creator: uid, key });
+      }
+      const groups = await this.#groups.groupsOf(uid);
+      const received = await this.#db.selectFrom('shares').select(['owner', 'file_id'])
+        .where((eb) => eb.or([
+          eb.and([eb('share_type', '=', SHARE_TYPE_USER), eb('share_with', '=', uid)]),
+          ...(groups.length ? [eb.and([eb('share_type', '=', SHARE_TYPE_GROUP), eb('share_with', 'in', groups)])] : []),
+        ])).execute();
+      for (const r of received) {
+        if (r.owner === uid) continue;
+        const fileId = num(r.file_id);
+        const id = await this.#keys.keyIdOf(r.owner, fileId);
+        const key = id ? await this.#keys.unwrap(r.owner, id, { uid: r.owner }).catch(() => undefined) : undefined;
+        if (id && key) await this.#keys.sealToUser(r.owner, { id, key, fileId }, uid);
+      }
+    } catch (err) {
+      this.#log?.warn(`share keys of ${uid}: ${(err as Error).message}`);
+    }
+  }
+
+  /**
+   * Files were moved (or copied) to `fileId` in `owner`'s tree by `grant`: when that places them
+   * below a shared node, adds their data keys to the nearest shared ancestor's keyring and wraps
+   * shared nodes that came along under it. Never throws.
+   */
+  async afterArrival(owner: string, fileId: number, grant: ReaderGrant): Promise<void> {
+    try {
+      if (!(await this.#keys.active())) return;
+      const anc = await this.#keys.topology.sharedAncestors(owner, fileId);
+      for (const a of anc) {
+        const id = await this.#keys.keyIdOf(owner, a);
+        if (!id) continue;
+        const key = { id, key: await this.#keys.unwrap(owner, id, grant), fileId: a };
+        const ids = (await this.#keys.topology.encryptedFilesBelow(owner, fileId)).map((f) => f.fileId);
+        await this.#keys.fillKeyring(owner, key, grant, { rootResolver: this.#rootResolver(owner), fileIds: ids });
+        if (a !== fileId) await this.#linkNestedBelow(owner, key, fileId, grant);
+        return;
+      }
+    } catch (err) {
+      this.#log?.warn(`share keys after a move to file ${fileId} (${owner}): ${(err as Error).message}`);
+    }
+  }
+
+  async #linkNestedBelow(owner: string, key: ShareKeyHandle, fileId: number, grant: ReaderGrant): Promise<void> {
+    const below = [fileId, ...await this.#keys.topology.sharedBelow(owner, fileId)];
+    for (const b of below) {
+      const id = await this.#keys.keyIdOf(owner, b);
+      if (!id || b === key.fileId) continue;
+      if (!(await this.#rowsOf(b)).length) continue;
+      const k = await this.#keys.unwrap(owner, id, grant).catch(() => undefined);
+      if (k) await this.#keys.wrapUnder(owner, { id, key: k, fileId: b }, key);
+    }
+  }
+}

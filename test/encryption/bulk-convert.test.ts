@@ -1,0 +1,162 @@
+/**
+ * BulkConverter (encrypt-all / decrypt-all) in process: batched row switches, the page-level crash
+ * journal and its recovery, files changed during a run, and rows whose size is smaller than the blob.
+ */
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { BulkConverter } from '../../src/encryption/bulk-convert.ts';
+import { ConvertBatcher } from '../../src/encryption/convert-batch.ts';
+import { ConvertJournal } from '../../src/encryption/convert-journal.ts';
+import { EncryptedBlobStore } from '../../src/encryption/encrypted-blob-store.ts';
+import { PLAIN_CODEC } from '../../src/storage/blob-store.ts';
+import { LocalBlobStore, newBlobId } from '../../src/storage/local-blob-store.ts';
+import { startTestInstance, ADMIN, type TestInstance } from '../support/test-instance.ts';
+
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+async function readAll(t: TestInstance, path: string): Promise<Buffer> {
+  const c = await t.app.files.openRead(ADMIN.uid, path);
+  const parts: Buffer[] = [];
+  for await (const x of c.stream) parts.push(x as Buffer);
+  return Buffer.concat(parts);
+}
+
+for (const db of ['sqlite', 'pgsql'] as const) describe(`BulkConverter (${db})`, () => {
+  let t: TestInstance;
+  let blobs: EncryptedBlobStore;
+  let raw: LocalBlobStore;
+  const expected = new Map<string, string>();
+
+  const converter = () => new BulkConverter({ db: t.app.db, encryption: t.app.encryption, blobs, rawBlobs: raw, workDir: t.dataDir });
+  const row = (path: string) => t.app.db.selectFrom('nodes').select(['fileid', 'owner', 'blob_id', 'blob_codec', 'size'])
+    .where('owner', '=', ADMIN.uid).where('path', '=', path).executeTakeFirstOrThrow();
+  const blobExists = (id: string) => existsSync(raw.pathOf(id));
+  async function checkAll(label: string): Promise<void> {
+    for (const [path, sum] of expected) assert.equal(sha(await readAll(t, path)), sum, `${label}: ${path}`);
+  }
+
+  before(async () => {
+    t = await startTestInstance({ db });
+    assert.ok(t.app.blobs instanceof EncryptedBlobStore);
+    blobs = t.app.blobs;
+    assert.ok(t.app.rawBlobs instanceof LocalBlobStore);
+    raw = t.app.rawBlobs;
+    // 0 bytes, one byte, around a chunk, and a few larger ones: more than one journal page and batch.
+    const sizes = [0, 1, 65535, 65536, 65537, 300_000, 1_200_000];
+    for (let i = 0; i < 150; i++) sizes.push((i * 7919) % 20_000);
+    for (let i = 0; i < sizes.length; i++) {
+      const b = randomBytes(sizes[i]!);
+      await t.app.files.writeFile(ADMIN.uid, `f${i}.bin`, Readable.from([b]));
+      expected.set(`f${i}.bin`, sha(b));
+    }
+    await t.app.appConfig.set('encryption', 'enabled', 'yes');
+    await t.app.encryption.enable();
+  });
+  after(async () => { await t?.stop(); });
+
+  test('recovery cleans exactly what a killed run left, and counts only started conversions', async () => {
+    const [a, b, c] = [await row('f10.bin'), await row('f11.bin'), await row('f12.bin')];
+    const j1 = new ConvertJournal({ dir: t.dataDir, db: t.app.db, rawBlobs: raw });
+    await j1.lock();
+    assert.equal(await j1.recover(), 0);
+    const ids = [newBlobId(), newBlobId(), newBlobId()];
+    await j1.beginMany([a, b, c].map((r, i) => ({ newId: ids[i]!, oldId: r.blob_id!, fileid: r.fileid })));
+    // a: new blob written, row not switched yet; b: row switched, old blob not deleted yet; c: never started.
+    await blobs.putEncrypted(ids[0]!, await blobs.get(a.blob_id!, PLAIN_CODEC, { fileId: a.fileid, owner: a.owner }), { fileId: a.fileid, owner: a.owner });
+    const put = await blobs.putEncrypted(ids[1]!, await blobs.get(b.blob_id!, PLAIN_CODEC, { fileId: b.fileid, owner: b.owner }), { fileId: b.fileid, owner: b.owner });
+    await t.app.db.updateTable('nodes').set({ blob_id: ids[1]!, blob_codec: put.codec }).where('fileid', '=', b.fileid).execute();
+    writeFileSync(join(raw.tempDir, `${ids[2]}.abcdef`), 'partial');
+    await j1.close(false); // as if killed: the journal stays
+
+    const j2 = new ConvertJournal({ dir: t.dataDir, db: t.app.db, rawBlobs: raw });
+    await j2.lock();
+    assert.equal(await j2.recover(), 3, 'a (new blob), b (switched row) and c (temp file) were in progress');
+    await j2.close(true);
+    assert.ok(!blobExists(ids[0]!), 'the unreferenced new blob of a is gone');
+    assert.ok(blobExists(a.blob_id!), 'a keeps its old blob');
+    assert.ok(!blobExists(b.blob_id!), 'the old blob of the switched b is gone');
+    assert.ok(blobExists(ids[1]!), 'b keeps its new blob');
+    assert.ok(!existsSync(join(raw.tempDir, `${ids[2]}.abcdef`)), 'the temp file of c is gone');
+    assert.ok(!existsSync(join(t.dataDir, '.encryption-convert.journal')));
+    await checkAll('after recovery');
+  });
+
+  test('a journaled page that was never started is not reported as unfinished work', async () => {
+    const r = await row('f20.bin');
+    const j1 = new ConvertJournal({ dir: t.dataDir, db: t.app.db, rawBlobs: raw });
+    await j1.lock();
+    await j1.recover();
+    await j1.beginMany([{ newId: newBlobId(), oldId: r.blob_id!, fileid: r.fileid }]);
+    await j1.close(false);
+    const j2 = new ConvertJournal({ dir: t.dataDir, db: t.app.db, rawBlobs: raw });
+    await j2.lock();
+    assert.equal(await j2.recover(), 0);
+    await j2.close(true);
+    assert.ok(blobExists(r.blob_id!), 'the live blob is kept');
+  });
+
+  test('a batch skips a file rewritten after its new blob was staged, and drops that blob', async () => {
+    const r = await row('f30.bin');
+    const j = new ConvertJournal({ dir: t.dataDir, db: t.app.db, rawBlobs: raw });
+    await j.lock();
+    await j.recover();
+    const newId = newBlobId();
+    await j.beginMany([{ newId, oldId: r.blob_id!, fileid: r.fileid }]);
+    const ctx = { fileId: r.fileid, owner: r.owner };
+    const res = await blobs.putEncrypted(newId, await blobs.get(r.blob_id!, PLAIN_CODEC, ctx), ctx);
+    const fresh = randomBytes(5000);
+    await t.app.files.writeFile(ADMIN.uid, 'f30.bin', Readable.from([fresh]));
+    expected.set('f30.bin', sha(fresh));
+    const settled: string[] = [];
+    const batcher = new ConvertBatcher({ db: t.app.db, blobs, journal: j, onSettled: (_s, result) => settled.push(result), maxBatch: 10 });
+    await batcher.add({ node: { fileid: r.fileid, owner: r.owner, blobId: r.blob_id!, codec: PLAIN_CODEC, size: Number(r.size) }, newId, codec: res.codec });
+    await batcher.flush();
+    await j.close(true);
+    assert.deepEqual(settled, ['skipped']);
+    assert.ok(!blobExists(newId), 'the staged blob is dropped');
+    assert.notEqual((await row('f30.bin')).blob_id, newId);
+    await checkAll('after the skipped batch');
+  });
+
+  test('encrypt-all then decrypt-all: every file intact, in the target form, no blob left behind', async () => {
+    // Rows that understate their blob's size (a streamed and a small one): the whole blob is still converted.
+    const short = await row('f5.bin');
+    await t.app.db.updateTable('nodes').set({ size: 1000 }).where('fileid', '=', short.fileid).execute();
+    const shortSmall = await row('f4.bin');
+    await t.app.db.updateTable('nodes').set({ size: 10 }).where('fileid', '=', shortSmall.fileid).execute();
+    const progress: number[] = [];
+    const todo = await converter().pending('encrypt');
+    assert.ok(todo.files > 150);
+    const enc = await converter().run({ target: 'encrypt', concurrency: 3, onProgress: (p) => progress.push(p.done) });
+    assert.equal(enc.failed.length, 0);
+    assert.equal(enc.converted, todo.files);
+    assert.equal(progress.at(-1), todo.files);
+    assert.ok(progress.every((d, i) => i === 0 || d >= progress[i - 1]!), 'progress never goes back');
+    const rows = await t.app.db.selectFrom('nodes').select(['blob_id', 'blob_codec']).where('kind', '=', 'file').execute();
+    assert.ok(rows.every((x) => x.blob_codec !== PLAIN_CODEC), 'every file is encrypted');
+    const now5 = await row('f5.bin');
+    assert.equal(await blobs.size(now5.blob_id!, now5.blob_codec!, { fileId: short.fileid, owner: ADMIN.uid }), 300_000);
+    await t.app.db.updateTable('nodes').set({ size: 300_000 }).where('fileid', '=', short.fileid).execute();
+    const now4 = await row('f4.bin');
+    assert.equal(await blobs.size(now4.blob_id!, now4.blob_codec!, { fileId: shortSmall.fileid, owner: ADMIN.uid }), 65537);
+    await t.app.db.updateTable('nodes').set({ size: 65537 }).where('fileid', '=', shortSmall.fileid).execute();
+    await checkAll('after encrypt-all');
+    const live = new Set(rows.map((x) => x.blob_id));
+    for await (const e of raw.list()) assert.ok(live.has(e.blobId), `orphaned blob ${e.blobId}`);
+
+    const todoDec = await converter().pending('decrypt');
+    assert.equal(todoDec.files, rows.length);
+    const dec = await converter().run({ target: 'decrypt', concurrency: 2 });
+    assert.equal(dec.failed.length, 0);
+    assert.equal(dec.converted, rows.length);
+    const after = await t.app.db.selectFrom('nodes').select(['blob_codec']).where('kind', '=', 'file').execute();
+    assert.ok(after.every((x) => x.blob_codec === PLAIN_CODEC), 'every file is plain again');
+    await checkAll('after decrypt-all');
+    assert.ok(!existsSync(join(t.dataDir, '.encryption-convert.journal')));
+    assert.ok(!existsSync(join(t.dataDir, '.encryption-convert.lock')));
+  });
+});
