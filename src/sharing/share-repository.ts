@@ -91,6 +91,16 @@ const UNMOUNTED_COUNT = new QueryTemplate<{ c: number | string }>((db, [uid, now
   .where('s.owner', '<>', uid as string)
   .where('s.initiator', '<>', uid as string));
 
+/** Above this many live shares of one owner, share types are looked up by file id instead. */
+const OWNER_SCAN_LIMIT = 2000;
+
+/** Params: owner, now, limit. */
+const OWNER_SHARE_TYPES = new QueryTemplate<{ file_id: number | string; share_type: number | string }>((db, [owner, now, limit]) => db
+  .selectFrom('shares').select(['file_id', 'share_type'])
+  .where('owner', '=', owner as string)
+  .where((eb) => eb.or([eb('expiration', 'is', null), eb('expiration', '>', now as number)]))
+  .limit(limit as number));
+
 /** The queries on `shares` and `share_mounts`, joined with `nodes` so dangling shares drop out. */
 export class ShareRepository {
   readonly #db: Db;
@@ -195,17 +205,28 @@ export class ShareRepository {
   async shareTypesOf(owner: string, fileIds: number[], now: number): Promise<Map<number, number[]>> {
     const out = new Map<number, number[]>();
     if (fileIds.length === 0) return out;
+    const add = (fileId: unknown, type: unknown) => {
+      const id = num(fileId as number);
+      const list = out.get(id) ?? [];
+      if (!list.includes(num(type as number))) list.push(num(type as number));
+      out.set(id, list.sort((a, b) => a - b));
+    };
+    // A big listing (PROPFIND of a large folder): one small query over the owner's live shares
+    // beats batches of IN lists with hundreds of ids, unless the owner has very many shares.
+    if (fileIds.length > 50) {
+      const { rows } = await OWNER_SHARE_TYPES.execute(this.#db, [owner, now, OWNER_SCAN_LIMIT + 1]);
+      if (rows.length <= OWNER_SCAN_LIMIT) {
+        const wanted = new Set(fileIds);
+        for (const r of rows) if (wanted.has(num(r.file_id))) add(r.file_id, r.share_type);
+        return out;
+      }
+    }
     for (let i = 0; i < fileIds.length; i += 500) {
       const rows = await this.#db.selectFrom('shares').select(['file_id', 'share_type'])
         .where('owner', '=', owner).where('file_id', 'in', fileIds.slice(i, i + 500))
         .where((eb) => eb.or([eb('expiration', 'is', null), eb('expiration', '>', now)]))
         .distinct().execute();
-      for (const r of rows) {
-        const id = num(r.file_id);
-        const list = out.get(id) ?? [];
-        if (!list.includes(num(r.share_type))) list.push(num(r.share_type));
-        out.set(id, list.sort((a, b) => a - b));
-      }
+      for (const r of rows) add(r.file_id, r.share_type);
     }
     return out;
   }

@@ -114,6 +114,23 @@ describe('ShareResolver: how received shares appear in the recipient tree', () =
     assert.equal(types.get(a.fileId), undefined);
   });
 
+  it('shareTypesOf gives the same answer for a big listing (one query over the owner\'s shares)', async () => {
+    await t.app.files.mkdir(ALICE.uid, 'Many');
+    for (let i = 0; i < 60; i++) await put(t, ALICE.uid, `Many/f${i}.txt`, `file ${i}`);
+    await share(t, ALICE, { path: '/Many/f7.txt', shareType: 3 });
+    await share(t, ALICE, { path: '/Many/f42.txt', shareType: 0, shareWith: BOB.uid, permissions: 1 });
+    const expired = await share(t, ALICE, { path: '/Many/f9.txt', shareType: 3 });
+    await t.app.db.updateTable('shares').set({ expiration: Math.floor(Date.now() / 1000) - 10 }).where('id', '=', Number(expired.id)).execute();
+    const kids = await t.app.files.children(ALICE.uid, 'Many');
+    const big = await t.app.shareResolver.shareTypesOf(ALICE.uid, kids.map((k) => k.fileId));
+    const byName = new Map([...big].map(([id, types]) => [kids.find((k) => k.fileId === id)!.name, types]));
+    assert.deepEqual(Object.fromEntries(byName), { 'f7.txt': [3], 'f42.txt': [0] });
+    // The same ids asked a few at a time (the IN-list path) agree.
+    const small = new Map<number, number[]>();
+    for (let i = 0; i < kids.length; i += 20) for (const [k, v] of await t.app.shareResolver.shareTypesOf(ALICE.uid, kids.slice(i, i + 20).map((n) => n.fileId))) small.set(k, v);
+    assert.deepEqual(small, big);
+  });
+
   it('expired shares and shares of deleted nodes no longer resolve', async () => {
     await t.app.files.mkdir(ALICE.uid, 'Temp');
     const s = await share(t, ALICE, { path: '/Temp', shareType: 0, shareWith: DAVE.uid, permissions: 1 });
