@@ -18,7 +18,8 @@ function skipWritten(bufs: Buffer[], written: number): Buffer[] {
   return [bufs[i].subarray(written), ...bufs.slice(i + 1)];
 }
 
-async function writeAll(fh: FileHandle, bufs: Buffer[]): Promise<void> {
+/** Writes every byte of `bufs` (one writev, more only after a partial write). */
+export async function writeAll(fh: FileHandle, bufs: Buffer[]): Promise<void> {
   while (bufs.length) {
     const { bytesWritten } = await fh.writev(bufs);
     bufs = skipWritten(bufs, bytesWritten);
@@ -34,13 +35,14 @@ async function writeAll(fh: FileHandle, bufs: Buffer[]): Promise<void> {
  * WRITE_BATCH while the next batch fills (the source is paused only when a second batch is full),
  * so receiving and writing overlap. Large files are flushed in the background as they grow
  * (EARLY_FLUSH_BYTES) so that the disk works during the transfer rather than all at the end.
+ * `head` (from readHead) is written first, as if the source had yielded it.
  * @throws the source's error, Error('… closed before its end') when it closes early, or the write/flush error.
  */
-export function writeStreamToFile(fh: FileHandle, source: Readable): Promise<number> {
+export function writeStreamToFile(fh: FileHandle, source: Readable, head?: SourceHead): Promise<number> {
   return new Promise<number>((resolve, reject) => {
-    let batch: Buffer[] = [];
-    let batched = 0;
-    let size = 0;
+    let batch: Buffer[] = head ? [...head.chunks] : [];
+    let batched = head?.size ?? 0;
+    let size = batched;
     let writing: Promise<void> | undefined;
     let ended = false;
     let failed = false;
@@ -100,6 +102,12 @@ export function writeStreamToFile(fh: FileHandle, source: Readable): Promise<num
     function onClose(): void {
       if (!ended) fail(new Error('the content stream closed before its end'));
     }
+    // A source that already ended (readHead saw its last chunk; 'end' may have fired since) is
+    // done, even when autoDestroy destroyed it meanwhile.
+    if (source.readableEnded || head?.ended) {
+      onEnd();
+      return;
+    }
     if (source.destroyed) { // e.g. the client went away while the file was being opened
       reject(source.errored ?? new Error('the content stream closed before its end'));
       return;
@@ -107,6 +115,58 @@ export function writeStreamToFile(fh: FileHandle, source: Readable): Promise<num
     source.on('data', onData);
     source.once('end', onEnd);
     source.on('error', fail);
+    source.once('close', onClose);
+    source.off('error', ignoreError);
+    if (batched >= WRITE_BATCH) pump(); // readHead's chunks fill a batch: write it, then resume
+    else if (source.isPaused()) source.resume();
+  });
+}
+
+function ignoreError(): void { /* see readHead */ }
+
+/** The first bytes of a source, read by readHead. */
+export interface SourceHead {
+  readonly chunks: Buffer[];
+  readonly size: number;
+  /** The source ended within `limit`: `chunks` is all of it. */
+  readonly ended: boolean;
+}
+
+/**
+ * Reads `source` until it ends or `limit` bytes arrived (whichever comes first), without copying.
+ * When it did not end, the source is left paused with no listener: hand it and the head to
+ * writeStreamToFile, which writes the head first and resumes the source.
+ * @throws the source's error, or Error('… closed before its end') when it closes early.
+ */
+export function readHead(source: Readable, limit: number): Promise<SourceHead> {
+  return new Promise<SourceHead>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const detach = () => {
+      source.off('data', onData);
+      source.off('end', onEnd);
+      source.off('error', onError);
+      source.off('close', onClose);
+    };
+    function onData(chunk: Buffer): void {
+      chunks.push(chunk);
+      size += chunk.length;
+      if (size < limit) return;
+      source.pause();
+      detach();
+      // Until writeStreamToFile listens, an error (client gone) must not be an unhandled 'error'
+      // event: writeStreamToFile finds it in source.errored.
+      source.on('error', ignoreError);
+      resolve({ chunks, size, ended: false });
+    }
+    function onEnd(): void { detach(); resolve({ chunks, size, ended: true }); }
+    function onError(err: Error): void { detach(); reject(err); }
+    function onClose(): void { detach(); reject(source.errored ?? new Error('the content stream closed before its end')); }
+    if (source.readableEnded) { resolve({ chunks, size, ended: true }); return; }
+    if (source.destroyed) { reject(source.errored ?? new Error('the content stream closed before its end')); return; }
+    source.on('data', onData);
+    source.once('end', onEnd);
+    source.on('error', onError);
     source.once('close', onClose);
   });
 }

@@ -23,8 +23,10 @@ describe('PUT with a client that goes away', () => {
       await new Promise<void>((resolve, reject) => { sock.once('connect', resolve); sock.once('error', reject); });
       const auth = Buffer.from(`${ADMIN.uid}:${ADMIN.password}`).toString('base64');
       sock.write(`PUT /remote.php/dav/files/${ADMIN.uid}/${name} HTTP/1.1\r\nHost: ${url.host}\r\nAuthorization: Basic ${auth}\r\n`
-        + `Content-Length: 1000000\r\n${checksum ? `OC-Checksum: ${checksum}\r\n` : ''}\r\n`);
-      sock.write(Buffer.alloc(200_000, 1));
+        + `Content-Length: 3000000\r\n${checksum ? `OC-Checksum: ${checksum}\r\n` : ''}\r\n`);
+      // more than LocalBlobStore's SMALL_BLOB (1 MiB), so the blob streams into a temp file (a
+      // smaller upload is buffered whole before any file is made: nothing to leave behind)
+      sock.write(Buffer.alloc(1_200_000, 1));
       // let the server start writing the blob, then vanish
       const tmp = join(t.dataDir, 'blobs', '.tmp');
       for (let i = 0; i < 500 && readdirSync(tmp).length === 0; i++) await new Promise((r) => setTimeout(r, 20));

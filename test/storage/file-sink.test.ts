@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { after, test } from 'node:test';
-import { EARLY_FLUSH_BYTES, WRITE_BATCH, writeStreamToFile } from '../../src/storage/file-sink.ts';
+import { EARLY_FLUSH_BYTES, WRITE_BATCH, readHead, writeStreamToFile } from '../../src/storage/file-sink.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'coffer-sink-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -77,4 +77,45 @@ test('file sink: a source already failed when the sink starts rejects with its e
   src.destroy(new Error('gone before the file was open'));
   await new Promise((r) => setImmediate(r));
   await assert.rejects(sinkTo('failed-early', src), /gone before the file was open/);
+});
+
+test('readHead: a short source is read whole; a long one is left paused and the sink writes head + rest in order', async () => {
+  const short = await readHead(Readable.from([Buffer.from('ab'), Buffer.from('cd')]), 100);
+  assert.equal(short.ended, true);
+  assert.equal(Buffer.concat(short.chunks).toString(), 'abcd');
+  const total = 3 * WRITE_BATCH + 99;
+  const seed = randomBytes(4096);
+  const want = Buffer.concat([...pieces(total, seed)]);
+  const src = Readable.from(pieces(total, seed));
+  const head = await readHead(src, WRITE_BATCH);
+  assert.equal(head.ended, false);
+  assert.ok(head.size >= WRITE_BATCH);
+  const path = join(dir, 'headed');
+  const fh = await open(path, 'wx', 0o600);
+  try {
+    assert.equal(await writeStreamToFile(fh, src, head), total);
+  } finally { await fh.close(); }
+  assert.ok(readFileSync(path).equals(want));
+});
+
+test('readHead: a source that fails while paused between readHead and the sink is not an unhandled error; the sink rejects with it', async () => {
+  const src = new PassThrough();
+  src.write(randomBytes(WRITE_BATCH));
+  const head = await readHead(src, WRITE_BATCH);
+  src.destroy(new Error('client went away meanwhile'));
+  await new Promise((r) => setImmediate(r));
+  const fh = await open(join(dir, 'headed-failing'), 'wx', 0o600);
+  try {
+    await assert.rejects(writeStreamToFile(fh, src, head), /client went away meanwhile/);
+  } finally { await fh.close(); }
+});
+
+test('readHead: a failing or early-closing source rejects', async () => {
+  const failing = new PassThrough();
+  setImmediate(() => failing.destroy(new Error('boom')));
+  await assert.rejects(readHead(failing, 100), /boom/);
+  const closing = new PassThrough();
+  closing.write('x');
+  setImmediate(() => closing.destroy());
+  await assert.rejects(readHead(closing, 100), /closed before its end/);
 });
