@@ -131,6 +131,26 @@ describe('per-user keys: sharing while the owner is not logged in', () => {
     assert.equal((await fetch(`${t.url}/s/${file.token}/download`)).status, 200);
   });
 
+  it('a link password and an expiry date are enforced as in master-key mode, with the owner locked', async () => {
+    const guarded = await share(t, ALICE, { path: 'Project/sub', shareType: 3, password: 'link-pass-123' });
+    lockAlice(t);
+    const auth = (pw: string) => ({ headers: { Authorization: `Basic ${Buffer.from(`${guarded.token}:${pw}`).toString('base64')}` } });
+    const wrong = await fetch(`${t.url}/public.php/webdav/b.txt`, auth('wrong-pass'));
+    assert.equal(wrong.status, 401);
+    assert.doesNotMatch(await wrong.text(), /bravo/);
+    const right = await fetch(`${t.url}/public.php/webdav/b.txt`, auth('link-pass-123'));
+    assert.equal(right.status, 200);
+    assert.equal(await right.text(), 'bravo');
+
+    const dated = await share(t, ALICE, { path: 'Project/sub', shareType: 3, expireDate: '2099-01-01' });
+    lockAlice(t);
+    assert.equal(await (await fetch(`${t.url}/s/${dated.token}/download?path=/b.txt`)).text(), 'bravo');
+    await t.app.db.updateTable('shares').set({ expiration: Math.floor(Date.now() / 1000) - 1 }).where('id', '=', Number(dated.id)).execute();
+    assert.equal((await fetch(`${t.url}/s/${dated.token}/download?path=/b.txt`)).status, 404);
+    const basic = { headers: { Authorization: `Basic ${Buffer.from(`${dated.token}:`).toString('base64')}` } };
+    assert.equal((await fetch(`${t.url}/public.php/webdav/b.txt`, basic)).status, 401);
+  });
+
   it('unsharing the user share revokes the sharee\'s key; the owner keeps reading what the sharee wrote', async () => {
     const list = await ocs(t, ALICE, 'GET', `${SHARES}?path=Project&reshares=true`);
     const userShare = (list.data as any[]).find((x) => x.share_type === 0);
