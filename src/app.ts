@@ -165,14 +165,15 @@ export async function openApp(config: Config, opts: OpenAppOptions = {}): Promis
   const files = new ShareKeyedFilesService({ db, blobs, log });
   const uploads = new UploadService({ db, blobs, files, log });
   const users = new UserService({ db, hasher: new PasswordHasher(opts.argon2) });
-  // Per-user-key mode: a new app password gets its own wrapping of the (unlocked) private key.
+  // Per-user-key mode: a new app password gets its own wrapping of the (unlocked) private key, and
+  // revoking it deletes that wrapping.
   const appPasswords = new (class extends AppPasswordService {
     override async create(uid: string, name: string): ReturnType<AppPasswordService['create']> {
       const r = await super.create(uid, name);
       await userKeys.onAppPasswordCreated(uid, r.token).catch(() => false);
       return r;
     }
-  })({ db });
+  })({ db, onRevoke: (uid, hashes) => userKeys.onAppPasswordsRevoked(uid, hashes) });
   // Several server processes: brute-force counters in Redis (connects lazily on first use).
   // ioredis is loaded only when configured (it costs ~0.1 s of every ./occ start otherwise).
   const redis = config.redis ? new (await import('./redis/redis-client.ts')).RedisClient(config.redis, { instanceId: config.instanceid }) : undefined;

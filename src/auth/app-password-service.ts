@@ -34,7 +34,21 @@ function sha256Hex(token: string): string {
  */
 export class AppPasswordService {
   readonly #db: Db;
-  constructor(deps: { db: Db }) { this.#db = deps.db; }
+  readonly #onRevoke: ((uid: string, tokenHashes: string[]) => Promise<void>) | undefined;
+  /**
+   * @param deps.onRevoke called with the token hashes of app passwords about to be revoked, before
+   *   their rows go (per-user keys delete the private-key wrappings they opened); if it throws, nothing is revoked.
+   */
+  constructor(deps: { db: Db; onRevoke?: (uid: string, tokenHashes: string[]) => Promise<void> }) {
+    this.#db = deps.db;
+    this.#onRevoke = deps.onRevoke;
+  }
+
+  async #hashes(uid: string, id?: number): Promise<string[]> {
+    let q = this.#db.selectFrom('app_passwords').select('token_hash').where('uid', '=', uid);
+    if (id !== undefined) q = q.where('id', '=', id);
+    return (await q.execute()).map((r) => r.token_hash);
+  }
 
   /**
    * Creates an app password for `uid` named `name` (the client's user agent, say).
@@ -65,6 +79,9 @@ export class AppPasswordService {
    * @throws NotFoundError when `uid` has no app password with this id
    */
   async revoke(uid: string, id: number): Promise<void> {
+    const hashes = await this.#hashes(uid, id);
+    if (hashes.length === 0) throw new NotFoundError('No such app password');
+    await this.#onRevoke?.(uid, hashes);
     const r = await this.#db.deleteFrom('app_passwords').where('uid', '=', uid).where('id', '=', id).executeTakeFirst();
     if (Number(r.numDeletedRows) === 0) throw new NotFoundError('No such app password');
   }
@@ -74,12 +91,17 @@ export class AppPasswordService {
    * @throws NotFoundError when it does not exist
    */
   async revokeToken(uid: string, token: string): Promise<void> {
+    const hash = sha256Hex(token);
+    if (!(await this.#hashes(uid)).includes(hash)) throw new NotFoundError('No such app password');
+    await this.#onRevoke?.(uid, [hash]);
     const r = await this.#db.deleteFrom('app_passwords').where('uid', '=', uid).where('token_hash', '=', sha256Hex(token)).executeTakeFirst();
     if (Number(r.numDeletedRows) === 0) throw new NotFoundError('No such app password');
   }
 
   /** Revokes every app password of `uid`; returns how many there were. */
   async revokeAll(uid: string): Promise<number> {
+    const hashes = await this.#hashes(uid);
+    if (hashes.length > 0) await this.#onRevoke?.(uid, hashes);
     const r = await this.#db.deleteFrom('app_passwords').where('uid', '=', uid).executeTakeFirst();
     return Number(r.numDeletedRows);
   }

@@ -72,7 +72,16 @@ export interface KeysResetFile {
 
 export const userPublicName = (uid: string): string => `${uid}.publicKey`;
 export const userPrivateName = (uid: string): string => `${uid}.privateKey`;
-export const appPasswordKeyName = (token: string): string => `appPassword_${createHash('sha256').update('coffer app password key\0').update(token, 'utf8').digest('hex').slice(0, 32)}.privateKey`;
+/** SHA-256 of an app password token, hex: what the database keeps of it. */
+export const appPasswordTokenHash = (token: string): string => createHash('sha256').update(token, 'utf8').digest('hex');
+/**
+ * Key file of an app password's wrapping, named from the token's hash (which the database keeps), so
+ * that revoking an app password by its id can find and delete its wrapping.
+ */
+export const appPasswordKeyNameFromHash = (tokenHash: string): string => `appPassword_${createHash('sha256').update('coffer app password key v2\0').update(tokenHash, 'latin1').digest('hex').slice(0, 32)}.privateKey`;
+export const appPasswordKeyName = (token: string): string => appPasswordKeyNameFromHash(appPasswordTokenHash(token));
+/** The name that wrappings made before v2 carry (derived from the token itself); read once and renamed. */
+export const legacyAppPasswordKeyName = (token: string): string => `appPassword_${createHash('sha256').update('coffer app password key\0').update(token, 'utf8').digest('hex').slice(0, 32)}.privateKey`;
 export const APP_PASSWORD_KEY_FILE = /^appPassword_[0-9a-f]{32}\.privateKey$/;
 export const USER_ROOT_POINTER = 'userRoot.json';
 export const KEYS_RESET = 'keysReset.json';

@@ -10,7 +10,7 @@ import type { KeyHandle } from './key-manager.ts';
 import type { RecoveryKey } from './recovery-key.ts';
 import { UserKeyLockedError, UserKeysResetError } from './user-key-errors.ts';
 import {
-  APP_PASSWORD_KEY_FILE, DEFAULT_KDF, KEYS_RESET, RECOVERY_SEAL_FILE, USER_ROOT_POINTER, appPasswordKeyName,
+  APP_PASSWORD_KEY_FILE, DEFAULT_KDF, KEYS_RESET, RECOVERY_SEAL_FILE, USER_ROOT_POINTER, appPasswordKeyName, appPasswordKeyNameFromHash, legacyAppPasswordKeyName,
   publicKeyFile, readJson, recoverySealName, unwrapPrivate, userPrivateName, userPublicName,
   wrapPrivateWithPassword, wrapPrivateWithToken, writeJson,
   type KdfParams, type KeysResetFile, type PrivateKeyFile, type PublicKeyFile, type RecoverySealFile, type UserRootPointer,
@@ -163,7 +163,16 @@ export class UserKeys implements UserRootKeys {
   }
 
   async #unlockWithToken(uid: string, token: string): Promise<void> {
-    const f = await readJson<PrivateKeyFile>(this.#store(), userScope(uid), appPasswordKeyName(token), 'x25519-private');
+    const store = this.#store();
+    let f = await readJson<PrivateKeyFile>(store, userScope(uid), appPasswordKeyName(token), 'x25519-private');
+    if (!f) {
+      // A wrapping made before its name came from the token's hash: rename it, so revocation finds it.
+      f = await readJson<PrivateKeyFile>(store, userScope(uid), legacyAppPasswordKeyName(token), 'x25519-private');
+      if (f) {
+        await writeJson(store, userScope(uid), appPasswordKeyName(token), f);
+        await store.delete(userScope(uid), legacyAppPasswordKeyName(token));
+      }
+    }
     const cur = await this.#privateFile(uid);
     if (!f || !cur || f.id !== cur.id) return;
     this.session.unlock(uid, f.id, await unwrapPrivate(f, token));
@@ -189,9 +198,14 @@ export class UserKeys implements UserRootKeys {
     return true;
   }
 
-  /** Deletes the app-password wrapping of `token` (after revocation). */
-  async onAppPasswordRevoked(uid: string, token: string): Promise<void> {
-    await this.#store().delete(userScope(uid), appPasswordKeyName(token));
+  /**
+   * Deletes the private-key wrappings of revoked app passwords, given the SHA-256 hashes of their
+   * tokens (what the database keeps). A missing wrapping is not an error.
+   * @throws the key storage's error when a file cannot be deleted
+   */
+  async onAppPasswordsRevoked(uid: string, tokenHashes: readonly string[]): Promise<void> {
+    const store = this.#store();
+    for (const h of tokenHashes) await store.delete(userScope(uid), appPasswordKeyNameFromHash(h));
   }
 
   #locked(uid: string): UnlockedUser {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { openApp } from '../../src/app.ts';
@@ -139,6 +139,46 @@ test('recovery key: opt-in covers existing files; admin reset with recovery and 
     assert.equal((await inst.app.userKeys.recovery.unlock('recovery-pw-2')).privateKey.length, 32);
     assert.equal((await ocs(inst, THIRD, 'POST', 'apps/encryption/api/v1/recovery', { enabled: '0' })).status, 200);
     assert.equal((await inst.app.userKeys.resetImpact('alice')).optedIn, false);
+  } finally {
+    await inst.stop();
+  }
+});
+
+test('revoking an app password deletes its private-key wrapping; a wrapping with the old name is renamed at unlock', async () => {
+  const inst = await perUserInstance();
+  const keyDir = join(inst.dataDir, 'alice', 'files_encryption', 'OC_DEFAULT_MODULE');
+  const wrappings = () => readdirSync(keyDir).filter((n) => /^appPassword_[0-9a-f]{32}\.privateKey$/.test(n)).sort();
+  const newToken = async () => {
+    const tok = await inst.fetch('/ocs/v2.php/core/getapppassword?format=json', { as: ALICE, headers: { 'OCS-APIRequest': 'true' } });
+    assert.equal(tok.status, 200);
+    return (await tok.json() as { ocs: { data: { apppassword: string } } }).ocs.data.apppassword;
+  };
+  try {
+    await inst.addUser(ALICE.uid, ALICE.password);
+    assert.equal((await put(inst, ALICE, 'a.txt', 'AAA')).status, 201);
+    const first = await newToken();
+    const second = await newToken();
+    const both = wrappings();
+    assert.equal(both.length, 2);
+
+    // A wrapping stored under the name used before v2 still unlocks, and is renamed on the way.
+    const { appPasswordKeyName, legacyAppPasswordKeyName } = await import('../../src/encryption/user-key-files.ts');
+    renameSync(join(keyDir, appPasswordKeyName(second)), join(keyDir, legacyAppPasswordKeyName(second)));
+    inst.app.userKeys.session.lockAll();
+    inst.app.auth.clearCache();
+    assert.equal((await get(inst, { uid: 'alice', password: second }, 'a.txt')).body.toString(), 'AAA');
+    assert.deepEqual(wrappings(), both);
+
+    // The client revokes its own app password (as the desktop client does at logout): its wrapping goes.
+    const del = await inst.fetch('/ocs/v2.php/core/apppassword?format=json', { method: 'DELETE', as: { uid: 'alice', password: first }, headers: { 'OCS-APIRequest': 'true' } });
+    assert.equal(del.status, 200);
+    assert.deepEqual(wrappings(), [appPasswordKeyName(second)]);
+    // An admin ending every session and app password of the user removes the rest.
+    assert.equal(await inst.app.appPasswords.revokeAll('alice'), 1);
+    assert.deepEqual(wrappings(), []);
+    inst.app.userKeys.session.lockAll();
+    inst.app.auth.clearCache();
+    assert.equal((await get(inst, { uid: 'alice', password: second }, 'a.txt')).status, 401);
   } finally {
     await inst.stop();
   }
