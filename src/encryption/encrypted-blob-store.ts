@@ -1,9 +1,8 @@
 import { createHash } from 'node:crypto';
-import { close as fsClose, closeSync, createReadStream, fstatSync, open as fsOpen, read as fsRead } from 'node:fs';
 import { Readable, pipeline } from 'node:stream';
-import { CryptoError, NotFoundError, ValidationError } from '../errors.ts';
-import { openFd, readFdAt } from '../storage/fd-io.ts';
-import { PLAIN_CODEC, hasLocalPaths, type BlobContext, type BlobEntry, type BlobStore, type ByteRange, type PutResult } from '../storage/blob-store.ts';
+import { CryptoError, ValidationError } from '../errors.ts';
+import { openRawBlob, type OpenedRawBlob } from '../storage/raw-blob.ts';
+import { PLAIN_CODEC, type BlobContext, type BlobEntry, type BlobStore, type ByteRange, type PutResult } from '../storage/blob-store.ts';
 import { openHeader, openHeaderWithDek, type KekResolver, type OpenedHeader } from '../crypto/blob-header.ts';
 import { chunkRangeFor, encryptedSize, plaintextSize } from '../crypto/blob-sizes.ts';
 import { ChunkDecryptStream } from '../crypto/decrypt-stream.ts';
@@ -37,22 +36,8 @@ async function primed(s: Readable): Promise<Readable> {
   return s;
 }
 
-/**
- * A stored blob opened for decryption: its stored size and header bytes; all of it when it is small
- * and on local disk; else, on local disk, the open descriptor the body is read from.
- */
-interface StoredBlob {
-  readonly rawSize: number;
-  readonly head: Buffer;
-  readonly whole?: Buffer;
-  /** Open descriptor, until a stream takes it over (then undefined): whoever holds it closes it. */
-  fd?: number;
-}
-
-/** Stored blobs up to this size are read whole with the header (one positioned read). */
+/** Stored blobs up to this size are read whole with the header (one positioned read on local disk). */
 const SMALL_RAW = 1 << 20;
-/** Read buffer for larger blobs streamed from an open descriptor. */
-const READ_BUFFER = 1 << 20;
 
 async function readAll(s: Readable): Promise<Buffer> {
   const parts: Buffer[] = [];
@@ -110,20 +95,7 @@ export class EncryptedBlobStore implements BlobStore {
 
   /** The 140 header bytes of a stored blob (one positioned read on local disk, a ranged GET elsewhere). */
   async #readHeaderBytes(blobId: string, ctx: BlobContext): Promise<Buffer> {
-    const inner = this.#inner;
-    if (hasLocalPaths(inner)) {
-      // Callback API, one promise: a FileHandle costs several promise round trips per header.
-      return new Promise<Buffer>((resolve, reject) => {
-        fsOpen(inner.pathOf(blobId), 'r', (err, fd) => {
-          if (err) { reject(err.code === 'ENOENT' ? new NotFoundError(`blob ${blobId} is missing`) : err); return; }
-          const buf = Buffer.alloc(HEADER_SIZE);
-          fsRead(fd, buf, 0, HEADER_SIZE, 0, (rerr, n) => {
-            fsClose(fd, () => (rerr ? reject(rerr) : resolve(buf.subarray(0, n))));
-          });
-        });
-      });
-    }
-    return readAll(await inner.get(blobId, PLAIN_CODEC, ctx, { start: 0, end: HEADER_SIZE - 1 }));
+    return readAll(await this.#inner.get(blobId, PLAIN_CODEC, ctx, { start: 0, end: HEADER_SIZE - 1 }));
   }
 
   /** Resolves user root keys (and master-mode keys) by id, for `ctx.owner`'s blobs. */
@@ -184,53 +156,24 @@ export class EncryptedBlobStore implements BlobStore {
    * @throws CryptoError for swapped/rolled-back/tampered headers or missing keys; NotFoundError for a missing blob.
    */
   async openHeader(blobId: string, ctx: BlobContext): Promise<{ opened: OpenedHeader; plainSize: number }> {
-    const stored = await this.#openStored(blobId, ctx);
-    if (stored.fd !== undefined) closeSync(stored.fd);
-    return this.#verifyHeader(stored, blobId, ctx);
+    const raw = await this.#openStored(blobId, ctx, 0);
+    try {
+      return await this.#verifyHeader(raw, blobId, ctx);
+    } finally {
+      raw.close();
+    }
   }
 
-  /**
-   * Reads a stored blob's size and header. On local disk: open, fstat and one positioned read of
-   * the whole blob when it is small (else of the header, and the descriptor is kept open for the
-   * body: the caller closes it). fstat and close of a read-only descriptor do no I/O, so they run
-   * synchronously instead of costing a thread-pool round trip each. Elsewhere (S3): size, then a
-   * ranged get of the header.
-   * @throws NotFoundError for a missing blob.
-   */
-  async #openStored(blobId: string, ctx: BlobContext): Promise<StoredBlob> {
+  /** Opens a stored blob with its header bytes (all of it when at most `wholeUpTo`). @throws NotFoundError */
+  async #openStored(blobId: string, ctx: BlobContext, wholeUpTo: number): Promise<OpenedRawBlob> {
     await this.#syncState();
-    const inner = this.#inner;
-    if (!hasLocalPaths(inner)) {
-      const rawSize = await inner.size(blobId, PLAIN_CODEC, ctx);
-      const head = await readAll(await inner.get(blobId, PLAIN_CODEC, ctx, { start: 0, end: HEADER_SIZE - 1 }));
-      return { rawSize, head };
-    }
-    let fd: number;
-    try {
-      fd = await openFd(inner.pathOf(blobId), 'r');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new NotFoundError(`blob ${blobId} is missing`);
-      throw err;
-    }
-    let keep = false;
-    try {
-      const rawSize = fstatSync(fd).size;
-      if (rawSize <= SMALL_RAW) {
-        const whole = await readFdAt(fd, rawSize, 0);
-        return { rawSize: whole.length, head: whole.subarray(0, HEADER_SIZE), whole };
-      }
-      const head = await readFdAt(fd, HEADER_SIZE, 0);
-      keep = true;
-      return { rawSize, head, fd };
-    } finally {
-      if (!keep) closeSync(fd);
-    }
+    return openRawBlob(this.#inner, blobId, ctx, HEADER_SIZE, wholeUpTo);
   }
 
   /** Checks a stored blob's framing and header (see openHeader). */
-  async #verifyHeader(stored: StoredBlob, blobId: string, ctx: BlobContext): Promise<{ opened: OpenedHeader; plainSize: number }> {
-    const plainSize = plaintextSize(stored.rawSize);
-    const head = stored.head;
+  async #verifyHeader(raw: OpenedRawBlob, blobId: string, ctx: BlobContext): Promise<{ opened: OpenedHeader; plainSize: number }> {
+    const plainSize = plaintextSize(raw.size);
+    const head = raw.head.subarray(0, HEADER_SIZE);
     const expected = { fileId: ctx.fileId, blobId: blobIdBytes(blobId) };
     if (this.#shareKeys && await this.#shareKeys.active()) {
       // Per-user mode: share keys for sharees and links, keyrings for blobs older than the share.
@@ -255,31 +198,16 @@ export class EncryptedBlobStore implements BlobStore {
   }
 
   async #getEncrypted(blobId: string, ctx: BlobContext, range?: ByteRange): Promise<Readable> {
-    const stored = await this.#openStored(blobId, ctx);
+    const raw = await this.#openStored(blobId, ctx, SMALL_RAW);
     try {
-      const { opened, plainSize } = await this.#verifyHeader(stored, blobId, ctx);
-      return await this.#decrypt(blobId, ctx, stored, opened, plainSize, range);
+      const { opened, plainSize } = await this.#verifyHeader(raw, blobId, ctx);
+      return await this.#decrypt(raw, opened, plainSize, range);
     } finally {
-      if (stored.fd !== undefined) closeSync(stored.fd); // not taken over by a stream
+      raw.close(); // a body stream already took over what it needs
     }
   }
 
-  /**
-   * The stored bytes [start, end] of an opened blob: a slice of a small one, a stream from its open
-   * descriptor (which the stream takes over and closes when it ends or is destroyed), or a ranged
-   * get (S3).
-   */
-  async #rawRange(blobId: string, ctx: BlobContext, stored: StoredBlob, start: number, end: number): Promise<Readable> {
-    if (stored.whole) return Readable.from([stored.whole.subarray(start, end + 1)], { objectMode: false });
-    const fd = stored.fd;
-    if (fd !== undefined && hasLocalPaths(this.#inner)) {
-      stored.fd = undefined;
-      return createReadStream(this.#inner.pathOf(blobId), { fd, start, end, autoClose: true, highWaterMark: Math.max(1024, Math.min(READ_BUFFER, end - start + 1)) });
-    }
-    return this.#inner.get(blobId, PLAIN_CODEC, ctx, { start, end });
-  }
-
-  async #decrypt(blobId: string, ctx: BlobContext, stored: StoredBlob, opened: OpenedHeader, plainSize: number, range?: ByteRange): Promise<Readable> {
+  async #decrypt(raw: OpenedRawBlob, opened: OpenedHeader, plainSize: number, range?: ByteRange): Promise<Readable> {
     const { cipher } = opened.header;
     const contentKey = opened.contentKey;
     if (range) {
@@ -288,12 +216,12 @@ export class EncryptedBlobStore implements BlobStore {
       }
       if (plainSize === 0 || range.start >= plainSize) return Readable.from([]);
       const cr = chunkRangeFor(range.start, range.end, plainSize);
-      const raw = await this.#rawRange(blobId, ctx, stored, cr.rawStart, cr.rawEnd);
+      const stored = await raw.range(cr.rawStart, cr.rawEnd);
       const dec = new ChunkDecryptStream({ cipher, contentKey, plainSize, firstChunk: cr.firstChunk, lastChunk: cr.lastChunk, sliceStart: cr.sliceStart, sliceLength: cr.sliceLength });
-      return primed(pipeline(raw, dec, () => {}));
+      return primed(pipeline(stored, dec, () => {}));
     }
-    const raw = await this.#rawRange(blobId, ctx, stored, HEADER_SIZE, encryptedSize(plainSize) - 1);
-    return primed(pipeline(raw, new ChunkDecryptStream({ cipher, contentKey, plainSize }), () => {}));
+    const body = await raw.range(HEADER_SIZE, encryptedSize(plainSize) - 1);
+    return primed(pipeline(body, new ChunkDecryptStream({ cipher, contentKey, plainSize }), () => {}));
   }
 
   async size(blobId: string, codec: string, ctx: BlobContext): Promise<number> {

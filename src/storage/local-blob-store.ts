@@ -6,6 +6,7 @@ import { Readable } from 'node:stream';
 import { AlreadyExistsError, NotFoundError, ValidationError } from '../errors.ts';
 import { fsyncFd, openFd, readFdAt, writevFdAll } from './fd-io.ts';
 import { WRITE_BATCH, readHead, writeStreamToFile, type SourceHead } from './file-sink.ts';
+import type { OpenedRawBlob, RawBlobOpener } from './raw-blob.ts';
 import { PLAIN_CODEC, type BlobContext, type BlobEntry, type BlobStore, type ByteRange, type LocalBlobPaths, type PutResult, type RawBlobAccess } from './blob-store.ts';
 
 const BLOB_ID = /^[a-z0-9][a-z0-9-]{7,63}$/;
@@ -27,7 +28,7 @@ export const SMALL_BLOB = WRITE_BATCH;
  * content, and a crash leaves at worst an unreferenced partial blob or temp file that garbage
  * collection removes (see put()).
  */
-export class LocalBlobStore implements BlobStore, LocalBlobPaths, RawBlobAccess {
+export class LocalBlobStore implements BlobStore, LocalBlobPaths, RawBlobAccess, RawBlobOpener {
   readonly #root: string;
   readonly #tmp: string;
   /** Shard folders known to exist: bit i of a 4-hex-digit shard `id[0..4]` = i, or by name (other ids). */
@@ -169,36 +170,64 @@ export class LocalBlobStore implements BlobStore, LocalBlobPaths, RawBlobAccess 
   }
 
   /**
-   * Streams the blob (or the inclusive range of it): open, fstat, then the stored size bounds the
-   * read. Up to READ_BUFFER bytes are read with one positioned read into a buffer of their size (no
-   * 1 MiB buffer, no read at EOF: two thread-pool round trips in all, fstat and close of a read-only
-   * descriptor do no I/O and run synchronously); more stream from the open descriptor.
+   * Streams the blob (or the inclusive range of it) through openRaw: one open, a synchronous fstat,
+   * then one positioned read of up to READ_BUFFER bytes into a buffer of their size, or a stream
+   * from the same descriptor for more.
    * @throws NotFoundError when the blob is missing; ValidationError for an invalid range.
    */
   async get(blobId: string, _codec: string, _ctx: BlobContext, range?: ByteRange): Promise<Readable> {
-    const path = this.pathOf(blobId);
     if (range && (!Number.isSafeInteger(range.start) || !Number.isSafeInteger(range.end) || range.start < 0 || range.end < range.start)) {
       throw new ValidationError(`invalid byte range ${range.start}-${range.end}`);
     }
-    let fd: number;
+    const raw = await this.openRaw(blobId, 0, 0);
+    try {
+      const start = range?.start ?? 0;
+      const end = Math.min(range?.end ?? raw.size - 1, raw.size - 1);
+      return start > end ? Readable.from([]) : await raw.range(start, end);
+    } finally {
+      raw.close();
+    }
+  }
+
+  /**
+   * Opens the blob once for several reads (RawBlobOpener): open, then fstat and close of the
+   * read-only descriptor, which do no I/O, run synchronously instead of costing a thread-pool round
+   * trip each. A blob of at most `wholeUpTo` bytes is read whole in one positioned read; else the
+   * first `headBytes`. A range of up to READ_BUFFER bytes is one positioned read; a longer one is a
+   * stream that takes the descriptor over (later ranges reopen the file).
+   * @throws NotFoundError when the blob is missing.
+   */
+  async openRaw(blobId: string, headBytes: number, wholeUpTo: number): Promise<OpenedRawBlob> {
+    const path = this.pathOf(blobId);
+    let fd: number | undefined;
     try {
       fd = await openFd(path, 'r');
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new NotFoundError(`blob ${blobId} is missing`);
       throw err;
     }
-    let owned = true;
+    const release = () => { if (fd !== undefined) { closeSync(fd); fd = undefined; } };
     try {
       const size = fstatSync(fd).size;
-      const start = range?.start ?? 0;
-      const end = Math.min(range?.end ?? size - 1, size - 1);
-      if (start > end) return Readable.from([]);
-      const len = end - start + 1;
-      if (len <= READ_BUFFER) return Readable.from([await readFdAt(fd, len, start)], { objectMode: false });
-      owned = false; // the stream closes it
-      return createReadStream(path, { fd, start, end, autoClose: true, highWaterMark: READ_BUFFER });
-    } finally {
-      if (owned) closeSync(fd);
+      const whole = size <= wholeUpTo;
+      const wanted = whole ? size : Math.min(headBytes, size);
+      const head = wanted === 0 ? Buffer.alloc(0) : await readFdAt(fd, wanted, 0);
+      return {
+        size, head, whole,
+        range: async (start, end) => {
+          if (whole) return Readable.from([head.subarray(start, end + 1)], { objectMode: false });
+          const len = end - start + 1;
+          if (fd === undefined) fd = await openFd(path, 'r');
+          if (len <= READ_BUFFER) return Readable.from([await readFdAt(fd, len, start)], { objectMode: false });
+          const taken = fd;
+          fd = undefined; // the stream closes it
+          return createReadStream(path, { fd: taken, start, end, autoClose: true, highWaterMark: READ_BUFFER });
+        },
+        close: release,
+      };
+    } catch (err) {
+      release();
+      throw err;
     }
   }
 
