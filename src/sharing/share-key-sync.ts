@@ -154,6 +154,14 @@ export class ShareKeySync {
   async afterMemberAdded(gid: string, uid: string): Promise<void> {
     if (!(await this.#keys.active())) return;
     const rows = await this.#db.selectFrom('shares').select(['owner', 'file_id']).where('share_type', '=', SHARE_TYPE_GROUP).where('share_with', '=', gid).execute();
+    await this.#sealFromUnlockedOwners(rows, uid);
+  }
+
+  /**
+   * Seals to `uid` the keys of the shared nodes in `rows` whose owner's keys are unlocked in this
+   * process now (the others are sealed at the owner's next login).
+   */
+  async #sealFromUnlockedOwners(rows: readonly { owner: string; file_id: number | string }[], uid: string): Promise<void> {
     for (const r of rows) {
       if (r.owner === uid) continue;
       const fileId = num(r.file_id);
@@ -189,13 +197,7 @@ export class ShareKeySync {
           eb.and([eb('share_type', '=', SHARE_TYPE_USER), eb('share_with', '=', uid)]),
           ...(groups.length ? [eb.and([eb('share_type', '=', SHARE_TYPE_GROUP), eb('share_with', 'in', groups)])] : []),
         ])).execute();
-      for (const r of received) {
-        if (r.owner === uid) continue;
-        const fileId = num(r.file_id);
-        const id = await this.#keys.keyIdOf(r.owner, fileId);
-        const key = id ? await this.#keys.unwrap(r.owner, id, { uid: r.owner }).catch(() => undefined) : undefined;
-        if (id && key) await this.#keys.sealToUser(r.owner, { id, key, fileId }, uid);
-      }
+      await this.#sealFromUnlockedOwners(received, uid);
     } catch (err) {
       this.#log?.warn(`share keys of ${uid}: ${(err as Error).message}`);
     }
