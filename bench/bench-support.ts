@@ -148,6 +148,9 @@ export class DavClient {
     this.#auth = 'Basic ' + Buffer.from(`${uid}:${password}`).toString('base64');
   }
 
+  /** The Authorization header value. */
+  get authorization(): string { return this.#auth; }
+
   /** `/remote.php/dav/files/<uid>/<p>`, percent-encoded per segment. */
   path(p: string): string {
     return `/remote.php/dav/files/${this.uid}/` + p.split('/').filter(Boolean).map(encodeURIComponent).join('/');

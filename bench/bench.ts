@@ -6,7 +6,7 @@
  *
  * --quick uses small sizes (64 MiB instead of 1 GiB, fewer files) for a smoke run; --streams measures
  * only the big-file rows (PUT, GET, ranged GET, RSS); --encrypt-all only the encrypt-all/decrypt-all
- * rows. BENCH_NODE_ARGS adds node flags to the server
+ * rows (BENCH_OCC_NODE_ARGS adds node flags to those occ runs); --small only the 4 KiB PUT and its PROPFIND rows. BENCH_NODE_ARGS adds node flags to the server
  * process (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`); BENCH_TSX=1 runs the server through the tsx
  * loader instead of the compiled dist/ (see startBenchServer).
  * Instances live under $TMPDIR (default /tmp): `TMPDIR=/dev/shm npm run bench` takes the disk (and its
@@ -23,6 +23,7 @@ import { loadConfig } from '../src/config/config.ts';
 import {
   benchCodeRoot, DavClient, dirBytes, expectStatus, GiB, median, MiB, parallel, pct, RssSampler, startBenchServer, type BenchServer,
 } from './bench-support.ts';
+import { leanPutMany } from './lean-put-client.ts';
 
 const ROOT = new URL('..', import.meta.url).pathname.replace(/\/$/, '');
 const argv = process.argv.slice(2);
@@ -33,6 +34,8 @@ const JSON_OUT = argv.find((a) => a.startsWith('--json='))?.slice(7);
 const STREAMS_ONLY = argv.includes('--streams');
 /** Only the encrypt-all / decrypt-all rows (and process start). */
 const CONVERT_ONLY = argv.includes('--encrypt-all');
+/** Only the small-file rows (PUT 4 KiB and its PROPFIND): a fast loop while profiling. */
+const SMALL_ONLY = argv.includes('--small');
 /** The big GET is measured with curl when it is installed (see DavClient.curlGet). */
 const HAVE_CURL = spawnSync('curl', ['--version'], { stdio: 'ignore' }).status === 0;
 const S = QUICK
@@ -60,7 +63,7 @@ async function measure(mode: Mode, srv: BenchServer, rss: RssSampler): Promise<v
   };
 
   // on-disk overhead of small files first, while the blob store is nearly empty
-  for (const [label, size] of [['4 KiB', 4096], ['1 MiB', MiB]] as const) {
+  if (!SMALL_ONLY) for (const [label, size] of [['4 KiB', 4096], ['1 MiB', MiB]] as const) {
     await step(`overhead ${label} (blob vs plaintext)`, async () => {
       const before = dirBytes(blobs);
       await dav.putFile(`overhead-${size}.bin`, size);
@@ -70,7 +73,7 @@ async function measure(mode: Mode, srv: BenchServer, rss: RssSampler): Promise<v
   }
 
   const bigLabel = S.big === GiB ? '1 GiB' : `${S.big / MiB} MiB`;
-  await step(`PUT ${bigLabel} MiB/s`, async () => {
+  if (!SMALL_ONLY) await step(`PUT ${bigLabel} MiB/s`, async () => {
     const before = dirBytes(blobs);
     rss.phase('put-big');
     const c0 = rss.cpuSeconds();
@@ -87,7 +90,7 @@ async function measure(mode: Mode, srv: BenchServer, rss: RssSampler): Promise<v
     if (st) put(`server RSS during PUT ${bigLabel}: peak (start→mid→end) MiB`, mode, `${st.peakMiB} (${st.startMiB}→${st.midMiB}→${st.endMiB})`);
   });
 
-  await step(`GET ${bigLabel} MiB/s`, async () => {
+  if (!SMALL_ONLY) await step(`GET ${bigLabel} MiB/s`, async () => {
     rss.phase('get-big');
     const c0 = rss.cpuSeconds();
     const t0 = performance.now();
@@ -104,7 +107,7 @@ async function measure(mode: Mode, srv: BenchServer, rss: RssSampler): Promise<v
     if (st) put(`server RSS during GET ${bigLabel}: peak (start→mid→end) MiB`, mode, `${st.peakMiB} (${st.startMiB}→${st.midMiB}→${st.endMiB})`);
   });
 
-  await step('ranged GET 64 KiB latency ms (median / p95)', async () => {
+  if (!SMALL_ONLY) await step('ranged GET 64 KiB latency ms (median / p95)', async () => {
     const times: number[] = [];
     for (let i = 0; i < 50; i++) {
       const start = Math.floor(Math.random() * (S.big - 65536));
@@ -116,7 +119,7 @@ async function measure(mode: Mode, srv: BenchServer, rss: RssSampler): Promise<v
     }
     put('ranged GET 64 KiB latency ms (median / p95)', mode, `${fmt(median(times), 2)} / ${fmt(pct(times, 0.95), 2)}`);
   });
-  await step('delete big file', async () => { expectStatus(await dav.request('DELETE', dav.path('big.bin')), [204], 'DELETE big'); });
+  if (!SMALL_ONLY) await step('delete big file', async () => { expectStatus(await dav.request('DELETE', dav.path('big.bin')), [204], 'DELETE big'); });
   if (STREAMS_ONLY) { dav.destroy(); return; }
 
   const smallRow = `PUT ${S.smallFiles} × 4 KiB files/s (8 clients)`;
@@ -124,11 +127,14 @@ async function measure(mode: Mode, srv: BenchServer, rss: RssSampler): Promise<v
     expectStatus(await dav.request('MKCOL', dav.path('small')), [201], 'MKCOL small');
     const body = randomBytes(4096);
     const c0 = rss.cpuSeconds();
-    const ms = await parallel(S.smallFiles, 8, async (i) => {
-      const r = await dav.request('PUT', dav.path(`small/f${String(i).padStart(5, '0')}.txt`), { headers: { 'Content-Length': 4096, 'X-OC-Mtime': 1_700_000_000 }, body });
-      expectStatus(r, [201], 'PUT small');
+    const client0 = process.cpuUsage();
+    const ms = await leanPutMany({
+      url: srv.url, auth: dav.authorization, count: S.smallFiles, connections: 8, body,
+      pathOf: (i) => dav.path(`small/f${String(i).padStart(5, '0')}.txt`), headers: { 'X-OC-Mtime': 1_700_000_000 },
     });
     const cpu = rss.cpuSeconds() - c0;
+    const client = process.cpuUsage(client0);
+    put(`PUT 4 KiB: bench client CPU ms per PUT (lean keep-alive client)`, mode, fmt((client.user + client.system) / 1000 / S.smallFiles, 2));
     put(smallRow, mode, fmt(S.smallFiles / (ms / 1000), 0));
     put(`PUT 4 KiB files per server CPU-second`, mode, fmt(S.smallFiles / cpu, 0));
     put(`PUT 4 KiB: server CPU ms per PUT (user + sys)`, mode, fmt((cpu * 1000) / S.smallFiles, 2));
@@ -140,14 +146,15 @@ async function measure(mode: Mode, srv: BenchServer, rss: RssSampler): Promise<v
     put(`PROPFIND Depth 1, ${S.smallFiles} entries: server CPU ms (mean)`, mode, fmt(r.cpuMs, 0));
   });
 
+  if (SMALL_ONLY) { dav.destroy(); return; }
   const manyRow = `PUT ${S.manyFiles} × 100 B files/s (8 clients)`;
   await step(manyRow, async () => {
     expectStatus(await dav.request('MKCOL', dav.path('many')), [201], 'MKCOL many');
     const body = randomBytes(100);
     const c0 = rss.cpuSeconds();
-    const ms = await parallel(S.manyFiles, 8, async (i) => {
-      const r = await dav.request('PUT', dav.path(`many/entry ${String(i).padStart(5, '0')}.txt`), { headers: { 'Content-Length': 100 }, body });
-      expectStatus(r, [201], 'PUT many');
+    const ms = await leanPutMany({
+      url: srv.url, auth: dav.authorization, count: S.manyFiles, connections: 8, body,
+      pathOf: (i) => dav.path(`many/entry ${String(i).padStart(5, '0')}.txt`),
     });
     put(manyRow, mode, fmt(S.manyFiles / (ms / 1000), 0));
     put(`PUT 100 B (${S.manyFiles} files): server CPU ms per PUT`, mode, fmt(((rss.cpuSeconds() - c0) * 1000) / S.manyFiles, 2));
@@ -177,12 +184,13 @@ function mixedSizes(n: number): number[] {
 /** One `occ` run of the code the bench measures (benchCodeRoot): wall seconds, CPU seconds (user + sys, all threads). */
 async function occRun(configPath: string, dir: string, args: string[]): Promise<{ wall: number; cpu: number | undefined; status: number | null; stderr: string }> {
   const { root } = await benchCodeRoot();
-  const entry = root.endsWith('/src') ? ['--import', 'tsx', join(root, 'cli/main.ts')] : [join(root, 'cli/main.js')];
+  const extra = (process.env.BENCH_OCC_NODE_ARGS ?? '').split(/\s+/).filter(Boolean); // e.g. --cpu-prof
+  const entry = [...extra, ...(root.endsWith('/src') ? ['--import', 'tsx', join(root, 'cli/main.ts')] : [join(root, 'cli/main.js')])];
   const timeFile = join(dir, 'occ.time');
   const useTime = spawnSync('sh', ['-c', 'test -x /usr/bin/time']).status === 0;
   const cmd = useTime ? ['/usr/bin/time', '-f', '%U %S', '-o', timeFile, process.execPath, ...entry] : [process.execPath, ...entry];
   const t0 = performance.now();
-  const r = spawnSync(cmd[0]!, [...cmd.slice(1), ...args], { encoding: 'utf8', cwd: ROOT, env: { ...process.env, COFFER_CONFIG: configPath }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const r = spawnSync(cmd[0]!, [...cmd.slice(1), ...args], { encoding: 'utf8', cwd: ROOT, env: { ...process.env, COFFER_CONFIG: configPath }, stdio: ['ignore', extra.length ? 'inherit' : 'ignore', 'pipe'] });
   const wall = (performance.now() - t0) / 1000;
   let cpu: number | undefined;
   try {
@@ -299,7 +307,7 @@ async function main(): Promise<void> {
       rmSync(srv.dir, { recursive: true, force: true });
     }
   }
-  if ((!ONLY || ONLY === 'encrypted') && !STREAMS_ONLY) await measureEncryptAll();
+  if ((!ONLY || ONLY === 'encrypted') && !STREAMS_ONLY && !SMALL_ONLY) await measureEncryptAll();
 
   for (const m of ['PUT', 'GET']) {
     const row = Object.keys(results).find((k) => k.startsWith(`${m} `) && k.endsWith('MiB/s'));

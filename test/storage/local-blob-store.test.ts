@@ -158,3 +158,14 @@ test('get: byte streams (not object mode), ranges of small and large blobs, inva
     assert.equal(readdirSync('/proc/self/fd').length, fds0);
   } finally { rmSync(dir, { recursive: true, force: true }); }
 });
+
+test('newBlobId: 32 hex digits, unique; ids in a row share their shard folder, which changes after a run of them', () => {
+  const ids = Array.from({ length: 10_000 }, () => newBlobId());
+  for (const id of ids) assert.match(id, /^[0-9a-f]{32}$/);
+  assert.equal(new Set(ids).size, ids.length);
+  const shards = new Set(ids.map((id) => id.slice(0, 4)));
+  // 10,000 ids span at most 4 runs (a run may have started before this test), and more than one
+  assert.ok(shards.size >= 2 && shards.size <= 4, `${shards.size} shard folders`);
+  // within a run, the rest of the id is random: no two ids share their next 16 digits
+  assert.equal(new Set(ids.map((id) => id.slice(4, 20))).size, ids.length);
+});
