@@ -44,9 +44,9 @@ ${err}${note}
 <input type="hidden" name="requesttoken" value="${esc(opts.csrf)}">
 <input type="hidden" name="redirect_url" value="${esc(opts.redirectUrl)}">
 <label for="user">Username</label>
-<input id="user" name="user" type="text" autocomplete="username" autocapitalize="none" spellcheck="false" required autofocus value="${esc(opts.user ?? '')}">
+<input id="user" name="user" type="text" autocomplete="username" autocapitalize="none" spellcheck="false" required${opts.user ? '' : ' autofocus'} value="${esc(opts.user ?? '')}">
 <label for="password">Password</label>
-<input id="password" name="password" type="password" autocomplete="current-password" required>
+<input id="password" name="password" type="password" autocomplete="current-password" required${opts.user ? ' autofocus' : ''}>
 <button type="submit" class="primary">Log in</button>
 </form>`);
 }

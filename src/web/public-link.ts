@@ -13,10 +13,12 @@ import { PERMISSION_READ, has } from '../sharing/share-types.ts';
 import { findLink, hasLinkSession, linkSessionCookie, verifyLinkPassword } from './public-link-access.ts';
 import { checkZipLimits, streamZip, type ZipEntry } from './public-link-zip.ts';
 import { publicDavRoutes } from './public-link-dav.ts';
+import { pageShell } from './login-page.ts';
 
 const TOKEN_RE = /^\/(?:index\.php\/)?s\/([A-Za-z0-9]{1,64})(\/download)?\/?$/;
 
-const CSP = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+/** Nothing runs on these pages; only the guest stylesheet and the logo load (same origin). */
+const CSP = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 function esc(s: string): string {
   return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]!));
@@ -31,15 +33,9 @@ export function humanSize(bytes: number): string {
   return `${i === 0 ? v : v.toFixed(1)} ${units[i]}`;
 }
 
-function page(title: string, body: string): string {
-  return `<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="robots" content="noindex, nofollow"><title>${esc(title)} – Coffer</title>
-<style>body{font-family:system-ui,sans-serif;background:#f4f6f8;margin:0}main{max-width:34rem;margin:4rem auto;background:#fff;border-radius:8px;padding:2rem;box-shadow:0 1px 4px #0002}
-h1{font-size:1.3rem;word-break:break-all}.meta{color:#555}.btn{display:inline-block;background:#0082c9;color:#fff;border:0;border-radius:4px;padding:.6rem 1.2rem;text-decoration:none;font-size:1rem;cursor:pointer}
-input[type=password]{padding:.5rem;font-size:1rem;width:60%}.err{color:#b00}ul{padding-left:1.2rem}</style></head>
-<body><main>${body}</main></body></html>
-`;
+/** A guest page in the web UI's look (the login page's shell), its body in one card. */
+function page(title: string, body: string, wide = false): string {
+  return pageShell(title, `<div class="card${wide ? ' wide' : ''}">${body}</div>`).replace('<head>', '<head>\n<meta name="robots" content="noindex, nofollow">');
 }
 
 function sendHtml(res: ServerResponse, status: number, html: string, headers: Record<string, string> = {}): void {
@@ -56,10 +52,12 @@ function sendHtml(res: ServerResponse, status: number, html: string, headers: Re
 }
 
 function passwordForm(token: string, error?: string): string {
-  return page('Password required', `<h1>This share is password-protected</h1>
-${error ? `<p class="err">${esc(error)}</p>` : ''}
-<form method="post" action="/s/${esc(token)}"><p><input type="password" name="password" autocomplete="current-password" placeholder="Password" required autofocus>
-<button class="btn" type="submit">Open</button></p></form>`);
+  return page('Password required', `<h1>Password required</h1>
+<p class="muted">This share is password-protected. Enter its password to open it.</p>
+${error ? `<p class="msg error" role="alert">${esc(error)}</p>` : ''}
+<form method="post" action="/s/${esc(token)}"><label for="link-password">Password</label>
+<input id="link-password" type="password" name="password" autocomplete="current-password" required autofocus>
+<button class="primary" type="submit">Open</button></form>`);
 }
 
 async function sharePage(app: App, s: ShareWithNode): Promise<string> {
@@ -67,16 +65,17 @@ async function sharePage(app: App, s: ShareWithNode): Promise<string> {
   const owner = await app.users.get(share.owner).then((u) => u.displayName, () => share.owner);
   const name = node.path === '' ? share.owner : node.name;
   const canRead = has(share.permissions, PERMISSION_READ);
-  let body = `<h1>${esc(name)}</h1><p class="meta">Shared by ${esc(owner)} · ${esc(humanSize(node.size))}</p>`;
-  if (share.note) body += `<p>${esc(share.note)}</p>`;
+  let body = `<h1 class="share-title">${esc(name)}</h1><p class="muted">Shared by ${esc(owner)} · ${esc(humanSize(node.size))}</p>`;
+  if (share.note) body += `<p class="note">${esc(share.note)}</p>`;
   if (!canRead) return page(name, body + '<p>This is an upload-only share: files can be dropped here with a WebDAV client.</p>');
   if (node.kind === 'dir') {
     const kids = await app.files.children(node.owner, node.path);
-    body += `<ul>${kids.slice(0, 200).map((k) => `<li>${esc(k.name)}${k.kind === 'dir' ? '/' : ''} <span class="meta">${esc(humanSize(k.size))}</span></li>`).join('')}</ul>`;
-    if (kids.length > 200) body += `<p class="meta">… and ${kids.length - 200} more</p>`;
+    body += kids.length === 0 ? '<p class="muted">This folder is empty.</p>'
+      : `<ul class="file-list" aria-label="Contents">${kids.slice(0, 200).map((k) => `<li><span class="file-name ${k.kind === 'dir' ? 'dir' : 'file'}">${esc(k.name)}</span><span class="muted">${esc(humanSize(k.size))}</span></li>`).join('')}</ul>`;
+    if (kids.length > 200) body += `<p class="muted">… and ${kids.length - 200} more</p>`;
   }
-  body += `<p><a class="btn" href="/s/${esc(share.token!)}/download">Download${node.kind === 'dir' ? ' (zip)' : ''}</a></p>`;
-  return page(name, body);
+  body += `<a class="button-link primary" href="/s/${esc(share.token!)}/download">Download${node.kind === 'dir' ? ' (zip)' : ''}</a>`;
+  return page(name, body, true);
 }
 
 function errorPage(res: ServerResponse, err: unknown): void {

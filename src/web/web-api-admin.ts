@@ -44,7 +44,8 @@ function parseQuota(v: unknown): number | null {
  * Admin endpoints: `apps`, `apps/<id>/enable|disable`, `encryption`, `encryption/enable`,
  * `encryption/recovery-key` {password} (create the recovery key), `encryption/recovery-key/password`
  * {old, password} (change its password),
- * `encryption/backup` (streams a password-protected key archive), `users…`.
+ * `encryption/backup` (streams a password-protected key archive), `users…` (list, create, delete,
+ * quota, password {password, recoveryPassword?, confirmKeyReset?}, reset-impact).
  * @returns false when the request is not an admin request
  */
 export async function handleAdminApi(c: ApiCall): Promise<boolean> {
@@ -168,17 +169,29 @@ export async function handleAdminApi(c: ApiCall): Promise<boolean> {
       sendJson(c.res, 200, { uid: a1, quota: q });
       return true;
     }
+    if (a2 === 'reset-impact' && m === 'GET') {
+      // What a password reset of this user costs: per-user keys (hasKeys), their opt-in, the recovery key.
+      await app.users.get(a1);
+      sendJson(c.res, 200, await app.userKeys.resetImpact(a1));
+      return true;
+    }
     if (a2 === 'password' && m === 'POST') {
       const body = await readBody(req);
       const password = str(body, 'password');
+      if (!password) throw new ValidationError('The new password must not be empty');
       await app.users.get(a1);
       // Per-user-key mode: without the recovery key the user's files would be lost; that needs an
       // explicit confirmation (KeyResetNotConfirmedError → 409 with the warning otherwise).
-      await adminResetPassword(app.userKeys, a1, password, {
-        recoveryPassword: typeof body.recoveryPassword === 'string' ? body.recoveryPassword : undefined,
-        confirmedLoss: body.confirmKeyReset === true || body.confirmKeyReset === '1' || body.confirmKeyReset === 'true',
-        setLoginPassword: () => app.users.setPassword(a1, password),
-      });
+      try {
+        await adminResetPassword(app.userKeys, a1, password, {
+          recoveryPassword: typeof body.recoveryPassword === 'string' ? body.recoveryPassword : undefined,
+          confirmedLoss: body.confirmKeyReset === true || body.confirmKeyReset === '1' || body.confirmKeyReset === 'true',
+          setLoginPassword: () => app.users.setPassword(a1, password),
+        });
+      } catch (err) {
+        if (err instanceof ForbiddenError) throw new ForbiddenError('The recovery key password is wrong.');
+        throw err;
+      }
       app.auth.invalidateUser(a1);
       await app.sessions.revokeAll(a1);
       await app.audit.record('user.password_reset', { uid: a1, by: c.user.uid, ip: ctx.ip, via: 'web' });

@@ -73,6 +73,8 @@ export async function newContext(browser: Browser, opts: { phone?: boolean } = {
     viewport: opts.phone ? { width: 375, height: 740 } : { width: 1280, height: 800 },
     deviceScaleFactor: 1,
     locale: 'en-GB',
+    // The share dialog's copy button writes the clipboard; tests read it back.
+    permissions: ['clipboard-read', 'clipboard-write'],
     timezoneId: 'UTC',
   });
   ctx.setDefaultTimeout(60_000);
@@ -98,4 +100,43 @@ export async function login(page: Page, baseUrl: string, user: string, password:
 /** The files table row of `name`. */
 export function row(page: Page, name: string) {
   return page.locator('table.files-table tbody tr').filter({ has: page.locator('.name-text', { hasText: new RegExp(`^${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`) }) });
+}
+
+interface AXNode { ignored?: boolean; role?: { value?: string }; name?: { value?: string }; backendDOMNodeId?: number }
+/** Roles of controls (what a screen reader lets you operate): each needs an accessible name. */
+const CONTROL_ROLES = new Set([
+  'button', 'link', 'textbox', 'searchbox', 'checkbox', 'radio', 'combobox', 'listbox', 'menuitem', 'menuitemcheckbox',
+  'switch', 'slider', 'spinbutton', 'tab', 'progressbar', 'Date', 'DateTime', 'PopUpButton',
+]);
+
+/**
+ * Fails when a control on the page has no accessible name, as Chromium's accessibility tree
+ * computes it (labels, aria-label, text content): names the role and the element's HTML.
+ */
+export async function assertNamedControls(page: Page, where: string): Promise<number> {
+  const cdp = await page.context().newCDPSession(page);
+  try {
+    const { nodes } = await cdp.send('Accessibility.getFullAXTree') as unknown as { nodes: AXNode[] };
+    const controls = nodes.filter((n) => !n.ignored && CONTROL_ROLES.has(n.role?.value ?? ''));
+    const unnamed: string[] = [];
+    for (const n of controls) {
+      if (String(n.name?.value ?? '').trim() !== '') continue;
+      let html = '';
+      if (n.backendDOMNodeId !== undefined) {
+        const { object } = await cdp.send('DOM.resolveNode', { backendNodeId: n.backendDOMNodeId });
+        const r = await cdp.send('Runtime.callFunctionOn', { objectId: object.objectId!, functionDeclaration: 'function () { return this.outerHTML ? this.outerHTML.slice(0, 160) : String(this.nodeName); }', returnByValue: true });
+        html = String(r.result.value);
+      }
+      unnamed.push(`${n.role?.value}: ${html}`);
+    }
+    // Chromium names an unlabelled file input "Choose File": require a real label or aria-label.
+    const files = await page.evaluate(() => [...document.querySelectorAll<HTMLInputElement>('input[type=file]')]
+      .filter((i) => !i.getAttribute('aria-label') && !i.getAttribute('aria-labelledby') && (i.labels?.length ?? 0) === 0).map((i) => i.outerHTML));
+    unnamed.push(...files.map((h) => `file input: ${h}`));
+    if (unnamed.length) throw new Error(`${where}: controls without an accessible name:\n${unnamed.join('\n')}`);
+    if (controls.length === 0) throw new Error(`${where}: no controls found (page not loaded?)`);
+    return controls.length;
+  } finally {
+    await cdp.detach();
+  }
 }

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { ADMIN, startTestInstance, type TestInstance } from '../support/test-instance.ts';
-import { browserSkipReason, ensureWebBuilt, launchBrowser, login, newContext, row, shot } from './browser-support.ts';
+import { assertNamedControls, browserSkipReason, ensureWebBuilt, launchBrowser, login, newContext, row, shot } from './browser-support.ts';
 
 const skip = browserSkipReason();
 const OCC = fileURLToPath(new URL('../../occ', import.meta.url));
@@ -48,6 +48,7 @@ describe('web UI: admin and personal settings', { skip, timeout: 300_000 }, () =
     assert.equal(await box.isChecked(), false);
     await page.getByText('Enable the “Default encryption module” under').waitFor();
     await shot(page, '20-security-module-off');
+    await assertNamedControls(page, 'security page (module off)');
   });
 
   test('apps page: enable the Default encryption module', async () => {
@@ -55,6 +56,7 @@ describe('web UI: admin and personal settings', { skip, timeout: 300_000 }, () =
     const r = page.getByRole('row', { name: /Default encryption module/ });
     await r.getByText('Disabled').waitFor();
     await shot(page, '21-apps');
+    await assertNamedControls(page, 'apps page');
     await r.getByRole('button', { name: 'Enable' }).click();
     await r.getByText('Enabled', { exact: true }).waitFor();
     await r.getByRole('button', { name: 'Disable' }).waitFor();
@@ -76,6 +78,7 @@ describe('web UI: admin and personal settings', { skip, timeout: 300_000 }, () =
     assert.match(text, /Back up the encryption keys/);
     assert.match(text, /cannot be turned off here/);
     await shot(page, '23-security-confirm');
+    await assertNamedControls(page, 'encryption confirmation dialog');
     // Cancel changes nothing.
     await dialog.getByRole('button', { name: 'Cancel' }).click();
     assert.equal(await box.isChecked(), false);
@@ -88,12 +91,28 @@ describe('web UI: admin and personal settings', { skip, timeout: 300_000 }, () =
     assert.equal(await box.isDisabled(), true);
     await page.getByText(/Master key — one server key/).waitFor();
     await page.getByText('The encryption keys have not been backed up.').waitFor();
+    // Still on and locked after a reload.
+    await page.reload();
+    await page.getByText('Server-side encryption is enabled. It cannot be turned off here.').waitFor();
+    assert.equal(await box.isChecked(), true);
+    assert.equal(await box.isDisabled(), true);
     await shot(page, '24-security-enabled');
+    await assertNamedControls(page, 'security page (enabled)');
 
     const { stdout } = await run(OCC, ['encryption:status', '--output=json'], { env: { ...process.env, COFFER_CONFIG: t.configPath } });
     const st = JSON.parse(stdout);
     assert.equal(st.enabled, true);
     assert.equal(st.appEnabled, true);
+
+    // The module cannot be disabled under enabled encryption: a clear refusal, nothing changes.
+    await page.getByRole('navigation', { name: 'Settings' }).getByRole('link', { name: 'Apps' }).click();
+    const r = page.getByRole('row', { name: /Default encryption module/ });
+    await r.getByRole('button', { name: 'Disable' }).click();
+    await page.getByRole('alert').filter({ hasText: 'cannot be disabled while server-side encryption is enabled' }).waitFor();
+    await r.getByText('Enabled', { exact: true }).waitFor();
+    assert.equal((await t.app.encryption.status()).appEnabled, true);
+    await page.getByRole('navigation', { name: 'Settings' }).getByRole('link', { name: 'Security & encryption' }).click();
+    await page.getByLabel('Enable server-side encryption').waitFor();
   });
 
   test('download key backup with a password; the warning goes away', async () => {
@@ -102,6 +121,7 @@ describe('web UI: admin and personal settings', { skip, timeout: 300_000 }, () =
     await dialog.getByLabel('Backup password', { exact: true }).fill('backup-password-123');
     await dialog.getByLabel('Repeat backup password').fill('backup-password-123');
     await shot(page, '25-key-backup-dialog');
+    await assertNamedControls(page, 'key backup dialog');
     const [dl] = await Promise.all([page.waitForEvent('download'), dialog.getByRole('button', { name: 'Download' }).click()]);
     assert.match(dl.suggestedFilename(), /^coffer-keys-\d{4}-\d{2}-\d{2}\.backup$/);
     const archive = readFileSync((await dl.path())!);
@@ -145,6 +165,7 @@ describe('web UI: admin and personal settings', { skip, timeout: 300_000 }, () =
     const dlg = page.getByRole('dialog', { name: /Reset password of Carol Example/ });
     await dlg.getByLabel('New password').fill('carol-new-password-456');
     await shot(page, '26-users-reset-password');
+    await assertNamedControls(page, 'reset password dialog');
     await dlg.getByRole('button', { name: 'Reset password' }).click();
     await page.getByText('Password of carol reset').waitFor();
     await t.app.auth.authenticatePassword('carol', 'carol-new-password-456', '127.0.0.9');
@@ -154,6 +175,7 @@ describe('web UI: admin and personal settings', { skip, timeout: 300_000 }, () =
     await page.getByText('User dave deleted').waitFor();
     assert.equal(await t.app.users.exists('dave'), false);
     await shot(page, '27-users');
+    await assertNamedControls(page, 'users page');
   });
 
   test('personal page: app password for a client, sessions, change password and still read files', async () => {
@@ -163,9 +185,23 @@ describe('web UI: admin and personal settings', { skip, timeout: 300_000 }, () =
     await login(otherPage, t.url, ADMIN.uid, password);
     const otherCookie = (await other.cookies()).find((c) => c.name === 'coffer_session')!.value;
 
+    // A third browser session, revoked from the list.
+    const third = await newContext(browser);
+    await login(await third.newPage(), t.url, ADMIN.uid, password);
+    const thirdCookie = (await third.cookies()).find((c) => c.name === 'coffer_session')!.value;
+    await third.close();
+    const thirdId = (await t.app.sessions.list(ADMIN.uid)).reduce((a, b) => (b.id > a.id ? b : a)).id;
+
     await page.goto(`${t.url}/settings/user`);
-    await page.getByRole('list', { name: 'Active sessions' }).getByText('(this browser)').waitFor();
-    assert.equal(await page.getByRole('list', { name: 'Active sessions' }).getByRole('listitem').count(), 2);
+    const sessions = page.getByRole('list', { name: 'Active sessions' });
+    await sessions.getByText('(this browser)').waitFor();
+    await sessions.getByRole('listitem').nth(2).waitFor();
+    assert.equal(await sessions.getByRole('listitem').count(), 3);
+    await sessions.getByRole('button', { name: `Revoke session ${thirdId}:` }).click();
+    await page.getByText('Session ended').waitFor();
+    await sessions.getByRole('button', { name: `Revoke session ${thirdId}:` }).waitFor({ state: 'detached' });
+    assert.equal(await sessions.getByRole('listitem').count(), 2);
+    assert.equal((await fetch(`${t.url}/web/api/session`, { headers: { cookie: `coffer_session=${thirdCookie}` } })).status, 401, 'the revoked session ended');
 
     await page.getByLabel('App name').fill('Laptop');
     await page.getByRole('button', { name: 'Create new app password' }).click();
@@ -174,6 +210,7 @@ describe('web UI: admin and personal settings', { skip, timeout: 300_000 }, () =
     const dav = await fetch(`${t.url}/remote.php/dav/files/${ADMIN.uid}/`, { method: 'PROPFIND', headers: { authorization: t.basic(ADMIN.uid, token), depth: '0' } });
     assert.equal(dav.status, 207);
     await shot(page, '28-personal-app-password');
+    await assertNamedControls(page, 'personal page with a new app password');
     await page.getByRole('button', { name: 'Done' }).click();
     await page.getByRole('button', { name: 'Revoke Laptop' }).click();
     await page.getByText('No app passwords yet.').waitFor();
@@ -189,6 +226,7 @@ describe('web UI: admin and personal settings', { skip, timeout: 300_000 }, () =
     await page.getByText(/Password changed\. 1 other session/).waitFor();
     password = 'admin-new-password-789';
     await shot(page, '29-personal');
+    await assertNamedControls(page, 'personal page');
     const res = await fetch(`${t.url}/web/api/session`, { headers: { cookie: `coffer_session=${otherCookie}` } });
     assert.equal(res.status, 401, 'the other session ended');
     await other.close();
@@ -209,6 +247,7 @@ describe('web UI: admin and personal settings', { skip, timeout: 300_000 }, () =
     await page.goto(flow.login);
     await page.getByText('Nextcloud desktop test').waitFor();
     await shot(page, '30-login-flow');
+    await assertNamedControls(page, 'login flow page');
     await page.getByRole('button', { name: 'Grant access' }).click();
     await page.getByText('Account connected').waitFor();
     await shot(page, '31-login-flow-granted');
@@ -232,6 +271,7 @@ describe('web UI: admin and personal settings', { skip, timeout: 300_000 }, () =
         const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
         assert.ok(overflow <= 0, `${path}: no horizontal scrolling at 375 px (overflow ${overflow}px)`);
         await shot(phone, name);
+        await assertNamedControls(phone, `${path} at phone width`);
       }
     } finally {
       await phoneCtx.close();

@@ -11,7 +11,8 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { ADMIN, startTestInstance, type TestInstance } from '../support/test-instance.ts';
-import { browserSkipReason, ensureWebBuilt, launchBrowser, login, newContext, shot } from './browser-support.ts';
+import { readFileSync } from 'node:fs';
+import { assertNamedControls, browserSkipReason, ensureWebBuilt, launchBrowser, login, newContext, row, shot } from './browser-support.ts';
 
 const skip = browserSkipReason();
 const OCC = fileURLToPath(new URL('../../occ', import.meta.url));
@@ -82,6 +83,7 @@ describe('web UI: recovery key and password recovery opt-in', { skip, timeout: 3
     await assert.rejects(t.app.userKeys.recovery.unlock('recovery-secret-1'));
     await page.getByText('Server-side encryption enabled', { exact: true }).waitFor({ state: 'detached' }); // the toast
     await shot(page, '40-security-recovery');
+    await assertNamedControls(page, 'security page with the recovery key');
   });
 
   test('personal page: the user opts into password recovery; it sticks after a reload', async () => {
@@ -103,6 +105,7 @@ describe('web UI: recovery key and password recovery opt-in', { skip, timeout: 3
       await box.waitFor();
       assert.equal(await box.isChecked(), true);
       await shot(up, '41-personal-recovery');
+      await assertNamedControls(up, 'personal page with password recovery');
 
       // Opt out, then opting in with a locked key is refused with a clear message (403).
       await box.uncheck();
@@ -116,6 +119,83 @@ describe('web UI: recovery key and password recovery opt-in', { skip, timeout: 3
     } finally {
       await uctx.close();
     }
+  });
+
+  test('per-user keys: change your password and still read your files; the admin resets it with the recovery key', async () => {
+    await t.addUser('frank', 'frank-password-123');
+    const content = Buffer.from('frank\'s diary, locked by his own key\n'.repeat(40));
+    const fctx = await newContext(browser);
+    try {
+      const fp = await fctx.newPage();
+      await login(fp, t.url, 'frank', 'frank-password-123');
+      await fp.getByLabel('Upload').setInputFiles({ name: 'diary.txt', mimeType: 'text/plain', buffer: content });
+      await row(fp, 'diary.txt').waitFor();
+      assert.notEqual((await t.app.files.stat('frank', 'diary.txt')).blobCodec, 'plain', 'stored encrypted');
+
+      await fp.goto(`${t.url}/settings/user`);
+      await fp.getByLabel('Enable password recovery').check();
+      await fp.getByText('Password recovery enabled.').waitFor();
+      await fp.getByLabel('Current password').fill('frank-password-123');
+      await fp.getByLabel('New password', { exact: true }).fill('frank-password-456');
+      await fp.getByLabel('Confirm new password').fill('frank-password-456');
+      await fp.getByRole('button', { name: 'Change password' }).click();
+      await fp.getByText(/^Password changed\./).waitFor();
+
+      await fp.goto(`${t.url}/apps/files`);
+      const [dl] = await Promise.all([fp.waitForEvent('download'), row(fp, 'diary.txt').getByRole('link', { name: 'diary.txt' }).click()]);
+      assert.deepEqual(readFileSync((await dl.path())!), content, 'readable after the password change');
+    } finally {
+      await fctx.close();
+    }
+
+    // The admin resets frank's password: the dialog asks for the recovery key password.
+    await page.goto(`${t.url}/settings/users`);
+    await page.getByRole('button', { name: 'Reset password of frank' }).click();
+    const dlg = page.getByRole('dialog', { name: /Reset password of frank/ });
+    await dlg.getByText('opted into password recovery').waitFor();
+    await dlg.getByLabel('New password').fill('frank-password-789');
+    await dlg.getByLabel('Recovery key password').fill('not-the-recovery-password');
+    await dlg.getByRole('button', { name: 'Reset password' }).click();
+    await dlg.getByText('The recovery key password is wrong.').waitFor();
+    await t.app.auth.authenticatePassword('frank', 'frank-password-456', '127.0.0.7'); // unchanged
+    await dlg.getByLabel('Recovery key password').fill('recovery-secret-2');
+    await shot(page, '42-users-reset-with-recovery');
+    await assertNamedControls(page, 'reset dialog with the recovery key');
+    await dlg.getByRole('button', { name: 'Reset password' }).click();
+    await page.getByText('Password of frank reset').waitFor();
+
+    const f2 = await newContext(browser);
+    try {
+      const fp = await f2.newPage();
+      await login(fp, t.url, 'frank', 'frank-password-789');
+      const [dl] = await Promise.all([fp.waitForEvent('download'), row(fp, 'diary.txt').getByRole('link', { name: 'diary.txt' }).click()]);
+      assert.deepEqual(readFileSync((await dl.path())!), content, 'readable after the admin reset through the recovery key');
+    } finally {
+      await f2.close();
+    }
+  });
+
+  test('per-user keys: resetting the password of a user who did not opt in needs the loss confirmed', async () => {
+    await t.addUser('gina', 'gina-password-123');
+    const gctx = await newContext(browser);
+    try {
+      await login(await gctx.newPage(), t.url, 'gina', 'gina-password-123'); // creates her key pair
+    } finally {
+      await gctx.close();
+    }
+    assert.equal((await t.app.userKeys.resetImpact('gina')).hasKeys, true);
+    await page.goto(`${t.url}/settings/users`);
+    await page.getByRole('button', { name: 'Reset password of gina' }).click();
+    const dlg = page.getByRole('dialog', { name: /Reset password of gina/ });
+    await dlg.getByText('has not opted into password recovery').waitFor();
+    await dlg.getByLabel('New password').fill('gina-password-456');
+    const go = dlg.getByRole('button', { name: 'Reset password' });
+    assert.equal(await go.isDisabled(), true, 'no reset before the loss is confirmed');
+    await dlg.getByLabel('I understand that gina\'s encrypted files will be lost').check();
+    await shot(page, '43-users-reset-confirm-loss');
+    await go.click();
+    await page.getByText('Password of gina reset').waitFor();
+    await t.app.auth.authenticatePassword('gina', 'gina-password-456', '127.0.0.7');
   });
 
   test('without a recovery key the checkbox is disabled and says why', async () => {

@@ -220,6 +220,34 @@ describe('web UI server side', { timeout: 120_000 }, () => {
     }
   });
 
+  test('failures on WebDAV, OCS and the login form count against one shared throttle', async () => {
+    const { dir, configPath } = await writeTestConfig();
+    const app = await openApp(loadConfig(configPath), {
+      logger: silentLogger(), argon2: { memoryCost: 1024, timeCost: 1, parallelism: 1 },
+      throttle: { baseDelayMs: 1, maxDelayMs: 2, maxIpAttempts: 50, maxUserAttempts: 3 },
+    });
+    await app.users.create({ uid: 'yan', password: 'yan-password-123' });
+    const server = await startServer(app, { host: '127.0.0.1', port: 0 });
+    try {
+      const inst = { url: server.url } as TestInstance;
+      const basic = `Basic ${Buffer.from('yan:wrong-dav-password').toString('base64')}`;
+      const dav = await fetch(`${server.url}/remote.php/dav/files/yan/`, { method: 'PROPFIND', headers: { authorization: basic, depth: '0' } });
+      assert.equal(dav.status, 401);
+      const ocs = await fetch(`${server.url}/ocs/v2.php/cloud/user?format=json`, { headers: { authorization: basic, 'ocs-apirequest': 'true' } });
+      assert.equal(ocs.status, 401);
+      assert.equal((await postLogin(inst, 'yan', 'wrong-form-password')).status, 401, 'third failure, on the form');
+      const right = await postLogin(inst, 'yan', 'yan-password-123');
+      assert.equal(right.status, 429, 'the form is throttled by the failures on the other paths');
+      assert.match(await right.text(), /Too many failed attempts/);
+      const davRight = await fetch(`${server.url}/remote.php/dav/files/yan/`, { method: 'PROPFIND', headers: { authorization: `Basic ${Buffer.from('yan:yan-password-123').toString('base64')}`, depth: '0' } });
+      assert.notEqual(davRight.status, 207, 'and WebDAV is throttled by them too');
+    } finally {
+      await server.close(1000);
+      await app.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test('cookies get Secure behind TLS (directly, or X-Forwarded-Proto from a trusted proxy only)', () => {
     assert.equal(cookieHeader('coffer_session', 'v', { secure: true }), 'coffer_session=v; Path=/; HttpOnly; SameSite=Lax; Secure');
     const app = { config: { trustedProxies: ['10.0.0.1'] } } as never;

@@ -274,8 +274,8 @@ export function FilesPage({ dir: dirParam }: { dir: string }) {
               <tr key={it.path}>
                 <td class="col-name"><div class="name-cell">
                   {it.type === 'dir'
-                    ? <a class="name" href={dirUrl(it.path)} onClick={(e) => linkClick(e, dirUrl(it.path))}><FolderIcon /><span class="name-text">{it.name}</span></a>
-                    : <a class="name" href={downloadUrl(it.path)} download={it.name}><FileIcon /><span class="name-text">{it.name}</span></a>}
+                    ? <a class="name" href={dirUrl(it.path)} onClick={(e) => linkClick(e, dirUrl(it.path))}><FolderIcon /><span class="name-text" title={it.name}>{it.name}</span></a>
+                    : <a class="name" href={downloadUrl(it.path)} download={it.name}><FileIcon /><span class="name-text" title={it.name}>{it.name}</span></a>}
                   {(it.shareTypes?.length || (it.owner && dir === '')) && (
                     <span class="shared-badge" title={it.owner ? `Shared by ${it.owner}` : 'Shared'}>
                       <ShareIcon /><span>{it.owner ? `Shared by ${it.owner}` : it.shareTypes!.includes(3) ? 'Shared link' : 'Shared'}</span>

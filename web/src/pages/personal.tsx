@@ -23,7 +23,8 @@ function PasswordSection({ onChanged }: { onChanged: () => void }) {
     if (pw !== pw2) { setMsg({ ok: false, text: 'The new passwords do not match.' }); return; }
     try {
       const r = await api<{ otherSessionsEnded: number }>('me/password', { method: 'POST', body: { current: cur, password: pw } });
-      setMsg({ ok: true, text: `Password changed.${r.otherSessionsEnded ? ` ${r.otherSessionsEnded} other session(s) were logged out.` : ''}` });
+      const n = r.otherSessionsEnded;
+      setMsg({ ok: true, text: `Password changed.${n ? ` ${n} other ${n === 1 ? 'session was' : 'sessions were'} logged out.` : ''}` });
       setCur(''); setPw(''); setPw2('');
       onChanged();
     } catch (e2) { setMsg({ ok: false, text: (e2 as Error).message }); }
@@ -114,7 +115,7 @@ function Sessions() {
           <li key={s.id} class="list-row">
             <div><strong>{describeAgent(s.userAgent)}{s.current ? ' (this browser)' : ''}</strong>
               <span class="muted small">{s.ip || 'unknown address'} · logged in {formatDate(s.createdAt)} · active {formatDate(s.lastActive)}</span></div>
-            <button type="button" onClick={() => revoke(s)} aria-label={s.current ? 'Log out this browser' : `Revoke session ${s.id}`}>{s.current ? 'Log out' : 'Revoke'}</button>
+            <button type="button" onClick={() => revoke(s)} aria-label={s.current ? 'Log out this browser' : `Revoke session ${s.id}: ${describeAgent(s.userAgent)}, ${s.ip || 'unknown address'}`}>{s.current ? 'Log out' : 'Revoke'}</button>
           </li>
         ))}
       </ul>

@@ -13,7 +13,7 @@ interface EncState {
 function ConfirmEnable({ onConfirm, onClose }: { onConfirm: () => Promise<void>; onClose: () => void }) {
   const [busy, setBusy] = useState(false);
   return (
-    <Dialog title="Enable server-side encryption?" onClose={onClose} alert>
+    <Dialog title="Enable server-side encryption?" onClose={onClose} alert wide>
       <p>Please read this before you continue:</p>
       <ul class="points">
         <li><strong>Only new files are encrypted.</strong> Files uploaded from now on are encrypted at rest; files already on the server stay as they are.</li>

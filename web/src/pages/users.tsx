@@ -16,24 +16,65 @@ function quotaOptions(current: number | null) {
   </>;
 }
 
-function ResetPassword({ user, mode, onClose }: { user: UserRow; mode: string; onClose: () => void }) {
+interface ResetImpact { hasKeys: boolean; optedIn: boolean; recoveryEnabled: boolean }
+
+/**
+ * Reset a user's password. With per-user keys the dialog says what the reset costs: with the
+ * recovery key (user opted in) the files stay readable; otherwise the admin must confirm their loss.
+ */
+function ResetPassword({ user, onClose }: { user: UserRow; onClose: () => void }) {
   const [pw, setPw] = useState('');
+  const [recoveryPw, setRecoveryPw] = useState('');
+  const [confirmLoss, setConfirmLoss] = useState(false);
+  const [impact, setImpact] = useState<ResetImpact | null>(null);
   const [err, setErr] = useState('');
+  const [busy, setBusy] = useState(false);
+  useEffect(() => {
+    api<ResetImpact>(`users/${encodeURIComponent(user.uid)}/reset-impact`).then(setImpact).catch((e) => setErr((e as Error).message));
+  }, []);
+  const canRecover = !!impact?.hasKeys && impact.optedIn && impact.recoveryEnabled;
+  const losesFiles = !!impact?.hasKeys && !(canRecover && recoveryPw);
   const submit = async (e: Event) => {
     e.preventDefault();
     if (!pw) { setErr('Enter a new password.'); return; }
-    try { await api(`users/${encodeURIComponent(user.uid)}/password`, { method: 'POST', body: { password: pw } }); toast(`Password of ${user.uid} reset`); onClose(); } catch (e2) { setErr((e2 as Error).message); }
+    if (losesFiles && !confirmLoss) { setErr(canRecover ? 'Enter the recovery key password, or confirm that the files will be lost.' : 'Confirm that the files will be lost.'); return; }
+    setBusy(true);
+    try {
+      await api(`users/${encodeURIComponent(user.uid)}/password`, {
+        method: 'POST',
+        body: { password: pw, recoveryPassword: canRecover && recoveryPw ? recoveryPw : undefined, confirmKeyReset: losesFiles && confirmLoss },
+      });
+      toast(`Password of ${user.uid} reset`);
+      onClose();
+    } catch (e2) { setErr((e2 as Error).message); setBusy(false); }
   };
+  const val = (e: Event) => (e.target as HTMLInputElement).value;
   return (
     <Dialog title={`Reset password of ${user.displayName}`} onClose={onClose}>
       <form onSubmit={submit}>
-        {mode === 'per-user'
-          ? <p class="warning">Server-side encryption uses per-user keys: unless the user enabled password recovery, resetting the password makes their encrypted files unreadable.</p>
-          : <p class="muted">The user's files stay readable (encryption, if enabled, uses the server's master key). Their browser sessions are ended.</p>}
+        {!impact ? <p class="muted">Checking the user's encryption keys…</p>
+          : !impact.hasKeys
+            ? <p class="muted">The user's files stay readable (encryption, if enabled, uses the server's master key). Their browser sessions are ended.</p>
+            : canRecover
+              ? <p class="warning">Server-side encryption uses per-user keys. {user.uid} opted into password recovery: enter the <strong>recovery key password</strong> to keep their files readable. Without it, resetting the password makes their encrypted files unreadable.</p>
+              : <p class="warning">Server-side encryption uses per-user keys and {user.uid} {impact.optedIn ? 'opted into recovery, but no recovery key is set up' : 'has not opted into password recovery'}: <strong>resetting the password makes all of their encrypted files permanently unreadable.</strong></p>}
         <label for="reset-pw">New password</label>
-        <input id="reset-pw" type="password" autocomplete="new-password" value={pw} onInput={(e) => setPw((e.target as HTMLInputElement).value)} />
+        <input id="reset-pw" type="password" autocomplete="new-password" value={pw} onInput={(e) => setPw(val(e))} />
+        {canRecover && <>
+          <label for="reset-recovery-pw">Recovery key password</label>
+          <input id="reset-recovery-pw" type="password" autocomplete="off" value={recoveryPw} onInput={(e) => setRecoveryPw(val(e))} />
+        </>}
+        {losesFiles && (
+          <div class="check-row confirm-loss">
+            <input id="reset-confirm-loss" type="checkbox" checked={confirmLoss} onChange={(e) => setConfirmLoss((e.target as HTMLInputElement).checked)} />
+            <label for="reset-confirm-loss">I understand that {user.uid}'s encrypted files will be lost</label>
+          </div>
+        )}
         {err && <p class="form-error" role="alert">{err}</p>}
-        <div class="dialog-actions"><button type="button" onClick={onClose}>Cancel</button><button type="submit" class="primary">Reset password</button></div>
+        <div class="dialog-actions">
+          <button type="button" onClick={onClose}>Cancel</button>
+          <button type="submit" class={losesFiles ? 'danger-button' : 'primary'} disabled={busy || !impact || (losesFiles && !confirmLoss)}>Reset password</button>
+        </div>
       </form>
     </Dialog>
   );
@@ -42,16 +83,12 @@ function ResetPassword({ user, mode, onClose }: { user: UserRow; mode: string; o
 /** `/settings/users`: add, delete, quota, reset password. */
 export function UsersPage({ me }: { me: SessionUser }) {
   const [users, setUsers] = useState<UserRow[] | null>(null);
-  const [mode, setMode] = useState('master-key');
   const [form, setForm] = useState({ uid: '', displayName: '', password: '', quota: 'none' });
   const [err, setErr] = useState('');
   const [reset, setReset] = useState<UserRow | null>(null);
   const [del, setDel] = useState<UserRow | null>(null);
   const load = () => api<{ users: UserRow[] }>('users').then((r) => setUsers(r.users)).catch(errorToast);
-  useEffect(() => {
-    void load();
-    api<{ mode: string; enabled: boolean }>('encryption').then((s) => setMode(s.enabled ? s.mode : 'none')).catch(() => {});
-  }, []);
+  useEffect(() => { void load(); }, []);
   const add = async (e: Event) => {
     e.preventDefault();
     setErr('');
@@ -106,7 +143,7 @@ export function UsersPage({ me }: { me: SessionUser }) {
           </table>
         </div>
       )}
-      {reset && <ResetPassword user={reset} mode={mode} onClose={() => setReset(null)} />}
+      {reset && <ResetPassword user={reset} onClose={() => setReset(null)} />}
       {del && (
         <Dialog title={`Delete ${del.uid}?`} onClose={() => setDel(null)} alert>
           <p>The account <strong>{del.uid}</strong>, all of its files and its shares will be deleted. This cannot be undone.</p>
