@@ -92,7 +92,10 @@ export async function switchKeyHolder(o: { keys: KeyManager; to: KeyHolder; comm
   const aad = masterAad(idHex);
   if (to.id === from.id) {
     // Same holder (e.g. another PIN source or module path): it must open the existing wrapping.
-    const again = await unwrapMasterWith(store, to, idHex, aad);
+    let again: Buffer;
+    try { again = await unwrapMasterWith(store, to, idHex, aad); } catch (err) {
+      throw new CryptoError(`holder ${to.id} (same id as the current holder) does not open master key ${idHex}: ${(err as Error).message}. To move to another token with the same labels, switch to 'secret' first or use another --key-label; nothing was changed`, { cause: err });
+    }
     if (!timingSafeEqual(again, mk)) throw new CryptoError(`holder ${to.id} does not open master key ${idHex}; nothing was changed`);
     await o.commit();
     return { from: from.id, to: to.id, masterKeyId: idHex, recovered };

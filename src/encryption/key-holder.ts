@@ -9,7 +9,7 @@ import { masterFileName, parseKeyFile } from './key-files.ts';
  * touches it.
  */
 export interface KeyHolder {
-  /** `secret` or `pkcs11:<token label>`. */
+  /** `secret`, `pkcs11:<token label>` or `pkcs11:<token label>/<key label>` (non-default key label). */
   readonly id: string;
   readonly type: 'secret' | 'pkcs11';
   /** Name of the wrapping of master key `idHex` by this holder in the system key scope. */
@@ -115,7 +115,7 @@ export async function deleteMasterWrappings(store: KeyStore, idHex: string): Pro
 /** The `keyHolder` config entry (see config.ts). */
 export type KeyHolderConfig =
   | { readonly type: 'secret' }
-  | { readonly type: 'pkcs11'; readonly module: string; readonly tokenLabel: string; readonly pinEnv?: string; readonly pinFile?: string; readonly keyLabel?: string };
+  | { readonly type: 'pkcs11'; readonly module: string; readonly tokenLabel: string; readonly pinEnv?: string; readonly pinFile?: string; readonly keyLabel?: string; readonly mechanism?: 'auto' | 'aes-gcm' | 'aes-key-wrap-pad' };
 
 /**
  * Builds (does not open) the holder a config names. The PKCS#11 code (native addon) is loaded only

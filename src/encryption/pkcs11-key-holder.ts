@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import pkcs11js from 'pkcs11js';
 import { AppError, AuthenticationError, ConfigError, CryptoError, NotSupportedError } from '../errors.ts';
@@ -17,10 +17,39 @@ export interface Pkcs11KeyHolderOptions {
   pinFile?: string;
   /** Label of the AES key object; default `coffer-master-wrap-<instanceid>`. */
   keyLabel?: string;
+  /** How the token wraps MK: `auto` (default: AES-GCM, else AES key wrap with padding), or one forced. */
+  mechanism?: Pkcs11Mechanism;
   instanceId: string;
 }
 
+/** `aes-gcm`: C_Encrypt/C_Decrypt with CKM_AES_GCM; `aes-key-wrap-pad`: C_WrapKey/C_UnwrapKey with CKM_AES_KEY_WRAP_PAD (RFC 5649). */
+export type Pkcs11Mechanism = 'auto' | 'aes-gcm' | 'aes-key-wrap-pad';
+
+/** What a token offers for the two wrapping mechanisms (from C_GetMechanismList/C_GetMechanismInfo). */
+export interface TokenMechanisms {
+  /** CKM_AES_GCM with CKF_ENCRYPT and CKF_DECRYPT. */
+  readonly gcm: boolean;
+  /** CKM_AES_KEY_WRAP_PAD with CKF_WRAP and CKF_UNWRAP. */
+  readonly kwp: boolean;
+}
+
+/**
+ * The mechanism used for new wrappings: AES-GCM when offered (unless another is forced), else AES key
+ * wrap with padding. Existing wrappings are opened with the mechanism their first byte names.
+ * @throws NotSupportedError naming what the token lacks (e.g. YubiHSM 2, Nitrokey HSM offer neither).
+ */
+export function chooseMechanism(pref: Pkcs11Mechanism, offered: TokenMechanisms, tokenLabel: string): 'aes-gcm' | 'aes-key-wrap-pad' {
+  if ((pref === 'auto' || pref === 'aes-gcm') && offered.gcm) return 'aes-gcm';
+  if ((pref === 'auto' || pref === 'aes-key-wrap-pad') && offered.kwp) return 'aes-key-wrap-pad';
+  const has = [offered.gcm ? 'CKM_AES_GCM (encrypt/decrypt)' : '', offered.kwp ? 'CKM_AES_KEY_WRAP_PAD (wrap/unwrap)' : ''].filter(Boolean).join(', ') || 'neither';
+  const want = pref === 'auto' ? 'CKM_AES_GCM (encrypt/decrypt) or CKM_AES_KEY_WRAP_PAD (wrap/unwrap)' : pref === 'aes-gcm' ? 'CKM_AES_GCM (encrypt/decrypt)' : 'CKM_AES_KEY_WRAP_PAD (wrap/unwrap)';
+  throw new NotSupportedError(`PKCS#11 token '${tokenLabel}' does not offer ${want}, which Coffer needs to wrap the master key (it offers ${has}); see docs/HSM.md`);
+}
+
 const FMT_GCM = 1;
+const FMT_KWP = 2;
+/** Bytes of SHA-256(AAD) appended to MK before key wrap (binds the AAD; KWP itself has none). */
+const KWP_AAD_TAG = 16;
 const IV_SIZE = 12;
 const TAG_BITS = 128;
 
@@ -64,12 +93,16 @@ function release(module: string): void {
 
 /**
  * Master key custody on a PKCS#11 token: MK is encrypted by a non-extractable, sensitive AES-256 key
- * object that lives on the token, with C_Encrypt/C_Decrypt and CKM_AES_GCM (96-bit random IV, 128-bit
- * tag, the AAD bound). The wrapping key never leaves the token; without the token and its PIN, the key
- * storage and the config secret do not open MK.
+ * object that lives on the token: by default C_Encrypt/C_Decrypt with CKM_AES_GCM (96-bit random IV,
+ * 128-bit tag, the AAD bound). The wrapping key never leaves the token; without the token and its PIN,
+ * the key storage and the config secret do not open MK. Holder id: `pkcs11:<token label>`, plus
+ * `/<key label>` when the key label is not the default (so one id always means one wrapping file).
  *
- * Wrapped value: `0x01 ‖ iv(12) ‖ ciphertext ‖ tag(16)`; the first byte leaves room for other
- * mechanisms (CKM_AES_KEY_WRAP_PAD needs C_WrapKey of a key object: SoftHSM2 refuses it in C_Encrypt).
+ * Wrapped value: `0x01 ‖ iv(12) ‖ ciphertext ‖ tag(16)` (CKM_AES_GCM), or, on tokens without GCM
+ * (or with `mechanism: 'aes-key-wrap-pad'`), `0x02 ‖ KWP(MK ‖ SHA-256(AAD)[0..16])`: MK is imported
+ * as a session-only generic secret and wrapped with C_WrapKey / CKM_AES_KEY_WRAP_PAD (RFC 5649); the
+ * unwrap creates a session object whose value is read once and destroyed. The first byte decides how
+ * an existing wrapping is opened.
  */
 export class Pkcs11KeyHolder implements KeyHolder {
   readonly id: string;
@@ -82,13 +115,16 @@ export class Pkcs11KeyHolder implements KeyHolder {
   #slot: Handle | undefined;
   #key: Handle | undefined;
   #ops = 0;
-  #gcmChecked = false;
+  #mech: 'aes-gcm' | 'aes-key-wrap-pad' | undefined;
+  #offered: TokenMechanisms | undefined;
   #tokenInfo: Record<string, string> = {};
 
   constructor(o: Pkcs11KeyHolderOptions) {
     this.#o = o;
-    this.id = `pkcs11:${o.tokenLabel}`;
-    this.keyLabel = o.keyLabel ?? `coffer-master-wrap-${o.instanceId}`;
+    const defaultLabel = `coffer-master-wrap-${o.instanceId}`;
+    this.keyLabel = o.keyLabel ?? defaultLabel;
+    // The id names the wrapping key: two holders with one id have one wrapping file (see fileName).
+    this.id = this.keyLabel === defaultLabel ? `pkcs11:${o.tokenLabel}` : `pkcs11:${o.tokenLabel}/${this.keyLabel}`;
   }
 
   /** `master_<id>.p11-<16 hex of SHA-256(token label ‖ 0 ‖ key label)>.masterKey`. */
@@ -181,6 +217,7 @@ export class Pkcs11KeyHolder implements KeyHolder {
     if (this.#key) return this.#key;
     let key = this.#find();
     if (!key && create) {
+      const kwp = this.#mechanism() === 'aes-key-wrap-pad';
       key = this.#p!.C_GenerateKey(this.#session!, { mechanism: pkcs11js.CKM_AES_KEY_GEN }, [
         { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY },
         { type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_AES },
@@ -189,10 +226,10 @@ export class Pkcs11KeyHolder implements KeyHolder {
         { type: pkcs11js.CKA_PRIVATE, value: true },
         { type: pkcs11js.CKA_SENSITIVE, value: true },
         { type: pkcs11js.CKA_EXTRACTABLE, value: false },
-        { type: pkcs11js.CKA_ENCRYPT, value: true },
-        { type: pkcs11js.CKA_DECRYPT, value: true },
-        { type: pkcs11js.CKA_WRAP, value: false },
-        { type: pkcs11js.CKA_UNWRAP, value: false },
+        { type: pkcs11js.CKA_ENCRYPT, value: !kwp },
+        { type: pkcs11js.CKA_DECRYPT, value: !kwp },
+        { type: pkcs11js.CKA_WRAP, value: kwp },
+        { type: pkcs11js.CKA_UNWRAP, value: kwp },
         { type: pkcs11js.CKA_LABEL, value: this.keyLabel },
         { type: pkcs11js.CKA_ID, value: Buffer.from(this.keyLabel, 'utf8') },
       ]);
@@ -205,13 +242,64 @@ export class Pkcs11KeyHolder implements KeyHolder {
   /** Finds the wrapping key, creating it on the token if missing (used by `key-holder:set`). */
   async ensureKey(): Promise<void> { await this.#keyHandle(true); }
 
-  /** @throws NotSupportedError when the token has no CKM_AES_GCM for encryption. */
-  #checkGcm(): void {
-    if (this.#gcmChecked) return;
-    const mechs = this.#p!.C_GetMechanismList(this.#slot!);
-    const ok = mechs.includes(pkcs11js.CKM_AES_GCM) && (this.#p!.C_GetMechanismInfo(this.#slot!, pkcs11js.CKM_AES_GCM).flags & pkcs11js.CKF_ENCRYPT) !== 0;
-    if (!ok) throw new NotSupportedError(`PKCS#11 token '${this.#o.tokenLabel}' does not offer CKM_AES_GCM encryption, which Coffer needs to wrap the master key`);
-    this.#gcmChecked = true;
+  #offeredMechanisms(): TokenMechanisms {
+    if (this.#offered) return this.#offered;
+    const p = this.#p!;
+    const slot = this.#slot!;
+    const list = p.C_GetMechanismList(slot);
+    const flags = (m: number) => (list.includes(m) ? p.C_GetMechanismInfo(slot, m).flags : 0);
+    const both = (f: number, a: number, b: number) => (f & a) !== 0 && (f & b) !== 0;
+    this.#offered = {
+      gcm: both(flags(pkcs11js.CKM_AES_GCM), pkcs11js.CKF_ENCRYPT, pkcs11js.CKF_DECRYPT),
+      kwp: both(flags(pkcs11js.CKM_AES_KEY_WRAP_PAD), pkcs11js.CKF_WRAP, pkcs11js.CKF_UNWRAP),
+    };
+    return this.#offered;
+  }
+
+  /** The mechanism for new wrappings (see chooseMechanism). @throws NotSupportedError. */
+  #mechanism(): 'aes-gcm' | 'aes-key-wrap-pad' {
+    this.#mech ??= chooseMechanism(this.#o.mechanism ?? 'auto', this.#offeredMechanisms(), this.#o.tokenLabel);
+    return this.#mech;
+  }
+
+  /** KWP: imports `value` as a session-only generic secret, wraps it with the token key, destroys the copy. */
+  #kwpWrap(key: Handle, value: Buffer): Buffer {
+    const p = this.#p!;
+    const s = this.#session!;
+    const obj = p.C_CreateObject(s, [
+      { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY },
+      { type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_GENERIC_SECRET },
+      { type: pkcs11js.CKA_TOKEN, value: false },
+      { type: pkcs11js.CKA_PRIVATE, value: true },
+      { type: pkcs11js.CKA_SENSITIVE, value: false },
+      { type: pkcs11js.CKA_EXTRACTABLE, value: true },
+      { type: pkcs11js.CKA_VALUE, value },
+    ]);
+    try {
+      return Buffer.from(p.C_WrapKey(s, { mechanism: pkcs11js.CKM_AES_KEY_WRAP_PAD }, key, obj, Buffer.alloc(value.length + 64)));
+    } finally {
+      try { p.C_DestroyObject(s, obj); } catch { /* session objects vanish with the session anyway */ }
+    }
+  }
+
+  /** KWP: unwraps into a session-only generic secret, reads its value once, destroys it. */
+  #kwpUnwrap(key: Handle, wrapped: Buffer): Buffer {
+    const p = this.#p!;
+    const s = this.#session!;
+    const obj = p.C_UnwrapKey(s, { mechanism: pkcs11js.CKM_AES_KEY_WRAP_PAD }, key, wrapped, [
+      { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY },
+      { type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_GENERIC_SECRET },
+      { type: pkcs11js.CKA_TOKEN, value: false },
+      { type: pkcs11js.CKA_PRIVATE, value: true },
+      { type: pkcs11js.CKA_SENSITIVE, value: false },
+      { type: pkcs11js.CKA_EXTRACTABLE, value: true },
+    ]);
+    try {
+      const [v] = p.C_GetAttributeValue(s, obj, [{ type: pkcs11js.CKA_VALUE }]);
+      return Buffer.from(v!.value);
+    } finally {
+      try { p.C_DestroyObject(s, obj); } catch { /* ignore */ }
+    }
   }
 
   /** Runs a GCM operation, trying the v2.40 parameter struct first and the older one if refused. */
@@ -233,21 +321,30 @@ export class Pkcs11KeyHolder implements KeyHolder {
     throw last;
   }
 
-  /** Creates the token key if missing. @throws CryptoError when the token refuses; NotSupportedError without AES-GCM. */
+  /**
+   * Creates the token key if missing.
+   * @throws CryptoError when the token refuses; NotSupportedError when it offers neither mechanism.
+   */
   async wrap(mk: Buffer, aad: Buffer): Promise<Buffer> {
     const key = await this.#keyHandle(true); // a new master key (enable, rotate, set) may create the token key
     this.#ops++;
     try {
-      this.#checkGcm();
+      if (this.#mechanism() === 'aes-key-wrap-pad') {
+        const tag = createHash('sha256').update(aad).digest().subarray(0, KWP_AAD_TAG);
+        return Buffer.concat([Buffer.from([FMT_KWP]), this.#kwpWrap(key, Buffer.concat([mk, tag]))]);
+      }
       const iv = randomBytes(IV_SIZE);
       return Buffer.concat([Buffer.from([FMT_GCM]), iv, this.#gcm('enc', key, iv, aad, mk)]);
     } catch (err) {
       if (err instanceof AppError) throw err;
-      throw new CryptoError(`PKCS#11 token '${this.#o.tokenLabel}' refused to wrap the master key: ${ckr(err)}`, { cause: err });
+      throw new CryptoError(`PKCS#11 token '${this.#o.tokenLabel}' refused to wrap the master key with ${this.#mech ?? 'its mechanism'}: ${ckr(err)}`, { cause: err });
     }
   }
 
-  /** @throws CryptoError when the wrapping does not open with the token's key (other key, tampered, other AAD). */
+  /**
+   * Opens a wrapping with the mechanism its first byte names.
+   * @throws CryptoError when the wrapping does not open with the token's key (other key, tampered, other AAD).
+   */
   async unwrap(wrapped: Buffer, aad: Buffer): Promise<Buffer> {
     const key = await this.#keyHandle(false);
     this.#ops++;
@@ -255,6 +352,12 @@ export class Pkcs11KeyHolder implements KeyHolder {
     try {
       if (wrapped[0] === FMT_GCM && wrapped.length > 1 + IV_SIZE + TAG_BITS / 8) {
         return this.#gcm('dec', key, wrapped.subarray(1, 1 + IV_SIZE), aad, wrapped.subarray(1 + IV_SIZE));
+      }
+      if (wrapped[0] === FMT_KWP && wrapped.length >= 1 + 24) {
+        const v = this.#kwpUnwrap(key, wrapped.subarray(1));
+        const tag = createHash('sha256').update(aad).digest().subarray(0, KWP_AAD_TAG);
+        if (v.length <= KWP_AAD_TAG || !timingSafeEqual(v.subarray(v.length - KWP_AAD_TAG), tag)) { v.fill(0); throw fail(); }
+        return Buffer.from(v.subarray(0, v.length - KWP_AAD_TAG));
       }
     } catch (err) {
       if (err instanceof CryptoError) throw err;
@@ -268,9 +371,15 @@ export class Pkcs11KeyHolder implements KeyHolder {
     return {
       type: 'pkcs11', id: this.id, module: o.module, tokenLabel: o.tokenLabel, keyLabel: this.keyLabel,
       pinSource: o.pinFile ? `file:${o.pinFile}` : `env:${o.pinEnv ?? 'PKCS11_PIN'}`,
-      connected: this.#session !== undefined, ...(this.#session ? { token: this.#tokenInfo, mechanism: 'CKM_AES_GCM' } : {}),
+      mechanismPreference: o.mechanism ?? 'auto',
+      connected: this.#session !== undefined, ...(this.#session ? { token: this.#tokenInfo, mechanism: this.#mechanismName() } : {}),
       tokenOperations: this.#ops,
     };
+  }
+
+  /** The PKCS#11 name of the mechanism for new wrappings, or why there is none. */
+  #mechanismName(): string {
+    try { return this.#mechanism() === 'aes-gcm' ? 'CKM_AES_GCM' : 'CKM_AES_KEY_WRAP_PAD'; } catch { return 'none (token offers neither CKM_AES_GCM nor CKM_AES_KEY_WRAP_PAD)'; }
   }
 
   /** Closes the session; the module is finalized when no other holder uses it. */
@@ -280,6 +389,8 @@ export class Pkcs11KeyHolder implements KeyHolder {
     this.#session = undefined;
     this.#key = undefined;
     this.#p = undefined;
+    this.#offered = undefined;
+    this.#mech = undefined;
     release(this.#o.module);
   }
 }

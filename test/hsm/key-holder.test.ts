@@ -1,99 +1,67 @@
 /**
  * Master key custody on a PKCS#11 token (SoftHSM2), end to end with real `./occ` processes:
- * set, status, restart, missing token, wrong PIN, "the secret + data + keys are not enough",
- * SIGKILL during switching at several points, switching back to the secret.
+ * set (and its refusals), status, restart (openApp and a real server), the token used once at start
+ * (operation count; the token removed after start), missing token, wrong PIN, "the secret + data +
+ * keys are not enough", offline decrypt-blob through the token, rotation under the token, another key
+ * label with CKM_AES_KEY_WRAP_PAD, switching back to the secret. Crashes: key-holder-crash.test.ts.
  */
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
-import { cpSync, existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { cpSync, existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { openApp, type App } from '../../src/app.ts';
-import { loadConfig } from '../../src/config/config.ts';
-import { silentLogger } from '../../src/logger.ts';
-import { writeTestConfig } from '../support/test-instance.ts';
-import { createSoftHsm, softhsmSkipReason, type SoftHsmToken } from '../support/softhsm.ts';
-import { occ, type RunResult } from '../cli/occ-harness.ts';
+import { hasLocalPaths } from '../../src/storage/blob-store.ts';
+import { createSoftHsm, softhsmSkipReason } from '../support/softhsm.ts';
+import { OCC, occ, spawnServer } from '../cli/occ-harness.ts';
+import { HsmInstance, drain, sha, walk } from './hsm-instance.ts';
 
 const skip = softhsmSkipReason();
 if (skip) console.log(`# skipping PKCS#11 tests: ${skip}`);
 
-const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
-const ARGON = { memoryCost: 1024, timeCost: 1, parallelism: 1 };
-
-async function drain(s: NodeJS.ReadableStream): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for await (const c of s) parts.push(c as Buffer);
-  return Buffer.concat(parts);
-}
-
-function walk(dir: string): string[] {
-  const out: string[] = [];
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) out.push(...walk(p)); else out.push(p);
-  }
-  return out;
-}
-
 describe('PKCS#11 master key custody (SoftHSM2)', { skip }, () => {
-  let hsm: SoftHsmToken;
-  let dir: string;
-  let configPath: string;
-  let dataDir: string;
-  const content = new Map<string, Buffer>();
-  const sysDir = () => join(dataDir, 'files_encryption', 'OC_DEFAULT_MODULE');
-  const masterFiles = () => readdirSync(sysDir()).filter((n) => n.startsWith('master_')).sort();
-  const keySnapshot = () => new Map(walk(dataDir).filter((f) => f.includes('files_encryption')).map((f) => [f, sha(readFileSync(f))]));
-  const run = (args: string[], env: Record<string, string> = {}): Promise<RunResult> =>
-    occ(args, { COFFER_CONFIG: configPath, SOFTHSM2_CONF: hsm.conf, PKCS11_PIN: hsm.pin, ...env });
-  const ok = async (args: string[], env: Record<string, string> = {}): Promise<string> => {
-    const r = await run(args, env);
-    assert.equal(r.code, 0, `./occ ${args.join(' ')} exited ${r.code} (${r.signal})\n${r.stdout}\n${r.stderr}`);
-    return r.stdout;
-  };
-  const setPkcs11 = (env: Record<string, string> = {}) => run(['encryption:key-holder:set', 'pkcs11', '--module', hsm.module, '--token-label', hsm.label, '--pin-from-env'], env);
-  const cfg = () => JSON.parse(readFileSync(configPath, 'utf8')) as Record<string, unknown> & { keyHolder?: { type: string } };
+  const t = new HsmInstance();
+  const { content } = t;
+  const run = t.run.bind(t);
+  const ok = t.ok.bind(t);
+  const setPkcs11 = t.setPkcs11.bind(t);
+  const open = t.open.bind(t);
+  const readable = t.readable.bind(t);
+  const cfg = t.cfg.bind(t);
+  const masterFiles = t.masterFiles.bind(t);
+  const keySnapshot = t.keySnapshot.bind(t);
+  const sysDir = t.sysDir.bind(t);
 
-  async function open(path = configPath): Promise<App> {
-    return openApp(loadConfig(path), { logger: silentLogger(), argon2: ARGON });
-  }
+  before(() => t.setup());
+  after(() => t.cleanup());
 
-  /** Opens the instance as a restarted server would and checks every file's content. */
-  async function readable(path = configPath): Promise<App> {
-    const app = await open(path);
-    try {
-      for (const [key, b] of content) {
-        const [uid, p] = key.split(':') as [string, string];
-        assert.equal(sha(await drain((await app.files.openRead(uid, p)).stream)), sha(b), key);
-      }
-    } catch (err) { await app.close(); throw err; }
-    return app;
-  }
-
-  before(async () => {
-    hsm = createSoftHsm('coffer-test', '87654321');
-    process.env.SOFTHSM2_CONF = hsm.conf;
-    process.env.PKCS11_PIN = hsm.pin;
-    ({ dir, configPath } = await writeTestConfig());
-    const app = await open();
-    dataDir = app.config.datadirectory;
-    await app.appConfig.set('encryption', 'enabled', 'yes');
-    await app.encryption.enable();
-    for (const uid of ['alice', 'bob']) {
-      await app.users.create({ uid, password: `${uid}-password-1`, isAdmin: false, quota: null });
-      const b = randomBytes(150_000 + uid.length);
-      content.set(`${uid}:/f.bin`, b);
-      await app.files.writeFile(uid, '/f.bin', Readable.from([b]));
+  test('set refuses bad usage, a wrong PIN and a missing token: config and key files unchanged', async () => {
+    const keys = keySnapshot();
+    const config = readFileSync(t.configPath, 'utf8');
+    const usage: [string[], RegExp][] = [
+      [['encryption:key-holder:set', 'pkcs11', '--token-label', t.hsm.label, '--pin-from-env'], /pkcs11 needs --module PATH and --token-label LABEL/],
+      [['encryption:key-holder:set', 'pkcs11', '--module', t.hsm.module, '--token-label', t.hsm.label], /give the PIN source/],
+      [['encryption:key-holder:set', 'pkcs11', '--module', t.hsm.module, '--token-label', t.hsm.label, '--pin-from-env', '87654321'], /name of an environment variable, not a PIN/],
+      [['encryption:key-holder:set', 'pkcs11', '--module', t.hsm.module, '--token-label', t.hsm.label, '--pin-from-env', '--mechanism', 'des'], /--mechanism must be one of auto, aes-gcm, aes-key-wrap-pad/],
+      [['encryption:key-holder:set', 'vault'], /unknown key holder type 'vault'/],
+    ];
+    // Usage errors change nothing, so they can run side by side.
+    const results = await Promise.all(usage.map(([args]) => run(args)));
+    for (const [i, [args, re]] of usage.entries()) {
+      assert.equal(results[i]!.code, 2, `${args.join(' ')}: ${results[i]!.code} ${results[i]!.stderr}`);
+      assert.match(results[i]!.stderr, re);
     }
-    await app.close();
-    assert.deepEqual(masterFiles().filter((n) => n.endsWith('.masterKey')).length, 1);
-  });
-  after(() => {
-    if (dir) rmSync(dir, { recursive: true, force: true });
-    hsm?.cleanup();
+    const wrong = await setPkcs11({ PKCS11_PIN: '11112222' });
+    assert.notEqual(wrong.code, 0);
+    assert.match(wrong.stderr, /PKCS#11 login failed: wrong PIN for token 'coffer-test'/);
+    const missing = await run(['encryption:key-holder:set', 'pkcs11', '--module', t.hsm.module, '--token-label', 'no-such-token', '--pin-from-env']);
+    assert.notEqual(missing.code, 0);
+    assert.match(missing.stderr, /PKCS#11 token 'no-such-token' not found in module/);
+    const noModule = await run(['encryption:key-holder:set', 'pkcs11', '--module', join(t.dir, 'no-such-lib.so'), '--token-label', t.hsm.label, '--pin-from-env']);
+    assert.notEqual(noModule.code, 0);
+    assert.match(noModule.stderr, /PKCS#11 module .*no-such-lib\.so could not be loaded/);
+    assert.deepEqual(keySnapshot(), keys, 'key files unchanged');
+    assert.equal(readFileSync(t.configPath, 'utf8'), config, 'config unchanged');
   });
 
   test('set pkcs11: the master key is re-wrapped on the token, the secret wrapping removed, no PIN in the config', async () => {
@@ -103,8 +71,8 @@ describe('PKCS#11 master key custody (SoftHSM2)', { skip }, () => {
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /Key holder is now pkcs11:coffer-test \(was secret\)/);
     const c = cfg();
-    assert.deepEqual(c.keyHolder, { type: 'pkcs11', module: hsm.module, tokenLabel: 'coffer-test', pinEnv: 'PKCS11_PIN' });
-    assert.ok(!readFileSync(configPath, 'utf8').includes(hsm.pin), 'the PIN is not in the config file');
+    assert.deepEqual(c.keyHolder, { type: 'pkcs11', module: t.hsm.module, tokenLabel: 'coffer-test', pinEnv: 'PKCS11_PIN' });
+    assert.ok(!readFileSync(t.configPath, 'utf8').includes(t.hsm.pin), 'the PIN is not in the config file');
     const after = masterFiles();
     assert.equal(after.length, 1);
     assert.match(after[0]!, /^master_[0-9a-f]{32}\.p11-[0-9a-f]{16}\.masterKey$/);
@@ -117,14 +85,14 @@ describe('PKCS#11 master key custody (SoftHSM2)', { skip }, () => {
   test('status --output=json names the holder, token and wrapping', async () => {
     const s = JSON.parse(await ok(['encryption:key-holder:status', '--output=json']));
     assert.equal(s.holder.id, 'pkcs11:coffer-test');
-    assert.equal(s.holder.module, hsm.module);
+    assert.equal(s.holder.module, t.hsm.module);
     assert.equal(s.holder.pinSource, 'env:PKCS11_PIN');
     assert.equal(s.holder.connected, true);
     assert.equal(s.holder.mechanism, 'CKM_AES_GCM');
     assert.equal(s.wrappings.length, 1);
     assert.equal(s.wrappings[0].holder, 'pkcs11:coffer-test');
     assert.equal(s.interruptedSwitch, null);
-    assert.ok(!JSON.stringify(s).includes(hsm.pin));
+    assert.ok(!JSON.stringify(s).includes(t.hsm.pin));
     const plain = await ok(['encryption:key-holder:status']);
     assert.match(plain, /Key holder: pkcs11:coffer-test/);
   });
@@ -144,9 +112,59 @@ describe('PKCS#11 master key custody (SoftHSM2)', { skip }, () => {
     } finally { await app.close(); }
   });
 
+  test('the token removed after start: the open instance keeps reading and writing files without it', async () => {
+    const app = await open();
+    const tokens = join(t.hsm.dir, 'tokens');
+    const away = join(t.hsm.dir, 'tokens-away');
+    try {
+      assert.equal(app.keyHolder.describe().tokenOperations, 1);
+      // Pull the token: close the PKCS#11 session (the module is finalized), hide the token store, drop
+      // the PIN. Any later token use would have to log in again and fail.
+      await app.keyHolder.close();
+      renameSync(tokens, away);
+      delete process.env.PKCS11_PIN;
+      for (const [key, b] of content) {
+        const [uid, p] = key.split(':') as [string, string];
+        assert.equal(sha(await drain((await app.files.openRead(uid, p)).stream)), sha(b), key);
+      }
+      const b = randomBytes(40_000);
+      await app.users.create({ uid: 'dave', password: 'dave-password-1', isAdmin: false, quota: null });
+      await app.files.writeFile('dave', '/d.bin', Readable.from([b]));
+      assert.equal(sha(await drain((await app.files.openRead('dave', '/d.bin')).stream)), sha(b));
+      content.set('dave:/d.bin', b);
+      assert.equal(app.keyHolder.describe().connected, false, 'nothing reopened the token');
+      assert.equal(app.keyHolder.describe().tokenOperations, 1);
+    } finally {
+      if (existsSync(away)) renameSync(away, tokens);
+      process.env.PKCS11_PIN = t.hsm.pin;
+      await app.close();
+    }
+  });
+
+  test('a real server started with the token serves files over WebDAV after the token store is gone', async () => {
+    const srv = await spawnServer(OCC, ['serve', '--port', '0'], { COFFER_CONFIG: t.configPath, SOFTHSM2_CONF: t.hsm.conf, PKCS11_PIN: t.hsm.pin });
+    const tokens = join(t.hsm.dir, 'tokens');
+    const away = join(t.hsm.dir, 'tokens-away');
+    try {
+      renameSync(tokens, away);
+      const auth = 'Basic ' + Buffer.from('alice:alice-password-1').toString('base64');
+      const res = await fetch(`${srv.url}/remote.php/webdav/f.bin`, { headers: { Authorization: auth } });
+      assert.equal(res.status, 200);
+      assert.equal(sha(Buffer.from(await res.arrayBuffer())), sha(content.get('alice:/f.bin')!));
+      const put = randomBytes(30_000);
+      const w = await fetch(`${srv.url}/remote.php/webdav/p.bin`, { method: 'PUT', headers: { Authorization: auth }, body: put });
+      assert.ok(w.status === 201 || w.status === 204, String(w.status));
+      content.set('alice:/p.bin', put);
+    } finally {
+      if (existsSync(away)) renameSync(away, tokens);
+      srv.child.kill('SIGTERM');
+      await srv.exited;
+    }
+  });
+
   test('wrong PIN and missing token: commands, server and openApp refuse naming the cause; nothing rewritten', async () => {
     const keys = keySnapshot();
-    const config = readFileSync(configPath, 'utf8');
+    const config = readFileSync(t.configPath, 'utf8');
     const wrong = await run(['encryption:status'], { PKCS11_PIN: '11112222' });
     assert.notEqual(wrong.code, 0);
     assert.match(wrong.stderr, /PKCS#11 login failed: wrong PIN/);
@@ -158,7 +176,7 @@ describe('PKCS#11 master key custody (SoftHSM2)', { skip }, () => {
     try {
       const missing = await run(['encryption:status'], { SOFTHSM2_CONF: other.conf });
       assert.notEqual(missing.code, 0);
-      assert.match(missing.stderr, new RegExp(`PKCS#11 token 'coffer-test' not found in module ${hsm.module.replace(/[.]/g, '\\.')}`));
+      assert.match(missing.stderr, new RegExp(`PKCS#11 token 'coffer-test' not found in module ${t.hsm.module.replace(/[.]/g, '\\.')}`));
       const set = await run(['encryption:key-holder:set', 'secret'], { SOFTHSM2_CONF: other.conf });
       assert.notEqual(set.code, 0, 'cannot switch away without the token');
       assert.match(set.stderr, /not found/);
@@ -169,15 +187,15 @@ describe('PKCS#11 master key custody (SoftHSM2)', { skip }, () => {
     process.env.PKCS11_PIN = '11112222';
     try {
       await assert.rejects(open(), /PKCS#11 login failed: wrong PIN/);
-    } finally { process.env.PKCS11_PIN = hsm.pin; }
+    } finally { process.env.PKCS11_PIN = t.hsm.pin; }
     assert.deepEqual(keySnapshot(), keys, 'key files unchanged');
-    assert.equal(readFileSync(configPath, 'utf8'), config, 'config unchanged');
+    assert.equal(readFileSync(t.configPath, 'utf8'), config, 'config unchanged');
     (await readable()).close();
   });
 
   test('the config secret + data directory + key storage are not enough without the token', async () => {
-    const copy = join(dir, 'stolen');
-    cpSync(join(dir, 'data'), join(copy, 'data'), { recursive: true });
+    const copy = join(t.dir, 'stolen');
+    cpSync(join(t.dir, 'data'), join(copy, 'data'), { recursive: true });
     const c = cfg() as Record<string, unknown> & { database: { path: string } };
     const stolen = { ...c, datadirectory: join(copy, 'data'), database: { ...c.database, path: join(copy, 'data', 'coffer.db') } };
     const asSecret = join(copy, 'secret.json');
@@ -209,37 +227,29 @@ describe('PKCS#11 master key custody (SoftHSM2)', { skip }, () => {
     } finally { empty.cleanup(); rmSync(copy, { recursive: true, force: true }); }
   });
 
-  for (const point of ['after-write', 'after-verify', 'after-switch'] as const) {
-    test(`SIGKILL while switching pkcs11 → secret ${point}: a working key remains; a rerun converges`, async () => {
-      assert.equal(cfg().keyHolder?.type, 'pkcs11');
-      const r = await run(['encryption:key-holder:set', 'secret'], { COFFER_TEST_CRASH_AT: point });
-      assert.equal(r.signal, 'SIGKILL', `${r.code} ${r.stderr}`);
-      const committed = point === 'after-switch';
-      assert.equal(cfg().keyHolder?.type, committed ? 'secret' : 'pkcs11');
-      assert.equal(masterFiles().length, 2, 'both wrappings exist at the crash');
-      // Restart: the configured holder opens the key; files readable.
-      const app = await readable();
-      await app.close();
-      // A committed switch is finished at start (the pkcs11 wrapping removed); an uncommitted one waits.
-      assert.equal(masterFiles().length, committed ? 1 : 2);
-      if (committed) {
-        assert.match(masterFiles()[0]!, /^master_[0-9a-f]{32}\.masterKey$/);
-        const s = JSON.parse(await ok(['encryption:key-holder:status', '--output=json'], { SOFTHSM2_CONF: '/nonexistent' }));
-        assert.equal(s.holder.id, 'secret');
-        assert.equal(s.interruptedSwitch, null);
-      } else {
-        const s = JSON.parse(await ok(['encryption:key-holder:status', '--output=json']));
-        assert.equal(s.interruptedSwitch.to, 'secret');
-      }
-      // Back to the token (rolls the interrupted switch back first when it was not committed).
-      const back = await setPkcs11();
-      assert.equal(back.code, 0, back.stderr);
-      if (!committed) assert.match(back.stdout, /rolled back/);
-      assert.equal(cfg().keyHolder?.type, 'pkcs11');
-      assert.deepEqual(masterFiles().map((n) => /\.p11-/.test(n)), [true]);
-      (await readable()).close();
-    });
-  }
+  test('decrypt-blob (offline, no database) opens the master key through the token; a wrong PIN is refused', async () => {
+    const app = await open();
+    let blob: string;
+    let fileId: number;
+    try {
+      const node = await app.files.stat('alice', '/f.bin');
+      assert.ok(hasLocalPaths(app.rawBlobs));
+      blob = app.rawBlobs.pathOf(node.blobId!);
+      fileId = node.fileId;
+    } finally { await app.close(); }
+    // The database is not used: decrypt-blob reads the blob file, the key storage and the token.
+    const plain = join(t.dir, 'plain-f.bin');
+    const d = await run(['encryption:decrypt-blob', blob, '--out', plain, '--file-id', String(fileId)]);
+    assert.equal(d.code, 0, d.stderr);
+    assert.match(d.stdout, new RegExp(`Decrypted 150005 bytes of file id ${fileId}`));
+    assert.equal(sha(readFileSync(plain)), sha(content.get('alice:/f.bin')!));
+    rmSync(plain);
+    const out = join(t.dir, 'plain-wrong');
+    const w = await run(['encryption:decrypt-blob', blob, '--out', out], { PKCS11_PIN: '11112222' });
+    assert.notEqual(w.code, 0);
+    assert.match(w.stderr, /PKCS#11 login failed: wrong PIN/);
+    assert.ok(!existsSync(out), 'no plaintext written');
+  });
 
   test('rotate-master-key under the token: the new master key is wrapped by the token, the old one removed', async () => {
     assert.equal(cfg().keyHolder?.type, 'pkcs11');
@@ -252,16 +262,31 @@ describe('PKCS#11 master key custody (SoftHSM2)', { skip }, () => {
     (await readable()).close();
   });
 
-  test('SIGKILL while switching secret → pkcs11 after the commit: restart removes the secret wrapping', async () => {
-    await ok(['encryption:key-holder:set', 'secret']);
-    assert.deepEqual(masterFiles().map((n) => /^master_[0-9a-f]{32}\.masterKey$/.test(n)), [true]);
-    const r = await setPkcs11({ COFFER_TEST_CRASH_AT: 'after-switch' });
-    assert.equal(r.signal, 'SIGKILL');
-    assert.equal(cfg().keyHolder?.type, 'pkcs11');
-    assert.equal(masterFiles().length, 2);
+  test('pkcs11 → pkcs11: another key label with CKM_AES_KEY_WRAP_PAD (as on a token without GCM), restart, and back', async () => {
+    const r = await run(['encryption:key-holder:set', 'pkcs11', '--module', t.hsm.module, '--token-label', t.hsm.label, '--pin-from-env', '--key-label', 'coffer-kwp', '--mechanism', 'aes-key-wrap-pad']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /Key holder is now pkcs11:coffer-test\/coffer-kwp \(was pkcs11:coffer-test\)/);
+    assert.deepEqual(cfg().keyHolder, { type: 'pkcs11', module: t.hsm.module, tokenLabel: 'coffer-test', pinEnv: 'PKCS11_PIN', keyLabel: 'coffer-kwp', mechanism: 'aes-key-wrap-pad' });
+    const files = masterFiles();
+    assert.equal(files.length, 1);
+    const f = JSON.parse(readFileSync(join(sysDir(), files[0]!), 'utf8'));
+    assert.equal(f.holder, 'pkcs11:coffer-test/coffer-kwp');
+    assert.equal(Buffer.from(f.wrapped, 'base64')[0], 2, 'key wrap format');
     const app = await readable();
-    await app.close();
-    assert.deepEqual(masterFiles().map((n) => /\.p11-/.test(n)), [true], 'the secret-wrapped copy is gone after the start');
+    try {
+      assert.equal(app.keyHolder.describe().mechanism, 'CKM_AES_KEY_WRAP_PAD');
+      assert.equal(app.keyHolder.describe().tokenOperations, 1);
+    } finally { await app.close(); }
+    const s = JSON.parse(await ok(['encryption:key-holder:status', '--output=json']));
+    assert.equal(s.holder.keyLabel, 'coffer-kwp');
+    assert.equal(s.holder.mechanism, 'CKM_AES_KEY_WRAP_PAD');
+    const back = await setPkcs11();
+    assert.equal(back.code, 0, back.stderr);
+    assert.match(back.stdout, /Key holder is now pkcs11:coffer-test \(was pkcs11:coffer-test\/coffer-kwp\)/);
+    const g = JSON.parse(readFileSync(join(sysDir(), masterFiles()[0]!), 'utf8'));
+    assert.equal(masterFiles().length, 1);
+    assert.equal(Buffer.from(g.wrapped, 'base64')[0], 1, 'GCM format again');
+    (await readable()).close();
   });
 
   test('switching back to the secret: files readable without any token', async () => {
@@ -272,6 +297,6 @@ describe('PKCS#11 master key custody (SoftHSM2)', { skip }, () => {
     const s = JSON.parse(await ok(['encryption:key-holder:status', '--output=json'], { SOFTHSM2_CONF: '/nonexistent', PKCS11_PIN: '' }));
     assert.equal(s.holder.id, 'secret');
     delete process.env.SOFTHSM2_CONF;
-    try { (await readable()).close(); } finally { process.env.SOFTHSM2_CONF = hsm.conf; }
+    try { (await readable()).close(); } finally { process.env.SOFTHSM2_CONF = t.hsm.conf; }
   });
 });

@@ -1,18 +1,61 @@
 /**
  * Pkcs11KeyHolder against SoftHSM2 directly: the wrapping key is created non-extractable and
- * sensitive on the token; GCM wrappings round-trip and are bound to their AAD; a token
- * missing, a wrong PIN and a missing key are refused with the cause named.
+ * sensitive on the token; GCM and AES-key-wrap-pad wrappings round-trip and are bound to their AAD;
+ * the mechanism choice for tokens without GCM; a token missing, a wrong PIN and a missing key are
+ * refused with the cause named.
  */
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import pkcs11js from 'pkcs11js';
-import { Pkcs11KeyHolder } from '../../src/encryption/pkcs11-key-holder.ts';
-import { AuthenticationError, ConfigError, CryptoError } from '../../src/errors.ts';
+import { Pkcs11KeyHolder, chooseMechanism } from '../../src/encryption/pkcs11-key-holder.ts';
+import { AuthenticationError, ConfigError, CryptoError, NotSupportedError } from '../../src/errors.ts';
 import { createSoftHsm, softhsmSkipReason, type SoftHsmToken } from '../support/softhsm.ts';
 
 const skip = softhsmSkipReason();
 if (skip) console.log(`# skipping PKCS#11 tests: ${skip}`);
+
+/** Reads the token key's attributes through a separate PKCS#11 session (the holder must be closed). */
+function inspectKey(module: string, tokenLabel: string, pin: string, keyLabel: string): { count: number; flags: number[]; valueLen: number; keyType: number } {
+  const p = new pkcs11js.PKCS11();
+  p.load(module);
+  p.C_Initialize();
+  try {
+    const slot = p.C_GetSlotList(true).find((s) => p.C_GetTokenInfo(s).label.trimEnd() === tokenLabel)!;
+    const s = p.C_OpenSession(slot, pkcs11js.CKF_SERIAL_SESSION);
+    p.C_Login(s, pkcs11js.CKU_USER, pin);
+    p.C_FindObjectsInit(s, [{ type: pkcs11js.CKA_LABEL, value: keyLabel }]);
+    const found = p.C_FindObjects(s, 5);
+    p.C_FindObjectsFinal(s);
+    const attrs = p.C_GetAttributeValue(s, found[0]!, [
+      { type: pkcs11js.CKA_TOKEN }, { type: pkcs11js.CKA_SENSITIVE }, { type: pkcs11js.CKA_EXTRACTABLE },
+      { type: pkcs11js.CKA_NEVER_EXTRACTABLE }, { type: pkcs11js.CKA_ENCRYPT }, { type: pkcs11js.CKA_WRAP }, { type: pkcs11js.CKA_UNWRAP },
+      { type: pkcs11js.CKA_VALUE_LEN }, { type: pkcs11js.CKA_KEY_TYPE },
+    ]);
+    assert.throws(() => p.C_GetAttributeValue(s, found[0]!, [{ type: pkcs11js.CKA_VALUE }]), /CKR_ATTRIBUTE_SENSITIVE/);
+    // No session or token object holds a copy of a master key (generic secrets are only ever session objects).
+    p.C_FindObjectsInit(s, [{ type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_GENERIC_SECRET }]);
+    const generic = p.C_FindObjects(s, 5);
+    p.C_FindObjectsFinal(s);
+    assert.equal(generic.length, 0, 'no generic secret left on the token');
+    p.C_CloseSession(s);
+    return { count: found.length, flags: attrs.slice(0, 7).map((a) => a.value[0]!), valueLen: attrs[7]!.value.readUInt32LE(0), keyType: attrs[8]!.value.readUInt32LE(0) };
+  } finally { p.C_Finalize(); p.close(); }
+}
+
+describe('chooseMechanism (tokens without AES-GCM)', () => {
+  test('GCM first; key wrap with padding when GCM is missing; neither → NotSupportedError naming both', () => {
+    assert.equal(chooseMechanism('auto', { gcm: true, kwp: true }, 't'), 'aes-gcm');
+    assert.equal(chooseMechanism('auto', { gcm: false, kwp: true }, 't'), 'aes-key-wrap-pad');
+    assert.equal(chooseMechanism('aes-key-wrap-pad', { gcm: true, kwp: true }, 't'), 'aes-key-wrap-pad');
+    assert.throws(() => chooseMechanism('auto', { gcm: false, kwp: false }, 'yubihsm'),
+      (e: Error) => e instanceof NotSupportedError && /token 'yubihsm' does not offer CKM_AES_GCM \(encrypt\/decrypt\) or CKM_AES_KEY_WRAP_PAD \(wrap\/unwrap\).*offers neither/.test(e.message));
+    assert.throws(() => chooseMechanism('aes-gcm', { gcm: false, kwp: true }, 't'), /does not offer CKM_AES_GCM \(encrypt\/decrypt\), .*it offers CKM_AES_KEY_WRAP_PAD/);
+    assert.throws(() => chooseMechanism('aes-key-wrap-pad', { gcm: true, kwp: false }, 't'), /does not offer CKM_AES_KEY_WRAP_PAD/);
+  });
+});
 
 describe('Pkcs11KeyHolder (SoftHSM2)', { skip }, () => {
   let hsm: SoftHsmToken;
@@ -69,6 +112,58 @@ describe('Pkcs11KeyHolder (SoftHSM2)', { skip }, () => {
       await assert.rejects(h.unwrap(bad, aad), CryptoError);
       assert.equal(h.describe().tokenOperations, 4);
     } finally { await h.close(); }
+  });
+
+  test('CKM_AES_KEY_WRAP_PAD (forced, as on a token without GCM): key wrap-only, round-trip, AAD bound, tamper refused, no copy left', async () => {
+    const h = holder({ keyLabel: 'kwp-key', mechanism: 'aes-key-wrap-pad' });
+    const mk = randomBytes(32);
+    const aad = Buffer.from('coffer master key 0123');
+    let w: Buffer;
+    try {
+      w = await h.wrap(mk, aad);
+      assert.equal(h.describe().mechanism, 'CKM_AES_KEY_WRAP_PAD');
+      assert.equal(h.id, 'pkcs11:unit-token/kwp-key', 'a non-default key label is part of the holder id');
+      assert.equal(w[0], 2);
+      assert.equal(w.length, 1 + 32 + 16 + 8, 'RFC 5649 of MK ‖ 16 bytes of SHA-256(AAD)');
+      assert.ok(!w.includes(mk.subarray(0, 8)));
+      assert.deepEqual(await h.unwrap(w, aad), mk);
+      await assert.rejects(h.unwrap(w, Buffer.from('coffer master key 0124')), (e: Error) => e instanceof CryptoError && /could not be unwrapped by PKCS#11 key 'kwp-key'/.test(e.message));
+      const bad = Buffer.from(w); bad[10]! ^= 1;
+      await assert.rejects(h.unwrap(bad, aad), CryptoError);
+    } finally { await h.close(); }
+    const k = inspectKey(hsm.module, hsm.label, hsm.pin, 'kwp-key');
+    // token, sensitive, not extractable, never extractable; encrypt off, wrap and unwrap on
+    assert.deepEqual({ ...k, flags: k.flags }, { count: 1, flags: [1, 1, 0, 1, 0, 1, 1], valueLen: 32, keyType: pkcs11js.CKK_AES });
+    // A holder in auto mode (which would choose GCM for new wrappings) still opens the KWP wrapping by its format byte.
+    const auto = holder({ keyLabel: 'kwp-key' });
+    try { assert.deepEqual(await auto.unwrap(w!, aad), mk); } finally { await auto.close(); }
+  });
+
+  test('a GCM key is refused for key wrap (forcing another mechanism does not weaken the key)', async () => {
+    const g = holder({ keyLabel: 'gcm-key' });
+    try { await g.ensureKey(); assert.equal(g.describe().mechanism, 'CKM_AES_GCM'); } finally { await g.close(); }
+    assert.deepEqual(inspectKey(hsm.module, hsm.label, hsm.pin, 'gcm-key').flags, [1, 1, 0, 1, 1, 0, 0]);
+    const k = holder({ keyLabel: 'gcm-key', mechanism: 'aes-key-wrap-pad' });
+    try {
+      await assert.rejects(k.wrap(randomBytes(32), Buffer.from('x')), (e: Error) => e instanceof CryptoError && /refused to wrap the master key with aes-key-wrap-pad: CKR_KEY_FUNCTION_NOT_PERMITTED/.test(e.message));
+    } finally { await k.close(); }
+  });
+
+  test('PIN from a file (first line); an empty PIN file is refused', async () => {
+    const file = join(hsm.dir, 'pin');
+    writeFileSync(file, `${hsm.pin}\nignored second line\n`, { mode: 0o600 });
+    const saved = process.env.PKCS11_PIN;
+    delete process.env.PKCS11_PIN;
+    try {
+      const h = holder({ pinFile: file });
+      try {
+        await h.open();
+        assert.equal(h.describe().pinSource, `file:${file}`);
+        assert.equal(h.describe().connected, true);
+      } finally { await h.close(); }
+      writeFileSync(file, '\n');
+      await assert.rejects(holder({ pinFile: file }).open(), (e: Error) => e instanceof ConfigError && /PIN file .* is empty/.test(e.message));
+    } finally { process.env.PKCS11_PIN = saved; }
   });
 
   test('errors name the cause: token missing, wrong PIN, no PIN, module missing, key missing', async () => {

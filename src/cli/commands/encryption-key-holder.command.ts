@@ -8,7 +8,9 @@ import { createKeyHolder, type KeyHolderConfig } from '../../encryption/key-hold
 import { keyHolderStatus, switchKeyHolder } from '../../encryption/key-holder-switch.ts';
 import { CliError, EXIT, cliOptions, outputOption, printData, withApp } from '../cli-support.ts';
 
-interface SetFlags { module?: string; tokenLabel?: string; pinFromEnv?: string | boolean; pinFile?: string; keyLabel?: string }
+interface SetFlags { module?: string; tokenLabel?: string; pinFromEnv?: string | boolean; pinFile?: string; keyLabel?: string; mechanism?: string }
+
+const MECHANISMS = ['auto', 'aes-gcm', 'aes-key-wrap-pad'] as const;
 
 function holderEntry(type: string, f: SetFlags): KeyHolderConfig {
   if (type === 'secret') return { type: 'secret' };
@@ -16,10 +18,14 @@ function holderEntry(type: string, f: SetFlags): KeyHolderConfig {
   if (!f.module || !f.tokenLabel) throw new CliError('pkcs11 needs --module PATH and --token-label LABEL', EXIT.USAGE);
   if (f.pinFromEnv === undefined && !f.pinFile) throw new CliError('give the PIN source: --pin-from-env [VAR] (default PKCS11_PIN) or --pin-file FILE; the PIN itself is never stored in the config', EXIT.USAGE);
   if (f.pinFromEnv !== undefined && f.pinFile) throw new CliError('--pin-from-env and --pin-file exclude each other', EXIT.USAGE);
+  if (typeof f.pinFromEnv === 'string' && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(f.pinFromEnv)) throw new CliError(`--pin-from-env takes the name of an environment variable, not a PIN`, EXIT.USAGE);
+  const mechanism = f.mechanism as (typeof MECHANISMS)[number] | undefined;
+  if (mechanism !== undefined && !MECHANISMS.includes(mechanism)) throw new CliError(`--mechanism must be one of ${MECHANISMS.join(', ')}`, EXIT.USAGE);
   return {
     type: 'pkcs11', module: resolve(f.module), tokenLabel: f.tokenLabel,
     ...(f.pinFile ? { pinFile: resolve(f.pinFile) } : { pinEnv: typeof f.pinFromEnv === 'string' ? f.pinFromEnv : 'PKCS11_PIN' }),
     ...(f.keyLabel ? { keyLabel: f.keyLabel } : {}),
+    ...(mechanism && mechanism !== 'auto' ? { mechanism } : {}),
   };
 }
 
@@ -37,6 +43,7 @@ export function register(program: Command): void {
     .option('--pin-from-env [var]', 'read the user PIN from this environment variable (default PKCS11_PIN)')
     .option('--pin-file <file>', 'read the user PIN from the first line of this file')
     .option('--key-label <label>', 'label of the AES wrapping key on the token (default coffer-master-wrap-<instanceid>)')
+    .option('--mechanism <m>', 'auto (default: CKM_AES_GCM, else CKM_AES_KEY_WRAP_PAD), aes-gcm or aes-key-wrap-pad')
     .action(async (type: string, flags: SetFlags) => {
       const entry = holderEntry(type, flags);
       const path = configPath();
@@ -81,7 +88,7 @@ export function register(program: Command): void {
         if (output !== 'plain') { printData(s, output); return; }
         const h = s.holder as Record<string, unknown>;
         const lines = [`Key holder: ${h.id}`];
-        if (h.type === 'pkcs11') lines.push(`  module: ${h.module}`, `  token: ${h.tokenLabel}`, `  key: ${h.keyLabel}`, `  PIN from: ${h.pinSource}`);
+        if (h.type === 'pkcs11') lines.push(`  module: ${h.module}`, `  token: ${h.tokenLabel}`, `  key: ${h.keyLabel}`, `  mechanism: ${h.mechanism ?? h.mechanismPreference}`, `  PIN from: ${h.pinSource}`);
         lines.push(`Master key: ${s.masterKeyId ?? '(none: encryption never enabled)'}`);
         for (const w of s.wrappings as { masterKeyId: string; holder: string; file: string }[]) lines.push(`  wrapping by ${w.holder}: ${w.file}`);
         if (s.interruptedSwitch) lines.push('An interrupted switch is pending: run encryption:key-holder:set again.');
