@@ -3,7 +3,8 @@
  * clients mixing PUT/GET/PROPFIND/MOVE/COPY/DELETE on an encrypted instance, each verifying every
  * GET byte-for-byte (SHA-256) against what it last wrote and every PROPFIND listing against the
  * names it expects; then a contended phase (several clients PUT the same path: the result must be
- * one of the written versions, whole) and a lock phase (LOCK/PUT/UNLOCK: others get 423).
+ * one of the written versions, whole) and a lock phase (LOCK/PUT/UNLOCK: others get 423); at the
+ * end no blob may be left that no file references.
  */
 import { createHash } from 'node:crypto';
 import http from 'node:http';
@@ -177,6 +178,20 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
       lockChecks += 3;
     }
     agent.destroy();
+
+    // ---- no leaked blob: every overwrite, DELETE and MOVE-over released its old blob (deletes run
+    // right after the commit; give in-flight ones a moment)
+    let leaked: string[] = [];
+    for (let i = 0; i < 20; i++) {
+      const live = new Set<string>();
+      for (const r of await inst.app.db.selectFrom('nodes').select('blob_id').where('blob_id', 'is not', null).execute()) live.add(r.blob_id!);
+      for (const r of await inst.app.db.selectFrom('upload_chunks').select('blob_id').execute()) live.add(r.blob_id);
+      leaked = [];
+      for await (const b of inst.app.rawBlobs.list()) if (!live.has(b.blobId)) leaked.push(b.blobId);
+      if (leaked.length === 0) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    if (leaked.length > 0) errors.push(`${leaked.length} blob(s) no file references after the run (leaked): ${leaked.slice(0, 3).join(', ')}`);
 
     const perMethod: Record<string, MethodStats> = {};
     let total = 0;

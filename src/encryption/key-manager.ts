@@ -219,10 +219,11 @@ export class KeyManager {
     const cached = this.#roots.get(idHex);
     if (cached) return cached;
     const name = rootKeyFileName(idHex);
-    const candidates = uidHint ? [uidHint, ...(await this.#store.users()).filter((u) => u !== uidHint)] : await this.#store.users();
-    for (const uid of candidates) {
-      const buf = await this.#store.tryRead(userScope(uid), name).catch(() => undefined);
-      if (!buf) continue;
+    const inFolderOf = async (uid: string) => (await this.#store.tryRead(userScope(uid), name).catch(() => undefined)) !== undefined;
+    // the hint first, alone: listing every user's folder costs a stat per user, on every first read of a key
+    if (uidHint && await inFolderOf(uidHint)) return this.#unwrapRoot(await this.#readRootFile(uidHint, name));
+    for (const uid of await this.#store.users()) {
+      if (uid === uidHint || !(await inFolderOf(uid))) continue;
       return this.#unwrapRoot(await this.#readRootFile(uid, name));
     }
     throw new CryptoError(`the key ${idHex} that protects this blob is not in the key storage (${this.#store.root}); restore the keys from a backup`);

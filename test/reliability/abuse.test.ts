@@ -68,6 +68,14 @@ describe('abuse', () => {
     assert.fail(`never throttled: ${seen.join(',')}`);
   }
 
+  /** The audit log has a `login.throttled` entry for `ip` (and a `login.failure` before it unless `noFailure`). */
+  async function assertThrottleAudited(ip: string, method: RegExp, noFailure = false): Promise<void> {
+    const es: { event: string; ip?: string; method?: unknown }[] = [];
+    for await (const e of app.audit.read()) if (e.ip === ip) es.push(e);
+    assert.ok(es.some((e) => e.event === 'login.throttled' && method.test(String(e.method))), `no login.throttled audit entry for ${ip}: ${JSON.stringify(es)}`);
+    if (!noFailure) assert.ok(es.some((e) => e.event === 'login.failure'), `no login.failure audit entry for ${ip}`);
+  }
+
   test('Basic auth with a password: wrong attempts → 429, then even the right password is refused from that address', async () => {
     const ip = freshIp();
     const seen = await untilThrottled(() => request(url, 'PROPFIND', '/remote.php/dav/files/alice/', { as: { uid: 'alice', password: 'nope' }, headers: { depth: '0', 'x-forwarded-for': ip } }));
@@ -76,6 +84,7 @@ describe('abuse', () => {
     assert.equal(right.status, 429);
     const other = await request(url, 'PROPFIND', '/remote.php/dav/files/alice/', { as: ALICE, headers: { depth: '0', 'x-forwarded-for': freshIp() } });
     assert.equal(other.status, 207, 'another address is not affected');
+    await assertThrottleAudited(ip, /./);
   });
 
   test('app passwords: guessed tokens are throttled like passwords', async () => {
@@ -85,6 +94,7 @@ describe('abuse', () => {
       as: { uid: 'alice', password: token.slice(0, -4) + 'zzzz' }, headers: { depth: '0', 'x-forwarded-for': ip },
     }));
     assert.equal((await request(url, 'PROPFIND', '/remote.php/dav/files/alice/', { as: { uid: 'alice', password: token }, headers: { depth: '0', 'x-forwarded-for': ip } })).status, 429);
+    await assertThrottleAudited(ip, /./);
     assert.equal((await request(url, 'PROPFIND', '/remote.php/dav/files/alice/', { as: { uid: 'alice', password: token }, headers: { depth: '0', 'x-forwarded-for': freshIp() } })).status, 207);
     // OCS too
     const ip2 = freshIp();
@@ -117,6 +127,30 @@ describe('abuse', () => {
     if (seen.includes(403)) console.log('# note: login form answered 403 (CSRF nonce single-use) before throttling');
     const ok = await request(url, 'POST', '/login', { headers: { 'x-forwarded-for': ip, cookie, 'content-type': 'application/x-www-form-urlencoded' }, body: form(ALICE.password) });
     assert.ok(ok.status === 429 || ok.status === 403, `right password from a throttled address: ${ok.status}`);
+    if (seen.includes(429)) await assertThrottleAudited(ip, /./);
+  });
+
+  test('session cookie of a successful web login: HttpOnly, SameSite, and Secure behind a TLS proxy (not over plain HTTP)', async () => {
+    for (const tls of [false, true]) {
+      const headers: Record<string, string> = { 'x-forwarded-for': freshIp(), ...(tls ? { 'x-forwarded-proto': 'https' } : {}) };
+      const page = await request(url, 'GET', '/login', { headers });
+      const pageCookies = ([] as string[]).concat(page.headers['set-cookie'] ?? []);
+      const token = /name="requesttoken" value="([^"]+)"/.exec(page.text)?.[1];
+      assert.ok(token && pageCookies.length > 0);
+      const r = await request(url, 'POST', '/login', {
+        headers: { ...headers, cookie: pageCookies.map((c) => c.split(';')[0]).join('; '), 'content-type': 'application/x-www-form-urlencoded' },
+        body: `user=alice&password=${encodeURIComponent(ALICE.password)}&requesttoken=${encodeURIComponent(token)}`,
+      });
+      assert.ok(r.status === 302 || r.status === 303, `login: ${r.status} ${r.text.slice(0, 200)}`);
+      const cookies = ([] as string[]).concat(r.headers['set-cookie'] ?? []);
+      const session = cookies.filter((c) => !/max-age=0/i.test(c));
+      assert.ok(session.length >= 1, cookies.join(' | '));
+      for (const c of [...session, ...pageCookies]) {
+        assert.match(c, /;\s*HttpOnly/i, c);
+        assert.match(c, /;\s*SameSite=(Strict|Lax)/i, c);
+        assert.equal(/;\s*Secure/i.test(c), tls, `${tls ? 'behind TLS' : 'over plain HTTP'}: ${c}`);
+      }
+    }
   });
 
   test('web pages (SPA, login, public link) carry CSP, framing and nosniff headers', async () => {
@@ -139,6 +173,7 @@ describe('abuse', () => {
       headers: { 'x-forwarded-for': ip, 'content-type': 'application/x-www-form-urlencoded' }, body: 'password=guess',
     }));
     assert.ok(seen.slice(0, -1).every((x) => x === 403 || x === 401), seen.join(','));
+    await assertThrottleAudited(ip, /public-link/, true);
     // unknown tokens count too
     const ip2 = freshIp();
     await untilThrottled(() => request(url, 'GET', `/s/NoSuchToken${ipSeq}`, { headers: { 'x-forwarded-for': ip2 } }));

@@ -1,6 +1,8 @@
 /**
  * The audit log records what the threat model promises: integrity failures (a tampered blob read
- * through HTTP), failed logins, throttling; and `log:audit`'s filters see them.
+ * through HTTP), failed logins, shares created / changed / deleted over OCS; never a password.
+ * Throttling entries: abuse.test.ts; admin commands and `log:audit`'s filters: cleanup.test.ts,
+ * crash-keys.test.ts.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,6 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { startTestInstance, type TestInstance } from '../support/test-instance.ts';
 import { enableEncryption, encryptionSkipReason } from '../support/encryption-enabler.ts';
 import { request } from './support.ts';
+import { ocs, SHARES } from '../sharing/helpers.ts';
 import type { AuditEntry } from '../../src/audit/audit-log.ts';
 
 const skip = await encryptionSkipReason();
@@ -54,12 +57,38 @@ describe('audit log entries', { skip }, () => {
     assert.doesNotMatch(JSON.stringify(integ), /confidential/);
   });
 
-  test('failed logins and throttling are recorded with the user and address, never the password', async () => {
+  test('logins and failed logins are recorded with the user, address and method, never the password', async () => {
+    const ok = await request(t.url, 'PROPFIND', '/remote.php/dav/files/eve/', { as: { uid: 'eve', password: 'eve-password-123' }, headers: { depth: '0' } });
+    assert.equal(ok.status, 207);
+    assert.ok((await entries({ user: 'eve' })).some((e) => e.event === 'login.success' && typeof e.method === 'string' && typeof e.ip === 'string'), 'login.success audited');
     for (let i = 0; i < 3; i++) await request(t.url, 'PROPFIND', '/remote.php/dav/files/eve/', { as: { uid: 'eve', password: `guess-${i}-secretish` }, headers: { depth: '0' } });
     const es = await entries({ user: 'eve' });
     assert.ok(es.filter((e) => e.event === 'login.failure').length >= 3);
     assert.ok(es.every((e) => typeof e.ts === 'string' && !Number.isNaN(Date.parse(e.ts))));
-    assert.doesNotMatch(JSON.stringify(es), /guess-\d-secretish/);
+    assert.doesNotMatch(JSON.stringify(es), /guess-\d-secretish|eve-password-123/);
     assert.ok(es.some((e) => typeof e.ip === 'string' && e.ip.length > 0));
+  });
+
+  test('shares: created, updated, deleted over OCS are recorded with who, what and how; never the link password', async () => {
+    const EVE = { uid: 'eve', password: 'eve-password-123' };
+    await t.addUser('frank', 'frank-password-1');
+    await t.app.files.writeFile('eve', 'report.txt', Readable.from([Buffer.from('numbers')]), {});
+    const user = await ocs(t, EVE, 'POST', SHARES, { form: { path: '/report.txt', shareType: 0, shareWith: 'frank', permissions: 1 } });
+    assert.equal(user.http, 200, user.message);
+    const link = await ocs(t, EVE, 'POST', SHARES, { form: { path: '/report.txt', shareType: 3, password: 'Link-Secret-Pass-42' } });
+    assert.equal(link.http, 200, link.message);
+    const upd = await ocs(t, EVE, 'PUT', `${SHARES}/${link.data.id}`, { form: { password: 'Other-Link-Secret-43' } });
+    assert.equal(upd.http, 200, upd.message);
+    const del = await ocs(t, EVE, 'DELETE', `${SHARES}/${user.data.id}`);
+    assert.equal(del.http, 200, del.message);
+    const es = (await entries({ user: 'eve' })).filter((e) => e.event.startsWith('share.'));
+    const created = es.filter((e) => e.event === 'share.created');
+    assert.equal(created.length, 2, JSON.stringify(es));
+    assert.ok(created.some((e) => e.shareWith === 'frank' || JSON.stringify(e).includes('frank')), JSON.stringify(created));
+    assert.ok(es.some((e) => e.event === 'share.updated' && String(e.shareId) === String(link.data.id)), JSON.stringify(es));
+    assert.ok(es.some((e) => e.event === 'share.deleted' && String(e.shareId) === String(user.data.id)), JSON.stringify(es));
+    const raw = JSON.stringify(await entries());
+    assert.doesNotMatch(raw, /Link-Secret-Pass-42|Other-Link-Secret-43|eve-password-123/);
+    assert.doesNotMatch(raw, new RegExp(String(link.data.token)), 'the link token is a credential too');
   });
 });

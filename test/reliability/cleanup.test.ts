@@ -87,8 +87,15 @@ for (const db of ['sqlite', 'pgsql'] as const) {
       await first.release();
     });
 
-    test('background job: two "processes" on one database run a round once', async () => {
-      const reports: unknown[] = [];
+    test('background job: two "processes" on one database run a round once, and it collects what files:cleanup does', async () => {
+      const reports: { orphanedBlobs: number; staleUploads: number }[] = [];
+      // what a crash leaves: an orphaned blob past the grace period, a stale chunked upload
+      const orphan = 'b'.repeat(32);
+      await t.app.rawBlobs.put(orphan, Readable.from([Buffer.from('left by a crash')]), { fileId: 0, owner: 'u1' });
+      const old = (Date.now() - 2 * 3600_000) / 1000;
+      utimesSync(join(t.dataDir, 'blobs', 'bb', 'bb', orphan), old, old);
+      await t.app.uploads.create('u1', 'stale-bg', {}, Math.floor(Date.now() / 1000) - 3 * 86400);
+      const live = await snapshotTree(t.app, 'u1');
       // a second App on the same database: its own connection(s), as a second server process has
       const other = await openApp(loadConfig(t.configPath), { logger: silentLogger() });
       const j1 = startBackgroundJobs(t.app, { intervalMinutes: 10, initialDelayMs: 3_600_000, onRun: (r) => reports.push(r) });
@@ -96,6 +103,10 @@ for (const db of ['sqlite', 'pgsql'] as const) {
       const [r1, r2] = await Promise.all([j1.runOnce(), j2.runOnce()]);
       assert.equal([r1, r2].filter((x) => x !== undefined).length, 1);
       assert.equal(reports.length, 1);
+      assert.ok(reports[0]!.orphanedBlobs >= 1 && reports[0]!.staleUploads >= 1, JSON.stringify(reports[0]));
+      assert.ok(!(await unreferencedBlobs(t.app)).includes(orphan), 'the background job removed the orphan');
+      assert.equal(await t.app.uploads.tryGet('u1', 'stale-bg'), undefined);
+      assert.deepEqual(await snapshotTree(t.app, 'u1'), live, 'and nothing live');
       // within the interval nobody else runs
       assert.equal(await j2.runOnce() ?? await j1.runOnce() ? 1 : 0, 1, 'the holder may renew');
       await j1.stop();

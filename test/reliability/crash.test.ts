@@ -1,21 +1,20 @@
 /**
  * Crash safety: a real `./occ serve` process (encrypted instance, SQLite) is SIGKILLed in the
  * middle of a plain streaming PUT, a chunked upload's assembly (final MOVE), a MOVE of a
- * 5,000-file folder, and `./occ encryption:decrypt-all` is killed mid-run. After each restart every
- * file is its old or its new version, whole; no half-moved folder; then `./occ files:cleanup`
- * leaves no unreferenced blob and no temp file behind.
+ * 5,000-file folder. After each restart every file is its old or its new version, whole; no
+ * half-moved folder; then `./occ files:cleanup` leaves no unreferenced blob and no temp file behind.
+ * encrypt-all, decrypt-all and rotate-master-key killed mid-run: crash-keys.test.ts.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { spawn } from 'node:child_process';
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { rmSync } from 'node:fs';
 import { writeTestConfig } from '../support/test-instance.ts';
 import { encryptionSkipReason } from '../support/encryption-enabler.ts';
-import { occ, OCC } from '../cli/occ-harness.ts';
+import { occ } from '../cli/occ-harness.ts';
 import { ALICE, countUnder, kill, openLocal, seedFlatFolder, serve } from './crash-support.ts';
 import { pattern, request, sha256, snapshotTree, unreferencedBlobs } from './support.ts';
 import type { App } from '../../src/app.ts';
@@ -102,7 +101,10 @@ describe('crash safety (SIGKILL of a real server)', { skip, timeout: 300_000 }, 
   test('SIGKILL during chunked-upload assembly: destination old or new, whole; upload resumable or gone', async () => {
     const chunks = [pattern(11, 5 << 20), pattern(12, 5 << 20), pattern(13, 3 << 20)];
     const NEW = Buffer.concat(chunks);
-    for (const [i, delay] of [30, 400, 3000].entries()) {
+    const tmpDir = join(dataDir, 'blobs', '.tmp');
+    const tmpNames = () => { try { return readdirSync(tmpDir); } catch { return []; } };
+    // at fixed delays, and once at an observed point: the assembled blob is being written (a new temp file)
+    for (const [i, when] of ([30, 'writing', 3000] as const).entries()) {
       const s = await serve(configPath);
       const up = `/remote.php/dav/uploads/alice/crash-${i}`;
       assert.equal((await request(s.url, 'MKCOL', up, { as: ALICE })).status, 201);
@@ -110,19 +112,42 @@ describe('crash safety (SIGKILL of a real server)', { skip, timeout: 300_000 }, 
         const r = await request(s.url, 'PUT', `${up}/${String(n + 1).padStart(5, '0')}`, { as: ALICE, body: c });
         assert.ok(r.status < 300, `chunk PUT ${r.status}`);
       }
+      const tmpBefore = new Set(tmpNames());
+      let answered = false;
       const p = request(s.url, 'MOVE', `${up}/.file`, {
         as: ALICE, headers: { destination: `${s.url}/remote.php/dav/files/alice/assembled.bin`, 'oc-total-length': NEW.length },
-      }).catch((e: Error) => e);
-      await sleep(delay);
+      }).catch((e: Error) => e).finally(() => { answered = true; });
+      if (when === 'writing') {
+        while (!tmpNames().some((n) => !tmpBefore.has(n))) {
+          assert.ok(!answered, 'the assembly finished before its blob was seen being written');
+          await sleep(2);
+        }
+      } else {
+        await sleep(when);
+      }
       await kill(s);
       const r = await p;
-      const app = await openLocal(configPath);
+      let app = await openLocal(configPath);
+      let h = '';
       try {
-        const h = sha256(await readAll(app, 'assembled.bin'));
+        h = sha256(await readAll(app, 'assembled.bin'));
         assert.ok(h === sha256(OLD_CHUNKED) || h === sha256(NEW), 'assembled.bin is a mix');
         if (!(r instanceof Error) && r.status < 300) assert.equal(h, sha256(NEW));
-        crashes.push(`assembly killed after ${delay} ms (${h === sha256(NEW) ? 'new' : 'old'})`);
+        crashes.push(`assembly killed ${typeof when === 'number' ? `after ${when} ms` : 'while writing the assembled blob'} (${h === sha256(NEW) ? 'new' : 'old'})`);
       } finally { await app.close(); }
+      if (when === 'writing') {
+        assert.equal(h, sha256(OLD_CHUNKED), 'killed mid-write: still the old version');
+        // the client retries the MOVE after the restart: the upload is still whole and assembles
+        const s2 = await serve(configPath);
+        try {
+          const again = await request(s2.url, 'MOVE', `${up}/.file`, {
+            as: ALICE, headers: { destination: `${s2.url}/remote.php/dav/files/alice/assembled.bin`, 'oc-total-length': NEW.length },
+          });
+          assert.ok(again.status === 201 || again.status === 204, `retried assembly: ${again.status} ${again.text.slice(0, 200)}`);
+        } finally { await kill(s2); }
+        app = await openLocal(configPath);
+        try { assert.equal(sha256(await readAll(app, 'assembled.bin')), sha256(NEW), 'retried assembly'); } finally { await app.close(); }
+      }
     }
   });
 
@@ -150,26 +175,6 @@ describe('crash safety (SIGKILL of a real server)', { skip, timeout: 300_000 }, 
         if (b === 5000) name = next;
       } finally { await app.close(); }
     }
-  });
-
-  test('SIGKILL of encryption:decrypt-all mid-run: every file readable and unchanged; a re-run finishes', async () => {
-    let app = await openLocal(configPath);
-    const before = await snapshotTree(app, ALICE.uid, ['bulk', 'bulk-moved']);
-    await app.close();
-    for (const delay of [3000]) {
-      const child = spawn(OCC, ['encryption:decrypt-all', '-n'], { env: { ...process.env, COFFER_CONFIG: configPath, NODE_OPTIONS: '', NODE_TEST_CONTEXT: '' }, stdio: 'ignore' });
-      const exited = new Promise((r) => child.on('exit', r));
-      await sleep(delay);
-      child.kill('SIGKILL');
-      await exited;
-      app = await openLocal(configPath);
-      try { assert.deepEqual(await snapshotTree(app, ALICE.uid, ['bulk', 'bulk-moved']), before); } finally { await app.close(); }
-      crashes.push(`decrypt-all killed after ${delay} ms`);
-    }
-    const r = await occ(['encryption:decrypt-all', '-n'], env());
-    assert.equal(r.code, 0, r.stderr);
-    app = await openLocal(configPath);
-    try { assert.deepEqual(await snapshotTree(app, ALICE.uid, ['bulk', 'bulk-moved']), before); } finally { await app.close(); }
   });
 
   test('files:cleanup removes every orphaned blob and temp file the crashes left, and nothing live', async () => {

@@ -1,17 +1,20 @@
 /**
- * Property-based fuzzing of the WebDAV handlers over real HTTP: random methods, path spellings
+ * Property-based fuzzing of the WebDAV handlers over real HTTP, on an encrypted instance: random methods, path spellings
  * (percent-encoding, NFD/NFC, very long and reserved names, dot segments), Depth / Overwrite /
  * Destination / If / Range / Content-Type headers, random PROPFIND/PROPPATCH/LOCK bodies, and random
  * chunk sequences for chunked uploads. Properties: never a 5xx, the server stays up, and a request
  * that fails changes nothing (the user's tree — names and content hashes — is the same before and
- * after). Case counts are printed.
+ * after, metadata and dead properties included). Random Range headers on an encrypted file get
+ * exactly the bytes asked for. Case counts are printed (FUZZ_HTTP_RUNS, FUZZ_CHUNK_RUNS,
+ * FUZZ_RANGE_RUNS raise them).
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { Readable } from 'node:stream';
 import { startTestInstance, type TestInstance } from '../support/test-instance.ts';
-import { request, sha256, snapshotTree, type Creds } from './support.ts';
+import { enableEncryption } from '../support/encryption-enabler.ts';
+import { pattern, request, sha256, snapshotTree, type Creds } from './support.ts';
 
 const U: Creds = { uid: 'fuzz', password: 'fuzz-password-1' };
 const HTTP_RUNS = Number(process.env.FUZZ_HTTP_RUNS ?? 300);
@@ -21,7 +24,7 @@ let httpCases = 0;
 const seg = fc.oneof(
   { arbitrary: fc.constantFrom('a.txt', 'dir', 'dir/b.txt', 'new.txt', 'dir/new', 'café.txt'), weight: 6 },
   fc.constantFrom('a.txt', 'dir', 'dir/b.txt', 'new.txt', 'new dir', 'café.txt', 'cafe\u0301.txt', 'CON', 'nul', 'aux.txt', '.htaccess', '.ocdata', 'index.php',
-    '..', '.', '%2e%2e', '%2E', '%00', '%2F', '%5C', '%', '%zz', '%C3%A9', 'e%CC%81', '😀', '\u202e', '\u200b', 'a:b', 'a*b?', ' lead', 'trail ', '~$tmp', 'x'.repeat(255), 'é'.repeat(130), 'y'.repeat(256), 'z'.repeat(4000)),
+    '..', '.', '%2e%2e', '%2E', '%00', '%2F', '%5C', '%', '%zz', '%C3%A9', 'e%CC%81', '😀', '\u202e', '\u200b', '%EF%BB%BF', '%20', '%E2%80%8B%20', 'a:b', 'a*b?', ' lead', 'trail ', '~$tmp', 'x'.repeat(255), 'é'.repeat(130), 'y'.repeat(256), 'z'.repeat(4000)),
   fc.string({ unit: 'grapheme', minLength: 1, maxLength: 12 }).map((s) => encodeURIComponent(s)),
 );
 const relPath = fc.array(seg, { minLength: 0, maxLength: 2 }).map((a) => a.join('/'));
@@ -43,9 +46,9 @@ const propXml = fc.constantFrom(
   '<d:propfind xmlns:d="DAV:">' + '<d:prop>'.repeat(100) + '</d:prop>'.repeat(100) + '</d:propfind>', 'plain body', '\u0000\u0001',
 );
 
-/** Mostly absent (4 in 5), so that a request usually carries one or two odd headers, not all. */
+/** Mostly absent (7 in 8): a request carries one or two odd headers, and about one in five none (so success paths are fuzzed too). */
 function maybe<T>(arb: fc.Arbitrary<T>): fc.Arbitrary<T | undefined> {
-  return fc.oneof({ arbitrary: fc.constant(undefined), weight: 4 }, { arbitrary: arb, weight: 1 });
+  return fc.oneof({ arbitrary: fc.constant(undefined), weight: 7 }, { arbitrary: arb, weight: 1 });
 }
 const headerGen = fc.record({
   depth: maybe(fc.constantFrom('0', '1', 'infinity', 'Infinity', '2', '-1', '', '1,1', '0 ')),
@@ -73,6 +76,7 @@ describe('fuzz: HTTP handlers', () => {
   const statuses = new Map<number, number>();
   before(async () => {
     t = await startTestInstance();
+    await enableEncryption(t);
     await t.addUser(U.uid, U.password, { quota: 50 * 1024 * 1024 });
     await t.app.files.ensureHome('fuzz');
   });
@@ -80,6 +84,22 @@ describe('fuzz: HTTP handlers', () => {
     console.log(`# HTTP fuzz cases run: ${httpCases} (random requests: ${ok} succeeded, ${failed} refused; statuses ${JSON.stringify(Object.fromEntries([...statuses].sort((a, b) => a[0] - b[0])))})`);
     await t.stop();
   });
+
+  /**
+   * Everything a request could change in the user's tree: names and content hashes, plus each
+   * node's mtime, etag, favorite flag and dead properties (a refused PROPPATCH or PUT must not
+   * touch them either).
+   */
+  async function state(): Promise<Map<string, string>> {
+    const m = await snapshotTree(t.app, 'fuzz');
+    const rows = await t.app.db.selectFrom('nodes').select(['fileid', 'path', 'mtime', 'etag', 'favorite']).where('owner', '=', 'fuzz').execute();
+    const props = await t.app.db.selectFrom('properties').select(['fileid', 'namespace', 'name', 'value']).where('fileid', 'in', rows.length ? rows.map((r) => r.fileid) : [-1]).execute();
+    for (const r of rows) {
+      const mine = props.filter((p) => p.fileid === r.fileid).map((p) => `{${p.namespace}}${p.name}=${p.value}`).sort();
+      m.set(`meta:${r.path}`, `${r.mtime} ${r.etag} ${r.favorite} ${mine.join(' ')}`);
+    }
+    return m;
+  }
 
   /** A small known tree, rebuilt when a successful request changed it too much. */
   async function resetTree() {
@@ -98,7 +118,7 @@ describe('fuzz: HTTP handlers', () => {
       const headers: Record<string, string> = {};
       for (const [k, v] of Object.entries(hdrs)) if (v !== undefined) headers[k] = v;
       if (headers.destination && headers.destination.startsWith('/')) headers.destination = t.url + headers.destination;
-      const before = await snapshotTree(t.app, 'fuzz');
+      const before = await state();
       const r = await request(t.url, m, path, { as: U, headers, body: b, timeoutMs: 20_000 }).catch((e: Error) => ({ status: -1, text: e.message }));
       assert.ok(r.status > 0, `${m} ${path}: ${r.text}`);
       // 502 is RFC 4918's answer for a Destination on another server: a refusal, not a failure
@@ -107,7 +127,7 @@ describe('fuzz: HTTP handlers', () => {
       if (process.env.FUZZ_DEBUG && r.status === 400) console.log('#400', m, path, JSON.stringify(headers), r.text.replace(/\s+/g, ' ').slice(150, 330));
       if (r.status >= 400) {
         failed++;
-        assert.deepEqual(await snapshotTree(t.app, 'fuzz'), before, `${m} ${path} failed with ${r.status} but changed the tree`);
+        assert.deepEqual(await state(), before, `${m} ${path} ${JSON.stringify(headers)} failed with ${r.status} but changed the tree`);
       } else {
         ok++;
       }
@@ -128,6 +148,52 @@ describe('fuzz: HTTP handlers', () => {
     const mv = await request(t.url, 'MOVE', '/remote.php/dav/files/fuzz/a.txt', { as: U, headers: { destination: `${t.url}/remote.php/dav/files/fuzz/x\\y.txt` } });
     assert.ok(mv.status === 400, `MOVE to a backslash name: ${mv.status}`);
     for await (const n of t.app.files.walk('fuzz', '', Infinity)) assert.ok(!n.name.includes('\\'), n.path);
+  });
+
+  test('blank names (a lone BOM, spaces) as a path or a Destination: 400, nothing changed', async () => {
+    await resetTree();
+    const before = await state();
+    for (const name of ['%EF%BB%BF', '%20', '%20%20', '%EF%BB%BF%20']) {
+      for (const [m, p, h] of [
+        ['PUT', `/remote.php/dav/files/fuzz/${name}`, {}],
+        ['MKCOL', `/remote.php/dav/files/fuzz/dir/${name}`, {}],
+        ['MOVE', '/remote.php/dav/files/fuzz/a.txt', { destination: `${t.url}/remote.php/dav/files/fuzz/${name}` }],
+        ['COPY', '/remote.php/dav/files/fuzz/dir', { destination: `${t.url}/remote.php/dav/files/fuzz/dir/${name}` }],
+      ] as const) {
+        httpCases++;
+        const r = await request(t.url, m, p, { as: U, headers: h, body: m === 'PUT' ? 'x' : undefined });
+        assert.ok(r.status === 400 || r.status === 404 || r.status === 409 || r.status === 403, `${m} ${p} ${JSON.stringify(h)} → ${r.status}`);
+      }
+    }
+    assert.deepEqual(await state(), before);
+  });
+
+  test('Range GETs on an encrypted file: exactly the bytes asked for (206), the whole file, or 416', async () => {
+    const content = pattern(77, 200_000);
+    await t.app.files.writeFile('fuzz', 'ranged.bin', Readable.from([content]), {});
+    const n = content.length;
+    const bound = fc.oneof(fc.integer({ min: 0, max: n + 10 }), fc.constantFrom(0, 1, 8191, 8192, 8193, 65535, 65536, 65537, n - 1, n, n + 1));
+    const range = fc.oneof(
+      fc.tuple(bound, bound).map(([a, b]) => `bytes=${a}-${b}`),
+      bound.map((a) => `bytes=${a}-`),
+      bound.map((b) => `bytes=-${b}`),
+    );
+    await fc.assert(fc.asyncProperty(range, async (h) => {
+      httpCases++;
+      const r = await request(t.url, 'GET', '/remote.php/dav/files/fuzz/ranged.bin', { as: U, headers: { range: h } });
+      assert.ok([200, 206, 416].includes(r.status), `${h} → ${r.status}`);
+      if (r.status === 200) assert.equal(sha256(r.body), sha256(content), h);
+      if (r.status === 206) {
+        const m = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(String(r.headers['content-range']));
+        assert.ok(m, `${h}: Content-Range ${r.headers['content-range']}`);
+        const [a, b] = [Number(m[1]), Number(m[2])];
+        assert.equal(Number(m[3]), n);
+        assert.ok(a <= b && b < n, `${h} → ${m[0]}`);
+        assert.ok(r.body.equals(content.subarray(a, b + 1)), `${h}: the bytes differ from ${a}-${b}`);
+        const want = /^bytes=(\d+)-(\d*)$/.exec(h);
+        if (want) assert.equal(a, Number(want[1]), `${h}: starts where asked`);
+      }
+    }), { numRuns: Number(process.env.FUZZ_RANGE_RUNS ?? 200) });
   });
 
   test('Unicode normalisation: NFD and NFC spellings reach the same file', async () => {
@@ -169,7 +235,7 @@ describe('fuzz: HTTP handlers', () => {
           if (d.status < 300) written.delete(victim);
         }
       }
-      const before = await snapshotTree(t.app, 'fuzz');
+      const before = await state();
       const mv = await request(t.url, 'MOVE', `${up}/.file`, { as: U, headers: { destination: `${t.url}/remote.php/dav/files/fuzz/assembled.bin`, ...(total !== undefined ? { 'oc-total-length': String(total) } : {}) } });
       httpCases++;
       assert.ok(mv.status < 500, `assemble → ${mv.status} ${mv.text.slice(0, 300)}`);
@@ -179,7 +245,7 @@ describe('fuzz: HTTP handlers', () => {
         const got = await request(t.url, 'GET', '/remote.php/dav/files/fuzz/assembled.bin', { as: U });
         assert.equal(sha256(got.body), sha256(want), `assembled content differs: chunks ${order.join(',')}`);
       } else {
-        assert.deepEqual(await snapshotTree(t.app, 'fuzz'), before);
+        assert.deepEqual(await state(), before);
       }
       await request(t.url, 'DELETE', up, { as: U });
     }), { numRuns: CHUNK_RUNS });

@@ -151,7 +151,12 @@ describe('fuzz: parsers', () => {
       const t = typed(() => resolveDestination(req, 'alice'));
       if (t) {
         assert.equal(t.uid, 'alice');
-        assert.equal(normalizePath(t.path), t.path);
+        // FINDING (FUZZ_RUNS=5000): like decodeRelPath, a Destination naming a blank segment
+        // ('…/alice/%EF%BB%BF', a lone BOM) resolves; the files service refuses it with
+        // ValidationError (400, nothing changed: fuzz-http), so: canonical, or a typed refusal.
+        const n = typed(() => normalizePath(t.path));
+        if (n !== undefined) assert.equal(n, t.path);
+        assert.ok(!t.path.split('/').some((x) => x === '..' || x === '.'), d);
       }
     }), { numRuns: RUNS });
   });

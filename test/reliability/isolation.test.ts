@@ -6,7 +6,7 @@
  * content hashes), locks and uploads are unchanged.
  * Shares: the matrix "B reaches A's files only through a share, within its permissions" (folder
  * shares 1/3/5/31, file shares, escapes above a mount, stranger, unshare, public link) lives in
- * isolation-shares.test.ts; SHARE_CASES stays as a hook for cases that need this suite's setup.
+ * isolation-shares.test.ts.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -39,8 +39,6 @@ function aliceForms(p: string): string[] {
     `/remote.php/dav/files/alice%00/${e}`,
   ];
 }
-
-const SHARE_CASES: { name: string; run(t: TestInstance): Promise<void> }[] = [];
 
 describe('isolation between users', () => {
   let t: TestInstance;
@@ -189,9 +187,5 @@ describe('isolation between users', () => {
       }
     }
     await aliceUnchanged();
-  });
-
-  test('hook: access through shares (none yet)', async () => {
-    for (const c of SHARE_CASES) await c.run(t);
   });
 });
