@@ -4,13 +4,16 @@
  *   - PUT and GET MiB/s of one 256 MiB file, plain and encrypted (one process)
  *   - 1,000 × 4 KiB PUTs, files/s, with one process and with two (8 concurrent clients)
  *   - `./occ encryption:encrypt-all -n` MiB/s over S3 (the 256 MiB file written in the plain phase)
+ * Each line also gives the CPU time the Coffer server processes and radosgw consumed (from
+ * /proc/<pid>/stat), per MiB or per file: on a shared, CPU-starved machine the rates follow the load,
+ * the CPU cost does not.
  *
  *   node --import tsx bench/scale-out-bench.ts [--mib 256] [--files 1000] [--clients 8]
  *
  * Prints one line per figure plus the load average (the machine is shared).
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -32,7 +35,27 @@ const load = () => loadavg().map((x) => x.toFixed(1)).join(' ');
 const out: string[] = [];
 const report = (s: string) => { const line = `${s}   (load ${load()})`; out.push(line); process.stdout.write(line + '\n'); };
 
+/** CPU time (user + system) a process has used so far, ms; 0 when it is gone. */
+const cpuMs = (pid: number | undefined): number => {
+  if (!pid) return 0;
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // utime, stime in clock ticks (CLK_TCK 100)
+  } catch { return 0; }
+};
+/** Pid of this cluster's radosgw (its command line names the cluster's ceph.conf). */
+const rgwPid = (confDir: string): number | undefined => {
+  for (const p of readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {
+    try {
+      const cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0');
+      if (cmd[0]?.endsWith('radosgw') && cmd.includes(join(confDir, 'ceph.conf'))) return Number(p);
+    } catch { /* gone */ }
+  }
+  return undefined;
+};
+
 const cluster = await startCeph({ memstoreBytes: 4 * 1024 ** 3 });
+const rgw = rgwPid(cluster.dir);
 const pg = await createPgDatabase();
 const dir = mkdtempSync(join(tmpdir(), 'coffer-sobench-'));
 const env = { COFFER_CONFIG: join(dir, 'config', 'config.json') };
@@ -47,6 +70,21 @@ try {
   const occOk = async (args: string[]) => { const x = await occ(args, env); if (x.code !== 0) throw new Error(`occ ${args.join(' ')}: ${x.stderr}`); return x.stdout; };
   servers.push(await spawnServer(OCC, ['serve', '--port', '0'], env), await spawnServer(OCC, ['serve', '--port', '0'], env));
   const dav = (s: Served, p: string) => `${s.url}/remote.php/dav/files/admin${p}`;
+  /** Runs `fn` and returns its result with the CPU ms the servers and radosgw used meanwhile. */
+  const metered = async <T>(fn: () => Promise<T>): Promise<{ v: T; coffer: number; rgw: number }> => {
+    const c0 = servers.reduce((a, s) => a + cpuMs(s.child.pid), 0);
+    const r0 = cpuMs(rgw);
+    const v = await fn();
+    return { v, coffer: servers.reduce((a, s) => a + cpuMs(s.child.pid), 0) - c0, rgw: cpuMs(rgw) - r0 };
+  };
+  const big = async (what: string, fn: () => Promise<number>) => {
+    const m = await metered(fn);
+    report(`${what} ${MIB} MiB: ${m.v.toFixed(1)} MiB/s; CPU ms/MiB: coffer ${(m.coffer / MIB).toFixed(1)}, radosgw ${(m.rgw / MIB).toFixed(1)}`);
+  };
+  const small = async (what: string, procs: Served[], prefix: string) => {
+    const m = await metered(() => smallPuts(procs, prefix));
+    report(`${what} ${FILES} × 4 KiB PUT, ${procs.length} process${procs.length > 1 ? 'es' : ''}: ${m.v.toFixed(1)} files/s (${CLIENTS} clients); CPU ms/file: coffer ${(m.coffer / FILES).toFixed(2)}, radosgw ${(m.rgw / FILES).toFixed(2)}`);
+  };
 
   const block = randomBytes(1024 * 1024);
   const bigBody = () => Readable.from((function* () { for (let i = 0; i < MIB; i++) yield block; })());
@@ -73,34 +111,38 @@ try {
       const srv = procs[c % procs.length]!;
       for (let i = next++; i < FILES; i = next++) {
         const res = await fetch(dav(srv, `/${prefix}/f${i}.bin`), { method: 'PUT', headers: { authorization: auth }, body });
-        if (res.status !== 201) throw new Error(`PUT small ${i}: ${res.status}`);
+        if (res.status !== 201) {
+          const logs = procs.map((p, k) => `--- server ${k} stderr:\n${p.stderr().split('\n').slice(-15).join('\n')}`).join('\n');
+          throw new Error(`PUT small ${i} through server ${c % procs.length}: ${res.status} ${await res.text()}\n${logs}`);
+        }
       }
     }));
     return FILES / ((performance.now() - t) / 1000);
   };
 
-  log(`Ceph up in ${cluster.startSeconds.toFixed(1)} s; plain phase`);
-  report(`S3 plain      PUT ${MIB} MiB: ${(await putBig('/plain.bin')).toFixed(1)} MiB/s`);
-  report(`S3 plain      GET ${MIB} MiB: ${(await getBig('/plain.bin')).toFixed(1)} MiB/s`);
+  log(`Ceph up in ${cluster.startSeconds.toFixed(1)} s (radosgw pid ${rgw ?? '?'}); plain phase`);
   // warm the credential cache of both processes
   for (const s of servers) await fetch(dav(s, '/'), { method: 'PROPFIND', headers: { authorization: auth, depth: '0' } });
-  report(`S3 plain      ${FILES} × 4 KiB PUT, 1 process:  ${(await smallPuts([servers[0]!], 'one')).toFixed(1)} files/s (${CLIENTS} clients)`);
-  report(`S3 plain      ${FILES} × 4 KiB PUT, 2 processes: ${(await smallPuts(servers, 'two')).toFixed(1)} files/s (${CLIENTS} clients)`);
+  await big('S3 plain      PUT', () => putBig('/plain.bin'));
+  await big('S3 plain      GET', () => getBig('/plain.bin'));
+  await small('S3 plain     ', [servers[0]!], 'one');
+  await small('S3 plain     ', servers, 'two');
 
   // encrypt-all measures the big file alone: remove the small ones first
   for (const d of ['/one', '/two']) await fetch(dav(servers[0]!, d), { method: 'DELETE', headers: { authorization: auth } });
   await occOk(['app:enable', 'encryption']);
   await occOk(['encryption:enable']);
   await new Promise((r) => setTimeout(r, 1500));
+  const r0 = cpuMs(rgw);
   const t = performance.now();
   await occOk(['encryption:encrypt-all', '-n']);
   const s = (performance.now() - t) / 1000;
-  report(`encrypt-all over S3: ${(MIB / s).toFixed(1)} MiB/s (one ${MIB} MiB file, ${s.toFixed(1)} s incl. ./occ start-up)`);
+  report(`encrypt-all over S3: ${(MIB / s).toFixed(1)} MiB/s (one ${MIB} MiB file, ${s.toFixed(1)} s incl. ./occ start-up); radosgw CPU ms/MiB ${((cpuMs(rgw) - r0) / MIB).toFixed(1)}`);
 
-  report(`S3 encrypted  PUT ${MIB} MiB: ${(await putBig('/enc.bin')).toFixed(1)} MiB/s`);
-  report(`S3 encrypted  GET ${MIB} MiB: ${(await getBig('/enc.bin')).toFixed(1)} MiB/s`);
-  report(`S3 encrypted  ${FILES} × 4 KiB PUT, 1 process:  ${(await smallPuts([servers[0]!], 'one-enc')).toFixed(1)} files/s (${CLIENTS} clients)`);
-  report(`S3 encrypted  ${FILES} × 4 KiB PUT, 2 processes: ${(await smallPuts(servers, 'two-enc')).toFixed(1)} files/s (${CLIENTS} clients)`);
+  await big('S3 encrypted  PUT', () => putBig('/enc.bin'));
+  await big('S3 encrypted  GET', () => getBig('/enc.bin'));
+  await small('S3 encrypted ', [servers[0]!], 'one-enc');
+  await small('S3 encrypted ', servers, 'two-enc');
 } finally {
   for (const s of servers) { s.child.kill('SIGTERM'); await s.exited; }
   try {

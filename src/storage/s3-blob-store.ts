@@ -1,17 +1,30 @@
-import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import {
   AbortMultipartUploadCommand, CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, HeadBucketCommand,
-  HeadObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command, PutObjectCommand, type S3Client,
+  HeadObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command, type S3Client,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { AlreadyExistsError, NotFoundError, ValidationError } from '../errors.ts';
+import { AlreadyExistsError, AppError, NotFoundError, ValidationError } from '../errors.ts';
 import { PLAIN_CODEC, type BlobContext, type BlobEntry, type BlobStore, type ByteRange, type PutResult, type RawBlobAccess } from './blob-store.ts';
+import type { OpenedRawBlob, RawBlobOpener } from './raw-blob.ts';
 import { createS3Client, normalizeS3Options, type S3StoreOptions } from './s3-config.ts';
-import { classifyS3Error, explainS3Failure, s3AppError } from './s3-errors.ts';
+import { checkS3Access } from './s3-access-check.ts';
+import { classifyS3Error, s3AppError } from './s3-errors.ts';
 
 /** Same id rule as the local store: opaque, lowercase, 8–64 characters. */
 const BLOB_ID = /^[a-z0-9][a-z0-9-]{7,63}$/;
+
+/**
+ * Most bytes openRaw() fetches before it knows what the caller wants: enough for every small blob
+ * in one GET, little enough that a ranged read of a big blob wastes at most this much.
+ */
+const OPEN_PREFETCH = 256 * 1024;
+
+async function readAll(s: Readable): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const c of s) parts.push(c as Buffer);
+  return Buffer.concat(parts);
+}
 
 /** A multipart upload that was started and neither completed nor aborted. */
 export interface IncompleteUpload {
@@ -31,7 +44,7 @@ export interface IncompleteUpload {
  * `storage-unavailable` whose message says what is wrong (bucket missing, access denied, bad keys,
  * endpoint unreachable).
  */
-export class S3BlobStore implements BlobStore, RawBlobAccess {
+export class S3BlobStore implements BlobStore, RawBlobAccess, RawBlobOpener {
   readonly #client: S3Client;
   readonly #bucket: string;
   readonly #endpoint: string;
@@ -132,7 +145,7 @@ export class S3BlobStore implements BlobStore, RawBlobAccess {
    * @throws NotFoundError when the blob is missing; ValidationError for a malformed range;
    *   AppError `storage-unavailable` for S3 failures.
    */
-  async get(blobId: string, _codec: string, _ctx: BlobContext, range?: ByteRange): Promise<Readable> {
+  async get(blobId: string, _codec: string, _ctx?: BlobContext, range?: ByteRange): Promise<Readable> {
     const key = this.keyOf(blobId);
     if (range && !(Number.isSafeInteger(range.start) && Number.isSafeInteger(range.end) && range.start >= 0 && range.end >= range.start)) {
       throw new ValidationError(`invalid byte range ${range.start}-${range.end}`);
@@ -153,6 +166,71 @@ export class S3BlobStore implements BlobStore, RawBlobAccess {
       }
       throw s3AppError('GET', kind, this.#bucket, this.#endpoint, err);
     }
+  }
+
+  /**
+   * Opens a blob for the encryption layer's reads (RawBlobOpener) with one ranged GET of its first
+   * max(headBytes, wholeUpTo) bytes (at most OPEN_PREFETCH): the response's Content-Range gives the
+   * size, so a small blob costs one request instead of HEAD + GET, and a full read of a big one two
+   * (the prefetched bytes are served again, not fetched twice) instead of HEAD + GET + GET.
+   * @throws NotFoundError when the blob is missing; AppError `storage-unavailable` for S3 failures.
+   */
+  async openRaw(blobId: string, headBytes: number, wholeUpTo: number): Promise<OpenedRawBlob> {
+    const key = this.keyOf(blobId);
+    const want = Math.max(1, headBytes, Math.min(wholeUpTo, OPEN_PREFETCH));
+    let size: number;
+    let pre: Buffer;
+    try {
+      const res = await this.#client.send(new GetObjectCommand({ Bucket: this.#bucket, Key: key, Range: `bytes=0-${want - 1}` }));
+      const body = res.Body as Readable;
+      const total = /\/(\d+)$/.exec(res.ContentRange ?? '')?.[1];
+      if (total !== undefined) {
+        size = Number(total);
+        pre = await readAll(body);
+      } else {
+        // the endpoint ignored the range (200 with the whole object): keep what was asked for
+        size = res.ContentLength ?? 0;
+        const parts: Buffer[] = [];
+        let n = 0;
+        for await (const c of body) {
+          parts.push(c as Buffer);
+          n += (c as Buffer).length;
+          if (n >= want && size > wholeUpTo) break; // leaving the loop destroys the body
+        }
+        pre = Buffer.concat(parts);
+        if (size <= wholeUpTo) pre = pre.subarray(0, size); else pre = pre.subarray(0, Math.min(want, size));
+      }
+    } catch (err) {
+      const kind = classifyS3Error(err);
+      if (kind === 'no-such-key') throw new NotFoundError(`blob ${blobId} is missing`);
+      if (kind === 'invalid-range') { // an empty object has no byte 0
+        size = await this.rawSize(blobId);
+        pre = Buffer.alloc(0);
+      } else {
+        throw s3AppError('GET', kind, this.#bucket, this.#endpoint, err);
+      }
+    }
+    if (pre.length > size) pre = pre.subarray(0, size);
+    const whole = size <= wholeUpTo;
+    if (whole && pre.length < size) {
+      // between OPEN_PREFETCH and wholeUpTo: fetch the rest so that head is the whole blob
+      pre = Buffer.concat([pre, await readAll(await this.get(blobId, PLAIN_CODEC, undefined, { start: pre.length, end: size - 1 }))]);
+      if (pre.length !== size) throw new AppError('storage-unavailable', `S3 GET of blob ${blobId} returned ${pre.length} of ${size} bytes`);
+    }
+    const have = pre;
+    return {
+      size,
+      head: whole ? have : have.subarray(0, Math.min(headBytes, size)),
+      whole,
+      range: async (start, end) => {
+        if (end < have.length) return Readable.from([have.subarray(start, end + 1)], { objectMode: false });
+        if (start >= have.length) return this.get(blobId, PLAIN_CODEC, undefined, { start, end });
+        const rest = await this.get(blobId, PLAIN_CODEC, undefined, { start: have.length, end });
+        const first = have.subarray(start);
+        return Readable.from((async function* () { yield first; yield* rest; })(), { objectMode: false });
+      },
+      close: () => {},
+    };
   }
 
   /** @throws NotFoundError when the blob is missing; AppError `storage-unavailable` for S3 failures. */
@@ -278,37 +356,8 @@ export class S3BlobStore implements BlobStore, RawBlobAccess {
    * (a probe under the prefix, removed again). Never throws for S3 failures.
    * @returns problems in plain words; empty when all is well.
    */
-  async checkAccess(): Promise<string[]> {
-    const explain = (what: string, err: unknown) => `${what}: ${explainS3Failure(classifyS3Error(err), this.#bucket, this.#endpoint, err)}`;
-    try {
-      await this.#client.send(new HeadBucketCommand({ Bucket: this.#bucket }));
-    } catch (err) {
-      const kind = classifyS3Error(err);
-      // HeadBucket answers a bare 404 / 403 without an error code
-      if (kind === 'no-such-key' || kind === 'no-such-bucket') return [`the bucket "${this.#bucket}" does not exist at ${this.#endpoint || 'AWS S3'} (create it, or fix the bucket name)`];
-      return [explain('cannot open the bucket', err)];
-    }
-    const problems: string[] = [];
-    const key = `${this.#prefix}.probe-${randomBytes(8).toString('hex')}`;
-    const body = randomBytes(32);
-    try {
-      await this.#client.send(new PutObjectCommand({ Bucket: this.#bucket, Key: key, Body: body, ContentLength: body.length }));
-    } catch (err) {
-      return [explain('cannot write to the bucket', err)];
-    }
-    try {
-      const res = await this.#client.send(new GetObjectCommand({ Bucket: this.#bucket, Key: key }));
-      const got = Buffer.from(await res.Body!.transformToByteArray());
-      if (!got.equals(body)) problems.push('reading back a probe object returned different bytes (a proxy or gateway alters content)');
-    } catch (err) {
-      problems.push(explain('cannot read from the bucket', err));
-    }
-    try {
-      await this.#client.send(new DeleteObjectCommand({ Bucket: this.#bucket, Key: key }));
-    } catch (err) {
-      problems.push(explain(`cannot delete from the bucket (probe object ${key} is left behind)`, err));
-    }
-    return problems;
+  checkAccess(): Promise<string[]> {
+    return checkS3Access(this.#client, this.#bucket, this.#prefix, this.#endpoint);
   }
 
   /** Closes the client's sockets. */

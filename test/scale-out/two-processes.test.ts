@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import pgClient from 'pg';
-import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { startCephOrSkip } from '../support/ceph.ts';
 import { createPgDatabase } from '../support/test-instance.ts';
 import { OCC, ROOT, TSX_LOADER, occ, run, spawnServer, type Served } from '../cli/occ-harness.ts';
@@ -103,17 +103,41 @@ if (missing) {
       for (const c of ['database', 'storage', 'redis', 'key storage']) assert.match(out, new RegExp(`^OK +${c}:`, 'm'));
     });
 
-    test('storage:test explains a wrong S3 secret (exit 1)', async () => {
-      const bad = join(dir, 'bad-config.json');
+    /** `./occ storage:test` on a copy of the config with `storage` changed: exit 1, only the storage check fails. */
+    const storageTestWith = async (name: string, change: Record<string, string>) => {
+      const bad = join(dir, `${name}-config.json`);
       const cfg = JSON.parse(JSON.stringify(loadConfig(configPath)));
-      cfg.storage.secretKey = 'wrong-secret-key';
+      Object.assign(cfg.storage, change);
       const { saveConfig } = await import('../../src/config/config.ts');
       saveConfig(bad, cfg);
       const r = await occ(['storage:test'], { COFFER_CONFIG: bad });
       assert.equal(r.code, 1, r.stdout + r.stderr);
       assert.match(r.stdout, /^FAIL storage:/m);
-      assert.match(r.stdout, /secret|signature|credential|access/i);
-      assert.doesNotMatch(r.stdout + r.stderr, /wrong-secret-key/);
+      for (const c of ['database', 'redis']) assert.match(r.stdout, new RegExp(`^OK +${c}:`, 'm'));
+      assert.match(r.stderr, /1 check\(s\) failed: storage/);
+      assert.doesNotMatch(r.stdout + r.stderr, new RegExp(cluster.s3.secretAccessKey));
+      return r.stdout + r.stderr;
+    };
+
+    test('storage:test explains a wrong S3 secret (exit 1)', async () => {
+      const out = await storageTestWith('bad-secret', { secretKey: 'wrong-secret-key' });
+      assert.match(out, /access denied|secret key is wrong/i);
+      assert.doesNotMatch(out, /wrong-secret-key/);
+    });
+
+    test('storage:test explains an unknown access key (exit 1)', async () => {
+      const out = await storageTestWith('bad-key', { accessKey: 'nobody-here' });
+      assert.match(out, /access denied|does not know the access key/i);
+    });
+
+    test('storage:test explains a missing bucket (exit 1)', async () => {
+      const out = await storageTestWith('no-bucket', { bucket: `coffer-missing-${randomBytes(4).toString('hex')}` });
+      assert.match(out, /the bucket "coffer-missing-[0-9a-f]{8}" does not exist at http:\/\/127\.0\.0\.1:\d+/);
+    });
+
+    test('storage:test explains an unreachable S3 endpoint (exit 1)', async () => {
+      const out = await storageTestWith('unreachable', { endpoint: 'http://127.0.0.1:1' });
+      assert.match(out, /cannot reach the S3 endpoint http:\/\/127\.0\.0\.1:1: ECONNREFUSED/);
     });
 
     test('files written before encryption is enabled', async () => {
@@ -128,6 +152,12 @@ if (missing) {
       const body = marked(5 * 1024 * 1024 + 123);
       const put = await req(A, 'PUT', '/shared-upload.bin', { body });
       assert.equal(put.status, 201);
+      // the listing through B shows it at once, with its size
+      const ls = await req(B, 'PROPFIND', '/', { headers: { depth: '1' } });
+      assert.equal(ls.status, 207);
+      const xml = await ls.text();
+      assert.match(xml, /shared-upload\.bin/);
+      assert.match(xml, new RegExp(`<d:getcontentlength>${body.length}</d:getcontentlength>`));
       const get = await req(B, 'GET', '/shared-upload.bin');
       assert.equal(get.status, 200);
       assert.equal(sha(Buffer.from(await get.arrayBuffer())), sha(body));
@@ -157,6 +187,20 @@ if (missing) {
       assert.equal((await req(B, 'UNLOCK', '/locked.txt', { headers: { 'lock-token': token! } })).status, 204);
       assert.equal((await req(A, 'PUT', '/locked.txt', { body: 'v4' })).status, 204);
       assert.equal(await (await req(B, 'GET', '/locked.txt')).text(), 'v4');
+    });
+
+    test('credentials changed anywhere hold on both processes at once (password reset, disable): no per-process cache lets the old ones in', async () => {
+      const [pw1, pw2] = ['bob-first-pw-' + randomBytes(4).toString('hex'), 'bob-second-pw-' + randomBytes(4).toString('hex')];
+      const propfind = async (srv: Served, pw: string) => (await fetch(`${srv.url}/remote.php/dav/files/bob/`, { method: 'PROPFIND', headers: { authorization: basic('bob', pw), depth: '0' } })).status;
+      assert.equal((await occ(['user:add', 'bob', '--password-from-env'], { ...env, OC_PASS: pw1 })).code, 0);
+      assert.deepEqual([await propfind(A, pw1), await propfind(B, pw1)], [207, 207]); // both processes have seen (and cached) pw1
+      assert.equal((await occ(['user:resetpassword', 'bob', '--password-from-env'], { ...env, OC_PASS: pw2 })).code, 0);
+      assert.deepEqual([await propfind(A, pw1), await propfind(B, pw1)], [401, 401], 'the old password after a reset');
+      assert.deepEqual([await propfind(A, pw2), await propfind(B, pw2)], [207, 207]);
+      assert.equal((await occ(['user:disable', 'bob'], env)).code, 0);
+      assert.deepEqual([await propfind(A, pw2), await propfind(B, pw2)], [401, 401], 'a disabled user');
+      assert.equal((await occ(['user:enable', 'bob'], env)).code, 0);
+      assert.deepEqual([await propfind(A, pw2), await propfind(B, pw2)], [207, 207]); // (a success clears bob's failures from the address)
     });
 
     test('litmus (basic, copymove, props, locks) against A: 0 failed', { skip: !HAVE_LITMUS && process.env.CI !== 'true' ? 'litmus is not installed' : false, timeout: 300_000 }, async () => {
@@ -196,13 +240,26 @@ if (missing) {
       for (const k of keys) {
         // only opaque blob ids: blobs/<2 hex>/<2 hex>/<32 hex> (plus a codec suffix at most)
         assert.match(k, /^blobs\/([0-9a-f]{2})\/([0-9a-f]{2})\/\1\2[0-9a-f]{28}[A-Za-z0-9._-]*$/, `object key ${k}`);
-        assert.doesNotMatch(k, /admin|quarterly|report|shared-upload|locked|litmus|files_encryption|master/i, `object key ${k}`);
+        assert.doesNotMatch(k, /admin|bob|quarterly|report|shared-upload|locked|litmus|files_encryption|master/i, `object key ${k}`);
         const res = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: k }));
+        // no user metadata (x-amz-meta-*) that could carry a name, and an opaque content type
+        assert.deepEqual(res.Metadata ?? {}, {}, `metadata of ${k}`);
+        assert.equal(res.ContentType, 'application/octet-stream', `content type of ${k}`);
         const body = Buffer.from(await res.Body!.transformToByteArray());
         assert.equal(body.indexOf(MARKER), -1, `plaintext marker in object ${k}`);
         assert.equal(body.indexOf('coffer-key-v1'), -1, `key file in object ${k}`);
         assert.equal(body.indexOf('"wrapped"'), -1, `wrapped key in object ${k}`);
       }
+      // every object is encrypted (the cfe1 format), the file written before encryption included
+      const plainObjects: string[] = [];
+      for (const k of keys) {
+        const head = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: k, Range: 'bytes=0-3' }));
+        const magic = Buffer.from(await head.Body!.transformToByteArray()).toString('latin1');
+        if (magic !== 'CFE1') plainObjects.push(`${k} (${JSON.stringify(magic)})`);
+      }
+      assert.deepEqual(plainObjects, [], 'objects not in the encrypted format after encrypt-all');
+      const uploads = await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket }));
+      assert.equal(uploads.Uploads?.length ?? 0, 0, 'incomplete multipart uploads left in the bucket');
       // the keys live in the key storage root on the (shared) file system, not in the bucket
       const keyDir = join(dir, 'data', 'files_encryption');
       assert.ok(existsSync(keyDir) && readdirSync(keyDir).length > 0, `key storage at ${keyDir}`);
