@@ -15,7 +15,7 @@ import { handlePropfind, parsePropfind } from './propfind.ts';
 import { handleProppatch } from './proppatch.ts';
 import { handleDelete, handleMkcol, handlePatch, handlePut } from './write-handlers.ts';
 import { readBody } from './xml-reader.ts';
-import { withReader } from '../encryption/reader-grant.ts';
+import { withReaderWhen } from '../encryption/reader-grant.ts';
 import { shareGate, toRealTarget } from './share-gate.ts';
 import { MultistatusWriter, propstat, responseWithPropstats } from './xml-writer.ts';
 
@@ -72,7 +72,7 @@ export async function handleDav(req: IncomingMessage, res: ServerResponse, ctx: 
     const user = (!req.headers.authorization && await authenticateSession(app, req))
       || await app.auth.authenticateBasic(req.headers.authorization, ctx.ip);
     // Per-user keys: blob reads/writes of this request use the user's grants (their seals of share keys).
-    if (isUnder(rawPath, UPLOADS_PREFIX)) return await withReader({ uid: user.uid }, () => uploadsHandler(req, res, ctx, user));
+    if (isUnder(rawPath, UPLOADS_PREFIX)) return await withReaderWhen(app.userKeys.perUserMode(), { uid: user.uid }, () => uploadsHandler(req, res, ctx, user));
     const viewTarget = resolveFilesTarget(rawPath, user.uid);
     if (!viewTarget) return await handleDavRoot(req, res, ctx, user);
     const target = await toRealTarget(app, viewTarget);
@@ -84,7 +84,7 @@ export async function handleDav(req: IncomingMessage, res: ServerResponse, ctx: 
     }
     const d = { req, res, ctx, app, user, target };
     if (await shareGate(d)) return;
-    await withReader({ uid: user.uid }, () => handler(d));
+    await withReaderWhen(app.userKeys.perUserMode(), { uid: user.uid }, () => handler(d));
   } catch (err) {
     sendDavError(req, res, ctx, err);
   }

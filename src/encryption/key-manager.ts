@@ -105,12 +105,16 @@ export class KeyManager {
   }
 
   /**
-   * Checks that the configured secret opens the current master key (call at start-up).
-   * A missing master key is fine (encryption never enabled). @throws CryptoError naming the cause.
+   * Checks that the configured key holder opens the current master key (call at start-up), and
+   * unwraps the keys of an unfinished rotation too, so that a PKCS#11 token is used only here and
+   * never during per-file work. A missing master key is fine (encryption never enabled); a retiring
+   * key already deleted is skipped. @throws CryptoError naming the cause.
    */
   async verifySecret(): Promise<void> {
     const p = await this.#pointer();
-    if (p) await this.#master(p.current);
+    if (!p) return;
+    await this.#master(p.current);
+    for (const old of p.retiring) await this.#master(old).catch((err) => { if (!(err instanceof NotFoundError)) throw err; });
   }
 
   /** The current master key. @throws NotFoundError when none exists; CryptoError for a wrong secret. */

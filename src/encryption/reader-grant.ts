@@ -13,6 +13,17 @@ export function withReader<T>(grant: ReaderGrant, fn: () => Promise<T>): Promise
   return als.run(grant, fn);
 }
 
+/**
+ * `withReader` when `needed` resolves true, else just `fn`. Adapters pass "per-user-key mode": only
+ * that mode reads the grant. In Node 20 the first AsyncLocalStorage.run turns on promise hooks for
+ * the whole process for good, which costs every later request a fifth or more of its CPU (measured
+ * on small PUTs), so master-key and unencrypted instances must never enter it.
+ * Rethrows what `needed` or `fn` throws.
+ */
+export async function withReaderWhen<T>(needed: Promise<boolean> | boolean, grant: ReaderGrant, fn: () => Promise<T>): Promise<T> {
+  return (await needed) ? als.run(grant, fn) : fn();
+}
+
 /** The ambient reader grant, or undefined outside `withReader`. */
 export function currentReader(): ReaderGrant | undefined {
   return als.getStore();

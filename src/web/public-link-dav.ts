@@ -1,4 +1,4 @@
-import { withReader } from '../encryption/reader-grant.ts';
+import { withReaderWhen } from '../encryption/reader-grant.ts';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { App } from '../app.ts';
 import type { AuthenticatedUser } from '../auth/types.ts';
@@ -147,7 +147,7 @@ export function publicDavRoutes(): Route[] {
   // Per-user keys: content is decrypted with the link's grant (the token is the Basic user name).
   const asLinkReader: Route['handler'] = (req, res, ctx) => {
     const token = parseBasicAuth(req.headers.authorization)?.user;
-    return token ? withReader({ linkToken: token }, () => handlePublicDav(req, res, ctx)) : handlePublicDav(req, res, ctx);
+    return token ? withReaderWhen(ctx.app.userKeys.perUserMode(), { linkToken: token }, () => handlePublicDav(req, res, ctx)) : handlePublicDav(req, res, ctx);
   };
   return [{ prefix: PUBLIC_DAV_PREFIX, handler: asLinkReader }];
 }

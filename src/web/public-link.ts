@@ -7,7 +7,7 @@ import { joinPath, normalizePath } from '../files/paths.ts';
 import type { FileNode } from '../files/types.ts';
 import { readSmallBody } from '../http/request-body.ts';
 import { maintenanceGuard } from '../setup/maintenance.ts';
-import { withReader } from '../encryption/reader-grant.ts';
+import { withReaderWhen } from '../encryption/reader-grant.ts';
 import type { ShareWithNode } from '../sharing/share-repository.ts';
 import { PERMISSION_READ, has } from '../sharing/share-types.ts';
 import { findLink, hasLinkSession, linkSessionCookie, verifyLinkPassword } from './public-link-access.ts';
@@ -198,7 +198,7 @@ export async function handlePublicLink(req: IncomingMessage, res: ServerResponse
 /** Per-user keys: content served through a link is decrypted with the link's grant (its token). */
 function asLinkReader(req: IncomingMessage, res: ServerResponse, ctx: HttpContext): Promise<void> {
   const token = TOKEN_RE.exec(ctx.rawPath)?.[1];
-  return token ? withReader({ linkToken: token }, () => handlePublicLink(req, res, ctx)) : handlePublicLink(req, res, ctx);
+  return token ? withReaderWhen(ctx.app.userKeys.perUserMode(), { linkToken: token }, () => handlePublicLink(req, res, ctx)) : handlePublicLink(req, res, ctx);
 }
 
 /** Routes of public links: the page and download, and `/public.php/webdav`. */
