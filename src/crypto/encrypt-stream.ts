@@ -51,13 +51,23 @@ export class EncryptStream extends Transform {
   }
 }
 
-/** Convenience: encrypts a whole buffer (tests, vectors, small key files). */
-export function encryptBuffer(params: SealParams, plain: Buffer): Buffer {
+/**
+ * Encrypts a whole buffer into the pieces of a cfe1 blob: the header, then each chunk's ciphertext
+ * and tag, in order (for a writev; no stream machinery, which costs more than the AES of a small
+ * file). Same bytes as EncryptStream. @throws CryptoError on bad parameters.
+ */
+export function encryptToPieces(params: SealParams, plain: Buffer): Buffer[] {
   const sealed = sealHeader(params);
   const out: Buffer[] = [sealed.header];
   const n = plain.length === 0 ? 1 : Math.ceil(plain.length / CHUNK_SIZE);
   for (let i = 0; i < n; i++) {
     sealChunk(sealed.cipher, sealed.contentKey, i, i === n - 1, [plain.subarray(i * CHUNK_SIZE, (i + 1) * CHUNK_SIZE)], out);
   }
-  return Buffer.concat(out);
+  sealed.contentKey.fill(0);
+  return out;
+}
+
+/** Convenience: encrypts a whole buffer into one (tests, vectors, small key files). @throws CryptoError on bad parameters. */
+export function encryptBuffer(params: SealParams, plain: Buffer): Buffer {
+  return Buffer.concat(encryptToPieces(params, plain));
 }

@@ -1,5 +1,4 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
-import { Readable } from 'node:stream';
 import type { Db } from '../db/database.ts';
 import { num } from '../db/schema.ts';
 import { AppError, NotFoundError } from '../errors.ts';
@@ -13,8 +12,8 @@ import { runPool } from './task-pool.ts';
 
 /** Files fetched (and journaled) at a time. */
 const PAGE = 128;
-/** Plain blobs up to this size are read synchronously, whole (see #smallPlainSource). */
-const SMALL_FILE = 256 * 1024;
+/** Plain blobs up to this size are read synchronously, whole, and encrypted without streams (see #smallPlain). */
+const SMALL_FILE = 1024 * 1024;
 
 export type ConvertTarget = 'encrypt' | 'decrypt';
 
@@ -184,11 +183,13 @@ export class BulkConverter {
     // read buffers then fit the file instead of a fresh 1 MiB buffer per read of every small file.
     let hint: ByteRange | undefined = node.codec === PLAIN_CODEC && node.size > 0 ? { start: 0, end: node.size } : undefined;
     try {
+      // Small plain files (most files) are read whole, sealed in one go and written with one writev.
+      const plain = target === 'encrypt' ? this.#smallPlain(node) : undefined;
+      if (plain) return { node, newId, codec: (await blobs.putEncryptedBuffer(newId, plain, ctx)).codec };
       for (;;) {
-        const small = this.#smallPlainSource(node);
-        const src = small ?? await blobs.get(node.blobId, node.codec, ctx, hint);
+        const src = await blobs.get(node.blobId, node.codec, ctx, hint);
         const res = target === 'encrypt' ? await blobs.putEncrypted(newId, src, ctx) : await blobs.putPlain(newId, src, ctx);
-        if (!small && hint && res.size > node.size) {
+        if (hint && res.size > node.size) {
           // The blob is longer than its row says: convert all of it, as without the hint.
           await blobs.delete(newId);
           hint = undefined;
@@ -205,10 +206,11 @@ export class BulkConverter {
   /**
    * A small plain blob on local disk, read synchronously and whole: four system calls on a file that
    * is usually cached, instead of five thread-pool round trips (stat, open, read, read, close) that
-   * cost more CPU than the read itself. Undefined for anything else (read through the store).
+   * cost more CPU than the read itself. Undefined for anything else, and for a blob longer than
+   * SMALL_FILE whatever its row says (both are streamed through the store).
    * @throws NotFoundError when the blob is missing.
    */
-  #smallPlainSource(node: ConvertibleNode): Readable | undefined {
+  #smallPlain(node: ConvertibleNode): Buffer | undefined {
     const raw = this.#o.rawBlobs;
     if (node.codec !== PLAIN_CODEC || node.size > SMALL_FILE || !hasLocalPaths(raw)) return undefined;
     let fd: number;
@@ -228,7 +230,7 @@ export class BulkConverter {
         if (r === 0) break;
         n += r;
       }
-      return Readable.from(n ? [buf.subarray(0, n)] : []);
+      return buf.subarray(0, n);
     } finally {
       closeSync(fd);
     }

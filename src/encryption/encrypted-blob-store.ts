@@ -2,13 +2,14 @@ import { createHash } from 'node:crypto';
 import { Readable, pipeline } from 'node:stream';
 import { CryptoError, ValidationError } from '../errors.ts';
 import { openRawBlob, type OpenedRawBlob } from '../storage/raw-blob.ts';
-import { PLAIN_CODEC, type BlobContext, type BlobEntry, type BlobStore, type ByteRange, type PutResult } from '../storage/blob-store.ts';
+import { PLAIN_CODEC, putPieces, type BlobContext, type BlobEntry, type BlobStore, type ByteRange, type PutResult } from '../storage/blob-store.ts';
 import { openHeader, openHeaderWithDek, type KekResolver, type OpenedHeader } from '../crypto/blob-header.ts';
 import { chunkRangeFor, encryptedSize, plaintextSize } from '../crypto/blob-sizes.ts';
 import { ChunkDecryptStream } from '../crypto/decrypt-stream.ts';
-import { EncryptStream } from '../crypto/encrypt-stream.ts';
+import { EncryptStream, encryptToPieces } from '../crypto/encrypt-stream.ts';
 import { CIPHER_AES_256_GCM, FORMAT_ID, HEADER_SIZE, type CipherId } from '../crypto/format.ts';
 import { KeyStore } from '../keys/key-store.ts';
+import { readHead } from '../storage/file-sink.ts';
 import type { EncryptionState } from './encryption-state.ts';
 import type { KeyManager } from './key-manager.ts';
 import type { ShareKeys } from './share-keys.ts';
@@ -68,6 +69,9 @@ export interface IntegrityFailure {
   readonly reason: string;
 }
 
+/** Sources up to this size are buffered and sealed in one go (the local store buffers as much for its small blobs). */
+const SMALL_SOURCE = 1 << 20;
+
 /**
  * BlobStore decorator: encrypts new blobs in the cfe1 format while encryption is enabled (codec
  * 'cfe1'), stores them as they are otherwise (codec 'plain'), and reads both. Sizes are plaintext
@@ -123,11 +127,23 @@ export class EncryptedBlobStore implements BlobStore {
     return this.putEncrypted(blobId, source, ctx);
   }
 
-  /** Writes a cfe1 blob regardless of the enabled switch (encrypt-all). */
+  /**
+   * Writes a cfe1 blob regardless of the enabled switch (encrypt-all). A source that ends within
+   * SMALL_SOURCE bytes (most uploads) is sealed in one go and written without a stream
+   * (putEncryptedBuffer); a longer one streams through EncryptStream.
+   * @throws the source's error; CryptoError/NotFoundError when keys are unusable; write errors.
+   */
   async putEncrypted(blobId: string, source: Readable, ctx: BlobContext): Promise<PutResult> {
+    const head = await readHead(source, SMALL_SOURCE);
+    if (head.ended) {
+      const parts = head.chunks.map((c) => (Buffer.isBuffer(c) ? c : Buffer.from(c as unknown as string)));
+      return this.putEncryptedBuffer(blobId, parts.length === 1 ? parts[0]! : Buffer.concat(parts), ctx);
+    }
     await this.#syncState();
     const key = (await this.#shareKeys?.keyForWrite(ctx)) ?? await this.#keys.userKeyForWrite(ctx.owner);
     const enc = new EncryptStream({ cipher: this.#cipher, fileId: ctx.fileId, blobId: blobIdBytes(blobId), keyId: key.id, kek: key.key });
+    // The head first, then the rest of the source (readHead left it paused).
+    for (const c of head.chunks) enc.write(c);
     // pipeline, not pipe: a source that closes without ending (client gone) must fail the put.
     pipeline(source, enc, () => {});
     let res: PutResult;
@@ -144,6 +160,23 @@ export class EncryptedBlobStore implements BlobStore {
       throw new CryptoError(`stored size ${res.size} of blob ${blobId} does not match its plaintext size ${enc.plaintextBytes}`);
     }
     return { size: enc.plaintextBytes, codec: FORMAT_ID };
+  }
+
+  /**
+   * Writes `plain` (held in memory) as a cfe1 blob regardless of the enabled switch: the same bytes
+   * as putEncrypted, sealed in one go and written without streams (encrypt-all's small files).
+   * @throws as putEncrypted.
+   */
+  async putEncryptedBuffer(blobId: string, plain: Buffer, ctx: BlobContext): Promise<PutResult> {
+    await this.#syncState();
+    const key = (await this.#shareKeys?.keyForWrite(ctx)) ?? await this.#keys.userKeyForWrite(ctx.owner);
+    const pieces = encryptToPieces({ cipher: this.#cipher, fileId: ctx.fileId, blobId: blobIdBytes(blobId), keyId: key.id, kek: key.key }, plain);
+    const res = await putPieces(this.#inner, blobId, pieces, ctx);
+    if (res.size !== encryptedSize(plain.length)) {
+      await this.#inner.delete(blobId);
+      throw new CryptoError(`stored size ${res.size} of blob ${blobId} does not match its plaintext size ${plain.length}`);
+    }
+    return { size: plain.length, codec: FORMAT_ID };
   }
 
   /** Writes a plain blob regardless of the enabled switch (decrypt-all). */

@@ -1,4 +1,4 @@
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 
 /**
  * Who reads or writes a blob, when that is not (only) the owner: per-user-key mode picks the keys
@@ -94,6 +94,25 @@ export interface RawBlobAccess {
 
 export function hasLocalPaths(store: BlobStore): store is BlobStore & LocalBlobPaths {
   return typeof (store as Partial<LocalBlobPaths>).pathOf === 'function';
+}
+
+/** Optional capability: stores that write a blob held in memory without a stream (small blobs). */
+export interface BufferedBlobPut {
+  /**
+   * Writes the concatenation of `pieces` as a new blob, with put()'s guarantees (complete and
+   * durable, or absent). @throws AlreadyExistsError when the id is taken; write errors.
+   */
+  putBuffers(blobId: string, pieces: readonly Buffer[], ctx: BlobContext): Promise<PutResult>;
+}
+
+/**
+ * Writes the blob `pieces` through the store's BufferedBlobPut when it has one, else through put()
+ * with a byte stream of them. @throws as BlobStore.put.
+ */
+export function putPieces(store: BlobStore, blobId: string, pieces: readonly Buffer[], ctx: BlobContext): Promise<PutResult> {
+  const direct = (store as Partial<BufferedBlobPut>).putBuffers;
+  if (typeof direct === 'function') return direct.call(store, blobId, pieces, ctx);
+  return store.put(blobId, Readable.from(pieces, { objectMode: false }), ctx);
 }
 
 /** The codec tag of blobs stored as they are. */

