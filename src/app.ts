@@ -196,7 +196,13 @@ export async function openApp(config: Config, opts: OpenAppOptions = {}): Promis
     maintenance: new MaintenanceState(appConfig),
     users, appPasswords, auth, throttle, audit, loginFlow: redis ? new SharedLoginFlowService({ appPasswords, store: new RedisLoginFlowStore(redis) }) : new LoginFlowService({ appPasswords }),
     groups, shares, shareResolver,
-    sessions: new SessionService({ db, secret: config.secret }),
+    // Per-user keys: a web session wraps the private key under its cookie value, so that every
+    // server process (scale-out) can unlock it; the wrapping goes when the session ends.
+    sessions: new SessionService({
+      db, secret: config.secret,
+      onCreated: async (uid, token) => { await userKeys.onAppPasswordCreated(uid, token); },
+      onEnded: (uid, hashes) => userKeys.onAppPasswordsRevoked(uid, hashes),
+    }),
     redis,
     async close() { await audit.close(); await redis?.close(); await keyHolder.close(); await db.destroy(); },
   };

@@ -23,6 +23,17 @@ export interface SessionServiceOptions {
   /** Absolute lifetime in seconds (default 14 days). */
   maxAgeSeconds?: number;
   now?: () => number;
+  /**
+   * Called after a session starts, with its cookie value (per-user-key mode stores a wrapping of
+   * the user's private key under it, so that any server process can unlock the key for it). Its
+   * failure does not fail the login.
+   */
+  onCreated?: (uid: string, token: string) => Promise<void>;
+  /**
+   * Called with the SHA-256 hashes of sessions that ended (logout, revocation, expiry, cleanup),
+   * after their rows are gone (their key wrappings are then deleted). Its failure is not the caller's.
+   */
+  onEnded?: (uid: string, tokenHashes: readonly string[]) => Promise<void>;
 }
 
 const sha256Hex = (s: string) => createHash('sha256').update(s, 'utf8').digest('hex');
@@ -46,8 +57,12 @@ export class SessionService {
   readonly #idle: number;
   readonly #maxAge: number;
   readonly #now: () => number;
+  readonly #onCreated: SessionServiceOptions['onCreated'];
+  readonly #onEnded: SessionServiceOptions['onEnded'];
 
   constructor(o: SessionServiceOptions) {
+    this.#onCreated = o.onCreated;
+    this.#onEnded = o.onEnded;
     this.#db = o.db;
     this.#secret = o.secret;
     this.#idle = o.idleSeconds ?? 24 * 3600;
@@ -71,6 +86,7 @@ export class SessionService {
       user_agent: (meta.userAgent ?? '').slice(0, 255), ip: (meta.ip ?? '').slice(0, 64),
     };
     const r = await this.#db.insertInto('web_sessions').values(row).returning('id').executeTakeFirstOrThrow();
+    await this.#onCreated?.(uid, token).catch(() => {});
     return {
       token, csrfToken: this.csrfToken(token),
       info: { id: Number(r.id), uid, createdAt: now, lastActive: now, expiresAt: row.expires_at, userAgent: row.user_agent, ip: row.ip },
@@ -99,6 +115,7 @@ export class SessionService {
     const info = toInfo(r);
     if (info.expiresAt <= now || info.lastActive + this.#idle <= now) {
       await this.#db.deleteFrom('web_sessions').where('id', '=', info.id).execute();
+      await this.#ended([{ uid: info.uid, token_hash: String(r.token_hash) }]);
       return undefined;
     }
     if (now - info.lastActive >= 60) {
@@ -110,7 +127,17 @@ export class SessionService {
 
   /** Ends the session of a cookie value (logout); no error when it is unknown. */
   async destroy(token: string): Promise<void> {
-    await this.#db.deleteFrom('web_sessions').where('token_hash', '=', sha256Hex(token)).execute();
+    const hash = sha256Hex(token);
+    const rows = await this.#db.deleteFrom('web_sessions').where('token_hash', '=', hash).returning(['uid', 'token_hash']).execute();
+    await this.#ended(rows);
+  }
+
+  /** Runs onEnded per user for deleted rows; never throws (the sessions are gone either way). */
+  async #ended(rows: readonly { uid: string; token_hash: string }[]): Promise<void> {
+    if (!this.#onEnded || rows.length === 0) return;
+    const byUser = new Map<string, string[]>();
+    for (const r of rows) byUser.set(r.uid, [...(byUser.get(r.uid) ?? []), r.token_hash]);
+    for (const [uid, hashes] of byUser) await this.#onEnded(uid, hashes).catch(() => {});
   }
 
   /** The user's live sessions, newest activity first. */
@@ -126,24 +153,28 @@ export class SessionService {
    * @throws NotFoundError when the user has no such session
    */
   async revoke(uid: string, id: number): Promise<void> {
-    const r = await this.#db.deleteFrom('web_sessions').where('uid', '=', uid).where('id', '=', id).executeTakeFirst();
-    if (Number(r.numDeletedRows) === 0) throw new NotFoundError('No such session');
+    const rows = await this.#db.deleteFrom('web_sessions').where('uid', '=', uid).where('id', '=', id).returning(['uid', 'token_hash']).execute();
+    if (rows.length === 0) throw new NotFoundError('No such session');
+    await this.#ended(rows);
   }
 
   /** Revokes every session of the user except (optionally) one; returns how many ended. */
   async revokeAll(uid: string, exceptId?: number): Promise<number> {
     let q = this.#db.deleteFrom('web_sessions').where('uid', '=', uid);
     if (exceptId !== undefined) q = q.where('id', '!=', exceptId);
-    const r = await q.executeTakeFirst();
-    return Number(r.numDeletedRows);
+    const rows = await q.returning(['uid', 'token_hash']).execute();
+    await this.#ended(rows);
+    return rows.length;
   }
 
   /** Deletes expired and idle sessions; returns how many. */
   async cleanup(): Promise<number> {
     const now = this.#now();
-    const r = await this.#db.deleteFrom('web_sessions')
-      .where((eb) => eb.or([eb('expires_at', '<=', now), eb('last_active', '<=', now - this.#idle)])).executeTakeFirst();
-    return Number(r.numDeletedRows);
+    const rows = await this.#db.deleteFrom('web_sessions')
+      .where((eb) => eb.or([eb('expires_at', '<=', now), eb('last_active', '<=', now - this.#idle)]))
+      .returning(['uid', 'token_hash']).execute();
+    await this.#ended(rows);
+    return rows.length;
   }
 }
 

@@ -188,8 +188,10 @@ export class UserKeys implements UserRootKeys {
   }
 
   /**
-   * Stores an extra wrapping of the private key under the new app password `token`, when the user's
-   * key is unlocked now (so sync clients on app passwords can unlock it later). No-op otherwise.
+   * Stores an extra wrapping of the private key under the new app password or web session `token`,
+   * when the user's key is unlocked now (so sync clients on app passwords, and web sessions on other
+   * server processes, can unlock it later). No-op otherwise.
+   * @throws the key storage's write error
    */
   async onAppPasswordCreated(uid: string, token: string): Promise<boolean> {
     const u = this.session.get(uid);
@@ -199,7 +201,27 @@ export class UserKeys implements UserRootKeys {
   }
 
   /**
-   * Deletes the private-key wrappings of revoked app passwords, given the SHA-256 hashes of their
+   * A request with a live web session whose user's key is locked in this process (the login was
+   * served by another process, or this one restarted): unlocks it with the session's wrapping
+   * (stored by onAppPasswordCreated when the session started; sessions and app passwords are both
+   * tokens kept as SHA-256, so their wrappings share the naming). Costs a map lookup when the key is
+   * unlocked already. Never throws: without a wrapping the key stays locked and reads say why.
+   */
+  async onSessionUsed(uid: string, token: string): Promise<void> {
+    if (this.session.get(uid)) return;
+    try {
+      if (!(await this.perUserMode()) || !(await this.#state.get()).enabled) return;
+      let p = this.#unlocking.get(uid);
+      if (!p) {
+        p = this.#unlockWithToken(uid, token).finally(() => this.#unlocking.delete(uid));
+        this.#unlocking.set(uid, p);
+      }
+      await p;
+    } catch { /* stays locked */ }
+  }
+
+  /**
+   * Deletes the private-key wrappings of revoked app passwords (or ended web sessions), given the SHA-256 hashes of their
    * tokens (what the database keeps). A missing wrapping is not an error.
    * @throws the key storage's error when a file cannot be deleted
    */

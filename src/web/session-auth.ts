@@ -61,6 +61,7 @@ export async function resolveSession(app: App, req: IncomingMessage): Promise<Re
   if (!session) return undefined;
   const u = await app.users.get(session.uid).catch(() => undefined);
   if (!u || !u.enabled) { await app.sessions.destroy(token); return undefined; }
+  await app.userKeys.onSessionUsed(u.uid, token);
   return {
     user: { uid: u.uid, displayName: u.displayName, isAdmin: u.isAdmin, via: 'session' },
     session, token, csrfToken: app.sessions.csrfToken(token),
