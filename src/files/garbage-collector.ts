@@ -29,6 +29,8 @@ export interface CleanupReport {
   staleUploads: number;
   /** Expired WebDAV locks. */
   expiredLocks: number;
+  /** Expired or idle web sessions ended (with their key wrappings in per-user-key mode). */
+  endedSessions: number;
   /** Blobs examined. */
   blobsScanned: number;
 }
@@ -43,7 +45,8 @@ const BATCH = 500;
 /**
  * Collects what crashes and abandoned clients leave behind: blobs no row references (a PUT killed
  * after its blob was written but before the row was committed, an old blob whose delete did not
- * happen), temp files of interrupted writes, stale chunked uploads and expired locks.
+ * happen), temp files of interrupted writes, stale chunked uploads, expired locks and expired web
+ * sessions.
  * Safe to run while the server serves: a blob is only collected once it is older than the grace
  * period (writes commit their row right after the blob is complete).
  */
@@ -53,8 +56,10 @@ export class GarbageCollector {
   readonly #uploads: UploadService;
   readonly #locks: LockService;
   readonly #log: Logger | undefined;
+  readonly #sessions: { cleanup(): Promise<number> } | undefined;
 
-  constructor(deps: { db: Db; rawBlobs: BlobStore; uploads: UploadService; locks: LockService; log?: Logger }) {
+  constructor(deps: { db: Db; rawBlobs: BlobStore; uploads: UploadService; locks: LockService; sessions?: { cleanup(): Promise<number> }; log?: Logger }) {
+    this.#sessions = deps.sessions;
     this.#db = deps.db;
     this.#raw = deps.rawBlobs;
     this.#uploads = deps.uploads;
@@ -69,13 +74,14 @@ export class GarbageCollector {
   async run(opts: CleanupOptions = {}): Promise<CleanupReport> {
     const now = opts.nowMs ?? Date.now();
     const graceMs = Math.max(0, opts.graceSeconds ?? DEFAULT_BLOB_GRACE_SECONDS) * 1000;
-    const report: CleanupReport = { orphanedBlobs: 0, tempFiles: 0, staleUploads: 0, expiredLocks: 0, blobsScanned: 0 };
+    const report: CleanupReport = { orphanedBlobs: 0, tempFiles: 0, staleUploads: 0, expiredLocks: 0, endedSessions: 0, blobsScanned: 0 };
     const nowSec = Math.floor(now / 1000);
 
     // Uploads first: their chunk blobs become orphans collected below in the same pass.
     if (!opts.dryRun) {
       report.staleUploads = await this.#uploads.cleanup(nowSec, opts.uploadMaxAgeSeconds ?? STALE_UPLOAD_SECONDS);
       report.expiredLocks = await this.#locks.purgeExpired(nowSec);
+      report.endedSessions = (await this.#sessions?.cleanup()) ?? 0;
     }
 
     let batch: string[] = [];

@@ -26,7 +26,7 @@ export interface BackgroundJobs {
  */
 export function startBackgroundJobs(app: App, opts: BackgroundJobsOptions = {}): BackgroundJobs {
   const intervalMs = Math.max(1, opts.intervalMinutes ?? 15) * 60_000;
-  const gc = new GarbageCollector({ db: app.db, rawBlobs: app.rawBlobs, uploads: app.uploads, locks: app.locks, log: app.log });
+  const gc = new GarbageCollector({ db: app.db, rawBlobs: app.rawBlobs, uploads: app.uploads, locks: app.locks, sessions: app.sessions, log: app.log });
   const lease = new DbLease(app.db, 'files-cleanup');
   let running: Promise<CleanupReport | undefined> | undefined;
   let stopped = false;

@@ -12,6 +12,7 @@ import { openApp, type App } from '../../src/app.ts';
 import { loadConfig } from '../../src/config/config.ts';
 import { startServer, type RunningServer } from '../../src/http/server.ts';
 import { silentLogger } from '../../src/logger.ts';
+import { GarbageCollector } from '../../src/files/garbage-collector.ts';
 import type { TestInstance } from '../support/test-instance.ts';
 import { perUserInstance, put } from './helpers.ts';
 
@@ -100,6 +101,16 @@ describe('per-user keys: a web session works on every server process', { timeout
     assert.equal(await a.app.sessions.revokeAll(ALICE.uid, kept.id), 2);
     assert.equal(tokenWrappings(a).length, before.length + 1, 'two revoked sessions, two wrappings gone');
     await a.app.sessions.revoke(ALICE.uid, kept.id);
+    assert.deepEqual(tokenWrappings(a), before);
+  });
+
+  test('an expired session loses its wrapping in the cleanup pass (./occ files:cleanup, background job)', async () => {
+    const before = tokenWrappings(a);
+    const cookie = await webLogin(a.url, ALICE.uid, ALICE.password);
+    const s = (await a.app.sessions.lookup(cookie))!;
+    await a.app.db.updateTable('web_sessions').set({ expires_at: 1 }).where('id', '=', s.id).execute();
+    const report = await new GarbageCollector({ db: a.app.db, rawBlobs: a.app.rawBlobs, uploads: a.app.uploads, locks: a.app.locks, sessions: a.app.sessions }).run();
+    assert.equal(report.endedSessions, 1);
     assert.deepEqual(tokenWrappings(a), before);
   });
 });

@@ -20,12 +20,12 @@ export function register(program: Command): void {
     .action(async (flags: { graceSeconds: number; uploadMaxAge: number; dryRun?: boolean }, cmd: Command) => {
       const { output } = cliOptions(cmd);
       await withApp(async (app) => {
-        const gc = new GarbageCollector({ db: app.db, rawBlobs: app.rawBlobs, uploads: app.uploads, locks: app.locks, log: app.log });
+        const gc = new GarbageCollector({ db: app.db, rawBlobs: app.rawBlobs, uploads: app.uploads, locks: app.locks, sessions: app.sessions, log: app.log });
         const report = await gc.run({ graceSeconds: flags.graceSeconds, uploadMaxAgeSeconds: flags.uploadMaxAge, dryRun: !!flags.dryRun });
         if (!flags.dryRun) await app.audit.record('files.cleanup', { via: 'cli', ...report });
         if (output === 'plain') {
           process.stdout.write(`${flags.dryRun ? 'Would remove' : 'Removed'} ${report.orphanedBlobs} orphaned blob(s) of ${report.blobsScanned}, `
-            + `${report.tempFiles} temp file(s), ${report.staleUploads} stale upload(s), ${report.expiredLocks} expired lock(s)\n`);
+            + `${report.tempFiles} temp file(s), ${report.staleUploads} stale upload(s), ${report.expiredLocks} expired lock(s), ${report.endedSessions} expired session(s)\n`);
         } else {
           printData(report, output);
         }
