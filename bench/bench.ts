@@ -16,7 +16,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../src/config/config.ts';
@@ -185,7 +185,9 @@ function mixedSizes(n: number): number[] {
 async function occRun(configPath: string, dir: string, args: string[]): Promise<{ wall: number; cpu: number | undefined; status: number | null; stderr: string }> {
   const { root } = await benchCodeRoot();
   const extra = (process.env.BENCH_OCC_NODE_ARGS ?? '').split(/\s+/).filter(Boolean); // e.g. --cpu-prof
-  const entry = [...extra, ...(root.endsWith('/src') ? ['--import', 'tsx', join(root, 'cli/main.ts')] : [join(root, 'cli/main.js')])];
+  // what ./occ runs: the one-file bundle when the build made one (scripts/run-node.sh)
+  const compiled = existsSync(join(root, 'cli/main.bundle.js')) ? join(root, 'cli/main.bundle.js') : join(root, 'cli/main.js');
+  const entry = [...extra, ...(root.endsWith('/src') ? ['--import', 'tsx', join(root, 'cli/main.ts')] : [compiled])];
   const timeFile = join(dir, 'occ.time');
   const useTime = spawnSync('sh', ['-c', 'test -x /usr/bin/time']).status === 0;
   const cmd = useTime ? ['/usr/bin/time', '-f', '%U %S', '-o', timeFile, process.execPath, ...entry] : [process.execPath, ...entry];

@@ -33,7 +33,7 @@ test('serve --port 0 prints its URL, serves status.php; maintenance mode → 503
   try {
     assert.match(s.url, /^http:\/\/127\.0\.0\.1:\d+$/);
     // the process spawned is node itself (the wrapper exec'd), so signals reach the server
-    assert.match(readFileSync(`/proc/${s.child.pid}/cmdline`, 'utf8'), /node.*(src\/cli\/main\.ts|dist\/cli\/main\.js)\0serve/);
+    assert.match(readFileSync(`/proc/${s.child.pid}/cmdline`, 'utf8'), /node.*(src\/cli\/main\.ts|dist\/cli\/main(\.bundle)?\.js)\0serve/);
     const st = await http(`${s.url}/status.php`);
     assert.equal(st.status, 200);
     assert.equal(JSON.parse(st.body).installed, true);
