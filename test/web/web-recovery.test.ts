@@ -11,7 +11,8 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { ADMIN, startTestInstance, type TestInstance } from '../support/test-instance.ts';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { assertNamedControls, browserSkipReason, ensureWebBuilt, launchBrowser, login, newContext, row, shot } from './browser-support.ts';
 
 const skip = browserSkipReason();
@@ -107,10 +108,16 @@ describe('web UI: recovery key and password recovery opt-in', { skip, timeout: 3
       await shot(up, '41-personal-recovery');
       await assertNamedControls(up, 'personal page with password recovery');
 
-      // Opt out, then opting in with a locked key is refused with a clear message (403).
+      // Opt out, then opting in with a locked key is refused with a clear message (403). The web
+      // session holds a wrapping of the key (so that other server processes can unlock it): without
+      // it — a session older than the key pair, say — the key stays locked.
       await box.uncheck();
       await up.getByText('Password recovery disabled.').waitFor();
       assert.equal(await t.app.userKeys.isRecoveryEnabledFor('erin'), false);
+      const keyDir = join(t.dataDir, 'erin', 'files_encryption', 'OC_DEFAULT_MODULE');
+      const wrappings = readdirSync(keyDir).filter((n) => n.startsWith('appPassword_'));
+      assert.ok(wrappings.length >= 1, 'the web session stored a wrapping of the key');
+      for (const n of wrappings) rmSync(join(keyDir, n));
       t.app.userKeys.session.lock('erin');
       await box.click();
       await up.getByText(/Your encryption key is locked\. Log out and log in again/).waitFor();
