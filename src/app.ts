@@ -170,10 +170,10 @@ export async function openApp(config: Config, opts: OpenAppOptions = {}): Promis
   const appPasswords = new (class extends AppPasswordService {
     override async create(uid: string, name: string): ReturnType<AppPasswordService['create']> {
       const r = await super.create(uid, name);
-      await userKeys.onAppPasswordCreated(uid, r.token).catch(() => false);
+      await userKeys.addTokenWrapping(uid, r.token).catch(() => false);
       return r;
     }
-  })({ db, onRevoke: (uid, hashes) => userKeys.onAppPasswordsRevoked(uid, hashes) });
+  })({ db, onRevoke: (uid, hashes) => userKeys.deleteTokenWrappings(uid, hashes) });
   // Several server processes: brute-force counters in Redis (connects lazily on first use).
   // ioredis is loaded only when configured (it costs ~0.1 s of every ./occ start otherwise).
   const redis = config.redis ? new (await import('./redis/redis-client.ts')).RedisClient(config.redis, { instanceId: config.instanceid }) : undefined;
@@ -200,8 +200,8 @@ export async function openApp(config: Config, opts: OpenAppOptions = {}): Promis
     // server process (scale-out) can unlock it; the wrapping goes when the session ends.
     sessions: new SessionService({
       db, secret: config.secret,
-      onCreated: async (uid, token) => { await userKeys.onAppPasswordCreated(uid, token); },
-      onEnded: (uid, hashes) => userKeys.onAppPasswordsRevoked(uid, hashes),
+      onCreated: async (uid, token) => { await userKeys.addTokenWrapping(uid, token); },
+      onEnded: (uid, hashes) => userKeys.deleteTokenWrappings(uid, hashes),
     }),
     redis,
     async close() { await audit.close(); await redis?.close(); await keyHolder.close(); await db.destroy(); },

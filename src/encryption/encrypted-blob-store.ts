@@ -11,7 +11,7 @@ import { CIPHER_AES_256_GCM, FORMAT_ID, HEADER_SIZE, type CipherId } from '../cr
 import { KeyStore } from '../keys/key-store.ts';
 import { readHead } from '../storage/file-sink.ts';
 import type { EncryptionState } from './encryption-state.ts';
-import type { KeyManager } from './key-manager.ts';
+import type { KeyHandle, KeyManager } from './key-manager.ts';
 import type { ShareKeys } from './share-keys.ts';
 
 /**
@@ -139,8 +139,7 @@ export class EncryptedBlobStore implements BlobStore {
       const parts = head.chunks.map((c) => (Buffer.isBuffer(c) ? c : Buffer.from(c as unknown as string)));
       return this.putEncryptedBuffer(blobId, parts.length === 1 ? parts[0]! : Buffer.concat(parts), ctx);
     }
-    await this.#syncState();
-    const key = (await this.#shareKeys?.keyForWrite(ctx)) ?? await this.#keys.userKeyForWrite(ctx.owner);
+    const key = await this.#writeKey(ctx);
     const enc = new EncryptStream({ cipher: this.#cipher, fileId: ctx.fileId, blobId: blobIdBytes(blobId), keyId: key.id, kek: key.key });
     // The head first, then the rest of the source (readHead left it paused).
     for (const c of head.chunks) enc.write(c);
@@ -168,8 +167,7 @@ export class EncryptedBlobStore implements BlobStore {
    * @throws as putEncrypted.
    */
   async putEncryptedBuffer(blobId: string, plain: Buffer, ctx: BlobContext): Promise<PutResult> {
-    await this.#syncState();
-    const key = (await this.#shareKeys?.keyForWrite(ctx)) ?? await this.#keys.userKeyForWrite(ctx.owner);
+    const key = await this.#writeKey(ctx);
     const pieces = encryptToPieces({ cipher: this.#cipher, fileId: ctx.fileId, blobId: blobIdBytes(blobId), keyId: key.id, kek: key.key }, plain);
     const res = await putPieces(this.#inner, blobId, pieces, ctx);
     if (res.size !== encryptedSize(plain.length)) {
@@ -177,6 +175,12 @@ export class EncryptedBlobStore implements BlobStore {
       throw new CryptoError(`stored size ${res.size} of blob ${blobId} does not match its plaintext size ${plain.length}`);
     }
     return { size: plain.length, codec: FORMAT_ID };
+  }
+
+  /** The key a new blob of `ctx` is wrapped under: the nearest share key, else the owner's (or master) key. */
+  async #writeKey(ctx: BlobContext): Promise<KeyHandle> {
+    await this.#syncState();
+    return (await this.#shareKeys?.keyForWrite(ctx)) ?? await this.#keys.userKeyForWrite(ctx.owner);
   }
 
   /** Writes a plain blob regardless of the enabled switch (decrypt-all). */

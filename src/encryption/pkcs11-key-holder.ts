@@ -104,6 +104,20 @@ function release(module: string): void {
  * unwrap creates a session object whose value is read once and destroyed. The first byte decides how
  * an existing wrapping is opened.
  */
+/**
+ * Template of the short-lived session object that carries the master key through
+ * CKM_AES_KEY_WRAP_PAD: a generic secret that never reaches the token's storage and whose value can
+ * be read (wrap) or written (unwrap) by this session only.
+ */
+const SESSION_SECRET: pkcs11js.Template = [
+  { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY },
+  { type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_GENERIC_SECRET },
+  { type: pkcs11js.CKA_TOKEN, value: false },
+  { type: pkcs11js.CKA_PRIVATE, value: true },
+  { type: pkcs11js.CKA_SENSITIVE, value: false },
+  { type: pkcs11js.CKA_EXTRACTABLE, value: true },
+];
+
 export class Pkcs11KeyHolder implements KeyHolder {
   readonly id: string;
   readonly type = 'pkcs11' as const;
@@ -266,15 +280,7 @@ export class Pkcs11KeyHolder implements KeyHolder {
   #kwpWrap(key: Handle, value: Buffer): Buffer {
     const p = this.#p!;
     const s = this.#session!;
-    const obj = p.C_CreateObject(s, [
-      { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY },
-      { type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_GENERIC_SECRET },
-      { type: pkcs11js.CKA_TOKEN, value: false },
-      { type: pkcs11js.CKA_PRIVATE, value: true },
-      { type: pkcs11js.CKA_SENSITIVE, value: false },
-      { type: pkcs11js.CKA_EXTRACTABLE, value: true },
-      { type: pkcs11js.CKA_VALUE, value },
-    ]);
+    const obj = p.C_CreateObject(s, [...SESSION_SECRET, { type: pkcs11js.CKA_VALUE, value }]);
     try {
       return Buffer.from(p.C_WrapKey(s, { mechanism: pkcs11js.CKM_AES_KEY_WRAP_PAD }, key, obj, Buffer.alloc(value.length + 64)));
     } finally {
@@ -286,14 +292,7 @@ export class Pkcs11KeyHolder implements KeyHolder {
   #kwpUnwrap(key: Handle, wrapped: Buffer): Buffer {
     const p = this.#p!;
     const s = this.#session!;
-    const obj = p.C_UnwrapKey(s, { mechanism: pkcs11js.CKM_AES_KEY_WRAP_PAD }, key, wrapped, [
-      { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY },
-      { type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_GENERIC_SECRET },
-      { type: pkcs11js.CKA_TOKEN, value: false },
-      { type: pkcs11js.CKA_PRIVATE, value: true },
-      { type: pkcs11js.CKA_SENSITIVE, value: false },
-      { type: pkcs11js.CKA_EXTRACTABLE, value: true },
-    ]);
+    const obj = p.C_UnwrapKey(s, { mechanism: pkcs11js.CKM_AES_KEY_WRAP_PAD }, key, wrapped, SESSION_SECRET);
     try {
       const [v] = p.C_GetAttributeValue(s, obj, [{ type: pkcs11js.CKA_VALUE }]);
       return Buffer.from(v!.value);

@@ -21,7 +21,7 @@ export function withReader<T>(grant: ReaderGrant, fn: () => Promise<T>): Promise
  * Rethrows what `needed` or `fn` throws.
  */
 export async function withReaderWhen<T>(needed: Promise<boolean> | boolean, grant: ReaderGrant, fn: () => Promise<T>): Promise<T> {
-  return (await needed) ? als.run(grant, fn) : fn();
+  return (await needed) ? withReader(grant, fn) : fn();
 }
 
 /** The ambient reader grant, or undefined outside `withReader`. */

@@ -193,7 +193,7 @@ export class UserKeys implements UserRootKeys {
    * server processes, can unlock it later). No-op otherwise.
    * @throws the key storage's write error
    */
-  async onAppPasswordCreated(uid: string, token: string): Promise<boolean> {
+  async addTokenWrapping(uid: string, token: string): Promise<boolean> {
     const u = this.session.get(uid);
     if (!u) return false;
     await writeJson(this.#store(), userScope(uid), appPasswordKeyName(token), wrapPrivateWithToken(uid, u.privateKey, token));
@@ -203,7 +203,7 @@ export class UserKeys implements UserRootKeys {
   /**
    * A request with a live web session whose user's key is locked in this process (the login was
    * served by another process, or this one restarted): unlocks it with the session's wrapping
-   * (stored by onAppPasswordCreated when the session started; sessions and app passwords are both
+   * (stored by addTokenWrapping when the session started; sessions and app passwords are both
    * tokens kept as SHA-256, so their wrappings share the naming). Costs a map lookup when the key is
    * unlocked already. Never throws: without a wrapping the key stays locked and reads say why.
    */
@@ -225,7 +225,7 @@ export class UserKeys implements UserRootKeys {
    * tokens (what the database keeps). A missing wrapping is not an error.
    * @throws the key storage's error when a file cannot be deleted
    */
-  async onAppPasswordsRevoked(uid: string, tokenHashes: readonly string[]): Promise<void> {
+  async deleteTokenWrappings(uid: string, tokenHashes: readonly string[]): Promise<void> {
     const store = this.#store();
     for (const h of tokenHashes) await store.delete(userScope(uid), appPasswordKeyNameFromHash(h));
   }

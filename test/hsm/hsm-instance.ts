@@ -65,35 +65,32 @@ export class HsmInstance {
     this.hsm?.cleanup();
   }
 
-  sysDir(): string { return join(this.dataDir, 'files_encryption', 'OC_DEFAULT_MODULE'); }
+  // Arrow fields, so that tests can destructure them: `const { run, ok } = t`.
+  readonly sysDir = (): string => join(this.dataDir, 'files_encryption', 'OC_DEFAULT_MODULE');
   /** Every master key wrapping file, sorted. */
-  masterFiles(): string[] { return readdirSync(this.sysDir()).filter((n) => n.startsWith('master_')).sort(); }
+  readonly masterFiles = (): string[] => readdirSync(this.sysDir()).filter((n) => n.startsWith('master_')).sort();
   /** File → SHA-256 of every key file. */
-  keySnapshot(): Map<string, string> { return new Map(walk(this.dataDir).filter((f) => f.includes('files_encryption')).map((f) => [f, sha(readFileSync(f))])); }
-  cfg(): Record<string, unknown> & { keyHolder?: { type: string } } { return JSON.parse(readFileSync(this.configPath, 'utf8')); }
+  readonly keySnapshot = (): Map<string, string> => new Map(walk(this.dataDir).filter((f) => f.includes('files_encryption')).map((f) => [f, sha(readFileSync(f))]));
+  readonly cfg = (): Record<string, unknown> & { keyHolder?: { type: string } } => JSON.parse(readFileSync(this.configPath, 'utf8'));
 
   /** `./occ args` with the token's SOFTHSM2_CONF and PIN unless `env` overrides them. */
-  run(args: string[], env: Record<string, string> = {}): Promise<RunResult> {
-    return occ(args, { COFFER_CONFIG: this.configPath, SOFTHSM2_CONF: this.hsm.conf, PKCS11_PIN: this.hsm.pin, ...env });
-  }
+  readonly run = (args: string[], env: Record<string, string> = {}): Promise<RunResult> =>
+    occ(args, { COFFER_CONFIG: this.configPath, SOFTHSM2_CONF: this.hsm.conf, PKCS11_PIN: this.hsm.pin, ...env });
 
   /** Runs and asserts exit 0; returns stdout. */
-  async ok(args: string[], env: Record<string, string> = {}): Promise<string> {
+  readonly ok = async (args: string[], env: Record<string, string> = {}): Promise<string> => {
     const r = await this.run(args, env);
     assert.equal(r.code, 0, `./occ ${args.join(' ')} exited ${r.code} (${r.signal})\n${r.stdout}\n${r.stderr}`);
     return r.stdout;
-  }
+  };
 
-  setPkcs11(env: Record<string, string> = {}): Promise<RunResult> {
-    return this.run(['encryption:key-holder:set', 'pkcs11', '--module', this.hsm.module, '--token-label', this.hsm.label, '--pin-from-env'], env);
-  }
+  readonly setPkcs11 = (env: Record<string, string> = {}): Promise<RunResult> =>
+    this.run(['encryption:key-holder:set', 'pkcs11', '--module', this.hsm.module, '--token-label', this.hsm.label, '--pin-from-env'], env);
 
-  async open(path = this.configPath): Promise<App> {
-    return openApp(loadConfig(path), { logger: silentLogger(), argon2: ARGON });
-  }
+  readonly open = (path = this.configPath): Promise<App> => openApp(loadConfig(path), { logger: silentLogger(), argon2: ARGON });
 
   /** Opens the instance as a restarted server would and checks every file's content. */
-  async readable(path = this.configPath): Promise<App> {
+  readonly readable = async (path = this.configPath): Promise<App> => {
     const app = await this.open(path);
     try {
       for (const [key, b] of this.content) {
@@ -102,5 +99,5 @@ export class HsmInstance {
       }
     } catch (err) { await app.close(); throw err; }
     return app;
-  }
+  };
 }

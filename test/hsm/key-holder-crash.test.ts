@@ -16,13 +16,7 @@ if (skip) console.log(`# skipping PKCS#11 tests: ${skip}`);
 
 describe('key holder switch: SIGKILL at every point, both directions (SoftHSM2)', { skip }, () => {
   const t = new HsmInstance();
-  const run = t.run.bind(t);
-  const ok = t.ok.bind(t);
-  const setPkcs11 = t.setPkcs11.bind(t);
-  const readable = t.readable.bind(t);
-  const cfg = t.cfg.bind(t);
-  const masterFiles = t.masterFiles.bind(t);
-  const sysDir = t.sysDir.bind(t);
+  const { run, ok, setPkcs11, readable, cfg, masterFiles, sysDir } = t;
 
   before(async () => {
     await t.setup();

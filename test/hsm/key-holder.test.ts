@@ -21,16 +21,7 @@ if (skip) console.log(`# skipping PKCS#11 tests: ${skip}`);
 
 describe('PKCS#11 master key custody (SoftHSM2)', { skip }, () => {
   const t = new HsmInstance();
-  const { content } = t;
-  const run = t.run.bind(t);
-  const ok = t.ok.bind(t);
-  const setPkcs11 = t.setPkcs11.bind(t);
-  const open = t.open.bind(t);
-  const readable = t.readable.bind(t);
-  const cfg = t.cfg.bind(t);
-  const masterFiles = t.masterFiles.bind(t);
-  const keySnapshot = t.keySnapshot.bind(t);
-  const sysDir = t.sysDir.bind(t);
+  const { content, run, ok, setPkcs11, open, readable, cfg, masterFiles, keySnapshot, sysDir } = t;
 
   before(() => t.setup());
   after(() => t.cleanup());
