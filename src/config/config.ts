@@ -46,7 +46,7 @@ const keyHolderSchema = z.discriminatedUnion('type', [
     pinFile: z.string().min(1).optional(),
     keyLabel: z.string().min(1).max(64).optional(),
     /** How the token wraps the master key (docs/HSM.md): AES-GCM, else AES key wrap with padding. */
-    mechanism: z.enum(['auto', 'aes-gcm', 'aes-key-wrap-pad']).optional(),
+    mechanism: z.enum(['auto', 'aes-gcm', 'aes-key-wrap-pad', 'aes-cbc']).optional(),
   }).strict(),
 ]);
 

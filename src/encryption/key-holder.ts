@@ -1,6 +1,7 @@
 import { CryptoError, NotFoundError } from '../errors.ts';
 import { KeyStore, SYSTEM } from '../keys/key-store.ts';
 import { masterFileName, parseKeyFile } from './key-files.ts';
+import type { Pkcs11Mechanism } from './pkcs11-mechanisms.ts';
 
 /**
  * What wraps the master key MK ("master key custody"). The config `secret` (default) or a key that
@@ -115,7 +116,7 @@ export async function deleteMasterWrappings(store: KeyStore, idHex: string): Pro
 /** The `keyHolder` config entry (see config.ts). */
 export type KeyHolderConfig =
   | { readonly type: 'secret' }
-  | { readonly type: 'pkcs11'; readonly module: string; readonly tokenLabel: string; readonly pinEnv?: string; readonly pinFile?: string; readonly keyLabel?: string; readonly mechanism?: 'auto' | 'aes-gcm' | 'aes-key-wrap-pad' };
+  | { readonly type: 'pkcs11'; readonly module: string; readonly tokenLabel: string; readonly pinEnv?: string; readonly pinFile?: string; readonly keyLabel?: string; readonly mechanism?: Pkcs11Mechanism };
 
 /**
  * Builds (does not open) the holder a config names. The PKCS#11 code (native addon) is loaded only

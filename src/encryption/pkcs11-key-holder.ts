@@ -1,8 +1,14 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import pkcs11js from 'pkcs11js';
-import { AppError, AuthenticationError, ConfigError, CryptoError, NotSupportedError } from '../errors.ts';
+import { AppError, AuthenticationError, ConfigError, CryptoError } from '../errors.ts';
 import type { KeyHolder } from './key-holder.ts';
+import {
+  CBC_CHECK_SIZE, CBC_IV_SIZE, FORMAT_BYTE, KWP_AAD_TAG, MECHANISM_NAMES, cbcKeyCheck, chooseMechanism, keyCheckMatches, kwpAadTag,
+  type Pkcs11Mechanism, type TokenMechanisms, type WrapMechanism,
+} from './pkcs11-mechanisms.ts';
+
+export { chooseMechanism, type Pkcs11Mechanism, type TokenMechanisms } from './pkcs11-mechanisms.ts';
 
 type Pkcs11 = InstanceType<typeof pkcs11js.PKCS11>;
 type Handle = Buffer;
@@ -17,39 +23,11 @@ export interface Pkcs11KeyHolderOptions {
   pinFile?: string;
   /** Label of the AES key object; default `coffer-master-wrap-<instanceid>`. */
   keyLabel?: string;
-  /** How the token wraps MK: `auto` (default: AES-GCM, else AES key wrap with padding), or one forced. */
+  /** How the token wraps MK: `auto` (default: AES-GCM, else AES key wrap with padding, else AES-CBC), or one forced. */
   mechanism?: Pkcs11Mechanism;
   instanceId: string;
 }
 
-/** `aes-gcm`: C_Encrypt/C_Decrypt with CKM_AES_GCM; `aes-key-wrap-pad`: C_WrapKey/C_UnwrapKey with CKM_AES_KEY_WRAP_PAD (RFC 5649). */
-export type Pkcs11Mechanism = 'auto' | 'aes-gcm' | 'aes-key-wrap-pad';
-
-/** What a token offers for the two wrapping mechanisms (from C_GetMechanismList/C_GetMechanismInfo). */
-export interface TokenMechanisms {
-  /** CKM_AES_GCM with CKF_ENCRYPT and CKF_DECRYPT. */
-  readonly gcm: boolean;
-  /** CKM_AES_KEY_WRAP_PAD with CKF_WRAP and CKF_UNWRAP. */
-  readonly kwp: boolean;
-}
-
-/**
- * The mechanism used for new wrappings: AES-GCM when offered (unless another is forced), else AES key
- * wrap with padding. Existing wrappings are opened with the mechanism their first byte names.
- * @throws NotSupportedError naming what the token lacks (e.g. YubiHSM 2, Nitrokey HSM offer neither).
- */
-export function chooseMechanism(pref: Pkcs11Mechanism, offered: TokenMechanisms, tokenLabel: string): 'aes-gcm' | 'aes-key-wrap-pad' {
-  if ((pref === 'auto' || pref === 'aes-gcm') && offered.gcm) return 'aes-gcm';
-  if ((pref === 'auto' || pref === 'aes-key-wrap-pad') && offered.kwp) return 'aes-key-wrap-pad';
-  const has = [offered.gcm ? 'CKM_AES_GCM (encrypt/decrypt)' : '', offered.kwp ? 'CKM_AES_KEY_WRAP_PAD (wrap/unwrap)' : ''].filter(Boolean).join(', ') || 'neither';
-  const want = pref === 'auto' ? 'CKM_AES_GCM (encrypt/decrypt) or CKM_AES_KEY_WRAP_PAD (wrap/unwrap)' : pref === 'aes-gcm' ? 'CKM_AES_GCM (encrypt/decrypt)' : 'CKM_AES_KEY_WRAP_PAD (wrap/unwrap)';
-  throw new NotSupportedError(`PKCS#11 token '${tokenLabel}' does not offer ${want}, which Coffer needs to wrap the master key (it offers ${has}); see docs/HSM.md`);
-}
-
-const FMT_GCM = 1;
-const FMT_KWP = 2;
-/** Bytes of SHA-256(AAD) appended to MK before key wrap (binds the AAD; KWP itself has none). */
-const KWP_AAD_TAG = 16;
 const IV_SIZE = 12;
 const TAG_BITS = 128;
 
@@ -101,8 +79,10 @@ function release(module: string): void {
  * Wrapped value: `0x01 ‖ iv(12) ‖ ciphertext ‖ tag(16)` (CKM_AES_GCM), or, on tokens without GCM
  * (or with `mechanism: 'aes-key-wrap-pad'`), `0x02 ‖ KWP(MK ‖ SHA-256(AAD)[0..16])`: MK is imported
  * as a session-only generic secret and wrapped with C_WrapKey / CKM_AES_KEY_WRAP_PAD (RFC 5649); the
- * unwrap creates a session object whose value is read once and destroyed. The first byte decides how
- * an existing wrapping is opened.
+ * unwrap creates a session object whose value is read once and destroyed. Tokens with neither (or
+ * `mechanism: 'aes-cbc'`) get `0x03 ‖ iv(16) ‖ CBC(MK) ‖ HMAC-SHA256(MK, label ‖ AAD)[0..16]`, the
+ * key check refusing any altered wrapping (see cbcKeyCheck). The first byte decides how an existing
+ * wrapping is opened.
  */
 /**
  * Template of the short-lived session object that carries the master key through
@@ -129,7 +109,7 @@ export class Pkcs11KeyHolder implements KeyHolder {
   #slot: Handle | undefined;
   #key: Handle | undefined;
   #ops = 0;
-  #mech: 'aes-gcm' | 'aes-key-wrap-pad' | undefined;
+  #mech: WrapMechanism | undefined;
   #offered: TokenMechanisms | undefined;
   #tokenInfo: Record<string, string> = {};
 
@@ -266,12 +246,13 @@ export class Pkcs11KeyHolder implements KeyHolder {
     this.#offered = {
       gcm: both(flags(pkcs11js.CKM_AES_GCM), pkcs11js.CKF_ENCRYPT, pkcs11js.CKF_DECRYPT),
       kwp: both(flags(pkcs11js.CKM_AES_KEY_WRAP_PAD), pkcs11js.CKF_WRAP, pkcs11js.CKF_UNWRAP),
+      cbc: both(flags(pkcs11js.CKM_AES_CBC), pkcs11js.CKF_ENCRYPT, pkcs11js.CKF_DECRYPT),
     };
     return this.#offered;
   }
 
   /** The mechanism for new wrappings (see chooseMechanism). @throws NotSupportedError. */
-  #mechanism(): 'aes-gcm' | 'aes-key-wrap-pad' {
+  #mechanism(): WrapMechanism {
     this.#mech ??= chooseMechanism(this.#o.mechanism ?? 'auto', this.#offeredMechanisms(), this.#o.tokenLabel);
     return this.#mech;
   }
@@ -320,20 +301,34 @@ export class Pkcs11KeyHolder implements KeyHolder {
     throw last;
   }
 
+  /** CKM_AES_CBC without padding (whole blocks) through C_Encrypt/C_Decrypt, IV chosen by Coffer. */
+  #cbc(op: 'enc' | 'dec', key: Handle, iv: Buffer, data: Buffer): Buffer {
+    const p = this.#p!;
+    const s = this.#session!;
+    const mech = { mechanism: pkcs11js.CKM_AES_CBC, parameter: iv };
+    if (op === 'enc') { p.C_EncryptInit(s, mech, key); return Buffer.from(p.C_Encrypt(s, data, Buffer.alloc(data.length + 32))); }
+    p.C_DecryptInit(s, mech, key);
+    return Buffer.from(p.C_Decrypt(s, data, Buffer.alloc(data.length + 32)));
+  }
+
   /**
    * Creates the token key if missing.
-   * @throws CryptoError when the token refuses; NotSupportedError when it offers neither mechanism.
+   * @throws CryptoError when the token refuses; NotSupportedError when it offers none of the mechanisms.
    */
   async wrap(mk: Buffer, aad: Buffer): Promise<Buffer> {
     const key = await this.#keyHandle(true); // a new master key (enable, rotate, set) may create the token key
     this.#ops++;
     try {
-      if (this.#mechanism() === 'aes-key-wrap-pad') {
-        const tag = createHash('sha256').update(aad).digest().subarray(0, KWP_AAD_TAG);
-        return Buffer.concat([Buffer.from([FMT_KWP]), this.#kwpWrap(key, Buffer.concat([mk, tag]))]);
+      const mech = this.#mechanism();
+      const fmt = Buffer.from([FORMAT_BYTE[mech]]);
+      if (mech === 'aes-key-wrap-pad') return Buffer.concat([fmt, this.#kwpWrap(key, Buffer.concat([mk, kwpAadTag(aad)]))]);
+      if (mech === 'aes-cbc') {
+        if (mk.length % 16 !== 0) throw new CryptoError(`aes-cbc wraps whole AES blocks only (the master key has ${mk.length} bytes)`);
+        const iv = randomBytes(CBC_IV_SIZE);
+        return Buffer.concat([fmt, iv, this.#cbc('enc', key, iv, mk), cbcKeyCheck(mk, aad)]);
       }
       const iv = randomBytes(IV_SIZE);
-      return Buffer.concat([Buffer.from([FMT_GCM]), iv, this.#gcm('enc', key, iv, aad, mk)]);
+      return Buffer.concat([fmt, iv, this.#gcm('enc', key, iv, aad, mk)]);
     } catch (err) {
       if (err instanceof AppError) throw err;
       throw new CryptoError(`PKCS#11 token '${this.#o.tokenLabel}' refused to wrap the master key with ${this.#mech ?? 'its mechanism'}: ${ckr(err)}`, { cause: err });
@@ -349,14 +344,19 @@ export class Pkcs11KeyHolder implements KeyHolder {
     this.#ops++;
     const fail = (cause?: unknown) => new CryptoError(`the master key could not be unwrapped by PKCS#11 key '${this.keyLabel}' on token '${this.#o.tokenLabel}': another token key, or the wrapped key was altered`, { cause });
     try {
-      if (wrapped[0] === FMT_GCM && wrapped.length > 1 + IV_SIZE + TAG_BITS / 8) {
+      if (wrapped[0] === FORMAT_BYTE['aes-gcm'] && wrapped.length > 1 + IV_SIZE + TAG_BITS / 8) {
         return this.#gcm('dec', key, wrapped.subarray(1, 1 + IV_SIZE), aad, wrapped.subarray(1 + IV_SIZE));
       }
-      if (wrapped[0] === FMT_KWP && wrapped.length >= 1 + 24) {
+      if (wrapped[0] === FORMAT_BYTE['aes-key-wrap-pad'] && wrapped.length >= 1 + 24) {
         const v = this.#kwpUnwrap(key, wrapped.subarray(1));
-        const tag = createHash('sha256').update(aad).digest().subarray(0, KWP_AAD_TAG);
-        if (v.length <= KWP_AAD_TAG || !timingSafeEqual(v.subarray(v.length - KWP_AAD_TAG), tag)) { v.fill(0); throw fail(); }
+        if (v.length <= KWP_AAD_TAG || !keyCheckMatches(kwpAadTag(aad), v.subarray(v.length - KWP_AAD_TAG))) { v.fill(0); throw fail(); }
         return Buffer.from(v.subarray(0, v.length - KWP_AAD_TAG));
+      }
+      const ctLen = wrapped.length - 1 - CBC_IV_SIZE - CBC_CHECK_SIZE;
+      if (wrapped[0] === FORMAT_BYTE['aes-cbc'] && ctLen > 0 && ctLen % 16 === 0) {
+        const mk = this.#cbc('dec', key, wrapped.subarray(1, 1 + CBC_IV_SIZE), wrapped.subarray(1 + CBC_IV_SIZE, 1 + CBC_IV_SIZE + ctLen));
+        if (!keyCheckMatches(cbcKeyCheck(mk, aad), wrapped.subarray(wrapped.length - CBC_CHECK_SIZE))) { mk.fill(0); throw fail(); }
+        return mk;
       }
     } catch (err) {
       if (err instanceof CryptoError) throw err;
@@ -378,7 +378,7 @@ export class Pkcs11KeyHolder implements KeyHolder {
 
   /** The PKCS#11 name of the mechanism for new wrappings, or why there is none. */
   #mechanismName(): string {
-    try { return this.#mechanism() === 'aes-gcm' ? 'CKM_AES_GCM' : 'CKM_AES_KEY_WRAP_PAD'; } catch { return 'none (token offers neither CKM_AES_GCM nor CKM_AES_KEY_WRAP_PAD)'; }
+    try { return MECHANISM_NAMES[this.#mechanism()].split(' ')[0]!; } catch { return 'none (the token offers none of CKM_AES_GCM, CKM_AES_KEY_WRAP_PAD, CKM_AES_CBC)'; }
   }
 
   /** Closes the session; the module is finalized when no other holder uses it. */

@@ -33,7 +33,7 @@ describe('PKCS#11 master key custody (SoftHSM2)', { skip }, () => {
       [['encryption:key-holder:set', 'pkcs11', '--token-label', t.hsm.label, '--pin-from-env'], /pkcs11 needs --module PATH and --token-label LABEL/],
       [['encryption:key-holder:set', 'pkcs11', '--module', t.hsm.module, '--token-label', t.hsm.label], /give the PIN source/],
       [['encryption:key-holder:set', 'pkcs11', '--module', t.hsm.module, '--token-label', t.hsm.label, '--pin-from-env', '87654321'], /name of an environment variable, not a PIN/],
-      [['encryption:key-holder:set', 'pkcs11', '--module', t.hsm.module, '--token-label', t.hsm.label, '--pin-from-env', '--mechanism', 'des'], /--mechanism must be one of auto, aes-gcm, aes-key-wrap-pad/],
+      [['encryption:key-holder:set', 'pkcs11', '--module', t.hsm.module, '--token-label', t.hsm.label, '--pin-from-env', '--mechanism', 'des'], /--mechanism must be one of auto, aes-gcm, aes-key-wrap-pad, aes-cbc/],
       [['encryption:key-holder:set', 'vault'], /unknown key holder type 'vault'/],
     ];
     // Usage errors change nothing, so they can run side by side.
@@ -253,27 +253,30 @@ describe('PKCS#11 master key custody (SoftHSM2)', { skip }, () => {
     (await readable()).close();
   });
 
-  test('pkcs11 → pkcs11: another key label with CKM_AES_KEY_WRAP_PAD (as on a token without GCM), restart, and back', async () => {
-    const r = await run(['encryption:key-holder:set', 'pkcs11', '--module', t.hsm.module, '--token-label', t.hsm.label, '--pin-from-env', '--key-label', 'coffer-kwp', '--mechanism', 'aes-key-wrap-pad']);
+  for (const [mechanism, label, format, ckm, as] of [
+    ['aes-key-wrap-pad', 'coffer-kwp', 2, 'CKM_AES_KEY_WRAP_PAD', 'a token without GCM'],
+    ['aes-cbc', 'coffer-cbc', 3, 'CKM_AES_CBC', 'a YubiHSM 2 or Nitrokey HSM'],
+  ] as const) test(`pkcs11 → pkcs11: another key label with ${ckm} (as on ${as}), restart, and back`, async () => {
+    const r = await run(['encryption:key-holder:set', 'pkcs11', '--module', t.hsm.module, '--token-label', t.hsm.label, '--pin-from-env', '--key-label', label, '--mechanism', mechanism]);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /Key holder is now pkcs11:coffer-test\/coffer-kwp \(was pkcs11:coffer-test\)/);
-    assert.deepEqual(cfg().keyHolder, { type: 'pkcs11', module: t.hsm.module, tokenLabel: 'coffer-test', pinEnv: 'PKCS11_PIN', keyLabel: 'coffer-kwp', mechanism: 'aes-key-wrap-pad' });
+    assert.match(r.stdout, new RegExp(`Key holder is now pkcs11:coffer-test/${label} \\(was pkcs11:coffer-test\\)`));
+    assert.deepEqual(cfg().keyHolder, { type: 'pkcs11', module: t.hsm.module, tokenLabel: 'coffer-test', pinEnv: 'PKCS11_PIN', keyLabel: label, mechanism });
     const files = masterFiles();
     assert.equal(files.length, 1);
     const f = JSON.parse(readFileSync(join(sysDir(), files[0]!), 'utf8'));
-    assert.equal(f.holder, 'pkcs11:coffer-test/coffer-kwp');
-    assert.equal(Buffer.from(f.wrapped, 'base64')[0], 2, 'key wrap format');
+    assert.equal(f.holder, `pkcs11:coffer-test/${label}`);
+    assert.equal(Buffer.from(f.wrapped, 'base64')[0], format, `${mechanism} format`);
     const app = await readable();
     try {
-      assert.equal(app.keyHolder.describe().mechanism, 'CKM_AES_KEY_WRAP_PAD');
+      assert.equal(app.keyHolder.describe().mechanism, ckm);
       assert.equal(app.keyHolder.describe().tokenOperations, 1);
     } finally { await app.close(); }
     const s = JSON.parse(await ok(['encryption:key-holder:status', '--output=json']));
-    assert.equal(s.holder.keyLabel, 'coffer-kwp');
-    assert.equal(s.holder.mechanism, 'CKM_AES_KEY_WRAP_PAD');
+    assert.equal(s.holder.keyLabel, label);
+    assert.equal(s.holder.mechanism, ckm);
     const back = await setPkcs11();
     assert.equal(back.code, 0, back.stderr);
-    assert.match(back.stdout, /Key holder is now pkcs11:coffer-test \(was pkcs11:coffer-test\/coffer-kwp\)/);
+    assert.match(back.stdout, new RegExp(`Key holder is now pkcs11:coffer-test \\(was pkcs11:coffer-test/${label}\\)`));
     const g = JSON.parse(readFileSync(join(sysDir(), masterFiles()[0]!), 'utf8'));
     assert.equal(masterFiles().length, 1);
     assert.equal(Buffer.from(g.wrapped, 'base64')[0], 1, 'GCM format again');

@@ -1,6 +1,6 @@
 /**
  * Pkcs11KeyHolder against SoftHSM2 directly: the wrapping key is created non-extractable and
- * sensitive on the token; GCM and AES-key-wrap-pad wrappings round-trip and are bound to their AAD;
+ * sensitive on the token; GCM, AES-key-wrap-pad and AES-CBC wrappings round-trip and are bound to their AAD;
  * the mechanism choice for tokens without GCM; a token missing, a wrong PIN and a missing key are
  * refused with the cause named.
  */
@@ -46,12 +46,16 @@ function inspectKey(module: string, tokenLabel: string, pin: string, keyLabel: s
 }
 
 describe('chooseMechanism (tokens without AES-GCM)', () => {
-  test('GCM first; key wrap with padding when GCM is missing; neither → NotSupportedError naming both', () => {
-    assert.equal(chooseMechanism('auto', { gcm: true, kwp: true }, 't'), 'aes-gcm');
-    assert.equal(chooseMechanism('auto', { gcm: false, kwp: true }, 't'), 'aes-key-wrap-pad');
+  test('GCM first; key wrap with padding when GCM is missing; CBC when both are; none → NotSupportedError naming all three', () => {
+    assert.equal(chooseMechanism('auto', { gcm: true, kwp: true, cbc: true }, 't'), 'aes-gcm');
+    assert.equal(chooseMechanism('auto', { gcm: false, kwp: true, cbc: true }, 't'), 'aes-key-wrap-pad');
     assert.equal(chooseMechanism('aes-key-wrap-pad', { gcm: true, kwp: true }, 't'), 'aes-key-wrap-pad');
-    assert.throws(() => chooseMechanism('auto', { gcm: false, kwp: false }, 'yubihsm'),
-      (e: Error) => e instanceof NotSupportedError && /token 'yubihsm' does not offer CKM_AES_GCM \(encrypt\/decrypt\) or CKM_AES_KEY_WRAP_PAD \(wrap\/unwrap\).*offers neither/.test(e.message));
+    // YubiHSM 2 and Nitrokey HSM: AES ECB/CBC only
+    assert.equal(chooseMechanism('auto', { gcm: false, kwp: false, cbc: true }, 'yubihsm'), 'aes-cbc');
+    assert.equal(chooseMechanism('aes-cbc', { gcm: true, kwp: true, cbc: true }, 't'), 'aes-cbc');
+    assert.throws(() => chooseMechanism('aes-cbc', { gcm: true, kwp: true, cbc: false }, 't'), /does not offer CKM_AES_CBC \(encrypt\/decrypt\), .*it offers CKM_AES_GCM/);
+    assert.throws(() => chooseMechanism('auto', { gcm: false, kwp: false }, 'des-only'),
+      (e: Error) => e instanceof NotSupportedError && /token 'des-only' does not offer CKM_AES_GCM \(encrypt\/decrypt\) or CKM_AES_KEY_WRAP_PAD \(wrap\/unwrap\) or CKM_AES_CBC \(encrypt\/decrypt\).*offers none of them/.test(e.message));
     assert.throws(() => chooseMechanism('aes-gcm', { gcm: false, kwp: true }, 't'), /does not offer CKM_AES_GCM \(encrypt\/decrypt\), .*it offers CKM_AES_KEY_WRAP_PAD/);
     assert.throws(() => chooseMechanism('aes-key-wrap-pad', { gcm: true, kwp: false }, 't'), /does not offer CKM_AES_KEY_WRAP_PAD/);
   });
@@ -136,6 +140,35 @@ describe('Pkcs11KeyHolder (SoftHSM2)', { skip }, () => {
     assert.deepEqual({ ...k, flags: k.flags }, { count: 1, flags: [1, 1, 0, 1, 0, 1, 1], valueLen: 32, keyType: pkcs11js.CKK_AES });
     // A holder in auto mode (which would choose GCM for new wrappings) still opens the KWP wrapping by its format byte.
     const auto = holder({ keyLabel: 'kwp-key' });
+    try { assert.deepEqual(await auto.unwrap(w!, aad), mk); } finally { await auto.close(); }
+  });
+
+  test('CKM_AES_CBC with a key check (forced, as on a YubiHSM 2 or Nitrokey HSM): round-trip, AAD bound, every altered byte refused', async () => {
+    const h = holder({ keyLabel: 'cbc-key', mechanism: 'aes-cbc' });
+    const mk = randomBytes(32);
+    const aad = Buffer.from('coffer master key 0123');
+    let w: Buffer;
+    try {
+      w = await h.wrap(mk, aad);
+      assert.equal(h.describe().mechanism, 'CKM_AES_CBC');
+      assert.equal(w[0], 3);
+      assert.equal(w.length, 1 + 16 + 32 + 16, 'format byte, IV, two ciphertext blocks, key check');
+      assert.ok(!w.includes(mk.subarray(0, 8)));
+      assert.notDeepEqual(await h.wrap(mk, aad), w, 'a fresh IV per wrapping');
+      assert.deepEqual(await h.unwrap(w, aad), mk);
+      await assert.rejects(h.unwrap(w, Buffer.from('coffer master key 0124')), (e: Error) => e instanceof CryptoError && /could not be unwrapped by PKCS#11 key 'cbc-key'/.test(e.message));
+      // IV, each ciphertext block and the check: a flipped bit anywhere is refused, never a wrong key
+      for (const at of [1, 16, 17, 33, 48, 49, w.length - 1]) {
+        const bad = Buffer.from(w); bad[at]! ^= 0x40;
+        await assert.rejects(h.unwrap(bad, aad), CryptoError, `byte ${at} altered`);
+      }
+      await assert.rejects(h.unwrap(w.subarray(0, w.length - 16), aad), CryptoError, 'truncated');
+    } finally { await h.close(); }
+    const k = inspectKey(hsm.module, hsm.label, hsm.pin, 'cbc-key');
+    // token, sensitive, not extractable, never extractable; encrypt on, wrap and unwrap off
+    assert.deepEqual(k, { count: 1, flags: [1, 1, 0, 1, 1, 0, 0], valueLen: 32, keyType: pkcs11js.CKK_AES });
+    // A holder in auto mode (GCM for new wrappings) opens the CBC wrapping by its format byte.
+    const auto = holder({ keyLabel: 'cbc-key' });
     try { assert.deepEqual(await auto.unwrap(w!, aad), mk); } finally { await auto.close(); }
   });
 

@@ -5,12 +5,13 @@ import { configPath, saveConfig } from '../../config/config.ts';
 import { KeyStore } from '../../keys/key-store.ts';
 import { KeyManager } from '../../encryption/key-manager.ts';
 import { createKeyHolder, type KeyHolderConfig } from '../../encryption/key-holder.ts';
+import { PKCS11_MECHANISMS } from '../../encryption/pkcs11-mechanisms.ts';
 import { keyHolderStatus, switchKeyHolder } from '../../encryption/key-holder-switch.ts';
 import { CliError, EXIT, cliOptions, outputOption, printData, withApp } from '../cli-support.ts';
 
 interface SetFlags { module?: string; tokenLabel?: string; pinFromEnv?: string | boolean; pinFile?: string; keyLabel?: string; mechanism?: string }
 
-const MECHANISMS = ['auto', 'aes-gcm', 'aes-key-wrap-pad'] as const;
+const MECHANISMS = PKCS11_MECHANISMS;
 
 function holderEntry(type: string, f: SetFlags): KeyHolderConfig {
   if (type === 'secret') return { type: 'secret' };
@@ -43,7 +44,7 @@ export function register(program: Command): void {
     .option('--pin-from-env [var]', 'read the user PIN from this environment variable (default PKCS11_PIN)')
     .option('--pin-file <file>', 'read the user PIN from the first line of this file')
     .option('--key-label <label>', 'label of the AES wrapping key on the token (default coffer-master-wrap-<instanceid>)')
-    .option('--mechanism <m>', 'auto (default: CKM_AES_GCM, else CKM_AES_KEY_WRAP_PAD), aes-gcm or aes-key-wrap-pad')
+    .option('--mechanism <m>', 'auto (default: CKM_AES_GCM, else CKM_AES_KEY_WRAP_PAD, else CKM_AES_CBC), aes-gcm, aes-key-wrap-pad or aes-cbc')
     .action(async (type: string, flags: SetFlags) => {
       const entry = holderEntry(type, flags);
       const path = configPath();
