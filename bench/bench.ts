@@ -6,7 +6,7 @@
  *
  * --quick uses small sizes (64 MiB instead of 1 GiB, fewer files) for a smoke run; --streams measures
  * only the big-file rows (PUT, GET, ranged GET, RSS); --encrypt-all only the encrypt-all/decrypt-all
- * rows (BENCH_OCC_NODE_ARGS adds node flags to those occ runs); --small only the 4 KiB PUT and its PROPFIND rows. BENCH_NODE_ARGS adds node flags to the server
+ * rows (BENCH_OCC_NODE_ARGS adds node flags to those occ runs, BENCH_CONVERT_ARGS arguments such as `--jobs 16`); --small only the 4 KiB PUT and its PROPFIND rows. BENCH_NODE_ARGS adds node flags to the server
  * process (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`); BENCH_TSX=1 runs the server through the tsx
  * loader instead of the compiled dist/ (see startBenchServer).
  * Instances live under $TMPDIR (default /tmp): `TMPDIR=/dev/shm npm run bench` takes the disk (and its
@@ -250,7 +250,7 @@ async function measureEncryptAll(): Promise<void> {
     put('occ process start (encryption:status): wall s / CPU s', 'encrypted', `${fmt(start.wall, 2)} / ${start.cpu === undefined ? '?' : fmt(start.cpu, 2)}`);
     for (const target of ['encrypt', 'decrypt'] as const) {
       const load = loadavg()[0];
-      const r = await occRun(srv.configPath, srv.dir, [`encryption:${target}-all`, '-n']);
+      const r = await occRun(srv.configPath, srv.dir, [`encryption:${target}-all`, '-n', ...(process.env.BENCH_CONVERT_ARGS ?? '').split(/\s+/).filter(Boolean)]);
       if (r.status !== 0) throw new Error(`occ encryption:${target}-all -n exited ${r.status}: ${r.stderr.slice(-300)}`);
       const n = await countEncrypted();
       if (n !== (target === 'encrypt' ? sizes.length : 0)) throw new Error(`after ${target}-all ${n} of ${sizes.length} files are encrypted`);
