@@ -70,6 +70,20 @@ function release(module: string): void {
 }
 
 /**
+ * Template of the short-lived session object that carries the master key through
+ * CKM_AES_KEY_WRAP_PAD: a generic secret that never reaches the token's storage and whose value can
+ * be read (wrap) or written (unwrap) by this session only.
+ */
+const SESSION_SECRET: pkcs11js.Template = [
+  { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY },
+  { type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_GENERIC_SECRET },
+  { type: pkcs11js.CKA_TOKEN, value: false },
+  { type: pkcs11js.CKA_PRIVATE, value: true },
+  { type: pkcs11js.CKA_SENSITIVE, value: false },
+  { type: pkcs11js.CKA_EXTRACTABLE, value: true },
+];
+
+/**
  * Master key custody on a PKCS#11 token: MK is encrypted by a non-extractable, sensitive AES-256 key
  * object that lives on the token: by default C_Encrypt/C_Decrypt with CKM_AES_GCM (96-bit random IV,
  * 128-bit tag, the AAD bound). The wrapping key never leaves the token; without the token and its PIN,
@@ -84,20 +98,6 @@ function release(module: string): void {
  * key check refusing any altered wrapping (see cbcKeyCheck). The first byte decides how an existing
  * wrapping is opened.
  */
-/**
- * Template of the short-lived session object that carries the master key through
- * CKM_AES_KEY_WRAP_PAD: a generic secret that never reaches the token's storage and whose value can
- * be read (wrap) or written (unwrap) by this session only.
- */
-const SESSION_SECRET: pkcs11js.Template = [
-  { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY },
-  { type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_GENERIC_SECRET },
-  { type: pkcs11js.CKA_TOKEN, value: false },
-  { type: pkcs11js.CKA_PRIVATE, value: true },
-  { type: pkcs11js.CKA_SENSITIVE, value: false },
-  { type: pkcs11js.CKA_EXTRACTABLE, value: true },
-];
-
 export class Pkcs11KeyHolder implements KeyHolder {
   readonly id: string;
   readonly type = 'pkcs11' as const;
@@ -306,9 +306,14 @@ export class Pkcs11KeyHolder implements KeyHolder {
     const p = this.#p!;
     const s = this.#session!;
     const mech = { mechanism: pkcs11js.CKM_AES_CBC, parameter: iv };
-    if (op === 'enc') { p.C_EncryptInit(s, mech, key); return Buffer.from(p.C_Encrypt(s, data, Buffer.alloc(data.length + 32))); }
-    p.C_DecryptInit(s, mech, key);
-    return Buffer.from(p.C_Decrypt(s, data, Buffer.alloc(data.length + 32)));
+    const out = Buffer.alloc(data.length + 32);
+    try {
+      if (op === 'enc') { p.C_EncryptInit(s, mech, key); return Buffer.from(p.C_Encrypt(s, data, out)); }
+      p.C_DecryptInit(s, mech, key);
+      return Buffer.from(p.C_Decrypt(s, data, out));
+    } finally {
+      out.fill(0); // held MK's plaintext on decrypt
+    }
   }
 
   /**
