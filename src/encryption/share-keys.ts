@@ -354,6 +354,16 @@ export class ShareKeys {
   // ---- keyrings ------------------------------------------------------------------------------
 
   /**
+   * Hex id of the key that wraps the data key of blob `blobId` (read from its header).
+   * @throws CryptoError when no blob store is attached or the header does not parse; the store's read errors.
+   */
+  async headerKeyId(blobId: string, ctx: BlobContext): Promise<string> {
+    const read = this.#readHeader;
+    if (!read) throw new CryptoError('share keys: no blob store attached');
+    return parseHeader(await read(blobId, ctx)).keyId.toString('hex');
+  }
+
+  /**
    * Adds to K_N's keyring the data key of every encrypted file at or below `nodeFileId` whose header
    * names another key (headers read with `concurrency` in flight; one AES wrap per file, one write).
    * Files the creator cannot open are skipped and counted.

@@ -1,14 +1,18 @@
+import type { Readable } from 'node:stream';
 import { currentReader } from '../encryption/reader-grant.ts';
 import type { ShareTopology } from '../encryption/share-keys.ts';
 import { FilesService } from '../files/files-service.ts';
 import type { TreeRef } from '../files/copy-move-service.ts';
-import type { CopyMoveOptions, WriteResult } from '../files/types.ts';
+import type { CopyMoveOptions, WriteOptions, WriteResult } from '../files/types.ts';
+import { PLAIN_CODEC } from '../storage/blob-store.ts';
 import type { ShareKeySync } from './share-key-sync.ts';
 
 /**
  * FilesService whose moves within one tree keep per-user-mode sharing readable: a file or folder
  * moved below a shared node it was not below before gets its data keys added to that node's keyring
- * (keys never move with renames; only the keyring learns the newcomers). Everything else is FilesService.
+ * (keys never move with renames; only the keyring learns the newcomers). A write that committed
+ * under another key than its shared folder's (the folder was shared meanwhile) is added the same
+ * way (ShareKeySync.afterWrite). Everything else is FilesService.
  */
 export class ShareKeyedFilesService extends FilesService {
   #sync: ShareKeySync | undefined;
@@ -18,6 +22,15 @@ export class ShareKeyedFilesService extends FilesService {
   attachShareKeys(sync: ShareKeySync, topology: ShareTopology): void {
     this.#sync = sync;
     this.#topology = topology;
+  }
+
+  override async writeFile(uid: string, path: string, source: Readable, opts: WriteOptions = {}): Promise<WriteResult> {
+    const res = await super.writeFile(uid, path, source, opts);
+    const { node } = res;
+    if (this.#sync && node.blobId && node.blobCodec !== PLAIN_CODEC) {
+      await this.#sync.afterWrite(node.owner, node.fileId, node.blobId, currentReader() ?? { uid });
+    }
+    return res;
   }
 
   override move(uid: string, src: string, dst: string, opts: CopyMoveOptions = {}): Promise<WriteResult> {

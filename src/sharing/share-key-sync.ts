@@ -204,6 +204,31 @@ export class ShareKeySync {
   }
 
   /**
+   * A write of `fileId` committed blob `blobId`: when the file's nearest shared ancestor has a share
+   * key that does not wrap the blob's data key, adds it to that key's keyring. That happens when the
+   * node was shared while the write was under way: the writer chose its key (the owner's root key)
+   * before the share existed and committed after the share's keyring was filled. The writer looks
+   * after its commit and the share is filled after its row commits, so one of the two always sees
+   * the other. One query and one header read per write below a shared node; never throws.
+   */
+  async afterWrite(owner: string, fileId: number, blobId: string, grant: ReaderGrant): Promise<void> {
+    try {
+      if (!(await this.#keys.active())) return;
+      for (const a of await this.#keys.topology.sharedAncestors(owner, fileId)) {
+        const id = await this.#keys.keyIdOf(owner, a);
+        if (!id) continue;
+        const ctx = { fileId, owner, reader: grant };
+        if (await this.#keys.headerKeyId(blobId, ctx) === id) return;
+        const key = { id, key: await this.#keys.unwrap(owner, id, grant), fileId: a };
+        await this.#keys.fillKeyring(owner, key, grant, { rootResolver: this.#rootResolver(owner), fileIds: [fileId] });
+        return;
+      }
+    } catch (err) {
+      this.#log?.warn(`share keys after a write of file ${fileId} (${owner}): ${(err as Error).message}`);
+    }
+  }
+
+  /**
    * Files were moved (or copied) to `fileId` in `owner`'s tree by `grant`: when that places them
    * below a shared node, adds their data keys to the nearest shared ancestor's keyring and wraps
    * shared nodes that came along under it. Never throws.

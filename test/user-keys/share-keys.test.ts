@@ -1,8 +1,11 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
+import { request } from 'node:http';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ForbiddenError } from '../../src/errors.ts';
 import { withReader } from '../../src/encryption/reader-grant.ts';
 import type { TestInstance } from '../support/test-instance.ts';
@@ -206,6 +209,40 @@ describe('per-user keys: a sharee reshares a subfolder (key wrapped by the enclo
     // bob ends his reshare: carol's key goes.
     assert.equal((await ocs(t, BOB, 'DELETE', `${SHARES}/${re.id}`)).http, 200);
     await assert.rejects(readAs(t, { uid: CAROL.uid }, 'P/in/y.txt'), ForbiddenError);
+  });
+});
+
+describe('per-user keys: a folder shared while a write into it is under way', () => {
+  let t: TestInstance;
+  before(async () => {
+    t = await perUserInstance();
+    for (const u of [ALICE, BOB]) await t.addUser(u.uid, u.password);
+    for (const u of [ALICE, BOB]) assert.equal((await t.fetch(dav(u, ''), { method: 'PROPFIND', as: u, headers: { Depth: '0' } })).status, 207);
+    assert.equal((await t.fetch(dav(ALICE, 'Race'), { method: 'MKCOL', as: ALICE })).status, 201);
+  });
+  after(async () => { await t?.stop(); });
+
+  it('the upload chose its key before the share existed and commits after the share\'s keyring was filled: the sharee still reads it', async () => {
+    const content = randomBytes(3 << 20);
+    const url = new URL(dav(ALICE, 'Race/big.bin'), t.url);
+    const req = request(url, { method: 'PUT', headers: { Authorization: t.basic(ALICE.uid, ALICE.password), 'Content-Length': content.length } });
+    const answered = new Promise<number>((resolve, reject) => {
+      req.on('response', (res) => { res.resume(); res.on('end', () => resolve(res.statusCode ?? 0)); });
+      req.on('error', reject);
+    });
+    // Past the first MiB the store has chosen the key (alice's root key: no share yet) and streams
+    // into a temp file; the body then stalls there while the folder is shared.
+    req.write(content.subarray(0, 2 << 20));
+    const tmp = join(t.dataDir, 'blobs', '.tmp');
+    for (let i = 0; i < 500 && !(existsSync(tmp) && readdirSync(tmp).length > 0); i++) await sleep(10);
+    assert.ok(readdirSync(tmp).length > 0, 'the upload is streaming into a temp blob');
+    await share(t, ALICE, { path: 'Race', shareType: 0, shareWith: BOB.uid, permissions: 31 });
+    req.end(content.subarray(2 << 20));
+    assert.equal(await answered, 201);
+    lockAlice(t);
+    const r = await t.fetch(dav(BOB, 'Race/big.bin'), { as: BOB });
+    assert.equal(r.status, 200, 'the sharee can open the version written across the share');
+    assert.ok(Buffer.from(await r.arrayBuffer()).equals(content));
   });
 });
 
