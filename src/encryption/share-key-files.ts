@@ -64,8 +64,10 @@ export interface ShareUnderFile {
 }
 
 /**
- * `shareKey_<id>.keyring`: data keys of blobs whose header names another key (files that existed
- * before N was shared, or were moved in), each wrapped under K_N. Entries: [fileId, blobId hex, base64 wrap].
+ * `shareKey_<id>.keyring_<tag>` (append-only segments; `shareKey_<id>.keyring` from earlier versions
+ * reads as one more): data keys of blobs whose header names another key (files that existed before N
+ * was shared, were moved in, or were written while N was being shared), each wrapped under K_N.
+ * Entries: [fileId, blobId hex, base64 wrap].
  */
 export interface ShareKeyringFile {
   readonly format: 'coffer-key-v1';
@@ -82,7 +84,11 @@ export const shareKeyName = (id: string): string => `shareKey_${id}.key`;
 export const shareSealName = (id: string, uid: string): string => `shareKey_${id}.seal_${h32('coffer share seal name\0', uid)}`;
 export const shareLinkName = (id: string, token: string): string => `shareKey_${id}.link_${h32('coffer share link name\0', token)}`;
 export const shareUnderName = (id: string, ancestorId: string): string => `shareKey_${id}.under_${ancestorId}`;
-export const shareKeyringName = (id: string): string => `shareKey_${id}.keyring`;
+/** The keyring's segment `tag` (16 hex digits); see ShareKeyring. */
+export const keyringSegmentName = (id: string, tag: string): string => `shareKey_${id}.keyring_${tag}`;
+/** Whether key file `name` is part of the keyring of share key `id` (a segment, or the single file of earlier versions). */
+export const isKeyringFileOf = (id: string, name: string): boolean =>
+  name.startsWith(`shareKey_${id}.keyring`) && /^shareKey_[0-9a-f]{32}\.keyring(?:_[0-9a-f]{16})?$/.test(name);
 export const SHARE_NODE_FILE = /^shareNode_(\d+)\.json$/;
 export const SHARE_UNDER_FILE = /^shareKey_([0-9a-f]{32})\.under_([0-9a-f]{32})$/;
 export const SHARE_SEAL_FILE = /^shareKey_([0-9a-f]{32})\.seal_[0-9a-f]{32}$/;

@@ -61,7 +61,7 @@ describe('per-user keys: sharing while the owner is not logged in', () => {
 
   it('user share: the sharee reads files older than the share, writes, and the owner reads the writes', async () => {
     const s = await share(t, ALICE, { path: 'Project', shareType: 0, shareWith: BOB.uid, permissions: 31 });
-    assert.ok(keyFiles(t, ALICE.uid).some((n) => /^shareKey_[0-9a-f]{32}\.keyring$/.test(n)), 'keyring of the existing files');
+    assert.ok(keyFiles(t, ALICE.uid).some((n) => /^shareKey_[0-9a-f]{32}\.keyring_[0-9a-f]{16}$/.test(n)), 'keyring of the existing files');
     assert.ok(keyFiles(t, ALICE.uid).some((n) => /^shareKey_[0-9a-f]{32}\.seal_/.test(n)), 'seal to bob');
     lockAlice(t);
     assert.deepEqual(await read(t, BOB, 'Project/a.txt'), { status: 200, text: 'alpha' });
@@ -158,7 +158,7 @@ describe('per-user keys: sharing while the owner is not logged in', () => {
     const list = await ocs(t, ALICE, 'GET', `${SHARES}?path=Project&reshares=true`);
     const userShare = (list.data as any[]).find((x) => x.share_type === 0);
     assert.ok(userShare);
-    const keyrings = () => keyFiles(t, ALICE.uid).filter((n) => n.endsWith('.keyring')).length;
+    const keyrings = () => new Set(keyFiles(t, ALICE.uid).filter((n) => /\.keyring_[0-9a-f]{16}$/.test(n)).map((n) => n.split('.')[0])).size;
     const before = keyrings();
     assert.equal((await ocs(t, ALICE, 'DELETE', `${SHARES}/${userShare.id}`)).http, 200);
     assert.equal(keyrings(), before - 1, 'the last share of Project is gone: so is its keyring');
