@@ -12,7 +12,8 @@ import type { ShareKeySync } from './share-key-sync.ts';
  * moved below a shared node it was not below before gets its data keys added to that node's keyring
  * (keys never move with renames; only the keyring learns the newcomers). A write that committed
  * under another key than its shared folder's (the folder was shared meanwhile) is added the same
- * way (ShareKeySync.afterWrite). Everything else is FilesService.
+ * way (ShareKeySync.afterWrite), and so is every file a copy or a move from another owner's tree
+ * writes. Everything else is FilesService.
  */
 export class ShareKeyedFilesService extends FilesService {
   #sync: ShareKeySync | undefined;
@@ -37,9 +38,26 @@ export class ShareKeyedFilesService extends FilesService {
     return this.#tracked({ uid, path: src }, () => super.move(uid, src, dst, opts));
   }
 
-  override moveBetween(from: TreeRef, to: TreeRef, opts: CopyMoveOptions = {}): Promise<WriteResult> {
-    if (from.uid !== to.uid) return super.moveBetween(from, to, opts);
-    return this.#tracked(from, () => super.moveBetween(from, to, opts));
+  override async moveBetween(from: TreeRef, to: TreeRef, opts: CopyMoveOptions = {}): Promise<WriteResult> {
+    if (from.uid === to.uid) return this.#tracked(from, () => super.moveBetween(from, to, opts));
+    return this.#written(await super.moveBetween(from, to, opts), to.uid);
+  }
+
+  override async copy(uid: string, src: string, dst: string, opts: CopyMoveOptions = {}): Promise<WriteResult> {
+    return this.#written(await super.copy(uid, src, dst, opts), uid);
+  }
+
+  override async copyBetween(from: TreeRef, to: TreeRef, opts: CopyMoveOptions = {}): Promise<WriteResult> {
+    return this.#written(await super.copyBetween(from, to, opts), to.uid);
+  }
+
+  /**
+   * New blobs (a copy, or a move into another owner's tree, re-encrypts) chose their keys before
+   * they committed, like writeFile's: the same check, for every file that arrived.
+   */
+  async #written(res: WriteResult, uid: string): Promise<WriteResult> {
+    if (this.#sync) await this.#sync.afterArrival(res.node.owner, res.node.fileId, currentReader() ?? { uid });
+    return res;
   }
 
   async #tracked(from: TreeRef, run: () => Promise<WriteResult>): Promise<WriteResult> {
