@@ -42,16 +42,22 @@ export class ShareKeyring {
   async #load(owner: string, id: string): Promise<Loaded> {
     const store = this.#store();
     const scope = userScope(owner);
-    const entries = new Map<string, string>();
-    const files: string[] = [];
-    for (const name of (await store.list(scope)).filter((n) => isKeyringFileOf(id, n))) {
-      const f = await readJson<ShareKeyringFile>(store, scope, name, 'share-keyring'); // gone meanwhile (merged): undefined
-      if (!f) continue;
-      files.push(name);
-      for (const [fileId, blob, w] of f.entries) entries.set(`${fileId}:${blob}`, w);
+    for (let attempt = 0; ; attempt++) {
+      const entries = new Map<string, string>();
+      const files: string[] = [];
+      let vanished = false;
+      for (const name of (await store.list(scope)).filter((n) => isKeyringFileOf(id, n))) {
+        const f = await readJson<ShareKeyringFile>(store, scope, name, 'share-keyring');
+        if (!f) { vanished = true; continue; }
+        files.push(name);
+        for (const [fileId, blob, w] of f.entries) entries.set(`${fileId}:${blob}`, w);
+      }
+      // A segment that vanished between the listing and its read was merged by another process
+      // into a segment this listing may not have seen: list again.
+      if (vanished && attempt < 3) continue;
+      this.#cache.set(`${owner}/${id}`, entries);
+      return { entries, files };
     }
-    this.#cache.set(`${owner}/${id}`, entries);
-    return { entries, files };
   }
 
   /**

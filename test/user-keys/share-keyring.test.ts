@@ -1,7 +1,8 @@
 /**
  * ShareKeyring on a real key folder, with two instances standing for two server processes over one
  * key storage: concurrent additions never lose an entry (append-only segments), merging past 16
- * segments keeps every entry (also two merging at once), a keyring of the earlier single-file format
+ * segments keeps every entry (also two merging at once), a reader whose listing was merged away
+ * lists again, a keyring of the earlier single-file format
  * still reads, a miss re-reads what another process added, and drop removes every segment.
  */
 import { describe, it, before, after } from 'node:test';
@@ -61,6 +62,34 @@ describe('ShareKeyring: append-only segments over one key storage', () => {
     const fresh = new ShareKeyring(() => store);
     assert.equal((await fresh.entries(OWNER, ID)).size, 12 + 30);
     for (const e of more) assert.ok((await fresh.lookup(OWNER, ID, KEY, e.fileId, e.blobId))?.equals(e.dek));
+  });
+
+  it('a reader whose listing was merged away by another process lists again and sees every entry', async () => {
+    const id = randomBytes(16).toString('hex');
+    const ring = new ShareKeyring(() => store);
+    const es = [entry(700), entry(701)];
+    for (const e of es) await ring.add(OWNER, id, KEY, [e]);
+    const scope = userScope(OWNER);
+    const names = (await store.list(scope)).filter((n) => n.startsWith(`shareKey_${id}.keyring_`));
+    assert.equal(names.length, 2);
+    // Another process merges right after this reader listed: the union goes into a new segment,
+    // the listed ones go.
+    let merged = false;
+    const racing = new (class extends KeyStore {
+      override async list(sc: typeof scope): Promise<string[]> {
+        const listed = await super.list(sc);
+        if (!merged) {
+          merged = true;
+          const all = await Promise.all(names.map(async (n) => JSON.parse((await store.read(scope, n)).toString()).entries));
+          await store.write(scope, `shareKey_${id}.keyring_${'0'.repeat(16)}`, JSON.stringify({ format: 'coffer-key-v1', kind: 'share-keyring', owner: OWNER, id, entries: all.flat() }));
+          for (const n of names) await store.delete(scope, n);
+        }
+        return listed;
+      }
+    })(dir);
+    const reader = new ShareKeyring(() => racing);
+    for (const e of es) assert.ok((await reader.lookup(OWNER, id, KEY, e.fileId, e.blobId))?.equals(e.dek), `entry of file ${e.fileId}`);
+    assert.ok(merged);
   });
 
   it('a keyring file of the earlier single-file format reads as one more segment', async () => {
