@@ -2,8 +2,8 @@
  * ShareKeyring on a real key folder, with two instances standing for two server processes over one
  * key storage: concurrent additions never lose an entry (append-only segments), merging past 16
  * segments keeps every entry (also two merging at once), a reader whose listing was merged away
- * lists again, a keyring of the earlier single-file format
- * still reads, a miss re-reads what another process added, and drop removes every segment.
+ * lists again, a keyring of the earlier single-file format still reads, a miss re-reads what another
+ * process added, and drop removes every segment.
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
