@@ -45,7 +45,7 @@ const keyHolderSchema = z.discriminatedUnion('type', [
     pinEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/).optional(),
     pinFile: z.string().min(1).optional(),
     keyLabel: z.string().min(1).max(64).optional(),
-    /** How the token wraps the master key (docs/HSM.md): AES-GCM, else AES key wrap with padding. */
+    /** How the token wraps the master key (docs/HSM.md): auto = AES-GCM, else AES key wrap with padding, else AES-CBC. */
     mechanism: z.enum(['auto', 'aes-gcm', 'aes-key-wrap-pad', 'aes-cbc']).optional(),
   }).strict(),
 ]);

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { Readable, pipeline } from 'node:stream';
 import { CryptoError, ValidationError } from '../errors.ts';
 import { openRawBlob, type OpenedRawBlob } from '../storage/raw-blob.ts';
-import { PLAIN_CODEC, putPieces, type BlobContext, type BlobEntry, type BlobStore, type ByteRange, type PutResult } from '../storage/blob-store.ts';
+import { PLAIN_CODEC, putPieces, readAll, type BlobContext, type BlobEntry, type BlobStore, type ByteRange, type PutResult } from '../storage/blob-store.ts';
 import { openHeader, openHeaderWithDek, type KekResolver, type OpenedHeader } from '../crypto/blob-header.ts';
 import { chunkRangeFor, encryptedSize, plaintextSize } from '../crypto/blob-sizes.ts';
 import { ChunkDecryptStream } from '../crypto/decrypt-stream.ts';
@@ -39,12 +39,6 @@ async function primed(s: Readable): Promise<Readable> {
 
 /** Stored blobs up to this size are read whole with the header (one positioned read on local disk). */
 const SMALL_RAW = 1 << 20;
-
-async function readAll(s: Readable): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for await (const c of s) parts.push(c as Buffer);
-  return Buffer.concat(parts);
-}
 
 export interface EncryptedBlobStoreOptions {
   /** The store underneath (local disk, S3). */

@@ -218,12 +218,17 @@ export class ShareKeys {
    */
   async keyForWrite(ctx: BlobContext): Promise<KeyHandle | undefined> {
     if (!(await this.active())) return undefined;
-    let anchors = await this.#topology.sharedAncestors(ctx.owner, ctx.fileId);
-    if (anchors.length === 0 && ctx.parentId !== undefined) anchors = await this.#topology.sharedAncestors(ctx.owner, ctx.parentId);
-    for (const nodeId of anchors) {
-      const id = await this.keyIdOf(ctx.owner, nodeId);
-      if (!id) continue;
-      return { id: Buffer.from(id, 'hex'), key: await this.unwrap(ctx.owner, id, ctx.reader ?? currentReader()) };
+    // a new file has no row yet: its parent's ancestors are its own
+    const near = (await this.nearestKeyed(ctx.owner, ctx.fileId))
+      ?? (ctx.parentId !== undefined ? await this.nearestKeyed(ctx.owner, ctx.parentId) : undefined);
+    return near && { id: Buffer.from(near.id, 'hex'), key: await this.unwrap(ctx.owner, near.id, ctx.reader ?? currentReader()) };
+  }
+
+  /** The nearest node at or above `fileId` that has a share key, with that key's id; undefined when none. */
+  async nearestKeyed(owner: string, fileId: number): Promise<{ nodeId: number; id: string } | undefined> {
+    for (const nodeId of await this.#topology.sharedAncestors(owner, fileId)) {
+      const id = await this.keyIdOf(owner, nodeId);
+      if (id) return { nodeId, id };
     }
     return undefined;
   }
@@ -364,17 +369,16 @@ export class ShareKeys {
   }
 
   /**
-   * Adds to K_N's keyring the data key of every encrypted file at or below `nodeFileId` whose header
-   * names another key (headers read with `concurrency` in flight; one AES wrap per file, one write).
-   * Files the creator cannot open are skipped and counted.
+   * Adds to K_N's keyring the data key of every encrypted file at or below its node (or of `files`,
+   * which are below it) whose header names another key (headers read with `concurrency` in flight;
+   * one AES wrap per file, one write). Files the creator cannot open are skipped and counted.
    */
-  async fillKeyring(owner: string, k: ShareKeyHandle, grant: ReaderGrant, opts: { rootResolver: KekResolver; concurrency?: number; fileIds?: number[] }): Promise<{ added: number; skipped: number }> {
+  async fillKeyring(owner: string, k: ShareKeyHandle, grant: ReaderGrant, opts: { rootResolver: KekResolver; concurrency?: number; files?: readonly { fileId: number; blobId: string }[] }): Promise<{ added: number; skipped: number }> {
     const read = this.#readHeader;
     if (!read) throw new CryptoError('share keys: no blob store attached');
-    const files = await this.#topology.encryptedFilesBelow(owner, k.fileId);
-    const want = opts.fileIds ? new Set(opts.fileIds) : undefined;
+    const files = opts.files ?? await this.#topology.encryptedFilesBelow(owner, k.fileId);
     const known = await this.keyring.entries(owner, k.id);
-    const todo = files.filter((f) => (!want || want.has(f.fileId)) && !known.has(`${f.fileId}:${blobIdBytes(f.blobId).toString('hex')}`));
+    const todo = files.filter((f) => !known.has(`${f.fileId}:${blobIdBytes(f.blobId).toString('hex')}`));
     const memo = new Map<string, Promise<Buffer>>();
     const entries: { fileId: number; blobId: Buffer; dek: Buffer }[] = [];
     let skipped = 0;

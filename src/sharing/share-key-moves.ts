@@ -4,7 +4,6 @@ import type { ShareTopology } from '../encryption/share-keys.ts';
 import { FilesService } from '../files/files-service.ts';
 import type { TreeRef } from '../files/copy-move-service.ts';
 import type { CopyMoveOptions, WriteOptions, WriteResult } from '../files/types.ts';
-import { PLAIN_CODEC } from '../storage/blob-store.ts';
 import type { ShareKeySync } from './share-key-sync.ts';
 
 /**
@@ -28,7 +27,7 @@ export class ShareKeyedFilesService extends FilesService {
   override async writeFile(uid: string, path: string, source: Readable, opts: WriteOptions = {}): Promise<WriteResult> {
     const res = await super.writeFile(uid, path, source, opts);
     const { node } = res;
-    if (this.#sync && node.blobId && node.blobCodec !== PLAIN_CODEC) {
+    if (this.#sync && node.blobId) {
       await this.#sync.afterWrite(node.owner, node.fileId, node.blobId, currentReader() ?? { uid });
     }
     return res;

@@ -213,16 +213,9 @@ export class ShareKeySync {
    */
   async afterWrite(owner: string, fileId: number, blobId: string, grant: ReaderGrant): Promise<void> {
     try {
-      if (!(await this.#keys.active())) return;
-      for (const a of await this.#keys.topology.sharedAncestors(owner, fileId)) {
-        const id = await this.#keys.keyIdOf(owner, a);
-        if (!id) continue;
-        const ctx = { fileId, owner, reader: grant };
-        if (await this.#keys.headerKeyId(blobId, ctx) === id) return;
-        const key = { id, key: await this.#keys.unwrap(owner, id, grant), fileId: a };
-        await this.#keys.fillKeyring(owner, key, grant, { rootResolver: this.#rootResolver(owner), fileIds: [fileId] });
-        return;
-      }
+      const near = await this.#nearestKeyed(owner, fileId);
+      if (!near || await this.#keys.headerKeyId(blobId, { fileId, owner, reader: grant }) === near.id) return;
+      await this.#fill(owner, near, grant, [{ fileId, blobId }]);
     } catch (err) {
       this.#log?.warn(`share keys after a write of file ${fileId} (${owner}): ${(err as Error).message}`);
     }
@@ -235,20 +228,25 @@ export class ShareKeySync {
    */
   async afterArrival(owner: string, fileId: number, grant: ReaderGrant): Promise<void> {
     try {
-      if (!(await this.#keys.active())) return;
-      const anc = await this.#keys.topology.sharedAncestors(owner, fileId);
-      for (const a of anc) {
-        const id = await this.#keys.keyIdOf(owner, a);
-        if (!id) continue;
-        const key = { id, key: await this.#keys.unwrap(owner, id, grant), fileId: a };
-        const ids = (await this.#keys.topology.encryptedFilesBelow(owner, fileId)).map((f) => f.fileId);
-        await this.#keys.fillKeyring(owner, key, grant, { rootResolver: this.#rootResolver(owner), fileIds: ids });
-        if (a !== fileId) await this.#linkNestedBelow(owner, key, fileId, grant);
-        return;
-      }
+      const near = await this.#nearestKeyed(owner, fileId);
+      if (!near) return;
+      const key = await this.#fill(owner, near, grant, await this.#keys.topology.encryptedFilesBelow(owner, fileId));
+      if (near.nodeId !== fileId) await this.#linkNestedBelow(owner, key, fileId, grant);
     } catch (err) {
       this.#log?.warn(`share keys after a move to file ${fileId} (${owner}): ${(err as Error).message}`);
     }
+  }
+
+  /** In per-user-key mode: the nearest node at or above `fileId` with a share key (see ShareKeys.nearestKeyed). */
+  async #nearestKeyed(owner: string, fileId: number): Promise<{ nodeId: number; id: string } | undefined> {
+    return (await this.#keys.active()) ? this.#keys.nearestKeyed(owner, fileId) : undefined;
+  }
+
+  /** Adds the data keys of `files` (below `near`) to the keyring of `near`'s key; returns that key. */
+  async #fill(owner: string, near: { nodeId: number; id: string }, grant: ReaderGrant, files: readonly { fileId: number; blobId: string }[]): Promise<ShareKeyHandle> {
+    const key = { id: near.id, key: await this.#keys.unwrap(owner, near.id, grant), fileId: near.nodeId };
+    await this.#keys.fillKeyring(owner, key, grant, { rootResolver: this.#rootResolver(owner), files });
+    return key;
   }
 
   async #linkNestedBelow(owner: string, key: ShareKeyHandle, fileId: number, grant: ReaderGrant): Promise<void> {

@@ -115,5 +115,12 @@ export function putPieces(store: BlobStore, blobId: string, pieces: readonly Buf
   return store.put(blobId, Readable.from(pieces, { objectMode: false }), ctx);
 }
 
+/** Reads a (small) byte stream to its end into one buffer. @throws the stream's error. */
+export async function readAll(s: Readable): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const c of s) parts.push(c as Buffer);
+  return Buffer.concat(parts);
+}
+
 /** The codec tag of blobs stored as they are. */
 export const PLAIN_CODEC = 'plain';

@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import { PLAIN_CODEC, type BlobContext, type BlobStore } from './blob-store.ts';
+import { PLAIN_CODEC, readAll, type BlobContext, type BlobStore } from './blob-store.ts';
 
 /**
  * A stored blob opened for reading its stored bytes: its size, its first bytes, and ranges of it
@@ -27,12 +27,6 @@ export interface RawBlobOpener {
 
 function hasRawOpener(store: BlobStore): store is BlobStore & RawBlobOpener {
   return typeof (store as Partial<RawBlobOpener>).openRaw === 'function';
-}
-
-async function readAll(s: Readable): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for await (const c of s) parts.push(c as Buffer);
-  return Buffer.concat(parts);
 }
 
 /**

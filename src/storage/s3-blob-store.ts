@@ -5,7 +5,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { AlreadyExistsError, AppError, NotFoundError, ValidationError } from '../errors.ts';
-import { PLAIN_CODEC, type BlobContext, type BlobEntry, type BlobStore, type ByteRange, type PutResult, type RawBlobAccess } from './blob-store.ts';
+import { PLAIN_CODEC, readAll, type BlobContext, type BlobEntry, type BlobStore, type ByteRange, type PutResult, type RawBlobAccess } from './blob-store.ts';
 import type { OpenedRawBlob, RawBlobOpener } from './raw-blob.ts';
 import { createS3Client, normalizeS3Options, type S3StoreOptions } from './s3-config.ts';
 import { checkS3Access } from './s3-access-check.ts';
@@ -19,12 +19,6 @@ const BLOB_ID = /^[a-z0-9][a-z0-9-]{7,63}$/;
  * in one GET, little enough that a ranged read of a big blob wastes at most this much.
  */
 const OPEN_PREFETCH = 256 * 1024;
-
-async function readAll(s: Readable): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for await (const c of s) parts.push(c as Buffer);
-  return Buffer.concat(parts);
-}
 
 /** A multipart upload that was started and neither completed nor aborted. */
 export interface IncompleteUpload {
@@ -198,7 +192,6 @@ export class S3BlobStore implements BlobStore, RawBlobAccess, RawBlobOpener {
           if (n >= want && size > wholeUpTo) break; // leaving the loop destroys the body
         }
         pre = Buffer.concat(parts);
-        if (size <= wholeUpTo) pre = pre.subarray(0, size); else pre = pre.subarray(0, Math.min(want, size));
       }
     } catch (err) {
       const kind = classifyS3Error(err);

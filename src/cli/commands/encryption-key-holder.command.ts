@@ -11,8 +11,6 @@ import { CliError, EXIT, cliOptions, outputOption, printData, withApp } from '..
 
 interface SetFlags { module?: string; tokenLabel?: string; pinFromEnv?: string | boolean; pinFile?: string; keyLabel?: string; mechanism?: string }
 
-const MECHANISMS = PKCS11_MECHANISMS;
-
 function holderEntry(type: string, f: SetFlags): KeyHolderConfig {
   if (type === 'secret') return { type: 'secret' };
   if (type !== 'pkcs11') throw new CliError(`unknown key holder type '${type}' (secret or pkcs11)`, EXIT.USAGE);
@@ -20,8 +18,8 @@ function holderEntry(type: string, f: SetFlags): KeyHolderConfig {
   if (f.pinFromEnv === undefined && !f.pinFile) throw new CliError('give the PIN source: --pin-from-env [VAR] (default PKCS11_PIN) or --pin-file FILE; the PIN itself is never stored in the config', EXIT.USAGE);
   if (f.pinFromEnv !== undefined && f.pinFile) throw new CliError('--pin-from-env and --pin-file exclude each other', EXIT.USAGE);
   if (typeof f.pinFromEnv === 'string' && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(f.pinFromEnv)) throw new CliError(`--pin-from-env takes the name of an environment variable, not a PIN`, EXIT.USAGE);
-  const mechanism = f.mechanism as (typeof MECHANISMS)[number] | undefined;
-  if (mechanism !== undefined && !MECHANISMS.includes(mechanism)) throw new CliError(`--mechanism must be one of ${MECHANISMS.join(', ')}`, EXIT.USAGE);
+  const mechanism = f.mechanism as (typeof PKCS11_MECHANISMS)[number] | undefined;
+  if (mechanism !== undefined && !PKCS11_MECHANISMS.includes(mechanism)) throw new CliError(`--mechanism must be one of ${PKCS11_MECHANISMS.join(', ')}`, EXIT.USAGE);
   return {
     type: 'pkcs11', module: resolve(f.module), tokenLabel: f.tokenLabel,
     ...(f.pinFile ? { pinFile: resolve(f.pinFile) } : { pinEnv: typeof f.pinFromEnv === 'string' ? f.pinFromEnv : 'PKCS11_PIN' }),
