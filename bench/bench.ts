@@ -17,6 +17,7 @@
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../src/config/config.ts';
@@ -73,6 +74,11 @@ async function measure(mode: Mode, srv: BenchServer, rss: RssSampler): Promise<v
   }
 
   const bigLabel = S.big === GiB ? '1 GiB' : `${S.big / MiB} MiB`;
+  // The disk's own rate for what a big PUT must do (write the bytes, then make them durable), in
+  // the server's data folder just before its PUT: the ceiling of the PUT row on this machine.
+  if (!SMALL_ONLY) await step(`disk alone: write ${bigLabel} + fdatasync, MiB/s`, async () => {
+    put(`disk alone: write ${bigLabel} + fdatasync, MiB/s`, mode, fmt(await diskWriteRate(srv.dataDir, S.big)));
+  });
   if (!SMALL_ONLY) await step(`PUT ${bigLabel} MiB/s`, async () => {
     const before = dirBytes(blobs);
     rss.phase('put-big');
@@ -276,9 +282,31 @@ async function measureEncryptAll(): Promise<void> {
   }
 }
 
+/**
+ * MiB/s of writing `size` bytes to a new file in `dir` in 1 MiB writes followed by one fdatasync
+ * (as `dd bs=1M conv=fdatasync`), then deleting it. No server and no network: only the page cache
+ * and the disk.
+ */
+async function diskWriteRate(dir: string, size: number): Promise<number> {
+  const path = join(dir, `disk-rate-${randomBytes(4).toString('hex')}.tmp`);
+  const block = randomBytes(MiB);
+  const t0 = performance.now();
+  const fh = await open(path, 'wx', 0o600);
+  try {
+    for (let off = 0; off < size; off += MiB) await fh.write(block, 0, Math.min(MiB, size - off));
+    await fh.datasync();
+  } finally {
+    await fh.close();
+  }
+  const s = (performance.now() - t0) / 1000;
+  rmSync(path, { force: true });
+  return size / MiB / s;
+}
+
 // ---------------------------------------------------------------- main
 
 const TARGETS: [RegExp, string][] = [
+  [/^disk alone/, 'the PUT row\'s ceiling'],
   [/^PUT (1 GiB|\d+ MiB) MiB/, 'plain ≥ 600; enc ≥ 400 and ≥ 85 % of plain'],
   [/^GET (1 GiB|\d+ MiB) MiB/, 'plain ≥ 1,000; enc ≥ 400 and ≥ 85 % of plain'],
   [/^PUT \d+ × 4 KiB files\/s \(8 clients\), warm/, '≥ 1,000/s'],

@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { AppError, ForbiddenError, ValidationError } from '../errors.ts';
 import type { ResolvedPath } from '../sharing/share-resolver.ts';
+import { assertValidName } from '../files/paths.ts';
 
 /** What a DAV request addresses in a user's files tree. */
 export interface DavTarget {
@@ -54,7 +55,11 @@ export function filesHrefBase(uid: string): string {
 
 const FORBIDDEN_ENCODED = /%(2f|5c|00)/i;
 
-/** Decodes one raw segment. @throws ValidationError for bad escapes, NUL, '/' inside, '.', '..'. */
+/**
+ * Decodes one raw segment into a valid name (files/paths.ts assertValidName: not blank, not even a
+ * lone BOM, no control characters), so that the DAV layer itself refuses what the files layer would.
+ * @throws ValidationError for bad escapes, NUL, '/' inside, '.', '..', blank or control characters.
+ */
 export function decodeSegment(raw: string): string {
   if (FORBIDDEN_ENCODED.test(raw)) throw new ValidationError('Encoded slash, backslash or NUL in path');
   let s: string;
@@ -66,7 +71,9 @@ export function decodeSegment(raw: string): string {
   if (s.includes('\0') || s.includes('/')) throw new ValidationError('Invalid character in path');
   if (s === '.' || s === '..') throw new ValidationError('Path traversal is not allowed');
   if (Buffer.byteLength(s) > 255) throw new ValidationError('Name too long');
-  return s.normalize('NFC');
+  const name = s.normalize('NFC');
+  assertValidName(name);
+  return name;
 }
 
 /**

@@ -14,6 +14,20 @@ import * as m004 from './migrations/004-sessions.ts';
 export type Db = Kysely<Database>;
 export type DbKind = 'sqlite' | 'pgsql';
 
+/**
+ * True for a PostgreSQL error that says "run the transaction again": a deadlock (40P01) or a
+ * serialization failure (40001). The transaction was rolled back.
+ */
+export function isRetryableTransactionError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === '40P01' || code === '40001';
+}
+
+/** True when `db` (a handle or a transaction) runs on PostgreSQL. */
+export function isPostgres(db: Kysely<Database>): boolean {
+  return (db.getExecutor().adapter as { constructor: { name: string } }).constructor.name.startsWith('Postgres');
+}
+
 /** Every migration, in order. Add new ones at the end; never edit a released one. */
 const MIGRATIONS: Record<string, Migration> = {
   '001-initial': m001,

@@ -1,6 +1,6 @@
 import { Readable, pipeline } from 'node:stream';
 import { HashingCounter, digestStream, formatChecksums, parseChecksums } from './checksums.ts';
-import type { Db } from '../db/database.ts';
+import { isRetryableTransactionError, type Db } from '../db/database.ts';
 import {
   AlreadyExistsError, AppError, ConflictError, ForbiddenError, NotFoundError, PreconditionFailedError, QuotaExceededError, ValidationError,
 } from '../errors.ts';
@@ -231,6 +231,9 @@ export class FilesService {
         } catch (err) {
           let winner: number | undefined;
           if (err instanceof RebindNeeded) winner = err.fileId;
+          // PostgreSQL chose this commit as a deadlock victim (ancestor rows are locked in path
+          // order, but moves and deletes lock subtrees too): it was rolled back, so run it again
+          else if (isRetryableTransactionError(err)) winner = blob.fileId;
           else if (!(err instanceof AppError)) {
             // a concurrent insert of the same path (unique violation): rebind to the winner's id
             const now = await this.#repo.byPath(this.#db, uid, p).catch(() => undefined);

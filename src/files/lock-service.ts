@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
-import type { Db } from '../db/database.ts';
+import { isPostgres, type Db } from '../db/database.ts';
 import { QueryTemplate } from '../db/query-template.ts';
 import { num } from '../db/schema.ts';
 import { ConflictError, LockedError, PreconditionFailedError, ValidationError } from '../errors.ts';
@@ -153,8 +153,7 @@ export class LockService {
 
   /** Serializes lock creation per user (PostgreSQL advisory lock; SQLite transactions already serialize writers). */
   async #serialize(trx: Db, uid: string): Promise<void> {
-    const adapter = (trx.getExecutor().adapter as { constructor: { name: string } }).constructor.name;
-    if (adapter.startsWith('Postgres')) {
+    if (isPostgres(trx)) {
       await sql`select pg_advisory_xact_lock(hashtext(${'coffer-locks:' + uid}))`.execute(trx);
     }
   }

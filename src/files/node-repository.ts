@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { sql, type Transaction } from 'kysely';
-import type { Db } from '../db/database.ts';
+import { isPostgres, type Db } from '../db/database.ts';
 import { QueryTemplate } from '../db/query-template.ts';
 import { ROWS_AS_ARRAYS } from '../db/statement-cache.ts';
 import { num, type Database, type NodesTable } from '../db/schema.ts';
@@ -29,14 +29,26 @@ const INSERT_NODE = new QueryTemplate((db, p) => db.insertInto('nodes').values({
   kind: p[5] as 'file', size: p[6] as number, mtime: p[7] as number, etag: p[8] as string, mimetype: p[9] as string,
   blob_id: p[10] as string, blob_codec: p[11] as string, checksum: p[12] as string, favorite: p[13] as number,
 }));
+/**
+ * Updates every ancestor row of a write in one statement. On PostgreSQL the rows are first locked in
+ * path order (a materialized CTE: Sort below LockRows): a plain UPDATE … WHERE path IN (…) locks
+ * them in the order its scan meets them, which for a bitmap heap scan is their physical order, and
+ * that changes as rows get new versions. Two writers into one folder could then each hold one of
+ * root and folder while waiting for the other: a deadlock, which PostgreSQL breaks after its
+ * deadlock_timeout (1 s) by failing one of them. SQLite has one writer at a time.
+ */
+function ancestorUpdate(db: Executor, owner: string, paths: string[]) {
+  if (!isPostgres(db)) return db.updateTable('nodes').where('owner', '=', owner).where('path', 'in', paths);
+  return db.with((wb) => wb('locked').materialized(), (qb) => qb.selectFrom('nodes').select('fileid')
+    .where('owner', '=', owner).where('path', 'in', paths).orderBy('path').forUpdate())
+    .updateTable('nodes').where('fileid', 'in', (eb) => eb.selectFrom('locked').select('locked.fileid'));
+}
 /** params: etag, size delta, owner, ...ancestor paths */
-const PROPAGATE = new QueryTemplate((db, p) => db.updateTable('nodes')
-  .set({ etag: p[0] as string, size: sql`size + ${p[1]}` as never })
-  .where('owner', '=', p[2] as string).where('path', 'in', p.slice(3) as string[]));
+const PROPAGATE = new QueryTemplate((db, p) => ancestorUpdate(db, p[2] as string, p.slice(3) as string[])
+  .set({ etag: p[0] as string, size: sql`size + ${p[1]}` as never }));
 /** params: etag, size delta, direct parent path, its new mtime, owner, ...ancestor paths */
-const PROPAGATE_TOUCH = new QueryTemplate((db, p) => db.updateTable('nodes')
-  .set({ etag: p[0] as string, size: sql`size + ${p[1]}` as never, mtime: sql`case when path = ${p[2]} then ${p[3]} else mtime end` as never })
-  .where('owner', '=', p[4] as string).where('path', 'in', p.slice(5) as string[]));
+const PROPAGATE_TOUCH = new QueryTemplate((db, p) => ancestorUpdate(db, p[4] as string, p.slice(5) as string[])
+  .set({ etag: p[0] as string, size: sql`size + ${p[1]}` as never, mtime: sql`case when path = ${p[2]} then ${p[3]} else mtime end` as never }));
 
 const SWAP_SET = (db: Executor, p: readonly unknown[]) => db.updateTable('nodes').set({
   blob_id: p[0] as string, blob_codec: p[1] as string, size: p[2] as number, mtime: p[3] as number, etag: p[4] as string,
@@ -122,8 +134,7 @@ export class NodeRepository {
   }
 
   async #refillIds(): Promise<void> {
-    const adapter = (this.#db.getExecutor().adapter as { constructor: { name: string } }).constructor.name;
-    const ids = adapter.startsWith('Postgres')
+    const ids = isPostgres(this.#db)
       // one round trip for the batch (the identity column's sequence)
       ? (await sql<{ id: number }>`insert into file_ids (id) select nextval(pg_get_serial_sequence('file_ids', 'id')) from generate_series(1, ${FILE_ID_BATCH}::int) returning id`
         .execute(this.#db)).rows.map((r) => num(r.id)).sort((a, b) => a - b)

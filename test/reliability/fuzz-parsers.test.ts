@@ -114,11 +114,9 @@ describe('fuzz: parsers', () => {
     fc.assert(fc.property(percentish, (raw) => {
       const p = typed(() => decodeRelPath(raw));
       if (p !== undefined) {
-        // FINDING (dav-target.ts): decodeRelPath lets control characters and blank names through
-        // ('%0A', '%20'); the files service refuses them later with ValidationError (400), so
-        // the property is "canonical, or refused by normalizePath with a typed error".
-        const n = typed(() => normalizePath(p));
-        if (n !== undefined) assert.equal(n, p, `not canonical: ${JSON.stringify(raw)} → ${JSON.stringify(p)}`);
+        // decodeRelPath once let control characters and blank names through ('%0A', '%20') for
+        // the files service to refuse; now what it returns is canonical.
+        assert.equal(normalizePath(p), p, `not canonical: ${JSON.stringify(raw)} → ${JSON.stringify(p)}`);
         assert.ok(!p.split('/').some((s) => s === '..' || s === '.'), raw);
       }
       for (const prefix of ['/remote.php/webdav', '/remote.php/dav/files/alice', '/remote.php/dav/files/', '/remote.php/dav/files/bob']) {
@@ -151,11 +149,10 @@ describe('fuzz: parsers', () => {
       const t = typed(() => resolveDestination(req, 'alice'));
       if (t) {
         assert.equal(t.uid, 'alice');
-        // FINDING (FUZZ_RUNS=5000): like decodeRelPath, a Destination naming a blank segment
-        // ('…/alice/%EF%BB%BF', a lone BOM) resolves; the files service refuses it with
-        // ValidationError (400, nothing changed: fuzz-http), so: canonical, or a typed refusal.
-        const n = typed(() => normalizePath(t.path));
-        if (n !== undefined) assert.equal(n, t.path);
+        // Found at FUZZ_RUNS=5000: a Destination naming a blank segment ('…/alice/%EF%BB%BF', a
+        // lone BOM) used to resolve, and only the files service refused it. Now every resolved
+        // Destination is already canonical.
+        assert.equal(normalizePath(t.path), t.path, d);
         assert.ok(!t.path.split('/').some((x) => x === '..' || x === '.'), d);
       }
     }), { numRuns: RUNS });
