@@ -112,9 +112,9 @@ try {
       for (let i = next++; i < FILES; i = next++) {
         const res = await fetch(dav(srv, `/${prefix}/f${i}.bin`), { method: 'PUT', headers: { authorization: auth }, body });
         if (res.status !== 201) {
-          // the servers log JSON lines on stdout: their warnings and errors, then stderr
-          const problems = (p: Served) => p.stdout().split('\n').filter((l) => /"level":[456]0/.test(l)).slice(-20).join('\n');
-          const logs = procs.map((p, k) => `--- server ${k} warnings and errors:\n${problems(p)}\n--- server ${k} stderr:\n${p.stderr().split('\n').slice(-15).join('\n')}`).join('\n');
+          // the servers log JSON lines on stderr: their warnings and errors, then the last lines
+          const problems = (p: Served) => p.stderr().split('\n').filter((l) => /"level":[456]0/.test(l)).slice(-20).join('\n');
+          const logs = procs.map((p, k) => `--- server ${k} warnings and errors:\n${problems(p)}\n--- server ${k} stderr, last lines:\n${p.stderr().split('\n').slice(-15).join('\n')}`).join('\n');
           throw new Error(`PUT small ${i} through server ${c % procs.length}: ${res.status} ${await res.text()}\n${logs}`);
         }
       }
