@@ -14,13 +14,14 @@
  * Every measurement cleans up after itself; a failing one prints its error in its cell and the
  * rest still run.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../src/config/config.ts';
+import { writeTestConfig } from '../test/support/test-instance.ts';
 import {
   benchCodeRoot, DavClient, dirBytes, expectStatus, GiB, median, MiB, parallel, pct, RssSampler, startBenchServer, type BenchServer,
 } from './bench-support.ts';
@@ -303,6 +304,37 @@ async function diskWriteRate(dir: string, size: number): Promise<number> {
   return size / MiB / s;
 }
 
+/**
+ * VmRSS of a real `./occ serve` (scripts/run-node.sh: the bundle when dist/ is fresh, as `npm
+ * start`) on a fresh SQLite instance after one request. The bench's own server process loads the
+ * compiled module tree instead (it needs openApp); this row shows what the product itself holds.
+ */
+async function occServeIdleRss(): Promise<number> {
+  const cfg = await writeTestConfig();
+  const child = spawn(join(ROOT, 'occ'), ['serve', '--port', '0'], { env: { ...process.env, COFFER_CONFIG: cfg.configPath }, stdio: ['ignore', 'pipe', 'ignore'] });
+  try {
+    const url = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      const timer = setTimeout(() => reject(new Error('./occ serve did not start in 30 s')), 30_000);
+      child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+        out += d;
+        const m = /Coffer is listening on (\S+)/.exec(out);
+        if (m) { clearTimeout(timer); resolve(m[1]!); }
+      });
+      child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`./occ serve exited with ${code}`)); });
+    });
+    const r = await fetch(`${url}/status.php`);
+    await r.arrayBuffer();
+    await new Promise((res) => setTimeout(res, 500));
+    const kb = Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1]);
+    return Math.round(kb / 1024);
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((res) => { if (child.exitCode !== null) res(undefined); else child.once('exit', res); });
+    rmSync(cfg.dir, { recursive: true, force: true });
+  }
+}
+
 // ---------------------------------------------------------------- main
 
 const TARGETS: [RegExp, string][] = [
@@ -349,6 +381,13 @@ async function main(): Promise<void> {
     }
   }
   if ((!ONLY || ONLY === 'encrypted') && !STREAMS_ONLY && !SMALL_ONLY) await measureEncryptAll();
+  if (!CONVERT_ONLY) {
+    try {
+      put('server RSS idle, ./occ serve as npm start runs it, MiB', 'plain', await occServeIdleRss());
+    } catch (err) {
+      put('server RSS idle, ./occ serve as npm start runs it, MiB', 'plain', `ERR ${(err as Error).message.slice(0, 60)}`);
+    }
+  }
 
   for (const m of ['PUT', 'GET']) {
     const row = Object.keys(results).find((k) => k.startsWith(`${m} `) && k.endsWith('MiB/s'));
