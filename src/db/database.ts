@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SQLite from 'better-sqlite3';
 import pg from 'pg';
-import { Kysely, Migrator, PostgresDialect, SqliteDialect, type Migration, type MigrationProvider } from 'kysely';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, type Migration, type MigrationProvider, type Transaction } from 'kysely';
 import type { Config } from '../config/config.ts';
 import type { Database } from './schema.ts';
 import { withStatementCache } from './statement-cache.ts';
@@ -21,6 +21,28 @@ export type DbKind = 'sqlite' | 'pgsql';
 export function isRetryableTransactionError(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
   return code === '40P01' || code === '40001';
+}
+
+/** How often a transaction runs at most when PostgreSQL keeps choosing it as a deadlock victim. */
+const TRANSACTION_ATTEMPTS = 5;
+
+/**
+ * Runs `fn` in a transaction, and runs it again (up to 5 times, after a short random pause) when
+ * PostgreSQL rolled it back as a deadlock or serialization victim. Ancestor rows are locked in
+ * path order, but moves and deletes also lock whole subtrees, so two of those racing over the same
+ * rows can still deadlock; the victim then succeeds on its next run instead of answering 500.
+ * `fn` must keep its side effects inside the database (it may run more than once).
+ * @throws whatever `fn` throws; the database error after the last attempt.
+ */
+export async function transact<T>(db: Kysely<Database>, fn: (trx: Transaction<Database>) => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await db.transaction().execute(fn);
+    } catch (err) {
+      if (attempt >= TRANSACTION_ATTEMPTS || !isRetryableTransactionError(err)) throw err;
+      await new Promise((r) => setTimeout(r, Math.random() * 10 * attempt));
+    }
+  }
 }
 
 /** True when `db` (a handle or a transaction) runs on PostgreSQL. */

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import type { Db } from '../db/database.ts';
+import { transact, type Db } from '../db/database.ts';
 import { AlreadyExistsError, ConflictError, ForbiddenError, NotFoundError, QuotaExceededError } from '../errors.ts';
 import type { BlobStore } from '../storage/blob-store.ts';
 import { newBlobId } from '../storage/local-blob-store.ts';
@@ -77,7 +77,7 @@ export class CopyMoveService {
     if (from.uid !== to.uid) return this.#transfer({ uid: from.uid, path: s }, { uid: to.uid, path: d }, opts, true);
     const uid = from.uid;
     if (isSameOrInside(d, s)) throw new ForbiddenError('cannot move a resource onto or into itself');
-    const res = await this.#db.transaction().execute(async (trx) => {
+    const res = await transact(this.#db, async (trx) => {
       const node = await this.#repo.byPath(trx, uid, s);
       if (!node) throw new NotFoundError(`${s} does not exist`);
       const parent = await this.#files.parentDir(trx, uid, d);
@@ -163,7 +163,7 @@ export class CopyMoveService {
       const failure = settled.find((x): x is PromiseRejectedResult => x.status === 'rejected');
       if (failure) throw failure.reason;
       const sizes = folderSizes(planned);
-      const res = await this.#db.transaction().execute(async (trx) => {
+      const res = await transact(this.#db, async (trx) => {
         const released: string[] = [];
         const cur = await this.#repo.byPath(trx, to.uid, d);
         if (cur) {

@@ -1,6 +1,6 @@
 import { Readable, pipeline } from 'node:stream';
 import { HashingCounter, digestStream, formatChecksums, parseChecksums } from './checksums.ts';
-import { isRetryableTransactionError, type Db } from '../db/database.ts';
+import { transact, type Db } from '../db/database.ts';
 import {
   AlreadyExistsError, AppError, ConflictError, ForbiddenError, NotFoundError, PreconditionFailedError, QuotaExceededError, ValidationError,
 } from '../errors.ts';
@@ -132,7 +132,7 @@ export class FilesService {
     await this.ensureHome(uid);
     const fileId = await this.#repo.allocateFileId();
     const now = nowSeconds();
-    return this.#db.transaction().execute(async (trx) => {
+    return transact(this.#db, async (trx) => {
       if (await this.#repo.byPath(trx, uid, p)) throw new AlreadyExistsError(`${p} already exists`);
       const parent = await this.parentDir(trx, uid, p);
       const node = await this.#repo.insert(trx, {
@@ -192,7 +192,7 @@ export class FilesService {
       }
       const mtime = opts.mtime ?? nowSeconds();
       const mimetype = opts.mimetype ?? before?.mimetype ?? mimetypeFor(baseName(p));
-      const commit = () => this.#db.transaction().execute(async (trx) => {
+      const commit = () => transact(this.#db, async (trx) => {
         // node, parent, root and quota re-read in one query inside the transaction
         const ctx = await this.#repo.writeContext(trx, uid, p);
         const cur = ctx.node;
@@ -231,9 +231,6 @@ export class FilesService {
         } catch (err) {
           let winner: number | undefined;
           if (err instanceof RebindNeeded) winner = err.fileId;
-          // PostgreSQL chose this commit as a deadlock victim (ancestor rows are locked in path
-          // order, but moves and deletes lock subtrees too): it was rolled back, so run it again
-          else if (isRetryableTransactionError(err)) winner = blob.fileId;
           else if (!(err instanceof AppError)) {
             // a concurrent insert of the same path (unique violation): rebind to the winner's id
             const now = await this.#repo.byPath(this.#db, uid, p).catch(() => undefined);
@@ -276,7 +273,7 @@ export class FilesService {
   async delete(uid: string, path: string): Promise<void> {
     const p = normalizePath(path);
     if (p === '') throw new ForbiddenError('the root folder cannot be deleted');
-    const blobs = await this.#db.transaction().execute(async (trx) => {
+    const blobs = await transact(this.#db, async (trx) => {
       const node = await this.#repo.byPath(trx, uid, p);
       if (!node) throw new NotFoundError(`${p} does not exist`);
       const ids = await this.#repo.deleteSubtree(trx, node);
@@ -289,7 +286,7 @@ export class FilesService {
   /** Deletes a user's whole tree (user deletion). */
   async deleteAll(uid: string): Promise<void> {
     this.#homes.delete(uid);
-    const blobs = await this.#db.transaction().execute(async (trx) => {
+    const blobs = await transact(this.#db, async (trx) => {
       const root = await this.#repo.byPath(trx, uid, '');
       return root ? this.#repo.deleteSubtree(trx, root) : [];
     });
@@ -323,7 +320,7 @@ export class FilesService {
   async setMtime(uid: string, path: string, mtime: number): Promise<FileNode> {
     const node = await this.stat(uid, path);
     const etag = newEtag();
-    await this.#db.transaction().execute(async (trx) => {
+    await transact(this.#db, async (trx) => {
       await trx.updateTable('nodes').set({ mtime, etag }).where('fileid', '=', node.fileId).execute();
       await this.#repo.propagate(trx, uid, node.path, 0);
     });
@@ -348,7 +345,7 @@ export class FilesService {
 
   /** Applies PROPPATCH operations in document order, all or nothing. */
   async patchProperties(fileId: number, ops: PropPatchOp[]): Promise<void> {
-    await this.#db.transaction().execute((trx) => this.#repo.applyPropPatch(trx, fileId, ops));
+    await transact(this.#db, (trx) => this.#repo.applyPropPatch(trx, fileId, ops));
   }
 
   async quota(uid: string): Promise<Quota> {

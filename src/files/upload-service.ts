@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import type { Db } from '../db/database.ts';
+import { transact, type Db } from '../db/database.ts';
 import { num } from '../db/schema.ts';
 import { AlreadyExistsError, LockedError, NotFoundError, QuotaExceededError, ValidationError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
@@ -199,7 +199,7 @@ export class UploadService {
       if (parsed.start !== null && parsed.end !== null && parsed.end !== parsed.start + put.size - 1 && parsed.end !== parsed.start + put.size) {
         throw new ValidationError(`Chunk ${name} holds ${put.size} bytes, which does not match its name`);
       }
-      old = await this.#db.transaction().execute(async (trx) => {
+      old = await transact(this.#db, async (trx) => {
         const still = await trx.selectFrom('uploads').select('upload_id').where('uid', '=', uid).where('upload_id', '=', uploadId).executeTakeFirst();
         if (!still) throw new NotFoundError('No such upload');
         const prev = await trx.selectFrom('upload_chunks').select(['blob_id', 'size'])
@@ -316,7 +316,7 @@ export class UploadService {
 
   async #purge(uid: string, uploadId: string): Promise<void> {
     const rows = await this.#db.selectFrom('upload_chunks').select('blob_id').where('uid', '=', uid).where('upload_id', '=', uploadId).execute();
-    await this.#db.transaction().execute(async (trx) => {
+    await transact(this.#db, async (trx) => {
       await trx.deleteFrom('upload_chunks').where('uid', '=', uid).where('upload_id', '=', uploadId).execute();
       await trx.deleteFrom('uploads').where('uid', '=', uid).where('upload_id', '=', uploadId).execute();
     });
