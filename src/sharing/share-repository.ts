@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import type { Db } from '../db/database.ts';
 import { num } from '../db/schema.ts';
 import { QueryTemplate } from '../db/query-template.ts';
@@ -61,35 +62,54 @@ function baseQuery(db: Db, now: unknown) {
     .where((eb) => eb.or([eb('s.expiration', 'is', null), eb('s.expiration', '>', now as number)]));
 }
 
-// Every WebDAV request resolves its path through the two queries below: compiled once, then only bound.
+/** Visible mounts of `uid` named `mountPoint` whose share still reaches them (unordered). */
+function mountsNamedQuery(db: Db, uid: unknown, mountPoint: unknown, now: unknown) {
+  return baseQuery(db, now)
+    .innerJoin('share_mounts as m', 'm.share_id', 's.id')
+    .select('m.file_target as m_target')
+    .where('m.uid', '=', uid as string)
+    .where('m.file_target', '=', mountPoint as string)
+    .where('m.hidden', '=', 0)
+    .where((eb) => eb.or([
+      eb.and([eb('s.share_type', '=', SHARE_TYPE_USER), eb('s.share_with', '=', uid as string)]),
+      eb.and([eb('s.share_type', '=', SHARE_TYPE_GROUP),
+        eb('s.share_with', 'in', eb.selectFrom('group_members').select('gid').where('uid', '=', uid as string))]),
+    ]))
+    .where('s.owner', '<>', uid as string);
+}
+
+/** The number of live shares received by `uid` that have no mount row yet, as column `c`. */
+function unmountedCountQuery(db: Db, uid: unknown, now: unknown) {
+  return db.selectFrom('shares as s')
+    .leftJoin('share_mounts as m', (j) => j.onRef('m.share_id', '=', 's.id').on('m.uid', '=', uid as string))
+    .select((eb) => eb.fn.countAll<number | string>().as('c'))
+    .where('m.share_id', 'is', null)
+    .where((eb) => eb.or([eb('s.expiration', 'is', null), eb('s.expiration', '>', now as number)]))
+    .where((eb) => eb.or([
+      eb.and([eb('s.share_type', '=', SHARE_TYPE_USER), eb('s.share_with', '=', uid as string)]),
+      eb.and([eb('s.share_type', '=', SHARE_TYPE_GROUP),
+        eb('s.share_with', 'in', eb.selectFrom('group_members').select('gid').where('uid', '=', uid as string))]),
+    ]))
+    .where('s.owner', '<>', uid as string)
+    .where('s.initiator', '<>', uid as string);
+}
+
+// Every WebDAV request resolves its path through the queries below: compiled once, then only bound.
 /** Params: uid, mount point, now. */
-const MOUNTS_NAMED = new QueryTemplate<Record<string, unknown>>((db, [uid, mountPoint, now]) => baseQuery(db, now)
-  .innerJoin('share_mounts as m', 'm.share_id', 's.id')
-  .select('m.file_target as m_target')
-  .where('m.uid', '=', uid as string)
-  .where('m.file_target', '=', mountPoint as string)
-  .where('m.hidden', '=', 0)
-  .where((eb) => eb.or([
-    eb.and([eb('s.share_type', '=', SHARE_TYPE_USER), eb('s.share_with', '=', uid as string)]),
-    eb.and([eb('s.share_type', '=', SHARE_TYPE_GROUP),
-      eb('s.share_with', 'in', eb.selectFrom('group_members').select('gid').where('uid', '=', uid as string))]),
-  ]))
-  .where('s.owner', '<>', uid as string)
+const MOUNTS_NAMED = new QueryTemplate<Record<string, unknown>>((db, [uid, mountPoint, now]) => mountsNamedQuery(db, uid, mountPoint, now)
   .orderBy('s.id'));
 
-/** Params: uid, now. */
-const UNMOUNTED_COUNT = new QueryTemplate<{ c: number | string }>((db, [uid, now]) => db.selectFrom('shares as s')
-  .leftJoin('share_mounts as m', (j) => j.onRef('m.share_id', '=', 's.id').on('m.uid', '=', uid as string))
-  .select((eb) => eb.fn.countAll<number | string>().as('c'))
-  .where('m.share_id', 'is', null)
-  .where((eb) => eb.or([eb('s.expiration', 'is', null), eb('s.expiration', '>', now as number)]))
-  .where((eb) => eb.or([
-    eb.and([eb('s.share_type', '=', SHARE_TYPE_USER), eb('s.share_with', '=', uid as string)]),
-    eb.and([eb('s.share_type', '=', SHARE_TYPE_GROUP),
-      eb('s.share_with', 'in', eb.selectFrom('group_members').select('gid').where('uid', '=', uid as string))]),
-  ]))
-  .where('s.owner', '<>', uid as string)
-  .where('s.initiator', '<>', uid as string));
+/**
+ * Params: uid, mount point, now. MOUNTS_NAMED and the count of unmounted received shares in one
+ * round trip: the count's one row, left-joined with the mount rows (so there is always a row; with
+ * no mount, its mount columns are null). On PostgreSQL every request saves a round trip this way.
+ */
+const MOUNTS_NAMED_AND_UNMOUNTED = new QueryTemplate<Record<string, unknown>>((db, [uid, mountPoint, now]) => db
+  .selectFrom(unmountedCountQuery(db, uid, now).as('u'))
+  .leftJoin(mountsNamedQuery(db, uid, mountPoint, now).as('mm'), (j) => j.on(sql<number>`1`, '=', sql<number>`1`))
+  .select('u.c as unmounted_count')
+  .selectAll('mm')
+  .orderBy('mm.id'));
 
 /** Above this many live shares of one owner, share types are looked up by file id instead. */
 const OWNER_SCAN_LIMIT = 2000;
@@ -165,10 +185,16 @@ export class ShareRepository {
     return rows.map(splitRow);
   }
 
-  /** Received live shares of `uid` that have no mount row yet (new shares, new group members). */
-  async unmountedCount(uid: string, now: number): Promise<number> {
-    const { rows } = await UNMOUNTED_COUNT.execute(this.#db, [uid, now]);
-    return num(rows[0]!.c);
+  /**
+   * mountsNamed, and how many live shares `uid` received that have no mount row yet (new shares,
+   * new group members), in one query.
+   */
+  async mountsNamedAndUnmounted(uid: string, mountPoint: string, now: number): Promise<{ rows: MountRow[]; unmounted: number }> {
+    const { rows } = await MOUNTS_NAMED_AND_UNMOUNTED.execute(this.#db, [uid, mountPoint, now]);
+    const unmounted = num(rows[0]!.unmounted_count as number | string);
+    const mounts = rows.filter((r) => r.id !== null && r.id !== undefined)
+      .map((r) => ({ ...splitRow(r), mountPoint: r.m_target as string }));
+    return { rows: mounts, unmounted };
   }
 
   /** Mount rows of `uid` (all, hidden included): share id → target and hidden flag. */

@@ -67,8 +67,9 @@ export class ShareResolver {
     const slash = p.indexOf('/');
     const first = slash < 0 ? p : p.slice(0, slash);
     const rest = slash < 0 ? '' : p.slice(slash + 1);
-    let rows = await this.#repo.mountsNamed(uid, first, this.#now());
-    if (rows.length === 0 && await this.#repo.unmountedCount(uid, this.#now()) > 0) {
+    const found = await this.#repo.mountsNamedAndUnmounted(uid, first, this.#now());
+    let rows = found.rows;
+    if (rows.length === 0 && found.unmounted > 0) {
       await this.ensureMounts(uid);
       rows = await this.#repo.mountsNamed(uid, first, this.#now());
     }
