@@ -58,7 +58,7 @@ const FORBIDDEN_ENCODED = /%(2f|5c|00)/i;
 /**
  * Decodes one raw segment into a valid name (files/paths.ts assertValidName: not blank, not even a
  * lone BOM, no control characters), so that the DAV layer itself refuses what the files layer would.
- * @throws ValidationError for bad escapes, NUL, '/' inside, '.', '..', blank or control characters.
+ * @throws ValidationError for bad escapes, '.', '..', and every name assertValidName refuses.
  */
 export function decodeSegment(raw: string): string {
   if (FORBIDDEN_ENCODED.test(raw)) throw new ValidationError('Encoded slash, backslash or NUL in path');
@@ -68,11 +68,9 @@ export function decodeSegment(raw: string): string {
   } catch {
     throw new ValidationError('Malformed percent-encoding in path');
   }
-  if (s.includes('\0') || s.includes('/')) throw new ValidationError('Invalid character in path');
   if (s === '.' || s === '..') throw new ValidationError('Path traversal is not allowed');
-  if (Buffer.byteLength(s) > 255) throw new ValidationError('Name too long');
   const name = s.normalize('NFC');
-  assertValidName(name);
+  assertValidName(name); // also '/', NUL and other control characters, blank names, over 255 bytes
   return name;
 }
 

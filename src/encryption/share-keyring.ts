@@ -46,7 +46,7 @@ export class ShareKeyring {
       const entries = new Map<string, string>();
       const files: string[] = [];
       let vanished = false;
-      for (const name of (await store.list(scope)).filter((n) => isKeyringFileOf(id, n))) {
+      for (const name of await this.#files(owner, id)) {
         const f = await readJson<ShareKeyringFile>(store, scope, name, 'share-keyring');
         if (!f) { vanished = true; continue; }
         files.push(name);
@@ -89,9 +89,13 @@ export class ShareKeyring {
       await this.#writeSegment(owner, id, out);
       const cached = this.#cache.get(`${owner}/${id}`);
       if (cached) for (const [f, b, w] of out) cached.set(`${f}:${b}`, w);
-      const segments = (await this.#store().list(userScope(owner))).filter((n) => isKeyringFileOf(id, n)).length;
-      if (segments > COMPACT_AT) await this.#merge(owner, id, await this.#load(owner, id));
+      if ((await this.#files(owner, id)).length > COMPACT_AT) await this.#merge(owner, id, await this.#load(owner, id));
     });
+  }
+
+  /** Names of the key files that make up the keyring of `id` now. */
+  async #files(owner: string, id: string): Promise<string[]> {
+    return (await this.#store().list(userScope(owner))).filter((n) => isKeyringFileOf(id, n));
   }
 
   async #writeSegment(owner: string, id: string, entries: [number, string, string][]): Promise<void> {
@@ -115,7 +119,7 @@ export class ShareKeyring {
     await this.#serial(`${owner}/${id}`, async () => {
       const store = this.#store();
       const scope = userScope(owner);
-      for (const name of (await store.list(scope)).filter((n) => isKeyringFileOf(id, n))) await store.delete(scope, name);
+      for (const name of await this.#files(owner, id)) await store.delete(scope, name);
       this.#cache.delete(`${owner}/${id}`);
     });
   }
