@@ -1,14 +1,15 @@
 /**
  * Scale-out figures over PostgreSQL + Redis + a real Ceph RGW (S3), through real `./occ serve`
  * processes and HTTP (WebDAV):
- *   - PUT and GET MiB/s of one 256 MiB file, plain and encrypted (one process)
+ *   - PUT and GET MiB/s of one 256 MiB file, plain and encrypted (one process), in --rounds rounds
+ *     that switch encryption off and on, alternating which mode goes first; medians and ratios
  *   - 1,000 × 4 KiB PUTs, files/s, with one process and with two (8 concurrent clients)
  *   - `./occ encryption:encrypt-all -n` MiB/s over S3 (the 256 MiB file written in the plain phase)
  * Each line also gives the CPU time the Coffer server processes and radosgw consumed (from
  * /proc/<pid>/stat), per MiB or per file: on a shared, CPU-starved machine the rates follow the load,
  * the CPU cost does not.
  *
- *   node --import tsx bench/scale-out-bench.ts [--mib 256] [--files 1000] [--clients 8]
+ *   node --import tsx bench/scale-out-bench.ts [--mib 256] [--files 1000] [--clients 8] [--rounds 3]
  *
  * Prints one line per figure plus the load average (the machine is shared).
  */
@@ -28,6 +29,7 @@ const arg = (n: string, d: number) => { const i = argv.indexOf(n); return i >= 0
 const MIB = arg('--mib', 256);
 const FILES = arg('--files', 1000);
 const CLIENTS = arg('--clients', 8);
+const ROUNDS = arg('--rounds', 3);
 const ADMIN = { uid: 'admin', password: 'bench-admin-pw-1' };
 const auth = 'Basic ' + Buffer.from(`${ADMIN.uid}:${ADMIN.password}`).toString('base64');
 const log = (s: string) => process.stderr.write(`[scale-out-bench] ${s}\n`);
@@ -77,9 +79,10 @@ try {
     const v = await fn();
     return { v, coffer: servers.reduce((a, s) => a + cpuMs(s.child.pid), 0) - c0, rgw: cpuMs(rgw) - r0 };
   };
-  const big = async (what: string, fn: () => Promise<number>) => {
+  const big = async (what: string, fn: () => Promise<number>, round: number) => {
     const m = await metered(fn);
-    report(`${what} ${MIB} MiB: ${m.v.toFixed(1)} MiB/s; CPU ms/MiB: coffer ${(m.coffer / MIB).toFixed(1)}, radosgw ${(m.rgw / MIB).toFixed(1)}`);
+    report(`${what} ${MIB} MiB, round ${round}: ${m.v.toFixed(1)} MiB/s; CPU ms/MiB: coffer ${(m.coffer / MIB).toFixed(1)}, radosgw ${(m.rgw / MIB).toFixed(1)}`);
+    return m.v;
   };
   const small = async (what: string, procs: Served[], prefix: string) => {
     const m = await metered(() => smallPuts(procs, prefix));
@@ -125,26 +128,56 @@ try {
   log(`Ceph up in ${cluster.startSeconds.toFixed(1)} s (radosgw pid ${rgw ?? '?'}); plain phase`);
   // warm the credential cache of both processes
   for (const s of servers) await fetch(dav(s, '/'), { method: 'PROPFIND', headers: { authorization: auth, depth: '0' } });
-  await big('S3 plain      PUT', () => putBig('/plain.bin'));
-  await big('S3 plain      GET', () => getBig('/plain.bin'));
+  // Warm-up, unmeasured: radosgw and the OSD pay for their first hundreds of MiB (memory first
+  // touched, buffers grown), which would otherwise land on whichever mode runs first.
+  await putBig('/warm-up.bin');
+  await getBig('/warm-up.bin');
+  await fetch(dav(servers[0]!, '/warm-up.bin'), { method: 'DELETE', headers: { authorization: auth } });
+
   await small('S3 plain     ', [servers[0]!], 'one');
   await small('S3 plain     ', servers, 'two');
-
-  // encrypt-all measures the big file alone: remove the small ones first
+  // encrypt-all measures one big file alone: remove the small ones first
   for (const d of ['/one', '/two']) await fetch(dav(servers[0]!, d), { method: 'DELETE', headers: { authorization: auth } });
+  await putBig('/plain.bin');
   await occOk(['app:enable', 'encryption']);
   await occOk(['encryption:enable']);
-  await new Promise((r) => setTimeout(r, 1500));
+  await new Promise((r) => setTimeout(r, 1500)); // the servers' encryption state cache (1 s)
   const r0 = cpuMs(rgw);
   const t = performance.now();
   await occOk(['encryption:encrypt-all', '-n']);
   const s = (performance.now() - t) / 1000;
   report(`encrypt-all over S3: ${(MIB / s).toFixed(1)} MiB/s (one ${MIB} MiB file, ${s.toFixed(1)} s incl. ./occ start-up); radosgw CPU ms/MiB ${((cpuMs(rgw) - r0) / MIB).toFixed(1)}`);
-
-  await big('S3 encrypted  PUT', () => putBig('/enc.bin'));
-  await big('S3 encrypted  GET', () => getBig('/enc.bin'));
+  await fetch(dav(servers[0]!, '/plain.bin'), { method: 'DELETE', headers: { authorization: auth } });
   await small('S3 encrypted ', [servers[0]!], 'one-enc');
   await small('S3 encrypted ', servers, 'two-enc');
+
+  // Big transfers in rounds that switch encryption off and on (`encryption:disable --force`: new
+  // files plain, encrypted ones stay readable), each round in the other order, so that the machine's
+  // drift and whichever mode runs first fall on both columns alike.
+  const rates: Record<'plain' | 'encrypted', { put: number[]; get: number[] }> = { plain: { put: [], get: [] }, encrypted: { put: [], get: [] } };
+  let encryptedNow = true;
+  for (let round = 1; round <= ROUNDS; round++) {
+    const order: Array<'plain' | 'encrypted'> = round % 2 === 1 ? ['plain', 'encrypted'] : ['encrypted', 'plain'];
+    for (const mode of order) {
+      if ((mode === 'encrypted') !== encryptedNow) {
+        await occOk(mode === 'encrypted' ? ['encryption:enable'] : ['encryption:disable', '--force']);
+        encryptedNow = mode === 'encrypted';
+        await new Promise((r) => setTimeout(r, 1500));
+      }
+      const name = `/big-${mode}-${round}.bin`;
+      const label = `S3 ${mode.padEnd(10)}`;
+      rates[mode].put.push(await big(`${label} PUT`, () => putBig(name), round));
+      rates[mode].get.push(await big(`${label} GET`, () => getBig(name), round));
+      await fetch(dav(servers[0]!, name), { method: 'DELETE', headers: { authorization: auth } });
+    }
+  }
+  const median = (xs: number[]) => { const v = [...xs].sort((x, y) => x - y); const m = v.length >> 1; return v.length % 2 ? v[m]! : (v[m - 1]! + v[m]!) / 2; };
+  for (const op of ['put', 'get'] as const) {
+    const p = median(rates.plain[op]);
+    const e = median(rates.encrypted[op]);
+    const perRound = rates.plain[op].map((x, i) => `${((rates.encrypted[op][i]! / x) * 100).toFixed(0)} %`).join(', ');
+    report(`${op.toUpperCase()} ${MIB} MiB, median of ${ROUNDS} rounds: plain ${p.toFixed(1)}, encrypted ${e.toFixed(1)} MiB/s = ${((e / p) * 100).toFixed(0)} % of plain (rounds: ${perRound})`);
+  }
 } finally {
   for (const s of servers) { s.child.kill('SIGTERM'); await s.exited; }
   try {

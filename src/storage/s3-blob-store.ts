@@ -1,15 +1,15 @@
-import { Readable } from 'node:stream';
+import { PassThrough, Readable, pipeline } from 'node:stream';
 import {
   AbortMultipartUploadCommand, CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, HeadBucketCommand,
   HeadObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command, type S3Client,
 } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
 import { AlreadyExistsError, AppError, NotFoundError, ValidationError } from '../errors.ts';
-import { PLAIN_CODEC, readAll, type BlobContext, type BlobEntry, type BlobStore, type ByteRange, type PutResult, type RawBlobAccess } from './blob-store.ts';
+import { PLAIN_CODEC, readAll, type BlobContext, type BufferedBlobPut, type BlobEntry, type BlobStore, type ByteRange, type PutResult, type RawBlobAccess } from './blob-store.ts';
 import type { OpenedRawBlob, RawBlobOpener } from './raw-blob.ts';
 import { createS3Client, normalizeS3Options, type S3StoreOptions } from './s3-config.ts';
 import { checkS3Access } from './s3-access-check.ts';
 import { classifyS3Error, s3AppError } from './s3-errors.ts';
+import { SourceFailedError, putObject, uploadStream } from './s3-stream-upload.ts';
 
 /** Same id rule as the local store: opaque, lowercase, 8–64 characters. */
 const BLOB_ID = /^[a-z0-9][a-z0-9-]{7,63}$/;
@@ -29,16 +29,16 @@ export interface IncompleteUpload {
 
 /**
  * Blobs as objects in one S3 bucket under `<prefix><id[0..2]>/<id[2..4]>/<id>`: keys carry only the
- * opaque blob id, never a file or user name. Writes stream through `@aws-sdk/lib-storage`: one
- * PutObject for blobs below the part size, multipart above it, with at most `queueSize` parts in
- * memory. Both are atomic on S3 (the object appears whole on PutObject / CompleteMultipartUpload or
+ * opaque blob id, never a file or user name. Writes stream through uploadStream (s3-stream-upload.ts):
+ * one PutObject for blobs up to the part size, multipart above it, with at most `queueSize` parts
+ * uploading. Both are atomic on S3 (the object appears whole on PutObject / CompleteMultipartUpload or
  * not at all); a failing source aborts the multipart upload, so no parts are left behind.
  *
  * Errors: a missing blob is a NotFoundError; every other S3 failure is an AppError with code
  * `storage-unavailable` whose message says what is wrong (bucket missing, access denied, bad keys,
  * endpoint unreachable).
  */
-export class S3BlobStore implements BlobStore, RawBlobAccess, RawBlobOpener {
+export class S3BlobStore implements BlobStore, BufferedBlobPut, RawBlobAccess, RawBlobOpener {
   readonly #client: S3Client;
   readonly #bucket: string;
   readonly #endpoint: string;
@@ -75,62 +75,52 @@ export class S3BlobStore implements BlobStore, RawBlobAccess, RawBlobOpener {
 
   /**
    * Streams `source` into a new object. The store reads the source at the pace it uploads, holding at
-   * most (queueSize + 1) parts in memory.
+   * most (queueSize + 1) parts in memory (queueSize uploading, one being filled).
    * @throws AlreadyExistsError when the id is taken; the source's own error when it fails (the upload
    *   is aborted first); AppError `storage-unavailable` for S3 failures.
    */
   async put(blobId: string, source: Readable, _ctx?: BlobContext): Promise<PutResult> {
     const key = this.keyOf(blobId);
-    const partSize = this.#partSize;
-    const exists = (): Promise<boolean> => this.#exists(key, 'PUT');
-    let size = 0;
-    let sourceError: unknown;
-    let sourceFailed = false;
-    let taken = false;
-    let storeError: unknown; // the existence check failed
-    const counted = Readable.from((async function* () {
-      let checked = false;
-      try {
-        for await (const chunk of source) {
-          const buf = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
-          // Blobs above one part go multipart, and CompleteMultipartUpload on RGW 16.2 ignores
-          // If-None-Match: look before the first part is handed over (smaller blobs are one
-          // PutObject with If-None-Match: *). Ids are random, so two writers of one id is a bug.
-          if (!checked && size + buf.length > partSize) {
-            checked = true;
-            let found: boolean;
-            try { found = await exists(); } catch (err) { storeError = err; throw err; }
-            if (found) { taken = true; throw new AlreadyExistsError(`blob ${blobId} already exists`); }
-          }
-          size += buf.length;
-          yield buf;
-        }
-      } catch (err) {
-        if (!taken && storeError === undefined) { sourceFailed = true; sourceError = err; }
-        throw err;
-      }
-    })(), { objectMode: false, highWaterMark: 1 << 20 });
-
-    const upload = new Upload({
-      client: this.#client,
-      params: { Bucket: this.#bucket, Key: key, Body: counted, ContentType: 'application/octet-stream', IfNoneMatch: '*' },
-      partSize: this.#partSize,
-      queueSize: this.#queueSize,
-      leavePartsOnError: false,
-    });
+    // Blobs above one part go multipart, and CompleteMultipartUpload on RGW 16.2 ignores
+    // If-None-Match: look before the first part is sent (a smaller blob is one PutObject with
+    // If-None-Match: *). Ids are random, so two writers of one id is a bug.
+    const beforeMultipart = async (): Promise<void> => {
+      if (await this.#exists(key, 'PUT')) throw new AlreadyExistsError(`blob ${blobId} already exists`);
+    };
     try {
-      await upload.done();
+      const size = await uploadStream({
+        client: this.#client, bucket: this.#bucket, key, partSize: this.#partSize, queueSize: this.#queueSize, beforeMultipart,
+      }, source);
+      return { size, codec: PLAIN_CODEC };
     } catch (err) {
-      counted.destroy();
-      await this.#abortUploadsOf(key);
-      if (sourceFailed) throw sourceError;
-      if (taken) throw new AlreadyExistsError(`blob ${blobId} already exists`);
-      if (storeError !== undefined) throw storeError;
-      const kind = classifyS3Error(err);
-      if (kind === 'exists') throw new AlreadyExistsError(`blob ${blobId} already exists`);
-      throw s3AppError('PUT', kind, this.#bucket, this.#endpoint, err);
+      if (err instanceof SourceFailedError) throw err.error;
+      throw this.#putError(blobId, err);
+    }
+  }
+
+  /**
+   * BufferedBlobPut: a blob held in memory (an encrypted small file's pieces) in one PutObject,
+   * without a stream; above one part, as put() does.
+   * @throws as put().
+   */
+  async putBuffers(blobId: string, pieces: readonly Buffer[], ctx?: BlobContext): Promise<PutResult> {
+    const key = this.keyOf(blobId);
+    const size = pieces.reduce((n, p) => n + p.length, 0);
+    if (size > this.#partSize) return this.put(blobId, Readable.from(pieces, { objectMode: false }), ctx);
+    try {
+      await putObject({ client: this.#client, bucket: this.#bucket, key }, pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces, size));
+    } catch (err) {
+      throw this.#putError(blobId, err);
     }
     return { size, codec: PLAIN_CODEC };
+  }
+
+  /** Maps a failed put to AlreadyExistsError or AppError `storage-unavailable`; AppErrors pass as they are. */
+  #putError(blobId: string, err: unknown): AppError {
+    if (err instanceof AppError) return err; // from the existence check before a multipart upload
+    const kind = classifyS3Error(err);
+    if (kind === 'exists') return new AlreadyExistsError(`blob ${blobId} already exists`);
+    return s3AppError('PUT', kind, this.#bucket, this.#endpoint, err);
   }
 
   /**
@@ -219,8 +209,11 @@ export class S3BlobStore implements BlobStore, RawBlobAccess, RawBlobOpener {
         if (end < have.length) return Readable.from([have.subarray(start, end + 1)], { objectMode: false });
         if (start >= have.length) return this.get(blobId, PLAIN_CODEC, undefined, { start, end });
         const rest = await this.get(blobId, PLAIN_CODEC, undefined, { start: have.length, end });
-        const first = have.subarray(start);
-        return Readable.from((async function* () { yield first; yield* rest; })(), { objectMode: false });
+        // a PassThrough, not an async generator: every byte of a big blob's read passes here
+        const out = new PassThrough({ highWaterMark: 1 << 20 });
+        out.write(have.subarray(start));
+        pipeline(rest, out, () => {}); // rest's error fails out; out destroyed (reader gone) ends rest
+        return out;
       },
       close: () => {},
     };
@@ -385,16 +378,5 @@ export class S3BlobStore implements BlobStore, RawBlobAccess, RawBlobOpener {
       const kind = classifyS3Error(err);
       throw s3AppError(op, kind === 'no-such-key' ? 'no-such-bucket' : kind, this.#bucket, this.#endpoint, err);
     }
-  }
-
-  /** Best effort: abort whatever multipart upload of `key` is still open (lib-storage normally did). */
-  async #abortUploadsOf(key: string): Promise<void> {
-    try {
-      const res = await this.#client.send(new ListMultipartUploadsCommand({ Bucket: this.#bucket, Prefix: key }));
-      for (const u of res.Uploads ?? []) {
-        if (u.Key !== key || !u.UploadId) continue;
-        await this.#client.send(new AbortMultipartUploadCommand({ Bucket: this.#bucket, Key: key, UploadId: u.UploadId })).catch(() => {});
-      }
-    } catch { /* the original error matters more; abortStaleUploads() cleans up later */ }
   }
 }

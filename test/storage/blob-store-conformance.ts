@@ -7,7 +7,7 @@ import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { AlreadyExistsError, NotFoundError, ValidationError } from '../../src/errors.ts';
-import { PLAIN_CODEC, type BlobContext, type BlobStore } from '../../src/storage/blob-store.ts';
+import { PLAIN_CODEC, putPieces, type BlobContext, type BlobStore } from '../../src/storage/blob-store.ts';
 import { assertPatternStream, patternBytes, patternSource } from './blob-pattern.ts';
 
 export interface ConformanceTarget {
@@ -224,6 +224,20 @@ export function runBlobStoreConformance(name: string, makeStore: () => Promise<C
       assert.equal(await store.size(id, codec(id), CTX), 1000);
       await assertPatternStream(await store.get(id, codec(id), CTX), 30, 0, 1000, 'first version');
       if (target.leftovers) assert.deepEqual(await target.leftovers(id), []);
+    });
+
+    t('putPieces (putBuffers where the store has it): pieces land as one blob, a taken id is refused', async () => {
+      const cases = [[], [patternBytes(40, 0, 1)], [patternBytes(41, 0, 100), patternBytes(41, 100, 16), patternBytes(41, 116, 70_000)], [patternBytes(42, 0, 9 * MiB), patternBytes(42, 9 * MiB, 5)]];
+      for (const pieces of cases) {
+        const id = testBlobId();
+        const size = pieces.reduce((n, p) => n + p.length, 0);
+        const r = await putPieces(store, id, pieces, CTX);
+        codecs.set(id, r.codec);
+        assert.equal(r.size, size);
+        assert.deepEqual(await drain(await store.get(id, r.codec, CTX)), Buffer.concat(pieces));
+        await assert.rejects(putPieces(store, id, [Buffer.from('second')], CTX), AlreadyExistsError);
+        assert.equal(await store.size(id, r.codec, CTX), size, 'the first blob stays');
+      }
     });
 
     t('invalid blob ids are rejected with ValidationError', async () => {
