@@ -1,4 +1,4 @@
-import { PassThrough, Readable, pipeline } from 'node:stream';
+import { Readable } from 'node:stream';
 import {
   AbortMultipartUploadCommand, CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, HeadBucketCommand,
   HeadObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command, type S3Client,
@@ -209,11 +209,10 @@ export class S3BlobStore implements BlobStore, BufferedBlobPut, RawBlobAccess, R
         if (end < have.length) return Readable.from([have.subarray(start, end + 1)], { objectMode: false });
         if (start >= have.length) return this.get(blobId, PLAIN_CODEC, undefined, { start, end });
         const rest = await this.get(blobId, PLAIN_CODEC, undefined, { start: have.length, end });
-        // a PassThrough, not an async generator: every byte of a big blob's read passes here
-        const out = new PassThrough({ highWaterMark: 1 << 20 });
-        out.write(have.subarray(start));
-        pipeline(rest, out, () => {}); // rest's error fails out; out destroyed (reader gone) ends rest
-        return out;
+        // the prefetched bytes go back in front of the response body, which nobody has read yet:
+        // every byte of a big blob's read then comes straight from the socket, with no stream between
+        rest.unshift(have.subarray(start));
+        return rest;
       },
       close: () => {},
     };
