@@ -12,6 +12,12 @@ export class AppError extends Error {
   }
 }
 
+/**
+ * What clients are told when the content store (S3, a mounted disk) fails: the error's own message
+ * names the bucket and endpoint, which is for the server log only. Nextcloud's words for its 503.
+ */
+export const STORAGE_UNAVAILABLE_MESSAGE = 'Storage is temporarily not available';
+
 /** The thing addressed does not exist. */
 export class NotFoundError extends AppError {
   constructor(message = 'Not found') { super('not-found', message); }

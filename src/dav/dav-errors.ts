@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { AppError, ThrottledError } from '../errors.ts';
+import { AppError, STORAGE_UNAVAILABLE_MESSAGE, ThrottledError } from '../errors.ts';
 import type { HttpContext } from '../http/context.ts';
 import { davErrorBody } from './xml-writer.ts';
 import { drain } from './http-util.ts';
@@ -31,6 +31,8 @@ const BY_CODE: Record<string, { status: number; exception: string }> = {
   'too-large': { status: 413, exception: 'Sabre\\DAV\\Exception\\RequestEntityTooLarge' },
   crypto: { status: 500, exception: 'Sabre\\DAV\\Exception' },
   maintenance: { status: 503, exception: 'Sabre\\DAV\\Exception\\ServiceUnavailable' },
+  // as Nextcloud answers StorageNotAvailableException: clients retry later instead of failing the file
+  'storage-unavailable': { status: 503, exception: 'Sabre\\DAV\\Exception\\ServiceUnavailable' },
   'not-supported': { status: 501, exception: 'Sabre\\DAV\\Exception\\NotImplemented' },
   'bad-gateway': { status: 502, exception: 'Sabre\\DAV\\Exception\\BadGateway' },
 };
@@ -57,11 +59,15 @@ export function sendDavError(req: IncomingMessage, res: ServerResponse, ctx: Htt
   const method = req.method ?? 'GET';
   const status = statusFor(err, method);
   const clientGone = res.destroyed || req.destroyed;
-  const integrity = err instanceof AppError && err.code === 'crypto';
-  if (integrity || (status >= 500 && !clientGone)) ctx.log.error({ err, method, path: ctx.rawPath }, 'dav request failed');
+  const code = err instanceof AppError ? err.code : undefined;
+  const integrity = code === 'crypto';
+  // A server-side failure (storage down, say) is logged even when the request stream is gone: the
+  // store destroys its source when it gives up, so a gone request does not mean a gone client.
+  const serverFault = status >= 500 && code !== 'maintenance' && (code !== undefined || !clientGone);
+  if (integrity || serverFault) ctx.log.error({ err, method, path: ctx.rawPath }, 'dav request failed');
   else ctx.log.debug({ code: (err as AppError).code, msg: (err as Error).message }, 'dav request refused');
   if (integrity) {
-    ctx.app.audit?.record('integrity.failure', { path: ctx.rawPath, method, reqId: ctx.reqId, message: err.message }).catch(() => {});
+    ctx.app.audit?.record('integrity.failure', { path: ctx.rawPath, method, reqId: ctx.reqId, message: (err as Error).message }).catch(() => {});
   }
   if (res.headersSent || res.destroyed) {
     res.destroy();
@@ -74,7 +80,7 @@ export function sendDavError(req: IncomingMessage, res: ServerResponse, ctx: Htt
     exception = err.exception; message = err.message; extra = err.extraXml;
   } else if (err instanceof AppError) {
     exception = status === 412 ? 'Sabre\\DAV\\Exception\\PreconditionFailed' : BY_CODE[err.code]?.exception ?? exception;
-    message = err.code === 'crypto' ? 'Integrity check failed' : err.message;
+    message = err.code === 'crypto' ? 'Integrity check failed' : err.code === 'storage-unavailable' ? STORAGE_UNAVAILABLE_MESSAGE : err.message;
   }
   for (const h of res.getHeaderNames()) if (h !== 'x-request-id') res.removeHeader(h);
   res.statusCode = status;

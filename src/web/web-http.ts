@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { readSmallBody } from '../http/request-body.ts';
-import { AppError, ThrottledError, TooLargeError, ValidationError } from '../errors.ts';
+import { AppError, STORAGE_UNAVAILABLE_MESSAGE, ThrottledError, TooLargeError, ValidationError } from '../errors.ts';
 import type { HttpContext } from '../http/context.ts';
 
 /** Content-Security-Policy of every web UI page: nothing but this origin, no framing. */
@@ -89,7 +89,7 @@ export function str(body: Record<string, unknown>, key: string, required = true)
 const STATUS: Record<string, number> = {
   'not-found': 404, 'already-exists': 409, conflict: 409, 'precondition-failed': 412, locked: 423,
   'quota-exceeded': 507, invalid: 400, unauthenticated: 401, forbidden: 403, throttled: 429,
-  maintenance: 503, 'too-large': 413, 'not-supported': 501,
+  maintenance: 503, 'too-large': 413, 'not-supported': 501, 'storage-unavailable': 503,
 };
 
 /** HTTP status of a typed error (500 for anything else). */
@@ -110,6 +110,13 @@ export function sendError(res: ServerResponse, ctx: HttpContext, err: unknown): 
   const status = statusOf(err);
   if (res.headersSent) { res.destroy(); return; }
   if (err instanceof ThrottledError) res.setHeader('Retry-After', String(err.retryAfterSeconds));
+  if (err instanceof AppError && err.code === 'storage-unavailable') {
+    // the message names the bucket and endpoint: the log gets it, the browser gets Nextcloud's words
+    ctx.log.error({ err }, 'web api error');
+    res.setHeader('Retry-After', '120');
+    sendJson(res, 503, { error: { code: err.code, message: STORAGE_UNAVAILABLE_MESSAGE } });
+    return;
+  }
   if (status >= 500 && status !== 503 && status !== 507 && status !== 501) {
     ctx.log.error({ err }, 'web api error');
     sendJson(res, status, { error: { code: 'internal', message: 'Internal error' } });
