@@ -63,7 +63,7 @@ export function sendDavError(req: IncomingMessage, res: ServerResponse, ctx: Htt
   const integrity = code === 'crypto';
   // A server-side failure (storage down, say) is logged even when the request stream is gone: the
   // store destroys its source when it gives up, so a gone request does not mean a gone client.
-  const serverFault = status >= 500 && code !== 'maintenance' && (code !== undefined || !clientGone);
+  const serverFault = status >= 500 && (code !== undefined || !clientGone);
   if (integrity || serverFault) ctx.log.error({ err, method, path: ctx.rawPath }, 'dav request failed');
   else ctx.log.debug({ code: (err as AppError).code, msg: (err as Error).message }, 'dav request refused');
   if (integrity) {

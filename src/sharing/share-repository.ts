@@ -1,6 +1,6 @@
-import { sql } from 'kysely';
+import { sql, type ExpressionBuilder } from 'kysely';
 import type { Db } from '../db/database.ts';
-import { num } from '../db/schema.ts';
+import { num, type Database } from '../db/schema.ts';
 import { QueryTemplate } from '../db/query-template.ts';
 import { subtreeBounds, toNode } from '../files/node-repository.ts';
 import type { FileNode } from '../files/types.ts';
@@ -62,6 +62,18 @@ function baseQuery(db: Db, now: unknown) {
     .where((eb) => eb.or([eb('s.expiration', 'is', null), eb('s.expiration', '>', now as number)]));
 }
 
+/** Shares `s` received by `uid`: user shares to them and group shares to their groups, not their own. */
+function receivedBy(uid: string) {
+  return (eb: ExpressionBuilder<Database & { s: Database['shares'] }, 's'>) => eb.and([
+    eb.or([
+      eb.and([eb('s.share_type', '=', SHARE_TYPE_USER), eb('s.share_with', '=', uid)]),
+      eb.and([eb('s.share_type', '=', SHARE_TYPE_GROUP),
+        eb('s.share_with', 'in', eb.selectFrom('group_members').select('gid').where('uid', '=', uid))]),
+    ]),
+    eb('s.owner', '<>', uid),
+  ]);
+}
+
 /** Visible mounts of `uid` named `mountPoint` whose share still reaches them (unordered). */
 function mountsNamedQuery(db: Db, uid: unknown, mountPoint: unknown, now: unknown) {
   return baseQuery(db, now)
@@ -70,12 +82,7 @@ function mountsNamedQuery(db: Db, uid: unknown, mountPoint: unknown, now: unknow
     .where('m.uid', '=', uid as string)
     .where('m.file_target', '=', mountPoint as string)
     .where('m.hidden', '=', 0)
-    .where((eb) => eb.or([
-      eb.and([eb('s.share_type', '=', SHARE_TYPE_USER), eb('s.share_with', '=', uid as string)]),
-      eb.and([eb('s.share_type', '=', SHARE_TYPE_GROUP),
-        eb('s.share_with', 'in', eb.selectFrom('group_members').select('gid').where('uid', '=', uid as string))]),
-    ]))
-    .where('s.owner', '<>', uid as string);
+    .where(receivedBy(uid as string));
 }
 
 /** The number of live shares received by `uid` that have no mount row yet, as column `c`. */
@@ -85,12 +92,7 @@ function unmountedCountQuery(db: Db, uid: unknown, now: unknown) {
     .select((eb) => eb.fn.countAll<number | string>().as('c'))
     .where('m.share_id', 'is', null)
     .where((eb) => eb.or([eb('s.expiration', 'is', null), eb('s.expiration', '>', now as number)]))
-    .where((eb) => eb.or([
-      eb.and([eb('s.share_type', '=', SHARE_TYPE_USER), eb('s.share_with', '=', uid as string)]),
-      eb.and([eb('s.share_type', '=', SHARE_TYPE_GROUP),
-        eb('s.share_with', 'in', eb.selectFrom('group_members').select('gid').where('uid', '=', uid as string))]),
-    ]))
-    .where('s.owner', '<>', uid as string)
+    .where(receivedBy(uid as string))
     .where('s.initiator', '<>', uid as string);
 }
 
@@ -173,12 +175,7 @@ export class ShareRepository {
   /** Live shares received by `uid` (user shares to them, group shares to their groups), not their own. */
   async received(uid: string, now: number): Promise<ShareWithNode[]> {
     const rows = await this.#base(now)
-      .where((eb) => eb.or([
-        eb.and([eb('s.share_type', '=', SHARE_TYPE_USER), eb('s.share_with', '=', uid)]),
-        eb.and([eb('s.share_type', '=', SHARE_TYPE_GROUP),
-          eb('s.share_with', 'in', eb.selectFrom('group_members').select('gid').where('uid', '=', uid))]),
-      ]))
-      .where('s.owner', '<>', uid)
+      .where(receivedBy(uid))
       .where('s.initiator', '<>', uid)
       .orderBy('s.id')
       .execute();

@@ -70,7 +70,6 @@ class StreamUpload {
   #size = 0;
   #nextPart = 1;
   #uploadId: Promise<string> | undefined;
-  #paused = false;
   #ended = false;
   #settled = false;
   #resolve!: (size: number) => void;
@@ -81,6 +80,7 @@ class StreamUpload {
     this.#source = source;
     this.done = new Promise<number>((resolve, reject) => { this.#resolve = resolve; this.#reject = reject; });
     source.on('data', this.#onData);
+    source.resume(); // also a source its caller left paused (a 'data' listener alone does not start it)
     finished(source, { writable: false }, (err) => {
       if (err) this.#fail(new SourceFailedError(err));
       else { this.#ended = true; this.#pump(); }
@@ -101,14 +101,11 @@ class StreamUpload {
     // strictly more than a part: the part being cut is not the last one (the last may be short)
     while (this.#held.length > partSize) {
       const buf = this.#takeBuffer();
-      if (!buf) {
-        if (!this.#paused) { this.#paused = true; this.#source.pause(); }
-        return;
-      }
+      if (!buf) { this.#source.pause(); return; }
       this.#cut(buf, partSize);
     }
-    if (this.#paused && !this.#ended) { this.#paused = false; this.#source.resume(); }
-    if (this.#ended) void this.#finish();
+    if (this.#ended) this.#finish();
+    else if (this.#source.isPaused()) this.#source.resume();
   }
 
   #takeBuffer(): Buffer | undefined {
@@ -159,18 +156,12 @@ class StreamUpload {
     }
   }
 
-  async #finish(): Promise<void> {
+  /** At the end of the source: one PutObject, or the last part and then CompleteMultipartUpload. */
+  #finish(): void {
     if (this.#settled) return;
     const rest = this.#held.length;
     if (this.#uploadId === undefined) {
-      this.#settled = true;
-      try {
-        await putObject(this.#o, rest === 0 ? Buffer.alloc(0) : this.#held.takeContiguous(rest));
-      } catch (err) {
-        this.#reject(err);
-        return;
-      }
-      this.#resolve(this.#size);
+      this.#settle(() => putObject(this.#o, rest === 0 ? Buffer.alloc(0) : this.#held.takeContiguous(rest)));
       return;
     }
     if (rest > 0) {
@@ -179,31 +170,35 @@ class StreamUpload {
       this.#cut(buf, rest);
     }
     if (this.#inFlight.size > 0) return; // the last part to finish calls #pump, which comes back here
-    this.#settled = true;
-    try {
-      const uploadId = await this.#uploadId;
+    const uploadId = this.#uploadId;
+    this.#settle(async () => {
       this.#parts.sort((a, b) => a.PartNumber! - b.PartNumber!);
-      await this.#o.client.send(new CompleteMultipartUploadCommand({
-        Bucket: this.#o.bucket, Key: this.#o.key, UploadId: uploadId, MultipartUpload: { Parts: this.#parts },
-      }));
-    } catch (err) {
-      await this.#abort();
-      this.#reject(err);
-      return;
-    }
-    this.#resolve(this.#size);
+      try {
+        await this.#o.client.send(new CompleteMultipartUploadCommand({
+          Bucket: this.#o.bucket, Key: this.#o.key, UploadId: await uploadId, MultipartUpload: { Parts: this.#parts },
+        }));
+      } catch (err) {
+        await this.#abort();
+        throw err;
+      }
+    });
   }
 
   #fail(err: unknown): void {
     if (this.#settled) return;
-    this.#settled = true;
-    this.#source.off('data', this.#onData);
-    this.#source.destroy();
-    void (async () => {
+    this.#settle(async () => {
       await Promise.allSettled([...this.#inFlight]);
       await this.#abort();
-      this.#reject(err);
-    })();
+      throw err;
+    });
+    this.#source.off('data', this.#onData);
+    this.#source.destroy(); // its premature close comes back to #fail, which is settled by then
+  }
+
+  /** Ends the upload with what `last` does: the size when it resolves, its error when it rejects. */
+  #settle(last: () => Promise<void>): void {
+    this.#settled = true;
+    last().then(() => this.#resolve(this.#size), this.#reject);
   }
 
   /** Best effort: the original error matters more, and abortStaleUploads() collects what is left. */

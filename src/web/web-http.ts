@@ -110,11 +110,11 @@ export function sendError(res: ServerResponse, ctx: HttpContext, err: unknown): 
   const status = statusOf(err);
   if (res.headersSent) { res.destroy(); return; }
   if (err instanceof ThrottledError) res.setHeader('Retry-After', String(err.retryAfterSeconds));
+  if (status === 503) res.setHeader('Retry-After', '120'); // as the DAV adapter answers
   if (err instanceof AppError && err.code === 'storage-unavailable') {
     // the message names the bucket and endpoint: the log gets it, the browser gets Nextcloud's words
     ctx.log.error({ err }, 'web api error');
-    res.setHeader('Retry-After', '120');
-    sendJson(res, 503, { error: { code: err.code, message: STORAGE_UNAVAILABLE_MESSAGE } });
+    sendJson(res, status, { error: { code: err.code, message: STORAGE_UNAVAILABLE_MESSAGE } });
     return;
   }
   if (status >= 500 && status !== 503 && status !== 507 && status !== 501) {

@@ -7,46 +7,28 @@
 import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
 import pino from 'pino';
-import { openApp, type App } from '../../src/app.ts';
-import { loadConfig, saveConfig } from '../../src/config/config.ts';
 import { AppError, STORAGE_UNAVAILABLE_MESSAGE } from '../../src/errors.ts';
-import { startServer, type RunningServer } from '../../src/http/server.ts';
 import { statusOf } from '../../src/web/web-http.ts';
-import { ADMIN, writeTestConfig } from '../support/test-instance.ts';
+import { ADMIN, startTestInstance, type TestInstance } from '../support/test-instance.ts';
 
 describe('content store unreachable', () => {
-  let dir: string;
-  let app: App;
-  let server: RunningServer;
+  let t: TestInstance;
   const logLines: string[] = [];
-  const auth = 'Basic ' + Buffer.from(`${ADMIN.uid}:${ADMIN.password}`).toString('base64');
   const failures = () => logLines.map((l) => JSON.parse(l) as { level: number; msg: string; err?: { message: string } })
     .filter((l) => l.level === 50 && l.msg === 'dav request failed');
 
   before(async () => {
-    const written = await writeTestConfig();
-    dir = written.dir;
-    const config = loadConfig(written.configPath);
-    saveConfig(written.configPath, {
-      ...config,
+    t = await startTestInstance({
       storage: { type: 's3', endpoint: 'http://127.0.0.1:1', bucket: 'coffer-hidden-bucket', region: 'us-east-1', accessKey: 'k', secretKey: 'never-shown-secret', pathStyle: true },
-    } as never);
-    const logger = pino({ level: 'info' }, { write: (s: string) => { logLines.push(s); } });
-    app = await openApp(loadConfig(written.configPath), { logger, argon2: { memoryCost: 1024, timeCost: 1, parallelism: 1 } });
-    await app.users.create({ uid: ADMIN.uid, password: ADMIN.password, isAdmin: true });
-    server = await startServer(app, { host: '127.0.0.1', port: 0 });
+      logger: pino({ level: 'info' }, { write: (s: string) => { logLines.push(s); } }),
+    });
   });
-  after(async () => {
-    await server?.close(1000);
-    await app?.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  after(async () => { await t?.stop(); });
 
   test('a PUT gets 503 + Retry-After with Nextcloud\'s message; the log has the real cause; nothing is created', async () => {
     const before = failures().length;
-    const res = await fetch(`${server.url}/remote.php/dav/files/admin/small.txt`, { method: 'PUT', headers: { authorization: auth }, body: 'hello' });
+    const res = await t.fetch('/remote.php/dav/files/admin/small.txt', { method: 'PUT', body: 'hello' });
     const body = await res.text();
     assert.equal(res.status, 503);
     assert.equal(res.headers.get('retry-after'), '120');
@@ -57,7 +39,7 @@ describe('content store unreachable', () => {
     assert.equal(logged.length, 1);
     assert.match(logged[0]!.err!.message, /S3 PUT failed: cannot reach/);
     assert.doesNotMatch(logLines.join('\n'), /never-shown-secret/);
-    assert.equal(await app.files.tryStat(ADMIN.uid, 'small.txt'), undefined);
+    assert.equal(await t.app.files.tryStat(ADMIN.uid, 'small.txt'), undefined);
   });
 
   test('a big PUT the store gives up on mid-body is logged as a failure too, and leaves no file', async () => {
@@ -68,7 +50,7 @@ describe('content store unreachable', () => {
     const body = Readable.toWeb(Readable.from((function* () { for (let i = 0; i < 24; i++) yield block; })())) as ReadableStream;
     let status: number | string;
     try {
-      const res = await fetch(`${server.url}/remote.php/dav/files/admin/big.bin`, { method: 'PUT', headers: { authorization: auth, 'content-length': String(24 * MiB) }, body, duplex: 'half' } as RequestInit);
+      const res = await t.fetch('/remote.php/dav/files/admin/big.bin', { method: 'PUT', headers: { 'content-length': String(24 * MiB) }, body, duplex: 'half' } as RequestInit);
       status = res.status;
       await res.arrayBuffer();
     } catch (err) {
@@ -79,7 +61,7 @@ describe('content store unreachable', () => {
     const logged = failures().slice(before);
     assert.equal(logged.length, 1, 'the failure is in the log even though the request stream was destroyed');
     assert.match(logged[0]!.err!.message, /S3 PUT failed: cannot reach/);
-    assert.equal(await app.files.tryStat(ADMIN.uid, 'big.bin'), undefined);
+    assert.equal(await t.app.files.tryStat(ADMIN.uid, 'big.bin'), undefined);
   });
 
   test('the web API maps the same failure to 503 (its handler logs it and hides the message)', () => {

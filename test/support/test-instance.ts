@@ -7,9 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { openApp, type App } from '../../src/app.ts';
-import { loadConfig, newInstanceId, newSecret, saveConfig } from '../../src/config/config.ts';
+import { loadConfig, newInstanceId, newSecret, saveConfig, type Config } from '../../src/config/config.ts';
 import { startServer, type RunningServer } from '../../src/http/server.ts';
-import { silentLogger } from '../../src/logger.ts';
+import { silentLogger, type Logger } from '../../src/logger.ts';
 
 export const ADMIN = { uid: 'admin', password: 'admin-password-123' } as const;
 
@@ -33,6 +33,10 @@ export interface TestInstance {
 
 export interface TestInstanceOptions {
   db?: 'sqlite' | 'pgsql';
+  /** The config's storage section (default: local disk in the data directory). */
+  storage?: Config['storage'];
+  /** Where the app logs (default: nowhere). */
+  logger?: Logger;
   /** Keep the temp dir after stop (debugging). */
   keep?: boolean;
 }
@@ -68,7 +72,7 @@ export async function writeTestConfig(opts: TestInstanceOptions = {}): Promise<{
   }
   saveConfig(configPath, {
     installed: true, instanceid: newInstanceId(), secret: newSecret(), datadirectory: join(dir, 'data'),
-    database: database as never, loglevel: 'silent',
+    database: database as never, loglevel: 'silent', ...(opts.storage ? { storage: opts.storage } : {}),
   });
   return { dir, configPath, drop };
 }
@@ -77,7 +81,7 @@ export async function writeTestConfig(opts: TestInstanceOptions = {}): Promise<{
 export async function startTestInstance(opts: TestInstanceOptions = {}): Promise<TestInstance> {
   const { dir, configPath, drop } = await writeTestConfig(opts);
   const config = loadConfig(configPath);
-  const app = await openApp(config, { logger: silentLogger(), argon2: { memoryCost: 1024, timeCost: 1, parallelism: 1 } });
+  const app = await openApp(config, { logger: opts.logger ?? silentLogger(), argon2: { memoryCost: 1024, timeCost: 1, parallelism: 1 } });
   await app.users.create({ uid: ADMIN.uid, password: ADMIN.password, isAdmin: true });
   const server = await startServer(app, { host: '127.0.0.1', port: 0 });
   const basic = (uid: string, password: string) => 'Basic ' + Buffer.from(`${uid}:${password}`).toString('base64');
