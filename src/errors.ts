@@ -77,6 +77,35 @@ export class MaintenanceError extends AppError {
   constructor(message = 'Coffer is in maintenance mode') { super('maintenance', message); }
 }
 
+/**
+ * The server's disk (or a quota on it) is full: the write was abandoned and nothing changed.
+ * Nextcloud answers 507 Insufficient Storage, which the desktop client shows and stops on instead
+ * of retrying. The cause (ENOSPC, EDQUOT, SQLITE_FULL) stays for the log.
+ */
+export class StorageFullError extends AppError {
+  constructor(message = 'Insufficient Storage: the server has no space left to store this', options?: { cause?: unknown }) { super('storage-full', message, options); }
+}
+
+/** errno and SQLite codes that mean "the disk is full". */
+const DISK_FULL_CODES = new Set(['ENOSPC', 'EDQUOT', 'SQLITE_FULL']);
+
+/**
+ * `err` as a StorageFullError when it, or an error in its cause chain, says the disk is full;
+ * else `err` itself. A full disk shows up as a raw errno error from any write (blob, temp file,
+ * chunk, key file) or as SQLITE_FULL from a commit, so adapters classify it here, in one place,
+ * before they map errors to statuses.
+ */
+export function classifyDiskFull(err: unknown): unknown {
+  if (err instanceof StorageFullError) return err;
+  let e: unknown = err;
+  for (let depth = 0; depth < 8 && e instanceof Error; depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && DISK_FULL_CODES.has(code)) return new StorageFullError(undefined, { cause: err });
+    e = e.cause;
+  }
+  return err;
+}
+
 /** Configuration is missing or invalid. */
 export class ConfigError extends AppError {
   constructor(message: string, options?: { cause?: unknown }) { super('config', message, options); }

@@ -20,7 +20,7 @@ import { createInterface } from 'node:readline';
 import { Option, type Command } from 'commander';
 import type { App } from '../app.ts';
 import { loadConfig, configPath, type Config } from '../config/config.ts';
-import { AppError, ConfigError } from '../errors.ts';
+import { AppError, ConfigError, StorageFullError, classifyDiskFull } from '../errors.ts';
 import { createLogger, silentLogger } from '../logger.ts';
 
 /** Process exit codes of `./occ`. */
@@ -52,6 +52,7 @@ const CODE_TO_EXIT: Record<string, number> = {
   'unauthenticated': EXIT.AUTH,
   'throttled': EXIT.AUTH,
   'crypto': EXIT.INTEGRITY,
+  'storage-full': EXIT.FAILURE,
 };
 
 /**
@@ -78,8 +79,11 @@ export function exitCodeFor(err: unknown): number {
  * Prints `error: message` to stderr (the stack only with COFFER_DEBUG=1) and returns the exit code.
  * The single place where the CLI turns errors into exit codes.
  */
-export function reportError(err: unknown): number {
-  const msg = err instanceof Error ? err.message : String(err);
+export function reportError(thrown: unknown): number {
+  const err = classifyDiskFull(thrown);
+  const msg = err instanceof StorageFullError
+    ? `disk full: ${err.cause instanceof Error ? err.cause.message : 'no space left on the server\'s storage'}`
+    : err instanceof Error ? err.message : String(err);
   process.stderr.write(`error: ${msg}\n`);
   if (process.env.COFFER_DEBUG === '1' && err instanceof Error && err.stack) {
     process.stderr.write(err.stack + '\n');

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { fsyncDirSync } from '../storage/durable-fs.ts';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync, openSync, fsyncSync, closeSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
@@ -109,6 +110,7 @@ export function saveConfig(path: string, cfg: z.input<typeof configSchema>): voi
   fsyncSync(fd);
   closeSync(fd);
   renameSync(tmp, path);
+  fsyncDirSync(dirname(path)); // the rename is durable only once its folder is
 }
 
 /** A fresh random instance id (Nextcloud style: `oc` + 10 chars). */

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { AppError, STORAGE_UNAVAILABLE_MESSAGE, ThrottledError } from '../errors.ts';
+import { AppError, STORAGE_UNAVAILABLE_MESSAGE, ThrottledError, classifyDiskFull } from '../errors.ts';
 import type { HttpContext } from '../http/context.ts';
 import { davErrorBody } from './xml-writer.ts';
 import { drain } from './http-util.ts';
@@ -24,6 +24,7 @@ const BY_CODE: Record<string, { status: number; exception: string }> = {
   'precondition-failed': { status: 412, exception: 'Sabre\\DAV\\Exception\\PreconditionFailed' },
   locked: { status: 423, exception: 'Sabre\\DAV\\Exception\\Locked' },
   'quota-exceeded': { status: 507, exception: 'Sabre\\DAV\\Exception\\InsufficientStorage' },
+  'storage-full': { status: 507, exception: 'Sabre\\DAV\\Exception\\InsufficientStorage' },
   invalid: { status: 400, exception: 'Sabre\\DAV\\Exception\\BadRequest' },
   unauthenticated: { status: 401, exception: 'Sabre\\DAV\\Exception\\NotAuthenticated' },
   forbidden: { status: 403, exception: 'Sabre\\DAV\\Exception\\Forbidden' },
@@ -55,7 +56,8 @@ export function statusFor(err: unknown, method: string): number {
  * headers are already out (never serve wrong or truncated bytes as if complete).
  * Crypto failures are logged and audited; unknown errors become a generic 500.
  */
-export function sendDavError(req: IncomingMessage, res: ServerResponse, ctx: HttpContext, err: unknown): void {
+export function sendDavError(req: IncomingMessage, res: ServerResponse, ctx: HttpContext, thrown: unknown): void {
+  const err = classifyDiskFull(thrown);
   const method = req.method ?? 'GET';
   const status = statusFor(err, method);
   const clientGone = res.destroyed || req.destroyed;

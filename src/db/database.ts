@@ -2,10 +2,11 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SQLite from 'better-sqlite3';
 import pg from 'pg';
-import { Kysely, Migrator, PostgresDialect, SqliteDialect, type Migration, type MigrationProvider, type Transaction } from 'kysely';
+import { Kysely, Migrator, PostgresDialect, type Migration, type MigrationProvider, type Transaction } from 'kysely';
 import type { Config } from '../config/config.ts';
 import type { Database } from './schema.ts';
 import { withStatementCache } from './statement-cache.ts';
+import { DurableSqliteDialect, WalSync } from './durable-sqlite.ts';
 import * as m001 from './migrations/001-initial.ts';
 import * as m002 from './migrations/002-upload-chunk-offset.ts';
 import * as m003 from './migrations/003-sharing.ts';
@@ -65,18 +66,30 @@ class StaticMigrationProvider implements MigrationProvider {
 // pg returns int8 as string by default; sizes fit in doubles, so parse them.
 pg.types.setTypeParser(20, (v) => Number(v));
 
-/** Opens the configured database (SQLite file in WAL mode, or a PostgreSQL pool). */
+/**
+ * Opens the configured database (SQLite file in WAL mode, or a PostgreSQL pool). Either way a query
+ * or transaction that wrote resolves only once its commit is durable (docs/DURABILITY.md): SQLite
+ * through WalSync's grouped WAL flushes, PostgreSQL with `synchronous_commit = on` set for every
+ * connection of ours whatever the server's default.
+ */
 export function openDatabase(cfg: Config['database']): { db: Db; kind: DbKind } {
   if (cfg.type === 'sqlite') {
     mkdirSync(dirname(cfg.path), { recursive: true });
     const sqlite = new SQLite(cfg.path);
     sqlite.pragma('journal_mode = WAL');
+    // NORMAL: no fsync inside COMMIT; WalSync flushes the WAL after it, grouped, off the event loop
     sqlite.pragma('synchronous = NORMAL');
     sqlite.pragma('busy_timeout = 10000');
     sqlite.pragma('foreign_keys = ON');
-    return { db: new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) }), kind: 'sqlite' };
+    const sync = new WalSync(cfg.path);
+    const database = withStatementCache(sqlite, (stmt) => sync.observe(stmt));
+    return { db: new Kysely<Database>({ dialect: new DurableSqliteDialect({ database }, sync) }), kind: 'sqlite' };
   }
-  const pool = new pg.Pool({ host: cfg.host, port: cfg.port, database: cfg.name, user: cfg.user, password: cfg.password, max: 10 });
+  const pool = new pg.Pool({
+    host: cfg.host, port: cfg.port, database: cfg.name, user: cfg.user, password: cfg.password, max: 10,
+    // a commit returns only once PostgreSQL flushed its WAL, even where the server's default is off
+    options: '-c synchronous_commit=on',
+  });
   // An idle connection that the server terminates (PostgreSQL restart, failover, pg_terminate_backend)
   // is reported on the pool; without a listener that event would kill the process. The pool has
   // already dropped the client, and the next query opens a fresh connection.

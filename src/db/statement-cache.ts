@@ -12,9 +12,10 @@ export const ROWS_AS_ARRAYS = '/* coffer:rows-as-arrays */';
  * Wraps a better-sqlite3 handle so that `prepare` returns cached statements: Kysely prepares every
  * query afresh, and preparing costs about as much as running a small query. Safe because Kysely
  * runs one query at a time on the connection and never keeps an iterator open across queries.
- * Statements whose SQL contains ROWS_AS_ARRAYS are put in raw (array) mode.
+ * Statements whose SQL contains ROWS_AS_ARRAYS are put in raw (array) mode. `observe` sees every
+ * statement handed out (Kysely runs each right after preparing it): WalSync learns of writes there.
  */
-export function withStatementCache(db: BetterSqlite3.Database, max = 512): BetterSqlite3.Database {
+export function withStatementCache(db: BetterSqlite3.Database, observe: (stmt: BetterSqlite3.Statement) => void = () => {}, max = 512): BetterSqlite3.Database {
   const cache = new Map<string, BetterSqlite3.Statement>();
   return new Proxy(db, {
     get(target, prop, receiver) {
@@ -24,12 +25,14 @@ export function withStatementCache(db: BetterSqlite3.Database, max = 512): Bette
           if (stmt) {
             cache.delete(source);
             cache.set(source, stmt);
+            observe(stmt);
             return stmt;
           }
           stmt = target.prepare(source);
           if (stmt.reader && source.includes(ROWS_AS_ARRAYS)) stmt.raw(true);
           cache.set(source, stmt);
           if (cache.size > max) cache.delete(cache.keys().next().value!);
+          observe(stmt);
           return stmt;
         };
       }

@@ -1,3 +1,4 @@
+import { StorageFullError, classifyDiskFull } from '../errors.ts';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer as createHttp, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -72,9 +73,10 @@ export async function startServer(app: App, opts: ServeOptions): Promise<Running
     run.catch((err: unknown) => {
       log.error({ err }, 'unhandled error');
       if (!res.headersSent) {
-        res.statusCode = 500;
+        const full = classifyDiskFull(err) instanceof StorageFullError;
+        res.statusCode = full ? 507 : 500;
         res.setHeader('Content-Type', 'text/plain; charset=utf-8');
-        res.end('Internal Server Error\n');
+        res.end(full ? 'Insufficient Storage\n' : 'Internal Server Error\n');
       } else {
         res.destroy();
       }

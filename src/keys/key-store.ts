@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
+import { fsyncDir, mkdirDurable } from '../storage/durable-fs.ts';
 import { NotFoundError, ValidationError } from '../errors.ts';
 
 /** Nextcloud's module folder name. */
@@ -26,7 +27,7 @@ function checkName(name: string): void {
 /** Writes a file atomically: temp file in the same folder, fsync, rename, fsync the folder. */
 export async function writeFileAtomic(path: string, data: Buffer | string, mode = 0o600): Promise<void> {
   const dir = dirname(path);
-  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await mkdirDurable(dir, 0o700);
   const tmp = join(dir, `.tmp-${randomBytes(6).toString('hex')}`);
   const fh = await open(tmp, 'wx', mode);
   try {
@@ -40,8 +41,7 @@ export async function writeFileAtomic(path: string, data: Buffer | string, mode 
     await fh.close().catch(() => {});
   }
   await rename(tmp, path);
-  const dh = await open(dir, 'r').catch(() => undefined);
-  if (dh) { await dh.sync().catch(() => {}); await dh.close(); }
+  await fsyncDir(dir); // the rename is durable only once its folder is
 }
 
 /**

@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import { BASIC_CHALLENGE } from '../auth/basic-auth.ts';
-import { AppError, ThrottledError } from '../errors.ts';
+import { AppError, ThrottledError, classifyDiskFull } from '../errors.ts';
 import { renderOcs, type OcsFormat, type OcsMeta } from './ocs-format.ts';
 
 /** Which OCS API a request came through: `/ocs/v1.php` or `/ocs/v2.php`. */
@@ -75,14 +75,16 @@ const CODE_STATUS: Record<string, number> = {
   'maintenance': 503,
   'not-supported': 501,
   'quota-exceeded': 507,
+  'storage-full': 507,
 };
 
 /**
  * Renders any thrown value as an OCS failure; returns false when it is not an expected error
  * (the caller then lets the server's 500 path log it).
  */
-export function sendOcsException(res: ServerResponse, t: OcsTarget, err: unknown): boolean {
+export function sendOcsException(res: ServerResponse, t: OcsTarget, thrown: unknown): boolean {
   if (res.headersSent) return false;
+  const err = classifyDiskFull(thrown);
   if (err instanceof OcsError) { sendOcsFailure(res, t, err.status, err.message); return true; }
   if (!(err instanceof AppError)) return false;
   const status = CODE_STATUS[err.code];

@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, createReadStream, fstatSync } from 'node:fs';
-import { link, mkdir, open, readdir, stat, unlink } from 'node:fs/promises';
-import { join } from 'node:path';
+import { link, open, readdir, stat, unlink } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { AlreadyExistsError, NotFoundError, ValidationError } from '../errors.ts';
+import { DirSyncer } from './durable-fs.ts';
 import { fsyncFd, openFd, readFdAt, writevFdAll } from './fd-io.ts';
 import { WRITE_BATCH, readHead, writeStreamToFile, type SourceHead } from './file-sink.ts';
 import type { OpenedRawBlob, RawBlobOpener } from './raw-blob.ts';
@@ -36,6 +37,8 @@ export class LocalBlobStore implements BlobStore, LocalBlobPaths, RawBlobAccess,
   readonly #shardNames = new Set<string>();
   /** Top-level shard folders whose subfolders were listed into the sets above (by `id[0..2]`). */
   readonly #scanned = new Map<string, Promise<void>>();
+  /** Folder fsyncs, shared by the puts into one shard folder at the same time. */
+  readonly #dirs = new DirSyncer();
 
   constructor(root: string) {
     this.#root = root;
@@ -44,7 +47,7 @@ export class LocalBlobStore implements BlobStore, LocalBlobPaths, RawBlobAccess,
 
   /** Creates the root and temp folders. */
   async init(): Promise<void> {
-    await mkdir(this.#tmp, { recursive: true });
+    await this.#dirs.mkdirp(this.#tmp);
   }
 
   pathOf(blobId: string): string {
@@ -69,9 +72,10 @@ export class LocalBlobStore implements BlobStore, LocalBlobPaths, RawBlobAccess,
    * never sees partial content. The garbage collector sees the file in list(), but it is younger
    * than the grace period while being written; after a crash it is an unreferenced orphan that the
    * collector (or ConvertJournal.recover for encrypt-all) deletes like any other. A failed write
-   * unlinks it at once. Durability: the fsync of a new file commits the journal transaction that
-   * created its directory entry (ext4, xfs), so the row committed after put() never points at a
-   * missing file. The source is read in full before the file is created, so a client that goes
+   * unlinks it at once. Durability: put() resolves only after the content, the blob's entry in its
+   * shard folder and any shard folder it created were fsynced (POSIX promises nothing for an entry
+   * without an fsync of its folder, whatever ext4 happens to do), so the row committed after put()
+   * never points at a missing file after a power cut (docs/DURABILITY.md). The source is read in full before the file is created, so a client that goes
    * away mid-upload leaves nothing at all.
    * @throws AlreadyExistsError when the id is taken; the source's error; write errors.
    */
@@ -101,6 +105,7 @@ export class LocalBlobStore implements BlobStore, LocalBlobPaths, RawBlobAccess,
       throw err;
     }
     await unlink(tmp);
+    await this.#syncEntry(dest);
     return { size, codec: PLAIN_CODEC };
   }
 
@@ -134,7 +139,18 @@ export class LocalBlobStore implements BlobStore, LocalBlobPaths, RawBlobAccess,
       throw err;
     }
     closeSync(fd); // after fsync: nothing left to write back, so no thread-pool round trip for it
+    await this.#syncEntry(dest);
     return { size: head.size, codec: PLAIN_CODEC };
+  }
+
+  /** fsyncs the folder of a blob just made; if that fails the blob goes (nobody references it yet). @throws the flush error. */
+  async #syncEntry(dest: string): Promise<void> {
+    try {
+      await this.#dirs.sync(dirname(dest));
+    } catch (err) {
+      await unlink(dest).catch(() => {});
+      throw err;
+    }
   }
 
   /**
@@ -155,7 +171,7 @@ export class LocalBlobStore implements BlobStore, LocalBlobPaths, RawBlobAccess,
     }
     await scan;
     if (this.#hasShard(a + b)) return;
-    await mkdir(join(this.#root, a, b), { recursive: true });
+    await this.#dirs.mkdirp(join(this.#root, a, b));
     this.#addShard(a + b);
   }
 
@@ -165,7 +181,7 @@ export class LocalBlobStore implements BlobStore, LocalBlobPaths, RawBlobAccess,
       return await op();
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-      await mkdir(join(this.#root, blobId.slice(0, 2), blobId.slice(2, 4)), { recursive: true });
+      await this.#dirs.mkdirp(join(this.#root, blobId.slice(0, 2), blobId.slice(2, 4)));
       return op();
     }
   }

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { readSmallBody } from '../http/request-body.ts';
-import { AppError, STORAGE_UNAVAILABLE_MESSAGE, ThrottledError, TooLargeError, ValidationError } from '../errors.ts';
+import { AppError, STORAGE_UNAVAILABLE_MESSAGE, ThrottledError, TooLargeError, ValidationError, classifyDiskFull } from '../errors.ts';
 import type { HttpContext } from '../http/context.ts';
 
 /** Content-Security-Policy of every web UI page: nothing but this origin, no framing. */
@@ -89,7 +89,7 @@ export function str(body: Record<string, unknown>, key: string, required = true)
 const STATUS: Record<string, number> = {
   'not-found': 404, 'already-exists': 409, conflict: 409, 'precondition-failed': 412, locked: 423,
   'quota-exceeded': 507, invalid: 400, unauthenticated: 401, forbidden: 403, throttled: 429,
-  maintenance: 503, 'too-large': 413, 'not-supported': 501, 'storage-unavailable': 503,
+  maintenance: 503, 'too-large': 413, 'not-supported': 501, 'storage-unavailable': 503, 'storage-full': 507,
 };
 
 /** HTTP status of a typed error (500 for anything else). */
@@ -106,11 +106,13 @@ export function statusOf(err: unknown): number {
 }
 
 /** Sends a typed error as `{error:{code,message}}`; unexpected errors are logged and hidden. */
-export function sendError(res: ServerResponse, ctx: HttpContext, err: unknown): void {
+export function sendError(res: ServerResponse, ctx: HttpContext, thrown: unknown): void {
+  const err = classifyDiskFull(thrown);
   const status = statusOf(err);
   if (res.headersSent) { res.destroy(); return; }
   if (err instanceof ThrottledError) res.setHeader('Retry-After', String(err.retryAfterSeconds));
   if (status === 503) res.setHeader('Retry-After', '120'); // as the DAV adapter answers
+  if (err instanceof AppError && err.code === 'storage-full') ctx.log.error({ err }, 'web api error: disk full');
   if (err instanceof AppError && err.code === 'storage-unavailable') {
     // the message names the bucket and endpoint: the log gets it, the browser gets Nextcloud's words
     ctx.log.error({ err }, 'web api error');
