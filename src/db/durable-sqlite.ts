@@ -71,9 +71,21 @@ export class WalSync {
 /** SqliteDriver whose release of the connection waits for the WAL flush when the holder wrote. */
 class DurableSqliteDriver extends SqliteDriver {
   readonly #sync: WalSync;
-  constructor(config: SqliteDialectConfig, sync: WalSync) {
+  readonly #db: BetterSqlite3.Database;
+  constructor(config: SqliteDialectConfig & { database: BetterSqlite3.Database }, sync: WalSync) {
     super(config);
     this.#sync = sync;
+    this.#db = config.database;
+  }
+
+  /**
+   * SQLite rolls a transaction back by itself when a statement fails with SQLITE_FULL or an I/O
+   * error; a second ROLLBACK would then fail ("no transaction is active") and hide the real error
+   * (a full disk, answered 507) behind a generic one.
+   */
+  override async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
+    if (!this.#db.inTransaction) return;
+    await super.rollbackTransaction(connection);
   }
 
   override async acquireConnection(): Promise<DatabaseConnection> {
@@ -96,9 +108,9 @@ class DurableSqliteDriver extends SqliteDriver {
 
 /** SqliteDialect with durable commits (see WalSync). */
 export class DurableSqliteDialect extends SqliteDialect {
-  readonly #config: SqliteDialectConfig;
+  readonly #config: SqliteDialectConfig & { database: BetterSqlite3.Database };
   readonly #sync: WalSync;
-  constructor(config: SqliteDialectConfig, sync: WalSync) {
+  constructor(config: SqliteDialectConfig & { database: BetterSqlite3.Database }, sync: WalSync) {
     super(config);
     this.#config = config;
     this.#sync = sync;

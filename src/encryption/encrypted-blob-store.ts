@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Readable, pipeline } from 'node:stream';
+import { pipeSource } from '../storage/source-pipe.ts';
 import { CryptoError, ValidationError } from '../errors.ts';
 import { openRawBlob, type OpenedRawBlob } from '../storage/raw-blob.ts';
 import { PLAIN_CODEC, putPieces, readAll, type BlobContext, type BlobEntry, type BlobStore, type ByteRange, type PutResult } from '../storage/blob-store.ts';
@@ -137,15 +138,14 @@ export class EncryptedBlobStore implements BlobStore {
     const enc = new EncryptStream({ cipher: this.#cipher, fileId: ctx.fileId, blobId: blobIdBytes(blobId), keyId: key.id, kek: key.key });
     // The head first, then the rest of the source (readHead left it paused).
     for (const c of head.chunks) enc.write(c);
-    // pipeline, not pipe: a source that closes without ending (client gone) must fail the put.
-    pipeline(source, enc, () => {});
+    // A source that closes without ending (client gone) fails the put; a failed put leaves the
+    // source (the request) alive, so that the client still gets its answer.
+    pipeSource(source, enc);
     let res: PutResult;
     try {
       res = await this.#inner.put(blobId, enc, ctx);
     } catch (err) {
-      source.unpipe(enc);
       enc.destroy();
-      source.destroy();
       throw err;
     }
     if (res.size !== encryptedSize(enc.plaintextBytes)) {

@@ -1,4 +1,5 @@
-import { Readable, pipeline } from 'node:stream';
+import { Readable } from 'node:stream';
+import { pipeSource } from '../storage/source-pipe.ts';
 import { HashingCounter, digestStream, formatChecksums, parseChecksums } from './checksums.ts';
 import { transact, type Db } from '../db/database.ts';
 import {
@@ -172,8 +173,9 @@ export class FilesService {
     const counter = algos.length > 0 || source.readableObjectMode ? new HashingCounter(algos) : undefined;
     const fileId = before?.fileId ?? await this.#repo.allocateFileId();
     const blobId = newBlobId();
-    // pipeline, not pipe: a source that closes early (client gone) fails the put instead of hanging.
-    if (counter) pipeline(source, counter, () => {});
+    // A source that closes early (client gone) fails the put instead of hanging; a failed put
+    // leaves the source (the request) alive for the adapter's answer.
+    if (counter) pipeSource(source, counter);
     const put = await this.#blobs.put(blobId, counter ?? source, { fileId, owner: uid, parentId: pre.parent?.fileId });
     const received = counter ? counter.bytes : put.size;
 

@@ -20,6 +20,7 @@ import { OCC, spawnServer, type Served } from '../cli/occ-harness.ts';
 import { openLocal } from './crash-support.ts';
 import { durabilityViolations, findRequest, parseTrace, straceArgs, wholeRun, type Call } from '../support/syscall-order.ts';
 import { openDatabase } from '../../src/db/database.ts';
+import { webLogin } from '../support/web-login.ts';
 
 const hasStrace = spawnSync('strace', ['-V']).status === 0;
 if (!hasStrace && process.env.CI === 'true') throw new Error('strace is missing (CI installs it: .ci/run)');
@@ -69,22 +70,14 @@ async function run(url: string, list: Step[]): Promise<void> {
 
 /** The web UI's login and two writes through its API (session cookie + request token). */
 async function webWrites(url: string): Promise<Step[]> {
-  const page = await fetch(`${url}/login`);
-  const csrf = /name="requesttoken" value="([^"]+)"/.exec(await page.text())![1]!;
-  const nonce = page.headers.getSetCookie().find((c) => c.startsWith('coffer_login_csrf='))!.split(';')[0]!;
-  const login = await fetch(`${url}/login`, {
-    method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: nonce },
-    body: new URLSearchParams({ user: ADMIN.uid, password: ADMIN.password, requesttoken: csrf, redirect_url: '/' }).toString(),
-  });
-  const cookie = login.headers.getSetCookie().find((c) => c.startsWith('coffer_session='))!.split(';')[0]!;
-  const session = await (await fetch(`${url}/web/api/session`, { headers: { cookie } })).json() as { csrfToken: string };
-  const h = { cookie, requesttoken: session.csrfToken };
+  const { loginStatus, cookie, csrfToken } = await webLogin(url, ADMIN.uid, ADMIN.password);
+  const h = { cookie, requesttoken: csrfToken };
   const mk = await fetch(`${url}/web/api/files/mkdir`, { method: 'POST', headers: { ...h, 'content-type': 'application/json' }, body: JSON.stringify({ path: 'WebDocs' }) });
   assert.equal(mk.status, 201);
   const up = await fetch(`${url}/web/api/files/upload?path=${encodeURIComponent('/WebDocs/w.txt')}`, { method: 'PUT', headers: h, body: 'from the web ui' });
   assert.ok(up.status === 201 || up.status === 200, `web upload ${up.status}`);
   return [
-    { method: 'POST', path: '/login', expect: login.status, writes: 'db' },
+    { method: 'POST', path: '/login', expect: loginStatus, writes: 'db' },
     { method: 'POST', path: '/web/api/files/mkdir', expect: 201, writes: 'db' },
     { method: 'PUT', path: '/web/api/files/upload', expect: up.status, writes: 'files' },
   ];
