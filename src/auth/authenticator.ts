@@ -22,6 +22,11 @@ export interface AuthenticatorDeps {
    * (per-user-key mode unlocks the user's private key with it). Must not throw.
    */
   onLogin?: (uid: string, via: 'password' | 'app-password', secret: string) => Promise<void>;
+  /**
+   * Two-factor state: a user who needs a second factor never gets in with the login password
+   * alone (clients then need an app password), unless the caller runs the second step itself.
+   */
+  secondFactor?: { requiresSecondFactor(uid: string): Promise<boolean> };
 }
 
 interface CacheEntry {
@@ -49,6 +54,7 @@ export class Authenticator {
   readonly #ttl: number;
   readonly #max: number;
   readonly #onLogin: AuthenticatorDeps['onLogin'];
+  readonly #secondFactor: AuthenticatorDeps['secondFactor'];
   readonly #salt = randomBytes(32);
   readonly #cache = new Map<string, CacheEntry>();
   readonly #inflight = new Map<string, Promise<{ user: UserRecord; passwordHash: string }>>();
@@ -61,6 +67,7 @@ export class Authenticator {
     this.#ttl = deps.cacheTtlMs ?? 5 * 60_000;
     this.#max = deps.cacheMax ?? 10_000;
     this.#onLogin = deps.onLogin;
+    this.#secondFactor = deps.secondFactor;
   }
 
   /**
@@ -83,10 +90,13 @@ export class Authenticator {
   /**
    * Authenticates a login name and password (login password, or an app password unless
    * `allowAppPassword` is false — the web login form accepts only the login password).
+   * The login password of a user who needs a second factor is refused (as a wrong password: no
+   * oracle for the password or the enrolment) unless `firstFactorOnly` says the caller asks for the
+   * second factor next (web login) or acts for a session that already passed it.
    * @throws AuthenticationError; ThrottledError
    */
   async authenticatePassword(loginName: string, password: string, ip: string,
-    opts: { method?: string; allowAppPassword?: boolean } = {}): Promise<AuthenticatedUser> {
+    opts: { method?: string; allowAppPassword?: boolean; firstFactorOnly?: boolean } = {}): Promise<AuthenticatedUser> {
     const method = opts.method ?? 'password';
     const allowApp = opts.allowAppPassword ?? true;
     const uid = loginName;
@@ -99,6 +109,7 @@ export class Authenticator {
       if (hit.via === 'password') await this.#throttle.check({ uid }).catch((e) => this.#onThrottled(e, ip, uid, method));
       const user = await this.#revalidate(hit);
       if (user) {
+        if (hit.via === 'password') await this.#refuseWithoutSecondFactor(user.uid, ip, method, opts.firstFactorOnly);
         await this.#throttle.registerSuccess(ip, uid);
         await this.#onLogin?.(user.uid, hit.via, password);
         return this.#toAuthenticated(user, hit.via, password, hit.appPasswordId);
@@ -135,10 +146,24 @@ export class Authenticator {
       throw err;
     }
     this.#remember(key, { uid: user.uid, via: 'password', passwordHash });
+    await this.#refuseWithoutSecondFactor(user.uid, ip, method, opts.firstFactorOnly);
     await this.#throttle.registerSuccess(ip, uid);
     await this.#audit.loginSuccess({ uid: user.uid, ip, method });
     await this.#onLogin?.(user.uid, 'password', password);
     return this.#toAuthenticated(user, 'password', password);
+  }
+
+  /**
+   * Refuses a correct login password alone for a user who needs a second factor. Counted and
+   * answered exactly like a wrong password, so that neither whether the password was right nor
+   * whether the user enrolled can be learnt from it.
+   * @throws AuthenticationError when `uid` needs a second factor and the caller does not ask for it
+   */
+  async #refuseWithoutSecondFactor(uid: string, ip: string, method: string, firstFactorOnly: boolean | undefined): Promise<void> {
+    if (firstFactorOnly || !this.#secondFactor || !(await this.#secondFactor.requiresSecondFactor(uid))) return;
+    await this.#throttle.registerFailure(ip, uid);
+    await this.#audit.loginFailure({ uid, ip, method, reason: 'second-factor-required' });
+    throw new AuthenticationError();
   }
 
   /** One argon2 verification per credential at a time: parallel requests of a client share it. */
