@@ -107,7 +107,8 @@ export async function handleChallenge(req: IncomingMessage, res: ServerResponse,
   const enrolled = await app.twoFactor.isEnabled(uid);
   const render = async (status: number, error?: string, headers: Record<string, string> = {}) => {
     if (enrolled) { sendHtml(res, status, challengeForm({ action, token, error }), headers); return; }
-    const t = (status !== 200 && await app.twoFactor.pendingTotp(uid)) || await app.twoFactor.beginTotp(uid);
+    // The pending secret stays across reloads and mistyped codes (the app may have scanned it already).
+    const t = (await app.twoFactor.pendingTotp(uid)) ?? await app.twoFactor.beginTotp(uid);
     sendHtml(res, status, setupForm({ action, token, ...t, error }), headers);
   };
   if (req.method !== 'POST') { req.resume(); await render(200); return; }
