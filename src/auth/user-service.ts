@@ -135,7 +135,7 @@ export class UserService {
   }
 
   /**
-   * Deletes the users row, the user's app passwords and preferences (not their files).
+   * Deletes the users row, the user's app passwords, preferences and second factor (not their files).
    * @throws NotFoundError
    */
   async delete(uid: string): Promise<void> {
