@@ -301,3 +301,45 @@ describe('two-factor: wrong codes count in the brute-force throttle', { timeout:
     assert.match(audit, /"reason":"wrong-code"/);
   });
 });
+
+describe('two-factor on PostgreSQL: enrolment, a code accepted once even in parallel, backup codes once', { timeout: 180_000 }, () => {
+  let t: TestInstance;
+  before(async () => {
+    t = await startTestInstance({ db: 'pgsql' });
+    await t.addUser(BOB.uid, BOB.password);
+  });
+  after(async () => { await t?.stop(); });
+
+  test('the conditional updates hold on PostgreSQL', async () => {
+    const { api } = await webSession(t, BOB);
+    // Two enrolment starts: the second replaces the pending secret.
+    await api('me/two-factor/totp', {});
+    const begin = await (await api('me/two-factor/totp', {})).json() as { secret: string };
+    const phone = new Phone(begin.secret);
+    assert.equal((await api('me/two-factor/totp/verify', { code: await phone.code() })).status, 200);
+    assert.equal((await api('me/two-factor/totp', {})).status, 409, 'an enabled secret is not replaced');
+    assert.equal((await propfind(t, BOB.uid, BOB.password)).status, 401);
+
+    // Three browsers passed the password; the same fresh code is posted by all at once: one wins.
+    const jars = [new Jar(), new Jar(), new Jar()];
+    const pages: { jar: Jar; loc: string; token: string }[] = [];
+    for (const jar of jars) {
+      const loc = (await postPassword(jar, t.url, BOB.uid, BOB.password)).headers.get('location')!;
+      pages.push({ jar, loc, token: formToken(await (await jar.fetch(t.url + loc)).text()) });
+    }
+    const code = await phone.code();
+    const results = await Promise.all(pages.map((p) => p.jar.post(t.url + p.loc, { code, requesttoken: p.token })));
+    assert.deepEqual(results.map((r) => r.status).sort(), [303, 401, 401]);
+
+    const s = await webSession(t, BOB).catch(() => undefined);
+    assert.equal(s, undefined, 'no session from the password alone');
+    const jar = pages[results.findIndex((r) => r.status === 303)]!.jar;
+    const csrf = ((await (await jar.fetch(`${t.url}/web/api/session`)).json()) as { csrfToken: string }).csrfToken;
+    const codes = ((await (await jar.fetch(`${t.url}/web/api/me/two-factor/backup-codes`, { method: 'POST', headers: { requesttoken: csrf } })).json()) as { codes: string[] }).codes;
+    const two = [new Jar(), new Jar()];
+    const locs = await Promise.all(two.map(async (j) => (await postPassword(j, t.url, BOB.uid, BOB.password)).headers.get('location')!));
+    const tokens = await Promise.all(two.map(async (j, i) => formToken(await (await j.fetch(t.url + locs[i])).text())));
+    const both = await Promise.all(two.map((j, i) => j.post(t.url + locs[i], { code: codes[0]!, requesttoken: tokens[i]! })));
+    assert.deepEqual(both.map((r) => r.status).sort(), [303, 401], 'a backup code works once, also in parallel');
+  });
+});
