@@ -11,6 +11,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startTestInstance, type TestInstance } from '../support/test-instance.ts';
 import { occ } from '../cli/occ-harness.ts';
+import { perUserInstance } from '../user-keys/helpers.ts';
 import { formToken, Jar, Phone, postCode, postPassword } from './two-factor-support.ts';
 
 const BOB = { uid: 'bob', password: 'bob-password-123' };
@@ -341,5 +342,27 @@ describe('two-factor on PostgreSQL: enrolment, a code accepted once even in para
     const tokens = await Promise.all(two.map(async (j, i) => formToken(await (await j.fetch(t.url + locs[i])).text())));
     const both = await Promise.all(two.map((j, i) => j.post(t.url + locs[i], { code: codes[0]!, requesttoken: tokens[i]! })));
     assert.deepEqual(both.map((r) => r.status).sort(), [303, 401], 'a backup code works once, also in parallel');
+  });
+});
+
+describe('two-factor with per-user encryption keys', { timeout: 180_000 }, () => {
+  let t: TestInstance;
+  before(async () => {
+    t = await perUserInstance();
+    await t.addUser(BOB.uid, BOB.password);
+  });
+  after(async () => { await t?.stop(); });
+
+  test('a session that passed the second factor reads the files (the key unlocked by the password step)', async () => {
+    const put = await t.fetch('/remote.php/dav/files/bob/notes.txt', { method: 'PUT', body: 'secret notes', as: BOB });
+    assert.equal(put.status, 201);
+    const phone = await enrol(t, BOB);
+    t.app.userKeys.session.lock('bob'); // as after a restart: nothing unlocked in memory
+    const jar = new Jar();
+    const loc = (await postPassword(jar, t.url, BOB.uid, BOB.password)).headers.get('location')!;
+    assert.equal((await postCode(jar, t.url, loc, await phone.code())).status, 303);
+    const read = await jar.fetch(`${t.url}/remote.php/dav/files/bob/notes.txt`);
+    assert.equal(read.status, 200);
+    assert.equal(await read.text(), 'secret notes');
   });
 });
