@@ -108,8 +108,10 @@ export class Authenticator {
       // A cached login password still honours the per-user limit (a cached app password need not).
       if (hit.via === 'password') await this.#throttle.check({ uid }).catch((e) => this.#onThrottled(e, ip, uid, method));
       const user = await this.#revalidate(hit);
-      if (user) {
-        if (hit.via === 'password') await this.#refuseWithoutSecondFactor(user.uid, ip, method, opts.firstFactorOnly);
+      // The login password of a user who now needs a second factor: the full check below refuses
+      // it, at a wrong password's cost (a fast refusal would confirm the password).
+      const recheck = user !== undefined && hit.via === 'password' && await this.#needsSecondFactor(user.uid, opts.firstFactorOnly);
+      if (user && !recheck) {
         await this.#throttle.registerSuccess(ip, uid);
         await this.#onLogin?.(user.uid, hit.via, password);
         return this.#toAuthenticated(user, hit.via, password, hit.appPasswordId);
@@ -141,29 +143,29 @@ export class Authenticator {
       ({ user, passwordHash } = await this.#verifyOnce(key, uid, password));
     } catch (err) {
       if (!(err instanceof AuthenticationError)) throw err;
+      await this.#needsSecondFactor(uid, opts.firstFactorOnly).catch(() => false); // the work of a refusal below: no timing oracle
       await this.#throttle.registerFailure(ip, uid);
       await this.#audit.loginFailure({ uid, ip, method });
       throw err;
     }
-    this.#remember(key, { uid: user.uid, via: 'password', passwordHash });
-    await this.#refuseWithoutSecondFactor(user.uid, ip, method, opts.firstFactorOnly);
+    // The right password alone for a user who needs a second factor: counted and answered exactly
+    // like a wrong password, so that neither the password nor the enrolment can be learnt from it.
+    if (await this.#needsSecondFactor(user.uid, opts.firstFactorOnly)) {
+      await this.#throttle.registerFailure(ip, uid);
+      await this.#audit.loginFailure({ uid, ip, method, reason: 'second-factor-required' });
+      throw new AuthenticationError();
+    }
+    // Logins that go on to a second step are not cached: a cached password would answer a later guess faster.
+    if (!opts.firstFactorOnly) this.#remember(key, { uid: user.uid, via: 'password', passwordHash });
     await this.#throttle.registerSuccess(ip, uid);
     await this.#audit.loginSuccess({ uid: user.uid, ip, method });
     await this.#onLogin?.(user.uid, 'password', password);
     return this.#toAuthenticated(user, 'password', password);
   }
 
-  /**
-   * Refuses a correct login password alone for a user who needs a second factor. Counted and
-   * answered exactly like a wrong password, so that neither whether the password was right nor
-   * whether the user enrolled can be learnt from it.
-   * @throws AuthenticationError when `uid` needs a second factor and the caller does not ask for it
-   */
-  async #refuseWithoutSecondFactor(uid: string, ip: string, method: string, firstFactorOnly: boolean | undefined): Promise<void> {
-    if (firstFactorOnly || !this.#secondFactor || !(await this.#secondFactor.requiresSecondFactor(uid))) return;
-    await this.#throttle.registerFailure(ip, uid);
-    await this.#audit.loginFailure({ uid, ip, method, reason: 'second-factor-required' });
-    throw new AuthenticationError();
+  /** Whether a login password alone is not enough for `uid` here (they need a second factor the caller does not ask for). */
+  async #needsSecondFactor(uid: string, firstFactorOnly: boolean | undefined): Promise<boolean> {
+    return !firstFactorOnly && this.#secondFactor !== undefined && await this.#secondFactor.requiresSecondFactor(uid);
   }
 
   /** One argon2 verification per credential at a time: parallel requests of a client share it. */
