@@ -2,7 +2,7 @@ import { createHmac, randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { App } from '../app.ts';
 import { safeEqual } from '../auth/session-service.ts';
-import { AuthenticationError, ConflictError, ThrottledError } from '../errors.ts';
+import { AuthenticationError, ConflictError, ThrottledError, TooLargeError, ValidationError } from '../errors.ts';
 import type { HttpContext } from '../http/context.ts';
 import { pageShell } from './login-page.ts';
 import { qrDataUrl } from './qr-code.ts';
@@ -113,7 +113,13 @@ export async function handleChallenge(req: IncomingMessage, res: ServerResponse,
   };
   if (req.method !== 'POST') { req.resume(); await render(200); return; }
   let body: Record<string, unknown>;
-  try { body = await readBody(req); } catch { await render(400, 'The form could not be read. Try again.'); return; }
+  try {
+    body = await readBody(req);
+  } catch (err) {
+    if (!(err instanceof TooLargeError || err instanceof ValidationError)) throw err;
+    await render(err instanceof TooLargeError ? 413 : 400, 'The form could not be read. Try again.');
+    return;
+  }
   // SameSite=Strict keeps the cookie off cross-site posts already; the token derived from it is the second lock.
   if (!safeEqual(token, str(body, 'requesttoken', false))) { await render(403, 'Your session expired. Please try again.'); return; }
   const code = str(body, 'code', false);

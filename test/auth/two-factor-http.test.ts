@@ -342,6 +342,21 @@ describe('two-factor on PostgreSQL: enrolment, a code accepted once even in para
     const tokens = await Promise.all(two.map(async (j, i) => formToken(await (await j.fetch(t.url + locs[i])).text())));
     const both = await Promise.all(two.map((j, i) => j.post(t.url + locs[i], { code: codes[0]!, requesttoken: tokens[i]! })));
     assert.deepEqual(both.map((r) => r.status).sort(), [303, 401], 'a backup code works once, also in parallel');
+
+    // Turning it off in settings needs the password; a wrong one changes nothing.
+    const off = (password: string) => jar.fetch(`${t.url}/web/api/me/two-factor/disable`, {
+      method: 'POST', headers: { requesttoken: csrf, 'content-type': 'application/json' }, body: JSON.stringify({ password }),
+    });
+    assert.equal((await jar.fetch(`${t.url}/web/api/me/two-factor/disable`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ password: BOB.password }) })).status, 403, 'CSRF');
+    assert.equal((await off('wrong-password')).status, 403);
+    assert.equal((await off('')).status, 400);
+    assert.equal(await t.app.twoFactor.isEnabled('bob'), true);
+    const done = await off(BOB.password);
+    assert.equal(done.status, 200);
+    assert.deepEqual(((await done.json()) as { disabled: string[] }).disabled, ['totp', 'backup_codes']);
+    assert.equal((await propfind(t, BOB.uid, BOB.password)).status, 207, 'the password works again');
+    const rows = await t.app.db.selectFrom('two_factor_backup_codes').select('id').where('uid', '=', 'bob').execute();
+    assert.equal(rows.length, 0);
   });
 });
 
