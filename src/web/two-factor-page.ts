@@ -105,6 +105,13 @@ export async function handleChallenge(req: IncomingMessage, res: ServerResponse,
   const { uid } = pending;
   const token = mac(app, 'form', pending.value);
   const enrolled = await app.twoFactor.isEnabled(uid);
+  if (!enrolled && !(await app.twoFactor.isEnforcedFor(uid))) {
+    // Turned off since the password step (admin): nothing to ask; log in again, without a second step.
+    req.resume();
+    setPendingCookie(app, req, res, '', 0);
+    redirect(res, `/login?redirect_url=${encodeURIComponent(target)}`);
+    return;
+  }
   const render = async (status: number, error?: string, headers: Record<string, string> = {}) => {
     if (enrolled) { sendHtml(res, status, challengeForm({ action, token, error }), headers); return; }
     // The pending secret stays across reloads and mistyped codes (the app may have scanned it already).

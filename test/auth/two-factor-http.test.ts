@@ -269,9 +269,16 @@ describe('two-factor login over HTTP', { timeout: 300_000 }, () => {
     r = await occ(['twofactorauth:disable', 'bob', 'sms'], env);
     assert.equal(r.code, 2);
     assert.equal((await propfind(t, BOB.uid, BOB.password)).status, 401, 'unknown provider changed nothing');
+    const midway = new Jar();
+    const midLoc = (await postPassword(midway, t.url, BOB.uid, BOB.password)).headers.get('location')!;
     r = await occ(['twofactorauth:disable', 'bob', 'totp'], env);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout, 'Two-factor provider totp disabled for user bob.\n');
+    // A login that passed the password before: no setup forced on bob, he logs in again.
+    const mid = await midway.fetch(t.url + midLoc);
+    assert.equal(mid.status, 303);
+    assert.equal(mid.headers.get('location'), '/login?redirect_url=%2F');
+    assert.equal(await t.app.twoFactor.isEnabled('bob'), false);
     assert.equal((await propfind(t, BOB.uid, BOB.password)).status, 207, 'the password works again');
     r = await occ(['twofactorauth:disable', 'carol'], env);
     assert.equal(r.stdout, 'Two-factor authentication disabled for user carol (totp).\n');
