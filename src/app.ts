@@ -30,6 +30,10 @@ import { UserService } from './auth/user-service.ts';
 import { LoginFlowService, SharedLoginFlowService } from './auth/login-flow-service.ts';
 import { RedisLoginFlowStore } from './redis/redis-login-flow-store.ts';
 import { SessionService } from './auth/session-service.ts';
+import { SecretBox } from './auth/secret-box.ts';
+import { TwoFactorEnforcement } from './auth/two-factor-enforcement.ts';
+import { TwoFactorRepository } from './auth/two-factor-repository.ts';
+import { TwoFactorService } from './auth/two-factor-service.ts';
 import { GroupService } from './sharing/group-service.ts';
 import { ShareRepository } from './sharing/share-repository.ts';
 import { ShareResolver } from './sharing/share-resolver.ts';
@@ -70,6 +74,8 @@ export interface App {
   readonly appPasswords: AppPasswordService;
   /** Every login path goes through it (Basic, app passwords, web form). */
   readonly auth: Authenticator;
+  /** Two-factor authentication (TOTP, backup codes, enforcement). */
+  readonly twoFactor: TwoFactorService;
   readonly throttle: Throttler;
   /** `<datadirectory>/audit.log`. */
   readonly audit: AuditLog;
@@ -179,7 +185,17 @@ export async function openApp(config: Config, opts: OpenAppOptions = {}): Promis
   const redis = config.redis ? new (await import('./redis/redis-client.ts')).RedisClient(config.redis, { instanceId: config.instanceid }) : undefined;
   const throttle = new Throttler(redis ? new RedisThrottleStore(redis) : new MemoryThrottleStore(), opts.throttle);
   const audit = new AuditLog(join(config.datadirectory, 'audit.log'));
-  const auth = new Authenticator({ users, appPasswords, throttle, audit, onLogin: async (uid, via, secret) => {
+  // Enforcement by group counts admins as members of `admin`, as Nextcloud's admin group.
+  const twoFactor = new TwoFactorService({
+    repo: new TwoFactorRepository(db), enforcement: new TwoFactorEnforcement(appConfig), box: new SecretBox(config.secret, 'totp'),
+    throttle, audit,
+    groupsOf: async (uid) => {
+      const gs = await groups.groupsOf(uid);
+      const u = await users.get(uid).catch(() => undefined);
+      return u?.isAdmin && !gs.includes('admin') ? [...gs, 'admin'] : gs;
+    },
+  });
+  const auth = new Authenticator({ users, appPasswords, throttle, audit, secondFactor: twoFactor, onLogin: async (uid, via, secret) => {
     const wasUnlocked = userKeys.session.get(uid) !== undefined;
     await userKeys.onLogin(uid, via, secret);
     if (!wasUnlocked && userKeys.session.get(uid)) await shareKeySync.onUnlocked(uid);
@@ -194,7 +210,7 @@ export async function openApp(config: Config, opts: OpenAppOptions = {}): Promis
   return {
     config, log, db, dbKind: kind, appConfig, blobs, rawBlobs, files, locks, uploads, encryption, userKeys, keyHolder,
     maintenance: new MaintenanceState(appConfig),
-    users, appPasswords, auth, throttle, audit, loginFlow: redis ? new SharedLoginFlowService({ appPasswords, store: new RedisLoginFlowStore(redis) }) : new LoginFlowService({ appPasswords }),
+    users, appPasswords, auth, twoFactor, throttle, audit, loginFlow: redis ? new SharedLoginFlowService({ appPasswords, store: new RedisLoginFlowStore(redis) }) : new LoginFlowService({ appPasswords }),
     groups, shares, shareResolver,
     // Per-user keys: a web session wraps the private key under its cookie value, so that every
     // server process (scale-out) can unlock it; the wrapping goes when the session ends.

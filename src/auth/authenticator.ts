@@ -22,6 +22,11 @@ export interface AuthenticatorDeps {
    * (per-user-key mode unlocks the user's private key with it). Must not throw.
    */
   onLogin?: (uid: string, via: 'password' | 'app-password', secret: string) => Promise<void>;
+  /**
+   * Two-factor state: a user who needs a second factor never gets in with the login password
+   * alone (clients then need an app password), unless the caller runs the second step itself.
+   */
+  secondFactor?: { requiresSecondFactor(uid: string): Promise<boolean> };
 }
 
 interface CacheEntry {
@@ -49,6 +54,7 @@ export class Authenticator {
   readonly #ttl: number;
   readonly #max: number;
   readonly #onLogin: AuthenticatorDeps['onLogin'];
+  readonly #secondFactor: AuthenticatorDeps['secondFactor'];
   readonly #salt = randomBytes(32);
   readonly #cache = new Map<string, CacheEntry>();
   readonly #inflight = new Map<string, Promise<{ user: UserRecord; passwordHash: string }>>();
@@ -61,6 +67,7 @@ export class Authenticator {
     this.#ttl = deps.cacheTtlMs ?? 5 * 60_000;
     this.#max = deps.cacheMax ?? 10_000;
     this.#onLogin = deps.onLogin;
+    this.#secondFactor = deps.secondFactor;
   }
 
   /**
@@ -83,10 +90,13 @@ export class Authenticator {
   /**
    * Authenticates a login name and password (login password, or an app password unless
    * `allowAppPassword` is false — the web login form accepts only the login password).
+   * The login password of a user who needs a second factor is refused (as a wrong password: no
+   * oracle for the password or the enrolment) unless `firstFactorOnly` says the caller asks for the
+   * second factor next (web login) or acts for a session that already passed it.
    * @throws AuthenticationError; ThrottledError
    */
   async authenticatePassword(loginName: string, password: string, ip: string,
-    opts: { method?: string; allowAppPassword?: boolean } = {}): Promise<AuthenticatedUser> {
+    opts: { method?: string; allowAppPassword?: boolean; firstFactorOnly?: boolean } = {}): Promise<AuthenticatedUser> {
     const method = opts.method ?? 'password';
     const allowApp = opts.allowAppPassword ?? true;
     const uid = loginName;
@@ -98,7 +108,10 @@ export class Authenticator {
       // A cached login password still honours the per-user limit (a cached app password need not).
       if (hit.via === 'password') await this.#throttle.check({ uid }).catch((e) => this.#onThrottled(e, ip, uid, method));
       const user = await this.#revalidate(hit);
-      if (user) {
+      // The login password of a user who now needs a second factor: the full check below refuses
+      // it, at a wrong password's cost (a fast refusal would confirm the password).
+      const recheck = user !== undefined && hit.via === 'password' && await this.#needsSecondFactor(user.uid, opts.firstFactorOnly);
+      if (user && !recheck) {
         await this.#throttle.registerSuccess(ip, uid);
         await this.#onLogin?.(user.uid, hit.via, password);
         return this.#toAuthenticated(user, hit.via, password, hit.appPasswordId);
@@ -130,15 +143,29 @@ export class Authenticator {
       ({ user, passwordHash } = await this.#verifyOnce(key, uid, password));
     } catch (err) {
       if (!(err instanceof AuthenticationError)) throw err;
+      await this.#needsSecondFactor(uid, opts.firstFactorOnly).catch(() => false); // the work of a refusal below: no timing oracle
       await this.#throttle.registerFailure(ip, uid);
       await this.#audit.loginFailure({ uid, ip, method });
       throw err;
     }
-    this.#remember(key, { uid: user.uid, via: 'password', passwordHash });
+    // The right password alone for a user who needs a second factor: counted and answered exactly
+    // like a wrong password, so that neither the password nor the enrolment can be learnt from it.
+    if (await this.#needsSecondFactor(user.uid, opts.firstFactorOnly)) {
+      await this.#throttle.registerFailure(ip, uid);
+      await this.#audit.loginFailure({ uid, ip, method, reason: 'second-factor-required' });
+      throw new AuthenticationError();
+    }
+    // Logins that go on to a second step are not cached: a cached password would answer a later guess faster.
+    if (!opts.firstFactorOnly) this.#remember(key, { uid: user.uid, via: 'password', passwordHash });
     await this.#throttle.registerSuccess(ip, uid);
     await this.#audit.loginSuccess({ uid: user.uid, ip, method });
     await this.#onLogin?.(user.uid, 'password', password);
     return this.#toAuthenticated(user, 'password', password);
+  }
+
+  /** Whether a login password alone is not enough for `uid` here (they need a second factor the caller does not ask for). */
+  async #needsSecondFactor(uid: string, firstFactorOnly: boolean | undefined): Promise<boolean> {
+    return !firstFactorOnly && this.#secondFactor !== undefined && await this.#secondFactor.requiresSecondFactor(uid);
   }
 
   /** One argon2 verification per credential at a time: parallel requests of a client share it. */

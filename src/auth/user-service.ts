@@ -135,7 +135,7 @@ export class UserService {
   }
 
   /**
-   * Deletes the users row, the user's app passwords and preferences (not their files).
+   * Deletes the users row, the user's app passwords, preferences and second factor (not their files).
    * @throws NotFoundError
    */
   async delete(uid: string): Promise<void> {
@@ -144,6 +144,9 @@ export class UserService {
       if (Number(r.numDeletedRows) === 0) throw new NotFoundError(`User "${uid}" does not exist`);
       await trx.deleteFrom('app_passwords').where('uid', '=', uid).execute();
       await trx.deleteFrom('user_preferences').where('uid', '=', uid).execute();
+      // A new account of the same name must not inherit (or be locked out by) the old second factor.
+      await trx.deleteFrom('two_factor_totp').where('uid', '=', uid).execute();
+      await trx.deleteFrom('two_factor_backup_codes').where('uid', '=', uid).execute();
     });
   }
 

@@ -168,6 +168,25 @@ export interface WebSessionsTable {
   ip: string;
 }
 
+/** A user's TOTP secret (sealed), pending until a first code is verified (`enabled` 0/1). */
+export interface TwoFactorTotpTable {
+  uid: string;
+  secret_sealed: string;
+  enabled: number;
+  /** Newest TOTP time step a code was accepted for (replay protection). */
+  last_step: Big;
+  created_at: Big;
+}
+
+/** A two-factor backup code (SHA-256 hex only); `used_at` set once it was used. */
+export interface TwoFactorBackupCodesTable {
+  id: Generated<number>;
+  uid: string;
+  code_hash: string;
+  used_at: Big | null;
+  created_at: Big;
+}
+
 export interface Database {
   users: UsersTable;
   user_preferences: UserPreferencesTable;
@@ -184,6 +203,8 @@ export interface Database {
   shares: SharesTable;
   share_mounts: ShareMountsTable;
   web_sessions: WebSessionsTable;
+  two_factor_totp: TwoFactorTotpTable;
+  two_factor_backup_codes: TwoFactorBackupCodesTable;
 }
 
 /** Reads a bigint column as a JS number (pg returns int8 as string). */

@@ -9,6 +9,7 @@ import {
 } from './session-auth.ts';
 import { TooLargeError, ValidationError } from '../errors.ts';
 import { esc, readBody, redirect, safeRedirectTarget, sendHtml, sendJson, str } from './web-http.ts';
+import { beginSecondStep } from './two-factor-page.ts';
 
 /** Cookie carrying the login form's CSRF nonce (double submit; SameSite=Strict). */
 const LOGIN_CSRF_COOKIE = 'coffer_login_csrf';
@@ -82,7 +83,9 @@ export async function handleLogin(req: IncomingMessage, res: ServerResponse, ctx
   }
   try {
     if (!user || !password) throw new AuthenticationError('Missing credentials');
-    const au = await app.auth.authenticatePassword(user, password, ctx.ip, { method: 'web', allowAppPassword: false });
+    const au = await app.auth.authenticatePassword(user, password, ctx.ip, { method: 'web', allowAppPassword: false, firstFactorOnly: true });
+    // Two-factor users get the second step instead of a session.
+    if (await beginSecondStep(app, req, res, au.uid, target)) return;
     const s = await app.sessions.create(au.uid, { userAgent: String(req.headers['user-agent'] ?? ''), ip: ctx.ip });
     void app.sessions.cleanup().catch((err: unknown) => ctx.log.warn({ err }, 'session cleanup failed'));
     const secure = isSecureRequest(app, req);

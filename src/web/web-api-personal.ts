@@ -28,7 +28,7 @@ export async function handlePersonalApi(c: ApiCall, s: ResolvedSession): Promise
     if (next.length === 0) throw new ValidationError('The new password must not be empty');
     // Throttled and audited like a login: this is a password check too.
     try {
-      await app.auth.authenticatePassword(user.uid, current, ctx.ip, { method: 'web-password-change', allowAppPassword: false });
+      await app.auth.authenticatePassword(user.uid, current, ctx.ip, { method: 'web-password-change', allowAppPassword: false, firstFactorOnly: true });
     } catch (err) {
       if (err instanceof AuthenticationError) { sendJson(c.res, 403, { error: { code: 'wrong-password', message: 'The current password is wrong.' } }); return true; }
       throw err;

@@ -5,6 +5,7 @@ import { handleAdminApi } from './web-api-admin.ts';
 import { handleFilesApi, type ApiCall } from './web-api-files.ts';
 import { handlePersonalApi } from './web-api-personal.ts';
 import { handleSharesApi } from './web-api-shares.ts';
+import { handleTwoFactorApi } from './web-api-two-factor.ts';
 import { sendError, sendJson } from './web-http.ts';
 
 /** URL prefix of the web UI's JSON API. */
@@ -39,7 +40,8 @@ export async function handleWebApi(req: IncomingMessage, res: ServerResponse, ct
     }
     const c: ApiCall = { app, user: s.user, req, res, ctx, segments };
     const handled = (segments[0] === 'files' && await handleFilesApi(c))
-      || await handleSharesApi(c) || await handleAdminApi(c) || await handlePersonalApi(c, s);
+      || await handleSharesApi(c) || await handleAdminApi(c) || await handlePersonalApi(c, s)
+      || await handleTwoFactorApi(c);
     if (!handled) { req.resume(); sendJson(res, 404, { error: { code: 'not-found', message: 'Unknown API endpoint' } }); }
   } catch (err) {
     req.resume();

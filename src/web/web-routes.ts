@@ -5,6 +5,7 @@ import { handleLoginFlowPage, handleLogin, handleLogout, pageShell } from './log
 import { resolveSession } from './session-auth.ts';
 import { ASSET_PREFIX, handleAsset, sendDistFile } from './static-assets.ts';
 import { handleWebApi, WEB_API_PREFIX } from './web-api.ts';
+import { CHALLENGE_PATH, handleChallenge } from './two-factor-page.ts';
 import { redirect, sendHtml } from './web-http.ts';
 
 /** Paths of the single-page app (served index.html once logged in). */
@@ -33,6 +34,8 @@ export function webRoutes(app: App): Route[] {
     { prefix: '/login', exact: true, handler: handleLogin },
     { prefix: '/index.php/login', exact: true, handler: handleLogin },
     { prefix: '/logout', exact: true, handler: handleLogout },
+    { prefix: CHALLENGE_PATH, exact: true, handler: handleChallenge },
+    { prefix: `/index.php${CHALLENGE_PATH}`, exact: true, handler: handleChallenge },
     { prefix: '/login/v2/flow/', handler: handleLoginFlowPage },
     { prefix: '/index.php/login/v2/flow/', handler: handleLoginFlowPage },
     { prefix: ASSET_PREFIX, handler: handleAsset },

@@ -10,6 +10,7 @@ import { openApp, type App } from '../../src/app.ts';
 import { loadConfig, newInstanceId, newSecret, saveConfig, type Config } from '../../src/config/config.ts';
 import { startServer, type RunningServer } from '../../src/http/server.ts';
 import { silentLogger, type Logger } from '../../src/logger.ts';
+import type { ThrottleOptions } from '../../src/auth/throttler.ts';
 
 export const ADMIN = { uid: 'admin', password: 'admin-password-123' } as const;
 
@@ -39,6 +40,8 @@ export interface TestInstanceOptions {
   logger?: Logger;
   /** Keep the temp dir after stop (debugging). */
   keep?: boolean;
+  /** Brute-force throttle override (e.g. a low limit to reach 429 quickly). */
+  throttle?: Partial<ThrottleOptions>;
 }
 
 /** Creates a fresh PostgreSQL database on 127.0.0.1:5432; returns its name and a drop function. */
@@ -81,7 +84,7 @@ export async function writeTestConfig(opts: TestInstanceOptions = {}): Promise<{
 export async function startTestInstance(opts: TestInstanceOptions = {}): Promise<TestInstance> {
   const { dir, configPath, drop } = await writeTestConfig(opts);
   const config = loadConfig(configPath);
-  const app = await openApp(config, { logger: opts.logger ?? silentLogger(), argon2: { memoryCost: 1024, timeCost: 1, parallelism: 1 } });
+  const app = await openApp(config, { logger: opts.logger ?? silentLogger(), argon2: { memoryCost: 1024, timeCost: 1, parallelism: 1 }, throttle: opts.throttle });
   await app.users.create({ uid: ADMIN.uid, password: ADMIN.password, isAdmin: true });
   const server = await startServer(app, { host: '127.0.0.1', port: 0 });
   const basic = (uid: string, password: string) => 'Basic ' + Buffer.from(`${uid}:${password}`).toString('base64');

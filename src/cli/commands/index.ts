@@ -20,6 +20,7 @@ import * as userInfo from './user-info.command.ts';
 import * as userList from './user-list.command.ts';
 import * as userResetpassword from './user-resetpassword.command.ts';
 import * as userSetting from './user-setting.command.ts';
+import * as twofactorauth from './twofactorauth.command.ts';
 import * as groupAdd from './group-add.command.ts';
 import * as groupMembers from './group-members.command.ts';
 import * as groupDelete from './group-delete.command.ts';
@@ -59,6 +60,7 @@ export const COMMAND_MODULES: readonly CommandModule[] = [
   userList,
   userResetpassword,
   userSetting,
+  twofactorauth,
   // groups (sharing engineer)
   groupAdd,
   groupMembers,

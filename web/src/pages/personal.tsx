@@ -1,6 +1,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, formatDate, formatSize, type SessionUser } from '../api.ts';
 import { errorToast, toast } from '../components/toast.tsx';
+import { TwoFactorSection } from './two-factor-settings.tsx';
 
 interface Me { uid: string; displayName: string; email: string | null; quota: { used: number; total: number | null } }
 interface AppPw { id: number; name: string; createdAt: number; lastUsed: number | null }
@@ -167,7 +168,7 @@ function RecoverySection() {
   );
 }
 
-/** `/settings/user`: personal info, password, recovery, app passwords, sessions. */
+/** `/settings/user`: personal info, password, recovery, two-factor authentication, app passwords, sessions. */
 export function PersonalPage({ user }: { user: SessionUser }) {
   const [me, setMe] = useState<Me | null>(null);
   const [version, setVersion] = useState(0);
@@ -192,6 +193,7 @@ export function PersonalPage({ user }: { user: SessionUser }) {
       </div>
       <PasswordSection onChanged={() => setVersion((v) => v + 1)} />
       <RecoverySection />
+      <TwoFactorSection />
       <AppPasswords uid={user.uid} />
       <Sessions key={version} />
     </section>
