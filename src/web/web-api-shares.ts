@@ -15,7 +15,7 @@ function toJson(c: ApiCall, s: ShareWithNode) {
 }
 
 /**
- * `GET shares?path=` (the user's shares of a node), `POST shares` {path, shareType, shareWith?,
+ * `GET shares?path=` (the user's shares of a node, and `ceiling`: the most a share of it may grant), `POST shares` {path, shareType, shareWith?,
  * password?, expireDate?, permissions?}, `PUT shares/<id>` {permissions?, password?, expireDate?}, `DELETE shares/<id>`, `GET sharees?search=` (users and groups).
  * @returns false when the request is not a sharing request
  */
@@ -35,7 +35,9 @@ export async function handleSharesApi(c: ApiCall): Promise<boolean> {
   if (segments[1] === undefined && m === 'GET') {
     const path = normalizePath(ctx.query.get('path') ?? '');
     const list = await app.shares.list(user.uid, path === '' ? {} : { path });
-    sendJson(c.res, 200, { shares: list.map((s) => toJson(c, s)) });
+    // The most a share of this node may grant (what the user holds on it now): the UI offers no more.
+    const ceiling = path === '' ? undefined : await app.shares.ceilingOf(user.uid, path);
+    sendJson(c.res, 200, { shares: list.map((s) => toJson(c, s)), ceiling });
     return true;
   }
   if (segments[1] === undefined && m === 'POST') {
