@@ -23,11 +23,9 @@ export async function handleSharesApi(c: ApiCall): Promise<boolean> {
   const { app, user, req, ctx, segments } = c;
   const m = req.method ?? 'GET';
   if (segments[0] === 'sharees' && m === 'GET') {
-    const q = (ctx.query.get('search') ?? '').trim().toLowerCase();
-    const users = (await app.users.list({ search: q, limit: 20 })).filter((u) => u.uid !== user.uid && u.enabled)
-      .map((u) => ({ type: 0, id: u.uid, label: u.displayName }));
-    const groups = (await app.groups.list()).filter((g) => !q || g.gid.toLowerCase().includes(q) || g.displayName.toLowerCase().includes(q))
-      .slice(0, 20).map((g) => ({ type: 1, id: g.gid, label: g.displayName }));
+    const found = await app.sharees.find(user.uid, { search: ctx.query.get('search') ?? '', limit: 20 });
+    const users = found.users.map((u) => ({ type: 0, id: u.uid, label: u.displayName }));
+    const groups = found.groups.map((g) => ({ type: 1, id: g.gid, label: g.displayName }));
     sendJson(c.res, 200, { sharees: [...users, ...groups] });
     return true;
   }
