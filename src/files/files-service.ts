@@ -22,6 +22,10 @@ export interface FilesServiceDeps {
 }
 
 const nowSeconds = () => Math.floor(Date.now() / 1000);
+/** Dead properties one node may hold (PROPPATCH). */
+export const MAX_DEAD_PROPERTIES = 256;
+/** Their total size (namespaces, names and values, in characters). */
+export const MAX_DEAD_PROPERTY_BYTES = 256 * 1024;
 
 function ctxOf(node: Pick<FileNode, 'fileId' | 'owner'>): BlobContext {
   return { fileId: node.fileId, owner: node.owner };
@@ -343,9 +347,23 @@ export class FilesService {
     return this.#repo.properties(this.#db, fileIds);
   }
 
-  /** Applies PROPPATCH operations in document order, all or nothing. */
+  /**
+   * Applies PROPPATCH operations in document order, all or nothing. A node holds at most
+   * MAX_DEAD_PROPERTIES dead properties of MAX_DEAD_PROPERTY_BYTES in all (every PROPFIND allprop
+   * returns them; without a bound, repeated PROPPATCHes would grow the database without end). A
+   * patch that leaves a node over a bound and bigger than before changes nothing; one that shrinks
+   * a node already over it (from before the bound) goes through.
+   * @throws QuotaExceededError (the bound; RFC 4918's 507 Insufficient Storage)
+   */
   async patchProperties(fileId: number, ops: PropPatchOp[]): Promise<void> {
-    await transact(this.#db, (trx) => this.#repo.applyPropPatch(trx, fileId, ops));
+    await transact(this.#db, async (trx) => {
+      const before = await this.#repo.propertyUsage(trx, fileId);
+      await this.#repo.applyPropPatch(trx, fileId, ops);
+      const after = await this.#repo.propertyUsage(trx, fileId);
+      if ((after.count > MAX_DEAD_PROPERTIES && after.count > before.count) || (after.size > MAX_DEAD_PROPERTY_BYTES && after.size > before.size)) {
+        throw new QuotaExceededError(`A file or folder holds at most ${MAX_DEAD_PROPERTIES} dead properties of ${MAX_DEAD_PROPERTY_BYTES / 1024} KiB in all`);
+      }
+    });
   }
 
   async quota(uid: string): Promise<Quota> {

@@ -307,6 +307,17 @@ export class NodeRepository {
     }
   }
 
+  /** How many dead properties a node has, and their total size (namespace, name and value, in characters). */
+  async propertyUsage(ex: Executor, fileId: number): Promise<{ count: number; size: number }> {
+    const r = await ex.selectFrom('properties')
+      .select((eb) => [
+        eb.fn.countAll<number | string>().as('n'),
+        sql<number | string | null>`sum(length(namespace) + length(name) + length(value))`.as('size'),
+      ])
+      .where('fileid', '=', fileId).executeTakeFirstOrThrow();
+    return { count: num(r.n), size: r.size === null ? 0 : num(r.size) };
+  }
+
   async copyProperties(ex: Executor, fromId: number, toId: number): Promise<void> {
     const rows = await ex.selectFrom('properties').selectAll().where('fileid', '=', fromId).execute();
     if (rows.length) await ex.insertInto('properties').values(rows.map((r) => ({ ...r, fileid: toId }))).execute();
