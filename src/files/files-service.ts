@@ -8,6 +8,7 @@ import type { Logger } from '../logger.ts';
 import type { BlobContext, BlobStore, ByteRange } from '../storage/blob-store.ts';
 import { newBlobId } from '../storage/local-blob-store.ts';
 import { CopyMoveService, type TreeRef } from './copy-move-service.ts';
+import { assertPropertyBounds } from './dead-property-bounds.ts';
 import { DIR_MIMETYPE, mimetypeFor } from './mimetypes.ts';
 import { NodeRepository, newEtag, type Executor } from './node-repository.ts';
 import { baseName, normalizePath, parentPath } from './paths.ts';
@@ -22,10 +23,6 @@ export interface FilesServiceDeps {
 }
 
 const nowSeconds = () => Math.floor(Date.now() / 1000);
-/** Dead properties one node may hold (PROPPATCH). */
-export const MAX_DEAD_PROPERTIES = 256;
-/** Their total size (namespaces, names and values, in characters). */
-export const MAX_DEAD_PROPERTY_BYTES = 256 * 1024;
 
 function ctxOf(node: Pick<FileNode, 'fileId' | 'owner'>): BlobContext {
   return { fileId: node.fileId, owner: node.owner };
@@ -348,21 +345,14 @@ export class FilesService {
   }
 
   /**
-   * Applies PROPPATCH operations in document order, all or nothing. A node holds at most
-   * MAX_DEAD_PROPERTIES dead properties of MAX_DEAD_PROPERTY_BYTES in all (every PROPFIND allprop
-   * returns them; without a bound, repeated PROPPATCHes would grow the database without end). A
-   * patch that leaves a node over a bound and bigger than before changes nothing; one that shrinks
-   * a node already over it (from before the bound) goes through.
-   * @throws QuotaExceededError (the bound; RFC 4918's 507 Insufficient Storage)
+   * Applies PROPPATCH operations in document order, all or nothing, within the per-node bounds.
+   * @throws QuotaExceededError (dead-property-bounds.ts: nothing is changed then)
    */
   async patchProperties(fileId: number, ops: PropPatchOp[]): Promise<void> {
     await transact(this.#db, async (trx) => {
       const before = await this.#repo.propertyUsage(trx, fileId);
       await this.#repo.applyPropPatch(trx, fileId, ops);
-      const after = await this.#repo.propertyUsage(trx, fileId);
-      if ((after.count > MAX_DEAD_PROPERTIES && after.count > before.count) || (after.size > MAX_DEAD_PROPERTY_BYTES && after.size > before.size)) {
-        throw new QuotaExceededError(`A file or folder holds at most ${MAX_DEAD_PROPERTIES} dead properties of ${MAX_DEAD_PROPERTY_BYTES / 1024} KiB in all`);
-      }
+      assertPropertyBounds(before, await this.#repo.propertyUsage(trx, fileId));
     });
   }
 

@@ -6,6 +6,7 @@ import { ROWS_AS_ARRAYS } from '../db/statement-cache.ts';
 import { num, type Database, type NodesTable } from '../db/schema.ts';
 import type { DeadProperty, FileNode, PropPatchOp } from './types.ts';
 import { ancestorsOf, parentPath } from './paths.ts';
+import type { PropertyUsage } from './dead-property-bounds.ts';
 
 /** A database handle or an open transaction. */
 export type Executor = Db | Transaction<Database>;
@@ -308,7 +309,7 @@ export class NodeRepository {
   }
 
   /** How many dead properties a node has, and their total size (namespace, name and value, in characters). */
-  async propertyUsage(ex: Executor, fileId: number): Promise<{ count: number; size: number }> {
+  async propertyUsage(ex: Executor, fileId: number): Promise<PropertyUsage> {
     const r = await ex.selectFrom('properties')
       .select((eb) => [
         eb.fn.countAll<number | string>().as('n'),

@@ -3,11 +3,9 @@ import type { Db } from '../db/database.ts';
 import { num, type Database } from '../db/schema.ts';
 import { QueryTemplate } from '../db/query-template.ts';
 import { subtreeBounds, toNode } from '../files/node-repository.ts';
-import { ancestorsOf } from '../files/paths.ts';
 import type { FileNode } from '../files/types.ts';
-import {
-  has, PERMISSION_ALL, PERMISSION_READ, PERMISSION_SHARE, SHARE_TYPE_GROUP, SHARE_TYPE_LINK, SHARE_TYPE_USER, type Share, type ShareType,
-} from './share-types.ts';
+import { heldOn, withEffectivePermissions, type ReceivedOnPaths } from './effective-permissions.ts';
+import { SHARE_TYPE_GROUP, SHARE_TYPE_USER, type Share, type ShareType } from './share-types.ts';
 
 /** A share with the node it points at (shares of deleted nodes never come back from here). */
 export interface ShareWithNode {
@@ -141,21 +139,11 @@ const OWNER_SHARE_TYPES = new QueryTemplate<{ file_id: number | string; share_ty
   .where((eb) => eb.or([eb('expiration', 'is', null), eb('expiration', '>', now as number)]))
   .limit(limit as number));
 
-/** Whether a share with these (effective) permissions grants anything: a link some bit, a user or group share read. */
-function grantsAccess(s: Share): boolean {
-  return s.shareType === SHARE_TYPE_LINK ? s.permissions !== 0 : has(s.permissions, PERMISSION_READ);
-}
-
-/** What a reshare may grant given what its initiator holds: nothing once they lost the share permission. */
-function reshareCap(held: number): number {
-  return has(held, PERMISSION_SHARE) ? held : 0;
-}
-
 /**
  * The queries on `shares` and `share_mounts`, joined with `nodes` so dangling shares drop out.
- * Every share read here carries its effective permissions: a reshare's stored permissions capped
- * by what its initiator holds now (see `holds`); a reshare left with nothing (no read) drops out
- * like an expired share, and comes back if its initiator regains the rights.
+ * Every share read here carries its effective permissions (effective-permissions.ts): a reshare's
+ * stored permissions capped by what its initiator holds now; a reshare left with nothing (no read)
+ * drops out like an expired share, and comes back if its initiator regains the rights.
  */
 export class ShareRepository {
   readonly #db: Db;
@@ -165,53 +153,24 @@ export class ShareRepository {
     return baseQuery(this.#db, now);
   }
 
-  /**
-   * What `uid` holds now on `owner`'s node at `path`: everything in their own tree; otherwise the
-   * union of the live shares they receive on that node or a folder above it, each capped in turn by
-   * what its own initiator holds now, and void once that initiator lost the share permission (a
-   * chain of reshares is as strong as its weakest link).
-   * Computed at read time, so a downgrade, an unshare, a group membership ending or a disabled
-   * account reach every reshare below at once, and nothing needs rewriting when rights come back.
-   * `chain` names the users already on the chain being followed: a reshare cycle grants nothing.
-   */
-  async holds(uid: string, owner: string, path: string, now: number, chain: ReadonlySet<string> = new Set()): Promise<number> {
-    if (uid === owner) return PERMISSION_ALL;
-    if (chain.has(uid)) return 0;
-    const rows = (await this.#base(now)
+  /** Live shares received by `uid` on `owner`'s nodes at any of `paths` (stored permissions). */
+  #receivedOn(now: number): ReceivedOnPaths {
+    return async (uid, owner, paths) => (await this.#base(now)
       .where(receivedBy(uid))
       .where('s.initiator', '<>', uid)
       .where('n.owner', '=', owner)
-      .where('n.path', 'in', [path, ...ancestorsOf(path)])
+      .where('n.path', 'in', paths)
       .execute()).map(splitRow);
-    const next = new Set(chain).add(uid);
-    let acc = 0;
-    for (const r of rows) {
-      const mine = r.share.permissions & ~acc;
-      if (mine === 0) continue; // adds nothing to what is already held
-      acc |= r.share.initiator === owner ? r.share.permissions : r.share.permissions & reshareCap(await this.holds(r.share.initiator, owner, r.node.path, now, next));
-      if (acc === PERMISSION_ALL) break;
-    }
-    return acc;
   }
 
-  /**
-   * `rows` with their effective permissions (reshares capped by what their initiator holds now),
-   * without those left with nothing.
-   */
-  async effective<T extends ShareWithNode>(rows: readonly T[], now: number): Promise<T[]> {
-    const out: T[] = [];
-    const held = new Map<string, Promise<number>>();
-    for (const r of rows) {
-      const sh = r.share;
-      if (sh.initiator === sh.owner) { out.push(r); continue; }
-      const key = `${sh.initiator}\0${sh.owner}\0${r.node.path}`;
-      let ceiling = held.get(key);
-      if (!ceiling) { ceiling = this.holds(sh.initiator, sh.owner, r.node.path, now); held.set(key, ceiling); }
-      const permissions = sh.permissions & reshareCap(await ceiling);
-      const capped = permissions === sh.permissions ? r : { ...r, share: { ...sh, permissions } };
-      if (grantsAccess(capped.share)) out.push(capped);
-    }
-    return out;
+  /** What `uid` holds now on `owner`'s node at `path` (effective-permissions.ts heldOn). */
+  holds(uid: string, owner: string, path: string, now: number): Promise<number> {
+    return heldOn(this.#receivedOn(now), uid, owner, path);
+  }
+
+  /** `rows` with their effective permissions, without the reshares left with nothing. */
+  effective<T extends ShareWithNode>(rows: readonly T[], now: number): Promise<T[]> {
+    return withEffectivePermissions(this.#receivedOn(now), rows);
   }
 
   async #one(row: Record<string, unknown> | undefined, now: number): Promise<ShareWithNode | undefined> {

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { MAX_DEAD_PROPERTIES, MAX_DEAD_PROPERTY_BYTES } from '../../src/files/files-service.ts';
+import { MAX_DEAD_PROPERTIES, MAX_DEAD_PROPERTY_BYTES } from '../../src/files/dead-property-bounds.ts';
 import { startTestInstance, type TestInstance } from '../support/test-instance.ts';
 
 const FILE = '/remote.php/dav/files/admin/props.txt';
