@@ -38,6 +38,8 @@ import { GroupService } from './sharing/group-service.ts';
 import { ShareRepository } from './sharing/share-repository.ts';
 import { ShareResolver } from './sharing/share-resolver.ts';
 import { ShareService } from './sharing/share-service.ts';
+import { TransferPolicy } from './sharing/transfer-policy.ts';
+import { ShareeSearch } from './sharing/sharee-search.ts';
 import { ShareKeys } from './encryption/share-keys.ts';
 import { ShareKeySync } from './sharing/share-key-sync.ts';
 import { ShareKeyedFilesService } from './sharing/share-key-moves.ts';
@@ -88,6 +90,10 @@ export interface App {
   readonly shares: ShareService;
   /** Maps a user's paths into received shares (DAV integration), mounts, share types. */
   readonly shareResolver: ShareResolver;
+  /** The permission rule of COPY/MOVE in a user's view (WebDAV and the web API both use it). */
+  readonly transfers: TransferPolicy;
+  /** Users and groups to share with (OCS Sharee API and the web UI). */
+  readonly sharees: ShareeSearch;
   /** Web UI browser sessions (cookie + CSRF token). */
   readonly sessions: SessionService;
   /** Shared Redis connection when `config.redis` is set (throttle counters of all processes). */
@@ -211,7 +217,8 @@ export async function openApp(config: Config, opts: OpenAppOptions = {}): Promis
     config, log, db, dbKind: kind, appConfig, blobs, rawBlobs, files, locks, uploads, encryption, userKeys, keyHolder,
     maintenance: new MaintenanceState(appConfig),
     users, appPasswords, auth, twoFactor, throttle, audit, loginFlow: redis ? new SharedLoginFlowService({ appPasswords, store: new RedisLoginFlowStore(redis) }) : new LoginFlowService({ appPasswords }),
-    groups, shares, shareResolver,
+    groups, shares, shareResolver, transfers: new TransferPolicy({ resolver: shareResolver, files }),
+    sharees: new ShareeSearch({ db, groups }),
     // Per-user keys: a web session wraps the private key under its cookie value, so that every
     // server process (scale-out) can unlock it; the wrapping goes when the session ends.
     sessions: new SessionService({

@@ -1,4 +1,4 @@
-import { ValidationError } from '../errors.ts';
+import { QuotaExceededError, ValidationError } from '../errors.ts';
 import type { PropPatchOp } from '../files/types.ts';
 import type { DavRequest } from './dav-request.ts';
 import { XML_BODY_LIMIT } from './dav-request.ts';
@@ -44,7 +44,8 @@ interface Outcome { ns: string; local: string; status: number }
 
 /**
  * PROPPATCH: dead properties in document order (atomically), `d:lastmodified`/`d:getlastmodified`
- * set the mtime, `oc:favorite`; protected live properties fail with 403 and everything else with 424.
+ * set the mtime, `oc:favorite`; protected live properties fail with 403 and everything else with 424;
+ * dead properties beyond the per-node bound (FilesService.patchProperties) fail with 507.
  * @throws NotFoundError, ValidationError, LockedError, PreconditionFailedError.
  */
 export async function handleProppatch(d: DavRequest): Promise<void> {
@@ -82,8 +83,17 @@ export async function handleProppatch(d: DavRequest): Promise<void> {
     if (!prev || prev.status === 200) outcomes.set(key, { ns: el.ns, local: el.local, status });
   }
 
+  if (!failed && deadOps.length > 0) {
+    try {
+      await app.files.patchProperties(node.fileId, deadOps);
+    } catch (err) {
+      if (!(err instanceof QuotaExceededError)) throw err;
+      // RFC 4918 9.2.1: 507 for the properties that could not be recorded, 424 for the rest.
+      failed = true;
+      for (const op of deadOps) if (op.op === 'set') outcomes.set(clark(op.prop.namespace, op.prop.name), { ns: op.prop.namespace, local: op.prop.name, status: 507 });
+    }
+  }
   if (!failed) {
-    if (deadOps.length > 0) await app.files.patchProperties(node.fileId, deadOps);
     if (mtime !== undefined) await app.files.setMtime(target.uid, target.path, mtime);
     if (favorite !== undefined) await app.files.setFavorite(target.uid, target.path, favorite);
   }

@@ -1,10 +1,9 @@
 import type { App } from '../app.ts';
-import { ForbiddenError } from '../errors.ts';
 import { assertPermitted, isMountRoot } from '../sharing/share-access.ts';
 import type { DavRequest } from './dav-request.ts';
 import { sendEmpty } from './dav-request.ts';
 import { resolveDestination, type DavTarget } from './dav-target.ts';
-import { drain } from './http-util.ts';
+import { drain, parseOverwrite } from './http-util.ts';
 
 /** Re-targets a request path that lies in a received share onto the owner's tree. */
 export async function toRealTarget(app: App, target: DavTarget): Promise<DavTarget> {
@@ -14,20 +13,26 @@ export async function toRealTarget(app: App, target: DavTarget): Promise<DavTarg
 }
 
 /**
- * A COPY/MOVE destination inside a received share needs create (new) or update (overwrite); the
- * mount itself cannot be replaced (its share would be lost). Own-tree destinations pass.
+ * COPY and MOVE go through the sharing layer's TransferPolicy (the web API does too): a mount root
+ * moved within the root is renamed here; anything the shares do not permit is refused.
+ * @returns true when the request has been answered here
  * @throws ForbiddenError
  */
-async function assertDestinationPermitted(app: App, dest: DavTarget): Promise<void> {
-  if (!dest.share) return;
-  if (isMountRoot(dest.share, dest.viewPath!)) throw new ForbiddenError('A received share cannot be replaced');
-  const exists = await app.files.tryStat(dest.uid, dest.path);
-  assertPermitted(dest.share, exists ? 'update' : 'create');
+async function gateTransfer(d: DavRequest, op: 'copy' | 'move'): Promise<boolean> {
+  const { app, req, res, target, user } = d;
+  const dest = resolveDestination(req, user.uid);
+  const plan = await app.transfers.plan(user.uid, op, target.viewPath ?? target.path, dest.path, { overwrite: parseOverwrite(req) });
+  if (plan.kind === 'transfer') return false;
+  drain(req);
+  await app.shares.renameMount(user.uid, plan.mountPoint, plan.name);
+  sendEmpty(res, 201);
+  return true;
 }
 
 /**
  * Enforces the share's permissions for the method, and handles the mount root's own operations
- * (DELETE = remove from my tree, MOVE within my root = rename the mount). Returns true when the
+ * (DELETE = remove from my tree, MOVE within my root = rename the mount; COPY and MOVE as the
+ * TransferPolicy decides, whether or not the source is in a share). Returns true when the
  * request has been answered here.
  * @throws ForbiddenError (403) for what the share does not permit
  */
@@ -35,10 +40,8 @@ export async function shareGate(d: DavRequest): Promise<boolean> {
   const { app, req, res, target, user } = d;
   const share = target.share;
   const method = req.method ?? 'GET';
-  if (!share) {
-    if (method === 'COPY' || method === 'MOVE') await assertDestinationPermitted(app, await toRealTarget(app, resolveDestination(req, user.uid)));
-    return false;
-  }
+  if (method === 'COPY' || method === 'MOVE') return gateTransfer(d, method === 'MOVE' ? 'move' : 'copy');
+  if (!share) return false;
   const root = isMountRoot(share, target.viewPath!);
   switch (method) {
     case 'GET': case 'HEAD': case 'PROPFIND': case 'OPTIONS':
@@ -64,21 +67,6 @@ export async function shareGate(d: DavRequest): Promise<boolean> {
       }
       assertPermitted(share, 'delete');
       return false;
-    case 'MOVE': case 'COPY': {
-      const dest = resolveDestination(req, user.uid);
-      if (method === 'MOVE' && root) {
-        if (dest.path.includes('/')) throw new ForbiddenError('A share can only be renamed within your root folder');
-        drain(req);
-        await app.shares.renameMount(user.uid, share.mountPoint!, dest.path);
-        sendEmpty(res, 201);
-        return true;
-      }
-      // As in Nextcloud: the source needs read (COPY) or delete (MOVE); the destination, when in
-      // a share, create (new) or update (overwrite). Out of a share, the content becomes the user's.
-      assertPermitted(share, method === 'MOVE' ? 'delete' : 'read');
-      await assertDestinationPermitted(app, await toRealTarget(app, dest));
-      return false;
-    }
     default:
       return false;
   }

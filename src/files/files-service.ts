@@ -9,6 +9,7 @@ import type { Logger } from '../logger.ts';
 import type { BlobContext, BlobStore, ByteRange } from '../storage/blob-store.ts';
 import { newBlobId } from '../storage/local-blob-store.ts';
 import { CopyMoveService, type TreeRef } from './copy-move-service.ts';
+import { assertPropertyBounds } from './dead-property-bounds.ts';
 import { DIR_MIMETYPE, mimetypeFor } from './mimetypes.ts';
 import { NodeRepository, newEtag, type Executor } from './node-repository.ts';
 import { baseName, normalizePath, parentPath } from './paths.ts';
@@ -345,9 +346,16 @@ export class FilesService {
     return this.#repo.properties(this.#db, fileIds);
   }
 
-  /** Applies PROPPATCH operations in document order, all or nothing. */
+  /**
+   * Applies PROPPATCH operations in document order, all or nothing, within the per-node bounds.
+   * @throws QuotaExceededError (dead-property-bounds.ts: nothing is changed then)
+   */
   async patchProperties(fileId: number, ops: PropPatchOp[]): Promise<void> {
-    await transact(this.#db, (trx) => this.#repo.applyPropPatch(trx, fileId, ops));
+    await transact(this.#db, async (trx) => {
+      const before = await this.#repo.propertyUsage(trx, fileId);
+      await this.#repo.applyPropPatch(trx, fileId, ops);
+      assertPropertyBounds(before, await this.#repo.propertyUsage(trx, fileId));
+    });
   }
 
   async quota(uid: string): Promise<Quota> {

@@ -6,6 +6,7 @@ import { ROWS_AS_ARRAYS } from '../db/statement-cache.ts';
 import { num, type Database, type NodesTable } from '../db/schema.ts';
 import type { DeadProperty, FileNode, PropPatchOp } from './types.ts';
 import { ancestorsOf, parentPath } from './paths.ts';
+import type { PropertyUsage } from './dead-property-bounds.ts';
 
 /** A database handle or an open transaction. */
 export type Executor = Db | Transaction<Database>;
@@ -305,6 +306,17 @@ export class NodeRepository {
         await ex.deleteFrom('properties').where('fileid', '=', fileId).where('namespace', '=', op.namespace).where('name', '=', op.name).execute();
       }
     }
+  }
+
+  /** How many dead properties a node has, and their total size (namespace, name and value, in characters). */
+  async propertyUsage(ex: Executor, fileId: number): Promise<PropertyUsage> {
+    const r = await ex.selectFrom('properties')
+      .select((eb) => [
+        eb.fn.countAll<number | string>().as('n'),
+        sql<number | string | null>`sum(length(namespace) + length(name) + length(value))`.as('size'),
+      ])
+      .where('fileid', '=', fileId).executeTakeFirstOrThrow();
+    return { count: num(r.n), size: r.size === null ? 0 : num(r.size) };
   }
 
   async copyProperties(ex: Executor, fromId: number, toId: number): Promise<void> {

@@ -7,7 +7,8 @@ export const SHAREES_PATH = 'apps/files_sharing/api/v1/sharees';
 
 /**
  * `GET …/sharees?search=&itemType=&perPage=`: users and groups to share with, in Nextcloud's shape
- * (`exact` matches apart; each entry `{label, value: {shareType, shareWith}}`). The caller is left out.
+ * (`exact` matches apart; each entry `{label, value: {shareType, shareWith}}`). The caller is left out;
+ * matches are on ids and display names only (ShareeSearch: never on hidden email addresses).
  */
 export async function searchSharees(call: OcsCall): Promise<void> {
   const me = await call.user();
@@ -17,12 +18,7 @@ export async function searchSharees(call: OcsCall): Promise<void> {
   const perPage = Math.min(200, Math.max(1, Number(p.get('perPage') ?? '200') || 200));
   const types = p.getAll('shareType').map(Number);
   const want = (t: number) => types.length === 0 || types.includes(t);
-  const users = want(SHARE_TYPE_USER)
-    ? (await app.users.list({ search: q || undefined, limit: perPage + 1 })).filter((u) => u.uid !== me.uid && u.enabled)
-    : [];
-  const groups = want(SHARE_TYPE_GROUP)
-    ? (await app.groups.list()).filter((g) => !q || g.gid.toLowerCase().includes(q) || g.displayName.toLowerCase().includes(q)).slice(0, perPage)
-    : [];
+  const { users, groups } = await app.sharees.find(me.uid, { search: q, limit: perPage, users: want(SHARE_TYPE_USER), groups: want(SHARE_TYPE_GROUP) });
   const u = (x: { uid: string; displayName: string }) => ({
     label: x.displayName, icon: 'icon-user', shareWithDisplayNameUnique: x.uid,
     value: { shareType: SHARE_TYPE_USER, shareWith: x.uid },

@@ -4,6 +4,7 @@ import { num, type Database } from '../db/schema.ts';
 import { QueryTemplate } from '../db/query-template.ts';
 import { subtreeBounds, toNode } from '../files/node-repository.ts';
 import type { FileNode } from '../files/types.ts';
+import { heldOn, withEffectivePermissions, type ReceivedOnPaths } from './effective-permissions.ts';
 import { SHARE_TYPE_GROUP, SHARE_TYPE_USER, type Share, type ShareType } from './share-types.ts';
 
 /** A share with the node it points at (shares of deleted nodes never come back from here). */
@@ -49,7 +50,20 @@ function splitRow(r: Record<string, unknown>): ShareWithNode {
   return { share: toShare(r), node: toNode(node) };
 }
 
-/** Live shares joined with their node (dangling shares drop out). */
+type SharesEb = ExpressionBuilder<Database & { s: Database['shares'] }, 's'>;
+
+/**
+ * Neither the share's owner nor its initiator is a disabled account: a disabled user's shares and
+ * links (and reshares of their files) stop working while they are disabled, and come back as they
+ * were when the account is enabled again, because nothing is deleted or rewritten.
+ */
+function sharersEnabled(eb: SharesEb) {
+  return eb.not(eb.exists(eb.selectFrom('users as du').select('du.uid')
+    .where('du.enabled', '=', 0)
+    .where((e) => e.or([e('du.uid', '=', e.ref('s.owner')), e('du.uid', '=', e.ref('s.initiator'))]))));
+}
+
+/** Live shares joined with their node (dangling shares and those of disabled sharers drop out). */
 function baseQuery(db: Db, now: unknown) {
   return db.selectFrom('shares as s')
     .innerJoin('nodes as n', 'n.fileid', 's.file_id')
@@ -59,12 +73,13 @@ function baseQuery(db: Db, now: unknown) {
       'n.kind as n_kind', 'n.size as n_size', 'n.mtime as n_mtime', 'n.etag as n_etag', 'n.mimetype as n_mimetype',
       'n.blob_id as n_blob_id', 'n.blob_codec as n_blob_codec', 'n.checksum as n_checksum', 'n.favorite as n_favorite',
     ])
-    .where((eb) => eb.or([eb('s.expiration', 'is', null), eb('s.expiration', '>', now as number)]));
+    .where((eb) => eb.or([eb('s.expiration', 'is', null), eb('s.expiration', '>', now as number)]))
+    .where(sharersEnabled);
 }
 
 /** Shares `s` received by `uid`: user shares to them and group shares to their groups, not their own. */
 function receivedBy(uid: string) {
-  return (eb: ExpressionBuilder<Database & { s: Database['shares'] }, 's'>) => eb.and([
+  return (eb: SharesEb) => eb.and([
     eb.or([
       eb.and([eb('s.share_type', '=', SHARE_TYPE_USER), eb('s.share_with', '=', uid)]),
       eb.and([eb('s.share_type', '=', SHARE_TYPE_GROUP),
@@ -92,6 +107,7 @@ function unmountedCountQuery(db: Db, uid: unknown, now: unknown) {
     .select((eb) => eb.fn.countAll<number | string>().as('c'))
     .where('m.share_id', 'is', null)
     .where((eb) => eb.or([eb('s.expiration', 'is', null), eb('s.expiration', '>', now as number)]))
+    .where(sharersEnabled)
     .where(receivedBy(uid as string))
     .where('s.initiator', '<>', uid as string);
 }
@@ -123,7 +139,12 @@ const OWNER_SHARE_TYPES = new QueryTemplate<{ file_id: number | string; share_ty
   .where((eb) => eb.or([eb('expiration', 'is', null), eb('expiration', '>', now as number)]))
   .limit(limit as number));
 
-/** The queries on `shares` and `share_mounts`, joined with `nodes` so dangling shares drop out. */
+/**
+ * The queries on `shares` and `share_mounts`, joined with `nodes` so dangling shares drop out.
+ * Every share read here carries its effective permissions (effective-permissions.ts): a reshare's
+ * stored permissions capped by what its initiator holds now; a reshare left with nothing (no read)
+ * drops out like an expired share, and comes back if its initiator regains the rights.
+ */
 export class ShareRepository {
   readonly #db: Db;
   constructor(db: Db) { this.#db = db; }
@@ -132,10 +153,33 @@ export class ShareRepository {
     return baseQuery(this.#db, now);
   }
 
-  /** One live share by id (undefined when unknown, expired, or its node is gone). */
+  /** Live shares received by `uid` on `owner`'s nodes at any of `paths` (stored permissions). */
+  #receivedOn(now: number): ReceivedOnPaths {
+    return async (uid, owner, paths) => (await this.#base(now)
+      .where(receivedBy(uid))
+      .where('s.initiator', '<>', uid)
+      .where('n.owner', '=', owner)
+      .where('n.path', 'in', paths)
+      .execute()).map(splitRow);
+  }
+
+  /** What `uid` holds now on `owner`'s node at `path` (effective-permissions.ts heldOn). */
+  holds(uid: string, owner: string, path: string, now: number): Promise<number> {
+    return heldOn(this.#receivedOn(now), uid, owner, path);
+  }
+
+  /** `rows` with their effective permissions, without the reshares left with nothing. */
+  effective<T extends ShareWithNode>(rows: readonly T[], now: number): Promise<T[]> {
+    return withEffectivePermissions(this.#receivedOn(now), rows);
+  }
+
+  async #one(row: Record<string, unknown> | undefined, now: number): Promise<ShareWithNode | undefined> {
+    return row ? (await this.effective([splitRow(row)], now))[0] : undefined;
+  }
+
+  /** One live share by id (undefined when unknown, expired, inactive, or its node is gone). */
   async byId(id: number, now: number): Promise<ShareWithNode | undefined> {
-    const r = await this.#base(now).where('s.id', '=', id).executeTakeFirst();
-    return r ? splitRow(r) : undefined;
+    return this.#one(await this.#base(now).where('s.id', '=', id).executeTakeFirst(), now);
   }
 
   /** A share row by id, even when expired or dangling (for deletion). */
@@ -152,8 +196,7 @@ export class ShareRepository {
 
   /** A live link share by token. */
   async byToken(token: string, now: number): Promise<ShareWithNode | undefined> {
-    const r = await this.#base(now).where('s.token', '=', token).executeTakeFirst();
-    return r ? splitRow(r) : undefined;
+    return this.#one(await this.#base(now).where('s.token', '=', token).executeTakeFirst(), now);
   }
 
   /** Live shares matching a filter, ordered by id. */
@@ -169,11 +212,19 @@ export class ShareRepository {
       if (f.fileIds.length === 0) return [];
       q = q.where('s.file_id', 'in', f.fileIds);
     }
-    return (await q.orderBy('s.id').execute()).map(splitRow);
+    return this.effective((await q.orderBy('s.id').execute()).map(splitRow), now);
   }
 
   /** Live shares received by `uid` (user shares to them, group shares to their groups), not their own. */
   async received(uid: string, now: number): Promise<ShareWithNode[]> {
+    return this.effective(await this.receivedAsStored(uid, now), now);
+  }
+
+  /**
+   * `received` with stored permissions, inactive reshares included (mount rows are made for
+   * every share that reaches the user, so that counting unmounted shares settles).
+   */
+  async receivedAsStored(uid: string, now: number): Promise<ShareWithNode[]> {
     const rows = await this.#base(now)
       .where(receivedBy(uid))
       .where('s.initiator', '<>', uid)
@@ -191,7 +242,7 @@ export class ShareRepository {
     const unmounted = num(rows[0]!.unmounted_count as number | string);
     const mounts = rows.filter((r) => r.id !== null && r.id !== undefined)
       .map((r) => ({ ...splitRow(r), mountPoint: r.m_target as string }));
-    return { rows: mounts, unmounted };
+    return { rows: await this.effective(mounts, now), unmounted };
   }
 
   /** Mount rows of `uid` (all, hidden included): share id → target and hidden flag. */
@@ -203,7 +254,7 @@ export class ShareRepository {
   /** Visible mounts of `uid` named `mountPoint` whose share still reaches them (one name may carry several shares of one node). */
   async mountsNamed(uid: string, mountPoint: string, now: number): Promise<MountRow[]> {
     const { rows } = await MOUNTS_NAMED.execute(this.#db, [uid, mountPoint, now]);
-    return rows.map((r) => ({ ...splitRow(r), mountPoint: r.m_target as string }));
+    return this.effective(rows.map((r) => ({ ...splitRow(r), mountPoint: r.m_target as string })), now);
   }
 
   /** Inserts a mount row unless one exists for (share, uid). */

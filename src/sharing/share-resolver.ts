@@ -82,7 +82,7 @@ export class ShareResolver {
 
   /** The received shares shown in `uid`'s root, by mount point (each with the owner's node). */
   async mountsOf(uid: string): Promise<Mount[]> {
-    const received = await this.ensureMounts(uid);
+    const received = await this.#repo.effective(await this.ensureMounts(uid), this.#now());
     const rows = await this.#repo.mountRows(uid);
     const byName = new Map<string, Mount>();
     for (const r of received) {
@@ -100,12 +100,13 @@ export class ShareResolver {
   }
 
   /**
-   * Creates the missing mount rows of `uid`'s received shares and returns the received shares.
+   * Creates the missing mount rows of `uid`'s received shares and returns the received shares
+   * (stored permissions, inactive reshares included: they keep their name for when they come back).
    * A node already mounted for the user reuses its name; otherwise the share's target, numbered
    * until it clashes with nothing in the user's root.
    */
   async ensureMounts(uid: string): Promise<Awaited<ReturnType<ShareRepository['received']>>> {
-    const received = await this.#repo.received(uid, this.#now());
+    const received = await this.#repo.receivedAsStored(uid, this.#now());
     const rows = await this.#repo.mountRows(uid);
     const missing = received.filter((r) => !rows.has(r.share.id));
     if (missing.length === 0) return received;

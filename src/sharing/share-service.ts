@@ -11,7 +11,7 @@ import type { ShareRepository, ShareWithNode } from './share-repository.ts';
 import type { ShareResolver } from './share-resolver.ts';
 import { checkPermissions, defaultPermissions } from './share-permissions.ts';
 import {
-  SHARE_TYPE_GROUP, SHARE_TYPE_LINK, SHARE_TYPE_USER,
+  has, PERMISSION_SHARE, SHARE_TYPE_GROUP, SHARE_TYPE_LINK, SHARE_TYPE_USER,
   type CreateShareInput, type Share, type UpdateShareInput,
 } from './share-types.ts';
 
@@ -119,10 +119,10 @@ export class ShareService {
     const where = await this.#resolver.resolve(uid, path);
     const node = await this.#files.tryStat(where.owner, where.path);
     if (!node) throw new NotFoundError('Wrong path, file/folder does not exist');
-    if (where.shareId !== undefined && (where.permissions & 16) === 0) throw new ForbiddenError('You are not allowed to share this');
+    const ceiling = await this.#ceiling(uid, node);
     const itemType = node.kind === 'dir' ? 'folder' : 'file';
-    const permissions = input.permissions ?? defaultPermissions(type, itemType) & where.permissions;
-    checkPermissions(type, itemType, permissions, where.permissions);
+    const permissions = input.permissions ?? defaultPermissions(type, itemType) & ceiling;
+    checkPermissions(type, itemType, permissions, ceiling);
 
     let shareWith: string | null = null;
     if (type === SHARE_TYPE_USER) {
@@ -178,6 +178,33 @@ export class ShareService {
   }
 
   /**
+   * The most a share of `path` made by `uid` may grant (0 when they may not share it): what they
+   * hold on the node now, when that includes the share permission. The web UI offers no more.
+   * @throws NotFoundError for an unknown path; ValidationError for a malformed one
+   */
+  async ceilingOf(uid: string, path: string): Promise<number> {
+    const where = await this.#resolver.resolve(uid, normalizePath(path));
+    const node = await this.#files.tryStat(where.owner, where.path);
+    if (!node) throw new NotFoundError('Wrong path, file/folder does not exist');
+    return this.#ceiling(uid, node).catch((err: unknown) => {
+      if (err instanceof ForbiddenError) return 0;
+      throw err;
+    });
+  }
+
+  /**
+   * The permission ceiling of a share of `node` created (or widened) by `uid`: what `uid` holds on
+   * the node now (everything in their own tree; the effective permissions of the shares through
+   * which they reach it otherwise). The one rule behind create and update, whichever adapter calls.
+   * @throws ForbiddenError when `uid` may not share the node at all (no share permission)
+   */
+  async #ceiling(uid: string, node: { owner: string; path: string }): Promise<number> {
+    const held = await this.#repo.holds(uid, node.owner, node.path, this.#now());
+    if (!has(held, PERMISSION_SHARE)) throw new ForbiddenError('You are not allowed to share this');
+    return held;
+  }
+
+  /**
    * Shares the user made (default), received (`sharedWithMe`), of one path, or of a folder's members.
    * @throws NotFoundError for an unknown path; ValidationError for `subfiles` on a file
    */
@@ -225,13 +252,8 @@ export class ShareService {
     if (s.initiator !== uid && s.owner !== uid) throw new ForbiddenError('Wrong share ID, share does not exist');
     const patch: Record<string, string | number | null> = {};
     if (input.permissions !== undefined) {
-      let sharerPerms = 31;
-      if (s.initiator !== s.owner) {
-        // a reshare never exceeds what its initiator received
-        const received = await this.#repo.received(s.initiator, this.#now());
-        sharerPerms = received.reduce((acc, r) => acc | r.share.permissions, 0);
-      }
-      checkPermissions(s.shareType, s.itemType, input.permissions, sharerPerms);
+      // The initiator's rights on this node now (the owner may edit a reshare, not widen it).
+      checkPermissions(s.shareType, s.itemType, input.permissions, await this.#ceiling(s.initiator, cur.node));
       patch.permissions = input.permissions;
     }
     if (input.password !== undefined) {

@@ -187,21 +187,17 @@ async function move(c: ApiCall): Promise<void> {
   const from = normalizePath(str(body, 'from'));
   const to = normalizePath(str(body, 'to'));
   if (from === '' || to === '') throw new ForbiddenError('The root cannot be moved');
-  const src = await resolve(app, user.uid, from);
-  if (src.mountPoint !== undefined && src.mountPoint === from && !to.includes('/')) {
-    await app.shares.renameMount(user.uid, from, to);
+  const overwrite = body.overwrite === true || body.overwrite === 'true';
+  // The rule WebDAV's MOVE follows too (mount roots, source and destination permissions).
+  const plan = await app.transfers.plan(user.uid, 'move', from, to, { overwrite });
+  if (plan.kind === 'rename-mount') {
+    await app.shares.renameMount(user.uid, plan.mountPoint, plan.name);
     sendJson(c.res, 200, { ok: true });
     return;
   }
-  const dst = await resolve(app, user.uid, to);
-  requirePerm(src.permissions, PERMISSION_DELETE, 'move things away');
-  const target = await app.files.tryStat(dst.owner, dst.path);
-  requirePerm(dst.permissions, target ? PERMISSION_UPDATE : PERMISSION_CREATE, target ? 'replace things' : 'add things');
-  if (dst.mountPoint !== undefined && dst.mountPoint === to) throw new ForbiddenError('A shared item cannot be replaced');
-  const overwrite = body.overwrite === true || body.overwrite === 'true';
   // Between your files and a received share (or two owners' shares) the content changes owner, as in Nextcloud.
-  const result = await app.files.moveBetween({ uid: src.owner, path: src.path }, { uid: dst.owner, path: dst.path }, { overwrite });
-  sendJson(c.res, 200, { item: entry(result.node, to, dst.permissions, user.uid) });
+  const result = await app.files.moveBetween(plan.from, plan.to, { overwrite });
+  sendJson(c.res, 200, { item: entry(result.node, to, plan.destination.permissions, user.uid) });
 }
 
 /** `POST files/delete` {path}. A received share's mount point is unshared from the user. */

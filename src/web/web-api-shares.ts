@@ -15,7 +15,7 @@ function toJson(c: ApiCall, s: ShareWithNode) {
 }
 
 /**
- * `GET shares?path=` (the user's shares of a node), `POST shares` {path, shareType, shareWith?,
+ * `GET shares?path=` (the user's shares of a node, and `ceiling`: the most a share of it may grant), `POST shares` {path, shareType, shareWith?,
  * password?, expireDate?, permissions?}, `PUT shares/<id>` {permissions?, password?, expireDate?}, `DELETE shares/<id>`, `GET sharees?search=` (users and groups).
  * @returns false when the request is not a sharing request
  */
@@ -23,11 +23,9 @@ export async function handleSharesApi(c: ApiCall): Promise<boolean> {
   const { app, user, req, ctx, segments } = c;
   const m = req.method ?? 'GET';
   if (segments[0] === 'sharees' && m === 'GET') {
-    const q = (ctx.query.get('search') ?? '').trim().toLowerCase();
-    const users = (await app.users.list({ search: q, limit: 20 })).filter((u) => u.uid !== user.uid && u.enabled)
-      .map((u) => ({ type: 0, id: u.uid, label: u.displayName }));
-    const groups = (await app.groups.list()).filter((g) => !q || g.gid.toLowerCase().includes(q) || g.displayName.toLowerCase().includes(q))
-      .slice(0, 20).map((g) => ({ type: 1, id: g.gid, label: g.displayName }));
+    const found = await app.sharees.find(user.uid, { search: ctx.query.get('search') ?? '', limit: 20 });
+    const users = found.users.map((u) => ({ type: 0, id: u.uid, label: u.displayName }));
+    const groups = found.groups.map((g) => ({ type: 1, id: g.gid, label: g.displayName }));
     sendJson(c.res, 200, { sharees: [...users, ...groups] });
     return true;
   }
@@ -35,7 +33,9 @@ export async function handleSharesApi(c: ApiCall): Promise<boolean> {
   if (segments[1] === undefined && m === 'GET') {
     const path = normalizePath(ctx.query.get('path') ?? '');
     const list = await app.shares.list(user.uid, path === '' ? {} : { path });
-    sendJson(c.res, 200, { shares: list.map((s) => toJson(c, s)) });
+    // The most a share of this node may grant (what the user holds on it now): the UI offers no more.
+    const ceiling = path === '' ? undefined : await app.shares.ceilingOf(user.uid, path);
+    sendJson(c.res, 200, { shares: list.map((s) => toJson(c, s)), ceiling });
     return true;
   }
   if (segments[1] === undefined && m === 'POST') {

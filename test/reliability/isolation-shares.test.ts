@@ -105,9 +105,10 @@ describe('isolation through shares', () => {
         assert.match(token, /^<.+>$/);
         await fx.attempt(cat('UNLOCK'), 'UNLOCK', dav(`${S}/f.txt`), { headers: { 'lock-token': token } }, []);
       }
-      // onto an existing file: COPY needs update; MOVE needs update and delete
+      // onto an existing file: replacing it (overwrite = delete, then write) needs update and
+      // delete on it, for COPY and MOVE alike; MOVE also needs delete on its source
       await fx.attempt(cat('COPY over existing'), 'COPY', dav(`${S}/sub/g.txt`), { headers: { destination: `${fx.t.url}${dav(`${S}/f.txt`)}`, overwrite: 'T' } },
-        has(p, UPDATE) ? [`~${S}/f.txt`] : false);
+        has(p, UPDATE | DELETE) ? [`~${S}/f.txt`] : false);
       await fx.attempt(cat('MOVE over existing'), 'MOVE', dav(`${S}/ow-src.txt`), { headers: { destination: `${fx.t.url}${dav(`${S}/f.txt`)}`, overwrite: 'T' } },
         has(p, UPDATE | DELETE) ? [`~${S}/f.txt`, `-${S}/ow-src.txt`] : false);
       await fx.attempt(cat('GET'), 'GET', dav(`${S}/f.txt`), {}, []);

@@ -53,9 +53,14 @@ export function ShareDialog({ entry, onClose }: { entry: Entry; onClose: () => v
   const [useExp, setUseExp] = useState(false);
   const [exp, setExp] = useState('');
   const [busy, setBusy] = useState(false);
+  // The most a share of this item may grant: what the user holds on it (the server's rule).
+  const [ceiling, setCeiling] = useState<number | null>(null);
   const received = !!entry.owner;
 
-  const load = () => api<{ shares: Share[] }>(`shares?path=${encodeURIComponent(entry.path)}`).then((r) => setShares(r.shares)).catch((e) => setErr(e.message));
+  const load = () => api<{ shares: Share[]; ceiling?: number }>(`shares?path=${encodeURIComponent(entry.path)}`)
+    .then((r) => { setShares(r.shares); setCeiling(r.ceiling ?? 31); }).catch((e) => setErr(e.message));
+  const canShare = ceiling !== 0;
+  const canEdit = ceiling !== null && (ceiling & 2) !== 0;
   useEffect(() => { void load(); }, []);
   useEffect(() => {
     const q = search.trim();
@@ -90,8 +95,10 @@ export function ShareDialog({ entry, onClose }: { entry: Entry; onClose: () => v
     try { await api(`shares/${s.id}`, { method: 'DELETE' }); await load(); toast('Share removed'); } catch (e) { setErr((e as Error).message); }
   };
   const setPerms = async (s: Share, v: string) => {
-    const edit = s.itemType === 'folder' ? 31 : 19;
-    try { await api(`shares/${s.id}`, { method: 'PUT', body: { permissions: v === 'edit' ? edit : 17 } }); await load(); toast(`${s.shareWith} can ${v === 'edit' ? 'edit' : 'only view'} now`); } catch (e) { setErr((e as Error).message); }
+    const max = ceiling ?? 31;
+    const edit = (s.itemType === 'folder' ? 31 : 19) & max;
+    const view = 17 & max;
+    try { await api(`shares/${s.id}`, { method: 'PUT', body: { permissions: v === 'edit' ? edit : view } }); await load(); toast(`${s.shareWith} can ${v === 'edit' ? 'edit' : 'only view'} now`); } catch (e) { setErr((e as Error).message); }
   };
   const tomorrow = new Date(Date.now() + 86400_000).toISOString().slice(0, 10);
   const people = (shares ?? []).filter((s) => s.shareType !== 3);
@@ -99,10 +106,10 @@ export function ShareDialog({ entry, onClose }: { entry: Entry; onClose: () => v
 
   return (
     <Dialog title={`Share “${entry.name}”`} onClose={onClose} wide>
-      {received && <p class="muted">Shared with you by {entry.owner}.</p>}
+      {received && <p class="muted">Shared with you by {entry.owner}{canShare ? (canEdit ? '.' : '. You can share it for viewing only.') : '. You are not allowed to share it.'}</p>}
       <div class="share-search">
         <label for="share-search">Share with users or groups</label>
-        <input id="share-search" type="search" autocomplete="off" placeholder="Name or group…" value={search}
+        <input id="share-search" type="search" autocomplete="off" placeholder="Name or group…" value={search} disabled={!canShare}
           onInput={(e) => setSearch((e.target as HTMLInputElement).value)} />
         {sharees.length > 0 && (
           <ul class="sharee-results" aria-label="Matching users and groups">
@@ -125,7 +132,7 @@ export function ShareDialog({ entry, onClose }: { entry: Entry; onClose: () => v
               <span class="avatar small" aria-hidden="true">{(s.shareWith ?? '?').slice(0, 1).toUpperCase()}</span>
               <div class="share-main"><strong>{s.shareWith}</strong><span class="muted">{s.shareType === 1 ? 'Group' : 'User'}</span></div>
               <select aria-label={`Permissions of ${s.shareWith}`} value={(s.permissions & 2) ? 'edit' : 'view'} onChange={(e) => setPerms(s, (e.target as HTMLSelectElement).value)}>
-                <option value="edit">Can edit</option>
+                {(canEdit || (s.permissions & 2) !== 0) && <option value="edit">Can edit</option>}
                 <option value="view">View only</option>
               </select>
               <button type="button" onClick={() => remove(s)} aria-label={`Stop sharing with ${s.shareWith}`}>Unshare</button>
@@ -148,7 +155,7 @@ export function ShareDialog({ entry, onClose }: { entry: Entry; onClose: () => v
         </div>
         {useExp && <><label for="link-exp-value" class="visually-hidden">Expiration date</label>
           <input id="link-exp-value" type="date" min={tomorrow} value={exp} onInput={(e) => setExp((e.target as HTMLInputElement).value)} /></>}
-        <button type="submit" class="secondary" disabled={busy}>Create public link</button>
+        <button type="submit" class="secondary" disabled={busy || !canShare}>Create public link</button>
       </form>
       {err && <p class="form-error" role="alert">{err}</p>}
       <div class="dialog-actions"><button type="button" onClick={onClose}>Close</button></div>
