@@ -1,13 +1,11 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { App } from '../app.ts';
-import type { Handler, HttpContext, Route } from '../http/context.ts';
-import { maintenanceGuard } from '../setup/maintenance.ts';
+import type { Handler, Route } from '../http/context.ts';
 import { deleteAppPassword, getAppPassword } from './app-password-controller.ts';
 import { capabilities } from './capabilities.ts';
 import { loginFlowRoutes } from './login-flow-routes.ts';
-import { OcsCall } from './ocs-call.ts';
-import { requestedFormat } from './ocs-format.ts';
-import { OcsError, sendOcsData, sendOcsException, sendOcsFailure, type OcsTarget, type OcsVersion } from './ocs-response.ts';
+import type { OcsCall } from './ocs-call.ts';
+import { ocsEntry } from './ocs-entry.ts';
+import { OcsError, sendOcsData, sendOcsFailure, type OcsVersion } from './ocs-response.ts';
 import { statusHandler } from './status-route.ts';
 import { getRecovery, setRecovery } from './encryption-recovery-api.ts';
 import { addUser, deleteUser, editUser, getCurrentUser, getUser, listUsers, setUserEnabled } from './users-controller.ts';
@@ -45,35 +43,27 @@ function decodePath(raw: string): string | undefined {
 
 function ocsHandler(version: OcsVersion): Handler {
   const prefix = `/ocs/v${version}.php/`;
-  return async (req: IncomingMessage, res: ServerResponse, ctx: HttpContext) => {
-    const target: OcsTarget = { version, format: requestedFormat(ctx.query, req.headers.accept) };
-    if (await maintenanceGuard(req, res, ctx.app)) return;
-    const path = decodePath(ctx.rawPath.slice(prefix.length));
-    const call = new OcsCall(req, res, ctx, target, path ?? '');
-    try {
-      if (path === undefined) throw new OcsError(400, 'Malformed path');
-      let pathMatched = false;
-      for (const [method, re, fn] of ENDPOINTS) {
-        const m = re.exec(path);
-        if (!m) continue;
-        pathMatched = true;
-        if (method === req.method || (method === 'GET' && req.method === 'HEAD')) {
-          await fn(call, m);
-          return;
-        }
-      }
-      req.resume();
-      if (pathMatched) {
-        res.setHeader('Allow', ENDPOINTS.filter(([, re]) => re.test(path)).map(([mt]) => mt).join(', '));
-        sendOcsFailure(res, target, 405, 'Method not allowed');
+  return ocsEntry(version, (ctx) => decodePath(ctx.rawPath.slice(prefix.length)), async (call, path) => {
+    const { req, res, target } = call;
+    if (path === undefined) throw new OcsError(400, 'Malformed path');
+    let pathMatched = false;
+    for (const [method, re, fn] of ENDPOINTS) {
+      const m = re.exec(path);
+      if (!m) continue;
+      pathMatched = true;
+      if (method === req.method || (method === 'GET' && req.method === 'HEAD')) {
+        await fn(call, m);
         return;
       }
-      sendOcsFailure(res, target, 404, 'Invalid query, please check the syntax. API specifications are here: http://www.freedesktop.org/wiki/Specifications/open-collaboration-services.');
-    } catch (err) {
-      req.resume();
-      if (!sendOcsException(res, target, err)) throw err;
     }
-  };
+    req.resume();
+    if (pathMatched) {
+      res.setHeader('Allow', ENDPOINTS.filter(([, re]) => re.test(path)).map(([mt]) => mt).join(', '));
+      sendOcsFailure(res, target, 405, 'Method not allowed');
+      return;
+    }
+    sendOcsFailure(res, target, 404, 'Invalid query, please check the syntax. API specifications are here: http://www.freedesktop.org/wiki/Specifications/open-collaboration-services.');
+  });
 }
 
 /** Routes of the OCS adapter: `/status.php`, `/ocs/v1.php/…`, `/ocs/v2.php/…` and Login Flow v2. */

@@ -89,7 +89,7 @@ export function str(body: Record<string, unknown>, key: string, required = true)
 const STATUS: Record<string, number> = {
   'not-found': 404, 'already-exists': 409, conflict: 409, 'precondition-failed': 412, locked: 423,
   'quota-exceeded': 507, invalid: 400, unauthenticated: 401, forbidden: 403, throttled: 429,
-  maintenance: 503, 'too-large': 413, 'not-supported': 501, 'storage-unavailable': 503,
+  maintenance: 503, 'too-large': 413, 'not-supported': 501, 'storage-unavailable': 503, csrf: 403,
 };
 
 /** HTTP status of a typed error (500 for anything else). */
