@@ -169,9 +169,8 @@ export async function handlePublicLink(req: IncomingMessage, res: ServerResponse
         if (err instanceof AuthenticationError) return sendHtml(res, 403, passwordForm(token, 'The password is wrong. Try again.'));
         throw err;
       }
-      const secure = ctx.baseUrl.startsWith('https:');
       res.statusCode = 303;
-      res.setHeader('Set-Cookie', await linkSessionCookie(app, s, secure));
+      res.setHeader('Set-Cookie', await linkSessionCookie(app, s, ctx.secure));
       res.setHeader('Location', `/s/${token}`);
       res.setHeader('Content-Length', 0);
       res.end();
