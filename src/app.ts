@@ -30,6 +30,7 @@ import { UserService } from './auth/user-service.ts';
 import { LoginFlowService, SharedLoginFlowService } from './auth/login-flow-service.ts';
 import { RedisLoginFlowStore } from './redis/redis-login-flow-store.ts';
 import { SessionService } from './auth/session-service.ts';
+import { PasswordService } from './auth/password-service.ts';
 import { GroupService } from './sharing/group-service.ts';
 import { ShareRepository } from './sharing/share-repository.ts';
 import { ShareResolver } from './sharing/share-resolver.ts';
@@ -84,6 +85,8 @@ export interface App {
   readonly shareResolver: ShareResolver;
   /** Web UI browser sessions (cookie + CSRF token). */
   readonly sessions: SessionService;
+  /** Every login-password change and admin reset (web, OCS, CLI): keys, caches, sessions. */
+  readonly passwords: PasswordService;
   /** Shared Redis connection when `config.redis` is set (throttle counters of all processes). */
   readonly redis?: RedisClient;
   /** Closes the database and anything else held open. */
@@ -191,18 +194,20 @@ export async function openApp(config: Config, opts: OpenAppOptions = {}): Promis
   groups.setMembershipHook((gid, uid, added) => (added ? shareKeySync.afterMemberAdded(gid, uid) : shareKeySync.afterMemberRemoved(gid, uid)));
   files.attachShareKeys(shareKeySync, shareTopology);
   const shares = new ShareService({ repo: shareRepo, resolver: shareResolver, files, users, groups, hasher: new PasswordHasher(opts.argon2), audit, keySync: shareKeySync });
+  // Per-user keys: a web session wraps the private key under its cookie value, so that every
+  // server process (scale-out) can unlock it; the wrapping goes when the session ends.
+  const sessions = new SessionService({
+    db, secret: config.secret,
+    onCreated: async (uid, token) => { await userKeys.addTokenWrapping(uid, token); },
+    onEnded: (uid, hashes) => userKeys.deleteTokenWrappings(uid, hashes),
+  });
   return {
     config, log, db, dbKind: kind, appConfig, blobs, rawBlobs, files, locks, uploads, encryption, userKeys, keyHolder,
     maintenance: new MaintenanceState(appConfig),
     users, appPasswords, auth, throttle, audit, loginFlow: redis ? new SharedLoginFlowService({ appPasswords, store: new RedisLoginFlowStore(redis) }) : new LoginFlowService({ appPasswords }),
     groups, shares, shareResolver,
-    // Per-user keys: a web session wraps the private key under its cookie value, so that every
-    // server process (scale-out) can unlock it; the wrapping goes when the session ends.
-    sessions: new SessionService({
-      db, secret: config.secret,
-      onCreated: async (uid, token) => { await userKeys.addTokenWrapping(uid, token); },
-      onEnded: (uid, hashes) => userKeys.deleteTokenWrappings(uid, hashes),
-    }),
+    sessions,
+    passwords: new PasswordService({ users, userKeys, auth, sessions, audit }),
     redis,
     async close() { await audit.close(); await redis?.close(); await keyHolder.close(); await db.destroy(); },
   };
