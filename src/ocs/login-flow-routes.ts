@@ -43,10 +43,10 @@ function postOnly(fn: (req: IncomingMessage, res: ServerResponse, ctx: HttpConte
   };
 }
 
-/** `POST /login/v2`: starts a flow → `{poll:{token,endpoint}, login}`. */
+/** `POST /login/v2`: starts a flow → `{poll:{token,endpoint}, login}`; 429 + Retry-After when the address has too many open. */
 const start = postOnly(async (req, res, ctx) => {
   req.resume();
-  const flow = await ctx.app.loginFlow.start(String(req.headers['user-agent'] ?? ''));
+  const flow = await ctx.app.loginFlow.start(String(req.headers['user-agent'] ?? ''), ctx.ip);
   sendJson(res, 200, {
     poll: { token: flow.pollToken, endpoint: `${ctx.baseUrl}/login/v2/poll` },
     login: `${ctx.baseUrl}/login/v2/flow/${flow.loginToken}`,
