@@ -14,11 +14,12 @@ export function isOcsApiRequest(req: IncomingMessage): boolean {
  * CSRF protection of the whole OCS API, whatever the authentication: a state-changing request
  * must carry `OCS-APIREQUEST: true`. A browser sends cached Basic credentials and cookies with any
  * cross-site form post, but a custom header only after a CORS preflight, which Coffer never grants.
- * (Cookie sessions additionally count only with the header: OcsCall.user.)
+ * (Cookie sessions additionally count only with the header: OcsCall.user.) `changesState` marks
+ * the rare GET that changes state (core/getapppassword).
  * @throws CsrfError (nothing read, nothing changed)
  */
-export function assertOcsCsrfSafe(req: IncomingMessage): void {
-  if (!SAFE_METHODS.has(req.method ?? 'GET') && !isOcsApiRequest(req)) {
+export function assertOcsCsrfSafe(req: IncomingMessage, changesState = !SAFE_METHODS.has(req.method ?? 'GET')): void {
+  if (changesState && !isOcsApiRequest(req)) {
     throw new CsrfError('CSRF check failed: state-changing OCS requests need the header OCS-APIREQUEST: true');
   }
 }

@@ -4,6 +4,7 @@ import { deleteAppPassword, getAppPassword } from './app-password-controller.ts'
 import { capabilities } from './capabilities.ts';
 import { loginFlowRoutes } from './login-flow-routes.ts';
 import type { OcsCall } from './ocs-call.ts';
+import { assertOcsCsrfSafe } from './ocs-csrf.ts';
 import { ocsEntry } from './ocs-entry.ts';
 import { OcsError, sendOcsData, sendOcsFailure, type OcsVersion } from './ocs-response.ts';
 import { statusHandler } from './status-route.ts';
@@ -12,8 +13,11 @@ import { addUser, deleteUser, editUser, getCurrentUser, getUser, listUsers, setU
 
 type Endpoint = (call: OcsCall, m: RegExpExecArray) => Promise<void>;
 
-/** The OCS API: method, path pattern below `/ocs/vN.php/`, handler. */
-const ENDPOINTS: readonly [string, RegExp, Endpoint][] = [
+/**
+ * The OCS API: method, path pattern below `/ocs/vN.php/`, handler, and `'changes-state'` for a GET
+ * that changes state (it then needs OCS-APIREQUEST like any POST: ocs-csrf.ts).
+ */
+const ENDPOINTS: readonly [string, RegExp, Endpoint, 'changes-state'?][] = [
   ['GET', /^cloud\/capabilities$/, async (call) => {
     if (call.hasCredentials()) await call.user(); // wrong credentials still get a 401
     sendOcsData(call.res, call.target, capabilities());
@@ -26,7 +30,8 @@ const ENDPOINTS: readonly [string, RegExp, Endpoint][] = [
   ['DELETE', /^cloud\/users\/([^/]+)$/, (call, m) => deleteUser(call, m[1])],
   ['PUT', /^cloud\/users\/([^/]+)\/enable$/, (call, m) => setUserEnabled(call, m[1], true)],
   ['PUT', /^cloud\/users\/([^/]+)\/disable$/, (call, m) => setUserEnabled(call, m[1], false)],
-  ['GET', /^core\/getapppassword$/, (call) => getAppPassword(call)],
+  // creates an app password: a cross-site <img> with cached Basic credentials must not do that
+  ['GET', /^core\/getapppassword$/, (call) => getAppPassword(call), 'changes-state'],
   ['DELETE', /^core\/apppassword$/, (call) => deleteAppPassword(call)],
   ['POST', /^apps\/encryption\/api\/v1\/recovery$/, (call) => setRecovery(call)],
   ['GET', /^apps\/encryption\/api\/v1\/recovery$/, (call) => getRecovery(call)],
@@ -47,11 +52,12 @@ function ocsHandler(version: OcsVersion): Handler {
     const { req, res, target } = call;
     if (path === undefined) throw new OcsError(400, 'Malformed path');
     let pathMatched = false;
-    for (const [method, re, fn] of ENDPOINTS) {
+    for (const [method, re, fn, changesState] of ENDPOINTS) {
       const m = re.exec(path);
       if (!m) continue;
       pathMatched = true;
       if (method === req.method || (method === 'GET' && req.method === 'HEAD')) {
+        if (changesState) assertOcsCsrfSafe(req, true);
         await fn(call, m);
         return;
       }

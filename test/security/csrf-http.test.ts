@@ -57,6 +57,11 @@ describe('CSRF: OCS and the Login Flow v2 grant', { timeout: 60_000 }, () => {
     const del = await t.fetch('/ocs/v2.php/core/apppassword?format=json', { method: 'DELETE', as: ALICE });
     assert.equal(del.status, 412);
     await del.arrayBuffer();
+    // a GET that creates an app password counts as a write (a cross-site <img> could trigger it)
+    const gap = await t.fetch('/ocs/v2.php/core/getapppassword?format=json', { as: ALICE });
+    assert.equal(gap.status, 412);
+    await gap.arrayBuffer();
+    assert.deepEqual(await t.app.appPasswords.list(ALICE.uid), []);
     // reads stay open to Basic clients that do not send the header
     const get = await t.fetch('/ocs/v2.php/cloud/user?format=json', { as: ALICE });
     assert.equal(get.status, 200);
