@@ -118,18 +118,19 @@ function decodeRest(raw: string): string | undefined {
 
 function sharesHandler(version: OcsVersion) {
   const prefix = `/ocs/v${version}.php/${SHARES_PATH}`;
-  return ocsEntry(version, (ctx) => `${SHARES_PATH}${decodeRest(ctx.rawPath.slice(prefix.length)) ?? ''}`, async (call) => {
+  const rest = (rawPath: string) => decodeRest(rawPath.slice(prefix.length));
+  return ocsEntry(version, (ctx) => `${SHARES_PATH}${rest(ctx.rawPath) ?? ''}`, async (call) => {
     const { req, res, target } = call;
-    const rest = decodeRest(call.ctx.rawPath.slice(prefix.length));
+    const tail = rest(call.ctx.rawPath);
     const method = req.method === 'HEAD' ? 'GET' : req.method;
-    if (rest === '') {
+    if (tail === '') {
       if (method === 'GET') return await listShares(call);
       if (method === 'POST') return await createShare(call);
       req.resume();
       res.setHeader('Allow', 'GET, POST');
       return sendOcsFailure(res, target, 405, 'Method not allowed');
     }
-    const m = rest === undefined ? null : /^\/([^/]+)$/.exec(rest);
+    const m = tail === undefined ? null : /^\/([^/]+)$/.exec(tail);
     if (!m) {
       req.resume();
       return sendOcsFailure(res, target, 404, 'Invalid query, please check the syntax. API specifications are here: http://www.freedesktop.org/wiki/Specifications/open-collaboration-services.');
