@@ -34,6 +34,7 @@ import { SecretBox } from './auth/secret-box.ts';
 import { TwoFactorEnforcement } from './auth/two-factor-enforcement.ts';
 import { TwoFactorRepository } from './auth/two-factor-repository.ts';
 import { TwoFactorService } from './auth/two-factor-service.ts';
+import { PasswordService } from './auth/password-service.ts';
 import { GroupService } from './sharing/group-service.ts';
 import { ShareRepository } from './sharing/share-repository.ts';
 import { ShareResolver } from './sharing/share-resolver.ts';
@@ -96,6 +97,8 @@ export interface App {
   readonly sharees: ShareeSearch;
   /** Web UI browser sessions (cookie + CSRF token). */
   readonly sessions: SessionService;
+  /** Every login-password change and admin reset (web, OCS, CLI): keys, caches, sessions. */
+  readonly passwords: PasswordService;
   /** Shared Redis connection when `config.redis` is set (throttle counters of all processes). */
   readonly redis?: RedisClient;
   /** Closes the database and anything else held open. */
@@ -213,19 +216,21 @@ export async function openApp(config: Config, opts: OpenAppOptions = {}): Promis
   groups.setMembershipHook((gid, uid, added) => (added ? shareKeySync.afterMemberAdded(gid, uid) : shareKeySync.afterMemberRemoved(gid, uid)));
   files.attachShareKeys(shareKeySync, shareTopology);
   const shares = new ShareService({ repo: shareRepo, resolver: shareResolver, files, users, groups, hasher: new PasswordHasher(opts.argon2), audit, keySync: shareKeySync });
+  // Per-user keys: a web session wraps the private key under its cookie value, so that every
+  // server process (scale-out) can unlock it; the wrapping goes when the session ends.
+  const sessions = new SessionService({
+    db, secret: config.secret,
+    onCreated: async (uid, token) => { await userKeys.addTokenWrapping(uid, token); },
+    onEnded: (uid, hashes) => userKeys.deleteTokenWrappings(uid, hashes),
+  });
   return {
     config, log, db, dbKind: kind, appConfig, blobs, rawBlobs, files, locks, uploads, encryption, userKeys, keyHolder,
     maintenance: new MaintenanceState(appConfig),
     users, appPasswords, auth, twoFactor, throttle, audit, loginFlow: redis ? new SharedLoginFlowService({ appPasswords, store: new RedisLoginFlowStore(redis) }) : new LoginFlowService({ appPasswords }),
     groups, shares, shareResolver, transfers: new TransferPolicy({ resolver: shareResolver, files }),
     sharees: new ShareeSearch({ db, groups }),
-    // Per-user keys: a web session wraps the private key under its cookie value, so that every
-    // server process (scale-out) can unlock it; the wrapping goes when the session ends.
-    sessions: new SessionService({
-      db, secret: config.secret,
-      onCreated: async (uid, token) => { await userKeys.addTokenWrapping(uid, token); },
-      onEnded: (uid, hashes) => userKeys.deleteTokenWrappings(uid, hashes),
-    }),
+    sessions,
+    passwords: new PasswordService({ users, userKeys, auth, sessions, audit }),
     redis,
     async close() { await audit.close(); await redis?.close(); await keyHolder.close(); await db.destroy(); },
   };

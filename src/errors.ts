@@ -128,3 +128,11 @@ export class NotSupportedError extends AppError {
 export class CryptoError extends AppError {
   constructor(message: string, options?: { cause?: unknown }) { super('crypto', message, options); }
 }
+
+/**
+ * A state-changing request lacks what proves it came from our own client (OCS-APIREQUEST header,
+ * the session's request token): a possible cross-site request forgery. Nothing was changed.
+ */
+export class CsrfError extends AppError {
+  constructor(message = 'CSRF check failed') { super('csrf', message); }
+}

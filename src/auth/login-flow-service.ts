@@ -1,14 +1,29 @@
 import { createCipheriv, createDecipheriv, createHash, createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, hkdfSync, randomBytes } from 'node:crypto';
-import { NotFoundError } from '../errors.ts';
+import { NotFoundError, ThrottledError } from '../errors.ts';
+import { addressBucket } from './address-bucket.ts';
 import type { AppPasswordService } from './app-password-service.ts';
 
 /** Lifetime of an unfinished login flow (Nextcloud: 20 minutes). */
 export const LOGIN_FLOW_TTL_MS = 20 * 60_000;
+/**
+ * Most flows one address (IPv6: one /64) may have open at a time. Flows are anonymous, so this is
+ * what keeps one client from filling memory or Redis; nobody else's flows are ever pushed out.
+ */
+export const LOGIN_FLOW_MAX_PER_ADDRESS = 30;
+/** Safety cap of open flows in one process: beyond it new starts wait (old flows are never evicted). */
+export const LOGIN_FLOW_MAX_TOTAL = 200_000;
+
+/** @throws ThrottledError saying when a slot frees up. */
+function tooMany(retryAtMs: number, now: number, what: string): never {
+  throw new ThrottledError(Math.max(1, Math.ceil((retryAtMs - now) / 1000)), `Too many login flows ${what}: try again later`);
+}
 
 interface Flow {
   pollToken: string;
   loginToken: string;
   clientName: string;
+  /** addressBucket of the client that started it. */
+  address: string;
   expires: number;
   result?: { loginName: string; appPassword: string };
 }
@@ -23,36 +38,49 @@ export interface StartedFlow {
  * Login Flow v2: a client starts a flow, opens `/login/v2/flow/<loginToken>` in a browser, and
  * polls with `pollToken`; once the user has logged in and granted access (`grant`), the next poll
  * gets a fresh app password, exactly once. Kept in process memory (flows are short-lived); with
- * several server processes, start/poll/grant must reach the same one (or move this to the DB).
+ * several server processes, use SharedLoginFlowService. Flows expire after 20 minutes; each address
+ * may have LOGIN_FLOW_MAX_PER_ADDRESS open at a time.
  */
 export class LoginFlowService {
   readonly #appPasswords: AppPasswordService;
   readonly #byPoll = new Map<string, Flow>();
   readonly #byLogin = new Map<string, Flow>();
+  /** Open flows per address bucket, oldest first. */
+  readonly #byAddress = new Map<string, Set<Flow>>();
   readonly #now: () => number;
   readonly #max: number;
+  readonly #maxPerAddress: number;
 
-  constructor(deps: { appPasswords: AppPasswordService; now?: () => number; maxFlows?: number }) {
+  constructor(deps: { appPasswords: AppPasswordService; now?: () => number; maxFlows?: number; maxPerAddress?: number }) {
     this.#appPasswords = deps.appPasswords;
     this.#now = deps.now ?? Date.now;
-    this.#max = deps.maxFlows ?? 10_000;
+    this.#max = deps.maxFlows ?? LOGIN_FLOW_MAX_TOTAL;
+    this.#maxPerAddress = deps.maxPerAddress ?? LOGIN_FLOW_MAX_PER_ADDRESS;
   }
 
-  /** Starts a flow for a client called `clientName` (its User-Agent; names the app password). */
-  start(clientName: string): StartedFlow {
+  /**
+   * Starts a flow for a client called `clientName` (its User-Agent; names the app password) at
+   * address `ip`.
+   * @throws ThrottledError when that address already has its maximum of open flows (or the
+   *   process its cap): nothing is evicted, the client retries once one expires
+   */
+  start(clientName: string, ip: string): StartedFlow {
     this.#sweep();
-    if (this.#byPoll.size >= this.#max) {
-      const oldest = this.#byPoll.values().next().value!;
-      this.#forget(oldest);
-    }
+    const now = this.#now();
+    const address = addressBucket(ip);
+    const mine = this.#byAddress.get(address);
+    if (mine && mine.size >= this.#maxPerAddress) tooMany(mine.values().next().value!.expires, now, 'from your address');
+    if (this.#byPoll.size >= this.#max) tooMany(this.#byPoll.values().next().value!.expires, now, 'on this server');
     const flow: Flow = {
       pollToken: token(),
       loginToken: token(),
       clientName: (clientName || 'Login flow client').slice(0, 255),
-      expires: this.#now() + LOGIN_FLOW_TTL_MS,
+      address,
+      expires: now + LOGIN_FLOW_TTL_MS,
     };
     this.#byPoll.set(flow.pollToken, flow);
     this.#byLogin.set(flow.loginToken, flow);
+    if (mine) mine.add(flow); else this.#byAddress.set(address, new Set([flow]));
     return { pollToken: flow.pollToken, loginToken: flow.loginToken };
   }
 
@@ -99,11 +127,18 @@ export class LoginFlowService {
   #forget(f: Flow): void {
     this.#byPoll.delete(f.pollToken);
     this.#byLogin.delete(f.loginToken);
+    const mine = this.#byAddress.get(f.address);
+    mine?.delete(f);
+    if (mine?.size === 0) this.#byAddress.delete(f.address);
   }
 
   #sweep(): void {
     const now = this.#now();
-    for (const f of this.#byPoll.values()) if (f.expires <= now) this.#forget(f);
+    // insertion order is expiry order (fixed TTL): stop at the first live flow
+    for (const f of this.#byPoll.values()) {
+      if (f.expires > now) break;
+      this.#forget(f);
+    }
   }
 }
 
@@ -114,6 +149,8 @@ function token(): string {
 /** A pending flow as a shared store keeps it: looked up by the hash of its login token. */
 export interface PendingFlowRecord {
   readonly clientName: string;
+  /** addressBucket of the client that started it (the per-address limit). */
+  readonly address: string;
   /** SHA-256 (hex) of the poll token: where the granted result goes. */
   readonly pollHash: string;
   /** Expiry, ms since epoch. */
@@ -131,6 +168,8 @@ export interface PendingFlowRecord {
  * can open it (as Nextcloud does with its per-flow key pair).
  */
 export interface LoginFlowStore {
+  /** How many unexpired flows `address` has pending at `now`, and when the oldest expires. */
+  pendingFor(address: string, now: number): Promise<{ count: number; oldestExpires: number }>;
   putPending(loginHash: string, rec: PendingFlowRecord): Promise<void>;
   getPending(loginHash: string): Promise<PendingFlowRecord | undefined>;
   /** Removes and returns the pending flow atomically: of two concurrent grants only one gets it. */
@@ -170,22 +209,33 @@ export class SharedLoginFlowService {
   readonly #appPasswords: AppPasswordService;
   readonly #store: LoginFlowStore;
   readonly #now: () => number;
+  readonly #maxPerAddress: number;
 
-  constructor(deps: { appPasswords: AppPasswordService; store: LoginFlowStore; now?: () => number }) {
+  constructor(deps: { appPasswords: AppPasswordService; store: LoginFlowStore; now?: () => number; maxPerAddress?: number }) {
     this.#appPasswords = deps.appPasswords;
     this.#store = deps.store;
     this.#now = deps.now ?? Date.now;
+    this.#maxPerAddress = deps.maxPerAddress ?? LOGIN_FLOW_MAX_PER_ADDRESS;
   }
 
-  /** Starts a flow. @throws the store's error when it is unreachable. */
-  async start(clientName: string): Promise<StartedFlow> {
+  /**
+   * Starts a flow for a client at address `ip`.
+   * @throws ThrottledError when the address has its maximum of open flows (in all processes);
+   *   the store's error when it is unreachable.
+   */
+  async start(clientName: string, ip: string): Promise<StartedFlow> {
+    const address = addressBucket(ip);
+    const now = this.#now();
+    const open = await this.#store.pendingFor(address, now);
+    if (open.count >= this.#maxPerAddress) tooMany(open.oldestExpires, now, 'from your address');
     const pollToken = token();
     const loginToken = token();
     const { publicKey, privateKey } = generateKeyPairSync('x25519');
     await this.#store.putPending(hashToken(loginToken), {
       clientName: (clientName || 'Login flow client').slice(0, 255),
+      address,
       pollHash: hashToken(pollToken),
-      expires: this.#now() + LOGIN_FLOW_TTL_MS,
+      expires: now + LOGIN_FLOW_TTL_MS,
       publicKey: publicKey.export({ type: 'spki', format: 'der' }).toString('base64'),
       sealedPrivateKey: seal(hkdf(Buffer.from(pollToken, 'utf8'), POLL_INFO), privateKey.export({ type: 'pkcs8', format: 'der' })).toString('base64'),
     });

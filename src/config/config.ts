@@ -64,8 +64,27 @@ export const configSchema = z.object({
   keyHolder: keyHolderSchema.default({ type: 'secret' }),
   redis: z.object({ host: z.string(), port: z.number().int().positive() }).optional(),
   loglevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
-  /** Trusted proxies whose X-Forwarded-For is believed, for throttling by client IP. */
+  /**
+   * Trusted proxies (peer addresses) whose X-Forwarded-For, X-Forwarded-Proto and X-Forwarded-Host
+   * are believed: client IP for throttling, public scheme and host for URLs and cookies.
+   */
   trustedProxies: z.array(z.string()).default([]),
+  /** Nextcloud's `overwriteprotocol`: the scheme of every URL Coffer makes (a TLS proxy that sends no X-Forwarded-Proto). */
+  overwriteprotocol: z.enum(['http', 'https']).optional(),
+  /** Nextcloud's `overwritehost`: the host[:port] of every URL Coffer makes. */
+  overwritehost: z.string().regex(/^[A-Za-z0-9.\-]+(?::\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](?::\d{1,5})?$/).optional(),
+  /** Nextcloud's `overwrite.cli.url`: the base URL of links made outside a request (./occ), e.g. https://cloud.example.org */
+  'overwrite.cli.url': z.string().url().regex(/^https?:\/\//).optional(),
+  /**
+   * Strict-Transport-Security: sent on every response served over TLS directly; behind a TLS proxy
+   * (trusted X-Forwarded-Proto or overwriteprotocol https) only with `behindProxy` (the proxy may send
+   * its own). `maxAge` 0 turns it off.
+   */
+  hsts: z.object({
+    maxAge: z.number().int().min(0).default(15_552_000),
+    includeSubDomains: z.boolean().default(false),
+    behindProxy: z.boolean().default(false),
+  }).strict().default({ maxAge: 15_552_000, includeSubDomains: false, behindProxy: false }),
 });
 
 export type Config = Readonly<z.infer<typeof configSchema>>;

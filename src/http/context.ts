@@ -12,8 +12,13 @@ export interface HttpContext {
   /** Raw path of the request, still percent-encoded, without the query. */
   readonly rawPath: string;
   readonly query: URLSearchParams;
-  /** Base URL the client used, e.g. `http://127.0.0.1:8080`. */
+  /**
+   * Public base URL of this request, e.g. `https://cloud.example.org` (src/http/public-origin.ts:
+   * the TLS proxy's scheme and host when a trusted proxy says so). Every URL Coffer hands out uses it.
+   */
   readonly baseUrl: string;
+  /** Whether that public URL is https (cookies get `Secure`). */
+  readonly secure: boolean;
 }
 
 export type Handler = (req: IncomingMessage, res: ServerResponse, ctx: HttpContext) => Promise<void>;

@@ -5,7 +5,10 @@ import { createServer as createHttp, type IncomingMessage, type Server, type Ser
 import { createServer as createHttps } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { App } from '../app.ts';
+import type { Config } from '../config/config.ts';
 import type { HttpContext, Route } from './context.ts';
+import { loggablePath } from './log-redaction.ts';
+import { cliBaseUrl, isTrustedProxy, publicOrigin, type PublicOrigin } from './public-origin.ts';
 import { buildRoutes } from './routes.ts';
 import { CONNECTIONS_CHECK_INTERVAL_MS, DEFAULT_TIMEOUTS, MAX_HEADER_BYTES, STREAM_HIGH_WATER_MARK, type ServerTimeouts } from './limits.ts';
 
@@ -34,13 +37,24 @@ export interface RunningServer {
  */
 export function clientIp(req: IncomingMessage, trusted: readonly string[]): string {
   const peer = req.socket.remoteAddress ?? '';
-  if (!trusted.includes(peer)) return peer;
+  if (!isTrustedProxy(peer, trusted)) return peer;
   const fwd = req.headers['x-forwarded-for'];
   const hops = (Array.isArray(fwd) ? fwd.join(',') : fwd ?? '').split(',').map((h) => h.trim()).filter(Boolean);
   for (let i = hops.length - 1; i >= 0; i--) {
     if (!trusted.includes(hops[i])) return hops[i];
   }
   return hops[0] ?? peer;
+}
+
+/**
+ * The Strict-Transport-Security value for a response, or undefined: always over direct TLS; when
+ * https comes from a trusted proxy (or overwriteprotocol) only if `hsts.behindProxy`; never over
+ * plain http (browsers ignore it there) or with `hsts.maxAge` 0.
+ */
+export function hstsHeader(config: Pick<Config, 'hsts'>, directTls: boolean, origin: PublicOrigin): string | undefined {
+  const h = config.hsts;
+  if (h.maxAge === 0 || origin.scheme !== 'https' || (!directTls && !h.behindProxy)) return undefined;
+  return `max-age=${h.maxAge}${h.includeSubDomains ? '; includeSubDomains' : ''}`;
 }
 
 /**
@@ -51,6 +65,10 @@ export async function startServer(app: App, opts: ServeOptions): Promise<Running
   const routes: Route[] = [...buildRoutes(app)].sort((a, b) => b.prefix.length - a.prefix.length);
   const tls = opts.tlsCert && opts.tlsKey;
   const scheme = tls ? 'https' : 'http';
+  // for a request without a usable Host header: the configured public URL's host, else the bound address
+  // (set once bound: the port may be chosen by the OS)
+  const hostForUrl = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
+  let fallbackHost = `${hostForUrl}:${opts.port}`;
 
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     const reqId = (typeof req.headers['x-request-id'] === 'string' && /^[\w-]{1,64}$/.test(req.headers['x-request-id']))
@@ -60,13 +78,15 @@ export async function startServer(app: App, opts: ServeOptions): Promise<Running
     const q = rawUrl.indexOf('?');
     const rawPath = q < 0 ? rawUrl : rawUrl.slice(0, q);
     const query = new URLSearchParams(q < 0 ? '' : rawUrl.slice(q + 1));
-    const host = req.headers.host ?? `${opts.host}:${opts.port}`;
     const log = app.log.child({ reqId });
-    const ctx: HttpContext = { app, reqId, log, ip: clientIp(req, app.config.trustedProxies), rawPath, query, baseUrl: `${scheme}://${host}` };
+    const origin = publicOrigin(req, app.config, fallbackHost);
+    const ctx: HttpContext = { app, reqId, log, ip: clientIp(req, app.config.trustedProxies), rawPath, query, baseUrl: origin.origin, secure: origin.scheme === 'https' };
     res.setHeader('X-Request-Id', reqId);
+    const hsts = hstsHeader(app.config, Boolean(tls), origin);
+    if (hsts) res.setHeader('Strict-Transport-Security', hsts);
     res.on('finish', () => {
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
-      log.info({ method: req.method, path: rawPath, status: res.statusCode, ms: Math.round(ms * 10) / 10 }, 'request');
+      log.info({ method: req.method, path: loggablePath(rawPath), status: res.statusCode, ms: Math.round(ms * 10) / 10 }, 'request');
     });
     const route = routes.find((r) => (r.exact ? rawPath === r.prefix : rawPath.startsWith(r.prefix)));
     const run = route ? route.handler(req, res, ctx) : notFound(res);
@@ -101,7 +121,7 @@ export async function startServer(app: App, opts: ServeOptions): Promise<Running
     server.listen(opts.port, opts.host, () => { server.off('error', reject); resolve(); });
   });
   const port = (server.address() as AddressInfo).port;
-  const hostForUrl = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
+  fallbackHost = app.config['overwrite.cli.url'] ? new URL(cliBaseUrl(app.config)).host : `${hostForUrl}:${port}`;
   return {
     server,
     port,

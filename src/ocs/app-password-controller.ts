@@ -6,7 +6,6 @@ import { OcsError, sendOcsData } from './ocs-response.ts';
  * after the client's User-Agent. Already using an app password → 403, as Nextcloud.
  */
 export async function getAppPassword(call: OcsCall): Promise<void> {
-  call.requireApiRequest();
   const me = await call.user();
   if (me.via !== 'password') throw new OcsError(403, 'You are already using an app password');
   const name = String(call.req.headers['user-agent'] ?? '').slice(0, 255) || 'app password';
@@ -17,7 +16,6 @@ export async function getAppPassword(call: OcsCall): Promise<void> {
 
 /** `DELETE core/apppassword`: revokes the app password the request authenticated with. */
 export async function deleteAppPassword(call: OcsCall): Promise<void> {
-  call.requireApiRequest();
   const me = await call.user();
   if (me.via !== 'app-password') throw new OcsError(403, 'Not authenticated with an app password');
   await call.ctx.app.appPasswords.revoke(me.uid, me.appPasswordId!);

@@ -1,10 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { App } from '../app.ts';
-import { BASIC_CHALLENGE } from '../auth/basic-auth.ts';
-import { AppError, ThrottledError } from '../errors.ts';
+import { AppError, AuthenticationError, CsrfError, ThrottledError } from '../errors.ts';
 import type { Handler, HttpContext, Route } from '../http/context.ts';
 import { maintenanceGuard } from '../setup/maintenance.ts';
 import { readParams } from './form-body.ts';
+import { CSRF_HEADER, resolveSession } from '../web/session-auth.ts';
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {
   const s = JSON.stringify(body);
@@ -17,10 +17,9 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
 
 function sendError(res: ServerResponse, err: unknown): boolean {
   if (!(err instanceof AppError)) return false;
-  const status: Record<string, number> = { 'unauthenticated': 401, 'throttled': 429, 'not-found': 404, 'invalid': 400, 'too-large': 413, 'forbidden': 403 };
+  const status: Record<string, number> = { 'unauthenticated': 401, 'throttled': 429, 'not-found': 404, 'invalid': 400, 'too-large': 413, 'forbidden': 403, 'csrf': 403 };
   const s = status[err.code];
   if (s === undefined) return false;
-  if (s === 401) res.setHeader('WWW-Authenticate', BASIC_CHALLENGE);
   if (err instanceof ThrottledError) res.setHeader('Retry-After', String(err.retryAfterSeconds));
   sendJson(res, s, s === 404 ? [] : { message: err.message });
   return true;
@@ -44,10 +43,10 @@ function postOnly(fn: (req: IncomingMessage, res: ServerResponse, ctx: HttpConte
   };
 }
 
-/** `POST /login/v2`: starts a flow → `{poll:{token,endpoint}, login}`. */
+/** `POST /login/v2`: starts a flow → `{poll:{token,endpoint}, login}`; 429 + Retry-After when the address has too many open. */
 const start = postOnly(async (req, res, ctx) => {
   req.resume();
-  const flow = await ctx.app.loginFlow.start(String(req.headers['user-agent'] ?? ''));
+  const flow = await ctx.app.loginFlow.start(String(req.headers['user-agent'] ?? ''), ctx.ip);
   sendJson(res, 200, {
     poll: { token: flow.pollToken, endpoint: `${ctx.baseUrl}/login/v2/poll` },
     login: `${ctx.baseUrl}/login/v2/flow/${flow.loginToken}`,
@@ -62,14 +61,19 @@ const poll = postOnly(async (req, res, ctx) => {
 });
 
 /**
- * `POST /login/v2/grant` with Basic auth (login password) and `token` = the flow's login token:
- * what the web UI calls once the user confirmed access.
+ * `POST /login/v2/grant` with `token` = the flow's login token: what a logged-in browser calls once
+ * the user confirmed access. Needs the web session cookie and its request token (header or form
+ * field `requesttoken`), never Basic credentials: a browser replays cached Basic credentials on
+ * any cross-site form post, which would hand an attacker's flow an app password.
  */
 const grant = postOnly(async (req, res, ctx) => {
-  const user = await ctx.app.auth.authenticateBasic(req.headers.authorization, ctx.ip);
+  const s = await resolveSession(ctx.app, req);
+  if (!s) throw new AuthenticationError('Log in to the web interface to grant access');
   const p = await readParams(req, new URLSearchParams());
-  await ctx.app.loginFlow.grant(p.get('token') ?? '', user.uid);
-  await ctx.app.audit.record('login_flow.granted', { uid: user.uid, ip: ctx.ip });
+  const h = req.headers[CSRF_HEADER];
+  if (!ctx.app.sessions.checkCsrf(s.token, (Array.isArray(h) ? h[0] : h) ?? p.get('requesttoken') ?? undefined)) throw new CsrfError();
+  await ctx.app.loginFlow.grant(p.get('token') ?? '', s.user.uid);
+  await ctx.app.audit.record('login_flow.granted', { uid: s.user.uid, ip: ctx.ip });
   sendJson(res, 200, []);
 });
 

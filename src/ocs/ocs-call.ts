@@ -1,9 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { authenticateSession } from '../web/session-auth.ts';
 import type { AuthenticatedUser } from '../auth/types.ts';
-import { AuthenticationError } from '../errors.ts';
 import type { HttpContext } from '../http/context.ts';
 import { readParams } from './form-body.ts';
+import { isOcsApiRequest } from './ocs-csrf.ts';
 import type { OcsTarget } from './ocs-response.ts';
 import { OcsError } from './ocs-response.ts';
 
@@ -29,11 +29,12 @@ export class OcsCall {
   }
 
   /**
-   * The authenticated user (HTTP Basic: login password or app password).
+   * The authenticated user: HTTP Basic (login password or app password), or a web session cookie
+   * when the request carries `OCS-APIREQUEST: true` (a cross-site page cannot set it), as Nextcloud.
    * @throws AuthenticationError (401); ThrottledError (429)
    */
   user(): Promise<AuthenticatedUser> {
-    this.#user ??= (async () => (!this.req.headers.authorization && await authenticateSession(this.ctx.app, this.req))
+    this.#user ??= (async () => (!this.req.headers.authorization && isOcsApiRequest(this.req) && await authenticateSession(this.ctx.app, this.req))
       || this.ctx.app.auth.authenticateBasic(header(this.req.headers.authorization), this.ctx.ip))();
     return this.#user;
   }
@@ -48,16 +49,6 @@ export class OcsCall {
     const u = await this.user();
     if (!u.isAdmin) throw new OcsError(403, 'Logged in user must be an admin');
     return u;
-  }
-
-  /**
-   * CSRF: with only Basic auth (no cookie sessions yet) every authenticated OCS request is safe;
-   * once cookie sessions exist, a session-authenticated request must carry `OCS-APIREQUEST: true`.
-   * @throws AuthenticationError when neither the header nor Basic credentials are present
-   */
-  requireApiRequest(): void {
-    const api = String(this.req.headers['ocs-apirequest'] ?? '').toLowerCase() === 'true';
-    if (!api && !this.hasCredentials()) throw new AuthenticationError('CSRF check failed');
   }
 }
 

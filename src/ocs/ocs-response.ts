@@ -40,7 +40,7 @@ export function sendOcsData(res: ServerResponse, t: OcsTarget, data: unknown, ex
  * Sends an OCS failure with `status` (an HTTP-like or OCS code) as Nextcloud maps it:
  * v1 — meta statuscode 997 for 401 (HTTP 401), 998 for 404, else the code; HTTP 200 otherwise.
  * v2 — meta statuscode the code (997 for 401); HTTP the code, 400 for codes outside 200–599.
- * 429 and 503 are real HTTP statuses on both versions (throttling, maintenance).
+ * 412, 429 and 503 are real HTTP statuses on both versions (CSRF refusal, throttling, maintenance).
  */
 export function sendOcsFailure(res: ServerResponse, t: OcsTarget, status: number, message: string): void {
   let statuscode = status;
@@ -51,7 +51,8 @@ export function sendOcsFailure(res: ServerResponse, t: OcsTarget, status: number
     res.setHeader('WWW-Authenticate', BASIC_CHALLENGE);
   } else if (t.version === 1) {
     if (status === 404) statuscode = OCS_NOT_FOUND;
-    http = status === 429 || status === 503 || status >= 500 && status < 600 ? status : 200;
+    // a CSRF refusal (412, as Nextcloud) is a real HTTP status too: nothing was done
+    http = status === 412 || status === 429 || status === 503 || status >= 500 && status < 600 ? status : 200;
   } else {
     if (status === OCS_NOT_FOUND) { statuscode = 404; }
     http = statuscode >= 200 && statuscode < 600 ? statuscode : 400;
@@ -72,6 +73,7 @@ const CODE_STATUS: Record<string, number> = {
   'conflict': 409,
   'too-large': 413,
   'throttled': 429,
+  'csrf': 412,
   'maintenance': 503,
   'not-supported': 501,
   'quota-exceeded': 507,

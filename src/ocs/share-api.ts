@@ -1,14 +1,12 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { HttpContext, Route } from '../http/context.ts';
-import { maintenanceGuard } from '../setup/maintenance.ts';
+import type { Route } from '../http/context.ts';
 import { ValidationError } from '../errors.ts';
 import type { UpdateShareInput } from '../sharing/share-types.ts';
 import {
   PERMISSION_CREATE, PERMISSION_DELETE, PERMISSION_READ, PERMISSION_UPDATE, SHARE_TYPE_LINK,
 } from '../sharing/share-types.ts';
-import { OcsCall } from './ocs-call.ts';
-import { requestedFormat } from './ocs-format.ts';
-import { OcsError, sendOcsData, sendOcsException, sendOcsFailure, type OcsTarget, type OcsVersion } from './ocs-response.ts';
+import type { OcsCall } from './ocs-call.ts';
+import { ocsEntry } from './ocs-entry.ts';
+import { OcsError, sendOcsData, sendOcsFailure, type OcsVersion } from './ocs-response.ts';
 import { DisplayNames, formatShare, PASSWORD_PLACEHOLDER } from './share-api-format.ts';
 import { searchSharees, SHAREES_PATH } from './share-api-sharees.ts';
 
@@ -120,59 +118,43 @@ function decodeRest(raw: string): string | undefined {
 
 function sharesHandler(version: OcsVersion) {
   const prefix = `/ocs/v${version}.php/${SHARES_PATH}`;
-  return async (req: IncomingMessage, res: ServerResponse, ctx: HttpContext): Promise<void> => {
-    const target: OcsTarget = { version, format: requestedFormat(ctx.query, req.headers.accept) };
-    if (await maintenanceGuard(req, res, ctx.app)) return;
-    const rest = decodeRest(ctx.rawPath.slice(prefix.length));
-    const call = new OcsCall(req, res, ctx, target, `${SHARES_PATH}${rest ?? ''}`);
-    try {
-      const method = req.method === 'HEAD' ? 'GET' : req.method;
-      if (rest === '') {
-        call.requireApiRequest();
-        if (method === 'GET') return await listShares(call);
-        if (method === 'POST') return await createShare(call);
-        req.resume();
-        res.setHeader('Allow', 'GET, POST');
-        return sendOcsFailure(res, target, 405, 'Method not allowed');
-      }
-      const m = rest === undefined ? null : /^\/([^/]+)$/.exec(rest);
-      if (!m) {
-        req.resume();
-        return sendOcsFailure(res, target, 404, 'Invalid query, please check the syntax. API specifications are here: http://www.freedesktop.org/wiki/Specifications/open-collaboration-services.');
-      }
-      call.requireApiRequest();
-      const id = shareId(m[1]!);
-      if (method === 'GET') return await getShare(call, id);
-      if (method === 'PUT') return await updateShare(call, id);
-      if (method === 'DELETE') return await deleteShare(call, id);
+  const rest = (rawPath: string) => decodeRest(rawPath.slice(prefix.length));
+  return ocsEntry(version, (ctx) => `${SHARES_PATH}${rest(ctx.rawPath) ?? ''}`, async (call) => {
+    const { req, res, target } = call;
+    const tail = rest(call.ctx.rawPath);
+    const method = req.method === 'HEAD' ? 'GET' : req.method;
+    if (tail === '') {
+      if (method === 'GET') return await listShares(call);
+      if (method === 'POST') return await createShare(call);
       req.resume();
-      res.setHeader('Allow', 'GET, PUT, DELETE');
+      res.setHeader('Allow', 'GET, POST');
       return sendOcsFailure(res, target, 405, 'Method not allowed');
-    } catch (err) {
-      req.resume();
-      if (!sendOcsException(res, target, err)) throw err;
     }
-  };
+    const m = tail === undefined ? null : /^\/([^/]+)$/.exec(tail);
+    if (!m) {
+      req.resume();
+      return sendOcsFailure(res, target, 404, 'Invalid query, please check the syntax. API specifications are here: http://www.freedesktop.org/wiki/Specifications/open-collaboration-services.');
+    }
+    const id = shareId(m[1]!);
+    if (method === 'GET') return await getShare(call, id);
+    if (method === 'PUT') return await updateShare(call, id);
+    if (method === 'DELETE') return await deleteShare(call, id);
+    req.resume();
+    res.setHeader('Allow', 'GET, PUT, DELETE');
+    return sendOcsFailure(res, target, 405, 'Method not allowed');
+  });
 }
 
 function shareesHandler(version: OcsVersion) {
-  return async (req: IncomingMessage, res: ServerResponse, ctx: HttpContext): Promise<void> => {
-    const target: OcsTarget = { version, format: requestedFormat(ctx.query, req.headers.accept) };
-    if (await maintenanceGuard(req, res, ctx.app)) return;
-    const call = new OcsCall(req, res, ctx, target, SHAREES_PATH);
-    try {
-      call.requireApiRequest();
-      if (req.method !== 'GET' && req.method !== 'HEAD') {
-        req.resume();
-        res.setHeader('Allow', 'GET');
-        return sendOcsFailure(res, target, 405, 'Method not allowed');
-      }
-      await searchSharees(call);
-    } catch (err) {
+  return ocsEntry(version, () => SHAREES_PATH, async (call) => {
+    const { req, res, target } = call;
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
       req.resume();
-      if (!sendOcsException(res, target, err)) throw err;
+      res.setHeader('Allow', 'GET');
+      return sendOcsFailure(res, target, 405, 'Method not allowed');
     }
-  };
+    await searchSharees(call);
+  });
 }
 
 /** Routes of the OCS Share API (v1 and v2); longer than `/ocs/vN.php/`, so they win. */

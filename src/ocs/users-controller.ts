@@ -2,10 +2,9 @@ import { statfs } from 'node:fs/promises';
 import type { AuthenticatedUser, UserRecord } from '../auth/types.ts';
 import type { App } from '../app.ts';
 import { num } from '../db/schema.ts';
-import { AlreadyExistsError, ValidationError } from '../errors.ts';
+import { AlreadyExistsError, AuthenticationError, ValidationError } from '../errors.ts';
 import type { OcsCall } from './ocs-call.ts';
 import { OcsError, sendOcsData } from './ocs-response.ts';
-import { adminResetPassword, changeOwnPassword } from '../encryption/password-events.ts';
 import { parseQuota, quotaInfo } from './quota-format.ts';
 
 /** Bytes used by `uid`: the size of their root node (0 before the first write). */
@@ -125,13 +124,22 @@ export async function editUser(call: OcsCall, uid: string): Promise<void> {
         await app.users.setEmail(uid, value === '' ? null : value);
         break;
       case 'password': {
-        // Per-user-key mode: your own change re-wraps your private key; an admin reset needs the
-        // recovery password (recoveryPassword) or confirmKeyReset=1 (files become unreadable).
-        const setLogin = () => app.users.setPassword(uid, value);
-        if (self) await changeOwnPassword(app.userKeys, uid, value, me.loginPassword, setLogin);
-        else await adminResetPassword(app.userKeys, uid, value, { recoveryPassword: p.get('recoveryPassword') ?? undefined, confirmedLoss: p.get('confirmKeyReset') === '1', setLoginPassword: setLogin });
-        app.auth.invalidateUser(uid);
-        await app.audit.record('user.password_changed', { uid, by: me.uid, ip: call.ctx.ip, via: 'ocs' });
+        // One service for every path: per-user keys, caches, and the user's web sessions end.
+        // Your own password needs your current one and a password login (never an app password):
+        // with Basic the login password is it; a session gives it as currentPassword.
+        if (self) {
+          const current = me.via === 'password' ? me.loginPassword ?? '' : p.get('currentPassword') ?? '';
+          try {
+            await app.passwords.changeOwn(me, current, value, { ip: call.ctx.ip, via: 'ocs' });
+          } catch (err) {
+            if (err instanceof AuthenticationError) throw new OcsError(403, 'The current password is wrong');
+            throw err;
+          }
+        } else {
+          await app.passwords.adminReset(me.uid, uid, value, {
+            ip: call.ctx.ip, via: 'ocs', recoveryPassword: p.get('recoveryPassword') ?? undefined, confirmedLoss: p.get('confirmKeyReset') === '1',
+          });
+        }
         break;
       }
       case 'quota':

@@ -14,6 +14,7 @@ import { findLink, hasLinkSession, linkSessionCookie, verifyLinkPassword } from 
 import { checkZipLimits, streamZip, type ZipEntry } from './public-link-zip.ts';
 import { publicDavRoutes } from './public-link-dav.ts';
 import { pageShell } from './login-page.ts';
+import { safeRedirectTarget } from './redirect-target.ts';
 
 const TOKEN_RE = /^\/(?:index\.php\/)?s\/([A-Za-z0-9]{1,64})(\/download)?\/?$/;
 
@@ -169,10 +170,9 @@ export async function handlePublicLink(req: IncomingMessage, res: ServerResponse
         if (err instanceof AuthenticationError) return sendHtml(res, 403, passwordForm(token, 'The password is wrong. Try again.'));
         throw err;
       }
-      const secure = ctx.baseUrl.startsWith('https:');
       res.statusCode = 303;
-      res.setHeader('Set-Cookie', await linkSessionCookie(app, s, secure));
-      res.setHeader('Location', `/s/${token}`);
+      res.setHeader('Set-Cookie', await linkSessionCookie(app, s, ctx.secure));
+      res.setHeader('Location', safeRedirectTarget(`/s/${token}`));
       res.setHeader('Content-Length', 0);
       res.end();
       return;

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { App } from '../app.ts';
 import type { SessionInfo } from '../auth/session-service.ts';
 import type { AuthenticatedUser } from '../auth/types.ts';
+import { publicOrigin } from '../http/public-origin.ts';
 
 /** Name of the session cookie. */
 export const SESSION_COOKIE = 'coffer_session';
@@ -34,11 +35,12 @@ export function cookieHeader(name: string, value: string, opts: { secure: boolea
   return parts.join('; ');
 }
 
-/** Whether the request reached us over TLS (directly or, per X-Forwarded-Proto, through a trusted proxy). */
-export function isSecureRequest(app: App, req: IncomingMessage): boolean {
-  if ((req.socket as { encrypted?: boolean }).encrypted) return true;
-  const peer = req.socket.remoteAddress ?? '';
-  return app.config.trustedProxies.includes(peer) && String(req.headers['x-forwarded-proto'] ?? '').split(',')[0]?.trim() === 'https';
+/**
+ * Whether the request's public URL is https: TLS directly, or X-Forwarded-Proto from a trusted
+ * proxy, or overwriteprotocol (the same rule as every URL: publicOrigin).
+ */
+export function isSecureRequest(app: Pick<App, 'config'>, req: IncomingMessage): boolean {
+  return publicOrigin(req, app.config, 'localhost').scheme === 'https';
 }
 
 /** A browser session resolved from a request. */

@@ -21,9 +21,10 @@ const TYPES: Record<string, string> = {
 
 /**
  * Sends one file of the build directory with its content type; hashed files under `assets/` are
- * cached for a year (immutable), everything else revalidates. False when there is no such file.
+ * cached for a year (immutable), everything else revalidates (or `cacheControl` when given: every
+ * header must be set here, before the body goes out). False when there is no such file.
  */
-export async function sendDistFile(req: IncomingMessage, res: ServerResponse, rel: string): Promise<boolean> {
+export async function sendDistFile(req: IncomingMessage, res: ServerResponse, rel: string, opts: { cacheControl?: string } = {}): Promise<boolean> {
   let decoded: string;
   try { decoded = decodeURIComponent(rel); } catch { return false; }
   if (decoded.includes('\0') || decoded.split('/').some((s) => s === '..' || s === '.')) return false;
@@ -34,7 +35,7 @@ export async function sendDistFile(req: IncomingMessage, res: ServerResponse, re
   const etag = `"${st.size.toString(16)}-${Math.floor(st.mtimeMs).toString(16)}"`;
   setSecurityHeaders(res);
   res.setHeader('Content-Type', TYPES[extname(file).toLowerCase()] ?? 'application/octet-stream');
-  res.setHeader('Cache-Control', decoded.startsWith('assets/') ? 'public, max-age=31536000, immutable' : 'no-cache');
+  res.setHeader('Cache-Control', opts.cacheControl ?? (decoded.startsWith('assets/') ? 'public, max-age=31536000, immutable' : 'no-cache'));
   res.setHeader('ETag', etag);
   if (req.headers['if-none-match'] === etag) { res.statusCode = 304; res.end(); return true; }
   res.setHeader('Content-Length', st.size);

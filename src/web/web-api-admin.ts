@@ -1,5 +1,4 @@
 import { createReadStream } from 'node:fs';
-import { adminResetPassword } from '../encryption/password-events.ts';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -179,22 +178,21 @@ export async function handleAdminApi(c: ApiCall): Promise<boolean> {
       const body = await readBody(req);
       const password = str(body, 'password');
       if (!password) throw new ValidationError('The new password must not be empty');
-      await app.users.get(a1);
+      // your own password needs your current one (Personal settings), even for an admin
+      if (a1 === c.user.uid) throw new ForbiddenError('Change your own password under Personal settings (it needs your current password)');
       // Per-user-key mode: without the recovery key the user's files would be lost; that needs an
       // explicit confirmation (KeyResetNotConfirmedError → 409 with the warning otherwise).
+      // The service also ends every web session of the user.
       try {
-        await adminResetPassword(app.userKeys, a1, password, {
+        await app.passwords.adminReset(c.user.uid, a1, password, {
+          ip: ctx.ip, via: 'web',
           recoveryPassword: typeof body.recoveryPassword === 'string' ? body.recoveryPassword : undefined,
           confirmedLoss: body.confirmKeyReset === true || body.confirmKeyReset === '1' || body.confirmKeyReset === 'true',
-          setLoginPassword: () => app.users.setPassword(a1, password),
         });
       } catch (err) {
         if (err instanceof ForbiddenError) throw new ForbiddenError('The recovery key password is wrong.');
         throw err;
       }
-      app.auth.invalidateUser(a1);
-      await app.sessions.revokeAll(a1);
-      await app.audit.record('user.password_reset', { uid: a1, by: c.user.uid, ip: ctx.ip, via: 'web' });
       sendJson(c.res, 200, { ok: true });
       return true;
     }

@@ -1,6 +1,5 @@
 import { AuthenticationError, ConflictError, NotFoundError, ValidationError } from '../errors.ts';
 import { UserKeyLockedError } from '../encryption/user-key-errors.ts';
-import { changeOwnPassword } from '../encryption/password-events.ts';
 import type { ApiCall } from './web-api-files.ts';
 import type { ResolvedSession } from './session-auth.ts';
 import { readBody, sendJson, str } from './web-http.ts';
@@ -23,21 +22,15 @@ export async function handlePersonalApi(c: ApiCall, s: ResolvedSession): Promise
   }
   if (area === 'me' && a1 === 'password' && m === 'POST') {
     const b = await readBody(req);
-    const current = str(b, 'current');
-    const next = str(b, 'password');
-    if (next.length === 0) throw new ValidationError('The new password must not be empty');
-    // Throttled and audited like a login: this is a password check too.
+    // Throttled and audited like a login (a password check too); ends the other sessions; per-user
+    // keys are re-wrapped under the new password (files stay readable).
+    let ended: number;
     try {
-      await app.auth.authenticatePassword(user.uid, current, ctx.ip, { method: 'web-password-change', allowAppPassword: false, firstFactorOnly: true });
+      ended = await app.passwords.changeOwn(user, str(b, 'current'), str(b, 'password'), { ip: ctx.ip, via: 'web', keepSessionId: s.session.id });
     } catch (err) {
       if (err instanceof AuthenticationError) { sendJson(c.res, 403, { error: { code: 'wrong-password', message: 'The current password is wrong.' } }); return true; }
       throw err;
     }
-    // Per-user-key mode: the private key is re-wrapped under the new password (files stay readable).
-    await changeOwnPassword(app.userKeys, user.uid, next, current, () => app.users.setPassword(user.uid, next));
-    app.auth.invalidateUser(user.uid);
-    const ended = await app.sessions.revokeAll(user.uid, s.session.id);
-    await app.audit.record('user.password_changed', { uid: user.uid, ip: ctx.ip, via: 'web' });
     sendJson(c.res, 200, { ok: true, otherSessionsEnded: ended });
     return true;
   }

@@ -2,6 +2,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { readSmallBody } from '../http/request-body.ts';
 import { AppError, STORAGE_UNAVAILABLE_MESSAGE, ThrottledError, TooLargeError, ValidationError, classifyDiskFull } from '../errors.ts';
 import type { HttpContext } from '../http/context.ts';
+import { safeRedirectTarget } from './redirect-target.ts';
+
+export { safeRedirectTarget } from './redirect-target.ts';
 
 /** Content-Security-Policy of every web UI page: nothing but this origin, no framing. */
 export const PAGE_CSP = "default-src 'self'; img-src 'self' data: blob:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
@@ -38,20 +41,14 @@ export function sendHtml(res: ServerResponse, status: number, html: string, head
   res.end(data);
 }
 
-/** 303 See Other to a local path. */
+/** 303 See Other to a local path (anything that would leave this origin goes to `/` instead). */
 export function redirect(res: ServerResponse, location: string, headers: Record<string, string | string[]> = {}): void {
   res.statusCode = 303;
   setSecurityHeaders(res);
   for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
-  res.setHeader('Location', location);
+  res.setHeader('Location', safeRedirectTarget(location));
   res.setHeader('Cache-Control', 'no-store');
   res.end();
-}
-
-/** Only same-origin absolute paths are accepted as redirect targets (no `//host`, no `/\host`). */
-export function safeRedirectTarget(v: string | null | undefined, fallback = '/'): string {
-  if (!v || !v.startsWith('/') || v.startsWith('//') || v.startsWith('/\\') || /[\r\n]/.test(v)) return fallback;
-  return v;
 }
 
 const HTML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
@@ -89,7 +86,7 @@ export function str(body: Record<string, unknown>, key: string, required = true)
 const STATUS: Record<string, number> = {
   'not-found': 404, 'already-exists': 409, conflict: 409, 'precondition-failed': 412, locked: 423,
   'quota-exceeded': 507, invalid: 400, unauthenticated: 401, forbidden: 403, throttled: 429,
-  maintenance: 503, 'too-large': 413, 'not-supported': 501, 'storage-unavailable': 503, 'storage-full': 507,
+  maintenance: 503, 'too-large': 413, 'not-supported': 501, 'storage-unavailable': 503, 'storage-full': 507, csrf: 403,
 };
 
 /** HTTP status of a typed error (500 for anything else). */

@@ -20,8 +20,9 @@ async function handleSpa(req: IncomingMessage, res: ServerResponse, ctx: HttpCon
     redirect(res, `/login${target}`);
     return;
   }
-  res.setHeader('Cache-Control', 'no-cache');
-  if (await sendDistFile(req, res, 'index.html')) { res.setHeader('Cache-Control', 'no-store'); return; }
+  // the page is per session: never stored (set by sendDistFile before the body; setting it after
+  // the response went out threw "headers already sent" on every page load)
+  if (await sendDistFile(req, res, 'index.html', { cacheControl: 'no-store' })) return;
   sendHtml(res, 503, pageShell('Not built', '<div class="card"><h1>Web UI not built</h1><p>Run <code>npm run build:web</code> on the server.</p></div>'));
 }
 

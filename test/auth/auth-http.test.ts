@@ -109,7 +109,10 @@ describe('app passwords and Login Flow v2 over HTTP', () => {
       r = await req('POST', '/login/v2/grant', undefined, form, new URLSearchParams({ token: m[1] }).toString());
       assert.equal(r.status, 401, 'grant needs authentication');
       await r.arrayBuffer();
-      r = await req('POST', '/login/v2/grant', basic(ALICE.uid, ALICE.password), form, new URLSearchParams({ token: m[1] }).toString());
+      // the grant takes the web session and its request token (never Basic credentials)
+      const sess = await s.app.sessions.create(ALICE.uid);
+      const web = { ...form, cookie: `coffer_session=${sess.token}`, requesttoken: sess.csrfToken };
+      r = await req('POST', '/login/v2/grant', undefined, web, new URLSearchParams({ token: m[1] }).toString());
       assert.equal(r.status, 200);
       await r.arrayBuffer();
 
@@ -125,7 +128,7 @@ describe('app passwords and Login Flow v2 over HTTP', () => {
       r = await req('GET', '/ocs/v2.php/cloud/user?format=json', basic('alice', got.appPassword));
       assert.equal(r.status, 200);
       await r.arrayBuffer();
-      r = await req('POST', '/login/v2/grant', basic(ALICE.uid, ALICE.password), form, new URLSearchParams({ token: m[1] }).toString());
+      r = await req('POST', '/login/v2/grant', undefined, web, new URLSearchParams({ token: m[1] }).toString());
       assert.equal(r.status, 404, 'a flow is granted once');
       await r.arrayBuffer();
     }

@@ -173,7 +173,7 @@ describe('OCS and status.php', () => {
     assert.equal(r.status, 200);
     await r.arrayBuffer();
     r = await fetch(s.url + '/ocs/v2.php/cloud/users/alice?format=json', {
-      method: 'PUT', headers: { authorization: basic(ALICE.uid, ALICE.password), 'content-type': 'application/json' },
+      method: 'PUT', headers: { authorization: basic(ALICE.uid, ALICE.password), 'content-type': 'application/json', 'OCS-APIREQUEST': 'true' },
       body: JSON.stringify({ key: 'email', value: 'json@example.org' }),
     });
     assert.equal(r.status, 200, 'JSON bodies work too');

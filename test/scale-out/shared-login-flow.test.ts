@@ -5,8 +5,8 @@
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SharedLoginFlowService } from '../../src/auth/login-flow-service.ts';
-import { NotFoundError } from '../../src/errors.ts';
+import { LOGIN_FLOW_MAX_PER_ADDRESS, SharedLoginFlowService } from '../../src/auth/login-flow-service.ts';
+import { NotFoundError, ThrottledError } from '../../src/errors.ts';
 import { RedisClient } from '../../src/redis/redis-client.ts';
 import { RedisLoginFlowStore } from '../../src/redis/redis-login-flow-store.ts';
 import { ADMIN, startTestInstance, type TestInstance } from '../support/test-instance.ts';
@@ -34,18 +34,20 @@ describe('SharedLoginFlowService on Redis', { skip: SKIP }, () => {
 
   test('start on A, page and grant on B, poll on C (once); the app password works', async () => {
     const [A, B, C] = [proc(), proc(), proc()];
-    const flow = await A.start('Mozilla/5.0 (Linux) mirall/3.7.3');
+    const flow = await A.start('Mozilla/5.0 (Linux) mirall/3.7.3', '127.0.0.1');
     await assert.rejects(C.poll(flow.pollToken), NotFoundError);
     assert.equal((await B.pending(flow.loginToken)).clientName, 'Mozilla/5.0 (Linux) mirall/3.7.3');
     // Redis holds hashes and ciphertext only
     const c = clients[0]!;
-    const dump = (await Promise.all((await c.redis.keys(`${c.prefix}*`)).map(async (k) => k + (await c.redis.get(k))))).join('\n');
+    // every value, whatever its type (the per-address index is a sorted set)
+    const valueOf = async (k: string) => ((await c.redis.type(k)) === 'zset' ? (await c.redis.zrange(k, 0, -1, 'WITHSCORES')).join(' ') : (await c.redis.get(k)) ?? '');
+    const dump = (await Promise.all((await c.redis.keys(`${c.prefix}*`)).map(async (k) => k + (await valueOf(k))))).join('\n');
     assert.equal(dump.includes(flow.loginToken), false);
     assert.equal(dump.includes(flow.pollToken), false);
     const grants = await Promise.allSettled([B.grant(flow.loginToken, ADMIN.uid), A.grant(flow.loginToken, ADMIN.uid)]);
     assert.deepEqual(grants.map((g) => g.status).sort(), ['fulfilled', 'rejected'], 'granted exactly once');
     await assert.rejects(B.pending(flow.loginToken), NotFoundError);
-    const after = (await Promise.all((await c.redis.keys(`${c.prefix}*`)).map(async (k) => (await c.redis.get(k)) ?? ''))).join('\n');
+    const after = (await Promise.all((await c.redis.keys(`${c.prefix}*`)).map(valueOf))).join('\n');
     const polls = await Promise.allSettled([C.poll(flow.pollToken), A.poll(flow.pollToken)]);
     const ok = polls.filter((p): p is PromiseFulfilledResult<{ loginName: string; appPassword: string }> => p.status === 'fulfilled');
     assert.equal(ok.length, 1, 'polled exactly once');
@@ -64,11 +66,25 @@ describe('SharedLoginFlowService on Redis', { skip: SKIP }, () => {
     const c = new RedisClient(REDIS, { instanceId });
     clients.push(c);
     const timed = new SharedLoginFlowService({ appPasswords: inst.app.appPasswords, store: new RedisLoginFlowStore(c), now: () => now });
-    const f = await timed.start('client');
+    const f = await timed.start('client', '127.0.0.1');
     now += 21 * 60_000;
     await assert.rejects(timed.pending(f.loginToken), NotFoundError);
     await assert.rejects(timed.grant(f.loginToken, ADMIN.uid), NotFoundError);
     const ttl = await c.redis.pttl((await c.redis.keys(`${c.prefix}loginflow:pending:*`))[0] ?? 'none');
     assert.ok(ttl === -2 || (ttl > 0 && ttl <= 20 * 60_000), `pending entries expire with the flow (pttl ${ttl})`);
   });
+
+  test('per address: the limit holds across processes, refuses without evicting, and a grant frees a slot', async () => {
+    const [A, B] = [proc(), proc()];
+    const ip = `10.77.${Math.floor(Math.random() * 250)}.9`;
+    const flows = [];
+    for (let i = 0; i < LOGIN_FLOW_MAX_PER_ADDRESS; i++) flows.push(await (i % 2 ? A : B).start('client', ip));
+    await assert.rejects(A.start('client', ip), ThrottledError);
+    await assert.rejects(B.start('client', ip), ThrottledError);
+    assert.ok(await A.start('client', '10.78.0.1'), 'another address is not limited');
+    for (const f of flows) assert.equal((await B.pending(f.loginToken)).clientName, 'client', 'nothing was evicted');
+    await A.grant(flows[0]!.loginToken, ADMIN.uid);
+    assert.ok(await B.start('client', ip), 'a granted flow frees its slot');
+  });
 });
+

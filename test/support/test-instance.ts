@@ -42,6 +42,10 @@ export interface TestInstanceOptions {
   keep?: boolean;
   /** Brute-force throttle override (e.g. a low limit to reach 429 quickly). */
   throttle?: Partial<ThrottleOptions>;
+  /** Extra config.json keys (trustedProxies, overwriteprotocol, hsts, …). */
+  config?: Record<string, unknown>;
+  /** Serve HTTPS with this certificate and key (PEM file paths). */
+  tls?: { cert: string; key: string };
 }
 
 /** Creates a fresh PostgreSQL database on 127.0.0.1:5432; returns its name and a drop function. */
@@ -76,6 +80,7 @@ export async function writeTestConfig(opts: TestInstanceOptions = {}): Promise<{
   saveConfig(configPath, {
     installed: true, instanceid: newInstanceId(), secret: newSecret(), datadirectory: join(dir, 'data'),
     database: database as never, loglevel: 'silent', ...(opts.storage ? { storage: opts.storage } : {}),
+    ...(opts.config ?? {}),
   });
   return { dir, configPath, drop };
 }
@@ -86,7 +91,7 @@ export async function startTestInstance(opts: TestInstanceOptions = {}): Promise
   const config = loadConfig(configPath);
   const app = await openApp(config, { logger: opts.logger ?? silentLogger(), argon2: { memoryCost: 1024, timeCost: 1, parallelism: 1 }, throttle: opts.throttle });
   await app.users.create({ uid: ADMIN.uid, password: ADMIN.password, isAdmin: true });
-  const server = await startServer(app, { host: '127.0.0.1', port: 0 });
+  const server = await startServer(app, { host: '127.0.0.1', port: 0, ...(opts.tls ? { tlsCert: opts.tls.cert, tlsKey: opts.tls.key } : {}) });
   const basic = (uid: string, password: string) => 'Basic ' + Buffer.from(`${uid}:${password}`).toString('base64');
   return {
     app, server, url: server.url, dir, dataDir: config.datadirectory, configPath,

@@ -41,11 +41,13 @@ export function register(program: Command): void {
         const conv = bulkConverter(app);
         const plain = await conv.pending('encrypt');
         const enc = await conv.pending('decrypt');
+        const perUser = await app.userKeys.perUserMode();
         printData({
           enabled: st.enabled,
           defaultModule: st.defaultModule,
           appEnabled: st.appEnabled,
-          mode: 'masterkey',
+          // Nextcloud's useMasterKey switch (encryption:disable-master-key / enable-master-key)
+          mode: perUser ? 'per-user-keys' : 'masterkey',
           masterKeyPresent: st.masterKeyPresent,
           keyStorageRoot: st.keyStorageRoot,
           keysBackedUp: st.keysBackedUpAt !== null,
@@ -71,7 +73,7 @@ export function register(program: Command): void {
         } else {
           await app.encryption.enable();
           await app.audit.record('encryption.enabled', { via: 'cli' });
-          process.stdout.write('Encryption enabled\n\nDefault module: OC_DEFAULT_MODULE (master key)\n');
+          process.stdout.write(`Encryption enabled\n\nDefault module: OC_DEFAULT_MODULE (${(await app.userKeys.perUserMode()) ? 'per-user keys' : 'master key'})\n`);
         }
         const plain = await bulkConverter(app).pending('encrypt');
         process.stdout.write(

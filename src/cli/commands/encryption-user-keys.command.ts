@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import { CliError, EXIT, cliOptions, confirm, readSecret, withApp } from '../cli-support.ts';
-import { adminResetPassword } from '../../encryption/password-events.ts';
 import { obtainPassword } from './user-add.command.ts';
 
 /** Env variable of the recovery key password (Nextcloud's name). */
@@ -116,11 +115,8 @@ export function register(program: Command): void {
         const fromEnv = !!flags.passwordFromEnv;
         const recPw = await recoveryPassword({ fromEnv });
         const password = await obtainPassword({ fromEnv, noInteraction, prompt: 'New login password: ', confirm: 'Confirm the new login password: ' });
-        const outcome = await adminResetPassword(app.userKeys, uid, password, {
-          recoveryPassword: recPw, confirmedLoss: false,
-          setLoginPassword: async () => { await app.users.setPassword(uid, password); app.auth.invalidateUser(uid); },
-        });
-        await app.audit.record('user.password_reset', { uid, via: 'cli', encryption: outcome });
+        // (ends the user's web sessions too)
+        await app.passwords.adminReset(undefined, uid, password, { ip: '', via: 'cli', recoveryPassword: recPw, confirmedLoss: false });
         process.stdout.write(`User ${uid} recovered: new login password set, files stay readable.\n`);
       });
     });

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { cliOptions, withApp } from '../cli-support.ts';
 import { obtainPassword } from './user-add.command.ts';
 import { CliError, EXIT, confirm } from '../cli-support.ts';
-import { adminResetPassword, resetWarning } from '../../encryption/password-events.ts';
+import { resetWarning } from '../../encryption/password-events.ts';
 import { RECOVERY_ENV, recoveryPassword } from './encryption-user-keys.command.ts';
 
 /** `./occ user:resetpassword [--password-from-env] NAME` */
@@ -32,11 +32,8 @@ export function register(program: Command): void {
           if (!confirmedLoss) throw new CliError(`not reset: ${warning}. Run it interactively and confirm, or add --force`, EXIT.REFUSED);
         }
         const password = await obtainPassword({ fromEnv: !!flags.passwordFromEnv, noInteraction, prompt: 'Enter a new password: ', confirm: 'Confirm the new password: ' });
-        const outcome = await adminResetPassword(app.userKeys, uid, password, {
-          recoveryPassword: recPw, confirmedLoss,
-          setLoginPassword: async () => { await app.users.setPassword(uid, password); app.auth.invalidateUser(uid); },
-        });
-        await app.audit.record('user.password_reset', { uid, via: 'cli', encryption: outcome });
+        // (ends the user's web sessions too)
+        const outcome = await app.passwords.adminReset(undefined, uid, password, { ip: '', via: 'cli', recoveryPassword: recPw, confirmedLoss });
         if (outcome === 'keys-reset') process.stderr.write(`The encryption keys of ${uid} were reset: files encrypted before are unreadable.\n`);
         if (outcome === 'recovered') process.stderr.write(`The files of ${uid} stay readable (restored with the recovery key).\n`);
         process.stdout.write(`Successfully reset password for ${uid}\n`);
