@@ -22,7 +22,8 @@ import { AuditLog } from './audit/audit-log.ts';
 import { AppPasswordService } from './auth/app-password-service.ts';
 import { Authenticator } from './auth/authenticator.ts';
 import { PasswordHasher, type Argon2Params } from './auth/password-hasher.ts';
-import { MemoryThrottleStore } from './auth/throttle-store.ts';
+import { DbThrottleStore } from './auth/db-throttle-store.ts';
+import { DeviceTokens } from './auth/device-token.ts';
 import { RedisThrottleStore } from './auth/redis-throttle-store.ts';
 import type { RedisClient } from './redis/redis-client.ts';
 import { Throttler, type ThrottleOptions } from './auth/throttler.ts';
@@ -71,6 +72,8 @@ export interface App {
   /** Every login path goes through it (Basic, app passwords, web form). */
   readonly auth: Authenticator;
   readonly throttle: Throttler;
+  /** Known-device tokens (the web login's device cookie; docs/BRUTEFORCE.md). */
+  readonly deviceTokens: DeviceTokens;
   /** `<datadirectory>/audit.log`. */
   readonly audit: AuditLog;
   /** Login Flow v2 state (in memory). */
@@ -176,8 +179,11 @@ export async function openApp(config: Config, opts: OpenAppOptions = {}): Promis
   })({ db, onRevoke: (uid, hashes) => userKeys.deleteTokenWrappings(uid, hashes) });
   // Several server processes: brute-force counters in Redis (connects lazily on first use).
   // ioredis is loaded only when configured (it costs ~0.1 s of every ./occ start otherwise).
+  // Without Redis they live in the database, where ./occ security:bruteforce:* sees them too.
   const redis = config.redis ? new (await import('./redis/redis-client.ts')).RedisClient(config.redis, { instanceId: config.instanceid }) : undefined;
-  const throttle = new Throttler(redis ? new RedisThrottleStore(redis) : new MemoryThrottleStore(), opts.throttle);
+  const deviceTokens = new DeviceTokens(config.secret);
+  const throttle = new Throttler(redis ? new RedisThrottleStore(redis) : new DbThrottleStore(db),
+    { allowlist: config.bruteforce.allowlist, ...opts.throttle }, { devices: deviceTokens });
   const audit = new AuditLog(join(config.datadirectory, 'audit.log'));
   const auth = new Authenticator({ users, appPasswords, throttle, audit, onLogin: async (uid, via, secret) => {
     const wasUnlocked = userKeys.session.get(uid) !== undefined;
@@ -194,7 +200,7 @@ export async function openApp(config: Config, opts: OpenAppOptions = {}): Promis
   return {
     config, log, db, dbKind: kind, appConfig, blobs, rawBlobs, files, locks, uploads, encryption, userKeys, keyHolder,
     maintenance: new MaintenanceState(appConfig),
-    users, appPasswords, auth, throttle, audit, loginFlow: redis ? new SharedLoginFlowService({ appPasswords, store: new RedisLoginFlowStore(redis) }) : new LoginFlowService({ appPasswords }),
+    users, appPasswords, auth, throttle, deviceTokens, audit, loginFlow: redis ? new SharedLoginFlowService({ appPasswords, store: new RedisLoginFlowStore(redis) }) : new LoginFlowService({ appPasswords }),
     groups, shares, shareResolver,
     // Per-user keys: a web session wraps the private key under its cookie value, so that every
     // server process (scale-out) can unlock it; the wrapping goes when the session ends.

@@ -10,6 +10,7 @@ import * as m001 from './migrations/001-initial.ts';
 import * as m002 from './migrations/002-upload-chunk-offset.ts';
 import * as m003 from './migrations/003-sharing.ts';
 import * as m004 from './migrations/004-sessions.ts';
+import * as m005 from './migrations/005-bruteforce.ts';
 
 export type Db = Kysely<Database>;
 export type DbKind = 'sqlite' | 'pgsql';
@@ -56,6 +57,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '002-upload-chunk-offset': m002,
   '003-sharing': m003,
   '004-sessions': m004,
+  '005-bruteforce': m005,
 };
 
 class StaticMigrationProvider implements MigrationProvider {

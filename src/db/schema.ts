@@ -168,6 +168,20 @@ export interface WebSessionsTable {
   ip: string;
 }
 
+/** One counted login attempt (brute-force throttling, src/auth/db-throttle-store.ts). */
+export interface BruteforceAttemptsTable {
+  id: Generated<number>;
+  key: string;
+  tag: string;
+  ts: Big;
+}
+
+/** An expiring mark of the throttler (a client known to have logged in as a user). */
+export interface BruteforceMarksTable {
+  key: string;
+  expires_at: Big;
+}
+
 export interface Database {
   users: UsersTable;
   user_preferences: UserPreferencesTable;
@@ -184,6 +198,8 @@ export interface Database {
   shares: SharesTable;
   share_mounts: ShareMountsTable;
   web_sessions: WebSessionsTable;
+  bruteforce_attempts: BruteforceAttemptsTable;
+  bruteforce_marks: BruteforceMarksTable;
 }
 
 /** Reads a bigint column as a JS number (pg returns int8 as string). */
