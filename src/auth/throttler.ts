@@ -161,6 +161,25 @@ export class Throttler {
   }
 
   /**
+   * Runs another secret check (e.g. the recovery key password) as one counted attempt: reserved
+   * before `check` runs, released when it passes, kept as a failure when it throws an error that
+   * `isWrong` recognises (any other error abandons the attempt).
+   * @throws ThrottledError before `check` runs; whatever `check` throws
+   */
+  async guard<T>(s: LoginSubject, check: () => Promise<T>, isWrong: (err: unknown) => boolean): Promise<T> {
+    const attempt = await this.begin(s);
+    let r: T;
+    try {
+      r = await check();
+    } catch (err) {
+      if (!isWrong(err)) await attempt.abandon().catch(() => {});
+      throw err;
+    }
+    await attempt.succeed();
+    return r;
+  }
+
+  /**
    * For a credential already known to be right (the verified-credential cache): admits it as
    * `begin` would, without counting (nothing is guessed), so a throttled client cannot learn a
    * right guess from a different answer.

@@ -2,7 +2,7 @@ import { statfs } from 'node:fs/promises';
 import type { AuthenticatedUser, UserRecord } from '../auth/types.ts';
 import type { App } from '../app.ts';
 import { num } from '../db/schema.ts';
-import { AlreadyExistsError, ValidationError } from '../errors.ts';
+import { AlreadyExistsError, ForbiddenError, ValidationError } from '../errors.ts';
 import type { OcsCall } from './ocs-call.ts';
 import { OcsError, sendOcsData } from './ocs-response.ts';
 import { adminResetPassword, changeOwnPassword } from '../encryption/password-events.ts';
@@ -129,7 +129,13 @@ export async function editUser(call: OcsCall, uid: string): Promise<void> {
         // recovery password (recoveryPassword) or confirmKeyReset=1 (files become unreadable).
         const setLogin = () => app.users.setPassword(uid, value);
         if (self) await changeOwnPassword(app.userKeys, uid, value, me.loginPassword, setLogin);
-        else await adminResetPassword(app.userKeys, uid, value, { recoveryPassword: p.get('recoveryPassword') ?? undefined, confirmedLoss: p.get('confirmKeyReset') === '1', setLoginPassword: setLogin });
+        else {
+          const recoveryPassword = p.get('recoveryPassword') ?? undefined;
+          const reset = () => adminResetPassword(app.userKeys, uid, value, { recoveryPassword, confirmedLoss: p.get('confirmKeyReset') === '1', setLoginPassword: setLogin });
+          // With a recovery key password it is a password check: counted before it runs.
+          if (recoveryPassword === undefined) await reset();
+          else await app.throttle.guard({ ip: call.ctx.ip, uid: me.uid }, reset, (e) => e instanceof ForbiddenError);
+        }
         app.auth.invalidateUser(uid);
         await app.audit.record('user.password_changed', { uid, by: me.uid, ip: call.ctx.ip, via: 'ocs' });
         break;
