@@ -20,7 +20,7 @@ const probe = new RedisClient(REDIS, { instanceId: 'probe' + randomBytes(3).toSt
 const problems = await probe.check();
 await probe.close();
 const SKIP = problems.length && process.env.CI !== 'true' ? `no Redis at ${REDIS.host}:${REDIS.port}: ${problems.join('; ')}` : false;
-const THROTTLE = { baseDelayMs: 50, maxDelayMs: 400, maxIpAttempts: 10, maxClientAttempts: 10 };
+const THROTTLE = { baseDelayMs: 50, maxDelayMs: 1000, maxIpAttempts: 10, maxClientAttempts: 10 };
 const basic = (u: string, p: string) => 'Basic ' + Buffer.from(`${u}:${p}`).toString('base64');
 
 describe('brute-force protection with Redis across two server instances', { skip: SKIP, timeout: 120_000 }, () => {
