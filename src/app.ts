@@ -22,7 +22,8 @@ import { AuditLog } from './audit/audit-log.ts';
 import { AppPasswordService } from './auth/app-password-service.ts';
 import { Authenticator } from './auth/authenticator.ts';
 import { PasswordHasher, type Argon2Params } from './auth/password-hasher.ts';
-import { MemoryThrottleStore } from './auth/throttle-store.ts';
+import { DbThrottleStore } from './auth/db-throttle-store.ts';
+import { DeviceTokens } from './auth/device-token.ts';
 import { RedisThrottleStore } from './auth/redis-throttle-store.ts';
 import type { RedisClient } from './redis/redis-client.ts';
 import { Throttler, type ThrottleOptions } from './auth/throttler.ts';
@@ -80,6 +81,8 @@ export interface App {
   /** Two-factor authentication (TOTP, backup codes, enforcement). */
   readonly twoFactor: TwoFactorService;
   readonly throttle: Throttler;
+  /** Known-device tokens (the web login's device cookie; docs/BRUTEFORCE.md). */
+  readonly deviceTokens: DeviceTokens;
   /** `<datadirectory>/audit.log`. */
   readonly audit: AuditLog;
   /** Login Flow v2 state (in memory). */
@@ -191,8 +194,11 @@ export async function openApp(config: Config, opts: OpenAppOptions = {}): Promis
   })({ db, onRevoke: (uid, hashes) => userKeys.deleteTokenWrappings(uid, hashes) });
   // Several server processes: brute-force counters in Redis (connects lazily on first use).
   // ioredis is loaded only when configured (it costs ~0.1 s of every ./occ start otherwise).
+  // Without Redis they live in the database, where ./occ security:bruteforce:* sees them too.
   const redis = config.redis ? new (await import('./redis/redis-client.ts')).RedisClient(config.redis, { instanceId: config.instanceid }) : undefined;
-  const throttle = new Throttler(redis ? new RedisThrottleStore(redis) : new MemoryThrottleStore(), opts.throttle);
+  const deviceTokens = new DeviceTokens(config.secret);
+  const throttle = new Throttler(redis ? new RedisThrottleStore(redis) : new DbThrottleStore(db),
+    { allowlist: config.bruteforce.allowlist, ...opts.throttle }, { devices: deviceTokens });
   const audit = new AuditLog(join(config.datadirectory, 'audit.log'));
   // Enforcement by group counts admins as members of `admin`, as Nextcloud's admin group.
   const twoFactor = new TwoFactorService({
@@ -226,7 +232,7 @@ export async function openApp(config: Config, opts: OpenAppOptions = {}): Promis
   return {
     config, log, db, dbKind: kind, appConfig, blobs, rawBlobs, files, locks, uploads, encryption, userKeys, keyHolder,
     maintenance: new MaintenanceState(appConfig),
-    users, appPasswords, auth, twoFactor, throttle, audit, loginFlow: redis ? new SharedLoginFlowService({ appPasswords, store: new RedisLoginFlowStore(redis) }) : new LoginFlowService({ appPasswords }),
+    users, appPasswords, auth, twoFactor, throttle, deviceTokens, audit, loginFlow: redis ? new SharedLoginFlowService({ appPasswords, store: new RedisLoginFlowStore(redis) }) : new LoginFlowService({ appPasswords }),
     groups, shares, shareResolver, transfers: new TransferPolicy({ resolver: shareResolver, files }),
     sharees: new ShareeSearch({ db, groups }),
     sessions,

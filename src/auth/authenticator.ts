@@ -40,7 +40,8 @@ interface CacheEntry {
 
 /**
  * Checks credentials on every login path (HTTP Basic with the login password or an app password,
- * and the web form through `authenticatePassword`), with brute-force throttling and audit entries.
+ * and the web form through `authenticatePassword`), with brute-force throttling (Throttler,
+ * docs/BRUTEFORCE.md) and audit entries.
  * Verified credentials are cached for a few minutes under SHA-256(per-process salt ‖ uid ‖ password)
  * because sync clients authenticate every request and argon2id is deliberately slow; a cache hit
  * still re-reads the user row (disabled users and changed passwords take effect at once, also from
@@ -57,7 +58,8 @@ export class Authenticator {
   readonly #secondFactor: AuthenticatorDeps['secondFactor'];
   readonly #salt = randomBytes(32);
   readonly #cache = new Map<string, CacheEntry>();
-  readonly #inflight = new Map<string, Promise<{ user: UserRecord; passwordHash: string }>>();
+  /** Password checks in progress, by credential and client (see authenticatePassword). */
+  readonly #inflight = new Map<string, Promise<{ user: UserRecord }>>();
 
   constructor(deps: AuthenticatorDeps) {
     this.#users = deps.users;
@@ -73,14 +75,14 @@ export class Authenticator {
   /**
    * Authenticates an `Authorization` header (Basic; login password or app password).
    * @throws AuthenticationError (401) when missing, malformed or wrong
-   * @throws ThrottledError (429) after too many failures from this address or against this user
+   * @throws ThrottledError (429) when this client's attempt budget is used up
    */
   async authenticateBasic(authorizationHeader: string | undefined, ip: string): Promise<AuthenticatedUser> {
     const creds = parseBasicAuth(authorizationHeader);
     if (creds === undefined) throw new AuthenticationError('No credentials');
     if (creds === null) {
-      await this.#throttle.check({ ip }).catch((e) => this.#onThrottled(e, ip, undefined, 'basic'));
-      await this.#throttle.registerFailure(ip, '');
+      // Counted like a wrong password (the reservation stays as the failure).
+      await this.#throttle.begin({ ip }).catch((e) => this.#onThrottled(e, ip, undefined, 'basic'));
       await this.#audit.loginFailure({ ip, method: 'basic', reason: 'malformed' });
       throw new AuthenticationError('Malformed credentials');
     }
@@ -90,37 +92,33 @@ export class Authenticator {
   /**
    * Authenticates a login name and password (login password, or an app password unless
    * `allowAppPassword` is false — the web login form accepts only the login password).
+   * Order (docs/BRUTEFORCE.md): a valid app password is accepted before any throttling; a login
+   * password is counted as an attempt first (atomically), then checked. `deviceToken` is the
+   * client's known-device token, if it has one.
    * The login password of a user who needs a second factor is refused (as a wrong password: no
    * oracle for the password or the enrolment) unless `firstFactorOnly` says the caller asks for the
    * second factor next (web login) or acts for a session that already passed it.
    * @throws AuthenticationError; ThrottledError
    */
   async authenticatePassword(loginName: string, password: string, ip: string,
-    opts: { method?: string; allowAppPassword?: boolean; firstFactorOnly?: boolean } = {}): Promise<AuthenticatedUser> {
+    opts: { method?: string; allowAppPassword?: boolean; deviceToken?: string; firstFactorOnly?: boolean } = {}): Promise<AuthenticatedUser> {
     const method = opts.method ?? 'password';
     const allowApp = opts.allowAppPassword ?? true;
     const uid = loginName;
-    await this.#throttle.check({ ip }).catch((e) => this.#onThrottled(e, ip, uid, method));
-
+    const subject = { ip, uid, deviceToken: opts.deviceToken };
     const key = this.#cacheKey(uid, password);
     const hit = this.#cache.get(key);
-    if (hit && hit.expires > Date.now() && (allowApp || hit.via === 'password')) {
-      // A cached login password still honours the per-user limit (a cached app password need not).
-      if (hit.via === 'password') await this.#throttle.check({ uid }).catch((e) => this.#onThrottled(e, ip, uid, method));
+
+    // App passwords are 72 random characters: guessing them is hopeless, so a valid one is never
+    // throttled, whatever others did from this address or to this account.
+    if (allowApp && hit && hit.via === 'app-password' && hit.expires > Date.now()) {
       const user = await this.#revalidate(hit);
-      // The login password of a user who now needs a second factor: the full check below refuses
-      // it, at a wrong password's cost (a fast refusal would confirm the password).
-      const recheck = user !== undefined && hit.via === 'password' && await this.#needsSecondFactor(user.uid, opts.firstFactorOnly);
-      if (user && !recheck) {
-        await this.#throttle.registerSuccess(ip, uid);
+      if (user) {
         await this.#onLogin?.(user.uid, hit.via, password);
         return this.#toAuthenticated(user, hit.via, password, hit.appPasswordId);
       }
       this.#cache.delete(key);
     }
-
-    // App passwords are 72 random characters: guessing them is hopeless, so a valid one gets in
-    // even while the per-user counter is raised by someone else's guessing.
     if (allowApp && looksLikeAppPassword(password)) {
       const realUid = await this.#users.resolveLoginName(uid);
       const id = realUid === undefined ? undefined : await this.#appPasswords.find(realUid, password);
@@ -128,7 +126,6 @@ export class Authenticator {
         const user = await this.#users.get(realUid).catch(() => undefined);
         if (user?.enabled) {
           this.#remember(key, { uid: user.uid, via: 'app-password', appPasswordId: id });
-          await this.#throttle.registerSuccess(ip, uid);
           await this.#audit.loginSuccess({ uid: user.uid, ip, method: `${method}+app-password` });
           await this.#onLogin?.(user.uid, 'app-password', password);
           return this.#toAuthenticated(user, 'app-password', password, id);
@@ -136,48 +133,69 @@ export class Authenticator {
       }
     }
 
-    await this.#throttle.check({ uid }).catch((e) => this.#onThrottled(e, ip, uid, method));
+    // A cached login password is known right, so nothing is guessed; it is still admitted as any
+    // attempt of this client would be, or a throttled guesser would tell a right guess by its answer.
+    if (hit && hit.via === 'password' && hit.expires > Date.now()) {
+      const { known } = await this.#throttle.admit(subject).catch((e) => this.#onThrottled(e, ip, uid, method));
+      const user = await this.#revalidate(hit);
+      // The login password of a user who now needs a second factor: the full check below refuses
+      // it, at a wrong password's cost (a fast refusal would confirm the password).
+      const recheck = user !== undefined && await this.#needsSecondFactor(user.uid, opts.firstFactorOnly);
+      if (user && !recheck) {
+        if (!known) await this.#throttle.markKnown(ip, uid);
+        await this.#onLogin?.(user.uid, hit.via, password);
+        return this.#toAuthenticated(user, hit.via, password);
+      }
+      this.#cache.delete(key);
+    }
+
+    // Counted before the check: parallel guesses each take a slot, and those beyond the budget
+    // are refused unchecked. The same credential from the same client already being checked is
+    // one guess, not another: it joins that check (a sync client's parallel first requests).
+    const flight = createHash('sha256').update(key).update('\0').update(ip).update('\0').update(opts.deviceToken ?? '').update(opts.firstFactorOnly ? '\u00011' : '\u00010').digest('hex');
+    let p = this.#inflight.get(flight);
+    if (!p) {
+      p = this.#checkPassword(key, password, subject, method, opts.firstFactorOnly);
+      this.#inflight.set(flight, p);
+      const done = () => { this.#inflight.delete(flight); };
+      p.then(done, done);
+    }
+    const { user } = await p;
+    await this.#onLogin?.(user.uid, 'password', password);
+    return this.#toAuthenticated(user, 'password', password);
+  }
+
+  /** One counted attempt: reserve, verify, then release (right) or keep as a failure (wrong). */
+  async #checkPassword(key: string, password: string, subject: { ip: string; uid: string; deviceToken?: string }, method: string, firstFactorOnly?: boolean): Promise<{ user: UserRecord }> {
+    const { ip, uid } = subject;
+    const attempt = await this.#throttle.begin(subject).catch((e) => this.#onThrottled(e, ip, uid, method));
     let user: UserRecord;
     let passwordHash: string;
     try {
-      ({ user, passwordHash } = await this.#verifyOnce(key, uid, password));
+      ({ user, passwordHash } = await this.#users.verifyPasswordWithHash(uid, password));
     } catch (err) {
-      if (!(err instanceof AuthenticationError)) throw err;
-      await this.#needsSecondFactor(uid, opts.firstFactorOnly).catch(() => false); // the work of a refusal below: no timing oracle
-      await this.#throttle.registerFailure(ip, uid);
+      if (!(err instanceof AuthenticationError)) { await attempt.abandon().catch(() => {}); throw err; }
+      await this.#needsSecondFactor(uid, firstFactorOnly).catch(() => false); // the work of a refusal below: no timing oracle
       await this.#audit.loginFailure({ uid, ip, method });
       throw err;
     }
-    // The right password alone for a user who needs a second factor: counted and answered exactly
-    // like a wrong password, so that neither the password nor the enrolment can be learnt from it.
-    if (await this.#needsSecondFactor(user.uid, opts.firstFactorOnly)) {
-      await this.#throttle.registerFailure(ip, uid);
+    // The right password alone for a user who needs a second factor: counted (the attempt stays a
+    // failure) and answered exactly like a wrong password, so neither the password nor the
+    // enrolment can be learnt from it.
+    if (await this.#needsSecondFactor(user.uid, firstFactorOnly)) {
       await this.#audit.loginFailure({ uid, ip, method, reason: 'second-factor-required' });
       throw new AuthenticationError();
     }
+    await attempt.succeed();
     // Logins that go on to a second step are not cached: a cached password would answer a later guess faster.
-    if (!opts.firstFactorOnly) this.#remember(key, { uid: user.uid, via: 'password', passwordHash });
-    await this.#throttle.registerSuccess(ip, uid);
+    if (!firstFactorOnly) this.#remember(key, { uid: user.uid, via: 'password', passwordHash });
     await this.#audit.loginSuccess({ uid: user.uid, ip, method });
-    await this.#onLogin?.(user.uid, 'password', password);
-    return this.#toAuthenticated(user, 'password', password);
+    return { user };
   }
 
   /** Whether a login password alone is not enough for `uid` here (they need a second factor the caller does not ask for). */
   async #needsSecondFactor(uid: string, firstFactorOnly: boolean | undefined): Promise<boolean> {
     return !firstFactorOnly && this.#secondFactor !== undefined && await this.#secondFactor.requiresSecondFactor(uid);
-  }
-
-  /** One argon2 verification per credential at a time: parallel requests of a client share it. */
-  #verifyOnce(key: string, uid: string, password: string): Promise<{ user: UserRecord; passwordHash: string }> {
-    let p = this.#inflight.get(key);
-    if (!p) {
-      p = this.#users.verifyPasswordWithHash(uid, password);
-      this.#inflight.set(key, p);
-      const done = () => { this.#inflight.delete(key); };
-      p.then(done, done);
-    }
-    return p;
   }
 
   /** Forgets cached credentials of `uid` (after a password change, app-password revocation, deletion). */

@@ -2,7 +2,7 @@ import { createHash, randomInt } from 'node:crypto';
 import type { AuditLog } from '../audit/audit-log.ts';
 import { AuthenticationError, ConflictError, ThrottledError, ValidationError } from '../errors.ts';
 import type { SecretBox } from './secret-box.ts';
-import type { Throttler } from './throttler.ts';
+import type { LoginAttempt, Throttler } from './throttler.ts';
 import { matchTotp, newTotpSecret, totpUri } from './totp.ts';
 import { TwoFactorEnforcement, type EnforcementState } from './two-factor-enforcement.ts';
 import type { TwoFactorRepository } from './two-factor-repository.ts';
@@ -130,12 +130,15 @@ export class TwoFactorService {
    *   ThrottledError after too many wrong codes or passwords
    */
   async confirmTotp(uid: string, code: string, ip: string): Promise<void> {
-    await this.#check(uid, ip, 'two-factor-setup');
+    const attempt = await this.#begin(uid, ip, 'two-factor-setup');
     const row = await this.#repo.getTotp(uid);
-    if (!row || row.enabled) throw new ConflictError('No two-factor setup is pending: start again');
+    if (!row || row.enabled) {
+      await attempt.abandon();
+      throw new ConflictError('No two-factor setup is pending: start again');
+    }
     const step = matchTotp(this.#box.open(row.secretSealed, uid), normaliseCode(code), this.#now());
     if (step === undefined || !(await this.#repo.enableTotp(uid, step))) await this.#fail(uid, ip, 'two-factor-setup');
-    await this.#throttle.registerSuccess(ip, uid);
+    await attempt.succeed();
     await this.#audit.record('twofactor.enabled', { uid, ip, provider: 'totp' });
   }
 
@@ -146,7 +149,7 @@ export class TwoFactorService {
    *   ThrottledError after too many failures
    */
   async verifyChallenge(uid: string, code: string, ip: string): Promise<TwoFactorProvider> {
-    await this.#check(uid, ip, 'two-factor');
+    const attempt = await this.#begin(uid, ip, 'two-factor');
     const c = normaliseCode(typeof code === 'string' ? code.slice(0, 64) : '');
     let provider: TwoFactorProvider | undefined;
     if (/^\d{6}$/.test(c)) {
@@ -157,7 +160,7 @@ export class TwoFactorService {
       if (await this.#repo.useBackupCode(uid, hashBackupCode(c), Math.floor(this.#now() / 1000))) provider = 'backup_codes';
     }
     if (!provider) await this.#fail(uid, ip, 'two-factor');
-    await this.#throttle.registerSuccess(ip, uid);
+    await attempt.succeed();
     await this.#audit.record('twofactor.success', { uid, ip, provider });
     return provider!;
   }
@@ -208,17 +211,18 @@ export class TwoFactorService {
     await this.#audit.record('twofactor.enforcement', { enforced: s.enforced, groups: s.enforcedGroups, excluded: s.excludedGroups });
   }
 
-  async #check(uid: string, ip: string, method: string): Promise<void> {
+  /** A code check is a counted attempt (reserved before the check, as a password is: docs/BRUTEFORCE.md). */
+  async #begin(uid: string, ip: string, method: string): Promise<LoginAttempt> {
     try {
-      await this.#throttle.check({ ip, uid });
+      return await this.#throttle.begin({ ip, uid });
     } catch (err) {
       if (err instanceof ThrottledError) await this.#audit.loginThrottled({ uid, ip, method, retryAfter: err.retryAfterSeconds });
       throw err;
     }
   }
 
+  /** A wrong code: its attempt stays counted as the failure. */
   async #fail(uid: string, ip: string, method: string): Promise<never> {
-    await this.#throttle.registerFailure(ip, uid);
     await this.#audit.loginFailure({ uid, ip, method, reason: 'wrong-code' });
     throw new AuthenticationError('Wrong or already used code');
   }

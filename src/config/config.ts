@@ -4,6 +4,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync, openSyn
 import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
 import { ConfigError } from '../errors.ts';
+import { parseAddressRange } from './address-range.ts';
 
 const databaseSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('sqlite'), path: z.string().min(1) }),
@@ -85,6 +86,13 @@ export const configSchema = z.object({
     includeSubDomains: z.boolean().default(false),
     behindProxy: z.boolean().default(false),
   }).strict().default({ maxAge: 15_552_000, includeSubDomains: false, behindProxy: false }),
+  /**
+   * Brute-force protection (docs/BRUTEFORCE.md). `allowlist`: address ranges (CIDR, IPv4/IPv6)
+   * that are never throttled, as Nextcloud's brute-force whitelist.
+   */
+  bruteforce: z.object({
+    allowlist: z.array(z.string().refine((s) => parseAddressRange(s) !== undefined, 'not an IPv4/IPv6 address or CIDR range')).default([]),
+  }).strict().default({ allowlist: [] }),
 });
 
 export type Config = Readonly<z.infer<typeof configSchema>>;

@@ -12,6 +12,7 @@ import * as m002 from './migrations/002-upload-chunk-offset.ts';
 import * as m003 from './migrations/003-sharing.ts';
 import * as m004 from './migrations/004-sessions.ts';
 import * as m005 from './migrations/005-two-factor.ts';
+import * as m006 from './migrations/006-bruteforce.ts';
 
 export type Db = Kysely<Database>;
 export type DbKind = 'sqlite' | 'pgsql';
@@ -59,6 +60,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '003-sharing': m003,
   '004-sessions': m004,
   '005-two-factor': m005,
+  '006-bruteforce': m006,
 };
 
 class StaticMigrationProvider implements MigrationProvider {

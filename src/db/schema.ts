@@ -187,6 +187,20 @@ export interface TwoFactorBackupCodesTable {
   created_at: Big;
 }
 
+/** One counted login attempt (brute-force throttling, src/auth/db-throttle-store.ts). */
+export interface BruteforceAttemptsTable {
+  id: Generated<number>;
+  key: string;
+  tag: string;
+  ts: Big;
+}
+
+/** An expiring mark of the throttler (a client known to have logged in as a user). */
+export interface BruteforceMarksTable {
+  key: string;
+  expires_at: Big;
+}
+
 export interface Database {
   users: UsersTable;
   user_preferences: UserPreferencesTable;
@@ -205,6 +219,8 @@ export interface Database {
   web_sessions: WebSessionsTable;
   two_factor_totp: TwoFactorTotpTable;
   two_factor_backup_codes: TwoFactorBackupCodesTable;
+  bruteforce_attempts: BruteforceAttemptsTable;
+  bruteforce_marks: BruteforceMarksTable;
 }
 
 /** Reads a bigint column as a JS number (pg returns int8 as string). */

@@ -2,7 +2,7 @@ import { statfs } from 'node:fs/promises';
 import type { AuthenticatedUser, UserRecord } from '../auth/types.ts';
 import type { App } from '../app.ts';
 import { num } from '../db/schema.ts';
-import { AlreadyExistsError, AuthenticationError, ValidationError } from '../errors.ts';
+import { AlreadyExistsError, AuthenticationError, ForbiddenError, ValidationError } from '../errors.ts';
 import type { OcsCall } from './ocs-call.ts';
 import { OcsError, sendOcsData } from './ocs-response.ts';
 import { parseQuota, quotaInfo } from './quota-format.ts';
@@ -136,9 +136,13 @@ export async function editUser(call: OcsCall, uid: string): Promise<void> {
             throw err;
           }
         } else {
-          await app.passwords.adminReset(me.uid, uid, value, {
-            ip: call.ctx.ip, via: 'ocs', recoveryPassword: p.get('recoveryPassword') ?? undefined, confirmedLoss: p.get('confirmKeyReset') === '1',
+          const recoveryPassword = p.get('recoveryPassword') ?? undefined;
+          const reset = () => app.passwords.adminReset(me.uid, uid, value, {
+            ip: call.ctx.ip, via: 'ocs', recoveryPassword, confirmedLoss: p.get('confirmKeyReset') === '1',
           });
+          // With a recovery key password it is a password check: counted before it runs.
+          if (recoveryPassword === undefined) await reset();
+          else await app.throttle.guard({ ip: call.ctx.ip, uid: me.uid }, reset, (e) => e instanceof ForbiddenError);
         }
         break;
       }

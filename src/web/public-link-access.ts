@@ -3,6 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import type { App } from '../app.ts';
 import { AuthenticationError, NotFoundError, ThrottledError } from '../errors.ts';
 import type { ShareWithNode } from '../sharing/share-repository.ts';
+import type { LoginAttempt } from '../auth/throttler.ts';
 
 /** How long a link session (after the password) lasts. */
 export const LINK_SESSION_SECONDS = 3600;
@@ -55,38 +56,47 @@ export async function hasLinkSession(app: App, req: IncomingMessage, s: ShareWit
 }
 
 /**
- * Looks a link up by token with brute-force throttling: an unknown token counts as a failed login
- * from this address.
+ * Looks a link up by token with brute-force throttling: the lookup is counted as an attempt from
+ * this address before it runs (atomically, so parallel guesses cannot outrun the count); an
+ * unknown token stays counted as a failure, a found one is released.
  * @throws NotFoundError (unknown/expired; recorded as a failure); ThrottledError
  */
 export async function findLink(app: App, token: string, ip: string): Promise<ShareWithNode> {
-  await throttleCheck(app, ip);
+  const attempt = await begin(app, ip);
+  let s: ShareWithNode;
   try {
-    return await app.shares.byToken(token);
+    s = await app.shares.byToken(token);
   } catch (err) {
-    if (err instanceof NotFoundError) {
-      await app.throttle.registerFailure(ip, '');
-      await app.audit.loginFailure({ ip, method: 'public-link', reason: 'unknown link' });
-    }
+    if (err instanceof NotFoundError) await app.audit.loginFailure({ ip, method: 'public-link', reason: 'unknown link' });
+    else await attempt.abandon().catch(() => {});
     throw err;
   }
+  await attempt.succeed();
+  return s;
 }
 
 /**
- * Checks a link password (throttled like every login path; failures are audited).
+ * Checks a link password, counted as an attempt before the check (as every login path; failures
+ * are audited).
  * @throws AuthenticationError (wrong); ThrottledError
  */
 export async function verifyLinkPassword(app: App, s: ShareWithNode, password: string, ip: string): Promise<void> {
-  await throttleCheck(app, ip);
-  if (await app.shares.checkLinkPassword(s.share, password)) return;
-  await app.throttle.registerFailure(ip, '');
+  const attempt = await begin(app, ip);
+  let ok: boolean;
+  try {
+    ok = await app.shares.checkLinkPassword(s.share, password);
+  } catch (err) {
+    await attempt.abandon().catch(() => {});
+    throw err;
+  }
+  if (ok) { await attempt.succeed(); return; }
   await app.audit.record('login.failure', { ip, method: 'public-link', reason: 'wrong link password', shareId: s.share.id });
   throw new AuthenticationError('Wrong password');
 }
 
-async function throttleCheck(app: App, ip: string): Promise<void> {
+async function begin(app: App, ip: string): Promise<LoginAttempt> {
   try {
-    await app.throttle.check({ ip });
+    return await app.throttle.begin({ ip });
   } catch (err) {
     if (err instanceof ThrottledError) await app.audit.loginThrottled({ ip, method: 'public-link', retryAfter: err.retryAfterSeconds });
     throw err;

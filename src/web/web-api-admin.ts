@@ -92,7 +92,9 @@ export async function handleAdminApi(c: ApiCall): Promise<boolean> {
       const password = str(b, 'password');
       if (!password) throw new ValidationError('The new recovery key password must not be empty');
       try {
-        await app.userKeys.recovery.changePassword(oldPw, password);
+        // A password check like a login: counted before it runs (throttled, as every secret check).
+        await app.throttle.guard({ ip: ctx.ip, uid: c.user.uid }, () => app.userKeys.recovery.changePassword(oldPw, password),
+          (err) => err instanceof ForbiddenError);
       } catch (err) {
         if (err instanceof ForbiddenError) throw new ForbiddenError('The current recovery key password is wrong.');
         throw err;
@@ -184,11 +186,15 @@ export async function handleAdminApi(c: ApiCall): Promise<boolean> {
       // explicit confirmation (KeyResetNotConfirmedError → 409 with the warning otherwise).
       // The service also ends every web session of the user.
       try {
-        await app.passwords.adminReset(c.user.uid, a1, password, {
+        const recoveryPassword = typeof body.recoveryPassword === 'string' ? body.recoveryPassword : undefined;
+        const reset = () => app.passwords.adminReset(c.user.uid, a1, password, {
           ip: ctx.ip, via: 'web',
-          recoveryPassword: typeof body.recoveryPassword === 'string' ? body.recoveryPassword : undefined,
+          recoveryPassword,
           confirmedLoss: body.confirmKeyReset === true || body.confirmKeyReset === '1' || body.confirmKeyReset === 'true',
         });
+        // With a recovery key password it is a password check: counted before it runs.
+        if (recoveryPassword === undefined) await reset();
+        else await app.throttle.guard({ ip: ctx.ip, uid: c.user.uid }, reset, (err) => err instanceof ForbiddenError);
       } catch (err) {
         if (err instanceof ForbiddenError) throw new ForbiddenError('The recovery key password is wrong.');
         throw err;

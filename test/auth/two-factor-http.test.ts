@@ -290,7 +290,7 @@ describe('two-factor login over HTTP', { timeout: 300_000 }, () => {
 describe('two-factor: wrong codes count in the brute-force throttle', { timeout: 120_000 }, () => {
   let t: TestInstance;
   before(async () => {
-    t = await startTestInstance({ throttle: { maxIpAttempts: 3, maxUserAttempts: 3, baseDelayMs: 1 } });
+    t = await startTestInstance({ throttle: { maxIpAttempts: 3, maxClientAttempts: 3, baseDelayMs: 1 } });
     await t.addUser(BOB.uid, BOB.password);
   });
   after(async () => { await t?.stop(); });

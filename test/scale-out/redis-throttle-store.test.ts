@@ -1,6 +1,6 @@
 /**
  * RedisThrottleStore against the Redis at 127.0.0.1:6379: the same semantics as the in-memory
- * store, shared between two Throttlers (two "processes"), atomic under concurrent adds.
+ * store, shared between two Throttlers (two "processes"), atomic under concurrent reservations.
  * Under CI=true a missing Redis is a failure, otherwise the tests are skipped.
  */
 import { randomBytes } from 'node:crypto';
@@ -32,59 +32,74 @@ describe('RedisThrottleStore', { skip: SKIP }, () => {
     assert.deepEqual(problems, []);
   });
 
-  test('add / timestamps / removeTag, window and expiry', async () => {
+  test('reserve / peek / release / removeTag / clear, window, limit and expiry', async () => {
     const s = new RedisThrottleStore(client());
     const k = 'ip:' + randomBytes(4).toString('hex');
     const t0 = 1_000_000;
-    await s.add(k, 'alice', t0, 10_000);
-    await s.add(k, 'bob', t0 + 1, 10_000);
-    await s.add(k, 'alice', t0 + 2, 10_000);
-    assert.deepEqual(await s.timestamps(k, t0), [t0, t0 + 1, t0 + 2]);
-    assert.deepEqual(await s.timestamps(k, t0 + 1), [t0 + 1, t0 + 2]);
-    // an add far later drops entries older than the window
-    await s.add(k, 'carol', t0 + 10_001, 10_000);
-    assert.deepEqual(await s.timestamps(k, 0), [t0 + 1, t0 + 2, t0 + 10_001]);
+    const a = await s.reserve(k, 'alice', t0, 10_000, 3);
+    assert.deepEqual([a.admitted, a.count], [true, 0]);
+    await s.reserve(k, 'bob', t0 + 1, 10_000, 3);
+    const c = await s.reserve(k, 'alice', t0 + 2, 10_000, 3);
+    assert.deepEqual([c.admitted, c.count], [true, 2]);
+    const refused = await s.reserve(k, 'carol', t0 + 3, 10_000, 3);
+    assert.deepEqual(refused, { admitted: false, count: 3, freeAt: t0 + 10_000 }, 'at the limit: nothing added, free when the oldest leaves');
+    assert.deepEqual(await s.peek(k, t0 + 1, 10_000, 0), { count: 2 });
+    assert.deepEqual(await s.peek(k, 0, 10_000, 2), { count: 3, freeAt: t0 + 1 + 10_000 });
+    await s.release(k, a.id!);
+    assert.equal((await s.peek(k, 0, 10_000, 0)).count, 2);
+    // a reservation far later drops entries older than the window
+    await s.reserve(k, 'carol', t0 + 10_002, 10_000, 0);
+    assert.equal((await s.peek(k, 0, 10_000, 0)).count, 2);
     await s.removeTag(k, 'alice');
-    assert.deepEqual(await s.timestamps(k, 0), [t0 + 1, t0 + 10_001]);
+    assert.equal((await s.peek(k, 0, 10_000, 0)).count, 1);
     // tags with spaces and colons (IPv6 /64) are matched exactly
     const u = 'user:' + randomBytes(4).toString('hex');
-    await s.add(u, '2001:db8:1:2::/64', t0, 10_000);
-    await s.add(u, '2001:db8:1:2::/6', t0 + 1, 10_000);
+    await s.reserve(u, '2001:db8:1:2::/64', t0, 10_000, 0);
+    await s.reserve(u, '2001:db8:1:2::/6', t0 + 1, 10_000, 0);
     await s.removeTag(u, '2001:db8:1:2::/64');
-    assert.deepEqual(await s.timestamps(u, 0), [t0 + 1]);
+    assert.equal((await s.peek(u, 0, 10_000, 0)).count, 1);
     const ttl = await clients[0]!.redis.pttl(`${clients[0]!.prefix}throttle:${k}`);
     assert.ok(ttl > 0 && ttl <= 10_000, `key expires with the window (pttl ${ttl})`);
+    await s.clear(u);
+    assert.equal((await s.peek(u, 0, 10_000, 0)).count, 0);
+    const m = 'known:' + randomBytes(4).toString('hex');
+    assert.equal(await s.marked(m, Date.now()), false);
+    await s.mark(m, Date.now(), 60_000);
+    assert.equal(await s.marked(m, Date.now()), true);
   });
 
   test('caps entries per key', async () => {
     const s = new RedisThrottleStore(client(), { maxPerKey: 5 });
     const k = 'ip:cap-' + randomBytes(4).toString('hex');
-    for (let i = 0; i < 12; i++) await s.add(k, 't', 1000 + i, 60_000);
-    assert.deepEqual(await s.timestamps(k, 0), [1007, 1008, 1009, 1010, 1011]);
+    for (let i = 0; i < 12; i++) await s.reserve(k, 't', 1000 + i, 60_000, 0);
+    assert.deepEqual(await s.peek(k, 0, 60_000, 0), { count: 5 });
+    assert.deepEqual(await s.peek(k, 0, 60_000, 5), { count: 5, freeAt: 1007 + 60_000 });
   });
 
-  test('concurrent adds from two connections are all counted', async () => {
+  test('concurrent reservations from two connections: exactly the limit is admitted', async () => {
     const a = new RedisThrottleStore(client());
     const b = new RedisThrottleStore(client());
     const k = 'ip:race-' + randomBytes(4).toString('hex');
     const now = Date.now();
-    await Promise.all(Array.from({ length: 200 }, (_, i) => (i % 2 ? a : b).add(k, `u${i}`, now, 60_000)));
-    assert.equal((await a.timestamps(k, 0)).length, 200);
+    const rs = await Promise.all(Array.from({ length: 200 }, (_, i) => (i % 2 ? a : b).reserve(k, `u${i}`, now, 60_000, 37)));
+    assert.equal(rs.filter((r) => r.admitted).length, 37);
+    assert.deepEqual(rs.filter((r) => r.admitted).map((r) => r.count).sort((x, y) => x - y), Array.from({ length: 37 }, (_, i) => i));
+    assert.equal((await a.peek(k, 0, 60_000, 0)).count, 37);
   });
 
   test('two throttlers on one Redis share failures: limit reached on A throttles B', async () => {
-    const opts = { baseDelayMs: 1, maxDelayMs: 2, maxIpAttempts: 3, maxUserAttempts: 100 };
+    const opts = { baseDelayMs: 1, maxDelayMs: 2, maxIpAttempts: 3 };
     const noSleep = { sleep: async () => {} };
     const A = new Throttler(new RedisThrottleStore(client()), opts, noSleep);
     const B = new Throttler(new RedisThrottleStore(client()), opts, noSleep);
     const ip = `10.${randomBytes(1)[0]}.${randomBytes(1)[0]}.7`;
-    for (let i = 0; i < 3; i++) await A.registerFailure(ip, 'mallory');
-    await assert.rejects(B.check({ ip }), ThrottledError);
+    for (let i = 0; i < 3; i++) await A.begin({ ip, uid: 'mallory' });
+    await assert.rejects(B.begin({ ip, uid: 'alice' }), ThrottledError);
     // B's success for another user does not wipe mallory's record
     await B.registerSuccess(ip, 'alice');
-    await assert.rejects(A.check({ ip }), ThrottledError);
+    await assert.rejects(A.begin({ ip }), ThrottledError);
     await B.registerSuccess(ip, 'mallory');
-    assert.equal(await A.check({ ip }), 0);
+    assert.equal((await A.begin({ ip })).delayMs, 0);
   });
 
   test('an unreachable Redis fails the check (fail closed), it does not hang', async () => {
@@ -95,7 +110,7 @@ describe('RedisThrottleStore', { skip: SKIP }, () => {
     assert.match(c[0]!, /cannot connect to Redis at 127\.0\.0\.1:1/);
     const t = new Throttler(new RedisThrottleStore(dead));
     const t0 = Date.now();
-    await assert.rejects(t.check({ ip: '10.0.0.1' }));
+    await assert.rejects(t.begin({ ip: '10.0.0.1' }));
     assert.ok(Date.now() - t0 < 10_000);
   });
 });

@@ -199,7 +199,7 @@ describe('web UI server side', { timeout: 120_000 }, () => {
     const { dir, configPath } = await writeTestConfig();
     const app = await openApp(loadConfig(configPath), {
       logger: silentLogger(), argon2: { memoryCost: 1024, timeCost: 1, parallelism: 1 },
-      throttle: { baseDelayMs: 1, maxDelayMs: 2, maxIpAttempts: 3, maxUserAttempts: 3 },
+      throttle: { baseDelayMs: 1, maxDelayMs: 2, maxIpAttempts: 3 },
     });
     await app.users.create({ uid: 'zoe', password: 'zoe-password-123' });
     const server = await startServer(app, { host: '127.0.0.1', port: 0 });
@@ -224,7 +224,7 @@ describe('web UI server side', { timeout: 120_000 }, () => {
     const { dir, configPath } = await writeTestConfig();
     const app = await openApp(loadConfig(configPath), {
       logger: silentLogger(), argon2: { memoryCost: 1024, timeCost: 1, parallelism: 1 },
-      throttle: { baseDelayMs: 1, maxDelayMs: 2, maxIpAttempts: 50, maxUserAttempts: 3 },
+      throttle: { baseDelayMs: 1, maxDelayMs: 2, maxIpAttempts: 3 },
     });
     await app.users.create({ uid: 'yan', password: 'yan-password-123' });
     const server = await startServer(app, { host: '127.0.0.1', port: 0 });

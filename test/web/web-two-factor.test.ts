@@ -25,7 +25,7 @@ describe('web UI: two-factor authentication (TOTP)', { skip, timeout: 300_000 },
   before(async () => {
     ensureWebBuilt();
     // A low limit, so that the wrong-code case reaches 429 in a few tries.
-    t = await startTestInstance({ throttle: { maxIpAttempts: 3, maxUserAttempts: 3, baseDelayMs: 1 } });
+    t = await startTestInstance({ throttle: { maxIpAttempts: 3, maxClientAttempts: 3, baseDelayMs: 1 } });
     await t.addUser(ERIN.uid, ERIN.password);
     browser = await launchBrowser();
     ctx = await newContext(browser);

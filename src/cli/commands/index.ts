@@ -28,6 +28,7 @@ import * as groupList from './group-list.command.ts';
 import * as filesCleanup from './files-cleanup.command.ts';
 import * as logAudit from './log-audit.command.ts';
 import * as storageTest from './storage-test.command.ts';
+import * as securityBruteforce from './security-bruteforce.command.ts';
 
 /**
  * A `./occ` command module: registers one or more `namespace:command`s on the program with
@@ -79,4 +80,6 @@ export const COMMAND_MODULES: readonly CommandModule[] = [
   logAudit,
   // scale-out (issue 7)
   storageTest,
+  // brute-force protection (issue 17)
+  securityBruteforce,
 ];
