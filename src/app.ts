@@ -27,6 +27,7 @@ import { RedisThrottleStore } from './auth/redis-throttle-store.ts';
 import type { RedisClient } from './redis/redis-client.ts';
 import { Throttler, type ThrottleOptions } from './auth/throttler.ts';
 import { UserService } from './auth/user-service.ts';
+import { UserDeletionService } from './auth/user-deletion-service.ts';
 import { LoginFlowService, SharedLoginFlowService } from './auth/login-flow-service.ts';
 import { RedisLoginFlowStore } from './redis/redis-login-flow-store.ts';
 import { SessionService } from './auth/session-service.ts';
@@ -67,6 +68,8 @@ export interface App {
   /** Maintenance mode flag (app config core/maintenance), cached ≤ 1 s. */
   readonly maintenance: MaintenanceState;
   readonly users: UserService;
+  /** Deleting a user with everything of theirs (every adapter goes through it). */
+  readonly userDeletion: UserDeletionService;
   readonly appPasswords: AppPasswordService;
   /** Every login path goes through it (Basic, app passwords, web form). */
   readonly auth: Authenticator;
@@ -191,17 +194,21 @@ export async function openApp(config: Config, opts: OpenAppOptions = {}): Promis
   groups.setMembershipHook((gid, uid, added) => (added ? shareKeySync.afterMemberAdded(gid, uid) : shareKeySync.afterMemberRemoved(gid, uid)));
   files.attachShareKeys(shareKeySync, shareTopology);
   const shares = new ShareService({ repo: shareRepo, resolver: shareResolver, files, users, groups, hasher: new PasswordHasher(opts.argon2), audit, keySync: shareKeySync });
+  // Per-user keys: a web session wraps the private key under its cookie value, so that every
+  // server process (scale-out) can unlock it; the wrapping goes when the session ends.
+  const sessions = new SessionService({
+    db, secret: config.secret,
+    onCreated: async (uid, token) => { await userKeys.addTokenWrapping(uid, token); },
+    onEnded: (uid, hashes) => userKeys.deleteTokenWrappings(uid, hashes),
+  });
   return {
     config, log, db, dbKind: kind, appConfig, blobs, rawBlobs, files, locks, uploads, encryption, userKeys, keyHolder,
     maintenance: new MaintenanceState(appConfig),
     users, appPasswords, auth, throttle, audit, loginFlow: redis ? new SharedLoginFlowService({ appPasswords, store: new RedisLoginFlowStore(redis) }) : new LoginFlowService({ appPasswords }),
     groups, shares, shareResolver,
-    // Per-user keys: a web session wraps the private key under its cookie value, so that every
-    // server process (scale-out) can unlock it; the wrapping goes when the session ends.
-    sessions: new SessionService({
-      db, secret: config.secret,
-      onCreated: async (uid, token) => { await userKeys.addTokenWrapping(uid, token); },
-      onEnded: (uid, hashes) => userKeys.deleteTokenWrappings(uid, hashes),
+    sessions,
+    userDeletion: new UserDeletionService({
+      db, users, auth, sessions, appPasswords, groups, shares, uploads, locks, files, keys, keySession: userKeys.session, audit,
     }),
     redis,
     async close() { await audit.close(); await redis?.close(); await keyHolder.close(); await db.destroy(); },
