@@ -11,6 +11,7 @@ import { CopyMoveService, type TreeRef } from './copy-move-service.ts';
 import { DIR_MIMETYPE, mimetypeFor } from './mimetypes.ts';
 import { NodeRepository, newEtag, type Executor } from './node-repository.ts';
 import { baseName, normalizePath, parentPath } from './paths.ts';
+import { assertValidMtime } from './mtime.ts';
 import type {
   CopyMoveOptions, DeadProperty, FileContent, FileNode, PropPatchOp, Quota, WriteOptions, WriteResult,
 } from './types.ts';
@@ -125,10 +126,11 @@ export class FilesService {
     }
   }
 
-  /** @throws AlreadyExistsError; ConflictError when the parent is missing or a file. */
+  /** @throws AlreadyExistsError; ConflictError when the parent is missing or a file; ValidationError (mtime). */
   async mkdir(uid: string, path: string, opts: { mtime?: number } = {}): Promise<FileNode> {
     const p = normalizePath(path);
     if (p === '') throw new AlreadyExistsError('the root folder exists');
+    if (opts.mtime !== undefined) assertValidMtime(opts.mtime);
     await this.ensureHome(uid);
     const fileId = await this.#repo.allocateFileId();
     const now = nowSeconds();
@@ -151,6 +153,7 @@ export class FilesService {
   async writeFile(uid: string, path: string, source: Readable, opts: WriteOptions = {}): Promise<WriteResult> {
     const p = normalizePath(path);
     if (p === '') throw new ConflictError('cannot write to the root folder');
+    if (opts.mtime !== undefined) assertValidMtime(opts.mtime);
     if (!this.#homes.has(uid)) await this.ensureHome(uid);
     // One query for the early checks (before any byte is read): node, parent, root size, quota.
     const pre = await this.#repo.writeContext(this.#db, uid, p);
@@ -316,8 +319,9 @@ export class FilesService {
     return this.#copyMove.copy(from, to, opts);
   }
 
-  /** Sets a node's mtime (PROPPATCH lastmodified). @throws NotFoundError */
+  /** Sets a node's mtime (PROPPATCH lastmodified). @throws NotFoundError; ValidationError out of bounds */
   async setMtime(uid: string, path: string, mtime: number): Promise<FileNode> {
+    assertValidMtime(mtime);
     const node = await this.stat(uid, path);
     const etag = newEtag();
     await transact(this.#db, async (trx) => {

@@ -8,6 +8,7 @@ import { newBlobId } from '../storage/local-blob-store.ts';
 import type { TreeRef } from './copy-move-service.ts';
 import type { FilesService } from './files-service.ts';
 import type { WriteOptions, WriteResult } from './types.ts';
+import { assertValidMtime } from './mtime.ts';
 
 /** A chunked upload in progress (`/remote.php/dav/uploads/<uid>/<uploadId>`). */
 export interface UploadInfo {
@@ -265,6 +266,7 @@ export class UploadService {
    */
   async assemble(uid: string, uploadId: string, dest: string | TreeRef, opts: WriteOptions & { totalLength?: number | null } = {}): Promise<WriteResult> {
     const into: TreeRef = typeof dest === 'string' ? { uid, path: dest } : dest;
+    if (opts.mtime !== undefined) assertValidMtime(opts.mtime); // before any chunk is read
     const key = `${uid}\0${uploadId}`;
     if (this.#assembling.has(key)) throw new LockedError('This upload is already being assembled');
     this.#assembling.add(key);
