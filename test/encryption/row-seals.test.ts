@@ -103,3 +103,32 @@ for (const db of ['sqlite', 'pgsql'] as const) {
     });
   });
 }
+
+describe('row seals: an install from before the seals gets its rows sealed once, by the migration', () => {
+  let t: TestInstance;
+  before(async () => { t = await startTestInstance(); });
+  after(async () => { await t?.stop(); });
+
+  it('rows written before migration 005 read as before after the upgrade', async () => {
+    assert.equal((await t.fetch(`${DAV}/old.txt`, { method: 'PUT', body: 'written before the upgrade' })).status, 201);
+    await enableEncryption(t);
+    assert.equal((await t.fetch(`${DAV}/old-enc.txt`, { method: 'PUT', body: 'encrypted before the upgrade' })).status, 201);
+    // back to the schema of 004: no seal columns, 005 not applied
+    await t.app.db.schema.alterTable('nodes').dropColumn('blob_seal').execute();
+    await t.app.db.schema.alterTable('upload_chunks').dropColumn('blob_seal').execute();
+    await t.app.db.deleteFrom('coffer_migrations' as never).where('name' as never, '=', '005-row-seals' as never).execute();
+    let upgraded: App | undefined;
+    try {
+      upgraded = await openApp(loadConfig(t.configPath), { logger: silentLogger(), argon2: { memoryCost: 1024, timeCost: 1, parallelism: 1 } });
+      const rows = await upgraded.db.selectFrom('nodes').select(['path', 'blob_seal']).where('blob_id', 'is not', null).execute();
+      assert.ok(rows.length >= 2 && rows.every((r) => typeof r.blob_seal === 'string'), 'every file row is sealed');
+      for (const [p, want] of [['old.txt', 'written before the upgrade'], ['old-enc.txt', 'encrypted before the upgrade']] as const) {
+        const parts: Buffer[] = [];
+        for await (const c of (await upgraded.files.openRead(ADMIN.uid, p)).stream) parts.push(c as Buffer);
+        assert.equal(Buffer.concat(parts).toString(), want);
+      }
+    } finally {
+      await upgraded?.close();
+    }
+  });
+});
