@@ -11,6 +11,7 @@ import { createKeyHolder, type KeyHolder } from './encryption/key-holder.ts';
 import { resolveInterruptedSwitch } from './encryption/key-holder-switch.ts';
 import { EncryptionState } from './encryption/encryption-state.ts';
 import { EncryptedBlobStore } from './encryption/encrypted-blob-store.ts';
+import { RowSeal } from './encryption/row-seal.ts';
 import { EncryptionService } from './encryption/encryption-service.ts';
 import { UserKeys } from './encryption/user-keys.ts';
 import { RecoveryKey } from './encryption/recovery-key.ts';
@@ -28,6 +29,7 @@ import { RedisThrottleStore } from './auth/redis-throttle-store.ts';
 import type { RedisClient } from './redis/redis-client.ts';
 import { Throttler, type ThrottleOptions } from './auth/throttler.ts';
 import { UserService } from './auth/user-service.ts';
+import { UserDeletionService } from './auth/user-deletion-service.ts';
 import { LoginFlowService, SharedLoginFlowService } from './auth/login-flow-service.ts';
 import { RedisLoginFlowStore } from './redis/redis-login-flow-store.ts';
 import { SessionService } from './auth/session-service.ts';
@@ -75,6 +77,8 @@ export interface App {
   /** Maintenance mode flag (app config core/maintenance), cached ≤ 1 s. */
   readonly maintenance: MaintenanceState;
   readonly users: UserService;
+  /** Deleting a user with everything of theirs (every adapter goes through it). */
+  readonly userDeletion: UserDeletionService;
   readonly appPasswords: AppPasswordService;
   /** Every login path goes through it (Basic, app passwords, web form). */
   readonly auth: Authenticator;
@@ -127,8 +131,10 @@ export interface OpenAppOptions {
 export async function openApp(config: Config, opts: OpenAppOptions = {}): Promise<App> {
   const log = opts.logger ?? createLogger(config.loglevel);
   const { db, kind } = openDatabase(config.database);
+  // Seals of what file rows say about their blobs, under a key from the config secret (row-seal.ts).
+  const seal = new RowSeal(config.secret, config.instanceid);
   try {
-    if (opts.migrate !== false) await migrateToLatest(db);
+    if (opts.migrate !== false) await migrateToLatest(db, { sealer: seal });
   } catch (err) {
     await db.destroy();
     throw err;
@@ -174,14 +180,14 @@ export async function openApp(config: Config, opts: OpenAppOptions = {}): Promis
   const shareTopology = new DbShareTopology(db);
   const shareKeys = new ShareKeys({ store: keyStoreNow, keys, userKeys, state: encState, topology: shareTopology });
   const encryptedBlobs = new EncryptedBlobStore({
-    inner: rawBlobs, keys, state: encState, defaultKeyRoot: config.datadirectory, shareKeys,
+    inner: rawBlobs, keys, state: encState, defaultKeyRoot: config.datadirectory, shareKeys, seal,
     onIntegrityFailure: (f) => { void audit.record('encryption.integrity_failure', { ...f }).catch(() => {}); },
   });
   const encryption = new EncryptionService({ db, appConfig, keys, blobs: encryptedBlobs, state: encState, dataDirectory: config.datadirectory });
   const blobs: BlobStore = encryptedBlobs;
   const locks = new LockService(db);
-  const files = new ShareKeyedFilesService({ db, blobs, log });
-  const uploads = new UploadService({ db, blobs, files, log });
+  const files = new ShareKeyedFilesService({ db, blobs, log, sealer: seal, checkRow: (id, codec, ctx) => encryptedBlobs.checkRow(id, codec, ctx) });
+  const uploads = new UploadService({ db, blobs, files, log, sealer: seal });
   const users = new UserService({ db, hasher: new PasswordHasher(opts.argon2) });
   // Per-user-key mode: a new app password gets its own wrapping of the (unlocked) private key, and
   // revoking it deletes that wrapping.
@@ -237,6 +243,9 @@ export async function openApp(config: Config, opts: OpenAppOptions = {}): Promis
     sharees: new ShareeSearch({ db, groups }),
     sessions,
     passwords: new PasswordService({ users, userKeys, auth, sessions, audit }),
+    userDeletion: new UserDeletionService({
+      db, users, auth, sessions, appPasswords, groups, shares, uploads, locks, files, keys, keySession: userKeys.session, audit,
+    }),
     redis,
     async close() { await audit.close(); await redis?.close(); await keyHolder.close(); await db.destroy(); },
   };

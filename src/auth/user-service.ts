@@ -57,8 +57,8 @@ function toRecord(r: UserRow): UserRecord {
 }
 
 /**
- * Users, their passwords (argon2id) and preferences. Deleting a user removes the users row, app
- * passwords and preferences; the caller deletes the user's files.
+ * Users, their passwords (argon2id) and preferences. Deleting a user is `UserDeletionService`'s
+ * job (it removes everything of theirs, then the row through `deleteRecord`).
  */
 export class UserService {
   readonly #db: Db;
@@ -135,19 +135,16 @@ export class UserService {
   }
 
   /**
-   * Deletes the users row, the user's app passwords, preferences and second factor (not their files).
+   * Deletes the users row, inside `trx`. Only `UserDeletionService` calls this: deleting a user
+   * means deleting everything of theirs, which is its job.
    * @throws NotFoundError
    */
-  async delete(uid: string): Promise<void> {
-    await this.#db.transaction().execute(async (trx) => {
-      const r = await trx.deleteFrom('users').where('uid', '=', uid).executeTakeFirst();
-      if (Number(r.numDeletedRows) === 0) throw new NotFoundError(`User "${uid}" does not exist`);
-      await trx.deleteFrom('app_passwords').where('uid', '=', uid).execute();
-      await trx.deleteFrom('user_preferences').where('uid', '=', uid).execute();
-      // A new account of the same name must not inherit (or be locked out by) the old second factor.
-      await trx.deleteFrom('two_factor_totp').where('uid', '=', uid).execute();
-      await trx.deleteFrom('two_factor_backup_codes').where('uid', '=', uid).execute();
-    });
+  async deleteRecord(trx: Db, uid: string): Promise<void> {
+    const r = await trx.deleteFrom('users').where('uid', '=', uid).executeTakeFirst();
+    if (Number(r.numDeletedRows) === 0) throw new NotFoundError(`User "${uid}" does not exist`);
+    // A new account of the same name must not inherit (or be locked out by) the old second factor.
+    await trx.deleteFrom('two_factor_totp').where('uid', '=', uid).execute();
+    await trx.deleteFrom('two_factor_backup_codes').where('uid', '=', uid).execute();
   }
 
   /**

@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { ValidationError } from '../errors.ts';
 import type { FileNode, WriteOptions } from '../files/types.ts';
+import { clampMtime, parseMtime } from '../files/mtime.ts';
 
 /** A single header value (the first when repeated). */
 export function header(req: IncomingMessage, name: string): string | undefined {
@@ -20,7 +21,8 @@ export function ocId(fileId: number, instanceId: string): string {
 
 /** RFC 1123 date of a seconds timestamp. */
 export function httpDate(seconds: number): string {
-  return new Date(seconds * 1000).toUTCString();
+  // clamped: a row stored before mtimes were bounded must not render as "Invalid Date"
+  return new Date(clampMtime(seconds) * 1000).toUTCString();
 }
 
 /**
@@ -60,9 +62,7 @@ export function parseHttpDate(value: string | undefined): number | undefined {
  */
 export function parseOcMtime(value: string | undefined): number | undefined {
   if (value === undefined || value === '') return undefined;
-  const n = Number(value);
-  if (!Number.isFinite(n) || n < 0) throw new ValidationError('Invalid X-OC-Mtime');
-  return Math.floor(n);
+  return parseMtime(value, 'X-OC-Mtime');
 }
 
 /** Depth header: '0' | '1' | 'infinity', or undefined when absent. @throws ValidationError for other values. */

@@ -1,5 +1,6 @@
 import { QuotaExceededError, ValidationError } from '../errors.ts';
 import type { PropPatchOp } from '../files/types.ts';
+import { parseMtimeOrDate } from '../files/mtime.ts';
 import type { DavRequest } from './dav-request.ts';
 import { XML_BODY_LIMIT } from './dav-request.ts';
 import { href } from './dav-target.ts';
@@ -32,14 +33,6 @@ export function parsePropertyUpdate(body: string): PatchInstruction[] {
   return out;
 }
 
-/** Parses an mtime value: unix seconds, or an HTTP/ISO date. Undefined when invalid. */
-function parseMtimeValue(text: string): number | undefined {
-  const t = text.trim();
-  if (/^\d+(\.\d+)?$/.test(t)) return Math.floor(Number(t));
-  const ms = Date.parse(t);
-  return Number.isFinite(ms) && ms >= 0 ? Math.floor(ms / 1000) : undefined;
-}
-
 interface Outcome { ns: string; local: string; status: number }
 
 /**
@@ -66,8 +59,8 @@ export async function handleProppatch(d: DavRequest): Promise<void> {
     if (isMtimeProp(el.ns, el.local)) {
       if (op === 'remove') status = 403;
       else {
-        const v = parseMtimeValue(el.text);
-        if (v === undefined) status = 409; else mtime = v;
+        // out of bounds or unparsable: this property fails (409) and so the whole PROPPATCH
+        try { mtime = parseMtimeOrDate(el.text, 'lastmodified'); } catch (err) { if (!(err instanceof ValidationError)) throw err; status = 409; }
       }
     } else if (el.ns === OC_NS && el.local === 'favorite') {
       favorite = op === 'set' ? ['1', 'true'].includes(el.text.trim().toLowerCase()) : false;

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SQLite from 'better-sqlite3';
 import pg from 'pg';
@@ -13,6 +13,7 @@ import * as m003 from './migrations/003-sharing.ts';
 import * as m004 from './migrations/004-sessions.ts';
 import * as m005 from './migrations/005-two-factor.ts';
 import * as m006 from './migrations/006-bruteforce.ts';
+import { rowSealsMigration, type RowSealer } from './migrations/007-row-seals.ts';
 
 export type Db = Kysely<Database>;
 export type DbKind = 'sqlite' | 'pgsql';
@@ -53,18 +54,25 @@ export function isPostgres(db: Kysely<Database>): boolean {
   return (db.getExecutor().adapter as { constructor: { name: string } }).constructor.name.startsWith('Postgres');
 }
 
-/** Every migration, in order. Add new ones at the end; never edit a released one. */
-const MIGRATIONS: Record<string, Migration> = {
-  '001-initial': m001,
-  '002-upload-chunk-offset': m002,
-  '003-sharing': m003,
-  '004-sessions': m004,
-  '005-two-factor': m005,
-  '006-bruteforce': m006,
-};
+/**
+ * Every migration, in order. Add new ones at the end; never edit a released one. `sealer` seals
+ * the existing rows in 007 (the app passes it; without it they stay unsealed).
+ */
+function migrations(sealer?: RowSealer): Record<string, Migration> {
+  return {
+    '001-initial': m001,
+    '002-upload-chunk-offset': m002,
+    '003-sharing': m003,
+    '004-sessions': m004,
+    '005-two-factor': m005,
+    '006-bruteforce': m006,
+    '007-row-seals': rowSealsMigration(sealer),
+  };
+}
 
 class StaticMigrationProvider implements MigrationProvider {
-  async getMigrations(): Promise<Record<string, Migration>> { return MIGRATIONS; }
+  constructor(readonly sealer?: RowSealer) {}
+  async getMigrations(): Promise<Record<string, Migration>> { return migrations(this.sealer); }
 }
 
 // pg returns int8 as string by default; sizes fit in doubles, so parse them.
@@ -78,7 +86,10 @@ pg.types.setTypeParser(20, (v) => Number(v));
  */
 export function openDatabase(cfg: Config['database']): { db: Db; kind: DbKind } {
   if (cfg.type === 'sqlite') {
-    mkdirSync(dirname(cfg.path), { recursive: true });
+    mkdirSync(dirname(cfg.path), { recursive: true, mode: 0o700 });
+    // A new database file is the owner's only (it holds password hashes): SQLite gives its -wal and
+    // -shm files the same mode. The folder may be a shared one (beside the config file).
+    if (!existsSync(cfg.path)) closeSync(openSync(cfg.path, 'a', 0o600));
     const sqlite = new SQLite(cfg.path);
     sqlite.pragma('journal_mode = WAL');
     // NORMAL: no fsync inside COMMIT; WalSync flushes the WAL after it, grouped, off the event loop
@@ -105,8 +116,8 @@ export function openDatabase(cfg: Config['database']): { db: Db; kind: DbKind } 
  * Brings the schema up to date.
  * @throws Error naming the failed migration.
  */
-export async function migrateToLatest(db: Db): Promise<void> {
-  const migrator = new Migrator({ db, provider: new StaticMigrationProvider(), migrationTableName: 'coffer_migrations', migrationLockTableName: 'coffer_migrations_lock' });
+export async function migrateToLatest(db: Db, opts: { sealer?: RowSealer } = {}): Promise<void> {
+  const migrator = new Migrator({ db, provider: new StaticMigrationProvider(opts.sealer), migrationTableName: 'coffer_migrations', migrationLockTableName: 'coffer_migrations_lock' });
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
     const failed = results?.find((r) => r.status === 'Error');

@@ -66,6 +66,8 @@ export interface NodesTable {
   /** `SHA1:… MD5:…` as the client sent it, or as computed. */
   checksum: string | null;
   favorite: number;
+  /** HMAC of (file id, blob id, codec, size) under a key from the instance secret (RowSeal). */
+  blob_seal: string | null;
 }
 
 /** Dead properties (PROPPATCH). */
@@ -109,6 +111,8 @@ export interface UploadChunksTable {
   mtime: Big;
   /** Byte offset the chunk claims (OC-Chunk-Offset or an rclone `start-end` name); null when unknown. */
   chunk_offset: Big | null;
+  /** HMAC of (uid/upload/name, blob id, codec, size) under a key from the instance secret (RowSeal). */
+  blob_seal: string | null;
 }
 
 export interface GroupsTable {

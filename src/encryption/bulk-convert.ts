@@ -7,7 +7,7 @@ import { newBlobId } from '../storage/local-blob-store.ts';
 import { ConvertBatcher, type StagedConversion } from './convert-batch.ts';
 import { ConvertJournal } from './convert-journal.ts';
 import type { EncryptedBlobStore } from './encrypted-blob-store.ts';
-import type { ConvertibleNode, EncryptionService } from './encryption-service.ts';
+import { rowContext, type ConvertibleNode, type EncryptionService } from './encryption-service.ts';
 import { runPool } from './task-pool.ts';
 
 /** Files fetched (and journaled) at a time. */
@@ -126,7 +126,7 @@ export class BulkConverter {
         report();
       };
       const batcher = new ConvertBatcher({
-        db: this.#o.db, blobs: this.#o.blobs, journal,
+        db: this.#o.db, blobs: this.#o.blobs, journal, sealer: this.#o.blobs.seal,
         onSettled: (s, r) => {
           if (r === 'converted') { converted++; bytes += s.node.size; } else skipped++;
           settle();
@@ -178,7 +178,9 @@ export class BulkConverter {
    */
   async #stage(node: ConvertibleNode, newId: string, target: ConvertTarget): Promise<StagedConversion> {
     const { blobs } = this.#o;
-    const ctx = { fileId: node.fileid, owner: node.owner };
+    const ctx = rowContext(node);
+    // before any read (#smallPlain reads the disk directly): a row altered to say plain is not converted
+    blobs.checkRow(node.blobId, node.codec, ctx);
     // A plain blob is read with its known size (+ 1 byte, to notice a longer blob) as the range: the
     // read buffers then fit the file instead of a fresh 1 MiB buffer per read of every small file.
     let hint: ByteRange | undefined = node.codec === PLAIN_CODEC && node.size > 0 ? { start: 0, end: node.size } : undefined;

@@ -2,6 +2,7 @@ import type { Db } from '../db/database.ts';
 import type { BlobStore } from '../storage/blob-store.ts';
 import type { ConvertJournal } from './convert-journal.ts';
 import type { ConvertibleNode } from './encryption-service.ts';
+import type { RowSealer } from '../db/migrations/007-row-seals.ts';
 
 /** A file whose new blob is written and durable, waiting for its row switch. */
 export interface StagedConversion {
@@ -15,6 +16,8 @@ export interface ConvertBatcherOptions {
   /** Deletes the blob that lost (the old one after a switch, the new one after a skip). */
   blobs: Pick<BlobStore, 'delete'>;
   journal: ConvertJournal;
+  /** Seals the converted rows (row-seal.ts). */
+  sealer?: RowSealer;
   /** Called once per file after its batch committed and the losing blob is gone. */
   onSettled: (s: StagedConversion, result: 'converted' | 'skipped') => void;
   /** Most files per transaction (default 32). */
@@ -72,7 +75,8 @@ export class ConvertBatcher {
     const switched = await this.#o.db.transaction().execute(async (trx) => {
       const out: boolean[] = [];
       for (const s of batch) {
-        const upd = await trx.updateTable('nodes').set({ blob_id: s.newId, blob_codec: s.codec })
+        const blob_seal = this.#o.sealer?.node(s.node.fileid, s.newId, s.codec, s.node.size) ?? null;
+        const upd = await trx.updateTable('nodes').set({ blob_id: s.newId, blob_codec: s.codec, blob_seal })
           .where('fileid', '=', s.node.fileid).where('blob_id', '=', s.node.blobId).executeTakeFirst();
         out.push(Number(upd.numUpdatedRows) === 1);
       }

@@ -14,6 +14,7 @@ import { readHead } from '../storage/file-sink.ts';
 import type { EncryptionState } from './encryption-state.ts';
 import type { KeyHandle, KeyManager } from './key-manager.ts';
 import type { ShareKeys } from './share-keys.ts';
+import type { RowSeal } from './row-seal.ts';
 
 /**
  * The 16 header bytes that stand for a blob id: the id itself when it is 32 hex digits (newBlobId),
@@ -54,6 +55,11 @@ export interface EncryptedBlobStoreOptions {
   onIntegrityFailure?: (f: IntegrityFailure) => void;
   /** Per-user-mode sharing keys (share keys, keyrings); absent = owner's root key only. */
   shareKeys?: ShareKeys;
+  /**
+   * Row seals (row-seal.ts): with them, a plain blob is served only for a row whose seal matches,
+   * so a database altered to call an encrypted file plain is refused. Absent in unit tests.
+   */
+  seal?: RowSeal;
 }
 
 /** A refused read: which blob, whose file, and what failed. */
@@ -80,8 +86,11 @@ export class EncryptedBlobStore implements BlobStore {
   readonly #cipher: CipherId;
   readonly #onFailure: ((f: IntegrityFailure) => void) | undefined;
   readonly #shareKeys: ShareKeys | undefined;
+  /** Row seals, when configured (see EncryptedBlobStoreOptions.seal). */
+  readonly seal: RowSeal | undefined;
 
   constructor(o: EncryptedBlobStoreOptions) {
+    this.seal = o.seal;
     this.#inner = o.inner;
     this.#keys = o.keys;
     this.#state = o.state;
@@ -215,8 +224,37 @@ export class EncryptedBlobStore implements BlobStore {
     return { opened, plainSize };
   }
 
+  /**
+   * Checks what the row in `ctx.row` says about the blob (codec, blob id, file id or chunk, size)
+   * against its seal. Needed for a plain blob (nothing else authenticates it), checked for an
+   * encrypted one when given (its size). Nothing to check without row seals, or for a blob the
+   * caller has just written (`ctx.fresh`).
+   * @throws CryptoError (reported to the audit hook) when the row has no seal or another one.
+   */
+  checkRow(blobId: string, codec: string, ctx: BlobContext): void {
+    if (!this.seal || ctx.fresh) return;
+    const row = ctx.row;
+    if (!row) {
+      if (codec !== PLAIN_CODEC) return; // the header binds an encrypted blob to file id and blob id
+      const err = new CryptoError(`plain blob ${blobId} of file ${ctx.fileId} read without its database row: refused`);
+      this.#report(blobId, ctx, err);
+      throw err;
+    }
+    const expected = row.chunk !== undefined
+      ? this.seal.chunk(row.chunk, blobId, codec, row.size)
+      : this.seal.node(ctx.fileId, blobId, codec, row.size);
+    if (this.seal.matches(expected, row.seal)) return;
+    const err = new CryptoError(`the database row of file ${row.chunk ?? ctx.fileId} (blob ${blobId}, ${codec}, ${row.size} bytes) does not match its seal: the database was altered`);
+    this.#report(blobId, ctx, err);
+    throw err;
+  }
+
   async get(blobId: string, codec: string, ctx: BlobContext, range?: ByteRange): Promise<Readable> {
-    if (codec === PLAIN_CODEC) return this.#inner.get(blobId, codec, ctx, range);
+    if (codec === PLAIN_CODEC) {
+      this.checkRow(blobId, codec, ctx);
+      return this.#inner.get(blobId, codec, ctx, range);
+    }
+    if (codec === FORMAT_ID) this.checkRow(blobId, codec, ctx);
     if (codec !== FORMAT_ID) throw new CryptoError(`unknown blob codec ${JSON.stringify(codec)}`);
     try {
       const s = await this.#getEncrypted(blobId, ctx, range);

@@ -32,6 +32,13 @@ export interface ConvertibleNode {
   readonly blobId: string;
   readonly codec: string;
   readonly size: number;
+  /** The row's seal (row-seal.ts). */
+  readonly seal?: string | null;
+}
+
+/** The blob context of a file row: who owns it, and what the row says (checked against its seal). */
+export function rowContext(node: ConvertibleNode): { fileId: number; owner: string; row: { size: number; seal: string | null } } {
+  return { fileId: node.fileid, owner: node.owner, row: { size: node.size, seal: node.seal ?? null } };
 }
 
 export type ConvertResult = 'converted' | 'skipped';
@@ -106,12 +113,12 @@ export class EncryptionService {
    * Keyset pagination by fileid (pass the last fileid as `after`).
    */
   async nodesToConvert(target: 'encrypt' | 'decrypt', opts: { after?: number; limit?: number; owner?: string } = {}): Promise<ConvertibleNode[]> {
-    let q = this.#o.db.selectFrom('nodes').select(['fileid', 'owner', 'blob_id', 'blob_codec', 'size'])
+    let q = this.#o.db.selectFrom('nodes').select(['fileid', 'owner', 'blob_id', 'blob_codec', 'size', 'blob_seal'])
       .where('kind', '=', 'file').where('blob_id', 'is not', null).where('fileid', '>', opts.after ?? 0);
     q = target === 'encrypt' ? q.where('blob_codec', '=', PLAIN_CODEC) : q.where('blob_codec', '!=', PLAIN_CODEC);
     if (opts.owner) q = q.where('owner', '=', opts.owner);
     const rows = await q.orderBy('fileid').limit(opts.limit ?? 500).execute();
-    return rows.map((r) => ({ fileid: r.fileid, owner: r.owner, blobId: r.blob_id!, codec: r.blob_codec ?? PLAIN_CODEC, size: num(r.size) }));
+    return rows.map((r) => ({ fileid: r.fileid, owner: r.owner, blobId: r.blob_id!, codec: r.blob_codec ?? PLAIN_CODEC, size: num(r.size), seal: r.blob_seal }));
   }
 
   /**
@@ -123,11 +130,11 @@ export class EncryptionService {
    */
   async reencryptBlob(node: ConvertibleNode, target: 'encrypt' | 'decrypt'): Promise<ConvertResult> {
     const { blobs, db } = this.#o;
-    const ctx = { fileId: node.fileid, owner: node.owner };
+    const ctx = rowContext(node);
     const src = await blobs.get(node.blobId, node.codec, ctx);
     const newId = newBlobId();
     const res = target === 'encrypt' ? await blobs.putEncrypted(newId, src, ctx) : await blobs.putPlain(newId, src, ctx);
-    const upd = await db.updateTable('nodes').set({ blob_id: newId, blob_codec: res.codec })
+    const upd = await db.updateTable('nodes').set({ blob_id: newId, blob_codec: res.codec, blob_seal: blobs.seal?.node(node.fileid, newId, res.codec, node.size) ?? null })
       .where('fileid', '=', node.fileid).where('blob_id', '=', node.blobId).executeTakeFirst();
     if (Number(upd.numUpdatedRows) !== 1) {
       await blobs.delete(newId);
@@ -152,11 +159,11 @@ export class EncryptionService {
    * Every file row (for encryption:verify), keyset-paginated by fileid, optionally of one owner.
    */
   async filesToVerify(opts: { after?: number; limit?: number; owner?: string } = {}): Promise<(ConvertibleNode & { path: string })[]> {
-    let q = this.#o.db.selectFrom('nodes').select(['fileid', 'owner', 'path', 'blob_id', 'blob_codec', 'size'])
+    let q = this.#o.db.selectFrom('nodes').select(['fileid', 'owner', 'path', 'blob_id', 'blob_codec', 'size', 'blob_seal'])
       .where('kind', '=', 'file').where('blob_id', 'is not', null).where('fileid', '>', opts.after ?? 0);
     if (opts.owner) q = q.where('owner', '=', opts.owner);
     const rows = await q.orderBy('fileid').limit(opts.limit ?? 500).execute();
-    return rows.map((r) => ({ fileid: r.fileid, owner: r.owner, path: r.path, blobId: r.blob_id!, codec: r.blob_codec ?? PLAIN_CODEC, size: num(r.size) }));
+    return rows.map((r) => ({ fileid: r.fileid, owner: r.owner, path: r.path, blobId: r.blob_id!, codec: r.blob_codec ?? PLAIN_CODEC, size: num(r.size), seal: r.blob_seal }));
   }
 
   /**
@@ -165,7 +172,8 @@ export class EncryptionService {
    */
   async verifyNode(node: ConvertibleNode): Promise<string | undefined> {
     try {
-      const s = await this.#o.blobs.get(node.blobId, node.codec, { fileId: node.fileid, owner: node.owner });
+      // the row's seal too: a row switched to plain (or to another blob or size) is damage
+      const s = await this.#o.blobs.get(node.blobId, node.codec, rowContext(node));
       let n = 0;
       for await (const c of s) n += (c as Buffer).length;
       if (n !== node.size) return `content is ${n} bytes, the database says ${node.size}`;

@@ -174,7 +174,10 @@ export class KeyManager {
   async userKeyForWrite(uid: string): Promise<KeyHandle> {
     if (this.#userRoots && await this.#userRoots.perUserMode()) return this.#userRoots.rootForWrite(uid);
     const cached = this.#currentRoot.get(uid);
-    if (cached) return cached;
+    // Another process (./occ user:delete, a second server) may have deleted the user and their
+    // keys since: a new account with that name must not write under the old, deleted root key.
+    if (cached && await this.#store.has(userScope(uid), rootKeyFileName(cached.id.toString('hex')))) return cached;
+    if (cached) this.#currentRoot.delete(uid);
     let p = this.#creating.get(uid);
     if (!p) {
       p = this.#loadOrCreateRoot(uid).finally(() => this.#creating.delete(uid));
@@ -273,6 +276,19 @@ export class KeyManager {
     }
     await this.#store.write(SYSTEM, MASTER_POINTER, JSON.stringify({ ...ptr, retiring: [] }, null, 1));
     return { users: users.length, rewrapped, newMasterKeyId: ptr.current };
+  }
+
+  /**
+   * Deletes a user's key folder (root keys, key pair, share keys, wrappings) and forgets what is
+   * cached for them, so that a new account with the same name gets fresh keys (user deletion).
+   * @throws ValidationError for a bad uid; file system errors
+   */
+  async deleteUserKeys(uid: string): Promise<void> {
+    const cached = this.#currentRoot.get(uid);
+    if (cached) this.#roots.delete(cached.id.toString('hex'));
+    this.#currentRoot.delete(uid);
+    this.#creating.delete(uid);
+    await this.#store.removeUser(uid);
   }
 
   /** Forgets cached keys (after restore-keys). */

@@ -13,6 +13,8 @@ import { assertPropertyBounds } from './dead-property-bounds.ts';
 import { DIR_MIMETYPE, mimetypeFor } from './mimetypes.ts';
 import { NodeRepository, newEtag, type Executor } from './node-repository.ts';
 import { baseName, normalizePath, parentPath } from './paths.ts';
+import { assertValidMtime } from './mtime.ts';
+import type { RowSealer } from '../db/migrations/007-row-seals.ts';
 import type {
   CopyMoveOptions, DeadProperty, FileContent, FileNode, PropPatchOp, Quota, WriteOptions, WriteResult,
 } from './types.ts';
@@ -21,12 +23,17 @@ export interface FilesServiceDeps {
   db: Db;
   blobs: BlobStore;
   log: Logger;
+  /** Seals what each file row says about its blob (encryption/row-seal.ts); absent in unit tests. */
+  sealer?: RowSealer;
+  /** Checks a row's seal before its content is opened. @throws CryptoError (reported) when it does not match. */
+  checkRow?: (blobId: string, codec: string, ctx: BlobContext) => void;
 }
 
 const nowSeconds = () => Math.floor(Date.now() / 1000);
 
-function ctxOf(node: Pick<FileNode, 'fileId' | 'owner'>): BlobContext {
-  return { fileId: node.fileId, owner: node.owner };
+function ctxOf(node: Pick<FileNode, 'fileId' | 'owner'> & Partial<Pick<FileNode, 'size' | 'blobSeal'>>): BlobContext {
+  return node.size === undefined ? { fileId: node.fileId, owner: node.owner }
+    : { fileId: node.fileId, owner: node.owner, row: { size: node.size, seal: node.blobSeal ?? null } };
 }
 
 /**
@@ -49,10 +56,12 @@ export class FilesService {
   /** Users whose root folder is known to exist (saves a query on every write). */
   readonly #homes = new Set<string>();
   readonly #copyMove: CopyMoveService;
+  readonly #checkRow: FilesServiceDeps['checkRow'];
 
   constructor(deps: FilesServiceDeps) {
     this.#db = deps.db;
-    this.#repo = new NodeRepository(deps.db);
+    this.#repo = new NodeRepository(deps.db, deps.sealer);
+    this.#checkRow = deps.checkRow;
     this.#blobs = deps.blobs;
     this.#log = deps.log;
     this.#copyMove = new CopyMoveService({ db: deps.db, repo: this.#repo, blobs: deps.blobs, files: this });
@@ -127,10 +136,11 @@ export class FilesService {
     }
   }
 
-  /** @throws AlreadyExistsError; ConflictError when the parent is missing or a file. */
+  /** @throws AlreadyExistsError; ConflictError when the parent is missing or a file; ValidationError (mtime). */
   async mkdir(uid: string, path: string, opts: { mtime?: number } = {}): Promise<FileNode> {
     const p = normalizePath(path);
     if (p === '') throw new AlreadyExistsError('the root folder exists');
+    if (opts.mtime !== undefined) assertValidMtime(opts.mtime);
     await this.ensureHome(uid);
     const fileId = await this.#repo.allocateFileId();
     const now = nowSeconds();
@@ -153,6 +163,7 @@ export class FilesService {
   async writeFile(uid: string, path: string, source: Readable, opts: WriteOptions = {}): Promise<WriteResult> {
     const p = normalizePath(path);
     if (p === '') throw new ConflictError('cannot write to the root folder');
+    if (opts.mtime !== undefined) assertValidMtime(opts.mtime);
     if (!this.#homes.has(uid)) await this.ensureHome(uid);
     // One query for the early checks (before any byte is read): node, parent, root size, quota.
     const pre = await this.#repo.writeContext(this.#db, uid, p);
@@ -242,7 +253,7 @@ export class FilesService {
           if (winner === undefined) throw err;
           if (attempt >= 5) throw new ConflictError(`${p} was replaced concurrently`);
           if (winner === blob.fileId) continue; // lost a race on the same row: just commit again
-          const src = await this.#blobs.get(blob.id, blob.codec, { fileId: blob.fileId, owner: uid });
+          const src = await this.#blobs.get(blob.id, blob.codec, { fileId: blob.fileId, owner: uid, fresh: true });
           const rebound = newBlobId();
           const put2 = await this.#blobs.put(rebound, src, { fileId: winner, owner: uid, parentId: pre.parent?.fileId });
           await this.#blobs.delete(blob.id).catch(() => {});
@@ -267,8 +278,11 @@ export class FilesService {
   async openNode(node: FileNode, range?: ByteRange): Promise<FileContent> {
     if (node.kind !== 'file') throw new ConflictError(`${node.path} is a folder`);
     if (!node.blobId) return { node, stream: Readable.from([]), range };
+    const ctx = ctxOf(node);
+    // before the empty-file shortcut: a row's size (0 included) is part of what its seal covers
+    this.#checkRow?.(node.blobId, node.blobCodec ?? 'plain', ctx);
     if (node.size === 0) return { node, stream: Readable.from([]), range };
-    const stream = await this.#blobs.get(node.blobId, node.blobCodec ?? 'plain', ctxOf(node), range);
+    const stream = await this.#blobs.get(node.blobId, node.blobCodec ?? 'plain', ctx, range);
     return { node, stream, range };
   }
 
@@ -319,8 +333,9 @@ export class FilesService {
     return this.#copyMove.copy(from, to, opts);
   }
 
-  /** Sets a node's mtime (PROPPATCH lastmodified). @throws NotFoundError */
+  /** Sets a node's mtime (PROPPATCH lastmodified). @throws NotFoundError; ValidationError out of bounds */
   async setMtime(uid: string, path: string, mtime: number): Promise<FileNode> {
+    assertValidMtime(mtime);
     const node = await this.stat(uid, path);
     const etag = newEtag();
     await transact(this.#db, async (trx) => {

@@ -4,6 +4,7 @@ import { isPostgres, type Db } from '../db/database.ts';
 import { QueryTemplate } from '../db/query-template.ts';
 import { ROWS_AS_ARRAYS } from '../db/statement-cache.ts';
 import { num, type Database, type NodesTable } from '../db/schema.ts';
+import type { RowSealer } from '../db/migrations/007-row-seals.ts';
 import type { DeadProperty, FileNode, PropPatchOp } from './types.ts';
 import { ancestorsOf, parentPath } from './paths.ts';
 import type { PropertyUsage } from './dead-property-bounds.ts';
@@ -14,7 +15,7 @@ export type Executor = Db | Transaction<Database>;
 type NodeRow = { [K in keyof NodesTable]: NodesTable[K] extends { __select__: infer S } ? S : NodesTable[K] };
 
 /** Columns of a folder member read by `children` (in this order when rows come as arrays). */
-const CHILD_COLUMNS = ['fileid', 'name', 'kind', 'size', 'mtime', 'etag', 'mimetype', 'blob_id', 'blob_codec', 'checksum', 'favorite'] as const;
+const CHILD_COLUMNS = ['fileid', 'name', 'kind', 'size', 'mtime', 'etag', 'mimetype', 'blob_id', 'blob_codec', 'checksum', 'favorite', 'blob_seal'] as const;
 type ChildRow = unknown[];
 
 /** Ids allocated per round trip by the file id pool. */
@@ -28,7 +29,7 @@ const WRITE_CONTEXT = new QueryTemplate((db, p) => db.selectFrom('nodes').select
 const INSERT_NODE = new QueryTemplate((db, p) => db.insertInto('nodes').values({
   fileid: p[0] as number, owner: p[1] as string, parent_id: p[2] as number, path: p[3] as string, name: p[4] as string,
   kind: p[5] as 'file', size: p[6] as number, mtime: p[7] as number, etag: p[8] as string, mimetype: p[9] as string,
-  blob_id: p[10] as string, blob_codec: p[11] as string, checksum: p[12] as string, favorite: p[13] as number,
+  blob_id: p[10] as string, blob_codec: p[11] as string, checksum: p[12] as string, favorite: p[13] as number, blob_seal: p[14] as string,
 }));
 /**
  * Updates every ancestor row of a write in one statement. On PostgreSQL the rows are first locked in
@@ -53,10 +54,10 @@ const PROPAGATE_TOUCH = new QueryTemplate((db, p) => ancestorUpdate(db, p[4] as 
 
 const SWAP_SET = (db: Executor, p: readonly unknown[]) => db.updateTable('nodes').set({
   blob_id: p[0] as string, blob_codec: p[1] as string, size: p[2] as number, mtime: p[3] as number, etag: p[4] as string,
-  checksum: p[5] as string, mimetype: p[6] as string,
+  checksum: p[5] as string, mimetype: p[6] as string, blob_seal: p[8] as string,
 }).where('fileid', '=', p[7] as number);
-/** params: blob id, codec, size, mtime, etag, checksum, mimetype, fileid[, expected old blob id] */
-const SWAP_CONTENT = new QueryTemplate((db, p) => SWAP_SET(db, p).where('blob_id', '=', p[8] as string));
+/** params: blob id, codec, size, mtime, etag, checksum, mimetype, fileid, seal[, expected old blob id] */
+const SWAP_CONTENT = new QueryTemplate((db, p) => SWAP_SET(db, p).where('blob_id', '=', p[9] as string));
 const SWAP_CONTENT_NO_BLOB = new QueryTemplate((db, p) => SWAP_SET(db, p).where('blob_id', 'is', null));
 
 /** The rows a write of one path looks at (see NodeRepository.writeContext). */
@@ -91,6 +92,7 @@ export function toNode(r: Record<string, unknown>): FileNode {
     favorite: num(row.favorite) === 1,
     blobId: row.blob_id,
     blobCodec: row.blob_codec,
+    blobSeal: row.blob_seal ?? null,
   };
 }
 
@@ -107,7 +109,13 @@ export class NodeRepository {
   readonly #db: Db;
   readonly #idPool: number[] = [];
   #idRefill: Promise<void> | undefined;
-  constructor(db: Db) { this.#db = db; }
+  readonly #sealer: RowSealer | undefined;
+  /** `sealer` seals what each file row says about its blob (without one, rows stay unsealed: unit tests). */
+  constructor(db: Db, sealer?: RowSealer) { this.#db = db; this.#sealer = sealer; }
+
+  #seal(fileId: number, blobId: string | null, codec: string | null, size: number): string | null {
+    return blobId === null || !this.#sealer ? null : this.#sealer.node(fileId, blobId, codec ?? 'plain', size);
+  }
 
   get db(): Db { return this.#db; }
 
@@ -198,7 +206,7 @@ export class NodeRepository {
           fileId: num(r[0] as number), owner: parent.owner, parentId, path: prefix + name, name,
           kind: r[2] as FileNode['kind'], size: num(r[3] as number), mtime: num(r[4] as number), etag: r[5] as string,
           mimetype: r[6] as string, checksum: r[9] as string | null, favorite: num(r[10] as number) === 1,
-          blobId: r[7] as string | null, blobCodec: r[8] as string | null,
+          blobId: r[7] as string | null, blobCodec: r[8] as string | null, blobSeal: (r[11] ?? null) as string | null,
         };
       } else {
         const name = r.name as string;
@@ -206,7 +214,7 @@ export class NodeRepository {
           fileId: num(r.fileid as number), owner: parent.owner, parentId, path: prefix + name, name,
           kind: r.kind as FileNode['kind'], size: num(r.size as number), mtime: num(r.mtime as number), etag: r.etag as string,
           mimetype: r.mimetype as string, checksum: r.checksum as string | null, favorite: num(r.favorite as number) === 1,
-          blobId: r.blob_id as string | null, blobCodec: r.blob_codec as string | null,
+          blobId: r.blob_id as string | null, blobCodec: r.blob_codec as string | null, blobSeal: (r.blob_seal ?? null) as string | null,
         };
       }
     }
@@ -222,11 +230,12 @@ export class NodeRepository {
   }
 
   async insert(ex: Executor, n: Omit<FileNode, 'favorite'> & { favorite?: boolean }): Promise<FileNode> {
+    const blobSeal = this.#seal(n.fileId, n.blobId, n.blobCodec, n.size);
     await INSERT_NODE.execute(ex, [
       n.fileId, n.owner, n.parentId, n.path, n.name, n.kind, n.size, n.mtime, n.etag, n.mimetype, n.blobId, n.blobCodec,
-      n.checksum, n.favorite ? 1 : 0,
+      n.checksum, n.favorite ? 1 : 0, blobSeal,
     ]);
-    return { ...n, favorite: n.favorite ?? false };
+    return { ...n, favorite: n.favorite ?? false, blobSeal };
   }
 
   /**
@@ -248,7 +257,7 @@ export class NodeRepository {
    */
   async swapContent(ex: Executor, fileId: number, oldBlobId: string | null,
     c: { blobId: string; blobCodec: string; size: number; mtime: number; etag: string; checksum: string | null; mimetype: string }): Promise<boolean> {
-    const params = [c.blobId, c.blobCodec, c.size, c.mtime, c.etag, c.checksum, c.mimetype, fileId];
+    const params = [c.blobId, c.blobCodec, c.size, c.mtime, c.etag, c.checksum, c.mimetype, fileId, this.#seal(fileId, c.blobId, c.blobCodec, c.size)];
     const r = oldBlobId === null
       ? await SWAP_CONTENT_NO_BLOB.execute(ex, params)
       : await SWAP_CONTENT.execute(ex, [...params, oldBlobId]);

@@ -22,6 +22,8 @@ export interface FileNode {
   /** Internal: content blob (files). */
   readonly blobId: string | null;
   readonly blobCodec: string | null;
+  /** Internal: the row seal of blobId/blobCodec/size (encryption/row-seal.ts); null for folders. */
+  readonly blobSeal?: string | null;
 }
 
 export interface WriteOptions {

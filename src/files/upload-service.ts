@@ -8,6 +8,13 @@ import { newBlobId } from '../storage/local-blob-store.ts';
 import type { TreeRef } from './copy-move-service.ts';
 import type { FilesService } from './files-service.ts';
 import type { WriteOptions, WriteResult } from './types.ts';
+import { assertValidMtime } from './mtime.ts';
+import type { RowSealer } from '../db/migrations/007-row-seals.ts';
+
+/** How a chunk row names itself in its seal. */
+export function chunkRef(uid: string, uploadId: string, name: string): string {
+  return `${uid}/${uploadId}/${name}`;
+}
 
 /** A chunked upload in progress (`/remote.php/dav/uploads/<uid>/<uploadId>`). */
 export interface UploadInfo {
@@ -31,6 +38,8 @@ export interface ChunkInfo {
   readonly offset: number | null;
   readonly blobId: string;
   readonly codec: string;
+  /** Row seal of blobId/codec/size (encryption/row-seal.ts). */
+  readonly seal?: string | null;
 }
 
 export interface UploadServiceDeps {
@@ -39,6 +48,8 @@ export interface UploadServiceDeps {
   blobs: BlobStore;
   files: FilesService;
   log?: Logger;
+  /** Seals what each chunk row says about its blob (encryption/row-seal.ts); absent in unit tests. */
+  sealer?: RowSealer;
 }
 
 /** Uploads untouched for this long are removed by `cleanup` (24 h). */
@@ -81,7 +92,7 @@ export function compareChunkNames(a: string, b: string): number {
 }
 
 type UploadRow = { uid: string; upload_id: string; destination: string | null; total_length: number | string | bigint | null; created_at: number | string | bigint };
-type ChunkRow = { name: string; size: number | string | bigint; mtime: number | string | bigint; chunk_offset: number | string | bigint | null; blob_id: string; blob_codec: string };
+type ChunkRow = { name: string; size: number | string | bigint; mtime: number | string | bigint; chunk_offset: number | string | bigint | null; blob_id: string; blob_codec: string; blob_seal?: string | null };
 
 const toUpload = (r: UploadRow): UploadInfo => ({
   uid: r.uid, uploadId: r.upload_id, destination: r.destination,
@@ -89,7 +100,7 @@ const toUpload = (r: UploadRow): UploadInfo => ({
 });
 const toChunk = (r: ChunkRow): ChunkInfo => ({
   name: r.name, size: num(r.size), mtime: num(r.mtime), offset: r.chunk_offset === null ? null : num(r.chunk_offset),
-  blobId: r.blob_id, codec: r.blob_codec,
+  blobId: r.blob_id, codec: r.blob_codec, seal: r.blob_seal ?? null,
 });
 
 /**
@@ -105,12 +116,14 @@ export class UploadService {
   readonly #log: Logger | undefined;
   /** Uploads being assembled by this process (a second MOVE gets 423 and may retry). */
   readonly #assembling = new Set<string>();
+  readonly #sealer: RowSealer | undefined;
 
   constructor(deps: UploadServiceDeps) {
     this.#db = deps.db;
     this.#blobs = deps.blobs;
     this.#files = deps.files;
     this.#log = deps.log;
+    this.#sealer = deps.sealer;
   }
 
   /**
@@ -212,13 +225,14 @@ export class UploadService {
             throw new QuotaExceededError('Pending chunked uploads exceed the quota');
           }
         }
+        const blob_seal = this.#sealer?.chunk(chunkRef(uid, uploadId, name), blobId, put.codec, put.size) ?? null;
         if (prev) {
-          await trx.updateTable('upload_chunks').set({ blob_id: blobId, blob_codec: put.codec, size: put.size, mtime: now, chunk_offset: offset })
+          await trx.updateTable('upload_chunks').set({ blob_id: blobId, blob_codec: put.codec, size: put.size, mtime: now, chunk_offset: offset, blob_seal })
             .where('uid', '=', uid).where('upload_id', '=', uploadId).where('name', '=', name).execute();
           return prev.blob_id;
         }
         await trx.insertInto('upload_chunks').values({
-          uid, upload_id: uploadId, name, blob_id: blobId, blob_codec: put.codec, size: put.size, mtime: now, chunk_offset: offset,
+          uid, upload_id: uploadId, name, blob_id: blobId, blob_codec: put.codec, size: put.size, mtime: now, chunk_offset: offset, blob_seal,
         }).execute();
         return undefined;
       });
@@ -265,6 +279,7 @@ export class UploadService {
    */
   async assemble(uid: string, uploadId: string, dest: string | TreeRef, opts: WriteOptions & { totalLength?: number | null } = {}): Promise<WriteResult> {
     const into: TreeRef = typeof dest === 'string' ? { uid, path: dest } : dest;
+    if (opts.mtime !== undefined) assertValidMtime(opts.mtime); // before any chunk is read
     const key = `${uid}\0${uploadId}`;
     if (this.#assembling.has(key)) throw new LockedError('This upload is already being assembled');
     this.#assembling.add(key);
@@ -276,7 +291,7 @@ export class UploadService {
       const blobs = this.#blobs;
       async function* concat(): AsyncGenerator<Buffer> {
         for (const c of chunks) {
-          const s = await blobs.get(c.blobId, c.codec, ctx);
+          const s = await blobs.get(c.blobId, c.codec, { ...ctx, row: { size: c.size, seal: c.seal ?? null, chunk: chunkRef(uid, uploadId, c.name) } });
           for await (const b of s) yield b as Buffer;
         }
       }

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
+import { mkdir, open, readFile, readdir, rename, rm, rmdir, stat, unlink } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import { fsyncDir, mkdirDurable } from '../storage/durable-fs.ts';
 import { NotFoundError, ValidationError } from '../errors.ts';
@@ -77,6 +77,12 @@ export class KeyStore {
     try { return await this.read(scope, name); } catch (err) { if (err instanceof NotFoundError) return undefined; throw err; }
   }
 
+  /** True when the key file exists (a stat, no read). */
+  async has(scope: KeyScope, name: string): Promise<boolean> {
+    checkName(name);
+    return (await stat(join(this.dirOf(scope), name)).catch(() => undefined))?.isFile() === true;
+  }
+
   async write(scope: KeyScope, name: string, data: Buffer | string): Promise<void> {
     checkName(name);
     await writeFileAtomic(join(this.dirOf(scope), name), data);
@@ -136,6 +142,17 @@ export class KeyStore {
     if (!ok) throw new ValidationError(`not a key file path: ${JSON.stringify(rel)}`);
     if (parts.length === 4) checkUid(parts[0]!);
     return join(this.root, ...parts);
+  }
+
+  /**
+   * Removes one user's key folder (`<root>/<uid>/files_encryption/`) and `<root>/<uid>/` when that
+   * is then empty (user deletion: a new account with the same name must not find the old keys).
+   * @throws ValidationError for a bad uid
+   */
+  async removeUser(uid: string): Promise<void> {
+    checkUid(uid);
+    await rm(join(this.root, uid, KEY_DIR), { recursive: true, force: true });
+    await rmdir(join(this.root, uid)).catch(() => {});
   }
 
   /** Removes every key file and the (then empty) key folders. */

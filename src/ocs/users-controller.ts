@@ -170,14 +170,10 @@ export async function setUserEnabled(call: OcsCall, uid: string, enabled: boolea
   sendOcsData(call.res, call.target, []);
 }
 
-/** `DELETE cloud/users/<id>` (admin; not yourself): the user, their app passwords, settings and files. */
+/** `DELETE cloud/users/<id>` (admin; not yourself): the user with everything of theirs (UserDeletionService). */
 export async function deleteUser(call: OcsCall, uid: string): Promise<void> {
   const me: AuthenticatedUser = await call.admin();
   if (me.uid === uid) throw new OcsError(101, 'You cannot delete yourself');
-  const app = call.ctx.app;
-  await app.users.delete(uid);
-  app.auth.invalidateUser(uid);
-  await app.files.deleteAll(uid);
-  await app.audit.record('user.deleted', { uid, by: me.uid, ip: call.ctx.ip, via: 'ocs' });
+  await call.ctx.app.userDeletion.delete({ uid: me.uid, ip: call.ctx.ip, via: 'ocs' }, uid);
   sendOcsData(call.res, call.target, []);
 }

@@ -1,5 +1,5 @@
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, unlinkSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import pg from 'pg';
 import type { App } from '../app.ts';
 import { configSchema, newInstanceId, newSecret, saveConfig, type Config } from '../config/config.ts';
@@ -10,7 +10,7 @@ import { assertValidUid } from '../auth/user-service.ts';
 import { COFFER_VERSION } from './version.ts';
 
 export type InstallDatabase =
-  | { type: 'sqlite'; /** default `<datadir>/coffer.db` */ path?: string }
+  | { type: 'sqlite'; /** default `coffer.db` beside the config file, outside the data directory */ path?: string }
   | { type: 'pgsql'; host: string; port?: number; name: string; user: string; password?: string };
 
 /** Where content goes: local disk under the data directory (default) or an S3 bucket. */
@@ -73,7 +73,9 @@ export async function install(opts: InstallOptions): Promise<InstallResult> {
   const datadirectory = resolve(cwd, opts.dataDir ?? 'data');
   const dbOpt: InstallDatabase = opts.database ?? { type: 'sqlite' };
   const database = dbOpt.type === 'sqlite'
-    ? { type: 'sqlite' as const, path: resolve(cwd, dbOpt.path ?? resolve(datadirectory, 'coffer.db')) }
+    // Beside the config file, not in the data directory: whoever can write the data directory (a
+    // mounted disk, a restored backup) must not be able to rewrite the database too (README, threat model).
+    ? { type: 'sqlite' as const, path: resolve(cwd, dbOpt.path ?? resolve(dirname(configPath), 'coffer.db')) }
     : { type: 'pgsql' as const, host: dbOpt.host, port: dbOpt.port ?? 5432, name: dbOpt.name, user: dbOpt.user, password: dbOpt.password ?? '' };
   if (database.type === 'pgsql') await preparePostgres(database);
   const storage = opts.storage?.type === 's3'

@@ -113,8 +113,14 @@ export class GroupService {
     });
   }
 
-  /** Removes a user from every group (user deletion). */
+  /**
+   * Removes a user from every group (user deletion), one group at a time so that the membership
+   * hook drops what each membership granted (per-user-key seals of group shares).
+   */
   async removeUserEverywhere(uid: string): Promise<void> {
-    await this.#db.deleteFrom('group_members').where('uid', '=', uid).execute();
+    for (const gid of await this.groupsOf(uid)) {
+      await this.#db.deleteFrom('group_members').where('gid', '=', gid).where('uid', '=', uid).execute();
+      await this.#onMembership?.(gid, uid, false).catch(() => {});
+    }
   }
 }

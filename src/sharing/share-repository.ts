@@ -71,7 +71,7 @@ function baseQuery(db: Db, now: unknown) {
     .select([
       'n.fileid as n_fileid', 'n.owner as n_owner', 'n.parent_id as n_parent_id', 'n.path as n_path', 'n.name as n_name',
       'n.kind as n_kind', 'n.size as n_size', 'n.mtime as n_mtime', 'n.etag as n_etag', 'n.mimetype as n_mimetype',
-      'n.blob_id as n_blob_id', 'n.blob_codec as n_blob_codec', 'n.checksum as n_checksum', 'n.favorite as n_favorite',
+      'n.blob_id as n_blob_id', 'n.blob_codec as n_blob_codec', 'n.checksum as n_checksum', 'n.favorite as n_favorite', 'n.blob_seal as n_blob_seal',
     ])
     .where((eb) => eb.or([eb('s.expiration', 'is', null), eb('s.expiration', '>', now as number)]))
     .where(sharersEnabled);

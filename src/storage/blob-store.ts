@@ -29,6 +29,13 @@ export interface BlobContext {
    * the nearest shared ancestor. Not needed when `fileId` already has a row.
    */
   readonly parentId?: number;
+  /**
+   * What the database row that points at this blob says, with its seal (encryption/row-seal.ts):
+   * a plain blob is served only when the seal matches. `chunk` ("uid/upload/name") for upload chunks.
+   */
+  readonly row?: { readonly size: number; readonly seal: string | null; readonly chunk?: string };
+  /** The caller wrote this blob itself in this operation: no database row speaks for it yet. */
+  readonly fresh?: boolean;
 }
 
 /** Inclusive byte range of the plaintext. */

@@ -22,6 +22,7 @@ import type { ShareWithNode } from '../sharing/share-repository.ts';
 import { davPermissions } from '../sharing/share-permissions.ts';
 import { has, PERMISSION_CREATE, PERMISSION_DELETE, PERMISSION_READ, PERMISSION_UPDATE } from '../sharing/share-types.ts';
 import { findLink, verifyLinkPassword } from './public-link-access.ts';
+import { numberedName } from '../sharing/share-resolver.ts';
 
 export const PUBLIC_DAV_PREFIX = '/public.php/webdav';
 const ALLOW = 'OPTIONS, GET, HEAD, PROPFIND, PUT, MKCOL, DELETE';
@@ -84,6 +85,35 @@ async function propfind(d: DavRequest, s: ShareWithNode, rel: string): Promise<v
   w.end();
 }
 
+/** A file drop: the link may create but not read, so no answer may depend on what exists there. */
+function isFileDrop(s: ShareWithNode): boolean {
+  return s.node.kind === 'dir' && !has(s.share.permissions, PERMISSION_READ);
+}
+
+/** Attempts at a free `name (n).ext` before giving up (a folder with that many copies of one name). */
+const MAX_DROP_NUMBER = 1000;
+
+/**
+ * PUT through a file drop link, as Nextcloud's files drop: the file lands in the shared folder
+ * under the request's last segment, or `name (2).ext`, `name (3).ext`, … when that is taken. The
+ * answer is the same whatever exists (201, never 403/409/412), and it does not name the stored file.
+ * @throws ForbiddenError for the shared folder itself or a full sequence of numbered names; what handlePut throws.
+ */
+async function dropPut(d: DavRequest, s: ShareWithNode, rel: string): Promise<void> {
+  if (rel === '') throw new ForbiddenError('Cannot replace the shared folder');
+  const want = rel.split('/').pop()!;
+  let path: string | undefined;
+  for (let n = 1; n <= MAX_DROP_NUMBER && path === undefined; n++) {
+    const candidate = joinPath(s.node.path, numberedName(want, n));
+    if (!(await d.app.files.tryStat(s.share.owner, candidate))) path = candidate;
+  }
+  if (path === undefined) throw new ForbiddenError('Too many files with this name');
+  // The client's preconditions would test what exists; the write must only ever create.
+  delete d.req.headers['if-match'];
+  d.req.headers['if-none-match'] = '*';
+  await handlePut({ ...d, target: { ...d.target, path } });
+}
+
 function need(perms: number, bit: number, what: string): void {
   if (!has(perms, bit)) throw new ForbiddenError(`This link does not allow ${what}`);
 }
@@ -117,6 +147,7 @@ export async function handlePublicDav(req: IncomingMessage, res: ServerResponse,
         need(perms, PERMISSION_READ, 'downloads');
         return await handleGet(d);
       case 'PUT': {
+        if (isFileDrop(s)) return await dropPut(d, s, rel);
         const exists = await app.files.tryStat(s.share.owner, ownerPath);
         if (exists) need(perms, PERMISSION_UPDATE, 'changing files');
         else {
@@ -126,6 +157,8 @@ export async function handlePublicDav(req: IncomingMessage, res: ServerResponse,
         return await handlePut(d);
       }
       case 'MKCOL':
+        // whatever the name: 405 for an existing one and 409 for a missing parent would tell
+        if (isFileDrop(s)) throw new ForbiddenError('A file drop link only takes files');
         need(perms, PERMISSION_CREATE, 'creating folders');
         return await handleMkcol(d);
       case 'DELETE':

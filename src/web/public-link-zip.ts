@@ -1,6 +1,7 @@
 import { crc32 } from 'node:zlib';
 import type { Writable } from 'node:stream';
 import type { FileNode } from '../files/types.ts';
+import { clampMtime } from '../files/mtime.ts';
 import { TooLargeError } from '../errors.ts';
 
 /** One member of a zip: a folder (no content) or a file whose content is opened when its turn comes. */
@@ -23,9 +24,13 @@ export function checkZipLimits(entries: readonly ZipEntry[]): void {
   }
 }
 
+/** DOS dates run from 1980 to 2107: times outside are clamped to the nearest end. */
+const DOS_MIN = Date.UTC(1980, 0, 1) / 1000;
+const DOS_MAX = Date.UTC(2107, 11, 31, 23, 59, 58) / 1000;
+
 function dosDateTime(seconds: number): { time: number; date: number } {
-  const d = new Date(seconds * 1000);
-  const year = Math.max(1980, d.getUTCFullYear());
+  const d = new Date(Math.min(DOS_MAX, Math.max(DOS_MIN, clampMtime(seconds))) * 1000);
+  const year = d.getUTCFullYear();
   return {
     time: (d.getUTCHours() << 11) | (d.getUTCMinutes() << 5) | Math.floor(d.getUTCSeconds() / 2),
     date: ((year - 1980) << 9) | ((d.getUTCMonth() + 1) << 5) | d.getUTCDate(),

@@ -150,16 +150,7 @@ export async function handleAdminApi(c: ApiCall): Promise<boolean> {
     if (a1 === undefined) return false;
     if (a2 === undefined && m === 'DELETE') {
       req.resume();
-      if (a1 === c.user.uid) throw new ForbiddenError('You cannot delete yourself');
-      await app.users.get(a1);
-      await app.users.delete(a1);
-      app.auth.invalidateUser(a1);
-      await app.sessions.revokeAll(a1);
-      await app.appPasswords.revokeAll(a1);
-      await app.shares.deleteAllOfUser(a1).catch(() => {});
-      await app.uploads.removeAllFor(a1).catch(() => {});
-      await app.files.deleteAll(a1);
-      await app.audit.record('user.deleted', { uid: a1, by: c.user.uid, ip: ctx.ip, via: 'web' });
+      await app.userDeletion.delete({ uid: c.user.uid, ip: ctx.ip, via: 'web' }, a1);
       sendJson(c.res, 200, { ok: true });
       return true;
     }

@@ -6,6 +6,7 @@ import type { AuthenticatedUser } from '../auth/types.ts';
 import { ConflictError, ForbiddenError, ValidationError } from '../errors.ts';
 import { baseName, joinPath, normalizePath } from '../files/paths.ts';
 import type { FileNode } from '../files/types.ts';
+import { assertValidMtime, parseMtime } from '../files/mtime.ts';
 import { has, PERMISSION_CREATE, PERMISSION_DELETE, PERMISSION_UPDATE } from '../sharing/share-types.ts';
 import type { HttpContext } from '../http/context.ts';
 import { readBody, sendJson, str } from './web-http.ts';
@@ -102,9 +103,18 @@ function requirePerm(perms: number, bit: number, what: string): void {
   if (!has(perms, bit)) throw new ForbiddenError(`You may not ${what} here`);
 }
 
+/** `?mtime=` (seconds), or undefined when absent. @throws ValidationError for a bad value (400). */
 function mtimeParam(ctx: HttpContext): number | undefined {
-  const v = Number(ctx.query.get('mtime'));
-  return Number.isFinite(v) && v > 0 ? Math.floor(v) : undefined;
+  const v = ctx.query.get('mtime');
+  return v === null || v === '' ? undefined : parseMtime(v, 'mtime');
+}
+
+/** A JSON body's `mtime` (seconds), or undefined when absent. @throws ValidationError for a bad value. */
+function mtimeField(v: unknown): number | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v === 'number') return assertValidMtime(Math.floor(v), 'mtime');
+  if (typeof v === 'string') return parseMtime(v, 'mtime');
+  throw new ValidationError('Invalid mtime');
 }
 
 /** `PUT files/upload?path=&mtime=`: the body becomes the file (streamed). */
@@ -112,11 +122,12 @@ async function upload(c: ApiCall): Promise<void> {
   const { app, user, req, ctx } = c;
   const path = queryPath(ctx);
   if (path === '') throw new ValidationError('Missing path');
+  const mtime = mtimeParam(ctx); // a bad one is refused before the body is read
   const r = await resolve(app, user.uid, path);
   const existing = await app.files.tryStat(r.owner, r.path);
   requirePerm(r.permissions, existing ? PERMISSION_UPDATE : PERMISSION_CREATE, existing ? 'change files' : 'create files');
   const len = req.headers['content-length'] !== undefined ? Number(req.headers['content-length']) : undefined;
-  const result = await app.files.writeFile(r.owner, r.path, req, { mtime: mtimeParam(ctx), expectedSize: Number.isSafeInteger(len) ? len : undefined });
+  const result = await app.files.writeFile(r.owner, r.path, req, { mtime, expectedSize: Number.isSafeInteger(len) ? len : undefined });
   sendJson(c.res, result.created ? 201 : 200, { created: result.created, item: entry(result.node, path, r.permissions, user.uid) });
 }
 
@@ -152,12 +163,12 @@ async function chunked(c: ApiCall): Promise<void> {
   if (method === 'POST' && segments[3] === 'finish') {
     const body = await readBody(req);
     const path = normalizePath(str(body, 'path'));
+    const mtime = mtimeField(body.mtime);
     const r = await resolve(app, user.uid, path);
     // Into a received share the file lands in the sharer's tree, with the checks of an upload there.
     const existing = await app.files.tryStat(r.owner, r.path);
     requirePerm(r.permissions, existing ? PERMISSION_UPDATE : PERMISSION_CREATE, existing ? 'change files' : 'create files');
-    const mtime = Number(body.mtime);
-    const result = await app.uploads.assemble(user.uid, id, { uid: r.owner, path: r.path }, { mtime: Number.isFinite(mtime) && mtime > 0 ? Math.floor(mtime) : undefined });
+    const result = await app.uploads.assemble(user.uid, id, { uid: r.owner, path: r.path }, { mtime });
     sendJson(c.res, result.created ? 201 : 200, { created: result.created, item: entry(result.node, path, r.permissions, user.uid) });
     return;
   }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { Readable } from 'node:stream';
+import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import SQLite from 'better-sqlite3';
 import { loadConfig } from '../../src/config/config.ts';
@@ -81,6 +82,10 @@ describe('occ on an installed SQLite instance', () => {
     const raw = JSON.parse(readFileSync(inst.configPath, 'utf8'));
     assert.ok(raw.datadirectory.startsWith('/'));
     assert.ok(raw.database.path.startsWith('/'));
+    // the default SQLite database lives beside the config file, outside the data directory, owner-only
+    assert.equal(raw.database.path, join(dirname(inst.configPath), 'coffer.db'));
+    assert.ok(!raw.database.path.startsWith(inst.dataDir + '/'));
+    assert.equal(statSync(raw.database.path).mode & 0o777, 0o600);
     assert.equal(statSync(inst.configPath).mode & 0o777, 0o600);
     assert.equal(statSync(inst.dataDir).mode & 0o777, 0o700);
   });

@@ -32,8 +32,16 @@ for (const db of ['sqlite', 'pgsql'] as const) describe(`BulkConverter (${db})`,
   const expected = new Map<string, string>();
 
   const converter = () => new BulkConverter({ db: t.app.db, encryption: t.app.encryption, blobs, rawBlobs: raw, workDir: t.dataDir });
-  const row = (path: string) => t.app.db.selectFrom('nodes').select(['fileid', 'owner', 'blob_id', 'blob_codec', 'size'])
+  const row = (path: string) => t.app.db.selectFrom('nodes').select(['fileid', 'owner', 'blob_id', 'blob_codec', 'size', 'blob_seal'])
     .where('owner', '=', ADMIN.uid).where('path', '=', path).executeTakeFirstOrThrow();
+  /** A new size for a row, sealed as the row of an older version would have been by the migration. */
+  const resized = async (fileid: number, size: number) => {
+    const r = await t.app.db.selectFrom('nodes').select(['blob_id', 'blob_codec']).where('fileid', '=', fileid).executeTakeFirstOrThrow();
+    return { size, blob_seal: blobs.seal!.node(fileid, r.blob_id!, r.blob_codec!, size) };
+  };
+  /** A blob context with what the row says (plain reads need the row's seal). */
+  const rowCtx = (r: { fileid: number; owner: string; size: unknown; blob_seal: string | null }) =>
+    ({ fileId: r.fileid, owner: r.owner, row: { size: Number(r.size), seal: r.blob_seal } });
   const blobExists = (id: string) => existsSync(raw.pathOf(id));
   async function checkAll(label: string): Promise<void> {
     for (const [path, sum] of expected) assert.equal(sha(await readAll(t, path)), sum, `${label}: ${path}`);
@@ -66,9 +74,10 @@ for (const db of ['sqlite', 'pgsql'] as const) describe(`BulkConverter (${db})`,
     const ids = [newBlobId(), newBlobId(), newBlobId()];
     await j1.beginMany([a, b, c].map((r, i) => ({ newId: ids[i]!, oldId: r.blob_id!, fileid: r.fileid })));
     // a: new blob written, row not switched yet; b: row switched, old blob not deleted yet; c: never started.
-    await blobs.putEncrypted(ids[0]!, await blobs.get(a.blob_id!, PLAIN_CODEC, { fileId: a.fileid, owner: a.owner }), { fileId: a.fileid, owner: a.owner });
-    const put = await blobs.putEncrypted(ids[1]!, await blobs.get(b.blob_id!, PLAIN_CODEC, { fileId: b.fileid, owner: b.owner }), { fileId: b.fileid, owner: b.owner });
-    await t.app.db.updateTable('nodes').set({ blob_id: ids[1]!, blob_codec: put.codec }).where('fileid', '=', b.fileid).execute();
+    await blobs.putEncrypted(ids[0]!, await blobs.get(a.blob_id!, PLAIN_CODEC, rowCtx(a)), { fileId: a.fileid, owner: a.owner });
+    const put = await blobs.putEncrypted(ids[1]!, await blobs.get(b.blob_id!, PLAIN_CODEC, rowCtx(b)), { fileId: b.fileid, owner: b.owner });
+    await t.app.db.updateTable('nodes').set({ blob_id: ids[1]!, blob_codec: put.codec, blob_seal: blobs.seal!.node(b.fileid, ids[1]!, put.codec, Number(b.size)) })
+      .where('fileid', '=', b.fileid).execute();
     writeFileSync(join(raw.tempDir, `${ids[2]}.abcdef`), 'partial');
     await j1.close(false); // as if killed: the journal stays
 
@@ -106,7 +115,7 @@ for (const db of ['sqlite', 'pgsql'] as const) describe(`BulkConverter (${db})`,
     await j.recover();
     const newId = newBlobId();
     await j.beginMany([{ newId, oldId: r.blob_id!, fileid: r.fileid }]);
-    const ctx = { fileId: r.fileid, owner: r.owner };
+    const ctx = rowCtx(r);
     const res = await blobs.putEncrypted(newId, await blobs.get(r.blob_id!, PLAIN_CODEC, ctx), ctx);
     const fresh = randomBytes(5000);
     await t.app.files.writeFile(ADMIN.uid, 'f30.bin', Readable.from([fresh]));
@@ -125,9 +134,9 @@ for (const db of ['sqlite', 'pgsql'] as const) describe(`BulkConverter (${db})`,
   test('encrypt-all then decrypt-all: every file intact, in the target form, no blob left behind', async () => {
     // Rows that understate their blob's size (a streamed and a small one): the whole blob is still converted.
     const short = await row('f5.bin');
-    await t.app.db.updateTable('nodes').set({ size: 1000 }).where('fileid', '=', short.fileid).execute();
+    await t.app.db.updateTable('nodes').set(await resized(short.fileid, 1000)).where('fileid', '=', short.fileid).execute();
     const shortSmall = await row('f4.bin');
-    await t.app.db.updateTable('nodes').set({ size: 10 }).where('fileid', '=', shortSmall.fileid).execute();
+    await t.app.db.updateTable('nodes').set(await resized(shortSmall.fileid, 10)).where('fileid', '=', shortSmall.fileid).execute();
     const progress: number[] = [];
     const todo = await converter().pending('encrypt');
     assert.ok(todo.files > 150);
@@ -140,10 +149,10 @@ for (const db of ['sqlite', 'pgsql'] as const) describe(`BulkConverter (${db})`,
     assert.ok(rows.every((x) => x.blob_codec !== PLAIN_CODEC), 'every file is encrypted');
     const now5 = await row('f5.bin');
     assert.equal(await blobs.size(now5.blob_id!, now5.blob_codec!, { fileId: short.fileid, owner: ADMIN.uid }), 300_000);
-    await t.app.db.updateTable('nodes').set({ size: 300_000 }).where('fileid', '=', short.fileid).execute();
+    await t.app.db.updateTable('nodes').set(await resized(short.fileid, 300_000)).where('fileid', '=', short.fileid).execute();
     const now4 = await row('f4.bin');
     assert.equal(await blobs.size(now4.blob_id!, now4.blob_codec!, { fileId: shortSmall.fileid, owner: ADMIN.uid }), 65537);
-    await t.app.db.updateTable('nodes').set({ size: 65537 }).where('fileid', '=', shortSmall.fileid).execute();
+    await t.app.db.updateTable('nodes').set(await resized(shortSmall.fileid, 65537)).where('fileid', '=', shortSmall.fileid).execute();
     await checkAll('after encrypt-all');
     const live = new Set(rows.map((x) => x.blob_id));
     for await (const e of raw.list()) assert.ok(live.has(e.blobId), `orphaned blob ${e.blobId}`);

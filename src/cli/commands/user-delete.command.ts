@@ -1,17 +1,15 @@
 import type { Command } from 'commander';
 import { withApp } from '../cli-support.ts';
 
-/** `./occ user:delete NAME`: the user, their app passwords, settings and files. */
+/** `./occ user:delete NAME`: the user with everything of theirs (UserDeletionService). */
 export function register(program: Command): void {
   program
     .command('user:delete')
-    .description("delete a user with their app passwords, settings and files")
+    .description("delete a user with everything of theirs: files, shares, group memberships, sessions, app passwords, keys")
     .argument('<uid>', 'user id')
     .action(async (uid: string) => {
       await withApp(async (app) => {
-        await app.users.delete(uid); // NotFoundError → exit 4
-        await app.files.deleteAll(uid);
-        await app.audit.record('user.deleted', { uid, via: 'cli' });
+        await app.userDeletion.delete({ via: 'cli' }, uid); // NotFoundError → exit 4
         process.stdout.write(`User "${uid}" deleted.\n`);
       });
     });
