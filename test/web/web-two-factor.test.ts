@@ -129,11 +129,18 @@ describe('web UI: two-factor authentication (TOTP)', { skip, timeout: 300_000 },
     await page.goto(`${t.url}/apps/files`);
     await logout();
     await password();
-    for (let i = 0; i < 3; i++) {
+    // The budget (3 here) also holds the wrong code of the enrolment test, from this browser's
+    // address: wrong codes are refused as wrong until it is used up, then throttled.
+    let refusedAsWrong = 0;
+    for (let i = 0; i < 4; i++) {
       await page.getByLabel('Authentication code').fill(phone.wrongCode());
       await page.getByRole('button', { name: 'Verify' }).click();
-      await page.getByRole('alert').filter({ hasText: 'Wrong or already used code.' }).waitFor();
+      const alert = page.getByRole('alert').filter({ hasText: /Wrong or already used code\.|Too many failed attempts/ });
+      await alert.waitFor();
+      if (/Too many/.test(await alert.innerText())) break;
+      refusedAsWrong++;
     }
+    assert.ok(refusedAsWrong >= 1 && refusedAsWrong <= 3, `wrong codes refused as wrong before the throttle: ${refusedAsWrong}`);
     await page.getByLabel('Authentication code').fill(await phone.code());
     await page.getByRole('button', { name: 'Verify' }).click();
     await page.getByRole('alert').filter({ hasText: /Too many failed attempts\. Try again in \d+ seconds\./ }).waitFor();
