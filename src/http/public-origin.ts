@@ -1,3 +1,4 @@
+import { AddressRanges, parseAddressRange } from '../config/address-range.ts';
 import type { IncomingMessage } from 'node:http';
 import type { Config } from '../config/config.ts';
 
@@ -18,10 +19,18 @@ const HOST_RE = /^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})|\[[0-9A-Fa-f:.]+\])(?::
 
 /** Whether `peer` (a socket's remote address) is one of the configured trusted proxies. */
 export function isTrustedProxy(peer: string, trusted: readonly string[]): boolean {
-  if (trusted.includes(peer)) return true;
-  // an IPv4 peer on a dual-stack socket shows as ::ffff:a.b.c.d
-  return peer.startsWith('::ffff:') && trusted.includes(peer.slice(7));
+  if (trusted.length === 0) return false;
+  let ranges = TRUSTED.get(trusted);
+  if (!ranges) {
+    // as Nextcloud's trusted_proxies: addresses or CIDR ranges; an entry that is neither trusts nothing
+    ranges = new AddressRanges(trusted.filter((r) => parseAddressRange(r) !== undefined));
+    TRUSTED.set(trusted, ranges);
+  }
+  return ranges.has(peer); // an IPv4 peer on a dual-stack socket (::ffff:a.b.c.d) matches IPv4 ranges
 }
+
+/** Parsed `trustedProxies` lists, by the (frozen) config array. */
+const TRUSTED = new WeakMap<readonly string[], AddressRanges>();
 
 function first(v: string | string[] | undefined): string {
   return (Array.isArray(v) ? v[0] : v) ?? '';

@@ -69,6 +69,28 @@ describe('behind a trusted TLS proxy', { timeout: 60_000 }, () => {
   });
 });
 
+describe('trustedProxies takes CIDR ranges, as Nextcloud\'s trusted_proxies', { timeout: 60_000 }, () => {
+  let t: TestInstance;
+  before(async () => { t = await startTestInstance({ config: { trustedProxies: ['10.0.0.0/8', '127.0.0.0/8'] } }); });
+  after(async () => { await t?.stop(); });
+
+  test('a peer inside a trusted range is believed', async () => {
+    const flow = await startFlow(t, PROXY);
+    assert.equal(flow.poll.endpoint, 'https://cloud.example.org/login/v2/poll');
+  });
+});
+
+describe('a trusted range that does not hold the peer trusts nothing', { timeout: 60_000 }, () => {
+  let t: TestInstance;
+  before(async () => { t = await startTestInstance({ config: { trustedProxies: ['10.0.0.0/8', '::1/128', 'not-an-address'] } }); });
+  after(async () => { await t?.stop(); });
+
+  test('X-Forwarded-Proto from 127.0.0.1 is ignored', async () => {
+    const flow = await startFlow(t, PROXY);
+    assert.equal(flow.poll.endpoint, `${t.url}/login/v2/poll`);
+  });
+});
+
 describe('forwarded headers from an untrusted peer are ignored', { timeout: 60_000 }, () => {
   let t: TestInstance;
   before(async () => { t = await startTestInstance(); await t.app.files.mkdir(ADMIN.uid, 'Docs'); });
