@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { App } from '../app.ts';
-import { DEVICE_TOKEN_DAYS } from '../auth/device-token.ts';
+import { deviceTokenOf, rememberDevice } from './device-cookie.ts';
 import { safeEqual } from '../auth/session-service.ts';
 import { AuthenticationError, ThrottledError } from '../errors.ts';
 import type { HttpContext } from '../http/context.ts';
@@ -20,7 +20,6 @@ const LOGIN_CSRF_COOKIE = 'coffer_login_csrf';
  * its own attempt budget for that user, so others' failures never lock it out. Only the login
  * form reads it (Path=/login).
  */
-export const DEVICE_COOKIE = 'coffer_device';
 
 /** A whole server-rendered page in the web UI's look (styles from /web/login.css, no inline code). */
 export function pageShell(title: string, body: string): string {
@@ -91,7 +90,7 @@ export async function handleLogin(req: IncomingMessage, res: ServerResponse, ctx
   }
   try {
     if (!user || !password) throw new AuthenticationError('Missing credentials');
-    const deviceToken = parseCookies(req.headers.cookie).get(DEVICE_COOKIE);
+    const deviceToken = deviceTokenOf(req);
     const au = await app.auth.authenticatePassword(user, password, ctx.ip, { method: 'web', allowAppPassword: false, deviceToken, firstFactorOnly: true });
     // Two-factor users get the second step instead of a session.
     if (await beginSecondStep(app, req, res, au.uid, target)) return;
@@ -100,11 +99,7 @@ export async function handleLogin(req: IncomingMessage, res: ServerResponse, ctx
     const secure = isSecureRequest(app, req);
     appendSetCookie(res, cookieHeader(SESSION_COOKIE, s.token, { secure }));
     appendSetCookie(res, cookieHeader(LOGIN_CSRF_COOKIE, '', { secure, sameSite: 'Strict', maxAge: 0 }));
-    // A device token of this user stays (its budget and id); otherwise the browser gets one now.
-    if (!app.deviceTokens.verify(deviceToken, au.uid)) {
-      appendSetCookie(res, cookieHeader(DEVICE_COOKIE, app.deviceTokens.issue(au.uid),
-        { secure, sameSite: 'Strict', path: '/login', maxAge: DEVICE_TOKEN_DAYS * 86_400 }));
-    }
+    rememberDevice(app, req, res, au.uid, secure);
     redirect(res, target);
   } catch (err) {
     const csrf = newLoginCsrf(app, req, res);

@@ -1,3 +1,4 @@
+import { rememberDevice } from './device-cookie.ts';
 import { createHmac, randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { App } from '../app.ts';
@@ -144,6 +145,7 @@ export async function handleChallenge(req: IncomingMessage, res: ServerResponse,
   const s = await app.sessions.create(uid, { userAgent: String(req.headers['user-agent'] ?? ''), ip: ctx.ip });
   await app.audit.record('login.success', { uid, ip: ctx.ip, method: enrolled ? 'web+two-factor' : 'web+two-factor-setup' }).catch(() => {});
   appendSetCookie(res, cookieHeader(SESSION_COOKIE, s.token, { secure: isSecureRequest(app, req) }));
+  rememberDevice(app, req, res, uid, isSecureRequest(app, req));
   setPendingCookie(app, req, res, '', 0);
   redirect(res, target);
 }

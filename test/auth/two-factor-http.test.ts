@@ -122,6 +122,7 @@ describe('two-factor login over HTTP', { timeout: 300_000 }, () => {
     const loc = r.headers.get('location')!;
     assert.equal(loc, '/login/challenge?redirect_url=%2Fapps%2Ffiles');
     assert.equal(jar.get('coffer_session'), undefined, 'no session before the second factor');
+    assert.equal(jar.get('coffer_device'), undefined, 'no known-device cookie before the second factor');
     assert.equal((await jar.fetch(`${t.url}/web/api/session`)).status, 401);
     const challenge = await (await jar.fetch(t.url + loc)).text();
     assert.match(challenge, /<label for="code">Authentication code<\/label>/);
@@ -141,6 +142,7 @@ describe('two-factor login over HTTP', { timeout: 300_000 }, () => {
     assert.equal(ok.headers.get('location'), '/apps/files');
     assert.ok(jar.get('coffer_session'));
     assert.equal(jar.get('coffer_2fa'), undefined, 'pending cookie cleared');
+    assert.ok(jar.get('coffer_device'), 'the browser is a known device once both factors passed (docs/BRUTEFORCE.md)');
     assert.equal((await jar.fetch(`${t.url}/web/api/session`)).status, 200);
 
     // The same code again (same time step) from another browser: refused.
