@@ -5,7 +5,7 @@
  * PostgreSQL answered, all before the answer's first byte (see test/support/syscall-order.ts).
  * No power cut can be simulated here (no device-mapper); the order of the calls is what a power cut
  * would test. Plain and encrypted (master key and per-user keys), SQLite and PostgreSQL; the CLI's
- * encrypt-all and master-key rotation the same way, with the process exit as the answer.
+ * encrypt-all, decrypt-all and master-key rotation the same way, with the process exit as the answer.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -139,14 +139,14 @@ for (const db of ['sqlite', 'pgsql'] as const) {
       });
 
       if (db === 'sqlite' && mode === 'plain') {
-        test('./occ encryption:rotate-master-key and encrypt-all: key files and batch commits durable before exit', async () => {
+        test('./occ encryption:rotate-master-key, encrypt-all and decrypt-all: key files and batch commits durable before exit', async () => {
           const app = await openLocal(configPath);
           await enableEncryption({ app, configPath });
           await app.close();
           const env: NodeJS.ProcessEnv = { ...process.env, COFFER_CONFIG: configPath };
           delete env.NODE_OPTIONS;
           delete env.NODE_TEST_CONTEXT;
-          for (const args of [['encryption:rotate-master-key', '-n'], ['encryption:encrypt-all', '-n']]) {
+          for (const args of [['encryption:rotate-master-key', '-n'], ['encryption:encrypt-all', '-n'], ['encryption:decrypt-all', '-n']]) {
             const out = join(dir, `${args[0]!.replace(':', '-')}.trace`);
             const r = spawnSync('strace', [...straceArgs(out), OCC, ...args], { env, encoding: 'utf8', timeout: 120_000 });
             assert.equal(r.status, 0, `${args.join(' ')}: ${r.stderr}`);
@@ -156,7 +156,7 @@ for (const db of ['sqlite', 'pgsql'] as const) {
             if (args[0] === 'encryption:rotate-master-key') {
               assert.ok(res.created.some((p) => p.includes('files_encryption')), 'the rotation wrote no key file');
             } else {
-              assert.ok(res.created.filter((p) => /\/blobs\/.+\/.+\//.test(p)).length >= 4, 'encrypt-all wrote no encrypted blob');
+              assert.ok(res.created.filter((p) => /\/blobs\/.+\/.+\//.test(p)).length >= 4, `${args[0]} wrote no blob`);
             }
           }
         });
