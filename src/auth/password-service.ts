@@ -46,7 +46,7 @@ export class PasswordService {
    *   cannot be re-wrapped) — nothing changed in each case
    */
   async changeOwn(actor: AuthenticatedUser, current: string, next: string, o: PasswordChangeOrigin & { keepSessionId?: number }): Promise<number> {
-    const { users, userKeys, auth, sessions, audit } = this.#d;
+    const { users, userKeys, auth, audit } = this.#d;
     if (actor.via === 'app-password') throw new ForbiddenError('An app password cannot change the login password: log in with your password');
     if (typeof next !== 'string' || next.length === 0) throw new ValidationError('The new password must not be empty');
     await auth.authenticatePassword(actor.uid, current, o.ip, { method: `${o.via}-password-change`, allowAppPassword: false, firstFactorOnly: true });

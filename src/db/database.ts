@@ -13,7 +13,8 @@ import * as m003 from './migrations/003-sharing.ts';
 import * as m004 from './migrations/004-sessions.ts';
 import * as m005 from './migrations/005-two-factor.ts';
 import * as m006 from './migrations/006-bruteforce.ts';
-import { rowSealsMigration, type RowSealer } from './migrations/007-row-seals.ts';
+import { rowSealsMigration } from './migrations/007-row-seals.ts';
+import type { RowSealer } from './row-sealer.ts';
 
 export type Db = Kysely<Database>;
 export type DbKind = 'sqlite' | 'pgsql';

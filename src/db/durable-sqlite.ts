@@ -2,7 +2,8 @@ import { closeSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
 import { SqliteDialect, SqliteDriver, type DatabaseConnection, type Driver, type SqliteDialectConfig } from 'kysely';
-import { GroupFlush, fdatasyncFd, fsyncDir } from '../storage/durable-fs.ts';
+import { GroupFlush, fsyncDir } from '../storage/durable-fs.ts';
+import { fdatasyncFd } from '../storage/fd-io.ts';
 
 /**
  * Durable SQLite commits with group commit.

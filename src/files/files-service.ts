@@ -14,7 +14,7 @@ import { DIR_MIMETYPE, mimetypeFor } from './mimetypes.ts';
 import { NodeRepository, newEtag, type Executor } from './node-repository.ts';
 import { baseName, normalizePath, parentPath } from './paths.ts';
 import { assertValidMtime } from './mtime.ts';
-import type { RowSealer } from '../db/migrations/007-row-seals.ts';
+import type { RowSealer } from '../db/row-sealer.ts';
 import type {
   CopyMoveOptions, DeadProperty, FileContent, FileNode, PropPatchOp, Quota, WriteOptions, WriteResult,
 } from './types.ts';

@@ -4,7 +4,7 @@ import { isPostgres, type Db } from '../db/database.ts';
 import { QueryTemplate } from '../db/query-template.ts';
 import { ROWS_AS_ARRAYS } from '../db/statement-cache.ts';
 import { num, type Database, type NodesTable } from '../db/schema.ts';
-import type { RowSealer } from '../db/migrations/007-row-seals.ts';
+import type { RowSealer } from '../db/row-sealer.ts';
 import type { DeadProperty, FileNode, PropPatchOp } from './types.ts';
 import { ancestorsOf, parentPath } from './paths.ts';
 import type { PropertyUsage } from './dead-property-bounds.ts';

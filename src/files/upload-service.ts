@@ -9,7 +9,7 @@ import type { TreeRef } from './copy-move-service.ts';
 import type { FilesService } from './files-service.ts';
 import type { WriteOptions, WriteResult } from './types.ts';
 import { assertValidMtime } from './mtime.ts';
-import type { RowSealer } from '../db/migrations/007-row-seals.ts';
+import type { RowSealer } from '../db/row-sealer.ts';
 
 /** How a chunk row names itself in its seal. */
 export function chunkRef(uid: string, uploadId: string, name: string): string {

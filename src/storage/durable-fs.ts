@@ -1,7 +1,7 @@
-import { closeSync, fdatasync, fsync, fsyncSync, openSync, constants as fsc } from 'node:fs';
+import { closeSync, fsyncSync, openSync, constants as fsc } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { openFd } from './fd-io.ts';
+import { fsyncFd, openFd } from './fd-io.ts';
 
 /**
  * Group flushing: callers that made a change ask for a flush that starts after their request, and
@@ -48,7 +48,7 @@ function noop(): void { /* settled */ }
 export async function fsyncDir(dir: string): Promise<void> {
   const fd = await openFd(dir, 'r');
   try {
-    await new Promise<void>((resolve, reject) => fsync(fd, (err) => (err ? reject(err) : resolve())));
+    await fsyncFd(fd);
   } finally {
     closeSync(fd);
   }
@@ -103,9 +103,4 @@ export async function mkdirDurable(dir: string, mode?: number, sync: (dir: strin
     await sync(dirname(d));
     if (d === first || dirname(d) === d) break;
   }
-}
-
-/** fdatasync(2). @throws the flush error. */
-export function fdatasyncFd(fd: number): Promise<void> {
-  return new Promise<void>((resolve, reject) => fdatasync(fd, (err) => (err ? reject(err) : resolve())));
 }

@@ -1,4 +1,4 @@
-import { fsync, open, read, writev } from 'node:fs';
+import { fdatasync, fsync, open, read, writev } from 'node:fs';
 
 /**
  * Promise wrappers of the callback fs API on plain descriptors: one promise per call, where a
@@ -54,4 +54,9 @@ export async function writevFdAll(fd: number, bufs: readonly Buffer[]): Promise<
 /** fsync(2). @throws the flush error. */
 export function fsyncFd(fd: number): Promise<void> {
   return new Promise<void>((resolve, reject) => fsync(fd, (err) => (err ? reject(err) : resolve())));
+}
+
+/** fdatasync(2). @throws the flush error. */
+export function fdatasyncFd(fd: number): Promise<void> {
+  return new Promise<void>((resolve, reject) => fdatasync(fd, (err) => (err ? reject(err) : resolve())));
 }

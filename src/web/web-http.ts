@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { readSmallBody } from '../http/request-body.ts';
-import { AppError, STORAGE_UNAVAILABLE_MESSAGE, ThrottledError, TooLargeError, ValidationError, classifyDiskFull } from '../errors.ts';
+import { AppError, STORAGE_UNAVAILABLE_MESSAGE, ThrottledError, ValidationError, classifyDiskFull } from '../errors.ts';
 import type { HttpContext } from '../http/context.ts';
 import { safeRedirectTarget } from './redirect-target.ts';
 

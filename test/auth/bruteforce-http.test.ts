@@ -9,19 +9,16 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Readable } from 'node:stream';
 import { openApp, type App } from '../../src/app.ts';
 import { loadConfig } from '../../src/config/config.ts';
 import { startServer, type RunningServer } from '../../src/http/server.ts';
 import { silentLogger } from '../../src/logger.ts';
 import { writeTestConfig } from '../support/test-instance.ts';
+import { occ } from '../cli/occ-harness.ts';
 import { basic } from './helpers.ts';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 /** Test delays: 50 ms doubling to a 1 s cap (production: 200 ms to 25 s). */
 const THROTTLE = { baseDelayMs: 50, maxDelayMs: 1000, maxIpAttempts: 10, maxClientAttempts: 10 };
 const ALLOW = ['198.18.0.0/15', '2001:db8:77::/48'];
@@ -29,22 +26,6 @@ const USERS = ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'victim', 'spra
 const pw = (uid: string) => `${uid}-correct-password`;
 /** A successful web login redirects. */
 const REDIRECT = [302, 303];
-
-/** Runs the real `./occ` against `configPath`. */
-function occ(args: string[], configPath: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const env: NodeJS.ProcessEnv = { ...process.env, COFFER_CONFIG: configPath };
-    delete env.NODE_OPTIONS;
-    delete env.NODE_TEST_CONTEXT;
-    const child = spawn(join(ROOT, 'occ'), args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
-    child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 describe('brute-force protection over HTTP', { timeout: 180_000 }, () => {
   let app: App;
@@ -216,15 +197,15 @@ describe('brute-force protection over HTTP', { timeout: 180_000 }, () => {
   test('./occ security:bruteforce:attempts and :reset see and clear what the server counted', async () => {
     const ip = '192.0.2.99';
     for (let i = 0; i < 3; i++) assert.equal((await dav(ip, `nobody-occ-${i}`, `occ-guess-${i}`)).status, 401);
-    let r = await occ(['security:bruteforce:attempts', ip, '--output=json'], configPath);
+    let r = await occ(['security:bruteforce:attempts', ip, '--output=json'], { COFFER_CONFIG: configPath });
     assert.equal(r.code, 0, r.stderr);
     // the CLI applies the configured numbers (here the defaults: 200 ms × 2² after 3 failures)
     assert.deepEqual(JSON.parse(r.stdout), { 'address': ip, 'bypass-listed': false, 'attempts': 3, 'delay': 800, 'blocked-for': 0 });
-    r = await occ(['security:bruteforce:reset', ip], configPath);
+    r = await occ(['security:bruteforce:reset', ip], { COFFER_CONFIG: configPath });
     assert.equal(r.code, 0, r.stderr);
     assert.equal(await app.throttle.attempts({ ip }), 0, 'the server sees the reset');
     assert.equal((await dav(ip, 'frank', pw('frank'))).status, 207);
-    r = await occ(['security:bruteforce:attempts', 'not-an-address'], configPath);
+    r = await occ(['security:bruteforce:attempts', 'not-an-address'], { COFFER_CONFIG: configPath });
     assert.equal(r.code, 2);
     assert.match(r.stderr, /Not an IP address/);
   });

@@ -1,10 +1,6 @@
 import type { Kysely } from 'kysely';
 
-/** Computes the seal of a row's blob fields (RowSeal; see src/encryption/row-seal.ts). */
-export interface RowSealer {
-  node(fileId: number, blobId: string, codec: string, size: number): string;
-  chunk(chunk: string, blobId: string, codec: string, size: number): string;
-}
+import type { RowSealer } from '../row-sealer.ts';
 
 /**
  * Row seals: `nodes.blob_seal` and `upload_chunks.blob_seal`, an HMAC of what the row says about
