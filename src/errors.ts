@@ -72,11 +72,6 @@ export class ThrottledError extends AppError {
   }
 }
 
-/** The instance is in maintenance mode. */
-export class MaintenanceError extends AppError {
-  constructor(message = 'Coffer is in maintenance mode') { super('maintenance', message); }
-}
-
 /**
  * The server's disk (or a quota on it) is full: the write was abandoned and nothing changed.
  * Nextcloud answers 507 Insufficient Storage, which the desktop client shows and stops on instead
@@ -122,11 +117,34 @@ export class NotSupportedError extends AppError {
 }
 
 /**
+ * What a CryptoError found, one tag per kind of damage (as minio/sio's sentinel errors), so that
+ * callers and tests tell them apart without parsing messages:
+ * - `tag-mismatch`: an authentication tag or key commitment does not verify (tampered bytes, or a
+ *   key that is not the one that sealed them);
+ * - `truncated` / `extended`: bytes missing at the end, or data after the final chunk;
+ * - `wrong-binding`: authentic bytes in the wrong place (another file's or version's blob, a
+ *   database row that does not match its seal, a key file naming another owner);
+ * - `size-mismatch`: the content's length differs from the size recorded for it;
+ * - `key-missing`: the key that protects the data is not where it must be;
+ * - `wrong-key`: a key, secret or password given does not open what it should;
+ * - `malformed`: not in the expected format at all (bad magic, bad JSON, impossible sizes);
+ * - `unsupported`: a version, cipher or codec this server does not know;
+ * - `unsafe-key`: key material refused because of how it is held (an extractable HSM key).
+ */
+export type CryptoReason = 'tag-mismatch' | 'truncated' | 'extended' | 'wrong-binding' | 'size-mismatch'
+  | 'key-missing' | 'wrong-key' | 'malformed' | 'unsupported' | 'unsafe-key';
+
+/**
  * Ciphertext or key material failed authentication, or is malformed: tampering, truncation,
- * reordering, swapping, rollback, a wrong key. Never means "retry".
+ * reordering, swapping, rollback, a wrong key. Never means "retry". Wrong arguments from our own
+ * code (a 15-byte key id) are plain Errors, not CryptoErrors.
  */
 export class CryptoError extends AppError {
-  constructor(message: string, options?: { cause?: unknown }) { super('crypto', message, options); }
+  readonly reason: CryptoReason;
+  constructor(reason: CryptoReason, message: string, options?: { cause?: unknown }) {
+    super('crypto', message, options);
+    this.reason = reason;
+  }
 }
 
 /**

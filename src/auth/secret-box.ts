@@ -33,14 +33,14 @@ export class SecretBox {
   open(sealed: string, owner: string): string {
     const [v, body] = sealed.split('.', 2);
     const raw = v === VERSION && body ? Buffer.from(body, 'base64url') : Buffer.alloc(0);
-    if (raw.length < 28) throw new CryptoError('Sealed secret is malformed');
+    if (raw.length < 28) throw new CryptoError('malformed', 'Sealed secret is malformed');
     try {
       const d = createDecipheriv('aes-256-gcm', this.#key, raw.subarray(0, 12));
       d.setAAD(Buffer.from(owner, 'utf8'));
       d.setAuthTag(raw.subarray(12, 28));
       return Buffer.concat([d.update(raw.subarray(28)), d.final()]).toString('utf8');
     } catch (err) {
-      throw new CryptoError('Sealed secret does not open (wrong instance secret or tampered row)', { cause: err });
+      throw new CryptoError('tag-mismatch', 'Sealed secret does not open (wrong instance secret or tampered row)', { cause: err });
     }
   }
 }

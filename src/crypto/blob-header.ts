@@ -42,10 +42,10 @@ export interface SealedHeader {
  */
 export function sealHeader(p: SealParams): SealedHeader {
   const cipher = p.cipher ?? CIPHER_AES_256_GCM;
-  if (p.blobId.length !== BLOB_ID_SIZE) throw new CryptoError('blob id must be 16 bytes');
-  if (p.keyId.length !== KEY_ID_SIZE) throw new CryptoError('key id must be 16 bytes');
+  if (p.blobId.length !== BLOB_ID_SIZE) throw new Error('blob id must be 16 bytes');
+  if (p.keyId.length !== KEY_ID_SIZE) throw new Error('key id must be 16 bytes');
   const dek = p.dek ?? randomBytes(KEY_SIZE);
-  if (dek.length !== KEY_SIZE) throw new CryptoError('data key must be 32 bytes');
+  if (dek.length !== KEY_SIZE) throw new Error('data key must be 32 bytes');
   const wrappedDek = wrapKey(p.kek, dek, dekWrapAad(p.fileId, p.blobId, p.keyId), p.wrapNonce ?? randomBytes(NONCE_SIZE));
   const body = encodeHeaderBody({ cipher, fileId: p.fileId, blobId: p.blobId, keyId: p.keyId, wrappedDek });
   const { contentKey, commitKey } = deriveBlobKeys(dek, cipher, p.fileId, p.blobId);
@@ -76,7 +76,7 @@ export interface UnwrappedHeader {
 
 function checkExpected(header: BlobHeader, expected?: ExpectedIdentity): void {
   if (expected && (header.fileId !== expected.fileId || !header.blobId.equals(expected.blobId))) {
-    throw new CryptoError(`blob belongs to another file or version (header: file ${header.fileId}, version ${header.blobId.toString('hex')}; expected file ${expected.fileId}, version ${expected.blobId.toString('hex')})`);
+    throw new CryptoError('wrong-binding', `blob belongs to another file or version (header: file ${header.fileId}, version ${header.blobId.toString('hex')}; expected file ${expected.fileId}, version ${expected.blobId.toString('hex')})`);
   }
 }
 
@@ -102,7 +102,7 @@ export async function unwrapHeaderDek(buf: Buffer, resolveKek: KekResolver, expe
 export function openHeaderWithDek(header: BlobHeader, dek: Buffer): OpenedHeader {
   const { contentKey, commitKey } = deriveBlobKeys(dek, header.cipher, header.fileId, header.blobId);
   const expect = hmacSha256(commitKey, header.body);
-  if (!timingSafeEqual(expect, header.commitment)) throw new CryptoError('header failed authentication (key commitment mismatch)');
+  if (!timingSafeEqual(expect, header.commitment)) throw new CryptoError('tag-mismatch', 'header failed authentication (key commitment mismatch)');
   return { header, contentKey };
 }
 

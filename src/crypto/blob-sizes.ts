@@ -8,7 +8,7 @@ export function chunkCount(plain: number): number {
 
 /** Stored size of a cfe1 blob holding `plain` plaintext bytes: 140 + plain + 16 × chunks. */
 export function encryptedSize(plain: number): number {
-  if (!Number.isSafeInteger(plain) || plain < 0) throw new CryptoError(`invalid plaintext size ${plain}`);
+  if (!Number.isSafeInteger(plain) || plain < 0) throw new CryptoError('malformed', `invalid plaintext size ${plain}`);
   return HEADER_SIZE + plain + TAG_SIZE * chunkCount(plain);
 }
 
@@ -17,13 +17,13 @@ export function encryptedSize(plain: number): number {
  * @throws CryptoError("blob is truncated" / "impossible blob size") when no plaintext has that stored size.
  */
 export function plaintextSize(raw: number): number {
-  if (!Number.isSafeInteger(raw) || raw < 0) throw new CryptoError(`invalid blob size ${raw}`);
+  if (!Number.isSafeInteger(raw) || raw < 0) throw new CryptoError('malformed', `invalid blob size ${raw}`);
   const body = raw - HEADER_SIZE;
-  if (body < TAG_SIZE) throw new CryptoError(`blob is truncated (${raw} bytes is shorter than a header and one chunk)`);
+  if (body < TAG_SIZE) throw new CryptoError('truncated', `blob is truncated (${raw} bytes is shorter than a header and one chunk)`);
   const n = Math.ceil(body / RAW_CHUNK_SIZE);
   const last = body - (n - 1) * RAW_CHUNK_SIZE;
   if (last < TAG_SIZE + 1 && !(n === 1 && last === TAG_SIZE)) {
-    throw new CryptoError(`impossible blob size ${raw}: the final chunk would hold ${last - TAG_SIZE} bytes (blob truncated or extended)`);
+    throw new CryptoError('malformed', `impossible blob size ${raw}: the final chunk would hold ${last - TAG_SIZE} bytes (blob truncated or extended)`);
   }
   return body - n * TAG_SIZE;
 }
@@ -47,7 +47,7 @@ export interface ChunkRange {
  */
 export function chunkRangeFor(start: number, end: number, plain: number): ChunkRange {
   if (!Number.isSafeInteger(start) || start < 0 || start >= plain || end < start) {
-    throw new CryptoError(`range ${start}-${end} is outside a plaintext of ${plain} bytes`);
+    throw new Error(`range ${start}-${end} is outside a plaintext of ${plain} bytes`);
   }
   const last = Math.min(end, plain - 1);
   const firstChunk = Math.floor(start / CHUNK_SIZE);

@@ -40,7 +40,7 @@ export function openChunk(cipher: CipherId, key: Buffer, index: number, final: b
     const fin = d.final();
     if (fin.length) out.push(fin);
   } catch (err) {
-    throw new CryptoError(`chunk ${index} failed authentication`, { cause: err });
+    throw new CryptoError('tag-mismatch', `chunk ${index} failed authentication`, { cause: err });
   }
   return out;
 }

@@ -83,10 +83,10 @@ export class ChunkDecoder {
     if (pt) { this.#index++; this.#emit(pt); return; }
     // Name the failure precisely: a valid chunk with the other flag means truncation or extension.
     if (final && rawLen === RAW_CHUNK_SIZE && tryOpenChunk(this.#cipher, this.#key, i, false, ct, tag)) {
-      throw new CryptoError(`blob is truncated (chunk ${i} is not the final chunk)`);
+      throw new CryptoError('truncated', `blob is truncated (chunk ${i} is not the final chunk)`);
     }
     if (!final && tryOpenChunk(this.#cipher, this.#key, i, true, ct, tag)) {
-      throw new CryptoError(`data after the final chunk (chunk ${i} is final; blob was extended)`);
+      throw new CryptoError('extended', `data after the final chunk (chunk ${i} is final; blob was extended)`);
     }
     openChunk(this.#cipher, this.#key, i, final, ct, tag); // throws "chunk i failed authentication"
   }
@@ -97,7 +97,7 @@ export class ChunkDecoder {
       if (!flushing) return;
       const r = this.#queue.length;
       if (r < TAG_SIZE || (r === TAG_SIZE && this.#index > 0)) {
-        throw new CryptoError(`blob is truncated (chunk ${this.#index} has ${r} bytes)`);
+        throw new CryptoError('truncated', `blob is truncated (chunk ${this.#index} has ${r} bytes)`);
       }
       this.#open(true, r);
       this.#done = true;
@@ -110,12 +110,12 @@ export class ChunkDecoder {
       this.#open(isFinal, need);
       if (this.#index > this.#lastChunk!) this.#done = true;
     }
-    if (this.#done && this.#queue.length > 0) throw new CryptoError('data after the final chunk (blob was extended)');
-    if (flushing && !this.#done) throw new CryptoError(`blob is truncated (chunk ${this.#index} is incomplete)`);
+    if (this.#done && this.#queue.length > 0) throw new CryptoError('extended', 'data after the final chunk (blob was extended)');
+    if (flushing && !this.#done) throw new CryptoError('truncated', `blob is truncated (chunk ${this.#index} is incomplete)`);
   }
 
   write(chunk: Buffer): void {
-    if (this.#done && chunk.length > 0) throw new CryptoError('data after the final chunk (blob was extended)');
+    if (this.#done && chunk.length > 0) throw new CryptoError('extended', 'data after the final chunk (blob was extended)');
     this.#queue.push(chunk);
     this.#drain(false);
   }
@@ -184,7 +184,7 @@ export class DecryptStream extends Transform {
 
   override _flush(cb: TransformCallback): void {
     if (!this.#inner) {
-      cb(new CryptoError(`blob is truncated (header has ${this.#head.length} of ${HEADER_SIZE} bytes)`));
+      cb(new CryptoError('truncated', `blob is truncated (header has ${this.#head.length} of ${HEADER_SIZE} bytes)`));
       return;
     }
     try { this.#inner.end(); cb(); } catch (err) { cb(err as Error); }

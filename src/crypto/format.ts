@@ -66,7 +66,7 @@ export function cipherName(id: CipherId): 'aes-256-gcm' | 'chacha20-poly1305' {
 
 /** @throws CryptoError when the file id is not a safe non-negative integer. */
 export function encodeFileId(fileId: number): Buffer {
-  if (!Number.isSafeInteger(fileId) || fileId < 0) throw new CryptoError(`file id ${fileId} is not a valid uint64`);
+  if (!Number.isSafeInteger(fileId) || fileId < 0) throw new Error(`file id ${fileId} is not a valid uint64`);
   const b = Buffer.alloc(8);
   b.writeBigUInt64BE(BigInt(fileId));
   return b;
@@ -77,9 +77,9 @@ export function encodeFileId(fileId: number): Buffer {
  * @throws CryptoError on wrong field sizes.
  */
 export function encodeHeaderBody(f: { cipher: CipherId; fileId: number; blobId: Buffer; keyId: Buffer; wrappedDek: Buffer }): Buffer {
-  if (f.blobId.length !== BLOB_ID_SIZE) throw new CryptoError('blob id must be 16 bytes');
-  if (f.keyId.length !== KEY_ID_SIZE) throw new CryptoError('key id must be 16 bytes');
-  if (f.wrappedDek.length !== NONCE_SIZE + KEY_SIZE + TAG_SIZE) throw new CryptoError('wrapped data key must be 60 bytes');
+  if (f.blobId.length !== BLOB_ID_SIZE) throw new Error('blob id must be 16 bytes');
+  if (f.keyId.length !== KEY_ID_SIZE) throw new Error('key id must be 16 bytes');
+  if (f.wrappedDek.length !== NONCE_SIZE + KEY_SIZE + TAG_SIZE) throw new Error('wrapped data key must be 60 bytes');
   const b = Buffer.alloc(HEADER_BODY_SIZE);
   MAGIC.copy(b, 0);
   b[4] = FORMAT_VERSION;
@@ -99,20 +99,20 @@ export function encodeHeaderBody(f: { cipher: CipherId; fileId: number; blobId: 
  */
 export function parseHeader(buf: Buffer): BlobHeader {
   if (buf.length < HEADER_SIZE) {
-    if (buf.length >= 4 && !buf.subarray(0, 4).equals(MAGIC)) throw new CryptoError('not a cfe1 blob (bad magic)');
-    throw new CryptoError(`blob is truncated (header has ${buf.length} of ${HEADER_SIZE} bytes)`);
+    if (buf.length >= 4 && !buf.subarray(0, 4).equals(MAGIC)) throw new CryptoError('malformed', 'not a cfe1 blob (bad magic)');
+    throw new CryptoError('truncated', `blob is truncated (header has ${buf.length} of ${HEADER_SIZE} bytes)`);
   }
-  if (!buf.subarray(0, 4).equals(MAGIC)) throw new CryptoError('not a cfe1 blob (bad magic)');
+  if (!buf.subarray(0, 4).equals(MAGIC)) throw new CryptoError('malformed', 'not a cfe1 blob (bad magic)');
   const version = buf[4];
-  if (version !== FORMAT_VERSION) throw new CryptoError(`unsupported cfe1 format version ${version}`);
+  if (version !== FORMAT_VERSION) throw new CryptoError('unsupported', `unsupported cfe1 format version ${version}`);
   const cipher = buf[5];
-  if (cipher !== CIPHER_AES_256_GCM && cipher !== CIPHER_CHACHA20_POLY1305) throw new CryptoError(`unsupported cipher id ${cipher}`);
+  if (cipher !== CIPHER_AES_256_GCM && cipher !== CIPHER_CHACHA20_POLY1305) throw new CryptoError('unsupported', `unsupported cipher id ${cipher}`);
   const chunkShift = buf[6];
-  if (chunkShift !== CHUNK_SHIFT) throw new CryptoError(`unsupported chunk size exponent ${chunkShift}`);
+  if (chunkShift !== CHUNK_SHIFT) throw new CryptoError('unsupported', `unsupported chunk size exponent ${chunkShift}`);
   const flags = buf[7];
-  if (flags !== 0) throw new CryptoError(`unsupported header flags ${flags}`);
+  if (flags !== 0) throw new CryptoError('unsupported', `unsupported header flags ${flags}`);
   const fid = buf.readBigUInt64BE(8);
-  if (fid > BigInt(MAX_FILE_ID)) throw new CryptoError('file id in header is out of range');
+  if (fid > BigInt(MAX_FILE_ID)) throw new CryptoError('malformed', 'file id in header is out of range');
   const copy = Buffer.from(buf.subarray(0, HEADER_SIZE));
   return {
     version, cipher, chunkShift, flags,

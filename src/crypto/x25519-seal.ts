@@ -15,12 +15,12 @@ export interface X25519KeyPair {
 }
 
 function privObj(raw: Buffer): KeyObject {
-  if (raw.length !== X25519_KEY_SIZE) throw new CryptoError('X25519 private key must be 32 bytes');
+  if (raw.length !== X25519_KEY_SIZE) throw new CryptoError('malformed', 'X25519 private key must be 32 bytes');
   return createPrivateKey({ key: { kty: 'OKP', crv: 'X25519', d: raw.toString('base64url'), x: publicFromPrivate(raw).toString('base64url') }, format: 'jwk' });
 }
 
 function pubObj(raw: Buffer): KeyObject {
-  if (raw.length !== X25519_KEY_SIZE) throw new CryptoError('X25519 public key must be 32 bytes');
+  if (raw.length !== X25519_KEY_SIZE) throw new CryptoError('malformed', 'X25519 public key must be 32 bytes');
   return createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x: raw.toString('base64url') }, format: 'jwk' });
 }
 
@@ -33,7 +33,7 @@ export function generateX25519(): X25519KeyPair {
 
 /** The public key of a raw private key. @throws CryptoError for a wrong length. */
 export function publicFromPrivate(raw: Buffer): Buffer {
-  if (raw.length !== X25519_KEY_SIZE) throw new CryptoError('X25519 private key must be 32 bytes');
+  if (raw.length !== X25519_KEY_SIZE) throw new CryptoError('malformed', 'X25519 private key must be 32 bytes');
   // PKCS#8 DER of an X25519 key: fixed 16-byte prefix ‖ 32-byte scalar.
   const der = Buffer.concat([Buffer.from('302e020100300506032b656e04220420', 'hex'), raw]);
   const k = createPublicKey(createPrivateKey({ key: der, format: 'der', type: 'pkcs8' }));
@@ -41,7 +41,7 @@ export function publicFromPrivate(raw: Buffer): Buffer {
 }
 
 function sealKey(shared: Buffer, eph: Buffer, recipient: Buffer): Buffer {
-  if (shared.every((b) => b === 0)) throw new CryptoError('X25519 produced an all-zero shared secret (small-order public key)');
+  if (shared.every((b) => b === 0)) throw new CryptoError('malformed', 'X25519 produced an all-zero shared secret (small-order public key)');
   return hkdfSha256(shared, Buffer.concat([eph, recipient]), SEAL_INFO, KEY_SIZE);
 }
 
@@ -63,7 +63,7 @@ export function sealTo(recipientPublic: Buffer, plaintext: Buffer, aad: Buffer):
  * @throws CryptoError when the key, the AAD or the sealed bytes are wrong.
  */
 export function openSealed(recipientPrivate: Buffer, sealed: Buffer, aad: Buffer, what = 'sealed key'): Buffer {
-  if (sealed.length < X25519_KEY_SIZE + 28) throw new CryptoError(`${what} could not be opened: sealed value is too short`);
+  if (sealed.length < X25519_KEY_SIZE + 28) throw new CryptoError('truncated', `${what} could not be opened: sealed value is too short`);
   const ephPub = sealed.subarray(0, X25519_KEY_SIZE);
   const shared = diffieHellman({ privateKey: privObj(recipientPrivate), publicKey: pubObj(ephPub) });
   return unwrapKey(sealKey(shared, ephPub, publicFromPrivate(recipientPrivate)), sealed.subarray(X25519_KEY_SIZE), aad, what);

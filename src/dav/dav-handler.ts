@@ -6,7 +6,8 @@ import { maintenanceGuard } from '../setup/maintenance.ts';
 import { handleCopyMove } from './copy-move.ts';
 import { DavStatusError, sendDavError } from './dav-errors.ts';
 import type { DavRequest } from './dav-request.ts';
-import { sendEmpty, XML_BODY_LIMIT } from './dav-request.ts';
+import { sendEmpty } from './dav-request.ts';
+import { XML_BODY_BYTES } from '../http/limits.ts';
 import { DAV_FILES_PREFIX, filesHrefBase, resolveFilesTarget, WEBDAV_PREFIX } from './dav-target.ts';
 import { handleGet } from './get-handler.ts';
 import { drain, parseDepth } from './http-util.ts';
@@ -109,7 +110,7 @@ async function handleDavRoot(req: IncomingMessage, res: ServerResponse, ctx: Htt
       { Allow: 'OPTIONS, PROPFIND' });
   }
   const depth = parseDepth(req) ?? 1;
-  parsePropfind(await readBody(req, XML_BODY_LIMIT)); // validates the body; the answer is fixed
+  parsePropfind(await readBody(req, XML_BODY_BYTES)); // validates the body; the answer is fixed
   const collection = propstat('<d:resourcetype><d:collection/></d:resourcetype>', 200);
   const w = new MultistatusWriter(res);
   w.start();

@@ -14,9 +14,6 @@ export interface DavRequest {
   readonly target: DavTarget;
 }
 
-/** Most bytes of an XML request body (PROPFIND, PROPPATCH). */
-export const XML_BODY_LIMIT = 1024 * 1024;
-
 /** Sends a response without a body (status and headers only). */
 export function sendEmpty(res: ServerResponse, status: number, headers: Record<string, string | number> = {}): void {
   res.statusCode = status;

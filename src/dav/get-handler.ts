@@ -129,11 +129,11 @@ function exactLength(expected: number): Transform {
     highWaterMark: 1 << 20,
     transform(chunk: Buffer, _enc, cb) {
       seen += chunk.length;
-      if (seen > expected) cb(new CryptoError(`content longer than its recorded size (${expected})`));
+      if (seen > expected) cb(new CryptoError('size-mismatch', `content longer than its recorded size (${expected})`));
       else cb(null, chunk);
     },
     flush(cb) {
-      cb(seen === expected ? null : new CryptoError(`content shorter than its recorded size (${seen} < ${expected})`));
+      cb(seen === expected ? null : new CryptoError('size-mismatch', `content shorter than its recorded size (${seen} < ${expected})`));
     },
   });
 }

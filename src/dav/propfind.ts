@@ -2,7 +2,7 @@ import { ValidationError } from '../errors.ts';
 import type { DeadProperty, FileNode } from '../files/types.ts';
 import { DavStatusError } from './dav-errors.ts';
 import type { DavRequest } from './dav-request.ts';
-import { XML_BODY_LIMIT } from './dav-request.ts';
+import { PROPFIND_INFINITY_ENTRIES, XML_BODY_BYTES } from '../http/limits.ts';
 import { permissionLetters, presentMount, presentNode } from '../sharing/share-access.ts';
 import { davPermissions } from '../sharing/share-permissions.ts';
 import { encodeSegment, href } from './dav-target.ts';
@@ -15,8 +15,6 @@ import {
 import { parseXml, readBody, type XmlElement } from './xml-reader.ts';
 import { DAV_NS, MultistatusWriter, responseWithPropstats } from './xml-writer.ts';
 
-/** Most entries a Depth: infinity PROPFIND may return before it is refused (403 propfind-finite-depth). */
-export const MAX_INFINITY_ENTRIES = 10_000;
 const DEAD_PROPS_BATCH = 1000;
 const NO_EXTRAS: NodeExtras = Object.freeze({});
 
@@ -59,8 +57,8 @@ async function collect(d: DavRequest, depth: 0 | 1 | 'infinity'): Promise<FileNo
   const out: FileNode[] = [];
   for await (const n of app.files.walk(target.uid, target.path, Infinity)) {
     out.push(n);
-    if (out.length > MAX_INFINITY_ENTRIES) {
-      throw new DavStatusError(403, `Depth: infinity is limited to ${MAX_INFINITY_ENTRIES} entries`,
+    if (out.length > PROPFIND_INFINITY_ENTRIES) {
+      throw new DavStatusError(403, `Depth: infinity is limited to ${PROPFIND_INFINITY_ENTRIES} entries`,
         'Sabre\\DAV\\Exception\\Forbidden', '<d:propfind-finite-depth/>');
     }
   }
@@ -74,7 +72,7 @@ async function collect(d: DavRequest, depth: 0 | 1 | 'infinity'): Promise<FileNo
 export async function handlePropfind(d: DavRequest): Promise<void> {
   const { app, req, target, user } = d;
   const depth = parseDepth(req) ?? 1;
-  const body = await readBody(req, XML_BODY_LIMIT);
+  const body = await readBody(req, XML_BODY_BYTES);
   const request = parsePropfind(body);
   await evaluateIf(app, req, target.uid, target.path);
   let nodes = await collect(d, depth);

@@ -2,7 +2,7 @@ import { QuotaExceededError, ValidationError } from '../errors.ts';
 import type { PropPatchOp } from '../files/types.ts';
 import { parseMtimeOrDate } from '../files/mtime.ts';
 import type { DavRequest } from './dav-request.ts';
-import { XML_BODY_LIMIT } from './dav-request.ts';
+import { XML_BODY_BYTES } from '../http/limits.ts';
 import { href } from './dav-target.ts';
 import { assertWritable } from './lock-adapter.ts';
 import { clark, isMtimeProp, liveProp } from './properties.ts';
@@ -43,7 +43,7 @@ interface Outcome { ns: string; local: string; status: number }
  */
 export async function handleProppatch(d: DavRequest): Promise<void> {
   const { app, req, target } = d;
-  const body = await readBody(req, XML_BODY_LIMIT);
+  const body = await readBody(req, XML_BODY_BYTES);
   const instructions = parsePropertyUpdate(body);
   const node = await app.files.stat(target.uid, target.path);
   await assertWritable(app, req, target.uid, [{ path: target.path, depth: 0 }]);

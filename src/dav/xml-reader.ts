@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import { SaxesParser, type SaxesTagNS } from 'saxes';
 import { TooLargeError, ValidationError } from '../errors.ts';
 import { escapeXml } from './xml-writer.ts';
+import { XML_MAX_DEPTH } from '../http/limits.ts';
 
 /** A parsed, namespace-resolved XML element of a request body. */
 export interface XmlElement {
@@ -21,7 +22,7 @@ export interface XmlElement {
 
 /** Limits applied while parsing a request body. */
 export interface XmlLimits {
-  /** Maximum nesting depth (default 64). */
+  /** Maximum nesting depth (default XML_MAX_DEPTH). */
   maxDepth?: number;
   /** Maximum number of elements (default 100,000). */
   maxElements?: number;
@@ -82,7 +83,7 @@ function serialise(el: Element, parentNs: string | null): string {
  * @throws ValidationError when the body is empty, malformed, has a DOCTYPE, or exceeds a limit.
  */
 export function parseXml(body: string, limits: XmlLimits = {}): XmlElement {
-  const maxDepth = limits.maxDepth ?? 64;
+  const maxDepth = limits.maxDepth ?? XML_MAX_DEPTH;
   const maxElements = limits.maxElements ?? 100_000;
   if (body.trim() === '') throw new ValidationError('Empty XML body');
   const parser = new SaxesParser({ xmlns: true, position: false });

@@ -65,11 +65,6 @@ export function responseWithPropstats(href: string, propstats: string): string {
   return `<d:response><d:href>${escapeXml(href)}</d:href>${propstats}</d:response>`;
 }
 
-/** A `<d:response>` carrying only a status (e.g. a failed member of a DELETE). */
-export function responseWithStatus(href: string, status: number): string {
-  return `<d:response><d:href>${escapeXml(href)}</d:href><d:status>${statusLine(status)}</d:status></d:response>`;
-}
-
 /** Sabre-style error body. */
 export function davErrorBody(exception: string, message: string, extra = ''): string {
   return '<?xml version="1.0" encoding="utf-8"?>\n'

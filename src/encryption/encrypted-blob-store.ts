@@ -159,7 +159,7 @@ export class EncryptedBlobStore implements BlobStore {
     }
     if (res.size !== encryptedSize(enc.plaintextBytes)) {
       await this.#inner.delete(blobId);
-      throw new CryptoError(`stored size ${res.size} of blob ${blobId} does not match its plaintext size ${enc.plaintextBytes}`);
+      throw new CryptoError('size-mismatch', `stored size ${res.size} of blob ${blobId} does not match its plaintext size ${enc.plaintextBytes}`);
     }
     return { size: enc.plaintextBytes, codec: FORMAT_ID };
   }
@@ -175,7 +175,7 @@ export class EncryptedBlobStore implements BlobStore {
     const res = await putPieces(this.#inner, blobId, pieces, ctx);
     if (res.size !== encryptedSize(plain.length)) {
       await this.#inner.delete(blobId);
-      throw new CryptoError(`stored size ${res.size} of blob ${blobId} does not match its plaintext size ${plain.length}`);
+      throw new CryptoError('size-mismatch', `stored size ${res.size} of blob ${blobId} does not match its plaintext size ${plain.length}`);
     }
     return { size: plain.length, codec: FORMAT_ID };
   }
@@ -236,7 +236,7 @@ export class EncryptedBlobStore implements BlobStore {
     const row = ctx.row;
     if (!row) {
       if (codec !== PLAIN_CODEC) return; // the header binds an encrypted blob to file id and blob id
-      const err = new CryptoError(`plain blob ${blobId} of file ${ctx.fileId} read without its database row: refused`);
+      const err = new CryptoError('wrong-binding', `plain blob ${blobId} of file ${ctx.fileId} read without its database row: refused`);
       this.#report(blobId, ctx, err);
       throw err;
     }
@@ -244,7 +244,7 @@ export class EncryptedBlobStore implements BlobStore {
       ? this.seal.chunk(row.chunk, blobId, codec, row.size)
       : this.seal.node(ctx.fileId, blobId, codec, row.size);
     if (this.seal.matches(expected, row.seal)) return;
-    const err = new CryptoError(`the database row of file ${row.chunk ?? ctx.fileId} (blob ${blobId}, ${codec}, ${row.size} bytes) does not match its seal: the database was altered`);
+    const err = new CryptoError('wrong-binding', `the database row of file ${row.chunk ?? ctx.fileId} (blob ${blobId}, ${codec}, ${row.size} bytes) does not match its seal: the database was altered`);
     this.#report(blobId, ctx, err);
     throw err;
   }
@@ -255,7 +255,7 @@ export class EncryptedBlobStore implements BlobStore {
       return this.#inner.get(blobId, codec, ctx, range);
     }
     if (codec === FORMAT_ID) this.checkRow(blobId, codec, ctx);
-    if (codec !== FORMAT_ID) throw new CryptoError(`unknown blob codec ${JSON.stringify(codec)}`);
+    if (codec !== FORMAT_ID) throw new CryptoError('unsupported', `unknown blob codec ${JSON.stringify(codec)}`);
     try {
       const s = await this.#getEncrypted(blobId, ctx, range);
       s.once('error', (err) => this.#report(blobId, ctx, err));
@@ -295,7 +295,7 @@ export class EncryptedBlobStore implements BlobStore {
 
   async size(blobId: string, codec: string, ctx: BlobContext): Promise<number> {
     if (codec === PLAIN_CODEC) return this.#inner.size(blobId, codec, ctx);
-    if (codec !== FORMAT_ID) throw new CryptoError(`unknown blob codec ${JSON.stringify(codec)}`);
+    if (codec !== FORMAT_ID) throw new CryptoError('unsupported', `unknown blob codec ${JSON.stringify(codec)}`);
     return plaintextSize(await this.#inner.size(blobId, PLAIN_CODEC, ctx));
   }
 

@@ -41,10 +41,10 @@ export async function createKeyBackup(store: KeyStore, password: string, params:
  * @throws CryptoError "wrong password or damaged backup" / "not a Coffer key backup".
  */
 export async function restoreKeyBackup(store: KeyStore, archive: Buffer, password: string): Promise<{ files: number }> {
-  if (archive.length < HEAD + 16 || !archive.subarray(0, 4).equals(MAGIC)) throw new CryptoError('not a Coffer key backup');
-  if (archive[4] !== 1) throw new CryptoError(`unsupported key backup version ${archive[4]}`);
+  if (archive.length < HEAD + 16 || !archive.subarray(0, 4).equals(MAGIC)) throw new CryptoError('malformed', 'not a Coffer key backup');
+  if (archive[4] !== 1) throw new CryptoError('unsupported', `unsupported key backup version ${archive[4]}`);
   const params = { logN: archive[5]!, r: archive[6]!, p: archive[7]! };
-  if (params.logN < 10 || params.logN > 22 || params.r < 1 || params.r > 32 || params.p < 1 || params.p > 16) throw new CryptoError('key backup has invalid KDF parameters');
+  if (params.logN < 10 || params.logN > 22 || params.r < 1 || params.r > 32 || params.p < 1 || params.p > 16) throw new CryptoError('malformed', 'key backup has invalid KDF parameters');
   const head = archive.subarray(0, HEAD);
   const key = await derive(password, archive.subarray(8, 24), params);
   const d = createDecipheriv('aes-256-gcm', key, archive.subarray(24, 36));
@@ -54,10 +54,10 @@ export async function restoreKeyBackup(store: KeyStore, archive: Buffer, passwor
   try {
     json = Buffer.concat([d.update(archive.subarray(HEAD, archive.length - 16)), d.final()]).toString('utf8');
   } catch (err) {
-    throw new CryptoError('wrong password or damaged key backup', { cause: err });
+    throw new CryptoError('wrong-key', 'wrong password or damaged key backup', { cause: err });
   }
   const bundle = JSON.parse(json) as Bundle;
-  if (bundle.format !== 'coffer-key-backup-v1') throw new CryptoError('not a Coffer key backup bundle');
+  if (bundle.format !== 'coffer-key-backup-v1') throw new CryptoError('malformed', 'not a Coffer key backup bundle');
   for (const f of bundle.files) await store.writeRelative(f.path, Buffer.from(f.data, 'base64'));
   return { files: bundle.files.length };
 }

@@ -45,8 +45,8 @@ export const MASTER_FILE = /^master_([0-9a-f]{32})\.masterKey$/;
 /** Parses a key file's JSON. @throws CryptoError naming the file when it is not a Coffer key file of that kind. */
 export function parseKeyFile<T extends { kind: string }>(buf: Buffer, kind: T['kind'], name: string): T {
   let v: unknown;
-  try { v = JSON.parse(buf.toString('utf8')); } catch { throw new CryptoError(`key file ${name} is not valid JSON (damaged key storage)`); }
+  try { v = JSON.parse(buf.toString('utf8')); } catch { throw new CryptoError('malformed', `key file ${name} is not valid JSON (damaged key storage)`); }
   const o = v as { format?: string; kind?: string };
-  if (!o || o.format !== 'coffer-key-v1' || o.kind !== kind) throw new CryptoError(`key file ${name} is not a Coffer ${kind} key file`);
+  if (!o || o.format !== 'coffer-key-v1' || o.kind !== kind) throw new CryptoError('malformed', `key file ${name} is not a Coffer ${kind} key file`);
   return v as T;
 }

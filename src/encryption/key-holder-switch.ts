@@ -94,9 +94,9 @@ export async function switchKeyHolder(o: { keys: KeyManager; to: KeyHolder; comm
     // Same holder (e.g. another PIN source or module path): it must open the existing wrapping.
     let again: Buffer;
     try { again = await unwrapMasterWith(store, to, idHex, aad); } catch (err) {
-      throw new CryptoError(`holder ${to.id} (same id as the current holder) does not open master key ${idHex}: ${(err as Error).message}. To move to another token with the same labels, switch to 'secret' first or use another --key-label; nothing was changed`, { cause: err });
+      throw new CryptoError('wrong-key', `holder ${to.id} (same id as the current holder) does not open master key ${idHex}: ${(err as Error).message}. To move to another token with the same labels, switch to 'secret' first or use another --key-label; nothing was changed`, { cause: err });
     }
-    if (!timingSafeEqual(again, mk)) throw new CryptoError(`holder ${to.id} does not open master key ${idHex}; nothing was changed`);
+    if (!timingSafeEqual(again, mk)) throw new CryptoError('wrong-key', `holder ${to.id} does not open master key ${idHex}; nothing was changed`);
     await o.commit();
     return { from: from.id, to: to.id, masterKeyId: idHex, recovered };
   }
@@ -111,7 +111,7 @@ export async function switchKeyHolder(o: { keys: KeyManager; to: KeyHolder; comm
   if (!check || !timingSafeEqual(check, mk)) {
     await store.delete(SYSTEM, newName);
     await store.delete(SYSTEM, SWITCH_JOURNAL);
-    throw new CryptoError(`the master key wrapped by ${to.id} did not verify; nothing was switched`);
+    throw new CryptoError('wrong-key', `the master key wrapped by ${to.id} did not verify; nothing was switched`);
   }
   crashPoint('after-verify');
   await o.commit();

@@ -81,18 +81,18 @@ export async function unwrapMasterWith(store: KeyStore, holder: KeyHolder, idHex
   if (!buf) {
     const others = (await masterWrappings(store, idHex)).map((w) => w.holder);
     if (others.length === 0) throw new NotFoundError(`key file ${masterFileName(idHex)} is missing from the key storage (${store.dirOf(SYSTEM)})`);
-    throw new CryptoError(`master key ${idHex} is held by ${others.map((o) => `'${o}'`).join(', ')}, but the config's keyHolder is '${holder.id}': the key storage and the config secret alone cannot open it. Configure the holder that wraps it (keyHolder in the config file, see ./occ encryption:key-holder:status); nothing was changed.`);
+    throw new CryptoError('key-missing', `master key ${idHex} is held by ${others.map((o) => `'${o}'`).join(', ')}, but the config's keyHolder is '${holder.id}': the key storage and the config secret alone cannot open it. Configure the holder that wraps it (keyHolder in the config file, see ./occ encryption:key-holder:status); nothing was changed.`);
   }
   const f = parseKeyFile<HeldMasterKeyFile>(buf, 'master', name);
-  if (f.id !== idHex || holderOfFile(f) !== holder.id) throw new CryptoError(`key file ${name} names master key ${f.id} held by '${holderOfFile(f)}', expected ${idHex} held by '${holder.id}': key storage was altered`);
+  if (f.id !== idHex || holderOfFile(f) !== holder.id) throw new CryptoError('wrong-binding', `key file ${name} names master key ${f.id} held by '${holderOfFile(f)}', expected ${idHex} held by '${holder.id}': key storage was altered`);
   try {
     return await holder.unwrap(Buffer.from(f.wrapped, 'base64'), aad);
   } catch (err) {
     if (holder.type === 'secret') {
-      throw new CryptoError(`the config secret does not match the key storage: master key ${idHex} in ${store.dirOf(SYSTEM)} could not be unwrapped with the configured secret and instance id. Restore the config file's original "secret" (or point the key storage root at the keys that belong to this config); nothing was changed.`, { cause: err });
+      throw new CryptoError('wrong-key', `the config secret does not match the key storage: master key ${idHex} in ${store.dirOf(SYSTEM)} could not be unwrapped with the configured secret and instance id. Restore the config file's original "secret" (or point the key storage root at the keys that belong to this config); nothing was changed.`, { cause: err });
     }
     if (err instanceof CryptoError) throw err;
-    throw new CryptoError(`master key ${idHex} could not be unwrapped by ${holder.id}: ${(err as Error).message}; nothing was changed`, { cause: err });
+    throw new CryptoError('wrong-key', `master key ${idHex} could not be unwrapped by ${holder.id}: ${(err as Error).message}; nothing was changed`, { cause: err });
   }
 }
 

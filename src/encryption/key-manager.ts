@@ -148,7 +148,7 @@ export class KeyManager {
 
   async #readRootFile(uid: string, name: string): Promise<UserRootKeyFile> {
     const f = parseKeyFile<UserRootKeyFile>(await this.#store.read(userScope(uid), name), 'user-root', name);
-    if (f.uid !== uid) throw new CryptoError(`key file ${name} of user ${uid} names another user (${f.uid}): key storage was altered`);
+    if (f.uid !== uid) throw new CryptoError('wrong-binding', `key file ${name} of user ${uid} names another user (${f.uid}): key storage was altered`);
     return f;
   }
 
@@ -156,7 +156,7 @@ export class KeyManager {
     const cached = this.#roots.get(f.id);
     if (cached) return cached;
     if (f.wrappedBy.type === 'user-x25519' && this.#userRoots) return this.#userRoots.unsealRoot(f);
-    if (f.wrappedBy.type !== 'master') throw new CryptoError(`root key ${f.id} of user ${f.uid} is wrapped by an unsupported key type`);
+    if (f.wrappedBy.type !== 'master') throw new CryptoError('unsupported', `root key ${f.id} of user ${f.uid} is wrapped by an unsupported key type`);
     const mk = await this.#master(f.wrappedBy.id);
     const key = unwrapKey(mk, Buffer.from(f.wrapped, 'base64'), rootKeyAad(f.uid, Buffer.from(f.id, 'hex'), Buffer.from(f.wrappedBy.id, 'hex')), `root key ${f.id} of user ${f.uid}`);
     this.#roots.set(f.id, key);
@@ -233,7 +233,7 @@ export class KeyManager {
       if (uid === uidHint || !(await inFolderOf(uid))) continue;
       return this.#unwrapRoot(await this.#readRootFile(uid, name));
     }
-    throw new CryptoError(`the key ${idHex} that protects this blob is not in the key storage (${this.#store.root}); restore the keys from a backup`);
+    throw new CryptoError('key-missing', `the key ${idHex} that protects this blob is not in the key storage (${this.#store.root}); restore the keys from a backup`);
   }
 
   /**

@@ -45,7 +45,7 @@ export async function decryptBlobFile(o: OfflineDecryptOptions): Promise<{ fileI
       fileId = h.header.fileId;
       const nameMismatch = /^[0-9a-f]{32}$/.test(name) && !h.header.blobId.equals(blobIdBytes(name));
       if (nameMismatch || (o.expectFileId !== undefined && o.expectFileId !== fileId)) {
-        throw new CryptoError(`blob belongs to another file or version (header: file ${fileId}, version ${h.header.blobId.toString('hex')})`);
+        throw new CryptoError('wrong-binding', `blob belongs to another file or version (header: file ${fileId}, version ${h.header.blobId.toString('hex')})`);
       }
     },
   });

@@ -196,12 +196,12 @@ export class Pkcs11KeyHolder implements KeyHolder {
     ]);
     const found = p.C_FindObjects(s, 2);
     p.C_FindObjectsFinal(s);
-    if (found.length > 1) throw new CryptoError(`PKCS#11 token '${this.#o.tokenLabel}' holds several AES keys labelled '${this.keyLabel}'; remove the extra ones`);
+    if (found.length > 1) throw new CryptoError('malformed', `PKCS#11 token '${this.#o.tokenLabel}' holds several AES keys labelled '${this.keyLabel}'; remove the extra ones`);
     const key = found[0];
     if (!key) return undefined;
     const [sens, extr] = p.C_GetAttributeValue(s, key, [{ type: pkcs11js.CKA_SENSITIVE }, { type: pkcs11js.CKA_EXTRACTABLE }]);
     if (sens?.value[0] !== 1 || extr?.value[0] !== 0) {
-      throw new CryptoError(`PKCS#11 key '${this.keyLabel}' on token '${this.#o.tokenLabel}' is extractable or not sensitive; refusing to use it (create it with CKA_SENSITIVE=true, CKA_EXTRACTABLE=false)`);
+      throw new CryptoError('unsafe-key', `PKCS#11 key '${this.keyLabel}' on token '${this.#o.tokenLabel}' is extractable or not sensitive; refusing to use it (create it with CKA_SENSITIVE=true, CKA_EXTRACTABLE=false)`);
     }
     return key;
   }
@@ -228,7 +228,7 @@ export class Pkcs11KeyHolder implements KeyHolder {
         { type: pkcs11js.CKA_ID, value: Buffer.from(this.keyLabel, 'utf8') },
       ]);
     }
-    if (!key) throw new CryptoError(`PKCS#11 key '${this.keyLabel}' not found on token '${this.#o.tokenLabel}' (module ${this.#o.module}): the master key cannot be unwrapped`);
+    if (!key) throw new CryptoError('key-missing', `PKCS#11 key '${this.keyLabel}' not found on token '${this.#o.tokenLabel}' (module ${this.#o.module}): the master key cannot be unwrapped`);
     this.#key = key;
     return key;
   }
@@ -328,7 +328,7 @@ export class Pkcs11KeyHolder implements KeyHolder {
       const fmt = Buffer.from([FORMAT_BYTE[mech]]);
       if (mech === 'aes-key-wrap-pad') return Buffer.concat([fmt, this.#kwpWrap(key, Buffer.concat([mk, kwpAadTag(aad)]))]);
       if (mech === 'aes-cbc') {
-        if (mk.length % 16 !== 0) throw new CryptoError(`aes-cbc wraps whole AES blocks only (the master key has ${mk.length} bytes)`);
+        if (mk.length % 16 !== 0) throw new Error(`aes-cbc wraps whole AES blocks only (the master key has ${mk.length} bytes)`);
         const iv = randomBytes(CBC_IV_SIZE);
         return Buffer.concat([fmt, iv, this.#cbc('enc', key, iv, mk), cbcKeyCheck(mk, aad)]);
       }
@@ -336,7 +336,7 @@ export class Pkcs11KeyHolder implements KeyHolder {
       return Buffer.concat([fmt, iv, this.#gcm('enc', key, iv, aad, mk)]);
     } catch (err) {
       if (err instanceof AppError) throw err;
-      throw new CryptoError(`PKCS#11 token '${this.#o.tokenLabel}' refused to wrap the master key with ${this.#mech ?? 'its mechanism'}: ${ckr(err)}`, { cause: err });
+      throw new CryptoError('unsafe-key', `PKCS#11 token '${this.#o.tokenLabel}' refused to wrap the master key with ${this.#mech ?? 'its mechanism'}: ${ckr(err)}`, { cause: err });
     }
   }
 
@@ -347,7 +347,7 @@ export class Pkcs11KeyHolder implements KeyHolder {
   async unwrap(wrapped: Buffer, aad: Buffer): Promise<Buffer> {
     const key = await this.#keyHandle(false);
     this.#ops++;
-    const fail = (cause?: unknown) => new CryptoError(`the master key could not be unwrapped by PKCS#11 key '${this.keyLabel}' on token '${this.#o.tokenLabel}': another token key, or the wrapped key was altered`, { cause });
+    const fail = (cause?: unknown) => new CryptoError('wrong-key', `the master key could not be unwrapped by PKCS#11 key '${this.keyLabel}' on token '${this.#o.tokenLabel}': another token key, or the wrapped key was altered`, { cause });
     try {
       if (wrapped[0] === FORMAT_BYTE['aes-gcm'] && wrapped.length > 1 + IV_SIZE + TAG_BITS / 8) {
         return this.#gcm('dec', key, wrapped.subarray(1, 1 + IV_SIZE), aad, wrapped.subarray(1 + IV_SIZE));

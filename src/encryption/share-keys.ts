@@ -127,10 +127,10 @@ export class ShareKeys {
   }
 
   async #unwrap(owner: string, id: string, grant: ReaderGrant | undefined, seen: Set<string>): Promise<Buffer> {
-    if (seen.has(id) || seen.size > MAX_DEPTH) throw new CryptoError(`share key ${id} of ${owner}: wrapping cycle in the key storage`);
+    if (seen.has(id) || seen.size > MAX_DEPTH) throw new CryptoError('malformed', `share key ${id} of ${owner}: wrapping cycle in the key storage`);
     seen.add(id);
     const f = await this.#file(owner, id);
-    if (!f) throw new CryptoError(`the share key ${id} of user ${owner} is not in the key storage (${this.#store().root}); restore the keys from a backup`);
+    if (!f) throw new CryptoError('key-missing', `the share key ${id} of user ${owner} is not in the key storage (${this.#store().root}); restore the keys from a backup`);
     const store = this.#store();
     const scope = userScope(owner);
     const errors: unknown[] = [];
@@ -364,7 +364,7 @@ export class ShareKeys {
    */
   async headerKeyId(blobId: string, ctx: BlobContext): Promise<string> {
     const read = this.#readHeader;
-    if (!read) throw new CryptoError('share keys: no blob store attached');
+    if (!read) throw new Error('share keys: no blob store attached');
     return parseHeader(await read(blobId, ctx)).keyId.toString('hex');
   }
 
@@ -375,7 +375,7 @@ export class ShareKeys {
    */
   async fillKeyring(owner: string, k: ShareKeyHandle, grant: ReaderGrant, opts: { rootResolver: KekResolver; concurrency?: number; files?: readonly { fileId: number; blobId: string }[] }): Promise<{ added: number; skipped: number }> {
     const read = this.#readHeader;
-    if (!read) throw new CryptoError('share keys: no blob store attached');
+    if (!read) throw new Error('share keys: no blob store attached');
     const files = opts.files ?? await this.#topology.encryptedFilesBelow(owner, k.fileId);
     const known = await this.keyring.entries(owner, k.id);
     const todo = files.filter((f) => !known.has(`${f.fileId}:${blobIdBytes(f.blobId).toString('hex')}`));

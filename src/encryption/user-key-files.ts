@@ -136,7 +136,7 @@ export async function unwrapPrivate(f: PrivateKeyFile, secret: string): Promise<
     ? await passwordKek(secret, salt, { memoryCost: f.kdf.m, timeCost: f.kdf.t, parallelism: f.kdf.p })
     : hkdfSha256(Buffer.from(secret, 'utf8'), salt, Buffer.from('coffer app password private key v1', 'latin1'), KEY_SIZE);
   const priv = unwrapKey(kek, Buffer.from(f.wrapped, 'base64'), privateAad(f.owner, f.id), `private key of ${f.owner}`);
-  if (publicKeyId(publicFromPrivate(priv)) !== f.id) throw new CryptoError(`private key file of ${f.owner} does not match its id`);
+  if (publicKeyId(publicFromPrivate(priv)) !== f.id) throw new CryptoError('wrong-binding', `private key file of ${f.owner} does not match its id`);
   return priv;
 }
 

@@ -301,7 +301,7 @@ export class UserKeys implements UserRootKeys {
       const r = reset?.resets.find((x) => x.publicKeyId === f.wrappedBy.id);
       if (r) throw new UserKeysResetError(f.uid, r.at);
       if (!u) throw new UserKeyLockedError(f.uid);
-      throw new CryptoError(`root key ${f.id} of user ${f.uid} is sealed to a public key (${f.wrappedBy.id}) the user does not have`);
+      throw new CryptoError('key-missing', `root key ${f.id} of user ${f.uid} is sealed to a public key (${f.wrappedBy.id}) the user does not have`);
     }
     const cached = u.roots.get(f.id);
     if (cached) return Buffer.from(cached);

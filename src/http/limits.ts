@@ -25,10 +25,8 @@ export const MAX_HEADER_BYTES = 16 * 1024;
  * Memory per connection stays bounded by it.
  */
 export const STREAM_HIGH_WATER_MARK = 1 << 20;
-/** Requests served on one keep-alive connection before it is closed (0 = unlimited). */
-export const MAX_REQUESTS_PER_SOCKET = 0;
 
-/** Largest XML request body (PROPFIND, PROPPATCH, LOCK, REPORT), bytes → 413 beyond. */
+/** Largest XML request body (PROPFIND, PROPPATCH), bytes → 413 beyond; held in memory whole to parse. */
 export const XML_BODY_BYTES = 1024 * 1024;
 /** Deepest XML nesting → 400 beyond. */
 export const XML_MAX_DEPTH = 64;

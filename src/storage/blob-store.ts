@@ -93,12 +93,6 @@ export interface LocalBlobPaths {
   pathOf(blobId: string): string;
 }
 
-/** Optional capability: raw (stored) bytes access, used by the encryption layer over any store. */
-export interface RawBlobAccess {
-  /** Size of the stored bytes. @throws NotFoundError */
-  rawSize(blobId: string): Promise<number>;
-}
-
 export function hasLocalPaths(store: BlobStore): store is BlobStore & LocalBlobPaths {
   return typeof (store as Partial<LocalBlobPaths>).pathOf === 'function';
 }

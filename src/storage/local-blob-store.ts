@@ -8,7 +8,7 @@ import { DirSyncer } from './durable-fs.ts';
 import { fsyncFd, openFd, readFdAt, writevFdAll } from './fd-io.ts';
 import { WRITE_BATCH, readHead, writeStreamToFile, type SourceHead } from './file-sink.ts';
 import type { OpenedRawBlob, RawBlobOpener } from './raw-blob.ts';
-import { PLAIN_CODEC, type BlobContext, type BufferedBlobPut, type BlobEntry, type BlobStore, type ByteRange, type LocalBlobPaths, type PutResult, type RawBlobAccess } from './blob-store.ts';
+import { PLAIN_CODEC, type BlobContext, type BufferedBlobPut, type BlobEntry, type BlobStore, type ByteRange, type LocalBlobPaths, type PutResult } from './blob-store.ts';
 
 const BLOB_ID = /^[a-z0-9][a-z0-9-]{7,63}$/;
 /** Largest read buffer of get() (one read per MiB of a large blob). */
@@ -29,7 +29,7 @@ export const SMALL_BLOB = WRITE_BATCH;
  * content, and a crash leaves at worst an unreferenced partial blob or temp file that garbage
  * collection removes (see put()).
  */
-export class LocalBlobStore implements BlobStore, LocalBlobPaths, RawBlobAccess, RawBlobOpener, BufferedBlobPut {
+export class LocalBlobStore implements BlobStore, LocalBlobPaths, RawBlobOpener, BufferedBlobPut {
   readonly #root: string;
   readonly #tmp: string;
   /** Shard folders known to exist: bit i of a 4-hex-digit shard `id[0..4]` = i, or by name (other ids). */

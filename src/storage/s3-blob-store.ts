@@ -4,7 +4,7 @@ import {
   HeadObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command, type S3Client,
 } from '@aws-sdk/client-s3';
 import { AlreadyExistsError, AppError, NotFoundError, ValidationError } from '../errors.ts';
-import { PLAIN_CODEC, readAll, type BlobContext, type BufferedBlobPut, type BlobEntry, type BlobStore, type ByteRange, type PutResult, type RawBlobAccess } from './blob-store.ts';
+import { PLAIN_CODEC, readAll, type BlobContext, type BufferedBlobPut, type BlobEntry, type BlobStore, type ByteRange, type PutResult } from './blob-store.ts';
 import type { OpenedRawBlob, RawBlobOpener } from './raw-blob.ts';
 import { createS3Client, normalizeS3Options, type S3StoreOptions } from './s3-config.ts';
 import { checkS3Access } from './s3-access-check.ts';
@@ -38,7 +38,7 @@ export interface IncompleteUpload {
  * `storage-unavailable` whose message says what is wrong (bucket missing, access denied, bad keys,
  * endpoint unreachable).
  */
-export class S3BlobStore implements BlobStore, BufferedBlobPut, RawBlobAccess, RawBlobOpener {
+export class S3BlobStore implements BlobStore, BufferedBlobPut, RawBlobOpener {
   readonly #client: S3Client;
   readonly #bucket: string;
   readonly #endpoint: string;

@@ -8,7 +8,8 @@ import type { HttpContext, Route } from '../http/context.ts';
 import { joinPath } from '../files/paths.ts';
 import type { FileNode } from '../files/types.ts';
 import { DavStatusError, sendDavError } from '../dav/dav-errors.ts';
-import { sendEmpty, XML_BODY_LIMIT, type DavRequest } from '../dav/dav-request.ts';
+import { sendEmpty, type DavRequest } from '../dav/dav-request.ts';
+import { XML_BODY_BYTES } from '../http/limits.ts';
 import { decodeRelPath, href } from '../dav/dav-target.ts';
 import { handleGet } from '../dav/get-handler.ts';
 import { drain, parseDepth } from '../dav/http-util.ts';
@@ -62,7 +63,7 @@ async function propfind(d: DavRequest, s: ShareWithNode, rel: string): Promise<v
   const { app, req, res, target } = d;
   const depth = parseDepth(req) ?? 1;
   if (depth === 'infinity') throw new DavStatusError(403, 'Depth: infinity is not supported on public links', 'Sabre\\DAV\\Exception\\Forbidden', '<d:propfind-finite-depth/>');
-  const request = withLinkPermissions(parsePropfind(await readBody(req, XML_BODY_LIMIT)), s.share.permissions);
+  const request = withLinkPermissions(parsePropfind(await readBody(req, XML_BODY_BYTES)), s.share.permissions);
   const self = await app.files.stat(target.uid, target.path);
   const canList = has(s.share.permissions, PERMISSION_READ);
   if (!canList && rel !== '') throw new NotFoundError('Not found');

@@ -22,7 +22,7 @@ describe('cli-support', () => {
     assert.equal(exitCodeFor(new ConflictError()), EXIT.REFUSED);
     assert.equal(exitCodeFor(new AlreadyExistsError()), EXIT.REFUSED);
     assert.equal(exitCodeFor(new ForbiddenError()), EXIT.REFUSED);
-    assert.equal(exitCodeFor(new CryptoError('bad tag')), EXIT.INTEGRITY);
+    assert.equal(exitCodeFor(new CryptoError('tag-mismatch', 'bad tag')), EXIT.INTEGRITY);
     assert.equal(exitCodeFor(new CliError('x', 42)), 42);
   });
 

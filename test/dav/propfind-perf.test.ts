@@ -9,7 +9,7 @@ import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { NodeRepository, newEtag } from '../../src/files/node-repository.ts';
 import { ADMIN, startTestInstance, type TestInstance } from '../support/test-instance.ts';
-import { MAX_INFINITY_ENTRIES } from '../../src/dav/propfind.ts';
+import { PROPFIND_INFINITY_ENTRIES as MAX_INFINITY_ENTRIES } from '../../src/http/limits.ts';
 import { dav, hrefs, PROPFIND_ALL_CLIENT, propfindBody } from './helpers.ts';
 
 const ENTRIES = 1000;
