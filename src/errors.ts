@@ -18,6 +18,12 @@ export class AppError extends Error {
  */
 export const STORAGE_UNAVAILABLE_MESSAGE = 'Storage is temporarily not available';
 
+/** What clients are told of a CryptoError (its message is for the server log and the audit). */
+export const INTEGRITY_FAILED_MESSAGE = 'Integrity check failed';
+
+/** What clients are told of a BlobMissingError: not a deleted file, so a sync client keeps its copy. */
+export const BLOB_MISSING_MESSAGE = 'The content of this file is missing from the server\'s storage (the file was not deleted; the administrator must restore it)';
+
 /** The thing addressed does not exist. */
 export class NotFoundError extends AppError {
   constructor(message = 'Not found') { super('not-found', message); }
@@ -141,10 +147,40 @@ export type CryptoReason = 'tag-mismatch' | 'truncated' | 'extended' | 'wrong-bi
  */
 export class CryptoError extends AppError {
   readonly reason: CryptoReason;
+  /** The blob whose read failed, filled in by the store that read it (for the audit entry). */
+  blob?: BlobRef;
   constructor(reason: CryptoReason, message: string, options?: { cause?: unknown }) {
     super('crypto', message, options);
     this.reason = reason;
   }
+}
+
+/** A stored blob and the file it belongs to. */
+export interface BlobRef {
+  readonly blobId: string;
+  readonly fileId: number;
+  readonly owner: string;
+}
+
+/**
+ * A committed file's blob is not in the store: data loss (a deleted or unmounted blob directory, a
+ * restore that missed blobs), never a file the user deleted. Adapters answer 500 and audit it;
+ * a 404 would make sync clients delete their copy.
+ */
+export class BlobMissingError extends AppError {
+  readonly blob: BlobRef;
+  constructor(blob: BlobRef, options?: { cause?: unknown }) {
+    super('blob-missing', `the content of file ${blob.fileId} of ${blob.owner} (blob ${blob.blobId}) is missing from storage`, options);
+    this.blob = blob;
+  }
+}
+
+/**
+ * The content store (S3, a mounted disk) failed or is unreachable: retry later. The message names
+ * bucket and endpoint for the server log; clients get STORAGE_UNAVAILABLE_MESSAGE.
+ */
+export class StorageUnavailableError extends AppError {
+  constructor(message: string, options?: { cause?: unknown }) { super('storage-unavailable', message, options); }
 }
 
 /**

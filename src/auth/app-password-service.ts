@@ -24,6 +24,21 @@ export function looksLikeAppPassword(s: string): boolean {
   return TOKEN_RE.test(s);
 }
 
+/**
+ * Per-user keys' wrappings of a user's private key under a token (encryption/user-keys.ts), so
+ * that a client logging in with the app password can unlock the key.
+ */
+export interface TokenKeyWrappings {
+  /**
+   * Stores a wrapping under `token`; false when none is made (master-key mode, or the key is not
+   * unlocked in this process).
+   * @throws the key storage's write error
+   */
+  addTokenWrapping(uid: string, token: string): Promise<boolean>;
+  /** Deletes the wrappings of the tokens with these SHA-256 hashes. @throws the key storage's error */
+  deleteTokenWrappings(uid: string, tokenHashes: readonly string[]): Promise<void>;
+}
+
 function sha256Hex(token: string): string {
   return createHash('sha256').update(token, 'utf8').digest('hex');
 }
@@ -34,14 +49,14 @@ function sha256Hex(token: string): string {
  */
 export class AppPasswordService {
   readonly #db: Db;
-  readonly #onRevoke: ((uid: string, tokenHashes: string[]) => Promise<void>) | undefined;
+  readonly #keys: TokenKeyWrappings | undefined;
   /**
-   * @param deps.onRevoke called with the token hashes of app passwords about to be revoked, before
-   *   their rows go (per-user keys delete the private-key wrappings they opened); if it throws, nothing is revoked.
+   * @param deps.keys per-user keys: a new app password gets its own wrapping of the private key;
+   *   revoking deletes the wrappings first (if that throws, nothing is revoked).
    */
-  constructor(deps: { db: Db; onRevoke?: (uid: string, tokenHashes: string[]) => Promise<void> }) {
+  constructor(deps: { db: Db; keys?: TokenKeyWrappings }) {
     this.#db = deps.db;
-    this.#onRevoke = deps.onRevoke;
+    this.#keys = deps.keys;
   }
 
   async #hashes(uid: string, id?: number): Promise<string[]> {
@@ -53,7 +68,9 @@ export class AppPasswordService {
   /**
    * Creates an app password for `uid` named `name` (the client's user agent, say).
    * @returns the token (show it once) and its info
-   * @throws ValidationError for an empty/over-long name
+   * @throws ValidationError for an empty/over-long name; the key storage's error when the key
+   *   wrapping cannot be written (the app password is then removed again: one that could never
+   *   unlock the user's files would fail later, far from the cause)
    */
   async create(uid: string, name: string): Promise<{ token: string; info: AppPasswordInfo }> {
     const n = (name ?? '').trim().slice(0, 255) || 'app password';
@@ -64,7 +81,14 @@ export class AppPasswordService {
     const row = await this.#db.insertInto('app_passwords')
       .values({ uid, name: n, token_hash: sha256Hex(token), created_at: createdAt, last_used: null })
       .returning('id').executeTakeFirstOrThrow();
-    return { token, info: { id: Number(row.id), uid, name: n, createdAt, lastUsed: null } };
+    const id = Number(row.id);
+    try {
+      await this.#keys?.addTokenWrapping(uid, token);
+    } catch (err) {
+      await this.#db.deleteFrom('app_passwords').where('id', '=', id).execute();
+      throw err;
+    }
+    return { token, info: { id, uid, name: n, createdAt, lastUsed: null } };
   }
 
   /** The user's app passwords, oldest first. */
@@ -81,7 +105,7 @@ export class AppPasswordService {
   async revoke(uid: string, id: number): Promise<void> {
     const hashes = await this.#hashes(uid, id);
     if (hashes.length === 0) throw new NotFoundError('No such app password');
-    await this.#onRevoke?.(uid, hashes);
+    await this.#keys?.deleteTokenWrappings(uid, hashes);
     const r = await this.#db.deleteFrom('app_passwords').where('uid', '=', uid).where('id', '=', id).executeTakeFirst();
     if (Number(r.numDeletedRows) === 0) throw new NotFoundError('No such app password');
   }
@@ -93,7 +117,7 @@ export class AppPasswordService {
   async revokeToken(uid: string, token: string): Promise<void> {
     const hash = sha256Hex(token);
     if (!(await this.#hashes(uid)).includes(hash)) throw new NotFoundError('No such app password');
-    await this.#onRevoke?.(uid, [hash]);
+    await this.#keys?.deleteTokenWrappings(uid, [hash]);
     const r = await this.#db.deleteFrom('app_passwords').where('uid', '=', uid).where('token_hash', '=', sha256Hex(token)).executeTakeFirst();
     if (Number(r.numDeletedRows) === 0) throw new NotFoundError('No such app password');
   }
@@ -101,7 +125,7 @@ export class AppPasswordService {
   /** Revokes every app password of `uid`; returns how many there were. */
   async revokeAll(uid: string): Promise<number> {
     const hashes = await this.#hashes(uid);
-    if (hashes.length > 0) await this.#onRevoke?.(uid, hashes);
+    if (hashes.length > 0) await this.#keys?.deleteTokenWrappings(uid, hashes);
     const r = await this.#db.deleteFrom('app_passwords').where('uid', '=', uid).executeTakeFirst();
     return Number(r.numDeletedRows);
   }

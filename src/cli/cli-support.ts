@@ -11,7 +11,7 @@
  * | 2    | usage: unknown command/option, missing argument, invalid input (`invalid`)    |
  * | 3    | not installed, or the config file is missing/invalid (`config`)               |
  * | 4    | not found (`not-found`): user, file, app                                      |
- * | 5    | conflict / refused: already exists, conflict, locked, forbidden, maintenance,  |
+ * | 5    | conflict / refused: already exists, conflict, locked, forbidden,               |
  * |      | quota, not supported, a confirmation answered "no"                             |
  * | 6    | authentication failed or throttled (`unauthenticated`, `throttled`)           |
  * | 7    | integrity/crypto error (`crypto`): tampered or undecryptable data             |
@@ -45,13 +45,13 @@ const CODE_TO_EXIT: Record<string, number> = {
   'precondition-failed': EXIT.REFUSED,
   'locked': EXIT.REFUSED,
   'forbidden': EXIT.REFUSED,
-  'maintenance': EXIT.REFUSED,
   'quota-exceeded': EXIT.REFUSED,
   'not-supported': EXIT.REFUSED,
   'too-large': EXIT.REFUSED,
   'unauthenticated': EXIT.AUTH,
   'throttled': EXIT.AUTH,
   'crypto': EXIT.INTEGRITY,
+  'blob-missing': EXIT.INTEGRITY,
   'storage-full': EXIT.FAILURE,
 };
 

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { AppError, STORAGE_UNAVAILABLE_MESSAGE, ThrottledError, classifyDiskFull } from '../errors.ts';
+import { AppError, BLOB_MISSING_MESSAGE, BlobMissingError, INTEGRITY_FAILED_MESSAGE, STORAGE_UNAVAILABLE_MESSAGE, StorageUnavailableError, ThrottledError, classifyDiskFull } from '../errors.ts';
+import { auditIntegrityFailure, isIntegrityFailure } from '../audit/integrity-audit.ts';
 import type { HttpContext } from '../http/context.ts';
 import { davErrorBody } from './xml-writer.ts';
 import { drain } from './http-util.ts';
@@ -31,12 +32,20 @@ const BY_CODE: Record<string, { status: number; exception: string }> = {
   throttled: { status: 429, exception: 'Sabre\\DAV\\Exception\\TooManyRequests' },
   'too-large': { status: 413, exception: 'Sabre\\DAV\\Exception\\RequestEntityTooLarge' },
   crypto: { status: 500, exception: 'Sabre\\DAV\\Exception' },
-  maintenance: { status: 503, exception: 'Sabre\\DAV\\Exception\\ServiceUnavailable' },
+  'blob-missing': { status: 500, exception: 'Sabre\\DAV\\Exception' },
   // as Nextcloud answers StorageNotAvailableException: clients retry later instead of failing the file
   'storage-unavailable': { status: 503, exception: 'Sabre\\DAV\\Exception\\ServiceUnavailable' },
   'not-supported': { status: 501, exception: 'Sabre\\DAV\\Exception\\NotImplemented' },
   'bad-gateway': { status: 502, exception: 'Sabre\\DAV\\Exception\\BadGateway' },
 };
+
+/** What the client is told: the messages of server-side failures name blobs, buckets and endpoints. */
+function clientMessage(err: AppError): string {
+  if (err.code === 'crypto') return INTEGRITY_FAILED_MESSAGE;
+  if (err instanceof BlobMissingError) return BLOB_MISSING_MESSAGE;
+  if (err instanceof StorageUnavailableError) return STORAGE_UNAVAILABLE_MESSAGE;
+  return err.message;
+}
 
 /** The 401 challenge Nextcloud clients expect. */
 export const BASIC_CHALLENGE = 'Basic realm="Nextcloud", charset="UTF-8"';
@@ -54,7 +63,8 @@ export function statusFor(err: unknown, method: string): number {
 /**
  * Answers a failed DAV request with a Sabre-style error body, or destroys the socket when the
  * headers are already out (never serve wrong or truncated bytes as if complete).
- * Crypto failures are logged and audited; unknown errors become a generic 500.
+ * Integrity failures (CryptoError, BlobMissingError) are logged and audited; unknown errors
+ * become a generic 500.
  */
 export function sendDavError(req: IncomingMessage, res: ServerResponse, ctx: HttpContext, thrown: unknown): void {
   const err = classifyDiskFull(thrown);
@@ -62,15 +72,13 @@ export function sendDavError(req: IncomingMessage, res: ServerResponse, ctx: Htt
   const status = statusFor(err, method);
   const clientGone = res.destroyed || req.destroyed;
   const code = err instanceof AppError ? err.code : undefined;
-  const integrity = code === 'crypto';
+  const integrity = isIntegrityFailure(err);
   // A server-side failure (storage down, say) is logged even when the request stream is gone: the
   // store destroys its source when it gives up, so a gone request does not mean a gone client.
   const serverFault = status >= 500 && (code !== undefined || !clientGone);
   if (integrity || serverFault) ctx.log.error({ err, method, path: ctx.rawPath }, 'dav request failed');
   else ctx.log.debug({ code: (err as AppError).code, msg: (err as Error).message }, 'dav request refused');
-  if (integrity) {
-    ctx.app.audit?.record('integrity.failure', { path: ctx.rawPath, method, reqId: ctx.reqId, message: (err as Error).message }).catch(() => {});
-  }
+  if (integrity) auditIntegrityFailure(ctx.app.audit, err, { path: ctx.rawPath, method, reqId: ctx.reqId });
   if (res.headersSent || res.destroyed) {
     res.destroy();
     return;
@@ -82,7 +90,7 @@ export function sendDavError(req: IncomingMessage, res: ServerResponse, ctx: Htt
     exception = err.exception; message = err.message; extra = err.extraXml;
   } else if (err instanceof AppError) {
     exception = status === 412 ? 'Sabre\\DAV\\Exception\\PreconditionFailed' : BY_CODE[err.code]?.exception ?? exception;
-    message = err.code === 'crypto' ? 'Integrity check failed' : err.code === 'storage-unavailable' ? STORAGE_UNAVAILABLE_MESSAGE : err.message;
+    message = clientMessage(err);
   }
   for (const h of res.getHeaderNames()) if (h !== 'x-request-id') res.removeHeader(h);
   res.statusCode = status;

@@ -1,6 +1,7 @@
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { CryptoError, NotFoundError, PreconditionFailedError } from '../errors.ts';
+import { STREAM_HIGH_WATER_MARK } from '../http/limits.ts';
 import { encodeSegment } from './dav-target.ts';
 import type { FileNode } from '../files/types.ts';
 import { DavStatusError } from './dav-errors.ts';
@@ -126,7 +127,7 @@ async function serveNode(d: DavRequest, node: FileNode): Promise<void> {
 function exactLength(expected: number): Transform {
   let seen = 0;
   return new Transform({
-    highWaterMark: 1 << 20,
+    highWaterMark: STREAM_HIGH_WATER_MARK,
     transform(chunk: Buffer, _enc, cb) {
       seen += chunk.length;
       if (seen > expected) cb(new CryptoError('size-mismatch', `content longer than its recorded size (${expected})`));

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { Readable, pipeline } from 'node:stream';
 import { pipeSource } from '../storage/source-pipe.ts';
-import { CryptoError, ValidationError } from '../errors.ts';
+import { CryptoError } from '../errors.ts';
 import { openRawBlob, type OpenedRawBlob } from '../storage/raw-blob.ts';
-import { PLAIN_CODEC, putPieces, readAll, type BlobContext, type BlobEntry, type BlobStore, type ByteRange, type PutResult } from '../storage/blob-store.ts';
+import { PLAIN_CODEC, assertByteRange, putPieces, readAll, type BlobContext, type BlobEntry, type BlobStore, type ByteRange, type PutResult } from '../storage/blob-store.ts';
 import { openHeader, openHeaderWithDek, type KekResolver, type OpenedHeader } from '../crypto/blob-header.ts';
 import { chunkRangeFor, encryptedSize, plaintextSize } from '../crypto/blob-sizes.ts';
 import { ChunkDecryptStream } from '../crypto/decrypt-stream.ts';
@@ -51,8 +51,6 @@ export interface EncryptedBlobStoreOptions {
   defaultKeyRoot: string;
   /** Cipher for new blobs (default AES-256-GCM). */
   cipher?: CipherId;
-  /** Called once for every read refused by an integrity check (for the audit log). Must not throw. */
-  onIntegrityFailure?: (f: IntegrityFailure) => void;
   /** Per-user-mode sharing keys (share keys, keyrings); absent = owner's root key only. */
   shareKeys?: ShareKeys;
   /**
@@ -60,14 +58,6 @@ export interface EncryptedBlobStoreOptions {
    * so a database altered to call an encrypted file plain is refused. Absent in unit tests.
    */
   seal?: RowSeal;
-}
-
-/** A refused read: which blob, whose file, and what failed. */
-export interface IntegrityFailure {
-  readonly blobId: string;
-  readonly fileId: number;
-  readonly owner: string;
-  readonly reason: string;
 }
 
 /** Sources up to this size are buffered and sealed in one go (the local store buffers as much for its small blobs). */
@@ -84,7 +74,6 @@ export class EncryptedBlobStore implements BlobStore {
   readonly #state: EncryptionState;
   readonly #defaultRoot: string;
   readonly #cipher: CipherId;
-  readonly #onFailure: ((f: IntegrityFailure) => void) | undefined;
   readonly #shareKeys: ShareKeys | undefined;
   /** Row seals, when configured (see EncryptedBlobStoreOptions.seal). */
   readonly seal: RowSeal | undefined;
@@ -96,7 +85,6 @@ export class EncryptedBlobStore implements BlobStore {
     this.#state = o.state;
     this.#defaultRoot = o.defaultKeyRoot;
     this.#cipher = o.cipher ?? CIPHER_AES_256_GCM;
-    this.#onFailure = o.onIntegrityFailure;
     this.#shareKeys = o.shareKeys;
     this.#shareKeys?.attachHeaderReader((blobId, ctx) => this.#readHeaderBytes(blobId, ctx));
   }
@@ -111,9 +99,9 @@ export class EncryptedBlobStore implements BlobStore {
     return (keyId) => this.#keys.resolveKey(keyId, ctx.owner);
   }
 
+  /** Names the blob in a refused read's CryptoError: the adapter that answers the request audits it. */
   #report(blobId: string, ctx: BlobContext, err: unknown): void {
-    if (!(err instanceof CryptoError) || !this.#onFailure) return;
-    try { this.#onFailure({ blobId, fileId: ctx.fileId, owner: ctx.owner, reason: err.message }); } catch { /* never masks the error */ }
+    if (err instanceof CryptoError) err.blob ??= { blobId, fileId: ctx.fileId, owner: ctx.owner };
   }
 
   get inner(): BlobStore { return this.#inner; }
@@ -229,7 +217,7 @@ export class EncryptedBlobStore implements BlobStore {
    * against its seal. Needed for a plain blob (nothing else authenticates it), checked for an
    * encrypted one when given (its size). Nothing to check without row seals, or for a blob the
    * caller has just written (`ctx.fresh`).
-   * @throws CryptoError (reported to the audit hook) when the row has no seal or another one.
+   * @throws CryptoError (naming the blob) when the row has no seal or another one.
    */
   checkRow(blobId: string, codec: string, ctx: BlobContext): void {
     if (!this.seal || ctx.fresh) return;
@@ -280,9 +268,7 @@ export class EncryptedBlobStore implements BlobStore {
     const { cipher } = opened.header;
     const contentKey = opened.contentKey;
     if (range) {
-      if (!Number.isSafeInteger(range.start) || !Number.isSafeInteger(range.end) || range.start < 0 || range.end < range.start) {
-        throw new ValidationError(`invalid byte range ${range.start}-${range.end}`);
-      }
+      assertByteRange(range);
       if (plainSize === 0 || range.start >= plainSize) return Readable.from([]);
       const cr = chunkRangeFor(range.start, range.end, plainSize);
       const stored = await raw.range(cr.rawStart, cr.rawEnd);

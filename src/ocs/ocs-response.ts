@@ -74,7 +74,6 @@ const CODE_STATUS: Record<string, number> = {
   'too-large': 413,
   'throttled': 429,
   'csrf': 412,
-  'maintenance': 503,
   'not-supported': 501,
   'quota-exceeded': 507,
   'storage-full': 507,

@@ -3,16 +3,16 @@ import {
   AbortMultipartUploadCommand, CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, HeadBucketCommand,
   HeadObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command, type S3Client,
 } from '@aws-sdk/client-s3';
-import { AlreadyExistsError, AppError, NotFoundError, ValidationError } from '../errors.ts';
-import { PLAIN_CODEC, readAll, type BlobContext, type BufferedBlobPut, type BlobEntry, type BlobStore, type ByteRange, type PutResult } from './blob-store.ts';
+import { AlreadyExistsError, AppError, NotFoundError, StorageUnavailableError } from '../errors.ts';
+import { PLAIN_CODEC, assertByteRange, readAll, type BlobContext, type BufferedBlobPut, type BlobEntry, type BlobStore, type ByteRange, type PutResult } from './blob-store.ts';
 import type { OpenedRawBlob, RawBlobOpener } from './raw-blob.ts';
 import { createS3Client, normalizeS3Options, type S3StoreOptions } from './s3-config.ts';
 import { checkS3Access } from './s3-access-check.ts';
-import { classifyS3Error, s3AppError } from './s3-errors.ts';
+import { blobIdAt, shardedPath } from './blob-id.ts';
+import { classifyS3Error, s3UnavailableError } from './s3-errors.ts';
 import { SourceFailedError, putObject, uploadStream } from './s3-stream-upload.ts';
 
 /** Same id rule as the local store: opaque, lowercase, 8–64 characters. */
-const BLOB_ID = /^[a-z0-9][a-z0-9-]{7,63}$/;
 
 /**
  * Most bytes openRaw() fetches before it knows what the caller wants: enough for every small blob
@@ -34,8 +34,8 @@ export interface IncompleteUpload {
  * uploading. Both are atomic on S3 (the object appears whole on PutObject / CompleteMultipartUpload or
  * not at all); a failing source aborts the multipart upload, so no parts are left behind.
  *
- * Errors: a missing blob is a NotFoundError; every other S3 failure is an AppError with code
- * `storage-unavailable` whose message says what is wrong (bucket missing, access denied, bad keys,
+ * Errors: a missing blob is a NotFoundError; every other S3 failure is a
+ * StorageUnavailableError whose message says what is wrong (bucket missing, access denied, bad keys,
  * endpoint unreachable).
  */
 export class S3BlobStore implements BlobStore, BufferedBlobPut, RawBlobOpener {
@@ -69,15 +69,14 @@ export class S3BlobStore implements BlobStore, BufferedBlobPut, RawBlobOpener {
    * @throws ValidationError when the id is not a valid blob id.
    */
   keyOf(blobId: string): string {
-    if (!BLOB_ID.test(blobId)) throw new ValidationError('invalid blob id');
-    return `${this.#prefix}${blobId.slice(0, 2)}/${blobId.slice(2, 4)}/${blobId}`;
+    return this.#prefix + shardedPath(blobId).join('/');
   }
 
   /**
    * Streams `source` into a new object. The store reads the source at the pace it uploads, holding at
    * most (queueSize + 1) parts in memory (queueSize uploading, one being filled).
    * @throws AlreadyExistsError when the id is taken; the source's own error when it fails (the upload
-   *   is aborted first); AppError `storage-unavailable` for S3 failures.
+   *   is aborted first); StorageUnavailableError for S3 failures.
    */
   async put(blobId: string, source: Readable, _ctx?: BlobContext): Promise<PutResult> {
     const key = this.keyOf(blobId);
@@ -115,25 +114,23 @@ export class S3BlobStore implements BlobStore, BufferedBlobPut, RawBlobOpener {
     return { size, codec: PLAIN_CODEC };
   }
 
-  /** Maps a failed put to AlreadyExistsError or AppError `storage-unavailable`; AppErrors pass as they are. */
+  /** Maps a failed put to AlreadyExistsError or StorageUnavailableError; AppErrors pass as they are. */
   #putError(blobId: string, err: unknown): AppError {
     if (err instanceof AppError) return err; // from the existence check before a multipart upload
     const kind = classifyS3Error(err);
     if (kind === 'exists') return new AlreadyExistsError(`blob ${blobId} already exists`);
-    return s3AppError('PUT', kind, this.#bucket, this.#endpoint, err);
+    return s3UnavailableError('PUT', kind, this.#bucket, this.#endpoint, err);
   }
 
   /**
    * Opens the blob (or the inclusive byte range of it) as a stream. A range that starts past the
    * end yields an empty stream (as a local file read would).
    * @throws NotFoundError when the blob is missing; ValidationError for a malformed range;
-   *   AppError `storage-unavailable` for S3 failures.
+   *   StorageUnavailableError for S3 failures.
    */
   async get(blobId: string, _codec: string, _ctx?: BlobContext, range?: ByteRange): Promise<Readable> {
     const key = this.keyOf(blobId);
-    if (range && !(Number.isSafeInteger(range.start) && Number.isSafeInteger(range.end) && range.start >= 0 && range.end >= range.start)) {
-      throw new ValidationError(`invalid byte range ${range.start}-${range.end}`);
-    }
+    assertByteRange(range);
     try {
       const res = await this.#client.send(new GetObjectCommand({
         Bucket: this.#bucket,
@@ -148,7 +145,7 @@ export class S3BlobStore implements BlobStore, BufferedBlobPut, RawBlobOpener {
         await this.rawSize(blobId); // NotFoundError if it vanished meanwhile
         return Readable.from([]);
       }
-      throw s3AppError('GET', kind, this.#bucket, this.#endpoint, err);
+      throw s3UnavailableError('GET', kind, this.#bucket, this.#endpoint, err);
     }
   }
 
@@ -157,7 +154,7 @@ export class S3BlobStore implements BlobStore, BufferedBlobPut, RawBlobOpener {
    * max(headBytes, wholeUpTo) bytes (at most OPEN_PREFETCH): the response's Content-Range gives the
    * size, so a small blob costs one request instead of HEAD + GET, and a full read of a big one two
    * (the prefetched bytes are served again, not fetched twice) instead of HEAD + GET + GET.
-   * @throws NotFoundError when the blob is missing; AppError `storage-unavailable` for S3 failures.
+   * @throws NotFoundError when the blob is missing; StorageUnavailableError for S3 failures.
    */
   async openRaw(blobId: string, headBytes: number, wholeUpTo: number): Promise<OpenedRawBlob> {
     const key = this.keyOf(blobId);
@@ -190,7 +187,7 @@ export class S3BlobStore implements BlobStore, BufferedBlobPut, RawBlobOpener {
         size = await this.rawSize(blobId);
         pre = Buffer.alloc(0);
       } else {
-        throw s3AppError('GET', kind, this.#bucket, this.#endpoint, err);
+        throw s3UnavailableError('GET', kind, this.#bucket, this.#endpoint, err);
       }
     }
     if (pre.length > size) pre = pre.subarray(0, size);
@@ -198,7 +195,7 @@ export class S3BlobStore implements BlobStore, BufferedBlobPut, RawBlobOpener {
     if (whole && pre.length < size) {
       // between OPEN_PREFETCH and wholeUpTo: fetch the rest so that head is the whole blob
       pre = Buffer.concat([pre, await readAll(await this.get(blobId, PLAIN_CODEC, undefined, { start: pre.length, end: size - 1 }))]);
-      if (pre.length !== size) throw new AppError('storage-unavailable', `S3 GET of blob ${blobId} returned ${pre.length} of ${size} bytes`);
+      if (pre.length !== size) throw new StorageUnavailableError(`S3 GET of blob ${blobId} returned ${pre.length} of ${size} bytes`);
     }
     const have = pre;
     return {
@@ -218,12 +215,12 @@ export class S3BlobStore implements BlobStore, BufferedBlobPut, RawBlobOpener {
     };
   }
 
-  /** @throws NotFoundError when the blob is missing; AppError `storage-unavailable` for S3 failures. */
+  /** @throws NotFoundError when the blob is missing; StorageUnavailableError for S3 failures. */
   async size(blobId: string, _codec?: string, _ctx?: BlobContext): Promise<number> {
     return this.rawSize(blobId);
   }
 
-  /** Stored size (HeadObject). @throws NotFoundError; AppError `storage-unavailable`. */
+  /** Stored size (HeadObject). @throws NotFoundError; StorageUnavailableError. */
   async rawSize(blobId: string): Promise<number> {
     const key = this.keyOf(blobId);
     try {
@@ -235,11 +232,11 @@ export class S3BlobStore implements BlobStore, BufferedBlobPut, RawBlobOpener {
         await this.#assertBucket('HEAD'); // a HEAD 404 does not say whether the key or the bucket is missing
         throw new NotFoundError(`blob ${blobId} is missing`);
       }
-      throw s3AppError('HEAD', kind, this.#bucket, this.#endpoint, err);
+      throw s3UnavailableError('HEAD', kind, this.#bucket, this.#endpoint, err);
     }
   }
 
-  /** Removes the blob; a missing blob is fine. @throws AppError `storage-unavailable`. */
+  /** Removes the blob; a missing blob is fine. @throws StorageUnavailableError. */
   async delete(blobId: string): Promise<void> {
     const key = this.keyOf(blobId);
     try {
@@ -247,13 +244,13 @@ export class S3BlobStore implements BlobStore, BufferedBlobPut, RawBlobOpener {
     } catch (err) {
       const kind = classifyS3Error(err);
       if (kind === 'no-such-key') return;
-      throw s3AppError('DELETE', kind, this.#bucket, this.#endpoint, err);
+      throw s3UnavailableError('DELETE', kind, this.#bucket, this.#endpoint, err);
     }
   }
 
   /**
    * Every blob under the prefix (ListObjectsV2, 1000 keys a page). Keys that are not blobs of this
-   * layout are skipped. @throws AppError `storage-unavailable`.
+   * layout are skipped. @throws StorageUnavailableError.
    */
   async *list(): AsyncIterable<BlobEntry> {
     let token: string | undefined;
@@ -262,7 +259,7 @@ export class S3BlobStore implements BlobStore, BufferedBlobPut, RawBlobOpener {
       try {
         page = await this.#client.send(new ListObjectsV2Command({ Bucket: this.#bucket, Prefix: this.#prefix, ContinuationToken: token, MaxKeys: this.#listPageSize }));
       } catch (err) {
-        throw s3AppError('LIST', classifyS3Error(err), this.#bucket, this.#endpoint, err);
+        throw s3UnavailableError('LIST', classifyS3Error(err), this.#bucket, this.#endpoint, err);
       }
       for (const obj of page.Contents ?? []) {
         const blobId = obj.Key ? this.#blobIdOf(obj.Key) : null;
@@ -274,7 +271,7 @@ export class S3BlobStore implements BlobStore, BufferedBlobPut, RawBlobOpener {
 
   /**
    * Multipart uploads under the prefix (or of one blob) that were neither completed nor aborted,
-   * e.g. left by a crashed process. @throws AppError `storage-unavailable`.
+   * e.g. left by a crashed process. @throws StorageUnavailableError.
    */
   async incompleteUploads(blobId?: string): Promise<IncompleteUpload[]> {
     const prefix = blobId === undefined ? this.#prefix : this.keyOf(blobId);
@@ -286,7 +283,7 @@ export class S3BlobStore implements BlobStore, BufferedBlobPut, RawBlobOpener {
       try {
         page = await this.#client.send(new ListMultipartUploadsCommand({ Bucket: this.#bucket, Prefix: prefix, KeyMarker: keyMarker, UploadIdMarker: uploadIdMarker }));
       } catch (err) {
-        throw s3AppError('LIST UPLOADS', classifyS3Error(err), this.#bucket, this.#endpoint, err);
+        throw s3UnavailableError('LIST UPLOADS', classifyS3Error(err), this.#bucket, this.#endpoint, err);
       }
       for (const u of page.Uploads ?? []) {
         if (u.Key && u.UploadId && (blobId === undefined || u.Key === prefix)) {
@@ -302,7 +299,7 @@ export class S3BlobStore implements BlobStore, BufferedBlobPut, RawBlobOpener {
 
   /**
    * Aborts incomplete multipart uploads older than `olderThanMs` (garbage collection after crashes).
-   * @returns how many were aborted. @throws AppError `storage-unavailable`.
+   * @returns how many were aborted. @throws StorageUnavailableError.
    */
   async abortStaleUploads(olderThanMs: number): Promise<number> {
     const now = Date.now();
@@ -313,26 +310,26 @@ export class S3BlobStore implements BlobStore, BufferedBlobPut, RawBlobOpener {
         await this.#client.send(new AbortMultipartUploadCommand({ Bucket: this.#bucket, Key: u.key, UploadId: u.uploadId }));
         n++;
       } catch (err) {
-        if (classifyS3Error(err) !== 'no-such-key') throw s3AppError('ABORT UPLOAD', classifyS3Error(err), this.#bucket, this.#endpoint, err);
+        if (classifyS3Error(err) !== 'no-such-key') throw s3UnavailableError('ABORT UPLOAD', classifyS3Error(err), this.#bucket, this.#endpoint, err);
       }
     }
     return n;
   }
 
-  /** Creates the bucket unless it exists (install, tests). @throws AppError `storage-unavailable`. */
+  /** Creates the bucket unless it exists (install, tests). @throws StorageUnavailableError. */
   async createBucketIfMissing(): Promise<void> {
     try {
       await this.#client.send(new HeadBucketCommand({ Bucket: this.#bucket }));
       return;
     } catch (err) {
-      if (classifyS3Error(err) !== 'no-such-key') throw s3AppError('HEAD BUCKET', classifyS3Error(err), this.#bucket, this.#endpoint, err);
+      if (classifyS3Error(err) !== 'no-such-key') throw s3UnavailableError('HEAD BUCKET', classifyS3Error(err), this.#bucket, this.#endpoint, err);
     }
     try {
       await this.#client.send(new CreateBucketCommand({ Bucket: this.#bucket }));
     } catch (err) {
       const name = (err as { name?: string }).name;
       if (name === 'BucketAlreadyOwnedByYou') return;
-      throw s3AppError('CREATE BUCKET', classifyS3Error(err), this.#bucket, this.#endpoint, err);
+      throw s3UnavailableError('CREATE BUCKET', classifyS3Error(err), this.#bucket, this.#endpoint, err);
     }
   }
 
@@ -355,8 +352,7 @@ export class S3BlobStore implements BlobStore, BufferedBlobPut, RawBlobOpener {
     const parts = key.slice(this.#prefix.length).split('/');
     if (parts.length !== 3) return null;
     const [a, b, id] = parts as [string, string, string];
-    if (!BLOB_ID.test(id) || id.slice(0, 2) !== a || id.slice(2, 4) !== b) return null;
-    return id;
+    return blobIdAt(a, b, id);
   }
 
   async #exists(key: string, op: string): Promise<boolean> {
@@ -365,7 +361,7 @@ export class S3BlobStore implements BlobStore, BufferedBlobPut, RawBlobOpener {
       return true;
     } catch (err) {
       const kind = classifyS3Error(err);
-      if (kind !== 'no-such-key') throw s3AppError(op, kind, this.#bucket, this.#endpoint, err);
+      if (kind !== 'no-such-key') throw s3UnavailableError(op, kind, this.#bucket, this.#endpoint, err);
       return false; // a missing bucket surfaces as NoSuchBucket on the upload itself
     }
   }
@@ -375,7 +371,7 @@ export class S3BlobStore implements BlobStore, BufferedBlobPut, RawBlobOpener {
       await this.#client.send(new HeadBucketCommand({ Bucket: this.#bucket }));
     } catch (err) {
       const kind = classifyS3Error(err);
-      throw s3AppError(op, kind === 'no-such-key' ? 'no-such-bucket' : kind, this.#bucket, this.#endpoint, err);
+      throw s3UnavailableError(op, kind === 'no-such-key' ? 'no-such-bucket' : kind, this.#bucket, this.#endpoint, err);
     }
   }
 }

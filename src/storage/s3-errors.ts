@@ -1,4 +1,4 @@
-import { AppError } from '../errors.ts';
+import { StorageUnavailableError } from '../errors.ts';
 
 /** What went wrong talking to S3, in the terms an admin can act on. */
 export type S3Failure = 'no-such-key' | 'no-such-bucket' | 'denied' | 'bad-credentials' | 'unreachable' | 'exists' | 'invalid-range' | 'other';
@@ -56,9 +56,9 @@ export function explainS3Failure(kind: S3Failure, bucket: string, endpoint: stri
 }
 
 /**
- * The AppError for a storage failure that is not "blob missing": code `storage-unavailable`,
- * message says what to fix, `cause` keeps the SDK error.
+ * The error for a storage failure that is not "blob missing": its message says what to fix,
+ * `cause` keeps the SDK error.
  */
-export function s3AppError(op: string, kind: S3Failure, bucket: string, endpoint: string, err: unknown): AppError {
-  return new AppError('storage-unavailable', `S3 ${op} failed: ${explainS3Failure(kind, bucket, endpoint, err)}`, { cause: err });
+export function s3UnavailableError(op: string, kind: S3Failure, bucket: string, endpoint: string, err: unknown): StorageUnavailableError {
+  return new StorageUnavailableError( `S3 ${op} failed: ${explainS3Failure(kind, bucket, endpoint, err)}`, { cause: err });
 }

@@ -1,7 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import type { App } from '../app.ts';
-import { AppError, AuthenticationError, NotFoundError, ThrottledError, ValidationError } from '../errors.ts';
+import { AppError, AuthenticationError, BLOB_MISSING_MESSAGE, BlobMissingError, INTEGRITY_FAILED_MESSAGE, NotFoundError, ThrottledError, ValidationError } from '../errors.ts';
+import { auditIntegrityFailure, isIntegrityFailure } from '../audit/integrity-audit.ts';
 import type { HttpContext, Route } from '../http/context.ts';
 import { joinPath, normalizePath } from '../files/paths.ts';
 import type { FileNode } from '../files/types.ts';
@@ -10,6 +11,7 @@ import { maintenanceGuard } from '../setup/maintenance.ts';
 import { withReaderWhen } from '../encryption/reader-grant.ts';
 import type { ShareWithNode } from '../sharing/share-repository.ts';
 import { PERMISSION_READ, has } from '../sharing/share-types.ts';
+import { assertPermitted } from '../sharing/share-access.ts';
 import { findLink, hasLinkSession, linkSessionCookie, verifyLinkPassword } from './public-link-access.ts';
 import { checkZipLimits, streamZip, type ZipEntry } from './public-link-zip.ts';
 import { publicDavRoutes } from './public-link-dav.ts';
@@ -89,6 +91,10 @@ function errorPage(res: ServerResponse, err: unknown): void {
   if (err instanceof AppError && (err.code === 'invalid' || err.code === 'too-large')) {
     return sendHtml(res, err.code === 'invalid' ? 400 : 413, page('Cannot download', `<h1>Cannot download</h1><p>${esc(err.message)}</p>`));
   }
+  if (isIntegrityFailure(err)) {
+    const message = err instanceof BlobMissingError ? BLOB_MISSING_MESSAGE : INTEGRITY_FAILED_MESSAGE;
+    return sendHtml(res, 500, page('Cannot download', `<h1>Cannot download</h1><p>${esc(message)}</p>`));
+  }
   if (err instanceof AppError && err.code === 'forbidden') {
     return sendHtml(res, 403, page('Forbidden', `<h1>Forbidden</h1><p>${esc(err.message)}</p>`));
   }
@@ -104,7 +110,7 @@ async function nodeAt(app: App, s: ShareWithNode, rel: string | null): Promise<F
 }
 
 async function download(app: App, req: IncomingMessage, res: ServerResponse, ctx: HttpContext, s: ShareWithNode): Promise<void> {
-  if (!has(s.share.permissions, PERMISSION_READ)) throw new AppErrorForbidden('This share does not allow downloads');
+  assertPermitted(s.share, 'read');
   const node = await nodeAt(app, s, ctx.query.get('path'));
   const common = { 'X-Content-Type-Options': 'nosniff', 'Content-Security-Policy': "default-src 'none'; sandbox", 'Cache-Control': 'no-store' };
   if (node.kind === 'file') {
@@ -135,12 +141,9 @@ async function download(app: App, req: IncomingMessage, res: ServerResponse, ctx
     res.end();
   } catch (err) {
     ctx.log.error({ err, shareId: s.share.id }, 'zip download failed');
+    if (isIntegrityFailure(err)) auditIntegrityFailure(app.audit, err, { via: 'public-link', shareId: s.share.id, reqId: ctx.reqId });
     res.destroy();
   }
-}
-
-class AppErrorForbidden extends AppError {
-  constructor(message: string) { super('forbidden', message); }
 }
 
 function contentDisposition(name: string): string {
@@ -189,6 +192,11 @@ export async function handlePublicLink(req: IncomingMessage, res: ServerResponse
     if (isDownload) return await download(app, req, res, ctx, s);
     sendHtml(res, 200, await sharePage(app, s));
   } catch (err) {
+    if (isIntegrityFailure(err)) {
+      // the path holds the link's token: the log redacts it, the audit entry does without
+      ctx.log.error({ err, path: ctx.rawPath }, 'public link: integrity failure');
+      auditIntegrityFailure(app.audit, err, { via: 'public-link', reqId: ctx.reqId });
+    }
     if (res.headersSent) { res.destroy(); return; }
     if (err instanceof ValidationError) return errorPage(res, new NotFoundError('Not found'));
     errorPage(res, err);

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { readSmallBody } from '../http/request-body.ts';
-import { AppError, STORAGE_UNAVAILABLE_MESSAGE, ThrottledError, ValidationError, classifyDiskFull } from '../errors.ts';
+import { AppError, BLOB_MISSING_MESSAGE, BlobMissingError, INTEGRITY_FAILED_MESSAGE, STORAGE_UNAVAILABLE_MESSAGE, StorageUnavailableError, ThrottledError, ValidationError, classifyDiskFull } from '../errors.ts';
+import { auditIntegrityFailure, isIntegrityFailure } from '../audit/integrity-audit.ts';
 import type { HttpContext } from '../http/context.ts';
 import { safeRedirectTarget } from './redirect-target.ts';
 
@@ -86,7 +87,7 @@ export function str(body: Record<string, unknown>, key: string, required = true)
 const STATUS: Record<string, number> = {
   'not-found': 404, 'already-exists': 409, conflict: 409, 'precondition-failed': 412, locked: 423,
   'quota-exceeded': 507, invalid: 400, unauthenticated: 401, forbidden: 403, throttled: 429,
-  maintenance: 503, 'too-large': 413, 'not-supported': 501, 'storage-unavailable': 503, 'storage-full': 507, csrf: 403,
+  'too-large': 413, 'not-supported': 501, 'storage-unavailable': 503, 'storage-full': 507, csrf: 403,
 };
 
 /** HTTP status of a typed error (500 for anything else). */
@@ -110,7 +111,13 @@ export function sendError(res: ServerResponse, ctx: HttpContext, thrown: unknown
   if (err instanceof ThrottledError) res.setHeader('Retry-After', String(err.retryAfterSeconds));
   if (status === 503) res.setHeader('Retry-After', '120'); // as the DAV adapter answers
   if (err instanceof AppError && err.code === 'storage-full') ctx.log.error({ err }, 'web api error: disk full');
-  if (err instanceof AppError && err.code === 'storage-unavailable') {
+  if (isIntegrityFailure(err)) {
+    ctx.log.error({ err, path: ctx.rawPath }, 'web api error: integrity failure');
+    auditIntegrityFailure(ctx.app.audit, err, { path: ctx.rawPath, reqId: ctx.reqId });
+    sendJson(res, 500, { error: { code: err.code, message: err instanceof BlobMissingError ? BLOB_MISSING_MESSAGE : INTEGRITY_FAILED_MESSAGE } });
+    return;
+  }
+  if (err instanceof StorageUnavailableError) {
     // the message names the bucket and endpoint: the log gets it, the browser gets Nextcloud's words
     ctx.log.error({ err }, 'web api error');
     sendJson(res, status, { error: { code: err.code, message: STORAGE_UNAVAILABLE_MESSAGE } });

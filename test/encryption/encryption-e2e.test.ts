@@ -69,9 +69,10 @@ test('over WebDAV: encrypted uploads leave no plaintext or names on disk; downlo
     // Both refusals are in the audit log, naming the file id and the failure.
     await new Promise((r) => setTimeout(r, 100));
     const events = [];
-    for await (const ev of inst.app.audit.read()) if (ev.event === 'encryption.integrity_failure') events.push(ev as unknown as Record<string, unknown>);
-    assert.ok(events.some((ev) => /chunk 0 failed authentication/.test(String(ev.reason))), JSON.stringify(events));
-    assert.ok(events.some((ev) => /chunk 127 failed authentication/.test(String(ev.reason))), JSON.stringify(events));
+    for await (const ev of inst.app.audit.read()) if (ev.event === 'integrity.failure') events.push(ev as unknown as Record<string, unknown>);
+    assert.ok(events.some((ev) => ev.reason === 'tag-mismatch' && /chunk 0 failed authentication/.test(String(ev.message))), JSON.stringify(events));
+    assert.ok(events.some((ev) => ev.reason === 'tag-mismatch' && /chunk 127 failed authentication/.test(String(ev.message))), JSON.stringify(events));
+    assert.equal(events.length, 2, 'each refused read is audited once');
   } finally {
     await inst.stop().catch(() => {});
   }

@@ -14,9 +14,10 @@ import { openApp, type App } from '../../src/app.ts';
 import { loadConfig } from '../../src/config/config.ts';
 import { IntegrityVerifier } from '../../src/encryption/integrity-verifier.ts';
 import { silentLogger } from '../../src/logger.ts';
-import { newBlobId } from '../../src/storage/local-blob-store.ts';
+import { newBlobId } from '../../src/storage/blob-id.ts';
 import { ADMIN, startTestInstance, type TestInstance } from '../support/test-instance.ts';
 import { enableEncryption } from '../support/encryption-enabler.ts';
+import { NodeFileRows } from '../../src/files/node-file-rows.ts';
 
 const DAV = '/remote.php/dav/files/admin';
 const EVIL = Buffer.from('attacker-chosen content');
@@ -58,7 +59,7 @@ for (const db of ['sqlite', 'pgsql'] as const) {
       assert.notEqual(r.status, 200, 'not served');
       assert.ok(!r.body.includes(EVIL.toString()), 'the attacker\'s bytes never reach the client');
       await new Promise((res) => setTimeout(res, 100));
-      assert.match(auditLines(), /encryption\.integrity_failure.*does not match its seal/);
+      assert.match(auditLines(), /"integrity\.failure".*"reason":"wrong-binding".*does not match its seal/);
     });
 
     it('a legitimately plain file pointed at another blob, or given another size, is refused', async () => {
@@ -84,7 +85,7 @@ for (const db of ['sqlite', 'pgsql'] as const) {
     });
 
     it('encryption:verify names every altered file; the untouched ones pass', async () => {
-      const report = await new IntegrityVerifier({ encryption: t.app.encryption, audit: t.app.audit, db: t.app.db }).verify();
+      const report = await new IntegrityVerifier({ encryption: t.app.encryption, audit: t.app.audit, rows: new NodeFileRows(t.app.db) }).verify();
       const damaged = report.damaged.map((d) => d.path).sort();
       assert.deepEqual(damaged, ['before.txt', 'empty.txt', 'other.txt', 'secret.txt']);
       assert.ok(report.damaged.every((d) => /seal/.test(d.reason)), JSON.stringify(report.damaged));

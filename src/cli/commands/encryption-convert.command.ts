@@ -157,7 +157,12 @@ async function runConvert(target: ConvertTarget, owner: string | undefined, cmd:
     }
     if (summary.interrupted) throw new CliError('interrupted: run the command again to convert the remaining files', 130);
     if (summary.failed.length > 0) {
-      for (const f of summary.failed) process.stderr.write(`${occFileName(f.owner, f.path)}: ${f.reason}\n`);
+      for (const f of summary.failed) {
+        process.stderr.write(`${occFileName(f.owner, f.path)}: ${f.reason}\n`);
+        if (f.integrity) {
+          await app.audit.record('integrity.failure', { uid: f.owner, path: occFileName(f.owner, f.path), fileid: f.fileid, source: `encryption:${target}-all`, message: f.reason }).catch(() => {});
+        }
+      }
       const integrity = summary.failed.some((f) => f.integrity);
       throw new CliError(`${summary.failed.length} files could not be ${target}ed and were left as they are (see above; ./occ encryption:verify checks every file)`, integrity ? EXIT.INTEGRITY : EXIT.FAILURE);
     }
