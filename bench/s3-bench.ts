@@ -27,6 +27,7 @@ import { KeyStore } from '../src/keys/key-store.ts';
 import type { BlobStore } from '../src/storage/blob-store.ts';
 import { S3BlobStore } from '../src/storage/s3-blob-store.ts';
 import { startCeph, type CephCluster } from '../test/support/ceph.ts';
+import { NodeFileRows } from '../src/files/node-file-rows.ts';
 
 const MiB = 1024 * 1024;
 const total = Number(process.env.BENCH_MIB ?? 256) * MiB;
@@ -54,11 +55,11 @@ async function encryptedOver(inner: BlobStore): Promise<{ store: BlobStore; clos
   const dir = mkdtempSync(join(tmpdir(), 'coffer-s3bench-'));
   const { db } = openDatabase({ type: 'sqlite', path: join(dir, 'coffer.db') });
   await migrateToLatest(db);
-  const appConfig = new AppConfigRepository(db);
+  const appConfig = new AppConfigRepository(db, { maxAgeMs: 0 });
   const keys = new KeyManager({ keyStore: new KeyStore(join(dir, 'data')), secret: randomBytes(32).toString('hex'), instanceId: 'ocs3bench1' });
-  const state = new EncryptionState(appConfig, 0);
+  const state = new EncryptionState(appConfig);
   const store = new EncryptedBlobStore({ inner, keys, state, defaultKeyRoot: join(dir, 'data') });
-  const service = new EncryptionService({ db, appConfig, keys, blobs: store, state, dataDirectory: join(dir, 'data') });
+  const service = new EncryptionService({ rows: new NodeFileRows(db), appConfig, keys, blobs: store, state, dataDirectory: join(dir, 'data') });
   await appConfig.set('encryption', 'enabled', 'yes');
   await service.enable();
   return { store, async close() { await db.destroy(); rmSync(dir, { recursive: true, force: true }); } };

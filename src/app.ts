@@ -20,6 +20,7 @@ import { LockService } from './files/lock-service.ts';
 import { UploadService } from './files/upload-service.ts';
 import { MaintenanceState } from './setup/maintenance.ts';
 import { AuditLog } from './audit/audit-log.ts';
+import { NodeFileRows } from './files/node-file-rows.ts';
 import { AppPasswordService } from './auth/app-password-service.ts';
 import { Authenticator } from './auth/authenticator.ts';
 import { PasswordHasher, type Argon2Params } from './auth/password-hasher.ts';
@@ -181,23 +182,14 @@ export async function openApp(config: Config, opts: OpenAppOptions = {}): Promis
   const shareKeys = new ShareKeys({ store: keyStoreNow, keys, userKeys, state: encState, topology: shareTopology });
   const encryptedBlobs = new EncryptedBlobStore({
     inner: rawBlobs, keys, state: encState, defaultKeyRoot: config.datadirectory, shareKeys, seal,
-    onIntegrityFailure: (f) => { void audit.record('encryption.integrity_failure', { ...f }).catch(() => {}); },
   });
-  const encryption = new EncryptionService({ db, appConfig, keys, blobs: encryptedBlobs, state: encState, dataDirectory: config.datadirectory });
+  const encryption = new EncryptionService({ rows: new NodeFileRows(db), appConfig, keys, blobs: encryptedBlobs, state: encState, dataDirectory: config.datadirectory });
   const blobs: BlobStore = encryptedBlobs;
   const locks = new LockService(db);
   const files = new ShareKeyedFilesService({ db, blobs, log, sealer: seal, checkRow: (id, codec, ctx) => encryptedBlobs.checkRow(id, codec, ctx) });
   const uploads = new UploadService({ db, blobs, files, log, sealer: seal });
   const users = new UserService({ db, hasher: new PasswordHasher(opts.argon2) });
-  // Per-user-key mode: a new app password gets its own wrapping of the (unlocked) private key, and
-  // revoking it deletes that wrapping.
-  const appPasswords = new (class extends AppPasswordService {
-    override async create(uid: string, name: string): ReturnType<AppPasswordService['create']> {
-      const r = await super.create(uid, name);
-      await userKeys.addTokenWrapping(uid, r.token).catch(() => false);
-      return r;
-    }
-  })({ db, onRevoke: (uid, hashes) => userKeys.deleteTokenWrappings(uid, hashes) });
+  const appPasswords = new AppPasswordService({ db, keys: userKeys });
   // Several server processes: brute-force counters in Redis (connects lazily on first use).
   // ioredis is loaded only when configured (it costs ~0.1 s of every ./occ start otherwise).
   // Without Redis they live in the database, where ./occ security:bruteforce:* sees them too.

@@ -1,5 +1,5 @@
 import type { App } from '../app.ts';
-import { assertPermitted, isMountRoot } from '../sharing/share-access.ts';
+import { assertPermitted, isMountRoot, writeOp } from '../sharing/share-access.ts';
 import type { DavRequest } from './dav-request.ts';
 import { sendEmpty } from './dav-request.ts';
 import { resolveDestination, type DavTarget } from './dav-target.ts';
@@ -49,7 +49,7 @@ export async function shareGate(d: DavRequest): Promise<boolean> {
       return false;
     case 'PUT': {
       const exists = await app.files.tryStat(target.uid, target.path);
-      assertPermitted(share, exists ? 'update' : 'create');
+      assertPermitted(share, writeOp(exists));
       return false;
     }
     case 'MKCOL':

@@ -11,9 +11,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AuthenticatedUser } from '../auth/types.ts';
 import { ForbiddenError, NotFoundError, ValidationError } from '../errors.ts';
-import { assertPermitted } from '../sharing/share-access.ts';
+import { assertPermitted, writeOp } from '../sharing/share-access.ts';
 import type { HttpContext } from '../http/context.ts';
-import type { ChunkInfo, UploadInfo } from '../files/upload-service.ts';
+import type { ChunkInfo, UploadInfo } from '../files/upload-repository.ts';
 import { assertUploadId } from '../files/upload-service.ts';
 import type { WriteOptions } from '../files/types.ts';
 import { DavStatusError } from './dav-errors.ts';
@@ -146,7 +146,7 @@ export async function uploadsHandler(req: IncomingMessage, res: ServerResponse, 
     // A destination inside a received share is written into the owner's tree, with the checks of
     // a PUT through the share: create for a new file, update to overwrite (a file share's mount too).
     const dest = await toRealTarget(app, view);
-    if (dest.share) assertPermitted(dest.share, (await app.files.tryStat(dest.uid, dest.path)) ? 'update' : 'create');
+    if (dest.share) assertPermitted(dest.share, writeOp(await app.files.tryStat(dest.uid, dest.path)));
     const opts: WriteOptions & { totalLength?: number | null } = writeOptionsFromHeaders(req);
     const mtimeHeader = header(req, 'x-oc-mtime');
     if (!parseOverwrite(req)) opts.ifNoneMatch = ['*'];

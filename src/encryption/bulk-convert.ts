@@ -1,14 +1,13 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
-import type { Db } from '../db/database.ts';
-import { num } from '../db/schema.ts';
 import { AppError, NotFoundError } from '../errors.ts';
 import { PLAIN_CODEC, hasLocalPaths, type BlobStore, type ByteRange } from '../storage/blob-store.ts';
-import { newBlobId } from '../storage/local-blob-store.ts';
+import { newBlobId } from '../storage/blob-id.ts';
 import { ConvertBatcher, type StagedConversion } from './convert-batch.ts';
 import { ConvertJournal } from './convert-journal.ts';
 import type { EncryptedBlobStore } from './encrypted-blob-store.ts';
 import { rowContext, type ConvertibleNode, type EncryptionService } from './encryption-service.ts';
 import { runPool } from './task-pool.ts';
+import type { FileRows } from './file-rows.ts';
 
 /** Files fetched (and journaled) at a time. */
 const PAGE = 128;
@@ -52,7 +51,7 @@ export interface ConvertSummary {
 }
 
 export interface BulkConvertOptions {
-  db: Db;
+  rows: FileRows;
   encryption: EncryptionService;
   /** The encryption decorator (app.blobs). */
   blobs: EncryptedBlobStore;
@@ -90,13 +89,7 @@ export class BulkConverter {
 
   /** Files and bytes still to convert. */
   async pending(target: ConvertTarget, owner?: string): Promise<{ files: number; bytes: number }> {
-    let q = this.#o.db.selectFrom('nodes')
-      .select((eb) => [eb.fn.countAll().as('n'), eb.fn.sum('size').as('bytes')])
-      .where('kind', '=', 'file').where('blob_id', 'is not', null);
-    q = target === 'encrypt' ? q.where('blob_codec', '=', PLAIN_CODEC) : q.where('blob_codec', '!=', PLAIN_CODEC);
-    if (owner) q = q.where('owner', '=', owner);
-    const r = await q.executeTakeFirst();
-    return { files: num((r?.n ?? 0) as number), bytes: num((r?.bytes ?? 0) as number) };
+    return this.#o.rows.countFiles(target === 'encrypt' ? 'plain' : 'encrypted', owner);
   }
 
   /**
@@ -105,7 +98,7 @@ export class BulkConverter {
    */
   async run(opts: RunOptions): Promise<ConvertSummary> {
     const { target } = opts;
-    const journal = new ConvertJournal({ dir: this.#o.workDir, db: this.#o.db, rawBlobs: this.#o.rawBlobs });
+    const journal = new ConvertJournal({ dir: this.#o.workDir, rows: this.#o.rows, rawBlobs: this.#o.rawBlobs });
     await journal.lock();
     let clean = false;
     try {
@@ -126,7 +119,7 @@ export class BulkConverter {
         report();
       };
       const batcher = new ConvertBatcher({
-        db: this.#o.db, blobs: this.#o.blobs, journal, sealer: this.#o.blobs.seal,
+        rows: this.#o.rows, blobs: this.#o.blobs, journal, sealer: this.#o.blobs.seal,
         onSettled: (s, r) => {
           if (r === 'converted') { converted++; bytes += s.node.size; } else skipped++;
           settle();
@@ -240,8 +233,8 @@ export class BulkConverter {
 
   /** A failure to report, or undefined when the file changed or vanished meanwhile (skip it). */
   async #failure(node: ConvertibleNode, err: unknown): Promise<ConvertFailure | undefined> {
-    const row = await this.#o.db.selectFrom('nodes').select(['blob_id', 'path']).where('fileid', '=', node.fileid).executeTakeFirst();
-    if (!row || row.blob_id !== node.blobId) return undefined;
+    const row = await this.#o.rows.currentBlob(node.fileid);
+    if (!row || row.blobId !== node.blobId) return undefined;
     if (!(err instanceof AppError)) throw err;
     return { fileid: node.fileid, owner: node.owner, path: row.path, reason: err.message, integrity: err.code === 'crypto' };
   }

@@ -1,4 +1,4 @@
-import type { Db } from '../db/database.ts';
+import type { FileRows } from './file-rows.ts';
 import type { BlobStore } from '../storage/blob-store.ts';
 import type { ConvertJournal } from './convert-journal.ts';
 import type { ConvertibleNode } from './encryption-service.ts';
@@ -12,7 +12,7 @@ export interface StagedConversion {
 }
 
 export interface ConvertBatcherOptions {
-  db: Db;
+  rows: FileRows;
   /** Deletes the blob that lost (the old one after a switch, the new one after a skip). */
   blobs: Pick<BlobStore, 'delete'>;
   journal: ConvertJournal;
@@ -72,16 +72,10 @@ export class ConvertBatcher {
   }
 
   async #commit(batch: StagedConversion[]): Promise<void> {
-    const switched = await this.#o.db.transaction().execute(async (trx) => {
-      const out: boolean[] = [];
-      for (const s of batch) {
-        const blob_seal = this.#o.sealer?.node(s.node.fileid, s.newId, s.codec, s.node.size) ?? null;
-        const upd = await trx.updateTable('nodes').set({ blob_id: s.newId, blob_codec: s.codec, blob_seal })
-          .where('fileid', '=', s.node.fileid).where('blob_id', '=', s.node.blobId).executeTakeFirst();
-        out.push(Number(upd.numUpdatedRows) === 1);
-      }
-      return out;
-    });
+    const switched = await this.#o.rows.switchBlobs(batch.map((s) => ({
+      fileId: s.node.fileid, oldBlobId: s.node.blobId, newBlobId: s.newId, codec: s.codec,
+      seal: this.#o.sealer?.node(s.node.fileid, s.newId, s.codec, s.node.size) ?? null,
+    })));
     await Promise.all(batch.map((s, i) => this.#o.blobs.delete(switched[i] ? s.node.blobId : s.newId)));
     await this.#o.journal.endMany(batch.map((s) => s.newId));
     batch.forEach((s, i) => this.#o.onSettled(s, switched[i] ? 'converted' : 'skipped'));

@@ -1,6 +1,6 @@
 import { open, readFile, readdir, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Db } from '../db/database.ts';
+import type { FileRows } from './file-rows.ts';
 import { ConflictError, NotFoundError } from '../errors.ts';
 import { PLAIN_CODEC, type BlobStore } from '../storage/blob-store.ts';
 
@@ -21,15 +21,15 @@ import { PLAIN_CODEC, type BlobStore } from '../storage/blob-store.ts';
 export class ConvertJournal {
   readonly #lockPath: string;
   readonly #journalPath: string;
-  readonly #db: Db;
+  readonly #rows: FileRows;
   readonly #raw: BlobStore;
   #fh: FileHandle | undefined;
   #locked = false;
 
-  constructor(o: { dir: string; db: Db; rawBlobs: BlobStore }) {
+  constructor(o: { dir: string; rows: FileRows; rawBlobs: BlobStore }) {
     this.#lockPath = join(o.dir, '.encryption-convert.lock');
     this.#journalPath = join(o.dir, '.encryption-convert.journal');
-    this.#db = o.db;
+    this.#rows = o.rows;
     this.#raw = o.rawBlobs;
   }
 
@@ -74,13 +74,13 @@ export class ConvertJournal {
     // only those that left something behind (a switched row, a new blob, a temp file).
     const unfinished = await this.#deleteTemps(new Set(open_.keys()));
     for (const [newId, oldId] of open_) {
-      if (await this.#referenced(newId)) {
+      if (await this.#rows.isReferenced(newId)) {
         unfinished.add(newId);
       } else if (await this.#exists(newId)) {
         unfinished.add(newId);
         await this.#raw.delete(newId);
       }
-      if (!(await this.#referenced(oldId))) await this.#raw.delete(oldId);
+      if (!(await this.#rows.isReferenced(oldId))) await this.#raw.delete(oldId);
     }
     await unlink(this.#journalPath).catch(() => {});
     this.#fh = await open(this.#journalPath, 'a', 0o600);
@@ -97,12 +97,6 @@ export class ConvertJournal {
     }
   }
 
-  async #referenced(blobId: string): Promise<boolean> {
-    const a = await this.#db.selectFrom('nodes').select('fileid').where('blob_id', '=', blobId).limit(1).executeTakeFirst();
-    if (a) return true;
-    const b = await this.#db.selectFrom('upload_chunks').select('blob_id').where('blob_id', '=', blobId).limit(1).executeTakeFirst();
-    return b !== undefined;
-  }
 
   /** Deletes the temp files (`<blobId>.<random>`) of the given new blobs; returns the ids that had one. */
   async #deleteTemps(blobIds: ReadonlySet<string>): Promise<Set<string>> {

@@ -2,14 +2,13 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
 import { stat } from 'node:fs/promises';
 import type { AppConfigRepository } from '../db/app-config.ts';
-import type { Db } from '../db/database.ts';
-import { num } from '../db/schema.ts';
 import { AppError, ConflictError, NotFoundError, ValidationError } from '../errors.ts';
 import { FORMAT_ID } from '../crypto/format.ts';
 import { KeyStore } from '../keys/key-store.ts';
 import { PLAIN_CODEC } from '../storage/blob-store.ts';
-import { newBlobId } from '../storage/local-blob-store.ts';
+import { newBlobId } from '../storage/blob-id.ts';
 import type { EncryptedBlobStore } from './encrypted-blob-store.ts';
+import type { FileRows, StoredFile } from './file-rows.ts';
 import { DEFAULT_MODULE_KEY, ENABLED_KEY, ENCRYPTION_APP, KEY_ROOT_KEY, MODULE_ID, STATE_APP, type EncryptionState } from './encryption-state.ts';
 import { createKeyBackup, restoreKeyBackup, DEFAULT_SCRYPT, type ScryptParams } from './key-backup.ts';
 import type { KeyManager, RotationProgress } from './key-manager.ts';
@@ -44,7 +43,8 @@ export function rowContext(node: ConvertibleNode): { fileId: number; owner: stri
 export type ConvertResult = 'converted' | 'skipped';
 
 export interface EncryptionServiceOptions {
-  db: Db;
+  /** The file rows conversion pages through and switches (files/node-file-rows.ts). */
+  rows: FileRows;
   appConfig: AppConfigRepository;
   keys: KeyManager;
   blobs: EncryptedBlobStore;
@@ -92,9 +92,7 @@ export class EncryptionService {
 
   /** Number of files stored encrypted. */
   async countEncrypted(): Promise<number> {
-    const r = await this.#o.db.selectFrom('nodes').select((eb) => eb.fn.countAll().as('n'))
-      .where('kind', '=', 'file').where('blob_codec', 'is not', null).where('blob_codec', '!=', PLAIN_CODEC).executeTakeFirst();
-    return num(r?.n as number);
+    return (await this.#o.rows.countFiles('encrypted')).files;
   }
 
   /**
@@ -112,13 +110,8 @@ export class EncryptionService {
    * Pages through file rows to convert: `target` 'encrypt' → rows with codec 'plain'; 'decrypt' → encrypted rows.
    * Keyset pagination by fileid (pass the last fileid as `after`).
    */
-  async nodesToConvert(target: 'encrypt' | 'decrypt', opts: { after?: number; limit?: number; owner?: string } = {}): Promise<ConvertibleNode[]> {
-    let q = this.#o.db.selectFrom('nodes').select(['fileid', 'owner', 'blob_id', 'blob_codec', 'size', 'blob_seal'])
-      .where('kind', '=', 'file').where('blob_id', 'is not', null).where('fileid', '>', opts.after ?? 0);
-    q = target === 'encrypt' ? q.where('blob_codec', '=', PLAIN_CODEC) : q.where('blob_codec', '!=', PLAIN_CODEC);
-    if (opts.owner) q = q.where('owner', '=', opts.owner);
-    const rows = await q.orderBy('fileid').limit(opts.limit ?? 500).execute();
-    return rows.map((r) => ({ fileid: r.fileid, owner: r.owner, blobId: r.blob_id!, codec: r.blob_codec ?? PLAIN_CODEC, size: num(r.size), seal: r.blob_seal }));
+  nodesToConvert(target: 'encrypt' | 'decrypt', opts: { after?: number; limit?: number; owner?: string } = {}): Promise<StoredFile[]> {
+    return this.#o.rows.filesPage(target === 'encrypt' ? 'plain' : 'encrypted', opts);
   }
 
   /**
@@ -129,14 +122,14 @@ export class EncryptionService {
    * @throws CryptoError when the source fails authentication (nothing is changed).
    */
   async reencryptBlob(node: ConvertibleNode, target: 'encrypt' | 'decrypt'): Promise<ConvertResult> {
-    const { blobs, db } = this.#o;
+    const { blobs, rows } = this.#o;
     const ctx = rowContext(node);
     const src = await blobs.get(node.blobId, node.codec, ctx);
     const newId = newBlobId();
     const res = target === 'encrypt' ? await blobs.putEncrypted(newId, src, ctx) : await blobs.putPlain(newId, src, ctx);
-    const upd = await db.updateTable('nodes').set({ blob_id: newId, blob_codec: res.codec, blob_seal: blobs.seal?.node(node.fileid, newId, res.codec, node.size) ?? null })
-      .where('fileid', '=', node.fileid).where('blob_id', '=', node.blobId).executeTakeFirst();
-    if (Number(upd.numUpdatedRows) !== 1) {
+    const seal = blobs.seal?.node(node.fileid, newId, res.codec, node.size) ?? null;
+    const [switched] = await rows.switchBlobs([{ fileId: node.fileid, oldBlobId: node.blobId, newBlobId: newId, codec: res.codec, seal }]);
+    if (!switched) {
       await blobs.delete(newId);
       return 'skipped';
     }
@@ -158,12 +151,8 @@ export class EncryptionService {
   /**
    * Every file row (for encryption:verify), keyset-paginated by fileid, optionally of one owner.
    */
-  async filesToVerify(opts: { after?: number; limit?: number; owner?: string } = {}): Promise<(ConvertibleNode & { path: string })[]> {
-    let q = this.#o.db.selectFrom('nodes').select(['fileid', 'owner', 'path', 'blob_id', 'blob_codec', 'size', 'blob_seal'])
-      .where('kind', '=', 'file').where('blob_id', 'is not', null).where('fileid', '>', opts.after ?? 0);
-    if (opts.owner) q = q.where('owner', '=', opts.owner);
-    const rows = await q.orderBy('fileid').limit(opts.limit ?? 500).execute();
-    return rows.map((r) => ({ fileid: r.fileid, owner: r.owner, path: r.path, blobId: r.blob_id!, codec: r.blob_codec ?? PLAIN_CODEC, size: num(r.size), seal: r.blob_seal }));
+  filesToVerify(opts: { after?: number; limit?: number; owner?: string } = {}): Promise<StoredFile[]> {
+    return this.#o.rows.filesPage('all', opts);
   }
 
   /**

@@ -16,28 +16,19 @@ export interface EncryptionStateSnapshot {
 }
 
 /**
- * Encryption on/off and the key storage root, read from the database with a short cache (default
- * 1 s), so that `occ encryption:enable` run in another process takes effect within a second.
+ * Encryption on/off and the key storage root, read through the settings cache (SETTINGS_MAX_AGE_MS),
+ * so that `occ encryption:enable` run in another process takes effect within a second.
  */
 export class EncryptionState {
   readonly #appConfig: AppConfigRepository;
-  readonly #ttlMs: number;
-  #cached: { at: number; value: EncryptionStateSnapshot } | undefined;
+  constructor(appConfig: AppConfigRepository) { this.#appConfig = appConfig; }
 
-  constructor(appConfig: AppConfigRepository, ttlMs = 1000) {
-    this.#appConfig = appConfig;
-    this.#ttlMs = ttlMs;
-  }
-
+  /** @throws database errors */
   async get(): Promise<EncryptionStateSnapshot> {
-    const now = Date.now();
-    if (this.#cached && now - this.#cached.at < this.#ttlMs) return this.#cached.value;
-    const all = await this.#appConfig.all(STATE_APP);
-    const value = { enabled: all[ENABLED_KEY] === 'yes', keyRoot: all[KEY_ROOT_KEY] || undefined };
-    this.#cached = { at: now, value };
-    return value;
+    const enabled = (await this.#appConfig.cachedGet(STATE_APP, ENABLED_KEY)) === 'yes';
+    return { enabled, keyRoot: (await this.#appConfig.cachedGet(STATE_APP, KEY_ROOT_KEY)) || undefined };
   }
 
-  /** Forget the cache (after this process changed the state). */
-  invalidate(): void { this.#cached = undefined; }
+  /** Reads the database on the next get (a status shown to an admin must be current). */
+  invalidate(): void { this.#appConfig.forget(STATE_APP); }
 }

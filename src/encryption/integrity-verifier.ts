@@ -1,4 +1,4 @@
-import type { Db } from '../db/database.ts';
+import type { FileRows } from './file-rows.ts';
 import { PLAIN_CODEC } from '../storage/blob-store.ts';
 import type { ConvertibleNode, EncryptionService } from './encryption-service.ts';
 import { runPool } from './task-pool.ts';
@@ -48,18 +48,18 @@ export function occFileName(owner: string, path: string): string {
 export class IntegrityVerifier {
   readonly #enc: EncryptionService;
   readonly #audit: IntegrityAudit;
-  readonly #db: Db | undefined;
-  /** `db`, when given, lets a file that was overwritten or deleted during the check count as intact (the server may run). */
-  constructor(o: { encryption: EncryptionService; audit: IntegrityAudit; db?: Db }) {
+  readonly #rows: FileRows | undefined;
+  /** `rows`, when given, let a file that was overwritten or deleted during the check count as intact (the server may run). */
+  constructor(o: { encryption: EncryptionService; audit: IntegrityAudit; rows?: FileRows }) {
     this.#enc = o.encryption;
     this.#audit = o.audit;
-    this.#db = o.db;
+    this.#rows = o.rows;
   }
 
   async #changedMeanwhile(node: ConvertibleNode): Promise<boolean> {
-    if (!this.#db) return false;
-    const row = await this.#db.selectFrom('nodes').select('blob_id').where('fileid', '=', node.fileid).executeTakeFirst();
-    return !row || row.blob_id !== node.blobId;
+    if (!this.#rows) return false;
+    const row = await this.#rows.currentBlob(node.fileid);
+    return !row || row.blobId !== node.blobId;
   }
 
   /** @throws database errors; per-file failures are reported, not thrown. */

@@ -76,7 +76,6 @@ export class UserKeys implements UserRootKeys {
   readonly #kdf: KdfParams;
   readonly session: UserKeySession;
   readonly recovery: RecoveryKey;
-  #mode: { at: number; perUser: boolean } | undefined;
   readonly #unlocking = new Map<string, Promise<void>>();
 
   constructor(o: UserKeysOptions) {
@@ -91,11 +90,7 @@ export class UserKeys implements UserRootKeys {
   get kdf(): KdfParams { return this.#kdf; }
 
   async perUserMode(): Promise<boolean> {
-    const now = Date.now();
-    if (this.#mode && now - this.#mode.at < 1000) return this.#mode.perUser;
-    const perUser = (await this.#appConfig.get(MODE_APP, MODE_KEY)) === '0';
-    this.#mode = { at: now, perUser };
-    return perUser;
+    return (await this.#appConfig.cachedGet(MODE_APP, MODE_KEY)) === '0';
   }
 
   /**
@@ -109,7 +104,6 @@ export class UserKeys implements UserRootKeys {
       throw new ConflictError(`${encryptedFiles} files are stored encrypted: the key mode can only be changed while no encrypted file exists (run ./occ encryption:decrypt-all first)`);
     }
     await this.#appConfig.set(MODE_APP, MODE_KEY, perUser ? '0' : '1');
-    this.#mode = undefined;
     if (!perUser) {
       const store = this.#store();
       for (const uid of await store.users()) {

@@ -2,9 +2,10 @@ import type { Readable } from 'node:stream';
 import { transact, type Db } from '../db/database.ts';
 import { AlreadyExistsError, ConflictError, ForbiddenError, NotFoundError, QuotaExceededError } from '../errors.ts';
 import type { BlobStore } from '../storage/blob-store.ts';
-import { newBlobId } from '../storage/local-blob-store.ts';
+import { newBlobId } from '../storage/blob-id.ts';
 import type { FilesService } from './files-service.ts';
 import { newEtag, type Executor, type NodeRepository } from './node-repository.ts';
+import { PropertyRepository } from './property-repository.ts';
 import { baseName, isSameOrInside, normalizePath, parentPath } from './paths.ts';
 import type { CopyMoveOptions, FileNode, WriteResult } from './types.ts';
 
@@ -53,6 +54,7 @@ const CONTENT_PARALLELISM = 4;
 export class CopyMoveService {
   readonly #db: Db;
   readonly #repo: NodeRepository;
+  readonly #props = new PropertyRepository();
   readonly #blobs: BlobStore;
   readonly #files: FilesService;
 
@@ -181,7 +183,7 @@ export class CopyMoveService {
             mimetype: x.from.mimetype, blobId: x.blobId, blobCodec: x.codec, checksum: x.from.checksum,
           });
           idByPath.set(x.path, x.fileId);
-          await this.#repo.copyProperties(trx, x.from.fileId, x.fileId);
+          await this.#props.copyProperties(trx, x.from.fileId, x.fileId);
           rootNode ??= n;
         }
         await this.#repo.propagate(trx, to.uid, d, rootNode!.size, nowSeconds());

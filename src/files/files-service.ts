@@ -3,15 +3,16 @@ import { pipeSource } from '../storage/source-pipe.ts';
 import { HashingCounter, digestStream, formatChecksums, parseChecksums } from './checksums.ts';
 import { transact, type Db } from '../db/database.ts';
 import {
-  AlreadyExistsError, AppError, ConflictError, ForbiddenError, NotFoundError, PreconditionFailedError, QuotaExceededError, ValidationError,
+  AlreadyExistsError, AppError, BlobMissingError, ConflictError, ForbiddenError, NotFoundError, PreconditionFailedError, QuotaExceededError, ValidationError,
 } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import type { BlobContext, BlobStore, ByteRange } from '../storage/blob-store.ts';
-import { newBlobId } from '../storage/local-blob-store.ts';
+import { newBlobId } from '../storage/blob-id.ts';
 import { CopyMoveService, type TreeRef } from './copy-move-service.ts';
 import { assertPropertyBounds } from './dead-property-bounds.ts';
 import { DIR_MIMETYPE, mimetypeFor } from './mimetypes.ts';
 import { NodeRepository, newEtag, type Executor } from './node-repository.ts';
+import { PropertyRepository } from './property-repository.ts';
 import { baseName, normalizePath, parentPath } from './paths.ts';
 import { assertValidMtime } from './mtime.ts';
 import type { RowSealer } from '../db/row-sealer.ts';
@@ -50,6 +51,7 @@ function ctxOf(node: Pick<FileNode, 'fileId' | 'owner'> & Partial<Pick<FileNode,
  */
 export class FilesService {
   readonly #repo: NodeRepository;
+  readonly #props = new PropertyRepository();
   readonly #db: Db;
   readonly #blobs: BlobStore;
   readonly #log: Logger;
@@ -66,9 +68,6 @@ export class FilesService {
     this.#log = deps.log;
     this.#copyMove = new CopyMoveService({ db: deps.db, repo: this.#repo, blobs: deps.blobs, files: this });
   }
-
-  /** Allocates a file id ahead of writing content bound to it (chunked uploads use it). */
-  allocateFileId(): Promise<number> { return this.#repo.allocateFileId(); }
 
   /** The user's root folder, created on first use. */
   async ensureHome(uid: string): Promise<FileNode> {
@@ -274,7 +273,11 @@ export class FilesService {
     return this.openNode(node, range);
   }
 
-  /** Opens the content of a node already looked up. @throws ConflictError for folders. */
+  /**
+   * Opens the content of a node already looked up.
+   * @throws ConflictError for folders; BlobMissingError when the row still names a blob the store
+   *   does not have; NotFoundError when the file was deleted or rewritten meanwhile.
+   */
   async openNode(node: FileNode, range?: ByteRange): Promise<FileContent> {
     if (node.kind !== 'file') throw new ConflictError(`${node.path} is a folder`);
     if (!node.blobId) return { node, stream: Readable.from([]), range };
@@ -282,7 +285,14 @@ export class FilesService {
     // before the empty-file shortcut: a row's size (0 included) is part of what its seal covers
     this.#checkRow?.(node.blobId, node.blobCodec ?? 'plain', ctx);
     if (node.size === 0) return { node, stream: Readable.from([]), range };
-    const stream = await this.#blobs.get(node.blobId, node.blobCodec ?? 'plain', ctx, range);
+    const blobId = node.blobId;
+    const stream = await this.#blobs.get(blobId, node.blobCodec ?? 'plain', ctx, range).catch(async (err: unknown) => {
+      if (!(err instanceof NotFoundError)) throw err;
+      // A blob deleted by a concurrent overwrite or delete is a 404; one the row still names is lost data.
+      const now = await this.#repo.byId(this.#db, node.fileId);
+      if (now?.blobId === blobId) throw new BlobMissingError({ blobId, fileId: node.fileId, owner: node.owner }, { cause: err });
+      throw err;
+    });
     return { node, stream, range };
   }
 
@@ -339,7 +349,7 @@ export class FilesService {
     const node = await this.stat(uid, path);
     const etag = newEtag();
     await transact(this.#db, async (trx) => {
-      await trx.updateTable('nodes').set({ mtime, etag }).where('fileid', '=', node.fileId).execute();
+      await this.#repo.setMtime(trx, node.fileId, mtime, etag);
       await this.#repo.propagate(trx, uid, node.path, 0);
     });
     return { ...node, mtime, etag };
@@ -348,17 +358,17 @@ export class FilesService {
   /** @throws NotFoundError */
   async setFavorite(uid: string, path: string, favorite: boolean): Promise<FileNode> {
     const node = await this.stat(uid, path);
-    await this.#db.updateTable('nodes').set({ favorite: favorite ? 1 : 0 }).where('fileid', '=', node.fileId).execute();
+    await this.#repo.setFavorite(this.#db, node.fileId, favorite);
     return { ...node, favorite };
   }
 
   async getProperties(fileId: number): Promise<DeadProperty[]> {
-    return (await this.#repo.properties(this.#db, [fileId])).get(fileId) ?? [];
+    return (await this.#props.properties(this.#db, [fileId])).get(fileId) ?? [];
   }
 
   /** Dead properties of many nodes at once (PROPFIND Depth 1). */
   getPropertiesOf(fileIds: number[]): Promise<Map<number, DeadProperty[]>> {
-    return this.#repo.properties(this.#db, fileIds);
+    return this.#props.properties(this.#db, fileIds);
   }
 
   /**
@@ -367,16 +377,15 @@ export class FilesService {
    */
   async patchProperties(fileId: number, ops: PropPatchOp[]): Promise<void> {
     await transact(this.#db, async (trx) => {
-      const before = await this.#repo.propertyUsage(trx, fileId);
-      await this.#repo.applyPropPatch(trx, fileId, ops);
-      assertPropertyBounds(before, await this.#repo.propertyUsage(trx, fileId));
+      const before = await this.#props.propertyUsage(trx, fileId);
+      await this.#props.applyPropPatch(trx, fileId, ops);
+      assertPropertyBounds(before, await this.#props.propertyUsage(trx, fileId));
     });
   }
 
   async quota(uid: string): Promise<Quota> {
     const total = await this.#repo.userQuota(this.#db, uid);
-    const root = await this.#repo.byPath(this.#db, uid, '');
-    return { used: root?.size ?? 0, total };
+    return { used: await this.#repo.usedBytes(this.#db, uid), total };
   }
 
   /** Hashes the stored content and records the checksum (PATCH X-Recalculate-Hash). @throws NotFoundError, ConflictError */
@@ -386,7 +395,7 @@ export class FilesService {
     const digest = await digestStream(content.stream, algo);
     const map = parseChecksums(node.checksum);
     map.set(algo, digest);
-    await this.#db.updateTable('nodes').set({ checksum: formatChecksums(map) }).where('fileid', '=', node.fileId).where('blob_id', '=', node.blobId).execute();
+    if (node.blobId) await this.#repo.setChecksum(this.#db, node.fileId, node.blobId, formatChecksums(map));
     return `${algo}:${digest}`;
   }
 

@@ -4,6 +4,8 @@ import type { Logger } from '../logger.ts';
 import type { BlobStore } from '../storage/blob-store.ts';
 import type { LockService } from './lock-service.ts';
 import type { UploadService } from './upload-service.ts';
+import { NodeRepository } from './node-repository.ts';
+import { UploadRepository } from './upload-repository.ts';
 import { STALE_UPLOAD_SECONDS } from './upload-service.ts';
 
 /** Default grace period: a blob younger than this is never collected (it may be about to be committed). */
@@ -52,6 +54,8 @@ const BATCH = 500;
  */
 export class GarbageCollector {
   readonly #db: Db;
+  readonly #nodes: NodeRepository;
+  readonly #chunks = new UploadRepository();
   readonly #raw: BlobStore;
   readonly #uploads: UploadService;
   readonly #locks: LockService;
@@ -61,6 +65,7 @@ export class GarbageCollector {
   constructor(deps: { db: Db; rawBlobs: BlobStore; uploads: UploadService; locks: LockService; sessions?: { cleanup(): Promise<number> }; log?: Logger }) {
     this.#sessions = deps.sessions;
     this.#db = deps.db;
+    this.#nodes = new NodeRepository(deps.db);
     this.#raw = deps.rawBlobs;
     this.#uploads = deps.uploads;
     this.#locks = deps.locks;
@@ -89,11 +94,10 @@ export class GarbageCollector {
       if (batch.length === 0) return;
       const ids = batch;
       batch = [];
-      const live = new Set<string>();
-      for (const r of await this.#db.selectFrom('nodes').select('blob_id').where('blob_id', 'in', ids).execute()) if (r.blob_id) live.add(r.blob_id);
-      for (const r of await this.#db.selectFrom('upload_chunks').select('blob_id').where('blob_id', 'in', ids).execute()) live.add(r.blob_id);
+      const byNodes = await this.#nodes.referencedBlobs(this.#db, ids);
+      const byChunks = await this.#chunks.referencedBlobs(this.#db, ids);
       for (const id of ids) {
-        if (live.has(id)) continue;
+        if (byNodes.has(id) || byChunks.has(id)) continue;
         report.orphanedBlobs++;
         if (!opts.dryRun) await this.#raw.delete(id);
       }

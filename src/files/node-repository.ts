@@ -5,9 +5,10 @@ import { QueryTemplate } from '../db/query-template.ts';
 import { ROWS_AS_ARRAYS } from '../db/statement-cache.ts';
 import { num, type Database, type NodesTable } from '../db/schema.ts';
 import type { RowSealer } from '../db/row-sealer.ts';
-import type { DeadProperty, FileNode, PropPatchOp } from './types.ts';
+import type { FileNode } from './types.ts';
 import { ancestorsOf, parentPath } from './paths.ts';
-import type { PropertyUsage } from './dead-property-bounds.ts';
+import { PLAIN_CODEC } from '../storage/blob-store.ts';
+import type { StorageFilter, StoredFile } from '../encryption/file-rows.ts';
 
 /** A database handle or an open transaction. */
 export type Executor = Db | Transaction<Database>;
@@ -102,8 +103,9 @@ export function subtreeBounds(p: string): { lo: string; hi: string } {
 }
 
 /**
- * The queries on the `nodes` and `properties` tables. Every method takes the executor to use, so
- * the service composes them inside one transaction.
+ * The queries on the `nodes` table (and the `file_ids` sequence); every layer that needs a node
+ * row asks here. Every method takes the executor to use, so callers compose them inside one
+ * transaction. Deleting a subtree also deletes its dead properties (as a foreign key cascade would).
  */
 export class NodeRepository {
   readonly #db: Db;
@@ -290,47 +292,88 @@ export class NodeRepository {
     await ex.updateTable('nodes').set({ path: dst, name: dstName, parent_id: dstParentId }).where('fileid', '=', node.fileId).execute();
   }
 
-  async properties(ex: Executor, fileIds: number[]): Promise<Map<number, DeadProperty[]>> {
-    const out = new Map<number, DeadProperty[]>();
-    if (fileIds.length === 0) return out;
-    for (let i = 0; i < fileIds.length; i += 500) {
-      const rows = await ex.selectFrom('properties').selectAll().where('fileid', 'in', fileIds.slice(i, i + 500)).execute();
-      for (const r of rows) {
-        const id = num(r.fileid);
-        const list = out.get(id) ?? [];
-        list.push({ namespace: r.namespace, name: r.name, value: r.value });
-        out.set(id, list);
-      }
-    }
+  /** Sets a node's mtime and etag (the ancestors are the caller's: propagate). */
+  async setMtime(ex: Executor, fileId: number, mtime: number, etag: string): Promise<void> {
+    await ex.updateTable('nodes').set({ mtime, etag }).where('fileid', '=', fileId).execute();
+  }
+
+  async setFavorite(ex: Executor, fileId: number, favorite: boolean): Promise<void> {
+    await ex.updateTable('nodes').set({ favorite: favorite ? 1 : 0 }).where('fileid', '=', fileId).execute();
+  }
+
+  /** Records checksums for the content `blobId`; a row rewritten meanwhile keeps its own. */
+  async setChecksum(ex: Executor, fileId: number, blobId: string, checksum: string | null): Promise<void> {
+    await ex.updateTable('nodes').set({ checksum }).where('fileid', '=', fileId).where('blob_id', '=', blobId).execute();
+  }
+
+  /**
+   * Points file `fileId` from `oldBlobId` at `newBlobId` holding the same content in another codec
+   * (encrypt-all, decrypt-all), with the seal the caller computed. Returns false when the file was
+   * rewritten or deleted meanwhile.
+   */
+  async switchBlob(ex: Executor, fileId: number, oldBlobId: string, newBlobId: string, codec: string, seal: string | null): Promise<boolean> {
+    const r = await ex.updateTable('nodes').set({ blob_id: newBlobId, blob_codec: codec, blob_seal: seal })
+      .where('fileid', '=', fileId).where('blob_id', '=', oldBlobId).executeTakeFirst();
+    return Number(r.numUpdatedRows) === 1;
+  }
+
+  /** Which of `blobIds` a file row names (the others are, as far as nodes go, orphans). */
+  async referencedBlobs(ex: Executor, blobIds: string[]): Promise<Set<string>> {
+    const out = new Set<string>();
+    if (blobIds.length === 0) return out;
+    for (const r of await ex.selectFrom('nodes').select('blob_id').where('blob_id', 'in', blobIds).execute()) if (r.blob_id) out.add(r.blob_id);
     return out;
   }
 
-  async applyPropPatch(ex: Executor, fileId: number, ops: PropPatchOp[]): Promise<void> {
-    for (const op of ops) {
-      if (op.op === 'set') {
-        await ex.insertInto('properties').values({ fileid: fileId, namespace: op.prop.namespace, name: op.prop.name, value: op.prop.value })
-          .onConflict((oc) => oc.columns(['fileid', 'namespace', 'name']).doUpdateSet({ value: op.prop.value }))
-          .execute();
-      } else {
-        await ex.deleteFrom('properties').where('fileid', '=', fileId).where('namespace', '=', op.namespace).where('name', '=', op.name).execute();
-      }
+  /** Bytes `owner` uses: the size of their root (0 before their first write). */
+  async usedBytes(ex: Executor, owner: string): Promise<number> {
+    const row = await ex.selectFrom('nodes').select('size').where('owner', '=', owner).where('path', '=', '').executeTakeFirst();
+    return row ? num(row.size) : 0;
+  }
+
+  #files(ex: Executor, filter: StorageFilter, owner?: string) {
+    let q = ex.selectFrom('nodes').where('kind', '=', 'file').where('blob_id', 'is not', null);
+    if (filter === 'plain') q = q.where('blob_codec', '=', PLAIN_CODEC);
+    if (filter === 'encrypted') q = q.where('blob_codec', '!=', PLAIN_CODEC);
+    return owner ? q.where('owner', '=', owner) : q;
+  }
+
+  /** How many files with content `filter` selects, and their bytes. */
+  async countFiles(ex: Executor, filter: StorageFilter, owner?: string): Promise<{ files: number; bytes: number }> {
+    const r = await this.#files(ex, filter, owner)
+      .select((eb) => [eb.fn.countAll().as('n'), eb.fn.sum('size').as('bytes')]).executeTakeFirst();
+    return { files: num((r?.n ?? 0) as number), bytes: num((r?.bytes ?? 0) as number) };
+  }
+
+  /** One page of files with content, by ascending file id after `after` (keyset pagination). */
+  async filesPage(ex: Executor, filter: StorageFilter, opts: { after?: number; limit?: number; owner?: string } = {}): Promise<StoredFile[]> {
+    const rows = await this.#files(ex, filter, opts.owner)
+      .select(['fileid', 'owner', 'path', 'blob_id', 'blob_codec', 'size', 'blob_seal'])
+      .where('fileid', '>', opts.after ?? 0).orderBy('fileid').limit(opts.limit ?? 500).execute();
+    return rows.map((r) => ({
+      fileid: num(r.fileid), owner: r.owner, path: r.path, blobId: r.blob_id!, codec: r.blob_codec ?? PLAIN_CODEC, size: num(r.size), seal: r.blob_seal,
+    }));
+  }
+
+  /** Of `owner`'s nodes at `paths`, or strictly below `below`, the ids of those with a share row, with their paths. */
+  async sharedNodes(ex: Executor, owner: string, where: { paths: string[] } | { below: string }): Promise<{ fileId: number; path: string }[]> {
+    let q = ex.selectFrom('nodes as n').innerJoin('shares as s', 's.file_id', 'n.fileid')
+      .select(['n.fileid', 'n.path']).distinct().where('n.owner', '=', owner);
+    if ('paths' in where) q = q.where('n.path', 'in', where.paths);
+    else {
+      const { lo, hi } = subtreeBounds(where.below);
+      q = q.where('n.path', '>=', lo).where('n.path', '<', hi);
     }
+    return (await q.execute()).map((r) => ({ fileId: num(r.fileid), path: r.path }));
   }
 
-  /** How many dead properties a node has, and their total size (namespace, name and value, in characters). */
-  async propertyUsage(ex: Executor, fileId: number): Promise<PropertyUsage> {
-    const r = await ex.selectFrom('properties')
-      .select((eb) => [
-        eb.fn.countAll<number | string>().as('n'),
-        sql<number | string | null>`sum(length(namespace) + length(name) + length(value))`.as('size'),
-      ])
-      .where('fileid', '=', fileId).executeTakeFirstOrThrow();
-    return { count: num(r.n), size: r.size === null ? 0 : num(r.size) };
-  }
-
-  async copyProperties(ex: Executor, fromId: number, toId: number): Promise<void> {
-    const rows = await ex.selectFrom('properties').selectAll().where('fileid', '=', fromId).execute();
-    if (rows.length) await ex.insertInto('properties').values(rows.map((r) => ({ ...r, fileid: toId }))).execute();
+  /** `owner`'s files of codec `codec` strictly below `path`. */
+  async filesBelowWithCodec(ex: Executor, owner: string, path: string, codec: string): Promise<{ fileId: number; blobId: string }[]> {
+    const { lo, hi } = subtreeBounds(path);
+    const rows = await ex.selectFrom('nodes').select(['fileid', 'blob_id'])
+      .where('owner', '=', owner).where('kind', '=', 'file').where('blob_codec', '=', codec)
+      .where('path', '>=', lo).where('path', '<', hi).execute();
+    return rows.filter((r) => r.blob_id !== null).map((r) => ({ fileId: num(r.fileid), blobId: r.blob_id! }));
   }
 
   async userQuota(ex: Executor, uid: string): Promise<number | null> {

@@ -1,45 +1,19 @@
 import { Readable } from 'node:stream';
 import { transact, type Db } from '../db/database.ts';
-import { num } from '../db/schema.ts';
 import { AlreadyExistsError, LockedError, NotFoundError, QuotaExceededError, ValidationError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import type { BlobContext, BlobStore } from '../storage/blob-store.ts';
-import { newBlobId } from '../storage/local-blob-store.ts';
+import { newBlobId } from '../storage/blob-id.ts';
 import type { TreeRef } from './copy-move-service.ts';
 import type { FilesService } from './files-service.ts';
 import type { WriteOptions, WriteResult } from './types.ts';
 import { assertValidMtime } from './mtime.ts';
 import type { RowSealer } from '../db/row-sealer.ts';
+import { UploadRepository, type ChunkInfo, type UploadInfo } from './upload-repository.ts';
 
 /** How a chunk row names itself in its seal. */
 export function chunkRef(uid: string, uploadId: string, name: string): string {
   return `${uid}/${uploadId}/${name}`;
-}
-
-/** A chunked upload in progress (`/remote.php/dav/uploads/<uid>/<uploadId>`). */
-export interface UploadInfo {
-  readonly uid: string;
-  readonly uploadId: string;
-  /** Target path given at MKCOL (chunking v2), relative to the user's root. */
-  readonly destination: string | null;
-  /** `OC-Total-Length` given at MKCOL. */
-  readonly totalLength: number | null;
-  /** Seconds since the epoch. */
-  readonly createdAt: number;
-}
-
-/** One stored chunk. */
-export interface ChunkInfo {
-  readonly name: string;
-  readonly size: number;
-  /** Seconds since the epoch (when it was stored). */
-  readonly mtime: number;
-  /** Byte offset the chunk claims, when known. */
-  readonly offset: number | null;
-  readonly blobId: string;
-  readonly codec: string;
-  /** Row seal of blobId/codec/size (encryption/row-seal.ts). */
-  readonly seal?: string | null;
 }
 
 export interface UploadServiceDeps {
@@ -91,18 +65,6 @@ export function compareChunkNames(a: string, b: string): number {
   return y < 0n ? -1 : y > 0n ? 1 : 0;
 }
 
-type UploadRow = { uid: string; upload_id: string; destination: string | null; total_length: number | string | bigint | null; created_at: number | string | bigint };
-type ChunkRow = { name: string; size: number | string | bigint; mtime: number | string | bigint; chunk_offset: number | string | bigint | null; blob_id: string; blob_codec: string; blob_seal?: string | null };
-
-const toUpload = (r: UploadRow): UploadInfo => ({
-  uid: r.uid, uploadId: r.upload_id, destination: r.destination,
-  totalLength: r.total_length === null ? null : num(r.total_length), createdAt: num(r.created_at),
-});
-const toChunk = (r: ChunkRow): ChunkInfo => ({
-  name: r.name, size: num(r.size), mtime: num(r.mtime), offset: r.chunk_offset === null ? null : num(r.chunk_offset),
-  blobId: r.blob_id, codec: r.blob_codec, seal: r.blob_seal ?? null,
-});
-
 /**
  * Chunked uploads (Nextcloud "chunking NG": desktop 3.7, v2 with Destination, rclone names).
  * Each chunk is a blob in the content store (so it is encrypted when encryption is on), with a row
@@ -117,6 +79,7 @@ export class UploadService {
   /** Uploads being assembled by this process (a second MOVE gets 423 and may retry). */
   readonly #assembling = new Set<string>();
   readonly #sealer: RowSealer | undefined;
+  readonly #repo = new UploadRepository();
 
   constructor(deps: UploadServiceDeps) {
     this.#db = deps.db;
@@ -152,20 +115,18 @@ export class UploadService {
     if (total !== null && (!Number.isSafeInteger(total) || total < 0)) throw new ValidationError('Invalid OC-Total-Length');
     if (await this.tryGet(uid, uploadId)) throw new AlreadyExistsError('Upload already exists');
     if (total !== null) await this.checkQuota(uid, total, opts.destination);
+    const upload: UploadInfo = { uid, uploadId, destination: opts.destination ?? null, totalLength: total, createdAt: now };
     try {
-      await this.#db.insertInto('uploads').values({
-        uid, upload_id: uploadId, destination: opts.destination ?? null, total_length: total, created_at: now,
-      }).execute();
+      await this.#repo.insert(this.#db, upload);
     } catch (err) {
       if (await this.tryGet(uid, uploadId)) throw new AlreadyExistsError('Upload already exists');
       throw err;
     }
-    return { uid, uploadId, destination: opts.destination ?? null, totalLength: total, createdAt: now };
+    return upload;
   }
 
-  async tryGet(uid: string, uploadId: string): Promise<UploadInfo | undefined> {
-    const r = await this.#db.selectFrom('uploads').selectAll().where('uid', '=', uid).where('upload_id', '=', uploadId).executeTakeFirst();
-    return r ? toUpload(r as UploadRow) : undefined;
+  tryGet(uid: string, uploadId: string): Promise<UploadInfo | undefined> {
+    return this.#repo.get(this.#db, uid, uploadId);
   }
 
   /** @throws NotFoundError */
@@ -176,15 +137,13 @@ export class UploadService {
   }
 
   /** The user's uploads in progress. */
-  async list(uid: string): Promise<UploadInfo[]> {
-    const rows = await this.#db.selectFrom('uploads').selectAll().where('uid', '=', uid).orderBy('upload_id').execute();
-    return rows.map((r) => toUpload(r as UploadRow));
+  list(uid: string): Promise<UploadInfo[]> {
+    return this.#repo.list(this.#db, uid);
   }
 
   /** The upload's chunks in numeric order of their names. */
   async chunks(uid: string, uploadId: string): Promise<ChunkInfo[]> {
-    const rows = await this.#db.selectFrom('upload_chunks').selectAll().where('uid', '=', uid).where('upload_id', '=', uploadId).execute();
-    return rows.map((r) => toChunk(r as ChunkRow)).sort((a, b) => compareChunkNames(a.name, b.name));
+    return (await this.#repo.chunks(this.#db, uid, uploadId)).sort((a, b) => compareChunkNames(a.name, b.name));
   }
 
   /**
@@ -213,28 +172,17 @@ export class UploadService {
         throw new ValidationError(`Chunk ${name} holds ${put.size} bytes, which does not match its name`);
       }
       old = await transact(this.#db, async (trx) => {
-        const still = await trx.selectFrom('uploads').select('upload_id').where('uid', '=', uid).where('upload_id', '=', uploadId).executeTakeFirst();
-        if (!still) throw new NotFoundError('No such upload');
-        const prev = await trx.selectFrom('upload_chunks').select(['blob_id', 'size'])
-          .where('uid', '=', uid).where('upload_id', '=', uploadId).where('name', '=', name).executeTakeFirst();
+        if (!await this.#repo.get(trx, uid, uploadId)) throw new NotFoundError('No such upload');
+        const prev = await this.#repo.chunk(trx, uid, uploadId, name);
         if (quotaTotal !== null) {
           // Pending chunks never exceed the whole quota, so unassembled uploads cannot fill the disk.
-          const pending = await trx.selectFrom('upload_chunks').select((eb) => eb.fn.sum<number | string | null>('size').as('s'))
-            .where('uid', '=', uid).executeTakeFirst();
-          if (num(pending?.s ?? 0) - num(prev?.size ?? 0) + put.size > quotaTotal) {
+          if (await this.#repo.pendingBytes(trx, uid) - (prev?.size ?? 0) + put.size > quotaTotal) {
             throw new QuotaExceededError('Pending chunked uploads exceed the quota');
           }
         }
-        const blob_seal = this.#sealer?.chunk(chunkRef(uid, uploadId, name), blobId, put.codec, put.size) ?? null;
-        if (prev) {
-          await trx.updateTable('upload_chunks').set({ blob_id: blobId, blob_codec: put.codec, size: put.size, mtime: now, chunk_offset: offset, blob_seal })
-            .where('uid', '=', uid).where('upload_id', '=', uploadId).where('name', '=', name).execute();
-          return prev.blob_id;
-        }
-        await trx.insertInto('upload_chunks').values({
-          uid, upload_id: uploadId, name, blob_id: blobId, blob_codec: put.codec, size: put.size, mtime: now, chunk_offset: offset, blob_seal,
-        }).execute();
-        return undefined;
+        const seal = this.#sealer?.chunk(chunkRef(uid, uploadId, name), blobId, put.codec, put.size) ?? null;
+        await this.#repo.putChunk(trx, uid, uploadId, { name, blobId, codec: put.codec, size: put.size, mtime: now, offset, seal }, prev !== undefined);
+        return prev?.blobId;
       });
     } catch (err) {
       await this.#blobs.delete(blobId).catch(() => {});
@@ -323,19 +271,16 @@ export class UploadService {
    * @throws NotFoundError when there is no such chunk.
    */
   async removeChunk(uid: string, uploadId: string, name: string): Promise<void> {
-    const r = await this.#db.selectFrom('upload_chunks').select('blob_id').where('uid', '=', uid).where('upload_id', '=', uploadId).where('name', '=', name).executeTakeFirst();
+    const r = await this.#repo.chunk(this.#db, uid, uploadId, name);
     if (!r) throw new NotFoundError('No such chunk');
-    await this.#db.deleteFrom('upload_chunks').where('uid', '=', uid).where('upload_id', '=', uploadId).where('name', '=', name).execute();
-    await this.#blobs.delete(r.blob_id).catch(() => {});
+    await this.#repo.deleteChunk(this.#db, uid, uploadId, name);
+    await this.#blobs.delete(r.blobId).catch(() => {});
   }
 
   async #purge(uid: string, uploadId: string): Promise<void> {
-    const rows = await this.#db.selectFrom('upload_chunks').select('blob_id').where('uid', '=', uid).where('upload_id', '=', uploadId).execute();
-    await transact(this.#db, async (trx) => {
-      await trx.deleteFrom('upload_chunks').where('uid', '=', uid).where('upload_id', '=', uploadId).execute();
-      await trx.deleteFrom('uploads').where('uid', '=', uid).where('upload_id', '=', uploadId).execute();
-    });
-    for (const r of rows) await this.#blobs.delete(r.blob_id).catch(() => {});
+    const rows = await this.#repo.chunks(this.#db, uid, uploadId);
+    await transact(this.#db, (trx) => this.#repo.delete(trx, uid, uploadId));
+    for (const r of rows) await this.#blobs.delete(r.blobId).catch(() => {});
   }
 
   /**
@@ -345,23 +290,16 @@ export class UploadService {
    */
   async cleanup(now = nowSeconds(), maxAgeSeconds = STALE_UPLOAD_SECONDS): Promise<number> {
     const cutoff = now - maxAgeSeconds;
-    const uploads = await this.#db.selectFrom('uploads').selectAll().where('created_at', '<', cutoff).execute();
     let removed = 0;
-    for (const u of uploads.map((r) => toUpload(r as UploadRow))) {
-      const last = await this.#db.selectFrom('upload_chunks').select((eb) => eb.fn.max('mtime').as('m'))
-        .where('uid', '=', u.uid).where('upload_id', '=', u.uploadId).executeTakeFirst();
-      const lastActivity = Math.max(u.createdAt, num((last?.m ?? null) as number | null));
+    for (const u of await this.#repo.createdBefore(this.#db, cutoff)) {
+      const lastActivity = Math.max(u.createdAt, await this.#repo.lastChunkAt(this.#db, u.uid, u.uploadId) ?? 0);
       if (lastActivity >= cutoff) continue;
       await this.#purge(u.uid, u.uploadId);
       removed++;
     }
-    const orphans = await this.#db.selectFrom('upload_chunks').select(['uid', 'upload_id', 'blob_id'])
-      .where(({ not, exists, selectFrom }) => not(exists(selectFrom('uploads').select('uploads.upload_id')
-        .whereRef('uploads.uid', '=', 'upload_chunks.uid').whereRef('uploads.upload_id', '=', 'upload_chunks.upload_id'))))
-      .execute();
-    for (const o of orphans) {
-      await this.#db.deleteFrom('upload_chunks').where('blob_id', '=', o.blob_id).execute();
-      await this.#blobs.delete(o.blob_id).catch(() => {});
+    for (const blobId of await this.#repo.orphanChunkBlobs(this.#db)) {
+      await this.#repo.deleteChunkOfBlob(this.#db, blobId);
+      await this.#blobs.delete(blobId).catch(() => {});
     }
     if (removed > 0) this.#log?.info({ removed }, 'removed stale chunked uploads');
     return removed;

@@ -1,17 +1,11 @@
 import { statfs } from 'node:fs/promises';
 import type { AuthenticatedUser, UserRecord } from '../auth/types.ts';
 import type { App } from '../app.ts';
-import { num } from '../db/schema.ts';
 import { AlreadyExistsError, AuthenticationError, ForbiddenError, ValidationError } from '../errors.ts';
 import type { OcsCall } from './ocs-call.ts';
 import { OcsError, sendOcsData } from './ocs-response.ts';
 import { parseQuota, quotaInfo } from './quota-format.ts';
 
-/** Bytes used by `uid`: the size of their root node (0 before the first write). */
-export async function usedBytes(app: App, uid: string): Promise<number> {
-  const row = await app.db.selectFrom('nodes').select('size').where('owner', '=', uid).where('path', '=', '').executeTakeFirst();
-  return row ? num(row.size) : 0;
-}
 
 async function freeDiskBytes(app: App): Promise<number> {
   try {
@@ -24,7 +18,7 @@ async function freeDiskBytes(app: App): Promise<number> {
 
 /** Nextcloud's user data object (cloud/user, cloud/users/<id>). */
 export async function userData(app: App, u: UserRecord): Promise<Record<string, unknown>> {
-  const used = await usedBytes(app, u.uid);
+  const used = (await app.files.quota(u.uid)).used;
   return {
     enabled: u.enabled,
     id: u.uid,

@@ -3,37 +3,23 @@ import type { App } from '../app.ts';
 import type { Route } from '../http/context.ts';
 import type { AppConfigRepository } from '../db/app-config.ts';
 
-/** How long a server process trusts its last read of the flag. */
-export const MAINTENANCE_CACHE_MS = 1000;
-
 /**
  * Maintenance mode: app config `core`/`maintenance` = '1' | '0', shared by every process through
- * the database. Reads are cached for at most MAINTENANCE_CACHE_MS, so a running server notices
- * `./occ maintenance:mode --on` within a second without a query per request.
+ * the database; read through the settings cache (SETTINGS_MAX_AGE_MS), so a running server
+ * notices `./occ maintenance:mode --on` within a second without a query per request.
  */
 export class MaintenanceState {
   readonly #appConfig: AppConfigRepository;
-  readonly #now: () => number;
-  #cached: { value: boolean; at: number } | null = null;
+  constructor(appConfig: AppConfigRepository) { this.#appConfig = appConfig; }
 
-  constructor(appConfig: AppConfigRepository, now: () => number = Date.now) {
-    this.#appConfig = appConfig;
-    this.#now = now;
-  }
-
-  /** Whether maintenance mode is on (cached ≤ 1 s). @throws database errors */
+  /** Whether maintenance mode is on. @throws database errors */
   async isOn(): Promise<boolean> {
-    const t = this.#now();
-    if (this.#cached && t - this.#cached.at < MAINTENANCE_CACHE_MS) return this.#cached.value;
-    const value = (await this.#appConfig.get('core', 'maintenance', '0')) === '1';
-    this.#cached = { value, at: t };
-    return value;
+    return (await this.#appConfig.cachedGet('core', 'maintenance', '0')) === '1';
   }
 
   /** Turns maintenance mode on or off (effective immediately in this process). @throws database errors */
   async set(on: boolean): Promise<void> {
     await this.#appConfig.set('core', 'maintenance', on ? '1' : '0');
-    this.#cached = { value: on, at: this.#now() };
   }
 }
 

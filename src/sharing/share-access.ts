@@ -1,6 +1,8 @@
 /**
- * Pure helpers for adapters that present received shares (the WebDAV adapter): what a request
- * needs from a share's permissions, and how owner-tree nodes appear in the recipient's tree.
+ * Pure helpers for adapters that present shares: the one check of what a request needs from a
+ * share's permissions (WebDAV, the web API and public links all call assertPermitted, so a share
+ * refuses the same thing in the same words everywhere), and how owner-tree nodes appear in the
+ * recipient's tree.
  */
 import { ForbiddenError } from '../errors.ts';
 import type { FileNode } from '../files/types.ts';
@@ -22,10 +24,16 @@ const WHAT: Record<ShareOp, string> = {
 };
 
 /**
- * @throws ForbiddenError when the resolved path's permissions lack `op` (own tree: never).
+ * `r` is a resolved path of a user's view (own tree: every permission), or a public link's share.
+ * @throws ForbiddenError when its permissions lack `op`.
  */
-export function assertPermitted(r: ResolvedPath, op: ShareOp): void {
+export function assertPermitted(r: { readonly permissions: number }, op: ShareOp): void {
   if (!has(r.permissions, BIT[op])) throw new ForbiddenError(`This share does not allow ${WHAT[op]}`);
+}
+
+/** What writing content to a path needs: update when something is there, else create. */
+export function writeOp(existing: unknown): ShareOp {
+  return existing ? 'update' : 'create';
 }
 
 /** True when the resolved path is the root of a received share (the mount point itself). */

@@ -1,6 +1,6 @@
 import type { KekResolver } from '../crypto/blob-header.ts';
 import type { Db } from '../db/database.ts';
-import { num } from '../db/schema.ts';
+import { ShareRepository } from './share-repository.ts';
 import type { ShareKeyHandle, ShareKeys } from '../encryption/share-keys.ts';
 import type { Logger } from '../logger.ts';
 import type { ReaderGrant } from '../storage/blob-store.ts';
@@ -36,14 +36,14 @@ interface ShareRowLite { readonly shareType: number; readonly shareWith: string 
  */
 export class ShareKeySync {
   readonly #keys: ShareKeys;
-  readonly #db: Db;
+  readonly #shares: ShareRepository;
   readonly #groups: GroupService;
   readonly #rootResolver: (owner: string) => KekResolver;
   readonly #log: Logger | undefined;
 
   constructor(o: { shareKeys: ShareKeys; db: Db; groups: GroupService; rootResolver: (owner: string) => KekResolver; log?: Logger }) {
     this.#keys = o.shareKeys;
-    this.#db = o.db;
+    this.#shares = new ShareRepository(o.db);
     this.#groups = o.groups;
     this.#rootResolver = o.rootResolver;
     this.#log = o.log;
@@ -102,8 +102,7 @@ export class ShareKeySync {
   }
 
   async #rowsOf(fileId: number): Promise<ShareRowLite[]> {
-    const rows = await this.#db.selectFrom('shares').select(['share_type', 'share_with', 'token']).where('file_id', '=', fileId).execute();
-    return rows.map((r) => ({ shareType: num(r.share_type), shareWith: r.share_with, token: r.token }));
+    return this.#shares.recipientsOf(fileId);
   }
 
   async #entitled(owner: string, rows: ShareRowLite[]): Promise<Set<string>> {
@@ -138,9 +137,8 @@ export class ShareKeySync {
 
   /** A user left a group: their seals of nodes shared with that group go unless another share entitles them. */
   async afterMemberRemoved(gid: string, uid: string): Promise<void> {
-    const rows = await this.#db.selectFrom('shares').select(['owner', 'file_id']).where('share_type', '=', SHARE_TYPE_GROUP).where('share_with', '=', gid).execute();
-    for (const r of rows) {
-      const fileId = num(r.file_id);
+    for (const r of await this.#shares.nodesSharedWithGroup(gid)) {
+      const fileId = r.fileId;
       const id = await this.#keys.keyIdOf(r.owner, fileId);
       if (!id) continue;
       if (!(await this.#entitled(r.owner, await this.#rowsOf(fileId))).has(uid)) await this.#keys.revokeUser(r.owner, id, uid);
@@ -153,18 +151,17 @@ export class ShareKeySync {
    */
   async afterMemberAdded(gid: string, uid: string): Promise<void> {
     if (!(await this.#keys.active())) return;
-    const rows = await this.#db.selectFrom('shares').select(['owner', 'file_id']).where('share_type', '=', SHARE_TYPE_GROUP).where('share_with', '=', gid).execute();
-    await this.#sealFromUnlockedOwners(rows, uid);
+    await this.#sealFromUnlockedOwners(await this.#shares.nodesSharedWithGroup(gid), uid);
   }
 
   /**
    * Seals to `uid` the keys of the shared nodes in `rows` whose owner's keys are unlocked in this
    * process now (the others are sealed at the owner's next login).
    */
-  async #sealFromUnlockedOwners(rows: readonly { owner: string; file_id: number | string }[], uid: string): Promise<void> {
+  async #sealFromUnlockedOwners(rows: readonly { owner: string; fileId: number }[], uid: string): Promise<void> {
     for (const r of rows) {
       if (r.owner === uid) continue;
-      const fileId = num(r.file_id);
+      const fileId = r.fileId;
       const id = await this.#keys.keyIdOf(r.owner, fileId);
       const key = id ? await this.#keys.unwrap(r.owner, id, { uid: r.owner }).catch(() => undefined) : undefined;
       if (id && key) await this.#keys.sealToUser(r.owner, { id, key, fileId }, uid);
@@ -180,9 +177,7 @@ export class ShareKeySync {
   async onUnlocked(uid: string): Promise<void> {
     try {
       if (!(await this.#keys.active())) return;
-      const owned = await this.#db.selectFrom('shares').select('file_id').distinct().where('owner', '=', uid).execute();
-      for (const r of owned) {
-        const fileId = num(r.file_id);
+      for (const fileId of await this.#shares.sharedFileIdsOf(uid)) {
         const existed = await this.#keys.keyIdOf(uid, fileId);
         const key = await this.#keys.ensureKey(uid, fileId, { uid }).catch(() => undefined);
         if (!key) continue;
@@ -192,12 +187,7 @@ export class ShareKeySync {
         if (!existed) await this.finish({ owner: uid, creator: uid, key });
       }
       const groups = await this.#groups.groupsOf(uid);
-      const received = await this.#db.selectFrom('shares').select(['owner', 'file_id'])
-        .where((eb) => eb.or([
-          eb.and([eb('share_type', '=', SHARE_TYPE_USER), eb('share_with', '=', uid)]),
-          ...(groups.length ? [eb.and([eb('share_type', '=', SHARE_TYPE_GROUP), eb('share_with', 'in', groups)])] : []),
-        ])).execute();
-      await this.#sealFromUnlockedOwners(received, uid);
+      await this.#sealFromUnlockedOwners(await this.#shares.nodesSharedWith(uid, groups), uid);
     } catch (err) {
       this.#log?.warn(`share keys of ${uid}: ${(err as Error).message}`);
     }

@@ -1,6 +1,6 @@
-import { sql, type ExpressionBuilder } from 'kysely';
+import { sql, type ExpressionBuilder, type Insertable } from 'kysely';
 import type { Db } from '../db/database.ts';
-import { num, type Database } from '../db/schema.ts';
+import { num, type Database, type SharesTable } from '../db/schema.ts';
 import { QueryTemplate } from '../db/query-template.ts';
 import { subtreeBounds, toNode } from '../files/node-repository.ts';
 import type { FileNode } from '../files/types.ts';
@@ -140,7 +140,7 @@ const OWNER_SHARE_TYPES = new QueryTemplate<{ file_id: number | string; share_ty
   .limit(limit as number));
 
 /**
- * The queries on `shares` and `share_mounts`, joined with `nodes` so dangling shares drop out.
+ * The queries on `shares` and `share_mounts`, joined with `nodes` (read only) so dangling shares drop out.
  * Every share read here carries its effective permissions (effective-permissions.ts): a reshare's
  * stored permissions capped by what its initiator holds now; a reshare left with nothing (no read)
  * drops out like an expired share, and comes back if its initiator regains the rights.
@@ -341,6 +341,48 @@ export class ShareRepository {
     return rows.map((r) => num(r.id));
   }
 
-  get db(): Db { return this.#db; }
+  /** Inserts a share row; returns its id. */
+  async insert(row: Insertable<SharesTable>): Promise<number> {
+    const r = await this.#db.insertInto('shares').values(row).returning('id').executeTakeFirstOrThrow();
+    return num(r.id);
+  }
+
+  /** Sets columns of share `id` (permissions, password_hash, expiration, note, label). */
+  async update(id: number, patch: Record<string, string | number | null>): Promise<void> {
+    await this.#db.updateTable('shares').set(patch).where('id', '=', id).execute();
+  }
+
+  /** Deletes every mount row of `uid` (user deletion). */
+  async deleteMountsOf(uid: string): Promise<void> {
+    await this.#db.deleteFrom('share_mounts').where('uid', '=', uid).execute();
+  }
+
+  /** Who each share of node `fileId` goes to, expired or not (share keys follow share rows). */
+  async recipientsOf(fileId: number): Promise<{ shareType: number; shareWith: string | null; token: string | null }[]> {
+    const rows = await this.#db.selectFrom('shares').select(['share_type', 'share_with', 'token']).where('file_id', '=', fileId).execute();
+    return rows.map((r) => ({ shareType: num(r.share_type), shareWith: r.share_with, token: r.token }));
+  }
+
+  /** Nodes shared with group `gid`, expired or not. */
+  async nodesSharedWithGroup(gid: string): Promise<{ owner: string; fileId: number }[]> {
+    const rows = await this.#db.selectFrom('shares').select(['owner', 'file_id']).where('share_type', '=', SHARE_TYPE_GROUP).where('share_with', '=', gid).execute();
+    return rows.map((r) => ({ owner: r.owner, fileId: num(r.file_id) }));
+  }
+
+  /** Nodes shared directly with `uid` or with one of `groups`, expired or not. */
+  async nodesSharedWith(uid: string, groups: string[]): Promise<{ owner: string; fileId: number }[]> {
+    const rows = await this.#db.selectFrom('shares').select(['owner', 'file_id'])
+      .where((eb) => eb.or([
+        eb.and([eb('share_type', '=', SHARE_TYPE_USER), eb('share_with', '=', uid)]),
+        ...(groups.length ? [eb.and([eb('share_type', '=', SHARE_TYPE_GROUP), eb('share_with', 'in', groups)])] : []),
+      ])).execute();
+    return rows.map((r) => ({ owner: r.owner, fileId: num(r.file_id) }));
+  }
+
+  /** Ids of the nodes `owner` has shared, expired or not. */
+  async sharedFileIdsOf(owner: string): Promise<number[]> {
+    const rows = await this.#db.selectFrom('shares').select('file_id').distinct().where('owner', '=', owner).execute();
+    return rows.map((r) => num(r.file_id));
+  }
 }
 

@@ -150,17 +150,16 @@ export class ShareService {
     const token = type === SHARE_TYPE_LINK ? newShareToken() : null;
     // Per-user keys: K_N and the recipient's access exist before the row (a locked key refuses here).
     const prepared = await this.#keySync?.prepare({ owner: node.owner, fileId: node.fileId, creator: uid, shareType: type, shareWith, token });
-    const row = await this.#repo.db.insertInto('shares').values({
+    const id = await this.#repo.insert({
       share_type: type, owner: node.owner, initiator: uid, file_id: node.fileId, item_type: itemType,
       share_with: shareWith, permissions, token,
       password_hash: passwordHash, expiration, stime: this.#now(), file_target: node.path === '' ? node.owner : node.name,
       note, label,
-    }).returning('id').executeTakeFirstOrThrow().catch(async (err: unknown) => {
+    }).catch(async (err: unknown) => {
       // No row: take back what prepare granted (unless another share of the node grants it).
       if (prepared) await this.#keySync!.afterDelete([{ owner: node.owner, fileId: node.fileId, shareType: type, token }]).catch(() => {});
       throw err;
     });
-    const id = Number(row.id);
     if (prepared) await this.#keySync!.finish(prepared);
     if (type === SHARE_TYPE_USER) await this.#resolver.ensureMounts(shareWith!);
     if (type === SHARE_TYPE_GROUP) {
@@ -264,7 +263,7 @@ export class ShareService {
     if (input.note !== undefined) patch.note = checkText(input.note, MAX_NOTE, 'note');
     if (input.label !== undefined) patch.label = checkText(input.label, MAX_LABEL, 'label');
     if (Object.keys(patch).length === 0) throw new ValidationError('Wrong or no update parameter given');
-    await this.#repo.db.updateTable('shares').set(patch).where('id', '=', id).execute();
+    await this.#repo.update(id, patch);
     await this.#audit.record('share.updated', {
       uid, shareId: id, shareType: s.shareType, fileId: s.fileId,
       fields: Object.keys(patch).map((k) => (k === 'password_hash' ? 'password' : k)),
@@ -345,7 +344,7 @@ export class ShareService {
   /** Deletes every share a user owns, made or receives directly (user deletion). */
   async deleteAllOfUser(uid: string): Promise<void> {
     await this.#deleteIds(await this.#repo.idsInvolving(uid));
-    await this.#repo.db.deleteFrom('share_mounts').where('uid', '=', uid).execute();
+    await this.#repo.deleteMountsOf(uid);
   }
 
   /** Deletes every share to a group (group deletion). */

@@ -1,4 +1,5 @@
 import { Readable } from 'node:stream';
+import { ValidationError } from '../errors.ts';
 
 /**
  * Who reads or writes a blob, when that is not (only) the owner: per-user-key mode picks the keys
@@ -42,6 +43,17 @@ export interface BlobContext {
 export interface ByteRange {
   readonly start: number;
   readonly end: number;
+}
+
+/**
+ * The one check of a ByteRange every store applies (adapters parse Range headers into ranges
+ * already clamped to the file: dav/http-util.ts parseRange).
+ * @throws ValidationError unless 0 <= start <= end, both safe integers.
+ */
+export function assertByteRange(range: ByteRange | undefined): void {
+  if (range && !(Number.isSafeInteger(range.start) && Number.isSafeInteger(range.end) && range.start >= 0 && range.end >= range.start)) {
+    throw new ValidationError(`invalid byte range ${range.start}-${range.end}`);
+  }
 }
 
 export interface PutResult {

@@ -3,14 +3,14 @@ import { closeSync, createReadStream, fstatSync } from 'node:fs';
 import { link, open, readdir, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
-import { AlreadyExistsError, NotFoundError, ValidationError } from '../errors.ts';
+import { AlreadyExistsError, NotFoundError } from '../errors.ts';
 import { DirSyncer } from './durable-fs.ts';
+import { blobIdAt, shardedPath } from './blob-id.ts';
 import { fsyncFd, openFd, readFdAt, writevFdAll } from './fd-io.ts';
 import { WRITE_BATCH, readHead, writeStreamToFile, type SourceHead } from './file-sink.ts';
 import type { OpenedRawBlob, RawBlobOpener } from './raw-blob.ts';
-import { PLAIN_CODEC, type BlobContext, type BufferedBlobPut, type BlobEntry, type BlobStore, type ByteRange, type LocalBlobPaths, type PutResult } from './blob-store.ts';
+import { PLAIN_CODEC, assertByteRange, type BlobContext, type BufferedBlobPut, type BlobEntry, type BlobStore, type ByteRange, type LocalBlobPaths, type PutResult } from './blob-store.ts';
 
-const BLOB_ID = /^[a-z0-9][a-z0-9-]{7,63}$/;
 /** Largest read buffer of get() (one read per MiB of a large blob). */
 const READ_BUFFER = 1 << 20;
 const HEX4 = /^[0-9a-f]{4}$/;
@@ -51,8 +51,7 @@ export class LocalBlobStore implements BlobStore, LocalBlobPaths, RawBlobOpener,
   }
 
   pathOf(blobId: string): string {
-    if (!BLOB_ID.test(blobId)) throw new ValidationError(`invalid blob id`);
-    return join(this.#root, blobId.slice(0, 2), blobId.slice(2, 4), blobId);
+    return join(this.#root, ...shardedPath(blobId));
   }
 
   /** Temp folder (same filesystem as the blobs), for partial writes. */
@@ -181,7 +180,7 @@ export class LocalBlobStore implements BlobStore, LocalBlobPaths, RawBlobOpener,
       return await op();
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-      await this.#dirs.mkdirp(join(this.#root, blobId.slice(0, 2), blobId.slice(2, 4)));
+      await this.#dirs.mkdirp(dirname(this.pathOf(blobId)));
       return op();
     }
   }
@@ -205,9 +204,7 @@ export class LocalBlobStore implements BlobStore, LocalBlobPaths, RawBlobOpener,
    * @throws NotFoundError when the blob is missing; ValidationError for an invalid range.
    */
   async get(blobId: string, _codec: string, _ctx: BlobContext, range?: ByteRange): Promise<Readable> {
-    if (range && (!Number.isSafeInteger(range.start) || !Number.isSafeInteger(range.end) || range.start < 0 || range.end < range.start)) {
-      throw new ValidationError(`invalid byte range ${range.start}-${range.end}`);
-    }
+    assertByteRange(range);
     const raw = await this.openRaw(blobId, 0, 0);
     try {
       const start = range?.start ?? 0;
@@ -286,9 +283,10 @@ export class LocalBlobStore implements BlobStore, LocalBlobPaths, RawBlobOpener,
       for (const b of await level(join(this.#root, a.name))) {
         if (!b.isDirectory()) continue;
         for (const f of await level(join(this.#root, a.name, b.name))) {
-          if (!f.isFile()) continue;
+          const blobId = f.isFile() ? blobIdAt(a.name, b.name, f.name) : null;
+          if (blobId === null) continue;
           const st = await stat(join(this.#root, a.name, b.name, f.name)).catch(() => null);
-          if (st) yield { blobId: f.name, mtimeMs: st.mtimeMs };
+          if (st) yield { blobId, mtimeMs: st.mtimeMs };
         }
       }
     }
@@ -303,26 +301,4 @@ export class LocalBlobStore implements BlobStore, LocalBlobPaths, RawBlobOpener,
       if (st && now - st.mtimeMs > olderThanMs) yield p;
     }
   }
-}
-
-/** Ids drawn in a row that share their first four hex digits (their shard folder, see newBlobId). */
-const IDS_PER_SHARD = 4096;
-let shardPrefix = '';
-let shardLeft = 0;
-
-/**
- * A fresh blob id: 32 hex digits, of which the first four (the shard folder `<id[0..2]>/<id[2..4]>`
- * of the local store) are shared by IDS_PER_SHARD ids in a row of this process, then drawn again at
- * random, and the other 28 are random (112 bits, far beyond any collision; the stores also refuse
- * to overwrite). Fully random ids put nearly every blob of a store under a million files into a
- * new folder: a mkdir and a directory block per small file, about a tenth of a small PUT's cost.
- * Over time the prefixes still spread evenly over all 65,536 folders. Ids are opaque names, not
- * key material (docs/FORMAT.md binds them into headers only as identifiers).
- */
-export function newBlobId(): string {
-  if (shardLeft-- <= 0) {
-    shardPrefix = randomBytes(2).toString('hex');
-    shardLeft = IDS_PER_SHARD - 1;
-  }
-  return shardPrefix + randomBytes(14).toString('hex');
 }

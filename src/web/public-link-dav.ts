@@ -21,7 +21,8 @@ import { MultistatusWriter, OC_NS, responseWithPropstats } from '../dav/xml-writ
 import { maintenanceGuard } from '../setup/maintenance.ts';
 import type { ShareWithNode } from '../sharing/share-repository.ts';
 import { davPermissions } from '../sharing/share-permissions.ts';
-import { has, PERMISSION_CREATE, PERMISSION_DELETE, PERMISSION_READ, PERMISSION_UPDATE } from '../sharing/share-types.ts';
+import { has, PERMISSION_READ } from '../sharing/share-types.ts';
+import { assertPermitted, writeOp } from '../sharing/share-access.ts';
 import { findLink, verifyLinkPassword } from './public-link-access.ts';
 import { numberedName } from '../sharing/share-resolver.ts';
 
@@ -115,10 +116,6 @@ async function dropPut(d: DavRequest, s: ShareWithNode, rel: string): Promise<vo
   await handlePut({ ...d, target: { ...d.target, path } });
 }
 
-function need(perms: number, bit: number, what: string): void {
-  if (!has(perms, bit)) throw new ForbiddenError(`This link does not allow ${what}`);
-}
-
 /**
  * `/public.php/webdav/…`: a small WebDAV subset on the shared node (OPTIONS, PROPFIND depth 0/1,
  * GET/HEAD, and PUT/MKCOL/DELETE where the link's permissions allow), reusing the DAV adapter's
@@ -140,31 +137,27 @@ export async function handlePublicDav(req: IncomingMessage, res: ServerResponse,
     const ownerPath = rel === '' ? s.node.path : joinPath(s.node.path, rel);
     const user: AuthenticatedUser = { uid: s.share.owner, displayName: s.share.owner, isAdmin: false, via: 'password' };
     const d: DavRequest = { req, res, ctx, app, user, target: { uid: s.share.owner, path: ownerPath, hrefBase: PUBLIC_DAV_PREFIX } };
-    const perms = s.share.permissions;
     switch (req.method) {
       case 'OPTIONS': drain(req); return sendEmpty(res, 200, { DAV: '1, 3', Allow: ALLOW, 'MS-Author-Via': 'DAV' });
       case 'PROPFIND': return await propfind(d, s, rel);
       case 'GET': case 'HEAD':
-        need(perms, PERMISSION_READ, 'downloads');
+        assertPermitted(s.share, 'read');
         return await handleGet(d);
       case 'PUT': {
         if (isFileDrop(s)) return await dropPut(d, s, rel);
         const exists = await app.files.tryStat(s.share.owner, ownerPath);
-        if (exists) need(perms, PERMISSION_UPDATE, 'changing files');
-        else {
-          need(perms, PERMISSION_CREATE, 'uploads');
-          if (rel === '') throw new ForbiddenError('Cannot replace the shared folder');
-        }
+        assertPermitted(s.share, writeOp(exists));
+        if (!exists && rel === '') throw new ForbiddenError('Cannot replace the shared folder');
         return await handlePut(d);
       }
       case 'MKCOL':
         // whatever the name: 405 for an existing one and 409 for a missing parent would tell
         if (isFileDrop(s)) throw new ForbiddenError('A file drop link only takes files');
-        need(perms, PERMISSION_CREATE, 'creating folders');
+        assertPermitted(s.share, 'create');
         return await handleMkcol(d);
       case 'DELETE':
         if (rel === '') throw new ForbiddenError('The shared item itself cannot be deleted through its link');
-        need(perms, PERMISSION_DELETE, 'deleting');
+        assertPermitted(s.share, 'delete');
         return await handleDelete(d);
       default:
         drain(req);

@@ -7,7 +7,7 @@ import { ConflictError, ForbiddenError, ValidationError } from '../errors.ts';
 import { baseName, joinPath, normalizePath } from '../files/paths.ts';
 import type { FileNode } from '../files/types.ts';
 import { assertValidMtime, parseMtime } from '../files/mtime.ts';
-import { has, PERMISSION_CREATE, PERMISSION_DELETE, PERMISSION_UPDATE } from '../sharing/share-types.ts';
+import { assertPermitted, writeOp } from '../sharing/share-access.ts';
 import type { HttpContext } from '../http/context.ts';
 import { readBody, sendJson, str } from './web-http.ts';
 
@@ -99,10 +99,6 @@ async function download(c: ApiCall): Promise<void> {
   await pipeline(content.stream, res);
 }
 
-function requirePerm(perms: number, bit: number, what: string): void {
-  if (!has(perms, bit)) throw new ForbiddenError(`You may not ${what} here`);
-}
-
 /** `?mtime=` (seconds), or undefined when absent. @throws ValidationError for a bad value (400). */
 function mtimeParam(ctx: HttpContext): number | undefined {
   const v = ctx.query.get('mtime');
@@ -125,7 +121,7 @@ async function upload(c: ApiCall): Promise<void> {
   const mtime = mtimeParam(ctx); // a bad one is refused before the body is read
   const r = await resolve(app, user.uid, path);
   const existing = await app.files.tryStat(r.owner, r.path);
-  requirePerm(r.permissions, existing ? PERMISSION_UPDATE : PERMISSION_CREATE, existing ? 'change files' : 'create files');
+  assertPermitted(r, writeOp(existing));
   const len = req.headers['content-length'] !== undefined ? Number(req.headers['content-length']) : undefined;
   const result = await app.files.writeFile(r.owner, r.path, req, { mtime, expectedSize: Number.isSafeInteger(len) ? len : undefined });
   sendJson(c.res, result.created ? 201 : 200, { created: result.created, item: entry(result.node, path, r.permissions, user.uid) });
@@ -145,7 +141,7 @@ async function chunked(c: ApiCall): Promise<void> {
     const path = normalizePath(str(body, 'path'));
     const r = await resolve(app, user.uid, path);
     const existing = await app.files.tryStat(r.owner, r.path);
-    requirePerm(r.permissions, existing ? PERMISSION_UPDATE : PERMISSION_CREATE, existing ? 'change files' : 'create files');
+    assertPermitted(r, writeOp(existing));
     const size = Number(body.size);
     const uploadId = `web-${randomBytes(12).toString('hex')}`;
     await app.uploads.create(user.uid, uploadId, { destination: path, totalLength: Number.isSafeInteger(size) && size >= 0 ? size : null });
@@ -167,7 +163,7 @@ async function chunked(c: ApiCall): Promise<void> {
     const r = await resolve(app, user.uid, path);
     // Into a received share the file lands in the sharer's tree, with the checks of an upload there.
     const existing = await app.files.tryStat(r.owner, r.path);
-    requirePerm(r.permissions, existing ? PERMISSION_UPDATE : PERMISSION_CREATE, existing ? 'change files' : 'create files');
+    assertPermitted(r, writeOp(existing));
     const result = await app.uploads.assemble(user.uid, id, { uid: r.owner, path: r.path }, { mtime });
     sendJson(c.res, result.created ? 201 : 200, { created: result.created, item: entry(result.node, path, r.permissions, user.uid) });
     return;
@@ -186,7 +182,7 @@ async function mkdir(c: ApiCall): Promise<void> {
   const path = normalizePath(str(await readBody(c.req), 'path'));
   if (path === '') throw new ValidationError('Missing path');
   const r = await resolve(app, user.uid, path);
-  requirePerm(r.permissions, PERMISSION_CREATE, 'create folders');
+  assertPermitted(r, 'create');
   const node = await app.files.mkdir(r.owner, r.path);
   sendJson(c.res, 201, { item: entry(node, path, r.permissions, user.uid) });
 }
@@ -220,7 +216,7 @@ async function remove(c: ApiCall): Promise<void> {
   if (r.mountPoint !== undefined && r.mountPoint === path) {
     await app.shares.unshareFromSelf(user.uid, path);
   } else {
-    requirePerm(r.permissions, PERMISSION_DELETE, 'delete');
+    assertPermitted(r, 'delete');
     await app.files.delete(r.owner, r.path);
   }
   sendJson(c.res, 200, { ok: true });

@@ -11,6 +11,7 @@ import { configSchema, newInstanceId, newSecret } from '../../src/config/config.
 import { AlreadyExistsError, ConfigError, ConflictError, CryptoError, ForbiddenError, NotFoundError, ValidationError } from '../../src/errors.ts';
 import { silentLogger } from '../../src/logger.ts';
 import { MaintenanceState, guardMaintenance } from '../../src/setup/maintenance.ts';
+import { AppConfigRepository } from '../../src/db/app-config.ts';
 import type { HttpContext, Route } from '../../src/http/context.ts';
 
 describe('cli-support', () => {
@@ -55,8 +56,9 @@ describe('maintenance mode', () => {
 
   test('MaintenanceState caches a read for at most a second, then sees another process\'s change', async () => {
     let now = 1_000_000;
-    const mine = new MaintenanceState(app.appConfig, () => now);
-    const other = new MaintenanceState(app.appConfig, () => now);
+    // two processes: two settings caches over one database
+    const mine = new MaintenanceState(new AppConfigRepository(app.db, { now: () => now }));
+    const other = new MaintenanceState(new AppConfigRepository(app.db, { now: () => now }));
     assert.equal(await mine.isOn(), false);
     await other.set(true);
     now += 500;

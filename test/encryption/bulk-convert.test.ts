@@ -13,8 +13,10 @@ import { ConvertBatcher } from '../../src/encryption/convert-batch.ts';
 import { ConvertJournal } from '../../src/encryption/convert-journal.ts';
 import { EncryptedBlobStore } from '../../src/encryption/encrypted-blob-store.ts';
 import { PLAIN_CODEC } from '../../src/storage/blob-store.ts';
-import { LocalBlobStore, newBlobId } from '../../src/storage/local-blob-store.ts';
+import { LocalBlobStore } from '../../src/storage/local-blob-store.ts';
+import { newBlobId } from '../../src/storage/blob-id.ts';
 import { startTestInstance, ADMIN, type TestInstance } from '../support/test-instance.ts';
+import { NodeFileRows } from '../../src/files/node-file-rows.ts';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
@@ -31,7 +33,7 @@ for (const db of ['sqlite', 'pgsql'] as const) describe(`BulkConverter (${db})`,
   let raw: LocalBlobStore;
   const expected = new Map<string, string>();
 
-  const converter = () => new BulkConverter({ db: t.app.db, encryption: t.app.encryption, blobs, rawBlobs: raw, workDir: t.dataDir });
+  const converter = () => new BulkConverter({ rows: new NodeFileRows(t.app.db), encryption: t.app.encryption, blobs, rawBlobs: raw, workDir: t.dataDir });
   const row = (path: string) => t.app.db.selectFrom('nodes').select(['fileid', 'owner', 'blob_id', 'blob_codec', 'size', 'blob_seal'])
     .where('owner', '=', ADMIN.uid).where('path', '=', path).executeTakeFirstOrThrow();
   /** A new size for a row, sealed as the row of an older version would have been by the migration. */
@@ -68,7 +70,7 @@ for (const db of ['sqlite', 'pgsql'] as const) describe(`BulkConverter (${db})`,
 
   test('recovery cleans exactly what a killed run left, and counts only started conversions', async () => {
     const [a, b, c] = [await row('f10.bin'), await row('f11.bin'), await row('f12.bin')];
-    const j1 = new ConvertJournal({ dir: t.dataDir, db: t.app.db, rawBlobs: raw });
+    const j1 = new ConvertJournal({ dir: t.dataDir, rows: new NodeFileRows(t.app.db), rawBlobs: raw });
     await j1.lock();
     assert.equal(await j1.recover(), 0);
     const ids = [newBlobId(), newBlobId(), newBlobId()];
@@ -81,7 +83,7 @@ for (const db of ['sqlite', 'pgsql'] as const) describe(`BulkConverter (${db})`,
     writeFileSync(join(raw.tempDir, `${ids[2]}.abcdef`), 'partial');
     await j1.close(false); // as if killed: the journal stays
 
-    const j2 = new ConvertJournal({ dir: t.dataDir, db: t.app.db, rawBlobs: raw });
+    const j2 = new ConvertJournal({ dir: t.dataDir, rows: new NodeFileRows(t.app.db), rawBlobs: raw });
     await j2.lock();
     assert.equal(await j2.recover(), 3, 'a (new blob), b (switched row) and c (temp file) were in progress');
     await j2.close(true);
@@ -96,12 +98,12 @@ for (const db of ['sqlite', 'pgsql'] as const) describe(`BulkConverter (${db})`,
 
   test('a journaled page that was never started is not reported as unfinished work', async () => {
     const r = await row('f20.bin');
-    const j1 = new ConvertJournal({ dir: t.dataDir, db: t.app.db, rawBlobs: raw });
+    const j1 = new ConvertJournal({ dir: t.dataDir, rows: new NodeFileRows(t.app.db), rawBlobs: raw });
     await j1.lock();
     await j1.recover();
     await j1.beginMany([{ newId: newBlobId(), oldId: r.blob_id!, fileid: r.fileid }]);
     await j1.close(false);
-    const j2 = new ConvertJournal({ dir: t.dataDir, db: t.app.db, rawBlobs: raw });
+    const j2 = new ConvertJournal({ dir: t.dataDir, rows: new NodeFileRows(t.app.db), rawBlobs: raw });
     await j2.lock();
     assert.equal(await j2.recover(), 0);
     await j2.close(true);
@@ -110,7 +112,7 @@ for (const db of ['sqlite', 'pgsql'] as const) describe(`BulkConverter (${db})`,
 
   test('a batch skips a file rewritten after its new blob was staged, and drops that blob', async () => {
     const r = await row('f30.bin');
-    const j = new ConvertJournal({ dir: t.dataDir, db: t.app.db, rawBlobs: raw });
+    const j = new ConvertJournal({ dir: t.dataDir, rows: new NodeFileRows(t.app.db), rawBlobs: raw });
     await j.lock();
     await j.recover();
     const newId = newBlobId();
@@ -121,7 +123,7 @@ for (const db of ['sqlite', 'pgsql'] as const) describe(`BulkConverter (${db})`,
     await t.app.files.writeFile(ADMIN.uid, 'f30.bin', Readable.from([fresh]));
     expected.set('f30.bin', sha(fresh));
     const settled: string[] = [];
-    const batcher = new ConvertBatcher({ db: t.app.db, blobs, journal: j, onSettled: (_s, result) => settled.push(result), maxBatch: 10 });
+    const batcher = new ConvertBatcher({ rows: new NodeFileRows(t.app.db), blobs, journal: j, onSettled: (_s, result) => settled.push(result), maxBatch: 10 });
     await batcher.add({ node: { fileid: r.fileid, owner: r.owner, blobId: r.blob_id!, codec: PLAIN_CODEC, size: Number(r.size) }, newId, codec: res.codec });
     await batcher.flush();
     await j.close(true);

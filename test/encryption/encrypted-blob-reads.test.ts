@@ -12,13 +12,15 @@ import { Readable } from 'node:stream';
 import { AppConfigRepository } from '../../src/db/app-config.ts';
 import { migrateToLatest, openDatabase } from '../../src/db/database.ts';
 import { CryptoError, NotFoundError } from '../../src/errors.ts';
-import { LocalBlobStore, newBlobId } from '../../src/storage/local-blob-store.ts';
+import { LocalBlobStore } from '../../src/storage/local-blob-store.ts';
+import { newBlobId } from '../../src/storage/blob-id.ts';
 import { KeyStore } from '../../src/keys/key-store.ts';
 import { KeyManager } from '../../src/encryption/key-manager.ts';
 import { EncryptionState } from '../../src/encryption/encryption-state.ts';
 import { EncryptedBlobStore } from '../../src/encryption/encrypted-blob-store.ts';
 import { EncryptionService } from '../../src/encryption/encryption-service.ts';
 import { CHUNK_SIZE, HEADER_SIZE, RAW_CHUNK_SIZE } from '../../src/crypto/format.ts';
+import { NodeFileRows } from '../../src/files/node-file-rows.ts';
 
 const MiB = 1 << 20;
 
@@ -33,13 +35,13 @@ test('encrypted reads: sizes around the whole-blob read limit, whole and ranged,
   const { db } = openDatabase({ type: 'sqlite', path: join(dir, 'coffer.db') });
   try {
     await migrateToLatest(db);
-    const appConfig = new AppConfigRepository(db);
+    const appConfig = new AppConfigRepository(db, { maxAgeMs: 0 });
     const local = new LocalBlobStore(join(dir, 'data', 'blobs'));
     await local.init();
     const keys = new KeyManager({ keyStore: new KeyStore(join(dir, 'data')), secret: 'b'.repeat(48), instanceId: 'ocreads1' });
-    const state = new EncryptionState(appConfig, 0);
+    const state = new EncryptionState(appConfig);
     const blobs = new EncryptedBlobStore({ inner: local, keys, state, defaultKeyRoot: join(dir, 'data') });
-    const service = new EncryptionService({ db, appConfig, keys, blobs, state, dataDirectory: join(dir, 'data') });
+    const service = new EncryptionService({ rows: new NodeFileRows(db), appConfig, keys, blobs, state, dataDirectory: join(dir, 'data') });
     await appConfig.set('encryption', 'enabled', 'yes');
     await service.enable();
     const ctx = { fileId: 7, owner: 'carol' };

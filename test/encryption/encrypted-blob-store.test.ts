@@ -8,7 +8,8 @@ import { Readable } from 'node:stream';
 import { AppConfigRepository } from '../../src/db/app-config.ts';
 import { migrateToLatest, openDatabase, type Db } from '../../src/db/database.ts';
 import { CryptoError } from '../../src/errors.ts';
-import { LocalBlobStore, newBlobId } from '../../src/storage/local-blob-store.ts';
+import { LocalBlobStore } from '../../src/storage/local-blob-store.ts';
+import { newBlobId } from '../../src/storage/blob-id.ts';
 import { KeyStore } from '../../src/keys/key-store.ts';
 import { KeyManager } from '../../src/encryption/key-manager.ts';
 import { EncryptionState } from '../../src/encryption/encryption-state.ts';
@@ -17,6 +18,7 @@ import { EncryptionService } from '../../src/encryption/encryption-service.ts';
 import { decryptBlobFile } from '../../src/encryption/offline-decrypt.ts';
 import { CHUNK_SIZE, HEADER_SIZE, RAW_CHUNK_SIZE } from '../../src/crypto/format.ts';
 import { createPgDatabase } from '../support/test-instance.ts';
+import { NodeFileRows } from '../../src/files/node-file-rows.ts';
 
 const SECRET = 'a'.repeat(48);
 const INSTANCE = 'octestinst1';
@@ -34,13 +36,13 @@ async function setup(secret = SECRET, dir = mkdtempSync(join(tmpdir(), 'coffer-'
     ? { type: 'pgsql', host: '127.0.0.1', port: 5432, name: pgName, user: 'postgres', password: '' }
     : { type: 'sqlite', path: join(dir, 'coffer.db') });
   await migrateToLatest(db);
-  const appConfig = new AppConfigRepository(db);
+  const appConfig = new AppConfigRepository(db, { maxAgeMs: 0 });
   const local = new LocalBlobStore(join(dir, 'data', 'blobs'));
   await local.init();
   const keys = new KeyManager({ keyStore: new KeyStore(join(dir, 'data')), secret, instanceId: INSTANCE });
-  const state = new EncryptionState(appConfig, 0);
+  const state = new EncryptionState(appConfig);
   const blobs = new EncryptedBlobStore({ inner: local, keys, state, defaultKeyRoot: join(dir, 'data') });
-  const service = new EncryptionService({ db, appConfig, keys, blobs, state, dataDirectory: join(dir, 'data') });
+  const service = new EncryptionService({ rows: new NodeFileRows(db), appConfig, keys, blobs, state, dataDirectory: join(dir, 'data') });
   return { dir, db, local, keys, blobs, service, appConfig, state };
 }
 

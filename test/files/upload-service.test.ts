@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { createHash } from 'node:crypto';
 import { ValidationError, NotFoundError, AlreadyExistsError, QuotaExceededError } from '../../src/errors.ts';
-import { UploadService, compareChunkNames, parseChunkName, type ChunkInfo } from '../../src/files/upload-service.ts';
+import { UploadService, compareChunkNames, parseChunkName } from '../../src/files/upload-service.ts';
+import type { ChunkInfo } from '../../src/files/upload-repository.ts';
 import { startTestInstance, type TestInstance } from '../support/test-instance.ts';
 
 const chunk = (name: string, size: number, offset: number | null = null): ChunkInfo => ({ name, size, mtime: 0, offset, blobId: 'x', codec: 'plain' });

@@ -24,6 +24,7 @@ import { KeyStore } from '../../src/keys/key-store.ts';
 import { startCephOrSkip } from '../support/ceph.ts';
 import { runBlobStoreConformance, testBlobId } from './blob-store-conformance.ts';
 import { assertPatternStream, patternBytes, patternSource } from './blob-pattern.ts';
+import { NodeFileRows } from '../../src/files/node-file-rows.ts';
 
 const CTX = { fileId: 1, owner: 'alice' };
 const MiB = 1024 * 1024;
@@ -69,11 +70,11 @@ if (!ceph.cluster) {
     const dir = mkdtempSync(join(tmpdir(), 'coffer-'));
     const { db } = openDatabase({ type: 'sqlite', path: join(dir, 'coffer.db') });
     await migrateToLatest(db);
-    const appConfig = new AppConfigRepository(db);
+    const appConfig = new AppConfigRepository(db, { maxAgeMs: 0 });
     const keys = new KeyManager({ keyStore: new KeyStore(join(dir, 'data')), secret: randomBytes(32).toString('hex'), instanceId: 'ocs3test01' });
-    const state = new EncryptionState(appConfig, 0);
+    const state = new EncryptionState(appConfig);
     const store = new EncryptedBlobStore({ inner, keys, state, defaultKeyRoot: join(dir, 'data') });
-    const service = new EncryptionService({ db, appConfig, keys, blobs: store, state, dataDirectory: join(dir, 'data') });
+    const service = new EncryptionService({ rows: new NodeFileRows(db), appConfig, keys, blobs: store, state, dataDirectory: join(dir, 'data') });
     await appConfig.set('encryption', 'enabled', 'yes');
     await service.enable();
     return {

@@ -3,6 +3,7 @@ import type { App } from '../../app.ts';
 import { BulkConverter } from '../../encryption/bulk-convert.ts';
 import { EncryptedBlobStore } from '../../encryption/encrypted-blob-store.ts';
 import { CliError, EXIT, cliOptions, outputOption, printData, withApp } from '../cli-support.ts';
+import { NodeFileRows } from '../../files/node-file-rows.ts';
 
 /** The encryption decorator of an App. @throws CliError when the App has none. */
 export function encryptedStore(app: App): EncryptedBlobStore {
@@ -12,7 +13,7 @@ export function encryptedStore(app: App): EncryptedBlobStore {
 
 /** The bulk converter (encrypt-all / decrypt-all) of an App. */
 export function bulkConverter(app: App): BulkConverter {
-  return new BulkConverter({ db: app.db, encryption: app.encryption, blobs: encryptedStore(app), rawBlobs: app.rawBlobs, workDir: app.config.datadirectory });
+  return new BulkConverter({ rows: new NodeFileRows(app.db), encryption: app.encryption, blobs: encryptedStore(app), rawBlobs: app.rawBlobs, workDir: app.config.datadirectory });
 }
 
 export const BACKUP_WARNING =

@@ -4,6 +4,7 @@ import { IntegrityVerifier } from '../../encryption/integrity-verifier.ts';
 import { CliError, EXIT, cliOptions, outputOption, printData, withApp } from '../cli-support.ts';
 import { createProgress, formatBytes } from './encryption-convert.command.ts';
 import { bulkConverter } from './encryption-status.command.ts';
+import { NodeFileRows } from '../../files/node-file-rows.ts';
 
 /** `encryption:verify [USER]`: reads every file fully; exit 7 when any is damaged. */
 export function register(program: Command): void {
@@ -26,7 +27,7 @@ export function register(program: Command): void {
         const progress = total > 0 ? createProgress('verify', total) : undefined;
         let report;
         try {
-          report = await new IntegrityVerifier({ encryption: app.encryption, audit: app.audit, db: app.db }).verify({
+          report = await new IntegrityVerifier({ encryption: app.encryption, audit: app.audit, rows: new NodeFileRows(app.db) }).verify({
             owner: user, concurrency: flags.jobs,
             onProgress: (p) => progress?.update({ done: p.done, total: Math.max(total, p.done), bytesDone: p.bytes, elapsedMs: p.elapsedMs }),
           });

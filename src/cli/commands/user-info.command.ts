@@ -2,12 +2,11 @@ import type { Command } from 'commander';
 import { join } from 'node:path';
 import type { App } from '../../app.ts';
 import type { UserRecord } from '../../auth/types.ts';
-import { num } from '../../db/schema.ts';
 import { cliOptions, outputOption, printData, withApp } from '../cli-support.ts';
 
 /** What `user:info` shows (Nextcloud's keys). */
 export async function userInfo(app: App, u: UserRecord): Promise<Record<string, unknown>> {
-  const root = await app.db.selectFrom('nodes').select('size').where('owner', '=', u.uid).where('path', '=', '').executeTakeFirst();
+  const { used } = await app.files.quota(u.uid);
   return {
     user_id: u.uid,
     display_name: u.displayName,
@@ -15,7 +14,7 @@ export async function userInfo(app: App, u: UserRecord): Promise<Record<string, 
     enabled: u.enabled,
     groups: u.isAdmin ? ['admin'] : [],
     quota: u.quota === null ? 'none' : u.quota,
-    storage: { used: root ? num(root.size) : 0, quota: u.quota === null ? -3 : u.quota },
+    storage: { used, quota: u.quota === null ? -3 : u.quota },
     first_seen: new Date(u.createdAt * 1000).toISOString(),
     last_seen: u.lastLogin === null ? 'never' : new Date(u.lastLogin * 1000).toISOString(),
     user_directory: join(app.config.datadirectory, u.uid),
