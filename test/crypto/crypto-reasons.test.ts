@@ -29,8 +29,10 @@ test('truncated, extended, tampered, rebound and foreign blobs each have their o
   assert.equal(await reasonOf(decrypt(raw.subarray(0, HEADER_SIZE + 2 * RAW_CHUNK_SIZE))), 'truncated');
   // a header cut short
   assert.equal(await reasonOf(decrypt(raw.subarray(0, HEADER_SIZE - 1))), 'truncated');
-  // bytes after the final chunk
-  assert.equal(await reasonOf(decrypt(Buffer.concat([raw, randomBytes(RAW_CHUNK_SIZE + 16)]))), 'extended');
+  // bytes after a final chunk that is whole (after a short one they join it: its tag fails)
+  const whole = await encrypt(randomBytes(2 * CHUNK_SIZE));
+  assert.equal(await reasonOf(decrypt(Buffer.concat([whole, randomBytes(100)]))), 'extended');
+  assert.equal(await reasonOf(decrypt(Buffer.concat([raw, randomBytes(100)]))), 'tag-mismatch');
   // one bit of a chunk flipped
   const flipped = Buffer.from(raw);
   flipped[HEADER_SIZE + RAW_CHUNK_SIZE + 7]! ^= 0x80;
