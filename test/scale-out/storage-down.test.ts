@@ -8,8 +8,8 @@ import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import pino from 'pino';
-import { AppError, STORAGE_UNAVAILABLE_MESSAGE } from '../../src/errors.ts';
-import { statusOf } from '../../src/web/web-http.ts';
+import { STORAGE_UNAVAILABLE_MESSAGE, StorageUnavailableError } from '../../src/errors.ts';
+import { webLogin } from '../support/web-login.ts';
 import { ADMIN, startTestInstance, type TestInstance } from '../support/test-instance.ts';
 
 describe('content store unreachable', () => {
@@ -64,7 +64,18 @@ describe('content store unreachable', () => {
     assert.equal(await t.app.files.tryStat(ADMIN.uid, 'big.bin'), undefined);
   });
 
-  test('the web API maps the same failure to 503 (its handler logs it and hides the message)', () => {
-    assert.equal(statusOf(new AppError('storage-unavailable', 'S3 GET failed: …')), 503);
+  test('the service throws a typed StorageUnavailableError, not a string code', async () => {
+    await assert.rejects(t.app.files.writeFile(ADMIN.uid, 'typed.txt', Readable.from([Buffer.from('x')])),
+      (err: unknown) => err instanceof StorageUnavailableError && /S3 PUT failed: cannot reach/.test(err.message));
+  });
+
+  test('the web API maps the same failure to 503 with Nextcloud\'s words (the cause only in the log)', async () => {
+    const s = await webLogin(t.url, ADMIN.uid, ADMIN.password);
+    const r = await fetch(`${t.url}/web/api/files/upload?path=${encodeURIComponent('/web.txt')}`,
+      { method: 'PUT', headers: { cookie: s.cookie, requesttoken: s.csrfToken }, body: 'hello' });
+    assert.equal(r.status, 503);
+    assert.equal(r.headers.get('retry-after'), '120');
+    assert.deepEqual(await r.json(), { error: { code: 'storage-unavailable', message: STORAGE_UNAVAILABLE_MESSAGE } });
+    assert.equal(await t.app.files.tryStat(ADMIN.uid, 'web.txt'), undefined);
   });
 });
