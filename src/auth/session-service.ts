@@ -25,8 +25,9 @@ export interface SessionServiceOptions {
   now?: () => number;
   /**
    * Called after a session starts, with its cookie value (per-user-key mode stores a wrapping of
-   * the user's private key under it, so that any server process can unlock the key for it). Its
-   * failure does not fail the login.
+   * the user's private key under it, so that any server process can unlock the key for it). When
+   * it throws, the session is removed again and create throws: a session whose key wrapping was
+   * lost would find the user's files locked on the next process or after a restart.
    */
   onCreated?: (uid: string, token: string) => Promise<void>;
   /**
@@ -76,6 +77,7 @@ export class SessionService {
   /**
    * Starts a session for `uid`.
    * @returns the cookie value (give it to the browser, never log it), its CSRF token and info
+   * @throws ValidationError for an empty uid; what onCreated throws (no session is left then)
    */
   async create(uid: string, meta: { userAgent?: string; ip?: string } = {}): Promise<{ token: string; csrfToken: string; info: SessionInfo }> {
     if (!uid) throw new ValidationError('Invalid user');
@@ -86,7 +88,12 @@ export class SessionService {
       user_agent: (meta.userAgent ?? '').slice(0, 255), ip: (meta.ip ?? '').slice(0, 64),
     };
     const r = await this.#db.insertInto('web_sessions').values(row).returning('id').executeTakeFirstOrThrow();
-    await this.#onCreated?.(uid, token).catch(() => {});
+    try {
+      await this.#onCreated?.(uid, token);
+    } catch (err) {
+      await this.#db.deleteFrom('web_sessions').where('id', '=', r.id).execute();
+      throw err;
+    }
     return {
       token, csrfToken: this.csrfToken(token),
       info: { id: Number(r.id), uid, createdAt: now, lastActive: now, expiresAt: row.expires_at, userAgent: row.user_agent, ip: row.ip },

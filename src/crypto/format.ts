@@ -94,7 +94,7 @@ export function encodeHeaderBody(f: { cipher: CipherId; fileId: number; blobId: 
 }
 
 /**
- * Parses and syntax-checks a header (no cryptographic check: see `openBlobHeader`).
+ * Parses and syntax-checks a header (no cryptographic check: see `openHeader` in blob-header.ts).
  * @throws CryptoError naming the bad field (not a cfe1 blob, unsupported version/cipher/chunk size, truncated).
  */
 export function parseHeader(buf: Buffer): BlobHeader {

@@ -126,8 +126,3 @@ export async function migrateToLatest(db: Db, opts: { sealer?: RowSealer } = {})
   }
 }
 
-/** Names of migrations not yet applied (for `status`'s needsDbUpgrade). */
-export async function pendingMigrations(db: Db): Promise<string[]> {
-  const migrator = new Migrator({ db, provider: new StaticMigrationProvider(), migrationTableName: 'coffer_migrations', migrationLockTableName: 'coffer_migrations_lock' });
-  return (await migrator.getMigrations()).filter((m) => m.executedAt === undefined).map((m) => m.name);
-}

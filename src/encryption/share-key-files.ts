@@ -89,7 +89,6 @@ export const keyringSegmentName = (id: string, tag: string): string => `shareKey
 /** Whether key file `name` is part of the keyring of share key `id` (a segment, or the single file of earlier versions). */
 export const isKeyringFileOf = (id: string, name: string): boolean =>
   name.startsWith(`shareKey_${id}.keyring`) && /^shareKey_[0-9a-f]{32}\.keyring(?:_[0-9a-f]{16})?$/.test(name);
-export const SHARE_NODE_FILE = /^shareNode_(\d+)\.json$/;
 export const SHARE_UNDER_FILE = /^shareKey_([0-9a-f]{32})\.under_([0-9a-f]{32})$/;
 export const SHARE_SEAL_FILE = /^shareKey_([0-9a-f]{32})\.seal_[0-9a-f]{32}$/;
 export const SHARE_LINK_FILE = /^shareKey_([0-9a-f]{32})\.link_[0-9a-f]{32}$/;

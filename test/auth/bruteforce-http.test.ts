@@ -1,5 +1,5 @@
 /**
- * Brute-force protection over real HTTP (issue 17, items 3 and 4; docs/BRUTEFORCE.md): attempts
+ * Brute-force protection over real HTTP (docs/BRUTEFORCE.md): attempts
  * are counted before their check (parallel guesses cannot outrun the count), and an attacker's
  * failures never lock out someone else — valid app passwords, known devices and known addresses
  * get in, the attacked owner on an unknown client is slowed but not refused, spraying from one

@@ -3,7 +3,7 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import { startTestInstance, type TestInstance } from '../support/test-instance.ts';
 import { dav, FILES, rawStatus, treeSnapshot } from './helpers.ts';
 
-/** Hostile requests get a 4xx and change nothing (issue 2, "Done when"). */
+/** Hostile requests get a 4xx and change nothing. */
 describe('DAV hostile requests', () => {
   let t: TestInstance;
   const bob = { uid: 'bob', password: 'bob-password-123' };

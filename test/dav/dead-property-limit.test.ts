@@ -1,5 +1,5 @@
 /**
- * Issue 17 (dead properties): a file holds a bounded number and size of dead properties. A PROPPATCH
+ * Dead properties: a file holds a bounded number and size of dead properties. A PROPPATCH
  * beyond the bound answers 207 with 507 Insufficient Storage for the properties it could not
  * record (424 for the rest, RFC 4918 9.2.1) and changes nothing; removals always work.
  */

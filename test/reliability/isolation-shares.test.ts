@@ -1,5 +1,5 @@
 /**
- * Isolation through shares (issue 6 item 5): A (alice) shares folders with B (bob) at permissions
+ * Isolation through shares: A (alice) shares folders with B (bob) at permissions
  * 1, 3, 5 and 31 and files at 1 and 3; C (carol) is a stranger. Every WebDAV method B may send
  * through a mount is permitted exactly when the share's permissions say so. A's whole tree (paths +
  * content hashes) is snapshotted around every attempt: a refused attempt (4xx) changes nothing in

@@ -1,5 +1,5 @@
 /**
- * Issue 17, item 2 as the pentest did it, in Chromium: the victim's browser holds Basic
+ * CSRF through cached Basic credentials, as an attacker's page does it, in Chromium: the victim's browser holds Basic
  * credentials for Coffer (it opened /remote.php/webdav/ once), then visits an attacker's page on
  * another origin that auto-submits forms to Coffer: create an admin, grant the attacker's Login
  * Flow v2. Neither may work.

@@ -1,5 +1,5 @@
 /**
- * Issue 17, item 2: CSRF through cached Basic credentials. Every state-changing OCS request needs
+ * CSRF through cached Basic credentials. Every state-changing OCS request needs
  * `OCS-APIREQUEST: true` whatever the authentication, and the Login Flow v2 grant needs the web
  * session and its request token, never Basic credentials. Real HTTP on loopback.
  */

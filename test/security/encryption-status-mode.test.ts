@@ -1,5 +1,5 @@
 /**
- * Issue 17, "Also": `./occ encryption:status` said "masterkey" in per-user-key mode. Real ./occ
+ * `./occ encryption:status` said "masterkey" in per-user-key mode. Real ./occ
  * processes against a real instance.
  */
 import { after, before, describe, test } from 'node:test';

@@ -1,5 +1,5 @@
 /**
- * Issue 17, item 14: 10,000 anonymous Login Flow v2 starts used to push out everyone's pending
+ * Login Flow v2 under a flood: 10,000 anonymous Login Flow v2 starts used to push out everyone's pending
  * flows (a count cap that evicted the oldest). Now each address (IPv6: its /64) may have a few
  * open, flows expire after 20 minutes, and nobody's flow is evicted. Real HTTP on loopback, the
  * client address set through X-Forwarded-For of a trusted proxy.

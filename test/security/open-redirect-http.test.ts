@@ -1,5 +1,5 @@
 /**
- * Issue 17, item 11: open redirect through `redirect_url`. Every redirect goes through one helper
+ * Open redirect through `redirect_url`. Every redirect goes through one helper
  * that resolves the target against the origin and requires it to stay there. Over HTTP on loopback,
  * and in Chromium (the browser is what turns `/%09/evil.example` into `//evil.example`).
  */

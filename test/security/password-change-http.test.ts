@@ -1,5 +1,5 @@
 /**
- * Issue 17, items 12 and 13: an app password cannot change the login password, and a password
+ * Password changes: an app password cannot change the login password, and a password
  * change needs the current one; a password change or reset by any path (web, OCS, ./occ) ends the
  * user's other web sessions. Real HTTP on loopback, real ./occ processes.
  */

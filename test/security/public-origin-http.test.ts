@@ -1,5 +1,5 @@
 /**
- * Issue 17, item 10 and the HSTS / request-log points: URLs, the link-password cookie's Secure flag
+ * The public origin, HSTS and the request log: URLs, the link-password cookie's Secure flag
  * and HSTS follow the public origin (src/http/public-origin.ts) — the TLS proxy's scheme and host
  * when the peer is a trusted proxy, overwriteprotocol/overwritehost, else the socket; link and login
  * tokens never reach the request log. Real HTTP(S) on loopback.

@@ -1,5 +1,5 @@
 /**
- * Issue 17, "Also": the single-page app logged an error ("headers already sent") on every page
+ * The single-page app logged an error ("headers already sent") on every page
  * load: its Cache-Control was set after the page had gone out. Real HTTP on loopback, the server's
  * own log captured, and the page loaded in Chromium.
  */

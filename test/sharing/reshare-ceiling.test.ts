@@ -1,5 +1,5 @@
 /**
- * Issue 17 items 1, 7 and 17 over HTTP: a reshare (and a link made by a resharer) never grants more
+ * The reshare ceiling over HTTP: a reshare (and a link made by a resharer) never grants more
  * than its initiator holds on that node now, in OCS and the web API alike; a downgrade reaches the
  * reshares below it at once (and an upgrade restores them); a disabled user's shares and links stop
  * working for reading and writing, and come back when the account is enabled again.

@@ -1,5 +1,5 @@
 /**
- * Issue 17 (sharee search): the OCS Sharee API and the web UI's sharee search match what they show
+ * Sharee search: the OCS Sharee API and the web UI's sharee search match what they show
  * (user ids and display names), never email addresses, which they do not show: otherwise anyone
  * could probe another user's address one substring at a time.
  */

@@ -1,5 +1,5 @@
 /**
- * Issue 17 items 5 and 6 over HTTP: COPY/MOVE with `Overwrite: T` and the web API's move with
+ * The transfer policy over HTTP: COPY/MOVE with `Overwrite: T` and the web API's move with
  * `overwrite:true` replace what exists, so they need delete permission on it; a received share's
  * mount root can only be renamed within the recipient's root, through WebDAV and the web API alike
  * (both go through the sharing layer's TransferPolicy). Refusals change nothing.

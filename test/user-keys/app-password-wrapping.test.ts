@@ -12,7 +12,7 @@ import { perUserInstance, put } from './helpers.ts';
 
 const ALICE = { uid: 'alice', password: 'alice-password-1' };
 
-test('a key wrapping that cannot be written fails the app password\'s creation, and leaves no app password', async () => {
+test('a key wrapping that cannot be written fails the app password\'s (and web session\'s) creation, and leaves none behind', async () => {
   const inst = await perUserInstance();
   const keyDir = join(inst.dataDir, 'alice', 'files_encryption', 'OC_DEFAULT_MODULE');
   const wrappings = () => readdirSync(keyDir).filter((n) => n.startsWith('appPassword_'));
@@ -29,6 +29,11 @@ test('a key wrapping that cannot be written fails the app password\'s creation, 
     const failed = await newToken();
     assert.equal(failed.status, 500);
     assert.deepEqual(await inst.app.appPasswords.list(ALICE.uid), [], 'nor over HTTP');
+
+    // A web session's wrapping likewise: no session is left without it.
+    const sessionsBefore = (await inst.app.sessions.list(ALICE.uid)).length;
+    await assert.rejects(inst.app.sessions.create(ALICE.uid), (err: NodeJS.ErrnoException) => err.code === 'EEXIST' && err.path === keyDir);
+    assert.equal((await inst.app.sessions.list(ALICE.uid)).length, sessionsBefore);
 
     rmSync(keyDir);
     renameSync(`${keyDir}.away`, keyDir);

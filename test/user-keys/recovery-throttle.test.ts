@@ -1,5 +1,5 @@
 /**
- * The recovery key password is a password too (issue 17, item 3's class): an admin reset with a
+ * The recovery key password is a password too, and throttled like one: an admin reset with a
  * recovery password is counted as an attempt before the check, so parallel guesses beyond the
  * client's budget are refused unchecked (429), as on every login path.
  */

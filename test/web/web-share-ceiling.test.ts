@@ -1,5 +1,5 @@
 /**
- * Issue 17 item 1 in the browser: the share dialog offers no more than the user holds on the item.
+ * The share ceiling in the browser: the share dialog offers no more than the user holds on the item.
  * mallory received alice's folder with read + reshare only: resharing it, the dialog offers "View
  * only" and no "Can edit"; her own folder still offers both. What the server enforces is covered
  * over HTTP in test/sharing/reshare-ceiling.test.ts.

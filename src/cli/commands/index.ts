@@ -75,11 +75,11 @@ export const COMMAND_MODULES: readonly CommandModule[] = [
   encryptionDecryptBlob,
   encryptionUserKeys,
   encryptionKeyHolder,
-  // reliability (issue 6)
+  // reliability
   filesCleanup,
   logAudit,
-  // scale-out (issue 7)
+  // scale-out
   storageTest,
-  // brute-force protection (issue 17)
+  // brute-force protection
   securityBruteforce,
 ];
