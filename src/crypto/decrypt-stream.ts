@@ -5,6 +5,7 @@ import { chunkCount } from './blob-sizes.ts';
 import { openChunk, tryOpenChunk } from './chunk-cipher.ts';
 import { openHeader, type ExpectedIdentity, type KekResolver, type OpenedHeader } from './blob-header.ts';
 import { CHUNK_SIZE, HEADER_SIZE, RAW_CHUNK_SIZE, TAG_SIZE, type CipherId } from './format.ts';
+import { STREAM_BUFFER } from '../storage/buffer-sizes.ts';
 
 /** Options of the chunk decoder. */
 export interface ChunkDecryptOptions {
@@ -129,7 +130,7 @@ export class ChunkDecoder {
 export class ChunkDecryptStream extends Transform {
   readonly #dec: ChunkDecoder;
   constructor(o: ChunkDecryptOptions) {
-    super({ readableHighWaterMark: 1 << 20, writableHighWaterMark: 1 << 20 });
+    super({ readableHighWaterMark: STREAM_BUFFER, writableHighWaterMark: STREAM_BUFFER });
     this.#dec = new ChunkDecoder(o, (b) => this.push(b));
   }
 
@@ -161,7 +162,7 @@ export class DecryptStream extends Transform {
   #inner: ChunkDecoder | undefined;
 
   constructor(opts: DecryptOptions) {
-    super({ readableHighWaterMark: 1 << 20, writableHighWaterMark: 1 << 20 });
+    super({ readableHighWaterMark: STREAM_BUFFER, writableHighWaterMark: STREAM_BUFFER });
     this.#opts = opts;
   }
 

@@ -3,6 +3,7 @@ import { ByteQueue } from './byte-queue.ts';
 import { sealChunk } from './chunk-cipher.ts';
 import { sealHeader, type SealParams } from './blob-header.ts';
 import { CHUNK_SIZE, type CipherId } from './format.ts';
+import { STREAM_BUFFER } from '../storage/buffer-sizes.ts';
 
 /**
  * Streaming cfe1 encoder: plaintext in, header + chunks out. Holds one chunk back so that the last
@@ -20,7 +21,7 @@ export class EncryptStream extends Transform {
   plaintextBytes = 0;
 
   constructor(params: SealParams) {
-    super({ readableHighWaterMark: 1 << 20, writableHighWaterMark: 1 << 20 });
+    super({ readableHighWaterMark: STREAM_BUFFER, writableHighWaterMark: STREAM_BUFFER });
     const sealed = sealHeader(params);
     this.#cipher = sealed.cipher;
     this.#key = sealed.contentKey;

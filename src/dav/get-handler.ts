@@ -1,7 +1,7 @@
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { CryptoError, NotFoundError, PreconditionFailedError } from '../errors.ts';
-import { STREAM_HIGH_WATER_MARK } from '../http/limits.ts';
+import { STREAM_BUFFER } from '../storage/buffer-sizes.ts';
 import { encodeSegment } from './dav-target.ts';
 import type { FileNode } from '../files/types.ts';
 import { DavStatusError } from './dav-errors.ts';
@@ -120,14 +120,14 @@ async function serveNode(d: DavRequest, node: FileNode): Promise<void> {
 /**
  * Passes bytes through and fails the pipeline (so the socket is destroyed rather than the response
  * ended) when the content is shorter or longer than announced in Content-Length.
- * Its buffers hold 1 MiB like the response's (STREAM_HIGH_WATER_MARK): with the default 16 KiB the
+ * Its buffers hold STREAM_BUFFER like the response's: with the default 16 KiB the
  * pipe pauses after every 64 KiB piece of decrypted content, which then reaches the socket as a
  * write syscall of its own instead of one writev per MiB.
  */
 function exactLength(expected: number): Transform {
   let seen = 0;
   return new Transform({
-    highWaterMark: STREAM_HIGH_WATER_MARK,
+    highWaterMark: STREAM_BUFFER,
     transform(chunk: Buffer, _enc, cb) {
       seen += chunk.length;
       if (seen > expected) cb(new CryptoError('size-mismatch', `content longer than its recorded size (${expected})`));

@@ -8,11 +8,10 @@ import type { EncryptedBlobStore } from './encrypted-blob-store.ts';
 import { rowContext, type ConvertibleNode, type EncryptionService } from './encryption-service.ts';
 import { runPool } from './task-pool.ts';
 import type { FileRows } from './file-rows.ts';
+import { SMALL_BLOB } from '../storage/buffer-sizes.ts';
 
 /** Files fetched (and journaled) at a time. */
 const PAGE = 128;
-/** Plain blobs up to this size are read synchronously, whole, and encrypted without streams (see #smallPlain). */
-const SMALL_FILE = 1024 * 1024;
 
 export type ConvertTarget = 'encrypt' | 'decrypt';
 
@@ -202,12 +201,12 @@ export class BulkConverter {
    * A small plain blob on local disk, read synchronously and whole: four system calls on a file that
    * is usually cached, instead of five thread-pool round trips (stat, open, read, read, close) that
    * cost more CPU than the read itself. Undefined for anything else, and for a blob longer than
-   * SMALL_FILE whatever its row says (both are streamed through the store).
+   * SMALL_BLOB whatever its row says (both are streamed through the store).
    * @throws NotFoundError when the blob is missing.
    */
   #smallPlain(node: ConvertibleNode): Buffer | undefined {
     const raw = this.#o.rawBlobs;
-    if (node.codec !== PLAIN_CODEC || node.size > SMALL_FILE || !hasLocalPaths(raw)) return undefined;
+    if (node.codec !== PLAIN_CODEC || node.size > SMALL_BLOB || !hasLocalPaths(raw)) return undefined;
     let fd: number;
     try {
       fd = openSync(raw.pathOf(node.blobId), 'r');
@@ -217,7 +216,7 @@ export class BulkConverter {
     }
     try {
       const size = fstatSync(fd).size;
-      if (size > SMALL_FILE) return undefined; // larger than its row says: stream it
+      if (size > SMALL_BLOB) return undefined; // larger than its row says: stream it
       const buf = Buffer.allocUnsafe(size);
       let n = 0;
       while (n < size) {

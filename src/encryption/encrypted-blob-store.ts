@@ -15,6 +15,7 @@ import type { EncryptionState } from './encryption-state.ts';
 import type { KeyHandle, KeyManager } from './key-manager.ts';
 import type { ShareKeys } from './share-keys.ts';
 import type { RowSeal } from './row-seal.ts';
+import { SMALL_BLOB } from '../storage/buffer-sizes.ts';
 
 /**
  * The 16 header bytes that stand for a blob id: the id itself when it is 32 hex digits (newBlobId),
@@ -39,8 +40,6 @@ async function primed(s: Readable): Promise<Readable> {
   return s;
 }
 
-/** Stored blobs up to this size are read whole with the header (one positioned read on local disk). */
-const SMALL_RAW = 1 << 20;
 
 export interface EncryptedBlobStoreOptions {
   /** The store underneath (local disk, S3). */
@@ -60,8 +59,6 @@ export interface EncryptedBlobStoreOptions {
   seal?: RowSeal;
 }
 
-/** Sources up to this size are buffered and sealed in one go (the local store buffers as much for its small blobs). */
-const SMALL_SOURCE = 1 << 20;
 
 /**
  * BlobStore decorator: encrypts new blobs in the cfe1 format while encryption is enabled (codec
@@ -121,12 +118,12 @@ export class EncryptedBlobStore implements BlobStore {
 
   /**
    * Writes a cfe1 blob regardless of the enabled switch (encrypt-all). A source that ends within
-   * SMALL_SOURCE bytes (most uploads) is sealed in one go and written without a stream
+   * SMALL_BLOB bytes (most uploads) is sealed in one go and written without a stream
    * (putEncryptedBuffer); a longer one streams through EncryptStream.
    * @throws the source's error; CryptoError/NotFoundError when keys are unusable; write errors.
    */
   async putEncrypted(blobId: string, source: Readable, ctx: BlobContext): Promise<PutResult> {
-    const head = await readHead(source, SMALL_SOURCE);
+    const head = await readHead(source, SMALL_BLOB);
     if (head.ended) {
       const parts = head.chunks.map((c) => (Buffer.isBuffer(c) ? c : Buffer.from(c as unknown as string)));
       return this.putEncryptedBuffer(blobId, parts.length === 1 ? parts[0]! : Buffer.concat(parts), ctx);
@@ -255,7 +252,7 @@ export class EncryptedBlobStore implements BlobStore {
   }
 
   async #getEncrypted(blobId: string, ctx: BlobContext, range?: ByteRange): Promise<Readable> {
-    const raw = await this.#openStored(blobId, ctx, SMALL_RAW);
+    const raw = await this.#openStored(blobId, ctx, SMALL_BLOB);
     try {
       const { opened, plainSize } = await this.#verifyHeader(raw, blobId, ctx);
       return await this.#decrypt(raw, opened, plainSize, range);

@@ -1,12 +1,13 @@
 import { createHash, type Hash } from 'node:crypto';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
+import { STREAM_BUFFER } from '../storage/buffer-sizes.ts';
 
 /** Counts bytes and feeds the requested hashes while content streams through. */
 export class HashingCounter extends Transform {
   bytes = 0;
   readonly hashes: Map<string, Hash>;
   constructor(algos: string[]) {
-    super({ highWaterMark: 1 << 20 });
+    super({ highWaterMark: STREAM_BUFFER });
     this.hashes = new Map(algos.map((a) => [a, createHash(a === 'SHA1' ? 'sha1' : 'md5')]));
   }
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {

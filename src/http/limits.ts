@@ -18,13 +18,6 @@ export const KEEP_ALIVE_TIMEOUT_MS = 65_000;
 export const CONNECTIONS_CHECK_INTERVAL_MS = 1_000;
 /** Largest request header block, bytes (Node's default 16 KiB; long If headers fit). */
 export const MAX_HEADER_BYTES = 16 * 1024;
-/**
- * Buffer size of every socket, request and response stream, bytes (Node's default is 16 KiB). A
- * download then reaches the socket as one writev per MiB instead of one write per 64 KiB piece
- * (a pipe pauses as soon as a write exceeds the mark), and an upload is read in larger batches.
- * Memory per connection stays bounded by it.
- */
-export const STREAM_HIGH_WATER_MARK = 1 << 20;
 
 /** Largest XML request body (PROPFIND, PROPPATCH), bytes → 413 beyond; held in memory whole to parse. */
 export const XML_BODY_BYTES = 1024 * 1024;

@@ -10,7 +10,8 @@ import type { HttpContext, Route } from './context.ts';
 import { loggablePath } from './log-redaction.ts';
 import { cliBaseUrl, isTrustedProxy, publicOrigin, type PublicOrigin } from './public-origin.ts';
 import { buildRoutes } from './routes.ts';
-import { CONNECTIONS_CHECK_INTERVAL_MS, DEFAULT_TIMEOUTS, MAX_HEADER_BYTES, STREAM_HIGH_WATER_MARK, type ServerTimeouts } from './limits.ts';
+import { CONNECTIONS_CHECK_INTERVAL_MS, DEFAULT_TIMEOUTS, MAX_HEADER_BYTES, type ServerTimeouts } from './limits.ts';
+import { STREAM_BUFFER } from '../storage/buffer-sizes.ts';
 
 export interface ServeOptions {
   host: string;
@@ -107,7 +108,7 @@ export async function startServer(app: App, opts: ServeOptions): Promise<Running
   // headersTimeout is only enforced at each connectionsCheckingInterval (Node's default 30 s)
   const httpOpts = {
     connectionsCheckingInterval: Math.min(CONNECTIONS_CHECK_INTERVAL_MS, limits.headersMs), maxHeaderSize: MAX_HEADER_BYTES,
-    highWaterMark: STREAM_HIGH_WATER_MARK,
+    highWaterMark: STREAM_BUFFER,
   };
   const server: Server = tls
     ? createHttps({ ...httpOpts, cert: readFileSync(opts.tlsCert!), key: readFileSync(opts.tlsKey!) }, onRequest)

@@ -1,8 +1,9 @@
 import type { FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
+import { STREAM_BUFFER } from './buffer-sizes.ts';
 
 /** Stream chunks are gathered into writev calls of about this many bytes (one syscall per MiB). */
-export const WRITE_BATCH = 1 << 20;
+export const WRITE_BATCH = STREAM_BUFFER;
 /**
  * Once this many bytes were written since the last flush started, an fdatasync starts in the
  * background (at most one at a time), so that the disk writes while the rest still streams in and

@@ -10,16 +10,9 @@ import { fsyncFd, openFd, readFdAt, writevFdAll } from './fd-io.ts';
 import { WRITE_BATCH, readHead, writeStreamToFile, type SourceHead } from './file-sink.ts';
 import type { OpenedRawBlob, RawBlobOpener } from './raw-blob.ts';
 import { PLAIN_CODEC, assertByteRange, type BlobContext, type BufferedBlobPut, type BlobEntry, type BlobStore, type ByteRange, type LocalBlobPaths, type PutResult } from './blob-store.ts';
+import { SMALL_BLOB, STREAM_BUFFER } from './buffer-sizes.ts';
 
-/** Largest read buffer of get() (one read per MiB of a large blob). */
-const READ_BUFFER = 1 << 20;
 const HEX4 = /^[0-9a-f]{4}$/;
-
-/**
- * A source that ends within this many bytes is a small blob: buffered, then written straight to its
- * final path (see put()).
- */
-export const SMALL_BLOB = WRITE_BATCH;
 
 /**
  * Blobs as files under `<root>/<id[0..2]>/<id[2..4]>/<id>`. A small blob (the source ends within
@@ -244,10 +237,10 @@ export class LocalBlobStore implements BlobStore, LocalBlobPaths, RawBlobOpener,
           if (whole) return Readable.from([head.subarray(start, end + 1)], { objectMode: false });
           const len = end - start + 1;
           if (fd === undefined) fd = await openFd(path, 'r');
-          if (len <= READ_BUFFER) return Readable.from([await readFdAt(fd, len, start)], { objectMode: false });
+          if (len <= STREAM_BUFFER) return Readable.from([await readFdAt(fd, len, start)], { objectMode: false });
           const taken = fd;
           fd = undefined; // the stream closes it
-          return createReadStream(path, { fd: taken, start, end, autoClose: true, highWaterMark: READ_BUFFER });
+          return createReadStream(path, { fd: taken, start, end, autoClose: true, highWaterMark: STREAM_BUFFER });
         },
         close: release,
       };

@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { test } from 'node:test';
 import { AlreadyExistsError, NotFoundError, ValidationError } from '../../src/errors.ts';
-import { LocalBlobStore, SMALL_BLOB } from '../../src/storage/local-blob-store.ts';
+import { LocalBlobStore } from '../../src/storage/local-blob-store.ts';
+import { SMALL_BLOB } from '../../src/storage/buffer-sizes.ts';
 import { newBlobId } from '../../src/storage/blob-id.ts';
 import { runBlobStoreConformance } from './blob-store-conformance.ts';
 
