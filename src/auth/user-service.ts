@@ -4,6 +4,7 @@ import { num } from '../db/schema.ts';
 import { AlreadyExistsError, AuthenticationError, NotFoundError, ValidationError } from '../errors.ts';
 import type { PasswordHasher } from './password-hasher.ts';
 import type { CreateUserInput, UserRecord } from './types.ts';
+import { TwoFactorRepository } from './two-factor-repository.ts';
 
 /** Nextcloud's user id rule: letters, digits, space, `_ . @ - '`; 1 to 64 characters. */
 const UID_RE = /^[a-zA-Z0-9 _.@\-']{1,64}$/;
@@ -143,8 +144,9 @@ export class UserService {
     const r = await trx.deleteFrom('users').where('uid', '=', uid).executeTakeFirst();
     if (Number(r.numDeletedRows) === 0) throw new NotFoundError(`User "${uid}" does not exist`);
     // A new account of the same name must not inherit (or be locked out by) the old second factor.
-    await trx.deleteFrom('two_factor_totp').where('uid', '=', uid).execute();
-    await trx.deleteFrom('two_factor_backup_codes').where('uid', '=', uid).execute();
+    const twoFactor = new TwoFactorRepository(trx);
+    await twoFactor.deleteTotp(uid);
+    await twoFactor.deleteBackupCodes(uid);
   }
 
   /**

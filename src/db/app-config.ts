@@ -58,6 +58,11 @@ export class AppConfigRepository {
     delete this.#snapshots.get(app)?.values[key];
   }
 
+  /** The apps that have settings, sorted. */
+  async apps(): Promise<string[]> {
+    return (await this.#db.selectFrom('app_config').select('app').distinct().orderBy('app').execute()).map((r) => r.app);
+  }
+
   /** All keys of one app. */
   async all(app: string): Promise<Record<string, string>> {
     const rows = await this.#db.selectFrom('app_config').select(['key', 'value']).where('app', '=', app).execute();

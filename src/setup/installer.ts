@@ -130,8 +130,7 @@ export async function install(opts: InstallOptions): Promise<InstallResult> {
 
 /** The admin user, app states and core settings of a fresh instance. */
 async function initialiseDatabase(app: App, adminUser: string, adminPass: string): Promise<void> {
-  const existing = await app.db.selectFrom('users').select('uid').limit(1).executeTakeFirst();
-  if (existing) throw new ConflictError('The database already contains users: it belongs to another installation (use a fresh database)');
+  if (await app.users.count() > 0) throw new ConflictError('The database already contains users: it belongs to another installation (use a fresh database)');
   try {
     await app.users.create({ uid: adminUser, password: adminPass, isAdmin: true });
   } catch (err) {

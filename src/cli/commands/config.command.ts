@@ -56,7 +56,7 @@ export function register(program: Command): void {
       if (target === 'all' || target === 'system') out.system = flags.private ? sys : redact(sys);
       if (target !== 'system') {
         out.apps = await withApp(async (app) => {
-          const ids = (await app.db.selectFrom('app_config').select('app').distinct().orderBy('app').execute()).map((r) => r.app);
+          const ids = await app.appConfig.apps();
           const apps: Record<string, Record<string, string>> = {};
           for (const id of ids) {
             if (target !== 'all' && id !== target) continue;
