@@ -107,13 +107,16 @@ export function statusOf(err: unknown): number {
 export function sendError(res: ServerResponse, ctx: HttpContext, thrown: unknown): void {
   const err = classifyDiskFull(thrown);
   const status = statusOf(err);
+  if (isIntegrityFailure(err)) {
+    // also when the download already started: the connection is cut, the failure still recorded
+    ctx.log.error({ err, path: ctx.rawPath }, 'web api error: integrity failure');
+    auditIntegrityFailure(ctx.app.audit, err, { path: ctx.rawPath, reqId: ctx.reqId });
+  }
   if (res.headersSent) { res.destroy(); return; }
   if (err instanceof ThrottledError) res.setHeader('Retry-After', String(err.retryAfterSeconds));
   if (status === 503) res.setHeader('Retry-After', '120'); // as the DAV adapter answers
   if (err instanceof AppError && err.code === 'storage-full') ctx.log.error({ err }, 'web api error: disk full');
   if (isIntegrityFailure(err)) {
-    ctx.log.error({ err, path: ctx.rawPath }, 'web api error: integrity failure');
-    auditIntegrityFailure(ctx.app.audit, err, { path: ctx.rawPath, reqId: ctx.reqId });
     sendJson(res, 500, { error: { code: err.code, message: err instanceof BlobMissingError ? BLOB_MISSING_MESSAGE : INTEGRITY_FAILED_MESSAGE } });
     return;
   }
