@@ -35,13 +35,17 @@ function sha256Hex(token: string): string {
 export class AppPasswordService {
   readonly #db: Db;
   readonly #onRevoke: ((uid: string, tokenHashes: string[]) => Promise<void>) | undefined;
+  readonly #onCreated: ((uid: string, token: string) => Promise<void>) | undefined;
   /**
+   * @param deps.onCreated called with each new token after its row is written (per-user keys wrap
+   *   the unlocked private key under it, so that the app password unlocks it later)
    * @param deps.onRevoke called with the token hashes of app passwords about to be revoked, before
    *   their rows go (per-user keys delete the private-key wrappings they opened); if it throws, nothing is revoked.
    */
-  constructor(deps: { db: Db; onRevoke?: (uid: string, tokenHashes: string[]) => Promise<void> }) {
+  constructor(deps: { db: Db; onRevoke?: (uid: string, tokenHashes: string[]) => Promise<void>; onCreated?: (uid: string, token: string) => Promise<void> }) {
     this.#db = deps.db;
     this.#onRevoke = deps.onRevoke;
+    this.#onCreated = deps.onCreated;
   }
 
   async #hashes(uid: string, id?: number): Promise<string[]> {
@@ -64,6 +68,7 @@ export class AppPasswordService {
     const row = await this.#db.insertInto('app_passwords')
       .values({ uid, name: n, token_hash: sha256Hex(token), created_at: createdAt, last_used: null })
       .returning('id').executeTakeFirstOrThrow();
+    await this.#onCreated?.(uid, token);
     return { token, info: { id: Number(row.id), uid, name: n, createdAt, lastUsed: null } };
   }
 
