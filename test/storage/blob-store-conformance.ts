@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { AlreadyExistsError, NotFoundError, ValidationError } from '../../src/errors.ts';
 import { PLAIN_CODEC, putPieces, type BlobContext, type BlobStore } from '../../src/storage/blob-store.ts';
 import { assertPatternStream, patternBytes, patternSource } from './blob-pattern.ts';
+import { SYSTEM } from '../../src/actor.ts';
 
 export interface ConformanceTarget {
   readonly store: BlobStore;
@@ -35,7 +36,7 @@ export interface ConformanceOptions {
 }
 
 const MiB = 1024 * 1024;
-const CTX: BlobContext = { fileId: 1, owner: 'alice' };
+const CTX: BlobContext = { fileId: 1, owner: 'alice', actor: SYSTEM };
 
 /** A fresh blob id in the stores' format (128-bit hex). */
 export function testBlobId(): string {

@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import { AlreadyExistsError, NotFoundError, ValidationError } from '../../src/errors.ts';
 import { LocalBlobStore, SMALL_BLOB, newBlobId } from '../../src/storage/local-blob-store.ts';
 import { runBlobStoreConformance } from './blob-store-conformance.ts';
+import { SYSTEM } from '../../src/actor.ts';
 
 runBlobStoreConformance('LocalBlobStore on a temp dir', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'coffer-'));
@@ -29,7 +30,7 @@ runBlobStoreConformance('LocalBlobStore on a temp dir', async () => {
 // ---- small-blob fast path, shard folders, reads sized to the blob (no timing: counts and bytes)
 
 const MiB = 1 << 20;
-const CTX = { fileId: 1, owner: 'alice' };
+const CTX = { fileId: 1, owner: 'alice', actor: SYSTEM };
 
 async function freshStore(): Promise<{ dir: string; store: LocalBlobStore }> {
   const dir = mkdtempSync(join(tmpdir(), 'coffer-lbs-'));
