@@ -28,6 +28,8 @@ import type { BlobStore } from '../src/storage/blob-store.ts';
 import { S3BlobStore } from '../src/storage/s3-blob-store.ts';
 import { startCeph, type CephCluster } from '../test/support/ceph.ts';
 import { NodeFileRows } from '../src/files/node-file-rows.ts';
+import { SYSTEM } from '../src/actor.ts';
+import { MasterKeyPolicy } from '../src/encryption/master-key-policy.ts';
 
 const MiB = 1024 * 1024;
 const total = Number(process.env.BENCH_MIB ?? 256) * MiB;
@@ -35,7 +37,7 @@ const partSize = Number(process.env.BENCH_PART_MIB ?? 8) * MiB;
 const queueSize = Number(process.env.BENCH_QUEUE ?? 4);
 const runs = Number(process.env.BENCH_RUNS ?? 3);
 const modes = (process.env.BENCH_MODES ?? 'plain,encrypted').split(',').map((m) => m.trim()) as ('plain' | 'encrypted')[];
-const CTX = { fileId: 1, owner: 'bench' };
+const CTX = { fileId: 1, owner: 'bench', actor: SYSTEM };
 
 let cluster: CephCluster | undefined;
 let s3 = process.env.S3_ENDPOINT
@@ -58,7 +60,7 @@ async function encryptedOver(inner: BlobStore): Promise<{ store: BlobStore; clos
   const appConfig = new AppConfigRepository(db, { maxAgeMs: 0 });
   const keys = new KeyManager({ keyStore: new KeyStore(join(dir, 'data')), secret: randomBytes(32).toString('hex'), instanceId: 'ocs3bench1' });
   const state = new EncryptionState(appConfig);
-  const store = new EncryptedBlobStore({ inner, keys, state, defaultKeyRoot: join(dir, 'data') });
+  const store = new EncryptedBlobStore({ inner, keys, policy: new MasterKeyPolicy(keys), state, defaultKeyRoot: join(dir, 'data') });
   const service = new EncryptionService({ rows: new NodeFileRows(db), appConfig, keys, blobs: store, state, dataDirectory: join(dir, 'data') });
   await appConfig.set('encryption', 'enabled', 'yes');
   await service.enable();

@@ -47,3 +47,17 @@ export function systemActor(reason: string): SystemActor {
 
 /** The CLI (`./occ`) acting as the server. */
 export const SYSTEM: SystemActor = systemActor('cli');
+
+/**
+ * True when `actor` acts with the rights of `owner` over `owner`'s tree: `owner` themself, or the
+ * server (which uses the owner's keys only where the key policy holds them). Sharees and link
+ * visitors never do, whatever they reach.
+ */
+export function actsAsOwner(actor: Actor, owner: string): boolean {
+  return actor.kind === 'system' || (actor.kind === 'user' && actor.uid === owner);
+}
+
+/** A short name of the actor for errors and audit lines (`alice`, `a public link`, `the server (gc)`). */
+export function describeActor(actor: Actor): string {
+  return actor.kind === 'user' ? actor.uid : actor.kind === 'link' ? 'a public link' : `the server (${actor.reason})`;
+}

@@ -47,8 +47,13 @@ import { TransferPolicy } from './sharing/transfer-policy.ts';
 import { ShareeSearch } from './sharing/sharee-search.ts';
 import { ShareKeys } from './encryption/share-keys.ts';
 import { ShareKeySync } from './sharing/share-key-sync.ts';
-import { ShareKeyedFilesService } from './sharing/share-key-moves.ts';
-import type { FilesService } from './files/files-service.ts';
+import { GroupMembers } from './sharing/group-members.ts';
+import { FilesService } from './files/files-service.ts';
+import { userActor } from './actor.ts';
+import { CurrentKeyStore } from './keys/current-key-store.ts';
+import type { KeyPolicy } from './encryption/key-policy.ts';
+import { MasterKeyPolicy } from './encryption/master-key-policy.ts';
+import { PerUserKeyPolicy } from './encryption/per-user-key-policy.ts';
 import { DbShareTopology } from './sharing/share-topology.ts';
 
 /**
@@ -75,6 +80,8 @@ export interface App {
   readonly keyHolder: KeyHolder;
   /** Per-user-key mode: key pairs, unlocked sessions, password events, recovery key. */
   readonly userKeys: UserKeys;
+  /** Which key wraps and unwraps content for which actor (master-key or per-user), chosen at start. */
+  readonly keyPolicy: KeyPolicy;
   /** Maintenance mode flag (app config core/maintenance), cached ≤ 1 s. */
   readonly maintenance: MaintenanceState;
   readonly users: UserService;
@@ -155,16 +162,16 @@ export async function openApp(config: Config, opts: OpenAppOptions = {}): Promis
   // Encryption: a decorator over the raw store; keys under the key storage root (default: data dir).
   // A wrong config secret refuses to start here (CryptoError naming the cause), before anything is written.
   const encState = new EncryptionState(appConfig);
-  const keyRoot = (await encState.get()).keyRoot ?? config.datadirectory;
-  const keyStoreNow = (): KeyStore => keys.keyStore;
+  const keyStores = new CurrentKeyStore(new KeyStore((await encState.get()).keyRoot ?? config.datadirectory));
+  const keyStore = (): KeyStore => keyStores.store;
   const userKeys = new UserKeys({
-    store: keyStoreNow, appConfig, state: encState, kdf: opts.userKeyKdf,
-    recovery: new RecoveryKey({ store: keyStoreNow, kdf: opts.userKeyKdf ?? { memoryCost: 19456, timeCost: 2, parallelism: 1 } }),
+    store: keyStore, appConfig, state: encState, kdf: opts.userKeyKdf,
+    recovery: new RecoveryKey({ store: keyStore, kdf: opts.userKeyKdf ?? { memoryCost: 19456, timeCost: 2, parallelism: 1 } }),
   });
   // Master key custody: a missing token or a wrong PIN refuses to start here, naming the cause.
   let keyHolder: KeyHolder;
   try { keyHolder = await createKeyHolder(config); } catch (err) { await db.destroy(); throw err; }
-  const keys: KeyManager = new KeyManager({ keyStore: new KeyStore(keyRoot), secret: config.secret, instanceId: config.instanceid, userRoots: userKeys, holder: keyHolder });
+  const keys = new KeyManager({ keyStore: keyStores, secret: config.secret, instanceId: config.instanceid, userRoots: userKeys, holder: keyHolder });
   try {
     await keyHolder.open();
     await keys.verifySecret();
@@ -177,16 +184,23 @@ export async function openApp(config: Config, opts: OpenAppOptions = {}): Promis
     await db.destroy();
     throw err;
   }
+  // The key mode is chosen once per process (switching it needs no encrypted file, and a restart).
+  const perUser = await userKeys.perUserMode();
   // Per-user-key mode sharing: one share key per shared node (docs/PER-USER-KEYS.md, "Sharing").
   const shareTopology = new DbShareTopology(db);
-  const shareKeys = new ShareKeys({ store: keyStoreNow, keys, userKeys, state: encState, topology: shareTopology });
+  const shareKeys = new ShareKeys({ store: keyStore, keys, userKeys, state: encState, topology: shareTopology, raw: rawBlobs, perUser });
+  const keyPolicy: KeyPolicy = perUser ? new PerUserKeyPolicy({ userKeys, shareKeys }) : new MasterKeyPolicy(keys);
+  const audit = new AuditLog(join(config.datadirectory, 'audit.log'));
   const encryptedBlobs = new EncryptedBlobStore({
-    inner: rawBlobs, keys, state: encState, defaultKeyRoot: config.datadirectory, shareKeys, seal,
+    inner: rawBlobs, policy: keyPolicy, keys, state: encState, defaultKeyRoot: config.datadirectory, seal,
   });
   const encryption = new EncryptionService({ rows: new NodeFileRows(db), appConfig, keys, blobs: encryptedBlobs, state: encState, dataDirectory: config.datadirectory });
   const blobs: BlobStore = encryptedBlobs;
   const locks = new LockService(db);
-  const files = new ShareKeyedFilesService({ db, blobs, log, sealer: seal, checkRow: (id, codec, ctx) => encryptedBlobs.checkRow(id, codec, ctx) });
+  const groupMembers = new GroupMembers(db);
+  const shareKeySync = new ShareKeySync({ shareKeys, db, groups: groupMembers, log });
+  const groups = new GroupService({ db, members: groupMembers, onMembership: shareKeySync });
+  const files = new FilesService({ db, blobs, log, sealer: seal, checkRow: (id, codec, ctx) => encryptedBlobs.checkRow(id, codec, ctx), events: shareKeySync });
   const uploads = new UploadService({ db, blobs, files, log, sealer: seal });
   const users = new UserService({ db, hasher: new PasswordHasher(opts.argon2) });
   const appPasswords = new AppPasswordService({ db, keys: userKeys });
@@ -197,7 +211,6 @@ export async function openApp(config: Config, opts: OpenAppOptions = {}): Promis
   const deviceTokens = new DeviceTokens(config.secret);
   const throttle = new Throttler(redis ? new RedisThrottleStore(redis) : new DbThrottleStore(db),
     { allowlist: config.bruteforce.allowlist, ...opts.throttle }, { devices: deviceTokens });
-  const audit = new AuditLog(join(config.datadirectory, 'audit.log'));
   // Enforcement by group counts admins as members of `admin`, as Nextcloud's admin group.
   const twoFactor = new TwoFactorService({
     repo: new TwoFactorRepository(db), enforcement: new TwoFactorEnforcement(appConfig), box: new SecretBox(config.secret, 'totp'),
@@ -211,14 +224,10 @@ export async function openApp(config: Config, opts: OpenAppOptions = {}): Promis
   const auth = new Authenticator({ users, appPasswords, throttle, audit, secondFactor: twoFactor, onLogin: async (uid, via, secret) => {
     const wasUnlocked = userKeys.session.get(uid) !== undefined;
     await userKeys.onLogin(uid, via, secret);
-    if (!wasUnlocked && userKeys.session.get(uid)) await shareKeySync.onUnlocked(uid);
+    if (!wasUnlocked && userKeys.session.get(uid)) await shareKeySync.onUnlocked(userActor(uid, via));
   } });
-  const groups = new GroupService({ db });
   const shareRepo = new ShareRepository(db);
   const shareResolver = new ShareResolver({ repo: shareRepo, files });
-  const shareKeySync = new ShareKeySync({ shareKeys, db, groups, rootResolver: (owner) => encryptedBlobs.rootResolver({ fileId: 0, owner }), log });
-  groups.setMembershipHook((gid, uid, added) => (added ? shareKeySync.afterMemberAdded(gid, uid) : shareKeySync.afterMemberRemoved(gid, uid)));
-  files.attachShareKeys(shareKeySync, shareTopology);
   const shares = new ShareService({ repo: shareRepo, resolver: shareResolver, files, users, groups, hasher: new PasswordHasher(opts.argon2), audit, keySync: shareKeySync });
   // Per-user keys: a web session wraps the private key under its cookie value, so that every
   // server process (scale-out) can unlock it; the wrapping goes when the session ends.
@@ -228,7 +237,7 @@ export async function openApp(config: Config, opts: OpenAppOptions = {}): Promis
     onEnded: (uid, hashes) => userKeys.deleteTokenWrappings(uid, hashes),
   });
   return {
-    config, log, db, dbKind: kind, appConfig, blobs, rawBlobs, files, locks, uploads, encryption, userKeys, keyHolder,
+    config, log, db, dbKind: kind, appConfig, blobs, rawBlobs, files, locks, uploads, encryption, userKeys, keyPolicy, keyHolder,
     maintenance: new MaintenanceState(appConfig),
     users, appPasswords, auth, twoFactor, throttle, deviceTokens, audit, loginFlow: redis ? new SharedLoginFlowService({ appPasswords, store: new RedisLoginFlowStore(redis) }) : new LoginFlowService({ appPasswords }),
     groups, shares, shareResolver, transfers: new TransferPolicy({ resolver: shareResolver, files }),

@@ -54,7 +54,7 @@ export async function handleCopyMove(d: DavRequest): Promise<void> {
   const opts = { overwrite, depth };
   const from = { uid: target.uid, path: src };
   const to = { uid: dest.uid, path: dest.path };
-  const result = isMove ? await app.files.moveBetween(from, to, opts) : await app.files.copyBetween(from, to, opts);
+  const result = isMove ? await app.files.moveBetween(d.actor, from, to, opts) : await app.files.copyBetween(d.actor, from, to, opts);
   if (isMove) await removeLocksUnder(app, target.uid, src);
   sendEmpty(res, result.created ? 201 : 204, versionHeaders(result.node, app.config.instanceid));
 }

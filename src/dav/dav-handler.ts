@@ -16,7 +16,7 @@ import { handlePropfind, parsePropfind } from './propfind.ts';
 import { handleProppatch } from './proppatch.ts';
 import { handleDelete, handleMkcol, handlePatch, handlePut } from './write-handlers.ts';
 import { readBody } from './xml-reader.ts';
-import { withReaderWhen } from '../encryption/reader-grant.ts';
+import { userActor } from '../actor.ts';
 import { shareGate, toRealTarget } from './share-gate.ts';
 import { MultistatusWriter, propstat, responseWithPropstats } from './xml-writer.ts';
 
@@ -48,7 +48,7 @@ const METHODS: Record<string, MethodHandler> = {
   COPY: handleCopyMove,
   MOVE: handleCopyMove,
   PATCH: handlePatch,
-  LOCK: (d) => handleLock(d.req, d.res, d.ctx, d.target),
+  LOCK: (d) => handleLock(d.req, d.res, d.ctx, d.target, d.actor),
   UNLOCK: (d) => handleUnlock(d.req, d.res, d.ctx, d.target),
   OPTIONS: async (d) => { drain(d.req); sendEmpty(d.res, 200, OPTIONS_HEADERS); },
 };
@@ -72,8 +72,9 @@ export async function handleDav(req: IncomingMessage, res: ServerResponse, ctx: 
     // Browsers come with the session cookie (+ CSRF requesttoken); sync clients with Basic.
     const user = (!req.headers.authorization && await authenticateSession(app, req))
       || await app.auth.authenticateBasic(req.headers.authorization, ctx.ip);
-    // Per-user keys: blob reads/writes of this request use the user's grants (their seals of share keys).
-    if (isUnder(rawPath, UPLOADS_PREFIX)) return await withReaderWhen(app.userKeys.perUserMode(), { uid: user.uid }, () => uploadsHandler(req, res, ctx, user));
+    // Every content read and write of this request acts as this user (their keys, their seals of share keys).
+    const actor = userActor(user.uid, user.via);
+    if (isUnder(rawPath, UPLOADS_PREFIX)) return await uploadsHandler(req, res, ctx, user, actor);
     const viewTarget = resolveFilesTarget(rawPath, user.uid);
     if (!viewTarget) return await handleDavRoot(req, res, ctx, user);
     const target = await toRealTarget(app, viewTarget);
@@ -83,9 +84,9 @@ export async function handleDav(req: IncomingMessage, res: ServerResponse, ctx: 
       throw new DavStatusError(405, `${req.method} is not supported`, 'Sabre\\DAV\\Exception\\MethodNotAllowed', '',
         { Allow: ALLOWED_METHODS });
     }
-    const d = { req, res, ctx, app, user, target };
+    const d = { req, res, ctx, app, user, actor, target };
     if (await shareGate(d)) return;
-    await withReaderWhen(app.userKeys.perUserMode(), { uid: user.uid }, () => handler(d));
+    await handler(d);
   } catch (err) {
     sendDavError(req, res, ctx, err);
   }

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Actor } from '../actor.ts';
 import type { App } from '../app.ts';
 import type { AuthenticatedUser } from '../auth/types.ts';
 import type { HttpContext } from '../http/context.ts';
@@ -11,6 +12,8 @@ export interface DavRequest {
   readonly ctx: HttpContext;
   readonly app: App;
   readonly user: AuthenticatedUser;
+  /** Who acts: the authenticated user, or the visitor of a public link (public-link DAV). */
+  readonly actor: Actor;
   readonly target: DavTarget;
 }
 

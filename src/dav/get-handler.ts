@@ -106,7 +106,7 @@ async function serveNode(d: DavRequest, node: FileNode): Promise<void> {
   const length = range ? range.end - range.start + 1 : node.size;
   if (range) base['Content-Range'] = `bytes ${range.start}-${range.end}/${node.size}`;
 
-  const content = req.method === 'HEAD' ? undefined : await app.files.openNode(node, range ?? undefined);
+  const content = req.method === 'HEAD' ? undefined : await app.files.openNode(d.actor, node, range ?? undefined);
   res.statusCode = status;
   for (const [k, v] of Object.entries(base)) res.setHeader(k, v);
   res.setHeader('Content-Length', length);

@@ -3,6 +3,7 @@
  * Errors are thrown as typed AppErrors for the router to map, except UNLOCK's 409 which carries
  * the `lock-token-matches-request-uri` precondition element.
  */
+import type { Actor } from '../actor.ts';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import type { HttpContext } from '../http/context.ts';
@@ -67,7 +68,7 @@ function sendLock(res: ServerResponse, status: number, activeLock: string, token
  * @throws ValidationError (400), PreconditionFailedError (412: If false, nothing to refresh),
  *   LockedError (423: conflicting lock), ConflictError (409: parent missing), TooLargeError.
  */
-export async function handleLock(req: IncomingMessage, res: ServerResponse, ctx: HttpContext, target: DavTarget): Promise<void> {
+export async function handleLock(req: IncomingMessage, res: ServerResponse, ctx: HttpContext, target: DavTarget, actor: Actor): Promise<void> {
   const { app } = ctx;
   const { uid, path } = target;
   const depth = parseDepth(req);
@@ -101,7 +102,7 @@ export async function handleLock(req: IncomingMessage, res: ServerResponse, ctx:
   if (!existing) {
     try {
       // If-None-Match: * — a file created concurrently is kept (and is now locked), never emptied.
-      await app.files.writeFile(uid, path, Readable.from([]), { expectedSize: 0, ifNoneMatch: ['*'] });
+      await app.files.writeFile(actor, uid, path, Readable.from([]), { expectedSize: 0, ifNoneMatch: ['*'] });
       created = true;
     } catch (err) {
       if (!(err instanceof PreconditionFailedError)) {

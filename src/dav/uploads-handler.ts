@@ -8,6 +8,7 @@
  *   DELETE <id>            abort
  * Errors are thrown as AppErrors / DavStatusErrors; the DAV router maps them.
  */
+import type { Actor } from '../actor.ts';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AuthenticatedUser } from '../auth/types.ts';
 import { ForbiddenError, NotFoundError, ValidationError } from '../errors.ts';
@@ -54,7 +55,7 @@ function optionalDestination(req: IncomingMessage, uid: string): string | null {
  *   grant create/update), NotFoundError, ValidationError, QuotaExceededError,
  *   LockedError, PreconditionFailedError, ConflictError, DavStatusError (405/415).
  */
-export async function uploadsHandler(req: IncomingMessage, res: ServerResponse, ctx: HttpContext, user: AuthenticatedUser): Promise<void> {
+export async function uploadsHandler(req: IncomingMessage, res: ServerResponse, ctx: HttpContext, user: AuthenticatedUser, actor: Actor): Promise<void> {
   const raw = ctx.rawPath.startsWith(UPLOADS_ROOT) ? ctx.rawPath.slice(UPLOADS_ROOT.length) : '';
   const segs = raw.split('/').filter((s) => s !== '').map(decodeSegment);
   const method = req.method ?? 'GET';
@@ -154,7 +155,7 @@ export async function uploadsHandler(req: IncomingMessage, res: ServerResponse, 
     if (total !== undefined) opts.totalLength = total;
     await app.uploads.get(uid, uploadId); // 404 before any lock or precondition work
     await assertWritable(app, req, dest.uid, [{ path: dest.path, depth: 0 }]);
-    const result = await app.uploads.assemble(uid, uploadId, { uid: dest.uid, path: dest.path }, opts);
+    const result = await app.uploads.assemble(actor, uid, uploadId, { uid: dest.uid, path: dest.path }, opts);
     const etag = `"${result.node.etag}"`;
     const headers: Record<string, string> = { ETag: etag, 'OC-ETag': etag, 'OC-FileId': ocId(result.node.fileId, app.config.instanceid) };
     if (mtimeHeader !== undefined) headers['X-OC-MTime'] = 'accepted';
@@ -167,7 +168,7 @@ export async function uploadsHandler(req: IncomingMessage, res: ServerResponse, 
       const offset = nonNegativeInt(header(req, 'oc-chunk-offset'), 'OC-Chunk-Offset') ?? null;
       const expectedSize = nonNegativeInt(header(req, 'content-length'), 'Content-Length') ?? null;
       if (header(req, 'destination') !== undefined) optionalDestination(req, uid); // v2: validate only
-      const { chunk, created } = await app.uploads.putChunk(uid, uploadId, name, req, { totalLength, offset, expectedSize });
+      const { chunk, created } = await app.uploads.putChunk(actor, uid, uploadId, name, req, { totalLength, offset, expectedSize });
       return sendEmpty(res, created ? 201 : 204, { ETag: `"${chunk.blobId}"`, 'OC-ETag': `"${chunk.blobId}"` });
     }
     case 'PROPFIND': {

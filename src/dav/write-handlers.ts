@@ -34,7 +34,7 @@ export async function handlePut(d: DavRequest): Promise<void> {
   // X-OC-CTime is accepted (Nextcloud stores a creation time; we have none to keep).
 
   await assertWritable(app, req, target.uid, [{ path: target.path, depth: 0 }]);
-  const result = await app.files.writeFile(target.uid, target.path, req, opts);
+  const result = await app.files.writeFile(d.actor, target.uid, target.path, req, opts);
   const headers: Record<string, string> = versionHeaders(result.node, app.config.instanceid);
   if (mtimeHeader !== undefined) headers['X-OC-MTime'] = 'accepted';
   sendEmpty(res, result.created ? 201 : 204, headers);
@@ -90,6 +90,6 @@ export async function handlePatch(d: DavRequest): Promise<void> {
   if (!algo) throw new ValidationError('Unsupported hash algorithm');
   const node = await app.files.stat(target.uid, target.path);
   if (node.kind !== 'file') throw new ConflictError('Cannot hash a folder');
-  const checksum = await app.files.recalculateChecksum(target.uid, target.path, algo);
+  const checksum = await app.files.recalculateChecksum(d.actor, target.uid, target.path, algo);
   sendEmpty(res, 200, { 'OC-Checksum': checksum, ...versionHeaders(node, app.config.instanceid) });
 }

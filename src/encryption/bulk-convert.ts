@@ -2,6 +2,7 @@ import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { AppError, NotFoundError } from '../errors.ts';
 import { PLAIN_CODEC, hasLocalPaths, type BlobStore, type ByteRange } from '../storage/blob-store.ts';
 import { newBlobId } from '../storage/blob-id.ts';
+import { systemActor } from '../actor.ts';
 import { ConvertBatcher, type StagedConversion } from './convert-batch.ts';
 import { ConvertJournal } from './convert-journal.ts';
 import type { EncryptedBlobStore } from './encrypted-blob-store.ts';
@@ -12,6 +13,8 @@ import { SMALL_BLOB } from '../storage/buffer-sizes.ts';
 
 /** Files fetched (and journaled) at a time. */
 const PAGE = 128;
+const ENCRYPT_ALL = systemActor('encrypt-all');
+const DECRYPT_ALL = systemActor('decrypt-all');
 
 export type ConvertTarget = 'encrypt' | 'decrypt';
 
@@ -170,7 +173,7 @@ export class BulkConverter {
    */
   async #stage(node: ConvertibleNode, newId: string, target: ConvertTarget): Promise<StagedConversion> {
     const { blobs } = this.#o;
-    const ctx = rowContext(node);
+    const ctx = rowContext(target === 'encrypt' ? ENCRYPT_ALL : DECRYPT_ALL, node);
     // before any read (#smallPlain reads the disk directly): a row altered to say plain is not converted
     blobs.checkRow(node.blobId, node.codec, ctx);
     // A plain blob is read with its known size (+ 1 byte, to notice a longer blob) as the range: the

@@ -3,6 +3,10 @@ import { join } from 'node:path';
 import type { FileRows } from './file-rows.ts';
 import { ConflictError, NotFoundError } from '../errors.ts';
 import { PLAIN_CODEC, type BlobStore } from '../storage/blob-store.ts';
+import { systemActor } from '../actor.ts';
+
+/** The journal's existence checks read nothing through the key policy. */
+const JOURNAL = systemActor('convert-journal');
 
 /**
  * Crash journal of encrypt-all / decrypt-all, in the data directory:
@@ -89,7 +93,7 @@ export class ConvertJournal {
 
   async #exists(blobId: string): Promise<boolean> {
     try {
-      await this.#raw.size(blobId, PLAIN_CODEC, { fileId: 0, owner: '' });
+      await this.#raw.size(blobId, PLAIN_CODEC, { fileId: 0, owner: '', actor: JOURNAL });
       return true;
     } catch (err) {
       if (err instanceof NotFoundError) return false;

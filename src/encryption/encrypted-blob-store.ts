@@ -4,7 +4,7 @@ import { pipeSource } from '../storage/source-pipe.ts';
 import { CryptoError } from '../errors.ts';
 import { openRawBlob, type OpenedRawBlob } from '../storage/raw-blob.ts';
 import { PLAIN_CODEC, assertByteRange, putPieces, readAll, type BlobContext, type BlobEntry, type BlobStore, type ByteRange, type PutResult } from '../storage/blob-store.ts';
-import { openHeader, openHeaderWithDek, type KekResolver, type OpenedHeader } from '../crypto/blob-header.ts';
+import type { OpenedHeader } from '../crypto/blob-header.ts';
 import { chunkRangeFor, encryptedSize, plaintextSize } from '../crypto/blob-sizes.ts';
 import { ChunkDecryptStream } from '../crypto/decrypt-stream.ts';
 import { EncryptStream, encryptToPieces } from '../crypto/encrypt-stream.ts';
@@ -12,8 +12,8 @@ import { CIPHER_AES_256_GCM, FORMAT_ID, HEADER_SIZE, type CipherId } from '../cr
 import { KeyStore } from '../keys/key-store.ts';
 import { readHead } from '../storage/file-sink.ts';
 import type { EncryptionState } from './encryption-state.ts';
-import type { KeyHandle, KeyManager } from './key-manager.ts';
-import type { ShareKeys } from './share-keys.ts';
+import type { KeyManager } from './key-manager.ts';
+import type { KeyPolicy } from './key-policy.ts';
 import type { RowSeal } from './row-seal.ts';
 import { SMALL_BLOB } from '../storage/buffer-sizes.ts';
 
@@ -44,14 +44,16 @@ async function primed(s: Readable): Promise<Readable> {
 export interface EncryptedBlobStoreOptions {
   /** The store underneath (local disk, S3). */
   inner: BlobStore;
+  /** Which key wraps new blobs and unwraps stored ones, for the actor of each call. */
+  policy: KeyPolicy;
+  /** Follows the key storage root of the encryption state (change-key-storage-root in another process). */
   keys: KeyManager;
   state: EncryptionState;
   /** Default key storage root (the data directory) when the state names none. */
   defaultKeyRoot: string;
   /** Cipher for new blobs (default AES-256-GCM). */
   cipher?: CipherId;
-  /** Per-user-mode sharing keys (share keys, keyrings); absent = owner's root key only. */
-  shareKeys?: ShareKeys;
+
   /**
    * Row seals (row-seal.ts): with them, a plain blob is served only for a row whose seal matches,
    * so a database altered to call an encrypted file plain is refused. Absent in unit tests.
@@ -68,10 +70,11 @@ export interface EncryptedBlobStoreOptions {
 export class EncryptedBlobStore implements BlobStore {
   readonly #inner: BlobStore;
   readonly #keys: KeyManager;
+  readonly #policy: KeyPolicy;
   readonly #state: EncryptionState;
   readonly #defaultRoot: string;
   readonly #cipher: CipherId;
-  readonly #shareKeys: ShareKeys | undefined;
+
   /** Row seals, when configured (see EncryptedBlobStoreOptions.seal). */
   readonly seal: RowSeal | undefined;
 
@@ -79,22 +82,14 @@ export class EncryptedBlobStore implements BlobStore {
     this.seal = o.seal;
     this.#inner = o.inner;
     this.#keys = o.keys;
+    this.#policy = o.policy;
     this.#state = o.state;
     this.#defaultRoot = o.defaultKeyRoot;
     this.#cipher = o.cipher ?? CIPHER_AES_256_GCM;
-    this.#shareKeys = o.shareKeys;
-    this.#shareKeys?.attachHeaderReader((blobId, ctx) => this.#readHeaderBytes(blobId, ctx));
+
   }
 
-  /** The 140 header bytes of a stored blob (one positioned read on local disk, a ranged GET elsewhere). */
-  async #readHeaderBytes(blobId: string, ctx: BlobContext): Promise<Buffer> {
-    return readAll(await this.#inner.get(blobId, PLAIN_CODEC, ctx, { start: 0, end: HEADER_SIZE - 1 }));
-  }
-
-  /** Resolves user root keys (and master-mode keys) by id, for `ctx.owner`'s blobs. */
-  rootResolver(ctx: BlobContext): KekResolver {
-    return (keyId) => this.#keys.resolveKey(keyId, ctx.owner);
-  }
+  get policy(): KeyPolicy { return this.#policy; }
 
   /** Names the blob in a refused read's CryptoError: the adapter that answers the request audits it. */
   #report(blobId: string, ctx: BlobContext, err: unknown): void {
@@ -128,7 +123,8 @@ export class EncryptedBlobStore implements BlobStore {
       const parts = head.chunks.map((c) => (Buffer.isBuffer(c) ? c : Buffer.from(c as unknown as string)));
       return this.putEncryptedBuffer(blobId, parts.length === 1 ? parts[0]! : Buffer.concat(parts), ctx);
     }
-    const key = await this.#writeKey(ctx);
+    await this.#syncState();
+    const key = await this.#policy.keyForWrite(ctx);
     const enc = new EncryptStream({ cipher: this.#cipher, fileId: ctx.fileId, blobId: blobIdBytes(blobId), keyId: key.id, kek: key.key });
     // The head first, then the rest of the source (readHead left it paused).
     for (const c of head.chunks) enc.write(c);
@@ -146,7 +142,7 @@ export class EncryptedBlobStore implements BlobStore {
       await this.#inner.delete(blobId);
       throw new CryptoError('size-mismatch', `stored size ${res.size} of blob ${blobId} does not match its plaintext size ${enc.plaintextBytes}`);
     }
-    return { size: enc.plaintextBytes, codec: FORMAT_ID };
+    return { size: enc.plaintextBytes, codec: FORMAT_ID, keyId: key.id.toString('hex') };
   }
 
   /**
@@ -155,20 +151,15 @@ export class EncryptedBlobStore implements BlobStore {
    * @throws as putEncrypted.
    */
   async putEncryptedBuffer(blobId: string, plain: Buffer, ctx: BlobContext): Promise<PutResult> {
-    const key = await this.#writeKey(ctx);
+    await this.#syncState();
+    const key = await this.#policy.keyForWrite(ctx);
     const pieces = encryptToPieces({ cipher: this.#cipher, fileId: ctx.fileId, blobId: blobIdBytes(blobId), keyId: key.id, kek: key.key }, plain);
     const res = await putPieces(this.#inner, blobId, pieces, ctx);
     if (res.size !== encryptedSize(plain.length)) {
       await this.#inner.delete(blobId);
       throw new CryptoError('size-mismatch', `stored size ${res.size} of blob ${blobId} does not match its plaintext size ${plain.length}`);
     }
-    return { size: plain.length, codec: FORMAT_ID };
-  }
-
-  /** The key a new blob of `ctx` is wrapped under: the nearest share key, else the owner's (or master) key. */
-  async #writeKey(ctx: BlobContext): Promise<KeyHandle> {
-    await this.#syncState();
-    return (await this.#shareKeys?.keyForWrite(ctx)) ?? await this.#keys.userKeyForWrite(ctx.owner);
+    return { size: plain.length, codec: FORMAT_ID, keyId: key.id.toString('hex') };
   }
 
   /** Writes a plain blob regardless of the enabled switch (decrypt-all). */
@@ -199,13 +190,7 @@ export class EncryptedBlobStore implements BlobStore {
   async #verifyHeader(raw: OpenedRawBlob, blobId: string, ctx: BlobContext): Promise<{ opened: OpenedHeader; plainSize: number }> {
     const plainSize = plaintextSize(raw.size);
     const head = raw.head.subarray(0, HEADER_SIZE);
-    const expected = { fileId: ctx.fileId, blobId: blobIdBytes(blobId) };
-    if (this.#shareKeys && await this.#shareKeys.active()) {
-      // Per-user mode: share keys for sharees and links, keyrings for blobs older than the share.
-      const { header, dek } = await this.#shareKeys.dataKey(head, ctx, expected, this.rootResolver(ctx));
-      try { return { opened: openHeaderWithDek(header, dek), plainSize }; } finally { dek.fill(0); }
-    }
-    const opened = await openHeader(head, this.rootResolver(ctx), expected);
+    const opened = await this.#policy.openHeader(head, ctx, { fileId: ctx.fileId, blobId: blobIdBytes(blobId) });
     return { opened, plainSize };
   }
 

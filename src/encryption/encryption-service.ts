@@ -5,7 +5,8 @@ import type { AppConfigRepository } from '../db/app-config.ts';
 import { AppError, ConflictError, NotFoundError, ValidationError } from '../errors.ts';
 import { FORMAT_ID } from '../crypto/format.ts';
 import { KeyStore } from '../keys/key-store.ts';
-import { PLAIN_CODEC } from '../storage/blob-store.ts';
+import { systemActor, type Actor } from '../actor.ts';
+import { PLAIN_CODEC, type BlobContext } from '../storage/blob-store.ts';
 import { newBlobId } from '../storage/blob-id.ts';
 import type { EncryptedBlobStore } from './encrypted-blob-store.ts';
 import type { FileRows, StoredFile } from './file-rows.ts';
@@ -35,9 +36,12 @@ export interface ConvertibleNode {
   readonly seal?: string | null;
 }
 
-/** The blob context of a file row: who owns it, and what the row says (checked against its seal). */
-export function rowContext(node: ConvertibleNode): { fileId: number; owner: string; row: { size: number; seal: string | null } } {
-  return { fileId: node.fileid, owner: node.owner, row: { size: node.size, seal: node.seal ?? null } };
+/** The server checking stored files (encryption:verify, integrity checks). */
+const VERIFY = systemActor('verify');
+
+/** The blob context of a file row read or rewritten by `actor`: who owns it, and what the row says (checked against its seal). */
+export function rowContext(actor: Actor, node: ConvertibleNode): BlobContext {
+  return { fileId: node.fileid, owner: node.owner, actor, row: { size: node.size, seal: node.seal ?? null } };
 }
 
 export type ConvertResult = 'converted' | 'skipped';
@@ -123,7 +127,7 @@ export class EncryptionService {
    */
   async reencryptBlob(node: ConvertibleNode, target: 'encrypt' | 'decrypt'): Promise<ConvertResult> {
     const { blobs, rows } = this.#o;
-    const ctx = rowContext(node);
+    const ctx = rowContext(systemActor(`${target}-all`), node);
     const src = await blobs.get(node.blobId, node.codec, ctx);
     const newId = newBlobId();
     const res = target === 'encrypt' ? await blobs.putEncrypted(newId, src, ctx) : await blobs.putPlain(newId, src, ctx);
@@ -162,7 +166,7 @@ export class EncryptionService {
   async verifyNode(node: ConvertibleNode): Promise<string | undefined> {
     try {
       // the row's seal too: a row switched to plain (or to another blob or size) is damage
-      const s = await this.#o.blobs.get(node.blobId, node.codec, rowContext(node));
+      const s = await this.#o.blobs.get(node.blobId, node.codec, rowContext(VERIFY, node));
       let n = 0;
       for await (const c of s) n += (c as Buffer).length;
       if (n !== node.size) return `content is ${n} bytes, the database says ${node.size}`;

@@ -3,6 +3,7 @@ import { CryptoError, NotFoundError } from '../errors.ts';
 import { unwrapKey, wrapKey } from '../crypto/key-wrap.ts';
 import { KEY_ID_SIZE, KEY_SIZE } from '../crypto/format.ts';
 import { KeyStore, SYSTEM, userScope } from '../keys/key-store.ts';
+import { CurrentKeyStore } from '../keys/current-key-store.ts';
 import {
   MASTER_FILE, MASTER_POINTER, ROOT_KEY_FILE, masterFileName, parseKeyFile, rootKeyFileName,
   type MasterKeyFile, type MasterPointerFile, type UserRootKeyFile,
@@ -18,14 +19,15 @@ export interface KeyHandle {
 }
 
 export interface KeyManagerOptions {
-  keyStore: KeyStore;
+  /** The key store, or the process's current one (shared with the other key holders; see CurrentKeyStore). */
+  keyStore: KeyStore | CurrentKeyStore;
   /** The config `secret`. */
   secret: string;
   /** The config `instanceid` (HKDF salt of the secret-derived key). */
   instanceId: string;
   /** What wraps the master key (default: the secret holder built from `secret` + `instanceId`). */
   holder?: KeyHolder;
-  /** Per-user-key mode (R_u sealed to the user's X25519 key; see user-keys.ts). */
+  /** Unseals per-user-key mode root keys (R_u sealed to the user's X25519 key; see user-keys.ts). */
   userRoots?: UserRootKeys;
 }
 
@@ -50,7 +52,7 @@ function rootKeyAad(uid: string, rootId: Buffer, masterId: Buffer): Buffer {
  * what wraps it (`wrappedBy`), which leaves room for per-user mode (R_u sealed to an X25519 key).
  */
 export class KeyManager {
-  #store: KeyStore;
+  readonly #stores: CurrentKeyStore;
   readonly #holder: KeyHolder;
   readonly #masters = new Map<string, Buffer>();
   readonly #roots = new Map<string, Buffer>();
@@ -59,24 +61,24 @@ export class KeyManager {
   readonly #userRoots: UserRootKeys | undefined;
 
   constructor(o: KeyManagerOptions) {
-    this.#store = o.keyStore;
+    this.#stores = o.keyStore instanceof CurrentKeyStore ? o.keyStore : new CurrentKeyStore(o.keyStore);
     this.#userRoots = o.userRoots;
     this.#holder = o.holder ?? new SecretKeyHolder(o.secret, o.instanceId);
   }
 
-  get keyStore(): KeyStore { return this.#store; }
+  get keyStore(): KeyStore { return this.#stores.store; }
 
   /** What wraps the master key (master key custody). */
   get holder(): KeyHolder { return this.#holder; }
 
   /** Switches to another key storage root (after change-key-storage-root); drops cached lookups. */
   setKeyStore(store: KeyStore): void {
-    this.#store = store;
+    this.#stores.set(store);
     this.#currentRoot.clear();
   }
 
   async #pointer(): Promise<MasterPointerFile | undefined> {
-    const buf = await this.#store.tryRead(SYSTEM, MASTER_POINTER);
+    const buf = await this.#stores.store.tryRead(SYSTEM, MASTER_POINTER);
     return buf ? parseKeyFile<MasterPointerFile>(buf, 'master-pointer', MASTER_POINTER) : undefined;
   }
 
@@ -99,7 +101,7 @@ export class KeyManager {
     const cached = this.#masters.get(idHex);
     if (cached) return cached;
     // The holder's wrapping file (secret: master_<id>.masterKey); errors name the cause (key-holder.ts).
-    const key = await unwrapMasterWith(this.#store, this.#holder, idHex, Buffer.concat([MASTER_AAD, Buffer.from(idHex, 'hex')]));
+    const key = await unwrapMasterWith(this.#stores.store, this.#holder, idHex, Buffer.concat([MASTER_AAD, Buffer.from(idHex, 'hex')]));
     this.#masters.set(idHex, key);
     return key;
   }
@@ -128,7 +130,7 @@ export class KeyManager {
     const id = randomBytes(KEY_ID_SIZE);
     const key = randomBytes(KEY_SIZE);
     const idHex = id.toString('hex');
-    await writeMasterWith(this.#store, this.#holder, idHex, key, Buffer.concat([MASTER_AAD, id]));
+    await writeMasterWith(this.#stores.store, this.#holder, idHex, key, Buffer.concat([MASTER_AAD, id]));
     this.#masters.set(idHex, key);
     return idHex;
   }
@@ -142,12 +144,12 @@ export class KeyManager {
     if (p) { await this.#master(p.current); return p.current; }
     const idHex = await this.#writeMaster();
     const ptr: MasterPointerFile = { format: 'coffer-key-v1', kind: 'master-pointer', current: idHex, retiring: [] };
-    await this.#store.write(SYSTEM, MASTER_POINTER, JSON.stringify(ptr, null, 1));
+    await this.#stores.store.write(SYSTEM, MASTER_POINTER, JSON.stringify(ptr, null, 1));
     return idHex;
   }
 
   async #readRootFile(uid: string, name: string): Promise<UserRootKeyFile> {
-    const f = parseKeyFile<UserRootKeyFile>(await this.#store.read(userScope(uid), name), 'user-root', name);
+    const f = parseKeyFile<UserRootKeyFile>(await this.#stores.store.read(userScope(uid), name), 'user-root', name);
     if (f.uid !== uid) throw new CryptoError('wrong-binding', `key file ${name} of user ${uid} names another user (${f.uid}): key storage was altered`);
     return f;
   }
@@ -164,19 +166,19 @@ export class KeyManager {
   }
 
   async #rootFileNames(uid: string): Promise<string[]> {
-    return (await this.#store.list(userScope(uid))).filter((n) => ROOT_KEY_FILE.test(n));
+    return (await this.#stores.store.list(userScope(uid))).filter((n) => ROOT_KEY_FILE.test(n));
   }
 
   /**
-   * The key that wraps new data keys of `uid`'s files: the user's root key, created on first use.
+   * Master-key mode: the key that wraps new data keys of `uid`'s files, the user's root key (wrapped
+   * by the master key), created on first use. Per-user-key mode asks UserKeys.rootForWrite instead.
    * @throws NotFoundError when there is no master key; CryptoError for a wrong secret or damaged keys.
    */
   async userKeyForWrite(uid: string): Promise<KeyHandle> {
-    if (this.#userRoots && await this.#userRoots.perUserMode()) return this.#userRoots.rootForWrite(uid);
     const cached = this.#currentRoot.get(uid);
     // Another process (./occ user:delete, a second server) may have deleted the user and their
     // keys since: a new account with that name must not write under the old, deleted root key.
-    if (cached && await this.#store.has(userScope(uid), rootKeyFileName(cached.id.toString('hex')))) return cached;
+    if (cached && await this.#stores.store.has(userScope(uid), rootKeyFileName(cached.id.toString('hex')))) return cached;
     if (cached) this.#currentRoot.delete(uid);
     let p = this.#creating.get(uid);
     if (!p) {
@@ -213,7 +215,7 @@ export class KeyManager {
       wrappedBy: { type: 'master', id: master.id.toString('hex') },
       wrapped: wrapKey(master.key, key, rootKeyAad(uid, id, master.id)).toString('base64'),
     };
-    await this.#store.write(userScope(uid), rootKeyFileName(f.id), JSON.stringify(f, null, 1));
+    await this.#stores.store.write(userScope(uid), rootKeyFileName(f.id), JSON.stringify(f, null, 1));
   }
 
   /**
@@ -226,14 +228,14 @@ export class KeyManager {
     const cached = this.#roots.get(idHex);
     if (cached) return cached;
     const name = rootKeyFileName(idHex);
-    const inFolderOf = async (uid: string) => (await this.#store.tryRead(userScope(uid), name).catch(() => undefined)) !== undefined;
+    const inFolderOf = async (uid: string) => (await this.#stores.store.tryRead(userScope(uid), name).catch(() => undefined)) !== undefined;
     // the hint first, alone: listing every user's folder costs a stat per user, on every first read of a key
     if (uidHint && await inFolderOf(uidHint)) return this.#unwrapRoot(await this.#readRootFile(uidHint, name));
-    for (const uid of await this.#store.users()) {
+    for (const uid of await this.#stores.store.users()) {
       if (uid === uidHint || !(await inFolderOf(uid))) continue;
       return this.#unwrapRoot(await this.#readRootFile(uid, name));
     }
-    throw new CryptoError('key-missing', `the key ${idHex} that protects this blob is not in the key storage (${this.#store.root}); restore the keys from a backup`);
+    throw new CryptoError('key-missing', `the key ${idHex} that protects this blob is not in the key storage (${this.#stores.store.root}); restore the keys from a backup`);
   }
 
   /**
@@ -250,10 +252,10 @@ export class KeyManager {
     if (ptr.retiring.length === 0) {
       const fresh = await this.#writeMaster();
       ptr = { format: 'coffer-key-v1', kind: 'master-pointer', current: fresh, retiring: [ptr.current] };
-      await this.#store.write(SYSTEM, MASTER_POINTER, JSON.stringify(ptr, null, 1));
+      await this.#stores.store.write(SYSTEM, MASTER_POINTER, JSON.stringify(ptr, null, 1));
     }
     const current = { id: Buffer.from(ptr.current, 'hex'), key: await this.#master(ptr.current) };
-    const users = await this.#store.users();
+    const users = await this.#stores.store.users();
     let rewrapped = 0;
     for (const uid of users) {
       for (const name of await this.#rootFileNames(uid)) {
@@ -266,15 +268,15 @@ export class KeyManager {
       onProgress?.({ users: users.length, rewrapped, newMasterKeyId: ptr.current });
     }
     for (const old of ptr.retiring) {
-      await deleteMasterWrappings(this.#store, old);
+      await deleteMasterWrappings(this.#stores.store, old);
       this.#masters.delete(old);
     }
     // Masters no pointer refers to (left by a crash before the pointer was written) are removed too.
-    for (const n of await this.#store.list(SYSTEM)) {
+    for (const n of await this.#stores.store.list(SYSTEM)) {
       const m = MASTER_WRAPPING_FILE.exec(n);
-      if (m && m[1] !== ptr.current) await this.#store.delete(SYSTEM, n);
+      if (m && m[1] !== ptr.current) await this.#stores.store.delete(SYSTEM, n);
     }
-    await this.#store.write(SYSTEM, MASTER_POINTER, JSON.stringify({ ...ptr, retiring: [] }, null, 1));
+    await this.#stores.store.write(SYSTEM, MASTER_POINTER, JSON.stringify({ ...ptr, retiring: [] }, null, 1));
     return { users: users.length, rewrapped, newMasterKeyId: ptr.current };
   }
 
@@ -288,7 +290,7 @@ export class KeyManager {
     if (cached) this.#roots.delete(cached.id.toString('hex'));
     this.#currentRoot.delete(uid);
     this.#creating.delete(uid);
-    await this.#store.removeUser(uid);
+    await this.#stores.store.removeUser(uid);
   }
 
   /** Forgets cached keys (after restore-keys). */

@@ -1,16 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { CryptoError, ForbiddenError } from '../errors.ts';
 import { unwrapHeaderDek, type KekResolver, type UnwrappedHeader } from '../crypto/blob-header.ts';
-import { parseHeader } from '../crypto/format.ts';
 import { unwrapKey, wrapKey } from '../crypto/key-wrap.ts';
-import { KEY_ID_SIZE, KEY_SIZE } from '../crypto/format.ts';
+import { HEADER_SIZE, KEY_ID_SIZE, KEY_SIZE, parseHeader } from '../crypto/format.ts';
 import { openSealed, sealTo } from '../crypto/x25519-seal.ts';
 import { userScope, type KeyStore } from '../keys/key-store.ts';
-import type { BlobContext, ReaderGrant } from '../storage/blob-store.ts';
+import { actsAsOwner, describeActor, type Actor } from '../actor.ts';
+import { PLAIN_CODEC, readAll, type BlobContext, type BlobStore } from '../storage/blob-store.ts';
 import type { EncryptionState } from './encryption-state.ts';
 import type { KeyHandle, KeyManager } from './key-manager.ts';
 import { blobIdBytes } from './encrypted-blob-store.ts';
-import { currentReader } from './reader-grant.ts';
 import {
   linkKek, shareKeyAad, shareKeyName, shareLinkAad, shareLinkName, shareNodeName, shareSealAad, shareSealName,
   shareUnderAad, shareUnderName, SHARE_LINK_FILE, SHARE_SEAL_FILE, SHARE_UNDER_FILE,
@@ -48,12 +47,6 @@ export class ShareKeyNotSealedError extends ForbiddenError {
   }
 }
 
-const SESSION_PREFIX = 'share:';
-
-/** True for the owner, and for internal work without a grant (CLI, background jobs). */
-function ownerSide(owner: string, grant: ReaderGrant | undefined): boolean {
-  return grant === undefined || grant.uid === owner || (grant.uid === undefined && grant.linkToken === undefined);
-}
 const MAX_DEPTH = 32;
 
 /**
@@ -61,7 +54,9 @@ const MAX_DEPTH = 32;
  * in the owner's key folder, reachable by the owner (R_u or an enclosing share key), by each
  * recipient (X25519 seal), by each public link (HKDF of the token), and by enclosing shared nodes
  * (under-wraps). Blobs written below a shared node wrap their DEK under K_N; older blobs are reached
- * through K_N's keyring. Inactive (returns undefined / defers to the caller) in master-key mode.
+ * through K_N's keyring. Which of these an actor may use is decided here: a sharee only through
+ * their seal, a link only through its wrap, never through the owner's root key. Inactive (returns
+ * undefined) in master-key mode.
  */
 export class ShareKeys {
   readonly #store: () => KeyStore;
@@ -70,23 +65,38 @@ export class ShareKeys {
   readonly #state: EncryptionState;
   readonly #topology: ShareTopology;
   readonly keyring: ShareKeyring;
-  #readHeader: ((blobId: string, ctx: BlobContext) => Promise<Buffer>) | undefined;
+  /** The store under the encryption layer: blob headers are read from it directly. */
+  readonly #raw: BlobStore;
+  readonly #perUser: boolean;
 
-  constructor(o: { store: () => KeyStore; keys: KeyManager; userKeys: UserKeys; state: EncryptionState; topology: ShareTopology }) {
+  /**
+   * @param o.raw the store under the encryption decorator (headers are read from it)
+   * @param o.perUser the key mode chosen at start (openApp): false makes every method a no-op
+   */
+  constructor(o: { store: () => KeyStore; keys: KeyManager; userKeys: UserKeys; state: EncryptionState; topology: ShareTopology; raw: BlobStore; perUser: boolean }) {
     this.#store = o.store;
     this.#keys = o.keys;
     this.#userKeys = o.userKeys;
     this.#state = o.state;
     this.#topology = o.topology;
+    this.#raw = o.raw;
+    this.#perUser = o.perUser;
     this.keyring = new ShareKeyring(o.store);
   }
 
-  /** Called by the blob store: how to read a blob's 140 header bytes. */
-  attachHeaderReader(fn: (blobId: string, ctx: BlobContext) => Promise<Buffer>): void { this.#readHeader = fn; }
-
   /** True in per-user-key mode with encryption enabled. */
   async active(): Promise<boolean> {
-    return (await this.#userKeys.perUserMode()) && (await this.#state.get()).enabled;
+    return this.#perUser && (await this.#state.get()).enabled;
+  }
+
+  /** The 140 header bytes of a stored blob (one positioned read on local disk, a ranged GET elsewhere). */
+  async #readHeader(blobId: string, ctx: BlobContext): Promise<Buffer> {
+    return readAll(await this.#raw.get(blobId, PLAIN_CODEC, ctx, { start: 0, end: HEADER_SIZE - 1 }));
+  }
+
+  /** Resolves `owner`'s root keys by id (for the owner's side only: see dataKey). */
+  #rootResolver(owner: string): KekResolver {
+    return (keyId) => this.#keys.resolveKey(keyId, owner);
   }
 
   get topology(): ShareTopology { return this.#topology; }
@@ -102,31 +112,31 @@ export class ShareKeys {
     return (await readJson<ShareNodePointer>(this.#store(), userScope(owner), shareNodeName(fileId), 'share-node'))?.keyId;
   }
 
-  #cached(uid: string | undefined, id: string): Buffer | undefined {
-    const c = uid ? this.#userKeys.session.get(uid)?.roots.get(SESSION_PREFIX + id) : undefined;
+  #cached(actor: Actor, id: string): Buffer | undefined {
+    const c = actor.kind === 'user' ? this.#userKeys.session.get(actor.uid)?.shareKeys.get(id) : undefined;
     return c ? Buffer.from(c) : undefined;
   }
 
-  #remember(uid: string | undefined, id: string, key: Buffer): void {
-    const u = uid ? this.#userKeys.session.get(uid) : undefined;
-    if (u) u.roots.set(SESSION_PREFIX + id, Buffer.from(key));
+  #remember(actor: Actor, id: string, key: Buffer): void {
+    const u = actor.kind === 'user' ? this.#userKeys.session.get(actor.uid) : undefined;
+    if (u) u.shareKeys.set(id, Buffer.from(key));
   }
 
   /**
-   * Unwraps share key `id` of `owner` for `grant`: its seal to the grant's user, its link wrap, the
-   * owner's wrap (R_u while the owner is unlocked, or an enclosing share key), or an under-wrap.
+   * Unwraps share key `id` of `owner` for `actor`: its seal to the actor (a sharee), its link wrap
+   * (a link visitor), the owner's wrap (R_u while the owner is unlocked, or an enclosing share key), or an under-wrap.
    * @throws ShareKeyNotSealedError / UserKeyLockedError (403) naming who lacks what; CryptoError when
    *   the key is not in the key storage or fails authentication.
    */
-  async unwrap(owner: string, id: string, grant: ReaderGrant | undefined): Promise<Buffer> {
-    const hit = this.#cached(grant?.uid, id);
+  async unwrap(owner: string, id: string, actor: Actor): Promise<Buffer> {
+    const hit = this.#cached(actor, id);
     if (hit) return hit;
-    const key = await this.#unwrap(owner, id, grant, new Set());
-    this.#remember(grant?.uid, id, key);
+    const key = await this.#unwrap(owner, id, actor, new Set());
+    this.#remember(actor, id, key);
     return key;
   }
 
-  async #unwrap(owner: string, id: string, grant: ReaderGrant | undefined, seen: Set<string>): Promise<Buffer> {
+  async #unwrap(owner: string, id: string, actor: Actor, seen: Set<string>): Promise<Buffer> {
     if (seen.has(id) || seen.size > MAX_DEPTH) throw new CryptoError('malformed', `share key ${id} of ${owner}: wrapping cycle in the key storage`);
     seen.add(id);
     const f = await this.#file(owner, id);
@@ -134,9 +144,9 @@ export class ShareKeys {
     const store = this.#store();
     const scope = userScope(owner);
     const errors: unknown[] = [];
-    const uid = grant?.uid;
+    const uid = actor.kind === 'user' ? actor.uid : undefined;
     if (uid && uid !== owner) {
-      const cached = this.#cached(uid, id);
+      const cached = this.#cached(actor, id);
       if (cached) return cached;
       const seal = await readJson<ShareSealFile>(store, scope, shareSealName(id, uid), 'share-key-seal');
       const u = this.#userKeys.session.get(uid);
@@ -145,16 +155,16 @@ export class ShareKeys {
       }
       errors.push(seal && !u ? new UserKeyLockedError(uid) : new ShareKeyNotSealedError(owner, uid));
     }
-    if (grant?.linkToken) {
-      const l = await readJson<ShareLinkFile>(store, scope, shareLinkName(id, grant.linkToken), 'share-key-link');
-      if (l) return unwrapKey(linkKek(grant.linkToken, Buffer.from(l.salt, 'base64')), Buffer.from(l.wrapped, 'base64'), shareLinkAad(owner, id), `share key ${id} of a public link`);
+    if (actor.kind === 'link') {
+      const l = await readJson<ShareLinkFile>(store, scope, shareLinkName(id, actor.token), 'share-key-link');
+      if (l) return unwrapKey(linkKek(actor.token, Buffer.from(l.salt, 'base64')), Buffer.from(l.wrapped, 'base64'), shareLinkAad(owner, id), `share key ${id} of a public link`);
       errors.push(new ForbiddenError('this public link grants no key to these files (the link was removed)'));
     }
     try {
       const by = f.wrappedBy;
-      // The owner's root key serves the owner (and internal work without a grant), never a sharee or a link.
-      if (by.type === 'root' && !ownerSide(owner, grant)) throw new UserKeyLockedError(owner);
-      const kek = by.type === 'root' ? await this.#keys.resolveKey(Buffer.from(by.id, 'hex'), owner) : await this.#unwrap(owner, by.id, grant, seen);
+      // The owner's root key serves the owner (and the server), never a sharee or a link.
+      if (by.type === 'root' && !actsAsOwner(actor, owner)) throw new UserKeyLockedError(owner);
+      const kek = by.type === 'root' ? await this.#keys.resolveKey(Buffer.from(by.id, 'hex'), owner) : await this.#unwrap(owner, by.id, actor, seen);
       return unwrapKey(kek, Buffer.from(f.wrapped, 'base64'), shareKeyAad(owner, id, f.fileId, by), `share key ${id} of ${owner}`);
     } catch (err) { errors.push(err); }
     for (const n of await store.list(scope)) {
@@ -163,7 +173,7 @@ export class ShareKeys {
       try {
         const u = await readJson<ShareUnderFile>(store, scope, n, 'share-key-under');
         if (!u) continue;
-        const kek = await this.#unwrap(owner, m[2]!, grant, new Set(seen));
+        const kek = await this.#unwrap(owner, m[2]!, actor, new Set(seen));
         return unwrapKey(kek, Buffer.from(u.wrapped, 'base64'), shareUnderAad(owner, id, m[2]!), `share key ${id} under ${m[2]}`);
       } catch (err) { errors.push(err); }
     }
@@ -171,17 +181,18 @@ export class ShareKeys {
   }
 
   /**
-   * A blob's header and data key, for `ctx.reader` (or the ambient grant): through the key the header
-   * names (a share key, or `rootResolver` for user root keys), else through the keyring of a shared
-   * ancestor the reader can open. @throws the first cause (403 errors name it); CryptoError.
+   * A blob's header and data key, for `ctx.actor`: through the key the header names (a share key,
+   * or the owner's root key for the owner's side), else through the keyring of a shared ancestor
+   * the actor can open. @throws the first cause (403 errors name it); CryptoError.
    */
-  async dataKey(head: Buffer, ctx: BlobContext, expected: { fileId: number; blobId: Buffer }, rootResolver: KekResolver, memo?: Map<string, Promise<Buffer>>): Promise<UnwrappedHeader> {
-    const grant = ctx.reader ?? currentReader();
+  async dataKey(head: Buffer, ctx: BlobContext, expected: { fileId: number; blobId: Buffer }, memo?: Map<string, Promise<Buffer>>): Promise<UnwrappedHeader> {
+    const actor = ctx.actor;
+    const rootResolver = this.#rootResolver(ctx.owner);
     const lookup = async (keyId: Buffer, header: Parameters<KekResolver>[1]): Promise<Buffer> => {
       const id = keyId.toString('hex');
-      if (await this.#file(ctx.owner, id)) return this.unwrap(ctx.owner, id, grant);
+      if (await this.#file(ctx.owner, id)) return this.unwrap(ctx.owner, id, actor);
       // Sharees and links never borrow the owner's unlocked root key: they go through a keyring.
-      if (!ownerSide(ctx.owner, grant)) throw new UserKeyLockedError(ctx.owner);
+      if (!actsAsOwner(actor, ctx.owner)) throw new UserKeyLockedError(ctx.owner);
       return rootResolver(keyId, header);
     };
     // A batch (keyring fill) resolves each key id once.
@@ -201,27 +212,27 @@ export class ShareKeys {
       for (const nodeId of await this.#topology.sharedAncestors(ctx.owner, ctx.fileId)) {
         const id = await this.keyIdOf(ctx.owner, nodeId);
         if (!id) continue;
-        const key = await this.unwrap(ctx.owner, id, grant).catch((e: unknown) => { own ??= e; return undefined; });
+        const key = await this.unwrap(ctx.owner, id, actor).catch((e: unknown) => { own ??= e; return undefined; });
         if (!key) continue;
         const dek = await this.keyring.lookup(ctx.owner, id, key, header.fileId, header.blobId);
         if (dek) return { header, dek };
       }
       // A sharee is told what they lack (no seal yet), not that the owner is logged out.
-      throw !ownerSide(ctx.owner, grant) && own instanceof ForbiddenError ? own : err;
+      throw !actsAsOwner(actor, ctx.owner) && own instanceof ForbiddenError ? own : err;
     }
   }
 
   /**
    * The key that wraps the DEK of a new blob: the share key of the nearest shared ancestor of the
-   * file (or of `ctx.parentId` for a new file) that has one, or undefined (use the owner's root key).
-   * @throws as `unwrap` when the writer cannot open that share key.
+   * file (or of `ctx.parentId` for a new file) that has one, or undefined (none: the owner's root key).
+   * @throws as `unwrap` when `ctx.actor` cannot open that share key.
    */
   async keyForWrite(ctx: BlobContext): Promise<KeyHandle | undefined> {
     if (!(await this.active())) return undefined;
     // a new file has no row yet: its parent's ancestors are its own
     const near = (await this.nearestKeyed(ctx.owner, ctx.fileId))
       ?? (ctx.parentId !== undefined ? await this.nearestKeyed(ctx.owner, ctx.parentId) : undefined);
-    return near && { id: Buffer.from(near.id, 'hex'), key: await this.unwrap(ctx.owner, near.id, ctx.reader ?? currentReader()) };
+    return near && { id: Buffer.from(near.id, 'hex'), key: await this.unwrap(ctx.owner, near.id, ctx.actor) };
   }
 
   /** The nearest node at or above `fileId` that has a share key, with that key's id; undefined when none. */
@@ -241,25 +252,25 @@ export class ShareKeys {
    * @throws UserKeyLockedError when the creator's keys are locked; ForbiddenError when a resharer
    *   can open no enclosing share key.
    */
-  async ensureKey(owner: string, fileId: number, grant: ReaderGrant): Promise<ShareKeyHandle & { created: boolean }> {
+  async ensureKey(owner: string, fileId: number, actor: Actor): Promise<ShareKeyHandle & { created: boolean }> {
     const existing = await this.keyIdOf(owner, fileId);
-    if (existing) return { id: existing, key: await this.unwrap(owner, existing, grant), fileId, created: false };
+    if (existing) return { id: existing, key: await this.unwrap(owner, existing, actor), fileId, created: false };
     const id = randomBytes(KEY_ID_SIZE).toString('hex');
     const key = randomBytes(KEY_SIZE);
     let by: ShareKeyFile['wrappedBy'] | undefined;
     let kek: Buffer | undefined;
-    if (grant.uid === owner) {
-      const root = await this.#keys.userKeyForWrite(owner);
+    if (actsAsOwner(actor, owner)) {
+      const root = await this.#userKeys.rootForWrite(owner);
       by = { type: 'root', id: root.id.toString('hex') };
       kek = root.key;
     } else {
       for (const a of await this.#topology.sharedAncestors(owner, fileId)) {
         const aid = a === fileId ? undefined : await this.keyIdOf(owner, a);
         if (!aid) continue;
-        kek = await this.unwrap(owner, aid, grant).catch(() => undefined);
+        kek = await this.unwrap(owner, aid, actor).catch(() => undefined);
         if (kek) { by = { type: 'share', id: aid }; break; }
       }
-      if (!by || !kek) throw new ForbiddenError(`cannot reshare: no key of an enclosing share of ${owner} is open for ${grant.uid ?? 'this link'}`);
+      if (!by || !kek) throw new ForbiddenError(`cannot reshare: no key of an enclosing share of ${owner} is open for ${describeActor(actor)}`);
     }
     const f: ShareKeyFile = {
       format: 'coffer-key-v1', kind: 'share-key', owner, id, fileId, created: new Date().toISOString(), wrappedBy: by,
@@ -325,7 +336,8 @@ export class ShareKeys {
   #forgetCached(uid: string): void {
     const u = this.#userKeys.session.get(uid);
     if (!u) return;
-    for (const k of [...u.roots.keys()]) if (k.startsWith(SESSION_PREFIX)) { u.roots.get(k)!.fill(0); u.roots.delete(k); }
+    for (const k of u.shareKeys.values()) k.fill(0);
+    u.shareKeys.clear();
   }
 
   /** Deletes `uid`'s seal of K_N (and the share keys cached in their session). */
@@ -359,23 +371,11 @@ export class ShareKeys {
   // ---- keyrings ------------------------------------------------------------------------------
 
   /**
-   * Hex id of the key that wraps the data key of blob `blobId` (read from its header).
-   * @throws CryptoError when no blob store is attached or the header does not parse; the store's read errors.
-   */
-  async headerKeyId(blobId: string, ctx: BlobContext): Promise<string> {
-    const read = this.#readHeader;
-    if (!read) throw new Error('share keys: no blob store attached');
-    return parseHeader(await read(blobId, ctx)).keyId.toString('hex');
-  }
-
-  /**
    * Adds to K_N's keyring the data key of every encrypted file at or below its node (or of `files`,
    * which are below it) whose header names another key (headers read with `concurrency` in flight;
    * one AES wrap per file, one write). Files the creator cannot open are skipped and counted.
    */
-  async fillKeyring(owner: string, k: ShareKeyHandle, grant: ReaderGrant, opts: { rootResolver: KekResolver; concurrency?: number; files?: readonly { fileId: number; blobId: string }[] }): Promise<{ added: number; skipped: number }> {
-    const read = this.#readHeader;
-    if (!read) throw new Error('share keys: no blob store attached');
+  async fillKeyring(owner: string, k: ShareKeyHandle, actor: Actor, opts: { concurrency?: number; files?: readonly { fileId: number; blobId: string }[] } = {}): Promise<{ added: number; skipped: number }> {
     const files = opts.files ?? await this.#topology.encryptedFilesBelow(owner, k.fileId);
     const known = await this.keyring.entries(owner, k.id);
     const todo = files.filter((f) => !known.has(`${f.fileId}:${blobIdBytes(f.blobId).toString('hex')}`));
@@ -387,10 +387,10 @@ export class ShareKeys {
       while (next < todo.length) {
         const f = todo[next++]!;
         try {
-          const ctx: BlobContext = { fileId: f.fileId, owner, reader: grant };
-          const head = await read(f.blobId, ctx);
+          const ctx: BlobContext = { fileId: f.fileId, owner, actor };
+          const head = await this.#readHeader(f.blobId, ctx);
           if (parseHeader(head).keyId.toString('hex') === k.id) continue;
-          const { header, dek } = await this.dataKey(head, ctx, { fileId: f.fileId, blobId: blobIdBytes(f.blobId) }, opts.rootResolver, memo);
+          const { header, dek } = await this.dataKey(head, ctx, { fileId: f.fileId, blobId: blobIdBytes(f.blobId) }, memo);
           entries.push({ fileId: header.fileId, blobId: header.blobId, dek });
         } catch { skipped++; }
       }

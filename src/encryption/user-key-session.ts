@@ -6,6 +6,8 @@ export interface UnlockedUser {
   readonly privateKey: Buffer;
   /** Unsealed root keys, by id (hex). */
   readonly roots: Map<string, Buffer>;
+  /** Share keys this user opened (through their seals), by id (hex); dropped when a seal is revoked. */
+  readonly shareKeys: Map<string, Buffer>;
   /** Id of the root key that wraps new data keys (cached from `userRoot.json`). */
   currentRootId?: string;
   lastUsed: number;
@@ -39,7 +41,7 @@ export class UserKeySession {
   /** Stores `uid`'s private key (replacing any earlier one). */
   unlock(uid: string, publicKeyId: string, privateKey: Buffer): UnlockedUser {
     this.lock(uid);
-    const e: UnlockedUser = { uid, publicKeyId, privateKey, roots: new Map(), lastUsed: this.#now() };
+    const e: UnlockedUser = { uid, publicKeyId, privateKey, roots: new Map(), shareKeys: new Map(), lastUsed: this.#now() };
     this.#entries.set(uid, e);
     return e;
   }
@@ -51,6 +53,7 @@ export class UserKeySession {
     this.#entries.delete(uid);
     e.privateKey.fill(0);
     for (const k of e.roots.values()) k.fill(0);
+    for (const k of e.shareKeys.values()) k.fill(0);
   }
 
   /** Forgets everything. */

@@ -19,10 +19,6 @@ import { UserKeySession, type UnlockedUser } from './user-key-session.ts';
 
 /** What KeyManager asks of per-user-key mode (R_u sealed to the user's X25519 key instead of wrapped by MK). */
 export interface UserRootKeys {
-  /** True when the instance runs in per-user-key mode (`encryption/useMasterKey` = 0). */
-  perUserMode(): Promise<boolean>;
-  /** The root key that wraps new data keys of `uid`. @throws UserKeyLockedError */
-  rootForWrite(uid: string): Promise<KeyHandle>;
   /** Unseals a root key file with `wrappedBy.type` 'user-x25519'. @throws UserKeyLockedError, UserKeysResetError, CryptoError */
   unsealRoot(f: UserRootKeyFile): Promise<Buffer>;
 }

@@ -1,7 +1,9 @@
 import type { Readable } from 'node:stream';
 import { transact, type Db } from '../db/database.ts';
 import { AlreadyExistsError, ConflictError, ForbiddenError, NotFoundError, QuotaExceededError } from '../errors.ts';
+import type { Actor } from '../actor.ts';
 import type { BlobStore } from '../storage/blob-store.ts';
+import type { ContentEvents } from './content-events.ts';
 import { newBlobId } from '../storage/blob-id.ts';
 import type { FilesService } from './files-service.ts';
 import { newEtag, type Executor, type NodeRepository } from './node-repository.ts';
@@ -23,6 +25,8 @@ export interface CopyMoveServiceDeps {
   blobs: BlobStore;
   /** For quota, home creation and reading content. */
   files: FilesService;
+  /** Told where content arrived (see ContentEvents); absent = nothing to tell. */
+  events?: ContentEvents;
 }
 
 /** One node of a copied subtree: where it goes, and the content already written for it. */
@@ -57,12 +61,14 @@ export class CopyMoveService {
   readonly #props = new PropertyRepository();
   readonly #blobs: BlobStore;
   readonly #files: FilesService;
+  readonly #events: ContentEvents | undefined;
 
   constructor(deps: CopyMoveServiceDeps) {
     this.#db = deps.db;
     this.#repo = deps.repo;
     this.#blobs = deps.blobs;
     this.#files = deps.files;
+    this.#events = deps.events;
   }
 
   /**
@@ -72,13 +78,29 @@ export class CopyMoveService {
    *   ConflictError (missing parent; source changed during a move between trees), ForbiddenError
    *   (root, onto or into itself), QuotaExceededError (receiving owner), the content store's errors.
    */
-  async move(from: TreeRef, to: TreeRef, opts: CopyMoveOptions = {}): Promise<WriteResult> {
+  async move(actor: Actor, from: TreeRef, to: TreeRef, opts: CopyMoveOptions = {}): Promise<WriteResult> {
     const s = normalizePath(from.path);
     const d = normalizePath(to.path);
     if (s === '' || d === '') throw new ForbiddenError('the root folder cannot be moved or replaced');
-    if (from.uid !== to.uid) return this.#transfer({ uid: from.uid, path: s }, { uid: to.uid, path: d }, opts, true);
-    const uid = from.uid;
+    if (from.uid !== to.uid) return this.#arrived(actor, await this.#transfer(actor, { uid: from.uid, path: s }, { uid: to.uid, path: d }, opts, true));
     if (isSameOrInside(d, s)) throw new ForbiddenError('cannot move a resource onto or into itself');
+    // Keys never move with a rename: a node moved below a shared node it was not below before has
+    // its data keys added to that node's keyring (ContentEvents.afterArrival).
+    const node = this.#events ? await this.#repo.byPath(this.#db, from.uid, s) : undefined;
+    const before = node ? await this.#events!.sharedAncestors(from.uid, node.fileId) : [];
+    const res = await this.#rename(from.uid, s, d, opts);
+    const nearest = this.#events ? (await this.#events.sharedAncestors(res.node.owner, res.node.fileId))[0] : undefined;
+    return nearest !== undefined && !before.includes(nearest) ? this.#arrived(actor, res) : res;
+  }
+
+  /** Tells the events port that content arrived at `res.node`. */
+  async #arrived(actor: Actor, res: WriteResult): Promise<WriteResult> {
+    await this.#events?.afterArrival(actor, res.node.owner, res.node.fileId);
+    return res;
+  }
+
+  /** A rename within `uid`'s tree (file ids kept; a replaced destination's blobs deleted after the commit). */
+  async #rename(uid: string, s: string, d: string, opts: CopyMoveOptions): Promise<WriteResult> {
     const res = await transact(this.#db, async (trx) => {
       const node = await this.#repo.byPath(trx, uid, s);
       if (!node) throw new NotFoundError(`${s} does not exist`);
@@ -106,16 +128,16 @@ export class CopyMoveService {
    * `depth: 0` copies a folder without its members). `to` may be in another user's tree.
    * @throws NotFoundError, AlreadyExistsError, ConflictError, ForbiddenError, QuotaExceededError (see move).
    */
-  async copy(from: TreeRef, to: TreeRef, opts: CopyMoveOptions = {}): Promise<WriteResult> {
+  async copy(actor: Actor, from: TreeRef, to: TreeRef, opts: CopyMoveOptions = {}): Promise<WriteResult> {
     const s = normalizePath(from.path);
     const d = normalizePath(to.path);
     if (d === '') throw new ForbiddenError('the root folder cannot be replaced');
     if (from.uid === to.uid && isSameOrInside(d, s)) throw new ForbiddenError('cannot copy a resource onto or into itself');
-    return this.#transfer({ uid: from.uid, path: s }, { uid: to.uid, path: d }, opts, false);
+    return this.#arrived(actor, await this.#transfer(actor, { uid: from.uid, path: s }, { uid: to.uid, path: d }, opts, false));
   }
 
   /** Streams the subtree at `from` into `to` and commits it (removing the source when `move`). */
-  async #transfer(from: TreeRef, to: TreeRef, opts: CopyMoveOptions, move: boolean): Promise<WriteResult> {
+  async #transfer(actor: Actor, from: TreeRef, to: TreeRef, opts: CopyMoveOptions, move: boolean): Promise<WriteResult> {
     const s = from.path;
     const d = to.path;
     const node = await this.#files.stat(from.uid, s);
@@ -148,8 +170,8 @@ export class CopyMoveService {
             let size = src.kind === 'file' ? src.size : 0;
             if (src.kind === 'file' && src.blobId) {
               blobId = newBlobId();
-              const content = await this.#openSource(src);
-              const put = await this.#blobs.put(blobId, content.stream, { fileId, owner: to.uid, parentId: landing.fileId });
+              const content = await this.#openSource(actor, src);
+              const put = await this.#blobs.put(blobId, content.stream, { fileId, owner: to.uid, actor, parentId: landing.fileId });
               written.push(blobId);
               codec = put.codec;
               size = put.size;
@@ -229,9 +251,9 @@ export class CopyMoveService {
    * (its old blob is removed after the commit): a conflict the client may retry, not a 404.
    * @throws ConflictError when the file changed; the content store's errors otherwise.
    */
-  async #openSource(src: FileNode): Promise<{ stream: Readable }> {
+  async #openSource(actor: Actor, src: FileNode): Promise<{ stream: Readable }> {
     try {
-      return await this.#files.openNode(src);
+      return await this.#files.openNode(actor, src);
     } catch (err) {
       if (!(err instanceof NotFoundError)) throw err;
       const now = await this.#repo.byId(this.#db, src.fileId);

@@ -5,10 +5,12 @@ import { transact, type Db } from '../db/database.ts';
 import {
   AlreadyExistsError, AppError, BlobMissingError, ConflictError, ForbiddenError, NotFoundError, PreconditionFailedError, QuotaExceededError, ValidationError,
 } from '../errors.ts';
+import type { Actor } from '../actor.ts';
 import type { Logger } from '../logger.ts';
 import type { BlobContext, BlobStore, ByteRange } from '../storage/blob-store.ts';
 import { newBlobId } from '../storage/blob-id.ts';
 import { CopyMoveService, type TreeRef } from './copy-move-service.ts';
+import type { ContentEvents } from './content-events.ts';
 import { assertPropertyBounds } from './dead-property-bounds.ts';
 import { DIR_MIMETYPE, mimetypeFor } from './mimetypes.ts';
 import { NodeRepository, newEtag, type Executor } from './node-repository.ts';
@@ -28,13 +30,14 @@ export interface FilesServiceDeps {
   sealer?: RowSealer;
   /** Checks a row's seal before its content is opened. @throws CryptoError (reported) when it does not match. */
   checkRow?: (blobId: string, codec: string, ctx: BlobContext) => void;
+  /** Told about content that landed (per-user-key sharing keeps keyrings in step); absent = nothing to tell. */
+  events?: ContentEvents;
 }
 
 const nowSeconds = () => Math.floor(Date.now() / 1000);
 
-function ctxOf(node: Pick<FileNode, 'fileId' | 'owner'> & Partial<Pick<FileNode, 'size' | 'blobSeal'>>): BlobContext {
-  return node.size === undefined ? { fileId: node.fileId, owner: node.owner }
-    : { fileId: node.fileId, owner: node.owner, row: { size: node.size, seal: node.blobSeal ?? null } };
+function ctxOf(actor: Actor, node: FileNode): BlobContext {
+  return { fileId: node.fileId, owner: node.owner, actor, row: { size: node.size, seal: node.blobSeal ?? null } };
 }
 
 /**
@@ -59,6 +62,7 @@ export class FilesService {
   readonly #homes = new Set<string>();
   readonly #copyMove: CopyMoveService;
   readonly #checkRow: FilesServiceDeps['checkRow'];
+  readonly #events: ContentEvents | undefined;
 
   constructor(deps: FilesServiceDeps) {
     this.#db = deps.db;
@@ -66,7 +70,8 @@ export class FilesService {
     this.#checkRow = deps.checkRow;
     this.#blobs = deps.blobs;
     this.#log = deps.log;
-    this.#copyMove = new CopyMoveService({ db: deps.db, repo: this.#repo, blobs: deps.blobs, files: this });
+    this.#events = deps.events;
+    this.#copyMove = new CopyMoveService({ db: deps.db, repo: this.#repo, blobs: deps.blobs, files: this, events: deps.events });
   }
 
   /** The user's root folder, created on first use. */
@@ -156,10 +161,11 @@ export class FilesService {
   }
 
   /**
-   * Streams `source` into a new version of the file at `path` (creating it if needed).
-   * @throws ConflictError, PreconditionFailedError, QuotaExceededError, ValidationError (see FILES-API).
+   * `actor` streams `source` into a new version of the file at `path` of `uid`'s tree (creating it if needed).
+   * @throws ConflictError, PreconditionFailedError, QuotaExceededError, ValidationError (see FILES-API);
+   *   403 errors of the key policy when `actor` holds no key for that place.
    */
-  async writeFile(uid: string, path: string, source: Readable, opts: WriteOptions = {}): Promise<WriteResult> {
+  async writeFile(actor: Actor, uid: string, path: string, source: Readable, opts: WriteOptions = {}): Promise<WriteResult> {
     const p = normalizePath(path);
     if (p === '') throw new ConflictError('cannot write to the root folder');
     if (opts.mtime !== undefined) assertValidMtime(opts.mtime);
@@ -187,14 +193,14 @@ export class FilesService {
     // A source that closes early (client gone) fails the put instead of hanging; a failed put
     // leaves the source (the request) alive for the adapter's answer.
     if (counter) pipeSource(source, counter);
-    const put = await this.#blobs.put(blobId, counter ?? source, { fileId, owner: uid, parentId: pre.parent?.fileId });
+    const put = await this.#blobs.put(blobId, counter ?? source, { fileId, owner: uid, actor, parentId: pre.parent?.fileId });
     const received = counter ? counter.bytes : put.size;
 
     // The blob is bound to `fileId` (the encryption layer authenticates it with the id). When a
     // concurrent writer created the same new path first, the row carries its file id: the content
     // is then re-bound to that id and the commit retried, so that unconditional PUTs to one path
     // all succeed (last writer wins) instead of failing with 409/500.
-    let blob = { id: blobId, codec: put.codec, size: put.size, fileId };
+    let blob = { id: blobId, codec: put.codec, size: put.size, fileId, keyId: put.keyId };
     try {
       if (opts.expectedSize !== undefined && received !== opts.expectedSize) {
         throw new ValidationError(`expected ${opts.expectedSize} bytes, received ${received}`);
@@ -252,14 +258,15 @@ export class FilesService {
           if (winner === undefined) throw err;
           if (attempt >= 5) throw new ConflictError(`${p} was replaced concurrently`);
           if (winner === blob.fileId) continue; // lost a race on the same row: just commit again
-          const src = await this.#blobs.get(blob.id, blob.codec, { fileId: blob.fileId, owner: uid, fresh: true });
+          const src = await this.#blobs.get(blob.id, blob.codec, { fileId: blob.fileId, owner: uid, actor, fresh: true });
           const rebound = newBlobId();
-          const put2 = await this.#blobs.put(rebound, src, { fileId: winner, owner: uid, parentId: pre.parent?.fileId });
+          const put2 = await this.#blobs.put(rebound, src, { fileId: winner, owner: uid, actor, parentId: pre.parent?.fileId });
           await this.#blobs.delete(blob.id).catch(() => {});
-          blob = { id: rebound, codec: put2.codec, size: put2.size, fileId: winner };
+          blob = { id: rebound, codec: put2.codec, size: put2.size, fileId: winner, keyId: put2.keyId };
         }
       }
       if (result.oldBlob) await this.deleteBlobsQuietly([result.oldBlob]);
+      await this.#events?.afterWrite(actor, uid, blob.fileId, blob.id, blob.keyId);
       return { node: result.node, created: result.created };
     } catch (err) {
       await this.#blobs.delete(blob.id).catch(() => {});
@@ -267,21 +274,26 @@ export class FilesService {
     }
   }
 
-  /** Opens a file's content (or a validated inclusive range of it). @throws NotFoundError; ConflictError for folders. */
-  async openRead(uid: string, path: string, range?: ByteRange): Promise<FileContent> {
+  /**
+   * `actor` opens the content of the file at `path` of `uid`'s tree (or a validated inclusive range of it).
+   * @throws NotFoundError; ConflictError for folders; 403 errors of the key policy (see openNode).
+   */
+  async openRead(actor: Actor, uid: string, path: string, range?: ByteRange): Promise<FileContent> {
     const node = await this.stat(uid, path);
-    return this.openNode(node, range);
+    return this.openNode(actor, node, range);
   }
 
   /**
-   * Opens the content of a node already looked up.
-   * @throws ConflictError for folders; BlobMissingError when the row still names a blob the store
-   *   does not have; NotFoundError when the file was deleted or rewritten meanwhile.
+   * `actor` opens the content of a node already looked up.
+   * @throws ConflictError for folders; UserKeyLockedError / ShareKeyNotSealedError (403) when the
+   *   key policy gives `actor` no key to it; CryptoError when it fails authentication;
+   *   BlobMissingError when the row still names a blob the store does not have; NotFoundError when
+   *   the file was deleted or rewritten meanwhile.
    */
-  async openNode(node: FileNode, range?: ByteRange): Promise<FileContent> {
+  async openNode(actor: Actor, node: FileNode, range?: ByteRange): Promise<FileContent> {
     if (node.kind !== 'file') throw new ConflictError(`${node.path} is a folder`);
     if (!node.blobId) return { node, stream: Readable.from([]), range };
-    const ctx = ctxOf(node);
+    const ctx = ctxOf(actor, node);
     // before the empty-file shortcut: a row's size (0 included) is part of what its seal covers
     this.#checkRow?.(node.blobId, node.blobCodec ?? 'plain', ctx);
     if (node.size === 0) return { node, stream: Readable.from([]), range };
@@ -320,27 +332,27 @@ export class FilesService {
     await this.deleteBlobsQuietly(blobs);
   }
 
-  /** Moves/renames within `uid`'s tree; file ids survive. @throws see CopyMoveService.move. */
-  move(uid: string, src: string, dst: string, opts: CopyMoveOptions = {}): Promise<WriteResult> {
-    return this.#copyMove.move({ uid, path: src }, { uid, path: dst }, opts);
+  /** `actor` moves/renames within `uid`'s tree; file ids survive. @throws see CopyMoveService.move. */
+  move(actor: Actor, uid: string, src: string, dst: string, opts: CopyMoveOptions = {}): Promise<WriteResult> {
+    return this.#copyMove.move(actor, { uid, path: src }, { uid, path: dst }, opts);
   }
 
-  /** Copies within `uid`'s tree (new file ids; checksums and dead properties come along). @throws see CopyMoveService.copy. */
-  copy(uid: string, src: string, dst: string, opts: CopyMoveOptions = {}): Promise<WriteResult> {
-    return this.#copyMove.copy({ uid, path: src }, { uid, path: dst }, opts);
+  /** `actor` copies within `uid`'s tree (new file ids; checksums and dead properties come along). @throws see CopyMoveService.copy. */
+  copy(actor: Actor, uid: string, src: string, dst: string, opts: CopyMoveOptions = {}): Promise<WriteResult> {
+    return this.#copyMove.copy(actor, { uid, path: src }, { uid, path: dst }, opts);
   }
 
   /**
    * Moves between two trees (or within one): the content lands in `to.uid`'s tree, owned by them.
    * @throws see CopyMoveService.move.
    */
-  moveBetween(from: TreeRef, to: TreeRef, opts: CopyMoveOptions = {}): Promise<WriteResult> {
-    return this.#copyMove.move(from, to, opts);
+  moveBetween(actor: Actor, from: TreeRef, to: TreeRef, opts: CopyMoveOptions = {}): Promise<WriteResult> {
+    return this.#copyMove.move(actor, from, to, opts);
   }
 
   /** Copies between two trees (or within one). @throws see CopyMoveService.copy. */
-  copyBetween(from: TreeRef, to: TreeRef, opts: CopyMoveOptions = {}): Promise<WriteResult> {
-    return this.#copyMove.copy(from, to, opts);
+  copyBetween(actor: Actor, from: TreeRef, to: TreeRef, opts: CopyMoveOptions = {}): Promise<WriteResult> {
+    return this.#copyMove.copy(actor, from, to, opts);
   }
 
   /** Sets a node's mtime (PROPPATCH lastmodified). @throws NotFoundError; ValidationError out of bounds */
@@ -389,9 +401,9 @@ export class FilesService {
   }
 
   /** Hashes the stored content and records the checksum (PATCH X-Recalculate-Hash). @throws NotFoundError, ConflictError */
-  async recalculateChecksum(uid: string, path: string, algo: 'SHA1' | 'MD5' | 'ADLER32'): Promise<string> {
+  async recalculateChecksum(actor: Actor, uid: string, path: string, algo: 'SHA1' | 'MD5' | 'ADLER32'): Promise<string> {
     const node = await this.stat(uid, path);
-    const content = await this.openNode(node);
+    const content = await this.openNode(actor, node);
     const digest = await digestStream(content.stream, algo);
     const map = parseChecksums(node.checksum);
     map.set(algo, digest);

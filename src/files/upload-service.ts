@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
 import { transact, type Db } from '../db/database.ts';
 import { AlreadyExistsError, LockedError, NotFoundError, QuotaExceededError, ValidationError } from '../errors.ts';
+import type { Actor } from '../actor.ts';
 import type { Logger } from '../logger.ts';
 import type { BlobContext, BlobStore } from '../storage/blob-store.ts';
 import { newBlobId } from '../storage/blob-id.ts';
@@ -147,13 +148,13 @@ export class UploadService {
   }
 
   /**
-   * Stores one chunk (PUT), replacing a chunk of the same name. The chunk only becomes visible
+   * `actor` stores one chunk (PUT) of `uid`'s upload, replacing a chunk of the same name. The chunk only becomes visible
    * once completely stored. `offset` is the client's OC-Chunk-Offset; an rclone `start-end` name
    * gives its own. `expectedSize` (Content-Length) guards against truncated bodies.
    * @throws NotFoundError (no upload), ValidationError (bad name, size mismatch), QuotaExceededError
    *   (OC-Total-Length beyond the free space, or the user's pending chunks beyond the whole quota).
    */
-  async putChunk(uid: string, uploadId: string, name: string, source: Readable,
+  async putChunk(actor: Actor, uid: string, uploadId: string, name: string, source: Readable,
     opts: { offset?: number | null; totalLength?: number | null; expectedSize?: number | null } = {}, now = nowSeconds()): Promise<{ chunk: ChunkInfo; created: boolean }> {
     const parsed = parseChunkName(name);
     const upload = await this.get(uid, uploadId);
@@ -162,7 +163,7 @@ export class UploadService {
     const offset = parsed.start ?? opts.offset ?? null;
     const quotaTotal = (await this.#files.quota(uid)).total;
     const blobId = newBlobId();
-    const put = await this.#blobs.put(blobId, source, this.#ctx(uid));
+    const put = await this.#blobs.put(blobId, source, this.#ctx(actor, uid));
     let old: string | undefined;
     try {
       if (opts.expectedSize != null && put.size !== opts.expectedSize) {
@@ -218,14 +219,14 @@ export class UploadService {
   }
 
   /**
-   * Assembles the upload into `dest` (MOVE .file) and removes it. Nothing changes when the chunks
+   * `actor` assembles `uid`'s upload into `dest` (MOVE .file) and removes it. Nothing changes when the chunks
    * do not form a contiguous whole, the total is wrong, or a write precondition fails. `dest` is a
    * path of the uploader's tree, or a path in another owner's tree (a received share: the file is
    * written there, under that owner's quota; the caller has checked the share's permissions).
    * @throws NotFoundError (no upload), ValidationError (gap, total, checksum), LockedError (being
    *   assembled), and whatever FilesService.writeFile throws (Conflict, PreconditionFailed, Quota…).
    */
-  async assemble(uid: string, uploadId: string, dest: string | TreeRef, opts: WriteOptions & { totalLength?: number | null } = {}): Promise<WriteResult> {
+  async assemble(actor: Actor, uid: string, uploadId: string, dest: string | TreeRef, opts: WriteOptions & { totalLength?: number | null } = {}): Promise<WriteResult> {
     const into: TreeRef = typeof dest === 'string' ? { uid, path: dest } : dest;
     if (opts.mtime !== undefined) assertValidMtime(opts.mtime); // before any chunk is read
     const key = `${uid}\0${uploadId}`;
@@ -235,7 +236,7 @@ export class UploadService {
       const upload = await this.get(uid, uploadId);
       const chunks = await this.chunks(uid, uploadId);
       const total = UploadService.verifyChunks(chunks, opts.totalLength ?? upload.totalLength);
-      const ctx = this.#ctx(uid);
+      const ctx = this.#ctx(actor, uid);
       const blobs = this.#blobs;
       async function* concat(): AsyncGenerator<Buffer> {
         for (const c of chunks) {
@@ -244,7 +245,7 @@ export class UploadService {
         }
       }
       const { totalLength: _ignored, ...writeOpts } = opts;
-      const result = await this.#files.writeFile(into.uid, into.path, Readable.from(concat(), { objectMode: false }), { ...writeOpts, expectedSize: total });
+      const result = await this.#files.writeFile(actor, into.uid, into.path, Readable.from(concat(), { objectMode: false }), { ...writeOpts, expectedSize: total });
       await this.remove(uid, uploadId).catch((err: unknown) => this.#log?.warn({ err }, 'could not remove assembled upload'));
       return result;
     } finally {
@@ -305,7 +306,8 @@ export class UploadService {
     return removed;
   }
 
-  #ctx(uid: string): BlobContext {
-    return { fileId: CHUNK_FILE_ID, owner: uid };
+  /** Chunks belong to no file yet (file id 0) and sit in the uploader's tree. */
+  #ctx(actor: Actor, uid: string): BlobContext {
+    return { fileId: CHUNK_FILE_ID, owner: uid, actor };
   }
 }

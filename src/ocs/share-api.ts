@@ -1,3 +1,4 @@
+import { userActor } from '../actor.ts';
 import type { Route } from '../http/context.ts';
 import { ValidationError } from '../errors.ts';
 import type { UpdateShareInput } from '../sharing/share-types.ts';
@@ -66,7 +67,7 @@ async function createShare(call: OcsCall): Promise<void> {
     permissions = PERMISSION_READ | PERMISSION_UPDATE | PERMISSION_CREATE | PERMISSION_DELETE;
   }
   if (shareType === SHARE_TYPE_LINK && permissions !== undefined) permissions &= ~16; // links are not reshareable
-  const created = await app.shares.create({
+  const created = await app.shares.create(userActor(me.uid, me.via), {
     uid: me.uid, path, shareType, shareWith: p.get('shareWith') ?? undefined, permissions,
     password: p.get('password') ?? undefined, expireDate: p.get('expireDate') || undefined,
     note: p.get('note') ?? undefined, label: p.get('label') ?? undefined,

@@ -1,5 +1,12 @@
 import type { Db } from '../db/database.ts';
 import { AlreadyExistsError, NotFoundError, ValidationError } from '../errors.ts';
+import { GroupMembers } from './group-members.ts';
+
+/** What is told of membership changes (sharing/share-key-sync.ts seals or revokes share keys). Never throws. */
+export interface MembershipListener {
+  afterMemberAdded(gid: string, uid: string): Promise<void>;
+  afterMemberRemoved(gid: string, uid: string): Promise<void>;
+}
 
 /** Nextcloud's group id rule (as for user ids, plus a little more): 1–64 printable characters, no '/'. */
 const GID_RE = /^[^/\\\u0000-\u001f]{1,64}$/;
@@ -17,12 +24,21 @@ export interface GroupRecord {
  */
 export class GroupService {
   readonly #db: Db;
-  #onMembership: ((gid: string, uid: string, added: boolean) => Promise<void>) | undefined;
+  readonly #members: GroupMembers;
+  readonly #listener: MembershipListener | undefined;
 
-  constructor(deps: { db: Db }) { this.#db = deps.db; }
+  /** @param deps.onMembership told after a member was added or removed (per-user mode seals or revokes share keys) */
+  constructor(deps: { db: Db; members?: GroupMembers; onMembership?: MembershipListener }) {
+    this.#db = deps.db;
+    this.#members = deps.members ?? new GroupMembers(deps.db);
+    this.#listener = deps.onMembership;
+  }
 
-  /** Called after a member was added or removed (per-user mode seals or revokes share keys). Must not throw. */
-  setMembershipHook(fn: (gid: string, uid: string, added: boolean) => Promise<void>): void { this.#onMembership = fn; }
+  async #changed(gid: string, uid: string, added: boolean): Promise<void> {
+    const l = this.#listener;
+    if (!l) return;
+    await (added ? l.afterMemberAdded(gid, uid) : l.afterMemberRemoved(gid, uid)).catch(() => {});
+  }
 
   /**
    * Creates a group.
@@ -61,16 +77,10 @@ export class GroupService {
   }
 
   /** Members of a group, ordered by uid (empty for an unknown group). */
-  async members(gid: string): Promise<string[]> {
-    const rows = await this.#db.selectFrom('group_members').select('uid').where('gid', '=', gid).orderBy('uid').execute();
-    return rows.map((r) => r.uid);
-  }
+  members(gid: string): Promise<string[]> { return this.#members.members(gid); }
 
   /** Groups a user belongs to. */
-  async groupsOf(uid: string): Promise<string[]> {
-    const rows = await this.#db.selectFrom('group_members').select('gid').where('uid', '=', uid).orderBy('gid').execute();
-    return rows.map((r) => r.gid);
-  }
+  groupsOf(uid: string): Promise<string[]> { return this.#members.groupsOf(uid); }
 
   /** True when `uid` is a member of `gid`. */
   async isMember(gid: string, uid: string): Promise<boolean> {
@@ -87,7 +97,7 @@ export class GroupService {
     if (!user) throw new NotFoundError(`User "${uid}" does not exist.`);
     if (await this.isMember(gid, uid)) return;
     await this.#db.insertInto('group_members').values({ gid, uid }).execute();
-    await this.#onMembership?.(gid, uid, true).catch(() => {});
+    await this.#changed(gid, uid, true);
   }
 
   /**
@@ -98,7 +108,7 @@ export class GroupService {
     if (!(await this.exists(gid))) throw new NotFoundError(`Group "${gid}" does not exist.`);
     const r = await this.#db.deleteFrom('group_members').where('gid', '=', gid).where('uid', '=', uid).executeTakeFirst();
     if (Number(r.numDeletedRows) === 0) throw new NotFoundError(`User "${uid}" is not a member of group "${gid}".`);
-    await this.#onMembership?.(gid, uid, false).catch(() => {});
+    await this.#changed(gid, uid, false);
   }
 
   /**
@@ -120,7 +130,7 @@ export class GroupService {
   async removeUserEverywhere(uid: string): Promise<void> {
     for (const gid of await this.groupsOf(uid)) {
       await this.#db.deleteFrom('group_members').where('gid', '=', gid).where('uid', '=', uid).execute();
-      await this.#onMembership?.(gid, uid, false).catch(() => {});
+      await this.#changed(gid, uid, false);
     }
   }
 }

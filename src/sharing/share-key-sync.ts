@@ -1,18 +1,17 @@
-import type { KekResolver } from '../crypto/blob-header.ts';
+import { systemActor, type Actor } from '../actor.ts';
 import type { Db } from '../db/database.ts';
 import { ShareRepository } from './share-repository.ts';
 import type { ShareKeyHandle, ShareKeys } from '../encryption/share-keys.ts';
 import type { Logger } from '../logger.ts';
-import type { ReaderGrant } from '../storage/blob-store.ts';
-import type { GroupService } from './group-service.ts';
+import type { ContentEvents } from '../files/content-events.ts';
 import { SHARE_TYPE_GROUP, SHARE_TYPE_LINK, SHARE_TYPE_USER, type Share } from './share-types.ts';
 
 /** What a new share grants, before its row exists. */
 export interface ShareGrantInput {
   readonly owner: string;
   readonly fileId: number;
-  /** Who creates the share (the owner, or a sharee resharing). */
-  readonly creator: string;
+  /** Who creates the share: the owner, a sharee resharing (opens an enclosing share key), or the server. */
+  readonly actor: Actor;
   readonly shareType: number;
   readonly shareWith: string | null;
   readonly token: string | null;
@@ -21,31 +20,41 @@ export interface ShareGrantInput {
 /** Result of granting a share's keys (handed to `finish` once the row exists). */
 export interface PreparedShareKey {
   readonly owner: string;
-  readonly creator: string;
+  readonly actor: Actor;
   readonly key: ShareKeyHandle;
 }
 
+/** The server sealing an owner's share keys to new recipients (with the owner's unlocked keys). */
+const SEALING = systemActor('share-key-sync');
+
 interface ShareRowLite { readonly shareType: number; readonly shareWith: string | null; readonly token: string | null }
+
+/** Who is in which group (GroupMembers answers from the database). */
+export interface GroupMembership {
+  /** Members of `gid`, ordered by uid. */
+  members(gid: string): Promise<string[]>;
+  /** Groups `uid` belongs to. */
+  groupsOf(uid: string): Promise<string[]>;
+}
 
 /**
  * Keeps per-user-mode share keys in step with shares (see docs/PER-USER-KEYS.md, "Sharing"):
  * creates K_N and grants it on share creation (one seal per recipient, one link wrap, a keyring of
  * the files already there, under-wraps with enclosing and nested shared nodes), revokes on
  * deletion and group removal, and catches up (new group members, shares made before per-user
- * mode) when an owner's keys are unlocked. Does nothing in master-key mode.
+ * mode) when an owner's keys are unlocked; as the files layer's ContentEvents, adds files that
+ * arrive below a shared node to its keyring. Does nothing in master-key mode.
  */
-export class ShareKeySync {
+export class ShareKeySync implements ContentEvents {
   readonly #keys: ShareKeys;
   readonly #shares: ShareRepository;
-  readonly #groups: GroupService;
-  readonly #rootResolver: (owner: string) => KekResolver;
+  readonly #groups: GroupMembership;
   readonly #log: Logger | undefined;
 
-  constructor(o: { shareKeys: ShareKeys; db: Db; groups: GroupService; rootResolver: (owner: string) => KekResolver; log?: Logger }) {
+  constructor(o: { shareKeys: ShareKeys; db: Db; groups: GroupMembership; log?: Logger }) {
     this.#keys = o.shareKeys;
     this.#shares = new ShareRepository(o.db);
     this.#groups = o.groups;
-    this.#rootResolver = o.rootResolver;
     this.#log = o.log;
   }
 
@@ -57,9 +66,9 @@ export class ShareKeySync {
    */
   async prepare(i: ShareGrantInput): Promise<PreparedShareKey | undefined> {
     if (!(await this.#keys.active())) return undefined;
-    const key = await this.#keys.ensureKey(i.owner, i.fileId, { uid: i.creator });
+    const key = await this.#keys.ensureKey(i.owner, i.fileId, i.actor);
     await this.#grant(i.owner, key, i);
-    return { owner: i.owner, creator: i.creator, key };
+    return { owner: i.owner, actor: i.actor, key };
   }
 
   /**
@@ -69,9 +78,8 @@ export class ShareKeySync {
    */
   async finish(p: PreparedShareKey): Promise<{ added: number; skipped: number }> {
     try {
-      const grant: ReaderGrant = { uid: p.creator };
-      const r = await this.#keys.fillKeyring(p.owner, p.key, grant, { rootResolver: this.#rootResolver(p.owner) });
-      await this.#linkNested(p.owner, p.key, grant);
+      const r = await this.#keys.fillKeyring(p.owner, p.key, p.actor);
+      await this.#linkNested(p.owner, p.key, p.actor);
       if (r.skipped > 0) this.#log?.warn(`share key of file ${p.key.fileId} (${p.owner}): ${r.skipped} files could not be added to its keyring`);
       return r;
     } catch (err) {
@@ -87,16 +95,16 @@ export class ShareKeySync {
     } else if (s.shareType === SHARE_TYPE_LINK && s.token) await this.#keys.wrapForLink(owner, key, s.token);
   }
 
-  async #linkNested(owner: string, key: ShareKeyHandle, grant: ReaderGrant): Promise<void> {
+  async #linkNested(owner: string, key: ShareKeyHandle, actor: Actor): Promise<void> {
     for (const a of await this.#keys.topology.sharedAncestors(owner, key.fileId)) {
       if (a === key.fileId) continue;
       const id = await this.#keys.keyIdOf(owner, a);
-      const k = id ? await this.#keys.unwrap(owner, id, grant).catch(() => undefined) : undefined;
+      const k = id ? await this.#keys.unwrap(owner, id, actor).catch(() => undefined) : undefined;
       if (id && k) await this.#keys.wrapUnder(owner, key, { id, key: k, fileId: a });
     }
     for (const b of await this.#keys.topology.sharedBelow(owner, key.fileId)) {
       const id = await this.#keys.keyIdOf(owner, b);
-      const k = id ? await this.#keys.unwrap(owner, id, grant).catch(() => undefined) : undefined;
+      const k = id ? await this.#keys.unwrap(owner, id, actor).catch(() => undefined) : undefined;
       if (id && k) await this.#keys.wrapUnder(owner, { id, key: k, fileId: b }, key);
     }
   }
@@ -163,7 +171,8 @@ export class ShareKeySync {
       if (r.owner === uid) continue;
       const fileId = r.fileId;
       const id = await this.#keys.keyIdOf(r.owner, fileId);
-      const key = id ? await this.#keys.unwrap(r.owner, id, { uid: r.owner }).catch(() => undefined) : undefined;
+      // the server opens the key for the owner (whose root key must be unlocked in this process)
+      const key = id ? await this.#keys.unwrap(r.owner, id, SEALING).catch(() => undefined) : undefined;
       if (id && key) await this.#keys.sealToUser(r.owner, { id, key, fileId }, uid);
     }
   }
@@ -174,17 +183,18 @@ export class ShareKeySync {
    * members added since, users who had no key pair); as recipient, gets sealed by owners unlocked
    * now. Never throws.
    */
-  async onUnlocked(uid: string): Promise<void> {
+  async onUnlocked(actor: Actor & { kind: 'user' }): Promise<void> {
+    const uid = actor.uid;
     try {
       if (!(await this.#keys.active())) return;
       for (const fileId of await this.#shares.sharedFileIdsOf(uid)) {
         const existed = await this.#keys.keyIdOf(uid, fileId);
-        const key = await this.#keys.ensureKey(uid, fileId, { uid }).catch(() => undefined);
+        const key = await this.#keys.ensureKey(uid, fileId, actor).catch(() => undefined);
         if (!key) continue;
         const rows = await this.#rowsOf(fileId);
         for (const m of await this.#entitled(uid, rows)) await this.#keys.sealToUser(uid, key, m);
         for (const s of rows) if (s.shareType === SHARE_TYPE_LINK && s.token && !existed) await this.#keys.wrapForLink(uid, key, s.token);
-        if (!existed) await this.finish({ owner: uid, creator: uid, key });
+        if (!existed) await this.finish({ owner: uid, actor, key });
       }
       const groups = await this.#groups.groupsOf(uid);
       await this.#sealFromUnlockedOwners(await this.#shares.nodesSharedWith(uid, groups), uid);
@@ -199,32 +209,39 @@ export class ShareKeySync {
    * node was shared while the write was under way: the writer chose its key (the owner's root key)
    * before the share existed and committed after the share's keyring was filled. The writer looks
    * after its commit and the share is filled after its row commits, so one of the two always sees
-   * the other. One query and one header read per write below a shared node; never throws.
+   * the other. `keyId` is what the blob store's put used (no header is read back). One query per
+   * encrypted write below a shared node; never throws.
    */
-  async afterWrite(owner: string, fileId: number, blobId: string, grant: ReaderGrant): Promise<void> {
+  async afterWrite(actor: Actor, owner: string, fileId: number, blobId: string, keyId: string | undefined): Promise<void> {
+    if (keyId === undefined) return;
     try {
       const near = await this.#nearestKeyed(owner, fileId);
-      if (!near || await this.#keys.headerKeyId(blobId, { fileId, owner, reader: grant }) === near.id) return;
-      await this.#fill(owner, near, grant, [{ fileId, blobId }]);
+      if (!near || keyId === near.id) return;
+      await this.#fill(owner, near, actor, [{ fileId, blobId }]);
     } catch (err) {
       this.#log?.warn(`share keys after a write of file ${fileId} (${owner}): ${(err as Error).message}`);
     }
   }
 
   /**
-   * Files were moved (or copied) to `fileId` in `owner`'s tree by `grant`: when that places them
+   * Files were moved (or copied) to `fileId` in `owner`'s tree by `actor`: when that places them
    * below a shared node, adds their data keys to the nearest shared ancestor's keyring and wraps
    * shared nodes that came along under it. Never throws.
    */
-  async afterArrival(owner: string, fileId: number, grant: ReaderGrant): Promise<void> {
+  async afterArrival(actor: Actor, owner: string, fileId: number): Promise<void> {
     try {
       const near = await this.#nearestKeyed(owner, fileId);
       if (!near) return;
-      const key = await this.#fill(owner, near, grant, await this.#keys.topology.encryptedFilesBelow(owner, fileId));
-      if (near.nodeId !== fileId) await this.#linkNestedBelow(owner, key, fileId, grant);
+      const key = await this.#fill(owner, near, actor, await this.#keys.topology.encryptedFilesBelow(owner, fileId));
+      if (near.nodeId !== fileId) await this.#linkNestedBelow(owner, key, fileId, actor);
     } catch (err) {
       this.#log?.warn(`share keys after a move to file ${fileId} (${owner}): ${(err as Error).message}`);
     }
+  }
+
+  /** Shared nodes at or above `fileId`, nearest first; [] in master-key mode (nothing to track). */
+  async sharedAncestors(owner: string, fileId: number): Promise<number[]> {
+    return (await this.#keys.active()) ? this.#keys.topology.sharedAncestors(owner, fileId) : [];
   }
 
   /** In per-user-key mode: the nearest node at or above `fileId` with a share key (see ShareKeys.nearestKeyed). */
@@ -233,19 +250,19 @@ export class ShareKeySync {
   }
 
   /** Adds the data keys of `files` (below `near`) to the keyring of `near`'s key; returns that key. */
-  async #fill(owner: string, near: { nodeId: number; id: string }, grant: ReaderGrant, files: readonly { fileId: number; blobId: string }[]): Promise<ShareKeyHandle> {
-    const key = { id: near.id, key: await this.#keys.unwrap(owner, near.id, grant), fileId: near.nodeId };
-    await this.#keys.fillKeyring(owner, key, grant, { rootResolver: this.#rootResolver(owner), files });
+  async #fill(owner: string, near: { nodeId: number; id: string }, actor: Actor, files: readonly { fileId: number; blobId: string }[]): Promise<ShareKeyHandle> {
+    const key = { id: near.id, key: await this.#keys.unwrap(owner, near.id, actor), fileId: near.nodeId };
+    await this.#keys.fillKeyring(owner, key, actor, { files });
     return key;
   }
 
-  async #linkNestedBelow(owner: string, key: ShareKeyHandle, fileId: number, grant: ReaderGrant): Promise<void> {
+  async #linkNestedBelow(owner: string, key: ShareKeyHandle, fileId: number, actor: Actor): Promise<void> {
     const below = [fileId, ...await this.#keys.topology.sharedBelow(owner, fileId)];
     for (const b of below) {
       const id = await this.#keys.keyIdOf(owner, b);
       if (!id || b === key.fileId) continue;
       if (!(await this.#rowsOf(b)).length) continue;
-      const k = await this.#keys.unwrap(owner, id, grant).catch(() => undefined);
+      const k = await this.#keys.unwrap(owner, id, actor).catch(() => undefined);
       if (k) await this.#keys.wrapUnder(owner, { id, key: k, fileId: b }, key);
     }
   }

@@ -1,3 +1,4 @@
+import type { Actor } from '../actor.ts';
 import { randomInt } from 'node:crypto';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { PasswordHasher } from '../auth/password-hasher.ts';
@@ -105,12 +106,14 @@ export class ShareService {
   }
 
   /**
-   * Shares a node of `input.uid`'s tree (their own, or inside a received share they may reshare).
+   * `actor` shares a node of `input.uid`'s view (their own tree, or inside a received share they may
+   * reshare); `actor` is that user, or the server (CLI). In per-user-key mode the share key is opened
+   * or created with `actor`'s keys.
    * @throws NotFoundError (path, user or group unknown); ForbiddenError (root, yourself, the owner,
    *   already shared, permission rules, no reshare right); ValidationError (share type, permissions,
    *   date, password)
    */
-  async create(input: CreateShareInput): Promise<ShareWithNode> {
+  async create(actor: Actor, input: CreateShareInput): Promise<ShareWithNode> {
     const { uid } = input;
     const type = input.shareType;
     if (type !== SHARE_TYPE_USER && type !== SHARE_TYPE_GROUP && type !== SHARE_TYPE_LINK) throw new ValidationError('Unknown share type');
@@ -149,7 +152,7 @@ export class ShareService {
 
     const token = type === SHARE_TYPE_LINK ? newShareToken() : null;
     // Per-user keys: K_N and the recipient's access exist before the row (a locked key refuses here).
-    const prepared = await this.#keySync?.prepare({ owner: node.owner, fileId: node.fileId, creator: uid, shareType: type, shareWith, token });
+    const prepared = await this.#keySync?.prepare({ owner: node.owner, fileId: node.fileId, actor, shareType: type, shareWith, token });
     const id = await this.#repo.insert({
       share_type: type, owner: node.owner, initiator: uid, file_id: node.fileId, item_type: itemType,
       share_with: shareWith, permissions, token,

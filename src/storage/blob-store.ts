@@ -1,17 +1,6 @@
 import { Readable } from 'node:stream';
 import { ValidationError } from '../errors.ts';
-
-/**
- * Who reads or writes a blob, when that is not (only) the owner: per-user-key mode picks the keys
- * this principal can open (a sharee's seal of a share key, a public link's wrapping). Set where a
- * share is resolved (see src/encryption/reader-grant.ts); plain stores and master-key mode ignore it.
- */
-export interface ReaderGrant {
-  /** An authenticated user (the owner or a sharee). */
-  readonly uid?: string;
-  /** The token of the public link the request came through. */
-  readonly linkToken?: string;
-}
+import type { Actor } from '../actor.ts';
 
 /**
  * Who a blob belongs to. The encryption decorator binds ciphertext to `fileId` and the blob id
@@ -22,8 +11,12 @@ export interface BlobContext {
   readonly fileId: number;
   /** The uid whose tree holds the file. */
   readonly owner: string;
-  /** Who reads/writes (default: the ambient grant of the request, see reader-grant.ts). */
-  readonly reader?: ReaderGrant;
+  /**
+   * Who reads or writes: the encryption layer's key policy picks the keys this actor may use (in
+   * per-user-key mode a sharee's seal of a share key, a public link's wrapping, never the owner's
+   * key for someone else). Plain stores ignore it.
+   */
+  readonly actor: Actor;
   /**
    * File id of an existing folder of `owner`'s tree that will contain a NEW file (its row does not
    * exist yet when the blob is written): per-user-key mode wraps the data key under the share key of
@@ -64,6 +57,8 @@ export interface PutResult {
    * reference and hand it back to get(); they never interpret it.
    */
   readonly codec: string;
+  /** Hex id of the key that wraps an encrypted blob's data key (absent for plain blobs). */
+  readonly keyId?: string;
 }
 
 export interface BlobEntry {

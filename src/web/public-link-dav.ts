@@ -1,4 +1,4 @@
-import { withReaderWhen } from '../encryption/reader-grant.ts';
+import { linkActor } from '../actor.ts';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { App } from '../app.ts';
 import type { AuthenticatedUser } from '../auth/types.ts';
@@ -135,8 +135,9 @@ export async function handlePublicDav(req: IncomingMessage, res: ServerResponse,
     const rel = decodeRelPath(raw.slice(PUBLIC_DAV_PREFIX.length));
     if (s.node.kind === 'file' && rel !== '') throw new NotFoundError('Not found');
     const ownerPath = rel === '' ? s.node.path : joinPath(s.node.path, rel);
+    // The handlers address the owner's tree; every content read and write acts as the link's visitor.
     const user: AuthenticatedUser = { uid: s.share.owner, displayName: s.share.owner, isAdmin: false, via: 'password' };
-    const d: DavRequest = { req, res, ctx, app, user, target: { uid: s.share.owner, path: ownerPath, hrefBase: PUBLIC_DAV_PREFIX } };
+    const d: DavRequest = { req, res, ctx, app, user, actor: linkActor(s.share.token!), target: { uid: s.share.owner, path: ownerPath, hrefBase: PUBLIC_DAV_PREFIX } };
     switch (req.method) {
       case 'OPTIONS': drain(req); return sendEmpty(res, 200, { DAV: '1, 3', Allow: ALLOW, 'MS-Author-Via': 'DAV' });
       case 'PROPFIND': return await propfind(d, s, rel);
@@ -171,10 +172,5 @@ export async function handlePublicDav(req: IncomingMessage, res: ServerResponse,
 
 /** The `/public.php/webdav` route. */
 export function publicDavRoutes(): Route[] {
-  // Per-user keys: content is decrypted with the link's grant (the token is the Basic user name).
-  const asLinkReader: Route['handler'] = (req, res, ctx) => {
-    const token = parseBasicAuth(req.headers.authorization)?.user;
-    return token ? withReaderWhen(ctx.app.userKeys.perUserMode(), { linkToken: token }, () => handlePublicDav(req, res, ctx)) : handlePublicDav(req, res, ctx);
-  };
-  return [{ prefix: PUBLIC_DAV_PREFIX, handler: asLinkReader }];
+  return [{ prefix: PUBLIC_DAV_PREFIX, handler: handlePublicDav }];
 }

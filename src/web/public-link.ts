@@ -8,7 +8,7 @@ import { joinPath, normalizePath } from '../files/paths.ts';
 import type { FileNode } from '../files/types.ts';
 import { readSmallBody } from '../http/request-body.ts';
 import { maintenanceGuard } from '../setup/maintenance.ts';
-import { withReaderWhen } from '../encryption/reader-grant.ts';
+import { linkActor } from '../actor.ts';
 import type { ShareWithNode } from '../sharing/share-repository.ts';
 import { PERMISSION_READ, has } from '../sharing/share-types.ts';
 import { assertPermitted } from '../sharing/share-access.ts';
@@ -114,7 +114,7 @@ async function download(app: App, req: IncomingMessage, res: ServerResponse, ctx
   const node = await nodeAt(app, s, ctx.query.get('path'));
   const common = { 'X-Content-Type-Options': 'nosniff', 'Content-Security-Policy': "default-src 'none'; sandbox", 'Cache-Control': 'no-store' };
   if (node.kind === 'file') {
-    const content = await app.files.openNode(node);
+    const content = await app.files.openNode(linkActor(s.share.token!), node);
     res.statusCode = 200;
     for (const [k, v] of Object.entries(common)) res.setHeader(k, v);
     res.setHeader('Content-Type', node.mimetype || 'application/octet-stream');
@@ -137,7 +137,8 @@ async function download(app: App, req: IncomingMessage, res: ServerResponse, ctx
   res.setHeader('Content-Disposition', contentDisposition(`${root}.zip`));
   if (req.method === 'HEAD') { res.end(); return; }
   try {
-    await streamZip(res, entries, async (n) => (await app.files.openNode(n)).stream);
+    const actor = linkActor(s.share.token!);
+    await streamZip(res, entries, async (n) => (await app.files.openNode(actor, n)).stream);
     res.end();
   } catch (err) {
     ctx.log.error({ err, shareId: s.share.id }, 'zip download failed');
@@ -203,17 +204,11 @@ export async function handlePublicLink(req: IncomingMessage, res: ServerResponse
   }
 }
 
-/** Per-user keys: content served through a link is decrypted with the link's grant (its token). */
-function asLinkReader(req: IncomingMessage, res: ServerResponse, ctx: HttpContext): Promise<void> {
-  const token = TOKEN_RE.exec(ctx.rawPath)?.[1];
-  return token ? withReaderWhen(ctx.app.userKeys.perUserMode(), { linkToken: token }, () => handlePublicLink(req, res, ctx)) : handlePublicLink(req, res, ctx);
-}
-
 /** Routes of public links: the page and download, and `/public.php/webdav`. */
 export function publicLinkRoutes(): Route[] {
   return [
-    { prefix: '/s/', handler: asLinkReader },
-    { prefix: '/index.php/s/', handler: asLinkReader },
+    { prefix: '/s/', handler: handlePublicLink },
+    { prefix: '/index.php/s/', handler: handlePublicLink },
     ...publicDavRoutes(),
   ];
 }

@@ -1,3 +1,4 @@
+import type { Actor } from '../actor.ts';
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
@@ -34,6 +35,8 @@ export interface WebFileEntry {
 export interface ApiCall {
   readonly app: App;
   readonly user: AuthenticatedUser;
+  /** Who acts (the session's user): passed to every content read and write. */
+  readonly actor: Actor;
   readonly req: IncomingMessage;
   readonly res: ServerResponse;
   readonly ctx: HttpContext;
@@ -86,7 +89,7 @@ async function download(c: ApiCall): Promise<void> {
   const { app, user, res } = c;
   const path = queryPath(c.ctx);
   const r = await resolve(app, user.uid, path);
-  const content = await app.files.openRead(r.owner, r.path);
+  const content = await app.files.openRead(c.actor, r.owner, r.path);
   res.statusCode = 200;
   res.setHeader('Content-Type', 'application/octet-stream');
   res.setHeader('Content-Length', content.node.size);
@@ -123,7 +126,7 @@ async function upload(c: ApiCall): Promise<void> {
   const existing = await app.files.tryStat(r.owner, r.path);
   assertPermitted(r, writeOp(existing));
   const len = req.headers['content-length'] !== undefined ? Number(req.headers['content-length']) : undefined;
-  const result = await app.files.writeFile(r.owner, r.path, req, { mtime, expectedSize: Number.isSafeInteger(len) ? len : undefined });
+  const result = await app.files.writeFile(c.actor, r.owner, r.path, req, { mtime, expectedSize: Number.isSafeInteger(len) ? len : undefined });
   sendJson(c.res, result.created ? 201 : 200, { created: result.created, item: entry(result.node, path, r.permissions, user.uid) });
 }
 
@@ -152,7 +155,7 @@ async function chunked(c: ApiCall): Promise<void> {
   if (method === 'PUT' && segments[3] !== undefined) {
     const len = req.headers['content-length'] !== undefined ? Number(req.headers['content-length']) : null;
     const offset = ctx.query.get('offset');
-    await app.uploads.putChunk(user.uid, id, segments[3], req, { expectedSize: len, offset: offset === null ? null : Number(offset) });
+    await app.uploads.putChunk(c.actor, user.uid, id, segments[3], req, { expectedSize: len, offset: offset === null ? null : Number(offset) });
     sendJson(c.res, 201, { ok: true });
     return;
   }
@@ -164,7 +167,7 @@ async function chunked(c: ApiCall): Promise<void> {
     // Into a received share the file lands in the sharer's tree, with the checks of an upload there.
     const existing = await app.files.tryStat(r.owner, r.path);
     assertPermitted(r, writeOp(existing));
-    const result = await app.uploads.assemble(user.uid, id, { uid: r.owner, path: r.path }, { mtime });
+    const result = await app.uploads.assemble(c.actor, user.uid, id, { uid: r.owner, path: r.path }, { mtime });
     sendJson(c.res, result.created ? 201 : 200, { created: result.created, item: entry(result.node, path, r.permissions, user.uid) });
     return;
   }
@@ -203,7 +206,7 @@ async function move(c: ApiCall): Promise<void> {
     return;
   }
   // Between your files and a received share (or two owners' shares) the content changes owner, as in Nextcloud.
-  const result = await app.files.moveBetween(plan.from, plan.to, { overwrite });
+  const result = await app.files.moveBetween(c.actor, plan.from, plan.to, { overwrite });
   sendJson(c.res, 200, { item: entry(result.node, to, plan.destination.permissions, user.uid) });
 }
 

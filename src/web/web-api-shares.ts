@@ -1,3 +1,4 @@
+import { userActor } from '../actor.ts';
 import type { ShareWithNode } from '../sharing/share-repository.ts';
 import { NotFoundError, ValidationError } from '../errors.ts';
 import { normalizePath } from '../files/paths.ts';
@@ -43,7 +44,7 @@ export async function handleSharesApi(c: ApiCall): Promise<boolean> {
     const shareType = Number(b.shareType);
     if (![0, 1, 3].includes(shareType)) throw new ValidationError('Unknown share type');
     const perms = b.permissions === undefined || b.permissions === '' ? undefined : Number(b.permissions);
-    const created = await app.shares.create({
+    const created = await app.shares.create(userActor(user.uid, user.via), {
       uid: user.uid, path: normalizePath(str(b, 'path')), shareType,
       shareWith: str(b, 'shareWith', false) || undefined, password: str(b, 'password', false) || undefined,
       expireDate: str(b, 'expireDate', false) || undefined, permissions: perms,

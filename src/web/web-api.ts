@@ -1,3 +1,4 @@
+import { userActor } from '../actor.ts';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { HttpContext } from '../http/context.ts';
 import { hasValidCsrf, resolveSession } from './session-auth.ts';
@@ -38,7 +39,8 @@ export async function handleWebApi(req: IncomingMessage, res: ServerResponse, ct
       sendJson(res, 200, { user: { uid: s.user.uid, displayName: s.user.displayName, isAdmin: s.user.isAdmin }, csrfToken: s.csrfToken });
       return;
     }
-    const c: ApiCall = { app, user: s.user, req, res, ctx, segments };
+    // Every content read and write of the call acts as the session's user (their keys, their seals).
+    const c: ApiCall = { app, user: s.user, actor: userActor(s.user.uid, s.user.via), req, res, ctx, segments };
     const handled = (segments[0] === 'files' && await handleFilesApi(c))
       || await handleSharesApi(c) || await handleAdminApi(c) || await handlePersonalApi(c, s)
       || await handleTwoFactorApi(c);

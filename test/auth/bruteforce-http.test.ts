@@ -18,6 +18,7 @@ import { silentLogger } from '../../src/logger.ts';
 import { writeTestConfig } from '../support/test-instance.ts';
 import { occ } from '../cli/occ-harness.ts';
 import { basic } from './helpers.ts';
+import { userActor } from '../../src/actor.ts';
 
 /** Test delays: 50 ms doubling to a 1 s cap (production: 200 ms to 25 s). */
 const THROTTLE = { baseDelayMs: 50, maxDelayMs: 1000, maxIpAttempts: 10, maxClientAttempts: 10 };
@@ -102,8 +103,8 @@ describe('brute-force protection over HTTP', { timeout: 180_000 }, () => {
 
   test('40 parallel public-link password guesses: at most 10 are checked', async () => {
     await app.files.ensureHome('alice');
-    await app.files.writeFile('alice', 'link.txt', Readable.from([Buffer.from('secret content')]), {});
-    const s = await app.shares.create({ uid: 'alice', path: 'link.txt', shareType: 3, password: 'Link-Password-123!' });
+    await app.files.writeFile(userActor('alice', 'password'), 'alice', 'link.txt', Readable.from([Buffer.from('secret content')]), {});
+    const s = await app.shares.create(userActor('alice', 'password'), { uid: 'alice', path: 'link.txt', shareType: 3, password: 'Link-Password-123!' });
     const ip = '192.0.2.42';
     const rs = await Promise.all(Array.from({ length: 40 }, async (_, i) => {
       const r = await fetch(`${url}/s/${s.share.token}`, {

@@ -10,6 +10,7 @@ import { silentLogger } from '../../src/logger.ts';
 import { UserService } from '../../src/auth/user-service.ts';
 import { PasswordHasher } from '../../src/auth/password-hasher.ts';
 import { installSqlite, occ, tempInstance } from './occ-harness.ts';
+import { userActor } from '../../src/actor.ts';
 
 describe('occ framework', () => {
   const inst = tempInstance();
@@ -194,7 +195,7 @@ describe('occ on an installed SQLite instance', () => {
     try {
       await app.files.ensureHome('admin');
       await app.files.mkdir('admin', 'Docs');
-      await app.files.writeFile('admin', 'Docs/a b.txt', Readable.from([Buffer.from('hello coffer')]), { mtime: 1_700_000_000 });
+      await app.files.writeFile(userActor('admin', 'password'), 'admin', 'Docs/a b.txt', Readable.from([Buffer.from('hello coffer')]), { mtime: 1_700_000_000 });
     } finally {
       await app.close();
     }

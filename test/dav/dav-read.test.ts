@@ -8,6 +8,7 @@ import { Readable } from 'node:stream';
 import { hasLocalPaths } from '../../src/storage/blob-store.ts';
 import { ADMIN, startTestInstance, type TestInstance } from '../support/test-instance.ts';
 import { dav, FILES, hrefs, PROPFIND_ALL_CLIENT, propfindBody } from './helpers.ts';
+import { userActor } from '../../src/actor.ts';
 
 const CONTENT = Buffer.from('0123456789abcdefghij');
 const SHA1 = createHash('sha1').update(CONTENT).digest('hex');
@@ -18,9 +19,9 @@ describe('DAV read side: OPTIONS, PROPFIND, GET/HEAD', () => {
     t = await startTestInstance();
     await t.app.files.mkdir('admin', 'dir');
     await t.app.files.mkdir('admin', 'dir/sub');
-    await t.app.files.writeFile('admin', 'dir/a b+c.txt', Readable.from([CONTENT]), { mtime: 1700000000, checksum: `SHA1:${SHA1}` });
-    await t.app.files.writeFile('admin', 'dir/sub/deep.bin', Readable.from([Buffer.alloc(5)]), {});
-    await t.app.files.writeFile('admin', 'empty.txt', Readable.from([]), {});
+    await t.app.files.writeFile(userActor('admin', 'password'), 'admin', 'dir/a b+c.txt', Readable.from([CONTENT]), { mtime: 1700000000, checksum: `SHA1:${SHA1}` });
+    await t.app.files.writeFile(userActor('admin', 'password'), 'admin', 'dir/sub/deep.bin', Readable.from([Buffer.alloc(5)]), {});
+    await t.app.files.writeFile(userActor('admin', 'password'), 'admin', 'empty.txt', Readable.from([]), {});
   });
   after(() => t.stop());
 
@@ -219,7 +220,7 @@ describe('DAV read side: OPTIONS, PROPFIND, GET/HEAD', () => {
   });
 
   it('content shorter than its recorded size is never served as complete: the connection is cut', async () => {
-    await t.app.files.writeFile('admin', 'trunc.bin', Readable.from([Buffer.alloc(100_000, 7)]), {});
+    await t.app.files.writeFile(userActor('admin', 'password'), 'admin', 'trunc.bin', Readable.from([Buffer.alloc(100_000, 7)]), {});
     const node = await t.app.files.stat('admin', 'trunc.bin');
     assert.ok(hasLocalPaths(t.app.rawBlobs));
     truncateSync(t.app.rawBlobs.pathOf(node.blobId!), 50_000);

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { ADMIN, startTestInstance, type TestInstance } from '../support/test-instance.ts';
+import { userActor } from '../../src/actor.ts';
 
 const DAV = '/remote.php/dav/files/admin';
 const TOO_LATE = '99999999999999'; // year ~3.17 million: "Invalid Date" once rendered
@@ -21,7 +22,7 @@ describe('mtime bounds on every path', () => {
   before(async () => {
     t = await startTestInstance();
     await t.app.files.ensureHome(ADMIN.uid);
-    await t.app.files.writeFile(ADMIN.uid, 'kept.txt', Readable.from([Buffer.from('original')]), { mtime: 1_600_000_000 });
+    await t.app.files.writeFile(userActor(ADMIN.uid, 'password'), ADMIN.uid, 'kept.txt', Readable.from([Buffer.from('original')]), { mtime: 1_600_000_000 });
   });
   after(async () => { await t?.stop(); });
 
@@ -97,7 +98,7 @@ describe('mtime bounds on every path', () => {
 
   it('a row stored before the bound renders a valid date in PROPFIND and a valid zip', async () => {
     await t.app.files.mkdir(ADMIN.uid, 'old');
-    await t.app.files.writeFile(ADMIN.uid, 'old/future.txt', Readable.from([Buffer.from('f')]));
+    await t.app.files.writeFile(userActor(ADMIN.uid, 'password'), ADMIN.uid, 'old/future.txt', Readable.from([Buffer.from('f')]));
     await t.app.db.updateTable('nodes').set({ mtime: 99_999_999_999_999 }).where('owner', '=', ADMIN.uid).where('path', '=', 'old/future.txt').execute();
     const pf = await t.fetch(`${DAV}/old/future.txt`, {
       method: 'PROPFIND', headers: { Depth: '0', 'Content-Type': 'application/xml' },

@@ -11,6 +11,7 @@ import { NodeRepository, newEtag } from '../../src/files/node-repository.ts';
 import { ADMIN, startTestInstance, type TestInstance } from '../support/test-instance.ts';
 import { PROPFIND_INFINITY_ENTRIES as MAX_INFINITY_ENTRIES } from '../../src/http/limits.ts';
 import { dav, hrefs, PROPFIND_ALL_CLIENT, propfindBody } from './helpers.ts';
+import { userActor } from '../../src/actor.ts';
 
 const ENTRIES = 1000;
 const LIMIT_MS = process.env.COFFER_PERF_STRICT === '1' ? 15 : 500;
@@ -35,7 +36,7 @@ describe('PROPFIND performance and bounds', () => {
   before(async () => {
     t = await startTestInstance();
     const dir = await t.app.files.mkdir('admin', 'big');
-    await t.app.files.writeFile('admin', 'big/real.txt', Readable.from([Buffer.from('x')]), { checksum: 'SHA1:11f6ad8ec52a2984abaafd7c3b516503785c2072' });
+    await t.app.files.writeFile(userActor('admin', 'password'), 'admin', 'big/real.txt', Readable.from([Buffer.from('x')]), { checksum: 'SHA1:11f6ad8ec52a2984abaafd7c3b516503785c2072' });
     await insertEmptyFiles(t, dir.fileId, 'big', 1, ENTRIES);
     const huge = await t.app.files.mkdir('admin', 'huge');
     await insertEmptyFiles(t, huge.fileId, 'huge', 0, MAX_INFINITY_ENTRIES + 1);

@@ -14,12 +14,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { startTestInstance, ADMIN, type TestInstance } from '../support/test-instance.ts';
 import { OCC, ROOT } from '../cli/occ-harness.ts';
 import { blobFiles, davPut, filesContaining, markedContent, mixedSizes, occFor, sha256, tempFiles } from './helpers.ts';
+import { userActor } from '../../src/actor.ts';
 
 const MARKER = 'COFFER-KILLTEST-PLAINTEXT-5be2';
 const N = 300;
 
 async function readAll(t: TestInstance, uid: string, path: string): Promise<Buffer> {
-  const c = await t.app.files.openRead(uid, path);
+  const c = await t.app.files.openRead(userActor(uid, 'password'), uid, path);
   const parts: Buffer[] = [];
   for await (const x of c.stream) parts.push(x as Buffer);
   return Buffer.concat(parts);
@@ -40,7 +41,7 @@ describe('encrypt-all killed with SIGKILL and run again', () => {
       const uid = i % 5 === 0 ? 'bob' : ADMIN.uid;
       const path = uid === 'bob' ? `f${i}.bin` : `${i % 3 === 0 ? 'a/b/' : i % 3 === 1 ? 'a/' : ''}f${i}.bin`;
       const b = markedContent(MARKER, sizes[i]!);
-      await t.app.files.writeFile(uid, path, Readable.from([b]));
+      await t.app.files.writeFile(userActor(uid, 'password'), uid, path, Readable.from([b]));
       expected.set(`${uid}:${path}`, sha256(b));
     }
     await t.app.appConfig.set('encryption', 'enabled', 'yes');

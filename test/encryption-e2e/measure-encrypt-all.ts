@@ -6,6 +6,7 @@
 import { Readable } from 'node:stream';
 import { startTestInstance, ADMIN } from '../support/test-instance.ts';
 import { markedContent, mixedSizes, occFor } from './helpers.ts';
+import { userActor } from '../../src/actor.ts';
 
 const n = Number(process.argv[2] ?? 1000);
 const jobs = String(process.argv[3] ?? 4);
@@ -14,7 +15,7 @@ try {
   const sizes = mixedSizes(n, 3);
   let total = 0;
   for (let i = 0; i < n; i++) {
-    await t.app.files.writeFile(ADMIN.uid, `f${i}.bin`, Readable.from([markedContent('m', sizes[i]!)]));
+    await t.app.files.writeFile(userActor(ADMIN.uid, 'password'), ADMIN.uid, `f${i}.bin`, Readable.from([markedContent('m', sizes[i]!)]));
     total += sizes[i]!;
   }
   process.stdout.write(`${n} files, ${(total / 1048576).toFixed(1)} MiB (mixed sizes), --jobs ${jobs}\n`);

@@ -17,11 +17,12 @@ import { LocalBlobStore } from '../../src/storage/local-blob-store.ts';
 import { newBlobId } from '../../src/storage/blob-id.ts';
 import { startTestInstance, ADMIN, type TestInstance } from '../support/test-instance.ts';
 import { NodeFileRows } from '../../src/files/node-file-rows.ts';
+import { SYSTEM, userActor } from '../../src/actor.ts';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 async function readAll(t: TestInstance, path: string): Promise<Buffer> {
-  const c = await t.app.files.openRead(ADMIN.uid, path);
+  const c = await t.app.files.openRead(userActor(ADMIN.uid, 'password'), ADMIN.uid, path);
   const parts: Buffer[] = [];
   for await (const x of c.stream) parts.push(x as Buffer);
   return Buffer.concat(parts);
@@ -43,7 +44,7 @@ for (const db of ['sqlite', 'pgsql'] as const) describe(`BulkConverter (${db})`,
   };
   /** A blob context with what the row says (plain reads need the row's seal). */
   const rowCtx = (r: { fileid: number; owner: string; size: unknown; blob_seal: string | null }) =>
-    ({ fileId: r.fileid, owner: r.owner, row: { size: Number(r.size), seal: r.blob_seal } });
+    ({ fileId: r.fileid, owner: r.owner, actor: SYSTEM, row: { size: Number(r.size), seal: r.blob_seal } });
   const blobExists = (id: string) => existsSync(raw.pathOf(id));
   async function checkAll(label: string): Promise<void> {
     for (const [path, sum] of expected) assert.equal(sha(await readAll(t, path)), sum, `${label}: ${path}`);
@@ -60,7 +61,7 @@ for (const db of ['sqlite', 'pgsql'] as const) describe(`BulkConverter (${db})`,
     for (let i = 0; i < 150; i++) sizes.push((i * 7919) % 20_000);
     for (let i = 0; i < sizes.length; i++) {
       const b = randomBytes(sizes[i]!);
-      await t.app.files.writeFile(ADMIN.uid, `f${i}.bin`, Readable.from([b]));
+      await t.app.files.writeFile(userActor(ADMIN.uid, 'password'), ADMIN.uid, `f${i}.bin`, Readable.from([b]));
       expected.set(`f${i}.bin`, sha(b));
     }
     await t.app.appConfig.set('encryption', 'enabled', 'yes');
@@ -76,8 +77,8 @@ for (const db of ['sqlite', 'pgsql'] as const) describe(`BulkConverter (${db})`,
     const ids = [newBlobId(), newBlobId(), newBlobId()];
     await j1.beginMany([a, b, c].map((r, i) => ({ newId: ids[i]!, oldId: r.blob_id!, fileid: r.fileid })));
     // a: new blob written, row not switched yet; b: row switched, old blob not deleted yet; c: never started.
-    await blobs.putEncrypted(ids[0]!, await blobs.get(a.blob_id!, PLAIN_CODEC, rowCtx(a)), { fileId: a.fileid, owner: a.owner });
-    const put = await blobs.putEncrypted(ids[1]!, await blobs.get(b.blob_id!, PLAIN_CODEC, rowCtx(b)), { fileId: b.fileid, owner: b.owner });
+    await blobs.putEncrypted(ids[0]!, await blobs.get(a.blob_id!, PLAIN_CODEC, rowCtx(a)), { fileId: a.fileid, owner: a.owner, actor: SYSTEM });
+    const put = await blobs.putEncrypted(ids[1]!, await blobs.get(b.blob_id!, PLAIN_CODEC, rowCtx(b)), { fileId: b.fileid, owner: b.owner, actor: SYSTEM });
     await t.app.db.updateTable('nodes').set({ blob_id: ids[1]!, blob_codec: put.codec, blob_seal: blobs.seal!.node(b.fileid, ids[1]!, put.codec, Number(b.size)) })
       .where('fileid', '=', b.fileid).execute();
     writeFileSync(join(raw.tempDir, `${ids[2]}.abcdef`), 'partial');
@@ -120,7 +121,7 @@ for (const db of ['sqlite', 'pgsql'] as const) describe(`BulkConverter (${db})`,
     const ctx = rowCtx(r);
     const res = await blobs.putEncrypted(newId, await blobs.get(r.blob_id!, PLAIN_CODEC, ctx), ctx);
     const fresh = randomBytes(5000);
-    await t.app.files.writeFile(ADMIN.uid, 'f30.bin', Readable.from([fresh]));
+    await t.app.files.writeFile(userActor(ADMIN.uid, 'password'), ADMIN.uid, 'f30.bin', Readable.from([fresh]));
     expected.set('f30.bin', sha(fresh));
     const settled: string[] = [];
     const batcher = new ConvertBatcher({ rows: new NodeFileRows(t.app.db), blobs, journal: j, onSettled: (_s, result) => settled.push(result), maxBatch: 10 });
@@ -150,10 +151,10 @@ for (const db of ['sqlite', 'pgsql'] as const) describe(`BulkConverter (${db})`,
     const rows = await t.app.db.selectFrom('nodes').select(['blob_id', 'blob_codec']).where('kind', '=', 'file').execute();
     assert.ok(rows.every((x) => x.blob_codec !== PLAIN_CODEC), 'every file is encrypted');
     const now5 = await row('f5.bin');
-    assert.equal(await blobs.size(now5.blob_id!, now5.blob_codec!, { fileId: short.fileid, owner: ADMIN.uid }), 300_000);
+    assert.equal(await blobs.size(now5.blob_id!, now5.blob_codec!, { fileId: short.fileid, owner: ADMIN.uid, actor: SYSTEM }), 300_000);
     await t.app.db.updateTable('nodes').set(await resized(short.fileid, 300_000)).where('fileid', '=', short.fileid).execute();
     const now4 = await row('f4.bin');
-    assert.equal(await blobs.size(now4.blob_id!, now4.blob_codec!, { fileId: shortSmall.fileid, owner: ADMIN.uid }), 65537);
+    assert.equal(await blobs.size(now4.blob_id!, now4.blob_codec!, { fileId: shortSmall.fileid, owner: ADMIN.uid, actor: SYSTEM }), 65537);
     await t.app.db.updateTable('nodes').set(await resized(shortSmall.fileid, 65537)).where('fileid', '=', shortSmall.fileid).execute();
     await checkAll('after encrypt-all');
     const live = new Set(rows.map((x) => x.blob_id));

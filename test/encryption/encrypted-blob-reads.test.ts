@@ -21,6 +21,8 @@ import { EncryptedBlobStore } from '../../src/encryption/encrypted-blob-store.ts
 import { EncryptionService } from '../../src/encryption/encryption-service.ts';
 import { CHUNK_SIZE, HEADER_SIZE, RAW_CHUNK_SIZE } from '../../src/crypto/format.ts';
 import { NodeFileRows } from '../../src/files/node-file-rows.ts';
+import { SYSTEM } from '../../src/actor.ts';
+import { MasterKeyPolicy } from '../../src/encryption/master-key-policy.ts';
 
 const MiB = 1 << 20;
 
@@ -40,11 +42,11 @@ test('encrypted reads: sizes around the whole-blob read limit, whole and ranged,
     await local.init();
     const keys = new KeyManager({ keyStore: new KeyStore(join(dir, 'data')), secret: 'b'.repeat(48), instanceId: 'ocreads1' });
     const state = new EncryptionState(appConfig);
-    const blobs = new EncryptedBlobStore({ inner: local, keys, state, defaultKeyRoot: join(dir, 'data') });
+    const blobs = new EncryptedBlobStore({ inner: local, keys, policy: new MasterKeyPolicy(keys), state, defaultKeyRoot: join(dir, 'data') });
     const service = new EncryptionService({ rows: new NodeFileRows(db), appConfig, keys, blobs, state, dataDirectory: join(dir, 'data') });
     await appConfig.set('encryption', 'enabled', 'yes');
     await service.enable();
-    const ctx = { fileId: 7, owner: 'carol' };
+    const ctx = { fileId: 7, owner: 'carol', actor: SYSTEM };
 
     // stored sizes just under and over 1 MiB (whole read vs streamed from the open descriptor)
     const sizes = [0, 1, 3000, MiB - HEADER_SIZE - 16 * 17, MiB - HEADER_SIZE - 16 * 16, MiB, 3 * MiB + 5];

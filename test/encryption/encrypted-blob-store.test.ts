@@ -19,6 +19,8 @@ import { decryptBlobFile } from '../../src/encryption/offline-decrypt.ts';
 import { CHUNK_SIZE, HEADER_SIZE, RAW_CHUNK_SIZE } from '../../src/crypto/format.ts';
 import { createPgDatabase } from '../support/test-instance.ts';
 import { NodeFileRows } from '../../src/files/node-file-rows.ts';
+import { SYSTEM, type Actor } from '../../src/actor.ts';
+import { MasterKeyPolicy } from '../../src/encryption/master-key-policy.ts';
 
 const SECRET = 'a'.repeat(48);
 const INSTANCE = 'octestinst1';
@@ -41,7 +43,7 @@ async function setup(secret = SECRET, dir = mkdtempSync(join(tmpdir(), 'coffer-'
   await local.init();
   const keys = new KeyManager({ keyStore: new KeyStore(join(dir, 'data')), secret, instanceId: INSTANCE });
   const state = new EncryptionState(appConfig);
-  const blobs = new EncryptedBlobStore({ inner: local, keys, state, defaultKeyRoot: join(dir, 'data') });
+  const blobs = new EncryptedBlobStore({ inner: local, keys, policy: new MasterKeyPolicy(keys), state, defaultKeyRoot: join(dir, 'data') });
   const service = new EncryptionService({ rows: new NodeFileRows(db), appConfig, keys, blobs, state, dataDirectory: join(dir, 'data') });
   return { dir, db, local, keys, blobs, service, appConfig, state };
 }
@@ -68,10 +70,10 @@ function allFiles(dir: string): string[] {
 
 test('encrypted store: no plaintext on disk, plaintext sizes, ranges, plain blobs still readable', async () => {
   const e = await setup();
-  const ctx = { fileId: 11, owner: 'alice' };
+  const ctx = { fileId: 11, owner: 'alice', actor: SYSTEM };
   const plainId = newBlobId();
   const old = randomBytes(1000);
-  assert.equal((await e.blobs.put(plainId, Readable.from([old]), { fileId: 10, owner: 'alice' })).codec, 'plain');
+  assert.equal((await e.blobs.put(plainId, Readable.from([old]), { fileId: 10, owner: 'alice', actor: SYSTEM })).codec, 'plain');
   await enable(e);
   const data = Buffer.concat([Buffer.from('SECRET-MARKER-'.repeat(5000)), randomBytes(3 * CHUNK_SIZE)]);
   const id = newBlobId();
@@ -84,7 +86,7 @@ test('encrypted store: no plaintext on disk, plaintext sizes, ranges, plain blob
   for (const [a, b] of [[0, 0], [5, CHUNK_SIZE + 5], [CHUNK_SIZE - 1, CHUNK_SIZE], [data.length - 1, data.length - 1], [data.length - 100, data.length + 100]] as const) {
     assert.deepEqual(await collect(await e.blobs.get(id, 'cfe1', ctx, { start: a, end: b })), data.subarray(a, Math.min(b, data.length - 1) + 1));
   }
-  assert.deepEqual(await collect(await e.blobs.get(plainId, 'plain', { fileId: 10, owner: 'alice' })), old);
+  assert.deepEqual(await collect(await e.blobs.get(plainId, 'plain', { fileId: 10, owner: 'alice', actor: SYSTEM })), old);
   const empty = newBlobId();
   await e.blobs.put(empty, Readable.from([]), ctx);
   assert.equal((await collect(await e.blobs.get(empty, 'cfe1', ctx))).length, 0);
@@ -97,11 +99,11 @@ test('encrypted store: no plaintext on disk, plaintext sizes, ranges, plain blob
 test('encrypted store: swapped, rolled-back, tampered and truncated blobs raise CryptoError', async () => {
   const e = await setup();
   await enable(e);
-  const ctx = { fileId: 21, owner: 'bob' };
+  const ctx = { fileId: 21, owner: 'bob', actor: SYSTEM };
   const v1 = newBlobId(), v2 = newBlobId(), other = newBlobId();
   await e.blobs.put(v1, Readable.from([randomBytes(2 * CHUNK_SIZE + 10)]), ctx);
   await e.blobs.put(v2, Readable.from([randomBytes(2 * CHUNK_SIZE + 10)]), ctx);
-  await e.blobs.put(other, Readable.from([randomBytes(2 * CHUNK_SIZE + 10)]), { fileId: 22, owner: 'bob' });
+  await e.blobs.put(other, Readable.from([randomBytes(2 * CHUNK_SIZE + 10)]), { fileId: 22, owner: 'bob', actor: SYSTEM });
   const read = async (id: string, range?: { start: number; end: number }) => collect(await e.blobs.get(id, 'cfe1', ctx, range));
   const expectCrypto = async (p: Promise<unknown>, re: RegExp) => assert.rejects(p, (err: unknown) => err instanceof CryptoError && re.test(err.message));
   const good = readFileSync(e.local.pathOf(v2));
@@ -126,7 +128,7 @@ test('wrong secret is refused with a message naming the cause, and nothing is re
   const e = await setup();
   await enable(e);
   const id = newBlobId();
-  await e.blobs.put(id, Readable.from([Buffer.from('hello')]), { fileId: 1, owner: 'carol' });
+  await e.blobs.put(id, Readable.from([Buffer.from('hello')]), { fileId: 1, owner: 'carol', actor: SYSTEM });
   const keyDir = join(e.dir, 'data', 'files_encryption', 'OC_DEFAULT_MODULE');
   const before = readdirSync(keyDir).map((n) => [n, readFileSync(join(keyDir, n)).toString('hex')]);
   await e.db.destroy();
@@ -134,7 +136,7 @@ test('wrong secret is refused with a message naming the cause, and nothing is re
   await assert.rejects(bad.keys.verifySecret(), /config secret does not match the key storage/);
   await assert.rejects(bad.service.enable(), /config secret does not match/);
   await assert.rejects(bad.service.rotateMasterKey(), /config secret does not match/);
-  await assert.rejects((async () => collect(await bad.blobs.get(id, 'cfe1', { fileId: 1, owner: 'carol' })))(), /config secret does not match/);
+  await assert.rejects((async () => collect(await bad.blobs.get(id, 'cfe1', { fileId: 1, owner: 'carol', actor: SYSTEM })))(), /config secret does not match/);
   assert.deepEqual(readdirSync(keyDir).map((n) => [n, readFileSync(join(keyDir, n)).toString('hex')]), before);
   await bad.db.destroy();
 });
@@ -142,10 +144,10 @@ test('wrong secret is refused with a message naming the cause, and nothing is re
 test('rotate master key keeps everything readable and rewrites no content', async () => {
   const e = await setup();
   await enable(e);
-  const blobsIn = [] as { id: string; data: Buffer; ctx: { fileId: number; owner: string } }[];
+  const blobsIn = [] as { id: string; data: Buffer; ctx: { fileId: number; owner: string, actor: Actor } }[];
   for (const [i, owner] of ['u1', 'u2', 'u3'].entries()) {
     const id = newBlobId(), data = randomBytes(5000 + i);
-    const ctx = { fileId: 100 + i, owner };
+    const ctx = { fileId: 100 + i, owner, actor: SYSTEM };
     await e.blobs.put(id, Readable.from([data]), ctx);
     blobsIn.push({ id, data, ctx });
   }
@@ -168,7 +170,7 @@ test('rotate master key keeps everything readable and rewrites no content', asyn
 test('backup → delete keys → restore; key storage root change; decryptBlob without the database', async () => {
   const e = await setup();
   await enable(e);
-  const id = newBlobId(), data = randomBytes(3 * CHUNK_SIZE + 3), ctx = { fileId: 5, owner: 'dave' };
+  const id = newBlobId(), data = randomBytes(3 * CHUNK_SIZE + 3), ctx = { fileId: 5, owner: 'dave', actor: SYSTEM };
   await e.blobs.put(id, Readable.from([data]), ctx);
   const archive = join(e.dir, 'keys.backup');
   await e.service.backupKeys(archive, 'correct horse', { logN: 12, r: 8, p: 1 });
@@ -212,7 +214,7 @@ for (const kind of ['sqlite', 'pgsql'] as const) test(`encrypt-all / decrypt-all
   const contents = new Map<number, Buffer>();
   for (let i = 1; i <= 4; i++) {
     const id = newBlobId(), data = randomBytes(i * 30_000);
-    await e.blobs.put(id, Readable.from([data]), { fileId: i, owner: 'erin' });
+    await e.blobs.put(id, Readable.from([data]), { fileId: i, owner: 'erin', actor: SYSTEM });
     await addNode(e, i, 'erin', id, 'plain', data.length);
     contents.set(i, data);
   }
@@ -229,7 +231,7 @@ for (const kind of ['sqlite', 'pgsql'] as const) test(`encrypt-all / decrypt-all
   const rows = await e.db.selectFrom('nodes').selectAll().where('fileid', '<=', 3).execute();
   for (const r of rows) {
     assert.equal(r.blob_codec, 'cfe1');
-    assert.deepEqual(await collect(await e.blobs.get(r.blob_id!, 'cfe1', { fileId: r.fileid, owner: r.owner })), contents.get(r.fileid));
+    assert.deepEqual(await collect(await e.blobs.get(r.blob_id!, 'cfe1', { fileId: r.fileid, owner: r.owner, actor: SYSTEM })), contents.get(r.fileid));
   }
   for (const n of await e.service.nodesToConvert('decrypt')) assert.equal(await e.service.reencryptBlob(n, 'decrypt'), 'converted');
   assert.equal(await e.service.countEncrypted(), 0);
@@ -245,9 +247,9 @@ for (const kind of ['sqlite', 'pgsql'] as const) test(`encrypt-all / decrypt-all
 test('an interrupted master key rotation resumes and leaves everything readable', async () => {
   const e = await setup();
   await enable(e);
-  const items = [] as { id: string; data: Buffer; ctx: { fileId: number; owner: string } }[];
+  const items = [] as { id: string; data: Buffer; ctx: { fileId: number; owner: string, actor: Actor } }[];
   for (const [i, owner] of ['r1', 'r2', 'r3'].entries()) {
-    const id = newBlobId(), data = randomBytes(100 + i), ctx = { fileId: 300 + i, owner };
+    const id = newBlobId(), data = randomBytes(100 + i), ctx = { fileId: 300 + i, owner, actor: SYSTEM };
     await e.blobs.put(id, Readable.from([data]), ctx);
     items.push({ id, data, ctx });
   }
@@ -271,7 +273,7 @@ test('verifyNode names damaged files; list-modules and set-default-module; statu
   await enable(e);
   for (let i = 1; i <= 3; i++) {
     const id = newBlobId(), data = randomBytes(70_000);
-    await e.blobs.put(id, Readable.from([data]), { fileId: 500 + i, owner: 'vic' });
+    await e.blobs.put(id, Readable.from([data]), { fileId: 500 + i, owner: 'vic', actor: SYSTEM });
     await addNode(e, 500 + i, 'vic', id, 'cfe1', data.length);
   }
   const rows = await e.service.filesToVerify({ owner: 'vic' });

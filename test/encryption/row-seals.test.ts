@@ -18,6 +18,7 @@ import { newBlobId } from '../../src/storage/blob-id.ts';
 import { ADMIN, startTestInstance, type TestInstance } from '../support/test-instance.ts';
 import { enableEncryption } from '../support/encryption-enabler.ts';
 import { NodeFileRows } from '../../src/files/node-file-rows.ts';
+import { SYSTEM, userActor } from '../../src/actor.ts';
 
 const DAV = '/remote.php/dav/files/admin';
 const EVIL = Buffer.from('attacker-chosen content');
@@ -29,7 +30,7 @@ for (const db of ['sqlite', 'pgsql'] as const) {
     /** The attacker: a plain blob of their own in the data directory, and the row pointed at it. */
     async function plantPlain(path: string, opts: { size?: number } = {}): Promise<void> {
       const blobId = newBlobId();
-      await t.app.rawBlobs.put(blobId, Readable.from([EVIL]), { fileId: 0, owner: ADMIN.uid });
+      await t.app.rawBlobs.put(blobId, Readable.from([EVIL]), { fileId: 0, owner: ADMIN.uid, actor: SYSTEM });
       await t.app.db.updateTable('nodes').set({ blob_id: blobId, blob_codec: 'plain', size: opts.size ?? EVIL.length })
         .where('owner', '=', ADMIN.uid).where('path', '=', path).execute();
     }
@@ -97,7 +98,7 @@ for (const db of ['sqlite', 'pgsql'] as const) {
       try {
         again = await openApp(loadConfig(t.configPath), { logger: silentLogger(), argon2: { memoryCost: 1024, timeCost: 1, parallelism: 1 } });
         assert.equal((await again.db.selectFrom('nodes').select('blob_seal').where('owner', '=', ADMIN.uid).where('path', '=', 'secret.txt').executeTakeFirstOrThrow()).blob_seal, null);
-        await assert.rejects(again.files.openRead(ADMIN.uid, 'secret.txt'), /seal/);
+        await assert.rejects(again.files.openRead(userActor(ADMIN.uid, 'password'), ADMIN.uid, 'secret.txt'), /seal/);
       } finally {
         await again?.close();
       }
@@ -125,7 +126,7 @@ describe('row seals: an install from before the seals gets its rows sealed once,
       assert.ok(rows.length >= 2 && rows.every((r) => typeof r.blob_seal === 'string'), 'every file row is sealed');
       for (const [p, want] of [['old.txt', 'written before the upgrade'], ['old-enc.txt', 'encrypted before the upgrade']] as const) {
         const parts: Buffer[] = [];
-        for await (const c of (await upgraded.files.openRead(ADMIN.uid, p)).stream) parts.push(c as Buffer);
+        for await (const c of (await upgraded.files.openRead(userActor(ADMIN.uid, 'password'), ADMIN.uid, p)).stream) parts.push(c as Buffer);
         assert.equal(Buffer.concat(parts).toString(), want);
       }
     } finally {

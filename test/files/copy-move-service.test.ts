@@ -17,6 +17,7 @@ import { silentLogger } from '../../src/logger.ts';
 import type { BlobContext, PutResult } from '../../src/storage/blob-store.ts';
 import { LocalBlobStore } from '../../src/storage/local-blob-store.ts';
 import { openTestDatabase } from '../support/test-database.ts';
+import { SYSTEM, userActor } from '../../src/actor.ts';
 
 const text = (s: string) => Readable.from([Buffer.from(s)]);
 async function readAll(r: Readable): Promise<string> {
@@ -42,7 +43,7 @@ for (const kind of ['sqlite', 'pgsql'] as const) {
     let files: FilesService;
     let blobs: HookedStore;
     let drop = async () => {};
-    const content = async (uid: string, p: string) => readAll((await files.openRead(uid, p)).stream);
+    const content = async (uid: string, p: string) => readAll((await files.openRead(userActor(uid, 'password'), uid, p)).stream);
     const liveBlobs = async () => new Set((await db.selectFrom('nodes').select('blob_id').where('blob_id', 'is not', null).execute()).map((r) => r.blob_id!));
     const storedBlobs = async () => { const out: string[] = []; for await (const b of blobs.list()) out.push(b.blobId); return out.sort(); };
 
@@ -65,11 +66,11 @@ for (const kind of ['sqlite', 'pgsql'] as const) {
     test('a folder moves into another tree: new owner, sizes on both sides, source gone, blobs swapped', async () => {
       await files.mkdir('alice', 'src');
       await files.mkdir('alice', 'src/in');
-      await files.writeFile('alice', 'src/a.txt', text('aaaa'));
-      await files.writeFile('alice', 'src/in/b.txt', text('bb'));
+      await files.writeFile(userActor('alice', 'password'), 'alice', 'src/a.txt', text('aaaa'));
+      await files.writeFile(userActor('alice', 'password'), 'alice', 'src/in/b.txt', text('bb'));
       await files.ensureHome('bob');
       const before = await storedBlobs();
-      const r = await files.moveBetween({ uid: 'alice', path: 'src' }, { uid: 'bob', path: 'got' });
+      const r = await files.moveBetween(SYSTEM, { uid: 'alice', path: 'src' }, { uid: 'bob', path: 'got' });
       assert.equal(r.created, true);
       assert.equal(r.node.owner, 'bob');
       assert.equal(r.node.size, 6);
@@ -86,36 +87,36 @@ for (const kind of ['sqlite', 'pgsql'] as const) {
 
     test('a write into the source during the copy: ConflictError, the new version kept, nothing committed, no blob left', async () => {
       await files.mkdir('alice', 'busy');
-      await files.writeFile('alice', 'busy/1.txt', text('one'));
-      await files.writeFile('alice', 'busy/2.txt', text('two'));
+      await files.writeFile(userActor('alice', 'password'), 'alice', 'busy/1.txt', text('one'));
+      await files.writeFile(userActor('alice', 'password'), 'alice', 'busy/2.txt', text('two'));
       blobs.beforePut = async (ctx) => {
         assert.equal(ctx.owner, 'bob');
-        await files.writeFile('alice', 'busy/2.txt', text('two, second version'));
+        await files.writeFile(userActor('alice', 'password'), 'alice', 'busy/2.txt', text('two, second version'));
       };
-      await assert.rejects(files.moveBetween({ uid: 'alice', path: 'busy' }, { uid: 'bob', path: 'busy' }), ConflictError);
+      await assert.rejects(files.moveBetween(SYSTEM, { uid: 'alice', path: 'busy' }, { uid: 'bob', path: 'busy' }), ConflictError);
       assert.equal(await content('alice', 'busy/2.txt'), 'two, second version');
       assert.equal(await content('alice', 'busy/1.txt'), 'one');
       assert.equal(await files.tryStat('bob', 'busy'), undefined);
       assert.deepEqual(await storedBlobs(), [...await liveBlobs()].sort());
       // a file added below the source meanwhile is not lost either
-      blobs.beforePut = async () => { await files.writeFile('alice', 'busy/3.txt', text('three')); };
-      await assert.rejects(files.moveBetween({ uid: 'alice', path: 'busy' }, { uid: 'bob', path: 'busy' }), ConflictError);
+      blobs.beforePut = async () => { await files.writeFile(userActor('alice', 'password'), 'alice', 'busy/3.txt', text('three')); };
+      await assert.rejects(files.moveBetween(SYSTEM, { uid: 'alice', path: 'busy' }, { uid: 'bob', path: 'busy' }), ConflictError);
       assert.equal(await content('alice', 'busy/3.txt'), 'three');
       assert.deepEqual(await storedBlobs(), [...await liveBlobs()].sort());
       // undisturbed, it goes through
-      await files.moveBetween({ uid: 'alice', path: 'busy' }, { uid: 'bob', path: 'busy' });
+      await files.moveBetween(SYSTEM, { uid: 'alice', path: 'busy' }, { uid: 'bob', path: 'busy' });
       assert.equal(await content('bob', 'busy/2.txt'), 'two, second version');
     });
 
     test('the receiving owner\'s quota: refused before any byte is copied, and checked again at commit', async () => {
-      await files.writeFile('alice', 'big.txt', text('x'.repeat(60)));
+      await files.writeFile(userActor('alice', 'password'), 'alice', 'big.txt', text('x'.repeat(60)));
       const stored = await storedBlobs();
-      await assert.rejects(files.copyBetween({ uid: 'alice', path: 'big.txt' }, { uid: 'bob', path: 'big.txt' }), QuotaExceededError);
+      await assert.rejects(files.copyBetween(SYSTEM, { uid: 'alice', path: 'big.txt' }, { uid: 'bob', path: 'big.txt' }), QuotaExceededError);
       assert.deepEqual(await storedBlobs(), stored);
       // space taken by bob while the copy runs: the commit refuses, the written copy is removed
-      await files.writeFile('alice', 'mid.txt', text('y'.repeat(30)));
-      blobs.beforePut = async () => { await files.writeFile('bob', 'filler.txt', text('z'.repeat(30))); };
-      await assert.rejects(files.moveBetween({ uid: 'alice', path: 'mid.txt' }, { uid: 'bob', path: 'mid.txt' }), QuotaExceededError);
+      await files.writeFile(userActor('alice', 'password'), 'alice', 'mid.txt', text('y'.repeat(30)));
+      blobs.beforePut = async () => { await files.writeFile(userActor('bob', 'password'), 'bob', 'filler.txt', text('z'.repeat(30))); };
+      await assert.rejects(files.moveBetween(SYSTEM, { uid: 'alice', path: 'mid.txt' }, { uid: 'bob', path: 'mid.txt' }), QuotaExceededError);
       assert.equal(await content('alice', 'mid.txt'), 'y'.repeat(30));
       assert.equal(await files.tryStat('bob', 'mid.txt'), undefined);
       assert.deepEqual(await storedBlobs(), [...await liveBlobs()].sort());

@@ -13,6 +13,7 @@ import { FilesService } from '../../src/files/files-service.ts';
 import { silentLogger } from '../../src/logger.ts';
 import { LocalBlobStore } from '../../src/storage/local-blob-store.ts';
 import { openTestDatabase } from '../support/test-database.ts';
+import { userActor } from '../../src/actor.ts';
 
 const text = (s: string) => Readable.from([Buffer.from(s)]);
 async function readAll(r: Readable): Promise<string> {
@@ -49,7 +50,7 @@ for (const kind of ['sqlite', 'pgsql'] as const) {
       await files.mkdir('alice', 'docs');
       await files.mkdir('alice', 'docs/deep');
       const docs0 = await files.stat('alice', 'docs');
-      const { node, created } = await files.writeFile('alice', 'docs/deep/a.txt', text('hello'), { mtime: 1700000000 });
+      const { node, created } = await files.writeFile(userActor('alice', 'password'), 'alice', 'docs/deep/a.txt', text('hello'), { mtime: 1700000000 });
       assert.equal(created, true);
       assert.equal(node.size, 5);
       assert.equal(node.mtime, 1700000000);
@@ -60,9 +61,9 @@ for (const kind of ['sqlite', 'pgsql'] as const) {
       assert.notEqual(docs1.etag, docs0.etag);
       assert.equal(root1.size, 5);
       assert.equal(docs1.size, 5);
-      assert.equal(await readAll((await files.openRead('alice', 'docs/deep/a.txt')).stream), 'hello');
-      assert.equal(await readAll((await files.openRead('alice', 'docs/deep/a.txt', { start: 1, end: 3 })).stream), 'ell');
-      const again = await files.writeFile('alice', 'docs/deep/a.txt', text('hello world'));
+      assert.equal(await readAll((await files.openRead(userActor('alice', 'password'), 'alice', 'docs/deep/a.txt')).stream), 'hello');
+      assert.equal(await readAll((await files.openRead(userActor('alice', 'password'), 'alice', 'docs/deep/a.txt', { start: 1, end: 3 })).stream), 'ell');
+      const again = await files.writeFile(userActor('alice', 'password'), 'alice', 'docs/deep/a.txt', text('hello world'));
       assert.equal(again.created, false);
       assert.equal(again.node.fileId, node.fileId);
       assert.notEqual(again.node.etag, node.etag);
@@ -74,7 +75,7 @@ for (const kind of ['sqlite', 'pgsql'] as const) {
     });
 
     test('names never reach the blob store', async () => {
-      await files.writeFile('alice', 'secret-name.txt', text('x'));
+      await files.writeFile(userActor('alice', 'password'), 'alice', 'secret-name.txt', text('x'));
       const names: string[] = [];
       const walk = (d: string) => { for (const e of readdirSync(d, { withFileTypes: true })) { names.push(e.name); if (e.isDirectory()) walk(join(d, e.name)); } };
       walk(join(dir, 'blobs'));
@@ -82,18 +83,18 @@ for (const kind of ['sqlite', 'pgsql'] as const) {
     });
 
     test('preconditions, conflicts, checksums, expected size', async () => {
-      await assert.rejects(files.writeFile('alice', 'nope/x.txt', text('x')), ConflictError);
+      await assert.rejects(files.writeFile(userActor('alice', 'password'), 'alice', 'nope/x.txt', text('x')), ConflictError);
       await assert.rejects(files.mkdir('alice', 'nope/x'), ConflictError);
       await assert.rejects(files.mkdir('alice', 'docs'), AlreadyExistsError);
-      await assert.rejects(files.writeFile('alice', 'docs', text('x')), ConflictError);
-      await assert.rejects(files.writeFile('alice', 'docs/deep/a.txt', text('x'), { ifNoneMatch: ['*'] }), PreconditionFailedError);
-      await assert.rejects(files.writeFile('alice', 'docs/deep/a.txt', text('x'), { ifMatch: ['wrong'] }), PreconditionFailedError);
-      await assert.rejects(files.writeFile('alice', 'new.txt', text('x'), { ifMatch: ['*'] }), PreconditionFailedError);
+      await assert.rejects(files.writeFile(userActor('alice', 'password'), 'alice', 'docs', text('x')), ConflictError);
+      await assert.rejects(files.writeFile(userActor('alice', 'password'), 'alice', 'docs/deep/a.txt', text('x'), { ifNoneMatch: ['*'] }), PreconditionFailedError);
+      await assert.rejects(files.writeFile(userActor('alice', 'password'), 'alice', 'docs/deep/a.txt', text('x'), { ifMatch: ['wrong'] }), PreconditionFailedError);
+      await assert.rejects(files.writeFile(userActor('alice', 'password'), 'alice', 'new.txt', text('x'), { ifMatch: ['*'] }), PreconditionFailedError);
       const sha = createHash('sha1').update('abc').digest('hex');
-      const ok = await files.writeFile('alice', 'sum.txt', text('abc'), { checksum: `SHA1:${sha}` });
+      const ok = await files.writeFile(userActor('alice', 'password'), 'alice', 'sum.txt', text('abc'), { checksum: `SHA1:${sha}` });
       assert.equal(ok.node.checksum, `SHA1:${sha}`);
-      await assert.rejects(files.writeFile('alice', 'sum2.txt', text('abd'), { checksum: `SHA1:${sha}` }), ValidationError);
-      await assert.rejects(files.writeFile('alice', 'len.txt', text('abc'), { expectedSize: 4 }), ValidationError);
+      await assert.rejects(files.writeFile(userActor('alice', 'password'), 'alice', 'sum2.txt', text('abd'), { checksum: `SHA1:${sha}` }), ValidationError);
+      await assert.rejects(files.writeFile(userActor('alice', 'password'), 'alice', 'len.txt', text('abc'), { expectedSize: 4 }), ValidationError);
       assert.equal(await files.tryStat('alice', 'sum2.txt'), undefined);
       assert.equal(await files.tryStat('alice', 'len.txt'), undefined);
       await assert.rejects(files.stat('alice', 'a/../b'), ValidationError);
@@ -103,10 +104,10 @@ for (const kind of ['sqlite', 'pgsql'] as const) {
     test('move keeps file ids, rewrites subtrees, overwrite rules', async () => {
       await files.mkdir('alice', 'm');
       await files.mkdir('alice', 'm/sub');
-      const f = await files.writeFile('alice', 'm/sub/f.bin', text('12345'));
+      const f = await files.writeFile(userActor('alice', 'password'), 'alice', 'm/sub/f.bin', text('12345'));
       await files.patchProperties(f.node.fileId, [{ op: 'set', prop: { namespace: 'urn:x', name: 'p', value: 'v' } }]);
       const before = (await files.stat('alice', '')).size;
-      const r = await files.move('alice', 'm', 'moved');
+      const r = await files.move(userActor('alice', 'password'), 'alice', 'm', 'moved');
       assert.equal(r.created, true);
       const moved = await files.stat('alice', 'moved/sub/f.bin');
       assert.equal(moved.fileId, f.node.fileId);
@@ -114,30 +115,30 @@ for (const kind of ['sqlite', 'pgsql'] as const) {
       await assert.rejects(files.stat('alice', 'm/sub/f.bin'), NotFoundError);
       assert.equal((await files.stat('alice', '')).size, before);
       assert.equal((await files.stat('alice', 'moved')).size, 5);
-      await files.writeFile('alice', 'target.txt', text('t'));
-      await assert.rejects(files.move('alice', 'moved/sub/f.bin', 'target.txt', { overwrite: false }), AlreadyExistsError);
-      const o = await files.move('alice', 'moved/sub/f.bin', 'target.txt', { overwrite: true });
+      await files.writeFile(userActor('alice', 'password'), 'alice', 'target.txt', text('t'));
+      await assert.rejects(files.move(userActor('alice', 'password'), 'alice', 'moved/sub/f.bin', 'target.txt', { overwrite: false }), AlreadyExistsError);
+      const o = await files.move(userActor('alice', 'password'), 'alice', 'moved/sub/f.bin', 'target.txt', { overwrite: true });
       assert.equal(o.created, false);
-      assert.equal(await readAll((await files.openRead('alice', 'target.txt')).stream), '12345');
-      await assert.rejects(files.move('alice', 'moved', 'moved/sub/x'), ForbiddenError);
-      await assert.rejects(files.move('alice', 'moved', 'nothere/x'), ConflictError);
+      assert.equal(await readAll((await files.openRead(userActor('alice', 'password'), 'alice', 'target.txt')).stream), '12345');
+      await assert.rejects(files.move(userActor('alice', 'password'), 'alice', 'moved', 'moved/sub/x'), ForbiddenError);
+      await assert.rejects(files.move(userActor('alice', 'password'), 'alice', 'moved', 'nothere/x'), ConflictError);
     });
 
     test('copy gives new ids, copies content, checksums and properties; depth 0', async () => {
       await files.mkdir('alice', 'c');
-      const f = await files.writeFile('alice', 'c/f.txt', text('copy me'), { checksum: 'MD5:' + createHash('md5').update('copy me').digest('hex') });
+      const f = await files.writeFile(userActor('alice', 'password'), 'alice', 'c/f.txt', text('copy me'), { checksum: 'MD5:' + createHash('md5').update('copy me').digest('hex') });
       await files.patchProperties(f.node.fileId, [{ op: 'set', prop: { namespace: 'urn:x', name: 'q', value: '1' } }]);
-      const r = await files.copy('alice', 'c', 'c2');
+      const r = await files.copy(userActor('alice', 'password'), 'alice', 'c', 'c2');
       assert.equal(r.created, true);
       const copied = await files.stat('alice', 'c2/f.txt');
       assert.notEqual(copied.fileId, f.node.fileId);
       assert.equal(copied.checksum, f.node.checksum);
-      assert.equal(await readAll((await files.openRead('alice', 'c2/f.txt')).stream), 'copy me');
+      assert.equal(await readAll((await files.openRead(userActor('alice', 'password'), 'alice', 'c2/f.txt')).stream), 'copy me');
       assert.equal((await files.getProperties(copied.fileId)).length, 1);
       assert.equal((await files.stat('alice', 'c2')).size, 7);
-      await files.copy('alice', 'c', 'c3', { depth: 0 });
+      await files.copy(userActor('alice', 'password'), 'alice', 'c', 'c3', { depth: 0 });
       assert.deepEqual(await files.children('alice', 'c3'), []);
-      await assert.rejects(files.copy('alice', 'c', 'c2', { overwrite: false }), AlreadyExistsError);
+      await assert.rejects(files.copy(userActor('alice', 'password'), 'alice', 'c', 'c2', { overwrite: false }), AlreadyExistsError);
     });
 
     test('delete removes subtree, blobs and updates sizes', async () => {
@@ -150,23 +151,23 @@ for (const kind of ['sqlite', 'pgsql'] as const) {
     });
 
     test('quota is enforced (507 material)', async () => {
-      await files.writeFile('bob', 'a.bin', Readable.from([Buffer.alloc(60)]));
-      await assert.rejects(files.writeFile('bob', 'b.bin', Readable.from([Buffer.alloc(60)])), QuotaExceededError);
-      await assert.rejects(files.writeFile('bob', 'b.bin', Readable.from([Buffer.alloc(1)]), { expectedSize: 50 }), QuotaExceededError);
+      await files.writeFile(userActor('bob', 'password'), 'bob', 'a.bin', Readable.from([Buffer.alloc(60)]));
+      await assert.rejects(files.writeFile(userActor('bob', 'password'), 'bob', 'b.bin', Readable.from([Buffer.alloc(60)])), QuotaExceededError);
+      await assert.rejects(files.writeFile(userActor('bob', 'password'), 'bob', 'b.bin', Readable.from([Buffer.alloc(1)]), { expectedSize: 50 }), QuotaExceededError);
       assert.equal((await files.quota('bob')).used, 60);
     });
 
     test('unicode names are NFC and children sort', async () => {
       await files.mkdir('alice', 'u');
-      await files.writeFile('alice', 'u/cafe\u0301 +;&.txt', text('x'));
+      await files.writeFile(userActor('alice', 'password'), 'alice', 'u/cafe\u0301 +;&.txt', text('x'));
       const n = await files.stat('alice', 'u/caf\u00e9 +;&.txt');
       assert.equal(n.name, 'caf\u00e9 +;&.txt');
-      await files.writeFile('alice', 'u/A', text('x'));
+      await files.writeFile(userActor('alice', 'password'), 'alice', 'u/A', text('x'));
       assert.deepEqual((await files.children('alice', 'u')).map((c) => c.name), ['A', 'caf\u00e9 +;&.txt']);
     });
 
     test('recalculate checksum', async () => {
-      const sum = await files.recalculateChecksum('alice', 'target.txt', 'SHA1');
+      const sum = await files.recalculateChecksum(userActor('alice', 'password'), 'alice', 'target.txt', 'SHA1');
       assert.equal(sum, 'SHA1:' + createHash('sha1').update('12345').digest('hex'));
       assert.match((await files.stat('alice', 'target.txt')).checksum ?? '', /SHA1:/);
     });

@@ -6,6 +6,7 @@ import { ValidationError, NotFoundError, AlreadyExistsError, QuotaExceededError 
 import { UploadService, compareChunkNames, parseChunkName } from '../../src/files/upload-service.ts';
 import type { ChunkInfo } from '../../src/files/upload-repository.ts';
 import { startTestInstance, type TestInstance } from '../support/test-instance.ts';
+import { userActor } from '../../src/actor.ts';
 
 const chunk = (name: string, size: number, offset: number | null = null): ChunkInfo => ({ name, size, mtime: 0, offset, blobId: 'x', codec: 'plain' });
 
@@ -39,39 +40,39 @@ for (const db of ['sqlite', 'pgsql'] as const) {
       const up = t.app.uploads;
       await up.create('admin', 'u1', { totalLength: 11 });
       await assert.rejects(up.create('admin', 'u1'), AlreadyExistsError);
-      assert.equal((await up.putChunk('admin', 'u1', '10', Readable.from([Buffer.from('d')]))).created, true);
-      await up.putChunk('admin', 'u1', '9', Readable.from([Buffer.from('XXXX')]));
-      assert.equal((await up.putChunk('admin', 'u1', '9', Readable.from([Buffer.from('hello ')]))).created, false, 'replaced');
-      await up.putChunk('admin', 'u1', '8', Readable.from([Buffer.from('')]));
-      await assert.rejects(up.putChunk('admin', 'u1', '11', Readable.from([Buffer.from('worl')]), { expectedSize: 5 }), ValidationError);
-      await up.putChunk('admin', 'u1', '11', Readable.from([Buffer.from('worl')]));
+      assert.equal((await up.putChunk(userActor('admin', 'password'), 'admin', 'u1', '10', Readable.from([Buffer.from('d')]))).created, true);
+      await up.putChunk(userActor('admin', 'password'), 'admin', 'u1', '9', Readable.from([Buffer.from('XXXX')]));
+      assert.equal((await up.putChunk(userActor('admin', 'password'), 'admin', 'u1', '9', Readable.from([Buffer.from('hello ')]))).created, false, 'replaced');
+      await up.putChunk(userActor('admin', 'password'), 'admin', 'u1', '8', Readable.from([Buffer.from('')]));
+      await assert.rejects(up.putChunk(userActor('admin', 'password'), 'admin', 'u1', '11', Readable.from([Buffer.from('worl')]), { expectedSize: 5 }), ValidationError);
+      await up.putChunk(userActor('admin', 'password'), 'admin', 'u1', '11', Readable.from([Buffer.from('worl')]));
       // order by number: 8 (empty), 9, 10, 11 → "hello " + "d" + "worl" — indices consecutive
       assert.deepEqual((await up.chunks('admin', 'u1')).map((c) => c.name), ['8', '9', '10', '11']);
-      const res = await up.assemble('admin', 'u1', 'out.txt', { mtime: 1234567890, checksum: 'SHA1:' + createHash('sha1').update('hello dworl').digest('hex') });
+      const res = await up.assemble(userActor('admin', 'password'), 'admin', 'u1', 'out.txt', { mtime: 1234567890, checksum: 'SHA1:' + createHash('sha1').update('hello dworl').digest('hex') });
       assert.equal(res.created, true);
       assert.equal(res.node.size, 11);
       assert.equal(res.node.mtime, 1234567890);
-      const content = await t.app.files.openRead('admin', 'out.txt');
+      const content = await t.app.files.openRead(userActor('admin', 'password'), 'admin', 'out.txt');
       let text = '';
       for await (const b of content.stream) text += (b as Buffer).toString();
       assert.equal(text, 'hello dworl');
       assert.equal(await up.tryGet('admin', 'u1'), undefined, 'upload removed after assembly');
       assert.equal((await up.chunks('admin', 'u1')).length, 0);
       await assert.rejects(up.remove('admin', 'u1'), NotFoundError);
-      await assert.rejects(up.putChunk('admin', 'nope', '1', Readable.from([Buffer.from('x')])), NotFoundError);
+      await assert.rejects(up.putChunk(userActor('admin', 'password'), 'admin', 'nope', '1', Readable.from([Buffer.from('x')])), NotFoundError);
     });
 
     test('a gap leaves the destination untouched and keeps the upload', async () => {
       const up = t.app.uploads;
-      await t.app.files.writeFile('admin', 'keep.txt', Readable.from([Buffer.from('original')]), {});
+      await t.app.files.writeFile(userActor('admin', 'password'), 'admin', 'keep.txt', Readable.from([Buffer.from('original')]), {});
       await up.create('admin', 'gap');
-      await up.putChunk('admin', 'gap', '000000000000000-000000000000002', Readable.from([Buffer.from('abc')]));
-      await up.putChunk('admin', 'gap', '000000000000005-000000000000007', Readable.from([Buffer.from('fgh')]));
-      await assert.rejects(up.assemble('admin', 'gap', 'keep.txt', {}), ValidationError);
+      await up.putChunk(userActor('admin', 'password'), 'admin', 'gap', '000000000000000-000000000000002', Readable.from([Buffer.from('abc')]));
+      await up.putChunk(userActor('admin', 'password'), 'admin', 'gap', '000000000000005-000000000000007', Readable.from([Buffer.from('fgh')]));
+      await assert.rejects(up.assemble(userActor('admin', 'password'), 'admin', 'gap', 'keep.txt', {}), ValidationError);
       const node = await t.app.files.stat('admin', 'keep.txt');
       assert.equal(node.size, 8);
       assert.equal((await up.chunks('admin', 'gap')).length, 2, 'chunks kept for a retry');
-      await assert.rejects(up.putChunk('admin', 'gap', '000000000000003-000000000000009', Readable.from([Buffer.from('de')])), ValidationError, 'size does not match the name');
+      await assert.rejects(up.putChunk(userActor('admin', 'password'), 'admin', 'gap', '000000000000003-000000000000009', Readable.from([Buffer.from('de')])), ValidationError, 'size does not match the name');
       await up.remove('admin', 'gap');
     });
 
@@ -80,15 +81,15 @@ for (const db of ['sqlite', 'pgsql'] as const) {
       await t.app.files.ensureHome('q');
       await assert.rejects(t.app.uploads.create('q', 'big', { totalLength: 101 }), QuotaExceededError);
       await t.app.uploads.create('q', 'fits', { totalLength: 100 });
-      await assert.rejects(t.app.uploads.putChunk('q', 'fits', '1', Readable.from([Buffer.from('x')]), { totalLength: 1000 }), QuotaExceededError);
+      await assert.rejects(t.app.uploads.putChunk(userActor('q', 'password'), 'q', 'fits', '1', Readable.from([Buffer.from('x')]), { totalLength: 1000 }), QuotaExceededError);
       await t.app.uploads.remove('q', 'fits');
       // Chunks of unassembled uploads are capped at the whole quota (no disk filling past it).
       await t.app.uploads.create('q', 'p1');
       await t.app.uploads.create('q', 'p2');
-      await t.app.uploads.putChunk('q', 'p1', '1', Readable.from([Buffer.alloc(60)]));
-      await assert.rejects(t.app.uploads.putChunk('q', 'p2', '1', Readable.from([Buffer.alloc(60)])), QuotaExceededError);
-      await t.app.uploads.putChunk('q', 'p1', '1', Readable.from([Buffer.alloc(90)])); // replacing its own chunk counts once
-      await t.app.uploads.putChunk('q', 'p2', '1', Readable.from([Buffer.alloc(10)]));
+      await t.app.uploads.putChunk(userActor('q', 'password'), 'q', 'p1', '1', Readable.from([Buffer.alloc(60)]));
+      await assert.rejects(t.app.uploads.putChunk(userActor('q', 'password'), 'q', 'p2', '1', Readable.from([Buffer.alloc(60)])), QuotaExceededError);
+      await t.app.uploads.putChunk(userActor('q', 'password'), 'q', 'p1', '1', Readable.from([Buffer.alloc(90)])); // replacing its own chunk counts once
+      await t.app.uploads.putChunk(userActor('q', 'password'), 'q', 'p2', '1', Readable.from([Buffer.alloc(10)]));
       assert.deepEqual((await t.app.uploads.chunks('q', 'p2')).map((c) => c.size), [10]);
       await t.app.uploads.removeAllFor('q');
       assert.deepEqual(await t.app.uploads.list('q'), []);
@@ -98,9 +99,9 @@ for (const db of ['sqlite', 'pgsql'] as const) {
       const up = t.app.uploads;
       const now = Math.floor(Date.now() / 1000);
       await up.create('admin', 'stale', {}, now - 90_000);
-      await up.putChunk('admin', 'stale', '1', Readable.from([Buffer.from('old')]), {}, now - 90_000);
+      await up.putChunk(userActor('admin', 'password'), 'admin', 'stale', '1', Readable.from([Buffer.from('old')]), {}, now - 90_000);
       await up.create('admin', 'resumed', {}, now - 90_000);
-      await up.putChunk('admin', 'resumed', '1', Readable.from([Buffer.from('recent')]), {}, now - 60);
+      await up.putChunk(userActor('admin', 'password'), 'admin', 'resumed', '1', Readable.from([Buffer.from('recent')]), {}, now - 60);
       await up.create('admin', 'fresh', {}, now);
       const staleBlob = (await up.chunks('admin', 'stale'))[0]!.blobId;
       const blobsBefore = new Set<string>();

@@ -13,6 +13,7 @@ import { silentLogger } from '../../src/logger.ts';
 import { writeTestConfig } from '../support/test-instance.ts';
 import { createSoftHsm, type SoftHsmToken } from '../support/softhsm.ts';
 import { occ, type RunResult } from '../cli/occ-harness.ts';
+import { userActor } from '../../src/actor.ts';
 
 export const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 const ARGON = { memoryCost: 1024, timeCost: 1, parallelism: 1 };
@@ -54,7 +55,7 @@ export class HsmInstance {
       await app.users.create({ uid, password: `${uid}-password-1`, isAdmin: false, quota: null });
       const b = randomBytes(150_000 + uid.length);
       this.content.set(`${uid}:/f.bin`, b);
-      await app.files.writeFile(uid, '/f.bin', Readable.from([b]));
+      await app.files.writeFile(userActor(uid, 'password'), uid, '/f.bin', Readable.from([b]));
     }
     await app.close();
     assert.equal(this.masterFiles().length, 1);
@@ -95,7 +96,7 @@ export class HsmInstance {
     try {
       for (const [key, b] of this.content) {
         const [uid, p] = key.split(':') as [string, string];
-        assert.equal(sha(await drain((await app.files.openRead(uid, p)).stream)), sha(b), key);
+        assert.equal(sha(await drain((await app.files.openRead(userActor(uid, 'password'), uid, p)).stream)), sha(b), key);
       }
     } catch (err) { await app.close(); throw err; }
     return app;

@@ -15,6 +15,7 @@ import { hasLocalPaths } from '../../src/storage/blob-store.ts';
 import { createSoftHsm, softhsmSkipReason } from '../support/softhsm.ts';
 import { OCC, occ, spawnServer } from '../cli/occ-harness.ts';
 import { HsmInstance, drain, sha, walk } from './hsm-instance.ts';
+import { userActor } from '../../src/actor.ts';
 
 const skip = softhsmSkipReason();
 if (skip) console.log(`# skipping PKCS#11 tests: ${skip}`);
@@ -94,10 +95,10 @@ describe('PKCS#11 master key custody (SoftHSM2)', { skip }, () => {
       assert.equal(app.keyHolder.describe().tokenOperations, 1, 'one unwrap at start');
       await app.users.create({ uid: 'carol', password: 'carol-password-1', isAdmin: false, quota: null });
       const b = randomBytes(70_000);
-      await app.files.writeFile('carol', '/c.bin', Readable.from([b]));
-      assert.equal(sha(await drain((await app.files.openRead('carol', '/c.bin')).stream)), sha(b));
+      await app.files.writeFile(userActor('carol', 'password'), 'carol', '/c.bin', Readable.from([b]));
+      assert.equal(sha(await drain((await app.files.openRead(userActor('carol', 'password'), 'carol', '/c.bin')).stream)), sha(b));
       content.set('carol:/c.bin', b);
-      await app.files.writeFile('alice', '/g.bin', Readable.from([b]));
+      await app.files.writeFile(userActor('alice', 'password'), 'alice', '/g.bin', Readable.from([b]));
       assert.equal(app.keyHolder.describe().tokenOperations, 1, 'writes and reads (and a new user key) never touch the token');
       content.set('alice:/g.bin', b);
     } finally { await app.close(); }
@@ -116,12 +117,12 @@ describe('PKCS#11 master key custody (SoftHSM2)', { skip }, () => {
       delete process.env.PKCS11_PIN;
       for (const [key, b] of content) {
         const [uid, p] = key.split(':') as [string, string];
-        assert.equal(sha(await drain((await app.files.openRead(uid, p)).stream)), sha(b), key);
+        assert.equal(sha(await drain((await app.files.openRead(userActor(uid, 'password'), uid, p)).stream)), sha(b), key);
       }
       const b = randomBytes(40_000);
       await app.users.create({ uid: 'dave', password: 'dave-password-1', isAdmin: false, quota: null });
-      await app.files.writeFile('dave', '/d.bin', Readable.from([b]));
-      assert.equal(sha(await drain((await app.files.openRead('dave', '/d.bin')).stream)), sha(b));
+      await app.files.writeFile(userActor('dave', 'password'), 'dave', '/d.bin', Readable.from([b]));
+      assert.equal(sha(await drain((await app.files.openRead(userActor('dave', 'password'), 'dave', '/d.bin')).stream)), sha(b));
       content.set('dave:/d.bin', b);
       assert.equal(app.keyHolder.describe().connected, false, 'nothing reopened the token');
       assert.equal(app.keyHolder.describe().tokenOperations, 1);

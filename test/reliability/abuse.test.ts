@@ -17,6 +17,7 @@ import { DEFAULT_TIMEOUTS } from '../../src/http/limits.ts';
 import { writeTestConfig } from '../support/test-instance.ts';
 import { seedFlatFolder } from './crash-support.ts';
 import { request, type Creds } from './support.ts';
+import { userActor } from '../../src/actor.ts';
 
 const ALICE: Creds = { uid: 'alice', password: 'alice-password-1' };
 const SMALL: Creds = { uid: 'small', password: 'small-password-1' };
@@ -43,7 +44,7 @@ describe('abuse', () => {
     await app.users.create({ uid: ALICE.uid, password: ALICE.password });
     await app.users.create({ uid: SMALL.uid, password: SMALL.password, quota: 1024 * 1024 });
     await app.files.ensureHome('alice');
-    await app.files.writeFile('alice', 'shared.txt', Readable.from([Buffer.from('link content')]), {});
+    await app.files.writeFile(userActor('alice', 'password'), 'alice', 'shared.txt', Readable.from([Buffer.from('link content')]), {});
     srv = await startServer(app, { host: '127.0.0.1', port: 0, timeouts: { headersMs: 1500, idleMs: 2000, keepAliveMs: 2000 } });
     url = srv.url;
   });
@@ -155,7 +156,7 @@ describe('abuse', () => {
   });
 
   test('web pages (SPA, login, public link) carry CSP, framing and nosniff headers', async () => {
-    const s = await app.shares.create({ uid: 'alice', path: 'shared.txt', shareType: 3 });
+    const s = await app.shares.create(userActor('alice', 'password'), { uid: 'alice', path: 'shared.txt', shareType: 3 });
     for (const p of ['/', '/index.php', '/login', `/s/${s.share.token}`]) {
       const r = await request(url, 'GET', p, { headers: { 'x-forwarded-for': freshIp() } });
       if (r.status >= 300 && r.status < 400) continue; // a redirect to the login page
@@ -167,7 +168,7 @@ describe('abuse', () => {
   });
 
   test('public-link passwords are throttled', async () => {
-    const s = await app.shares.create({ uid: 'alice', path: 'shared.txt', shareType: 3, password: 'Link-Password-123!' });
+    const s = await app.shares.create(userActor('alice', 'password'), { uid: 'alice', path: 'shared.txt', shareType: 3, password: 'Link-Password-123!' });
     const token = s.share.token!;
     const ip = freshIp();
     const seen = await untilThrottled(() => request(url, 'POST', `/s/${token}`, {

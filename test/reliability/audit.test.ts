@@ -15,6 +15,7 @@ import { enableEncryption, encryptionSkipReason } from '../support/encryption-en
 import { request } from './support.ts';
 import { ocs, SHARES } from '../sharing/helpers.ts';
 import type { AuditEntry } from '../../src/audit/audit-log.ts';
+import { userActor } from '../../src/actor.ts';
 
 const skip = await encryptionSkipReason();
 
@@ -36,7 +37,7 @@ describe('audit log entries', { skip }, () => {
 
   test('a tampered blob is refused over HTTP and recorded as an integrity failure (no content leaks)', async () => {
     const body = Buffer.alloc(100_000, 'confidential ');
-    await t.app.files.writeFile('eve', 'tampered.txt', Readable.from([body]), {});
+    await t.app.files.writeFile(userActor('eve', 'password'), 'eve', 'tampered.txt', Readable.from([body]), {});
     const node = await t.app.files.stat('eve', 'tampered.txt');
     const p = join(t.dataDir, 'blobs', node.blobId!.slice(0, 2), node.blobId!.slice(2, 4), node.blobId!);
     const fd = openSync(p, 'r+');
@@ -72,7 +73,7 @@ describe('audit log entries', { skip }, () => {
   test('shares: created, updated, deleted over OCS are recorded with who, what and how; never the link password', async () => {
     const EVE = { uid: 'eve', password: 'eve-password-123' };
     await t.addUser('frank', 'frank-password-1');
-    await t.app.files.writeFile('eve', 'report.txt', Readable.from([Buffer.from('numbers')]), {});
+    await t.app.files.writeFile(userActor('eve', 'password'), 'eve', 'report.txt', Readable.from([Buffer.from('numbers')]), {});
     const user = await ocs(t, EVE, 'POST', SHARES, { form: { path: '/report.txt', shareType: 0, shareWith: 'frank', permissions: 1 } });
     assert.equal(user.http, 200, user.message);
     const link = await ocs(t, EVE, 'POST', SHARES, { form: { path: '/report.txt', shareType: 3, password: 'Link-Secret-Pass-42' } });

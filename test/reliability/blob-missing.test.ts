@@ -4,6 +4,7 @@
  * says so (a 404 would make sync clients delete their copy), the web API and public links answer
  * 500 too, and each refused read is one error log line and one `integrity.failure` audit entry.
  */
+import { SYSTEM } from '../../src/actor.ts';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
@@ -97,10 +98,10 @@ describe('a committed file whose blob is missing', () => {
   it('the service throws BlobMissingError only while the row still names the blob: a file deleted meanwhile is NotFound', async () => {
     await loseBlob('lost-svc.txt');
     const node = await t.app.files.stat(ALICE.uid, 'lost-svc.txt');
-    await assert.rejects(t.app.files.openNode(node), (err: unknown) => err instanceof BlobMissingError && err.blob.blobId === node.blobId);
+    await assert.rejects(t.app.files.openNode(SYSTEM, node), (err: unknown) => err instanceof BlobMissingError && err.blob.blobId === node.blobId);
     await put(t, ALICE.uid, 'gone.txt', 'soon gone');
     const gone = await t.app.files.stat(ALICE.uid, 'gone.txt');
     await t.app.files.delete(ALICE.uid, 'gone.txt');
-    await assert.rejects(t.app.files.openNode(gone), (err: unknown) => err instanceof NotFoundError);
+    await assert.rejects(t.app.files.openNode(SYSTEM, gone), (err: unknown) => err instanceof NotFoundError);
   });
 });

@@ -17,6 +17,7 @@ import { openApp } from '../../src/app.ts';
 import { loadConfig } from '../../src/config/config.ts';
 import { silentLogger } from '../../src/logger.ts';
 import { snapshotTree, unreferencedBlobs } from './support.ts';
+import { SYSTEM, userActor } from '../../src/actor.ts';
 
 for (const db of ['sqlite', 'pgsql'] as const) {
   describe(`cleanup on ${db}`, () => {
@@ -30,16 +31,16 @@ for (const db of ['sqlite', 'pgsql'] as const) {
 
     test('collects orphaned blobs past the grace period, temp files, stale uploads, expired locks; keeps everything live', async () => {
       const app = t.app;
-      await app.files.writeFile('u1', 'a.txt', Readable.from([Buffer.from('alpha')]), {});
-      await app.files.writeFile('u1', 'b.txt', Readable.from([Buffer.from('beta')]), {});
+      await app.files.writeFile(userActor('u1', 'password'), 'u1', 'a.txt', Readable.from([Buffer.from('alpha')]), {});
+      await app.files.writeFile(userActor('u1', 'password'), 'u1', 'b.txt', Readable.from([Buffer.from('beta')]), {});
       const before = await snapshotTree(app, 'u1');
       // an orphan (as a PUT killed between blob and row leaves), a fresh orphan (within grace)
-      await app.rawBlobs.put('0'.repeat(31) + '1', Readable.from([Buffer.from('orphan')]), { fileId: 0, owner: 'u1' });
+      await app.rawBlobs.put('0'.repeat(31) + '1', Readable.from([Buffer.from('orphan')]), { fileId: 0, owner: 'u1', actor: SYSTEM });
       const blobPath = join(t.dataDir, 'blobs', '00', '00', '0'.repeat(31) + '1');
       assert.ok(existsSync(blobPath));
       const old = (Date.now() - 2 * 3600_000) / 1000;
       utimesSync(blobPath, old, old);
-      await app.rawBlobs.put('0'.repeat(31) + '2', Readable.from([Buffer.from('young orphan')]), { fileId: 0, owner: 'u1' });
+      await app.rawBlobs.put('0'.repeat(31) + '2', Readable.from([Buffer.from('young orphan')]), { fileId: 0, owner: 'u1', actor: SYSTEM });
       // a temp file of an interrupted write
       mkdirSync(join(t.dataDir, 'blobs', '.tmp'), { recursive: true });
       const tmp = join(t.dataDir, 'blobs', '.tmp', 'deadbeef.abc');
@@ -48,7 +49,7 @@ for (const db of ['sqlite', 'pgsql'] as const) {
       // a stale chunked upload with a chunk, and a live one
       const longAgo = Math.floor(Date.now() / 1000) - 3 * 86400;
       await app.uploads.create('u1', 'stale-1', {}, longAgo);
-      await app.uploads.putChunk('u1', 'stale-1', '00001', Readable.from([Buffer.from('chunk')]), {}, longAgo);
+      await app.uploads.putChunk(userActor('u1', 'password'), 'u1', 'stale-1', '00001', Readable.from([Buffer.from('chunk')]), {}, longAgo);
       await app.uploads.create('u1', 'live-1', {});
       // an expired lock
       await app.locks.lock('u1', 'a.txt', { scope: 'exclusive', depth: 0, timeoutSeconds: 1 }, longAgo);
@@ -91,7 +92,7 @@ for (const db of ['sqlite', 'pgsql'] as const) {
       const reports: { orphanedBlobs: number; staleUploads: number }[] = [];
       // what a crash leaves: an orphaned blob past the grace period, a stale chunked upload
       const orphan = 'b'.repeat(32);
-      await t.app.rawBlobs.put(orphan, Readable.from([Buffer.from('left by a crash')]), { fileId: 0, owner: 'u1' });
+      await t.app.rawBlobs.put(orphan, Readable.from([Buffer.from('left by a crash')]), { fileId: 0, owner: 'u1', actor: SYSTEM });
       const old = (Date.now() - 2 * 3600_000) / 1000;
       utimesSync(join(t.dataDir, 'blobs', 'bb', 'bb', orphan), old, old);
       await t.app.uploads.create('u1', 'stale-bg', {}, Math.floor(Date.now() / 1000) - 3 * 86400);
@@ -123,7 +124,7 @@ describe('occ files:cleanup and log:audit', () => {
   after(async () => { await t.stop(); });
 
   test('files:cleanup --grace-seconds 0 removes an orphan and prints a report', async () => {
-    await t.app.rawBlobs.put('f'.repeat(32), Readable.from([Buffer.from('x')]), { fileId: 0, owner: 'admin' });
+    await t.app.rawBlobs.put('f'.repeat(32), Readable.from([Buffer.from('x')]), { fileId: 0, owner: 'admin', actor: SYSTEM });
     const r = await occ(['files:cleanup', '--grace-seconds', '0', '--output=json'], { COFFER_CONFIG: t.configPath });
     assert.equal(r.code, 0, r.stderr);
     const rep = JSON.parse(r.stdout) as { orphanedBlobs: number };

@@ -16,6 +16,7 @@ import { startTestInstance, type TestInstance } from '../support/test-instance.t
 import { enableEncryption, encryptionSkipReason } from '../support/encryption-enabler.ts';
 import { request, sha256, unreferencedBlobs } from './support.ts';
 import { ADMIN } from '../support/test-instance.ts';
+import { userActor } from '../../src/actor.ts';
 
 const skip = await encryptionSkipReason();
 
@@ -28,10 +29,10 @@ for (const db of ['sqlite', 'pgsql'] as const) {
     test('FilesService.writeFile × 6 on a new path: all succeed, content is one version, whole', async () => {
       for (let round = 0; round < 3; round++) {
         const bodies = Array.from({ length: 6 }, (_, i) => Buffer.alloc(20_000 + i, `r${round}w${i}`));
-        const rs = await Promise.all(bodies.map((b) => t.app.files.writeFile('admin', `new-${round}.bin`, Readable.from([b]), {})));
+        const rs = await Promise.all(bodies.map((b) => t.app.files.writeFile(userActor('admin', 'password'), 'admin', `new-${round}.bin`, Readable.from([b]), {})));
         assert.equal(rs.filter((r) => r.created).length >= 1, true);
         assert.equal(new Set(rs.map((r) => r.node.fileId)).size, 1, 'one file id');
-        const c = await t.app.files.openRead('admin', `new-${round}.bin`);
+        const c = await t.app.files.openRead(userActor('admin', 'password'), 'admin', `new-${round}.bin`);
         const chunks: Buffer[] = [];
         for await (const x of c.stream) chunks.push(x as Buffer);
         const got = sha256(Buffer.concat(chunks));
@@ -45,7 +46,7 @@ for (const db of ['sqlite', 'pgsql'] as const) {
       // bitmap scan (as it does on any real instance)
       await t.app.files.mkdir('admin', 'before');
       for (let i = 0; i < 1500; i += 50) {
-        await Promise.all(Array.from({ length: 50 }, (_, k) => t.app.files.writeFile('admin', `before/f${i + k}`, Readable.from([Buffer.from('x')]), {})));
+        await Promise.all(Array.from({ length: 50 }, (_, k) => t.app.files.writeFile(userActor('admin', 'password'), 'admin', `before/f${i + k}`, Readable.from([Buffer.from('x')]), {})));
       }
       if (db === 'pgsql') await sql`analyze nodes`.execute(t.app.db);
       await t.app.files.mkdir('admin', 'busy');
@@ -58,7 +59,7 @@ for (const db of ['sqlite', 'pgsql'] as const) {
           // two depths, so that the writers lock chains of two and of three ancestors
           const path = i % 3 === 0 ? `busy/sub/f${i}.txt` : `busy/f${i}.txt`;
           try {
-            await t.app.files.writeFile('admin', path, Readable.from([Buffer.alloc(100, i % 251)]), {});
+            await t.app.files.writeFile(userActor('admin', 'password'), 'admin', path, Readable.from([Buffer.alloc(100, i % 251)]), {});
           } catch (err) {
             failures.push(`${path}: ${(err as Error).message}`);
           }

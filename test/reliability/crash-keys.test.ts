@@ -20,6 +20,7 @@ import { occ, OCC } from '../cli/occ-harness.ts';
 import { ALICE, openLocal } from './crash-support.ts';
 import { pattern, sha256, snapshotTree, unreferencedBlobs } from './support.ts';
 import type { App } from '../../src/app.ts';
+import { SYSTEM, userActor } from '../../src/actor.ts';
 
 const skip = await encryptionSkipReason();
 /** Files converted by encrypt-all / decrypt-all. */
@@ -74,8 +75,8 @@ describe('crash safety of encrypt-all, rotate-master-key, decrypt-all (SIGKILL m
       await app.appConfig.set('encryption', 'enabled', 'yes');
       await app.files.mkdir(ALICE.uid, 'conv');
       // stored unencrypted: encryption is switched on afterwards, as on an existing instance
-      for (let i = 0; i < CONV_FILES; i++) await app.files.writeFile(ALICE.uid, `conv/c${i}.bin`, Readable.from([pattern(1000 + i, 16_000 + (i % 7) * 5000)]), {});
-      await app.files.writeFile(ALICE.uid, 'empty.txt', Readable.from([]), {});
+      for (let i = 0; i < CONV_FILES; i++) await app.files.writeFile(userActor(ALICE.uid, 'password'), ALICE.uid, `conv/c${i}.bin`, Readable.from([pattern(1000 + i, 16_000 + (i % 7) * 5000)]), {});
+      await app.files.writeFile(userActor(ALICE.uid, 'password'), ALICE.uid, 'empty.txt', Readable.from([]), {});
       await app.encryption.enable();
       before_ = await snapshotTree(app, ALICE.uid);
     } finally {
@@ -148,7 +149,7 @@ describe('crash safety of encrypt-all, rotate-master-key, decrypt-all (SIGKILL m
         const owner = `keyuser${i}`;
         const body = pattern(5000 + i, 200 + i);
         const id = `${(0xa0000000 + i).toString(16)}${'0'.repeat(24)}`;
-        const r = await app.blobs.put(id, Readable.from([body]), { fileId: 0, owner });
+        const r = await app.blobs.put(id, Readable.from([body]), { fileId: 0, owner, actor: SYSTEM });
         keyBlobs.push({ id, codec: r.codec, owner, hash: sha256(body) });
       }
     } finally { await app.close(); }
@@ -173,7 +174,7 @@ describe('crash safety of encrypt-all, rotate-master-key, decrypt-all (SIGKILL m
       try {
         for (const b of keyBlobs) {
           const chunks: Buffer[] = [];
-          for await (const x of await a.blobs.get(b.id, b.codec, { fileId: 0, owner: b.owner })) chunks.push(x as Buffer);
+          for await (const x of await a.blobs.get(b.id, b.codec, { fileId: 0, owner: b.owner, actor: SYSTEM })) chunks.push(x as Buffer);
           assert.equal(sha256(Buffer.concat(chunks)), b.hash, `${what}: ${b.owner}'s blob`);
         }
       } finally { await a.close(); }

@@ -18,11 +18,12 @@ import { occ } from '../cli/occ-harness.ts';
 import { ALICE, countUnder, kill, openLocal, seedFlatFolder, serve } from './crash-support.ts';
 import { pattern, request, sha256, snapshotTree, unreferencedBlobs } from './support.ts';
 import type { App } from '../../src/app.ts';
+import { userActor } from '../../src/actor.ts';
 
 const skip = await encryptionSkipReason();
 
 async function readAll(app: App, path: string): Promise<Buffer> {
-  const c = await app.files.openRead(ALICE.uid, path);
+  const c = await app.files.openRead(userActor(ALICE.uid, 'password'), ALICE.uid, path);
   const chunks: Buffer[] = [];
   for await (const x of c.stream) chunks.push(x as Buffer);
   return Buffer.concat(chunks);
@@ -47,10 +48,10 @@ describe('crash safety (SIGKILL of a real server)', { skip, timeout: 300_000 }, 
       await app.files.ensureHome(ALICE.uid);
       await app.appConfig.set('encryption', 'enabled', 'yes');
       await app.encryption.enable();
-      await app.files.writeFile(ALICE.uid, 'doc.bin', Readable.from([OLD]), {});
-      await app.files.writeFile(ALICE.uid, 'assembled.bin', Readable.from([OLD_CHUNKED]), {});
+      await app.files.writeFile(userActor(ALICE.uid, 'password'), ALICE.uid, 'doc.bin', Readable.from([OLD]), {});
+      await app.files.writeFile(userActor(ALICE.uid, 'password'), ALICE.uid, 'assembled.bin', Readable.from([OLD_CHUNKED]), {});
       await app.files.mkdir(ALICE.uid, 'keep');
-      for (let i = 0; i < 20; i++) await app.files.writeFile(ALICE.uid, `keep/k${i}.bin`, Readable.from([pattern(100 + i, 50_000)]), {});
+      for (let i = 0; i < 20; i++) await app.files.writeFile(userActor(ALICE.uid, 'password'), ALICE.uid, `keep/k${i}.bin`, Readable.from([pattern(100 + i, 50_000)]), {});
       await seedFlatFolder(app, ALICE.uid, 'bulk', 5000);
     } finally {
       await app.close();

@@ -15,6 +15,7 @@ import { Readable } from 'node:stream';
 import { startTestInstance, type TestInstance } from '../support/test-instance.ts';
 import { enableEncryption } from '../support/encryption-enabler.ts';
 import { pattern, request, sha256, snapshotTree, type Creds } from './support.ts';
+import { userActor } from '../../src/actor.ts';
 
 const U: Creds = { uid: 'fuzz', password: 'fuzz-password-1' };
 const HTTP_RUNS = Number(process.env.FUZZ_HTTP_RUNS ?? 300);
@@ -105,10 +106,10 @@ describe('fuzz: HTTP handlers', () => {
   async function resetTree() {
     for (const n of await t.app.files.children('fuzz', '')) await t.app.files.delete('fuzz', n.path);
     await t.app.locks.removeUnder('fuzz', '');
-    await t.app.files.writeFile('fuzz', 'a.txt', Readable.from([Buffer.from('0123456789')]), {});
+    await t.app.files.writeFile(userActor('fuzz', 'password'), 'fuzz', 'a.txt', Readable.from([Buffer.from('0123456789')]), {});
     await t.app.files.mkdir('fuzz', 'dir');
-    await t.app.files.writeFile('fuzz', 'dir/b.txt', Readable.from([Buffer.from('bbb')]), {});
-    await t.app.files.writeFile('fuzz', 'café.txt', Readable.from([Buffer.from('nfc')]), {});
+    await t.app.files.writeFile(userActor('fuzz', 'password'), 'fuzz', 'dir/b.txt', Readable.from([Buffer.from('bbb')]), {});
+    await t.app.files.writeFile(userActor('fuzz', 'password'), 'fuzz', 'café.txt', Readable.from([Buffer.from('nfc')]), {});
   }
 
   test('random requests: no 5xx; failed requests change nothing', async () => {
@@ -170,7 +171,7 @@ describe('fuzz: HTTP handlers', () => {
 
   test('Range GETs on an encrypted file: exactly the bytes asked for (206), the whole file, or 416', async () => {
     const content = pattern(77, 200_000);
-    await t.app.files.writeFile('fuzz', 'ranged.bin', Readable.from([content]), {});
+    await t.app.files.writeFile(userActor('fuzz', 'password'), 'fuzz', 'ranged.bin', Readable.from([content]), {});
     const n = content.length;
     const bound = fc.oneof(fc.integer({ min: 0, max: n + 10 }), fc.constantFrom(0, 1, 8191, 8192, 8193, 65535, 65536, 65537, n - 1, n, n + 1));
     const range = fc.oneof(

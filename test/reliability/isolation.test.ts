@@ -13,6 +13,7 @@ import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { startTestInstance, type TestInstance } from '../support/test-instance.ts';
 import { request, snapshotTree, type Resp } from './support.ts';
+import { userActor } from '../../src/actor.ts';
 
 const A = { uid: 'alice', password: 'alice-password-1' };
 const B = { uid: 'bob', password: 'bob-password-12' };
@@ -54,14 +55,14 @@ describe('isolation between users', () => {
     const f = t.app.files;
     await f.ensureHome('alice');
     await f.ensureHome('bob');
-    await f.writeFile('alice', 'secret.txt', Readable.from([Buffer.from(SECRET)]), {});
+    await f.writeFile(userActor('alice', 'password'), 'alice', 'secret.txt', Readable.from([Buffer.from(SECRET)]), {});
     await f.mkdir('alice', 'dir');
-    await f.writeFile('alice', 'dir/inner.txt', Readable.from([Buffer.from(SECRET + '-inner')]), {});
-    await f.writeFile('bob', 'mine.txt', Readable.from([Buffer.from('bob content')]), {});
+    await f.writeFile(userActor('alice', 'password'), 'alice', 'dir/inner.txt', Readable.from([Buffer.from(SECRET + '-inner')]), {});
+    await f.writeFile(userActor('bob', 'password'), 'bob', 'mine.txt', Readable.from([Buffer.from('bob content')]), {});
     await f.mkdir('bob', 'bdir');
     aliceUpload = 'alice-upload-1';
     await t.app.uploads.create('alice', aliceUpload, {});
-    await t.app.uploads.putChunk('alice', aliceUpload, '00001', Readable.from([Buffer.from(SECRET + '-chunk')]));
+    await t.app.uploads.putChunk(userActor('alice', 'password'), 'alice', aliceUpload, '00001', Readable.from([Buffer.from(SECRET + '-chunk')]));
     snapA = await snapshotTree(t.app, 'alice');
     snapB = await snapshotTree(t.app, 'bob');
   });

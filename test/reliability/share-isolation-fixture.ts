@@ -8,6 +8,7 @@ import { Readable } from 'node:stream';
 import { startTestInstance, type TestInstance } from '../support/test-instance.ts';
 import { share } from '../sharing/helpers.ts';
 import { request, snapshotTree, type Resp } from './support.ts';
+import { userActor } from '../../src/actor.ts';
 
 export const A = { uid: 'alice', password: 'alice-password-1' };
 export const B = { uid: 'bob', password: 'bob-password-12' };
@@ -48,7 +49,7 @@ export class ShareIsolation {
   readonly permittedBy = new Map<string, number>();
   readonly shareIds: Record<string, number> = {};
   bump(m: Map<string, number>, k: string): void { m.set(k, (m.get(k) ?? 0) + 1); }
-  put(uid: string, p: string, c: string) { return this.t.app.files.writeFile(uid, p, Readable.from([Buffer.from(c)]), {}); }
+  put(uid: string, p: string, c: string) { return this.t.app.files.writeFile(userActor(uid, 'password'), uid, p, Readable.from([Buffer.from(c)]), {}); }
   snapA(): Promise<Snap> { return snapshotTree(this.t.app, 'alice'); }
   snapB(): Promise<Snap> { return snapshotTree(this.t.app, 'bob'); }
 

@@ -2,6 +2,7 @@
 import { createHash } from 'node:crypto';
 import http from 'node:http';
 import type { App } from '../../src/app.ts';
+import { userActor } from '../../src/actor.ts';
 
 export interface Creds { uid: string; password: string }
 export interface Resp { status: number; headers: http.IncomingHttpHeaders; body: Buffer; text: string }
@@ -55,7 +56,7 @@ export async function snapshotTree(app: App, uid: string, skipFolders: string[] 
   for await (const n of app.files.walk(uid, '', Infinity)) {
     if (skipFolders.some((f) => n.path.startsWith(f + '/'))) continue;
     if (n.kind === 'dir') { out.set(n.path + '/', `d`); continue; }
-    const c = await app.files.openRead(uid, n.path);
+    const c = await app.files.openRead(userActor(uid, 'password'), uid, n.path);
     const chunks: Buffer[] = [];
     for await (const x of c.stream) chunks.push(x as Buffer);
     out.set(n.path, sha256(Buffer.concat(chunks)));

@@ -4,6 +4,7 @@
  * never the bucket or endpoint; the server log names the failure, also when the store gave up in
  * the middle of a body; nothing lands in the tree. Needs no Ceph: the endpoint is a closed port.
  */
+import { SYSTEM } from '../../src/actor.ts';
 import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -65,7 +66,7 @@ describe('content store unreachable', () => {
   });
 
   test('the service throws a typed StorageUnavailableError, not a string code', async () => {
-    await assert.rejects(t.app.files.writeFile(ADMIN.uid, 'typed.txt', Readable.from([Buffer.from('x')])),
+    await assert.rejects(t.app.files.writeFile(SYSTEM, ADMIN.uid, 'typed.txt', Readable.from([Buffer.from('x')])),
       (err: unknown) => err instanceof StorageUnavailableError && /S3 PUT failed: cannot reach/.test(err.message));
   });
 

@@ -11,6 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { ADMIN, startTestInstance, type TestInstance } from '../support/test-instance.ts';
 import { browserSkipReason, launchBrowser } from '../web/browser-support.ts';
+import { userActor } from '../../src/actor.ts';
 
 function esc(s: string): string {
   return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -53,7 +54,7 @@ describe('CSRF in Chromium with cached Basic credentials', { timeout: 180_000, s
       const ctx = await browser.newContext({ httpCredentials: { username: ADMIN.uid, password: ADMIN.password, origin: t.url, send: 'always' } });
       const page = await ctx.newPage();
       // the victim used WebDAV in this browser: the credentials work
-      await t.app.files.writeFile(ADMIN.uid, 'hello.txt', Readable.from([Buffer.from('hi')]));
+      await t.app.files.writeFile(userActor(ADMIN.uid, 'password'), ADMIN.uid, 'hello.txt', Readable.from([Buffer.from('hi')]));
       await page.goto(`${t.url}/login`);
       assert.equal(await page.evaluate(async () => (await fetch('/remote.php/webdav/hello.txt')).status), 200, 'WebDAV with the cached credentials');
       for (const p of ['/add-user', '/grant']) {

@@ -15,6 +15,7 @@ import {
   startClientInstance, variantSkip, VARIANTS, writeFileP, type ClientInstance,
 } from '../clients/support.ts';
 import { share } from './helpers.ts';
+import { userActor } from '../../src/actor.ts';
 
 const MARKER = 'COFFER-INTO-SHARE-PLAINTEXT-3e1f';
 const A = { uid: 'alice', password: 'alice-password-1' };
@@ -29,7 +30,7 @@ for (const variant of VARIANTS) {
     const names = new Set<string>();
     const ownerSha1 = async (p: string) => {
       const h = createHash('sha1');
-      for await (const c of (await inst.app.files.openRead(A.uid, p)).stream) h.update(c as Buffer);
+      for await (const c of (await inst.app.files.openRead(userActor(A.uid, 'password'), A.uid, p)).stream) h.update(c as Buffer);
       return h.digest('hex');
     };
 

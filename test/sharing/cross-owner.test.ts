@@ -15,6 +15,7 @@ import { enableEncryption } from '../support/encryption-enabler.ts';
 import { hasLocalPaths } from '../../src/storage/blob-store.ts';
 import { pattern, sha256, snapshotTree, unreferencedBlobs } from '../reliability/support.ts';
 import { share } from './helpers.ts';
+import { userActor } from '../../src/actor.ts';
 
 const A = { uid: 'alice', password: 'alice-password-1' };
 const B = { uid: 'bob', password: 'bob-password-12' };
@@ -44,10 +45,10 @@ for (const db of ['sqlite', 'pgsql'] as const) {
         req(as, method, dav(as, from), { Destination: `${t.url}${dav(as, to)}`, ...headers });
       const content = async (uid: string, p: string) => {
         const chunks: Buffer[] = [];
-        for await (const c of (await t.app.files.openRead(uid, p)).stream) chunks.push(c as Buffer);
+        for await (const c of (await t.app.files.openRead(userActor(uid, 'password'), uid, p)).stream) chunks.push(c as Buffer);
         return Buffer.concat(chunks);
       };
-      const write = (uid: string, p: string, c: string | Buffer) => t.app.files.writeFile(uid, p, Readable.from([Buffer.from(c)]));
+      const write = (uid: string, p: string, c: string | Buffer) => t.app.files.writeFile(userActor(uid, 'password'), uid, p, Readable.from([Buffer.from(c)]));
       const snaps = async () => {
         const out: Record<string, Snap> = {};
         for (const u of [A, B, C]) out[u.uid] = await snapshotTree(t.app, u.uid);

@@ -7,6 +7,7 @@ import { describe, it, before, after, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestInstance, type TestInstance } from '../support/test-instance.ts';
 import { ALICE, BOB, CAROL, propfind, seed, share } from './helpers.ts';
+import { userActor } from '../../src/actor.ts';
 
 const PROPS = '<d:resourcetype/><d:getetag/><oc:permissions/><oc:share-types/><oc:fileid/><oc:owner-id/>';
 
@@ -51,7 +52,7 @@ describe('received shares in the recipient WebDAV tree', () => {
     const put = await t.fetch(`/remote.php/dav/files/${CAROL.uid}/sub/new.txt`, { as: CAROL, method: 'PUT', body: 'from carol' });
     assert.equal(put.status, 201);
     let text = '';
-    for await (const chunk of (await t.app.files.openRead(ALICE.uid, 'Project/sub/new.txt')).stream) text += chunk.toString();
+    for await (const chunk of (await t.app.files.openRead(userActor(ALICE.uid, 'password'), ALICE.uid, 'Project/sub/new.txt')).stream) text += chunk.toString();
     assert.equal(text, 'from carol');
   });
 

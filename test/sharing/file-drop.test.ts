@@ -9,12 +9,13 @@ import { Readable } from 'node:stream';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { startTestInstance, type TestInstance } from '../support/test-instance.ts';
 import { ALICE, put, seed, share } from './helpers.ts';
+import { userActor } from '../../src/actor.ts';
 
 const basic = (user: string) => 'Basic ' + Buffer.from(`${user}:`).toString('base64');
 
 async function read(t: TestInstance, path: string): Promise<string> {
   const parts: Buffer[] = [];
-  for await (const c of (await t.app.files.openRead(ALICE.uid, path)).stream as Readable) parts.push(c as Buffer);
+  for await (const c of (await t.app.files.openRead(userActor(ALICE.uid, 'password'), ALICE.uid, path)).stream as Readable) parts.push(c as Buffer);
   return Buffer.concat(parts).toString();
 }
 

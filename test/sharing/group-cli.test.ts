@@ -7,6 +7,7 @@ import { loadConfig } from '../../src/config/config.ts';
 import { silentLogger } from '../../src/logger.ts';
 import { occ as occProcess } from '../cli/occ-harness.ts';
 import { writeTestConfig } from '../support/test-instance.ts';
+import { userActor } from '../../src/actor.ts';
 
 /** Runs `./occ args…` in this process (same commander program as ./occ) with output captured. */
 async function occ(args: string[], configPath: string): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -84,7 +85,7 @@ describe('./occ group:* commands', () => {
     try {
       await app.groups.addUser('team', 'carol');
       await app.files.mkdir('bob', 'Docs');
-      await app.shares.create({ uid: 'bob', path: 'Docs', shareType: 1, shareWith: 'team' });
+      await app.shares.create(userActor('bob', 'password'), { uid: 'bob', path: 'Docs', shareType: 1, shareWith: 'team' });
       assert.equal((await app.shareResolver.mountsOf('carol')).length, 1);
     } finally {
       await app.close();

@@ -1,6 +1,7 @@
 /** Shared setup of the sharing tests: users, a small tree, OCS calls. */
 import { Readable } from 'node:stream';
 import type { TestInstance } from '../support/test-instance.ts';
+import { userActor } from '../../src/actor.ts';
 
 export const ALICE = { uid: 'alice', password: 'alice-password-1' } as const;
 export const BOB = { uid: 'bob', password: 'bob-password-1' } as const;
@@ -14,7 +15,7 @@ export const SHARES_V1 = '/ocs/v1.php/apps/files_sharing/api/v1/shares';
 
 /** Writes a small file into `uid`'s tree. */
 export async function put(t: TestInstance, uid: string, path: string, content: string | Buffer): Promise<void> {
-  await t.app.files.writeFile(uid, path, Readable.from([Buffer.from(content)]));
+  await t.app.files.writeFile(userActor(uid, 'password'), uid, path, Readable.from([Buffer.from(content)]));
 }
 
 /** The four users and alice's tree: Project/{a.txt, sub/b.txt}, notes.txt. */

@@ -6,6 +6,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startTestInstance, type TestInstance } from '../support/test-instance.ts';
 import { ALICE, ocs, put, seed, share, SHARES } from './helpers.ts';
+import { userActor } from '../../src/actor.ts';
 
 const basic = (user: string, pw = '') => 'Basic ' + Buffer.from(`${user}:${pw}`).toString('base64');
 
@@ -130,7 +131,7 @@ describe('public links: /s/<token>, download, /public.php/webdav', () => {
     const ok = await fetch(`${t.url}/public.php/webdav/new.txt`, { method: 'PUT', headers: { Authorization: basic(s.token) }, body: 'uploaded' });
     assert.equal(ok.status, 201);
     let text = '';
-    for await (const c of (await t.app.files.openRead(ALICE.uid, 'Project/new.txt')).stream) text += c.toString();
+    for await (const c of (await t.app.files.openRead(userActor(ALICE.uid, 'password'), ALICE.uid, 'Project/new.txt')).stream) text += c.toString();
     assert.equal(text, 'uploaded');
     assert.equal(await rawGet('/public.php/webdav/../notes.txt', basic(s.token)), 400);
     assert.equal(await rawGet('/public.php/webdav/%2e%2e/notes.txt', basic(s.token)), 400);

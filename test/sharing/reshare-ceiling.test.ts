@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { startTestInstance, type TestInstance } from '../support/test-instance.ts';
 import { ALICE, BOB, CAROL, DAVE, ocs, put, share, SHARES, type Creds } from './helpers.ts';
+import { userActor } from '../../src/actor.ts';
 
 const MALLORY = { uid: 'mallory', password: 'mallory-password-1' } as const;
 const dav = (uid: string, path: string) => `/remote.php/dav/files/${uid}/${path}`;
@@ -24,7 +25,7 @@ for (const db of ['sqlite', 'pgsql'] as const) {
     const davGet = (as: Creds, path: string) => t.fetch(dav(as.uid, path), { as });
     const text = async (uid: string, path: string) => {
       const parts: Buffer[] = [];
-      for await (const c of (await t.app.files.openRead(uid, path)).stream) parts.push(c as Buffer);
+      for await (const c of (await t.app.files.openRead(userActor(uid, 'password'), uid, path)).stream) parts.push(c as Buffer);
       return Buffer.concat(parts).toString();
     };
 

@@ -7,6 +7,7 @@ import { assertPermitted, presentMount, presentNode, permissionLetters } from '.
 import { ForbiddenError } from '../../src/errors.ts';
 import { startTestInstance, type TestInstance } from '../support/test-instance.ts';
 import { ALICE, BOB, CAROL, DAVE, put, seed, share } from './helpers.ts';
+import { userActor } from '../../src/actor.ts';
 
 describe('ShareResolver: how received shares appear in the recipient tree', () => {
   let t: TestInstance;
@@ -42,7 +43,7 @@ describe('ShareResolver: how received shares appear in the recipient tree', () =
 
     const r = await t.app.shareResolver.resolve(BOB.uid, 'Project (2)/sub/b.txt');
     assert.deepEqual(r, { owner: ALICE.uid, path: 'Project/sub/b.txt', permissions: 3, shareId: Number(s.id), mountPoint: 'Project (2)', mountNodePath: 'Project' });
-    const content = await t.app.files.openRead(r.owner, r.path);
+    const content = await t.app.files.openRead(userActor(r.owner, 'password'), r.owner, r.path);
     let text = '';
     for await (const c of content.stream) text += c.toString();
     assert.equal(text, 'bravo');
@@ -78,10 +79,10 @@ describe('ShareResolver: how received shares appear in the recipient tree', () =
   });
 
   it('renames follow the file id: a moved shared folder stays shared', async () => {
-    await t.app.files.move(ALICE.uid, 'Project', 'Renamed');
+    await t.app.files.move(userActor(ALICE.uid, 'password'), ALICE.uid, 'Project', 'Renamed');
     const r = await t.app.shareResolver.resolve(BOB.uid, 'Project (2)/a.txt');
     assert.equal(r.path, 'Renamed/a.txt');
-    await t.app.files.move(ALICE.uid, 'Renamed', 'Project');
+    await t.app.files.move(userActor(ALICE.uid, 'password'), ALICE.uid, 'Renamed', 'Project');
   });
 
   it('a user and a group share of one node make one mount with the union of permissions', async () => {

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { ForbiddenError, NotFoundError } from '../../src/errors.ts';
 import { startTestInstance, type TestInstance } from '../support/test-instance.ts';
 import { ALICE, BOB, CAROL, DAVE, ocs, seed, SHARES } from './helpers.ts';
+import { userActor } from '../../src/actor.ts';
 
 describe('ShareService on PostgreSQL', () => {
   let t: TestInstance;
@@ -18,9 +19,9 @@ describe('ShareService on PostgreSQL', () => {
 
   it('creates, lists, resolves, updates and deletes user, group and link shares', async () => {
     const s = t.app.shares;
-    const user = await s.create({ uid: ALICE.uid, path: 'Project', shareType: 0, shareWith: BOB.uid, permissions: 1 });
-    const group = await s.create({ uid: ALICE.uid, path: 'Project/sub', shareType: 1, shareWith: 'team', permissions: 31 });
-    const link = await s.create({ uid: ALICE.uid, path: 'notes.txt', shareType: 3, password: 'pw', expireDate: '2099-06-30' });
+    const user = await s.create(userActor(ALICE.uid, 'password'), { uid: ALICE.uid, path: 'Project', shareType: 0, shareWith: BOB.uid, permissions: 1 });
+    const group = await s.create(userActor(ALICE.uid, 'password'), { uid: ALICE.uid, path: 'Project/sub', shareType: 1, shareWith: 'team', permissions: 31 });
+    const link = await s.create(userActor(ALICE.uid, 'password'), { uid: ALICE.uid, path: 'notes.txt', shareType: 3, password: 'pw', expireDate: '2099-06-30' });
     assert.equal(link.share.token!.length, 15);
     assert.equal(link.share.hasPassword, true);
     assert.equal(await s.checkLinkPassword(link.share, 'pw'), true);
@@ -55,10 +56,10 @@ describe('ShareService on PostgreSQL', () => {
 
   it('reshares need the share permission and never exceed it; unsharing drops them', async () => {
     const s = t.app.shares;
-    const base = await s.create({ uid: ALICE.uid, path: 'Project', shareType: 0, shareWith: BOB.uid, permissions: 1 | 16 });
+    const base = await s.create(userActor(ALICE.uid, 'password'), { uid: ALICE.uid, path: 'Project', shareType: 0, shareWith: BOB.uid, permissions: 1 | 16 });
     const mount = (await t.app.shareResolver.mountsOf(BOB.uid))[0]!.mountPoint;
-    await assert.rejects(s.create({ uid: BOB.uid, path: `${mount}/a.txt`, shareType: 0, shareWith: DAVE.uid, permissions: 3 }), ForbiddenError);
-    const re = await s.create({ uid: BOB.uid, path: `${mount}/a.txt`, shareType: 0, shareWith: DAVE.uid, permissions: 1 });
+    await assert.rejects(s.create(userActor(BOB.uid, 'password'), { uid: BOB.uid, path: `${mount}/a.txt`, shareType: 0, shareWith: DAVE.uid, permissions: 3 }), ForbiddenError);
+    const re = await s.create(userActor(BOB.uid, 'password'), { uid: BOB.uid, path: `${mount}/a.txt`, shareType: 0, shareWith: DAVE.uid, permissions: 1 });
     assert.equal(re.share.owner, ALICE.uid);
     assert.equal(re.share.initiator, BOB.uid);
     assert.equal((await t.app.shareResolver.resolve(DAVE.uid, 'a.txt')).path, 'Project/a.txt');

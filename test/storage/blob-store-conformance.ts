@@ -9,9 +9,18 @@ import assert from 'node:assert/strict';
 import { AlreadyExistsError, NotFoundError, ValidationError } from '../../src/errors.ts';
 import { PLAIN_CODEC, putPieces, type BlobContext, type BlobStore } from '../../src/storage/blob-store.ts';
 import { assertPatternStream, patternBytes, patternSource } from './blob-pattern.ts';
+import { SYSTEM } from '../../src/actor.ts';
 
 export interface ConformanceTarget {
   readonly store: BlobStore;
+  /** The context of every call (default: file 1 of alice, the server acting); an encrypting store binds blobs to it. */
+  readonly ctx?: BlobContext;
+  /**
+   * The codec tag the store's puts return (default 'plain'): what a blob never written (missing,
+   * failed, invalid id) is asked for. An encrypting store refuses a plain read that no sealed
+   * database row speaks for (row-seal.ts), before it looks for the blob.
+   */
+  readonly codec?: string;
   /**
    * Traces a failed put may have left behind for this blob id (temp files, incomplete multipart
    * uploads), in words; must be empty after a failed put.
@@ -35,7 +44,7 @@ export interface ConformanceOptions {
 }
 
 const MiB = 1024 * 1024;
-const CTX: BlobContext = { fileId: 1, owner: 'alice' };
+const DEFAULT_CTX: BlobContext = { fileId: 1, owner: 'alice', actor: SYSTEM };
 
 /** A fresh blob id in the stores' format (128-bit hex). */
 export function testBlobId(): string {
@@ -59,6 +68,7 @@ export function runBlobStoreConformance(name: string, makeStore: () => Promise<C
   describe(`BlobStore conformance: ${name}`, () => {
     let target: ConformanceTarget;
     let store: BlobStore;
+    let CTX: BlobContext = DEFAULT_CTX;
     const t = (title: string, fn: () => Promise<void>) =>
       test(title, { timeout: 120_000, ...(options.knownBugs?.includes(title) ? { todo: 'known bug, see the report' } : {}) }, fn);
     // codec tag each put returned (a plain store says 'plain', an encrypting one its format id)
@@ -68,11 +78,12 @@ export function runBlobStoreConformance(name: string, makeStore: () => Promise<C
       codecs.set(id, r.codec);
       return r;
     };
-    const codec = (id: string) => codecs.get(id) ?? PLAIN_CODEC;
+    const codec = (id: string) => codecs.get(id) ?? target?.codec ?? PLAIN_CODEC;
 
     before(async () => {
       target = await makeStore();
       store = target.store;
+      CTX = target.ctx ?? DEFAULT_CTX;
     });
     after(async () => { await target?.close?.(); });
 

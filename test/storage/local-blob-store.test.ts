@@ -10,6 +10,7 @@ import { LocalBlobStore } from '../../src/storage/local-blob-store.ts';
 import { SMALL_BLOB } from '../../src/storage/buffer-sizes.ts';
 import { newBlobId } from '../../src/storage/blob-id.ts';
 import { runBlobStoreConformance } from './blob-store-conformance.ts';
+import { SYSTEM } from '../../src/actor.ts';
 
 runBlobStoreConformance('LocalBlobStore on a temp dir', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'coffer-'));
@@ -31,7 +32,7 @@ runBlobStoreConformance('LocalBlobStore on a temp dir', async () => {
 // ---- small-blob fast path, shard folders, reads sized to the blob (no timing: counts and bytes)
 
 const MiB = 1 << 20;
-const CTX = { fileId: 1, owner: 'alice' };
+const CTX = { fileId: 1, owner: 'alice', actor: SYSTEM };
 
 async function freshStore(): Promise<{ dir: string; store: LocalBlobStore }> {
   const dir = mkdtempSync(join(tmpdir(), 'coffer-lbs-'));

@@ -25,8 +25,10 @@ import { startCephOrSkip } from '../support/ceph.ts';
 import { runBlobStoreConformance, testBlobId } from './blob-store-conformance.ts';
 import { assertPatternStream, patternBytes, patternSource } from './blob-pattern.ts';
 import { NodeFileRows } from '../../src/files/node-file-rows.ts';
+import { SYSTEM } from '../../src/actor.ts';
+import { MasterKeyPolicy } from '../../src/encryption/master-key-policy.ts';
 
-const CTX = { fileId: 1, owner: 'alice' };
+const CTX = { fileId: 1, owner: 'alice', actor: SYSTEM };
 const MiB = 1024 * 1024;
 const ceph = await startCephOrSkip();
 
@@ -73,7 +75,7 @@ if (!ceph.cluster) {
     const appConfig = new AppConfigRepository(db, { maxAgeMs: 0 });
     const keys = new KeyManager({ keyStore: new KeyStore(join(dir, 'data')), secret: randomBytes(32).toString('hex'), instanceId: 'ocs3test01' });
     const state = new EncryptionState(appConfig);
-    const store = new EncryptedBlobStore({ inner, keys, state, defaultKeyRoot: join(dir, 'data') });
+    const store = new EncryptedBlobStore({ inner, keys, policy: new MasterKeyPolicy(keys), state, defaultKeyRoot: join(dir, 'data') });
     const service = new EncryptionService({ rows: new NodeFileRows(db), appConfig, keys, blobs: store, state, dataDirectory: join(dir, 'data') });
     await appConfig.set('encryption', 'enabled', 'yes');
     await service.enable();
@@ -93,8 +95,8 @@ if (!ceph.cluster) {
     test('object keys are blobs/<id[0..2]>/<id[2..4]>/<id>, nothing else lands in the bucket', async () => {
       const store = await makeStore();
       const ids = [testBlobId(), testBlobId()];
-      await store.put(ids[0]!, Readable.from([Buffer.from('hello')]), { fileId: 7, owner: 'bob' });
-      await store.put(ids[1]!, patternSource(1, 9 * 1024 * 1024), { fileId: 8, owner: 'bob' });
+      await store.put(ids[0]!, Readable.from([Buffer.from('hello')]), { fileId: 7, owner: 'bob', actor: SYSTEM });
+      await store.put(ids[1]!, patternSource(1, 9 * 1024 * 1024), { fileId: 8, owner: 'bob', actor: SYSTEM });
       assert.equal(await store.checkAccess().then((p) => p.length), 0); // the probe object is removed again
       const res = await store.client.send(new ListObjectsV2Command({ Bucket: store.bucket }));
       const keys = (res.Contents ?? []).map((o) => o.Key).sort();

@@ -28,6 +28,12 @@ export interface TestInstance {
   basic(uid: string, password: string): string;
   /** fetch() against the instance with Basic auth of `as` (default the admin). */
   fetch(path: string, init?: RequestInit & { as?: { uid: string; password: string } }): Promise<Response>;
+  /**
+   * Stops the server and closes the app, then opens both again on the same data (a server restart:
+   * every in-memory state, such as unlocked per-user keys, is gone). `app`, `server` and `url` then
+   * name the new ones.
+   */
+  restart(): Promise<void>;
   /** Stops the server, closes the app, removes the temp dir (and PostgreSQL database). */
   stop(): Promise<void>;
 }
@@ -89,12 +95,17 @@ export async function writeTestConfig(opts: TestInstanceOptions = {}): Promise<{
 export async function startTestInstance(opts: TestInstanceOptions = {}): Promise<TestInstance> {
   const { dir, configPath, drop } = await writeTestConfig(opts);
   const config = loadConfig(configPath);
-  const app = await openApp(config, { logger: opts.logger ?? silentLogger(), argon2: { memoryCost: 1024, timeCost: 1, parallelism: 1 }, throttle: opts.throttle });
+  const open = () => openApp(config, { logger: opts.logger ?? silentLogger(), argon2: { memoryCost: 1024, timeCost: 1, parallelism: 1 }, throttle: opts.throttle });
+  const serve = (a: App) => startServer(a, { host: '127.0.0.1', port: 0, ...(opts.tls ? { tlsCert: opts.tls.cert, tlsKey: opts.tls.key } : {}) });
+  let app = await open();
   await app.users.create({ uid: ADMIN.uid, password: ADMIN.password, isAdmin: true });
-  const server = await startServer(app, { host: '127.0.0.1', port: 0, ...(opts.tls ? { tlsCert: opts.tls.cert, tlsKey: opts.tls.key } : {}) });
+  let server = await serve(app);
   const basic = (uid: string, password: string) => 'Basic ' + Buffer.from(`${uid}:${password}`).toString('base64');
   return {
-    app, server, url: server.url, dir, dataDir: config.datadirectory, configPath,
+    get app() { return app; },
+    get server() { return server; },
+    get url() { return server.url; },
+    dir, dataDir: config.datadirectory, configPath,
     async addUser(uid, password, o = {}) {
       await app.users.create({ uid, password, isAdmin: o.isAdmin ?? false, quota: o.quota ?? null });
     },
@@ -104,6 +115,12 @@ export async function startTestInstance(opts: TestInstanceOptions = {}): Promise
       const headers = new Headers(init.headers);
       if (!headers.has('authorization')) headers.set('authorization', basic(as.uid, as.password));
       return fetch(server.url + path, { ...init, headers });
+    },
+    async restart() {
+      await server.close(1000);
+      await app.close();
+      app = await open();
+      server = await serve(app);
     },
     async stop() {
       await server.close(1000);

@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { DEFAULT_KDF, passwordKek } from '../../src/encryption/user-key-files.ts';
 import { perUserInstance } from './helpers.ts';
+import { userActor } from '../../src/actor.ts';
 
 test('figures: argon2id cost per login; opting a 2,000-file account into recovery is O(1)', async () => {
   const salt = randomBytes(16);
@@ -21,7 +22,7 @@ test('figures: argon2id cost per login; opting a 2,000-file account into recover
     await inst.app.userKeys.onLogin('bob', 'password', 'bob-password-1');
     const N = 2000;
     const t1 = performance.now();
-    for (let i = 0; i < N; i++) await inst.app.files.writeFile('bob', `f${i}.txt`, Readable.from([Buffer.from(`file ${i}`)]));
+    for (let i = 0; i < N; i++) await inst.app.files.writeFile(userActor('bob', 'password'), 'bob', `f${i}.txt`, Readable.from([Buffer.from(`file ${i}`)]));
     console.log(`# FIGURE wrote ${N} encrypted files in ${((performance.now() - t1) / 1000).toFixed(1)} s (setup)`);
     const t2 = performance.now();
     const r = await inst.app.userKeys.setRecoveryFor('bob', true);
@@ -35,7 +36,7 @@ test('figures: argon2id cost per login; opting a 2,000-file account into recover
     inst.app.userKeys.session.lockAll();
     await inst.app.userKeys.onLogin('bob', 'password', 'bob-password-2');
     for (const i of [0, 999, 1999]) {
-      const c = await inst.app.files.openRead('bob', `f${i}.txt`);
+      const c = await inst.app.files.openRead(userActor('bob', 'password'), 'bob', `f${i}.txt`);
       const parts: Buffer[] = [];
       for await (const b of c.stream) parts.push(b as Buffer);
       assert.equal(Buffer.concat(parts).toString(), `file ${i}`);

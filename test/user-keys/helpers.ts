@@ -10,7 +10,10 @@ const ROOT = new URL('../..', import.meta.url).pathname.replace(/\/$/, '');
 export async function perUserInstance(opts: { perUser?: boolean } = {}): Promise<TestInstance> {
   const inst = await startTestInstance();
   await enableEncryption(inst);
-  if (opts.perUser ?? true) await inst.app.userKeys.setPerUserMode(true, 0);
+  if (opts.perUser ?? true) {
+    await inst.app.userKeys.setPerUserMode(true, 0);
+    await inst.restart(); // the key policy is chosen when the app opens
+  }
   return inst;
 }
 

@@ -7,10 +7,10 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ForbiddenError } from '../../src/errors.ts';
-import { withReader } from '../../src/encryption/reader-grant.ts';
 import type { TestInstance } from '../support/test-instance.ts';
 import { perUserInstance } from './helpers.ts';
 import { ALICE, BOB, CAROL, DAVE, SHARES, ocs, share, type Creds } from '../sharing/helpers.ts';
+import { linkActor, userActor, type Actor } from '../../src/actor.ts';
 
 const dav = (c: Creds, p: string) => `/remote.php/dav/files/${c.uid}/${p}`;
 
@@ -23,14 +23,12 @@ async function write(t: TestInstance, as: Creds, p: string, body: string): Promi
   return (await t.fetch(dav(as, p), { method: 'PUT', body, as })).status;
 }
 
-/** Reads a file of alice's tree directly through the files service as `grant` (key-level check). */
-async function readAs(t: TestInstance, grant: { uid?: string; linkToken?: string }, p: string): Promise<string> {
-  return withReader(grant, async () => {
-    const c = await t.app.files.openRead(ALICE.uid, p);
-    const parts: Buffer[] = [];
-    for await (const b of c.stream) parts.push(b as Buffer);
-    return Buffer.concat(parts).toString();
-  });
+/** Reads a file of alice's tree directly through the files service as `actor` (key-level check). */
+async function readAs(t: TestInstance, actor: Actor, p: string): Promise<string> {
+  const c = await t.app.files.openRead(actor, ALICE.uid, p);
+  const parts: Buffer[] = [];
+  for await (const b of c.stream) parts.push(b as Buffer);
+  return Buffer.concat(parts).toString();
 }
 
 function keyFiles(t: TestInstance, uid: string): string[] {
@@ -71,7 +69,7 @@ describe('per-user keys: sharing while the owner is not logged in', () => {
     assert.deepEqual(await read(t, BOB, 'Project/a.txt'), { status: 200, text: 'alpha v2' });
     assert.ok(s.id);
     // The owner was never unlocked meanwhile; her own files outside the share stay locked for bob.
-    await assert.rejects(readAs(t, { uid: BOB.uid }, 'outside.txt'), ForbiddenError);
+    await assert.rejects(readAs(t, userActor(BOB.uid, 'password'), 'outside.txt'), ForbiddenError);
     // The owner logs in again and reads what the sharee wrote.
     assert.deepEqual(await read(t, ALICE, 'Project/from-bob.txt'), { status: 200, text: 'hello from bob' });
     assert.deepEqual(await read(t, ALICE, 'Project/a.txt'), { status: 200, text: 'alpha v2' });
@@ -104,8 +102,8 @@ describe('per-user keys: sharing while the owner is not logged in', () => {
     assert.deepEqual(await read(t, DAVE, 'sub/c.txt'), { status: 200, text: 'charlie' });
     // carol leaves the group: her seal is gone at once (key level), not only the share row.
     await t.app.groups.removeUser('team', CAROL.uid);
-    await assert.rejects(readAs(t, { uid: CAROL.uid }, 'Project/sub/c.txt'), ForbiddenError);
-    assert.equal((await readAs(t, { uid: DAVE.uid }, 'Project/sub/c.txt')), 'charlie');
+    await assert.rejects(readAs(t, userActor(CAROL.uid, 'password'), 'Project/sub/c.txt'), ForbiddenError);
+    assert.equal((await readAs(t, userActor(DAVE.uid, 'password'), 'Project/sub/c.txt')), 'charlie');
   });
 
   it('public links: download and upload through the link with the owner locked; unsharing revokes', async () => {
@@ -123,13 +121,13 @@ describe('per-user keys: sharing while the owner is not logged in', () => {
     assert.equal(up.status, 201);
     const back = await fetch(`${t.url}/s/${folder.token}/download?path=/dropped.txt`);
     assert.equal(await back.text(), 'via link');
-    assert.equal(await readAs(t, { linkToken: folder.token }, 'Project/from-bob.txt'), 'hello from bob');
+    assert.equal(await readAs(t, linkActor(folder.token), 'Project/from-bob.txt'), 'hello from bob');
     // Unshare the folder link: its wrap is gone; the token opens nothing any more, even below the gate.
     const del = await ocs(t, ALICE, 'DELETE', `${SHARES}/${folder.id}`);
     assert.equal(del.http, 200);
     lockAlice(t);
     assert.equal((await fetch(`${t.url}/public.php/webdav/sub/b.txt`, { headers: { Authorization: basic } })).status, 401);
-    await assert.rejects(readAs(t, { linkToken: folder.token }, 'Project/from-bob.txt'), ForbiddenError);
+    await assert.rejects(readAs(t, linkActor(folder.token), 'Project/from-bob.txt'), ForbiddenError);
     // The file link still works.
     assert.equal((await fetch(`${t.url}/s/${file.token}/download`)).status, 200);
   });
@@ -164,15 +162,15 @@ describe('per-user keys: sharing while the owner is not logged in', () => {
     assert.equal(keyrings(), before - 1, 'the last share of Project is gone: so is its keyring');
     lockAlice(t);
     assert.equal((await read(t, BOB, 'Project/a.txt')).status, 404);
-    await assert.rejects(readAs(t, { uid: BOB.uid }, 'Project/from-bob.txt'), ForbiddenError);
-    await assert.rejects(readAs(t, { uid: BOB.uid }, 'Project/a.txt'), ForbiddenError);
+    await assert.rejects(readAs(t, userActor(BOB.uid, 'password'), 'Project/from-bob.txt'), ForbiddenError);
+    await assert.rejects(readAs(t, userActor(BOB.uid, 'password'), 'Project/a.txt'), ForbiddenError);
     assert.deepEqual(await read(t, ALICE, 'Project/from-bob.txt'), { status: 200, text: 'hello from bob' });
     assert.deepEqual(await read(t, ALICE, 'Project/dropped.txt'), { status: 200, text: 'via link' });
   });
 
   it('with every key of the server dropped (as after a restart), the sharee is served from their own login', async () => {
     await share(t, ALICE, { path: 'Project', shareType: 0, shareWith: BOB.uid, permissions: 1 });
-    await t.app.files.writeFile(ALICE.uid, 'Project/late.txt', Readable.from([Buffer.from('late')]));
+    await t.app.files.writeFile(userActor(ALICE.uid, 'password'), ALICE.uid, 'Project/late.txt', Readable.from([Buffer.from('late')]));
     t.app.userKeys.session.lockAll();
     assert.deepEqual(await read(t, BOB, 'Project/late.txt'), { status: 200, text: 'late' });
     assert.deepEqual(await read(t, BOB, 'Project/sub/b.txt'), { status: 200, text: 'bravo' });
@@ -208,7 +206,7 @@ describe('per-user keys: a sharee reshares a subfolder (key wrapped by the enclo
     assert.deepEqual(await read(t, ALICE, 'P/in/y.txt'), { status: 200, text: 'yankee' });
     // bob ends his reshare: carol's key goes.
     assert.equal((await ocs(t, BOB, 'DELETE', `${SHARES}/${re.id}`)).http, 200);
-    await assert.rejects(readAs(t, { uid: CAROL.uid }, 'P/in/y.txt'), ForbiddenError);
+    await assert.rejects(readAs(t, userActor(CAROL.uid, 'password'), 'P/in/y.txt'), ForbiddenError);
   });
 });
 

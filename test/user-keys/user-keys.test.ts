@@ -11,6 +11,7 @@ import { hasLocalPaths } from '../../src/storage/blob-store.ts';
 import { UserKeyLockedError } from '../../src/encryption/user-key-errors.ts';
 import { ADMIN } from '../support/test-instance.ts';
 import { get, ocs, occ, perUserInstance, plaintextOnDisk, put } from './helpers.ts';
+import { SYSTEM } from '../../src/actor.ts';
 
 const ALICE = { uid: 'alice', password: 'alice-password-1' };
 
@@ -43,7 +44,7 @@ test('per-user keys: seed layout, no plaintext on disk, undecryptable with confi
     const node = await inst.app.db.selectFrom('nodes').select(['fileid', 'blob_id', 'blob_codec']).where('name', '=', 'secret.bin').executeTakeFirstOrThrow();
     const other = await openApp(loadConfig(inst.configPath), { logger: silentLogger(), migrate: false });
     try {
-      await assert.rejects(other.blobs.get(node.blob_id!, node.blob_codec!, { fileId: node.fileid, owner: 'alice' }), (e) => e instanceof UserKeyLockedError && /log in with the password again/.test(e.message));
+      await assert.rejects(other.blobs.get(node.blob_id!, node.blob_codec!, { fileId: node.fileid, owner: 'alice', actor: SYSTEM }), (e) => e instanceof UserKeyLockedError && /log in with the password again/.test(e.message));
       assert.ok(hasLocalPaths(inst.app.rawBlobs));
       await assert.rejects(other.encryption.decryptBlob(inst.app.rawBlobs.pathOf(node.blob_id!), join(inst.dir, 'out.bin')), UserKeyLockedError);
     } finally {
@@ -52,7 +53,7 @@ test('per-user keys: seed layout, no plaintext on disk, undecryptable with confi
 
     // Locked in this server too (session dropped): a clear typed error, 403 over the read path.
     inst.app.userKeys.session.lockAll();
-    await assert.rejects(inst.app.blobs.get(node.blob_id!, node.blob_codec!, { fileId: node.fileid, owner: 'alice' }), ForbiddenError);
+    await assert.rejects(inst.app.blobs.get(node.blob_id!, node.blob_codec!, { fileId: node.fileid, owner: 'alice', actor: SYSTEM }), ForbiddenError);
     // Logging in again unlocks it.
     assert.equal((await get(inst, ALICE, 'secret.bin')).status, 200);
 

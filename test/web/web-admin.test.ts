@@ -12,6 +12,7 @@ import { promisify } from 'node:util';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { ADMIN, startTestInstance, type TestInstance } from '../support/test-instance.ts';
 import { assertNamedControls, browserSkipReason, ensureWebBuilt, launchBrowser, login, newContext, row, shot } from './browser-support.ts';
+import { SYSTEM } from '../../src/actor.ts';
 
 const skip = browserSkipReason();
 const OCC = fileURLToPath(new URL('../../occ', import.meta.url));
@@ -137,7 +138,7 @@ describe('web UI: admin and personal settings', { skip, timeout: 300_000 }, () =
     await row(page, 'plans.txt').waitFor();
     const node = await t.app.files.stat(ADMIN.uid, 'plans.txt');
     assert.notEqual(node.blobCodec, 'plain');
-    const raw = await t.app.rawBlobs.get(node.blobId!, 'plain', { fileId: node.fileId, owner: ADMIN.uid }).then(async (s) => {
+    const raw = await t.app.rawBlobs.get(node.blobId!, 'plain', { fileId: node.fileId, owner: ADMIN.uid, actor: SYSTEM }).then(async (s) => {
       const parts: Buffer[] = [];
       for await (const c of s) parts.push(c as Buffer);
       return Buffer.concat(parts);

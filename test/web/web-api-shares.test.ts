@@ -8,10 +8,11 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { startTestInstance, type TestInstance } from '../support/test-instance.ts';
 import { ALICE, BOB, put, seed, share } from '../sharing/helpers.ts';
+import { userActor } from '../../src/actor.ts';
 
 async function readAll(t: TestInstance, uid: string, path: string): Promise<Buffer> {
   const parts: Buffer[] = [];
-  for await (const c of (await t.app.files.openRead(uid, path)).stream) parts.push(c as Buffer);
+  for await (const c of (await t.app.files.openRead(userActor(uid, 'password'), uid, path)).stream) parts.push(c as Buffer);
   return Buffer.concat(parts);
 }
 

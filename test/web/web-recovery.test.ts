@@ -31,6 +31,7 @@ describe('web UI: recovery key and password recovery opt-in', { skip, timeout: 3
     await t.addUser('erin', 'erin-password-123');
     // Per-user keys (Nextcloud's non-default mode): the recovery key only matters there.
     await run(OCC, ['encryption:disable-master-key', '-n'], { env: { ...process.env, COFFER_CONFIG: t.configPath } });
+    await t.restart(); // the server chooses its key policy when it starts
     browser = await launchBrowser();
     ctx = await newContext(browser);
     page = await ctx.newPage();
