@@ -35,7 +35,7 @@ async function bundleEntries() {
   await esbuild.build({
     entryPoints: [join(root, 'dist/cli/main.js'), join(root, 'dist/cli/start.js')],
     outdir: join(root, 'dist/cli'), outExtension: { '.js': '.bundle.js' },
-    bundle: true, splitting: true, platform: 'node', format: 'esm', target: 'node20', sourcemap: true, logLevel: 'warning',
+    bundle: true, splitting: true, platform: 'node', format: 'esm', target: 'node26', sourcemap: true, logLevel: 'warning',
     external: ['better-sqlite3', 'pkcs11js', '@node-rs/argon2', 'pino', 'pg-native', 'cli-progress'],
     // CommonJS packages inside the bundle call require(); ESM has none, so give them node's
     banner: { js: "import { createRequire as __cofferRequire } from 'node:module'; const require = __cofferRequire(import.meta.url);" },

@@ -4,17 +4,24 @@ import { NONCE_SIZE, TAG_SIZE, cipherName, type CipherId } from './format.ts';
 
 /** nonce_i = uint64_be(i) ‖ 0x000000 ‖ final (0x00 | 0x01). */
 export function chunkNonce(index: number, final: boolean, out: Buffer = Buffer.alloc(NONCE_SIZE)): Buffer {
-  out.writeBigUInt64BE(BigInt(index), 0);
+  // two 32-bit halves: no BigInt per chunk (a chunk index is a safe integer)
+  out.writeUInt32BE(Math.floor(index / 0x1_0000_0000), 0);
+  out.writeUInt32BE(index >>> 0, 4);
   out[8] = 0; out[9] = 0; out[10] = 0;
   out[11] = final ? 1 : 0;
   return out;
 }
 
+// Per chunk, node:crypto copies the nonce into the cipher it creates: one scratch nonce and one
+// options object serve every chunk (all of this runs synchronously).
+const NONCE = Buffer.alloc(NONCE_SIZE);
+const GCM_OPTIONS = { authTagLength: TAG_SIZE };
+
 /**
  * Seals one chunk given as one or more plaintext pieces; appends ciphertext pieces and the tag to `out`.
  */
 export function sealChunk(cipher: CipherId, key: Buffer, index: number, final: boolean, pieces: readonly Buffer[], out: Buffer[]): void {
-  const c = createCipheriv(cipherName(cipher) as 'aes-256-gcm', key, chunkNonce(index, final), { authTagLength: TAG_SIZE });
+  const c = createCipheriv(cipherName(cipher) as 'aes-256-gcm', key, chunkNonce(index, final, NONCE), GCM_OPTIONS);
   for (const p of pieces) {
     const ct = c.update(p);
     if (ct.length) out.push(ct);
@@ -29,7 +36,7 @@ export function sealChunk(cipher: CipherId, key: Buffer, index: number, final: b
  * @throws CryptoError("chunk i failed authentication")
  */
 export function openChunk(cipher: CipherId, key: Buffer, index: number, final: boolean, pieces: readonly Buffer[], tag: Buffer): Buffer[] {
-  const d = createDecipheriv(cipherName(cipher) as 'aes-256-gcm', key, chunkNonce(index, final), { authTagLength: TAG_SIZE });
+  const d = createDecipheriv(cipherName(cipher) as 'aes-256-gcm', key, chunkNonce(index, final, NONCE), GCM_OPTIONS);
   d.setAuthTag(tag);
   const out: Buffer[] = [];
   try {

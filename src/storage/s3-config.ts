@@ -112,10 +112,6 @@ export function normalizeS3Options(o: S3StoreOptions): Required<S3StoreOptions> 
  * the SDK's default streaming checksums (MissingContentLength) and returns no CRCs to validate.
  */
 export function createS3Client(o: Required<S3StoreOptions>): S3Client {
-  // The SDK warns on every process start under Node < 22 that its releases after January 2027 will
-  // need Node 22. Coffer pins its version (package.json), so the notice concerns our upgrade, not
-  // the admin running ./occ (README, Scale-out / Limits); an admin's own setting wins.
-  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const client = new S3Client({
     ...(o.endpoint ? { endpoint: o.endpoint } : {}),
     region: o.region,
