@@ -3,7 +3,7 @@ import { Readable, pipeline } from 'node:stream';
 import { pipeSource } from '../storage/source-pipe.ts';
 import { CryptoError } from '../errors.ts';
 import { openRawBlob, type OpenedRawBlob } from '../storage/raw-blob.ts';
-import { PLAIN_CODEC, assertByteRange, putPieces, readAll, type BlobContext, type BlobEntry, type BlobStore, type ByteRange, type PutResult } from '../storage/blob-store.ts';
+import { PLAIN_CODEC, assertByteRange, putPieces, type BlobContext, type BlobEntry, type BlobStore, type ByteRange, type PutResult } from '../storage/blob-store.ts';
 import type { OpenedHeader } from '../crypto/blob-header.ts';
 import { chunkRangeFor, encryptedSize, plaintextSize } from '../crypto/blob-sizes.ts';
 import { ChunkDecryptStream } from '../crypto/decrypt-stream.ts';

@@ -1,21 +1,20 @@
-import { randomBytes } from 'node:crypto';
 import type { AppConfigRepository } from '../db/app-config.ts';
-import { ConflictError, CryptoError, NotFoundError } from '../errors.ts';
-import { KEY_ID_SIZE, KEY_SIZE } from '../crypto/format.ts';
-import { generateX25519, openSealed, sealTo } from '../crypto/x25519-seal.ts';
+import { ConflictError } from '../errors.ts';
+import { generateX25519, openSealed } from '../crypto/x25519-seal.ts';
 import { userScope, type KeyStore } from '../keys/key-store.ts';
 import type { EncryptionState } from './encryption-state.ts';
-import { ROOT_KEY_FILE, parseKeyFile, rootKeyFileName, type UserRootKeyFile } from './key-files.ts';
+import { rootKeyFileName, type UserRootKeyFile } from './key-files.ts';
 import type { KeyHandle } from './key-manager.ts';
 import type { RecoveryKey } from './recovery-key.ts';
-import { UserKeyLockedError, UserKeysResetError } from './user-key-errors.ts';
+import { UserKeyLockedError } from './user-key-errors.ts';
 import {
-  APP_PASSWORD_KEY_FILE, DEFAULT_KDF, KEYS_RESET, RECOVERY_SEAL_FILE, USER_ROOT_POINTER, appPasswordKeyName, appPasswordKeyNameFromHash, legacyAppPasswordKeyName,
+  APP_PASSWORD_KEY_FILE, DEFAULT_KDF, KEYS_RESET, USER_ROOT_POINTER, appPasswordKeyName, appPasswordKeyNameFromHash, legacyAppPasswordKeyName,
   publicKeyFile, readJson, recoverySealName, unwrapPrivate, userPrivateName, userPublicName,
   wrapPrivateWithPassword, wrapPrivateWithToken, writeJson,
   type KdfParams, type KeysResetFile, type PrivateKeyFile, type PublicKeyFile, type RecoverySealFile, type UserRootPointer,
 } from './user-key-files.ts';
 import { UserKeySession, type UnlockedUser } from './user-key-session.ts';
+import { SealedRootKeys, recoverySealAad } from './sealed-root-keys.ts';
 
 /** What KeyManager asks of per-user-key mode (R_u sealed to the user's X25519 key instead of wrapped by MK). */
 export interface UserRootKeys {
@@ -49,16 +48,6 @@ export interface UserKeysOptions {
   session?: UserKeySession;
 }
 
-const ROOT_SEAL_AAD = Buffer.from('coffer user root key sealed\0', 'latin1');
-const RECOVERY_SEAL_AAD = Buffer.from('coffer user root key recovery\0', 'latin1');
-
-function rootSealAad(uid: string, rootId: string, pubId: string): Buffer {
-  return Buffer.concat([ROOT_SEAL_AAD, Buffer.from(uid, 'utf8'), Buffer.from([0]), Buffer.from(rootId, 'hex'), Buffer.from(pubId, 'hex')]);
-}
-function recoverySealAad(uid: string, rootId: string, recoveryId: string): Buffer {
-  return Buffer.concat([RECOVERY_SEAL_AAD, Buffer.from(uid, 'utf8'), Buffer.from([0]), Buffer.from(rootId, 'hex'), Buffer.from(recoveryId, 'hex')]);
-}
-
 /**
  * Per-user-key mode. Each user has an X25519 key pair (`<uid>.publicKey`, `<uid>.privateKey`, the
  * private half wrapped under argon2id(login password)); the user's root key R_u is sealed to the
@@ -72,6 +61,8 @@ export class UserKeys implements UserRootKeys {
   readonly #kdf: KdfParams;
   readonly session: UserKeySession;
   readonly recovery: RecoveryKey;
+  /** Root keys sealed to users' public keys and to the recovery key. */
+  readonly roots: SealedRootKeys;
   readonly #unlocking = new Map<string, Promise<void>>();
 
   constructor(o: UserKeysOptions) {
@@ -81,6 +72,7 @@ export class UserKeys implements UserRootKeys {
     this.#kdf = o.kdf ?? DEFAULT_KDF;
     this.session = o.session ?? new UserKeySession();
     this.recovery = o.recovery;
+    this.roots = new SealedRootKeys({ store: o.store, appConfig: o.appConfig, session: this.session, recovery: o.recovery });
   }
 
   get kdf(): KdfParams { return this.#kdf; }
@@ -103,7 +95,7 @@ export class UserKeys implements UserRootKeys {
     if (!perUser) {
       const store = this.#store();
       for (const uid of await store.users()) {
-        for (const f of await this.#rootFiles(uid)) if (f.wrappedBy.type === 'user-x25519') await store.delete(userScope(uid), rootKeyFileName(f.id));
+        for (const f of await this.roots.rootFiles(uid)) if (f.wrappedBy.type === 'user-x25519') await store.delete(userScope(uid), rootKeyFileName(f.id));
         // Share keys of per-user mode (no encrypted file uses them: none exists).
         for (const n of await store.list(userScope(uid))) if (/^share(Key|Node)_/.test(n)) await store.delete(userScope(uid), n);
         await store.delete(userScope(uid), USER_ROOT_POINTER);
@@ -220,85 +212,7 @@ export class UserKeys implements UserRootKeys {
     for (const h of tokenHashes) await store.delete(userScope(uid), appPasswordKeyNameFromHash(h));
   }
 
-  #locked(uid: string): UnlockedUser {
-    const u = this.session.get(uid);
-    if (!u) throw new UserKeyLockedError(uid);
-    return u;
-  }
 
-  async #rootFiles(uid: string): Promise<UserRootKeyFile[]> {
-    const store = this.#store();
-    const out: UserRootKeyFile[] = [];
-    for (const n of await store.list(userScope(uid))) {
-      if (ROOT_KEY_FILE.test(n)) out.push(parseKeyFile<UserRootKeyFile>(await store.read(userScope(uid), n), 'user-root', n));
-    }
-    return out;
-  }
-
-  async #publicKey(uid: string): Promise<PublicKeyFile> {
-    const f = await readJson<PublicKeyFile>(this.#store(), userScope(uid), userPublicName(uid), 'x25519-public');
-    if (!f) throw new NotFoundError(`user ${uid} has no public key`);
-    return f;
-  }
-
-  async #writeSealedRoot(uid: string, rootId: string, key: Buffer, pub: PublicKeyFile): Promise<void> {
-    const f: UserRootKeyFile = {
-      format: 'coffer-key-v1', kind: 'user-root', uid, id: rootId, created: new Date().toISOString(),
-      wrappedBy: { type: 'user-x25519', id: pub.id },
-      wrapped: sealTo(Buffer.from(pub.publicKey, 'base64'), key, rootSealAad(uid, rootId, pub.id)).toString('base64'),
-    };
-    await writeJson(this.#store(), userScope(uid), rootKeyFileName(rootId), f);
-  }
-
-  async #writeRecoverySeal(uid: string, rootId: string, key: Buffer, rec: { id: string; publicKey: Buffer }): Promise<void> {
-    const f: RecoverySealFile = {
-      format: 'coffer-key-v1', kind: 'user-root-recovery', uid, id: rootId, recoveryKeyId: rec.id,
-      sealed: sealTo(rec.publicKey, key, recoverySealAad(uid, rootId, rec.id)).toString('base64'),
-    };
-    await writeJson(this.#store(), userScope(uid), recoverySealName(rootId), f);
-  }
-
-  async rootForWrite(uid: string): Promise<KeyHandle> {
-    const u = this.#locked(uid);
-    const cachedId = u.currentRootId;
-    const cachedKey = cachedId ? u.roots.get(cachedId) : undefined;
-    if (cachedId && cachedKey) return { id: Buffer.from(cachedId, 'hex'), key: Buffer.from(cachedKey) };
-    const store = this.#store();
-    const ptr = await readJson<UserRootPointer>(store, userScope(uid), USER_ROOT_POINTER, 'user-root-pointer');
-    if (ptr) {
-      const f = parseKeyFile<UserRootKeyFile>(await store.read(userScope(uid), rootKeyFileName(ptr.current)), 'user-root', rootKeyFileName(ptr.current));
-      const key = await this.unsealRoot(f);
-      u.currentRootId = ptr.current;
-      return { id: Buffer.from(ptr.current, 'hex'), key };
-    }
-    const id = randomBytes(KEY_ID_SIZE).toString('hex');
-    const key = randomBytes(KEY_SIZE);
-    await this.#writeSealedRoot(uid, id, key, await this.#publicKey(uid));
-    if (await this.isRecoveryEnabledFor(uid)) {
-      const rec = await this.recovery.current();
-      if (rec) await this.#writeRecoverySeal(uid, id, key, rec);
-    }
-    await writeJson(store, userScope(uid), USER_ROOT_POINTER, { format: 'coffer-key-v1', kind: 'user-root-pointer', current: id } satisfies UserRootPointer);
-    u.roots.set(id, key);
-    u.currentRootId = id;
-    return { id: Buffer.from(id, 'hex'), key: Buffer.from(key) };
-  }
-
-  async unsealRoot(f: UserRootKeyFile): Promise<Buffer> {
-    const u = this.session.get(f.uid);
-    if (!u || u.publicKeyId !== f.wrappedBy.id) {
-      const reset = await readJson<KeysResetFile>(this.#store(), userScope(f.uid), KEYS_RESET, 'keys-reset');
-      const r = reset?.resets.find((x) => x.publicKeyId === f.wrappedBy.id);
-      if (r) throw new UserKeysResetError(f.uid, r.at);
-      if (!u) throw new UserKeyLockedError(f.uid);
-      throw new CryptoError('key-missing', `root key ${f.id} of user ${f.uid} is sealed to a public key (${f.wrappedBy.id}) the user does not have`);
-    }
-    const cached = u.roots.get(f.id);
-    if (cached) return Buffer.from(cached);
-    const key = openSealed(u.privateKey, Buffer.from(f.wrapped, 'base64'), rootSealAad(f.uid, f.id, f.wrappedBy.id), `root key ${f.id} of user ${f.uid}`);
-    u.roots.set(f.id, key);
-    return Buffer.from(key);
-  }
 
   /**
    * A user changes their own password: re-wraps the private key under `newPassword` (O(1)); files
@@ -340,7 +254,7 @@ export class UserKeys implements UserRootKeys {
       if (!(await this.isRecoveryEnabledFor(uid))) throw new ConflictError(`user ${uid} has not opted into recovery: the recovery key cannot restore their files`);
       const rec = await this.recovery.unlock(opts.recoveryPassword);
       const roots = new Map<string, Buffer>();
-      for (const f of await this.#rootFiles(uid)) {
+      for (const f of await this.roots.rootFiles(uid)) {
         if (f.wrappedBy.type !== 'user-x25519') continue;
         const s = await readJson<RecoverySealFile>(store, scope, recoverySealName(f.id), 'user-root-recovery');
         if (!s || s.recoveryKeyId !== rec.id) continue;
@@ -350,8 +264,8 @@ export class UserKeys implements UserRootKeys {
       this.session.lock(uid);
       await this.#deleteAppPasswordKeys(uid);
       const u = await this.#createKeyPair(uid, newPassword);
-      const pub = await this.#publicKey(uid);
-      for (const [id, key] of roots) { await this.#writeSealedRoot(uid, id, key, pub); u.roots.set(id, key); }
+      const pub = await this.roots.publicKey(uid);
+      for (const [id, key] of roots) { await this.roots.writeSealedRoot(uid, id, key, pub); u.roots.set(id, key); }
       const ptr = await readJson<UserRootPointer>(store, scope, USER_ROOT_POINTER, 'user-root-pointer');
       if (ptr && !roots.has(ptr.current)) await store.delete(scope, USER_ROOT_POINTER);
       await this.#markReset(uid, oldPriv.id);
@@ -379,42 +293,18 @@ export class UserKeys implements UserRootKeys {
     for (const n of await store.list(userScope(uid))) if (APP_PASSWORD_KEY_FILE.test(n)) await store.delete(userScope(uid), n);
   }
 
-  /** True when `uid` opted into recovery (app config `encryption` / `recovery_optin:<uid>` = 1). */
-  async isRecoveryEnabledFor(uid: string): Promise<boolean> {
-    return (await this.#appConfig.get(MODE_APP, `recovery_optin:${uid}`)) === '1';
-  }
+  /** The root key that wraps new data keys of `uid`. @throws UserKeyLockedError */
+  rootForWrite(uid: string): Promise<KeyHandle> { return this.roots.rootForWrite(uid); }
 
-  /**
-   * The user opts into (or out of) recovery: seals each of their root keys to the recovery key
-   * (one seal per root key, usually one: O(1) in the number of files), or deletes those seals.
-   * @throws UserKeyLockedError when the user's key is locked (opt-in); NotFoundError without a recovery key.
-   */
-  async setRecoveryFor(uid: string, enabled: boolean): Promise<{ sealed: number }> {
-    const store = this.#store();
-    if (!enabled) {
-      for (const n of await store.list(userScope(uid))) if (RECOVERY_SEAL_FILE.test(n)) await store.delete(userScope(uid), n);
-      await this.#appConfig.set(MODE_APP, `recovery_optin:${uid}`, '0');
-      return { sealed: 0 };
-    }
-    const rec = await this.recovery.current();
-    if (!rec) throw new NotFoundError('the recovery key is not enabled (an administrator runs ./occ encryption:enable-recovery-key)');
-    const u = this.#locked(uid);
-    let sealed = 0;
-    for (const f of await this.#rootFiles(uid)) {
-      if (f.wrappedBy.type !== 'user-x25519' || f.wrappedBy.id !== u.publicKeyId) continue;
-      await this.#writeRecoverySeal(uid, f.id, await this.unsealRoot(f), rec);
-      sealed++;
-    }
-    await this.#appConfig.set(MODE_APP, `recovery_optin:${uid}`, '1');
-    return { sealed };
-  }
+  /** @throws UserKeyLockedError, UserKeysResetError, CryptoError (see SealedRootKeys.unsealRoot) */
+  unsealRoot(f: UserRootKeyFile): Promise<Buffer> { return this.roots.unsealRoot(f); }
 
-  /** Deletes the recovery key and every user's recovery seals. @throws CryptoError for a wrong password. */
-  async disableRecoveryKey(password: string): Promise<void> {
-    await this.recovery.disable(password);
-    const store = this.#store();
-    for (const uid of await store.users()) {
-      for (const n of await store.list(userScope(uid))) if (RECOVERY_SEAL_FILE.test(n)) await store.delete(userScope(uid), n);
-    }
-  }
+  /** True when `uid` opted into recovery. */
+  isRecoveryEnabledFor(uid: string): Promise<boolean> { return this.roots.isRecoveryEnabledFor(uid); }
+
+  /** @throws as SealedRootKeys.setRecoveryFor */
+  setRecoveryFor(uid: string, enabled: boolean): Promise<{ sealed: number }> { return this.roots.setRecoveryFor(uid, enabled); }
+
+  /** @throws as SealedRootKeys.disableRecoveryKey */
+  disableRecoveryKey(password: string): Promise<void> { return this.roots.disableRecoveryKey(password); }
 }
