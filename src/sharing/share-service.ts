@@ -105,6 +105,32 @@ export class ShareService {
   }
 
   /**
+   * Stores a share carried over from Nextcloud as it was there: its token (links keep their URLs),
+   * password hash (Nextcloud's, verified by PasswordHasher), expiry, permissions, note and label.
+   * Idempotent per token / (node, type, recipient), so an interrupted import can run again.
+   * @throws NotFoundError when the node does not exist
+   */
+  async importShare(s: {
+    shareType: number; shareWith: string | null; owner: string; initiator: string; itemType: 'file' | 'folder'; fileId: number;
+    fileTarget: string; permissions: number; stime: number; expiration: number | null; token: string | null; passwordHash: string | null;
+    note: string; label: string;
+  }): Promise<void> {
+    const node = await this.#files.getById(s.fileId);
+    let dup = this.#repo.db.selectFrom('shares').select('id').where('file_id', '=', s.fileId).where('share_type', '=', s.shareType).where('initiator', '=', s.initiator);
+    dup = s.token !== null ? dup.where('token', '=', s.token) : dup.where('share_with', '=', s.shareWith);
+    if (await dup.executeTakeFirst()) return;
+    const prepared = await this.#keySync?.prepare({ owner: node.owner, fileId: node.fileId, creator: s.initiator, shareType: s.shareType, shareWith: s.shareWith, token: s.token });
+    await this.#repo.db.insertInto('shares').values({
+      share_type: s.shareType, owner: node.owner, initiator: s.initiator, file_id: node.fileId, item_type: s.itemType, share_with: s.shareWith,
+      permissions: s.permissions, token: s.token, password_hash: s.passwordHash, expiration: s.expiration, stime: s.stime,
+      file_target: s.fileTarget.replace(/^\/+/, '').split('/').pop() || node.name || node.owner, note: s.note, label: s.label,
+    }).execute();
+    if (prepared) await this.#keySync!.finish(prepared);
+    const members = s.shareType === SHARE_TYPE_USER ? [s.shareWith!] : s.shareType === SHARE_TYPE_GROUP ? await this.#groups.members(s.shareWith!) : [];
+    for (const m of members) if (m !== node.owner) await this.#resolver.ensureMounts(m);
+  }
+
+  /**
    * Shares a node of `input.uid`'s tree (their own, or inside a received share they may reshare).
    * @throws NotFoundError (path, user or group unknown); ForbiddenError (root, yourself, the owner,
    *   already shared, permission rules, no reshare right); ValidationError (share type, permissions,
