@@ -152,8 +152,8 @@ export class NextcloudSource {
       const rows = await this.db.query(
         'select f.fileid, f.parent, f.path, f.name, f.size, f.unencrypted_size, f.mtime, f.etag, f.permissions, f.checksum, f.encrypted, m.mimetype as mt'
         + ' from *PREFIX*filecache f join *PREFIX*mimetypes m on m.id = f.mimetype'
-        + ` where f.storage = ? and (f.path = ? or f.path like ?)${kindSql} and f.fileid > ? order by f.fileid limit ${page}`,
-        [storage, prefix, `${prefix.replace(/[\\%_]/g, (c) => `\\${c}`)}/%`, after]);
+        + ` where f.storage = ? and (f.path = ? or f.path like ? escape '!')${kindSql} and f.fileid > ? order by f.fileid limit ${page}`,
+        [storage, prefix, `${prefix.replace(/[!%_]/g, (c) => `!${c}`)}/%`, after]);
       for (const r of rows) yield toEntry(r);
       if (rows.length < page) return;
       after = n(rows[rows.length - 1]!.fileid);
