@@ -34,6 +34,8 @@ export interface ImportReport {
   resumed: number;
   history: NcHistoryReport;
   skipped: Skipped[];
+  /** Dry run only: the sha256 of every file's plaintext as read (for checking against the source). */
+  checked?: { owner: string; path: string; sha256: string }[];
 }
 
 export interface ImportOptions {
@@ -168,7 +170,8 @@ export class NextcloudImporter {
           continue;
         }
         try {
-          await this.#importFile(uid, f, write);
+          const sha = await this.#importFile(uid, f, write);
+          if (sha) (report.checked ??= []).push({ owner: uid, path: rel(f.path), sha256: sha });
           report.files++;
           report.bytes += f.size;
         } catch (err) {
@@ -201,7 +204,8 @@ export class NextcloudImporter {
     return out;
   }
 
-  async #importFile(uid: string, f: NcEntry, write: boolean): Promise<void> {
+  /** Imports one file (dry run: reads and verifies it, returning its plaintext sha256). */
+  async #importFile(uid: string, f: NcEntry, write: boolean): Promise<string | undefined> {
     const path = rel(f.path);
     if (f.encrypted === 0) {
       const st = await stat(join(this.#cfg.dataDirectory, uid, f.path));
@@ -210,18 +214,14 @@ export class NextcloudImporter {
     const plain = await this.openPlain(uid, f.path, f.size, f.encrypted, 'files', path);
     if (!write) {
       // dry run: read and verify everything, write nothing
-      await pipeline(plain, new Writable({ write(_c, _e, cb) { cb(); } }));
-      return;
+      const h = createHash('sha256');
+      await pipeline(plain, new Writable({ write(c: Buffer, _e, cb) { h.update(c); cb(); } }));
+      return h.digest('hex');
     }
     const blobId = newBlobId();
-    const hash = createHash('sha256');
-    const counted = new PassThrough();
-    counted.on('data', (c: Buffer) => hash.update(c));
-    plain.on('error', (err) => counted.destroy(err));
-    plain.pipe(counted);
-    const put = await this.#app.blobs.put(blobId, counted, { fileId: f.fileId, owner: uid, parentId: f.parentId, fresh: true });
-    if (put.size !== f.size) throw new ConflictError(`wrote ${put.size} bytes, expected ${f.size}`);
+    const put = await this.#app.blobs.put(blobId, plain, { fileId: f.fileId, owner: uid, parentId: f.parentId, fresh: true });
     try {
+      if (put.size !== f.size) throw new ConflictError(`wrote ${put.size} bytes, expected ${f.size}`);
       await this.#repo.insert(this.#app.db, {
         fileId: f.fileId, owner: uid, parentId: f.parentId, path, name: f.name, kind: 'file', size: f.size, mtime: f.mtime,
         etag: f.etag, mimetype: f.mimetype, blobId, blobCodec: put.codec, checksum: f.checksum,

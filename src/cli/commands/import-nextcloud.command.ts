@@ -14,6 +14,7 @@ interface Flags {
   recoveryPasswordFromEnv?: boolean;
   dryRun?: boolean;
   allowLive?: boolean;
+  intoMasterKey?: boolean;
   output?: 'plain' | 'json' | 'json_pretty';
 }
 
@@ -35,6 +36,7 @@ export function register(program: Command): void {
     .option('--recovery-password-from-env', 'per-user keys: open the files of users who opted into recovery with $OC_RECOVERY_PASS')
     .option('--dry-run', 'read and verify everything, report counts and problems, write nothing')
     .option('--allow-live', 'import although Nextcloud is not in maintenance mode')
+    .option('--into-master-key', 'per-user-key source: import into Coffer\'s master-key mode (files only of users whose keys the recovery password opens)')
     .option('--output <format>', 'plain, json or json_pretty', 'plain')
     .action(async (flags: Flags, cmd: Command) => {
       cliOptions(cmd);
@@ -52,6 +54,10 @@ export function register(program: Command): void {
         const src = new NextcloudSource(db);
         const enabled = (await src.appConfig('core', 'encryption_enabled')) === 'yes';
         const mode: NcKeyMode = !enabled ? 'none' : (await src.appConfig('encryption', 'useMasterKey')) === '0' ? 'per-user' : 'master-key';
+        if (mode === 'per-user' && !flags.dryRun && !flags.intoMasterKey) {
+          throw new CliError('Nextcloud uses per-user keys: importing into Coffer\'s per-user mode is not supported yet (files of users without recovery would stay unreadable). '
+            + 'Run with --dry-run to check everything, or with --into-master-key --recovery-password-from-env to import into master-key mode (see docs/MIGRATING-FROM-NEXTCLOUD.md)', EXIT.REFUSED);
+        }
         const keys = await NcKeyRing.load(cfg, mode, {
           masterKeyId: await src.appConfig('encryption', 'masterKeyId'),
           recoveryKeyId: await src.appConfig('encryption', 'recoveryKeyId'),
