@@ -111,7 +111,13 @@ export class NextcloudImporter {
       history: { versions: 0, trash: 0, bytes: 0, pending: 'not read' }, skipped: [],
     };
     const write = !opts.dryRun;
-    if (write && !resuming) await this.#app.appConfig.set(IMPORT_APP, 'instanceid', this.#cfg.instanceId);
+    if (write && !resuming) {
+      // Coffer stays in maintenance mode until the import completes (a rerun after a crash
+      // continues it), so nobody sees a half-imported tree; the mode it had is restored at the end.
+      await this.#app.appConfig.set(IMPORT_APP, 'maintenance_before', (await this.#app.maintenance.isOn()) ? '1' : '0');
+      await this.#app.maintenance.set(true);
+      await this.#app.appConfig.set(IMPORT_APP, 'instanceid', this.#cfg.instanceId);
+    }
     if (write && this.#keys.mode !== 'none' && !(await this.#app.encryption.status()).enabled) {
       // the source had server-side encryption on: so does Coffer, before the first file is written
       await new AppRegistry(this.#app.appConfig).enable('encryption');
@@ -185,7 +191,10 @@ export class NextcloudImporter {
 
     report.shares = await this.#importShares(await this.#src.shares(), write, report.skipped);
     report.history = await readNcVersionsAndTrash(this.#src, homes, (...a) => this.openPlain(...a), report.skipped);
-    if (write) await this.#app.appConfig.set(IMPORT_APP, 'completed', String(Math.floor(Date.now() / 1000)));
+    if (write) {
+      await this.#app.appConfig.set(IMPORT_APP, 'completed', String(Math.floor(Date.now() / 1000)));
+      await this.#app.maintenance.set((await this.#app.appConfig.get(IMPORT_APP, 'maintenance_before')) === '1');
+    }
     return report;
   }
 
