@@ -13,7 +13,7 @@ import type { NcConfig } from './nextcloud-config.ts';
 import type { NcKeyRing } from './nextcloud-keys.ts';
 import { NcDecryptStream } from './nextcloud-crypto.ts';
 import type { NcEntry, NcShare, NextcloudSource } from './nextcloud-source.ts';
-import { readNcVersionsAndTrash, type NcHistoryReport } from './nextcloud-history.ts';
+import { readNcVersionsAndTrash, type NcHistoryReport, type NcHistorySink } from './nextcloud-history.ts';
 
 /** App config rows that mark an import (resumption: a second run continues the same source). */
 export const IMPORT_APP = 'import_nextcloud';
@@ -60,9 +60,12 @@ export class NextcloudImporter {
   readonly #src: NextcloudSource;
   readonly #keys: NcKeyRing;
   readonly #repo: NodeRepository;
+  readonly #history: NcHistorySink | undefined;
 
-  constructor(app: App, cfg: NcConfig, src: NextcloudSource, keys: NcKeyRing) {
+  /** `history` writes old versions and trash items (none yet: see NcHistorySink). */
+  constructor(app: App, cfg: NcConfig, src: NextcloudSource, keys: NcKeyRing, history?: NcHistorySink) {
     this.#app = app;
+    this.#history = history;
     this.#cfg = cfg;
     this.#src = src;
     this.#keys = keys;
@@ -190,7 +193,7 @@ export class NextcloudImporter {
     if (write && maxId > 0) await this.#repo.reserveFileIdsThrough(this.#app.db, maxId);
 
     report.shares = await this.#importShares(await this.#src.shares(), write, report.skipped);
-    report.history = await readNcVersionsAndTrash(this.#src, homes, (...a) => this.openPlain(...a), report.skipped);
+    report.history = await readNcVersionsAndTrash(this.#src, homes, (...a) => this.openPlain(...a), report.skipped, write ? this.#history : undefined);
     if (write) {
       await this.#app.appConfig.set(IMPORT_APP, 'completed', String(Math.floor(Date.now() / 1000)));
       await this.#app.maintenance.set((await this.#app.appConfig.get(IMPORT_APP, 'maintenance_before')) === '1');

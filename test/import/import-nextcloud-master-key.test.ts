@@ -45,6 +45,22 @@ describe('import:nextcloud, master-key fixture (SQLite)', { timeout: 600_000 }, 
     const m = nc.manifest as unknown as { versions: { sha256: string }[]; trash: { sha256?: string; children?: { sha256: string }[]; versions?: { sha256: string }[] }[] };
     const want = [...m.versions.map((v) => v.sha256), ...m.trash.flatMap((t) => [t.sha256, ...(t.children ?? []).map((c) => c.sha256), ...(t.versions ?? []).map((v) => v.sha256)])].filter(Boolean).sort();
     assert.deepEqual(rep.history.items.map((i) => i.sha256).sort(), want);
+    // with what Coffer's versions and trash will need: the live file, author metadata, deletion time and location
+    const mv = m.versions as unknown as { fileid: number; version_timestamp: number; sha256: string }[];
+    for (const v of mv) {
+      const it = rep.history.items.find((i) => i.sha256 === v.sha256) as unknown as { kind: string; liveFileId: number; versionTimestamp: number; metadata: string };
+      assert.equal(it.kind, 'version');
+      assert.equal(it.liveFileId, v.fileid);
+      assert.equal(it.versionTimestamp, v.version_timestamp);
+      assert.match(it.metadata, /"author":"alice"/);
+    }
+    const mt = m.trash as unknown as { sha256?: string; location: string; deleted_at: number }[];
+    for (const t of mt.filter((x) => x.sha256)) {
+      const it = rep.history.items.find((i) => i.sha256 === t.sha256) as unknown as { kind: string; deletedAt: number; originalLocation: string };
+      assert.equal(it.kind, 'trash');
+      assert.equal(it.deletedAt, t.deleted_at);
+      assert.equal(it.originalLocation, t.location);
+    }
     const list = await coffer.occ(['user:list', '--output', 'json']);
     assert.deepEqual(Object.keys(JSON.parse(list.stdout)), ['cofferadmin']);
   });
