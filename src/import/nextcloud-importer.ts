@@ -9,11 +9,15 @@ import { AppRegistry } from '../apps/app-registry.ts';
 import { ConflictError } from '../errors.ts';
 import { NodeRepository } from '../files/node-repository.ts';
 import { newBlobId } from '../storage/local-blob-store.ts';
+import { runPool } from '../encryption/task-pool.ts';
 import type { NcConfig } from './nextcloud-config.ts';
 import type { NcKeyRing } from './nextcloud-keys.ts';
 import { NcDecryptStream } from './nextcloud-crypto.ts';
 import type { NcEntry, NcShare, NextcloudSource } from './nextcloud-source.ts';
 import { readNcVersionsAndTrash, type NcHistoryReport, type NcHistorySink } from './nextcloud-history.ts';
+
+/** Files imported at once (streams: memory stays at a few blocks per file). */
+const FILE_CONCURRENCY = 4;
 
 /** App config rows that mark an import (resumption: a second run continues the same source). */
 export const IMPORT_APP = 'import_nextcloud';
@@ -170,13 +174,14 @@ export class NextcloudImporter {
         }
         report.folders++;
       }
-      for await (const f of this.#src.entries(home.storage, 'files', 'file')) {
+      // A few files at once: each one's time is mostly fsyncs and an RSA decryption, not bandwidth.
+      await runPool(this.#src.entries(home.storage, 'files', 'file'), FILE_CONCURRENCY, async (f) => {
         maxId = Math.max(maxId, f.fileId);
         if (write && await this.#repo.byId(this.#app.db, f.fileId)) {
           report.resumed++;
           report.files++;
           report.bytes += f.size;
-          continue;
+          return;
         }
         try {
           const sha = await this.#importFile(uid, f, write);
@@ -187,7 +192,7 @@ export class NextcloudImporter {
           report.skipped.push({ what: `${uid}/${f.path}`, reason: (err as Error).message });
         }
         opts.onProgress?.({ files: report.files, bytes: report.bytes, totalFiles, totalBytes });
-      }
+      });
       if (write) await this.#repo.recomputeFolderSizes(this.#app.db, uid);
     }
     if (write && maxId > 0) await this.#repo.reserveFileIdsThrough(this.#app.db, maxId);
