@@ -101,7 +101,7 @@ export class NextcloudImporter {
         const ids: number[] = [];
         for await (const e of this.#src.entries(home.storage, 'files')) ids.push(e.fileId);
         const clash = await this.#repo.existingIds(this.#app.db, ids);
-        if (clash.length > 0) throw new ConflictError(`Nextcloud file ids already used in Coffer: ${clash.slice(0, 10).join(', ')}${clash.length > 10 ? ', …' : ''}; install Coffer afresh before importing`);
+        if (clash.length > 0) throw new ConflictError(`Nextcloud file ids already used in Coffer: ${clash.slice(0, 10).join(', ')}${clash.length > 10 ? ', …' : ''}; install Coffer afresh and import before its first start`);
       }
     }
     return { resuming };
