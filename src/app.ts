@@ -1,3 +1,4 @@
+import type { RowSealer } from './db/row-sealer.ts';
 import { join } from 'node:path';
 import type { Config } from './config/config.ts';
 import { AppConfigRepository } from './db/app-config.ts';
@@ -116,6 +117,8 @@ export interface App {
   readonly passwords: PasswordService;
   /** Shared Redis connection when `config.redis` is set (throttle counters of all processes). */
   readonly redis?: RedisClient;
+  /** Seals of what file rows say about their blobs (for code that inserts node rows itself: the importer). */
+  readonly sealer: RowSealer;
   /** Closes the database and anything else held open. */
   close(): Promise<void>;
 }
@@ -248,6 +251,7 @@ export async function openApp(config: Config, opts: OpenAppOptions = {}): Promis
       db, users, auth, sessions, appPasswords, groups, shares, uploads, locks, files, keys, keySession: userKeys.session, audit,
     }),
     redis,
+    sealer: seal,
     async close() { await audit.close(); await redis?.close(); await keyHolder.close(); await db.destroy(); },
   };
 }

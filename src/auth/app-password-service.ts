@@ -44,6 +44,18 @@ function sha256Hex(token: string): string {
 }
 
 /**
+ * App passwords carried over from Nextcloud keep Nextcloud's hash, hex sha512(token . secret), whose
+ * first 61 digits are stored behind this prefix (the column holds 64 characters); the old instance
+ * secret sits in app config until the last of them has been used once and re-stored as SHA-256.
+ */
+const NC_TOKEN_PREFIX = 'nc:';
+const NC_SECRET = { app: 'import_nextcloud', key: 'token_secret' } as const;
+
+function ncTokenHash(token: string, secret: string): string {
+  return NC_TOKEN_PREFIX + createHash('sha512').update(token + secret, 'utf8').digest('hex').slice(0, 64 - NC_TOKEN_PREFIX.length);
+}
+
+/**
  * Device-specific app passwords (Nextcloud's "app tokens"): random 72-character strings, shown
  * once at creation and stored only as SHA-256 (their entropy makes a slow hash unnecessary).
  */
@@ -138,10 +150,38 @@ export class AppPasswordService {
   async find(uid: string, token: string): Promise<number | undefined> {
     if (!looksLikeAppPassword(token)) return undefined;
     const row = await this.#db.selectFrom('app_passwords').select(['id', 'last_used'])
-      .where('uid', '=', uid).where('token_hash', '=', sha256Hex(token)).executeTakeFirst();
+      .where('uid', '=', uid).where('token_hash', '=', sha256Hex(token)).executeTakeFirst()
+      ?? await this.#findImported(uid, token);
     if (!row) return undefined;
     await this.#touch(Number(row.id), row.last_used);
     return Number(row.id);
+  }
+
+  /**
+   * Carries over Nextcloud app passwords (oc_authtoken rows of type 1) with their hashes, and the
+   * Nextcloud instance secret those hashes need.
+   */
+  async importNextcloud(tokens: readonly { uid: string; name: string; tokenHash: string; createdAt: number }[], secret: string): Promise<void> {
+    await this.#db.transaction().execute(async (trx) => {
+      await trx.insertInto('app_config').values({ app: NC_SECRET.app, key: NC_SECRET.key, value: secret })
+        .onConflict((oc) => oc.columns(['app', 'key']).doUpdateSet({ value: secret })).execute();
+      for (const t of tokens) {
+        const h = NC_TOKEN_PREFIX + t.tokenHash.toLowerCase().slice(0, 64 - NC_TOKEN_PREFIX.length);
+        const exists = await trx.selectFrom('app_passwords').select('id').where('token_hash', '=', h).executeTakeFirst();
+        if (!exists) await trx.insertInto('app_passwords').values({ uid: t.uid, name: t.name.slice(0, 255), token_hash: h, created_at: t.createdAt, last_used: null }).execute();
+      }
+    });
+  }
+
+  /** An imported Nextcloud app password matching `token`, re-stored as SHA-256 on its first use. */
+  async #findImported(uid: string, token: string): Promise<{ id: number; last_used: number | string | bigint | null } | undefined> {
+    const secret = await this.#db.selectFrom('app_config').select('value').where('app', '=', NC_SECRET.app).where('key', '=', NC_SECRET.key).executeTakeFirst();
+    if (!secret) return undefined;
+    const h = ncTokenHash(token, secret.value);
+    const row = await this.#db.selectFrom('app_passwords').select(['id', 'last_used']).where('uid', '=', uid).where('token_hash', '=', h).executeTakeFirst();
+    if (!row) return undefined;
+    await this.#db.updateTable('app_passwords').set({ token_hash: sha256Hex(token) }).where('id', '=', row.id).where('token_hash', '=', h).execute();
+    return row;
   }
 
   /** True when app password `id` of `uid` still exists (revocation check for cached credentials). */

@@ -1,5 +1,7 @@
 import { hash, verify } from '@node-rs/argon2';
 import type { Algorithm } from '@node-rs/argon2';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import bcrypt from 'bcryptjs';
 
 /** argon2id cost parameters (PHC `m`, `t`, `p`). */
 export interface Argon2Params {
@@ -39,6 +41,8 @@ export class PasswordHasher {
    */
   async verify(phc: string, password: string): Promise<boolean> {
     try {
+      const nc = /^([0-9]+)\|/.exec(phc);
+      if (nc) return await verifyNextcloud(phc, password);
       return await verify(phc, password);
     } catch {
       return false;
@@ -61,4 +65,37 @@ export class PasswordHasher {
     if (!m) return true;
     return Number(m[1]) !== this.params.memoryCost || Number(m[2]) !== this.params.timeCost || Number(m[3]) !== this.params.parallelism;
   }
+}
+
+/**
+ * Nextcloud's stored hashes (lib/private/Security/Hasher.php), kept as they were by the importer
+ * until the next successful login re-hashes them: `3|$argon2id$…`, `2|$argon2i$…`, `1|$2y$…`
+ * (bcrypt), and the unprefixed legacy forms, which the importer stores as
+ * `0|<base64 passwordsalt>|<hash>`: a 60-character bcrypt of password . passwordsalt (or of the
+ * password alone) or a 40-digit SHA-1.
+ */
+async function verifyNextcloud(stored: string, password: string): Promise<boolean> {
+  const bar = stored.indexOf('|');
+  const version = stored.slice(0, bar);
+  const rest = stored.slice(bar + 1);
+  if (version === '1' || version === '2' || version === '3') return verifyPhpHash(rest, password);
+  if (version !== '0') return false;
+  const bar2 = rest.indexOf('|');
+  if (bar2 < 0) return false;
+  const salt = Buffer.from(rest.slice(0, bar2), 'base64').toString('utf8');
+  const h = rest.slice(bar2 + 1);
+  if (h.length === 60) return (salt !== '' && await verifyPhpHash(h, password + salt)) || verifyPhpHash(h, password);
+  if (h.length === 40) {
+    const mine = Buffer.from(createHash('sha1').update(password, 'utf8').digest('hex'));
+    const theirs = Buffer.from(h.toLowerCase());
+    return mine.length === theirs.length && timingSafeEqual(mine, theirs);
+  }
+  return false;
+}
+
+/** PHP password_verify for the algorithms Nextcloud used: argon2id, argon2i, bcrypt ($2y$ = $2b$). */
+async function verifyPhpHash(h: string, password: string): Promise<boolean> {
+  if (h.startsWith('$argon2')) return verify(h, password);
+  if (/^\$2[aby]\$\d\d\$/.test(h)) return bcrypt.compare(password, h.replace(/^\$2y\$/, '$2b$'));
+  return false;
 }

@@ -103,6 +103,20 @@ export class UserService {
   }
 
   /**
+   * Creates a user carried over from another server with the password hash it had there (verified
+   * by PasswordHasher, which re-hashes it at the next successful login).
+   * @throws ValidationError for a bad uid; AlreadyExistsError when the uid exists
+   */
+  async createImported(input: { uid: string; displayName: string; email: string | null; passwordHash: string; quota: number | null; enabled: boolean; isAdmin: boolean }): Promise<void> {
+    assertValidUid(input.uid);
+    if (await this.#findRow(input.uid, true)) throw new AlreadyExistsError(`The user "${input.uid}" already exists`);
+    await this.#db.insertInto('users').values({
+      uid: input.uid, display_name: input.displayName.trim() || input.uid, email: input.email, password_hash: input.passwordHash,
+      quota: input.quota, enabled: input.enabled ? 1 : 0, is_admin: input.isAdmin ? 1 : 0, created_at: Math.floor(Date.now() / 1000), last_login: null,
+    }).execute();
+  }
+
+  /**
    * The user with exactly this uid.
    * @throws NotFoundError
    */

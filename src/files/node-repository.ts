@@ -376,6 +376,35 @@ export class NodeRepository {
     return rows.filter((r) => r.blob_id !== null).map((r) => ({ fileId: num(r.fileid), blobId: r.blob_id! }));
   }
 
+  /**
+   * Makes the file id counter hand out only ids above `maxId` (an import inserted rows with ids of
+   * its own). Ids already in this process's pool stay valid only when below the imported range, so
+   * imports run with no server process using the database.
+   */
+  async reserveFileIdsThrough(ex: Executor, maxId: number): Promise<void> {
+    const cur = await ex.selectFrom('file_ids').select((eb) => eb.fn.max('id').as('m')).executeTakeFirst();
+    if (num(cur?.m as number | null) >= maxId) return;
+    await ex.insertInto('file_ids').values({ id: maxId } as never).execute();
+    if (isPostgres(this.#db)) await sql`select setval(pg_get_serial_sequence('file_ids', 'id'), ${maxId})`.execute(ex);
+  }
+
+  /** Which of `fileIds` already name a node (the importer refuses to reuse them). */
+  async existingIds(ex: Executor, fileIds: number[]): Promise<number[]> {
+    const out: number[] = [];
+    for (let i = 0; i < fileIds.length; i += 500) {
+      const rows = await ex.selectFrom('nodes').select('fileid').where('fileid', 'in', fileIds.slice(i, i + 500)).execute();
+      out.push(...rows.map((r) => num(r.fileid)));
+    }
+    return out;
+  }
+
+  /** Sets every folder of `owner` to the total size of the files below it (after a bulk import). */
+  async recomputeFolderSizes(ex: Executor, owner: string): Promise<void> {
+    await sql`update nodes set size = (select coalesce(sum(f.size), 0) from nodes f where f.owner = nodes.owner and f.kind = 'file'
+      and (nodes.path = '' or (f.path >= nodes.path || '/' and f.path < nodes.path || '0')))
+      where owner = ${owner} and kind = 'dir'`.execute(ex);
+  }
+
   async userQuota(ex: Executor, uid: string): Promise<number | null> {
     const row = await ex.selectFrom('users').select('quota').where('uid', '=', uid).executeTakeFirst();
     return row?.quota === null || row?.quota === undefined ? null : num(row.quota);

@@ -341,6 +341,16 @@ export class ShareRepository {
     return rows.map((r) => num(r.id));
   }
 
+  /**
+   * Whether `fileId` already has a share of `shareType` by `initiator` with this token (links) or
+   * recipient (others): what makes an import of shares idempotent.
+   */
+  async existsAlike(s: { fileId: number; shareType: number; initiator: string; token: string | null; shareWith: string | null }): Promise<boolean> {
+    let q = this.#db.selectFrom('shares').select('id').where('file_id', '=', s.fileId).where('share_type', '=', s.shareType).where('initiator', '=', s.initiator);
+    q = s.token !== null ? q.where('token', '=', s.token) : q.where('share_with', '=', s.shareWith);
+    return (await q.executeTakeFirst()) !== undefined;
+  }
+
   /** Inserts a share row; returns its id. */
   async insert(row: Insertable<SharesTable>): Promise<number> {
     const r = await this.#db.insertInto('shares').values(row).returning('id').executeTakeFirstOrThrow();

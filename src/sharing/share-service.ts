@@ -106,6 +106,31 @@ export class ShareService {
   }
 
   /**
+   * Stores a share carried over from Nextcloud as it was there: its token (links keep their URLs),
+   * password hash (Nextcloud's, verified by PasswordHasher), expiry, permissions, note and label.
+   * Idempotent per token / (node, type, recipient), so an interrupted import can run again.
+   * `actor` is the server (the importer) or an admin; share keys are granted with its keys.
+   * @throws NotFoundError when the node does not exist
+   */
+  async importShare(actor: Actor, s: {
+    shareType: number; shareWith: string | null; owner: string; initiator: string; itemType: 'file' | 'folder'; fileId: number;
+    fileTarget: string; permissions: number; stime: number; expiration: number | null; token: string | null; passwordHash: string | null;
+    note: string; label: string;
+  }): Promise<void> {
+    const node = await this.#files.getById(s.fileId);
+    if (await this.#repo.existsAlike(s)) return;
+    const prepared = await this.#keySync?.prepare({ owner: node.owner, fileId: node.fileId, actor, shareType: s.shareType, shareWith: s.shareWith, token: s.token });
+    await this.#repo.insert({
+      share_type: s.shareType, owner: node.owner, initiator: s.initiator, file_id: node.fileId, item_type: s.itemType, share_with: s.shareWith,
+      permissions: s.permissions, token: s.token, password_hash: s.passwordHash, expiration: s.expiration, stime: s.stime,
+      file_target: s.fileTarget.replace(/^\/+/, '').split('/').pop() || node.name || node.owner, note: s.note, label: s.label,
+    });
+    if (prepared) await this.#keySync!.finish(prepared);
+    const members = s.shareType === SHARE_TYPE_USER ? [s.shareWith!] : s.shareType === SHARE_TYPE_GROUP ? await this.#groups.members(s.shareWith!) : [];
+    for (const m of members) if (m !== node.owner) await this.#resolver.ensureMounts(m);
+  }
+
+  /**
    * `actor` shares a node of `input.uid`'s view (their own tree, or inside a received share they may
    * reshare); `actor` is that user, or the server (CLI). In per-user-key mode the share key is opened
    * or created with `actor`'s keys.

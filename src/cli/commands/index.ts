@@ -29,6 +29,7 @@ import * as filesCleanup from './files-cleanup.command.ts';
 import * as logAudit from './log-audit.command.ts';
 import * as storageTest from './storage-test.command.ts';
 import * as securityBruteforce from './security-bruteforce.command.ts';
+import * as importNextcloud from './import-nextcloud.command.ts';
 
 /**
  * A `./occ` command module: registers one or more `namespace:command`s on the program with
@@ -82,4 +83,6 @@ export const COMMAND_MODULES: readonly CommandModule[] = [
   storageTest,
   // brute-force protection
   securityBruteforce,
+  // Nextcloud import (issue 16)
+  importNextcloud,
 ];

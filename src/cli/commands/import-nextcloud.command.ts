@@ -1,0 +1,110 @@
+import type { Command } from 'commander';
+import { CliError, EXIT, cliOptions, printData, withApp } from '../cli-support.ts';
+import { createProgress } from './encryption-convert.command.ts';
+import { readNcConfig } from '../../import/nextcloud-config.ts';
+import { openNcDatabase } from '../../import/nextcloud-database.ts';
+import { NextcloudSource } from '../../import/nextcloud-source.ts';
+import { NcKeyRing, type NcKeyMode } from '../../import/nextcloud-keys.ts';
+import { NextcloudImporter, type ImportReport } from '../../import/nextcloud-importer.ts';
+
+interface Flags {
+  nextcloudConfig: string;
+  nextcloudData?: string;
+  databaseUrl?: string;
+  recoveryPasswordFromEnv?: boolean;
+  dryRun?: boolean;
+  allowLive?: boolean;
+  intoMasterKey?: boolean;
+  output?: 'plain' | 'json' | 'json_pretty';
+}
+
+const MiB = 1024 * 1024;
+
+/**
+ * `./occ import:nextcloud --nextcloud-config PATH [--nextcloud-data DIR] [--database-url URL]
+ * [--recovery-password-from-env] [--dry-run]`: carries a Nextcloud instance (users, groups, app
+ * passwords, files with their ids and etags, shares) into this freshly installed Coffer. Reads the
+ * Nextcloud side only. Exit 5 on conflicts (named), 7 when some content failed its integrity check.
+ */
+export function register(program: Command): void {
+  program
+    .command('import:nextcloud')
+    .description('import users, files (decrypting Nextcloud server-side encryption) and shares from a Nextcloud instance')
+    .requiredOption('--nextcloud-config <path>', "Nextcloud's config/config.php (parsed, never executed)")
+    .option('--nextcloud-data <dir>', "Nextcloud's data directory (default: datadirectory of config.php)")
+    .option('--database-url <url>', 'mysql://user:pass@host:port/db, postgres://…, or a SQLite file (default: from config.php)')
+    .option('--recovery-password-from-env', 'per-user keys: open the files of users who opted into recovery with $OC_RECOVERY_PASS')
+    .option('--dry-run', 'read and verify everything, report counts and problems, write nothing')
+    .option('--allow-live', 'import although Nextcloud is not in maintenance mode')
+    .option('--into-master-key', 'per-user-key source: import into Coffer\'s master-key mode (files only of users whose keys the recovery password opens)')
+    .option('--output <format>', 'plain, json or json_pretty', 'plain')
+    .action(async (flags: Flags, cmd: Command) => {
+      cliOptions(cmd);
+      const cfg = await readNcConfig(flags.nextcloudConfig, flags.nextcloudData);
+      if (!cfg.maintenance && !flags.allowLive && !flags.dryRun) {
+        throw new CliError('Nextcloud is not in maintenance mode: run `occ maintenance:mode --on` there first (or pass --allow-live)', EXIT.REFUSED);
+      }
+      let recoveryPassword: string | undefined;
+      if (flags.recoveryPasswordFromEnv) {
+        recoveryPassword = process.env.OC_RECOVERY_PASS ?? '';
+        if (recoveryPassword === '') throw new CliError('--recovery-password-from-env given, but OC_RECOVERY_PASS is empty', EXIT.USAGE);
+      }
+      const db = await openNcDatabase(cfg, flags.databaseUrl);
+      try {
+        const src = new NextcloudSource(db);
+        const enabled = (await src.appConfig('core', 'encryption_enabled')) === 'yes';
+        const mode: NcKeyMode = !enabled ? 'none' : (await src.appConfig('encryption', 'useMasterKey')) === '0' ? 'per-user' : 'master-key';
+        if (mode === 'per-user' && !flags.dryRun && !flags.intoMasterKey) {
+          throw new CliError('Nextcloud uses per-user keys: importing into Coffer\'s per-user mode is not supported yet (files of users without recovery would stay unreadable). '
+            + 'Run with --dry-run to check everything, or with --into-master-key --recovery-password-from-env to import into master-key mode (see docs/MIGRATING-FROM-NEXTCLOUD.md)', EXIT.REFUSED);
+        }
+        const keys = await NcKeyRing.load(cfg, mode, {
+          masterKeyId: await src.appConfig('encryption', 'masterKeyId'),
+          recoveryKeyId: await src.appConfig('encryption', 'recoveryKeyId'),
+        }, recoveryPassword);
+        const report = await withApp(async (app) => {
+          const importer = new NextcloudImporter(app, cfg, src, keys);
+          const started = Date.now();
+          const progress = flags.output === 'plain' ? createProgress(flags.dryRun ? 'import:nextcloud (dry run)' : 'import:nextcloud', 0) : undefined;
+          try {
+            return await importer.run({
+              dryRun: !!flags.dryRun,
+              onProgress: (p) => progress?.update({ done: p.files, total: p.totalFiles, bytesDone: p.bytes, elapsedMs: Date.now() - started }),
+            });
+          } finally {
+            progress?.stop();
+          }
+        });
+        print(report, mode, !!flags.dryRun, flags.output ?? 'plain');
+        if (report.skipped.length > 0) {
+          throw new CliError(`${report.skipped.length} items were not imported (listed above)`, report.skipped.some((s) => /signature|decrypts to|longer than|HMAC/i.test(s.reason)) ? EXIT.INTEGRITY : EXIT.FAILURE);
+        }
+      } finally {
+        await db.close();
+      }
+    });
+}
+
+function print(r: ImportReport, mode: NcKeyMode, dryRun: boolean, output: 'plain' | 'json' | 'json_pretty'): void {
+  if (output !== 'plain') {
+    const { items, ...history } = r.history;
+    printData({ dryRun, encryption: mode, ...r, history: { ...history, items: items?.map((i) => ({ ...i })) } }, output);
+    return;
+  }
+  const lines = [
+    dryRun ? 'Dry run: nothing was written. The import would carry over:' : 'Imported:',
+    `  users: ${r.users}`,
+    `  groups: ${r.groups}`,
+    `  app passwords: ${r.appPasswords}`,
+    `  folders: ${r.folders}`,
+    `  files: ${r.files} (${(r.bytes / MiB).toFixed(1)} MiB${r.resumed ? `, ${r.resumed} already there from an earlier run` : ''})`,
+    `  shares: ${r.shares}`,
+    `  Nextcloud encryption: ${mode}`,
+    `  versions: ${r.history.versions}, trash items: ${r.history.trash} (${r.history.pending})`,
+  ];
+  if (r.skipped.length > 0) {
+    lines.push(`Skipped (${r.skipped.length}):`);
+    for (const s of r.skipped) lines.push(`  ${s.what}: ${s.reason}`);
+  }
+  process.stdout.write(lines.join('\n') + '\n');
+}

@@ -1,0 +1,235 @@
+import { createDecipheriv, createHash, createHmac, hkdfSync, pbkdf2Sync, privateDecrypt, constants, timingSafeEqual } from 'node:crypto';
+import { Transform, type TransformCallback } from 'node:stream';
+import { CryptoError } from '../errors.ts';
+
+/**
+ * Nextcloud's server-side encryption formats (app `encryption`, module OC_DEFAULT_MODULE), read in
+ * our own code on node:crypto: the ICrypto key-file wrapper, private keys, share keys and the
+ * signed 8192-byte blocks of encrypted files. Pure: no paths, no database. The layouts are those of
+ * Nextcloud's lib/private/Security/Crypto.php and apps/encryption/lib/Crypto/Crypt.php
+ * (docs: /work/shared/reference/nextcloud-encryption.md, the fixtures' README).
+ */
+
+/** Size of a file header and of every encrypted block. */
+export const NC_BLOCK_SIZE = 8192;
+/** Metadata per signed block: "00iv00" + IV(16) + "00sig00" + hex HMAC(64) + "xxx". */
+const SIGNED_META = 96;
+
+/** The `key:value` pairs of an `HBEGIN:…:HEND` header. */
+export type NcHeader = Map<string, string>;
+
+/** Parses a header at the start of `buf`; undefined when `buf` does not start with HBEGIN. */
+export function parseNcHeader(buf: Buffer): { header: NcHeader; length: number } | undefined {
+  if (buf.subarray(0, 6).toString('latin1') !== 'HBEGIN') return undefined;
+  const end = buf.indexOf('HEND');
+  if (end < 0 || end > NC_BLOCK_SIZE) throw new CryptoError('malformed', 'Nextcloud header without HEND in its first 8192 bytes');
+  const parts = buf.subarray(7, end).toString('latin1').split(':');
+  const header: NcHeader = new Map();
+  for (let i = 0; i + 1 < parts.length; i += 2) header.set(parts[i]!, parts[i + 1]!);
+  return { header, length: end + 4 };
+}
+
+/**
+ * Opens a key file (`*.privateKey`, `*.publicKey`, `*.shareKey`): ICrypto `hex(ct)|hex(iv)|hex(hmac)|v`
+ * under the instance `secret`, holding JSON `{"key": base64(raw)}`. Files written before that wrapper
+ * (NC < 20) are returned as they are.
+ * @throws CryptoError when the HMAC does not match (wrong secret or a modified key file)
+ */
+export function openNcKeyFile(content: Buffer, secret: string): Buffer {
+  const text = content.toString('latin1');
+  const parts = text.split('|');
+  if (parts.length < 3 || parts.length > 4 || !parts.slice(0, 3).every((p) => /^[0-9a-f]*$/i.test(p))) return content;
+  const plain = icryptoDecrypt(parts, secret);
+  let json: { key?: unknown };
+  try {
+    json = JSON.parse(plain.toString('utf8')) as { key?: unknown };
+  } catch {
+    return plain;
+  }
+  if (typeof json.key !== 'string') throw new CryptoError('malformed', 'Nextcloud key file without a key');
+  return Buffer.from(json.key, 'base64');
+}
+
+/** ICrypto::decrypt (lib/private/Security/Crypto.php), versions 1–3. */
+function icryptoDecrypt(parts: string[], password: string): Buffer {
+  const [ctHex, ivText, macHex, version] = parts as [string, string, string, string | undefined];
+  let encKey: Buffer = Buffer.from(password, 'utf8');
+  let macKey: Buffer = encKey;
+  if (version === '3') {
+    const km = Buffer.from(hkdfSync('sha512', Buffer.from(password, 'utf8'), Buffer.alloc(0), Buffer.alloc(0), 64));
+    encKey = km.subarray(0, 32);
+    macKey = km.subarray(32);
+  }
+  const iv = version !== undefined && version >= '2' ? Buffer.from(ivText, 'hex') : Buffer.from(ivText, 'latin1');
+  // calculateHMAC: key = hex(sha512(password . "a")), HMAC-SHA512 over hexCt . ivAsStored
+  const hmacKey = createHash('sha512').update(Buffer.concat([macKey, Buffer.from('a')])).digest('hex');
+  const mac = createHmac('sha512', hmacKey).update(ctHex + ivText).digest();
+  const given = Buffer.from(macHex, 'hex');
+  if (given.length !== mac.length || !timingSafeEqual(given, mac)) {
+    throw new CryptoError('tag-mismatch', 'Nextcloud key file: HMAC does not match (wrong secret, or the file was modified)');
+  }
+  // phpseclib AES::setPassword: PBKDF2-SHA1, salt "phpseclib", 1000 rounds, 128-bit key; CBC, PKCS#7
+  const key = pbkdf2Sync(encKey, 'phpseclib', 1000, 16, 'sha1');
+  try {
+    const d = createDecipheriv('aes-128-cbc', key, iv);
+    return Buffer.concat([d.update(Buffer.from(ctHex, 'hex')), d.final()]);
+  } catch (err) {
+    throw new CryptoError('wrong-key', 'Nextcloud key file cannot be decrypted', { cause: err });
+  }
+}
+
+/** PBKDF2 rounds per private-key `keyFormat` (Crypt::generatePasswordHash). */
+const KEY_FORMAT_ROUNDS: Record<string, number> = { hash2: 600_000, hash: 100_000 };
+
+/**
+ * Decrypts a raw private key (the opened `*.privateKey`): header + one signed block (version 0,
+ * position 0) under PBKDF2-SHA256(password, sha256(uid . instanceid . secret)).
+ * @returns the PEM private key
+ * @throws CryptoError for a wrong password (the block signature fails) or an unknown format
+ */
+export function decryptNcPrivateKey(raw: Buffer, password: string, uid: string, instanceId: string, secret: string): string {
+  const parsed = parseNcHeader(raw);
+  const header = parsed?.header ?? new Map<string, string>();
+  const body = parsed ? raw.subarray(parsed.length) : raw;
+  const format = header.get('keyFormat') ?? 'password';
+  const cipher = header.get('cipher') ?? 'AES-256-CFB';
+  let key: Buffer;
+  if (format === 'password') {
+    key = Buffer.from(password, 'utf8');
+  } else {
+    const rounds = KEY_FORMAT_ROUNDS[format];
+    if (rounds === undefined) throw new CryptoError('unsupported', `Nextcloud private key: unknown key format "${format}"`);
+    const salt = createHash('sha256').update(uid + instanceId + secret, 'utf8').digest();
+    key = pbkdf2Sync(Buffer.from(password, 'utf8'), salt, rounds, 32, 'sha256');
+  }
+  const binary = header.get('encoding') === 'binary';
+  const pem = decryptNcBlock(body, key, cipher, binary, '0', '0').toString('utf8');
+  if (!pem.includes('PRIVATE KEY')) throw new CryptoError('wrong-key', 'Nextcloud private key: wrong password');
+  return pem;
+}
+
+/**
+ * Opens a share key (512 bytes: the file key RSA-OAEP(SHA-1)-encrypted, NC ≥ 27).
+ * @throws CryptoError when the private key does not open it
+ */
+export function openNcShareKey(shareKey: Buffer, privateKeyPem: string): Buffer {
+  try {
+    return privateDecrypt({ key: privateKeyPem, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha1' }, shareKey);
+  } catch (err) {
+    throw new CryptoError('wrong-key', 'Nextcloud share key cannot be opened with this private key (an RC4 legacy fileKey is not supported)', { cause: err });
+  }
+}
+
+const CIPHERS: Record<string, string> = { 'AES-256-CTR': 'aes-256-ctr', 'AES-128-CTR': 'aes-128-ctr', 'AES-256-CFB': 'aes-256-cfb', 'AES-128-CFB': 'aes-128-cfb' };
+
+/** The node cipher name and key length for a Nextcloud cipher name. @throws CryptoError */
+function cipherOf(name: string): { alg: string; keyLen: number } {
+  const alg = CIPHERS[name.toUpperCase()];
+  if (!alg) throw new CryptoError('unsupported', `Nextcloud cipher "${name}" is not supported`);
+  return { alg, keyLen: alg.startsWith('aes-128') ? 16 : 32 };
+}
+
+/**
+ * Verifies and decrypts one signed block (`ct | 00iv00 IV | 00sig00 hexHMAC | xxx`). The MAC key is
+ * sha512(key . "_" . version . "_" . position . "a"); Nextcloud also still accepts the form without
+ * the underscores, so do we.
+ * @throws CryptoError "Bad signature" / malformed block
+ */
+export function decryptNcBlock(block: Buffer, key: Buffer, cipher: string, binary: boolean, version: string, position: string): Buffer {
+  if (block.length < SIGNED_META) throw new CryptoError('truncated', 'Nextcloud block too short');
+  const n = block.length;
+  if (block.subarray(n - 3).toString('latin1') !== 'xxx'
+    || block.subarray(n - 74, n - 67).toString('latin1') !== '00sig00'
+    || block.subarray(n - 96, n - 90).toString('latin1') !== '00iv00') {
+    throw new CryptoError('unsupported', 'Nextcloud block without signature (unsigned legacy blocks are not supported)');
+  }
+  const ct = block.subarray(0, n - SIGNED_META);
+  const iv = block.subarray(n - 90, n - 74);
+  const sig = block.subarray(n - 67, n - 3);
+  const ok = [`_${version}_${position}`, `${version}${position}`].some((mid) => {
+    const macKey = createHash('sha512').update(Buffer.concat([key, Buffer.from(`${mid}a`, 'latin1')])).digest();
+    const mac = Buffer.from(createHmac('sha256', macKey).update(ct).digest('hex'), 'latin1');
+    return mac.length === sig.length && timingSafeEqual(mac, sig);
+  });
+  if (!ok) throw new CryptoError('tag-mismatch', `Bad signature (block ${position}, version ${version})`);
+  const { alg, keyLen } = cipherOf(cipher);
+  const data = binary ? ct : Buffer.from(ct.toString('latin1'), 'base64');
+  const d = createDecipheriv(alg, key.subarray(0, keyLen), iv);
+  return Buffer.concat([d.update(data), d.final()]);
+}
+
+/** What a file decryptor needs besides the bytes. */
+export interface NcFileParams {
+  /** The 32-byte file key (from a share key). */
+  readonly fileKey: Buffer;
+  /** `oc_filecache.encrypted` of the entry (the write counter signed into every block). */
+  readonly version: number;
+  /** Plaintext size (`unencrypted_size`, else `size`, of oc_filecache). */
+  readonly plainSize: number;
+}
+
+/**
+ * A Transform from a Nextcloud-encrypted file (header included) to its plaintext, block by block
+ * (memory stays at one block). Checks every signature, the header's format, and that the plaintext
+ * ends exactly at `plainSize`: truncation, extension and a wrong counter all fail.
+ * Errors are CryptoErrors emitted on the stream.
+ */
+export class NcDecryptStream extends Transform {
+  readonly #p: NcFileParams;
+  #buf: Buffer = Buffer.alloc(0);
+  #header: { cipher: string; binary: boolean; unit: number } | undefined;
+  #index = 0;
+  #out = 0;
+
+  constructor(p: NcFileParams) {
+    super();
+    this.#p = p;
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    try {
+      this.#buf = this.#buf.length === 0 ? chunk : Buffer.concat([this.#buf, chunk]);
+      // keep the last full block until more arrives or the stream ends: only the final one may be short
+      while (this.#buf.length > NC_BLOCK_SIZE) {
+        this.#take(this.#buf.subarray(0, NC_BLOCK_SIZE));
+        this.#buf = this.#buf.subarray(NC_BLOCK_SIZE);
+      }
+      cb();
+    } catch (err) {
+      cb(err as Error);
+    }
+  }
+
+  override _flush(cb: TransformCallback): void {
+    try {
+      if (this.#buf.length > 0) this.#take(this.#buf);
+      if (!this.#header) throw new CryptoError('truncated', 'Nextcloud file without its header');
+      if (this.#out !== this.#p.plainSize) {
+        throw new CryptoError('size-mismatch', `Nextcloud file decrypts to ${this.#out} bytes, the database says ${this.#p.plainSize}`);
+      }
+      cb();
+    } catch (err) {
+      cb(err as Error);
+    }
+  }
+
+  #take(block: Buffer): void {
+    if (!this.#header) {
+      const parsed = parseNcHeader(block);
+      if (!parsed || block.length !== NC_BLOCK_SIZE) throw new CryptoError('truncated', 'Nextcloud file header missing or short');
+      const h = parsed.header;
+      if ((h.get('oc_encryption_module') ?? 'OC_DEFAULT_MODULE') !== 'OC_DEFAULT_MODULE') throw new CryptoError('unsupported', `Nextcloud encryption module "${h.get('oc_encryption_module')}" is not supported`);
+      if (h.get('signed') !== 'true') throw new CryptoError('unsupported', 'unsigned Nextcloud files (before NC 9) are not supported');
+      const binary = h.get('encoding') === 'binary';
+      this.#header = { cipher: h.get('cipher') ?? 'AES-256-CTR', binary, unit: binary ? 8096 : 6072 };
+      return;
+    }
+    const { unit, cipher, binary } = this.#header;
+    const i = this.#index++;
+    const pos = i === Math.floor(this.#p.plainSize / unit) ? `${i}end` : String(i);
+    const plain = decryptNcBlock(block, this.#p.fileKey, cipher, binary, String(this.#p.version), pos);
+    this.#out += plain.length;
+    if (this.#out > this.#p.plainSize) throw new CryptoError('extended', 'Nextcloud file is longer than the database says');
+    if (plain.length > 0) this.push(plain);
+  }
+}

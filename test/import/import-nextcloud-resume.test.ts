@@ -1,0 +1,81 @@
+/**
+ * Crash safety of `./occ import:nextcloud`: SIGKILL at three moments of the import, then a run to
+ * completion, gives what an uninterrupted run gives: every file once, with its id, etag and content;
+ * Coffer stays in maintenance mode until the import has completed.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import SQLite from 'better-sqlite3';
+import { OCC, ROOT } from '../cli/occ-harness.ts';
+import { basic, davUrl, installCoffer, propfind, unpack, type Coffer, type Unpacked } from './nc-fixture.ts';
+
+/** Starts the import and SIGKILLs it `ms` after its first progress line (or its start when ms < 0). */
+function importKilledAfter(coffer: Coffer, args: string[], ms: number): Promise<{ killed: boolean; code: number | null }> {
+  return new Promise((resolve, reject) => {
+    const env = { ...process.env, ...coffer.env };
+    delete env.NODE_OPTIONS;
+    delete env.NODE_TEST_CONTEXT;
+    const child = spawn(OCC, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let timer: NodeJS.Timeout | undefined;
+    const arm = (delay: number) => { timer ??= setTimeout(() => child.kill('SIGKILL'), delay); };
+    if (ms < 0) arm(-ms);
+    child.stderr.setEncoding('utf8').on('data', (d: string) => { if (ms >= 0 && /files \(/.test(d)) arm(ms); });
+    child.stdout.resume();
+    child.on('error', reject);
+    child.on('exit', (code, signal) => { clearTimeout(timer); resolve({ killed: signal === 'SIGKILL', code }); });
+  });
+}
+
+describe('import:nextcloud survives SIGKILL and continues', { timeout: 900_000 }, () => {
+  let nc: Unpacked;
+  let coffer: Coffer;
+  const args = () => ['import:nextcloud', '--nextcloud-config', nc.configPhp, '--nextcloud-data', nc.data];
+
+  before(async () => {
+    nc = unpack('master-key');
+    coffer = await installCoffer();
+  });
+  after(() => {
+    coffer?.cleanup();
+    nc?.cleanup();
+  });
+
+  test('killed while writing users and folders, twice while writing files; then completed', async () => {
+    const kills = [await importKilledAfter(coffer, args(), -2500), await importKilledAfter(coffer, args(), 0), await importKilledAfter(coffer, args(), 1500)];
+    const db = () => new SQLite(join(coffer.dir, 'config', 'coffer.db'), { readonly: true });
+    const d1 = db();
+    const maint = d1.prepare("select value from app_config where app = 'core' and key = 'maintenance'").get() as { value: string } | undefined;
+    d1.close();
+    if (kills.some((k) => k.killed)) assert.equal(maint?.value, '1', 'maintenance mode on while an import is unfinished');
+
+    const r = await coffer.occ(args());
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+
+    const d2 = db();
+    const files = d2.prepare("select fileid, owner, path, etag from nodes where kind = 'file' order by fileid").all() as { fileid: number; owner: string; path: string; etag: string }[];
+    const after = d2.prepare("select value from app_config where app = 'core' and key = 'maintenance'").get() as { value: string } | undefined;
+    d2.close();
+    assert.equal(after?.value, '0', 'maintenance mode lifted at completion');
+    assert.deepEqual(files.map((f) => `${f.fileid} ${f.owner}/${f.path} ${f.etag}`),
+      [...nc.manifest.files].sort((a, b) => a.fileid - b.fileid).map((f) => `${f.fileid} ${f.owner}/${f.path} ${f.etag}`));
+
+    const srv = await coffer.serve();
+    try {
+      for (const f of nc.manifest.files) {
+        const pw = nc.manifest.users.find((u) => u.uid === f.owner)?.password ?? nc.manifest.admin.password;
+        const g = await fetch(davUrl(srv.url, f.owner, f.path), { headers: { authorization: basic(f.owner, pw) } });
+        assert.equal(createHash('sha256').update(Buffer.from(await g.arrayBuffer())).digest('hex'), f.sha256, f.path);
+      }
+      const alice = nc.manifest.users.find((u) => u.uid === 'alice')!;
+      const root = nc.manifest.folders.find((x) => x.owner === 'alice' && x.path === 'files')!;
+      const p = await propfind(srv.url, 'alice', alice.password, '');
+      assert.equal(p.fileid, String(root.fileid));
+      assert.equal(p.etag, root.etag);
+    } finally {
+      await srv.stop();
+    }
+  });
+});
