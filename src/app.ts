@@ -49,6 +49,9 @@ import { ShareKeySync } from './sharing/share-key-sync.ts';
 import { ShareKeyedFilesService } from './sharing/share-key-moves.ts';
 import type { FilesService } from './files/files-service.ts';
 import { DbShareTopology } from './sharing/share-topology.ts';
+import { PreviewStore } from './previews/preview-store.ts';
+import { PreviewService } from './previews/preview-service.ts';
+import { Thumbnailer } from './previews/thumbnailer.ts';
 
 /**
  * Everything a Coffer process holds, built once by `openApp` (the composition root) and passed
@@ -108,6 +111,8 @@ export interface App {
   readonly passwords: PasswordService;
   /** Shared Redis connection when `config.redis` is set (throttle counters of all processes). */
   readonly redis?: RedisClient;
+  /** Previews (thumbnails) of image files, cached encrypted in the content store. */
+  readonly previews: PreviewService;
   /** Closes the database and anything else held open. */
   close(): Promise<void>;
 }
@@ -186,7 +191,12 @@ export async function openApp(config: Config, opts: OpenAppOptions = {}): Promis
   const encryption = new EncryptionService({ db, appConfig, keys, blobs: encryptedBlobs, state: encState, dataDirectory: config.datadirectory });
   const blobs: BlobStore = encryptedBlobs;
   const locks = new LockService(db);
-  const files = new ShareKeyedFilesService({ db, blobs, log, sealer: seal, checkRow: (id, codec, ctx) => encryptedBlobs.checkRow(id, codec, ctx) });
+  // Previews live in the same (encrypting) content store; released file versions take theirs along.
+  const previewStore = new PreviewStore({ db, blobs, sealer: seal, log });
+  const files = new ShareKeyedFilesService({
+    db, blobs, log, sealer: seal, checkRow: (id, codec, ctx) => encryptedBlobs.checkRow(id, codec, ctx),
+    onBlobsReleased: (ids) => previewStore.dropSources(ids),
+  });
   const uploads = new UploadService({ db, blobs, files, log, sealer: seal });
   const users = new UserService({ db, hasher: new PasswordHasher(opts.argon2) });
   // Per-user-key mode: a new app password gets its own wrapping of the (unlocked) private key, and
@@ -246,6 +256,7 @@ export async function openApp(config: Config, opts: OpenAppOptions = {}): Promis
     userDeletion: new UserDeletionService({
       db, users, auth, sessions, appPasswords, groups, shares, uploads, locks, files, keys, keySession: userKeys.session, audit,
     }),
+    previews: new PreviewService({ files, shareResolver, store: previewStore, thumbnailer: new Thumbnailer(), log }),
     redis,
     async close() { await audit.close(); await redis?.close(); await keyHolder.close(); await db.destroy(); },
   };

@@ -27,6 +27,11 @@ export interface FilesServiceDeps {
   sealer?: RowSealer;
   /** Checks a row's seal before its content is opened. @throws CryptoError (reported) when it does not match. */
   checkRow?: (blobId: string, codec: string, ctx: BlobContext) => void;
+  /**
+   * Told which content blobs (file versions) were released, after they are deleted: their cached
+   * previews go with them. Must not throw for a missing preview; a failure is logged.
+   */
+  onBlobsReleased?: (blobIds: string[]) => Promise<void>;
 }
 
 const nowSeconds = () => Math.floor(Date.now() / 1000);
@@ -57,8 +62,10 @@ export class FilesService {
   readonly #homes = new Set<string>();
   readonly #copyMove: CopyMoveService;
   readonly #checkRow: FilesServiceDeps['checkRow'];
+  readonly #onReleased: FilesServiceDeps['onBlobsReleased'];
 
   constructor(deps: FilesServiceDeps) {
+    this.#onReleased = deps.onBlobsReleased;
     this.#db = deps.db;
     this.#repo = new NodeRepository(deps.db, deps.sealer);
     this.#checkRow = deps.checkRow;
@@ -415,6 +422,9 @@ export class FilesService {
   async deleteBlobsQuietly(ids: string[]): Promise<void> {
     for (const id of ids) {
       await this.#blobs.delete(id).catch((err: unknown) => this.#log.warn({ err, blobId: id }, 'could not delete blob; garbage collection will'));
+    }
+    if (ids.length > 0 && this.#onReleased) {
+      await this.#onReleased(ids).catch((err: unknown) => this.#log.warn({ err }, 'could not delete the previews of released blobs; garbage collection will'));
     }
   }
 }

@@ -31,6 +31,8 @@ export interface CleanupReport {
   expiredLocks: number;
   /** Expired or idle web sessions ended (with their key wrappings in per-user-key mode). */
   endedSessions: number;
+  /** Cached previews of file versions that no file row references any more (rows dropped; their blobs are then orphans). */
+  orphanedPreviews: number;
   /** Blobs examined. */
   blobsScanned: number;
 }
@@ -74,7 +76,7 @@ export class GarbageCollector {
   async run(opts: CleanupOptions = {}): Promise<CleanupReport> {
     const now = opts.nowMs ?? Date.now();
     const graceMs = Math.max(0, opts.graceSeconds ?? DEFAULT_BLOB_GRACE_SECONDS) * 1000;
-    const report: CleanupReport = { orphanedBlobs: 0, tempFiles: 0, staleUploads: 0, expiredLocks: 0, endedSessions: 0, blobsScanned: 0 };
+    const report: CleanupReport = { orphanedBlobs: 0, tempFiles: 0, staleUploads: 0, expiredLocks: 0, endedSessions: 0, orphanedPreviews: 0, blobsScanned: 0 };
     const nowSec = Math.floor(now / 1000);
 
     // Uploads first: their chunk blobs become orphans collected below in the same pass.
@@ -82,6 +84,11 @@ export class GarbageCollector {
       report.staleUploads = await this.#uploads.cleanup(nowSec, opts.uploadMaxAgeSeconds ?? STALE_UPLOAD_SECONDS);
       report.expiredLocks = await this.#locks.purgeExpired(nowSec);
       report.endedSessions = (await this.#sessions?.cleanup()) ?? 0;
+      // Previews of released versions whose cleanup did not run: their rows go here, their blobs
+      // (orphans from now on) below, once past the grace period.
+      report.orphanedPreviews = Number((await this.#db.deleteFrom('previews')
+        .where(({ not, exists, selectFrom }) => not(exists(selectFrom('nodes').select('nodes.fileid').whereRef('nodes.blob_id', '=', 'previews.source_blob_id'))))
+        .executeTakeFirst()).numDeletedRows);
     }
 
     let batch: string[] = [];
@@ -92,6 +99,7 @@ export class GarbageCollector {
       const live = new Set<string>();
       for (const r of await this.#db.selectFrom('nodes').select('blob_id').where('blob_id', 'in', ids).execute()) if (r.blob_id) live.add(r.blob_id);
       for (const r of await this.#db.selectFrom('upload_chunks').select('blob_id').where('blob_id', 'in', ids).execute()) live.add(r.blob_id);
+      for (const r of await this.#db.selectFrom('previews').select('blob_id').where('blob_id', 'in', ids).execute()) live.add(r.blob_id);
       for (const id of ids) {
         if (live.has(id)) continue;
         report.orphanedBlobs++;
@@ -112,7 +120,7 @@ export class GarbageCollector {
         if (!opts.dryRun) await unlink(p).catch(() => {});
       }
     }
-    if (!opts.dryRun && (report.orphanedBlobs || report.tempFiles || report.staleUploads || report.expiredLocks)) {
+    if (!opts.dryRun && (report.orphanedBlobs || report.tempFiles || report.staleUploads || report.expiredLocks || report.orphanedPreviews)) {
       this.#log?.info({ ...report }, 'files cleanup');
     }
     return report;

@@ -15,6 +15,7 @@ import { checkZipLimits, streamZip, type ZipEntry } from './public-link-zip.ts';
 import { publicDavRoutes } from './public-link-dav.ts';
 import { pageShell } from './login-page.ts';
 import { safeRedirectTarget } from './redirect-target.ts';
+import { linkPagePreviewHandler } from './preview-routes.ts';
 
 const TOKEN_RE = /^\/(?:index\.php\/)?s\/([A-Za-z0-9]{1,64})(\/download)?\/?$/;
 
@@ -197,6 +198,8 @@ export async function handlePublicLink(req: IncomingMessage, res: ServerResponse
 
 /** Per-user keys: content served through a link is decrypted with the link's grant (its token). */
 function asLinkReader(req: IncomingMessage, res: ServerResponse, ctx: HttpContext): Promise<void> {
+  const preview = linkPagePreviewHandler(ctx.rawPath);
+  if (preview) return preview(req, res, ctx);
   const token = TOKEN_RE.exec(ctx.rawPath)?.[1];
   return token ? withReaderWhen(ctx.app.userKeys.perUserMode(), { linkToken: token }, () => handlePublicLink(req, res, ctx)) : handlePublicLink(req, res, ctx);
 }
