@@ -98,3 +98,13 @@ export async function meanColour(img: Buffer): Promise<[number, number, number]>
   const s = await sharp(img).stats();
   return [Math.round(s.channels[0]!.mean), Math.round(s.channels[1]!.mean), Math.round(s.channels[2]!.mean)];
 }
+
+/** A small picture (sky, sun, hills) in `format`, drawn from SVG by sharp: recognisable in screenshots. */
+export async function scene(width: number, height: number, format: 'jpeg' | 'png' | 'webp', sky: string, sun: string, land: string): Promise<Buffer> {
+  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 100 100" preserveAspectRatio="none">
+<defs><linearGradient id="g" x1="0" y1="0" x2="0" y2="1"><stop offset="0" stop-color="${sky}"/><stop offset="1" stop-color="#ffffff"/></linearGradient></defs>
+<rect width="100" height="100" fill="url(#g)"/><circle cx="68" cy="38" r="16" fill="${sun}"/>
+<path d="M0 75 Q25 55 50 72 T100 66 V100 H0 Z" fill="${land}"/></svg>`;
+  const img = sharp(Buffer.from(svg));
+  return format === 'jpeg' ? img.jpeg().toBuffer() : format === 'png' ? img.png().toBuffer() : img.webp().toBuffer();
+}
