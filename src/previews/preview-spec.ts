@@ -40,7 +40,7 @@ function intParam(q: URLSearchParams, name: string, dflt: number): number {
 }
 
 /** Nextcloud's booleans in query strings: `1`/`true` are true, `0`/`false`/empty are false. */
-export function boolParam(q: URLSearchParams, name: string, dflt: boolean): boolean {
+function boolParam(q: URLSearchParams, name: string, dflt: boolean): boolean {
   const v = q.get(name);
   if (v === null) return dflt;
   return v === '1' || v.toLowerCase() === 'true';

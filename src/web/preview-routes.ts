@@ -7,7 +7,7 @@ import type { HttpContext, Route } from '../http/context.ts';
 import type { FileNode } from '../files/types.ts';
 import { etagMatches, parseEtagList } from '../dav/http-util.ts';
 import { previewEtag } from '../previews/preview-service.ts';
-import { boolParam, parsePreviewSpec, type PreviewSpec } from '../previews/preview-spec.ts';
+import { parsePreviewSpec, type PreviewSpec } from '../previews/preview-spec.ts';
 import { maintenanceGuard } from '../setup/maintenance.ts';
 import type { ShareWithNode } from '../sharing/share-repository.ts';
 import { findLink, hasLinkSession, verifyLinkPassword } from './public-link-access.ts';
@@ -109,8 +109,7 @@ async function handleUserPreview(req: IncomingMessage, res: ServerResponse, ctx:
         if (!/^\d{1,15}$/.test(id)) return sendStatus(res, 400);
         node = await app.previews.nodeById(actor, Number(id));
       }
-      // forceIcon=0 asks "only if a preview is available": the same answer here (no icons are served)
-      void boolParam(ctx.query, 'forceIcon', true);
+      // forceIcon and mimeFallback need no handling: no mime icons are served, "no preview" is a 404 either way
       await sendPreview(req, res, ctx, actor, node, spec);
     });
   } catch (err) {
