@@ -3,7 +3,7 @@ import { Readable } from 'node:stream';
 import type { Db } from '../db/database.ts';
 import type { RowSealer } from '../db/row-sealer.ts';
 import { num } from '../db/schema.ts';
-import { AlreadyExistsError, CryptoError, NotFoundError } from '../errors.ts';
+import { AlreadyExistsError, CryptoError, ForbiddenError, NotFoundError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import { readAll, type BlobContext, type BlobStore, type ReaderGrant } from '../storage/blob-store.ts';
 
@@ -61,9 +61,10 @@ export class PreviewStore {
   }
 
   /**
-   * The cached preview `spec` of the version, or undefined. A row whose blob is missing or fails
-   * authentication (reported to the audit log by the store) is dropped, so that it is made again
-   * from the (verified) file.
+   * The cached preview `spec` of the version, or undefined. A row whose blob is missing, fails
+   * authentication (reported to the audit log by the store) or is not open to this reader (per-user
+   * keys: made before the file moved into a share, under keys the sharee has not) is dropped, so
+   * that it is made again from the file, read with the reader's own grant.
    * @throws database errors; CryptoError/NotFoundError when the reader's keys are unusable
    */
   async get(src: PreviewSource, spec: string, reader?: ReaderGrant): Promise<CachedPreview | undefined> {
@@ -76,7 +77,7 @@ export class PreviewStore {
       const data = await readAll(await this.#blobs.get(id, row.codec, ctx));
       return { data, mimetype: row.mimetype };
     } catch (err) {
-      if (!(err instanceof NotFoundError) && !(err instanceof CryptoError)) throw err;
+      if (!(err instanceof NotFoundError) && !(err instanceof CryptoError) && !(err instanceof ForbiddenError)) throw err;
       this.#log.warn({ err, fileId: src.fileId }, 'cached preview unreadable; dropping it');
       await this.#drop([id]);
       return undefined;

@@ -104,8 +104,21 @@ describe('previews at rest, per-user-key mode with shares and links', () => {
     const link = await share(t, ALICE, { path: '/shared', shareType: 3 });
     const l = await fetchPreview(t, `/index.php/apps/files_sharing/publicpreview/${link.token}?file=/p.jpg&x=128&y=128`, { as: null });
     assert.equal(l.status, 200, 'the link visitor');
-    for (const img of [b.body, l.body]) assert.deepEqual(filesHolding(t.dataDir, img), []);
-    const rows = await t.app.db.selectFrom('previews').selectAll().execute();
-    assert.ok(rows.length >= 2 && rows.every((r) => r.codec !== 'plain'));
+    // a preview the owner made in her own folder, then the file moved into the share: the sharee
+    // gets one too (the cached one if its keys reach the sharee, else made again)
+    const moved = await upload(t, ALICE, 'mine.jpg', await photo(90, 90, 'jpeg', [10, 10, 240]));
+    assert.equal((await fetchPreview(t, `/index.php/core/preview?fileId=${moved}&x=32&y=32`, { as: ALICE })).status, 200);
+    const mv = await t.fetch('/remote.php/dav/files/alice/mine.jpg', { method: 'MOVE', as: ALICE, headers: { Destination: `${t.url}/remote.php/dav/files/alice/shared/mine.jpg` } });
+    assert.equal(mv.status, 201);
+    const mb = await fetchPreview(t, `/index.php/core/preview?fileId=${moved}&x=32&y=32`, { as: BOB });
+    assert.equal(mb.status, 200, 'the sharee, after the move');
+    const again = await fetchPreview(t, `/index.php/core/preview?fileId=${moved}&x=32&y=32`, { as: ALICE });
+    assert.equal(again.status, 200);
+    assert.ok(again.body.equals(mb.body), 'the owner gets the same preview');
+    const rows = await t.app.db.selectFrom('previews').select('codec').where('fileid', '=', moved).execute();
+    assert.deepEqual(rows.map((r) => r.codec), ['cfe1'], 'one cached preview of it, encrypted');
+    for (const img of [b.body, l.body, mb.body]) assert.deepEqual(filesHolding(t.dataDir, img), []);
+    const all = await t.app.db.selectFrom('previews').selectAll().execute();
+    assert.ok(all.length >= 2 && all.every((r) => r.codec !== 'plain'));
   });
 });

@@ -17,11 +17,11 @@ const ALICE = { uid: 'alice', password: 'alice-password-1' };
 const BOB = { uid: 'bob', password: 'bob-password-1' };
 const CAROL = { uid: 'carol', password: 'carol-password-1' };
 
-describe('previews over HTTP (no encryption)', () => {
+for (const db of ['sqlite', 'pgsql'] as const) describe(`previews over HTTP (no encryption, ${db})`, () => {
   let t: TestInstance;
   let wide: number; // 400 × 200 red JPEG in pics/
   before(async () => {
-    t = await startTestInstance();
+    t = await startTestInstance({ db });
     for (const u of [ALICE, BOB, CAROL]) await t.addUser(u.uid, u.password);
     await t.fetch(`/remote.php/dav/files/alice/pics`, { method: 'MKCOL', as: ALICE });
     wide = await upload(t, ALICE, 'pics/wide.jpg', await photo(400, 200, 'jpeg', [200, 30, 30]));
