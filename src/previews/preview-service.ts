@@ -72,11 +72,10 @@ export class PreviewService {
    * The file `fileId` as `actor` may read it: their own, or inside a share they received with read
    * permission. Anything else is "not found" (as Nextcloud's getFirstNodeById, it does not tell
    * whether the id exists).
-   * @throws NotFoundError
+   * @throws NotFoundError; database errors
    */
   async nodeById(actor: UserActor, fileId: number): Promise<FileNode> {
-    const node = await this.#files.getById(fileId).catch(() => undefined);
-    if (!node) throw new NotFoundError(`file ${fileId} not found`);
+    const node = await this.#files.getById(fileId); // NotFoundError: the same answer as below
     if (node.owner === actor.uid) return node;
     for (const m of await this.#resolver.mountsOf(actor.uid)) {
       if (m.owner !== node.owner || !has(m.permissions, PERMISSION_READ)) continue;

@@ -5,8 +5,8 @@ export type PreviewFit = 'crop' | 'fill' | 'cover';
 
 /**
  * A normalized preview request. Sizes are rounded up to a power of two between MIN_SIDE and
- * MAX_SIDE (as Nextcloud rounds them), so that every file version has at most a few dozen cached
- * sizes however many sizes clients ask for; clients scale the answer to their box.
+ * MAX_SIDE (as Nextcloud rounds them), so that a file version has at most 147 cached previews (7
+ * widths × 7 heights × 3 fits) however many sizes clients ask for; clients scale the answer to their box.
  */
 export interface PreviewSpec {
   readonly width: number;
