@@ -56,6 +56,9 @@ import type { KeyPolicy } from './encryption/key-policy.ts';
 import { MasterKeyPolicy } from './encryption/master-key-policy.ts';
 import { PerUserKeyPolicy } from './encryption/per-user-key-policy.ts';
 import { DbShareTopology } from './sharing/share-topology.ts';
+import { PreviewStore } from './previews/preview-store.ts';
+import { PreviewService } from './previews/preview-service.ts';
+import { Thumbnailer } from './previews/thumbnailer.ts';
 
 /**
  * Everything a Coffer process holds, built once by `openApp` (the composition root) and passed
@@ -119,6 +122,8 @@ export interface App {
   readonly redis?: RedisClient;
   /** Seals of what file rows say about their blobs (for code that inserts node rows itself: the importer). */
   readonly sealer: RowSealer;
+  /** Previews (thumbnails) of image files, cached encrypted in the content store. */
+  readonly previews: PreviewService;
   /** Closes the database and anything else held open. */
   close(): Promise<void>;
 }
@@ -203,7 +208,12 @@ export async function openApp(config: Config, opts: OpenAppOptions = {}): Promis
   const groupMembers = new GroupMembers(db);
   const shareKeySync = new ShareKeySync({ shareKeys, db, groups: groupMembers, log });
   const groups = new GroupService({ db, members: groupMembers, onMembership: shareKeySync });
-  const files = new FilesService({ db, blobs, log, sealer: seal, checkRow: (id, codec, ctx) => encryptedBlobs.checkRow(id, codec, ctx), events: shareKeySync });
+  // Previews live in the same (encrypting) content store; released file versions take theirs along.
+  const previewStore = new PreviewStore({ db, blobs, sealer: seal, log });
+  const files = new FilesService({
+    db, blobs, log, sealer: seal, checkRow: (id, codec, ctx) => encryptedBlobs.checkRow(id, codec, ctx), events: shareKeySync,
+    onBlobsReleased: (ids) => previewStore.dropSources(ids),
+  });
   const uploads = new UploadService({ db, blobs, files, log, sealer: seal });
   const users = new UserService({ db, hasher: new PasswordHasher(opts.argon2) });
   const appPasswords = new AppPasswordService({ db, keys: userKeys });
@@ -250,6 +260,7 @@ export async function openApp(config: Config, opts: OpenAppOptions = {}): Promis
     userDeletion: new UserDeletionService({
       db, users, auth, sessions, appPasswords, groups, shares, uploads, locks, files, keys, keySession: userKeys.session, audit,
     }),
+    previews: new PreviewService({ files, shareResolver, store: previewStore, thumbnailer: new Thumbnailer(), log }),
     redis,
     sealer: seal,
     async close() { await audit.close(); await redis?.close(); await keyHolder.close(); await db.destroy(); },

@@ -1,6 +1,7 @@
 import type { DeadProperty, FileNode, Quota } from '../files/types.ts';
 import { escapeXml, propElement, propstat, qname, DAV_NS, NC_NS, OC_NS } from './xml-writer.ts';
 import { httpDate, ocId } from './http-util.ts';
+import { previewable } from '../previews/image-formats.ts';
 
 /** What a request runs with while rendering properties (per request, computed once). */
 export interface PropContext {
@@ -120,7 +121,7 @@ export const LIVE_PROPS: readonly LiveProp[] = [
   def(OC_NS, 'favorite', false, (n) => (n.favorite ? '1' : '0'), true),
   def(OC_NS, 'owner-id', false, (_n, pc, x) => escapeXml(x.ownerId ?? pc.ownerId)),
   def(OC_NS, 'owner-display-name', false, (_n, pc, x) => escapeXml(x.ownerId ?? pc.ownerDisplayName)),
-  def(NC_NS, 'has-preview', false, () => 'false'),
+  def(NC_NS, 'has-preview', false, (n) => (n.kind === 'file' && previewable(n.mimetype, n.size) ? 'true' : 'false')),
   def(NC_NS, 'is-encrypted', false, () => '0'),
   def(NC_NS, 'mount-type', false, (_n, _pc, x) => x.mountType ?? ''),
 ];

@@ -205,6 +205,23 @@ export interface BruteforceMarksTable {
   expires_at: Big;
 }
 
+/** Cached previews (thumbnails): blobs in the content store, bound to a file version. */
+export interface PreviewsTable {
+  /** The thumbnail's blob (derived from source_blob_id and spec, see preview-store.ts). */
+  blob_id: string;
+  fileid: number;
+  /** The file version (its content blob) the preview was made from. */
+  source_blob_id: string;
+  /** Size and fit, e.g. `256x256-crop`. */
+  spec: string;
+  codec: string;
+  size: Big;
+  mimetype: string;
+  /** RowSeal of what the row says about the blob (a plain preview is served only when it matches). */
+  seal: string;
+  created_at: Big;
+}
+
 export interface Database {
   users: UsersTable;
   user_preferences: UserPreferencesTable;
@@ -225,6 +242,7 @@ export interface Database {
   two_factor_backup_codes: TwoFactorBackupCodesTable;
   bruteforce_attempts: BruteforceAttemptsTable;
   bruteforce_marks: BruteforceMarksTable;
+  previews: PreviewsTable;
 }
 
 /** Reads a bigint column as a JS number (pg returns int8 as string). */

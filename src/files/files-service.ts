@@ -32,6 +32,11 @@ export interface FilesServiceDeps {
   checkRow?: (blobId: string, codec: string, ctx: BlobContext) => void;
   /** Told about content that landed (per-user-key sharing keeps keyrings in step); absent = nothing to tell. */
   events?: ContentEvents;
+  /**
+   * Told which content blobs (file versions) were released, after they are deleted: their cached
+   * previews go with them. Must not throw for a missing preview; a failure is logged.
+   */
+  onBlobsReleased?: (blobIds: string[]) => Promise<void>;
 }
 
 const nowSeconds = () => Math.floor(Date.now() / 1000);
@@ -63,8 +68,10 @@ export class FilesService {
   readonly #copyMove: CopyMoveService;
   readonly #checkRow: FilesServiceDeps['checkRow'];
   readonly #events: ContentEvents | undefined;
+  readonly #onReleased: FilesServiceDeps['onBlobsReleased'];
 
   constructor(deps: FilesServiceDeps) {
+    this.#onReleased = deps.onBlobsReleased;
     this.#db = deps.db;
     this.#repo = new NodeRepository(deps.db, deps.sealer);
     this.#checkRow = deps.checkRow;
@@ -436,6 +443,9 @@ export class FilesService {
   async deleteBlobsQuietly(ids: string[]): Promise<void> {
     for (const id of ids) {
       await this.#blobs.delete(id).catch((err: unknown) => this.#log.warn({ err, blobId: id }, 'could not delete blob; garbage collection will'));
+    }
+    if (ids.length > 0 && this.#onReleased) {
+      await this.#onReleased(ids).catch((err: unknown) => this.#log.warn({ err }, 'could not delete the previews of released blobs; garbage collection will'));
     }
   }
 }

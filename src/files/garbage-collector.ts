@@ -6,6 +6,7 @@ import type { LockService } from './lock-service.ts';
 import type { UploadService } from './upload-service.ts';
 import { NodeRepository } from './node-repository.ts';
 import { UploadRepository } from './upload-repository.ts';
+import { PreviewRepository } from '../previews/preview-repository.ts';
 import { STALE_UPLOAD_SECONDS } from './upload-service.ts';
 
 /** Default grace period: a blob younger than this is never collected (it may be about to be committed). */
@@ -33,6 +34,8 @@ export interface CleanupReport {
   expiredLocks: number;
   /** Expired or idle web sessions ended (with their key wrappings in per-user-key mode). */
   endedSessions: number;
+  /** Cached previews of file versions that no file row references any more (rows dropped; their blobs are then orphans). */
+  orphanedPreviews: number;
   /** Blobs examined. */
   blobsScanned: number;
 }
@@ -56,6 +59,7 @@ export class GarbageCollector {
   readonly #db: Db;
   readonly #nodes: NodeRepository;
   readonly #chunks = new UploadRepository();
+  readonly #previews: PreviewRepository;
   readonly #raw: BlobStore;
   readonly #uploads: UploadService;
   readonly #locks: LockService;
@@ -66,6 +70,7 @@ export class GarbageCollector {
     this.#sessions = deps.sessions;
     this.#db = deps.db;
     this.#nodes = new NodeRepository(deps.db);
+    this.#previews = new PreviewRepository(deps.db);
     this.#raw = deps.rawBlobs;
     this.#uploads = deps.uploads;
     this.#locks = deps.locks;
@@ -79,7 +84,7 @@ export class GarbageCollector {
   async run(opts: CleanupOptions = {}): Promise<CleanupReport> {
     const now = opts.nowMs ?? Date.now();
     const graceMs = Math.max(0, opts.graceSeconds ?? DEFAULT_BLOB_GRACE_SECONDS) * 1000;
-    const report: CleanupReport = { orphanedBlobs: 0, tempFiles: 0, staleUploads: 0, expiredLocks: 0, endedSessions: 0, blobsScanned: 0 };
+    const report: CleanupReport = { orphanedBlobs: 0, tempFiles: 0, staleUploads: 0, expiredLocks: 0, endedSessions: 0, orphanedPreviews: 0, blobsScanned: 0 };
     const nowSec = Math.floor(now / 1000);
 
     // Uploads first: their chunk blobs become orphans collected below in the same pass.
@@ -87,6 +92,11 @@ export class GarbageCollector {
       report.staleUploads = await this.#uploads.cleanup(nowSec, opts.uploadMaxAgeSeconds ?? STALE_UPLOAD_SECONDS);
       report.expiredLocks = await this.#locks.purgeExpired(nowSec);
       report.endedSessions = (await this.#sessions?.cleanup()) ?? 0;
+      // Previews of released versions whose cleanup did not run: their rows go here, their blobs
+      // (orphans from now on) below, once past the grace period.
+      const orphans = await this.#previews.orphanBlobs((ids) => this.#nodes.referencedBlobs(this.#db, ids));
+      await this.#previews.delete(orphans);
+      report.orphanedPreviews = orphans.length;
     }
 
     let batch: string[] = [];
@@ -96,8 +106,9 @@ export class GarbageCollector {
       batch = [];
       const byNodes = await this.#nodes.referencedBlobs(this.#db, ids);
       const byChunks = await this.#chunks.referencedBlobs(this.#db, ids);
+      const byPreviews = await this.#previews.referencedBlobs(ids);
       for (const id of ids) {
-        if (byNodes.has(id) || byChunks.has(id)) continue;
+        if (byNodes.has(id) || byChunks.has(id) || byPreviews.has(id)) continue;
         report.orphanedBlobs++;
         if (!opts.dryRun) await this.#raw.delete(id);
       }
@@ -116,7 +127,7 @@ export class GarbageCollector {
         if (!opts.dryRun) await unlink(p).catch(() => {});
       }
     }
-    if (!opts.dryRun && (report.orphanedBlobs || report.tempFiles || report.staleUploads || report.expiredLocks)) {
+    if (!opts.dryRun && (report.orphanedBlobs || report.tempFiles || report.staleUploads || report.expiredLocks || report.orphanedPreviews)) {
       this.#log?.info({ ...report }, 'files cleanup');
     }
     return report;

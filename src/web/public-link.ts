@@ -17,6 +17,8 @@ import { checkZipLimits, streamZip, type ZipEntry } from './public-link-zip.ts';
 import { publicDavRoutes } from './public-link-dav.ts';
 import { pageShell } from './login-page.ts';
 import { safeRedirectTarget } from './redirect-target.ts';
+import { linkPagePreviewHandler } from './preview-routes.ts';
+import { previewable } from '../previews/image-formats.ts';
 
 const TOKEN_RE = /^\/(?:index\.php\/)?s\/([A-Za-z0-9]{1,64})(\/download)?\/?$/;
 
@@ -63,6 +65,11 @@ ${error ? `<p class="msg error" role="alert">${esc(error)}</p>` : ''}
 <button class="primary" type="submit">Open</button></form>`);
 }
 
+/** The link page's preview URL of a file (the password session cookie's path covers it); `c` = etag busts the browser cache. */
+function previewUrl(token: string, node: FileNode, side: number, file?: string): string {
+  return `/s/${esc(token)}/preview?x=${side}&amp;y=${side}${file ? `&amp;file=${esc(file)}` : ''}&amp;c=${esc(encodeURIComponent(node.etag))}`;
+}
+
 async function sharePage(app: App, s: ShareWithNode): Promise<string> {
   const { node, share } = s;
   const owner = await app.users.get(share.owner).then((u) => u.displayName, () => share.owner);
@@ -73,9 +80,13 @@ async function sharePage(app: App, s: ShareWithNode): Promise<string> {
   if (!canRead) return page(name, body + '<p>This is an upload-only share: files can be dropped here with a WebDAV client.</p>');
   if (node.kind === 'dir') {
     const kids = await app.files.children(node.owner, node.path);
+    const thumb = (k: FileNode) => (k.kind === 'file' && previewable(k.mimetype, k.size)
+      ? `<img class="thumb" src="${previewUrl(share.token!, k, 64, `/${encodeURIComponent(k.name)}`)}&amp;a=0" alt="" width="32" height="32" loading="lazy">` : '');
     body += kids.length === 0 ? '<p class="muted">This folder is empty.</p>'
-      : `<ul class="file-list" aria-label="Contents">${kids.slice(0, 200).map((k) => `<li><span class="file-name ${k.kind === 'dir' ? 'dir' : 'file'}">${esc(k.name)}</span><span class="muted">${esc(humanSize(k.size))}</span></li>`).join('')}</ul>`;
+      : `<ul class="file-list" aria-label="Contents">${kids.slice(0, 200).map((k) => `<li><span class="file-name ${k.kind === 'dir' ? 'dir' : thumb(k) ? 'file has-thumb' : 'file'}">${thumb(k)}${esc(k.name)}</span><span class="muted">${esc(humanSize(k.size))}</span></li>`).join('')}</ul>`;
     if (kids.length > 200) body += `<p class="muted">… and ${kids.length - 200} more</p>`;
+  } else if (previewable(node.mimetype, node.size)) {
+    body += `<img class="share-preview" src="${previewUrl(share.token!, node, 512)}&amp;a=1" alt="Preview of ${esc(name)}">`;
   }
   body += `<a class="button-link primary" href="/s/${esc(share.token!)}/download">Download${node.kind === 'dir' ? ' (zip)' : ''}</a>`;
   return page(name, body, true);
@@ -204,11 +215,16 @@ export async function handlePublicLink(req: IncomingMessage, res: ServerResponse
   }
 }
 
+/** The link page and its download, or a preview of the link's content (`/s/<token>/preview`). */
+function publicLinkOrPreview(req: IncomingMessage, res: ServerResponse, ctx: HttpContext): Promise<void> {
+  const preview = linkPagePreviewHandler(ctx.rawPath);
+  return preview ? preview(req, res, ctx) : handlePublicLink(req, res, ctx);
+}
 /** Routes of public links: the page and download, and `/public.php/webdav`. */
 export function publicLinkRoutes(): Route[] {
   return [
-    { prefix: '/s/', handler: handlePublicLink },
-    { prefix: '/index.php/s/', handler: handlePublicLink },
+    { prefix: '/s/', handler: publicLinkOrPreview },
+    { prefix: '/index.php/s/', handler: publicLinkOrPreview },
     ...publicDavRoutes(),
   ];
 }

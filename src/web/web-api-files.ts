@@ -7,6 +7,7 @@ import type { AuthenticatedUser } from '../auth/types.ts';
 import { ConflictError, ForbiddenError, ValidationError } from '../errors.ts';
 import { baseName, joinPath, normalizePath } from '../files/paths.ts';
 import type { FileNode } from '../files/types.ts';
+import { previewable } from '../previews/image-formats.ts';
 import { assertValidMtime, parseMtime } from '../files/mtime.ts';
 import { assertPermitted, writeOp } from '../sharing/share-access.ts';
 import type { HttpContext } from '../http/context.ts';
@@ -29,6 +30,8 @@ export interface WebFileEntry {
   owner?: string;
   /** Share types the user's own node is shared with (0 user, 1 group, 3 link). */
   shareTypes?: number[];
+  /** A preview can be asked for (`/index.php/core/preview?fileId=`): an image type within the budget. */
+  hasPreview?: boolean;
 }
 
 /** Everything the files endpoints need about the call. */
@@ -47,6 +50,7 @@ export interface ApiCall {
 function entry(n: FileNode, path: string, permissions: number, uid: string, name = n.name): WebFileEntry {
   const e: WebFileEntry = { name, path, type: n.kind, size: n.size, mtime: n.mtime, mimetype: n.mimetype, etag: n.etag, fileId: n.fileId, permissions };
   if (n.owner !== uid) e.owner = n.owner;
+  if (n.kind === 'file' && previewable(n.mimetype, n.size)) e.hasPreview = true;
   return e;
 }
 

@@ -150,6 +150,8 @@ async function runConvert(target: ConvertTarget, owner: string | undefined, cmd:
       process.off('SIGTERM', onSignal);
     }
     process.stdout.write(summaryText(summary));
+    // the previews of the replaced versions (made in the old form) go now, not at the next cleanup
+    await app.previews.purgeOrphans();
     if (target === 'decrypt') {
       process.stdout.write(owner
         ? `Server-side encryption ${st.enabled ? 'stays enabled' : 'stays disabled'} for new files.\n`

@@ -8,9 +8,20 @@ import { linkClick } from '../router.ts';
 import { ShareDialog } from './share-dialog.tsx';
 import { uploadFile, type UploadProgress } from './upload.ts';
 
+/**
+ * A file's thumbnail (Nextcloud's preview URL; `c` = etag, so that a new version is fetched and an
+ * old one is cached); falls back to the file icon when the server has none (404).
+ */
+function Thumb({ entry }: { entry: Entry }) {
+  const [failed, setFailed] = useState(false);
+  if (failed) return <FileIcon />;
+  const src = `/index.php/core/preview?fileId=${entry.fileId}&x=64&y=64&a=0&c=${encodeURIComponent(entry.etag)}`;
+  return <img class="icon thumb" src={src} alt="" width={28} height={28} loading="lazy" decoding="async" onError={() => setFailed(true)} />;
+}
+
 export interface Entry {
   name: string; path: string; type: 'file' | 'dir'; size: number; mtime: number; mimetype: string; etag: string;
-  fileId: number; permissions: number; owner?: string; shareTypes?: number[];
+  fileId: number; permissions: number; owner?: string; shareTypes?: number[]; hasPreview?: boolean;
 }
 interface Listing { path: string; permissions: number; items: Entry[]; quota: { used: number; total: number | null } }
 
@@ -275,7 +286,7 @@ export function FilesPage({ dir: dirParam }: { dir: string }) {
                 <td class="col-name"><div class="name-cell">
                   {it.type === 'dir'
                     ? <a class="name" href={dirUrl(it.path)} onClick={(e) => linkClick(e, dirUrl(it.path))}><FolderIcon /><span class="name-text" title={it.name}>{it.name}</span></a>
-                    : <a class="name" href={downloadUrl(it.path)} download={it.name}><FileIcon /><span class="name-text" title={it.name}>{it.name}</span></a>}
+                    : <a class="name" href={downloadUrl(it.path)} download={it.name}>{it.hasPreview ? <Thumb entry={it} /> : <FileIcon />}<span class="name-text" title={it.name}>{it.name}</span></a>}
                   {(it.shareTypes?.length || (it.owner && dir === '')) && (
                     <span class="shared-badge" title={it.owner ? `Shared by ${it.owner}` : 'Shared'}>
                       <ShareIcon /><span>{it.owner ? `Shared by ${it.owner}` : it.shareTypes!.includes(3) ? 'Shared link' : 'Shared'}</span>
