@@ -49,6 +49,15 @@ import { ShareKeySync } from './sharing/share-key-sync.ts';
 import { ShareKeyedFilesService } from './sharing/share-key-moves.ts';
 import type { FilesService } from './files/files-service.ts';
 import { DbShareTopology } from './sharing/share-topology.ts';
+import { NodeRepository } from './files/node-repository.ts';
+import { VersionRepository } from './versions/version-repository.ts';
+import { VersionRecorder } from './versions/version-recorder.ts';
+import { VersionService } from './versions/version-service.ts';
+import { VersionExpiry } from './versions/version-expiry.ts';
+import { parseRetention } from './versions/retention-policy.ts';
+import { sharePermissions } from './versions/share-permissions.ts';
+import { TrashService } from './trash/trash-service.ts';
+import { TrashExpiry } from './trash/trash-expiry.ts';
 
 /**
  * Everything a Coffer process holds, built once by `openApp` (the composition root) and passed
@@ -106,6 +115,12 @@ export interface App {
   readonly sessions: SessionService;
   /** Every login-password change and admin reset (web, OCS, CLI): keys, caches, sessions. */
   readonly passwords: PasswordService;
+  /** Versions of files (Nextcloud's files_versions; zero copy). */
+  readonly versions: VersionService;
+  /** The trash bin (Nextcloud's files_trashbin; a delete is a metadata move). */
+  readonly trash: TrashService;
+  /** Expiry of versions and trash items under the retention obligations (background job, ./occ). */
+  readonly retention: { readonly versions: VersionExpiry; readonly trash: TrashExpiry };
   /** Shared Redis connection when `config.redis` is set (throttle counters of all processes). */
   readonly redis?: RedisClient;
   /** Closes the database and anything else held open. */
@@ -186,7 +201,10 @@ export async function openApp(config: Config, opts: OpenAppOptions = {}): Promis
   const encryption = new EncryptionService({ db, appConfig, keys, blobs: encryptedBlobs, state: encState, dataDirectory: config.datadirectory });
   const blobs: BlobStore = encryptedBlobs;
   const locks = new LockService(db);
-  const files = new ShareKeyedFilesService({ db, blobs, log, sealer: seal, checkRow: (id, codec, ctx) => encryptedBlobs.checkRow(id, codec, ctx) });
+  // Versions: an overwrite keeps the old blob as a version inside its own transaction (issue #15).
+  const versionRepo = new VersionRepository();
+  const versionRecorder = new VersionRecorder(versionRepo);
+  const files = new ShareKeyedFilesService({ db, blobs, log, sealer: seal, checkRow: (id, codec, ctx) => encryptedBlobs.checkRow(id, codec, ctx), versions: versionRecorder });
   const uploads = new UploadService({ db, blobs, files, log, sealer: seal });
   const users = new UserService({ db, hasher: new PasswordHasher(opts.argon2) });
   // Per-user-key mode: a new app password gets its own wrapping of the (unlocked) private key, and
@@ -235,7 +253,23 @@ export async function openApp(config: Config, opts: OpenAppOptions = {}): Promis
     onCreated: async (uid, token) => { await userKeys.addTokenWrapping(uid, token); },
     onEnded: (uid, hashes) => userKeys.deleteTokenWrappings(uid, hashes),
   });
+  const nodes = new NodeRepository(db, seal);
+  const versions = new VersionService({
+    db, repo: versionRepo, recorder: versionRecorder, nodes, files, blobs, log, permissions: sharePermissions(shareResolver),
+  });
+  const trash = new TrashService({ db, nodes, files, versions, log });
+  const retention = {
+    versions: new VersionExpiry({ db, nodes, versions, log, policy: parseRetention(config.versions_retention_obligation, 'versions') }),
+    trash: new TrashExpiry({
+      db, nodes, trash, log, policy: parseRetention(config.trashbin_retention_obligation, 'trashbin'),
+      configuredSize: async (uid) => {
+        const v = await users.getPreference(uid, 'files_trashbin', 'trashbin_size') ?? await appConfig.get('files_trashbin', 'trashbin_size');
+        return v === undefined || !/^-?\d+$/.test(v) ? undefined : Number(v);
+      },
+    }),
+  };
   return {
+    versions, trash, retention,
     config, log, db, dbKind: kind, appConfig, blobs, rawBlobs, files, locks, uploads, encryption, userKeys, keyHolder,
     maintenance: new MaintenanceState(appConfig),
     users, appPasswords, auth, twoFactor, throttle, deviceTokens, audit, loginFlow: redis ? new SharedLoginFlowService({ appPasswords, store: new RedisLoginFlowStore(redis) }) : new LoginFlowService({ appPasswords }),

@@ -15,6 +15,8 @@ import { handlePropfind, parsePropfind } from './propfind.ts';
 import { handleProppatch } from './proppatch.ts';
 import { handleDelete, handleMkcol, handlePatch, handlePut } from './write-handlers.ts';
 import { readBody } from './xml-reader.ts';
+import { handleVersions, VERSIONS_PREFIX } from './versions-handler.ts';
+import { handleTrashbin, TRASHBIN_PREFIX } from './trashbin-handler.ts';
 import { withReaderWhen } from '../encryption/reader-grant.ts';
 import { shareGate, toRealTarget } from './share-gate.ts';
 import { MultistatusWriter, propstat, responseWithPropstats } from './xml-writer.ts';
@@ -73,6 +75,8 @@ export async function handleDav(req: IncomingMessage, res: ServerResponse, ctx: 
       || await app.auth.authenticateBasic(req.headers.authorization, ctx.ip);
     // Per-user keys: blob reads/writes of this request use the user's grants (their seals of share keys).
     if (isUnder(rawPath, UPLOADS_PREFIX)) return await withReaderWhen(app.userKeys.perUserMode(), { uid: user.uid }, () => uploadsHandler(req, res, ctx, user));
+    if (isUnder(rawPath, VERSIONS_PREFIX)) return await withReaderWhen(app.userKeys.perUserMode(), { uid: user.uid }, () => handleVersions(req, res, ctx, user));
+    if (isUnder(rawPath, TRASHBIN_PREFIX)) return await withReaderWhen(app.userKeys.perUserMode(), { uid: user.uid }, () => handleTrashbin(req, res, ctx, user));
     const viewTarget = resolveFilesTarget(rawPath, user.uid);
     if (!viewTarget) return await handleDavRoot(req, res, ctx, user);
     const target = await toRealTarget(app, viewTarget);

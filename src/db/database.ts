@@ -14,6 +14,7 @@ import * as m004 from './migrations/004-sessions.ts';
 import * as m005 from './migrations/005-two-factor.ts';
 import * as m006 from './migrations/006-bruteforce.ts';
 import { rowSealsMigration } from './migrations/007-row-seals.ts';
+import * as m008 from './migrations/008-versions-trash.ts';
 import type { RowSealer } from './row-sealer.ts';
 
 export type Db = Kysely<Database>;
@@ -68,6 +69,7 @@ function migrations(sealer?: RowSealer): Record<string, Migration> {
     '005-two-factor': m005,
     '006-bruteforce': m006,
     '007-row-seals': rowSealsMigration(sealer),
+    '008-versions-trash': m008,
   };
 }
 

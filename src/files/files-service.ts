@@ -15,6 +15,7 @@ import { NodeRepository, newEtag, type Executor } from './node-repository.ts';
 import { baseName, normalizePath, parentPath } from './paths.ts';
 import { assertValidMtime } from './mtime.ts';
 import type { RowSealer } from '../db/row-sealer.ts';
+import type { VersionKeeper } from './version-keeper.ts';
 import type {
   CopyMoveOptions, DeadProperty, FileContent, FileNode, PropPatchOp, Quota, WriteOptions, WriteResult,
 } from './types.ts';
@@ -27,6 +28,8 @@ export interface FilesServiceDeps {
   sealer?: RowSealer;
   /** Checks a row's seal before its content is opened. @throws CryptoError (reported) when it does not match. */
   checkRow?: (blobId: string, codec: string, ctx: BlobContext) => void;
+  /** Keeps overwritten content as versions (src/versions/); absent: an overwrite deletes the old blob. */
+  versions?: VersionKeeper;
 }
 
 const nowSeconds = () => Math.floor(Date.now() / 1000);
@@ -57,11 +60,13 @@ export class FilesService {
   readonly #homes = new Set<string>();
   readonly #copyMove: CopyMoveService;
   readonly #checkRow: FilesServiceDeps['checkRow'];
+  readonly #versions: VersionKeeper | undefined;
 
   constructor(deps: FilesServiceDeps) {
     this.#db = deps.db;
     this.#repo = new NodeRepository(deps.db, deps.sealer);
     this.#checkRow = deps.checkRow;
+    this.#versions = deps.versions;
     this.#blobs = deps.blobs;
     this.#log = deps.log;
     this.#copyMove = new CopyMoveService({ db: deps.db, repo: this.#repo, blobs: deps.blobs, files: this });
@@ -227,7 +232,10 @@ export class FilesService {
           });
           if (!swapped) throw new RebindNeeded(cur.fileId);
           await this.#repo.propagate(trx, uid, p, blob.size - cur.size);
-          return { node: { ...cur, blobId: blob.id, blobCodec: blob.codec, size: blob.size, mtime, etag, checksum, mimetype }, created: false, oldBlob: cur.blobId };
+          // versions (issue #15): the old blob becomes a version in this transaction, not garbage
+          const kept = this.#versions ? await this.#versions.keep(trx, cur, nowSeconds()) : false;
+          await this.#versions?.wrote(trx, cur.fileId, opts.author ?? uid);
+          return { node: { ...cur, blobId: blob.id, blobCodec: blob.codec, size: blob.size, mtime, etag, checksum, mimetype }, created: false, oldBlob: kept ? null : cur.blobId };
         }
         const parent = checkParent(ctx.parent, p);
         const node = await this.#repo.insert(trx, {
@@ -235,6 +243,7 @@ export class FilesService {
           mtime, etag, mimetype, blobId: blob.id, blobCodec: blob.codec, checksum,
         });
         await this.#repo.propagate(trx, uid, p, blob.size, nowSeconds());
+        await this.#versions?.wrote(trx, node.fileId, opts.author ?? uid);
         return { node, created: true, oldBlob: null as string | null };
       });
       let result;

@@ -43,7 +43,8 @@ function hasTempFiles(s: BlobStore): s is BlobStore & TempCapable {
 const BATCH = 500;
 
 /**
- * Collects what crashes and abandoned clients leave behind: blobs no row references (a PUT killed
+ * Collects what crashes and abandoned clients leave behind: blobs no row references (nodes, upload
+ * chunks, versions, trashed files; a PUT killed
  * after its blob was written but before the row was committed, an old blob whose delete did not
  * happen), temp files of interrupted writes, stale chunked uploads, expired locks and expired web
  * sessions.
@@ -92,6 +93,9 @@ export class GarbageCollector {
       const live = new Set<string>();
       for (const r of await this.#db.selectFrom('nodes').select('blob_id').where('blob_id', 'in', ids).execute()) if (r.blob_id) live.add(r.blob_id);
       for (const r of await this.#db.selectFrom('upload_chunks').select('blob_id').where('blob_id', 'in', ids).execute()) live.add(r.blob_id);
+      // versions and trashed files reference their blobs too (issue #15: zero copy)
+      for (const r of await this.#db.selectFrom('file_versions').select('blob_id').where('blob_id', 'in', ids).execute()) live.add(r.blob_id);
+      for (const r of await this.#db.selectFrom('trash_nodes').select('blob_id').where('blob_id', 'in', ids).execute()) if (r.blob_id) live.add(r.blob_id);
       for (const id of ids) {
         if (live.has(id)) continue;
         report.orphanedBlobs++;

@@ -1,3 +1,4 @@
+import { userActor } from '../actor.ts';
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
@@ -127,7 +128,7 @@ async function upload(c: ApiCall): Promise<void> {
   const existing = await app.files.tryStat(r.owner, r.path);
   requirePerm(r.permissions, existing ? PERMISSION_UPDATE : PERMISSION_CREATE, existing ? 'change files' : 'create files');
   const len = req.headers['content-length'] !== undefined ? Number(req.headers['content-length']) : undefined;
-  const result = await app.files.writeFile(r.owner, r.path, req, { mtime, expectedSize: Number.isSafeInteger(len) ? len : undefined });
+  const result = await app.files.writeFile(r.owner, r.path, req, { mtime, expectedSize: Number.isSafeInteger(len) ? len : undefined, author: user.uid });
   sendJson(c.res, result.created ? 201 : 200, { created: result.created, item: entry(result.node, path, r.permissions, user.uid) });
 }
 
@@ -221,7 +222,8 @@ async function remove(c: ApiCall): Promise<void> {
     await app.shares.unshareFromSelf(user.uid, path);
   } else {
     requirePerm(r.permissions, PERMISSION_DELETE, 'delete');
-    await app.files.delete(r.owner, r.path);
+    // to the owner's trash bin (issue #15); a share recipient sees it in theirs too
+    await app.trash.moveToTrash(userActor(user.uid, user.via), r.owner, r.path);
   }
   sendJson(c.res, 200, { ok: true });
 }
