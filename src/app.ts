@@ -50,6 +50,7 @@ import { ShareKeyedFilesService } from './sharing/share-key-moves.ts';
 import type { FilesService } from './files/files-service.ts';
 import { DbShareTopology } from './sharing/share-topology.ts';
 import { NodeRepository } from './files/node-repository.ts';
+import { SYSTEM } from './actor.ts';
 import { VersionRepository } from './versions/version-repository.ts';
 import { VersionRecorder } from './versions/version-recorder.ts';
 import { VersionService } from './versions/version-service.ts';
@@ -279,6 +280,7 @@ export async function openApp(config: Config, opts: OpenAppOptions = {}): Promis
     passwords: new PasswordService({ users, userKeys, auth, sessions, audit }),
     userDeletion: new UserDeletionService({
       db, users, auth, sessions, appPasswords, groups, shares, uploads, locks, files, keys, keySession: userKeys.session, audit,
+      history: { async deleteAllOf(uid) { await trash.empty(SYSTEM, uid); await versions.cleanup(uid); } },
     }),
     redis,
     async close() { await audit.close(); await redis?.close(); await keyHolder.close(); await db.destroy(); },

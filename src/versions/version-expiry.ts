@@ -46,6 +46,20 @@ export class VersionExpiry {
 
   get policy(): RetentionPolicy { return this.#policy; }
 
+  /**
+   * Deletes `uid`'s versions older than the obligation's maximum (`./occ versions:expire`, as
+   * Nextcloud's expireOlderThanMaxForUser); nothing without a maximum.
+   */
+  async expireOlderThanMax(uid: string, now: number): Promise<ExpiryReport> {
+    if (!this.#policy.enabled || this.#policy.maxDays === null) return { expired: 0, bytes: 0 };
+    const limit = now - this.#policy.maxDays * 86_400;
+    const doomed = (await this.#versions.repo.ofOwner(this.#db, uid)).filter((v) => v.version < limit);
+    if (doomed.length === 0) return { expired: 0, bytes: 0 };
+    const blobs = await transact(this.#db, (trx) => this.#versions.repo.remove(trx, doomed.map((v) => v.id)));
+    await this.#versions.deleteBlobs(blobs);
+    return { expired: doomed.length, bytes: doomed.reduce((n, v) => n + v.size, 0) };
+  }
+
   /** Expires `uid`'s versions at time `now` (seconds). @throws database errors */
   async expireUser(uid: string, now: number): Promise<ExpiryReport> {
     if (!this.#policy.enabled) return { expired: 0, bytes: 0 };
