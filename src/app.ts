@@ -58,6 +58,8 @@ import { VersionExpiry } from './versions/version-expiry.ts';
 import { parseRetention } from './versions/retention-policy.ts';
 import { sharePermissions } from './versions/share-permissions.ts';
 import { TrashService } from './trash/trash-service.ts';
+import { TrashRepository } from './trash/trash-repository.ts';
+import { TrashRecorder } from './trash/trash-recorder.ts';
 import { TrashExpiry } from './trash/trash-expiry.ts';
 
 /**
@@ -205,7 +207,13 @@ export async function openApp(config: Config, opts: OpenAppOptions = {}): Promis
   // Versions: an overwrite keeps the old blob as a version inside its own transaction (issue #15).
   const versionRepo = new VersionRepository();
   const versionRecorder = new VersionRecorder(versionRepo);
-  const files = new ShareKeyedFilesService({ db, blobs, log, sealer: seal, checkRow: (id, codec, ctx) => encryptedBlobs.checkRow(id, codec, ctx), versions: versionRecorder });
+  // ... and a replacing COPY/MOVE puts what it replaces in the trash, as a DELETE does.
+  const nodes = new NodeRepository(db, seal);
+  const trashRepo = new TrashRepository();
+  const trashRecorder = new TrashRecorder(trashRepo, nodes);
+  const files = new ShareKeyedFilesService({
+    db, blobs, log, sealer: seal, checkRow: (id, codec, ctx) => encryptedBlobs.checkRow(id, codec, ctx), versions: versionRecorder, trash: trashRecorder,
+  });
   const uploads = new UploadService({ db, blobs, files, log, sealer: seal });
   const users = new UserService({ db, hasher: new PasswordHasher(opts.argon2) });
   // Per-user-key mode: a new app password gets its own wrapping of the (unlocked) private key, and
@@ -254,11 +262,10 @@ export async function openApp(config: Config, opts: OpenAppOptions = {}): Promis
     onCreated: async (uid, token) => { await userKeys.addTokenWrapping(uid, token); },
     onEnded: (uid, hashes) => userKeys.deleteTokenWrappings(uid, hashes),
   });
-  const nodes = new NodeRepository(db, seal);
   const versions = new VersionService({
     db, repo: versionRepo, recorder: versionRecorder, nodes, files, blobs, log, permissions: sharePermissions(shareResolver),
   });
-  const trash = new TrashService({ db, nodes, files, versions, log });
+  const trash = new TrashService({ db, repo: trashRepo, recorder: trashRecorder, nodes, files, versions, log });
   const retention = {
     versions: new VersionExpiry({ db, nodes, versions, log, policy: parseRetention(config.versions_retention_obligation, 'versions') }),
     trash: new TrashExpiry({

@@ -246,23 +246,10 @@ export interface TrashItemsTable {
 }
 
 /** The `nodes` rows of a trashed subtree, moved as they were (paths relative to the item). */
-export interface TrashNodesTable {
-  fileid: number;
+export interface TrashNodesTable extends Omit<NodesTable, 'path'> {
   item_id: number;
-  owner: string;
-  parent_id: number | null;
+  /** Relative to the trashed node ('' for the node itself). */
   rel_path: string;
-  name: string;
-  kind: 'file' | 'dir';
-  size: Big;
-  mtime: Big;
-  etag: string;
-  mimetype: string;
-  blob_id: string | null;
-  blob_codec: string | null;
-  checksum: string | null;
-  favorite: number;
-  blob_seal: string | null;
 }
 
 export interface Database {

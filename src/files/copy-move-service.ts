@@ -3,6 +3,7 @@ import { transact, type Db } from '../db/database.ts';
 import { AlreadyExistsError, ConflictError, ForbiddenError, NotFoundError, QuotaExceededError } from '../errors.ts';
 import type { BlobStore } from '../storage/blob-store.ts';
 import { newBlobId } from '../storage/local-blob-store.ts';
+import type { TrashKeeper } from './trash-keeper.ts';
 import type { FilesService } from './files-service.ts';
 import { newEtag, type Executor, type NodeRepository } from './node-repository.ts';
 import { baseName, isSameOrInside, normalizePath, parentPath } from './paths.ts';
@@ -22,6 +23,8 @@ export interface CopyMoveServiceDeps {
   blobs: BlobStore;
   /** For quota, home creation and reading content. */
   files: FilesService;
+  /** Where a replaced destination goes (the trash bin, issue #15); absent: it is deleted. */
+  trash?: TrashKeeper;
 }
 
 /** One node of a copied subtree: where it goes, and the content already written for it. */
@@ -55,12 +58,14 @@ export class CopyMoveService {
   readonly #repo: NodeRepository;
   readonly #blobs: BlobStore;
   readonly #files: FilesService;
+  readonly #trash: TrashKeeper | undefined;
 
   constructor(deps: CopyMoveServiceDeps) {
     this.#db = deps.db;
     this.#repo = deps.repo;
     this.#blobs = deps.blobs;
     this.#files = deps.files;
+    this.#trash = deps.trash;
   }
 
   /**
@@ -85,7 +90,7 @@ export class CopyMoveService {
       let blobs: string[] = [];
       if (existing) {
         if (opts.overwrite === false) throw new AlreadyExistsError(`${d} already exists`);
-        blobs = await this.#repo.deleteSubtree(trx, existing);
+        blobs = await this.#replace(trx, existing, uid);
         await this.#repo.propagate(trx, uid, d, -existing.size);
       }
       await this.#repo.relocate(trx, node, d, baseName(d), parent.fileId);
@@ -168,7 +173,7 @@ export class CopyMoveService {
         const cur = await this.#repo.byPath(trx, to.uid, d);
         if (cur) {
           if (opts.overwrite === false) throw new AlreadyExistsError(`${d} already exists`);
-          released.push(...await this.#repo.deleteSubtree(trx, cur));
+          released.push(...await this.#replace(trx, cur, from.uid));
           await this.#repo.propagate(trx, to.uid, d, -cur.size);
         }
         const parent = await this.#files.parentDir(trx, to.uid, d);
@@ -200,6 +205,16 @@ export class CopyMoveService {
       await this.#files.deleteBlobsQuietly(written);
       throw err;
     }
+  }
+
+  /**
+   * Takes a replaced destination out of the tree: to the trash (it comes back with its file ids
+   * and versions), or deleted without a trash; returns the blobs to delete.
+   */
+  async #replace(trx: Executor, node: FileNode, by: string): Promise<string[]> {
+    if (!this.#trash) return this.#repo.deleteSubtree(trx, node);
+    await this.#trash.keep(trx, node, by, nowSeconds());
+    return [];
   }
 
   /**

@@ -16,6 +16,7 @@ import { baseName, normalizePath, parentPath } from './paths.ts';
 import { assertValidMtime } from './mtime.ts';
 import type { RowSealer } from '../db/row-sealer.ts';
 import type { VersionKeeper } from './version-keeper.ts';
+import type { TrashKeeper } from './trash-keeper.ts';
 import type {
   CopyMoveOptions, DeadProperty, FileContent, FileNode, PropPatchOp, Quota, WriteOptions, WriteResult,
 } from './types.ts';
@@ -30,6 +31,8 @@ export interface FilesServiceDeps {
   checkRow?: (blobId: string, codec: string, ctx: BlobContext) => void;
   /** Keeps overwritten content as versions (src/versions/); absent: an overwrite deletes the old blob. */
   versions?: VersionKeeper;
+  /** Puts what a replacing COPY/MOVE replaces in the trash (src/trash/); absent: it is deleted. */
+  trash?: TrashKeeper;
 }
 
 const nowSeconds = () => Math.floor(Date.now() / 1000);
@@ -69,7 +72,7 @@ export class FilesService {
     this.#versions = deps.versions;
     this.#blobs = deps.blobs;
     this.#log = deps.log;
-    this.#copyMove = new CopyMoveService({ db: deps.db, repo: this.#repo, blobs: deps.blobs, files: this });
+    this.#copyMove = new CopyMoveService({ db: deps.db, repo: this.#repo, blobs: deps.blobs, files: this, trash: deps.trash });
   }
 
   /** Allocates a file id ahead of writing content bound to it (chunked uploads use it). */

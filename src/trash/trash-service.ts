@@ -8,7 +8,8 @@ import type { FileContent, FileNode } from '../files/types.ts';
 import type { Logger } from '../logger.ts';
 import type { ByteRange } from '../storage/blob-store.ts';
 import type { VersionService } from '../versions/version-service.ts';
-import { TrashRepository, type TrashItem, type TrashNode } from './trash-repository.ts';
+import type { TrashRepository, TrashItem, TrashNode } from './trash-repository.ts';
+import type { TrashRecorder } from './trash-recorder.ts';
 
 /** `<name>.d<deleted_at>`: an item's name in Nextcloud's trash API. */
 export function trashName(item: Pick<TrashItem, 'name' | 'deletedAt'>): string {
@@ -34,6 +35,9 @@ export function restoredName(name: string, n: number): string {
 
 export interface TrashServiceDeps {
   db: Db;
+  repo: TrashRepository;
+  /** What FilesService trashes through (replacing COPY/MOVE); deletes go the same way. */
+  recorder: TrashRecorder;
   nodes: NodeRepository;
   files: FilesService;
   versions: VersionService;
@@ -57,10 +61,13 @@ export class TrashService {
   readonly #versions: VersionService;
   readonly #log: Logger;
   readonly #now: () => number;
-  readonly repo = new TrashRepository();
+  readonly repo: TrashRepository;
+  readonly #recorder: TrashRecorder;
 
   constructor(deps: TrashServiceDeps) {
     this.#db = deps.db;
+    this.repo = deps.repo;
+    this.#recorder = deps.recorder;
     this.#nodes = deps.nodes;
     this.#files = deps.files;
     this.#versions = deps.versions;
@@ -81,10 +88,7 @@ export class TrashService {
     return transact(this.#db, async (trx) => {
       const node = await this.#nodes.byPath(trx, owner, p);
       if (!node) throw new NotFoundError(`${p} does not exist`);
-      const item = await this.repo.insertItem(trx, {
-        owner, fileId: node.fileId, name: node.name, originalLocation: p, deletedAt: now, deletedBy, kind: node.kind, size: node.size,
-      });
-      await this.#nodes.moveSubtreeToTrash(trx, node, item.id);
+      const item = await this.#recorder.trash(trx, node, deletedBy, now);
       await this.#nodes.propagate(trx, owner, p, -node.size, now);
       return item;
     });

@@ -238,6 +238,24 @@ for (const [mode, db] of [['plain', 'sqlite'], ['master', 'sqlite'], ['per-user'
       assert.equal((await t.app.files.stat(ALICE.uid, 'Team/plan.txt')).fileId, n.fileId);
     });
 
+    it('a MOVE or COPY onto an existing file puts the replaced file in the trash, with its id', async () => {
+      await put(t, ALICE, 'dst.txt', 'replaced by move');
+      const dst = await t.app.files.stat(ALICE.uid, 'dst.txt');
+      await put(t, ALICE, 'src.txt', 'moved here');
+      assert.equal((await call(t, ALICE, 'MOVE', `${FILES(ALICE)}/src.txt`, { headers: { Destination: `${FILES(ALICE)}/dst.txt`, Overwrite: 'T' } })).status, 204);
+      await put(t, ALICE, 'src2.txt', 'copied here');
+      const moved = await t.app.files.stat(ALICE.uid, 'dst.txt');
+      assert.equal((await call(t, ALICE, 'COPY', `${FILES(ALICE)}/src2.txt`, { headers: { Destination: `${FILES(ALICE)}/dst.txt`, Overwrite: 'T' } })).status, 204);
+      const list = responses((await propfind(t, ALICE, `${TRASH(ALICE)}/trash`, ['oc:fileid', 'nc:trashbin-filename'])).text).slice(1)
+        .filter((r) => prop(r.xml, 'nc:trashbin-filename') === 'dst.txt');
+      assert.deepEqual(list.map((r) => Number(prop(r.xml, 'oc:fileid'))).sort(), [dst.fileId, moved.fileId].sort());
+      for (const r of list) {
+        const body = (await call(t, ALICE, 'GET', r.href)).text;
+        assert.ok(['replaced by move', 'moved here'].includes(body), body);
+      }
+      assert.equal((await call(t, ALICE, 'GET', `${FILES(ALICE)}/dst.txt`)).text, 'copied here');
+    });
+
     it('capabilities announce undelete and versioning', async () => {
       const r = await t.fetch('/ocs/v2.php/cloud/capabilities?format=json', { headers: { 'OCS-APIRequest': 'true' }, as: ALICE });
       const files = (await r.json() as any).ocs.data.capabilities.files;
