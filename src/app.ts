@@ -59,6 +59,18 @@ import { DbShareTopology } from './sharing/share-topology.ts';
 import { PreviewStore } from './previews/preview-store.ts';
 import { PreviewService } from './previews/preview-service.ts';
 import { Thumbnailer } from './previews/thumbnailer.ts';
+import { NodeRepository } from './files/node-repository.ts';
+import { SYSTEM } from './actor.ts';
+import { VersionRepository } from './versions/version-repository.ts';
+import { VersionRecorder } from './versions/version-recorder.ts';
+import { VersionService } from './versions/version-service.ts';
+import { VersionExpiry } from './versions/version-expiry.ts';
+import { parseRetention } from './versions/retention-policy.ts';
+import { sharePermissions } from './versions/share-permissions.ts';
+import { TrashService } from './trash/trash-service.ts';
+import { TrashRepository } from './trash/trash-repository.ts';
+import { TrashRecorder } from './trash/trash-recorder.ts';
+import { TrashExpiry } from './trash/trash-expiry.ts';
 
 /**
  * Everything a Coffer process holds, built once by `openApp` (the composition root) and passed
@@ -118,6 +130,12 @@ export interface App {
   readonly sessions: SessionService;
   /** Every login-password change and admin reset (web, OCS, CLI): keys, caches, sessions. */
   readonly passwords: PasswordService;
+  /** Versions of files (Nextcloud's files_versions; zero copy). */
+  readonly versions: VersionService;
+  /** The trash bin (Nextcloud's files_trashbin; a delete is a metadata move). */
+  readonly trash: TrashService;
+  /** Expiry of versions and trash items under the retention obligations (background job, ./occ). */
+  readonly retention: { readonly versions: VersionExpiry; readonly trash: TrashExpiry };
   /** Shared Redis connection when `config.redis` is set (throttle counters of all processes). */
   readonly redis?: RedisClient;
   /** Seals of what file rows say about their blobs (for code that inserts node rows itself: the importer). */
@@ -210,9 +228,16 @@ export async function openApp(config: Config, opts: OpenAppOptions = {}): Promis
   const groups = new GroupService({ db, members: groupMembers, onMembership: shareKeySync });
   // Previews live in the same (encrypting) content store; released file versions take theirs along.
   const previewStore = new PreviewStore({ db, blobs, sealer: seal, log });
+  // Versions: an overwrite keeps the old blob as a version inside its own transaction ...
+  const versionRepo = new VersionRepository();
+  const versionRecorder = new VersionRecorder(versionRepo);
+  // ... and a replacing COPY/MOVE puts what it replaces in the trash, as a DELETE does.
+  const nodes = new NodeRepository(db, seal);
+  const trashRepo = new TrashRepository();
+  const trashRecorder = new TrashRecorder(trashRepo, nodes);
   const files = new FilesService({
     db, blobs, log, sealer: seal, checkRow: (id, codec, ctx) => encryptedBlobs.checkRow(id, codec, ctx), events: shareKeySync,
-    onBlobsReleased: (ids) => previewStore.dropSources(ids),
+    onBlobsReleased: (ids) => previewStore.dropSources(ids), versions: versionRecorder, trash: trashRecorder,
   });
   const uploads = new UploadService({ db, blobs, files, log, sealer: seal });
   const users = new UserService({ db, hasher: new PasswordHasher(opts.argon2) });
@@ -249,7 +274,22 @@ export async function openApp(config: Config, opts: OpenAppOptions = {}): Promis
     onCreated: async (uid, token) => { await userKeys.addTokenWrapping(uid, token); },
     onEnded: (uid, hashes) => userKeys.deleteTokenWrappings(uid, hashes),
   });
+  const versions = new VersionService({
+    db, repo: versionRepo, recorder: versionRecorder, nodes, files, blobs, log, permissions: sharePermissions(shareResolver),
+  });
+  const trash = new TrashService({ db, repo: trashRepo, recorder: trashRecorder, nodes, files, versions, log });
+  const retention = {
+    versions: new VersionExpiry({ db, nodes, versions, log, policy: parseRetention(config.versions_retention_obligation, 'versions') }),
+    trash: new TrashExpiry({
+      db, nodes, trash, log, policy: parseRetention(config.trashbin_retention_obligation, 'trashbin'),
+      configuredSize: async (uid) => {
+        const v = await users.getPreference(uid, 'files_trashbin', 'trashbin_size') ?? await appConfig.get('files_trashbin', 'trashbin_size');
+        return v === undefined || !/^-?\d+$/.test(v) ? undefined : Number(v);
+      },
+    }),
+  };
   return {
+    versions, trash, retention,
     config, log, db, dbKind: kind, appConfig, blobs, rawBlobs, files, locks, uploads, encryption, userKeys, keyPolicy, keyHolder,
     maintenance: new MaintenanceState(appConfig),
     users, appPasswords, auth, twoFactor, throttle, deviceTokens, audit, loginFlow: redis ? new SharedLoginFlowService({ appPasswords, store: new RedisLoginFlowStore(redis) }) : new LoginFlowService({ appPasswords }),
@@ -259,6 +299,7 @@ export async function openApp(config: Config, opts: OpenAppOptions = {}): Promis
     passwords: new PasswordService({ users, userKeys, auth, sessions, audit }),
     userDeletion: new UserDeletionService({
       db, users, auth, sessions, appPasswords, groups, shares, uploads, locks, files, keys, keySession: userKeys.session, audit,
+      history: { async deleteAllOf(uid) { await trash.empty(SYSTEM, uid); await versions.cleanup(uid); } },
     }),
     previews: new PreviewService({ files, shareResolver, store: previewStore, thumbnailer: new Thumbnailer(), log }),
     redis,

@@ -27,6 +27,8 @@ export interface UserDeletionDeps {
   keys: KeyManager;
   keySession: UserKeySession;
   audit: AuditLog;
+  /** Deletes the user's trash bin and versions for good (issue #15). */
+  history?: { deleteAllOf(uid: string): Promise<void> };
 }
 
 /** Who deletes: an admin through OCS or the web UI (uid, address), or the CLI (no uid). */
@@ -40,7 +42,7 @@ export interface DeletionActor {
  * Deleting a user, the one way every adapter does it. Everything of the user goes, so that a new
  * account with the same name inherits nothing: sessions, app passwords (and so any granted login
  * flow's password), group memberships, shares to and from them (links they made included) and the
- * mounts of those, pending uploads, locks on their tree, their files and blobs, their key folder
+ * mounts of those, pending uploads, locks on their tree, their trash bin and versions, their files and blobs, their key folder
  * and cached keys, preferences, and last the users row.
  *
  * The account is disabled first and its row deleted last, so a deletion that fails half-way leaves
@@ -66,6 +68,7 @@ export class UserDeletionService {
     await d.shares.deleteAllOfUser(uid);
     await d.uploads.removeAllFor(uid);
     await d.locks.removeUnder(uid, '');
+    await d.history?.deleteAllOf(uid);
     await d.files.deleteAll(uid);
     d.keySession.lock(uid);
     await d.keys.deleteUserKeys(uid);

@@ -53,6 +53,9 @@ const keyHolderSchema = z.discriminatedUnion('type', [
 ]);
 
 /** Shape of `config/config.json`, validated once at start. */
+/** A retention obligation as Nextcloud accepts it (one or two of `auto` and day counts, or `disabled`). */
+const RETENTION_SYNTAX = /^\s*(disabled|(auto|\d+)\s*(,\s*(auto|\d+)\s*)?)$/;
+
 export const configSchema = z.object({
   installed: z.boolean(),
   instanceid: z.string().regex(/^[a-z0-9]{6,32}$/),
@@ -90,6 +93,10 @@ export const configSchema = z.object({
    * Brute-force protection (docs/BRUTEFORCE.md). `allowlist`: address ranges (CIDR, IPv4/IPv6)
    * that are never throttled, as Nextcloud's brute-force whitelist.
    */
+  /** Nextcloud's `versions_retention_obligation` (src/versions/retention-policy.ts): auto, D, auto, auto, D, D1, D2, disabled. */
+  versions_retention_obligation: z.string().regex(RETENTION_SYNTAX, 'auto, "D, auto", "auto, D", "D1, D2" or disabled').default('auto'),
+  /** Nextcloud's `trashbin_retention_obligation` (same syntax; `auto` keeps 30 days, then deletes when space is needed). */
+  trashbin_retention_obligation: z.string().regex(RETENTION_SYNTAX, 'auto, "D, auto", "auto, D", "D1, D2" or disabled').default('auto'),
   bruteforce: z.object({
     allowlist: z.array(z.string().refine((s) => parseAddressRange(s) !== undefined, 'not an IPv4/IPv6 address or CIDR range')).default([]),
   }).strict().default({ allowlist: [] }),

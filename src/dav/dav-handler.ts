@@ -17,6 +17,8 @@ import { handleProppatch } from './proppatch.ts';
 import { handleDelete, handleMkcol, handlePatch, handlePut } from './write-handlers.ts';
 import { readBody } from './xml-reader.ts';
 import { userActor } from '../actor.ts';
+import { handleVersions, VERSIONS_PREFIX } from './versions-handler.ts';
+import { handleTrashbin, TRASHBIN_PREFIX } from './trashbin-handler.ts';
 import { shareGate, toRealTarget } from './share-gate.ts';
 import { MultistatusWriter, propstat, responseWithPropstats } from './xml-writer.ts';
 
@@ -75,6 +77,8 @@ export async function handleDav(req: IncomingMessage, res: ServerResponse, ctx: 
     // Every content read and write of this request acts as this user (their keys, their seals of share keys).
     const actor = userActor(user.uid, user.via);
     if (isUnder(rawPath, UPLOADS_PREFIX)) return await uploadsHandler(req, res, ctx, user, actor);
+    if (isUnder(rawPath, VERSIONS_PREFIX)) return await handleVersions(req, res, ctx, user, actor);
+    if (isUnder(rawPath, TRASHBIN_PREFIX)) return await handleTrashbin(req, res, ctx, user, actor);
     const viewTarget = resolveFilesTarget(rawPath, user.uid);
     if (!viewTarget) return await handleDavRoot(req, res, ctx, user);
     const target = await toRealTarget(app, viewTarget);

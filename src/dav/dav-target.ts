@@ -119,9 +119,19 @@ const ABSOLUTE_URL = /^([a-z][a-z0-9+.-]*):\/\/([^/?#]*)([^?#]*)/i;
  *   when it names another host; ForbiddenError (403) when it is another user's tree.
  */
 export function resolveDestination(req: IncomingMessage, authUid: string): DavTarget {
+  const target = resolveFilesTarget(destinationRawPath(req), authUid);
+  if (!target) throw new ValidationError('Destination is not in a files tree');
+  return target;
+}
+
+/**
+ * The raw (still percent-encoded) path of a `Destination` header: an absolute URL on this host, or
+ * a bare path. @throws ValidationError (400) when missing or malformed; BadGatewayError (502) for
+ * another host.
+ */
+export function destinationRawPath(req: IncomingMessage): string {
   const header = req.headers.destination;
   if (typeof header !== 'string' || header === '') throw new ValidationError('Missing Destination header');
-  let rawPath: string;
   const m = ABSOLUTE_URL.exec(header);
   if (m) {
     const scheme = m[1]!.toLowerCase();
@@ -129,15 +139,10 @@ export function resolveDestination(req: IncomingMessage, authUid: string): DavTa
     const authority = m[2]!.replace(/^[^@]*@/, '').toLowerCase();
     const host = (req.headers.host ?? '').toLowerCase();
     if (authority !== host && !sameHostDefaultPort(authority, host, scheme)) throw new BadGatewayError();
-    rawPath = m[3] || '/';
-  } else if (header.startsWith('/')) {
-    rawPath = header.split(/[?#]/, 1)[0]!;
-  } else {
-    throw new ValidationError('Destination must be an absolute URL or path');
+    return m[3] || '/';
   }
-  const target = resolveFilesTarget(rawPath, authUid);
-  if (!target) throw new ValidationError('Destination is not in a files tree');
-  return target;
+  if (header.startsWith('/')) return header.split(/[?#]/, 1)[0]!;
+  throw new ValidationError('Destination must be an absolute URL or path');
 }
 
 function sameHostDefaultPort(a: string, b: string, scheme: string): boolean {

@@ -75,7 +75,8 @@ export async function handleGet(d: DavRequest): Promise<void> {
   }
 }
 
-async function serveNode(d: DavRequest, node: FileNode): Promise<void> {
+/** Serves a looked-up file node (also a version or a trashed file, src/dav/versions-handler.ts, trashbin-handler.ts). */
+export async function serveNode(d: DavRequest, node: FileNode): Promise<void> {
   const { app, req, res } = d;
   if (node.kind === 'dir') {
     throw new DavStatusError(405, 'GET is not allowed on a folder; use PROPFIND', 'Sabre\\DAV\\Exception\\MethodNotAllowed');

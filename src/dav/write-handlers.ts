@@ -1,3 +1,4 @@
+import { userActor } from '../actor.ts';
 import { ConflictError, ForbiddenError, PreconditionFailedError, ValidationError } from '../errors.ts';
 import type { WriteOptions } from '../files/types.ts';
 import { DavStatusError } from './dav-errors.ts';
@@ -25,7 +26,7 @@ export async function handlePut(d: DavRequest): Promise<void> {
   if (target.path === '') throw new DavStatusError(405, 'Cannot PUT onto the root folder', 'Sabre\\DAV\\Exception\\MethodNotAllowed');
   if (header(req, 'content-range') !== undefined) throw new ValidationError('Content-Range is not allowed on PUT');
   const mtimeHeader = header(req, 'x-oc-mtime');
-  const opts: WriteOptions = writeOptionsFromHeaders(req);
+  const opts: WriteOptions = { ...writeOptionsFromHeaders(req), author: d.user.uid };
   const len = nonNegativeInt(header(req, 'content-length'), 'Content-Length');
   const total = nonNegativeInt(header(req, 'oc-total-length'), 'OC-Total-Length');
   const expected = len ?? total;
@@ -69,7 +70,8 @@ export async function handleDelete(d: DavRequest): Promise<void> {
   const ifMatch = parseEtagList(header(req, 'if-match'));
   if (ifMatch && !etagMatches(ifMatch, node.etag)) throw new PreconditionFailedError('If-Match does not match');
   await assertWritable(app, req, target.uid, [{ path: target.path, depth: 'infinity' }]);
-  await app.files.delete(target.uid, target.path);
+  // to the owner's trash bin (issue #15); a share recipient sees it in theirs too
+  await app.trash.moveToTrash(userActor(d.user.uid, d.user.via), target.uid, target.path);
   await removeLocksUnder(app, target.uid, target.path);
   sendEmpty(res, 204);
 }

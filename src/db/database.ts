@@ -15,6 +15,7 @@ import * as m005 from './migrations/005-two-factor.ts';
 import * as m006 from './migrations/006-bruteforce.ts';
 import { rowSealsMigration } from './migrations/007-row-seals.ts';
 import * as m008 from './migrations/008-previews.ts';
+import * as m009 from './migrations/009-versions-trash.ts';
 import type { RowSealer } from './row-sealer.ts';
 
 export type Db = Kysely<Database>;
@@ -70,6 +71,7 @@ function migrations(sealer?: RowSealer): Record<string, Migration> {
     '006-bruteforce': m006,
     '007-row-seals': rowSealsMigration(sealer),
     '008-previews': m008,
+    '009-versions-trash': m009,
   };
 }
 

@@ -222,6 +222,53 @@ export interface PreviewsTable {
   created_at: Big;
 }
 
+/** A file's previous content (versions): the blob it had, never a copy. */
+export interface FileVersionsTable {
+  id: Generated<number>;
+  fileid: number;
+  owner: string;
+  /** Seconds: the content's mtime while it was current (the version's name). */
+  version: Big;
+  blob_id: string;
+  blob_codec: string;
+  /** The row seal the file row had for this blob (RowSeal.node: file id, blob id, codec, size). */
+  blob_seal: string | null;
+  size: Big;
+  mimetype: string;
+  etag: string;
+  checksum: string | null;
+  author: string | null;
+  label: string | null;
+  created_at: Big;
+}
+
+/** Who wrote a file's current content. */
+export interface FileAuthorsTable {
+  fileid: number;
+  author: string;
+}
+
+/** One deleted file or folder in its owner's trash bin. */
+export interface TrashItemsTable {
+  id: Generated<number>;
+  owner: string;
+  fileid: number;
+  name: string;
+  /** Path in the owner's tree it was deleted from. */
+  original_location: string;
+  deleted_at: Big;
+  deleted_by: string;
+  kind: 'file' | 'dir';
+  size: Big;
+}
+
+/** The `nodes` rows of a trashed subtree, moved as they were (paths relative to the item). */
+export interface TrashNodesTable extends Omit<NodesTable, 'path'> {
+  item_id: number;
+  /** Relative to the trashed node ('' for the node itself). */
+  rel_path: string;
+}
+
 export interface Database {
   users: UsersTable;
   user_preferences: UserPreferencesTable;
@@ -243,6 +290,10 @@ export interface Database {
   bruteforce_attempts: BruteforceAttemptsTable;
   bruteforce_marks: BruteforceMarksTable;
   previews: PreviewsTable;
+  file_versions: FileVersionsTable;
+  file_authors: FileAuthorsTable;
+  trash_items: TrashItemsTable;
+  trash_nodes: TrashNodesTable;
 }
 
 /** Reads a bigint column as a JS number (pg returns int8 as string). */

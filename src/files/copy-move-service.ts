@@ -5,6 +5,7 @@ import type { Actor } from '../actor.ts';
 import type { BlobStore } from '../storage/blob-store.ts';
 import type { ContentEvents } from './content-events.ts';
 import { newBlobId } from '../storage/blob-id.ts';
+import type { TrashKeeper } from './trash-keeper.ts';
 import type { FilesService } from './files-service.ts';
 import { newEtag, type Executor, type NodeRepository } from './node-repository.ts';
 import { PropertyRepository } from './property-repository.ts';
@@ -27,6 +28,8 @@ export interface CopyMoveServiceDeps {
   files: FilesService;
   /** Told where content arrived (see ContentEvents); absent = nothing to tell. */
   events?: ContentEvents;
+  /** Where a replaced destination goes (the trash bin, issue #15); absent: it is deleted. */
+  trash?: TrashKeeper;
 }
 
 /** One node of a copied subtree: where it goes, and the content already written for it. */
@@ -62,6 +65,7 @@ export class CopyMoveService {
   readonly #blobs: BlobStore;
   readonly #files: FilesService;
   readonly #events: ContentEvents | undefined;
+  readonly #trash: TrashKeeper | undefined;
 
   constructor(deps: CopyMoveServiceDeps) {
     this.#db = deps.db;
@@ -69,6 +73,7 @@ export class CopyMoveService {
     this.#blobs = deps.blobs;
     this.#files = deps.files;
     this.#events = deps.events;
+    this.#trash = deps.trash;
   }
 
   /**
@@ -109,7 +114,7 @@ export class CopyMoveService {
       let blobs: string[] = [];
       if (existing) {
         if (opts.overwrite === false) throw new AlreadyExistsError(`${d} already exists`);
-        blobs = await this.#repo.deleteSubtree(trx, existing);
+        blobs = await this.#replace(trx, existing, uid);
         await this.#repo.propagate(trx, uid, d, -existing.size);
       }
       await this.#repo.relocate(trx, node, d, baseName(d), parent.fileId);
@@ -192,7 +197,7 @@ export class CopyMoveService {
         const cur = await this.#repo.byPath(trx, to.uid, d);
         if (cur) {
           if (opts.overwrite === false) throw new AlreadyExistsError(`${d} already exists`);
-          released.push(...await this.#repo.deleteSubtree(trx, cur));
+          released.push(...await this.#replace(trx, cur, from.uid));
           await this.#repo.propagate(trx, to.uid, d, -cur.size);
         }
         const parent = await this.#files.parentDir(trx, to.uid, d);
@@ -224,6 +229,16 @@ export class CopyMoveService {
       await this.#files.deleteBlobsQuietly(written);
       throw err;
     }
+  }
+
+  /**
+   * Takes a replaced destination out of the tree: to the trash (it comes back with its file ids
+   * and versions), or deleted without a trash; returns the blobs to delete.
+   */
+  async #replace(trx: Executor, node: FileNode, by: string): Promise<string[]> {
+    if (!this.#trash) return this.#repo.deleteSubtree(trx, node);
+    await this.#trash.keep(trx, node, by, nowSeconds());
+    return [];
   }
 
   /**

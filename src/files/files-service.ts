@@ -18,6 +18,8 @@ import { PropertyRepository } from './property-repository.ts';
 import { baseName, normalizePath, parentPath } from './paths.ts';
 import { assertValidMtime } from './mtime.ts';
 import type { RowSealer } from '../db/row-sealer.ts';
+import type { VersionKeeper } from './version-keeper.ts';
+import type { TrashKeeper } from './trash-keeper.ts';
 import type {
   CopyMoveOptions, DeadProperty, FileContent, FileNode, PropPatchOp, Quota, WriteOptions, WriteResult,
 } from './types.ts';
@@ -37,6 +39,10 @@ export interface FilesServiceDeps {
    * previews go with them. Must not throw for a missing preview; a failure is logged.
    */
   onBlobsReleased?: (blobIds: string[]) => Promise<void>;
+  /** Keeps overwritten content as versions (src/versions/); absent: an overwrite deletes the old blob. */
+  versions?: VersionKeeper;
+  /** Puts what a replacing COPY/MOVE replaces in the trash (src/trash/); absent: it is deleted. */
+  trash?: TrashKeeper;
 }
 
 const nowSeconds = () => Math.floor(Date.now() / 1000);
@@ -69,16 +75,18 @@ export class FilesService {
   readonly #checkRow: FilesServiceDeps['checkRow'];
   readonly #events: ContentEvents | undefined;
   readonly #onReleased: FilesServiceDeps['onBlobsReleased'];
+  readonly #versions: VersionKeeper | undefined;
 
   constructor(deps: FilesServiceDeps) {
     this.#onReleased = deps.onBlobsReleased;
     this.#db = deps.db;
     this.#repo = new NodeRepository(deps.db, deps.sealer);
     this.#checkRow = deps.checkRow;
+    this.#versions = deps.versions;
     this.#blobs = deps.blobs;
     this.#log = deps.log;
     this.#events = deps.events;
-    this.#copyMove = new CopyMoveService({ db: deps.db, repo: this.#repo, blobs: deps.blobs, files: this, events: deps.events });
+    this.#copyMove = new CopyMoveService({ db: deps.db, repo: this.#repo, blobs: deps.blobs, files: this, events: deps.events, trash: deps.trash });
   }
 
   /** The user's root folder, created on first use. */
@@ -239,7 +247,10 @@ export class FilesService {
           });
           if (!swapped) throw new RebindNeeded(cur.fileId);
           await this.#repo.propagate(trx, uid, p, blob.size - cur.size);
-          return { node: { ...cur, blobId: blob.id, blobCodec: blob.codec, size: blob.size, mtime, etag, checksum, mimetype }, created: false, oldBlob: cur.blobId };
+          // versions (issue #15): the old blob becomes a version in this transaction, not garbage
+          const kept = this.#versions ? await this.#versions.keep(trx, cur, nowSeconds()) : false;
+          await this.#versions?.wrote(trx, cur.fileId, opts.author ?? uid);
+          return { node: { ...cur, blobId: blob.id, blobCodec: blob.codec, size: blob.size, mtime, etag, checksum, mimetype }, created: false, oldBlob: kept ? null : cur.blobId };
         }
         const parent = checkParent(ctx.parent, p);
         const node = await this.#repo.insert(trx, {
@@ -247,6 +258,7 @@ export class FilesService {
           mtime, etag, mimetype, blobId: blob.id, blobCodec: blob.codec, checksum,
         });
         await this.#repo.propagate(trx, uid, p, blob.size, nowSeconds());
+        await this.#versions?.wrote(trx, node.fileId, opts.author ?? uid);
         return { node, created: true, oldBlob: null as string | null };
       });
       let result;

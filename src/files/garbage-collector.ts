@@ -7,6 +7,8 @@ import type { UploadService } from './upload-service.ts';
 import { NodeRepository } from './node-repository.ts';
 import { UploadRepository } from './upload-repository.ts';
 import { PreviewRepository } from '../previews/preview-repository.ts';
+import { VersionRepository } from '../versions/version-repository.ts';
+import { TrashRepository } from '../trash/trash-repository.ts';
 import { STALE_UPLOAD_SECONDS } from './upload-service.ts';
 
 /** Default grace period: a blob younger than this is never collected (it may be about to be committed). */
@@ -48,7 +50,8 @@ function hasTempFiles(s: BlobStore): s is BlobStore & TempCapable {
 const BATCH = 500;
 
 /**
- * Collects what crashes and abandoned clients leave behind: blobs no row references (a PUT killed
+ * Collects what crashes and abandoned clients leave behind: blobs no row references (nodes, upload
+ * chunks, versions, trashed files; a PUT killed
  * after its blob was written but before the row was committed, an old blob whose delete did not
  * happen), temp files of interrupted writes, stale chunked uploads, expired locks and expired web
  * sessions.
@@ -60,6 +63,8 @@ export class GarbageCollector {
   readonly #nodes: NodeRepository;
   readonly #chunks = new UploadRepository();
   readonly #previews: PreviewRepository;
+  readonly #versions = new VersionRepository();
+  readonly #trash = new TrashRepository();
   readonly #raw: BlobStore;
   readonly #uploads: UploadService;
   readonly #locks: LockService;
@@ -107,8 +112,11 @@ export class GarbageCollector {
       const byNodes = await this.#nodes.referencedBlobs(this.#db, ids);
       const byChunks = await this.#chunks.referencedBlobs(this.#db, ids);
       const byPreviews = await this.#previews.referencedBlobs(ids);
+      // versions and trashed files reference their blobs too (zero copy)
+      const byVersions = await this.#versions.referenced(this.#db, ids);
+      const byTrash = await this.#trash.referenced(this.#db, ids);
       for (const id of ids) {
-        if (byNodes.has(id) || byChunks.has(id) || byPreviews.has(id)) continue;
+        if (byNodes.has(id) || byChunks.has(id) || byPreviews.has(id) || byVersions.has(id) || byTrash.has(id)) continue;
         report.orphanedBlobs++;
         if (!opts.dryRun) await this.#raw.delete(id);
       }

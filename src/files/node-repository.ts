@@ -405,6 +405,50 @@ export class NodeRepository {
       where owner = ${owner} and kind = 'dir'`.execute(ex);
   }
 
+  /**
+   * Trash bin (issue #15): moves `node` and its subtree from `nodes` into `trash_nodes` under trash
+   * item `itemId`, paths made relative to `node` ('' for itself). Two statements whatever the
+   * subtree's size; file ids, blobs and row seals stay as they were (no content is touched).
+   */
+  async moveSubtreeToTrash(ex: Executor, node: FileNode, itemId: number): Promise<void> {
+    const { lo, hi } = subtreeBounds(node.path);
+    const cut = node.path.length + 2;
+    await sql`insert into trash_nodes (fileid, item_id, owner, parent_id, rel_path, name, kind, size, mtime, etag, mimetype, blob_id, blob_codec, checksum, favorite, blob_seal)
+      select fileid, ${itemId}, owner, parent_id, case when fileid = ${node.fileId} then '' else substr(path, ${cut}) end,
+        name, kind, size, mtime, etag, mimetype, blob_id, blob_codec, checksum, favorite, blob_seal
+      from nodes where owner = ${node.owner} and (fileid = ${node.fileId} or (path >= ${lo} and path < ${hi}))`.execute(ex);
+    await ex.deleteFrom('nodes').where('owner', '=', node.owner).where('path', '>=', lo).where('path', '<', hi).execute();
+    await ex.deleteFrom('nodes').where('fileid', '=', node.fileId).execute();
+  }
+
+  /**
+   * Trash bin: moves the trashed node at `relPath` of item `itemId` (and what is below it) back into
+   * `nodes` as `dstPath` (named `dstName`, under `dstParentId`), with the file ids it had.
+   */
+  async restoreSubtreeFromTrash(ex: Executor, itemId: number, relPath: string, owner: string, dstPath: string, dstName: string, dstParentId: number): Promise<void> {
+    const { lo, hi } = subtreeBounds(relPath);
+    const below = relPath === ''
+      ? sql`rel_path <> ''`
+      : sql`rel_path >= ${lo} and rel_path < ${hi}`;
+    const newPath = relPath === ''
+      ? sql`${dstPath} || '/' || rel_path`
+      : sql`${dstPath} || substr(rel_path, ${relPath.length + 1})`;
+    await sql`insert into nodes (fileid, owner, parent_id, path, name, kind, size, mtime, etag, mimetype, blob_id, blob_codec, checksum, favorite, blob_seal)
+      select fileid, ${owner}, case when rel_path = ${relPath} then ${dstParentId} else parent_id end,
+        case when rel_path = ${relPath} then ${dstPath} else ${newPath} end,
+        case when rel_path = ${relPath} then ${dstName} else name end,
+        kind, size, mtime, etag, mimetype, blob_id, blob_codec, checksum, favorite, blob_seal
+      from trash_nodes where item_id = ${itemId} and (rel_path = ${relPath} or (${below}))`.execute(ex);
+    await sql`delete from trash_nodes where item_id = ${itemId} and (rel_path = ${relPath} or (${below}))`.execute(ex);
+  }
+
+  /** Deletes the dead properties of `fileIds` (files deleted for good from the trash). */
+  async deleteProperties(ex: Executor, fileIds: number[]): Promise<void> {
+    for (let i = 0; i < fileIds.length; i += 500) {
+      await ex.deleteFrom('properties').where('fileid', 'in', fileIds.slice(i, i + 500)).execute();
+    }
+  }
+
   async userQuota(ex: Executor, uid: string): Promise<number | null> {
     const row = await ex.selectFrom('users').select('quota').where('uid', '=', uid).executeTakeFirst();
     return row?.quota === null || row?.quota === undefined ? null : num(row.quota);

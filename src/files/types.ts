@@ -38,6 +38,8 @@ export interface WriteOptions {
   /** Expected content length: a shorter or longer body is refused and nothing changes. */
   expectedSize?: number;
   mimetype?: string;
+  /** Who wrote the content (a share recipient writing into the owner's tree); default the owner. */
+  author?: string;
 }
 
 export interface WriteResult {

@@ -1,6 +1,7 @@
 import type { App } from '../app.ts';
 import { GarbageCollector, type CleanupReport } from '../files/garbage-collector.ts';
 import { DbLease } from './db-lease.ts';
+import { runRetention } from '../versions/retention-run.ts';
 
 export interface BackgroundJobsOptions {
   /** Minutes between cleanup runs (default 15). */
@@ -20,7 +21,8 @@ export interface BackgroundJobs {
 
 /**
  * Starts the periodic maintenance inside `./occ serve`: the same work as `./occ files:cleanup`
- * (orphaned blobs, temp files, stale uploads, expired locks) every N minutes. With several server
+ * (orphaned blobs, temp files, stale uploads, expired locks) and the expiry of versions and trash
+ * items every N minutes. With several server
  * processes on one database only one runs each round (a lease in app config, see DbLease).
  * Errors are logged, never thrown: the next round retries.
  */
@@ -37,6 +39,8 @@ export function startBackgroundJobs(app: App, opts: BackgroundJobsOptions = {}):
         // held for most of an interval: a second process skips this round even after we finish
         if (!(await lease.acquire(intervalMs - Math.min(intervalMs / 2, 30_000)))) return undefined;
         const report = await gc.run();
+        // versions and trash items past their retention (Nextcloud's ExpireVersions/ExpireTrash jobs)
+        await runRetention(app, Math.floor(Date.now() / 1000)).catch((err: unknown) => app.log.error({ err }, 'versions and trash expiry failed'));
         opts.onRun?.(report);
         return report;
       } catch (err) {

@@ -26,8 +26,11 @@ export function capabilities(): Record<string, unknown> {
       files: {
         bigfilechunking: true,
         blacklisted_files: ['.htaccess'],
-        undelete: false,
-        versioning: false,
+        // versions and the trash bin (issue #15): clients show their UI
+        undelete: true,
+        versioning: true,
+        version_labeling: true,
+        version_deletion: true,
       },
       checksums: {
         supportedTypes: ['SHA1'],

@@ -130,7 +130,7 @@ async function upload(c: ApiCall): Promise<void> {
   const existing = await app.files.tryStat(r.owner, r.path);
   assertPermitted(r, writeOp(existing));
   const len = req.headers['content-length'] !== undefined ? Number(req.headers['content-length']) : undefined;
-  const result = await app.files.writeFile(c.actor, r.owner, r.path, req, { mtime, expectedSize: Number.isSafeInteger(len) ? len : undefined });
+  const result = await app.files.writeFile(c.actor, r.owner, r.path, req, { mtime, expectedSize: Number.isSafeInteger(len) ? len : undefined, author: user.uid });
   sendJson(c.res, result.created ? 201 : 200, { created: result.created, item: entry(result.node, path, r.permissions, user.uid) });
 }
 
@@ -224,7 +224,8 @@ async function remove(c: ApiCall): Promise<void> {
     await app.shares.unshareFromSelf(user.uid, path);
   } else {
     assertPermitted(r, 'delete');
-    await app.files.delete(r.owner, r.path);
+    // to the owner's trash bin; a share recipient sees it in theirs too
+    await app.trash.moveToTrash(c.actor, r.owner, r.path);
   }
   sendJson(c.res, 200, { ok: true });
 }

@@ -69,6 +69,9 @@ export async function unreferencedBlobs(app: App): Promise<string[]> {
   const live = new Set<string>();
   for (const r of await app.db.selectFrom('nodes').select('blob_id').where('blob_id', 'is not', null).execute()) live.add(r.blob_id!);
   for (const r of await app.db.selectFrom('upload_chunks').select('blob_id').execute()) live.add(r.blob_id);
+  // versions and trashed files hold their blobs too (issue #15)
+  for (const r of await app.db.selectFrom('file_versions').select('blob_id').execute()) live.add(r.blob_id);
+  for (const r of await app.db.selectFrom('trash_nodes').select('blob_id').where('blob_id', 'is not', null).execute()) live.add(r.blob_id!);
   const out: string[] = [];
   for await (const b of app.rawBlobs.list()) if (!live.has(b.blobId)) out.push(b.blobId);
   return out;

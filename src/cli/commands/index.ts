@@ -26,6 +26,8 @@ import * as groupMembers from './group-members.command.ts';
 import * as groupDelete from './group-delete.command.ts';
 import * as groupList from './group-list.command.ts';
 import * as filesCleanup from './files-cleanup.command.ts';
+import * as versions from './versions.command.ts';
+import * as trashbin from './trashbin.command.ts';
 import * as logAudit from './log-audit.command.ts';
 import * as storageTest from './storage-test.command.ts';
 import * as securityBruteforce from './security-bruteforce.command.ts';
@@ -78,6 +80,8 @@ export const COMMAND_MODULES: readonly CommandModule[] = [
   encryptionKeyHolder,
   // reliability
   filesCleanup,
+  versions,
+  trashbin,
   logAudit,
   // scale-out
   storageTest,

@@ -1,0 +1,59 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { DavStatusError } from './dav-errors.ts';
+import { sendEmpty } from './dav-request.ts';
+import { XML_BODY_BYTES } from '../http/limits.ts';
+import { drain, parseDepth } from './http-util.ts';
+import type { PropRequest } from './properties.ts';
+import { parsePropfind } from './propfind.ts';
+import { readBody } from './xml-reader.ts';
+import { DAV_NS, MultistatusWriter, propElement, propstat, responseWithPropstats } from './xml-writer.ts';
+
+/** A property of a virtual resource (versions, trash items): its inner XML, already escaped. */
+export interface VirtualProp {
+  readonly ns: string;
+  readonly local: string;
+  readonly inner: string;
+}
+
+/**
+ * The `<d:response>` of a virtual resource: allprop gives every property, a `prop` request those
+ * asked for (200) and 404 for the others, propname the names.
+ */
+export function virtualResponse(href: string, props: readonly VirtualProp[], req: PropRequest): string {
+  if (req.kind === 'propname') return responseWithPropstats(href, propstat(props.map((p) => propElement(p.ns, p.local, '')).join(''), 200));
+  if (req.kind === 'allprop') return responseWithPropstats(href, propstat(props.map((p) => propElement(p.ns, p.local, p.inner)).join(''), 200));
+  const byKey = new Map(props.map((p) => [`{${p.ns}}${p.local}`, p]));
+  let found = '';
+  let missing = '';
+  for (const n of req.names) {
+    const p = byKey.get(`{${n.ns}}${n.local}`);
+    if (p) found += propElement(p.ns, p.local, p.inner);
+    else missing += propElement(n.ns, n.local, '');
+  }
+  return responseWithPropstats(href, (found ? propstat(found, 200) : '') + (missing ? propstat(missing, 404) : '') || propstat('', 200));
+}
+
+/** `<d:resourcetype>` inner XML of a collection. */
+export const COLLECTION = '<d:collection/>';
+
+const ALLOW_COLLECTION = 'OPTIONS, PROPFIND';
+
+/** OPTIONS and PROPFIND of a fixed collection listing `children` (hrefs); other methods 405. */
+export async function virtualCollection(req: IncomingMessage, res: ServerResponse, href: string, children: string[]): Promise<void> {
+  const method = req.method ?? '';
+  if (method === 'OPTIONS') { drain(req); return sendEmpty(res, 200, { Allow: ALLOW_COLLECTION, DAV: '1, 3' }); }
+  if (method !== 'PROPFIND') { drain(req); throw methodNotAllowed(method, ALLOW_COLLECTION); }
+  const depth = parseDepth(req) ?? 1;
+  const request = parsePropfind(await readBody(req, XML_BODY_BYTES));
+  const col = [{ ns: DAV_NS, local: 'resourcetype', inner: COLLECTION }];
+  const w = new MultistatusWriter(res);
+  w.start();
+  await w.write(virtualResponse(href, col, request));
+  if (depth !== 0) for (const c of children) await w.write(virtualResponse(c, col, request));
+  w.end();
+}
+
+/** 405 with the methods the resource allows. */
+export function methodNotAllowed(method: string, allow: string): DavStatusError {
+  return new DavStatusError(405, `${method} is not allowed here`, 'Sabre\\DAV\\Exception\\MethodNotAllowed', '', { Allow: allow });
+}

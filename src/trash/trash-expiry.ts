@@ -1,0 +1,69 @@
+import type { Db } from '../db/database.ts';
+import type { NodeRepository } from '../files/node-repository.ts';
+import type { Logger } from '../logger.ts';
+import { isExpired, type RetentionPolicy } from '../versions/retention-policy.ts';
+import { availableSpace, type ExpiryReport } from '../versions/version-expiry.ts';
+import type { TrashService } from './trash-service.ts';
+
+/**
+ * Expires trash items as Nextcloud's Trashbin::expire does: while the trash is over the space it
+ * may take (the `trashbin_size` set with `./occ trashbin:size`, else half of the owner's free
+ * quota), the oldest items the obligation lets go when space is needed go first; then every item
+ * older than the obligation's maximum.
+ */
+export class TrashExpiry {
+  readonly #db: Db;
+  readonly #nodes: NodeRepository;
+  readonly #trash: TrashService;
+  readonly #policy: RetentionPolicy;
+  readonly #log: Logger;
+  readonly #configuredSize: (uid: string) => Promise<number | undefined>;
+
+  constructor(deps: { db: Db; nodes: NodeRepository; trash: TrashService; policy: RetentionPolicy; log: Logger; configuredSize: (uid: string) => Promise<number | undefined> }) {
+    this.#db = deps.db;
+    this.#nodes = deps.nodes;
+    this.#trash = deps.trash;
+    this.#policy = deps.policy;
+    this.#log = deps.log;
+    this.#configuredSize = deps.configuredSize;
+  }
+
+  get policy(): RetentionPolicy { return this.#policy; }
+
+  /** Expires `uid`'s trash at time `now` (seconds). @throws database errors */
+  async expireUser(uid: string, now: number): Promise<ExpiryReport> {
+    if (!this.#policy.enabled) return { expired: 0, bytes: 0 };
+    const items = await this.#trash.repo.ofOwner(this.#db, uid); // oldest first
+    if (items.length === 0) return { expired: 0, bytes: 0 };
+    const held = items.reduce((n, i) => n + i.size, 0);
+    const configured = await this.#configuredSize(uid);
+    let space: number;
+    if (configured !== undefined && configured >= 0) space = configured - held;
+    else {
+      const quota = await this.#nodes.userQuota(this.#db, uid);
+      const root = await this.#nodes.byPath(this.#db, uid, '');
+      space = availableSpace(quota, root?.size ?? 0, held);
+    }
+    let expired = 0;
+    let bytes = 0;
+    const gone = new Set<number>();
+    for (const item of items) {
+      if (space >= 0) break;
+      if (!isExpired(this.#policy, item.deletedAt, now, true)) continue;
+      await this.#trash.purgeItem(item);
+      gone.add(item.id);
+      space += item.size;
+      expired++;
+      bytes += item.size;
+    }
+    for (const item of items) {
+      if (gone.has(item.id)) continue;
+      if (!isExpired(this.#policy, item.deletedAt, now)) break; // oldest first: the rest are younger
+      await this.#trash.purgeItem(item);
+      expired++;
+      bytes += item.size;
+    }
+    if (expired) this.#log.info({ uid, expired, bytes }, 'trash bin expired');
+    return { expired, bytes };
+  }
+}

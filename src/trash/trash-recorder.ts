@@ -1,0 +1,32 @@
+import type { Executor, NodeRepository } from '../files/node-repository.ts';
+import type { TrashKeeper } from '../files/trash-keeper.ts';
+import type { FileNode } from '../files/types.ts';
+import type { TrashItem, TrashRepository } from './trash-repository.ts';
+
+/**
+ * Moves a node to the trash inside a given transaction: a trash item row, then the node's rows
+ * moved to `trash_nodes` (NodeRepository.moveSubtreeToTrash). The caller adjusts the sizes of the
+ * folders above. Built before FilesService (which takes it whole, for replacing COPY/MOVE).
+ */
+export class TrashRecorder implements TrashKeeper {
+  readonly #repo: TrashRepository;
+  readonly #nodes: NodeRepository;
+
+  constructor(repo: TrashRepository, nodes: NodeRepository) {
+    this.#repo = repo;
+    this.#nodes = nodes;
+  }
+
+  async keep(ex: Executor, node: FileNode, deletedBy: string, now: number): Promise<void> {
+    await this.trash(ex, node, deletedBy, now);
+  }
+
+  /** As keep, returning the item. */
+  async trash(ex: Executor, node: FileNode, deletedBy: string, now: number): Promise<TrashItem> {
+    const item = await this.#repo.insertItem(ex, {
+      owner: node.owner, fileId: node.fileId, name: node.name, originalLocation: node.path, deletedAt: now, deletedBy, kind: node.kind, size: node.size,
+    });
+    await this.#nodes.moveSubtreeToTrash(ex, node, item.id);
+    return item;
+  }
+}

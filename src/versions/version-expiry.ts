@@ -1,0 +1,105 @@
+import type { Db } from '../db/database.ts';
+import { transact } from '../db/database.ts';
+import type { NodeRepository } from '../files/node-repository.ts';
+import type { Logger } from '../logger.ts';
+import { autoThinning, isExpired, MAX_SHARE_OF_FREE_SPACE, shouldAutoExpire, type RetentionPolicy } from './retention-policy.ts';
+import type { FileVersion } from './version-repository.ts';
+import type { VersionService } from './version-service.ts';
+
+export interface ExpiryReport {
+  /** Items deleted. */
+  readonly expired: number;
+  /** Plaintext bytes they held. */
+  readonly bytes: number;
+}
+
+/**
+ * Space the versions (or the trash) of a user may still take, as Nextcloud computes it: half of
+ * the user's free quota minus what they hold already (negative: over); without a quota, no limit.
+ */
+export function availableSpace(quota: number | null, used: number, held: number): number {
+  if (quota === null) return Number.POSITIVE_INFINITY;
+  const free = quota - used;
+  return free > 0 ? free * MAX_SHARE_OF_FREE_SPACE - held : free - held;
+}
+
+/**
+ * Expires versions as Nextcloud's Storage::expire does, for all of a user's files at once:
+ * the automatic thinning (when the obligation has an `auto` side), then what the obligation lets
+ * go (anytime when space is needed, if allowed), then, still over the space versions may take,
+ * the oldest versions except the two newest.
+ */
+export class VersionExpiry {
+  readonly #db: Db;
+  readonly #nodes: NodeRepository;
+  readonly #versions: VersionService;
+  readonly #policy: RetentionPolicy;
+  readonly #log: Logger;
+
+  constructor(deps: { db: Db; nodes: NodeRepository; versions: VersionService; policy: RetentionPolicy; log: Logger }) {
+    this.#db = deps.db;
+    this.#nodes = deps.nodes;
+    this.#versions = deps.versions;
+    this.#policy = deps.policy;
+    this.#log = deps.log;
+  }
+
+  get policy(): RetentionPolicy { return this.#policy; }
+
+  /**
+   * Deletes `uid`'s versions older than the obligation's maximum (`./occ versions:expire`, as
+   * Nextcloud's expireOlderThanMaxForUser); nothing without a maximum.
+   */
+  async expireOlderThanMax(uid: string, now: number): Promise<ExpiryReport> {
+    if (!this.#policy.enabled || this.#policy.maxDays === null) return { expired: 0, bytes: 0 };
+    const limit = now - this.#policy.maxDays * 86_400;
+    const doomed = (await this.#versions.repo.ofOwner(this.#db, uid)).filter((v) => v.version < limit);
+    if (doomed.length === 0) return { expired: 0, bytes: 0 };
+    const blobs = await transact(this.#db, (trx) => this.#versions.repo.remove(trx, doomed.map((v) => v.id)));
+    await this.#versions.deleteBlobs(blobs);
+    return { expired: doomed.length, bytes: doomed.reduce((n, v) => n + v.size, 0) };
+  }
+
+  /** Expires `uid`'s versions at time `now` (seconds). @throws database errors */
+  async expireUser(uid: string, now: number): Promise<ExpiryReport> {
+    if (!this.#policy.enabled) return { expired: 0, bytes: 0 };
+    const all = await this.#versions.repo.ofOwner(this.#db, uid);
+    if (all.length === 0) return { expired: 0, bytes: 0 };
+    const quota = await this.#nodes.userQuota(this.#db, uid);
+    const root = await this.#nodes.byPath(this.#db, uid, '');
+    const held = all.reduce((n, v) => n + v.size, 0);
+    let space = availableSpace(quota, root?.size ?? 0, held);
+
+    const doomed = new Map<number, FileVersion>();
+    const byFile = new Map<number, FileVersion[]>();
+    for (const v of all) {
+      const list = byFile.get(v.fileId) ?? [];
+      list.push(v);
+      byFile.set(v.fileId, list);
+    }
+    const exceeded = space <= 0;
+    for (const list of byFile.values()) {
+      list.sort((a, b) => b.version - a.version);
+      if (shouldAutoExpire(this.#policy)) {
+        for (const i of autoThinning(list.map((v) => v.version), now)) doomed.set(list[i]!.id, list[i]!);
+      }
+      for (const v of list) if (isExpired(this.#policy, v.version, now, exceeded)) doomed.set(v.id, v);
+    }
+    for (const v of doomed.values()) space += v.size;
+    // Still over: the oldest go first, but the two newest versions stay (Nextcloud's rule).
+    if (space < 0) {
+      const rest = all.filter((v) => !doomed.has(v.id)).sort((a, b) => a.version - b.version || a.id - b.id);
+      for (let i = 0; i < rest.length - 2 && space < 0; i++) {
+        doomed.set(rest[i]!.id, rest[i]!);
+        space += rest[i]!.size;
+      }
+    }
+    if (doomed.size === 0) return { expired: 0, bytes: 0 };
+    const ids = [...doomed.keys()];
+    const blobs = await transact(this.#db, (trx) => this.#versions.repo.remove(trx, ids));
+    await this.#versions.deleteBlobs(blobs);
+    const bytes = [...doomed.values()].reduce((n, v) => n + v.size, 0);
+    this.#log.info({ uid, expired: ids.length, bytes }, 'versions expired');
+    return { expired: ids.length, bytes };
+  }
+}

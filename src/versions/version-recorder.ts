@@ -1,0 +1,30 @@
+import type { Executor } from '../files/node-repository.ts';
+import type { VersionKeeper } from '../files/version-keeper.ts';
+import type { FileNode } from '../files/types.ts';
+import type { VersionRepository } from './version-repository.ts';
+
+/**
+ * FilesService's VersionKeeper: inside the write's transaction, the overwritten blob becomes a
+ * version row (the same blob and the row seal the file row had: zero copy), and the writer is
+ * recorded as the author of the new content. Built before FilesService (which takes it whole);
+ * VersionService builds on the same repository.
+ */
+export class VersionRecorder implements VersionKeeper {
+  readonly #repo: VersionRepository;
+
+  constructor(repo: VersionRepository) { this.#repo = repo; }
+
+  async keep(ex: Executor, before: FileNode, now: number): Promise<boolean> {
+    if (!before.blobId || before.kind !== 'file') return false;
+    await this.#repo.insert(ex, {
+      fileId: before.fileId, owner: before.owner, version: before.mtime, blobId: before.blobId, blobCodec: before.blobCodec ?? 'plain',
+      blobSeal: before.blobSeal ?? null, size: before.size, mimetype: before.mimetype, etag: before.etag, checksum: before.checksum,
+      label: null, createdAt: now,
+    });
+    return true;
+  }
+
+  wrote(ex: Executor, fileId: number, author: string): Promise<void> {
+    return this.#repo.setAuthor(ex, fileId, author);
+  }
+}

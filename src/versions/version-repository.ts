@@ -1,0 +1,124 @@
+import { sql } from 'kysely';
+import type { Executor } from '../files/node-repository.ts';
+import { num } from '../db/schema.ts';
+
+/** One kept version of a file: the blob the file had, with what its row said about it. */
+export interface FileVersion {
+  readonly id: number;
+  readonly fileId: number;
+  readonly owner: string;
+  /** Seconds: the content's mtime while it was current; the version's name in the DAV API. */
+  readonly version: number;
+  readonly blobId: string;
+  readonly blobCodec: string;
+  readonly blobSeal: string | null;
+  readonly size: number;
+  readonly mimetype: string;
+  readonly etag: string;
+  readonly checksum: string | null;
+  readonly author: string | null;
+  readonly label: string | null;
+  /** Seconds: when it became a version. */
+  readonly createdAt: number;
+}
+
+function toVersion(r: Record<string, unknown>): FileVersion {
+  return {
+    id: num(r.id as number), fileId: num(r.fileid as number), owner: r.owner as string, version: num(r.version as number),
+    blobId: r.blob_id as string, blobCodec: r.blob_codec as string, blobSeal: (r.blob_seal ?? null) as string | null,
+    size: num(r.size as number), mimetype: r.mimetype as string, etag: r.etag as string, checksum: (r.checksum ?? null) as string | null,
+    author: (r.author ?? null) as string | null, label: (r.label ?? null) as string | null, createdAt: num(r.created_at as number),
+  };
+}
+
+/** The queries on `file_versions` and `file_authors`. Every method takes the executor to use. */
+export class VersionRepository {
+  /**
+   * Inserts a version. Its name is `version` or, when that second is taken for this file (two
+   * overwrites within a second), the next free second: a version is never replaced by another.
+   */
+  async insert(ex: Executor, v: Omit<FileVersion, 'id' | 'author'>): Promise<FileVersion> {
+    const taken = new Set((await ex.selectFrom('file_versions').select('version')
+      .where('fileid', '=', v.fileId).where('version', '>=', v.version).execute()).map((r) => num(r.version)));
+    let name = v.version;
+    while (taken.has(name)) name++;
+    const author = (await ex.selectFrom('file_authors').select('author').where('fileid', '=', v.fileId).executeTakeFirst())?.author ?? null;
+    const row = await ex.insertInto('file_versions').values({
+      fileid: v.fileId, owner: v.owner, version: name, blob_id: v.blobId, blob_codec: v.blobCodec, blob_seal: v.blobSeal,
+      size: v.size, mimetype: v.mimetype, etag: v.etag, checksum: v.checksum, author, label: v.label, created_at: v.createdAt,
+    }).returning('id').executeTakeFirstOrThrow();
+    return { ...v, id: num(row.id), version: name, author };
+  }
+
+  async setAuthor(ex: Executor, fileId: number, author: string): Promise<void> {
+    await ex.insertInto('file_authors').values({ fileid: fileId, author })
+      .onConflict((oc) => oc.column('fileid').doUpdateSet({ author })).execute();
+  }
+
+  async authorOf(ex: Executor, fileId: number): Promise<string | null> {
+    return (await ex.selectFrom('file_authors').select('author').where('fileid', '=', fileId).executeTakeFirst())?.author ?? null;
+  }
+
+  /** A file's versions, newest first. */
+  async list(ex: Executor, fileId: number): Promise<FileVersion[]> {
+    return (await ex.selectFrom('file_versions').selectAll().where('fileid', '=', fileId).orderBy('version', 'desc').execute()).map(toVersion);
+  }
+
+  async get(ex: Executor, fileId: number, version: number): Promise<FileVersion | undefined> {
+    const r = await ex.selectFrom('file_versions').selectAll().where('fileid', '=', fileId).where('version', '=', version).executeTakeFirst();
+    return r ? toVersion(r) : undefined;
+  }
+
+  /** Every version of `owner`'s files, newest first (expiry). */
+  async ofOwner(ex: Executor, owner: string): Promise<FileVersion[]> {
+    return (await ex.selectFrom('file_versions').selectAll().where('owner', '=', owner).orderBy('version', 'desc').orderBy('id', 'desc').execute()).map(toVersion);
+  }
+
+  /** Owners that have versions. */
+  async owners(ex: Executor): Promise<string[]> {
+    return (await ex.selectFrom('file_versions').select('owner').distinct().orderBy('owner').execute()).map((r) => r.owner);
+  }
+
+  /** Bytes the versions of `owner` hold, and how many there are. */
+  async usage(ex: Executor, owner: string): Promise<{ count: number; bytes: number }> {
+    const r = await ex.selectFrom('file_versions')
+      .select((eb) => [eb.fn.countAll<number | string>().as('n'), sql<number | string | null>`sum(size)`.as('bytes')])
+      .where('owner', '=', owner).executeTakeFirstOrThrow();
+    return { count: num(r.n), bytes: num(r.bytes) };
+  }
+
+  async setLabel(ex: Executor, id: number, label: string | null): Promise<void> {
+    await ex.updateTable('file_versions').set({ label }).where('id', '=', id).execute();
+  }
+
+  /** Deletes versions by id; returns their blob ids. */
+  async remove(ex: Executor, ids: number[]): Promise<string[]> {
+    const blobs: string[] = [];
+    for (let i = 0; i < ids.length; i += 500) {
+      const part = ids.slice(i, i + 500);
+      blobs.push(...(await ex.selectFrom('file_versions').select('blob_id').where('id', 'in', part).execute()).map((r) => r.blob_id));
+      await ex.deleteFrom('file_versions').where('id', 'in', part).execute();
+    }
+    return blobs;
+  }
+
+  /** Deletes every version (and the author record) of `fileIds`; returns the versions' blob ids. */
+  async removeForFiles(ex: Executor, fileIds: number[]): Promise<string[]> {
+    const blobs: string[] = [];
+    for (let i = 0; i < fileIds.length; i += 500) {
+      const part = fileIds.slice(i, i + 500);
+      blobs.push(...(await ex.selectFrom('file_versions').select('blob_id').where('fileid', 'in', part).execute()).map((r) => r.blob_id));
+      await ex.deleteFrom('file_versions').where('fileid', 'in', part).execute();
+      await ex.deleteFrom('file_authors').where('fileid', 'in', part).execute();
+    }
+    return blobs;
+  }
+
+  /** Of `blobIds`, those a version references (garbage collection keeps them). */
+  async referenced(ex: Executor, blobIds: string[]): Promise<Set<string>> {
+    const out = new Set<string>();
+    if (blobIds.length === 0) return out;
+    for (const r of await ex.selectFrom('file_versions').select('blob_id').where('blob_id', 'in', blobIds).execute()) out.add(r.blob_id);
+    return out;
+  }
+}
