@@ -3,6 +3,7 @@ import { authenticateSession } from '../web/session-auth.ts';
 import type { AuthenticatedUser } from '../auth/types.ts';
 import type { HttpContext, Route } from '../http/context.ts';
 import { maintenanceGuard } from '../setup/maintenance.ts';
+import { BULK_PATH, handleBulkUpload } from './bulk-upload.ts';
 import { handleCopyMove } from './copy-move.ts';
 import { DavStatusError, sendDavError } from './dav-errors.ts';
 import type { DavRequest } from './dav-request.ts';
@@ -72,6 +73,7 @@ export async function handleDav(req: IncomingMessage, res: ServerResponse, ctx: 
     const user = (!req.headers.authorization && await authenticateSession(app, req))
       || await app.auth.authenticateBasic(req.headers.authorization, ctx.ip);
     // Per-user keys: blob reads/writes of this request use the user's grants (their seals of share keys).
+    if (rawPath === BULK_PATH) return await withReaderWhen(app.userKeys.perUserMode(), { uid: user.uid }, () => handleBulkUpload(req, res, ctx, user));
     if (isUnder(rawPath, UPLOADS_PREFIX)) return await withReaderWhen(app.userKeys.perUserMode(), { uid: user.uid }, () => uploadsHandler(req, res, ctx, user));
     const viewTarget = resolveFilesTarget(rawPath, user.uid);
     if (!viewTarget) return await handleDavRoot(req, res, ctx, user);

@@ -2,8 +2,8 @@ import { COMPAT_VERSION, COMPAT_VERSION_STRING } from '../setup/version.ts';
 
 /**
  * The `cloud/capabilities` data: the set the Nextcloud desktop client 3.7 needs (see the protocol
- * reference §1.2). Deliberately absent: `dav.bulkupload` (no /remote.php/dav/bulk) and
- * `files.locking` (no Nextcloud-style file locking API).
+ * reference §1.2), and `dav.bulkupload` (POST /remote.php/dav/bulk, src/dav/bulk-upload.ts).
+ * Deliberately absent: `files.locking` (no Nextcloud-style file locking API).
  */
 export function capabilities(): Record<string, unknown> {
   return {
@@ -22,6 +22,7 @@ export function capabilities(): Record<string, unknown> {
       },
       dav: {
         chunking: '1.0',
+        bulkupload: '1.0',
       },
       files: {
         bigfilechunking: true,
