@@ -49,6 +49,9 @@ import { ShareKeySync } from './sharing/share-key-sync.ts';
 import { ShareKeyedFilesService } from './sharing/share-key-moves.ts';
 import type { FilesService } from './files/files-service.ts';
 import { DbShareTopology } from './sharing/share-topology.ts';
+import { InProcessChangeBus, type ChangeBus } from './push/change-bus.ts';
+import { ChangeAudience } from './push/change-audience.ts';
+import { MemoryPreAuthTokens, RedisPreAuthTokens, type PreAuthTokens } from './push/pre-auth-tokens.ts';
 
 /**
  * Everything a Coffer process holds, built once by `openApp` (the composition root) and passed
@@ -108,6 +111,10 @@ export interface App {
   readonly passwords: PasswordService;
   /** Shared Redis connection when `config.redis` is set (throttle counters of all processes). */
   readonly redis?: RedisClient;
+  /** Committed tree changes for push notifications: in process, or Redis pub/sub in scale-out. */
+  readonly changeBus: ChangeBus;
+  /** notify_push pre-authentication tokens (in memory, or in Redis in scale-out). */
+  readonly preAuth: PreAuthTokens;
   /** Closes the database and anything else held open. */
   close(): Promise<void>;
 }
@@ -186,7 +193,16 @@ export async function openApp(config: Config, opts: OpenAppOptions = {}): Promis
   const encryption = new EncryptionService({ db, appConfig, keys, blobs: encryptedBlobs, state: encState, dataDirectory: config.datadirectory });
   const blobs: BlobStore = encryptedBlobs;
   const locks = new LockService(db);
-  const files = new ShareKeyedFilesService({ db, blobs, log, sealer: seal, checkRow: (id, codec, ctx) => encryptedBlobs.checkRow(id, codec, ctx) });
+  // Several server processes: brute-force counters in Redis (connects lazily on first use).
+  // ioredis is loaded only when configured (it costs ~0.1 s of every ./occ start otherwise).
+  // Without Redis they live in the database, where ./occ security:bruteforce:* sees them too.
+  const redis = config.redis ? new (await import('./redis/redis-client.ts')).RedisClient(config.redis, { instanceId: config.instanceid }) : undefined;
+  // Push: every committed change goes to the users who see it, through the bus every process hears.
+  const changeBus: ChangeBus = redis ? new (await import('./push/redis-change-bus.ts')).RedisChangeBus(redis, log) : new InProcessChangeBus();
+  const groups = new GroupService({ db });
+  const shareRepo = new ShareRepository(db);
+  const changes = new ChangeAudience({ shares: shareRepo, groups, bus: changeBus, log });
+  const files = new ShareKeyedFilesService({ db, blobs, log, sealer: seal, checkRow: (id, codec, ctx) => encryptedBlobs.checkRow(id, codec, ctx), changes });
   const uploads = new UploadService({ db, blobs, files, log, sealer: seal });
   const users = new UserService({ db, hasher: new PasswordHasher(opts.argon2) });
   // Per-user-key mode: a new app password gets its own wrapping of the (unlocked) private key, and
@@ -198,10 +214,6 @@ export async function openApp(config: Config, opts: OpenAppOptions = {}): Promis
       return r;
     }
   })({ db, onRevoke: (uid, hashes) => userKeys.deleteTokenWrappings(uid, hashes) });
-  // Several server processes: brute-force counters in Redis (connects lazily on first use).
-  // ioredis is loaded only when configured (it costs ~0.1 s of every ./occ start otherwise).
-  // Without Redis they live in the database, where ./occ security:bruteforce:* sees them too.
-  const redis = config.redis ? new (await import('./redis/redis-client.ts')).RedisClient(config.redis, { instanceId: config.instanceid }) : undefined;
   const deviceTokens = new DeviceTokens(config.secret);
   const throttle = new Throttler(redis ? new RedisThrottleStore(redis) : new DbThrottleStore(db),
     { allowlist: config.bruteforce.allowlist, ...opts.throttle }, { devices: deviceTokens });
@@ -221,8 +233,6 @@ export async function openApp(config: Config, opts: OpenAppOptions = {}): Promis
     await userKeys.onLogin(uid, via, secret);
     if (!wasUnlocked && userKeys.session.get(uid)) await shareKeySync.onUnlocked(uid);
   } });
-  const groups = new GroupService({ db });
-  const shareRepo = new ShareRepository(db);
   const shareResolver = new ShareResolver({ repo: shareRepo, files });
   const shareKeySync = new ShareKeySync({ shareKeys, db, groups, rootResolver: (owner) => encryptedBlobs.rootResolver({ fileId: 0, owner }), log });
   groups.setMembershipHook((gid, uid, added) => (added ? shareKeySync.afterMemberAdded(gid, uid) : shareKeySync.afterMemberRemoved(gid, uid)));
@@ -246,7 +256,7 @@ export async function openApp(config: Config, opts: OpenAppOptions = {}): Promis
     userDeletion: new UserDeletionService({
       db, users, auth, sessions, appPasswords, groups, shares, uploads, locks, files, keys, keySession: userKeys.session, audit,
     }),
-    redis,
-    async close() { await audit.close(); await redis?.close(); await keyHolder.close(); await db.destroy(); },
+    redis, changeBus, preAuth: redis ? new RedisPreAuthTokens(redis) : new MemoryPreAuthTokens(),
+    async close() { await changeBus.close(); await audit.close(); await redis?.close(); await keyHolder.close(); await db.destroy(); },
   };
 }

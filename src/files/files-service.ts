@@ -15,6 +15,7 @@ import { NodeRepository, newEtag, type Executor } from './node-repository.ts';
 import { baseName, normalizePath, parentPath } from './paths.ts';
 import { assertValidMtime } from './mtime.ts';
 import type { RowSealer } from '../db/row-sealer.ts';
+import type { TreeChangeSink } from './tree-changes.ts';
 import type {
   CopyMoveOptions, DeadProperty, FileContent, FileNode, PropPatchOp, Quota, WriteOptions, WriteResult,
 } from './types.ts';
@@ -27,6 +28,8 @@ export interface FilesServiceDeps {
   sealer?: RowSealer;
   /** Checks a row's seal before its content is opened. @throws CryptoError (reported) when it does not match. */
   checkRow?: (blobId: string, codec: string, ctx: BlobContext) => void;
+  /** Told of every committed change (push notifications); absent in unit tests. */
+  changes?: TreeChangeSink;
 }
 
 const nowSeconds = () => Math.floor(Date.now() / 1000);
@@ -57,9 +60,11 @@ export class FilesService {
   readonly #homes = new Set<string>();
   readonly #copyMove: CopyMoveService;
   readonly #checkRow: FilesServiceDeps['checkRow'];
+  readonly #changes: TreeChangeSink | undefined;
 
   constructor(deps: FilesServiceDeps) {
     this.#db = deps.db;
+    this.#changes = deps.changes;
     this.#repo = new NodeRepository(deps.db, deps.sealer);
     this.#checkRow = deps.checkRow;
     this.#blobs = deps.blobs;
@@ -144,7 +149,7 @@ export class FilesService {
     await this.ensureHome(uid);
     const fileId = await this.#repo.allocateFileId();
     const now = nowSeconds();
-    return transact(this.#db, async (trx) => {
+    const made = await transact(this.#db, async (trx) => {
       if (await this.#repo.byPath(trx, uid, p)) throw new AlreadyExistsError(`${p} already exists`);
       const parent = await this.parentDir(trx, uid, p);
       const node = await this.#repo.insert(trx, {
@@ -154,6 +159,13 @@ export class FilesService {
       await this.#repo.propagate(trx, uid, p, 0, now);
       return node;
     });
+    this.#changed(uid, p, made.fileId);
+    return made;
+  }
+
+  /** Reports a committed change to the sink (push notifications). */
+  #changed(owner: string, path: string, fileId?: number): void {
+    this.#changes?.changed(fileId === undefined ? { owner, path } : { owner, path, fileId });
   }
 
   /**
@@ -261,6 +273,7 @@ export class FilesService {
         }
       }
       if (result.oldBlob) await this.deleteBlobsQuietly([result.oldBlob]);
+      this.#changed(uid, p, result.node.fileId);
       return { node: result.node, created: result.created };
     } catch (err) {
       await this.#blobs.delete(blob.id).catch(() => {});
@@ -290,13 +303,14 @@ export class FilesService {
   async delete(uid: string, path: string): Promise<void> {
     const p = normalizePath(path);
     if (p === '') throw new ForbiddenError('the root folder cannot be deleted');
-    const blobs = await transact(this.#db, async (trx) => {
+    const { blobs, fileId } = await transact(this.#db, async (trx) => {
       const node = await this.#repo.byPath(trx, uid, p);
       if (!node) throw new NotFoundError(`${p} does not exist`);
       const ids = await this.#repo.deleteSubtree(trx, node);
       await this.#repo.propagate(trx, uid, p, -node.size, nowSeconds());
-      return ids;
+      return { blobs: ids, fileId: node.fileId };
     });
+    this.#changed(uid, p, fileId);
     await this.deleteBlobsQuietly(blobs);
   }
 
@@ -312,12 +326,12 @@ export class FilesService {
 
   /** Moves/renames within `uid`'s tree; file ids survive. @throws see CopyMoveService.move. */
   move(uid: string, src: string, dst: string, opts: CopyMoveOptions = {}): Promise<WriteResult> {
-    return this.#copyMove.move({ uid, path: src }, { uid, path: dst }, opts);
+    return this.#move({ uid, path: src }, { uid, path: dst }, opts);
   }
 
   /** Copies within `uid`'s tree (new file ids; checksums and dead properties come along). @throws see CopyMoveService.copy. */
   copy(uid: string, src: string, dst: string, opts: CopyMoveOptions = {}): Promise<WriteResult> {
-    return this.#copyMove.copy({ uid, path: src }, { uid, path: dst }, opts);
+    return this.#copy({ uid, path: src }, { uid, path: dst }, opts);
   }
 
   /**
@@ -325,12 +339,26 @@ export class FilesService {
    * @throws see CopyMoveService.move.
    */
   moveBetween(from: TreeRef, to: TreeRef, opts: CopyMoveOptions = {}): Promise<WriteResult> {
-    return this.#copyMove.move(from, to, opts);
+    return this.#move(from, to, opts);
   }
 
   /** Copies between two trees (or within one). @throws see CopyMoveService.copy. */
   copyBetween(from: TreeRef, to: TreeRef, opts: CopyMoveOptions = {}): Promise<WriteResult> {
-    return this.#copyMove.copy(from, to, opts);
+    return this.#copy(from, to, opts);
+  }
+
+  async #move(from: TreeRef, to: TreeRef, opts: CopyMoveOptions): Promise<WriteResult> {
+    const r = await this.#copyMove.move(from, to, opts);
+    // the source's parent lost it (whoever sees only the source's side learns of it too)
+    this.#changed(from.uid, normalizePath(from.path), r.node.fileId);
+    this.#changed(to.uid, r.node.path, r.node.fileId);
+    return r;
+  }
+
+  async #copy(from: TreeRef, to: TreeRef, opts: CopyMoveOptions): Promise<WriteResult> {
+    const r = await this.#copyMove.copy(from, to, opts);
+    this.#changed(to.uid, r.node.path, r.node.fileId);
+    return r;
   }
 
   /** Sets a node's mtime (PROPPATCH lastmodified). @throws NotFoundError; ValidationError out of bounds */
@@ -342,6 +370,7 @@ export class FilesService {
       await trx.updateTable('nodes').set({ mtime, etag }).where('fileid', '=', node.fileId).execute();
       await this.#repo.propagate(trx, uid, node.path, 0);
     });
+    this.#changed(uid, node.path, node.fileId);
     return { ...node, mtime, etag };
   }
 

@@ -5,6 +5,7 @@ import { davRoutes } from '../dav/dav-handler.ts';
 import { shareApiRoutes } from '../ocs/share-api.ts';
 import { publicLinkRoutes } from '../web/public-link.ts';
 import { webRoutes } from '../web/web-routes.ts';
+import { pushRoutes } from '../push/pre-auth-route.ts';
 
 /**
  * Every adapter's routes. Each adapter exports a function that returns its routes; add yours here.
@@ -16,5 +17,6 @@ export function buildRoutes(app: App): Route[] {
     ...shareApiRoutes(),
     ...publicLinkRoutes(),
     ...webRoutes(app),
+    ...pushRoutes(),
   ];
 }
