@@ -27,8 +27,8 @@ const tmp = mkdtempSync(join(tmpdir(), 'coffer-ncbench-'));
 const sync = (dir: string, remote: string): number => {
   const t0 = process.hrtime.bigint();
   const r = spawnSync('nextcloudcmd', ['--non-interactive', '-u', ADMIN.uid, '-p', ADMIN.password, '--trust', '--path', remote, dir, inst.url],
-    { env: { ...process.env, HOME: tmp, LANG: 'C.UTF-8', LC_ALL: 'C.UTF-8' }, stdio: 'ignore' });
-  if (r.status !== 0) throw new Error(`nextcloudcmd exited ${r.status}`);
+    { env: { ...process.env, HOME: tmp, LANG: 'C.UTF-8', LC_ALL: 'C.UTF-8' }, encoding: 'utf8', maxBuffer: 64 << 20 });
+  if (r.status !== 0) throw new Error(`nextcloudcmd exited ${r.status}: ${(r.stderr ?? '').split('\n').slice(-15).join('\n')}`);
   return Number(process.hrtime.bigint() - t0) / 1e9;
 };
 try {
