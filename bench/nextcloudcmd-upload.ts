@@ -5,7 +5,7 @@
  *
  *   node --import tsx bench/nextcloudcmd-upload.ts [--files 1000] [--size 4096] [--encrypted]
  */
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -24,11 +24,15 @@ inst.server.server.on('request', (req: IncomingMessage, _res: ServerResponse) =>
   if (req.method === 'PUT') counts.put++;
 });
 const tmp = mkdtempSync(join(tmpdir(), 'coffer-ncbench-'));
-const sync = (dir: string, remote: string): number => {
+/** One nextcloudcmd run (async: the server runs in this process). @returns seconds */
+const sync = async (dir: string, remote: string): Promise<number> => {
   const t0 = process.hrtime.bigint();
-  const r = spawnSync('nextcloudcmd', ['--non-interactive', '-u', ADMIN.uid, '-p', ADMIN.password, '--trust', '--path', remote, dir, inst.url],
-    { env: { ...process.env, HOME: tmp, LANG: 'C.UTF-8', LC_ALL: 'C.UTF-8' }, encoding: 'utf8', maxBuffer: 64 << 20 });
-  if (r.status !== 0) throw new Error(`nextcloudcmd exited ${r.status}: ${(r.stderr ?? '').split('\n').slice(-15).join('\n')}`);
+  const child = spawn('nextcloudcmd', ['--non-interactive', '-u', ADMIN.uid, '-p', ADMIN.password, '--trust', '--path', remote, dir, inst.url],
+    { env: { ...process.env, HOME: tmp, LANG: 'C.UTF-8', LC_ALL: 'C.UTF-8' }, stdio: ['ignore', 'ignore', 'pipe'] });
+  let tail = '';
+  child.stderr.on('data', (c: Buffer) => { tail = (tail + c.toString()).slice(-4000); });
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  if (code !== 0) throw new Error(`nextcloudcmd exited ${code}: ${tail}`);
   return Number(process.hrtime.bigint() - t0) / 1e9;
 };
 try {
@@ -40,9 +44,9 @@ try {
     counts.bulk = 0; counts.put = 0;
     // each scenario syncs into a server folder of its own (--path)
     await inst.app.files.mkdir(ADMIN.uid, `up-${n}x${size}`);
-    const first = sync(dir, `/up-${n}x${size}`);
+    const first = await sync(dir, `/up-${n}x${size}`);
     const seen = { ...counts };
-    const second = sync(dir, `/up-${n}x${size}`);
+    const second = await sync(dir, `/up-${n}x${size}`);
     console.log(`${n} × ${size} B${values.encrypted ? ' (encrypted)' : ''}: initial upload ${first.toFixed(2)} s (${seen.bulk} bulk POSTs, ${seen.put} PUTs), nothing-to-do run ${second.toFixed(2)} s`);
     rmSync(dir, { recursive: true, force: true });
   }
