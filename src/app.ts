@@ -71,6 +71,9 @@ import { TrashService } from './trash/trash-service.ts';
 import { TrashRepository } from './trash/trash-repository.ts';
 import { TrashRecorder } from './trash/trash-recorder.ts';
 import { TrashExpiry } from './trash/trash-expiry.ts';
+import { InProcessChangeBus, type ChangeBus } from './push/change-bus.ts';
+import { ChangeAudience } from './push/change-audience.ts';
+import { MemoryPreAuthTokens, RedisPreAuthTokens, type PreAuthTokens } from './push/pre-auth-tokens.ts';
 
 /**
  * Everything a Coffer process holds, built once by `openApp` (the composition root) and passed
@@ -142,6 +145,10 @@ export interface App {
   readonly sealer: RowSealer;
   /** Previews (thumbnails) of image files, cached encrypted in the content store. */
   readonly previews: PreviewService;
+  /** Committed tree changes for push notifications: in process, or Redis pub/sub in scale-out. */
+  readonly changeBus: ChangeBus;
+  /** notify_push pre-authentication tokens (in memory, or in Redis in scale-out). */
+  readonly preAuth: PreAuthTokens;
   /** Closes the database and anything else held open. */
   close(): Promise<void>;
 }
@@ -226,6 +233,14 @@ export async function openApp(config: Config, opts: OpenAppOptions = {}): Promis
   const groupMembers = new GroupMembers(db);
   const shareKeySync = new ShareKeySync({ shareKeys, db, groups: groupMembers, log });
   const groups = new GroupService({ db, members: groupMembers, onMembership: shareKeySync });
+  const shareRepo = new ShareRepository(db);
+  // Several server processes: brute-force counters in Redis (connects lazily on first use).
+  // ioredis is loaded only when configured (it costs ~0.1 s of every ./occ start otherwise).
+  // Without Redis they live in the database, where ./occ security:bruteforce:* sees them too.
+  const redis = config.redis ? new (await import('./redis/redis-client.ts')).RedisClient(config.redis, { instanceId: config.instanceid }) : undefined;
+  // Push: every committed change goes to the users who see it, through the bus every process hears.
+  const changeBus: ChangeBus = redis ? new (await import('./push/redis-change-bus.ts')).RedisChangeBus(redis, log) : new InProcessChangeBus();
+  const changes = new ChangeAudience({ shares: shareRepo, groups, bus: changeBus, log });
   // Previews live in the same (encrypting) content store; released file versions take theirs along.
   const previewStore = new PreviewStore({ db, blobs, sealer: seal, log });
   // Versions: an overwrite keeps the old blob as a version inside its own transaction ...
@@ -237,15 +252,11 @@ export async function openApp(config: Config, opts: OpenAppOptions = {}): Promis
   const trashRecorder = new TrashRecorder(trashRepo, nodes);
   const files = new FilesService({
     db, blobs, log, sealer: seal, checkRow: (id, codec, ctx) => encryptedBlobs.checkRow(id, codec, ctx), events: shareKeySync,
-    onBlobsReleased: (ids) => previewStore.dropSources(ids), versions: versionRecorder, trash: trashRecorder,
+    onBlobsReleased: (ids) => previewStore.dropSources(ids), versions: versionRecorder, trash: trashRecorder, changes,
   });
   const uploads = new UploadService({ db, blobs, files, log, sealer: seal });
   const users = new UserService({ db, hasher: new PasswordHasher(opts.argon2) });
   const appPasswords = new AppPasswordService({ db, keys: userKeys });
-  // Several server processes: brute-force counters in Redis (connects lazily on first use).
-  // ioredis is loaded only when configured (it costs ~0.1 s of every ./occ start otherwise).
-  // Without Redis they live in the database, where ./occ security:bruteforce:* sees them too.
-  const redis = config.redis ? new (await import('./redis/redis-client.ts')).RedisClient(config.redis, { instanceId: config.instanceid }) : undefined;
   const deviceTokens = new DeviceTokens(config.secret);
   const throttle = new Throttler(redis ? new RedisThrottleStore(redis) : new DbThrottleStore(db),
     { allowlist: config.bruteforce.allowlist, ...opts.throttle }, { devices: deviceTokens });
@@ -264,7 +275,6 @@ export async function openApp(config: Config, opts: OpenAppOptions = {}): Promis
     await userKeys.onLogin(uid, via, secret);
     if (!wasUnlocked && userKeys.session.get(uid)) await shareKeySync.onUnlocked(userActor(uid, via));
   } });
-  const shareRepo = new ShareRepository(db);
   const shareResolver = new ShareResolver({ repo: shareRepo, files });
   const shares = new ShareService({ repo: shareRepo, resolver: shareResolver, files, users, groups, hasher: new PasswordHasher(opts.argon2), audit, keySync: shareKeySync });
   // Per-user keys: a web session wraps the private key under its cookie value, so that every
@@ -302,8 +312,8 @@ export async function openApp(config: Config, opts: OpenAppOptions = {}): Promis
       history: { async deleteAllOf(uid) { await trash.empty(SYSTEM, uid); await versions.cleanup(uid); } },
     }),
     previews: new PreviewService({ files, shareResolver, store: previewStore, thumbnailer: new Thumbnailer(), log }),
-    redis,
+    redis, changeBus, preAuth: redis ? new RedisPreAuthTokens(redis) : new MemoryPreAuthTokens(),
     sealer: seal,
-    async close() { await audit.close(); await redis?.close(); await keyHolder.close(); await db.destroy(); },
+    async close() { await changeBus.close(); await audit.close(); await redis?.close(); await keyHolder.close(); await db.destroy(); },
   };
 }

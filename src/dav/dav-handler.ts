@@ -3,6 +3,7 @@ import { authenticateSession } from '../web/session-auth.ts';
 import type { AuthenticatedUser } from '../auth/types.ts';
 import type { HttpContext, Route } from '../http/context.ts';
 import { maintenanceGuard } from '../setup/maintenance.ts';
+import { BULK_PATH, handleBulkUpload } from './bulk-upload.ts';
 import { handleCopyMove } from './copy-move.ts';
 import { DavStatusError, sendDavError } from './dav-errors.ts';
 import type { DavRequest } from './dav-request.ts';
@@ -76,6 +77,7 @@ export async function handleDav(req: IncomingMessage, res: ServerResponse, ctx: 
       || await app.auth.authenticateBasic(req.headers.authorization, ctx.ip);
     // Every content read and write of this request acts as this user (their keys, their seals of share keys).
     const actor = userActor(user.uid, user.via);
+    if (rawPath === BULK_PATH) return await handleBulkUpload(req, res, ctx, user, actor);
     if (isUnder(rawPath, UPLOADS_PREFIX)) return await uploadsHandler(req, res, ctx, user, actor);
     if (isUnder(rawPath, VERSIONS_PREFIX)) return await handleVersions(req, res, ctx, user, actor);
     if (isUnder(rawPath, TRASHBIN_PREFIX)) return await handleTrashbin(req, res, ctx, user, actor);

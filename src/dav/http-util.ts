@@ -131,14 +131,22 @@ export function parseRange(value: string | undefined, size: number): ParsedRange
  * @throws ValidationError for a malformed header
  */
 export function writeOptionsFromHeaders(req: IncomingMessage): WriteOptions {
+  return writeOptionsFrom((name) => header(req, name));
+}
+
+/** A header lookup by lower-case name: a request's, or a bulk upload part's. */
+export type HeaderGetter = (name: string) => string | undefined;
+
+/** writeOptionsFromHeaders over any header lookup. @throws ValidationError for a malformed header */
+export function writeOptionsFrom(get: HeaderGetter): WriteOptions {
   const opts: WriteOptions = {};
-  const mtime = parseOcMtime(header(req, 'x-oc-mtime'));
+  const mtime = parseOcMtime(get('x-oc-mtime'));
   if (mtime !== undefined) opts.mtime = mtime;
-  const checksum = header(req, 'oc-checksum');
+  const checksum = get('oc-checksum');
   if (checksum) opts.checksum = checksum.trim();
-  const ifMatch = parseEtagList(header(req, 'if-match'));
+  const ifMatch = parseEtagList(get('if-match'));
   if (ifMatch) opts.ifMatch = ifMatch;
-  const ifNoneMatch = parseEtagList(header(req, 'if-none-match'));
+  const ifNoneMatch = parseEtagList(get('if-none-match'));
   if (ifNoneMatch) opts.ifNoneMatch = ifNoneMatch;
   return opts;
 }

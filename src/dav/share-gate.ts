@@ -13,6 +13,17 @@ export async function toRealTarget(app: App, target: DavTarget): Promise<DavTarg
 }
 
 /**
+ * What a PUT (or a bulk upload part) needs from the share its target lies in: update for an
+ * existing file, create for a new one. Nothing in the own tree.
+ * @throws ForbiddenError
+ */
+export async function assertPutPermitted(app: App, target: DavTarget): Promise<void> {
+  if (!target.share) return;
+  const exists = await app.files.tryStat(target.uid, target.path);
+  assertPermitted(target.share, writeOp(exists));
+}
+
+/**
  * COPY and MOVE go through the sharing layer's TransferPolicy (the web API does too): a mount root
  * moved within the root is renamed here; anything the shares do not permit is refused.
  * @returns true when the request has been answered here
@@ -47,11 +58,9 @@ export async function shareGate(d: DavRequest): Promise<boolean> {
     case 'GET': case 'HEAD': case 'PROPFIND': case 'OPTIONS':
       assertPermitted(share, 'read');
       return false;
-    case 'PUT': {
-      const exists = await app.files.tryStat(target.uid, target.path);
-      assertPermitted(share, writeOp(exists));
+    case 'PUT':
+      await assertPutPermitted(app, target);
       return false;
-    }
     case 'MKCOL':
       assertPermitted(share, 'create');
       return false;

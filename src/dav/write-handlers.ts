@@ -1,11 +1,16 @@
-import { userActor } from '../actor.ts';
+import { userActor, type Actor } from '../actor.ts';
 import { ConflictError, ForbiddenError, PreconditionFailedError, ValidationError } from '../errors.ts';
 import type { WriteOptions } from '../files/types.ts';
 import { DavStatusError } from './dav-errors.ts';
 import type { DavRequest } from './dav-request.ts';
 import { sendEmpty } from './dav-request.ts';
 import { versionHeaders } from './get-handler.ts';
-import { drain, etagMatches, hasBody, header, parseEtagList, parseOcMtime, writeOptionsFromHeaders } from './http-util.ts';
+import type { IncomingMessage } from 'node:http';
+import type { Readable } from 'node:stream';
+import type { App } from '../app.ts';
+import type { WriteResult } from '../files/types.ts';
+import type { DavTarget } from './dav-target.ts';
+import { drain, etagMatches, hasBody, header, parseEtagList, parseOcMtime, writeOptionsFrom, type HeaderGetter } from './http-util.ts';
 import { assertWritable, removeLocksUnder } from './lock-adapter.ts';
 
 function nonNegativeInt(v: string | undefined, name: string): number | undefined {
@@ -23,22 +28,34 @@ function nonNegativeInt(v: string | undefined, name: string): number | undefined
  */
 export async function handlePut(d: DavRequest): Promise<void> {
   const { app, req, res, target } = d;
-  if (target.path === '') throw new DavStatusError(405, 'Cannot PUT onto the root folder', 'Sabre\\DAV\\Exception\\MethodNotAllowed');
   if (header(req, 'content-range') !== undefined) throw new ValidationError('Content-Range is not allowed on PUT');
-  const mtimeHeader = header(req, 'x-oc-mtime');
-  const opts: WriteOptions = { ...writeOptionsFromHeaders(req), author: d.user.uid };
-  const len = nonNegativeInt(header(req, 'content-length'), 'Content-Length');
-  const total = nonNegativeInt(header(req, 'oc-total-length'), 'OC-Total-Length');
+  const result = await putContent(app, d.actor, req, target, req, (name) => header(req, name));
+  const headers: Record<string, string> = versionHeaders(result.node, app.config.instanceid);
+  if (header(req, 'x-oc-mtime') !== undefined) headers['X-OC-MTime'] = 'accepted';
+  sendEmpty(res, result.created ? 201 : 204, headers);
+}
+
+/**
+ * The write path of a PUT, which the bulk upload shares for each of its parts: the headers'
+ * write options (`X-OC-Mtime`, `OC-Checksum`, `If-Match`, `If-None-Match`, `Content-Length`/
+ * `OC-Total-Length` as the expected size), the locks (by the tokens in `req`'s `If` header), then
+ * FilesService.writeFile as `actor` (quota, checksums, encryption, versions, atomic commit).
+ * `target` is a real target whose share permissions the caller has checked (shareGate /
+ * assertPutPermitted).
+ * @throws DavStatusError (405 on the root), ConflictError (folder, missing parent),
+ *   PreconditionFailedError, QuotaExceededError, ValidationError, LockedError.
+ */
+export async function putContent(app: App, actor: Actor, req: IncomingMessage, target: DavTarget, source: Readable, get: HeaderGetter): Promise<WriteResult> {
+  if (target.path === '') throw new DavStatusError(405, 'Cannot PUT onto the root folder', 'Sabre\\DAV\\Exception\\MethodNotAllowed');
+  const opts: WriteOptions = { ...writeOptionsFrom(get), author: actor.kind === 'user' ? actor.uid : undefined };
+  const len = nonNegativeInt(get('content-length'), 'Content-Length');
+  const total = nonNegativeInt(get('oc-total-length'), 'OC-Total-Length');
   const expected = len ?? total;
   if (len !== undefined && total !== undefined && len !== total) throw new ValidationError('Content-Length and OC-Total-Length disagree');
   if (expected !== undefined) opts.expectedSize = expected;
   // X-OC-CTime is accepted (Nextcloud stores a creation time; we have none to keep).
-
   await assertWritable(app, req, target.uid, [{ path: target.path, depth: 0 }]);
-  const result = await app.files.writeFile(d.actor, target.uid, target.path, req, opts);
-  const headers: Record<string, string> = versionHeaders(result.node, app.config.instanceid);
-  if (mtimeHeader !== undefined) headers['X-OC-MTime'] = 'accepted';
-  sendEmpty(res, result.created ? 201 : 204, headers);
+  return app.files.writeFile(actor, target.uid, target.path, source, opts);
 }
 
 /**

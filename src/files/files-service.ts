@@ -20,6 +20,7 @@ import { assertValidMtime } from './mtime.ts';
 import type { RowSealer } from '../db/row-sealer.ts';
 import type { VersionKeeper } from './version-keeper.ts';
 import type { TrashKeeper } from './trash-keeper.ts';
+import type { TreeChangeSink } from './tree-changes.ts';
 import type {
   CopyMoveOptions, DeadProperty, FileContent, FileNode, PropPatchOp, Quota, WriteOptions, WriteResult,
 } from './types.ts';
@@ -43,6 +44,8 @@ export interface FilesServiceDeps {
   versions?: VersionKeeper;
   /** Puts what a replacing COPY/MOVE replaces in the trash (src/trash/); absent: it is deleted. */
   trash?: TrashKeeper;
+  /** Told of every committed change (push notifications); absent in unit tests. */
+  changes?: TreeChangeSink;
 }
 
 const nowSeconds = () => Math.floor(Date.now() / 1000);
@@ -76,10 +79,12 @@ export class FilesService {
   readonly #events: ContentEvents | undefined;
   readonly #onReleased: FilesServiceDeps['onBlobsReleased'];
   readonly #versions: VersionKeeper | undefined;
+  readonly #changes: TreeChangeSink | undefined;
 
   constructor(deps: FilesServiceDeps) {
     this.#onReleased = deps.onBlobsReleased;
     this.#db = deps.db;
+    this.#changes = deps.changes;
     this.#repo = new NodeRepository(deps.db, deps.sealer);
     this.#checkRow = deps.checkRow;
     this.#versions = deps.versions;
@@ -163,7 +168,7 @@ export class FilesService {
     await this.ensureHome(uid);
     const fileId = await this.#repo.allocateFileId();
     const now = nowSeconds();
-    return transact(this.#db, async (trx) => {
+    const made = await transact(this.#db, async (trx) => {
       if (await this.#repo.byPath(trx, uid, p)) throw new AlreadyExistsError(`${p} already exists`);
       const parent = await this.parentDir(trx, uid, p);
       const node = await this.#repo.insert(trx, {
@@ -173,6 +178,13 @@ export class FilesService {
       await this.#repo.propagate(trx, uid, p, 0, now);
       return node;
     });
+    this.#changed(uid, p, made.fileId);
+    return made;
+  }
+
+  /** Reports a committed change to the sink (push notifications). */
+  #changed(owner: string, path: string, fileId?: number): void {
+    this.#changes?.changed(fileId === undefined ? { owner, path } : { owner, path, fileId });
   }
 
   /**
@@ -286,6 +298,7 @@ export class FilesService {
       }
       if (result.oldBlob) await this.deleteBlobsQuietly([result.oldBlob]);
       await this.#events?.afterWrite(actor, uid, blob.fileId, blob.id, blob.keyId);
+      this.#changed(uid, p, result.node.fileId);
       return { node: result.node, created: result.created };
     } catch (err) {
       await this.#blobs.delete(blob.id).catch(() => {});
@@ -331,13 +344,14 @@ export class FilesService {
   async delete(uid: string, path: string): Promise<void> {
     const p = normalizePath(path);
     if (p === '') throw new ForbiddenError('the root folder cannot be deleted');
-    const blobs = await transact(this.#db, async (trx) => {
+    const { blobs, fileId } = await transact(this.#db, async (trx) => {
       const node = await this.#repo.byPath(trx, uid, p);
       if (!node) throw new NotFoundError(`${p} does not exist`);
       const ids = await this.#repo.deleteSubtree(trx, node);
       await this.#repo.propagate(trx, uid, p, -node.size, nowSeconds());
-      return ids;
+      return { blobs: ids, fileId: node.fileId };
     });
+    this.#changed(uid, p, fileId);
     await this.deleteBlobsQuietly(blobs);
   }
 
@@ -353,12 +367,12 @@ export class FilesService {
 
   /** `actor` moves/renames within `uid`'s tree; file ids survive. @throws see CopyMoveService.move. */
   move(actor: Actor, uid: string, src: string, dst: string, opts: CopyMoveOptions = {}): Promise<WriteResult> {
-    return this.#copyMove.move(actor, { uid, path: src }, { uid, path: dst }, opts);
+    return this.#move(actor, { uid, path: src }, { uid, path: dst }, opts);
   }
 
   /** `actor` copies within `uid`'s tree (new file ids; checksums and dead properties come along). @throws see CopyMoveService.copy. */
   copy(actor: Actor, uid: string, src: string, dst: string, opts: CopyMoveOptions = {}): Promise<WriteResult> {
-    return this.#copyMove.copy(actor, { uid, path: src }, { uid, path: dst }, opts);
+    return this.#copy(actor, { uid, path: src }, { uid, path: dst }, opts);
   }
 
   /**
@@ -366,12 +380,26 @@ export class FilesService {
    * @throws see CopyMoveService.move.
    */
   moveBetween(actor: Actor, from: TreeRef, to: TreeRef, opts: CopyMoveOptions = {}): Promise<WriteResult> {
-    return this.#copyMove.move(actor, from, to, opts);
+    return this.#move(actor, from, to, opts);
   }
 
   /** Copies between two trees (or within one). @throws see CopyMoveService.copy. */
   copyBetween(actor: Actor, from: TreeRef, to: TreeRef, opts: CopyMoveOptions = {}): Promise<WriteResult> {
-    return this.#copyMove.copy(actor, from, to, opts);
+    return this.#copy(actor, from, to, opts);
+  }
+
+  async #move(actor: Actor, from: TreeRef, to: TreeRef, opts: CopyMoveOptions): Promise<WriteResult> {
+    const r = await this.#copyMove.move(actor, from, to, opts);
+    // the source's parent lost it (whoever sees only the source's side learns of it too)
+    this.#changed(from.uid, normalizePath(from.path), r.node.fileId);
+    this.#changed(to.uid, r.node.path, r.node.fileId);
+    return r;
+  }
+
+  async #copy(actor: Actor, from: TreeRef, to: TreeRef, opts: CopyMoveOptions): Promise<WriteResult> {
+    const r = await this.#copyMove.copy(actor, from, to, opts);
+    this.#changed(to.uid, r.node.path, r.node.fileId);
+    return r;
   }
 
   /** Sets a node's mtime (PROPPATCH lastmodified). @throws NotFoundError; ValidationError out of bounds */
@@ -383,6 +411,7 @@ export class FilesService {
       await this.#repo.setMtime(trx, node.fileId, mtime, etag);
       await this.#repo.propagate(trx, uid, node.path, 0);
     });
+    this.#changed(uid, node.path, node.fileId);
     return { ...node, mtime, etag };
   }
 

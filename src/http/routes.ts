@@ -6,6 +6,7 @@ import { shareApiRoutes } from '../ocs/share-api.ts';
 import { publicLinkRoutes } from '../web/public-link.ts';
 import { webRoutes } from '../web/web-routes.ts';
 import { previewRoutes } from '../web/preview-routes.ts';
+import { pushRoutes } from '../push/pre-auth-route.ts';
 
 /**
  * Every adapter's routes. Each adapter exports a function that returns its routes; add yours here.
@@ -18,5 +19,6 @@ export function buildRoutes(app: App): Route[] {
     ...publicLinkRoutes(),
     ...webRoutes(app),
     ...previewRoutes(),
+    ...pushRoutes(),
   ];
 }

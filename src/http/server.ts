@@ -4,6 +4,9 @@ import { readFileSync } from 'node:fs';
 import { createServer as createHttp, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttps } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { PushHub, PUSH_WS_PATH, type PushLimits } from '../push/push-hub.ts';
+import { refuseUpgrade } from '../push/websocket.ts';
 import type { App } from '../app.ts';
 import type { Config } from '../config/config.ts';
 import type { HttpContext, Route } from './context.ts';
@@ -20,10 +23,14 @@ export interface ServeOptions {
   tlsKey?: string;
   /** Slow-client limits (defaults in src/http/limits.ts); tests shorten them. */
   timeouts?: Partial<ServerTimeouts>;
+  /** Push connection limits (defaults in src/push/push-hub.ts); tests shorten them. */
+  push?: Partial<PushLimits>;
 }
 
 export interface RunningServer {
   readonly server: Server;
+  /** The push endpoint of this server (WebSocket upgrades on /push/ws). */
+  readonly push: PushHub;
   /** Base URL, e.g. http://127.0.0.1:8080 */
   readonly url: string;
   readonly port: number;
@@ -113,6 +120,17 @@ export async function startServer(app: App, opts: ServeOptions): Promise<Running
   const server: Server = tls
     ? createHttps({ ...httpOpts, cert: readFileSync(opts.tlsCert!), key: readFileSync(opts.tlsKey!) }, onRequest)
     : createHttp(httpOpts, onRequest);
+  // Push: WebSocket upgrades on the same port and TLS as everything else (notify_push's protocol).
+  const push = new PushHub({
+    bus: app.changeBus, preAuth: app.preAuth, log: app.log, limits: opts.push,
+    authenticate: async (login, password, ip) => (await app.auth.authenticatePassword(login, password, ip, { method: 'push' })).uid,
+  });
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on('error', () => {});
+    const rawPath = (req.url ?? '/').split('?', 1)[0];
+    if (rawPath !== PUSH_WS_PATH) { refuseUpgrade(socket, 404, 'No WebSocket endpoint here'); return; }
+    push.handleUpgrade(req, socket, head, clientIp(req, app.config.trustedProxies));
+  });
   server.keepAliveTimeout = limits.keepAliveMs;
   server.headersTimeout = limits.headersMs;
   server.requestTimeout = 0; // large uploads stream for as long as they need; idle sockets time out below
@@ -125,12 +143,14 @@ export async function startServer(app: App, opts: ServeOptions): Promise<Running
   fallbackHost = app.config['overwrite.cli.url'] ? new URL(cliBaseUrl(app.config)).host : `${hostForUrl}:${port}`;
   return {
     server,
+    push,
     port,
     url: `${scheme}://${hostForUrl}:${port}`,
     close(graceMs = 10_000) {
       return new Promise<void>((resolve) => {
         const timer = setTimeout(() => server.closeAllConnections(), graceMs);
         timer.unref();
+        push.close();
         server.close(() => { clearTimeout(timer); resolve(); });
         server.closeIdleConnections();
       });

@@ -1,11 +1,15 @@
 import { COMPAT_VERSION, COMPAT_VERSION_STRING } from '../setup/version.ts';
+import { PRE_AUTH_PATH } from '../push/pre-auth-route.ts';
+import { PUSH_WS_PATH } from '../push/push-hub.ts';
 
 /**
  * The `cloud/capabilities` data: the set the Nextcloud desktop client 3.7 needs (see the protocol
- * reference §1.2). Deliberately absent: `dav.bulkupload` (no /remote.php/dav/bulk) and
- * `files.locking` (no Nextcloud-style file locking API).
+ * reference §1.2), and `dav.bulkupload` (POST /remote.php/dav/bulk, src/dav/bulk-upload.ts).
+ * and `notify_push` (the push endpoint built into the server, src/push/; its URLs are this
+ * request's public base URL, `baseUrl`). Deliberately absent: `files.locking` (no
+ * Nextcloud-style file locking API).
  */
-export function capabilities(): Record<string, unknown> {
+export function capabilities(baseUrl: string): Record<string, unknown> {
   return {
     version: {
       major: COMPAT_VERSION.major,
@@ -22,6 +26,7 @@ export function capabilities(): Record<string, unknown> {
       },
       dav: {
         chunking: '1.0',
+        bulkupload: '1.0',
       },
       files: {
         bigfilechunking: true,
@@ -35,6 +40,13 @@ export function capabilities(): Record<string, unknown> {
       checksums: {
         supportedTypes: ['SHA1'],
         preferredUploadType: 'SHA1',
+      },
+      notify_push: {
+        type: ['files', 'activities', 'notifications'],
+        endpoints: {
+          websocket: `${baseUrl.replace(/^http/, 'ws')}${PUSH_WS_PATH}`,
+          pre_auth: `${baseUrl}${PRE_AUTH_PATH}`,
+        },
       },
     },
   };

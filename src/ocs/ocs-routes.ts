@@ -20,7 +20,7 @@ type Endpoint = (call: OcsCall, m: RegExpExecArray) => Promise<void>;
 const ENDPOINTS: readonly [string, RegExp, Endpoint, 'changes-state'?][] = [
   ['GET', /^cloud\/capabilities$/, async (call) => {
     if (call.hasCredentials()) await call.user(); // wrong credentials still get a 401
-    sendOcsData(call.res, call.target, capabilities());
+    sendOcsData(call.res, call.target, capabilities(call.ctx.baseUrl));
   }],
   ['GET', /^cloud\/user$/, (call) => getCurrentUser(call)],
   ['GET', /^cloud\/users$/, (call) => listUsers(call)],

@@ -91,6 +91,11 @@ for (const variant of VARIANTS) {
       await sync(A);
       const chunkPuts = inst.requests.filter((q) => q.method === 'PUT' && q.url.includes('/remote.php/dav/uploads/'));
       assert.ok(chunkPuts.length >= 2, `the 50 MiB file went up in chunks (saw ${chunkPuts.length} chunk PUTs)`);
+      // dav.bulkupload is advertised: the small new files go up in bulk POSTs, not one PUT each
+      const bulkPosts = inst.requests.filter((q) => q.method === 'POST' && q.url === '/remote.php/dav/bulk');
+      const plainPuts = inst.requests.filter((q) => q.method === 'PUT' && q.url.startsWith('/remote.php/dav/files/'));
+      assert.ok(bulkPosts.length >= 2 && bulkPosts.every((q) => q.status === 200), `bulk POSTs: ${bulkPosts.map((q) => q.status).join(',')}`);
+      assert.ok(plainPuts.length < 10, `${plainPuts.length} plain PUTs despite bulk upload`);
       const remote = await davWalk(inst, ADMIN.uid);
       const remoteFiles = remote.filter((e) => !e.dir).map((e) => e.path).sort();
       assert.deepEqual(remoteFiles, [...local.keys()].sort());

@@ -46,7 +46,7 @@ describe('OCS and status.php', () => {
     }
   });
 
-  it('capabilities v1 JSON: statuscode 100 and the client minimum set, no bulkupload/locking', async () => {
+  it('capabilities v1 JSON: statuscode 100 and the client minimum set with bulkupload, no locking', async () => {
     const r = await get('/ocs/v1.php/cloud/capabilities?format=json', undefined, { 'ocs-apirequest': 'true' });
     assert.equal(r.status, 200);
     const { ocs } = await r.json();
@@ -54,7 +54,7 @@ describe('OCS and status.php', () => {
     const c = ocs.data.capabilities;
     assert.equal(ocs.data.version.major, 30);
     assert.equal(c.dav.chunking, '1.0');
-    assert.equal(c.dav.bulkupload, undefined);
+    assert.equal(c.dav.bulkupload, '1.0');
     assert.equal(c.files.bigfilechunking, true);
     assert.equal(c.files.locking, undefined);
     assert.deepEqual(c.files.blacklisted_files, ['.htaccess']);
@@ -72,7 +72,7 @@ describe('OCS and status.php', () => {
     assert.match(r.headers.get('content-type')!, /text\/xml/);
     const xml = await r.text();
     assert.match(xml, /^<\?xml version="1.0"\?>\n<ocs>\n <meta>\n  <status>ok<\/status>\n  <statuscode>200<\/statuscode>/);
-    assert.match(xml, /<dav>\s*<chunking>1\.0<\/chunking>\s*<\/dav>/);
+    assert.match(xml, /<dav>\s*<chunking>1\.0<\/chunking>\s*<bulkupload>1\.0<\/bulkupload>\s*<\/dav>/);
     assert.match(xml, /<bigfilechunking>1<\/bigfilechunking>/);
     assert.match(xml, /<blacklisted_files>\s*<element>\.htaccess<\/element>\s*<\/blacklisted_files>/);
     assert.match(xml, /<webdav-root>remote\.php\/webdav<\/webdav-root>/);

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { openApp, type App } from '../../src/app.ts';
 import { loadConfig, newInstanceId, newSecret, saveConfig, type Config } from '../../src/config/config.ts';
+import type { PushLimits } from '../../src/push/push-hub.ts';
 import { startServer, type RunningServer } from '../../src/http/server.ts';
 import { silentLogger, type Logger } from '../../src/logger.ts';
 import type { ThrottleOptions } from '../../src/auth/throttler.ts';
@@ -52,6 +53,8 @@ export interface TestInstanceOptions {
   config?: Record<string, unknown>;
   /** Serve HTTPS with this certificate and key (PEM file paths). */
   tls?: { cert: string; key: string };
+  /** Push connection limits (shorter pings in tests). */
+  push?: Partial<PushLimits>;
 }
 
 /** Creates a fresh PostgreSQL database on 127.0.0.1:5432; returns its name and a drop function. */
@@ -96,7 +99,7 @@ export async function startTestInstance(opts: TestInstanceOptions = {}): Promise
   const { dir, configPath, drop } = await writeTestConfig(opts);
   const config = loadConfig(configPath);
   const open = () => openApp(config, { logger: opts.logger ?? silentLogger(), argon2: { memoryCost: 1024, timeCost: 1, parallelism: 1 }, throttle: opts.throttle });
-  const serve = (a: App) => startServer(a, { host: '127.0.0.1', port: 0, ...(opts.tls ? { tlsCert: opts.tls.cert, tlsKey: opts.tls.key } : {}) });
+  const serve = (a: App) => startServer(a, { host: '127.0.0.1', port: 0, push: opts.push, ...(opts.tls ? { tlsCert: opts.tls.cert, tlsKey: opts.tls.key } : {}) });
   let app = await open();
   await app.users.create({ uid: ADMIN.uid, password: ADMIN.password, isAdmin: true });
   let server = await serve(app);

@@ -1,0 +1,147 @@
+import type { UserActor } from '../actor.ts';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { App } from '../app.ts';
+import type { AuthenticatedUser } from '../auth/types.ts';
+import { AppError, ValidationError } from '../errors.ts';
+import { normalizePath } from '../files/paths.ts';
+import type { HttpContext } from '../http/context.ts';
+import { permissionLetters } from '../sharing/share-access.ts';
+import { DavStatusError } from './dav-errors.ts';
+import { filesHrefBase, type DavTarget } from './dav-target.ts';
+import { drain, header, ocId, type HeaderGetter } from './http-util.ts';
+import { MultipartError, MultipartReader, relatedBoundary, type MultipartPart } from './multipart-reader.ts';
+import { assertPutPermitted, toRealTarget } from './share-gate.ts';
+import { putContent } from './write-handlers.ts';
+
+/** The bulk upload endpoint (Nextcloud's `/remote.php/dav/bulk`). */
+export const BULK_PATH = '/remote.php/dav/bulk';
+
+/**
+ * Most files in one bulk request. The desktop client sends batches of 100; a body with more parts
+ * is refused at the first part beyond this (the files before it stay written, each on its own).
+ */
+export const BULK_MAX_PARTS = 1000;
+/** Most bytes of one part's header block (a path of 4 KiB and a few short headers fit). */
+const BULK_PART_HEADER_BYTES = 16 * 1024;
+
+/** One entry of the answer, as Nextcloud's BulkUploadPlugin writes it. */
+type BulkEntry =
+  | { error: false; etag: string; fileid: string; permissions: string; 'OC-FileID': string; 'X-OC-MTime'?: 'accepted' }
+  | { error: true; message: string };
+
+const MD5_HEX = /^(?:md5:)?([0-9a-f]{32})$/i;
+
+/**
+ * `X-File-Path` (the path from the user's root, as the desktop client sends it: UTF-8, not
+ * percent-encoded) → canonical path. Every segment is checked as a name, so '..' cannot leave the
+ * user's tree.
+ * @throws ValidationError
+ */
+export function bulkFilePath(raw: string | undefined): string {
+  if (raw === undefined || raw === '') throw new ValidationError('X-File-Path is missing');
+  const p = normalizePath(raw);
+  if (p === '') throw new ValidationError('X-File-Path names the root folder');
+  return p;
+}
+
+/**
+ * The headers a part's write takes, mapped onto the PUT headers putContent reads: `X-File-Mtime`
+ * (or `X-OC-Mtime`) is the mtime, `X-File-MD5` joins `OC-Checksum` as an MD5 that the write
+ * verifies while streaming (a mismatch commits nothing), the part's Content-Length is the size.
+ * @throws ValidationError when X-File-MD5 is missing or not an MD5
+ */
+function partHeaders(part: MultipartPart): HeaderGetter {
+  const h = part.headers;
+  const md5 = MD5_HEX.exec(h.get('x-file-md5') ?? '');
+  if (!md5) throw new ValidationError('X-File-MD5 is missing or not an MD5 hex digest');
+  const sent = h.get('oc-checksum')?.trim();
+  const checksum = sent && /(^|\s)md5:/i.test(sent) ? sent : `${sent ? `${sent} ` : ''}MD5:${md5[1]!.toLowerCase()}`;
+  return (name) => {
+    switch (name) {
+      case 'x-oc-mtime': return h.get('x-file-mtime') ?? h.get('x-oc-mtime');
+      case 'oc-checksum': return checksum;
+      case 'content-length': return String(part.length);
+      case 'oc-total-length': return undefined;
+      default: return h.get(name);
+    }
+  };
+}
+
+/**
+ * Writes one part through the PUT write path, into the user's tree or a received share.
+ * @throws whatever putContent and the share permissions throw; ValidationError for a bad path or MD5.
+ */
+async function writePart(app: App, req: IncomingMessage, user: AuthenticatedUser, actor: UserActor, part: MultipartPart, path: string): Promise<BulkEntry> {
+  const get = partHeaders(part);
+  const view: DavTarget = { uid: user.uid, path, hrefBase: filesHrefBase(user.uid) };
+  const target = await toRealTarget(app, view);
+  await assertPutPermitted(app, target);
+  const { node } = await putContent(app, actor, req, target, part.body, get);
+  const fileid = ocId(node.fileId, app.config.instanceid);
+  const permissions = target.share ? permissionLetters(node, target.share, false) : 'RGDNVW';
+  const entry: BulkEntry = { error: false, etag: node.etag, fileid, permissions, 'OC-FileID': fileid };
+  if (get('x-oc-mtime') !== undefined) entry['X-OC-MTime'] = 'accepted';
+  return entry;
+}
+
+/** The message a failed part carries in the answer (internal errors stay in the log). */
+function partError(err: unknown): string {
+  if (err instanceof AppError || err instanceof DavStatusError) return err.message;
+  return 'Internal error';
+}
+
+/**
+ * `POST /remote.php/dav/bulk` (Nextcloud's bulk upload, capability `dav.bulkupload` 1.0): a
+ * `multipart/related` body of files, each part with `X-File-Path`, `X-File-MD5`, `X-File-Mtime`
+ * and `Content-Length`. Every file is committed on its own through the PUT write path, so quota,
+ * share permissions, locks, checksums and encryption apply as for a PUT, and a bad file fails
+ * alone: the answer is 200 with `{path: {error:false, etag, fileid, permissions}}` or
+ * `{path: {error:true, message}}` per file. The body streams: one part at a time, never whole.
+ * A body that cannot be framed (no boundary, a lying Content-Length, too many parts) stops there
+ * with 400 and the entries of the files before it; no file after it is touched.
+ * @throws DavStatusError (405 for other methods), ValidationError (400: not multipart/related).
+ */
+export async function handleBulkUpload(req: IncomingMessage, res: ServerResponse, ctx: HttpContext, user: AuthenticatedUser, actor: UserActor): Promise<void> {
+  const { app } = ctx;
+  if (req.method !== 'POST') {
+    drain(req);
+    throw new DavStatusError(405, 'The bulk endpoint takes POST only', 'Sabre\\DAV\\Exception\\MethodNotAllowed', '', { Allow: 'POST' });
+  }
+  const boundary = relatedBoundary(header(req, 'content-type'));
+  const reader = new MultipartReader(req, boundary, { maxParts: BULK_MAX_PARTS, maxHeaderBytes: BULK_PART_HEADER_BYTES });
+  const answer: Record<string, BulkEntry> = {};
+  let status = 200;
+  let written = 0;
+  try {
+    for (;;) {
+      let part: MultipartPart | undefined;
+      try {
+        part = await reader.next();
+      } catch (err) {
+        if (!(err instanceof MultipartError)) throw err;
+        ctx.log.info({ msg: err.message, parts: reader.count }, 'bulk upload stopped: bad multipart body');
+        answer[''] = { error: true, message: err.message };
+        status = 400;
+        break;
+      }
+      if (!part) break;
+      const rawPath = part.headers.get('x-file-path') ?? '';
+      try {
+        answer[rawPath] = await writePart(app, req, user, actor, part, bulkFilePath(rawPath));
+        written++;
+      } catch (err) {
+        if (!(err instanceof AppError || err instanceof DavStatusError)) ctx.log.error({ err }, 'bulk upload: a file failed');
+        answer[rawPath] = { error: true, message: partError(err) };
+      }
+    }
+  } finally {
+    await reader.close().catch(() => {});
+  }
+  ctx.log.info({ files: reader.count, written }, 'bulk upload');
+  drain(req);
+  const body = JSON.stringify(answer);
+  res.statusCode = status;
+  res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  res.setHeader('Content-Length', Buffer.byteLength(body));
+  res.end(body);
+}
