@@ -1,6 +1,8 @@
 /**
  * A real Coffer instance for tests: config in a temp dir, SQLite (or a fresh PostgreSQL database),
- * local blob store, HTTP on 127.0.0.1 with an OS-chosen port.
+ * local blob store, HTTP on 127.0.0.1 with an OS-chosen port: served in this process, or with
+ * `workers` by a real `./occ serve --workers N` process tree (the in-process App then stands for
+ * `./occ` beside the server: same database and key storage, its own memory).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,12 +13,16 @@ import { loadConfig, newInstanceId, newSecret, saveConfig, type Config } from '.
 import { startServer, type RunningServer } from '../../src/http/server.ts';
 import { silentLogger, type Logger } from '../../src/logger.ts';
 import type { ThrottleOptions } from '../../src/auth/throttler.ts';
+import { startWorkers, type WorkersServer } from './workers-server.ts';
 
 export const ADMIN = { uid: 'admin', password: 'admin-password-123' } as const;
 
 export interface TestInstance {
   readonly app: App;
+  /** The in-process server (throws on use when `workers` serve instead). */
   readonly server: RunningServer;
+  /** The `./occ serve --workers N` process tree, when the instance was started with `workers`. */
+  readonly workers?: WorkersServer;
   /** e.g. http://127.0.0.1:40123 */
   readonly url: string;
   readonly dir: string;
@@ -46,6 +52,14 @@ export interface TestInstanceOptions {
   config?: Record<string, unknown>;
   /** Serve HTTPS with this certificate and key (PEM file paths). */
   tls?: { cert: string; key: string };
+  /** Serve with `./occ serve --workers N` (N ≥ 1) in child processes instead of in this process. */
+  workers?: number;
+}
+
+/** Stands for the in-process server in workers mode, where none runs. */
+function noInProcessServer(w: WorkersServer): RunningServer {
+  const fail = (): never => { throw new Error('this instance is served by ./occ serve --workers: use inst.workers'); };
+  return { get server() { return fail(); }, url: w.url, port: Number(new URL(w.url).port), close: async () => { await w.stop(); } };
 }
 
 /** Creates a fresh PostgreSQL database on 127.0.0.1:5432; returns its name and a drop function. */
@@ -79,7 +93,7 @@ export async function writeTestConfig(opts: TestInstanceOptions = {}): Promise<{
   }
   saveConfig(configPath, {
     installed: true, instanceid: newInstanceId(), secret: newSecret(), datadirectory: join(dir, 'data'),
-    database: database as never, loglevel: 'silent', ...(opts.storage ? { storage: opts.storage } : {}),
+    database: database as never, loglevel: opts.workers ? 'info' : 'silent', ...(opts.storage ? { storage: opts.storage } : {}),
     ...(opts.config ?? {}),
   });
   return { dir, configPath, drop };
@@ -91,10 +105,15 @@ export async function startTestInstance(opts: TestInstanceOptions = {}): Promise
   const config = loadConfig(configPath);
   const app = await openApp(config, { logger: opts.logger ?? silentLogger(), argon2: { memoryCost: 1024, timeCost: 1, parallelism: 1 }, throttle: opts.throttle });
   await app.users.create({ uid: ADMIN.uid, password: ADMIN.password, isAdmin: true });
-  const server = await startServer(app, { host: '127.0.0.1', port: 0, ...(opts.tls ? { tlsCert: opts.tls.cert, tlsKey: opts.tls.key } : {}) });
+  let workers: WorkersServer | undefined;
+  if (opts.workers) {
+    try { workers = await startWorkers(configPath, opts.workers); } catch (err) { await app.close(); await drop(); throw err; }
+  }
+  const server = workers ? noInProcessServer(workers)
+    : await startServer(app, { host: '127.0.0.1', port: 0, ...(opts.tls ? { tlsCert: opts.tls.cert, tlsKey: opts.tls.key } : {}) });
   const basic = (uid: string, password: string) => 'Basic ' + Buffer.from(`${uid}:${password}`).toString('base64');
   return {
-    app, server, url: server.url, dir, dataDir: config.datadirectory, configPath,
+    app, server, workers, url: server.url, dir, dataDir: config.datadirectory, configPath,
     async addUser(uid, password, o = {}) {
       await app.users.create({ uid, password, isAdmin: o.isAdmin ?? false, quota: o.quota ?? null });
     },
@@ -106,7 +125,7 @@ export async function startTestInstance(opts: TestInstanceOptions = {}): Promise
       return fetch(server.url + path, { ...init, headers });
     },
     async stop() {
-      await server.close(1000);
+      if (workers) await workers.stop(); else await server.close(1000);
       await app.close();
       await drop();
       if (!opts.keep) rmSync(dir, { recursive: true, force: true });
