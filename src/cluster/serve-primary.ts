@@ -6,7 +6,7 @@ import { MemoryLoginFlowStore } from '../auth/memory-login-flow-store.ts';
 import type { Logger } from '../logger.ts';
 import { serveRpc } from './cluster-rpc.ts';
 import { LOGIN_FLOW_SERVICE } from './ipc-login-flow-store.ts';
-import { isWorkerMessage, STOP_MESSAGE } from './worker-messages.ts';
+import { isWorkerMessage, SERVE_PORT_ENV, STOP_MESSAGE } from './worker-messages.ts';
 
 export interface PrimaryOptions {
   config: Config;
@@ -24,7 +24,7 @@ const CLEAN_EXIT_RESTART_MS = 1000;
 
 /**
  * The primary of `./occ serve --workers N`: migrates the database once, forks N workers that each
- * run the whole server on the same port (node:cluster hands connections out round-robin), holds
+ * run the whole server on the same port (one listening socket, accepted from by every worker), holds
  * what workers must share without Redis (Login Flow v2 flows, served over IPC), replaces a worker
  * that dies, and on SIGTERM/SIGINT tells every worker to drain and waits for them. Prints
  * `Coffer is listening on <url>` once all N are listening. Every other piece of state is shared
@@ -46,11 +46,13 @@ export async function runPrimary(opts: PrimaryOptions): Promise<number> {
   let everReady = false;
   let stopping = false;
   let crashes: number[] = [];
+  /** The port the first workers bound (with --port 0 a replacement must bind the same one). */
+  let boundPort: string | undefined;
   let finish!: (code: number) => void;
   const done = new Promise<number>((resolve) => { finish = resolve; });
 
   const fork = (): void => {
-    const w = cluster.fork();
+    const w = cluster.fork(boundPort ? { [SERVE_PORT_ENV]: boundPort } : {});
     live.add(w);
     serveRpc(w, { [LOGIN_FLOW_SERVICE]: loginFlows });
     w.on('message', (m: unknown) => {
@@ -60,6 +62,7 @@ export async function runPrimary(opts: PrimaryOptions): Promise<number> {
         // the stop was sent before this worker listened for it
         if (stopping) { w.send(STOP_MESSAGE); return; }
         log.info({ workerPid: w.process.pid, worker: w.id }, 'worker listening');
+        boundPort ??= new URL(m.url).port;
         if (!everReady && ready.size === opts.workers) {
           everReady = true;
           log.info({ url: m.url, workers: opts.workers }, 'Coffer is listening');
@@ -120,6 +123,12 @@ export async function runPrimary(opts: PrimaryOptions): Promise<number> {
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
 
+  // The kernel hands connections to whichever worker accepts first. Node's default on Linux
+  // (round robin through the primary) loses a connection it was handing to a worker that dies at
+  // that moment: the client waits forever. Here a dying worker takes only the connections it
+  // had accepted; the others wait in the kernel's queue for the survivors. NODE_CLUSTER_SCHED_POLICY
+  // (rr | none) still decides when set.
+  if (!process.env.NODE_CLUSTER_SCHED_POLICY) cluster.schedulingPolicy = cluster.SCHED_NONE;
   for (let i = 0; i < opts.workers; i++) fork();
   const code = await done;
   process.off('SIGTERM', onSignal);
