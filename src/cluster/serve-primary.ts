@@ -6,7 +6,7 @@ import { MemoryLoginFlowStore } from '../auth/memory-login-flow-store.ts';
 import type { Logger } from '../logger.ts';
 import { serveRpc } from './cluster-rpc.ts';
 import { LOGIN_FLOW_SERVICE } from './ipc-login-flow-store.ts';
-import { isWorkerMessage, SERVE_PORT_ENV, STOP_MESSAGE } from './worker-messages.ts';
+import { isWorkerMessage, STOP_MESSAGE } from './worker-messages.ts';
 
 export interface PrimaryOptions {
   config: Config;
@@ -46,13 +46,14 @@ export async function runPrimary(opts: PrimaryOptions): Promise<number> {
   let everReady = false;
   let stopping = false;
   let crashes: number[] = [];
-  /** The port the first workers bound (with --port 0 a replacement must bind the same one). */
-  let boundPort: string | undefined;
+
   let finish!: (code: number) => void;
   const done = new Promise<number>((resolve) => { finish = resolve; });
 
   const fork = (): void => {
-    const w = cluster.fork(boundPort ? { [SERVE_PORT_ENV]: boundPort } : {});
+    // A replacement asks for the same address as its siblings did (`--port 0` included): the
+    // primary hands it the socket they share, so it serves on the same port.
+    const w = cluster.fork();
     live.add(w);
     serveRpc(w, { [LOGIN_FLOW_SERVICE]: loginFlows });
     w.on('message', (m: unknown) => {
@@ -62,7 +63,6 @@ export async function runPrimary(opts: PrimaryOptions): Promise<number> {
         // the stop was sent before this worker listened for it
         if (stopping) { w.send(STOP_MESSAGE); return; }
         log.info({ workerPid: w.process.pid, worker: w.id }, 'worker listening');
-        boundPort ??= new URL(m.url).port;
         if (!everReady && ready.size === opts.workers) {
           everReady = true;
           log.info({ url: m.url, workers: opts.workers }, 'Coffer is listening');

@@ -9,6 +9,3 @@ export const STOP_MESSAGE = { coffer: 'primary', type: 'stop' } as const;
 export const isWorkerMessage = (m: unknown): m is WorkerMessage => (m as WorkerMessage | null)?.coffer === 'worker';
 export const isStopMessage = (m: unknown): boolean =>
   (m as typeof STOP_MESSAGE | null)?.coffer === 'primary' && (m as typeof STOP_MESSAGE).type === 'stop';
-
-/** Set by the primary for a replacement worker: the port its siblings bound (when `--port 0` chose one). */
-export const SERVE_PORT_ENV = 'COFFER_SERVE_PORT';

@@ -239,12 +239,13 @@ for (const db of ['sqlite', 'pgsql'] as const) {
       for (const h of held) h.put!.finish();
       const heldStatus = await Promise.all(heldOutcome);
       const burstStatus = await Promise.all(burst);
-      // the server kept answering: most of the burst and at least one held upload went through
-      assert.ok(heldStatus.includes(201), `held uploads: ${heldStatus.join(', ')}`);
+      // the server kept answering: most of the burst went through (the held uploads may both have
+      // been on the victim: the kernel, not the primary, picks the worker)
       assert.ok(burstStatus.filter((s) => s === 201).length >= small.length / 2, `burst: ${burstStatus.join(', ')}`);
       // a replacement worker comes up
-      for (let i = 0; i < 200 && w.workerPids().length < 3; i++) await sleep(100);
-      assert.equal(w.workerPids().length, 3, 'a third worker was started');
+      // (a worker needs several seconds to start on a loaded machine)
+      for (let i = 0; i < 1200 && w.workerPids().length < 3; i++) await sleep(100);
+      assert.equal(w.workerPids().length, 3, `a third worker was started; server log:\n${w.served.stderr().split('\n').filter((l) => !l.includes('"request"')).slice(-30).join('\n')}`);
       assert.match(w.served.stderr(), /worker died; starting another/);
       for (const [i, h] of held.entries()) {
         const r = await req(base, 'GET', h.path, { headers: { authorization: auth } });

@@ -4,7 +4,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { CliError, EXIT, loadInstalledConfig } from '../cli-support.ts';
 import { createLogger } from '../../logger.ts';
 import { parsePort } from './maintenance-install.command.ts';
-import { isStopMessage, SERVE_PORT_ENV } from '../../cluster/worker-messages.ts';
+import { isStopMessage } from '../../cluster/worker-messages.ts';
 
 export interface RunServerOptions {
   host: string;
@@ -54,11 +54,9 @@ export async function runServer(opts: RunServerOptions): Promise<void> {
   // A worker: the primary migrated already; Login Flow v2 flows live in the primary (without Redis).
   const shared = worker ? await workerSharedState() : {};
   const app = await openApp(config, { logger: log, ...shared, migrate: !worker });
-  // a replacement worker binds the port its siblings hold (with --port 0, the one chosen then)
-  const port = worker && process.env[SERVE_PORT_ENV] ? Number(process.env[SERVE_PORT_ENV]) : opts.port;
   let running;
   try {
-    running = await startServer(app, { host: opts.host, port, tlsCert: opts.tlsCert, tlsKey: opts.tlsKey });
+    running = await startServer(app, { host: opts.host, port: opts.port, tlsCert: opts.tlsCert, tlsKey: opts.tlsKey });
   } catch (err) {
     await app.close();
     const code = (err as NodeJS.ErrnoException).code;
