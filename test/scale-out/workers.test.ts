@@ -1,7 +1,7 @@
 /**
  * `./occ serve --workers 2`: two real worker processes behind one port, on SQLite + local disk and
- * on PostgreSQL + Redis + local disk, every request on a fresh connection (so node:cluster's round
- * robin spreads them) and each answer traced to the worker that gave it (X-Request-Id → the
+ * on PostgreSQL + Redis + local disk, every request on a fresh connection (so either worker may
+ * accept it) and each answer traced to the worker that gave it (X-Request-Id → the
  * worker's request log line). Asserted: per-user-key sharing (login password, shares, web session)
  * works whichever worker answers; a WebDAV lock taken on one is honoured by the other; Login Flow
  * v2's per-address limit counts the flows of both (one shared store); maintenance mode reaches both;
@@ -36,7 +36,7 @@ const basic = (u: { uid: string; password: string }) => 'Basic ' + Buffer.from(`
 
 interface Answer { status: number; body: Buffer; headers: Record<string, string | string[] | undefined>; reqId: string }
 
-/** One request on its own connection (no keep-alive: round robin may pick either worker). */
+/** One request on its own connection (no keep-alive: either worker may accept it). */
 function req(base: string, method: string, path: string, init: { headers?: Record<string, string>; body?: Buffer | string } = {}): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const r = request(base + path, { method, agent: false, headers: { ...init.headers, ...(init.body !== undefined ? { 'content-length': String(Buffer.byteLength(init.body)) } : {}) } }, (res) => {
@@ -223,7 +223,7 @@ for (const db of ['sqlite', 'pgsql'] as const) {
       const [victim] = w.workerPids();
       assert.ok(victim);
       const auth = basic(ADMIN);
-      // two uploads held open half-way (round robin: one on each worker, most likely)
+      // two uploads held open half-way (on either worker: the kernel decides)
       const held = [0, 1].map((i) => ({ path: dav(ADMIN, `held-${i}.bin`), body: randomBytes(4 << 20), put: undefined as ReturnType<typeof slowPut> | undefined }));
       for (const h of held) h.put = slowPut(base, h.path, h.body, auth);
       const heldOutcome = held.map((h) => h.put!.answer.then((r) => r.status, () => 'connection lost' as const));

@@ -17,8 +17,15 @@ export interface RunServerOptions {
   workers?: number;
 }
 
-/** The default of `--workers`: one per core the process may use. */
-export function defaultWorkers(): number { return availableParallelism(); }
+/**
+ * The default of `--workers`: $COFFER_WORKERS when set (1 in the test harness, whose servers are
+ * single processes unless a test asks for more), else one per core the process may use.
+ * @throws InvalidArgumentError when COFFER_WORKERS is not a number of processes
+ */
+export function defaultWorkers(): number {
+  const v = process.env.COFFER_WORKERS;
+  return v ? parseWorkers(v) : availableParallelism();
+}
 
 /**
  * `--workers`: a whole number from 1 to 1024.
@@ -125,7 +132,7 @@ export function register(program: Command): void {
     .option('--port <port>', 'port to bind (0: any free port)', parsePort, 8080)
     .option('--tls-cert <file>', 'TLS certificate chain (PEM); serves HTTPS with --tls-key')
     .option('--tls-key <file>', 'TLS private key (PEM)')
-    .option('--workers <n>', `server processes behind the port (default: the number of cores, here ${defaultWorkers()}; 1: one process, no primary)`, parseWorkers)
+    .option('--workers <n>', `server processes behind the port (default: $COFFER_WORKERS, else the number of cores, here ${availableParallelism()}; 1: one process, no primary)`, parseWorkers)
     .addHelpText('after', '\nPrints "Coffer is listening on <url>" on stdout once bound; logs go to stderr.')
     .action(async (flags: { host: string; port: number; tlsCert?: string; tlsKey?: string; workers?: number }) => {
       await runServer(flags);
