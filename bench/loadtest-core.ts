@@ -7,6 +7,7 @@
  * end no blob may be left that no file references.
  */
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { startTestInstance, ADMIN } from '../test/support/test-instance.ts';
 import { enableEncryption } from '../test/support/encryption-enabler.ts';
@@ -20,6 +21,8 @@ export interface LoadOptions {
   /** Largest PUT body, bytes. */
   maxSize?: number;
   encrypted?: boolean;
+  /** Serve with `./occ serve --workers N` in child processes (default: in this process). */
+  workers?: number;
   log?: (s: string) => void;
 }
 
@@ -35,6 +38,19 @@ export interface LoadResult {
   errors: string[];
   contendedRounds: number;
   lockChecks: number;
+  /** `--workers` of the served run, when the server ran in child processes. */
+  workers?: number;
+  /** CPU-seconds (user + system) of the mixed phase: the server's processes (child-process runs), and this client process. */
+  cpu: { server?: number; client: number };
+}
+
+/** user + system CPU-seconds of a live process (Linux /proc); 0 when it is gone. */
+function procCpuSeconds(pid: number): number {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
+    return (Number(rest[11]) + Number(rest[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
+  } catch { return 0; }
 }
 
 interface Resp { status: number; body: Buffer; headers: http.IncomingHttpHeaders }
@@ -49,11 +65,16 @@ function pct(sorted: number[], p: number): number {
 /** Runs the whole load scenario on a fresh instance; never throws for server misbehaviour (see errors). */
 export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
   const log = opts.log ?? (() => {});
-  const inst = await startTestInstance({ db: opts.db });
+  const inst = await startTestInstance({ db: opts.db, workers: opts.workers });
   const errors: string[] = [];
   const lat: Record<string, number[]> = {};
+  /** The server's processes: the primary and its workers, or the one process. */
+  const serverPids = () => (inst.workers ? [inst.workers.served.child.pid!, ...inst.workers.workerPids()] : []);
+  const serverCpu = () => serverPids().reduce((a, p) => a + procCpuSeconds(p), 0);
   try {
     if (opts.encrypted !== false) await enableEncryption(inst);
+    // served elsewhere: the processes see the switch within their 1 s state cache
+    if (inst.workers) await new Promise((r) => setTimeout(r, 1100));
     const u = new URL(inst.url);
     const auth = inst.basic(ADMIN.uid, ADMIN.password);
     const agent = new http.Agent({ keepAlive: true, maxSockets: opts.clients + 2 });
@@ -143,8 +164,11 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
       }
     };
     const t0 = Date.now();
+    const cpu0 = { server: serverCpu(), client: process.cpuUsage() };
     await Promise.all(Array.from({ length: opts.clients }, (_, c) => client(c)));
     const elapsed = (Date.now() - t0) / 1000;
+    const clientUsage = process.cpuUsage(cpu0.client);
+    const cpu = { server: inst.workers ? serverCpu() - cpu0.server : undefined, client: (clientUsage.user + clientUsage.system) / 1e6 };
     log(`mixed phase done: ${elapsed.toFixed(1)} s, errors so far ${errors.length}`);
 
     // ---- contended phase: same path, many writers
@@ -203,7 +227,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
     const mixedOps = ['PUT', 'GET', 'PROPFIND', 'MOVE', 'COPY', 'DELETE'].reduce((a, m) => a + (perMethod[m]?.count ?? 0), 0);
     return {
       db: opts.db, clients: opts.clients, seconds: elapsed, totalOps: total, opsPerSec: mixedOps / elapsed,
-      perMethod, errors, contendedRounds, lockChecks,
+      perMethod, errors, contendedRounds, lockChecks, workers: opts.workers, cpu,
     };
   } finally {
     await inst.stop();
@@ -212,7 +236,9 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
 
 /** A printable table of a result. */
 export function formatResult(r: LoadResult): string {
-  const lines = [`${r.db}: ${r.clients} clients × ${r.seconds.toFixed(1)} s: ${r.opsPerSec.toFixed(1)} ops/s (mixed), ${r.errors.length} error(s), ${r.contendedRounds} contended rounds, ${r.lockChecks} lock checks`];
+  const served = r.workers ? `, ./occ serve --workers ${r.workers}` : ', server in the client\'s process';
+  const cpu = `CPU-s in the mixed phase: ${r.cpu.server !== undefined ? `server ${r.cpu.server.toFixed(1)}, ` : ''}client ${r.cpu.client.toFixed(1)}`;
+  const lines = [`${r.db}${served}: ${r.clients} clients × ${r.seconds.toFixed(1)} s: ${r.opsPerSec.toFixed(1)} ops/s (mixed), ${r.errors.length} error(s), ${r.contendedRounds} contended rounds, ${r.lockChecks} lock checks; ${cpu}`];
   lines.push('  method     count   ops/s   p50 ms   p99 ms   max ms');
   for (const [m, s] of Object.entries(r.perMethod)) {
     lines.push(`  ${m.padEnd(9)} ${String(s.count).padStart(6)} ${s.opsPerSec.toFixed(1).padStart(7)} ${s.p50.toFixed(1).padStart(8)} ${s.p99.toFixed(1).padStart(8)} ${s.max.toFixed(1).padStart(8)}`);

@@ -32,7 +32,7 @@ import type { RedisClient } from './redis/redis-client.ts';
 import { Throttler, type ThrottleOptions } from './auth/throttler.ts';
 import { UserService } from './auth/user-service.ts';
 import { UserDeletionService } from './auth/user-deletion-service.ts';
-import { LoginFlowService, SharedLoginFlowService } from './auth/login-flow-service.ts';
+import { LoginFlowService, SharedLoginFlowService, type LoginFlowStore } from './auth/login-flow-service.ts';
 import { RedisLoginFlowStore } from './redis/redis-login-flow-store.ts';
 import { SessionService } from './auth/session-service.ts';
 import { SecretBox } from './auth/secret-box.ts';
@@ -116,8 +116,7 @@ export interface App {
   readonly deviceTokens: DeviceTokens;
   /** `<datadirectory>/audit.log`. */
   readonly audit: AuditLog;
-  /** Login Flow v2 state (in memory). */
-  /** Login Flow v2 state: in memory, or in Redis (shared by every process) when configured. */
+  /** Login Flow v2 state: in memory, in the serve primary's memory (workers), or in Redis (shared by every process) when configured. */
   readonly loginFlow: LoginFlowService | SharedLoginFlowService;
   /** Groups and memberships (`group:*`). */
   readonly groups: GroupService;
@@ -163,6 +162,11 @@ export interface OpenAppOptions {
   throttle?: Partial<ThrottleOptions>;
   /** argon2id cost of per-user private-key wrapping (tests); default m=19 MiB t=2 p=1. */
   userKeyKdf?: KdfParams;
+  /**
+   * Where Login Flow v2 keeps flows when Redis is not configured: the workers of one
+   * `./occ serve --workers N` pass their primary's store (src/cluster/); default: this process's memory.
+   */
+  loginFlowStore?: LoginFlowStore;
 }
 
 /**
@@ -302,7 +306,9 @@ export async function openApp(config: Config, opts: OpenAppOptions = {}): Promis
     versions, trash, retention,
     config, log, db, dbKind: kind, appConfig, blobs, rawBlobs, files, locks, uploads, encryption, userKeys, keyPolicy, keyHolder,
     maintenance: new MaintenanceState(appConfig),
-    users, appPasswords, auth, twoFactor, throttle, deviceTokens, audit, loginFlow: redis ? new SharedLoginFlowService({ appPasswords, store: new RedisLoginFlowStore(redis) }) : new LoginFlowService({ appPasswords }),
+    users, appPasswords, auth, twoFactor, throttle, deviceTokens, audit, loginFlow: redis || opts.loginFlowStore
+      ? new SharedLoginFlowService({ appPasswords, store: redis ? new RedisLoginFlowStore(redis) : opts.loginFlowStore! })
+      : new LoginFlowService({ appPasswords }),
     groups, shares, shareResolver, transfers: new TransferPolicy({ resolver: shareResolver, files }),
     sharees: new ShareeSearch({ db, groups }),
     sessions,

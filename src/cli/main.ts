@@ -22,6 +22,7 @@ Exit codes:
 Environment:
   COFFER_CONFIG  config file (default: config/config.json under the working directory)
   COFFER_DEBUG=1 print stack traces of errors
+  COFFER_WORKERS default of serve --workers (else one per core)
 `;
 
 /** Builds the commander program with every registered command. */

@@ -1,7 +1,7 @@
 import { closeSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
-import { SqliteDialect, SqliteDriver, type DatabaseConnection, type Driver, type SqliteDialectConfig } from 'kysely';
+import { CompiledQuery, SqliteDialect, SqliteDriver, type DatabaseConnection, type Driver, type SqliteDialectConfig } from 'kysely';
 import { GroupFlush, fsyncDir } from '../storage/durable-fs.ts';
 import { fdatasyncFd } from '../storage/fd-io.ts';
 
@@ -77,6 +77,17 @@ class DurableSqliteDriver extends SqliteDriver {
     super(config);
     this.#sync = sync;
     this.#db = config.database;
+  }
+
+  /**
+   * BEGIN IMMEDIATE: the write lock is taken at the start (waiting up to busy_timeout), not at the
+   * first write. With several processes on one file (`./occ serve --workers N`, or `./occ` beside
+   * the server), a deferred transaction that read and then wrote after another process committed
+   * would fail at once with SQLITE_BUSY (its snapshot is stale; the busy timeout does not apply),
+   * and a read-check-insert such as a WebDAV LOCK would not be serialized across processes.
+   */
+  override async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('begin immediate'));
   }
 
   /**

@@ -151,7 +151,7 @@ export class LockService {
     return lock;
   }
 
-  /** Serializes lock creation per user (PostgreSQL advisory lock; SQLite transactions already serialize writers). */
+  /** Serializes lock creation per user (PostgreSQL advisory lock; SQLite transactions begin immediate, which serializes writers of every process). */
   async #serialize(trx: Db, uid: string): Promise<void> {
     if (isPostgres(trx)) {
       await sql`select pg_advisory_xact_lock(hashtext(${'coffer-locks:' + uid}))`.execute(trx);

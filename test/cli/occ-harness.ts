@@ -32,6 +32,8 @@ function childEnv(extra: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   const env = { ...process.env, ...extra };
   delete env.NODE_OPTIONS; // the test runner's --test flags must not leak into the child
   delete env.NODE_TEST_CONTEXT;
+  // servers of the tests are one process unless a test passes --workers (the default is one per core)
+  env.COFFER_WORKERS ??= '1';
   return env;
 }
 

@@ -2,7 +2,8 @@
  * nextcloudcmd (the Nextcloud desktop client's command-line sync, 3.7.x) against a real instance,
  * plain and encrypted: a 150+ file tree with spaces, unicode (NFC and NFD), `+;&` and a 50 MiB
  * file (chunked upload) goes up from A, down into an empty B, edits and deletes/renames travel
- * both ways, and a sync with nothing changed is a single PROPFIND.
+ * both ways, and a sync with nothing changed is a single PROPFIND. The encrypted run is repeated
+ * against `./occ serve --workers 2`, whose two workers must both have answered.
  */
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
@@ -53,9 +54,11 @@ function buildTree(root: string): string[] {
   return [...names];
 }
 
-for (const variant of VARIANTS) {
+const RUNS: { variant: (typeof VARIANTS)[number]; workers?: number }[] = [...VARIANTS.map((variant) => ({ variant })), { variant: 'encrypted', workers: 2 }];
+
+for (const { variant, workers } of RUNS) {
   const skip = clientSkip('nextcloudcmd') || await variantSkip(variant);
-  describe(`nextcloudcmd against a ${variant} instance`, { skip, timeout: 240_000 }, () => {
+  describe(`nextcloudcmd against a ${variant} instance${workers ? ` (./occ serve --workers ${workers})` : ''}`, { skip, timeout: 400_000 }, () => {
     let inst: ClientInstance;
     let tmp: string;
     let A: string;
@@ -77,7 +80,7 @@ for (const variant of VARIANTS) {
       B = join(tmp, 'B');
       names = buildTree(A);
       mkdirSync(B);
-      inst = await startClientInstance(variant);
+      inst = await startClientInstance(variant, { workers });
     });
     after(async () => {
       await inst?.stop();
@@ -147,6 +150,13 @@ for (const variant of VARIANTS) {
       const summary = dav.map((q) => `${q.method} ${q.url} → ${q.status}`).join('\n');
       assert.deepEqual(dav.map((q) => q.method), ['PROPFIND'], `requests of an idle sync:\n${summary}`);
     });
+
+    if (workers) {
+      test('every worker answered part of the syncs', () => {
+        const pids = new Set(inst.workers!.requests().map((q) => q.pid));
+        assert.equal(pids.size, workers, `requests were answered by ${pids.size} worker(s)`);
+      });
+    }
 
     test(variant === 'encrypted' ? 'no plaintext marker and no file or folder name under the data dir' : 'control: the plaintext marker is found under a plain data dir', async () => {
       assert.equal(await dataDirCheck(inst, MARKER, names), undefined);

@@ -51,14 +51,27 @@ export interface ClientInstance extends TestInstance {
   clearRequests(): void;
 }
 
-/** Starts a test instance (encryption enabled for 'encrypted') that records every request line. */
-export async function startClientInstance(variant: Variant): Promise<ClientInstance> {
-  const inst = await startTestInstance();
+/**
+ * Starts a test instance (encryption enabled for 'encrypted') that records every request line;
+ * with `workers`, served by `./occ serve --workers N` (requests read from the workers' logs).
+ */
+export async function startClientInstance(variant: Variant, opts: { workers?: number } = {}): Promise<ClientInstance> {
+  const inst = await startTestInstance({ workers: opts.workers });
   try {
     if (variant === 'encrypted') await enableEncryption(inst);
   } catch (err) {
     await inst.stop();
     throw err;
+  }
+  if (inst.workers) {
+    const w = inst.workers;
+    let since = 0;
+    // a live view (Object.assign would copy a getter's value once)
+    Object.defineProperty(inst, 'requests', { get: (): RecordedRequest[] => w.requests().slice(since) });
+    return Object.assign(inst as TestInstance & { requests: RecordedRequest[] }, {
+      variant,
+      clearRequests() { since = w.requests().length; },
+    });
   }
   const requests: RecordedRequest[] = [];
   inst.server.server.on('request', (req: IncomingMessage, res) => {

@@ -1,7 +1,9 @@
 /**
  * litmus (Debian package `litmus`) against /remote.php/dav/files/<user>/: suites basic, copymove,
- * props and http must report 0 failures (the locks suite is run by the locks tests). A missing
- * binary skips with a message, except under CI=true where it is a failure.
+ * props and http must report 0 failures (the locks suite is run by the locks tests), served in
+ * process; and all five, locks included, against `./occ serve --workers 2`, where litmus's
+ * connections land on both workers (asserted from their request logs). A missing binary skips
+ * with a message, except under CI=true where it is a failure.
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
@@ -42,24 +44,36 @@ function runLitmus(url: string, user: string, pass: string, suites: string): Pro
   });
 }
 
-describe('litmus', { skip: SKIP }, () => {
-  let t: TestInstance;
-  before(async () => { t = await startTestInstance(); });
-  after(() => t?.stop());
+const RUNS = [
+  { name: 'litmus', workers: undefined, suites: ['basic', 'copymove', 'props', 'http'] },
+  { name: 'litmus against ./occ serve --workers 2', workers: 2, suites: ['basic', 'copymove', 'props', 'http', 'locks'] },
+] as const;
 
-  it('passes basic, copymove, props and http with 0 failures', async () => {
-    assert.ok(HAVE_LITMUS, 'litmus binary is missing (CI=true)');
-    const out = await runLitmus(`${t.url}/remote.php/dav/files/admin/`, 'admin', 'admin-password-123', 'basic copymove props http');
-    const { summaries, skipped } = parseLitmus(out);
-    const bySuite = Object.fromEntries(summaries.map((s) => [s.suite, s]));
-    for (const suite of ['basic', 'copymove', 'props', 'http']) {
-      const s = bySuite[suite];
-      assert.ok(s, `no summary for ${suite}:\n${out.slice(-2000)}`);
-      assert.equal(s.failed, 0, `${suite} failures:\n${out.split('\n').filter((l) => /FAIL|WARNING/.test(l)).join('\n')}`);
-      assert.ok(s.run > 0);
-    }
-    assert.ok(bySuite.basic!.run >= 16 && bySuite.copymove!.run >= 13 && bySuite.props!.run >= 30 && bySuite.http!.run >= 4,
-      `fewer tests ran than expected: ${JSON.stringify(summaries)}`);
-    assert.deepEqual(skipped, [], 'litmus skipped tests');
+for (const r of RUNS) {
+  describe(r.name, { skip: SKIP, timeout: 300_000 }, () => {
+    let t: TestInstance;
+    before(async () => { t = await startTestInstance({ workers: r.workers }); });
+    after(() => t?.stop());
+
+    it(`passes ${r.suites.join(', ')} with 0 failures`, async () => {
+      assert.ok(HAVE_LITMUS, 'litmus binary is missing (CI=true)');
+      const out = await runLitmus(`${t.url}/remote.php/dav/files/admin/`, 'admin', 'admin-password-123', r.suites.join(' '));
+      const { summaries, skipped } = parseLitmus(out);
+      const bySuite = Object.fromEntries(summaries.map((s) => [s.suite, s]));
+      for (const suite of r.suites) {
+        const s = bySuite[suite];
+        assert.ok(s, `no summary for ${suite}:\n${out.slice(-2000)}`);
+        assert.equal(s.failed, 0, `${suite} failures:\n${out.split('\n').filter((l) => /FAIL|WARNING/.test(l)).join('\n')}`);
+        assert.ok(s.run > 0);
+      }
+      assert.ok(bySuite.basic!.run >= 16 && bySuite.copymove!.run >= 13 && bySuite.props!.run >= 30 && bySuite.http!.run >= 4,
+        `fewer tests ran than expected: ${JSON.stringify(summaries)}`);
+      if (r.workers) {
+        assert.ok(bySuite.locks!.run >= 30, `the locks suite ran ${bySuite.locks!.run} tests`);
+        const pids = new Set(t.workers!.requests().map((q) => q.pid));
+        assert.equal(pids.size, 2, `litmus's requests were answered by ${pids.size} worker(s)`);
+      }
+      assert.deepEqual(skipped, [], 'litmus skipped tests');
+    });
   });
-});
+}

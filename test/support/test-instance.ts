@@ -1,6 +1,8 @@
 /**
  * A real Coffer instance for tests: config in a temp dir, SQLite (or a fresh PostgreSQL database),
- * local blob store, HTTP on 127.0.0.1 with an OS-chosen port.
+ * local blob store, HTTP on 127.0.0.1 with an OS-chosen port: served in this process, or with
+ * `workers` by a real `./occ serve --workers N` process tree (the in-process App then stands for
+ * `./occ` beside the server: same database and key storage, its own memory).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,12 +14,16 @@ import type { PushLimits } from '../../src/push/push-hub.ts';
 import { startServer, type RunningServer } from '../../src/http/server.ts';
 import { silentLogger, type Logger } from '../../src/logger.ts';
 import type { ThrottleOptions } from '../../src/auth/throttler.ts';
+import { startWorkers, type WorkersServer } from './workers-server.ts';
 
 export const ADMIN = { uid: 'admin', password: 'admin-password-123' } as const;
 
 export interface TestInstance {
   readonly app: App;
+  /** The in-process server (throws on use when `workers` serve instead). */
   readonly server: RunningServer;
+  /** The `./occ serve --workers N` process tree, when the instance was started with `workers`. */
+  readonly workers?: WorkersServer;
   /** e.g. http://127.0.0.1:40123 */
   readonly url: string;
   readonly dir: string;
@@ -55,6 +61,14 @@ export interface TestInstanceOptions {
   tls?: { cert: string; key: string };
   /** Push connection limits (shorter pings in tests). */
   push?: Partial<PushLimits>;
+  /** Serve with `./occ serve --workers N` (N ≥ 1) in child processes instead of in this process. */
+  workers?: number;
+}
+
+/** Stands for the in-process server in workers mode, where none runs. */
+function noInProcessServer(w: WorkersServer): RunningServer {
+  const fail = (): never => { throw new Error('this instance is served by ./occ serve --workers: use inst.workers'); };
+  return { get server() { return fail(); }, get push() { return fail(); }, url: w.url, port: Number(new URL(w.url).port), close: async () => { await w.stop(); } };
 }
 
 /** Creates a fresh PostgreSQL database on 127.0.0.1:5432; returns its name and a drop function. */
@@ -88,7 +102,7 @@ export async function writeTestConfig(opts: TestInstanceOptions = {}): Promise<{
   }
   saveConfig(configPath, {
     installed: true, instanceid: newInstanceId(), secret: newSecret(), datadirectory: join(dir, 'data'),
-    database: database as never, loglevel: 'silent', ...(opts.storage ? { storage: opts.storage } : {}),
+    database: database as never, loglevel: opts.workers ? 'info' : 'silent', ...(opts.storage ? { storage: opts.storage } : {}),
     ...(opts.config ?? {}),
   });
   return { dir, configPath, drop };
@@ -102,13 +116,17 @@ export async function startTestInstance(opts: TestInstanceOptions = {}): Promise
   const serve = (a: App) => startServer(a, { host: '127.0.0.1', port: 0, push: opts.push, ...(opts.tls ? { tlsCert: opts.tls.cert, tlsKey: opts.tls.key } : {}) });
   let app = await open();
   await app.users.create({ uid: ADMIN.uid, password: ADMIN.password, isAdmin: true });
-  let server = await serve(app);
+  let workers: WorkersServer | undefined;
+  if (opts.workers) {
+    try { workers = await startWorkers(configPath, opts.workers); } catch (err) { await app.close(); await drop(); throw err; }
+  }
+  let server = workers ? noInProcessServer(workers) : await serve(app);
   const basic = (uid: string, password: string) => 'Basic ' + Buffer.from(`${uid}:${password}`).toString('base64');
   return {
     get app() { return app; },
     get server() { return server; },
     get url() { return server.url; },
-    dir, dataDir: config.datadirectory, configPath,
+    workers, dir, dataDir: config.datadirectory, configPath,
     async addUser(uid, password, o = {}) {
       await app.users.create({ uid, password, isAdmin: o.isAdmin ?? false, quota: o.quota ?? null });
     },
@@ -126,7 +144,7 @@ export async function startTestInstance(opts: TestInstanceOptions = {}): Promise
       server = await serve(app);
     },
     async stop() {
-      await server.close(1000);
+      if (workers) await workers.stop(); else await server.close(1000);
       await app.close();
       await drop();
       if (!opts.keep) rmSync(dir, { recursive: true, force: true });
