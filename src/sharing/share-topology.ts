@@ -1,7 +1,7 @@
 import type { Db } from '../db/database.ts';
 import { num } from '../db/schema.ts';
 import { subtreeBounds } from '../files/node-repository.ts';
-import type { ShareTopology } from '../encryption/share-keys.ts';
+import type { ShareTopology } from '../encryption/share-keys/share-keys.ts';
 
 /** Paths of `p` and of each folder above it (not the root, which cannot be shared). */
 function selfAndAncestors(p: string): string[] {

@@ -10,15 +10,15 @@ import { migrateToLatest, openDatabase, type Db } from '../../src/db/database.ts
 import { CryptoError } from '../../src/errors.ts';
 import { LocalBlobStore, newBlobId } from '../../src/storage/local-blob-store.ts';
 import { KeyStore } from '../../src/keys/key-store.ts';
-import { KeyManager } from '../../src/encryption/key-manager.ts';
+import { KeyManager } from '../../src/encryption/master-key/key-manager.ts';
 import { EncryptionState } from '../../src/encryption/encryption-state.ts';
 import { EncryptedBlobStore } from '../../src/encryption/encrypted-blob-store.ts';
 import { EncryptionService } from '../../src/encryption/encryption-service.ts';
-import { decryptBlobFile } from '../../src/encryption/offline-decrypt.ts';
+import { decryptBlobFile } from '../../src/encryption/bulk-conversion/offline-decrypt.ts';
 import { CHUNK_SIZE, HEADER_SIZE, RAW_CHUNK_SIZE } from '../../src/crypto/format.ts';
 import { createPgDatabase } from '../support/test-instance.ts';
 import { SYSTEM, type Actor } from '../../src/actor.ts';
-import { MasterKeyPolicy } from '../../src/encryption/master-key-policy.ts';
+import { MasterKeyPolicy } from '../../src/encryption/key-policy/master-key-policy.ts';
 
 const SECRET = 'a'.repeat(48);
 const INSTANCE = 'octestinst1';

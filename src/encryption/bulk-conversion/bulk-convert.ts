@@ -1,14 +1,14 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
-import type { Db } from '../db/database.ts';
-import { num } from '../db/schema.ts';
-import { AppError, NotFoundError } from '../errors.ts';
-import { PLAIN_CODEC, hasLocalPaths, type BlobStore, type ByteRange } from '../storage/blob-store.ts';
-import { newBlobId } from '../storage/local-blob-store.ts';
-import { systemActor } from '../actor.ts';
+import type { Db } from '../../db/database.ts';
+import { num } from '../../db/schema.ts';
+import { AppError, NotFoundError } from '../../errors.ts';
+import { PLAIN_CODEC, hasLocalPaths, type BlobStore, type ByteRange } from '../../storage/blob-store.ts';
+import { newBlobId } from '../../storage/local-blob-store.ts';
+import { systemActor } from '../../actor.ts';
 import { ConvertBatcher, type StagedConversion } from './convert-batch.ts';
 import { ConvertJournal } from './convert-journal.ts';
-import type { EncryptedBlobStore } from './encrypted-blob-store.ts';
-import { rowContext, type ConvertibleNode, type EncryptionService } from './encryption-service.ts';
+import type { EncryptedBlobStore } from '../encrypted-blob-store.ts';
+import { rowContext, type ConvertibleNode, type EncryptionService } from '../encryption-service.ts';
 import { runPool } from './task-pool.ts';
 
 /** Files fetched (and journaled) at a time. */
