@@ -76,7 +76,8 @@ test('encrypted store: no plaintext on disk, plaintext sizes, ranges, plain blob
   const data = Buffer.concat([Buffer.from('SECRET-MARKER-'.repeat(5000)), randomBytes(3 * CHUNK_SIZE)]);
   const id = newBlobId();
   const res = await e.blobs.put(id, Readable.from([data]), ctx);
-  assert.deepEqual(res, { size: data.length, codec: 'cfe1' });
+  // put names the key it wrapped the data key under: the owner's root key in master-key mode
+  assert.deepEqual(res, { size: data.length, codec: 'cfe1', keyId: (await e.keys.userKeyForWrite(ctx.owner)).id.toString('hex') });
   assert.equal(await e.blobs.size(id, 'cfe1', ctx), data.length);
   assert.equal(statSync(e.local.pathOf(id)).size, HEADER_SIZE + data.length + 16 * Math.ceil(data.length / CHUNK_SIZE));
   for (const f of allFiles(join(e.dir, 'data')).filter((x) => !/coffer\.db/.test(x))) assert.ok(!readFileSync(f).includes('SECRET-MARKER'), `plaintext in ${f}`);
