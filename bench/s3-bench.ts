@@ -22,14 +22,14 @@ import { migrateToLatest, openDatabase } from '../src/db/database.ts';
 import { EncryptedBlobStore } from '../src/encryption/encrypted-blob-store.ts';
 import { EncryptionService } from '../src/encryption/encryption-service.ts';
 import { EncryptionState } from '../src/encryption/encryption-state.ts';
-import { KeyManager } from '../src/encryption/key-manager.ts';
+import { KeyManager } from '../src/encryption/master-key/key-manager.ts';
 import { KeyStore } from '../src/keys/key-store.ts';
 import type { BlobStore } from '../src/storage/blob-store.ts';
 import { S3BlobStore } from '../src/storage/s3-blob-store.ts';
 import { startCeph, type CephCluster } from '../test/support/ceph.ts';
 import { NodeFileRows } from '../src/files/node-file-rows.ts';
 import { SYSTEM } from '../src/actor.ts';
-import { MasterKeyPolicy } from '../src/encryption/master-key-policy.ts';
+import { MasterKeyPolicy } from '../src/encryption/key-policy/master-key-policy.ts';
 
 const MiB = 1024 * 1024;
 const total = Number(process.env.BENCH_MIB ?? 256) * MiB;

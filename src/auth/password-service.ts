@@ -1,6 +1,6 @@
 import type { AuditLog } from '../audit/audit-log.ts';
-import { adminResetPassword, changeOwnPassword } from '../encryption/password-events.ts';
-import type { ResetOutcome, UserKeys } from '../encryption/user-keys.ts';
+import { adminResetPassword, changeOwnPassword } from '../encryption/user-keys/password-events.ts';
+import type { ResetOutcome, UserKeys } from '../encryption/user-keys/user-keys.ts';
 import { ForbiddenError, ValidationError } from '../errors.ts';
 import type { Authenticator } from './authenticator.ts';
 import type { SessionService } from './session-service.ts';

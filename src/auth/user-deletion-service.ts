@@ -1,8 +1,8 @@
 import { transact, type Db } from '../db/database.ts';
 import { ForbiddenError } from '../errors.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
-import type { KeyManager } from '../encryption/key-manager.ts';
-import type { UserKeySession } from '../encryption/user-key-session.ts';
+import type { KeyManager } from '../encryption/master-key/key-manager.ts';
+import type { UserKeySession } from '../encryption/user-keys/user-key-session.ts';
 import type { FilesService } from '../files/files-service.ts';
 import type { LockService } from '../files/lock-service.ts';
 import type { UploadService } from '../files/upload-service.ts';

@@ -12,8 +12,8 @@ import { CIPHER_AES_256_GCM, FORMAT_ID, HEADER_SIZE, type CipherId } from '../cr
 import { KeyStore } from '../keys/key-store.ts';
 import { readHead } from '../storage/file-sink.ts';
 import type { EncryptionState } from './encryption-state.ts';
-import type { KeyManager } from './key-manager.ts';
-import type { KeyPolicy } from './key-policy.ts';
+import type { KeyManager } from './master-key/key-manager.ts';
+import type { KeyPolicy } from './key-policy/key-policy.ts';
 import type { RowSeal } from './row-seal.ts';
 import { SMALL_BLOB } from '../storage/buffer-sizes.ts';
 

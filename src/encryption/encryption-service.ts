@@ -11,9 +11,9 @@ import { newBlobId } from '../storage/blob-id.ts';
 import type { EncryptedBlobStore } from './encrypted-blob-store.ts';
 import type { FileRows, StoredFile } from './file-rows.ts';
 import { DEFAULT_MODULE_KEY, ENABLED_KEY, ENCRYPTION_APP, KEY_ROOT_KEY, MODULE_ID, STATE_APP, type EncryptionState } from './encryption-state.ts';
-import { createKeyBackup, restoreKeyBackup, DEFAULT_SCRYPT, type ScryptParams } from './key-backup.ts';
-import type { KeyManager, RotationProgress } from './key-manager.ts';
-import { decryptBlobFile } from './offline-decrypt.ts';
+import { createKeyBackup, restoreKeyBackup, DEFAULT_SCRYPT, type ScryptParams } from './master-key/key-backup.ts';
+import type { KeyManager, RotationProgress } from './master-key/key-manager.ts';
+import { decryptBlobFile } from './bulk-conversion/offline-decrypt.ts';
 
 export interface EncryptionStatus {
   readonly enabled: boolean;

@@ -1,6 +1,5 @@
 import { Readable } from 'node:stream';
-import { pipeSource } from '../storage/source-pipe.ts';
-import { HashingCounter, digestStream, formatChecksums, parseChecksums } from './checksums.ts';
+import { digestStream, formatChecksums, parseChecksums } from './checksums.ts';
 import { transact, type Db } from '../db/database.ts';
 import {
   AlreadyExistsError, AppError, BlobMissingError, ConflictError, ForbiddenError, NotFoundError, PreconditionFailedError, QuotaExceededError, ValidationError,
@@ -8,11 +7,12 @@ import {
 import type { Actor } from '../actor.ts';
 import type { Logger } from '../logger.ts';
 import type { BlobContext, BlobStore, ByteRange } from '../storage/blob-store.ts';
-import { newBlobId } from '../storage/blob-id.ts';
+
 import { CopyMoveService, type TreeRef } from './copy-move-service.ts';
 import type { ContentEvents } from './content-events.ts';
+import { FileWriter } from './file-writer.ts';
 import { assertPropertyBounds } from './dead-property-bounds.ts';
-import { DIR_MIMETYPE, mimetypeFor } from './mimetypes.ts';
+import { DIR_MIMETYPE } from './mimetypes.ts';
 import { NodeRepository, newEtag, type Executor } from './node-repository.ts';
 import { PropertyRepository } from './property-repository.ts';
 import { baseName, normalizePath, parentPath } from './paths.ts';
@@ -62,9 +62,8 @@ function ctxOf(actor: Actor, node: FileNode): BlobContext {
  * points at unwritten data; no directory fsync per blob is needed for that (the blob's link is
  * journaled metadata that any later fsync — SQLite's, the next blob's — makes durable first on a
  * local journaled filesystem, and a blob lost before its commit is only an orphan).
- * A small write costs: one query for the early checks (node, parent, root size, quota), the
- * content, then one transaction of three statements (re-check, insert/compare-and-swap, one
- * update of the whole ancestor chain); file ids come from a pool (NodeRepository.allocateFileId).
+ * Writes of content are FileWriter's (file-writer.ts), copies and moves CopyMoveService's; every
+ * method that reads or writes content takes the acting user first (src/actor.ts).
  */
 export class FilesService {
   readonly #repo: NodeRepository;
@@ -75,6 +74,7 @@ export class FilesService {
   /** Users whose root folder is known to exist (saves a query on every write). */
   readonly #homes = new Set<string>();
   readonly #copyMove: CopyMoveService;
+  readonly #writer: FileWriter;
   readonly #checkRow: FilesServiceDeps['checkRow'];
   readonly #events: ContentEvents | undefined;
   readonly #onReleased: FilesServiceDeps['onBlobsReleased'];
@@ -92,8 +92,13 @@ export class FilesService {
     this.#log = deps.log;
     this.#events = deps.events;
     this.#copyMove = new CopyMoveService({ db: deps.db, repo: this.#repo, blobs: deps.blobs, files: this, events: deps.events, trash: deps.trash });
+    this.#writer = new FileWriter({ db: deps.db, repo: this.#repo, blobs: deps.blobs, files: this, events: deps.events, versions: deps.versions });
   }
 
+  /** Creates the user's root folder unless this process knows it exists (saves a query on every write). */
+  async ensureHomeOnce(uid: string): Promise<void> {
+    if (!this.#homes.has(uid)) await this.ensureHome(uid);
+  }
   /** The user's root folder, created on first use. */
   async ensureHome(uid: string): Promise<FileNode> {
     const existing = await this.#repo.byPath(this.#db, uid, '');
@@ -189,121 +194,13 @@ export class FilesService {
 
   /**
    * `actor` streams `source` into a new version of the file at `path` of `uid`'s tree (creating it if needed).
-   * @throws ConflictError, PreconditionFailedError, QuotaExceededError, ValidationError (see FILES-API);
-   *   403 errors of the key policy when `actor` holds no key for that place.
+   * @throws see FileWriter.write
    */
-  async writeFile(actor: Actor, uid: string, path: string, source: Readable, opts: WriteOptions = {}): Promise<WriteResult> {
-    const p = normalizePath(path);
-    if (p === '') throw new ConflictError('cannot write to the root folder');
-    if (opts.mtime !== undefined) assertValidMtime(opts.mtime);
-    if (!this.#homes.has(uid)) await this.ensureHome(uid);
-    // One query for the early checks (before any byte is read): node, parent, root size, quota.
-    const pre = await this.#repo.writeContext(this.#db, uid, p);
-    const before = pre.node;
-    this.#checkPreconditions(before, opts);
-    if (!before) checkParent(pre.parent, p);
-    if (before?.kind === 'dir') throw new ConflictError(`${p} is a folder`);
-    if (opts.expectedSize !== undefined && pre.quota !== null
-      && (pre.root?.size ?? 0) - (before?.size ?? 0) + opts.expectedSize > pre.quota) {
-      throw new QuotaExceededError(`not enough space for ${p}`);
-    }
-
-    const sent = parseChecksums(opts.checksum);
-    const algos = [...sent.keys()].filter((a) => a === 'SHA1' || a === 'MD5');
-    // A byte stream with nothing to hash goes to the store as is (a Transform per small PUT costs
-    // more CPU than its queries): the store counts the bytes, and fails the put itself when the
-    // source errors or closes before its end. Object-mode sources (Readable.from) may carry
-    // strings, which the counter turns into bytes.
-    const counter = algos.length > 0 || source.readableObjectMode ? new HashingCounter(algos) : undefined;
-    const fileId = before?.fileId ?? await this.#repo.allocateFileId();
-    const blobId = newBlobId();
-    // A source that closes early (client gone) fails the put instead of hanging; a failed put
-    // leaves the source (the request) alive for the adapter's answer.
-    if (counter) pipeSource(source, counter);
-    const put = await this.#blobs.put(blobId, counter ?? source, { fileId, owner: uid, actor, parentId: pre.parent?.fileId });
-    const received = counter ? counter.bytes : put.size;
-
-    // The blob is bound to `fileId` (the encryption layer authenticates it with the id). When a
-    // concurrent writer created the same new path first, the row carries its file id: the content
-    // is then re-bound to that id and the commit retried, so that unconditional PUTs to one path
-    // all succeed (last writer wins) instead of failing with 409/500.
-    let blob = { id: blobId, codec: put.codec, size: put.size, fileId, keyId: put.keyId };
-    try {
-      if (opts.expectedSize !== undefined && received !== opts.expectedSize) {
-        throw new ValidationError(`expected ${opts.expectedSize} bytes, received ${received}`);
-      }
-      for (const [algo, want] of sent) {
-        const got = counter?.digest(algo);
-        if (got !== undefined && got !== want) throw new ValidationError(`${algo} checksum mismatch`);
-      }
-      const mtime = opts.mtime ?? nowSeconds();
-      const mimetype = opts.mimetype ?? before?.mimetype ?? mimetypeFor(baseName(p));
-      const commit = () => transact(this.#db, async (trx) => {
-        // node, parent, root and quota re-read in one query inside the transaction
-        const ctx = await this.#repo.writeContext(trx, uid, p);
-        const cur = ctx.node;
-        this.#checkPreconditions(cur, opts);
-        if (cur?.kind === 'dir') throw new ConflictError(`${p} is a folder`);
-        if (cur && cur.fileId !== blob.fileId) throw new RebindNeeded(cur.fileId);
-        if (ctx.quota !== null && (ctx.root?.size ?? 0) - (cur?.size ?? 0) + blob.size > ctx.quota) {
-          throw new QuotaExceededError(`not enough space for ${p}`);
-        }
-        const etag = newEtag();
-        const checksum = formatChecksums(sent);
-        if (cur) {
-          // compare-and-swap on the blob: a writer that committed in between (PostgreSQL READ
-          // COMMITTED lets both read the same row) would otherwise have its blob overwritten
-          // without being deleted, and the size propagation computed from a stale row.
-          const swapped = await this.#repo.swapContent(trx, cur.fileId, cur.blobId, {
-            blobId: blob.id, blobCodec: blob.codec, size: blob.size, mtime, etag, checksum, mimetype,
-          });
-          if (!swapped) throw new RebindNeeded(cur.fileId);
-          await this.#repo.propagate(trx, uid, p, blob.size - cur.size);
-          // versions (issue #15): the old blob becomes a version in this transaction, not garbage
-          const kept = this.#versions ? await this.#versions.keep(trx, cur, nowSeconds()) : false;
-          await this.#versions?.wrote(trx, cur.fileId, opts.author ?? uid);
-          return { node: { ...cur, blobId: blob.id, blobCodec: blob.codec, size: blob.size, mtime, etag, checksum, mimetype }, created: false, oldBlob: kept ? null : cur.blobId };
-        }
-        const parent = checkParent(ctx.parent, p);
-        const node = await this.#repo.insert(trx, {
-          fileId: blob.fileId, owner: uid, parentId: parent.fileId, path: p, name: baseName(p), kind: 'file', size: blob.size,
-          mtime, etag, mimetype, blobId: blob.id, blobCodec: blob.codec, checksum,
-        });
-        await this.#repo.propagate(trx, uid, p, blob.size, nowSeconds());
-        await this.#versions?.wrote(trx, node.fileId, opts.author ?? uid);
-        return { node, created: true, oldBlob: null as string | null };
-      });
-      let result;
-      for (let attempt = 0; ; attempt++) {
-        try {
-          result = await commit();
-          break;
-        } catch (err) {
-          let winner: number | undefined;
-          if (err instanceof RebindNeeded) winner = err.fileId;
-          else if (!(err instanceof AppError)) {
-            // a concurrent insert of the same path (unique violation): rebind to the winner's id
-            const now = await this.#repo.byPath(this.#db, uid, p).catch(() => undefined);
-            if (now?.kind === 'file' && now.fileId !== blob.fileId) winner = now.fileId;
-          }
-          if (winner === undefined) throw err;
-          if (attempt >= 5) throw new ConflictError(`${p} was replaced concurrently`);
-          if (winner === blob.fileId) continue; // lost a race on the same row: just commit again
-          const src = await this.#blobs.get(blob.id, blob.codec, { fileId: blob.fileId, owner: uid, actor, fresh: true });
-          const rebound = newBlobId();
-          const put2 = await this.#blobs.put(rebound, src, { fileId: winner, owner: uid, actor, parentId: pre.parent?.fileId });
-          await this.#blobs.delete(blob.id).catch(() => {});
-          blob = { id: rebound, codec: put2.codec, size: put2.size, fileId: winner, keyId: put2.keyId };
-        }
-      }
-      if (result.oldBlob) await this.deleteBlobsQuietly([result.oldBlob]);
-      await this.#events?.afterWrite(actor, uid, blob.fileId, blob.id, blob.keyId);
-      this.#changed(uid, p, result.node.fileId);
-      return { node: result.node, created: result.created };
-    } catch (err) {
-      await this.#blobs.delete(blob.id).catch(() => {});
-      throw err;
-    }
+  writeFile(actor: Actor, uid: string, path: string, source: Readable, opts: WriteOptions = {}): Promise<WriteResult> {
+    return this.#writer.write(actor, uid, path, source, opts).then((r) => {
+      this.#changed(uid, normalizePath(path), r.node.fileId);
+      return r;
+    });
   }
 
   /**
@@ -459,14 +356,6 @@ export class FilesService {
     return `${algo}:${digest}`;
   }
 
-  #checkPreconditions(node: FileNode | undefined, opts: WriteOptions): void {
-    if (opts.ifMatch?.length) {
-      if (!node || !(opts.ifMatch.includes('*') || opts.ifMatch.includes(node.etag))) throw new PreconditionFailedError('If-Match does not match');
-    }
-    if (opts.ifNoneMatch?.length && node) {
-      if (opts.ifNoneMatch.includes('*') || opts.ifNoneMatch.includes(node.etag)) throw new PreconditionFailedError('If-None-Match matches');
-    }
-  }
 
   /**
    * The folder `p` goes into (the home folder is created on demand outside transactions). Shared with
@@ -489,17 +378,4 @@ export class FilesService {
       await this.#onReleased(ids).catch((err: unknown) => this.#log.warn({ err }, 'could not delete the previews of released blobs; garbage collection will'));
     }
   }
-}
-
-/** The parent folder of `p` as looked up. @throws ConflictError when it is missing or a file. */
-function checkParent(parent: FileNode | undefined, p: string): FileNode {
-  const pp = parentPath(p);
-  if (!parent) throw new ConflictError(`parent folder ${pp || '/'} does not exist`);
-  if (parent.kind !== 'dir') throw new ConflictError(`${pp} is not a folder`);
-  return parent;
-}
-
-/** Internal: the path's row belongs to another file id than the one the new blob is bound to. */
-class RebindNeeded extends Error {
-  constructor(readonly fileId: number) { super('rebind needed'); }
 }

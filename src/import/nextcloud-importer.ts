@@ -10,7 +10,7 @@ import { ConflictError } from '../errors.ts';
 import { NodeRepository } from '../files/node-repository.ts';
 import { newBlobId } from '../storage/blob-id.ts';
 import { systemActor } from '../actor.ts';
-import { runPool } from '../encryption/task-pool.ts';
+import { runPool } from '../encryption/bulk-conversion/task-pool.ts';
 import type { NcConfig } from './nextcloud-config.ts';
 import type { NcKeyRing } from './nextcloud-keys.ts';
 import { NcDecryptStream } from './nextcloud-crypto.ts';

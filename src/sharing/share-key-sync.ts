@@ -1,7 +1,7 @@
 import { systemActor, type Actor } from '../actor.ts';
 import type { Db } from '../db/database.ts';
 import { ShareRepository } from './share-repository.ts';
-import type { ShareKeyHandle, ShareKeys } from '../encryption/share-keys.ts';
+import type { ShareKeyHandle, ShareKeys } from '../encryption/share-keys/share-keys.ts';
 import type { Logger } from '../logger.ts';
 import type { ContentEvents } from '../files/content-events.ts';
 import { SHARE_TYPE_GROUP, SHARE_TYPE_LINK, SHARE_TYPE_USER, type Share } from './share-types.ts';

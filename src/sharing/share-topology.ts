@@ -1,7 +1,7 @@
 import type { Db } from '../db/database.ts';
 import { NodeRepository } from '../files/node-repository.ts';
 import { FORMAT_ID } from '../crypto/format.ts';
-import type { ShareTopology } from '../encryption/share-keys.ts';
+import type { ShareTopology } from '../encryption/share-keys/share-keys.ts';
 
 /** Paths of `p` and of each folder above it (not the root, which cannot be shared). */
 function selfAndAncestors(p: string): string[] {

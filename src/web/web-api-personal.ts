@@ -1,5 +1,5 @@
 import { AuthenticationError, ConflictError, NotFoundError, ValidationError } from '../errors.ts';
-import { UserKeyLockedError } from '../encryption/user-key-errors.ts';
+import { UserKeyLockedError } from '../encryption/user-keys/user-key-errors.ts';
 import type { ApiCall } from './web-api-files.ts';
 import type { ResolvedSession } from './session-auth.ts';
 import { readBody, sendJson, str } from './web-http.ts';

@@ -15,14 +15,14 @@ import { CryptoError, NotFoundError } from '../../src/errors.ts';
 import { LocalBlobStore } from '../../src/storage/local-blob-store.ts';
 import { newBlobId } from '../../src/storage/blob-id.ts';
 import { KeyStore } from '../../src/keys/key-store.ts';
-import { KeyManager } from '../../src/encryption/key-manager.ts';
+import { KeyManager } from '../../src/encryption/master-key/key-manager.ts';
 import { EncryptionState } from '../../src/encryption/encryption-state.ts';
 import { EncryptedBlobStore } from '../../src/encryption/encrypted-blob-store.ts';
 import { EncryptionService } from '../../src/encryption/encryption-service.ts';
 import { CHUNK_SIZE, HEADER_SIZE, RAW_CHUNK_SIZE } from '../../src/crypto/format.ts';
 import { NodeFileRows } from '../../src/files/node-file-rows.ts';
 import { SYSTEM } from '../../src/actor.ts';
-import { MasterKeyPolicy } from '../../src/encryption/master-key-policy.ts';
+import { MasterKeyPolicy } from '../../src/encryption/key-policy/master-key-policy.ts';
 
 const MiB = 1 << 20;
 

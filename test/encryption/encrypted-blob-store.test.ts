@@ -11,16 +11,16 @@ import { CryptoError } from '../../src/errors.ts';
 import { LocalBlobStore } from '../../src/storage/local-blob-store.ts';
 import { newBlobId } from '../../src/storage/blob-id.ts';
 import { KeyStore } from '../../src/keys/key-store.ts';
-import { KeyManager } from '../../src/encryption/key-manager.ts';
+import { KeyManager } from '../../src/encryption/master-key/key-manager.ts';
 import { EncryptionState } from '../../src/encryption/encryption-state.ts';
 import { EncryptedBlobStore } from '../../src/encryption/encrypted-blob-store.ts';
 import { EncryptionService } from '../../src/encryption/encryption-service.ts';
-import { decryptBlobFile } from '../../src/encryption/offline-decrypt.ts';
+import { decryptBlobFile } from '../../src/encryption/bulk-conversion/offline-decrypt.ts';
 import { CHUNK_SIZE, HEADER_SIZE, RAW_CHUNK_SIZE } from '../../src/crypto/format.ts';
 import { createPgDatabase } from '../support/test-instance.ts';
 import { NodeFileRows } from '../../src/files/node-file-rows.ts';
 import { SYSTEM, type Actor } from '../../src/actor.ts';
-import { MasterKeyPolicy } from '../../src/encryption/master-key-policy.ts';
+import { MasterKeyPolicy } from '../../src/encryption/key-policy/master-key-policy.ts';
 
 const SECRET = 'a'.repeat(48);
 const INSTANCE = 'octestinst1';
@@ -78,7 +78,8 @@ test('encrypted store: no plaintext on disk, plaintext sizes, ranges, plain blob
   const data = Buffer.concat([Buffer.from('SECRET-MARKER-'.repeat(5000)), randomBytes(3 * CHUNK_SIZE)]);
   const id = newBlobId();
   const res = await e.blobs.put(id, Readable.from([data]), ctx);
-  assert.deepEqual(res, { size: data.length, codec: 'cfe1' });
+  // put names the key it wrapped the data key under: the owner's root key in master-key mode
+  assert.deepEqual(res, { size: data.length, codec: 'cfe1', keyId: (await e.keys.userKeyForWrite(ctx.owner)).id.toString('hex') });
   assert.equal(await e.blobs.size(id, 'cfe1', ctx), data.length);
   assert.equal(statSync(e.local.pathOf(id)).size, HEADER_SIZE + data.length + 16 * Math.ceil(data.length / CHUNK_SIZE));
   for (const f of allFiles(join(e.dir, 'data')).filter((x) => !/coffer\.db/.test(x))) assert.ok(!readFileSync(f).includes('SECRET-MARKER'), `plaintext in ${f}`);

@@ -12,7 +12,7 @@ import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { openApp, type App } from '../../src/app.ts';
 import { loadConfig } from '../../src/config/config.ts';
-import { IntegrityVerifier } from '../../src/encryption/integrity-verifier.ts';
+import { IntegrityVerifier } from '../../src/encryption/bulk-conversion/integrity-verifier.ts';
 import { silentLogger } from '../../src/logger.ts';
 import { newBlobId } from '../../src/storage/blob-id.ts';
 import { ADMIN, startTestInstance, type TestInstance } from '../support/test-instance.ts';

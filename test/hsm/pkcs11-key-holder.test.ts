@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pkcs11js from 'pkcs11js';
-import { Pkcs11KeyHolder, chooseMechanism } from '../../src/encryption/pkcs11-key-holder.ts';
+import { Pkcs11KeyHolder, chooseMechanism } from '../../src/encryption/key-holders/pkcs11-key-holder.ts';
 import { AuthenticationError, ConfigError, CryptoError, NotSupportedError } from '../../src/errors.ts';
 import { createSoftHsm, softhsmSkipReason, type SoftHsmToken } from '../support/softhsm.ts';
 

@@ -19,14 +19,14 @@ import { migrateToLatest, openDatabase } from '../../src/db/database.ts';
 import { EncryptedBlobStore } from '../../src/encryption/encrypted-blob-store.ts';
 import { EncryptionService } from '../../src/encryption/encryption-service.ts';
 import { EncryptionState } from '../../src/encryption/encryption-state.ts';
-import { KeyManager } from '../../src/encryption/key-manager.ts';
+import { KeyManager } from '../../src/encryption/master-key/key-manager.ts';
 import { KeyStore } from '../../src/keys/key-store.ts';
 import { startCephOrSkip } from '../support/ceph.ts';
 import { runBlobStoreConformance, testBlobId } from './blob-store-conformance.ts';
 import { assertPatternStream, patternBytes, patternSource } from './blob-pattern.ts';
 import { NodeFileRows } from '../../src/files/node-file-rows.ts';
 import { SYSTEM } from '../../src/actor.ts';
-import { MasterKeyPolicy } from '../../src/encryption/master-key-policy.ts';
+import { MasterKeyPolicy } from '../../src/encryption/key-policy/master-key-policy.ts';
 
 const CTX = { fileId: 1, owner: 'alice', actor: SYSTEM };
 const MiB = 1024 * 1024;

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { DEFAULT_KDF, passwordKek } from '../../src/encryption/user-key-files.ts';
+import { DEFAULT_KDF, passwordKek } from '../../src/encryption/user-keys/user-key-files.ts';
 import { perUserInstance } from './helpers.ts';
 import { userActor } from '../../src/actor.ts';
 

@@ -13,8 +13,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { wrapKey } from '../../src/crypto/key-wrap.ts';
 import { KeyStore, userScope } from '../../src/keys/key-store.ts';
-import { ShareKeyring, type KeyringEntry } from '../../src/encryption/share-keyring.ts';
-import { keyringEntryAad } from '../../src/encryption/share-key-files.ts';
+import { ShareKeyring, type KeyringEntry } from '../../src/encryption/share-keys/share-keyring.ts';
+import { keyringEntryAad } from '../../src/encryption/share-keys/share-key-files.ts';
 
 const OWNER = 'alice';
 const ID = randomBytes(16).toString('hex');

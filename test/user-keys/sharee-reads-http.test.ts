@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { shareSealName } from '../../src/encryption/share-key-files.ts';
+import { shareSealName } from '../../src/encryption/share-keys/share-key-files.ts';
 import type { TestInstance } from '../support/test-instance.ts';
 import { webLogin, type WebSession } from '../support/web-login.ts';
 import { ALICE, BOB, share, type Creds } from '../sharing/helpers.ts';

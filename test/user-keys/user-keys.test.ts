@@ -8,7 +8,7 @@ import { loadConfig } from '../../src/config/config.ts';
 import { ForbiddenError } from '../../src/errors.ts';
 import { silentLogger } from '../../src/logger.ts';
 import { hasLocalPaths } from '../../src/storage/blob-store.ts';
-import { UserKeyLockedError } from '../../src/encryption/user-key-errors.ts';
+import { UserKeyLockedError } from '../../src/encryption/user-keys/user-key-errors.ts';
 import { ADMIN } from '../support/test-instance.ts';
 import { get, ocs, occ, perUserInstance, plaintextOnDisk, put } from './helpers.ts';
 import { SYSTEM } from '../../src/actor.ts';
@@ -163,7 +163,7 @@ test('revoking an app password deletes its private-key wrapping; a wrapping with
     assert.equal(both.length, 2);
 
     // A wrapping stored under the name used before v2 still unlocks, and is renamed on the way.
-    const { appPasswordKeyName, legacyAppPasswordKeyName } = await import('../../src/encryption/user-key-files.ts');
+    const { appPasswordKeyName, legacyAppPasswordKeyName } = await import('../../src/encryption/user-keys/user-key-files.ts');
     renameSync(join(keyDir, appPasswordKeyName(second)), join(keyDir, legacyAppPasswordKeyName(second)));
     inst.app.userKeys.session.lockAll();
     inst.app.auth.clearCache();

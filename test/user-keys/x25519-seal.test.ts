@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { CryptoError } from '../../src/errors.ts';
 import { generateX25519, openSealed, publicFromPrivate, sealTo } from '../../src/crypto/x25519-seal.ts';
-import { UserKeySession } from '../../src/encryption/user-key-session.ts';
-import { unwrapPrivate, wrapPrivateWithPassword, wrapPrivateWithToken } from '../../src/encryption/user-key-files.ts';
+import { UserKeySession } from '../../src/encryption/user-keys/user-key-session.ts';
+import { unwrapPrivate, wrapPrivateWithPassword, wrapPrivateWithToken } from '../../src/encryption/user-keys/user-key-files.ts';
 
 test('x25519 seal: round trip; wrong key, wrong AAD or a flipped bit fail with CryptoError', () => {
   const a = generateX25519();

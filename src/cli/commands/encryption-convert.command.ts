@@ -1,8 +1,8 @@
 import { createRequire } from 'node:module';
 import type { Command } from 'commander';
 import { ConflictError, NotFoundError } from '../../errors.ts';
-import type { ConvertProgress, ConvertSummary, ConvertTarget } from '../../encryption/bulk-convert.ts';
-import { occFileName } from '../../encryption/integrity-verifier.ts';
+import type { ConvertProgress, ConvertSummary, ConvertTarget } from '../../encryption/bulk-conversion/bulk-convert.ts';
+import { occFileName } from '../../encryption/bulk-conversion/integrity-verifier.ts';
 import { CliError, EXIT, cliOptions, confirm, withApp } from '../cli-support.ts';
 import { BACKUP_WARNING, bulkConverter } from './encryption-status.command.ts';
 

@@ -2,9 +2,9 @@ import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { AlreadyExistsError, NotFoundError } from '../../errors.ts';
-import { decryptBlobFile } from '../../encryption/offline-decrypt.ts';
-import { createKeyHolder } from '../../encryption/key-holder.ts';
-import { KeyManager } from '../../encryption/key-manager.ts';
+import { decryptBlobFile } from '../../encryption/bulk-conversion/offline-decrypt.ts';
+import { createKeyHolder } from '../../encryption/key-holders/key-holder.ts';
+import { KeyManager } from '../../encryption/master-key/key-manager.ts';
 import { KeyStore } from '../../keys/key-store.ts';
 import { CliError, EXIT, loadInstalledConfig } from '../cli-support.ts';
 

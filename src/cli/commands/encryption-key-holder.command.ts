@@ -3,10 +3,10 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { configPath, saveConfig } from '../../config/config.ts';
 import { KeyStore } from '../../keys/key-store.ts';
-import { KeyManager } from '../../encryption/key-manager.ts';
-import { createKeyHolder, type KeyHolderConfig } from '../../encryption/key-holder.ts';
-import { PKCS11_MECHANISMS } from '../../encryption/pkcs11-mechanisms.ts';
-import { keyHolderStatus, switchKeyHolder } from '../../encryption/key-holder-switch.ts';
+import { KeyManager } from '../../encryption/master-key/key-manager.ts';
+import { createKeyHolder, type KeyHolderConfig } from '../../encryption/key-holders/key-holder.ts';
+import { PKCS11_MECHANISMS } from '../../encryption/key-holders/pkcs11-mechanisms.ts';
+import { keyHolderStatus, switchKeyHolder } from '../../encryption/key-holders/key-holder-switch.ts';
 import { CliError, EXIT, cliOptions, outputOption, printData, withApp } from '../cli-support.ts';
 
 interface SetFlags { module?: string; tokenLabel?: string; pinFromEnv?: string | boolean; pinFile?: string; keyLabel?: string; mechanism?: string }

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { App } from '../../app.ts';
-import { BulkConverter } from '../../encryption/bulk-convert.ts';
+import { BulkConverter } from '../../encryption/bulk-conversion/bulk-convert.ts';
 import { EncryptedBlobStore } from '../../encryption/encrypted-blob-store.ts';
 import { CliError, EXIT, cliOptions, outputOption, printData, withApp } from '../cli-support.ts';
 import { NodeFileRows } from '../../files/node-file-rows.ts';

@@ -50,6 +50,8 @@ export function register(program: Command): void {
           await app.userKeys.setPerUserMode(perUser, n); // ConflictError (exit 5) while encrypted files exist
           await app.audit.record(perUser ? 'encryption.master_key_disabled' : 'encryption.master_key_enabled', { via: 'cli' });
           process.stdout.write(perUser ? 'Master key disabled: per-user keys are used from now on.\n' : 'Master key enabled.\n');
+          // Each process chooses its key policy when it starts (app.ts).
+          process.stdout.write('Restart the running server processes for them to use the new key mode.\n');
         });
       });
   }

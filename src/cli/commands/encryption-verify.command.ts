@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { NotFoundError } from '../../errors.ts';
-import { IntegrityVerifier } from '../../encryption/integrity-verifier.ts';
+import { IntegrityVerifier } from '../../encryption/bulk-conversion/integrity-verifier.ts';
 import { CliError, EXIT, cliOptions, outputOption, printData, withApp } from '../cli-support.ts';
 import { createProgress, formatBytes } from './encryption-convert.command.ts';
 import { bulkConverter } from './encryption-status.command.ts';

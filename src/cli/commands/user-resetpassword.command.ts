@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { cliOptions, withApp } from '../cli-support.ts';
 import { obtainPassword } from './user-add.command.ts';
 import { CliError, EXIT, confirm } from '../cli-support.ts';
-import { resetWarning } from '../../encryption/password-events.ts';
+import { resetWarning } from '../../encryption/user-keys/password-events.ts';
 import { RECOVERY_ENV, recoveryPassword } from './encryption-user-keys.command.ts';
 
 /** `./occ user:resetpassword [--password-from-env] NAME` */

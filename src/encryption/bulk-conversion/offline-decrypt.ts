@@ -2,12 +2,12 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { rename, unlink } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { CryptoError, ValidationError } from '../errors.ts';
-import { DecryptStream } from '../crypto/decrypt-stream.ts';
-import type { OpenedHeader } from '../crypto/blob-header.ts';
-import { KeyStore } from '../keys/key-store.ts';
-import { blobIdBytes } from './encrypted-blob-store.ts';
-import { KeyManager } from './key-manager.ts';
+import { CryptoError, ValidationError } from '../../errors.ts';
+import { DecryptStream } from '../../crypto/decrypt-stream.ts';
+import type { OpenedHeader } from '../../crypto/blob-header.ts';
+import { KeyStore } from '../../keys/key-store.ts';
+import { blobIdBytes } from '../encrypted-blob-store.ts';
+import { KeyManager } from '../master-key/key-manager.ts';
 
 export interface OfflineDecryptOptions {
   /** Path of the stored blob (e.g. `<data>/blobs/ab/cd/<id>`). */

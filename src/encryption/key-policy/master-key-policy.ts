@@ -1,7 +1,7 @@
-import { openHeader, type OpenedHeader } from '../crypto/blob-header.ts';
-import type { BlobContext } from '../storage/blob-store.ts';
+import { openHeader, type OpenedHeader } from '../../crypto/blob-header.ts';
+import type { BlobContext } from '../../storage/blob-store.ts';
 import type { KeyPolicy, HeaderBinding } from './key-policy.ts';
-import type { KeyHandle, KeyManager } from './key-manager.ts';
+import type { KeyHandle, KeyManager } from '../master-key/key-manager.ts';
 
 /**
  * Master-key mode: the server holds every key (secret → master key → each owner's root key), so

@@ -1,5 +1,5 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
-import { NotSupportedError } from '../errors.ts';
+import { NotSupportedError } from '../../errors.ts';
 
 /**
  * How the token wraps MK: `auto` (the first the token offers, in this order) or one forced.

@@ -1,6 +1,6 @@
-import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../errors.ts';
-import { generateX25519 } from '../crypto/x25519-seal.ts';
-import { SYSTEM, type KeyStore } from '../keys/key-store.ts';
+import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../../errors.ts';
+import { generateX25519 } from '../../crypto/x25519-seal.ts';
+import { SYSTEM, type KeyStore } from '../../keys/key-store.ts';
 import {
   publicKeyFile, readJson, unwrapPrivate, wrapPrivateWithPassword, writeJson,
   type KdfParams, type PrivateKeyFile, type PublicKeyFile,

@@ -1,12 +1,12 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { hashRaw, type Algorithm } from '@node-rs/argon2';
-import { CryptoError } from '../errors.ts';
-import { hkdfSha256 } from '../crypto/kdf.ts';
-import { unwrapKey, wrapKey } from '../crypto/key-wrap.ts';
-import { KEY_SIZE } from '../crypto/format.ts';
-import { publicFromPrivate } from '../crypto/x25519-seal.ts';
-import type { KeyScope, KeyStore } from '../keys/key-store.ts';
-import { parseKeyFile } from './key-files.ts';
+import { CryptoError } from '../../errors.ts';
+import { hkdfSha256 } from '../../crypto/kdf.ts';
+import { unwrapKey, wrapKey } from '../../crypto/key-wrap.ts';
+import { KEY_SIZE } from '../../crypto/format.ts';
+import { publicFromPrivate } from '../../crypto/x25519-seal.ts';
+import type { KeyScope, KeyStore } from '../../keys/key-store.ts';
+import { parseKeyFile } from '../master-key/key-files.ts';
 
 /** argon2id cost of private-key wrapping (KiB, passes, lanes). */
 export interface KdfParams {

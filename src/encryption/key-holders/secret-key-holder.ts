@@ -1,7 +1,7 @@
-import { hkdfSha256 } from '../crypto/kdf.ts';
-import { unwrapKey, wrapKey } from '../crypto/key-wrap.ts';
-import { KEY_SIZE } from '../crypto/format.ts';
-import { masterFileName } from './key-files.ts';
+import { hkdfSha256 } from '../../crypto/kdf.ts';
+import { unwrapKey, wrapKey } from '../../crypto/key-wrap.ts';
+import { KEY_SIZE } from '../../crypto/format.ts';
+import { masterFileName } from '../master-key/key-files.ts';
 import type { KeyHolder } from './key-holder.ts';
 
 const SECRET_INFO = Buffer.from('coffer master-key wrap v1', 'latin1');

@@ -1,6 +1,6 @@
-import type { FileRows } from './file-rows.ts';
-import { PLAIN_CODEC } from '../storage/blob-store.ts';
-import type { ConvertibleNode, EncryptionService } from './encryption-service.ts';
+import type { FileRows } from '../file-rows.ts';
+import { PLAIN_CODEC } from '../../storage/blob-store.ts';
+import type { ConvertibleNode, EncryptionService } from '../encryption-service.ts';
 import { runPool } from './task-pool.ts';
 
 /** Where integrity failures are recorded (the audit log). */

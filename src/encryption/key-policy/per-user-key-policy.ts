@@ -1,11 +1,11 @@
-import { actsAsOwner } from '../actor.ts';
-import { openHeaderWithDek, type OpenedHeader } from '../crypto/blob-header.ts';
-import { ForbiddenError } from '../errors.ts';
-import type { BlobContext } from '../storage/blob-store.ts';
+import { actsAsOwner } from '../../actor.ts';
+import { openHeaderWithDek, type OpenedHeader } from '../../crypto/blob-header.ts';
+import { ForbiddenError } from '../../errors.ts';
+import type { BlobContext } from '../../storage/blob-store.ts';
 import type { KeyPolicy, HeaderBinding } from './key-policy.ts';
-import type { KeyHandle } from './key-manager.ts';
-import { ShareKeyNotSealedError, type ShareKeys } from './share-keys.ts';
-import type { UserKeys } from './user-keys.ts';
+import type { KeyHandle } from '../master-key/key-manager.ts';
+import { ShareKeyNotSealedError, type ShareKeys } from '../share-keys/share-keys.ts';
+import type { UserKeys } from '../user-keys/user-keys.ts';
 
 /**
  * Per-user-key mode (docs/PER-USER-KEYS.md): the owner's root key is reachable only while the owner

@@ -1,9 +1,9 @@
 import { open, readFile, readdir, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { FileRows } from './file-rows.ts';
-import { ConflictError, NotFoundError } from '../errors.ts';
-import { PLAIN_CODEC, type BlobStore } from '../storage/blob-store.ts';
-import { systemActor } from '../actor.ts';
+import type { FileRows } from '../file-rows.ts';
+import { ConflictError, NotFoundError } from '../../errors.ts';
+import { PLAIN_CODEC, type BlobStore } from '../../storage/blob-store.ts';
+import { systemActor } from '../../actor.ts';
 
 /** The journal's existence checks read nothing through the key policy. */
 const JOURNAL = systemActor('convert-journal');

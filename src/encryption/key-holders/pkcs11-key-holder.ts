@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import pkcs11js from 'pkcs11js';
-import { AppError, AuthenticationError, ConfigError, CryptoError } from '../errors.ts';
+import { AppError, AuthenticationError, ConfigError, CryptoError } from '../../errors.ts';
 import type { KeyHolder } from './key-holder.ts';
 import {
   CBC_CHECK_SIZE, CBC_IV_SIZE, FORMAT_BYTE, KWP_AAD_TAG, MECHANISM_NAMES, cbcKeyCheck, chooseMechanism, keyCheckMatches, kwpAadTag,

@@ -1,16 +1,16 @@
 import { randomBytes } from 'node:crypto';
-import { CryptoError, NotFoundError } from '../errors.ts';
-import { unwrapKey, wrapKey } from '../crypto/key-wrap.ts';
-import { KEY_ID_SIZE, KEY_SIZE } from '../crypto/format.ts';
-import { KeyStore, SYSTEM, userScope } from '../keys/key-store.ts';
-import { CurrentKeyStore } from '../keys/current-key-store.ts';
+import { CryptoError, NotFoundError } from '../../errors.ts';
+import { unwrapKey, wrapKey } from '../../crypto/key-wrap.ts';
+import { KEY_ID_SIZE, KEY_SIZE } from '../../crypto/format.ts';
+import { KeyStore, SYSTEM, userScope } from '../../keys/key-store.ts';
+import { CurrentKeyStore } from '../../keys/current-key-store.ts';
 import {
   MASTER_FILE, MASTER_POINTER, ROOT_KEY_FILE, masterFileName, parseKeyFile, rootKeyFileName,
   type MasterKeyFile, type MasterPointerFile, type UserRootKeyFile,
 } from './key-files.ts';
-import type { UserRootKeys } from './user-keys.ts';
-import { MASTER_WRAPPING_FILE, deleteMasterWrappings, unwrapMasterWith, writeMasterWith, type KeyHolder } from './key-holder.ts';
-import { SecretKeyHolder } from './secret-key-holder.ts';
+import type { UserRootKeys } from '../user-keys/user-keys.ts';
+import { MASTER_WRAPPING_FILE, deleteMasterWrappings, unwrapMasterWith, writeMasterWith, type KeyHolder } from '../key-holders/key-holder.ts';
+import { SecretKeyHolder } from '../key-holders/secret-key-holder.ts';
 
 /** An unwrapped key and its id. */
 export interface KeyHandle {

@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import type { AppConfigRepository } from '../db/app-config.ts';
-import { CryptoError, NotFoundError } from '../errors.ts';
-import { KEY_ID_SIZE, KEY_SIZE } from '../crypto/format.ts';
-import { openSealed, sealTo } from '../crypto/x25519-seal.ts';
-import { userScope, type KeyStore } from '../keys/key-store.ts';
-import { ROOT_KEY_FILE, parseKeyFile, rootKeyFileName, type UserRootKeyFile } from './key-files.ts';
-import type { KeyHandle } from './key-manager.ts';
+import type { AppConfigRepository } from '../../db/app-config.ts';
+import { CryptoError, NotFoundError } from '../../errors.ts';
+import { KEY_ID_SIZE, KEY_SIZE } from '../../crypto/format.ts';
+import { openSealed, sealTo } from '../../crypto/x25519-seal.ts';
+import { userScope, type KeyStore } from '../../keys/key-store.ts';
+import { ROOT_KEY_FILE, parseKeyFile, rootKeyFileName, type UserRootKeyFile } from '../master-key/key-files.ts';
+import type { KeyHandle } from '../master-key/key-manager.ts';
 import type { RecoveryKey } from './recovery-key.ts';
 import { UserKeyLockedError, UserKeysResetError } from './user-key-errors.ts';
 import {

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { unwrapKey, wrapKey } from '../crypto/key-wrap.ts';
-import { userScope, type KeyStore } from '../keys/key-store.ts';
+import { unwrapKey, wrapKey } from '../../crypto/key-wrap.ts';
+import { userScope, type KeyStore } from '../../keys/key-store.ts';
 import { keyringEntryAad, keyringSegmentName, isKeyringFileOf, type ShareKeyringFile } from './share-key-files.ts';
-import { readJson } from './user-key-files.ts';
+import { readJson } from '../user-keys/user-key-files.ts';
 
 /** One data key to add to a keyring. */
 export interface KeyringEntry {

@@ -1,8 +1,8 @@
-import type { FileRows } from './file-rows.ts';
-import type { BlobStore } from '../storage/blob-store.ts';
+import type { FileRows } from '../file-rows.ts';
+import type { BlobStore } from '../../storage/blob-store.ts';
 import type { ConvertJournal } from './convert-journal.ts';
-import type { ConvertibleNode } from './encryption-service.ts';
-import type { RowSealer } from '../db/row-sealer.ts';
+import type { ConvertibleNode } from '../encryption-service.ts';
+import type { RowSealer } from '../../db/row-sealer.ts';
 
 /** A file whose new blob is written and durable, waiting for its row switch. */
 export interface StagedConversion {

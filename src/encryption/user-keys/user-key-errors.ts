@@ -1,4 +1,4 @@
-import { ForbiddenError } from '../errors.ts';
+import { ForbiddenError } from '../../errors.ts';
 
 /**
  * Per-user-key mode: the user's private key is not unlocked in this server (no password login since

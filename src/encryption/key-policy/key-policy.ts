@@ -1,6 +1,6 @@
-import type { OpenedHeader } from '../crypto/blob-header.ts';
-import type { BlobContext } from '../storage/blob-store.ts';
-import type { KeyHandle } from './key-manager.ts';
+import type { OpenedHeader } from '../../crypto/blob-header.ts';
+import type { BlobContext } from '../../storage/blob-store.ts';
+import type { KeyHandle } from '../master-key/key-manager.ts';
 
 /** Nextcloud's two key modes (`encryption` / `useMasterKey`): one master key, or per-user keys. */
 export type KeyMode = 'master-key' | 'per-user';

@@ -1,6 +1,6 @@
 import { createCipheriv, createDecipheriv, randomBytes, scrypt } from 'node:crypto';
-import { CryptoError, ValidationError } from '../errors.ts';
-import type { KeyStore } from '../keys/key-store.ts';
+import { CryptoError, ValidationError } from '../../errors.ts';
+import type { KeyStore } from '../../keys/key-store.ts';
 
 /**
  * Password-protected archive of every key file:

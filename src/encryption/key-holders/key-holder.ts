@@ -1,6 +1,6 @@
-import { CryptoError, NotFoundError } from '../errors.ts';
-import { KeyStore, SYSTEM } from '../keys/key-store.ts';
-import { masterFileName, parseKeyFile } from './key-files.ts';
+import { CryptoError, NotFoundError } from '../../errors.ts';
+import { KeyStore, SYSTEM } from '../../keys/key-store.ts';
+import { masterFileName, parseKeyFile } from '../master-key/key-files.ts';
 import type { Pkcs11Mechanism } from './pkcs11-mechanisms.ts';
 
 /**

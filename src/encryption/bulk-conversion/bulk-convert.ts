@@ -1,15 +1,15 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
-import { AppError, NotFoundError } from '../errors.ts';
-import { PLAIN_CODEC, hasLocalPaths, type BlobStore, type ByteRange } from '../storage/blob-store.ts';
-import { newBlobId } from '../storage/blob-id.ts';
-import { systemActor } from '../actor.ts';
+import { AppError, NotFoundError } from '../../errors.ts';
+import { PLAIN_CODEC, hasLocalPaths, type BlobStore, type ByteRange } from '../../storage/blob-store.ts';
+import { newBlobId } from '../../storage/blob-id.ts';
+import { systemActor } from '../../actor.ts';
 import { ConvertBatcher, type StagedConversion } from './convert-batch.ts';
 import { ConvertJournal } from './convert-journal.ts';
-import type { EncryptedBlobStore } from './encrypted-blob-store.ts';
-import { rowContext, type ConvertibleNode, type EncryptionService } from './encryption-service.ts';
+import type { EncryptedBlobStore } from '../encrypted-blob-store.ts';
+import { rowContext, type ConvertibleNode, type EncryptionService } from '../encryption-service.ts';
 import { runPool } from './task-pool.ts';
-import type { FileRows } from './file-rows.ts';
-import { SMALL_BLOB } from '../storage/buffer-sizes.ts';
+import type { FileRows } from '../file-rows.ts';
+import { SMALL_BLOB } from '../../storage/buffer-sizes.ts';
 
 /** Files fetched (and journaled) at a time. */
 const PAGE = 128;

@@ -1,10 +1,10 @@
-import type { AppConfigRepository } from '../db/app-config.ts';
-import { ConflictError } from '../errors.ts';
-import { generateX25519, openSealed } from '../crypto/x25519-seal.ts';
-import { userScope, type KeyStore } from '../keys/key-store.ts';
-import type { EncryptionState } from './encryption-state.ts';
-import { rootKeyFileName, type UserRootKeyFile } from './key-files.ts';
-import type { KeyHandle } from './key-manager.ts';
+import type { AppConfigRepository } from '../../db/app-config.ts';
+import { ConflictError } from '../../errors.ts';
+import { generateX25519, openSealed } from '../../crypto/x25519-seal.ts';
+import { userScope, type KeyStore } from '../../keys/key-store.ts';
+import type { EncryptionState } from '../encryption-state.ts';
+import { rootKeyFileName, type UserRootKeyFile } from '../master-key/key-files.ts';
+import type { KeyHandle } from '../master-key/key-manager.ts';
 import type { RecoveryKey } from './recovery-key.ts';
 import { UserKeyLockedError } from './user-key-errors.ts';
 import {

@@ -1,4 +1,4 @@
-import { CryptoError } from '../errors.ts';
+import { CryptoError } from '../../errors.ts';
 
 /** JSON shape of the master key file `master_<id>.masterKey` (system scope). */
 export interface MasterKeyFile {

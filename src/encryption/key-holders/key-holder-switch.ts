@@ -1,9 +1,9 @@
 import { timingSafeEqual } from 'node:crypto';
-import { ConflictError, CryptoError } from '../errors.ts';
-import { KeyStore, SYSTEM } from '../keys/key-store.ts';
-import { MASTER_POINTER, parseKeyFile, type MasterPointerFile } from './key-files.ts';
+import { ConflictError, CryptoError } from '../../errors.ts';
+import { KeyStore, SYSTEM } from '../../keys/key-store.ts';
+import { MASTER_POINTER, parseKeyFile, type MasterPointerFile } from '../master-key/key-files.ts';
 import { masterAad, masterWrappings, unwrapMasterWith, writeMasterWith, type KeyHolder } from './key-holder.ts';
-import type { KeyManager } from './key-manager.ts';
+import type { KeyManager } from '../master-key/key-manager.ts';
 
 /** `key-holder-switch.json` (system scope): a switch in progress, removed when it is complete. */
 export interface SwitchJournal {

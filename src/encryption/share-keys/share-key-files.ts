@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { hkdfSha256 } from '../crypto/kdf.ts';
-import { KEY_SIZE, encodeFileId } from '../crypto/format.ts';
+import { hkdfSha256 } from '../../crypto/kdf.ts';
+import { KEY_SIZE, encodeFileId } from '../../crypto/format.ts';
 
 /**
  * Key files of per-user-mode sharing, in the OWNER's key folder (`<uid>/files_encryption/…`), named

@@ -1,24 +1,24 @@
 import { randomBytes } from 'node:crypto';
-import { CryptoError, ForbiddenError } from '../errors.ts';
-import { unwrapHeaderDek, type KekResolver, type UnwrappedHeader } from '../crypto/blob-header.ts';
-import { unwrapKey, wrapKey } from '../crypto/key-wrap.ts';
-import { HEADER_SIZE, KEY_ID_SIZE, KEY_SIZE, parseHeader } from '../crypto/format.ts';
-import { openSealed, sealTo } from '../crypto/x25519-seal.ts';
-import { userScope, type KeyStore } from '../keys/key-store.ts';
-import { actsAsOwner, describeActor, type Actor } from '../actor.ts';
-import { PLAIN_CODEC, readAll, type BlobContext, type BlobStore } from '../storage/blob-store.ts';
-import type { EncryptionState } from './encryption-state.ts';
-import type { KeyHandle, KeyManager } from './key-manager.ts';
-import { blobIdBytes } from './encrypted-blob-store.ts';
+import { CryptoError, ForbiddenError } from '../../errors.ts';
+import { unwrapHeaderDek, type KekResolver, type UnwrappedHeader } from '../../crypto/blob-header.ts';
+import { unwrapKey, wrapKey } from '../../crypto/key-wrap.ts';
+import { HEADER_SIZE, KEY_ID_SIZE, KEY_SIZE, parseHeader } from '../../crypto/format.ts';
+import { openSealed, sealTo } from '../../crypto/x25519-seal.ts';
+import { userScope, type KeyStore } from '../../keys/key-store.ts';
+import { actsAsOwner, describeActor, type Actor } from '../../actor.ts';
+import { PLAIN_CODEC, readAll, type BlobContext, type BlobStore } from '../../storage/blob-store.ts';
+import type { EncryptionState } from '../encryption-state.ts';
+import type { KeyHandle, KeyManager } from '../master-key/key-manager.ts';
+import { blobIdBytes } from '../encrypted-blob-store.ts';
 import {
   linkKek, shareKeyAad, shareKeyName, shareLinkAad, shareLinkName, shareNodeName, shareSealAad, shareSealName,
   shareUnderAad, shareUnderName, SHARE_LINK_FILE, SHARE_SEAL_FILE, SHARE_UNDER_FILE,
   type ShareKeyFile, type ShareLinkFile, type ShareNodePointer, type ShareSealFile, type ShareUnderFile,
 } from './share-key-files.ts';
 import { ShareKeyring } from './share-keyring.ts';
-import { UserKeyLockedError } from './user-key-errors.ts';
-import { readJson, userPublicName, writeJson, type PublicKeyFile } from './user-key-files.ts';
-import type { UserKeys } from './user-keys.ts';
+import { UserKeyLockedError } from '../user-keys/user-key-errors.ts';
+import { readJson, userPublicName, writeJson, type PublicKeyFile } from '../user-keys/user-key-files.ts';
+import type { UserKeys } from '../user-keys/user-keys.ts';
 
 /** Where shared nodes are (the sharing layer answers from the database). */
 export interface ShareTopology {

@@ -1,4 +1,4 @@
-import { ConflictError } from '../errors.ts';
+import { ConflictError } from '../../errors.ts';
 import type { ResetImpact, ResetOutcome, UserKeys } from './user-keys.ts';
 
 /**
