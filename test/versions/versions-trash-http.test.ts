@@ -277,8 +277,8 @@ for (const [mode, db] of [['plain', 'sqlite'], ['master', 'sqlite'], ['per-user'
         assert.equal(r.status, 500);
         assert.ok(!r.text.includes('old secret state'));
         // the audit line is written asynchronously: give it a moment
-        for (let i = 0; i < 50 && !readFileSync(`${t.dataDir}/audit.log`, 'utf8').includes('integrity_failure'); i++) await sleep(20);
-        assert.match(readFileSync(`${t.dataDir}/audit.log`, 'utf8'), /integrity_failure/);
+        for (let i = 0; i < 50 && !readFileSync(`${t.dataDir}/audit.log`, 'utf8').includes('integrity.failure'); i++) await sleep(20);
+        assert.match(readFileSync(`${t.dataDir}/audit.log`, 'utf8'), /integrity\.failure/);
         // the version itself still reads (its own blob id), and restoring it is legitimate
         assert.equal((await call(t, ALICE, 'GET', `${VERSIONS(ALICE)}/versions/${old.fileId}/1700200000`)).text, 'old secret state');
         assert.equal((await call(t, ALICE, 'MOVE', `${VERSIONS(ALICE)}/versions/${old.fileId}/1700200000`, { headers: { Destination: `${VERSIONS(ALICE)}/restore/target` } })).status, 201);
