@@ -1,26 +1,18 @@
-import { randomBytes } from 'node:crypto';
-import { sql, type Transaction } from 'kysely';
+import { sql } from 'kysely';
 import { isPostgres, type Db } from '../db/database.ts';
 import { QueryTemplate } from '../db/query-template.ts';
 import { ROWS_AS_ARRAYS } from '../db/statement-cache.ts';
-import { num, type Database, type NodesTable } from '../db/schema.ts';
+import { num } from '../db/schema.ts';
 import type { RowSealer } from '../db/row-sealer.ts';
 import type { FileNode } from './types.ts';
 import { ancestorsOf, parentPath } from './paths.ts';
 import { PLAIN_CODEC } from '../storage/blob-store.ts';
 import type { StorageFilter, StoredFile } from '../encryption/file-rows.ts';
+import { FileIdPool } from './file-id-pool.ts';
+import { CHILD_COLUMNS, newEtag, subtreeBounds, toChildNode, toNode, type Executor, type WriteContext } from './node-rows.ts';
 
-/** A database handle or an open transaction. */
-export type Executor = Db | Transaction<Database>;
-
-type NodeRow = { [K in keyof NodesTable]: NodesTable[K] extends { __select__: infer S } ? S : NodesTable[K] };
-
-/** Columns of a folder member read by `children` (in this order when rows come as arrays). */
-const CHILD_COLUMNS = ['fileid', 'name', 'kind', 'size', 'mtime', 'etag', 'mimetype', 'blob_id', 'blob_codec', 'checksum', 'favorite', 'blob_seal'] as const;
-type ChildRow = unknown[];
-
-/** Ids allocated per round trip by the file id pool. */
-const FILE_ID_BATCH = 32;
+// The row type, its mapping and value helpers live in node-rows.ts; callers import them from here too.
+export { newEtag, subtreeBounds, toNode, type Executor, type WriteContext } from './node-rows.ts';
 
 // Hot statements of a small write, compiled once (see QueryTemplate).
 const BY_PATH = new QueryTemplate((db, p) => db.selectFrom('nodes').selectAll().where('owner', '=', p[0] as string).where('path', '=', p[1] as string));
@@ -61,59 +53,18 @@ const SWAP_SET = (db: Executor, p: readonly unknown[]) => db.updateTable('nodes'
 const SWAP_CONTENT = new QueryTemplate((db, p) => SWAP_SET(db, p).where('blob_id', '=', p[9] as string));
 const SWAP_CONTENT_NO_BLOB = new QueryTemplate((db, p) => SWAP_SET(db, p).where('blob_id', 'is', null));
 
-/** The rows a write of one path looks at (see NodeRepository.writeContext). */
-export interface WriteContext {
-  node: FileNode | undefined;
-  parent: FileNode | undefined;
-  root: FileNode | undefined;
-  /** Bytes; null = unlimited. */
-  quota: number | null;
-}
-
-/** A fresh etag (16 hex chars). */
-export function newEtag(): string {
-  return randomBytes(8).toString('hex');
-}
-
-/** Maps a `nodes` row to a FileNode. */
-export function toNode(r: Record<string, unknown>): FileNode {
-  const row = r as unknown as NodeRow;
-  return {
-    fileId: num(row.fileid as number),
-    owner: row.owner,
-    parentId: row.parent_id === null ? null : num(row.parent_id),
-    path: row.path,
-    name: row.name,
-    kind: row.kind,
-    size: num(row.size as number),
-    mtime: num(row.mtime as number),
-    etag: row.etag,
-    mimetype: row.mimetype,
-    checksum: row.checksum,
-    favorite: num(row.favorite) === 1,
-    blobId: row.blob_id,
-    blobCodec: row.blob_codec,
-    blobSeal: row.blob_seal ?? null,
-  };
-}
-
-/** Lower and upper bounds of the subtree below `p` (exclusive of `p`): path >= lo AND path < hi. */
-export function subtreeBounds(p: string): { lo: string; hi: string } {
-  return p === '' ? { lo: '', hi: '\u{10FFFF}' } : { lo: `${p}/`, hi: `${p}0` };
-}
-
 /**
- * The queries on the `nodes` table (and the `file_ids` sequence); every layer that needs a node
- * row asks here. Every method takes the executor to use, so callers compose them inside one
- * transaction. Deleting a subtree also deletes its dead properties (as a foreign key cascade would).
+ * The queries on the `nodes` table (and, through FileIdPool, the `file_ids` sequence); every layer
+ * that needs a node row asks here. Every method takes the executor to use, so callers compose them
+ * inside one transaction. Deleting a subtree also deletes its dead properties (as a foreign key
+ * cascade would). The row type and its mapping are in node-rows.ts.
  */
 export class NodeRepository {
   readonly #db: Db;
-  readonly #idPool: number[] = [];
-  #idRefill: Promise<void> | undefined;
+  readonly #ids: FileIdPool;
   readonly #sealer: RowSealer | undefined;
   /** `sealer` seals what each file row says about its blob (without one, rows stay unsealed: unit tests). */
-  constructor(db: Db, sealer?: RowSealer) { this.#db = db; this.#sealer = sealer; }
+  constructor(db: Db, sealer?: RowSealer) { this.#db = db; this.#ids = new FileIdPool(db); this.#sealer = sealer; }
 
   #seal(fileId: number, blobId: string | null, codec: string | null, size: number): string | null {
     return blobId === null || !this.#sealer ? null : this.#sealer.node(fileId, blobId, codec ?? 'plain', size);
@@ -122,41 +73,12 @@ export class NodeRepository {
   get db(): Db { return this.#db; }
 
   /**
-   * Allocates a new file id (ids are needed before content is written). Without an executor the
-   * id comes from a small in-process pool filled FILE_ID_BATCH at a time in one transaction: an
-   * auto-committed insert per write cost a whole write transaction (the dearest statement of a
-   * small PUT). Ids left in the pool when the process ends are simply never used; ids only have
-   * to be unique, never dense.
+   * Allocates a new file id (ids are needed before content is written); without an executor from
+   * an in-process pool filled in batches (see FileIdPool.allocate).
    * @throws database errors
    */
-  async allocateFileId(ex?: Executor): Promise<number> {
-    if (ex) return this.#insertFileId(ex);
-    for (;;) {
-      const id = this.#idPool.pop();
-      if (id !== undefined) return id;
-      this.#idRefill ??= this.#refillIds().finally(() => { this.#idRefill = undefined; });
-      await this.#idRefill;
-    }
-  }
-
-  async #insertFileId(ex: Executor): Promise<number> {
-    const row = await ex.insertInto('file_ids').defaultValues().returning('id').executeTakeFirstOrThrow();
-    return num(row.id);
-  }
-
-  async #refillIds(): Promise<void> {
-    const ids = isPostgres(this.#db)
-      // one round trip for the batch (the identity column's sequence)
-      ? (await sql<{ id: number }>`insert into file_ids (id) select nextval(pg_get_serial_sequence('file_ids', 'id')) from generate_series(1, ${FILE_ID_BATCH}::int) returning id`
-        .execute(this.#db)).rows.map((r) => num(r.id)).sort((a, b) => a - b)
-      // SQLite: in-process inserts are cheap, the commit is what costs; one for the batch
-      : await this.#db.transaction().execute(async (trx) => {
-        const out: number[] = [];
-        for (let i = 0; i < FILE_ID_BATCH; i++) out.push(await this.#insertFileId(trx));
-        return out;
-      });
-    // popped from the end: hand them out in ascending order
-    this.#idPool.push(...ids.reverse());
+  allocateFileId(ex?: Executor): Promise<number> {
+    return this.#ids.allocate(ex);
   }
 
   /**
@@ -197,30 +119,8 @@ export class NodeRepository {
       const rows = await ex.selectFrom('nodes').selectAll().where('parent_id', '=', parentId).orderBy('name').execute();
       return rows.map(toNode);
     }
-    const { rows } = await sql<ChildRow | Record<string, unknown>>`select ${sql.raw(CHILD_COLUMNS.join(', '))} from nodes where parent_id = ${parentId} order by name ${sql.raw(ROWS_AS_ARRAYS)}`.execute(ex);
-    const prefix = parent.path === '' ? '' : `${parent.path}/`;
-    const out = new Array<FileNode>(rows.length);
-    for (let i = 0; i < rows.length; i++) {
-      const r = rows[i]!;
-      if (Array.isArray(r)) {
-        const name = r[1] as string;
-        out[i] = {
-          fileId: num(r[0] as number), owner: parent.owner, parentId, path: prefix + name, name,
-          kind: r[2] as FileNode['kind'], size: num(r[3] as number), mtime: num(r[4] as number), etag: r[5] as string,
-          mimetype: r[6] as string, checksum: r[9] as string | null, favorite: num(r[10] as number) === 1,
-          blobId: r[7] as string | null, blobCodec: r[8] as string | null, blobSeal: (r[11] ?? null) as string | null,
-        };
-      } else {
-        const name = r.name as string;
-        out[i] = {
-          fileId: num(r.fileid as number), owner: parent.owner, parentId, path: prefix + name, name,
-          kind: r.kind as FileNode['kind'], size: num(r.size as number), mtime: num(r.mtime as number), etag: r.etag as string,
-          mimetype: r.mimetype as string, checksum: r.checksum as string | null, favorite: num(r.favorite as number) === 1,
-          blobId: r.blob_id as string | null, blobCodec: r.blob_codec as string | null, blobSeal: (r.blob_seal ?? null) as string | null,
-        };
-      }
-    }
-    return out;
+    const { rows } = await sql<unknown[] | Record<string, unknown>>`select ${sql.raw(CHILD_COLUMNS.join(', '))} from nodes where parent_id = ${parentId} order by name ${sql.raw(ROWS_AS_ARRAYS)}`.execute(ex);
+    return rows.map((r) => toChildNode(r, parent, parentId));
   }
 
   /** All nodes strictly below `path`, ordered by path. */
@@ -377,15 +277,12 @@ export class NodeRepository {
   }
 
   /**
-   * Makes the file id counter hand out only ids above `maxId` (an import inserted rows with ids of
-   * its own). Ids already in this process's pool stay valid only when below the imported range, so
-   * imports run with no server process using the database.
+   * Makes the file id counter hand out only ids above `maxId` (after an import; see
+   * FileIdPool.reserveThrough).
+   * @throws database errors
    */
-  async reserveFileIdsThrough(ex: Executor, maxId: number): Promise<void> {
-    const cur = await ex.selectFrom('file_ids').select((eb) => eb.fn.max('id').as('m')).executeTakeFirst();
-    if (num(cur?.m as number | null) >= maxId) return;
-    await ex.insertInto('file_ids').values({ id: maxId } as never).execute();
-    if (isPostgres(this.#db)) await sql`select setval(pg_get_serial_sequence('file_ids', 'id'), ${maxId})`.execute(ex);
+  reserveFileIdsThrough(ex: Executor, maxId: number): Promise<void> {
+    return this.#ids.reserveThrough(ex, maxId);
   }
 
   /** Which of `fileIds` already name a node (the importer refuses to reuse them). */

@@ -1,6 +1,6 @@
 import type { App } from '../app.ts';
 import type { ShareWithNode } from '../sharing/share-repository.ts';
-import { expirationDay } from '../sharing/share-service.ts';
+import { expirationDay } from '../sharing/share-input.ts';
 import { SHARE_TYPE_GROUP, SHARE_TYPE_LINK, SHARE_TYPE_USER } from '../sharing/share-types.ts';
 
 /** Shown instead of a link's password hash: clients only test it for non-emptiness. */

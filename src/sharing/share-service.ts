@@ -1,5 +1,4 @@
 import type { Actor } from '../actor.ts';
-import { randomInt } from 'node:crypto';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { PasswordHasher } from '../auth/password-hasher.ts';
 import type { UserService } from '../auth/user-service.ts';
@@ -10,45 +9,13 @@ import type { GroupService } from './group-service.ts';
 import type { ShareKeySync } from './share-key-sync.ts';
 import type { ShareRepository, ShareWithNode } from './share-repository.ts';
 import type { ShareResolver } from './share-resolver.ts';
+import { checkLabel, checkNote, parseExpireDate } from './share-input.ts';
 import { checkPermissions, defaultPermissions } from './share-permissions.ts';
+import { newShareToken } from './share-token.ts';
 import {
   has, PERMISSION_SHARE, SHARE_TYPE_GROUP, SHARE_TYPE_LINK, SHARE_TYPE_USER,
   type CreateShareInput, type Share, type UpdateShareInput,
 } from './share-types.ts';
-
-const TOKEN_ALPHABET = 'abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789';
-/** Link tokens: 15 characters from a 56-letter alphabet (≈ 87 bits), as Nextcloud's length. */
-export const TOKEN_LENGTH = 15;
-const MAX_NOTE = 4000;
-const MAX_LABEL = 255;
-
-/** A fresh random link token. */
-export function newShareToken(): string {
-  let t = '';
-  for (let i = 0; i < TOKEN_LENGTH; i++) t += TOKEN_ALPHABET[randomInt(TOKEN_ALPHABET.length)];
-  return t;
-}
-
-/**
- * Parses an expiration date (`YYYY-MM-DD`, or an ISO date-time whose date part counts) into the
- * instant the share ends: the end of that day (UTC), so a link "expiring on" a day works that day.
- * @throws ValidationError for anything else
- */
-export function parseExpireDate(v: string): number {
-  const m = /^(\d{4})-(\d{2})-(\d{2})(?:[T ][0-9:.]+(?:Z|[+-]\d{2}:?\d{2})?)?$/.exec(v.trim());
-  if (!m) throw new ValidationError('Invalid date, date format must be YYYY-MM-DD');
-  const ms = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]));
-  const d = new Date(ms);
-  if (!Number.isFinite(ms) || d.getUTCDate() !== Number(m[3]) || d.getUTCMonth() !== Number(m[2]) - 1) {
-    throw new ValidationError('Invalid date, date format must be YYYY-MM-DD');
-  }
-  return ms / 1000 + 86_400;
-}
-
-/** The `YYYY-MM-DD` a stored expiration instant stands for (the inverse of parseExpireDate). */
-export function expirationDay(instant: number): string {
-  return new Date((instant - 86_400) * 1000).toISOString().slice(0, 10);
-}
 
 export interface ShareServiceDeps {
   repo: ShareRepository;
@@ -172,8 +139,8 @@ export class ShareService {
       throw new ValidationError('Only public links can have a password');
     }
     const passwordHash = type === SHARE_TYPE_LINK && input.password ? await this.#hashPassword(input.password) : null;
-    const note = checkText(input.note ?? '', MAX_NOTE, 'note');
-    const label = checkText(input.label ?? '', MAX_LABEL, 'label');
+    const note = checkNote(input.note ?? '');
+    const label = checkLabel(input.label ?? '');
 
     const token = type === SHARE_TYPE_LINK ? newShareToken() : null;
     // Per-user keys: K_N and the recipient's access exist before the row (a locked key refuses here).
@@ -288,8 +255,8 @@ export class ShareService {
       patch.password_hash = input.password === '' ? null : await this.#hashPassword(input.password);
     }
     if (input.expireDate !== undefined) patch.expiration = input.expireDate === '' ? null : this.#futureDate(input.expireDate);
-    if (input.note !== undefined) patch.note = checkText(input.note, MAX_NOTE, 'note');
-    if (input.label !== undefined) patch.label = checkText(input.label, MAX_LABEL, 'label');
+    if (input.note !== undefined) patch.note = checkNote(input.note);
+    if (input.label !== undefined) patch.label = checkLabel(input.label);
     if (Object.keys(patch).length === 0) throw new ValidationError('Wrong or no update parameter given');
     await this.#repo.update(id, patch);
     await this.#audit.record('share.updated', {
@@ -416,9 +383,4 @@ export class ShareService {
     if (Buffer.byteLength(pw) > 1024) throw new ValidationError('The password is too long');
     return this.#hasher.hash(pw);
   }
-}
-
-function checkText(v: string, max: number, what: string): string {
-  if (v.length > max) throw new ValidationError(`The ${what} is too long`);
-  return v;
 }

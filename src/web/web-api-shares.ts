@@ -2,7 +2,7 @@ import { userActor } from '../actor.ts';
 import type { ShareWithNode } from '../sharing/share-repository.ts';
 import { NotFoundError, ValidationError } from '../errors.ts';
 import { normalizePath } from '../files/paths.ts';
-import { expirationDay } from '../sharing/share-service.ts';
+import { expirationDay } from '../sharing/share-input.ts';
 import type { ApiCall } from './web-api-files.ts';
 import { readBody, sendJson, str } from './web-http.ts';
 

@@ -4,7 +4,8 @@ import { ForbiddenError } from '../../errors.ts';
 import type { BlobContext } from '../../storage/blob-store.ts';
 import type { KeyPolicy, HeaderBinding } from './key-policy.ts';
 import type { KeyHandle } from '../master-key/key-manager.ts';
-import { ShareKeyNotSealedError, type ShareKeys } from '../share-keys/share-keys.ts';
+import { ShareKeyNotSealedError } from '../share-keys/share-key-errors.ts';
+import type { ShareKeys } from '../share-keys/share-keys.ts';
 import type { UserKeys } from '../user-keys/user-keys.ts';
 
 /**

@@ -15,6 +15,7 @@ import {
   shareUnderAad, shareUnderName, SHARE_LINK_FILE, SHARE_SEAL_FILE, SHARE_UNDER_FILE,
   type ShareKeyFile, type ShareLinkFile, type ShareNodePointer, type ShareSealFile, type ShareUnderFile,
 } from './share-key-files.ts';
+import { ShareKeyNotSealedError } from './share-key-errors.ts';
 import { ShareKeyring } from './share-keyring.ts';
 import { UserKeyLockedError } from '../user-keys/user-key-errors.ts';
 import { readJson, userPublicName, writeJson, type PublicKeyFile } from '../user-keys/user-key-files.ts';
@@ -35,16 +36,6 @@ export interface ShareKeyHandle {
   readonly id: string;
   readonly key: Buffer;
   readonly fileId: number;
-}
-
-/**
- * A sharee has no seal of the share key yet (a group member without a key pair when the share was
- * made, or added later): it is sealed when the owner next logs in. Maps to 403.
- */
-export class ShareKeyNotSealedError extends ForbiddenError {
-  constructor(owner: string, uid: string) {
-    super(`the files ${owner} shared are not yet encrypted for user ${uid}: access is granted (the key is sealed) when ${owner} next logs in`);
-  }
 }
 
 const MAX_DEPTH = 32;
