@@ -100,7 +100,7 @@ export class EncryptionService {
     this.#o.state.invalidate();
   }
 
-  /** Number of files stored encrypted. */
+  /** Number of blobs stored encrypted: files, kept versions and trashed files (disable refuses while any is). */
   async countEncrypted(): Promise<number> {
     return (await this.#o.rows.countFiles('encrypted')).files;
   }
