@@ -9,7 +9,7 @@ import { systemActor, type Actor } from '../actor.ts';
 import { PLAIN_CODEC, type BlobContext } from '../storage/blob-store.ts';
 import { newBlobId } from '../storage/blob-id.ts';
 import type { EncryptedBlobStore } from './encrypted-blob-store.ts';
-import type { FileRows, StoredFile } from './file-rows.ts';
+import type { BlobHolder, FileRows, StoredFile } from './file-rows.ts';
 import { DEFAULT_MODULE_KEY, ENABLED_KEY, ENCRYPTION_APP, KEY_ROOT_KEY, MODULE_ID, STATE_APP, type EncryptionState } from './encryption-state.ts';
 import { createKeyBackup, restoreKeyBackup, DEFAULT_SCRYPT, type ScryptParams } from './master-key/key-backup.ts';
 import type { KeyManager, RotationProgress } from './master-key/key-manager.ts';
@@ -27,6 +27,10 @@ export interface EncryptionStatus {
 
 /** A file row to convert (encrypt-all / decrypt-all). */
 export interface ConvertibleNode {
+  /** Which row names the blob (default 'node'), and its key there (default the file id). */
+  readonly holder?: BlobHolder;
+  readonly rowId?: number;
+  /** The file id the blob is bound to. */
   readonly fileid: number;
   readonly owner: string;
   readonly blobId: string;
@@ -34,6 +38,8 @@ export interface ConvertibleNode {
   readonly size: number;
   /** The row's seal (row-seal.ts). */
   readonly seal?: string | null;
+  /** Where the row is in the owner's tree, for reports. */
+  readonly path?: string;
 }
 
 /** The server checking stored files (encryption:verify, integrity checks). */
@@ -94,7 +100,7 @@ export class EncryptionService {
     this.#o.state.invalidate();
   }
 
-  /** Number of files stored encrypted. */
+  /** Number of blobs stored encrypted: files, kept versions and trashed files (disable refuses while any is). */
   async countEncrypted(): Promise<number> {
     return (await this.#o.rows.countFiles('encrypted')).files;
   }
@@ -112,9 +118,10 @@ export class EncryptionService {
 
   /**
    * Pages through file rows to convert: `target` 'encrypt' → rows with codec 'plain'; 'decrypt' → encrypted rows.
-   * Keyset pagination by fileid (pass the last fileid as `after`).
+   * Keyset pagination by row id (pass the last rowId as `after`); `holder` picks the live files (default),
+   * the versions or the trashed files.
    */
-  nodesToConvert(target: 'encrypt' | 'decrypt', opts: { after?: number; limit?: number; owner?: string } = {}): Promise<StoredFile[]> {
+  nodesToConvert(target: 'encrypt' | 'decrypt', opts: { after?: number; limit?: number; owner?: string; holder?: BlobHolder } = {}): Promise<StoredFile[]> {
     return this.#o.rows.filesPage(target === 'encrypt' ? 'plain' : 'encrypted', opts);
   }
 
@@ -132,7 +139,7 @@ export class EncryptionService {
     const newId = newBlobId();
     const res = target === 'encrypt' ? await blobs.putEncrypted(newId, src, ctx) : await blobs.putPlain(newId, src, ctx);
     const seal = blobs.seal?.node(node.fileid, newId, res.codec, node.size) ?? null;
-    const [switched] = await rows.switchBlobs([{ fileId: node.fileid, oldBlobId: node.blobId, newBlobId: newId, codec: res.codec, seal }]);
+    const [switched] = await rows.switchBlobs([{ holder: node.holder, rowId: node.rowId, fileId: node.fileid, oldBlobId: node.blobId, newBlobId: newId, codec: res.codec, seal }]);
     if (!switched) {
       await blobs.delete(newId);
       return 'skipped';
@@ -153,9 +160,10 @@ export class EncryptionService {
   }
 
   /**
-   * Every file row (for encryption:verify), keyset-paginated by fileid, optionally of one owner.
+   * Every file row of `holder` (default the live files; for encryption:verify), keyset-paginated by
+   * row id, optionally of one owner.
    */
-  filesToVerify(opts: { after?: number; limit?: number; owner?: string } = {}): Promise<StoredFile[]> {
+  filesToVerify(opts: { after?: number; limit?: number; owner?: string; holder?: BlobHolder } = {}): Promise<StoredFile[]> {
     return this.#o.rows.filesPage('all', opts);
   }
 

@@ -251,6 +251,7 @@ export class NodeRepository {
       .select(['fileid', 'owner', 'path', 'blob_id', 'blob_codec', 'size', 'blob_seal'])
       .where('fileid', '>', opts.after ?? 0).orderBy('fileid').limit(opts.limit ?? 500).execute();
     return rows.map((r) => ({
+      holder: 'node' as const, rowId: num(r.fileid),
       fileid: num(r.fileid), owner: r.owner, path: r.path, blobId: r.blob_id!, codec: r.blob_codec ?? PLAIN_CODEC, size: num(r.size), seal: r.blob_seal,
     }));
   }

@@ -3,6 +3,8 @@ import type { Executor } from '../files/node-repository.ts';
 import { subtreeBounds } from '../files/node-repository.ts';
 import { num } from '../db/schema.ts';
 import type { FileNode } from '../files/types.ts';
+import { PLAIN_CODEC } from '../storage/blob-store.ts';
+import type { StorageFilter, StoredFile } from '../encryption/file-rows.ts';
 
 /** One deleted file or folder (the root of what one delete moved to the trash). */
 export interface TrashItem {
@@ -153,5 +155,47 @@ export class TrashRepository {
     if (blobIds.length === 0) return out;
     for (const r of await ex.selectFrom('trash_nodes').select('blob_id').where('blob_id', 'in', blobIds).execute()) if (r.blob_id) out.add(r.blob_id);
     return out;
+  }
+
+  #files(ex: Executor, filter: StorageFilter, owner?: string) {
+    let q = ex.selectFrom('trash_nodes as t').where('t.kind', '=', 'file').where('t.blob_id', 'is not', null);
+    if (filter === 'plain') q = q.where('t.blob_codec', '=', PLAIN_CODEC);
+    if (filter === 'encrypted') q = q.where('t.blob_codec', '!=', PLAIN_CODEC);
+    return owner ? q.where('t.owner', '=', owner) : q;
+  }
+
+  /** How many trashed files `filter` selects (by their blob's codec), and their bytes (encrypt-all, decrypt-all). */
+  async countFiles(ex: Executor, filter: StorageFilter, owner?: string): Promise<{ files: number; bytes: number }> {
+    const r = await this.#files(ex, filter, owner)
+      .select((eb) => [eb.fn.countAll<number | string>().as('n'), sql<number | string | null>`sum(t.size)`.as('bytes')]).executeTakeFirst();
+    return { files: num(r?.n ?? 0), bytes: num(r?.bytes ?? 0) };
+  }
+
+  /** One page of trashed files by ascending file id after `after`; the path is where the file was deleted from. */
+  async filesPage(ex: Executor, filter: StorageFilter, opts: { after?: number; limit?: number; owner?: string } = {}): Promise<StoredFile[]> {
+    const rows = await this.#files(ex, filter, opts.owner).innerJoin('trash_items as i', 'i.id', 't.item_id')
+      .select(['t.fileid', 't.owner', 't.rel_path', 't.blob_id', 't.blob_codec', 't.blob_seal', 't.size', 'i.original_location'])
+      .where('t.fileid', '>', opts.after ?? 0).orderBy('t.fileid').limit(opts.limit ?? 500).execute();
+    return rows.map((r) => ({
+      holder: 'trash' as const, rowId: num(r.fileid), fileid: num(r.fileid), owner: r.owner,
+      path: r.rel_path === '' ? r.original_location : `${r.original_location}/${r.rel_path}`,
+      blobId: r.blob_id!, codec: r.blob_codec ?? PLAIN_CODEC, size: num(r.size), seal: r.blob_seal ?? null,
+    }));
+  }
+
+  /**
+   * Points trashed file `fileId` at another blob holding the same content (encrypt-all, decrypt-all),
+   * only if it still names `oldBlobId`. @returns whether it did (false: restored or purged meanwhile).
+   */
+  async switchBlob(ex: Executor, fileId: number, oldBlobId: string, newBlobId: string, codec: string, seal: string | null): Promise<boolean> {
+    const r = await ex.updateTable('trash_nodes').set({ blob_id: newBlobId, blob_codec: codec, blob_seal: seal })
+      .where('fileid', '=', fileId).where('blob_id', '=', oldBlobId).executeTakeFirst();
+    return Number(r.numUpdatedRows) === 1;
+  }
+
+  /** The blob trashed file `fileId` names, or undefined when it is not in the trash. */
+  async blobOf(ex: Executor, fileId: number): Promise<{ blobId: string | null } | undefined> {
+    const r = await ex.selectFrom('trash_nodes').select('blob_id').where('fileid', '=', fileId).executeTakeFirst();
+    return r && { blobId: r.blob_id ?? null };
   }
 }

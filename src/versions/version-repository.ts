@@ -1,6 +1,8 @@
 import { sql } from 'kysely';
 import type { Executor } from '../files/node-repository.ts';
 import { num } from '../db/schema.ts';
+import { PLAIN_CODEC } from '../storage/blob-store.ts';
+import type { StorageFilter, StoredFile } from '../encryption/file-rows.ts';
 
 /** One kept version of a file: the blob the file had, with what its row said about it. */
 export interface FileVersion {
@@ -120,5 +122,48 @@ export class VersionRepository {
     if (blobIds.length === 0) return out;
     for (const r of await ex.selectFrom('file_versions').select('blob_id').where('blob_id', 'in', blobIds).execute()) out.add(r.blob_id);
     return out;
+  }
+
+  #blobs(ex: Executor, filter: StorageFilter, owner?: string) {
+    let q = ex.selectFrom('file_versions as v');
+    if (filter === 'plain') q = q.where('v.blob_codec', '=', PLAIN_CODEC);
+    if (filter === 'encrypted') q = q.where('v.blob_codec', '!=', PLAIN_CODEC);
+    return owner ? q.where('v.owner', '=', owner) : q;
+  }
+
+  /** How many versions `filter` selects (by their blob's codec), and their bytes (encrypt-all, decrypt-all). */
+  async countBlobs(ex: Executor, filter: StorageFilter, owner?: string): Promise<{ files: number; bytes: number }> {
+    const r = await this.#blobs(ex, filter, owner)
+      .select((eb) => [eb.fn.countAll<number | string>().as('n'), sql<number | string | null>`sum(v.size)`.as('bytes')]).executeTakeFirst();
+    return { files: num(r?.n ?? 0), bytes: num(r?.bytes ?? 0) };
+  }
+
+  /**
+   * One page of versions by ascending row id after `after`, as blobs to convert or verify: bound to
+   * their file's id; the path is the file's with `.v<version>` (as Nextcloud names version files).
+   */
+  async blobsPage(ex: Executor, filter: StorageFilter, opts: { after?: number; limit?: number; owner?: string } = {}): Promise<StoredFile[]> {
+    const rows = await this.#blobs(ex, filter, opts.owner).leftJoin('nodes as n', 'n.fileid', 'v.fileid')
+      .select(['v.id', 'v.fileid', 'v.owner', 'v.version', 'v.blob_id', 'v.blob_codec', 'v.blob_seal', 'v.size', 'n.path'])
+      .where('v.id', '>', opts.after ?? 0).orderBy('v.id').limit(opts.limit ?? 500).execute();
+    return rows.map((r) => ({
+      holder: 'version' as const, rowId: num(r.id), fileid: num(r.fileid), owner: r.owner, path: `${r.path ?? ''}.v${num(r.version)}`,
+      blobId: r.blob_id, codec: r.blob_codec, size: num(r.size), seal: r.blob_seal ?? null,
+    }));
+  }
+
+  /**
+   * Points version `id` at another blob holding the same content (encrypt-all, decrypt-all), only
+   * if it still names `oldBlobId`. @returns whether it did (false: the version was removed or restored meanwhile).
+   */
+  async switchBlob(ex: Executor, id: number, oldBlobId: string, newBlobId: string, codec: string, seal: string | null): Promise<boolean> {
+    const r = await ex.updateTable('file_versions').set({ blob_id: newBlobId, blob_codec: codec, blob_seal: seal })
+      .where('id', '=', id).where('blob_id', '=', oldBlobId).executeTakeFirst();
+    return Number(r.numUpdatedRows) === 1;
+  }
+
+  /** The blob version `id` names, or undefined when it is gone. */
+  async blobOf(ex: Executor, id: number): Promise<string | undefined> {
+    return (await ex.selectFrom('file_versions').select('blob_id').where('id', '=', id).executeTakeFirst())?.blob_id;
   }
 }

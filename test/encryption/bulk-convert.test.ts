@@ -157,14 +157,18 @@ for (const db of ['sqlite', 'pgsql'] as const) describe(`BulkConverter (${db})`,
     assert.equal(await blobs.size(now4.blob_id!, now4.blob_codec!, { fileId: shortSmall.fileid, owner: ADMIN.uid, actor: SYSTEM }), 65537);
     await t.app.db.updateTable('nodes').set(await resized(shortSmall.fileid, 65537)).where('fileid', '=', shortSmall.fileid).execute();
     await checkAll('after encrypt-all');
-    const live = new Set(rows.map((x) => x.blob_id));
+    // f30.bin was overwritten above: its old blob is a version, converted (and live) too
+    const versions = await t.app.db.selectFrom('file_versions').select(['blob_id', 'blob_codec']).execute();
+    assert.ok(versions.length > 0 && versions.every((x) => x.blob_codec !== PLAIN_CODEC), 'every version is encrypted');
+    const live = new Set([...rows, ...versions].map((x) => x.blob_id));
     for await (const e of raw.list()) assert.ok(live.has(e.blobId), `orphaned blob ${e.blobId}`);
 
     const todoDec = await converter().pending('decrypt');
-    assert.equal(todoDec.files, rows.length);
+    assert.equal(todoDec.files, rows.length + versions.length);
     const dec = await converter().run({ target: 'decrypt', concurrency: 2 });
     assert.equal(dec.failed.length, 0);
-    assert.equal(dec.converted, rows.length);
+    assert.equal(dec.converted, rows.length + versions.length);
+    assert.deepEqual(dec.history, { versions: versions.length, trash: 0 });
     const after = await t.app.db.selectFrom('nodes').select(['blob_codec']).where('kind', '=', 'file').execute();
     assert.ok(after.every((x) => x.blob_codec === PLAIN_CODEC), 'every file is plain again');
     await checkAll('after decrypt-all');

@@ -94,6 +94,9 @@ function summaryText(s: ConvertSummary): string {
   const secs = Math.max(s.seconds, 0.001);
   let out = `${verb} ${s.converted} files (${formatBytes(s.bytes)}) in ${s.seconds.toFixed(1)} s: ` +
     `${(s.bytes / MiB / secs).toFixed(1)} MiB/s, ${(s.converted / secs).toFixed(1)} files/s.\n`;
+  if (s.history.versions + s.history.trash > 0) {
+    out += `Of these, ${s.history.versions} were kept versions and ${s.history.trash} files in the trash bin.\n`;
+  }
   if (s.skipped > 0) out += `${s.skipped} files changed or were deleted during the run and were skipped (new versions are written in the current mode).\n`;
   return out;
 }

@@ -8,7 +8,7 @@ import { ConvertJournal } from './convert-journal.ts';
 import type { EncryptedBlobStore } from '../encrypted-blob-store.ts';
 import { rowContext, type ConvertibleNode, type EncryptionService } from '../encryption-service.ts';
 import { runPool } from './task-pool.ts';
-import type { FileRows } from '../file-rows.ts';
+import { BLOB_HOLDERS, type FileRows } from '../file-rows.ts';
 import { SMALL_BLOB } from '../../storage/buffer-sizes.ts';
 
 /** Files fetched (and journaled) at a time. */
@@ -41,6 +41,8 @@ export interface ConvertFailure {
 export interface ConvertSummary {
   readonly target: ConvertTarget;
   readonly converted: number;
+  /** Of `converted`, the kept versions and the files in the trash bin (their blobs are converted too). */
+  readonly history: { readonly versions: number; readonly trash: number };
   /** Files changed or deleted by someone else during the run (their new content is already in the target form or will be). */
   readonly skipped: number;
   readonly failed: readonly ConvertFailure[];
@@ -111,6 +113,7 @@ export class BulkConverter {
       let total = todo.files;
       let bytesTotal = todo.bytes;
       let done = 0, converted = 0, skipped = 0, bytes = 0;
+      const history = { versions: 0, trash: 0 };
       const failed: ConvertFailure[] = [];
       let stopped = false;
       const shouldStop = () => (stopped ||= opts.shouldStop?.() ?? false);
@@ -123,7 +126,12 @@ export class BulkConverter {
       const batcher = new ConvertBatcher({
         rows: this.#o.rows, blobs: this.#o.blobs, journal, sealer: this.#o.blobs.seal,
         onSettled: (s, r) => {
-          if (r === 'converted') { converted++; bytes += s.node.size; } else skipped++;
+          if (r === 'converted') {
+            converted++;
+            bytes += s.node.size;
+            if (s.node.holder === 'version') history.versions++;
+            else if (s.node.holder === 'trash') history.trash++;
+          } else skipped++;
           settle();
         },
       });
@@ -142,7 +150,7 @@ export class BulkConverter {
       }, shouldStop);
       await batcher.flush();
       clean = true;
-      return { target, converted, skipped, failed, bytes, seconds: (Date.now() - start) / 1000, recovered, interrupted: stopped };
+      return { target, converted, history, skipped, failed, bytes, seconds: (Date.now() - start) / 1000, recovered, interrupted: stopped };
     } finally {
       await journal.close(clean);
     }
@@ -154,14 +162,17 @@ export class BulkConverter {
    * in the journal.
    */
   async *#pages(target: ConvertTarget, journal: ConvertJournal, owner?: string): AsyncGenerator<{ node: ConvertibleNode; newId: string }> {
-    let after = 0;
-    for (;;) {
-      const page = await this.#o.encryption.nodesToConvert(target, { after, owner, limit: PAGE });
-      if (page.length === 0) return;
-      const items = page.map((node) => ({ node, newId: newBlobId() }));
-      await journal.beginMany(items.map((x) => ({ newId: x.newId, oldId: x.node.blobId, fileid: x.node.fileid })));
-      for (const x of items) yield x;
-      after = page[page.length - 1]!.fileid;
+    // the live files, then the versions and trashed files: they keep blobs of their own (bound to the file id)
+    for (const holder of BLOB_HOLDERS) {
+      let after = 0;
+      for (;;) {
+        const page = await this.#o.encryption.nodesToConvert(target, { after, owner, limit: PAGE, holder });
+        if (page.length === 0) break;
+        const items = page.map((node) => ({ node, newId: newBlobId() }));
+        await journal.beginMany(items.map((x) => ({ newId: x.newId, oldId: x.node.blobId, fileid: x.node.fileid })));
+        for (const x of items) yield x;
+        after = page[page.length - 1]!.rowId;
+      }
     }
   }
 
@@ -235,9 +246,9 @@ export class BulkConverter {
 
   /** A failure to report, or undefined when the file changed or vanished meanwhile (skip it). */
   async #failure(node: ConvertibleNode, err: unknown): Promise<ConvertFailure | undefined> {
-    const row = await this.#o.rows.currentBlob(node.fileid);
+    const row = await this.#o.rows.currentBlob(node.rowId ?? node.fileid, node.holder);
     if (!row || row.blobId !== node.blobId) return undefined;
     if (!(err instanceof AppError)) throw err;
-    return { fileid: node.fileid, owner: node.owner, path: row.path, reason: err.message, integrity: err.code === 'crypto' };
+    return { fileid: node.fileid, owner: node.owner, path: node.holder && node.holder !== 'node' ? node.path ?? row.path : row.path, reason: err.message, integrity: err.code === 'crypto' };
   }
 }

@@ -73,7 +73,7 @@ export class ConvertBatcher {
 
   async #commit(batch: StagedConversion[]): Promise<void> {
     const switched = await this.#o.rows.switchBlobs(batch.map((s) => ({
-      fileId: s.node.fileid, oldBlobId: s.node.blobId, newBlobId: s.newId, codec: s.codec,
+      holder: s.node.holder, rowId: s.node.rowId, fileId: s.node.fileid, oldBlobId: s.node.blobId, newBlobId: s.newId, codec: s.codec,
       seal: this.#o.sealer?.node(s.node.fileid, s.newId, s.codec, s.node.size) ?? null,
     })));
     await Promise.all(batch.map((s, i) => this.#o.blobs.delete(switched[i] ? s.node.blobId : s.newId)));

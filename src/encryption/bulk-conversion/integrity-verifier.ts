@@ -1,4 +1,4 @@
-import type { FileRows } from '../file-rows.ts';
+import { BLOB_HOLDERS, type FileRows } from '../file-rows.ts';
 import { PLAIN_CODEC } from '../../storage/blob-store.ts';
 import type { ConvertibleNode, EncryptionService } from '../encryption-service.ts';
 import { runPool } from './task-pool.ts';
@@ -58,7 +58,7 @@ export class IntegrityVerifier {
 
   async #changedMeanwhile(node: ConvertibleNode): Promise<boolean> {
     if (!this.#rows) return false;
-    const row = await this.#rows.currentBlob(node.fileid);
+    const row = await this.#rows.currentBlob(node.rowId ?? node.fileid, node.holder);
     return !row || row.blobId !== node.blobId;
   }
 
@@ -88,12 +88,15 @@ export class IntegrityVerifier {
   }
 
   async *#files(owner?: string): AsyncGenerator<ConvertibleNode & { path: string }> {
-    let after = 0;
-    for (;;) {
-      const page = await this.#enc.filesToVerify({ after, owner, limit: 256 });
-      if (page.length === 0) return;
-      yield* page;
-      after = page[page.length - 1]!.fileid;
+    // versions and trashed files too: their blobs are read back the same way
+    for (const holder of BLOB_HOLDERS) {
+      let after = 0;
+      for (;;) {
+        const page = await this.#enc.filesToVerify({ after, owner, limit: 256, holder });
+        if (page.length === 0) break;
+        yield* page;
+        after = page[page.length - 1]!.rowId;
+      }
     }
   }
 }
