@@ -6,6 +6,7 @@
  * one of the written versions, whole) and a lock phase (LOCK/PUT/UNLOCK: others get 423); at the
  * end no blob may be left that no file references.
  */
+import { GarbageCollector } from '../src/files/garbage-collector.ts';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
@@ -203,19 +204,17 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
     }
     agent.destroy();
 
-    // ---- no leaked blob: every overwrite, DELETE and MOVE-over released its old blob (deletes run
-    // right after the commit; give in-flight ones a moment)
-    let leaked: string[] = [];
+    // ---- no leaked blob: every overwrite, DELETE and MOVE-over released its old blob or kept it as
+    // a version or in the trash (deletes run right after the commit; give in-flight ones a moment).
+    // The collector's own dry run says which blobs nothing references.
+    const gc = new GarbageCollector({ db: inst.app.db, rawBlobs: inst.app.rawBlobs, uploads: inst.app.uploads, locks: inst.app.locks });
+    let leaked = 0;
     for (let i = 0; i < 20; i++) {
-      const live = new Set<string>();
-      for (const r of await inst.app.db.selectFrom('nodes').select('blob_id').where('blob_id', 'is not', null).execute()) live.add(r.blob_id!);
-      for (const r of await inst.app.db.selectFrom('upload_chunks').select('blob_id').execute()) live.add(r.blob_id);
-      leaked = [];
-      for await (const b of inst.app.rawBlobs.list()) if (!live.has(b.blobId)) leaked.push(b.blobId);
-      if (leaked.length === 0) break;
+      leaked = (await gc.run({ dryRun: true, graceSeconds: 0 })).orphanedBlobs;
+      if (leaked === 0) break;
       await new Promise((r) => setTimeout(r, 100));
     }
-    if (leaked.length > 0) errors.push(`${leaked.length} blob(s) no file references after the run (leaked): ${leaked.slice(0, 3).join(', ')}`);
+    if (leaked > 0) errors.push(`${leaked} blob(s) no file, version or trash item references after the run (leaked)`);
 
     const perMethod: Record<string, MethodStats> = {};
     let total = 0;

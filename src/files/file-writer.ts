@@ -117,7 +117,7 @@ export class FileWriter {
           // the old blob becomes a version in this transaction, not garbage
           const kept = this.#versions ? await this.#versions.keep(trx, cur, nowSeconds()) : false;
           await this.#versions?.wrote(trx, cur.fileId, opts.author ?? uid);
-          return { node: { ...cur, blobId: blob.id, blobCodec: blob.codec, size: blob.size, mtime, etag, checksum, mimetype }, created: false, oldBlob: kept ? null : cur.blobId };
+          return { node: { ...cur, blobId: blob.id, blobCodec: blob.codec, size: blob.size, mtime, etag, checksum, mimetype }, created: false, oldBlob: kept ? null : cur.blobId, kept: kept ? cur.blobId : null };
         }
         const parent = checkParent(ctx.parent, p);
         const node = await this.#repo.insert(trx, {
@@ -126,7 +126,7 @@ export class FileWriter {
         });
         await this.#repo.propagate(trx, uid, p, blob.size, nowSeconds());
         await this.#versions?.wrote(trx, node.fileId, opts.author ?? uid);
-        return { node, created: true, oldBlob: null as string | null };
+        return { node, created: true, oldBlob: null as string | null, kept: null as string | null };
       });
       let result;
       for (let attempt = 0; ; attempt++) {
@@ -152,6 +152,8 @@ export class FileWriter {
         }
       }
       if (result.oldBlob) await this.#files.deleteBlobsQuietly([result.oldBlob]);
+      // a version keeps the blob, not what was derived from it as the current content
+      if (result.kept) await this.#files.supersededQuietly([result.kept]);
       await this.#events?.afterWrite(actor, uid, blob.fileId, blob.id, blob.keyId);
       return { node: result.node, created: result.created };
     } catch (err) {

@@ -374,6 +374,24 @@ export class FilesService {
     for (const id of ids) {
       await this.#blobs.delete(id).catch((err: unknown) => this.#log.warn({ err, blobId: id }, 'could not delete blob; garbage collection will'));
     }
+    await this.supersededQuietly(ids);
+  }
+
+  /**
+   * Another service changed `owner`'s tree at `path` in its own transaction (the trash bin, a
+   * version restore): blobs that stopped being current content lose what was derived from them
+   * (previews), and whoever sees the path is told (push).
+   */
+  async changedElsewhere(owner: string, path: string, fileId: number, superseded: string[] = []): Promise<void> {
+    await this.supersededQuietly(superseded);
+    this.#changed(owner, normalizePath(path), fileId);
+  }
+
+  /**
+   * Content blobs that stopped being a file's current content (deleted, or kept as versions): what
+   * is derived from them (cached previews) goes. A failure is logged and left to garbage collection.
+   */
+  async supersededQuietly(ids: string[]): Promise<void> {
     if (ids.length > 0 && this.#onReleased) {
       await this.#onReleased(ids).catch((err: unknown) => this.#log.warn({ err }, 'could not delete the previews of released blobs; garbage collection will'));
     }

@@ -85,13 +85,16 @@ export class TrashService {
     if (p === '') throw new ForbiddenError('the root folder cannot be deleted');
     const now = this.#now();
     const deletedBy = actor.kind === 'user' ? actor.uid : owner;
-    return transact(this.#db, async (trx) => {
+    const item = await transact(this.#db, async (trx) => {
       const node = await this.#nodes.byPath(trx, owner, p);
       if (!node) throw new NotFoundError(`${p} does not exist`);
-      const item = await this.#recorder.trash(trx, node, deletedBy, now);
+      const made = await this.#recorder.trash(trx, node, deletedBy, now);
       await this.#nodes.propagate(trx, owner, p, -node.size, now);
-      return item;
+      return made;
     });
+    const blobs = (await this.repo.subtree(this.#db, item.id, '')).flatMap((n) => (n.blobId ? [n.blobId] : []));
+    await this.#files.changedElsewhere(owner, p, item.fileId, blobs);
+    return item;
   }
 
   /** The items `actor` sees, newest first. */
@@ -159,6 +162,7 @@ export class TrashService {
       return (await this.#nodes.byPath(trx, owner, target))!;
     });
     this.#log.info({ owner, fileId: restored.fileId, by: actor.kind === 'user' ? actor.uid : actor.kind }, 'restored from the trash bin');
+    await this.#files.changedElsewhere(owner, restored.path, restored.fileId);
     return restored;
   }
 

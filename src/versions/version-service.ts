@@ -127,6 +127,7 @@ export class VersionService {
     const { node: seen, permissions } = await this.get(actor, fileId, version);
     if ((permissions & UPDATE) === 0) throw new ForbiddenError('no permission to restore versions of this file');
     const now = this.#now();
+    let previous: string | null = null;
     const restored = await transact(this.#db, async (trx) => {
       const cur = await this.#nodes.byId(trx, seen.fileId);
       const v = await this.repo.get(trx, seen.fileId, version);
@@ -134,6 +135,7 @@ export class VersionService {
       const author = await this.repo.authorOf(trx, cur.fileId);
       await this.repo.remove(trx, [v.id]);
       if (cur.blobId) await this.#recorder.keep(trx, cur, now);
+      previous = cur.blobId;
       const etag = newEtag();
       const swapped = await this.#nodes.swapContent(trx, cur.fileId, cur.blobId, {
         blobId: v.blobId, blobCodec: v.blobCodec, size: v.size, mtime: v.version, etag, checksum: v.checksum, mimetype: v.mimetype,
@@ -144,6 +146,7 @@ export class VersionService {
       return { ...cur, blobId: v.blobId, blobCodec: v.blobCodec, size: v.size, mtime: v.version, etag, checksum: v.checksum, mimetype: v.mimetype };
     });
     this.#log.info({ fileId, version, by: actor.kind === 'user' ? actor.uid : actor.kind }, 'version restored');
+    await this.#files.changedElsewhere(restored.owner, restored.path, restored.fileId, previous ? [previous] : []);
     return restored;
   }
 
