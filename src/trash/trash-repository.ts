@@ -48,17 +48,24 @@ function toTrashNode(r: Record<string, unknown>): TrashNode {
 
 /** The queries on `trash_items` and `trash_nodes` (the moves from and to `nodes` are NodeRepository's). */
 export class TrashRepository {
-  /** Inserts an item; `deletedAt` moves on to the next free second for a name deleted twice in one second. */
+  /**
+   * Inserts an item; `deletedAt` moves on to the next free second for a name deleted twice in one
+   * second. A concurrent transaction taking the same second (PostgreSQL: both read it free) makes
+   * the insert do nothing (it waits for that one to commit), and the next second is tried.
+   */
   async insertItem(ex: Executor, i: Omit<TrashItem, 'id'>): Promise<TrashItem> {
     const taken = new Set((await ex.selectFrom('trash_items').select('deleted_at')
       .where('owner', '=', i.owner).where('name', '=', i.name).where('deleted_at', '>=', i.deletedAt).execute()).map((r) => num(r.deleted_at)));
     let at = i.deletedAt;
-    while (taken.has(at)) at++;
-    const row = await ex.insertInto('trash_items').values({
-      owner: i.owner, fileid: i.fileId, name: i.name, original_location: i.originalLocation, deleted_at: at,
-      deleted_by: i.deletedBy, kind: i.kind, size: i.size,
-    }).returning('id').executeTakeFirstOrThrow();
-    return { ...i, id: num(row.id), deletedAt: at };
+    for (;;) {
+      while (taken.has(at)) at++;
+      const row = await ex.insertInto('trash_items').values({
+        owner: i.owner, fileid: i.fileId, name: i.name, original_location: i.originalLocation, deleted_at: at,
+        deleted_by: i.deletedBy, kind: i.kind, size: i.size,
+      }).onConflict((oc) => oc.columns(['owner', 'name', 'deleted_at']).doNothing()).returning('id').executeTakeFirst();
+      if (row) return { ...i, id: num(row.id), deletedAt: at };
+      taken.add(at);
+    }
   }
 
   /** Items `uid` sees: their own, and those they deleted from others' shares; newest first. */
