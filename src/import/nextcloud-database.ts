@@ -86,7 +86,8 @@ export async function openNcDatabase(cfg: NcConfig, url?: string): Promise<NcDat
       async close() { await client.end(); },
     };
   }
-  const mysql = await import('mysql2/promise');
+  // a CommonJS package: its API is the default export (the named ones are missing in the esbuild bundle ./occ runs)
+  const { default: mysql } = await import('mysql2/promise');
   const conn = await mysql.createConnection({
     host: t.host, port: t.port ?? 3306, user: t.user, password: t.password, database: t.database,
     charset: 'utf8mb4', supportBigNumbers: true, bigNumberStrings: false, dateStrings: true,

@@ -58,7 +58,9 @@ describe('import:nextcloud survives SIGKILL and continues', { timeout: 900_000 }
     };
     let midImport = 0;
     let completed = false;
-    for (const delay of [600, 800, 1000, 1200, 1500, 1800, 2200, 2700, 3300, 4000, 5000, 6500, 8000]) {
+    const delays: number[] = [];
+    for (let d = 300; d < 10_000; d = Math.round(d * 1.12 + 40)) delays.push(d);
+    for (const delay of delays) {
       const k = await importKilledAfter(coffer, args(), -delay);
       if (!k.killed) {
         assert.equal(k.code, 0, 'the run that was not killed completed the import');

@@ -222,7 +222,9 @@ export function durabilityViolations(calls: readonly Call[], a: Answered, o: Ord
     // A read in flight (push notifications look up who sees a change a few ms after each commit,
     // on a timer that may fire during the next request) says nothing about durability; anything
     // else unanswered (a write, a COMMIT) would.
-    const readOnly = lastSend !== undefined && /select\b/i.test(lastSend.args) && !/\b(insert|update|delete|commit|begin)\b/i.test(lastSend.args);
+    // (the driver may write one query as several messages: look at every send since the last answer)
+    const unanswered = ops.filter((c) => /^(write|writev|sendto|sendmsg)$/.test(c.name) && (!lastRead || c.end > lastRead.end)).map((c) => c.args).join(' ');
+    const readOnly = /select\b/i.test(unanswered) && !/\b(insert|update|delete|commit|begin)\b/i.test(unanswered);
     if (lastSend && !readOnly && (!lastRead || lastRead.end < lastSend.end)) violations.push(`a message to PostgreSQL on ${sock} was not answered before the answer`);
   }
   return { violations, created, written, dbSockets };
