@@ -179,6 +179,9 @@ for (const v of [
       await row(page, 'Archive').getByRole('link', { name: 'Archive' }).click();
       await row(page, 'inside.txt').waitFor();
       assert.match((await row(page, 'inside.txt').textContent())!, /Archive/);
+      await noOverflow('a trashed folder');
+      await shot(page, `trash-01b-folder-${v.tag}`);
+      await assertNamedControls(page, 'a trashed folder');
       await page.getByRole('navigation', { name: 'Breadcrumbs' }).getByRole('link', { name: 'Deleted files' }).click();
       await row(page, 'report.txt').waitFor();
 

@@ -155,7 +155,9 @@ function DeleteDialog({ entry, onDone, onClose }: { entry: Entry; onDone: () => 
   };
   return (
     <Dialog title={`Delete “${entry.name}”?`} onClose={onClose} alert>
-      <p>“{entry.name}”{entry.type === 'dir' ? ' and everything in it' : ''} will be moved to Deleted files, where you can restore it.</p>
+      {entry.owner && !entry.path.includes('/')
+        ? <p>“{entry.name}” is shared with you by {entry.owner}: it will be removed from your files (the owner keeps it).</p>
+        : <p>“{entry.name}”{entry.type === 'dir' ? ' and everything in it' : ''} will be moved to Deleted files, where you can restore it.</p>}
       {err && <p class="form-error" role="alert">{err}</p>}
       <div class="dialog-actions">
         <button type="button" onClick={onClose}>Cancel</button>
