@@ -61,6 +61,7 @@ for (const v of [
       const o = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
       assert.ok(o <= 0, `${where}: no horizontal scrolling at ${v.viewport.width} px (overflow ${o}px)`);
     };
+    const focused = (label: string) => page.waitForFunction((l) => document.activeElement?.getAttribute('aria-label') === l, label, { timeout: 5000 });
     const uploadVersion = async (content: Buffer, mtime: number) => {
       const p = join(dir, 'notes.txt');
       writeFileSync(p, content);
@@ -143,6 +144,7 @@ for (const v of [
       await page.getByText(/^Deleted the version from/).waitFor();
       await until('the version to go', async () => (await entries.count()) === 1);
       assert.equal((await t.app.versions.repo.list(t.app.db, fileId)).length, 0);
+      await focused('Download current version'); // the focused button went with its row: focus stays in the panel
       assert.deepEqual((await get('notes.txt')).body, v1);
       await panel.getByRole('button', { name: 'Close' }).first().click();
       await panel.waitFor({ state: 'detached' });
@@ -188,6 +190,7 @@ for (const v of [
       // restore one: back where it was with the same content
       await page.getByRole('button', { name: 'Restore report.txt' }).click();
       await row(page, 'report.txt').waitFor({ state: 'detached' });
+      await focused('Restore Archive'); // the next row's button, not the page
       const back = await get('Projects/report.txt');
       assert.equal(back.status, 200);
       assert.deepEqual(back.body, report);

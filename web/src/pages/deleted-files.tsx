@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, formatDate, formatSize, type ApiError } from '../api.ts';
 import { Dialog } from '../components/dialog.tsx';
 import { FileIcon, FolderIcon, RestoreIcon, TrashIcon } from '../components/icons.tsx';
@@ -80,11 +80,21 @@ export function DeletedFilesPage({ item, path }: { item: string; path: string })
       .catch((e: ApiError) => { setLoadError(e.message); setListing(null); });
   };
   useEffect(load, [item, path]);
+  // a restored or deleted row goes away with the focused button: move focus to the next one
+  const refocus = useRef(-1);
+  useEffect(() => {
+    const i = refocus.current;
+    refocus.current = -1;
+    if (i < 0 || document.activeElement !== document.body) return;
+    const rows = [...document.querySelectorAll<HTMLElement>('.trash-table tbody tr')];
+    (rows[Math.min(i, rows.length - 1)]?.querySelector<HTMLElement>('.col-actions button') ?? document.querySelector<HTMLElement>('.trash-page .breadcrumbs a'))?.focus();
+  }, [listing]);
 
   const restore = async (e: TrashEntry) => {
     try {
       const r = await api<{ path: string; name: string }>('trash/restore', { method: 'POST', body: { item: e.item, path: e.path } });
       toast(r.name === e.name ? `Restored “${e.name}”` : `Restored “${e.name}” as “${r.name}”`);
+      refocus.current = items.indexOf(e);
       load();
     } catch (err) { errorToast(err); }
   };
@@ -152,6 +162,7 @@ export function DeletedFilesPage({ item, path }: { item: string; path: string })
           onConfirm={async () => {
             await api('trash/delete', { method: 'POST', body: { item: confirm.entry.item, path: confirm.entry.path } });
             toast(`Deleted “${confirm.entry.name}” permanently`);
+            refocus.current = items.indexOf(confirm.entry);
             load();
           }} />
       )}
@@ -162,6 +173,7 @@ export function DeletedFilesPage({ item, path }: { item: string; path: string })
           onConfirm={async () => {
             await api('trash/empty', { method: 'POST' });
             toast('Deleted files emptied');
+            refocus.current = 0;
             load();
           }} />
       )}

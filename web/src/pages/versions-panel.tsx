@@ -89,13 +89,18 @@ export function VersionsPanel({ entry, onChanged, onClose }: { entry: Entry; onC
     api<Versions>(`versions/${entry.fileId}`).then((d) => { setData(d); setErr(''); }).catch((e) => setErr((e as Error).message));
   };
   useEffect(load, [entry.fileId]);
+  const list = useRef<HTMLUListElement>(null);
+  // a restored or deleted version's row goes away with the focused button: keep focus in the panel
+  useEffect(() => {
+    if (data && document.activeElement === document.body) list.current?.querySelector<HTMLElement>('a, button')?.focus();
+  }, [data]);
   const changed = () => { load(); onChanged(); };
   return (
     <Dialog title={`Versions of “${entry.name}”`} onClose={onClose} wide>
       {err && <p class="form-error" role="alert">{err}</p>}
       {!data && !err && <p class="muted">Loading…</p>}
       {data && (
-        <ul class="versions" aria-label="Versions">
+        <ul class="versions" aria-label="Versions" ref={list}>
           <li class="version-row current">
             <div class="version-main">
               <span class="version-title">Current version</span>
