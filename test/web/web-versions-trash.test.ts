@@ -66,7 +66,7 @@ for (const v of [
       const p = join(dir, 'notes.txt');
       writeFileSync(p, content);
       utimesSync(p, mtime, mtime);
-      await page.getByLabel('Upload').setInputFiles(p);
+      await page.getByLabel('Upload', { exact: true }).setInputFiles(p);
       await until('the upload', async () => (await t.app.files.tryStat(ALICE.uid, 'notes.txt'))?.size === content.length);
     };
 
@@ -198,6 +198,8 @@ for (const v of [
       // delete one for good
       await page.getByRole('button', { name: 'Delete Archive permanently' }).click();
       const confirm = page.getByRole('alertdialog', { name: 'Delete “Archive” permanently?' });
+      await confirm.getByText('and everything in it will be deleted for good').waitFor();
+      await assertNamedControls(page, 'delete permanently confirmation');
       await confirm.getByRole('button', { name: 'Delete permanently' }).click();
       await row(page, 'Archive').waitFor({ state: 'detached' });
       assert.deepEqual((await t.app.trash.list(SYSTEM, ALICE.uid)).map((i) => i.name), ['scratch.txt']);
