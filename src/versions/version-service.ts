@@ -85,11 +85,15 @@ export class VersionService {
     return { node, permissions };
   }
 
-  /** The versions of a file, newest first. @throws NotFoundError */
-  async list(actor: Actor, fileId: number): Promise<{ node: FileNode; versions: FileVersion[] }> {
-    const { node } = await this.file(actor, fileId);
+  /**
+   * The versions of a file, newest first, with the author of its current content and the
+   * actor's permissions on it (update: may restore, label, delete). @throws NotFoundError
+   */
+  async list(actor: Actor, fileId: number): Promise<{ node: FileNode; versions: FileVersion[]; author: string | null; permissions: number }> {
+    const { node, permissions } = await this.file(actor, fileId);
     const versions = await this.repo.list(this.#db, node.fileId);
-    return { node, versions };
+    const author = await this.repo.authorOf(this.#db, node.fileId);
+    return { node, versions, author, permissions };
   }
 
   /** One version. @throws NotFoundError */

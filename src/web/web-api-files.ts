@@ -83,7 +83,8 @@ async function list(c: ApiCall): Promise<void> {
   sendJson(c.res, 200, { path, permissions: r.permissions, items, quota });
 }
 
-function contentDisposition(name: string): string {
+/** An attachment `Content-Disposition` for `name` (ASCII fallback plus RFC 5987 UTF-8). */
+export function contentDisposition(name: string): string {
   const ascii = name.replace(/[^\x20-\x7e]|["\\]/g, '_');
   return `attachment; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(name)}`;
 }

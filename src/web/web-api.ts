@@ -7,6 +7,8 @@ import { handleFilesApi, type ApiCall } from './web-api-files.ts';
 import { handlePersonalApi } from './web-api-personal.ts';
 import { handleSharesApi } from './web-api-shares.ts';
 import { handleTwoFactorApi } from './web-api-two-factor.ts';
+import { handleTrashApi } from './web-api-trash.ts';
+import { handleVersionsApi } from './web-api-versions.ts';
 import { sendError, sendJson } from './web-http.ts';
 
 /** URL prefix of the web UI's JSON API. */
@@ -43,7 +45,7 @@ export async function handleWebApi(req: IncomingMessage, res: ServerResponse, ct
     const c: ApiCall = { app, user: s.user, actor: userActor(s.user.uid, s.user.via), req, res, ctx, segments };
     const handled = (segments[0] === 'files' && await handleFilesApi(c))
       || await handleSharesApi(c) || await handleAdminApi(c) || await handlePersonalApi(c, s)
-      || await handleTwoFactorApi(c);
+      || await handleTwoFactorApi(c) || await handleVersionsApi(c) || await handleTrashApi(c);
     if (!handled) { req.resume(); sendJson(res, 404, { error: { code: 'not-found', message: 'Unknown API endpoint' } }); }
   } catch (err) {
     req.resume();

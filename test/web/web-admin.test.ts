@@ -133,7 +133,7 @@ describe('web UI: admin and personal settings', { skip, timeout: 300_000 }, () =
   });
 
   test('a file uploaded now is stored encrypted and downloads identical', async () => {
-    await page.getByRole('navigation', { name: 'Apps' }).getByRole('link', { name: 'Files' }).click();
+    await page.getByRole('navigation', { name: 'Apps' }).getByRole('link', { name: 'Files', exact: true }).click();
     await page.getByLabel('Upload').setInputFiles({ name: 'plans.txt', mimeType: 'text/plain', buffer: content });
     await row(page, 'plans.txt').waitFor();
     const node = await t.app.files.stat(ADMIN.uid, 'plans.txt');

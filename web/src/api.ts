@@ -102,3 +102,8 @@ export function formatDate(sec: number | null | undefined): string {
   if (diff > 0 && diff < 86400) return `${Math.floor(diff / 3600)} h ago`;
   return d.toLocaleDateString(undefined, { year: 'numeric', month: 'short', day: 'numeric' });
 }
+
+/** A date with its time to the second (versions of one day must be told apart). */
+export function formatDateTime(sec: number): string {
+  return new Date(sec * 1000).toLocaleString(undefined, { year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit' });
+}

@@ -6,6 +6,7 @@ import { Toasts } from './components/toast.tsx';
 import { useMenu } from './components/menu.ts';
 import { linkClick, useLocation } from './router.ts';
 import { FilesPage } from './pages/files.tsx';
+import { DeletedFilesPage, TRASH_URL } from './pages/deleted-files.tsx';
 import { AppsPage } from './pages/apps.tsx';
 import { SecurityPage } from './pages/security.tsx';
 import { UsersPage } from './pages/users.tsx';
@@ -40,13 +41,16 @@ function UserMenu({ user }: { user: SessionUser }) {
 }
 
 function Header({ user, path }: { user: SessionUser; path: string }) {
-  const inFiles = !path.startsWith('/settings');
+  const inTrash = path.startsWith(TRASH_URL);
+  const inFiles = !path.startsWith('/settings') && !inTrash;
+  const inSettings = path.startsWith('/settings');
   return (
     <header class="topbar">
       <a class="logo" href="/apps/files" onClick={(e) => linkClick(e, '/apps/files')} aria-label="Coffer home"><Logo /><span>Coffer</span></a>
       <nav class="app-nav" aria-label="Apps">
         <a href="/apps/files" class={inFiles ? 'active' : ''} aria-current={inFiles ? 'page' : undefined} onClick={(e) => linkClick(e, '/apps/files')}>Files</a>
-        <a href="/settings/user" class={!inFiles ? 'active' : ''} aria-current={!inFiles ? 'page' : undefined} onClick={(e) => linkClick(e, '/settings/user')}>Settings</a>
+        <a href={TRASH_URL} class={inTrash ? 'active' : ''} aria-current={inTrash ? 'page' : undefined} onClick={(e) => linkClick(e, TRASH_URL)}>Deleted files</a>
+        <a href="/settings/user" class={inSettings ? 'active' : ''} aria-current={inSettings ? 'page' : undefined} onClick={(e) => linkClick(e, '/settings/user')}>Settings</a>
       </nav>
       <UserMenu user={user} />
     </header>
@@ -90,13 +94,14 @@ function App() {
     const titles: Record<string, string> = {
       '/settings/apps': 'Apps', '/settings/users': 'Users', '/settings/admin/security': 'Security', '/settings/user': 'Personal settings',
     };
-    document.title = `${titles[path] ?? 'Files'} – Coffer`;
+    document.title = `${titles[path] ?? (path.startsWith(TRASH_URL) ? 'Deleted files' : 'Files')} – Coffer`;
   }, [path]);
   if (error) return <p class="fatal" role="alert">Could not load Coffer: {error}</p>;
   if (!user) return <p class="loading">Loading…</p>;
   let content;
   const settings = path.startsWith('/settings');
-  if (!settings && (path === '/' || path === '/index.php' || path.startsWith('/apps/files'))) content = <FilesPage dir={query.get('dir') ?? '/'} />;
+  if (path.startsWith(TRASH_URL)) content = <DeletedFilesPage item={query.get('item') ?? ''} path={query.get('path') ?? ''} />;
+  else if (!settings && (path === '/' || path === '/index.php' || path.startsWith('/apps/files'))) content = <FilesPage dir={query.get('dir') ?? '/'} />;
   else if (path === '/settings/user' || path === '/settings' || path === '/settings/') content = <PersonalPage user={user} />;
   else if (path === '/settings/apps') content = user.isAdmin ? <AppsPage /> : <NotFound />;
   else if (path === '/settings/users') content = user.isAdmin ? <UsersPage me={user} /> : <NotFound />;

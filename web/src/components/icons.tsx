@@ -32,3 +32,9 @@ export const Logo = () => (
     <path d="M24 30v-2a8 8 0 0 1 16 0v2z" fill="#fff" /><circle cx="32" cy="41" r="4" fill="#fff" />
   </svg>
 );
+export const TrashIcon = () => (
+  <svg {...P}><path fill="currentColor" d="M6 19a2 2 0 0 0 2 2h8a2 2 0 0 0 2-2V7H6zM19 4h-3.5l-1-1h-5l-1 1H5v2h14z" /></svg>
+);
+export const RestoreIcon = () => (
+  <svg {...P}><path fill="currentColor" d="M13 3a9 9 0 0 0-9 9H1l3.9 3.9L9 12H6a7 7 0 1 1 2.05 4.95l-1.42 1.42A9 9 0 1 0 13 3z" /></svg>
+);

@@ -7,6 +7,7 @@ import { useMenu } from '../components/menu.ts';
 import { linkClick } from '../router.ts';
 import { ShareDialog } from './share-dialog.tsx';
 import { uploadFile, type UploadProgress } from './upload.ts';
+import { VersionsPanel } from './versions-panel.tsx';
 
 /**
  * A file's thumbnail (Nextcloud's preview URL; `c` = etag, so that a new version is fetched and an
@@ -59,6 +60,7 @@ function RowMenu({ entry, onAction }: { entry: Entry; onAction: (a: string) => v
         <div class="menu right" role="menu">
           {entry.type === 'file' && <a role="menuitem" href={downloadUrl(entry.path)} download={entry.name} onClick={() => setOpen(false)}>Download</a>}
           <button type="button" role="menuitem" onClick={() => act('share')}>Share</button>
+          {entry.type === 'file' && <button type="button" role="menuitem" onClick={() => act('versions')}>Versions</button>}
           <button type="button" role="menuitem" onClick={() => act('rename')}>Rename</button>
           <button type="button" role="menuitem" onClick={() => act('move')}>Move</button>
           <button type="button" role="menuitem" class="danger" onClick={() => act('delete')}>Delete</button>
@@ -146,14 +148,16 @@ function DeleteDialog({ entry, onDone, onClose }: { entry: Entry; onDone: () => 
   const go = async () => {
     try {
       await api('files/delete', { method: 'POST', body: { path: entry.path } });
-      toast(`Deleted “${entry.name}”`);
+      toast(`Moved “${entry.name}” to Deleted files`);
       onDone();
       onClose();
     } catch (e) { setErr((e as Error).message); }
   };
   return (
-    <Dialog title="Delete permanently?" onClose={onClose} alert>
-      <p>“{entry.name}”{entry.type === 'dir' ? ' and everything in it' : ''} will be deleted. This cannot be undone.</p>
+    <Dialog title={`Delete “${entry.name}”?`} onClose={onClose} alert>
+      {entry.owner && !entry.path.includes('/')
+        ? <p>“{entry.name}” is shared with you by {entry.owner}: it will be removed from your files (the owner keeps it).</p>
+        : <p>“{entry.name}”{entry.type === 'dir' ? ' and everything in it' : ''} will be moved to Deleted files, where you can restore it.</p>}
       {err && <p class="form-error" role="alert">{err}</p>}
       <div class="dialog-actions">
         <button type="button" onClick={onClose}>Cancel</button>
@@ -329,6 +333,7 @@ export function FilesPage({ dir: dirParam }: { dir: string }) {
       )}
       {dialog?.kind === 'move' && dialog.entry && <MoveDialog entry={dialog.entry} onDone={load} onClose={() => setDialog(null)} />}
       {dialog?.kind === 'delete' && dialog.entry && <DeleteDialog entry={dialog.entry} onDone={load} onClose={() => setDialog(null)} />}
+      {dialog?.kind === 'versions' && dialog.entry && <VersionsPanel entry={dialog.entry} onChanged={load} onClose={() => setDialog(null)} />}
       {dialog?.kind === 'share' && dialog.entry && <ShareDialog entry={dialog.entry} onClose={() => { setDialog(null); load(); }} />}
     </section>
   );
