@@ -66,7 +66,7 @@ import { VersionRecorder } from './versions/version-recorder.ts';
 import { VersionService } from './versions/version-service.ts';
 import { VersionExpiry } from './versions/version-expiry.ts';
 import { parseRetention } from './versions/retention-policy.ts';
-import { sharePermissions } from './versions/share-permissions.ts';
+import { sharePermissions, shareViews } from './versions/share-permissions.ts';
 import { TrashService } from './trash/trash-service.ts';
 import { TrashRepository } from './trash/trash-repository.ts';
 import { TrashRecorder } from './trash/trash-recorder.ts';
@@ -291,7 +291,7 @@ export async function openApp(config: Config, opts: OpenAppOptions = {}): Promis
   const versions = new VersionService({
     db, repo: versionRepo, recorder: versionRecorder, nodes, files, blobs, log, permissions: sharePermissions(shareResolver),
   });
-  const trash = new TrashService({ db, repo: trashRepo, recorder: trashRecorder, nodes, files, versions, log });
+  const trash = new TrashService({ db, repo: trashRepo, recorder: trashRecorder, nodes, files, versions, log, views: shareViews(shareResolver) });
   const retention = {
     versions: new VersionExpiry({ db, nodes, versions, log, policy: parseRetention(config.versions_retention_obligation, 'versions') }),
     trash: new TrashExpiry({
