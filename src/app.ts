@@ -67,6 +67,7 @@ import { VersionService } from './versions/version-service.ts';
 import { VersionExpiry } from './versions/version-expiry.ts';
 import { parseRetention } from './versions/retention-policy.ts';
 import { sharePermissions, shareViews } from './versions/share-permissions.ts';
+import { freeBytes } from './storage/free-space.ts';
 import { TrashService } from './trash/trash-service.ts';
 import { TrashRepository } from './trash/trash-repository.ts';
 import { TrashRecorder } from './trash/trash-recorder.ts';
@@ -292,10 +293,12 @@ export async function openApp(config: Config, opts: OpenAppOptions = {}): Promis
     db, repo: versionRepo, recorder: versionRecorder, nodes, files, blobs, log, permissions: sharePermissions(shareResolver),
   });
   const trash = new TrashService({ db, repo: trashRepo, recorder: trashRecorder, nodes, files, versions, log, views: shareViews(shareResolver) });
+  // users without a quota: the local data disk limits versions and trash (an object store cannot tell its free space)
+  const diskFree = async () => (config.storage.type === 'local' ? freeBytes(config.datadirectory) : null);
   const retention = {
-    versions: new VersionExpiry({ db, nodes, versions, log, policy: parseRetention(config.versions_retention_obligation, 'versions') }),
+    versions: new VersionExpiry({ db, nodes, versions, log, policy: parseRetention(config.versions_retention_obligation, 'versions'), diskFree }),
     trash: new TrashExpiry({
-      db, nodes, trash, log, policy: parseRetention(config.trashbin_retention_obligation, 'trashbin'),
+      db, nodes, trash, log, policy: parseRetention(config.trashbin_retention_obligation, 'trashbin'), diskFree,
       configuredSize: async (uid) => {
         const v = await users.getPreference(uid, 'files_trashbin', 'trashbin_size') ?? await appConfig.get('files_trashbin', 'trashbin_size');
         return v === undefined || !/^-?\d+$/.test(v) ? undefined : Number(v);

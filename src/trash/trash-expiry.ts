@@ -2,14 +2,15 @@ import type { Db } from '../db/database.ts';
 import type { NodeRepository } from '../files/node-repository.ts';
 import type { Logger } from '../logger.ts';
 import { isExpired, type RetentionPolicy } from '../versions/retention-policy.ts';
-import { availableSpace, type ExpiryReport } from '../versions/version-expiry.ts';
+import { spaceFor, type DiskFree, type ExpiryReport } from '../versions/version-expiry.ts';
 import type { TrashService } from './trash-service.ts';
 
 /**
  * Expires trash items as Nextcloud's Trashbin::expire does: while the trash is over the space it
  * may take (the `trashbin_size` set with `./occ trashbin:size`, else half of the owner's free
- * quota), the oldest items the obligation lets go when space is needed go first; then every item
- * older than the obligation's maximum.
+ * quota; without a quota, as versions: never more than stays free on the data disk), the oldest
+ * items the obligation lets go when space is needed go first; then every item older than the
+ * obligation's maximum.
  */
 export class TrashExpiry {
   readonly #db: Db;
@@ -18,14 +19,20 @@ export class TrashExpiry {
   readonly #policy: RetentionPolicy;
   readonly #log: Logger;
   readonly #configuredSize: (uid: string) => Promise<number | undefined>;
+  readonly #diskFree: DiskFree;
 
-  constructor(deps: { db: Db; nodes: NodeRepository; trash: TrashService; policy: RetentionPolicy; log: Logger; configuredSize: (uid: string) => Promise<number | undefined> }) {
+  /** `diskFree`: the data disk's free bytes, for users without a quota (default: unknown, no limit). */
+  constructor(deps: {
+    db: Db; nodes: NodeRepository; trash: TrashService; policy: RetentionPolicy; log: Logger;
+    configuredSize: (uid: string) => Promise<number | undefined>; diskFree?: DiskFree;
+  }) {
     this.#db = deps.db;
     this.#nodes = deps.nodes;
     this.#trash = deps.trash;
     this.#policy = deps.policy;
     this.#log = deps.log;
     this.#configuredSize = deps.configuredSize;
+    this.#diskFree = deps.diskFree ?? (async () => null);
   }
 
   get policy(): RetentionPolicy { return this.#policy; }
@@ -39,11 +46,7 @@ export class TrashExpiry {
     const configured = await this.#configuredSize(uid);
     let space: number;
     if (configured !== undefined && configured >= 0) space = configured - held;
-    else {
-      const quota = await this.#nodes.userQuota(this.#db, uid);
-      const root = await this.#nodes.byPath(this.#db, uid, '');
-      space = availableSpace(quota, root?.size ?? 0, held);
-    }
+    else space = await spaceFor(this.#db, this.#nodes, uid, held, this.#diskFree);
     let expired = 0;
     let bytes = 0;
     const gone = new Set<number>();
