@@ -37,16 +37,27 @@ export class TrashExpiry {
 
   get policy(): RetentionPolicy { return this.#policy; }
 
+  /** Whether `uid`'s trash is over the space it may take (a cheap sum; expireUser then makes room). */
+  async overSpace(uid: string): Promise<boolean> {
+    if (!this.#policy.enabled) return false;
+    const { count, bytes } = await this.#trash.usage(uid);
+    return count > 0 && (await this.#space(uid, bytes)) < 0;
+  }
+
+  /** The space `uid`'s trash may still take when it holds `held` bytes (negative: over). */
+  async #space(uid: string, held: number): Promise<number> {
+    const configured = await this.#configuredSize(uid);
+    if (configured !== undefined && configured >= 0) return configured - held;
+    return spaceFor(this.#db, this.#nodes, uid, held, this.#diskFree);
+  }
+
   /** Expires `uid`'s trash at time `now` (seconds). @throws database errors */
   async expireUser(uid: string, now: number): Promise<ExpiryReport> {
     if (!this.#policy.enabled) return { expired: 0, bytes: 0 };
     const items = await this.#trash.repo.ofOwner(this.#db, uid); // oldest first
     if (items.length === 0) return { expired: 0, bytes: 0 };
     const held = items.reduce((n, i) => n + i.size, 0);
-    const configured = await this.#configuredSize(uid);
-    let space: number;
-    if (configured !== undefined && configured >= 0) space = configured - held;
-    else space = await spaceFor(this.#db, this.#nodes, uid, held, this.#diskFree);
+    let space = await this.#space(uid, held);
     let expired = 0;
     let bytes = 0;
     const gone = new Set<number>();

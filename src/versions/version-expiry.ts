@@ -76,6 +76,13 @@ export class VersionExpiry {
     return { expired: doomed.length, bytes: doomed.reduce((n, v) => n + v.size, 0) };
   }
 
+  /** Whether `uid`'s versions are over the space they may take (a cheap sum; expireUser then makes room). */
+  async overSpace(uid: string): Promise<boolean> {
+    if (!this.#policy.enabled) return false;
+    const { count, bytes } = await this.#versions.usage(uid);
+    return count > 0 && (await spaceFor(this.#db, this.#nodes, uid, bytes, this.#diskFree)) < 0;
+  }
+
   /** Expires `uid`'s versions at time `now` (seconds). @throws database errors */
   async expireUser(uid: string, now: number): Promise<ExpiryReport> {
     if (!this.#policy.enabled) return { expired: 0, bytes: 0 };

@@ -15,6 +15,9 @@ import { freeBytes } from '../../src/storage/free-space.ts';
 import { TrashExpiry } from '../../src/trash/trash-expiry.ts';
 import { parseRetention } from '../../src/versions/retention-policy.ts';
 import { VersionExpiry, type DiskFree } from '../../src/versions/version-expiry.ts';
+import { runMarked } from '../../src/versions/retention-run.ts';
+import { startBackgroundJobs } from '../../src/jobs/background-jobs.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { startTestInstance, type TestInstance } from '../support/test-instance.ts';
 import { type Creds } from '../sharing/helpers.ts';
 import { call, FILES } from './helpers.ts';
@@ -24,6 +27,7 @@ const T0 = 1_760_000_000;
 const CAROL = { uid: 'carol', password: 'carol-password-1' };
 const DAVE = { uid: 'dave', password: 'dave-password-1' };
 const ERIN = { uid: 'erin', password: 'erin-password-1' };
+const FRANK = { uid: 'frank', password: 'frank-password-1' };
 
 for (const db of ['sqlite', 'pgsql'] as const) {
   describe(`versions and trash within the quota (${db})`, () => {
@@ -35,6 +39,7 @@ for (const db of ['sqlite', 'pgsql'] as const) {
       await t.addUser(CAROL.uid, CAROL.password, { quota: 10_000 });
       await t.addUser(DAVE.uid, DAVE.password);
       await t.addUser(ERIN.uid, ERIN.password, { quota: 5000 });
+      await t.addUser(FRANK.uid, FRANK.password, { quota: 10_000 });
     });
     after(async () => { await t?.stop(); });
 
@@ -120,6 +125,39 @@ for (const db of ['sqlite', 'pgsql'] as const) {
       assert.equal(await freeBytes(join(t.dataDir, 'no-such-dir')), null);
       // with that (plenty, in a test), the app's own run leaves dave's small versions alone
       assert.deepEqual(await t.app.retention.versions.expireUser(DAVE.uid, T0), { expired: 0, bytes: 0 });
+    });
+
+    it('right after an overwrite or a delete, not at the next full round: what is over the space goes within seconds', async () => {
+      t.app.retention.grew.take();
+      const now = Math.floor(Date.now() / 1000);
+      // six versions of 1,500 bytes beside 1,500 bytes of files: 9,000 held where 4,250 may be
+      for (let i = 0; i < 7; i++) await put(FRANK, 'p.bin', 1500, now - 100 + i);
+      assert.equal((await versionsOf(FRANK.uid, 'p.bin')).length, 6);
+      // a user well within their space is marked too, and left alone
+      await put(DAVE, 'small.txt', 10, now - 10);
+      await put(DAVE, 'small.txt', 11, now - 5);
+      const r = await runMarked(t.app, now);
+      assert.equal(r.users, 2);
+      // the instance's obligation is `auto`: a file's versions may all go when space is needed (Nextcloud)
+      assert.deepEqual(await versionsOf(FRANK.uid, 'p.bin'), []);
+      assert.equal((await versionsOf(DAVE.uid, 'small.txt')).length, 1);
+      assert.deepEqual(await runMarked(t.app, now), { users: 0, versions: { expired: 0, bytes: 0 }, trash: { expired: 0, bytes: 0 } });
+
+      // the server's background jobs drain the marks on their own; the trash: the oldest item goes
+      const jobs = startBackgroundJobs(t.app, { initialDelayMs: 3_600_000, promptIntervalMs: 25 });
+      try {
+        await put(FRANK, 'x.bin', 5000, now);
+        await put(FRANK, 'y.bin', 3000, now);
+        assert.equal((await call(t, FRANK, 'DELETE', `${FILES(FRANK)}/x.bin`)).status, 204);
+        await sleep(1100); // a later deletion second: the oldest is x.bin
+        assert.equal((await call(t, FRANK, 'DELETE', `${FILES(FRANK)}/y.bin`)).status, 204);
+        // 8,000 bytes in the trash where 4,250 may be
+        for (let i = 0; i < 200 && (await trashNames(FRANK.uid)).length > 1; i++) await sleep(25);
+        assert.deepEqual(await trashNames(FRANK.uid), ['y.bin']);
+        const files = (await t.app.files.quota(FRANK.uid)).used;
+        const held = (await t.app.versions.usage(FRANK.uid)).bytes + (await t.app.trash.usage(FRANK.uid)).bytes;
+        assert.ok(files + held <= 10_000, `files ${files} + versions and trash ${held} over the quota`);
+      } finally { await jobs.stop(); }
     });
   });
 }
