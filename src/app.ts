@@ -66,7 +66,9 @@ import { VersionRecorder } from './versions/version-recorder.ts';
 import { VersionService } from './versions/version-service.ts';
 import { VersionExpiry } from './versions/version-expiry.ts';
 import { parseRetention } from './versions/retention-policy.ts';
-import { sharePermissions } from './versions/share-permissions.ts';
+import { sharePermissions, shareViews } from './versions/share-permissions.ts';
+import { freeBytes } from './storage/free-space.ts';
+import { RetentionQueue } from './versions/retention-queue.ts';
 import { TrashService } from './trash/trash-service.ts';
 import { TrashRepository } from './trash/trash-repository.ts';
 import { TrashRecorder } from './trash/trash-recorder.ts';
@@ -136,8 +138,11 @@ export interface App {
   readonly versions: VersionService;
   /** The trash bin (Nextcloud's files_trashbin; a delete is a metadata move). */
   readonly trash: TrashService;
-  /** Expiry of versions and trash items under the retention obligations (background job, ./occ). */
-  readonly retention: { readonly versions: VersionExpiry; readonly trash: TrashExpiry };
+  /**
+   * Expiry of versions and trash items under the retention obligations (background job, ./occ);
+   * `grew`: the users whose versions or trash just grew (a prompt expiry when over their space).
+   */
+  readonly retention: { readonly versions: VersionExpiry; readonly trash: TrashExpiry; readonly grew: RetentionQueue };
   /** Shared Redis connection when `config.redis` is set (throttle counters of all processes). */
   readonly redis?: RedisClient;
   /** Seals of what file rows say about their blobs (for code that inserts node rows itself: the importer). */
@@ -249,11 +254,12 @@ export async function openApp(config: Config, opts: OpenAppOptions = {}): Promis
   const previewStore = new PreviewStore({ db, blobs, sealer: seal, log });
   // Versions: an overwrite keeps the old blob as a version inside its own transaction ...
   const versionRepo = new VersionRepository();
-  const versionRecorder = new VersionRecorder(versionRepo);
+  const grew = new RetentionQueue();
+  const versionRecorder = new VersionRecorder(versionRepo, grew);
   // ... and a replacing COPY/MOVE puts what it replaces in the trash, as a DELETE does.
   const nodes = new NodeRepository(db, seal);
   const trashRepo = new TrashRepository();
-  const trashRecorder = new TrashRecorder(trashRepo, nodes);
+  const trashRecorder = new TrashRecorder(trashRepo, nodes, grew);
   const files = new FilesService({
     db, blobs, log, sealer: seal, checkRow: (id, codec, ctx) => encryptedBlobs.checkRow(id, codec, ctx), events: shareKeySync,
     onBlobsReleased: (ids) => previewStore.dropSources(ids), versions: versionRecorder, trash: trashRecorder, changes,
@@ -291,11 +297,14 @@ export async function openApp(config: Config, opts: OpenAppOptions = {}): Promis
   const versions = new VersionService({
     db, repo: versionRepo, recorder: versionRecorder, nodes, files, blobs, log, permissions: sharePermissions(shareResolver),
   });
-  const trash = new TrashService({ db, repo: trashRepo, recorder: trashRecorder, nodes, files, versions, log });
+  const trash = new TrashService({ db, repo: trashRepo, recorder: trashRecorder, nodes, files, versions, log, views: shareViews(shareResolver) });
+  // users without a quota: the local data disk limits versions and trash (an object store cannot tell its free space)
+  const diskFree = async () => (config.storage.type === 'local' ? freeBytes(config.datadirectory) : null);
   const retention = {
-    versions: new VersionExpiry({ db, nodes, versions, log, policy: parseRetention(config.versions_retention_obligation, 'versions') }),
+    grew,
+    versions: new VersionExpiry({ db, nodes, versions, log, policy: parseRetention(config.versions_retention_obligation, 'versions'), diskFree }),
     trash: new TrashExpiry({
-      db, nodes, trash, log, policy: parseRetention(config.trashbin_retention_obligation, 'trashbin'),
+      db, nodes, trash, log, policy: parseRetention(config.trashbin_retention_obligation, 'trashbin'), diskFree,
       configuredSize: async (uid) => {
         const v = await users.getPreference(uid, 'files_trashbin', 'trashbin_size') ?? await appConfig.get('files_trashbin', 'trashbin_size');
         return v === undefined || !/^-?\d+$/.test(v) ? undefined : Number(v);

@@ -24,9 +24,9 @@ const ALLOW_ITEM = 'OPTIONS, GET, HEAD, PROPFIND, MOVE, DELETE';
 const ALLOW_TRASH = 'OPTIONS, PROPFIND, DELETE';
 
 /** The properties of a trashed node (Nextcloud's TrashbinPlugin and its ITrash nodes). */
-function nodeProps(item: TrashItem, node: TrashNode, deleterName: string): VirtualProp[] {
+function nodeProps(item: TrashItem, where: string, node: TrashNode, deleterName: string): VirtualProp[] {
   const isDir = node.kind === 'dir';
-  const location = node.relPath === '' ? item.originalLocation : `${item.originalLocation}/${node.relPath}`;
+  const location = node.relPath === '' ? where : `${where}/${node.relPath}`;
   // Nextcloud: a trashed root item's mtime is its deletion time; members keep theirs
   const mtime = node.relPath === '' ? item.deletedAt : node.mtime;
   const props: VirtualProp[] = [
@@ -98,8 +98,8 @@ export async function handleTrashbin(req: IncomingMessage, res: ServerResponse, 
     w.start();
     await w.write(virtualResponse(`${home}/trash/`, [{ ns: DAV_NS, local: 'resourcetype', inner: COLLECTION }], request));
     if (depth !== 0) {
-      for (const { item, root } of await app.trash.listWithNodes(actor, user.uid)) {
-        const p = w.add(itemResponse(`${home}/trash/${encodeSegment(trashName(item))}`, item, root, await displayName(item.deletedBy), request));
+      for (const { item, location, root } of await app.trash.listWithNodes(actor, user.uid)) {
+        const p = w.add(itemResponse(`${home}/trash/${encodeSegment(trashName(item))}`, item, location, root, await displayName(item.deletedBy), request));
         if (p) await p;
       }
     }
@@ -114,13 +114,13 @@ export async function handleTrashbin(req: IncomingMessage, res: ServerResponse, 
     case 'PROPFIND': {
       const depth = parseDepth(req) ?? 1;
       const request = parsePropfind(await readBody(req, XML_BODY_BYTES));
-      const { item, node } = await app.trash.resolve(actor, user.uid, itemName, rel);
+      const { item, node, location } = await app.trash.resolve(actor, user.uid, itemName, rel);
       const w = new MultistatusWriter(res);
       w.start();
-      await w.write(itemResponse(href, item, node, await displayName(item.deletedBy), request));
+      await w.write(itemResponse(href, item, location, node, await displayName(item.deletedBy), request));
       if (depth !== 0 && node.kind === 'dir') {
         for (const c of await app.trash.children(node)) {
-          const p = w.add(itemResponse(`${href}/${encodeSegment(c.name)}`, item, c, await displayName(item.deletedBy), request));
+          const p = w.add(itemResponse(`${href}/${encodeSegment(c.name)}`, item, location, c, await displayName(item.deletedBy), request));
           if (p) await p;
         }
       }
@@ -152,6 +152,6 @@ export async function handleTrashbin(req: IncomingMessage, res: ServerResponse, 
   }
 }
 
-function itemResponse(href: string, item: TrashItem, node: TrashNode, deleterName: string, request: PropRequest): string {
-  return virtualResponse(node.kind === 'dir' ? `${href}/` : href, nodeProps(item, node, deleterName), request);
+function itemResponse(href: string, item: TrashItem, location: string, node: TrashNode, deleterName: string, request: PropRequest): string {
+  return virtualResponse(node.kind === 'dir' ? `${href}/` : href, nodeProps(item, location, node, deleterName), request);
 }

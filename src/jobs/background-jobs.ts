@@ -1,7 +1,7 @@
 import type { App } from '../app.ts';
 import { GarbageCollector, type CleanupReport } from '../files/garbage-collector.ts';
 import { DbLease } from './db-lease.ts';
-import { runRetention } from '../versions/retention-run.ts';
+import { runMarked, runRetention } from '../versions/retention-run.ts';
 
 export interface BackgroundJobsOptions {
   /** Minutes between cleanup runs (default 15). */
@@ -10,6 +10,8 @@ export interface BackgroundJobsOptions {
   initialDelayMs?: number;
   /** Called after each run this process performed (tests, metrics). */
   onRun?: (report: CleanupReport) => void;
+  /** Ms between prompt expiries of the users whose versions or trash just grew (default 5 s). */
+  promptIntervalMs?: number;
 }
 
 export interface BackgroundJobs {
@@ -53,6 +55,16 @@ export function startBackgroundJobs(app: App, opts: BackgroundJobsOptions = {}):
     return running;
   };
 
+  // versions and trash that just grew past the space they may take go within seconds (Nextcloud
+  // schedules an expiry after each new version and each delete), not at the next full round
+  let prompt: Promise<unknown> | undefined;
+  const promptTimer = setInterval(() => {
+    prompt ??= runMarked(app, Math.floor(Date.now() / 1000))
+      .catch((err: unknown) => app.log.error({ err }, 'prompt versions and trash expiry failed'))
+      .finally(() => { prompt = undefined; });
+  }, Math.max(10, opts.promptIntervalMs ?? 5000));
+  promptTimer.unref();
+
   let timer: NodeJS.Timeout | undefined;
   const schedule = (ms: number) => {
     if (stopped) return;
@@ -66,7 +78,9 @@ export function startBackgroundJobs(app: App, opts: BackgroundJobsOptions = {}):
     async stop() {
       stopped = true;
       if (timer) clearTimeout(timer);
+      clearInterval(promptTimer);
       await running;
+      await prompt;
     },
   };
 }

@@ -2,14 +2,15 @@ import type { Db } from '../db/database.ts';
 import type { NodeRepository } from '../files/node-repository.ts';
 import type { Logger } from '../logger.ts';
 import { isExpired, type RetentionPolicy } from '../versions/retention-policy.ts';
-import { availableSpace, type ExpiryReport } from '../versions/version-expiry.ts';
+import { spaceFor, type DiskFree, type ExpiryReport } from '../versions/version-expiry.ts';
 import type { TrashService } from './trash-service.ts';
 
 /**
  * Expires trash items as Nextcloud's Trashbin::expire does: while the trash is over the space it
  * may take (the `trashbin_size` set with `./occ trashbin:size`, else half of the owner's free
- * quota), the oldest items the obligation lets go when space is needed go first; then every item
- * older than the obligation's maximum.
+ * quota; without a quota, as versions: never more than stays free on the data disk), the oldest
+ * items the obligation lets go when space is needed go first; then every item older than the
+ * obligation's maximum.
  */
 export class TrashExpiry {
   readonly #db: Db;
@@ -18,17 +19,37 @@ export class TrashExpiry {
   readonly #policy: RetentionPolicy;
   readonly #log: Logger;
   readonly #configuredSize: (uid: string) => Promise<number | undefined>;
+  readonly #diskFree: DiskFree;
 
-  constructor(deps: { db: Db; nodes: NodeRepository; trash: TrashService; policy: RetentionPolicy; log: Logger; configuredSize: (uid: string) => Promise<number | undefined> }) {
+  /** `diskFree`: the data disk's free bytes, for users without a quota (default: unknown, no limit). */
+  constructor(deps: {
+    db: Db; nodes: NodeRepository; trash: TrashService; policy: RetentionPolicy; log: Logger;
+    configuredSize: (uid: string) => Promise<number | undefined>; diskFree?: DiskFree;
+  }) {
     this.#db = deps.db;
     this.#nodes = deps.nodes;
     this.#trash = deps.trash;
     this.#policy = deps.policy;
     this.#log = deps.log;
     this.#configuredSize = deps.configuredSize;
+    this.#diskFree = deps.diskFree ?? (async () => null);
   }
 
   get policy(): RetentionPolicy { return this.#policy; }
+
+  /** Whether `uid`'s trash is over the space it may take (a cheap sum; expireUser then makes room). */
+  async overSpace(uid: string): Promise<boolean> {
+    if (!this.#policy.enabled) return false;
+    const { count, bytes } = await this.#trash.usage(uid);
+    return count > 0 && (await this.#space(uid, bytes)) < 0;
+  }
+
+  /** The space `uid`'s trash may still take when it holds `held` bytes (negative: over). */
+  async #space(uid: string, held: number): Promise<number> {
+    const configured = await this.#configuredSize(uid);
+    if (configured !== undefined && configured >= 0) return configured - held;
+    return spaceFor(this.#db, this.#nodes, uid, held, this.#diskFree);
+  }
 
   /** Expires `uid`'s trash at time `now` (seconds). @throws database errors */
   async expireUser(uid: string, now: number): Promise<ExpiryReport> {
@@ -36,14 +57,7 @@ export class TrashExpiry {
     const items = await this.#trash.repo.ofOwner(this.#db, uid); // oldest first
     if (items.length === 0) return { expired: 0, bytes: 0 };
     const held = items.reduce((n, i) => n + i.size, 0);
-    const configured = await this.#configuredSize(uid);
-    let space: number;
-    if (configured !== undefined && configured >= 0) space = configured - held;
-    else {
-      const quota = await this.#nodes.userQuota(this.#db, uid);
-      const root = await this.#nodes.byPath(this.#db, uid, '');
-      space = availableSpace(quota, root?.size ?? 0, held);
-    }
+    let space = await this.#space(uid, held);
     let expired = 0;
     let bytes = 0;
     const gone = new Set<number>();

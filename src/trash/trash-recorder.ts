@@ -2,6 +2,7 @@ import type { Executor, NodeRepository } from '../files/node-repository.ts';
 import type { TrashKeeper } from '../files/trash-keeper.ts';
 import type { FileNode } from '../files/types.ts';
 import type { TrashItem, TrashRepository } from './trash-repository.ts';
+import type { RetentionQueue } from '../versions/retention-queue.ts';
 
 /**
  * Moves a node to the trash inside a given transaction: a trash item row, then the node's rows
@@ -11,10 +12,13 @@ import type { TrashItem, TrashRepository } from './trash-repository.ts';
 export class TrashRecorder implements TrashKeeper {
   readonly #repo: TrashRepository;
   readonly #nodes: NodeRepository;
+  readonly #grew: RetentionQueue | undefined;
 
-  constructor(repo: TrashRepository, nodes: NodeRepository) {
+  /** `grew`: where to mark owners whose trash grew (a prompt expiry when over their space). */
+  constructor(repo: TrashRepository, nodes: NodeRepository, grew?: RetentionQueue) {
     this.#repo = repo;
     this.#nodes = nodes;
+    this.#grew = grew;
   }
 
   async keep(ex: Executor, node: FileNode, deletedBy: string, now: number): Promise<void> {
@@ -27,6 +31,7 @@ export class TrashRecorder implements TrashKeeper {
       owner: node.owner, fileId: node.fileId, name: node.name, originalLocation: node.path, deletedAt: now, deletedBy, kind: node.kind, size: node.size,
     });
     await this.#nodes.moveSubtreeToTrash(ex, node, item.id);
+    this.#grew?.mark(node.owner);
     return item;
   }
 }

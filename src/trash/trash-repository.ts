@@ -68,14 +68,10 @@ export class TrashRepository {
     }
   }
 
-  /** Items `uid` sees: their own, and those they deleted from others' shares; newest first. */
-  async visibleTo(ex: Executor, uid: string): Promise<TrashItem[]> {
-    return (await ex.selectFrom('trash_items').selectAll()
-      .where((eb) => eb.or([eb('owner', '=', uid), eb('deleted_by', '=', uid)]))
-      .orderBy('deleted_at', 'desc').orderBy('id', 'desc').execute()).map(toItem);
-  }
-
-  /** As visibleTo, each item with its root node, in one query (PROPFIND of a large trash). */
+  /**
+   * Items `uid` may see, each with its root node, in one query (PROPFIND of a large trash): their
+   * own, and those they deleted from others' shares (TrashService keeps those they still reach); newest first.
+   */
   async visibleWithRoots(ex: Executor, uid: string): Promise<{ item: TrashItem; root: TrashNode }[]> {
     const rows = await ex.selectFrom('trash_items as i').innerJoin('trash_nodes as n', (j) => j.onRef('n.item_id', '=', 'i.id').on('n.rel_path', '=', ''))
       .select(['i.id', 'i.owner', 'i.fileid', 'i.name', 'i.original_location', 'i.deleted_at', 'i.deleted_by', 'i.kind', 'i.size',
@@ -94,11 +90,11 @@ export class TrashRepository {
     return (await ex.selectFrom('trash_items').select('owner').distinct().orderBy('owner').execute()).map((r) => r.owner);
   }
 
-  /** The item named `name` deleted at `deletedAt` that `uid` sees. */
-  async find(ex: Executor, uid: string, name: string, deletedAt: number): Promise<TrashItem | undefined> {
-    const r = await ex.selectFrom('trash_items').selectAll().where('name', '=', name).where('deleted_at', '=', deletedAt)
-      .where((eb) => eb.or([eb('owner', '=', uid), eb('deleted_by', '=', uid)])).orderBy('id').executeTakeFirst();
-    return r ? toItem(r) : undefined;
+  /** The items named `name` deleted at `deletedAt` that `uid` owns or deleted (their own first). */
+  async findAll(ex: Executor, uid: string, name: string, deletedAt: number): Promise<TrashItem[]> {
+    const rows = await ex.selectFrom('trash_items').selectAll().where('name', '=', name).where('deleted_at', '=', deletedAt)
+      .where((eb) => eb.or([eb('owner', '=', uid), eb('deleted_by', '=', uid)])).orderBy('id').execute();
+    return rows.map(toItem).sort((a, b) => Number(b.owner === uid) - Number(a.owner === uid));
   }
 
   async byId(ex: Executor, id: number): Promise<TrashItem | undefined> {

@@ -8,6 +8,8 @@ import type { FileContent, FileNode } from '../files/types.ts';
 import type { Logger } from '../logger.ts';
 import type { ByteRange } from '../storage/blob-store.ts';
 import type { VersionService } from '../versions/version-service.ts';
+import type { ShareView, ShareViews } from '../versions/share-permissions.ts';
+import { PERMISSION_CREATE, PERMISSION_READ } from '../sharing/share-types.ts';
 import type { TrashRepository, TrashItem, TrashNode } from './trash-repository.ts';
 import type { TrashRecorder } from './trash-recorder.ts';
 
@@ -42,8 +44,16 @@ export interface TrashServiceDeps {
   files: FilesService;
   versions: VersionService;
   log: Logger;
+  /** A user's view of others' trees through their received shares (versions/share-permissions.ts). */
+  views: ShareViews;
   /** Seconds since the epoch (tests pass a controlled clock). */
   now?: () => number;
+}
+
+/** An item as a user sees it: `location` is where it was deleted from, in their own tree. */
+export interface SeenItem {
+  readonly item: TrashItem;
+  readonly location: string;
 }
 
 /**
@@ -53,6 +63,13 @@ export interface TrashServiceDeps {
  * own data keys and bound to its file ids. Restore moves the rows back (the same file ids), to the
  * original location or, when that name is taken, as "name (restored)". Versions are kept by file
  * id: they go to the trash with their file and come back with it.
+ *
+ * A delete inside a received share puts the node in the owner's trash, and the deleter sees that
+ * same item in theirs (Nextcloud copies it into the deleter's trash; here it is one item, no copy):
+ * it counts once, in the owner's trash size and retention; a restore or a purge by either side
+ * settles it for both, so nothing dangles. The deleter sees it while the share still lets them read
+ * where it was, at that place of their own tree; they restore it when the share lets them create
+ * there; only the owner deletes it for good.
  */
 export class TrashService {
   readonly #db: Db;
@@ -63,6 +80,7 @@ export class TrashService {
   readonly #now: () => number;
   readonly repo: TrashRepository;
   readonly #recorder: TrashRecorder;
+  readonly #views: ShareViews;
 
   constructor(deps: TrashServiceDeps) {
     this.#db = deps.db;
@@ -72,6 +90,7 @@ export class TrashService {
     this.#files = deps.files;
     this.#versions = deps.versions;
     this.#log = deps.log;
+    this.#views = deps.views;
     this.#now = deps.now ?? (() => Math.floor(Date.now() / 1000));
   }
 
@@ -98,26 +117,49 @@ export class TrashService {
   }
 
   /** The items `actor` sees, newest first. */
-  list(actor: Actor, uid: string): Promise<TrashItem[]> {
-    return this.repo.visibleTo(this.#db, this.#uidOf(actor, uid));
+  async list(actor: Actor, uid: string): Promise<SeenItem[]> {
+    return (await this.listWithNodes(actor, uid)).map(({ item, location }) => ({ item, location }));
   }
 
   /** As list, each item with its root node (one query). */
-  listWithNodes(actor: Actor, uid: string): Promise<{ item: TrashItem; root: TrashNode }[]> {
-    return this.repo.visibleWithRoots(this.#db, this.#uidOf(actor, uid));
+  async listWithNodes(actor: Actor, uid: string): Promise<Array<SeenItem & { root: TrashNode }>> {
+    const me = this.#uidOf(actor, uid);
+    const rows = await this.repo.visibleWithRoots(this.#db, me);
+    let view: ((at: { owner: string; path: string }) => ShareView) | undefined;
+    const out: Array<SeenItem & { root: TrashNode }> = [];
+    for (const r of rows) {
+      if (r.item.owner === me) { out.push({ ...r, location: r.item.originalLocation }); continue; }
+      view ??= await this.#views(me);
+      const seen = view({ owner: r.item.owner, path: r.item.originalLocation });
+      if (seen.permissions & PERMISSION_READ) out.push({ ...r, location: seen.path });
+    }
+    return out;
   }
 
   /**
    * The item `name` (`<name>.d<seconds>`) and the node at `rel` inside it.
    * @throws NotFoundError
    */
-  async resolve(actor: Actor, uid: string, name: string, rel = ''): Promise<{ item: TrashItem; node: TrashNode }> {
+  async resolve(actor: Actor, uid: string, name: string, rel = ''): Promise<SeenItem & { node: TrashNode }> {
     const { name: n, deletedAt } = parseTrashName(name);
-    const item = await this.repo.find(this.#db, this.#uidOf(actor, uid), n, deletedAt);
-    if (!item) throw new NotFoundError(`${name} is not in the trash bin`);
+    const me = this.#uidOf(actor, uid);
+    let location: string | undefined;
+    let item: TrashItem | undefined;
+    for (const it of await this.repo.findAll(this.#db, me, n, deletedAt)) {
+      location = await this.#locationFor(me, it);
+      if (location !== undefined) { item = it; break; }
+    }
+    if (!item || location === undefined) throw new NotFoundError(`${name} is not in the trash bin`);
     const node = await this.repo.node(this.#db, item.id, normalizePath(rel));
     if (!node) throw new NotFoundError(`${name}/${rel} is not in the trash bin`);
-    return { item, node };
+    return { item, node, location };
+  }
+
+  /** Where `uid` sees `item` deleted from: the owner, its location; a deleter, its place in their tree while their shares let them read there. */
+  async #locationFor(uid: string, item: TrashItem): Promise<string | undefined> {
+    if (item.owner === uid) return item.originalLocation;
+    const seen = (await this.#views(uid))({ owner: item.owner, path: item.originalLocation });
+    return seen.permissions & PERMISSION_READ ? seen.path : undefined;
   }
 
   /** Members of a trashed folder. */
@@ -138,6 +180,8 @@ export class TrashService {
   async restore(actor: Actor, uid: string, name: string, rel = ''): Promise<FileNode> {
     const { item, node } = await this.resolve(actor, uid, name, rel);
     const owner = item.owner;
+    // a share recipient restores into the owner's tree: only where their shares let them create
+    const view = owner === uid || actor.kind !== 'user' ? undefined : await this.#views(uid);
     await this.#files.ensureHome(owner);
     const now = this.#now();
     const restored = await transact(this.#db, async (trx) => {
@@ -147,8 +191,12 @@ export class TrashService {
       let dir = parentPath(wanted);
       let parent = await this.#nodes.byPath(trx, owner, dir);
       if (!parent || parent.kind !== 'dir') {
+        if (view) throw new ForbiddenError(`the folder ${still.name} was deleted from is gone: only ${owner} can restore it`);
         dir = '';
         parent = await this.#nodes.byPath(trx, owner, '');
+      }
+      if (view && !(view({ owner, path: dir }).permissions & PERMISSION_CREATE)) {
+        throw new ForbiddenError(`the share does not allow creating files in the folder ${still.name} was deleted from`);
       }
       const quota = await this.#nodes.userQuota(trx, owner);
       const root = await this.#nodes.byPath(trx, owner, '');

@@ -14,13 +14,26 @@ export interface ExpiryReport {
 }
 
 /**
- * Space the versions (or the trash) of a user may still take, as Nextcloud computes it: half of
- * the user's free quota minus what they hold already (negative: over); without a quota, no limit.
+ * Space the versions (or the trash) of a user may still take (negative: over). With a quota, as
+ * Nextcloud computes it: half of the user's free quota minus what they hold already. Without a
+ * quota, the data disk is the limit: Nextcloud lets them grow until the disk is full; Coffer lets
+ * them take at most half of what they and the free disk space make together, i.e. never more than
+ * stays free (`diskFree`, bytes; null when the store cannot tell, e.g. object storage: no limit).
  */
-export function availableSpace(quota: number | null, used: number, held: number): number {
-  if (quota === null) return Number.POSITIVE_INFINITY;
+export function availableSpace(quota: number | null, used: number, held: number, diskFree: number | null = null): number {
+  if (quota === null) return diskFree === null ? Number.POSITIVE_INFINITY : (diskFree + held) * MAX_SHARE_OF_FREE_SPACE - held;
   const free = quota - used;
   return free > 0 ? free * MAX_SHARE_OF_FREE_SPACE - held : free - held;
+}
+
+/** Free bytes of the data disk, null when unknown (VersionExpiry's and TrashExpiry's dependency). */
+export type DiskFree = () => Promise<number | null>;
+
+/** `availableSpace` for `uid` now: their quota and usage, and the disk only when they have no quota. */
+export async function spaceFor(db: Db, nodes: NodeRepository, uid: string, held: number, diskFree: DiskFree): Promise<number> {
+  const quota = await nodes.userQuota(db, uid);
+  const root = await nodes.byPath(db, uid, '');
+  return availableSpace(quota, root?.size ?? 0, held, quota === null ? await diskFree() : null);
 }
 
 /**
@@ -35,13 +48,16 @@ export class VersionExpiry {
   readonly #versions: VersionService;
   readonly #policy: RetentionPolicy;
   readonly #log: Logger;
+  readonly #diskFree: DiskFree;
 
-  constructor(deps: { db: Db; nodes: NodeRepository; versions: VersionService; policy: RetentionPolicy; log: Logger }) {
+  /** `diskFree`: the data disk's free bytes, for users without a quota (default: unknown, no limit). */
+  constructor(deps: { db: Db; nodes: NodeRepository; versions: VersionService; policy: RetentionPolicy; log: Logger; diskFree?: DiskFree }) {
     this.#db = deps.db;
     this.#nodes = deps.nodes;
     this.#versions = deps.versions;
     this.#policy = deps.policy;
     this.#log = deps.log;
+    this.#diskFree = deps.diskFree ?? (async () => null);
   }
 
   get policy(): RetentionPolicy { return this.#policy; }
@@ -60,15 +76,20 @@ export class VersionExpiry {
     return { expired: doomed.length, bytes: doomed.reduce((n, v) => n + v.size, 0) };
   }
 
+  /** Whether `uid`'s versions are over the space they may take (a cheap sum; expireUser then makes room). */
+  async overSpace(uid: string): Promise<boolean> {
+    if (!this.#policy.enabled) return false;
+    const { count, bytes } = await this.#versions.usage(uid);
+    return count > 0 && (await spaceFor(this.#db, this.#nodes, uid, bytes, this.#diskFree)) < 0;
+  }
+
   /** Expires `uid`'s versions at time `now` (seconds). @throws database errors */
   async expireUser(uid: string, now: number): Promise<ExpiryReport> {
     if (!this.#policy.enabled) return { expired: 0, bytes: 0 };
     const all = await this.#versions.repo.ofOwner(this.#db, uid);
     if (all.length === 0) return { expired: 0, bytes: 0 };
-    const quota = await this.#nodes.userQuota(this.#db, uid);
-    const root = await this.#nodes.byPath(this.#db, uid, '');
     const held = all.reduce((n, v) => n + v.size, 0);
-    let space = availableSpace(quota, root?.size ?? 0, held);
+    let space = await spaceFor(this.#db, this.#nodes, uid, held, this.#diskFree);
 
     const doomed = new Map<number, FileVersion>();
     const byFile = new Map<number, FileVersion[]>();

@@ -2,6 +2,7 @@ import type { Executor } from '../files/node-repository.ts';
 import type { VersionKeeper } from '../files/version-keeper.ts';
 import type { FileNode } from '../files/types.ts';
 import type { VersionRepository } from './version-repository.ts';
+import type { RetentionQueue } from './retention-queue.ts';
 
 /**
  * FilesService's VersionKeeper: inside the write's transaction, the overwritten blob becomes a
@@ -11,8 +12,13 @@ import type { VersionRepository } from './version-repository.ts';
  */
 export class VersionRecorder implements VersionKeeper {
   readonly #repo: VersionRepository;
+  readonly #grew: RetentionQueue | undefined;
 
-  constructor(repo: VersionRepository) { this.#repo = repo; }
+  /** `grew`: where to mark owners whose versions grew (a prompt expiry when over their space). */
+  constructor(repo: VersionRepository, grew?: RetentionQueue) {
+    this.#repo = repo;
+    this.#grew = grew;
+  }
 
   async keep(ex: Executor, before: FileNode, now: number): Promise<boolean> {
     if (!before.blobId || before.kind !== 'file') return false;
@@ -21,6 +27,7 @@ export class VersionRecorder implements VersionKeeper {
       blobSeal: before.blobSeal ?? null, size: before.size, mimetype: before.mimetype, etag: before.etag, checksum: before.checksum,
       label: null, createdAt: now,
     });
+    this.#grew?.mark(before.owner);
     return true;
   }
 

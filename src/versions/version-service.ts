@@ -18,7 +18,7 @@ const UPDATE = 2;
  * What a user may do on a node of another user's tree through received shares (0: nothing).
  * Implemented over the share resolver (src/versions/share-permissions.ts).
  */
-export type SharePermissions = (uid: string, node: FileNode) => Promise<number>;
+export type SharePermissions = (uid: string, node: Pick<FileNode, 'owner' | 'path'>) => Promise<number>;
 
 export interface VersionServiceDeps {
   db: Db;
