@@ -1,0 +1,108 @@
+import type { Actor } from '../actor.ts';
+import type { FileNode } from '../files/types.ts';
+import type { TreeChange, TreeChangeSink } from '../files/tree-changes.ts';
+import type { Logger } from '../logger.ts';
+import type { ChangeBus } from '../push/change-bus.ts';
+import type { Viewer } from '../push/change-audience.ts';
+import type { ShareEvents } from '../sharing/share-events.ts';
+import { SHARE_TYPE_GROUP, type Share } from '../sharing/share-types.ts';
+import type { ActivityRepository, ActivityRow } from './activity-repository.ts';
+
+/** How long changes of one owner are gathered before their audience is looked up, ms (as push does). */
+const GATHER_MS = 30;
+/** Expired rows are looked for at most this often, ms. */
+const EXPIRE_EVERY_MS = 3_600_000;
+
+/** Who sees which paths of a tree (push's audience: src/push/change-audience.ts). */
+export interface ViewerLookup {
+  viewers(owner: string, paths: readonly string[]): Promise<Map<string, Viewer[]>>;
+}
+
+/**
+ * Feeds the activity stream (Nextcloud's activity app): every file event the files service reports
+ * with an action (created, changed, deleted, restored) becomes one row per user who sees the
+ * node, with the path as that user sees it; every user or group share one row for the sharer and
+ * one per recipient. Then `notify_activity` goes to those users through the change bus. Rows
+ * older than the retention (`activity_expire_days`) are deleted as new ones come.
+ */
+export class ActivityRecorder implements TreeChangeSink, ShareEvents {
+  readonly #repo: ActivityRepository;
+  readonly #audience: ViewerLookup;
+  readonly #bus: ChangeBus;
+  readonly #log: Logger;
+  readonly #retentionSeconds: number;
+  readonly #pending = new Map<string, TreeChange[]>();
+  #lastExpiry = 0;
+
+  constructor(deps: { repo: ActivityRepository; audience: ViewerLookup; bus: ChangeBus; log: Logger; retentionDays: number }) {
+    this.#repo = deps.repo;
+    this.#audience = deps.audience;
+    this.#bus = deps.bus;
+    this.#log = deps.log;
+    this.#retentionSeconds = deps.retentionDays * 86_400;
+  }
+
+  changed(change: TreeChange): void {
+    if (!change.action || change.fileId === undefined || change.path === '') return;
+    let list = this.#pending.get(change.owner);
+    if (!list) {
+      list = [];
+      this.#pending.set(change.owner, list);
+      setTimeout(() => { void this.#flush(change.owner); }, GATHER_MS).unref();
+    }
+    list.push(change);
+  }
+
+  async #flush(owner: string): Promise<void> {
+    const changes = this.#pending.get(owner) ?? [];
+    this.#pending.delete(owner);
+    try {
+      const viewers = await this.#audience.viewers(owner, [...new Set(changes.map((c) => c.path))]);
+      const now = Math.floor(Date.now() / 1000);
+      const rows: Omit<ActivityRow, 'id'>[] = [];
+      for (const c of changes) {
+        for (const v of viewers.get(c.path) ?? []) {
+          rows.push({
+            uid: v.uid, actor: c.by ?? '', app: 'files', type: `file_${c.action}`, objectType: 'files', objectId: c.fileId!,
+            objectName: v.path, other: '', createdAt: now,
+          });
+        }
+      }
+      await this.#store(rows, now);
+    } catch (err) {
+      this.#log.warn({ err }, 'activity: could not record file events');
+    }
+  }
+
+  async created(_actor: Actor, share: Share, node: FileNode, recipients: readonly string[]): Promise<void> {
+    try {
+      const now = Math.floor(Date.now() / 1000);
+      const seen = (await this.#audience.viewers(node.owner, [node.path])).get(node.path) ?? [];
+      const rows: Omit<ActivityRow, 'id'>[] = [];
+      for (const v of seen) {
+        // the sharer and the owner: "… shared X with carol"; a recipient: "alice shared X with you" (or with the group)
+        const isRecipient = recipients.includes(v.uid);
+        if (!isRecipient && v.uid !== share.initiator && v.uid !== node.owner) continue;
+        const other = isRecipient ? (share.shareType === SHARE_TYPE_GROUP ? share.shareWith ?? '' : '') : share.shareWith ?? '';
+        rows.push({
+          uid: v.uid, actor: share.initiator, app: 'files_sharing', type: 'shared', objectType: 'files', objectId: node.fileId,
+          objectName: v.path, other, createdAt: now,
+        });
+      }
+      await this.#store(rows, now);
+    } catch (err) {
+      this.#log.warn({ err }, 'activity: could not record a share');
+    }
+  }
+
+  async #store(rows: Omit<ActivityRow, 'id'>[], now: number): Promise<void> {
+    if (rows.length === 0) return;
+    await this.#repo.insert(rows);
+    this.#bus.publish({ kind: 'activity', uids: [...new Set(rows.map((r) => r.uid))] });
+    if (Date.now() - this.#lastExpiry >= EXPIRE_EVERY_MS) {
+      this.#lastExpiry = Date.now();
+      const gone = await this.#repo.expire(now - this.#retentionSeconds);
+      if (gone > 0) this.#log.info({ rows: gone }, 'activity: expired old rows');
+    }
+  }
+}
