@@ -68,13 +68,13 @@ const within = async (client: PushClient, message: string, change: () => Promise
   return performance.now() - t0;
 };
 
-describe('notifications and activity: sources, push and the OCS APIs', { timeout: 120_000 }, () => {
+for (const db of ['sqlite', 'pgsql'] as const) describe(`notifications and activity: sources, push and the OCS APIs (${db})`, { timeout: 120_000 }, () => {
   let t: TestInstance;
   let wsUrl: string;
   const app: Record<string, string> = {};
 
   before(async () => {
-    t = await startTestInstance({ push: { pingIntervalMs: 5000, tickMs: 50 }, ...(NO_REDIS ? {} : { config: { redis: REDIS } }) });
+    t = await startTestInstance({ db, push: { pingIntervalMs: 5000, tickMs: 50 }, ...(NO_REDIS ? {} : { config: { redis: REDIS } }) });
     if (!NO_REDIS) await (t.app.changeBus as RedisChangeBus).ready();
     for (const u of [BOB, CAROL, DAVE]) {
       await t.addUser(u.uid, u.password);
