@@ -300,7 +300,10 @@ export async function openApp(config: Config, opts: OpenAppOptions = {}): Promis
   const shareNotifier = new ShareNotifier({ notifications, users, log });
   const shares = new ShareService({
     repo: shareRepo, resolver: shareResolver, files, users, groups, hasher: new PasswordHasher(opts.argon2), audit, keySync: shareKeySync,
-    events: { async created(...e) { await shareNotifier.created(...e); await activityRecorder.created(...e); } },
+    events: {
+      async created(...e) { await shareNotifier.created(...e); await activityRecorder.created(...e); },
+      async deleted(ids) { await shareNotifier.deleted(ids); },
+    },
   });
   // Per-user keys: a web session wraps the private key under its cookie value, so that every
   // server process (scale-out) can unlock it; the wrapping goes when the session ends.

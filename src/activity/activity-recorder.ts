@@ -95,6 +95,9 @@ export class ActivityRecorder implements TreeChangeSink, ShareEvents {
     }
   }
 
+  /** A deleted share stays in the streams as it happened. */
+  async deleted(): Promise<void> {}
+
   async #store(rows: Omit<ActivityRow, 'id'>[], now: number): Promise<void> {
     if (rows.length === 0) return;
     await this.#repo.insert(rows);

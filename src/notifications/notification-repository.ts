@@ -62,6 +62,18 @@ export class NotificationRepository {
     return Number(r.numDeletedRows) > 0;
   }
 
+  /** Deletes the notifications about these objects of `app`; the users who had any. */
+  async deleteAbout(app: string, objectType: string, objectIds: readonly string[]): Promise<string[]> {
+    if (objectIds.length === 0) return [];
+    const where = this.#db.selectFrom('notifications').select('uid').distinct()
+      .where('app', '=', app).where('object_type', '=', objectType).where('object_id', 'in', objectIds);
+    const uids = (await where.execute()).map((r) => r.uid);
+    if (uids.length > 0) {
+      await this.#db.deleteFrom('notifications').where('app', '=', app).where('object_type', '=', objectType).where('object_id', 'in', objectIds).execute();
+    }
+    return uids;
+  }
+
   /** Deletes every notification of `uid`; how many. */
   async deleteAll(uid: string): Promise<number> {
     const r = await this.#db.deleteFrom('notifications').where('uid', '=', uid).executeTakeFirst();

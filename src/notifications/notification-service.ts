@@ -78,6 +78,15 @@ export class NotificationService {
     return rows.map((r, i) => ({ ...r, id: ids[i]! }));
   }
 
+  /**
+   * The objects these notifications were about are gone (a deleted share): the notifications go
+   * too, as Nextcloud marks them processed, and their users' clients are told to fetch the list again.
+   */
+  async dismissAbout(app: string, objectType: string, objectIds: readonly string[]): Promise<void> {
+    const uids = await this.#repo.deleteAbout(app, objectType, objectIds);
+    if (uids.length > 0) this.#bus.publish({ kind: 'notification', uids });
+  }
+
   /** The newest notifications of `actor`, newest first. */
   list(actor: UserActor): Promise<NotificationRow[]> {
     return this.#repo.list(actor.uid, LIST_LIMIT);

@@ -36,4 +36,10 @@ export class ShareNotifier implements ShareEvents {
       this.#log.warn({ err, shareId: share.id }, 'could not notify the recipients of a share');
     }
   }
+
+  /** A deleted share's notifications go (the recipient can no longer open it). */
+  async deleted(shareIds: readonly number[]): Promise<void> {
+    await this.#notifications.dismissAbout('files_sharing', 'share', shareIds.map(String))
+      .catch((err: unknown) => this.#log.warn({ err, shareIds }, 'could not dismiss the notifications of deleted shares'));
+  }
 }

@@ -9,4 +9,6 @@ import type { Share } from './share-types.ts';
 export interface ShareEvents {
   /** `actor` created `share` of `node`; `recipients` are the users it reaches (a group's members, the sharer and owner excepted). */
   created(actor: Actor, share: Share, node: FileNode, recipients: readonly string[]): Promise<void>;
+  /** These shares are gone (deleted, or with their user or group). */
+  deleted(shareIds: readonly number[]): Promise<void>;
 }

@@ -359,6 +359,7 @@ export class ShareService {
     if (this.#keySync) for (const id of ids) { const s = await this.#repo.rawById(id); if (s) gone.push(s); }
     await this.#repo.delete(ids);
     if (this.#keySync && gone.length > 0) await this.#keySync.afterDelete(gone);
+    if (ids.length > 0) await this.#events?.deleted(ids);
   }
 
   async #deleteWithReshares(s: Share): Promise<void> {

@@ -284,4 +284,47 @@ for (const db of ['sqlite', 'pgsql'] as const) describe(`notifications and activ
     await t.addUser('erin', 'erin-password-123');
     assert.equal((await ocs(t, { uid: 'erin', password: 'erin-password-123' }, 'GET', 'apps/activity/api/v2/activity')).status, 304);
   });
+
+  test('deleting a share dismisses its notifications and tells the recipient within 1 s', async () => {
+    const [n] = await notificationsOf(t, CAROL).then((l) => l.filter((x) => x.app === 'files_sharing'));
+    assert.equal(n?.subject, 'bob shared ForTeam with group team');
+    const carol = await PushClient.login(wsUrl, CAROL.uid, app.carol!);
+    try {
+      const ms = await within(carol, 'notify_notification', async () => {
+        const r = await ocs(t, BOB, 'DELETE', `apps/files_sharing/api/v1/shares/${n.object_id}`);
+        assert.equal(r.status, 200, await r.clone().text());
+      });
+      assert.ok(ms < 1000, `${ms} ms`);
+    } finally { carol.close(); }
+    for (const u of [CAROL, DAVE]) assert.ok(!(await notificationsOf(t, u)).some((x) => x.object_id === n.object_id), u.uid);
+  });
+
+  test('deleting a user deletes their notifications and their activity stream', async () => {
+    const count = async (table: 'notifications' | 'activities') =>
+      Number((await t.app.db.selectFrom(table).select((eb) => eb.fn.countAll<number>().as('c')).where('uid', '=', DAVE.uid).executeTakeFirstOrThrow()).c);
+    assert.ok(await count('activities') > 0);
+    await t.app.notifications.notify(SYSTEM, { uid: DAVE.uid, app: 'admin_notifications', objectType: 'admin_notifications', objectId: '1', subject: 'bye' });
+    await t.app.userDeletion.delete({ via: 'cli' }, DAVE.uid);
+    assert.equal(await count('notifications'), 0);
+    assert.equal(await count('activities'), 0);
+  });
+});
+
+describe('activity retention', () => {
+  let t: TestInstance;
+  before(async () => { t = await startTestInstance({ config: { activity_expire_days: 1 } }); await t.addUser(BOB.uid, BOB.password); });
+  after(async () => { await t.stop(); });
+
+  test('rows older than activity_expire_days go as new ones come; younger ones stay', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const row = (days: number) => ({ uid: BOB.uid, actor: BOB.uid, app: 'files', type: 'file_created', object_type: 'files', object_id: 1, object_name: `/old-${days}.txt`, other: '', created_at: now - days * 86_400 });
+    await t.app.db.insertInto('activities').values([row(3), row(2), row(0.5)]).execute();
+    assert.equal((await t.fetch('/remote.php/dav/files/bob/new.txt', { method: 'PUT', as: BOB, body: 'x' })).status, 201);
+    let names: string[] = [];
+    for (let i = 0; i < 50 && !names.includes('/new.txt'); i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      names = (await activitiesOf(t, BOB)).map((a) => a.object_name);
+    }
+    assert.deepEqual(names, ['/new.txt', '/old-0.5.txt']);
+  });
 });
