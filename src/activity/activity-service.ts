@@ -28,15 +28,16 @@ export class ActivityService {
   /**
    * A page of `actor`'s stream.
    * @throws NotFoundError (unknown filter); ValidationError (object_type/object_id without the
-   *   `filter` filter, or only one of them; a bad limit); ForbiddenError (`since` is another user's activity)
+   *   `filter` filter, or only one of them; a limit below 1); ForbiddenError (`since` is another user's activity)
    */
   async page(actor: UserActor, r: ActivityPageRequest): Promise<ActivityRow[]> {
     if (!(ACTIVITY_FILTERS as readonly string[]).includes(r.filter)) throw new NotFoundError('Invalid filter');
     const hasObject = r.objectType !== undefined || r.objectId !== undefined;
     if (r.filter === 'filter' && (r.objectType === undefined || r.objectId === undefined)) throw new ValidationError('object_type and object_id are needed with the filter "filter"');
     if (hasObject && r.filter !== 'filter') throw new ValidationError('object_type and object_id go only with the filter "filter"');
-    const limit = r.limit ?? DEFAULT_LIMIT;
-    if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_LIMIT) throw new ValidationError(`limit must be between 1 and ${MAX_LIMIT}`);
+    // as the activity app: a larger limit is cut down, not refused
+    const limit = Math.min(r.limit ?? DEFAULT_LIMIT, MAX_LIMIT);
+    if (!Number.isSafeInteger(limit) || limit < 1) throw new ValidationError('limit must be a positive integer');
     if (r.since !== undefined && r.since > 0) {
       const owner = await this.#repo.ownerOf(r.since);
       if (owner !== undefined && owner !== actor.uid) throw new ForbiddenError('The offset activity belongs to a different user');

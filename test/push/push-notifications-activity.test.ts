@@ -276,6 +276,8 @@ for (const db of ['sqlite', 'pgsql'] as const) describe(`notifications and activ
     assert.equal((await ocs(t, DAVE, 'GET', `apps/activity/api/v2/activity/all?since=${all[0]!.activity_id}`)).status, 403);
     assert.equal((await ocs(t, CAROL, 'GET', 'apps/activity/api/v2/activity/nope')).status, 404);
     assert.equal((await ocs(t, CAROL, 'GET', 'apps/activity/api/v2/activity/all?limit=abc')).status, 400);
+    assert.equal((await ocs(t, CAROL, 'GET', 'apps/activity/api/v2/activity/all?limit=0')).status, 400);
+    assert.equal((await ocs(t, CAROL, 'GET', 'apps/activity/api/v2/activity/all?limit=100000')).status, 200, 'cut down, as the activity app');
     assert.equal((await ocs(t, CAROL, 'GET', 'apps/activity/api/v2/activity/all?object_type=files&object_id=1')).status, 400);
     assert.equal((await ocs(t, CAROL, 'GET', 'apps/activity/api/v2/activity/filter')).status, 400);
     const filters = await ocs(t, CAROL, 'GET', 'apps/activity/api/v2/activity/filters');
