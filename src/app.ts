@@ -347,6 +347,6 @@ export async function openApp(config: Config, opts: OpenAppOptions = {}): Promis
     notifications, activity: new ActivityService(activityRepo),
     redis, changeBus, preAuth: redis ? new RedisPreAuthTokens(redis) : new MemoryPreAuthTokens(),
     sealer: seal,
-    async close() { await changeBus.close(); await audit.close(); await redis?.close(); await keyHolder.close(); await db.destroy(); },
+    async close() { await activityRecorder.close(); await changeBus.close(); await audit.close(); await redis?.close(); await keyHolder.close(); await db.destroy(); },
   };
 }

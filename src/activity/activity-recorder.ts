@@ -31,7 +31,9 @@ export class ActivityRecorder implements TreeChangeSink, ShareEvents {
   readonly #bus: ChangeBus;
   readonly #log: Logger;
   readonly #retentionSeconds: number;
-  readonly #pending = new Map<string, TreeChange[]>();
+  readonly #pending = new Map<string, { changes: TreeChange[]; timer: NodeJS.Timeout }>();
+  /** Flushes under way (close waits for them). */
+  readonly #flushing = new Set<Promise<void>>();
   #lastExpiry = 0;
 
   constructor(deps: { repo: ActivityRepository; audience: ViewerLookup; bus: ChangeBus; log: Logger; retentionDays: number }) {
@@ -44,18 +46,32 @@ export class ActivityRecorder implements TreeChangeSink, ShareEvents {
 
   changed(change: TreeChange): void {
     if (!change.action || change.fileId === undefined || change.path === '') return;
-    let list = this.#pending.get(change.owner);
-    if (!list) {
-      list = [];
-      this.#pending.set(change.owner, list);
-      setTimeout(() => { void this.#flush(change.owner); }, GATHER_MS).unref();
+    let g = this.#pending.get(change.owner);
+    if (!g) {
+      g = { changes: [], timer: setTimeout(() => this.#flush(change.owner), GATHER_MS) };
+      g.timer.unref();
+      this.#pending.set(change.owner, g);
     }
-    list.push(change);
+    g.changes.push(change);
   }
 
-  async #flush(owner: string): Promise<void> {
-    const changes = this.#pending.get(owner) ?? [];
+  /** Records what is gathered now and waits for every flush (a ./occ command's changes are stored before it exits). */
+  async close(): Promise<void> {
+    for (const owner of [...this.#pending.keys()]) this.#flush(owner);
+    await Promise.all([...this.#flushing]);
+  }
+
+  #flush(owner: string): void {
+    const g = this.#pending.get(owner);
     this.#pending.delete(owner);
+    if (!g) return;
+    clearTimeout(g.timer);
+    const p = this.#record(g.changes).finally(() => this.#flushing.delete(p));
+    this.#flushing.add(p);
+  }
+
+  async #record(changes: TreeChange[]): Promise<void> {
+    const owner = changes[0]!.owner;
     try {
       const viewers = await this.#audience.viewers(owner, [...new Set(changes.map((c) => c.path))]);
       const now = Math.floor(Date.now() / 1000);

@@ -239,6 +239,18 @@ for (const db of ['sqlite', 'pgsql'] as const) describe(`notifications and activ
     assert.deepEqual(mine.map((a) => a.subject), ['bob deleted from-carol.txt', 'bob changed from-carol.txt', 'You created from-carol.txt']);
   });
 
+  test('a restore by ./occ (another process) is in the streams of the owner and the sharee', async () => {
+    const fileId = (await activitiesOf(t, BOB)).find((a) => a.object_name === '/Shared/from-carol.txt')!.object_id;
+    const r = await occ(t, ['trashbin:restore', BOB.uid]);
+    assert.equal(r.code, 0, r.out);
+    for (const u of [BOB, CAROL]) {
+      const [a] = await activitiesOf(t, u, `object_type=files&object_id=${fileId}`, 'filter');
+      assert.equal(a?.type, 'file_restored', u.uid);
+      assert.equal(a.subject, 'from-carol.txt was restored');
+      assert.equal(a.object_name, '/Shared/from-carol.txt');
+    }
+  });
+
   test('the activity API: shares, filters, since/limit paging, sort, and nobody else\'s rows', async () => {
     const all = await activitiesOf(t, CAROL);
     assert.ok(all.some((a) => a.type === 'shared' && a.subject === 'bob shared Shared with you' && a.object_name === '/Shared'));
