@@ -73,16 +73,26 @@ export class ActivityRecorder implements TreeChangeSink, ShareEvents {
   async #record(changes: TreeChange[]): Promise<void> {
     const owner = changes[0]!.owner;
     try {
-      const viewers = await this.#audience.viewers(owner, [...new Set(changes.map((c) => c.path))]);
+      const paths = new Set(changes.flatMap((c) => (c.from === undefined ? [c.path] : [c.path, c.from])));
+      const viewers = await this.#audience.viewers(owner, [...paths]);
       const now = Math.floor(Date.now() / 1000);
       const rows: Omit<ActivityRow, 'id'>[] = [];
+      const row = (c: TreeChange, uid: string, type: string, objectName: string, other = ''): Omit<ActivityRow, 'id'> => ({
+        uid, actor: c.by ?? '', app: 'files', type, objectType: 'files', objectId: c.fileId!, objectName, other, createdAt: now,
+      });
       for (const c of changes) {
-        for (const v of viewers.get(c.path) ?? []) {
-          rows.push({
-            uid: v.uid, actor: c.by ?? '', app: 'files', type: `file_${c.action}`, objectType: 'files', objectId: c.fileId!,
-            objectName: v.path, other: '', createdAt: now,
-          });
+        const after = viewers.get(c.path) ?? [];
+        if (c.action !== 'moved' || c.from === undefined) {
+          for (const v of after) rows.push(row(c, v.uid, `file_${c.action}`, v.path));
+          continue;
         }
+        // a move as Nextcloud records it (file_changed, the old path kept); who saw only one side saw it appear or go
+        const before = viewers.get(c.from) ?? [];
+        for (const v of after) {
+          const old = before.find((b) => b.uid === v.uid);
+          rows.push(old ? row(c, v.uid, 'file_changed', v.path, old.path) : row(c, v.uid, 'file_created', v.path));
+        }
+        for (const b of before) if (!after.some((v) => v.uid === b.uid)) rows.push(row(c, b.uid, 'file_deleted', b.path));
       }
       await this.#store(rows, now);
     } catch (err) {

@@ -14,7 +14,7 @@ export interface ActivityRow {
   readonly objectId: number;
   /** The path as `uid` saw it when it happened. */
   readonly objectName: string;
-  /** A share event's other party (user or group id); '' when it is `uid` (shared with you). */
+  /** A share event's other party (user or group id; '' when it is `uid`: shared with you); a move's old path. */
   readonly other: string;
   readonly createdAt: number;
 }

@@ -191,10 +191,10 @@ export class FilesService {
   }
 
   /** Reports a committed change to the sink (push notifications; with `action`, the activity stream). */
-  #changed(owner: string, path: string, fileId?: number, action?: TreeAction, actor?: Actor): void {
+  #changed(owner: string, path: string, fileId?: number, action?: TreeAction, actor?: Actor, from?: string): void {
     if (!this.#changes) return;
     const by = actor?.kind === 'user' ? actor.uid : '';
-    this.#changes.changed({ owner, path, ...(fileId === undefined ? {} : { fileId }), ...(action ? { action, by } : {}) });
+    this.#changes.changed({ owner, path, ...(fileId === undefined ? {} : { fileId }), ...(action ? { action, by } : {}), ...(from === undefined ? {} : { from }) });
   }
 
   /**
@@ -292,9 +292,16 @@ export class FilesService {
 
   async #move(actor: Actor, from: TreeRef, to: TreeRef, opts: CopyMoveOptions): Promise<WriteResult> {
     const r = await this.#copyMove.move(actor, from, to, opts);
-    // the source's parent lost it (whoever sees only the source's side learns of it too)
-    this.#changed(from.uid, normalizePath(from.path), r.node.fileId);
-    this.#changed(to.uid, r.node.path, r.node.fileId);
+    // the source's parent lost it (whoever sees only the source's side learns of it too); for the
+    // activity stream a move within one tree is one 'moved', between trees a delete and a create
+    const src = normalizePath(from.path);
+    if (from.uid === to.uid) {
+      this.#changed(from.uid, src, r.node.fileId);
+      this.#changed(to.uid, r.node.path, r.node.fileId, 'moved', actor, src);
+    } else {
+      this.#changed(from.uid, src, r.node.fileId, 'deleted', actor);
+      this.#changed(to.uid, r.node.path, r.node.fileId, 'created', actor);
+    }
     return r;
   }
 

@@ -5,8 +5,8 @@
  * because of it.
  */
 
-/** What happened, for the activity stream (absent: a change it does not record, such as a move or an mtime). */
-export type TreeAction = 'created' | 'changed' | 'deleted' | 'restored';
+/** What happened, for the activity stream (absent: a change it does not record, such as an mtime). */
+export type TreeAction = 'created' | 'changed' | 'deleted' | 'restored' | 'moved';
 
 /** One committed change: a node of `owner`'s tree at `path` (the node itself, or a moved/deleted one). */
 export interface TreeChange {
@@ -18,6 +18,8 @@ export interface TreeChange {
   readonly action?: TreeAction;
   /** Who did it: a user id; '' for a public link or the server. */
   readonly by?: string;
+  /** A move within one tree ('moved'): the node's path before. */
+  readonly from?: string;
 }
 
 export interface TreeChangeSink {

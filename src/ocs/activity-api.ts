@@ -22,6 +22,14 @@ function subjectOf(a: ActivityRow): [string, Record<string, Record<string, strin
     if (self) return [`You shared {file} with ${a.other}`, params];
     return [a.other === '' ? '{user} shared {file} with you' : `{user} shared {file} with ${a.other}`, params];
   }
+  if (a.type === 'file_changed' && a.other !== '') {
+    // a move: renamed within its folder, else moved
+    params.oldfile = { type: 'file', id: String(a.objectId), name: a.other.slice(a.other.lastIndexOf('/') + 1), path: a.other };
+    const dir = (p: string) => p.slice(0, p.lastIndexOf('/'));
+    const verb = dir(a.other) === dir(a.objectName) ? 'renamed' : 'moved';
+    if (self) return [`You ${verb} {oldfile} to {file}`, params];
+    return [a.actor === '' ? `{oldfile} was ${verb} to {file}` : `{user} ${verb} {oldfile} to {file}`, params];
+  }
   const verb = VERBS[a.type] ?? 'changed';
   if (self) return [`You ${verb} {file}`, params];
   return [a.actor === '' ? `{file} was ${verb}` : `{user} ${verb} {file}`, params];
@@ -29,7 +37,7 @@ function subjectOf(a: ActivityRow): [string, Record<string, Record<string, strin
 
 function format(a: ActivityRow): Record<string, unknown> {
   const [template, params] = subjectOf(a);
-  const subject = template.replace(/\{(file|user)\}/g, (_, k: string) => params[k]?.name ?? '');
+  const subject = template.replace(/\{(file|oldfile|user)\}/g, (_, k: string) => params[k]?.name ?? '');
   return {
     activity_id: a.id,
     app: a.app,

@@ -251,6 +251,29 @@ for (const db of ['sqlite', 'pgsql'] as const) describe(`notifications and activ
     }
   });
 
+  test('a rename and a move out of the share: renamed for both; moved for the owner, gone for the sharee', async () => {
+    const dav = (path: string, dest: string) => t.fetch(`/remote.php/dav/files/bob/${path}`, { method: 'MOVE', as: BOB, headers: { Destination: `${t.url}/remote.php/dav/files/bob/${dest}` } });
+    const fileId = (await t.app.files.stat(BOB.uid, 'Shared/from-carol.txt')).fileId;
+    assert.equal((await dav('Shared/from-carol.txt', 'Shared/renamed.txt')).status, 201);
+    assert.equal((await dav('Shared/renamed.txt', 'moved-out.txt')).status, 201);
+    const q = `object_type=files&object_id=${fileId}`;
+    let forBob: Activity[] = [];
+    for (let i = 0; i < 50 && !forBob[0]?.subject.startsWith('You moved'); i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      forBob = (await activitiesOf(t, BOB, q, 'filter')).filter((a) => a.type === 'file_changed');
+    }
+    assert.deepEqual(forBob.slice(0, 2).map((a) => [a.subject, a.object_name]), [
+      ['You moved renamed.txt to moved-out.txt', '/moved-out.txt'],
+      ['You renamed from-carol.txt to renamed.txt', '/Shared/renamed.txt'],
+    ]);
+    assert.equal(forBob[1]!.subject_rich[0], 'You renamed {oldfile} to {file}');
+    const forCarol = (await activitiesOf(t, CAROL, q, 'filter')).slice(0, 2);
+    assert.deepEqual(forCarol.map((a) => [a.type, a.subject, a.object_name]), [
+      ['file_deleted', 'bob deleted renamed.txt', '/Shared/renamed.txt'],
+      ['file_changed', 'bob renamed from-carol.txt to renamed.txt', '/Shared/renamed.txt'],
+    ]);
+  });
+
   test('the activity API: shares, filters, since/limit paging, sort, and nobody else\'s rows', async () => {
     const all = await activitiesOf(t, CAROL);
     assert.ok(all.some((a) => a.type === 'shared' && a.subject === 'bob shared Shared with you' && a.object_name === '/Shared'));

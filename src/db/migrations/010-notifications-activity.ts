@@ -34,8 +34,8 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('object_id', 'bigint', (c) => c.notNull())
     // the path as `uid` sees it ('/Shared/a.txt'), when the event happened
     .addColumn('object_name', 'text', (c) => c.notNull())
-    // the other party of a share event (recipient user or group), else ''
-    .addColumn('other', 'varchar(64)', (c) => c.notNull())
+    // the other party of a share event (recipient user or group), a move's old path (as `uid` saw it), else ''
+    .addColumn('other', 'text', (c) => c.notNull())
     .addColumn('created_at', 'bigint', (c) => c.notNull())
     .execute();
   await db.schema.createIndex('activities_uid').on('activities').columns(['uid', 'id']).execute();
