@@ -8,8 +8,12 @@ import type { ShareEvents } from '../sharing/share-events.ts';
 import { SHARE_TYPE_GROUP, type Share } from '../sharing/share-types.ts';
 import type { ActivityRepository, ActivityRow } from './activity-repository.ts';
 
-/** How long changes of one owner are gathered before their audience is looked up, ms (as push does). */
-const GATHER_MS = 30;
+/**
+ * How long changes of one owner are gathered before they are stored, ms: longer than push's 30 ms,
+ * so that a burst of writes costs a few inserts a second, not one per 30 ms (each is a commit);
+ * short enough that notify_activity still goes out well within a second.
+ */
+const GATHER_MS = 200;
 /** Expired rows are looked for at most this often, ms. */
 const EXPIRE_EVERY_MS = 3_600_000;
 
