@@ -75,6 +75,13 @@ import { TrashRecorder } from './trash/trash-recorder.ts';
 import { TrashExpiry } from './trash/trash-expiry.ts';
 import { InProcessChangeBus, type ChangeBus } from './push/change-bus.ts';
 import { ChangeAudience } from './push/change-audience.ts';
+import { fanOut } from './files/tree-changes.ts';
+import { NotificationRepository } from './notifications/notification-repository.ts';
+import { NotificationService } from './notifications/notification-service.ts';
+import { ShareNotifier } from './notifications/share-notifier.ts';
+import { ActivityRepository } from './activity/activity-repository.ts';
+import { ActivityRecorder } from './activity/activity-recorder.ts';
+import { ActivityService } from './activity/activity-service.ts';
 import { MemoryPreAuthTokens, RedisPreAuthTokens, type PreAuthTokens } from './push/pre-auth-tokens.ts';
 
 /**
@@ -153,6 +160,10 @@ export interface App {
   readonly changeBus: ChangeBus;
   /** notify_push pre-authentication tokens (in memory, or in Redis in scale-out). */
   readonly preAuth: PreAuthTokens;
+  /** Notifications of Nextcloud's notifications app (shares received, ./occ notification:generate). */
+  readonly notifications: NotificationService;
+  /** The activity stream (Nextcloud's activity app API v2), fed by file and share events. */
+  readonly activity: ActivityService;
   /** Closes the database and anything else held open. */
   close(): Promise<void>;
 }
@@ -249,7 +260,10 @@ export async function openApp(config: Config, opts: OpenAppOptions = {}): Promis
   const redis = config.redis ? new (await import('./redis/redis-client.ts')).RedisClient(config.redis, { instanceId: config.instanceid }) : undefined;
   // Push: every committed change goes to the users who see it, through the bus every process hears.
   const changeBus: ChangeBus = redis ? new (await import('./push/redis-change-bus.ts')).RedisChangeBus(redis, log) : new InProcessChangeBus();
-  const changes = new ChangeAudience({ shares: shareRepo, groups, bus: changeBus, log });
+  const audience = new ChangeAudience({ shares: shareRepo, groups, bus: changeBus, log });
+  const activityRepo = new ActivityRepository(db);
+  const activityRecorder = new ActivityRecorder({ repo: activityRepo, audience, bus: changeBus, log, retentionDays: config.activity_expire_days });
+  const changes = fanOut(audience, activityRecorder);
   // Previews live in the same (encrypting) content store; released file versions take theirs along.
   const previewStore = new PreviewStore({ db, blobs, sealer: seal, log });
   // Versions: an overwrite keeps the old blob as a version inside its own transaction ...
@@ -266,6 +280,8 @@ export async function openApp(config: Config, opts: OpenAppOptions = {}): Promis
   });
   const uploads = new UploadService({ db, blobs, files, log, sealer: seal });
   const users = new UserService({ db, hasher: new PasswordHasher(opts.argon2) });
+  const notificationRepo = new NotificationRepository(db);
+  const notifications = new NotificationService({ repo: notificationRepo, users, bus: changeBus, log });
   const appPasswords = new AppPasswordService({ db, keys: userKeys });
   const deviceTokens = new DeviceTokens(config.secret);
   const throttle = new Throttler(redis ? new RedisThrottleStore(redis) : new DbThrottleStore(db),
@@ -286,7 +302,15 @@ export async function openApp(config: Config, opts: OpenAppOptions = {}): Promis
     if (!wasUnlocked && userKeys.session.get(uid)) await shareKeySync.onUnlocked(userActor(uid, via));
   } });
   const shareResolver = new ShareResolver({ repo: shareRepo, files });
-  const shares = new ShareService({ repo: shareRepo, resolver: shareResolver, files, users, groups, hasher: new PasswordHasher(opts.argon2), audit, keySync: shareKeySync });
+  // A new user or group share: a notification to each recipient, and a row in everyone's activity stream.
+  const shareNotifier = new ShareNotifier({ notifications, users, log });
+  const shares = new ShareService({
+    repo: shareRepo, resolver: shareResolver, files, users, groups, hasher: new PasswordHasher(opts.argon2), audit, keySync: shareKeySync,
+    events: {
+      async created(...e) { await shareNotifier.created(...e); await activityRecorder.created(...e); },
+      async deleted(ids) { await shareNotifier.deleted(ids); },
+    },
+  });
   // Per-user keys: a web session wraps the private key under its cookie value, so that every
   // server process (scale-out) can unlock it; the wrapping goes when the session ends.
   const sessions = new SessionService({
@@ -324,11 +348,14 @@ export async function openApp(config: Config, opts: OpenAppOptions = {}): Promis
     passwords: new PasswordService({ users, userKeys, auth, sessions, audit }),
     userDeletion: new UserDeletionService({
       db, users, auth, sessions, appPasswords, groups, shares, uploads, locks, files, keys, keySession: userKeys.session, audit,
-      history: { async deleteAllOf(uid) { await trash.empty(SYSTEM, uid); await versions.cleanup(uid); } },
+      history: { async deleteAllOf(uid) {
+        await trash.empty(SYSTEM, uid); await versions.cleanup(uid); await notificationRepo.deleteAll(uid); await activityRepo.deleteAllOf(uid);
+      } },
     }),
     previews: new PreviewService({ files, shareResolver, store: previewStore, thumbnailer: new Thumbnailer(), log }),
+    notifications, activity: new ActivityService(activityRepo),
     redis, changeBus, preAuth: redis ? new RedisPreAuthTokens(redis) : new MemoryPreAuthTokens(),
     sealer: seal,
-    async close() { await changeBus.close(); await audit.close(); await redis?.close(); await keyHolder.close(); await db.destroy(); },
+    async close() { await activityRecorder.close(); await changeBus.close(); await audit.close(); await redis?.close(); await keyHolder.close(); await db.destroy(); },
   };
 }

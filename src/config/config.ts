@@ -94,6 +94,8 @@ export const configSchema = z.object({
    * that are never throttled, as Nextcloud's brute-force whitelist.
    */
   /** Nextcloud's `versions_retention_obligation` (src/versions/retention-policy.ts): auto, D, auto, auto, D, D1, D2, disabled. */
+  /** Nextcloud's `activity_expire_days`: activity rows older than this many days are deleted (src/activity/). */
+  activity_expire_days: z.number().int().min(1).max(36_500).default(365),
   versions_retention_obligation: z.string().regex(RETENTION_SYNTAX, 'auto, "D, auto", "auto, D", "D1, D2" or disabled').default('auto'),
   /** Nextcloud's `trashbin_retention_obligation` (same syntax; `auto` keeps 30 days, then deletes when space is needed). */
   trashbin_retention_obligation: z.string().regex(RETENTION_SYNTAX, 'auto, "D, auto", "auto, D", "D1, D2" or disabled').default('auto'),

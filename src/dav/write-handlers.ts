@@ -71,7 +71,7 @@ export async function handleMkcol(d: DavRequest): Promise<void> {
   if (target.path === '') throw new DavStatusError(405, 'The resource already exists', 'Sabre\\DAV\\Exception\\MethodNotAllowed');
   const mtime = parseOcMtime(header(req, 'x-oc-mtime'));
   await assertWritable(app, req, target.uid, [{ path: target.path, depth: 0 }]);
-  const node = await app.files.mkdir(target.uid, target.path, mtime !== undefined ? { mtime } : {});
+  const node = await app.files.mkdir(target.uid, target.path, mtime !== undefined ? { mtime, actor: d.actor } : { actor: d.actor });
   sendEmpty(res, 201, versionHeaders(node, app.config.instanceid));
 }
 

@@ -269,6 +269,34 @@ export interface TrashNodesTable extends Omit<NodesTable, 'path'> {
   rel_path: string;
 }
 
+/** A notification to one user (Nextcloud's notifications app), until they dismiss it. */
+export interface NotificationsTable {
+  id: Generated<number>;
+  uid: string;
+  app: string;
+  object_type: string;
+  object_id: string;
+  actor: string;
+  subject: string;
+  message: string;
+  link: string;
+  created_at: Big;
+}
+
+/** One file event in one user's activity stream (Nextcloud's activity app). */
+export interface ActivitiesTable {
+  id: Generated<number>;
+  uid: string;
+  actor: string;
+  app: string;
+  type: string;
+  object_type: string;
+  object_id: Big;
+  object_name: string;
+  other: string;
+  created_at: Big;
+}
+
 export interface Database {
   users: UsersTable;
   user_preferences: UserPreferencesTable;
@@ -294,6 +322,8 @@ export interface Database {
   file_authors: FileAuthorsTable;
   trash_items: TrashItemsTable;
   trash_nodes: TrashNodesTable;
+  notifications: NotificationsTable;
+  activities: ActivitiesTable;
 }
 
 /** Reads a bigint column as a JS number (pg returns int8 as string). */

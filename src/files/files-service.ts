@@ -20,7 +20,7 @@ import { assertValidMtime } from './mtime.ts';
 import type { RowSealer } from '../db/row-sealer.ts';
 import type { VersionKeeper } from './version-keeper.ts';
 import type { TrashKeeper } from './trash-keeper.ts';
-import type { TreeChangeSink } from './tree-changes.ts';
+import type { TreeAction, TreeChangeSink } from './tree-changes.ts';
 import type {
   CopyMoveOptions, DeadProperty, FileContent, FileNode, PropPatchOp, Quota, WriteOptions, WriteResult,
 } from './types.ts';
@@ -165,8 +165,11 @@ export class FilesService {
     }
   }
 
-  /** @throws AlreadyExistsError; ConflictError when the parent is missing or a file; ValidationError (mtime). */
-  async mkdir(uid: string, path: string, opts: { mtime?: number } = {}): Promise<FileNode> {
+  /**
+   * Creates a folder (`opts.actor`: who did it, for the activity stream; default the server).
+   * @throws AlreadyExistsError; ConflictError when the parent is missing or a file; ValidationError (mtime).
+   */
+  async mkdir(uid: string, path: string, opts: { mtime?: number; actor?: Actor } = {}): Promise<FileNode> {
     const p = normalizePath(path);
     if (p === '') throw new AlreadyExistsError('the root folder exists');
     if (opts.mtime !== undefined) assertValidMtime(opts.mtime);
@@ -183,13 +186,15 @@ export class FilesService {
       await this.#repo.propagate(trx, uid, p, 0, now);
       return node;
     });
-    this.#changed(uid, p, made.fileId);
+    this.#changed(uid, p, made.fileId, 'created', opts.actor);
     return made;
   }
 
-  /** Reports a committed change to the sink (push notifications). */
-  #changed(owner: string, path: string, fileId?: number): void {
-    this.#changes?.changed(fileId === undefined ? { owner, path } : { owner, path, fileId });
+  /** Reports a committed change to the sink (push notifications; with `action`, the activity stream). */
+  #changed(owner: string, path: string, fileId?: number, action?: TreeAction, actor?: Actor, from?: string): void {
+    if (!this.#changes) return;
+    const by = actor?.kind === 'user' ? actor.uid : '';
+    this.#changes.changed({ owner, path, ...(fileId === undefined ? {} : { fileId }), ...(action ? { action, by } : {}), ...(from === undefined ? {} : { from }) });
   }
 
   /**
@@ -198,7 +203,7 @@ export class FilesService {
    */
   writeFile(actor: Actor, uid: string, path: string, source: Readable, opts: WriteOptions = {}): Promise<WriteResult> {
     return this.#writer.write(actor, uid, path, source, opts).then((r) => {
-      this.#changed(uid, normalizePath(path), r.node.fileId);
+      this.#changed(uid, normalizePath(path), r.node.fileId, r.created ? 'created' : 'changed', actor);
       return r;
     });
   }
@@ -248,7 +253,7 @@ export class FilesService {
       await this.#repo.propagate(trx, uid, p, -node.size, nowSeconds());
       return { blobs: ids, fileId: node.fileId };
     });
-    this.#changed(uid, p, fileId);
+    this.#changed(uid, p, fileId, 'deleted');
     await this.deleteBlobsQuietly(blobs);
   }
 
@@ -287,15 +292,22 @@ export class FilesService {
 
   async #move(actor: Actor, from: TreeRef, to: TreeRef, opts: CopyMoveOptions): Promise<WriteResult> {
     const r = await this.#copyMove.move(actor, from, to, opts);
-    // the source's parent lost it (whoever sees only the source's side learns of it too)
-    this.#changed(from.uid, normalizePath(from.path), r.node.fileId);
-    this.#changed(to.uid, r.node.path, r.node.fileId);
+    // the source's parent lost it (whoever sees only the source's side learns of it too); for the
+    // activity stream a move within one tree is one 'moved', between trees a delete and a create
+    const src = normalizePath(from.path);
+    if (from.uid === to.uid) {
+      this.#changed(from.uid, src, r.node.fileId);
+      this.#changed(to.uid, r.node.path, r.node.fileId, 'moved', actor, src);
+    } else {
+      this.#changed(from.uid, src, r.node.fileId, 'deleted', actor);
+      this.#changed(to.uid, r.node.path, r.node.fileId, 'created', actor);
+    }
     return r;
   }
 
   async #copy(actor: Actor, from: TreeRef, to: TreeRef, opts: CopyMoveOptions): Promise<WriteResult> {
     const r = await this.#copyMove.copy(actor, from, to, opts);
-    this.#changed(to.uid, r.node.path, r.node.fileId);
+    this.#changed(to.uid, r.node.path, r.node.fileId, r.created ? 'created' : 'changed', actor);
     return r;
   }
 
@@ -382,9 +394,10 @@ export class FilesService {
    * version restore): blobs that stopped being current content lose what was derived from them
    * (previews), and whoever sees the path is told (push).
    */
-  async changedElsewhere(owner: string, path: string, fileId: number, superseded: string[] = []): Promise<void> {
+  async changedElsewhere(owner: string, path: string, fileId: number, superseded: string[] = [],
+    what?: { action: TreeAction; actor: Actor }): Promise<void> {
     await this.supersededQuietly(superseded);
-    this.#changed(owner, normalizePath(path), fileId);
+    this.#changed(owner, normalizePath(path), fileId, what?.action, what?.actor);
   }
 
   /**

@@ -1,6 +1,8 @@
 import { COMPAT_VERSION, COMPAT_VERSION_STRING } from '../setup/version.ts';
 import { PRE_AUTH_PATH } from '../push/pre-auth-route.ts';
 import { PUSH_WS_PATH } from '../push/push-hub.ts';
+import { ACTIVITY_CAPABILITY } from './activity-api.ts';
+import { NOTIFICATIONS_CAPABILITY } from './notifications-api.ts';
 
 /**
  * The `cloud/capabilities` data: the set the Nextcloud desktop client 3.7 needs (see the protocol
@@ -41,6 +43,10 @@ export function capabilities(baseUrl: string): Record<string, unknown> {
         supportedTypes: ['SHA1'],
         preferredUploadType: 'SHA1',
       },
+      // the notifications and activity APIs (src/ocs/notifications-api.ts, activity-api.ts), which push's
+      // notify_notification and notify_activity make the desktop client fetch
+      notifications: NOTIFICATIONS_CAPABILITY,
+      activity: ACTIVITY_CAPABILITY,
       notify_push: {
         type: ['files', 'activities', 'notifications'],
         endpoints: {

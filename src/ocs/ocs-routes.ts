@@ -8,6 +8,10 @@ import { assertOcsCsrfSafe } from './ocs-csrf.ts';
 import { ocsEntry } from './ocs-entry.ts';
 import { OcsError, sendOcsData, sendOcsFailure, type OcsVersion } from './ocs-response.ts';
 import { statusHandler } from './status-route.ts';
+import { ACTIVITY_PATH, getActivity } from './activity-api.ts';
+import {
+  deleteAllNotifications, deleteNotification, getNotification, listNotifications, NOTIFICATION_PATH, NOTIFICATIONS_PATH,
+} from './notifications-api.ts';
 import { getRecovery, setRecovery } from './encryption-recovery-api.ts';
 import { addUser, deleteUser, editUser, getCurrentUser, getUser, listUsers, setUserEnabled } from './users-controller.ts';
 
@@ -35,6 +39,11 @@ const ENDPOINTS: readonly [string, RegExp, Endpoint, 'changes-state'?][] = [
   ['DELETE', /^core\/apppassword$/, (call) => deleteAppPassword(call)],
   ['POST', /^apps\/encryption\/api\/v1\/recovery$/, (call) => setRecovery(call)],
   ['GET', /^apps\/encryption\/api\/v1\/recovery$/, (call) => getRecovery(call)],
+  ['GET', NOTIFICATIONS_PATH, (call) => listNotifications(call)],
+  ['DELETE', NOTIFICATIONS_PATH, (call) => deleteAllNotifications(call)],
+  ['GET', NOTIFICATION_PATH, (call, m) => getNotification(call, m[1]!)],
+  ['DELETE', NOTIFICATION_PATH, (call, m) => deleteNotification(call, m[1]!)],
+  ['GET', ACTIVITY_PATH, (call, m) => getActivity(call, m[1])],
 ];
 
 function decodePath(raw: string): string | undefined {

@@ -11,6 +11,9 @@ const GATHER_MS = 30;
 /** File ids carried per event (beyond, "some file changed"). */
 const MAX_IDS = 64;
 
+/** A user who sees a path, and the path in their view. */
+export interface Viewer { readonly uid: string; readonly path: string }
+
 interface Gathered { paths: Set<string>; fileIds: Set<number>; unknownId: boolean }
 
 /**
@@ -56,6 +59,35 @@ export class ChangeAudience implements TreeChangeSink {
     } catch (err) {
       this.#log.warn({ err }, 'push: could not work out who sees a change');
     }
+  }
+
+  /**
+   * For each of `paths` of `owner`'s tree: who sees it, and at which path of their own view
+   * (`/Shared/a.txt`; a recipient's through the mount point of the share that reaches them, a
+   * share they unshared from themselves excluded). The owner first; one entry per user and path.
+   */
+  async viewers(owner: string, paths: readonly string[]): Promise<Map<string, Viewer[]>> {
+    const out = new Map<string, Viewer[]>(paths.map((p) => [p, [{ uid: owner, path: `/${p}` }]]));
+    const shares = await this.#shares.find(Math.floor(Date.now() / 1000), { owner });
+    const mounts = new Map<string, Map<number, { fileTarget: string; hidden: boolean }>>();
+    for (const { share, node } of shares) {
+      const under = paths.filter((p) => isSameOrInside(p, node.path));
+      if (under.length === 0 || !share.shareWith) continue;
+      const uids = share.shareType === SHARE_TYPE_USER ? [share.shareWith]
+        : share.shareType === SHARE_TYPE_GROUP ? await this.#groups.members(share.shareWith) : [];
+      for (const uid of uids) {
+        if (uid === owner) continue;
+        if (!mounts.has(uid)) mounts.set(uid, await this.#shares.mountRows(uid));
+        const m = mounts.get(uid)!.get(share.id);
+        if (m?.hidden) continue;
+        const target = m?.fileTarget ?? share.fileTarget;
+        for (const p of under) {
+          const list = out.get(p)!;
+          if (!list.some((v) => v.uid === uid)) list.push({ uid, path: `/${target}${p.slice(node.path.length)}` });
+        }
+      }
+    }
+    return out;
   }
 
   /** The users who see any of `paths` of `owner`'s tree (the owner first). */

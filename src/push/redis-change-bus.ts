@@ -15,6 +15,8 @@ export class RedisChangeBus implements ChangeBus {
   readonly #log: Logger;
   readonly #receivers = new Set<(event: PushEvent) => void>();
   #sub: Redis | undefined;
+  /** Publishes not yet handed to Redis (close waits for them: a ./occ command's event must not be lost on exit). */
+  readonly #inFlight = new Set<Promise<unknown>>();
 
   constructor(client: RedisClient, log: Logger) {
     this.#client = client;
@@ -23,9 +25,11 @@ export class RedisChangeBus implements ChangeBus {
   }
 
   publish(event: PushEvent): void {
-    this.#client.connect()
+    const p = this.#client.connect()
       .then(() => this.#client.redis.publish(this.#channel, JSON.stringify(event)))
-      .catch((err: unknown) => this.#log.warn({ err }, 'push: could not publish a change to Redis'));
+      .catch((err: unknown) => this.#log.warn({ err }, 'push: could not publish a change to Redis'))
+      .finally(() => this.#inFlight.delete(p));
+    this.#inFlight.add(p);
   }
 
   subscribe(receiver: (event: PushEvent) => void): () => void {
@@ -57,6 +61,7 @@ export class RedisChangeBus implements ChangeBus {
   }
 
   async close(): Promise<void> {
+    await Promise.all([...this.#inFlight]);
     this.#receivers.clear();
     const sub = this.#sub;
     this.#sub = undefined;

@@ -6,6 +6,7 @@ import { ForbiddenError, NotFoundError, ValidationError } from '../errors.ts';
 import type { FilesService } from '../files/files-service.ts';
 import { normalizePath } from '../files/paths.ts';
 import type { GroupService } from './group-service.ts';
+import type { ShareEvents } from './share-events.ts';
 import type { ShareKeySync } from './share-key-sync.ts';
 import type { ShareRepository, ShareWithNode } from './share-repository.ts';
 import type { ShareResolver } from './share-resolver.ts';
@@ -27,6 +28,8 @@ export interface ShareServiceDeps {
   audit: AuditLog;
   /** Per-user-key mode: share keys follow shares (absent: sharing is metadata only). */
   keySync?: ShareKeySync;
+  /** Told of new user and group shares (notifications, activity); absent: nobody is told. */
+  events?: ShareEvents;
   now?: () => number;
 }
 
@@ -59,6 +62,7 @@ export class ShareService {
   readonly #audit: AuditLog;
   readonly #now: () => number;
   readonly #keySync: ShareKeySync | undefined;
+  readonly #events: ShareEvents | undefined;
 
   constructor(deps: ShareServiceDeps) {
     this.#repo = deps.repo;
@@ -69,6 +73,7 @@ export class ShareService {
     this.#hasher = deps.hasher;
     this.#audit = deps.audit;
     this.#keySync = deps.keySync;
+    this.#events = deps.events;
     this.#now = deps.now ?? (() => Math.floor(Date.now() / 1000));
   }
 
@@ -156,18 +161,19 @@ export class ShareService {
       throw err;
     });
     if (prepared) await this.#keySync!.finish(prepared);
-    if (type === SHARE_TYPE_USER) await this.#resolver.ensureMounts(shareWith!);
+    const recipients: string[] = [];
+    if (type === SHARE_TYPE_USER) recipients.push(shareWith!);
     if (type === SHARE_TYPE_GROUP) {
-      for (const member of await this.#groups.members(shareWith!)) {
-        if (member !== node.owner && member !== uid) await this.#resolver.ensureMounts(member);
-      }
+      for (const member of await this.#groups.members(shareWith!)) if (member !== node.owner && member !== uid) recipients.push(member);
     }
+    for (const r of recipients) await this.#resolver.ensureMounts(r);
     await this.#audit.record('share.created', {
       uid, shareId: id, shareType: type, fileId: node.fileId, owner: node.owner, shareWith: shareWith ?? undefined, permissions,
       linkProtected: passwordHash !== null, expiration: expiration ?? undefined,
     });
     const created = await this.#repo.byId(id, this.#now());
     if (!created) throw new NotFoundError('Share does not exist');
+    if (type !== SHARE_TYPE_LINK) await this.#events?.created(actor, created.share, created.node, recipients);
     return created;
   }
 
@@ -353,6 +359,7 @@ export class ShareService {
     if (this.#keySync) for (const id of ids) { const s = await this.#repo.rawById(id); if (s) gone.push(s); }
     await this.#repo.delete(ids);
     if (this.#keySync && gone.length > 0) await this.#keySync.afterDelete(gone);
+    if (ids.length > 0) await this.#events?.deleted(ids);
   }
 
   async #deleteWithReshares(s: Share): Promise<void> {

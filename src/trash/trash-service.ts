@@ -112,7 +112,7 @@ export class TrashService {
       return made;
     });
     const blobs = (await this.repo.subtree(this.#db, item.id, '')).flatMap((n) => (n.blobId ? [n.blobId] : []));
-    await this.#files.changedElsewhere(owner, p, item.fileId, blobs);
+    await this.#files.changedElsewhere(owner, p, item.fileId, blobs, { action: 'deleted', actor });
     return item;
   }
 
@@ -210,7 +210,7 @@ export class TrashService {
       return (await this.#nodes.byPath(trx, owner, target))!;
     });
     this.#log.info({ owner, fileId: restored.fileId, by: actor.kind === 'user' ? actor.uid : actor.kind }, 'restored from the trash bin');
-    await this.#files.changedElsewhere(owner, restored.path, restored.fileId);
+    await this.#files.changedElsewhere(owner, restored.path, restored.fileId, [], { action: 'restored', actor });
     return restored;
   }
 

@@ -150,7 +150,7 @@ export class VersionService {
       return { ...cur, blobId: v.blobId, blobCodec: v.blobCodec, size: v.size, mtime: v.version, etag, checksum: v.checksum, mimetype: v.mimetype };
     });
     this.#log.info({ fileId, version, by: actor.kind === 'user' ? actor.uid : actor.kind }, 'version restored');
-    await this.#files.changedElsewhere(restored.owner, restored.path, restored.fileId, previous ? [previous] : []);
+    await this.#files.changedElsewhere(restored.owner, restored.path, restored.fileId, previous ? [previous] : [], { action: 'restored', actor });
     return restored;
   }
 

@@ -191,7 +191,7 @@ async function mkdir(c: ApiCall): Promise<void> {
   if (path === '') throw new ValidationError('Missing path');
   const r = await resolve(app, user.uid, path);
   assertPermitted(r, 'create');
-  const node = await app.files.mkdir(r.owner, r.path);
+  const node = await app.files.mkdir(r.owner, r.path, { actor: c.actor });
   sendJson(c.res, 201, { item: entry(node, path, r.permissions, user.uid) });
 }
 

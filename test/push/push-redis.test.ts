@@ -83,4 +83,28 @@ describe('push across two server instances through Redis', { skip: SKIP, timeout
     await Promise.all(waits);
     on0.close(); on1.close();
   });
+
+  test('notify_notification and notify_activity cross instances too: a share made on instance 0, a write on instance 1', async () => {
+    await apps[0]!.users.create({ uid: 'carol', password: 'carol-password' });
+    const carolApp = (await apps[0]!.appPasswords.create('carol', 'push')).token;
+    const carol = await PushClient.login(ws(1), 'carol', carolApp);
+    let alice: PushClient | undefined;
+    try {
+      const notified = carol.next((m) => m === 'notify_notification', 1000);
+      await apps[0]!.files.mkdir('alice', 'ForCarol');
+      await apps[0]!.shares.create(SYSTEM, { uid: 'alice', path: 'ForCarol', shareType: 0, shareWith: 'carol', permissions: 31 });
+      await notified;
+      // logged in now: the share's own notify_activity to alice would hold the next one in its debounce
+      alice = await PushClient.login(ws(0), 'alice', aliceApp);
+      await new Promise((r) => setTimeout(r, 150));
+      // (should the share's notify_activity still have reached this fresh connection, its debounce passes first)
+      if (alice.messages.includes('notify_activity')) await new Promise((r) => setTimeout(r, 1600));
+      const activity = alice.next((m) => m === 'notify_activity', 1000);
+      const put = await fetch(`${servers[1]!.url}/remote.php/dav/files/carol/ForCarol/from-carol.txt`, { method: 'PUT', body: 'z', headers: { authorization: basic('carol', carolApp) } });
+      assert.equal(put.status, 201);
+      await activity;
+    } finally { carol.close(); alice?.close(); }
+    const [n] = await apps[1]!.notifications.list({ kind: 'user', uid: 'carol', via: 'app-password' });
+    assert.equal(n!.subject, 'alice shared ForCarol with you');
+  });
 });
