@@ -2,6 +2,7 @@ import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { CryptoError, NotFoundError, PreconditionFailedError } from '../errors.ts';
 import { STREAM_BUFFER } from '../storage/buffer-sizes.ts';
+import { FileRangeStream } from '../storage/file-range-stream.ts';
 import { encodeSegment } from './dav-target.ts';
 import type { FileNode } from '../files/types.ts';
 import { DavStatusError } from './dav-errors.ts';
@@ -115,7 +116,25 @@ export async function serveNode(d: DavRequest, node: FileNode): Promise<void> {
     res.end();
     return;
   }
-  await pipeline(content.stream, exactLength(length), res);
+  if (content.stream instanceof FileRangeStream && content.stream.sendable) await sendExact(content.stream, res, length);
+  else await pipeline(content.stream, exactLength(length), res);
+}
+
+/**
+ * A local plain blob goes out through the stream's two reused buffers (FileRangeStream.sendTo: no
+ * allocation per byte, hence no GC and a flat RSS), then the response ends. Content shorter than
+ * announced fails as exactLength does: the socket is destroyed, never the response ended short.
+ * @throws CryptoError('size-mismatch') when the blob is shorter; read and write errors.
+ */
+async function sendExact(source: FileRangeStream, res: DavRequest['res'], expected: number): Promise<void> {
+  try {
+    const sent = await source.sendTo(res);
+    if (sent !== expected) throw new CryptoError('size-mismatch', `content shorter than its recorded size (${sent} < ${expected})`);
+  } catch (err) {
+    res.destroy(err as Error);
+    throw err;
+  }
+  res.end();
 }
 
 /**
