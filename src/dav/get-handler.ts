@@ -3,6 +3,7 @@ import { pipeline } from 'node:stream/promises';
 import { CryptoError, NotFoundError, PreconditionFailedError } from '../errors.ts';
 import { STREAM_BUFFER } from '../storage/buffer-sizes.ts';
 import { FileRangeStream } from '../storage/file-range-stream.ts';
+import { noteStreamed } from '../storage/transfer-garbage.ts';
 import { encodeSegment } from './dav-target.ts';
 import type { FileNode } from '../files/types.ts';
 import { DavStatusError } from './dav-errors.ts';
@@ -150,6 +151,7 @@ function exactLength(expected: number): Transform {
     highWaterMark: STREAM_BUFFER,
     transform(chunk: Buffer, _enc, cb) {
       seen += chunk.length;
+      noteStreamed(chunk.length); // decrypted pieces are fresh buffers
       if (seen > expected) cb(new CryptoError('size-mismatch', `content longer than its recorded size (${expected})`));
       else cb(null, chunk);
     },

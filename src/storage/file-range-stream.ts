@@ -1,6 +1,7 @@
 import { close, read } from 'node:fs';
 import { Readable, type Writable } from 'node:stream';
 import { STREAM_BUFFER } from './buffer-sizes.ts';
+import { noteStreamed } from './transfer-garbage.ts';
 
 /**
  * A byte range [start, end] of an open file: a Readable like fs.createReadStream (a fresh buffer per
@@ -45,6 +46,7 @@ export class FileRangeStream extends Readable {
       if (err) { this.destroy(err); return; }
       if (n === 0) { this.push(null); return; } // the file is shorter: the consumer checks the length
       this.#pos += n;
+      noteStreamed(n);
       this.push(n === len ? buf : buf.subarray(0, n));
     });
   }
