@@ -1,9 +1,5 @@
-import { Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { CryptoError, NotFoundError, PreconditionFailedError } from '../errors.ts';
-import { STREAM_BUFFER } from '../storage/buffer-sizes.ts';
-import { FileRangeStream } from '../storage/file-range-stream.ts';
-import { noteStreamed } from '../storage/transfer-garbage.ts';
+import { NotFoundError, PreconditionFailedError } from '../errors.ts';
+import { sendContent } from '../http/send-content.ts';
 import { encodeSegment } from './dav-target.ts';
 import type { FileNode } from '../files/types.ts';
 import { DavStatusError } from './dav-errors.ts';
@@ -117,46 +113,5 @@ export async function serveNode(d: DavRequest, node: FileNode): Promise<void> {
     res.end();
     return;
   }
-  if (content.stream instanceof FileRangeStream && content.stream.sendable) await sendExact(content.stream, res, length);
-  else await pipeline(content.stream, exactLength(length), res);
-}
-
-/**
- * A local plain blob goes out through the stream's two reused buffers (FileRangeStream.sendTo: no
- * allocation per byte, hence no GC and a flat RSS), then the response ends. Content shorter than
- * announced fails as exactLength does: the socket is destroyed, never the response ended short.
- * @throws CryptoError('size-mismatch') when the blob is shorter; read and write errors.
- */
-async function sendExact(source: FileRangeStream, res: DavRequest['res'], expected: number): Promise<void> {
-  try {
-    const sent = await source.sendTo(res);
-    if (sent !== expected) throw new CryptoError('size-mismatch', `content shorter than its recorded size (${sent} < ${expected})`);
-  } catch (err) {
-    res.destroy(err as Error);
-    throw err;
-  }
-  res.end();
-}
-
-/**
- * Passes bytes through and fails the pipeline (so the socket is destroyed rather than the response
- * ended) when the content is shorter or longer than announced in Content-Length.
- * Its buffers hold STREAM_BUFFER like the response's: with the default 16 KiB the
- * pipe pauses after every 64 KiB piece of decrypted content, which then reaches the socket as a
- * write syscall of its own instead of one writev per MiB.
- */
-function exactLength(expected: number): Transform {
-  let seen = 0;
-  return new Transform({
-    highWaterMark: STREAM_BUFFER,
-    transform(chunk: Buffer, _enc, cb) {
-      seen += chunk.length;
-      noteStreamed(chunk.length); // decrypted pieces are fresh buffers
-      if (seen > expected) cb(new CryptoError('size-mismatch', `content longer than its recorded size (${expected})`));
-      else cb(null, chunk);
-    },
-    flush(cb) {
-      cb(seen === expected ? null : new CryptoError('size-mismatch', `content shorter than its recorded size (${seen} < ${expected})`));
-    },
-  });
+  await sendContent(content.stream, res, length);
 }
