@@ -1,7 +1,5 @@
-import { Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { CryptoError, NotFoundError, PreconditionFailedError } from '../errors.ts';
-import { STREAM_BUFFER } from '../storage/buffer-sizes.ts';
+import { NotFoundError, PreconditionFailedError } from '../errors.ts';
+import { sendContent } from '../http/send-content.ts';
 import { encodeSegment } from './dav-target.ts';
 import type { FileNode } from '../files/types.ts';
 import { DavStatusError } from './dav-errors.ts';
@@ -115,27 +113,5 @@ export async function serveNode(d: DavRequest, node: FileNode): Promise<void> {
     res.end();
     return;
   }
-  await pipeline(content.stream, exactLength(length), res);
-}
-
-/**
- * Passes bytes through and fails the pipeline (so the socket is destroyed rather than the response
- * ended) when the content is shorter or longer than announced in Content-Length.
- * Its buffers hold STREAM_BUFFER like the response's: with the default 16 KiB the
- * pipe pauses after every 64 KiB piece of decrypted content, which then reaches the socket as a
- * write syscall of its own instead of one writev per MiB.
- */
-function exactLength(expected: number): Transform {
-  let seen = 0;
-  return new Transform({
-    highWaterMark: STREAM_BUFFER,
-    transform(chunk: Buffer, _enc, cb) {
-      seen += chunk.length;
-      if (seen > expected) cb(new CryptoError('size-mismatch', `content longer than its recorded size (${expected})`));
-      else cb(null, chunk);
-    },
-    flush(cb) {
-      cb(seen === expected ? null : new CryptoError('size-mismatch', `content shorter than its recorded size (${seen} < ${expected})`));
-    },
-  });
+  await sendContent(content.stream, res, length);
 }

@@ -7,7 +7,7 @@
  * stream, the checksum stream, the length check, the file read stream, the file sink's write batch.
  * A GET of an encrypted file passes file read (1) → decrypt (2) → length check (2) → response (1),
  * a PUT request (1) → checksums (2) → encrypt (2) → write batches (2): about 6 MiB and 7 MiB per
- * transfer. An S3 upload adds its part buffers ((queueSize + 1) × partSize, s3-config.ts).
+ * transfer. A GET of a plain local blob holds two reused buffers (FileRangeStream.sendTo). An S3 upload adds its part buffers ((queueSize + 1) × partSize, s3-config.ts).
  *
  * 1 MiB rather than Node's 16–64 KiB: a download then reaches the socket as one writev per MiB
  * instead of one write per 64 KiB piece, and an upload is written in one writev per MiB.

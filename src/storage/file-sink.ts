@@ -1,6 +1,7 @@
 import type { FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { STREAM_BUFFER } from './buffer-sizes.ts';
+import { noteStreamed } from './transfer-garbage.ts';
 
 /** Stream chunks are gathered into writev calls of about this many bytes (one syscall per MiB). */
 export const WRITE_BATCH = STREAM_BUFFER;
@@ -90,6 +91,7 @@ export function writeStreamToFile(fh: FileHandle, source: Readable, head?: Sourc
     };
     function onData(chunk: Buffer): void {
       size += chunk.length;
+      noteStreamed(chunk.length);
       batch.push(chunk);
       batched += chunk.length;
       if (batched < WRITE_BATCH) return;

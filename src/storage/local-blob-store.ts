@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, createReadStream, fstatSync } from 'node:fs';
+import { closeSync, fstatSync } from 'node:fs';
 import { link, open, readdir, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -7,6 +7,7 @@ import { AlreadyExistsError, NotFoundError } from '../errors.ts';
 import { DirSyncer } from './durable-fs.ts';
 import { blobIdAt, shardedPath } from './blob-id.ts';
 import { fsyncFd, openFd, readFdAt, writevFdAll } from './fd-io.ts';
+import { FileRangeStream } from './file-range-stream.ts';
 import { WRITE_BATCH, readHead, writeStreamToFile, type SourceHead } from './file-sink.ts';
 import type { OpenedRawBlob, RawBlobOpener } from './raw-blob.ts';
 import { PLAIN_CODEC, assertByteRange, type BlobContext, type BufferedBlobPut, type BlobEntry, type BlobStore, type ByteRange, type LocalBlobPaths, type PutResult } from './blob-store.ts';
@@ -240,7 +241,7 @@ export class LocalBlobStore implements BlobStore, LocalBlobPaths, RawBlobOpener,
           if (len <= STREAM_BUFFER) return Readable.from([await readFdAt(fd, len, start)], { objectMode: false });
           const taken = fd;
           fd = undefined; // the stream closes it
-          return createReadStream(path, { fd: taken, start, end, autoClose: true, highWaterMark: STREAM_BUFFER });
+          return new FileRangeStream(taken, start, end);
         },
         close: release,
       };

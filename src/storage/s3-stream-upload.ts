@@ -4,6 +4,7 @@ import {
   UploadPartCommand, type CompletedPart, type S3Client,
 } from '@aws-sdk/client-s3';
 import { ByteQueue } from '../crypto/byte-queue.ts';
+import { noteStreamed } from './transfer-garbage.ts';
 
 /** Where one streamed object goes and how it is cut. */
 export interface StreamUploadOptions {
@@ -90,6 +91,7 @@ class StreamUpload {
   readonly #onData = (chunk: Buffer | string): void => {
     const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
     this.#size += buf.length;
+    noteStreamed(buf.length);
     this.#held.push(buf);
     this.#pump();
   };

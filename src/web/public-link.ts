@@ -1,5 +1,4 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { pipeline } from 'node:stream/promises';
 import type { App } from '../app.ts';
 import { AppError, AuthenticationError, BLOB_MISSING_MESSAGE, BlobMissingError, INTEGRITY_FAILED_MESSAGE, NotFoundError, ThrottledError, ValidationError } from '../errors.ts';
 import { auditIntegrityFailure, isIntegrityFailure } from '../audit/integrity-audit.ts';
@@ -19,6 +18,7 @@ import { pageShell } from './login-page.ts';
 import { safeRedirectTarget } from './redirect-target.ts';
 import { linkPagePreviewHandler } from './preview-routes.ts';
 import { previewable } from '../previews/image-formats.ts';
+import { sendContent } from '../http/send-content.ts';
 
 const TOKEN_RE = /^\/(?:index\.php\/)?s\/([A-Za-z0-9]{1,64})(\/download)?\/?$/;
 
@@ -132,7 +132,7 @@ async function download(app: App, req: IncomingMessage, res: ServerResponse, ctx
     res.setHeader('Content-Length', node.size);
     res.setHeader('Content-Disposition', contentDisposition(node.name));
     if (req.method === 'HEAD') { content.stream.destroy(); res.end(); return; }
-    await pipeline(content.stream, res);
+    await sendContent(content.stream, res, node.size);
     return;
   }
   const root = node.path === '' ? s.share.owner : node.name;

@@ -1,7 +1,6 @@
 import type { Actor } from '../actor.ts';
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { pipeline } from 'node:stream/promises';
 import type { App } from '../app.ts';
 import type { AuthenticatedUser } from '../auth/types.ts';
 import { ConflictError, ForbiddenError, ValidationError } from '../errors.ts';
@@ -12,6 +11,7 @@ import { assertValidMtime, parseMtime } from '../files/mtime.ts';
 import { assertPermitted, writeOp } from '../sharing/share-access.ts';
 import type { HttpContext } from '../http/context.ts';
 import { readBody, sendJson, str } from './web-http.ts';
+import { sendContent } from '../http/send-content.ts';
 
 /** One row of the files table as the browser gets it. */
 export interface WebFileEntry {
@@ -104,7 +104,7 @@ async function download(c: ApiCall): Promise<void> {
   res.setHeader('Content-Security-Policy', "default-src 'none'; sandbox");
   res.setHeader('ETag', `"${content.node.etag}"`);
   if (c.req.method === 'HEAD') { content.stream.destroy(); res.end(); return; }
-  await pipeline(content.stream, res);
+  await sendContent(content.stream, res, content.node.size);
 }
 
 /** `?mtime=` (seconds), or undefined when absent. @throws ValidationError for a bad value (400). */

@@ -233,6 +233,35 @@ describe('DAV read side: OPTIONS, PROPFIND, GET/HEAD', () => {
     assert.match(audit, /integrity\.failure/);
   });
 
+  it('a file past the one-read size is served byte for byte, whole and in ranges across its buffers', async () => {
+    const big = Buffer.allocUnsafe(3 * 1024 * 1024 + 12_344);
+    for (let i = 0; i < big.length; i += 4) big.writeUInt32BE(i, i);
+    await t.app.files.writeFile(userActor('admin', 'password'), 'admin', 'big.bin', Readable.from([big]), {});
+    const whole = await dav(t, 'GET', `${FILES}/big.bin`);
+    assert.equal(whole.status, 200);
+    assert.equal(whole.headers['content-length'], String(big.length));
+    assert.ok(whole.body.equals(big));
+    for (const [start, end] of [[1, 2 * 1024 * 1024 + 7], [1024 * 1024 - 3, big.length - 1], [5, 1024 * 1024 + 5]]) {
+      const r = await dav(t, 'GET', `${FILES}/big.bin`, { headers: { range: `bytes=${start}-${end}` } });
+      assert.equal(r.status, 206);
+      assert.ok(r.body.equals(big.subarray(start, end + 1)), `bytes ${start}-${end}`);
+    }
+  });
+
+  it('a large blob shorter than its recorded size is never served as complete: the connection is cut', async () => {
+    await t.app.files.writeFile(userActor('admin', 'password'), 'admin', 'trunc-big.bin', Readable.from([Buffer.alloc(3 * 1024 * 1024, 7)]), {});
+    const node = await t.app.files.stat('admin', 'trunc-big.bin');
+    assert.ok(hasLocalPaths(t.app.rawBlobs));
+    truncateSync(t.app.rawBlobs.pathOf(node.blobId!), 2 * 1024 * 1024 + 5);
+    await assert.rejects(dav(t, 'GET', `${FILES}/trunc-big.bin`), /aborted|ECONNRESET|socket hang up/);
+    let audit = '';
+    for (let i = 0; i < 50 && !audit.includes('trunc-big.bin'); i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      audit = readFileSync(join(t.dataDir, 'audit.log'), 'utf8');
+    }
+    assert.match(audit, /integrity\.failure.*trunc-big\.bin|trunc-big\.bin.*integrity\.failure/);
+  });
+
   it('PUT with chunked transfer encoding and no Content-Length works', async () => {
     const r = await new Promise<number>((resolve, reject) => {
       const u = new URL(t.url);

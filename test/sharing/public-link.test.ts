@@ -2,8 +2,10 @@ import { describe, it, before, after, afterEach } from 'node:test';
 import { request } from 'node:http';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { hasLocalPaths } from '../../src/storage/blob-store.ts';
 import { startTestInstance, type TestInstance } from '../support/test-instance.ts';
 import { ALICE, ocs, put, seed, share, SHARES } from './helpers.ts';
 import { userActor } from '../../src/actor.ts';
@@ -44,6 +46,21 @@ describe('public links: /s/<token>, download, /public.php/webdav', () => {
     assert.equal(dl.status, 200);
     assert.match(dl.headers.get('content-disposition')!, /attachment; filename="notes\.txt"/);
     assert.equal(await dl.text(), 'my notes');
+  });
+
+  it('downloads a large file byte for byte; one whose blob is cut short is never served as complete', async () => {
+    const big = Buffer.alloc(3 * 1024 * 1024 + 5, 9);
+    big.write('first', 0);
+    big.write('last', big.length - 4);
+    await t.app.files.writeFile(userActor(ALICE.uid, 'password'), ALICE.uid, 'big-link.bin', Readable.from([big]), {});
+    const s = await share(t, ALICE, { path: '/big-link.bin', shareType: 3 });
+    const dl = await fetch(`${t.url}/s/${s.token}/download`);
+    assert.equal(dl.status, 200);
+    assert.ok(Buffer.from(await dl.arrayBuffer()).equals(big));
+    const node = await t.app.files.stat(ALICE.uid, 'big-link.bin');
+    assert.ok(hasLocalPaths(t.app.rawBlobs));
+    truncateSync(t.app.rawBlobs.pathOf(node.blobId!), 2 * 1024 * 1024);
+    await assert.rejects(fetch(`${t.url}/s/${s.token}/download`).then((r) => r.arrayBuffer()));
   });
 
   it('downloads a folder as a streamed zip that unzip accepts', async () => {
