@@ -16,6 +16,7 @@ import type { NcKeyRing } from './nextcloud-keys.ts';
 import { NcDecryptStream } from './nextcloud-crypto.ts';
 import type { NcEntry, NcShare, NextcloudSource } from './nextcloud-source.ts';
 import { readNcVersionsAndTrash, type NcHistoryReport, type NcHistorySink } from './nextcloud-history.ts';
+import { NcHistoryWriter } from './nextcloud-history-writer.ts';
 
 /** The importer acts as the server: it writes every user's tree. */
 const IMPORTER = systemActor('import:nextcloud');
@@ -70,14 +71,16 @@ export class NextcloudImporter {
   readonly #repo: NodeRepository;
   readonly #history: NcHistorySink | undefined;
 
-  /** `history` writes old versions and trash items (none yet: see NcHistorySink). */
+  /** `history` writes old versions and trash items (default: as Coffer versions and trash items, NcHistoryWriter). */
   constructor(app: App, cfg: NcConfig, src: NextcloudSource, keys: NcKeyRing, history?: NcHistorySink) {
     this.#app = app;
-    this.#history = history;
     this.#cfg = cfg;
     this.#src = src;
     this.#keys = keys;
     this.#repo = new NodeRepository(app.db, app.sealer);
+    this.#history = history ?? new NcHistoryWriter({
+      db: app.db, blobs: app.blobs, sealer: app.sealer, nodes: this.#repo, versions: app.versions.repo, trash: app.trash.repo, actor: IMPORTER,
+    });
   }
 
   /**

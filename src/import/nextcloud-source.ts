@@ -184,7 +184,11 @@ export class NextcloudSource {
 
   async versions(): Promise<NcVersionRow[]> {
     const rows = await this.db.query('select file_id, timestamp, size, metadata from *PREFIX*files_versions order by id');
-    return rows.map((r) => ({ fileId: n(r.file_id), timestamp: n(r.timestamp), size: n(r.size), metadata: s(r.metadata) }));
+    // MariaDB reports the column as JSON (a CHECK json_valid longtext): mysql2 hands it over parsed
+    return rows.map((r) => ({
+      fileId: n(r.file_id), timestamp: n(r.timestamp), size: n(r.size),
+      metadata: r.metadata !== null && typeof r.metadata === 'object' ? JSON.stringify(r.metadata) : s(r.metadata),
+    }));
   }
 
   async trash(): Promise<NcTrashRow[]> {

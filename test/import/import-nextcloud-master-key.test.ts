@@ -13,6 +13,7 @@ import { after, before, describe, test } from 'node:test';
 import SQLite from 'better-sqlite3';
 import { webLogin } from '../support/web-login.ts';
 import { basic, davUrl, installCoffer, propfind, unpack, type Coffer, type Unpacked } from './nc-fixture.ts';
+import { checkImportedHistory } from './nc-history-checks.ts';
 
 describe('import:nextcloud, master-key fixture (SQLite)', { timeout: 600_000 }, () => {
   let nc: Unpacked;
@@ -160,6 +161,11 @@ describe('import:nextcloud, master-key fixture (SQLite)', { timeout: 600_000 }, 
     const r = await fetch(davUrl(srv.url, 'bob', inProject.path), { headers: { authorization: basic('bob', pw('bob')) } });
     assert.equal(r.status, 200);
     assert.equal(createHash('sha256').update(Buffer.from(await r.arrayBuffer())).digest('hex'), inProject.sha256);
+  });
+
+  test('versions and trash items read back with the manifest sha256 (author, original location, deletion time kept); restores work', async () => {
+    assert.match(importOut, /versions: 4, trash items: 2 \(3 files\) \(written\)/);
+    await checkImportedHistory(srv.url, nc);
   });
 
   test('a second import is refused before changing anything, naming the users', async () => {

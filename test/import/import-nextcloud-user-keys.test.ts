@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { basic, davUrl, installCoffer, propfind, unpack, type Coffer, type Unpacked } from './nc-fixture.ts';
 import { loadMariaDbDump, type LoadedMariaDb } from './nc-mariadb.ts';
+import { checkImportedHistory } from './nc-history-checks.ts';
 
 describe('import:nextcloud, per-user-keys fixture (MariaDB dump)', { timeout: 600_000 }, () => {
   let nc: Unpacked;
@@ -93,6 +94,9 @@ describe('import:nextcloud, per-user-keys fixture (MariaDB dump)', { timeout: 60
         const l = await fetch(`${srv.url}/public.php/webdav/`, { method: 'PROPFIND', headers: { authorization: basic(s.token!, s.password ?? ''), depth: '0' } });
         assert.equal(l.status, 207, `link ${s.token}`);
       }
+      // versions and trash (all alice's, opted into recovery): converted, readable, restorable
+      assert.match(r.stdout, /versions: 4, trash items: 2 \(3 files\) \(written\)/);
+      await checkImportedHistory(srv.url, nc);
     } finally {
       await srv.stop();
     }
