@@ -17,6 +17,7 @@ import { NcDecryptStream } from './nextcloud-crypto.ts';
 import type { NcEntry, NcShare, NextcloudSource } from './nextcloud-source.ts';
 import { readNcVersionsAndTrash, type NcHistoryReport, type NcHistorySink } from './nextcloud-history.ts';
 import { NcHistoryWriter } from './nextcloud-history-writer.ts';
+import { isIntegrityFailure } from './integrity-failure.ts';
 
 /** The importer acts as the server: it writes every user's tree. */
 const IMPORTER = systemActor('import:nextcloud');
@@ -27,8 +28,8 @@ const FILE_CONCURRENCY = 4;
 /** App config rows that mark an import (resumption: a second run continues the same source). */
 export const IMPORT_APP = 'import_nextcloud';
 
-/** One thing not imported, with why. */
-export interface Skipped { readonly what: string; readonly reason: string }
+/** One thing not imported, with why; `integrity` when its content or key failed its check (isIntegrityFailure). */
+export interface Skipped { readonly what: string; readonly reason: string; readonly integrity?: true }
 
 /** What an import did (or, with dryRun, would do). */
 export interface ImportReport {
@@ -196,7 +197,7 @@ export class NextcloudImporter {
           report.files++;
           report.bytes += f.size;
         } catch (err) {
-          report.skipped.push({ what: `${uid}/${f.path}`, reason: (err as Error).message });
+          report.skipped.push({ what: `${uid}/${f.path}`, reason: (err as Error).message, ...(isIntegrityFailure(err) ? { integrity: true as const } : {}) });
         }
         opts.onProgress?.({ files: report.files, bytes: report.bytes, totalFiles, totalBytes });
       });
@@ -205,7 +206,7 @@ export class NextcloudImporter {
     if (write && maxId > 0) await this.#repo.reserveFileIdsThrough(this.#app.db, maxId);
 
     report.shares = await this.#importShares(await this.#src.shares(), write, report.skipped);
-    report.history = await readNcVersionsAndTrash(this.#src, homes, (...a) => this.openPlain(...a), report.skipped, write ? this.#history : undefined);
+    report.history = await readNcVersionsAndTrash(this.#src, homes, (...a) => this.openPlain(...a), report.skipped, write ? this.#history : undefined, isIntegrityFailure);
     if (write) {
       await this.#app.appConfig.set(IMPORT_APP, 'completed', String(Math.floor(Date.now() / 1000)));
       await this.#app.maintenance.set((await this.#app.appConfig.get(IMPORT_APP, 'maintenance_before')) === '1');

@@ -10,9 +10,9 @@ import { basic } from './nc-fixture.ts';
 
 /** What the checks read of manifest.json's versions[] and trash[]. */
 export interface HistoryManifest {
-  versions: { owner: string; path: string; fileid: number; version_timestamp: number; size: number; sha256: string; oc_files_versions: { metadata: string } }[];
+  versions: { owner: string; path: string; fileid: number; version_timestamp: number; size: number; sha256: string; physical_path: string; oc_files_versions: { metadata: string } }[];
   trash: {
-    owner: string; original_path: string; location: string; name: string; deleted_at: number; trash_name: string; trash_fileid: number;
+    owner: string; original_path: string; location: string; name: string; deleted_at: number; trash_name: string; trash_fileid: number; physical_path: string;
     kind: 'file' | 'folder'; size?: number; sha256?: string;
     children?: { path: string; original_path: string; size: number; sha256: string; fileid: number }[];
     versions?: { version_timestamp: number; size: number; sha256: string }[];

@@ -77,7 +77,7 @@ export function register(program: Command): void {
         });
         print(report, mode, !!flags.dryRun, flags.output ?? 'plain');
         if (report.skipped.length > 0) {
-          throw new CliError(`${report.skipped.length} items were not imported (listed above)`, report.skipped.some((s) => /signature|decrypts to|longer than|HMAC/i.test(s.reason)) ? EXIT.INTEGRITY : EXIT.FAILURE);
+          throw new CliError(`${report.skipped.length} items were not imported (listed above)`, report.skipped.some((s) => s.integrity) ? EXIT.INTEGRITY : EXIT.FAILURE);
         }
       } finally {
         await db.close();
