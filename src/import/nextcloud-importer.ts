@@ -18,6 +18,8 @@ import type { NcEntry, NcShare, NextcloudSource } from './nextcloud-source.ts';
 import { readNcVersionsAndTrash, type NcHistoryReport, type NcHistorySink } from './nextcloud-history.ts';
 import { NcHistoryWriter } from './nextcloud-history-writer.ts';
 import { isIntegrityFailure } from './integrity-failure.ts';
+import { ncGroupShareMounts } from './nextcloud-share-mounts.ts';
+import { importedPermissions } from '../sharing/share-permissions.ts';
 
 /** The importer acts as the server: it writes every user's tree. */
 const IMPORTER = systemActor('import:nextcloud');
@@ -260,10 +262,12 @@ export class NextcloudImporter {
   async #importShares(shares: NcShare[], write: boolean, skipped: Skipped[]): Promise<number> {
     let n = 0;
     for (const s of shares) {
-      if (s.shareType === 2) continue; // per-user rows of group shares: Coffer mounts group shares per member itself
+      if (s.shareType === 2) continue; // per-user rows of group shares: their members' mounts (ncGroupShareMounts)
       const node = await this.#repo.byId(this.#app.db, s.fileId);
       if (!node && write) { skipped.push({ what: `share ${s.id}`, reason: 'its file was not imported' }); continue; }
-      if (write) await this.#app.shares.importShare(IMPORTER, s);
+      const permissions = importedPermissions(s.shareType, s.itemType, s.permissions);
+      if (permissions === undefined) { skipped.push({ what: `share ${s.id}`, reason: `Nextcloud permissions ${s.permissions} leave nothing Coffer allows for this share` }); continue; }
+      if (write) await this.#app.shares.importShare(IMPORTER, { ...s, permissions, mounts: ncGroupShareMounts(s, shares) });
       n++;
     }
     return n;

@@ -64,6 +64,8 @@ export interface NcShare {
   readonly passwordHash: string | null;
   readonly note: string;
   readonly label: string;
+  /** 0 pending, 1 accepted, 2 declined (per-user rows of group shares). */
+  readonly accepted: number;
 }
 
 export interface NcVersionRow { readonly fileId: number; readonly timestamp: number; readonly size: number; readonly metadata: string }
@@ -178,7 +180,7 @@ export class NextcloudSource {
       permissions: n(r.permissions), stime: n(r.stime),
       expiration: r.expiration ? Math.floor(Date.parse(`${s(r.expiration).replace(' ', 'T')}Z`) / 1000) : null,
       token: r.token ? s(r.token) : null, passwordHash: r.password ? s(r.password) : null,
-      note: s(r.note), label: s(r.label),
+      note: s(r.note), label: s(r.label), accepted: n(r.accepted),
     }));
   }
 
