@@ -59,6 +59,7 @@ export interface NcHistoryReport {
   resumed?: number;
   /** What happened to them (written through a sink, or only read and verified). */
   pending: string;
+  /** Dry run only (a write keeps no per-item list: memory stays flat): every item read, with its plaintext sha256. */
   items?: (NcHistoryItem & { sha256: string })[];
 }
 
@@ -133,7 +134,7 @@ async function trashRows(src: NextcloudSource): Promise<Map<string, { location: 
 export async function readNcVersionsAndTrash(src: NextcloudSource, homes: Map<string, { storage: number }>, open: PlainOpener,
   skipped: { what: string; reason: string; integrity?: true }[], sink?: NcHistorySink, isIntegrity: (err: unknown) => boolean = () => false): Promise<NcHistoryReport> {
   const report: NcHistoryReport = {
-    versions: 0, trash: 0, trashItems: 0, bytes: 0, resumed: 0, items: [],
+    versions: 0, trash: 0, trashItems: 0, bytes: 0, resumed: 0, ...(sink ? {} : { items: [] }),
     pending: sink ? 'written' : 'read and verified, not written',
   };
   const fail = (what: string, err: unknown) => skipped.push({ what, reason: (err as Error).message, ...(isIntegrity(err) ? { integrity: true as const } : {}) });
@@ -172,7 +173,7 @@ export async function readNcVersionsAndTrash(src: NextcloudSource, homes: Map<st
         } else {
           sha = await drain(plain);
         }
-        report.items!.push({ ...item, sha256: sha });
+        report.items?.push({ ...item, sha256: sha });
         report.versions++;
         report.bytes += e.size;
       } catch (err) {
@@ -221,7 +222,7 @@ export async function readNcVersionsAndTrash(src: NextcloudSource, homes: Map<st
           } else {
             sha = await drain(plain);
           }
-          report.items!.push({ ...item, sha256: sha });
+          report.items?.push({ ...item, sha256: sha });
           files++;
           bytes += e.size;
         } catch (err) {
