@@ -4,14 +4,20 @@
  * has, sizes on block boundaries, version labels, trash in the root and in subfolders, and a
  * trashed folder with nested and empty subfolders. Every version and trashed file reads back over
  * DAV with its sha256 after `./occ import:nextcloud`; labels and authors are kept; the nested folder
- * browses and restores whole, with its file ids.
+ * browses and restores whole, with its file ids. SIGKILL while versions are written, then while
+ * trash items are, then a rerun: each once, every trash item whole.
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import SQLite from 'better-sqlite3';
+import { OCC, ROOT } from '../cli/occ-harness.ts';
 import { basic, installCoffer, propfind, unpack, type Coffer, type Unpacked } from './nc-fixture.ts';
 import { generateNcHistory, type GeneratedHistory } from './nc-history-generator.ts';
+import type { HistoryManifest } from './nc-history-checks.ts';
 
 const OWNER = 'carol';
 const SIZES = [0, 1, 8095, 8096, 8097, 50_000, 16_192, 24_289];
@@ -95,5 +101,89 @@ describe('import:nextcloud: a generated history (versions with labels, nested tr
     const back = await get(`${home}/${seg(`${inSub.name}.d${inSub.deletedAt}`)}`, { destination: `${srv.url}/remote.php/dav/trashbin/${OWNER}/restore/x` }, 'MOVE');
     assert.equal(back.status, 201);
     assert.equal(await sha(await get(`/remote.php/dav/files/${OWNER}/${seg(`${inSub.location}/${inSub.name}`)}`)), inSub.files[0]!.sha256);
+  });
+});
+
+/** Starts the import; SIGKILLs it as soon as `when` (polled on Coffer's database) holds. */
+function importKilledWhen(coffer: Coffer, args: string[], when: (db: SQLite.Database) => boolean): Promise<{ killed: boolean; code: number | null }> {
+  return new Promise((resolve, reject) => {
+    const env = { ...process.env, ...coffer.env };
+    delete env.NODE_OPTIONS;
+    delete env.NODE_TEST_CONTEXT;
+    const child = spawn(OCC, args, { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'ignore'] });
+    const poll = setInterval(() => {
+      let db: SQLite.Database | undefined;
+      try {
+        db = new SQLite(join(coffer.dir, 'config', 'coffer.db'), { readonly: true, fileMustExist: true });
+        if (when(db)) child.kill('SIGKILL');
+      } catch {
+        // tables not there yet, or busy: poll again
+      } finally {
+        db?.close();
+      }
+    }, 15);
+    child.on('error', reject);
+    child.on('exit', (code, signal) => { clearInterval(poll); resolve({ killed: signal === 'SIGKILL', code }); });
+  });
+}
+
+describe('import:nextcloud: SIGKILL while writing versions, then while writing trash items; the rerun completes', { timeout: 600_000 }, () => {
+  test('each version and trash item once, every trash item whole, all reading back', async () => {
+    const nc = unpack('master-key');
+    const coffer = await installCoffer();
+    try {
+      const pw = nc.manifest.users.find((u) => u.uid === OWNER)!.password;
+      const secret = /'secret' => '([^']+)'/.exec(readFileSync(nc.configPhp, 'utf8'))![1]!;
+      const masterKeyId = (nc.manifest as unknown as { encryption: { appconfig: Record<string, string> } }).encryption.appconfig.masterKeyId!;
+      // about 1 MiB each: the history phase lasts long enough to be cut twice
+      const gen = generateNcHistory(nc.root, { owner: OWNER, secret, masterKeyId, files: 12, versionsPerFile: 4, sizeOf: (i) => (1 << 20) + i, trashFiles: 12, folderFiles: 24 });
+      const args = ['import:nextcloud', '--nextcloud-config', nc.configPhp, '--nextcloud-data', nc.data];
+      const count = (db: SQLite.Database, table: string) => (db.prepare(`select count(*) as n from ${table}`).get() as { n: number }).n;
+      // the fixture's 3 versions and the version of its trashed file, and the generated ones
+      const totalVersions = 4 + gen.files.length * 4;
+      const hm = nc.manifest as unknown as HistoryManifest;
+      // alice's (the fixture's) come first; kill once some of carol's are in, not all
+      const k1 = await importKilledWhen(coffer, args, (db) => { const n = count(db, 'file_versions'); return n > 3 && n < totalVersions - 1; });
+      const k2 = await importKilledWhen(coffer, args, (db) => { const n = count(db, 'trash_items'); return n > hm.trash.length && n < hm.trash.length + gen.trash.length; });
+      const r = await coffer.occ(args);
+      assert.equal(r.code, 0, r.stderr + r.stdout);
+      assert.ok(k1.killed && k2.killed, `both runs were killed (${k1.killed}, ${k2.killed})`);
+      assert.match(r.stdout, /already there from an earlier run/);
+
+      const db = new SQLite(join(coffer.dir, 'config', 'coffer.db'), { readonly: true });
+      let rows: { fileid: number; version: number }[];
+      let items: { id: number; name: string; deleted_at: number; nodes: number }[];
+      try {
+        rows = db.prepare('select fileid, version from file_versions').all() as typeof rows;
+        items = db.prepare('select i.id, i.name, i.deleted_at, (select count(*) from trash_nodes n where n.item_id = i.id) as nodes from trash_items i').all() as typeof items;
+      } finally {
+        db.close();
+      }
+      assert.equal(rows.length, totalVersions);
+      assert.equal(new Set(rows.map((v) => `${v.fileid}/${v.version}`)).size, rows.length);
+      assert.equal(items.length, gen.trash.length + hm.trash.length);
+      for (const t of gen.trash) {
+        const it = items.find((x) => x.name === t.name && x.deleted_at === t.deletedAt);
+        // a file: 1 node; the folder: itself, a, a/b, a/b/c, empty and its files
+        assert.equal(it?.nodes, t.kind === 'file' ? 1 : 5 + t.files.length, `${t.name} whole`);
+      }
+      const srv = await coffer.serve();
+      try {
+        const get = (path: string) => fetch(`${srv.url}${path}`, { headers: { authorization: basic(OWNER, pw) } });
+        const sha = async (r: Response) => createHash('sha256').update(Buffer.from(await r.arrayBuffer())).digest('hex');
+        for (const f of gen.files) for (const v of f.versions) assert.equal(await sha(await get(`/remote.php/dav/versions/${OWNER}/versions/${f.fileid}/${v.ts}`)), v.sha256);
+        for (const t of gen.trash) {
+          for (const f of t.files) {
+            const p = `/remote.php/dav/trashbin/${OWNER}/trash/${encodeURIComponent(`${t.name}.d${t.deletedAt}`)}${f.rel ? `/${f.rel.split('/').map(encodeURIComponent).join('/')}` : ''}`;
+            assert.equal(await sha(await get(p)), f.sha256, `${t.name}/${f.rel}`);
+          }
+        }
+      } finally {
+        await srv.stop();
+      }
+    } finally {
+      coffer.cleanup();
+      nc.cleanup();
+    }
   });
 });
