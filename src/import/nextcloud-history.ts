@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { PassThrough, Writable, type Readable } from 'node:stream';
+import { Transform, Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { NcEntry, NextcloudSource } from './nextcloud-source.ts';
 
@@ -92,13 +92,15 @@ function liveOf(p: string): string {
   return p.replace(/\.v\d+(\.d\d+)?$/, '$1');
 }
 
-/** The sha256 of a stream's bytes as they pass through `tee`. */
+/**
+ * `plain` as a stream that hashes what its reader takes (a Transform, not a 'data' listener: that
+ * would start the flow before the sink reads, and the bytes would be gone).
+ */
 function hashing(plain: Readable): { out: Readable; digest: () => string } {
   const h = createHash('sha256');
-  const tee = new PassThrough();
-  tee.on('data', (c: Buffer) => h.update(c));
-  plain.on('error', (err) => tee.destroy(err));
-  return { out: plain.pipe(tee), digest: () => h.digest('hex') };
+  const out = new Transform({ transform(c: Buffer, _e, cb) { h.update(c); cb(null, c); } });
+  plain.on('error', (err) => out.destroy(err));
+  return { out: plain.pipe(out), digest: () => h.digest('hex') };
 }
 
 /** Reads a stream to its end, hashing it. */
