@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
-import { PassThrough, Writable, type Readable } from 'node:stream';
+import { Transform, Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { NextcloudSource } from './nextcloud-source.ts';
+import type { NcEntry, NextcloudSource } from './nextcloud-source.ts';
 
 /** Opens a Nextcloud file's plaintext (see NextcloudImporter.openPlain). */
 export type PlainOpener = (owner: string, physical: string, size: number, encrypted: number, keyArea: string, keyPath: string) => Promise<Readable>;
 
-/** One old version or trash item read (and verified) from the source. */
+/** One old version or trashed file read (and verified) from the source. */
 export interface NcHistoryItem {
   readonly owner: string;
   readonly kind: 'version' | 'trash' | 'trash-version';
@@ -14,9 +14,14 @@ export interface NcHistoryItem {
   readonly physical: string;
   readonly size: number;
   readonly mtime: number;
+  /** Its filecache etag. */
+  readonly etag: string;
   /** Versions: the version's timestamp (`.v<ts>`). */
   readonly versionTimestamp?: number;
-  /** Versions of live files: the live file's id (its Coffer file id too). */
+  /**
+   * Versions: the id of the file they are versions of (its Coffer file id too): the live file, or
+   * for versions of trashed files (`trash-version`) the trashed file.
+   */
   readonly liveFileId?: number;
   /** Versions: `oc_files_versions.metadata` (author, label), JSON as Nextcloud stored it. */
   readonly metadata?: string;
@@ -25,23 +30,61 @@ export interface NcHistoryItem {
   readonly originalLocation?: string;
 }
 
+/** One trash item (what one delete moved to Nextcloud's trash), as `oc_files_trash` and the filecache describe it. */
+export interface NcTrashTop {
+  readonly owner: string;
+  /** Name it had (`Old Drafts`). */
+  readonly name: string;
+  readonly deletedAt: number;
+  /** The folder it was deleted from, as Nextcloud stores it (`Scratch`, `.` for the root). */
+  readonly location: string;
+  readonly deletedBy: string;
+  /** Its filecache entry (`files_trashbin/files/<name>.d<ts>`). */
+  readonly root: NcEntry;
+}
+
+/** A file or folder of a trash item, with where it sits inside it (`relPath` '' is the item itself). */
+export interface NcTrashMember {
+  readonly entry: NcEntry;
+  readonly relPath: string;
+}
+
 export interface NcHistoryReport {
   versions: number;
+  /** Trashed files (in `trashItems` items: a trashed folder is one item). */
   trash: number;
+  trashItems?: number;
   bytes: number;
+  /** Versions and trash items already stored by an interrupted earlier run. */
+  resumed?: number;
   /** What happened to them (written through a sink, or only read and verified). */
   pending: string;
+  /** Dry run only (a write keeps no per-item list: memory stays flat): every item read, with its plaintext sha256. */
   items?: (NcHistoryItem & { sha256: string })[];
 }
 
 /**
- * THE SEAM for Coffer's versions and trash (branch `versions`): once they exist, implement this
- * (write `plain` as a version of `item.liveFileId`, or as a trash item of `item.owner`) and pass it to
- * NextcloudImporter. Until then no sink is given and the items are only read, verified and reported.
+ * Where versions and trash items go (NcHistoryWriter writes them as Coffer versions and trash
+ * items). Each version is one row; each trash item becomes visible whole, in one transaction, after
+ * its content is stored: a rerun after a crash finds it complete or absent.
  */
 export interface NcHistorySink {
-  /** Stores one item; `plain` is its verified plaintext (consume it fully). @throws on failure (the item is reported as skipped) */
-  write(item: NcHistoryItem, plain: Readable): Promise<void>;
+  /**
+   * 'stored' when a rerun finds the version there already, 'no-file' when the file it belongs to
+   * was not imported (skipped), else 'new'.
+   */
+  versionState(item: NcHistoryItem): Promise<'stored' | 'no-file' | 'new'>;
+  /** Stores one version (`plain` is its verified plaintext: consume it fully). @throws on failure (reported as skipped) */
+  writeVersion(item: NcHistoryItem, plain: Readable): Promise<void>;
+  /** Whether the trash item is stored already (a rerun). */
+  hasTrash(top: NcTrashTop): Promise<boolean>;
+  /** Stores one trashed file's content, invisible until commitTrash. @throws on failure */
+  putTrashed(top: NcTrashTop, member: NcTrashMember, plain: Readable): Promise<{ blobId: string; codec: string }>;
+  /**
+   * Makes a trash item visible with its members (files with the content putTrashed stored), in
+   * one transaction. @throws on failure (the blobs are then released by the sink)
+   */
+  commitTrash(top: NcTrashTop, members: (NcTrashMember & { blob?: { blobId: string; codec: string } })[]): Promise<void>;
 }
 
 /** `a/b.txt.v123` → `a/b.txt`; `x.v5.d9` → `x.d9` (the key of a trashed file's version is the trashed file's). */
@@ -50,55 +93,156 @@ function liveOf(p: string): string {
 }
 
 /**
- * Reads every old version (`files_versions/`) and trash item (`files_trashbin/`) of each user,
- * decrypting and checking each block against its own `encrypted` counter, hashes the plaintext, and
- * hands it to `sink` when there is one. Failures go to `skipped`, by name.
+ * `plain` as a stream that hashes what its reader takes (a Transform, not a 'data' listener: that
+ * would start the flow before the sink reads, and the bytes would be gone).
+ */
+function hashing(plain: Readable): { out: Readable; digest: () => string } {
+  const h = createHash('sha256');
+  const out = new Transform({ transform(c: Buffer, _e, cb) { h.update(c); cb(null, c); } });
+  plain.on('error', (err) => out.destroy(err));
+  return { out: plain.pipe(out), digest: () => h.digest('hex') };
+}
+
+/** Reads a stream to its end, hashing it. */
+async function drain(plain: Readable): Promise<string> {
+  const h = createHash('sha256');
+  await pipeline(plain, new Writable({ write(c: Buffer, _e, cb) { h.update(c); cb(); } }));
+  return h.digest('hex');
+}
+
+/** The `oc_files_trash` rows (with `deleted_by`, NC ≥ 28, when the column exists), by `<user>/<name>.d<ts>`. */
+async function trashRows(src: NextcloudSource): Promise<Map<string, { location: string; deletedBy?: string }>> {
+  const out = new Map<string, { location: string; deletedBy?: string }>();
+  let rows: Record<string, unknown>[];
+  try {
+    rows = await src.db.query('select t.id, t.user as trash_user, t.timestamp, t.location, t.deleted_by from *PREFIX*files_trash t order by t.auto_id');
+  } catch {
+    rows = (await src.trash()).map((t) => ({ id: t.name, trash_user: t.user, timestamp: t.timestamp, location: t.location }));
+  }
+  for (const r of rows) {
+    const deletedBy = r.deleted_by === null || r.deleted_by === undefined || r.deleted_by === '' ? undefined : String(r.deleted_by);
+    out.set(`${String(r.trash_user)}/${String(r.id)}.d${Number(r.timestamp)}`, { location: String(r.location ?? '.'), ...(deletedBy ? { deletedBy } : {}) });
+  }
+  return out;
+}
+
+/**
+ * Reads every old version (`files_versions/`), trash item (`files_trashbin/files/`) and version of
+ * a trashed file (`files_trashbin/versions/`) of each user, decrypting and checking each block
+ * against its own `encrypted` counter, hashes the plaintext, and hands it to `sink` when there is
+ * one (trash items before the versions of their files). Failures go to `skipped`, by name, with
+ * `integrity` set by `isIntegrity` (a block that failed its check).
  */
 export async function readNcVersionsAndTrash(src: NextcloudSource, homes: Map<string, { storage: number }>, open: PlainOpener,
-  skipped: { what: string; reason: string }[], sink?: NcHistorySink): Promise<NcHistoryReport> {
+  skipped: { what: string; reason: string; integrity?: true }[], sink?: NcHistorySink, isIntegrity: (err: unknown) => boolean = () => false): Promise<NcHistoryReport> {
   const report: NcHistoryReport = {
-    versions: 0, trash: 0, bytes: 0, items: [],
-    pending: sink ? 'written' : 'read and verified; written once Coffer has versions and trash (branch "versions")',
+    versions: 0, trash: 0, trashItems: 0, bytes: 0, resumed: 0, ...(sink ? {} : { items: [] }),
+    pending: sink ? 'written' : 'read and verified, not written',
   };
+  const fail = (what: string, err: unknown) => skipped.push({ what, reason: (err as Error).message, ...(isIntegrity(err) ? { integrity: true as const } : {}) });
   const versionRows = new Map((await src.versions()).map((v) => [`${v.fileId}/${v.timestamp}`, v.metadata]));
-  const trashRows = new Map((await src.trash()).map((t) => [`${t.user}/${t.name}.d${t.timestamp}`, t.location]));
-  for (const [owner, home] of homes) {
-    for (const area of ['files_versions', 'files_trashbin/files', 'files_trashbin/versions']) {
-      for await (const e of src.entries(home.storage, area, 'file')) {
-        const rel = e.path.slice(area.length + 1);
-        const kind = area === 'files_versions' ? 'version' : area === 'files_trashbin/files' ? 'trash' : 'trash-version';
-        const keyArea = area === 'files_versions' ? 'files' : 'files_trashbin/files';
-        const keyPath = kind === 'trash' ? rel : liveOf(rel);
-        const vts = /\.v(\d+)(?:\.d\d+)?$/.exec(rel)?.[1];
-        const top = rel.split('/')[0]!;
-        const dts = /\.d(\d+)$/.exec(kind === 'trash-version' ? top.replace(/\.v\d+(?=\.d\d+$)/, '') : top)?.[1];
-        const live = kind === 'version' ? await src.entryAt(home.storage, `files/${liveOf(rel)}`) : undefined;
-        const item: NcHistoryItem = {
-          owner, kind, physical: e.path, size: e.size, mtime: e.mtime,
-          ...(vts ? { versionTimestamp: Number(vts) } : {}),
-          ...(live ? { liveFileId: live.fileId, metadata: versionRows.get(`${live.fileId}/${vts}`) } : {}),
-          ...(dts ? { deletedAt: Number(dts), originalLocation: trashRows.get(`${owner}/${top.replace(/\.v\d+(?=\.d\d+$)/, '')}`) } : {}),
-        };
-        try {
-          const h = createHash('sha256');
-          const plain = await open(owner, e.path, e.size, e.encrypted, keyArea, keyPath);
-          if (sink) {
-            const tee = new PassThrough();
-            tee.on('data', (c: Buffer) => h.update(c));
-            plain.on('error', (err) => tee.destroy(err));
-            await sink.write(item, plain.pipe(tee));
-          } else {
-            await pipeline(plain, new Writable({ write(c: Buffer, _e, cb) { h.update(c); cb(); } }));
-          }
-          report.items!.push({ ...item, sha256: h.digest('hex') });
-          if (kind === 'trash') report.trash++;
-          else report.versions++;
-          report.bytes += e.size;
-        } catch (err) {
-          skipped.push({ what: `${owner}/${e.path}`, reason: (err as Error).message });
+  const trashed = await trashRows(src);
+
+  const versionsOf = async (owner: string, storage: number, area: 'files_versions' | 'files_trashbin/versions') => {
+    for await (const e of src.entries(storage, area, 'file')) {
+      const rel = e.path.slice(area.length + 1);
+      const kind = area === 'files_versions' ? 'version' : 'trash-version';
+      const keyArea = area === 'files_versions' ? 'files' : 'files_trashbin/files';
+      const vts = /\.v(\d+)(?:\.d\d+)?$/.exec(rel)?.[1];
+      const top = liveOf(rel).split('/')[0]!;
+      const dts = kind === 'trash-version' ? /\.d(\d+)$/.exec(top)?.[1] : undefined;
+      const live = await src.entryAt(storage, `${keyArea}/${liveOf(rel)}`);
+      const item: NcHistoryItem = {
+        owner, kind, physical: e.path, size: e.size, mtime: e.mtime, etag: e.etag,
+        ...(vts ? { versionTimestamp: Number(vts) } : {}),
+        ...(live ? { liveFileId: live.fileId, metadata: versionRows.get(`${live.fileId}/${vts}`) } : {}),
+        ...(dts ? { deletedAt: Number(dts), originalLocation: trashed.get(`${owner}/${top}`)?.location } : {}),
+      };
+      const what = `${owner}/${e.path}`;
+      try {
+        if (!vts || !live) throw new Error(`no file ${keyArea}/${liveOf(rel)} for this version`);
+        if (sink) {
+          const state = await sink.versionState(item);
+          if (state === 'no-file') throw new Error('the file it is a version of was not imported');
+          if (state === 'stored') { report.resumed!++; report.versions++; report.bytes += e.size; continue; }
         }
+        const plain = await open(owner, e.path, e.size, e.encrypted, keyArea, liveOf(rel));
+        let sha: string;
+        if (sink) {
+          const t = hashing(plain);
+          await sink.writeVersion(item, t.out);
+          sha = t.digest();
+        } else {
+          sha = await drain(plain);
+        }
+        report.items?.push({ ...item, sha256: sha });
+        report.versions++;
+        report.bytes += e.size;
+      } catch (err) {
+        fail(what, err);
       }
     }
+  };
+
+  for (const [owner, home] of homes) {
+    await versionsOf(owner, home.storage, 'files_versions');
+    // trash items one at a time: only the names of the items are held, then each item's members
+    const tops: NcEntry[] = [];
+    for await (const e of src.entries(home.storage, 'files_trashbin/files')) {
+      if (e.path.split('/').length === 3) tops.push(e);
+    }
+    for (const root of tops) {
+      const m = /^(.+)\.d(\d+)$/s.exec(root.name);
+      if (!m) { fail(`${owner}/${root.path}`, new Error('not a trash item name (<name>.d<timestamp>)')); continue; }
+      const row = trashed.get(`${owner}/${root.name}`);
+      const top: NcTrashTop = { owner, name: m[1]!, deletedAt: Number(m[2]), location: row?.location ?? '.', deletedBy: row?.deletedBy ?? owner, root };
+      if (sink && await sink.hasTrash(top)) {
+        report.resumed!++;
+        report.trashItems!++;
+        for await (const e of src.entries(home.storage, root.path, 'file')) { report.trash++; report.bytes += e.size; }
+        continue;
+      }
+      let files = 0;
+      let bytes = 0;
+      const members: (NcTrashMember & { blob?: { blobId: string; codec: string } })[] = [];
+      let rootOk = true;
+      for await (const e of src.entries(home.storage, root.path)) {
+        const relPath = e.path === root.path ? '' : e.path.slice(root.path.length + 1);
+        const member: NcTrashMember = { entry: e, relPath };
+        if (e.kind === 'dir') { members.push(member); continue; }
+        const keyPath = e.path.slice('files_trashbin/files/'.length);
+        const item: NcHistoryItem = {
+          owner, kind: 'trash', physical: e.path, size: e.size, mtime: e.mtime, etag: e.etag, deletedAt: top.deletedAt, originalLocation: top.location,
+        };
+        try {
+          const plain = await open(owner, e.path, e.size, e.encrypted, 'files_trashbin/files', keyPath);
+          let sha: string;
+          if (sink) {
+            const t = hashing(plain);
+            members.push({ ...member, blob: await sink.putTrashed(top, member, t.out) });
+            sha = t.digest();
+          } else {
+            sha = await drain(plain);
+          }
+          report.items?.push({ ...item, sha256: sha });
+          files++;
+          bytes += e.size;
+        } catch (err) {
+          fail(`${owner}/${e.path}`, err);
+          if (relPath === '') rootOk = false;
+        }
+      }
+      if (!rootOk) continue;
+      try {
+        if (sink) await sink.commitTrash(top, members);
+        report.trashItems!++;
+        report.trash += files;
+        report.bytes += bytes;
+      } catch (err) {
+        fail(`${owner}/${root.path}`, err);
+      }
+    }
+    await versionsOf(owner, home.storage, 'files_trashbin/versions');
   }
   return report;
 }

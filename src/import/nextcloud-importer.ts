@@ -16,6 +16,10 @@ import type { NcKeyRing } from './nextcloud-keys.ts';
 import { NcDecryptStream } from './nextcloud-crypto.ts';
 import type { NcEntry, NcShare, NextcloudSource } from './nextcloud-source.ts';
 import { readNcVersionsAndTrash, type NcHistoryReport, type NcHistorySink } from './nextcloud-history.ts';
+import { NcHistoryWriter } from './nextcloud-history-writer.ts';
+import { isIntegrityFailure } from './integrity-failure.ts';
+import { ncGroupShareMounts } from './nextcloud-share-mounts.ts';
+import { importedPermissions } from '../sharing/share-permissions.ts';
 
 /** The importer acts as the server: it writes every user's tree. */
 const IMPORTER = systemActor('import:nextcloud');
@@ -26,8 +30,8 @@ const FILE_CONCURRENCY = 4;
 /** App config rows that mark an import (resumption: a second run continues the same source). */
 export const IMPORT_APP = 'import_nextcloud';
 
-/** One thing not imported, with why. */
-export interface Skipped { readonly what: string; readonly reason: string }
+/** One thing not imported, with why; `integrity` when its content or key failed its check (isIntegrityFailure). */
+export interface Skipped { readonly what: string; readonly reason: string; readonly integrity?: true }
 
 /** What an import did (or, with dryRun, would do). */
 export interface ImportReport {
@@ -70,14 +74,16 @@ export class NextcloudImporter {
   readonly #repo: NodeRepository;
   readonly #history: NcHistorySink | undefined;
 
-  /** `history` writes old versions and trash items (none yet: see NcHistorySink). */
+  /** `history` writes old versions and trash items (default: as Coffer versions and trash items, NcHistoryWriter). */
   constructor(app: App, cfg: NcConfig, src: NextcloudSource, keys: NcKeyRing, history?: NcHistorySink) {
     this.#app = app;
-    this.#history = history;
     this.#cfg = cfg;
     this.#src = src;
     this.#keys = keys;
     this.#repo = new NodeRepository(app.db, app.sealer);
+    this.#history = history ?? new NcHistoryWriter({
+      db: app.db, blobs: app.blobs, sealer: app.sealer, nodes: this.#repo, versions: app.versions.repo, trash: app.trash.repo, actor: IMPORTER,
+    });
   }
 
   /**
@@ -193,7 +199,7 @@ export class NextcloudImporter {
           report.files++;
           report.bytes += f.size;
         } catch (err) {
-          report.skipped.push({ what: `${uid}/${f.path}`, reason: (err as Error).message });
+          report.skipped.push({ what: `${uid}/${f.path}`, reason: (err as Error).message, ...(isIntegrityFailure(err) ? { integrity: true as const } : {}) });
         }
         opts.onProgress?.({ files: report.files, bytes: report.bytes, totalFiles, totalBytes });
       });
@@ -202,7 +208,7 @@ export class NextcloudImporter {
     if (write && maxId > 0) await this.#repo.reserveFileIdsThrough(this.#app.db, maxId);
 
     report.shares = await this.#importShares(await this.#src.shares(), write, report.skipped);
-    report.history = await readNcVersionsAndTrash(this.#src, homes, (...a) => this.openPlain(...a), report.skipped, write ? this.#history : undefined);
+    report.history = await readNcVersionsAndTrash(this.#src, homes, (...a) => this.openPlain(...a), report.skipped, write ? this.#history : undefined, isIntegrityFailure);
     if (write) {
       await this.#app.appConfig.set(IMPORT_APP, 'completed', String(Math.floor(Date.now() / 1000)));
       await this.#app.maintenance.set((await this.#app.appConfig.get(IMPORT_APP, 'maintenance_before')) === '1');
@@ -256,10 +262,12 @@ export class NextcloudImporter {
   async #importShares(shares: NcShare[], write: boolean, skipped: Skipped[]): Promise<number> {
     let n = 0;
     for (const s of shares) {
-      if (s.shareType === 2) continue; // per-user rows of group shares: Coffer mounts group shares per member itself
+      if (s.shareType === 2) continue; // per-user rows of group shares: their members' mounts (ncGroupShareMounts)
       const node = await this.#repo.byId(this.#app.db, s.fileId);
       if (!node && write) { skipped.push({ what: `share ${s.id}`, reason: 'its file was not imported' }); continue; }
-      if (write) await this.#app.shares.importShare(IMPORTER, s);
+      const permissions = importedPermissions(s.shareType, s.itemType, s.permissions);
+      if (permissions === undefined) { skipped.push({ what: `share ${s.id}`, reason: `Nextcloud permissions ${s.permissions} leave nothing Coffer allows for this share` }); continue; }
+      if (write) await this.#app.shares.importShare(IMPORTER, { ...s, permissions, mounts: ncGroupShareMounts(s, shares) });
       n++;
     }
     return n;

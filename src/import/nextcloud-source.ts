@@ -64,6 +64,8 @@ export interface NcShare {
   readonly passwordHash: string | null;
   readonly note: string;
   readonly label: string;
+  /** 0 pending, 1 accepted, 2 declined (per-user rows of group shares). */
+  readonly accepted: number;
 }
 
 export interface NcVersionRow { readonly fileId: number; readonly timestamp: number; readonly size: number; readonly metadata: string }
@@ -178,13 +180,17 @@ export class NextcloudSource {
       permissions: n(r.permissions), stime: n(r.stime),
       expiration: r.expiration ? Math.floor(Date.parse(`${s(r.expiration).replace(' ', 'T')}Z`) / 1000) : null,
       token: r.token ? s(r.token) : null, passwordHash: r.password ? s(r.password) : null,
-      note: s(r.note), label: s(r.label),
+      note: s(r.note), label: s(r.label), accepted: n(r.accepted),
     }));
   }
 
   async versions(): Promise<NcVersionRow[]> {
     const rows = await this.db.query('select file_id, timestamp, size, metadata from *PREFIX*files_versions order by id');
-    return rows.map((r) => ({ fileId: n(r.file_id), timestamp: n(r.timestamp), size: n(r.size), metadata: s(r.metadata) }));
+    // MariaDB reports the column as JSON (a CHECK json_valid longtext): mysql2 hands it over parsed
+    return rows.map((r) => ({
+      fileId: n(r.file_id), timestamp: n(r.timestamp), size: n(r.size),
+      metadata: r.metadata !== null && typeof r.metadata === 'object' ? JSON.stringify(r.metadata) : s(r.metadata),
+    }));
   }
 
   async trash(): Promise<NcTrashRow[]> {

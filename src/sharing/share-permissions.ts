@@ -15,6 +15,24 @@ const LINK_FOLDER_PERMS = new Set([
 /** A link to a file: read, or read + update (editing). */
 const LINK_FILE_PERMS = new Set([PERMISSION_READ, PERMISSION_READ | PERMISSION_UPDATE]);
 
+/**
+ * The permission set a share carried over from Nextcloud gets, from Nextcloud's `permissions`
+ * column `nc`: what Coffer's rules (checkPermissions) allow of it. Links lose the share bit
+ * Nextcloud adds to every link (17 → 1) and keep the largest link set within `nc`; files lose
+ * create and delete (Nextcloud ignores them on files).
+ * @returns undefined when nothing allowed is left (a user or group share without read, a link with none of the link sets)
+ */
+export function importedPermissions(shareType: number, itemType: 'file' | 'folder', nc: number): number | undefined {
+  const p = nc & PERMISSION_ALL;
+  if (shareType === SHARE_TYPE_LINK) {
+    const bits = (x: number) => x.toString(2).replaceAll('0', '').length;
+    const within = [...(itemType === 'file' ? LINK_FILE_PERMS : LINK_FOLDER_PERMS)].filter((set) => (set & ~p) === 0);
+    return within.sort((a, b) => bits(b) - bits(a) || b - a)[0];
+  }
+  const q = itemType === 'file' ? p & ~(PERMISSION_CREATE | PERMISSION_DELETE) : p;
+  return has(q, PERMISSION_READ) ? q : undefined;
+}
+
 /** Default permissions of a new share. */
 export function defaultPermissions(shareType: number, itemType: 'file' | 'folder'): number {
   if (shareType === SHARE_TYPE_LINK) return PERMISSION_READ;

@@ -263,6 +263,12 @@ export class ShareRepository {
       .onConflict((oc) => oc.columns(['share_id', 'uid']).doNothing()).execute();
   }
 
+  /** Sets the mount of share `shareId` for `uid` (an import: the member's own name, or hidden). */
+  async upsertMount(shareId: number, uid: string, fileTarget: string, hidden: boolean): Promise<void> {
+    await this.#db.insertInto('share_mounts').values({ share_id: shareId, uid, file_target: fileTarget, hidden: hidden ? 1 : 0 })
+      .onConflict((oc) => oc.columns(['share_id', 'uid']).doUpdateSet({ file_target: fileTarget, hidden: hidden ? 1 : 0 })).execute();
+  }
+
   /** Renames every visible mount of `uid` called `from`. */
   async renameMount(uid: string, from: string, to: string): Promise<number> {
     const r = await this.#db.updateTable('share_mounts').set({ file_target: to })
@@ -342,13 +348,14 @@ export class ShareRepository {
   }
 
   /**
-   * Whether `fileId` already has a share of `shareType` by `initiator` with this token (links) or
-   * recipient (others): what makes an import of shares idempotent.
+   * The id of the share of `fileId` of `shareType` by `initiator` with this token (links) or
+   * recipient (others), if there is one: what makes an import of shares idempotent.
    */
-  async existsAlike(s: { fileId: number; shareType: number; initiator: string; token: string | null; shareWith: string | null }): Promise<boolean> {
+  async existsAlike(s: { fileId: number; shareType: number; initiator: string; token: string | null; shareWith: string | null }): Promise<number | undefined> {
     let q = this.#db.selectFrom('shares').select('id').where('file_id', '=', s.fileId).where('share_type', '=', s.shareType).where('initiator', '=', s.initiator);
     q = s.token !== null ? q.where('token', '=', s.token) : q.where('share_with', '=', s.shareWith);
-    return (await q.executeTakeFirst()) !== undefined;
+    const r = await q.executeTakeFirst();
+    return r === undefined ? undefined : num(r.id);
   }
 
   /** Inserts a share row; returns its id. */

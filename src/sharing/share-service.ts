@@ -82,22 +82,37 @@ export class ShareService {
    * password hash (Nextcloud's, verified by PasswordHasher), expiry, permissions, note and label.
    * Idempotent per token / (node, type, recipient), so an interrupted import can run again.
    * `actor` is the server (the importer) or an admin; share keys are granted with its keys.
+   * `mounts` (group shares) are the members' own mount points: a member who renamed or moved the
+   * share in Nextcloud gets it under that name (in the root: Coffer mounts shares there; unless the
+   * name is taken), one who removed it from their tree or declined it gets a hidden mount.
    * @throws NotFoundError when the node does not exist
    */
   async importShare(actor: Actor, s: {
     shareType: number; shareWith: string | null; owner: string; initiator: string; itemType: 'file' | 'folder'; fileId: number;
     fileTarget: string; permissions: number; stime: number; expiration: number | null; token: string | null; passwordHash: string | null;
-    note: string; label: string;
+    note: string; label: string; mounts?: readonly { uid: string; fileTarget: string; hidden: boolean }[];
   }): Promise<void> {
     const node = await this.#files.getById(s.fileId);
-    if (await this.#repo.existsAlike(s)) return;
-    const prepared = await this.#keySync?.prepare({ owner: node.owner, fileId: node.fileId, actor, shareType: s.shareType, shareWith: s.shareWith, token: s.token });
-    await this.#repo.insert({
-      share_type: s.shareType, owner: node.owner, initiator: s.initiator, file_id: node.fileId, item_type: s.itemType, share_with: s.shareWith,
-      permissions: s.permissions, token: s.token, password_hash: s.passwordHash, expiration: s.expiration, stime: s.stime,
-      file_target: s.fileTarget.replace(/^\/+/, '').split('/').pop() || node.name || node.owner, note: s.note, label: s.label,
-    });
-    if (prepared) await this.#keySync!.finish(prepared);
+    const defaultName = s.fileTarget.replace(/^\/+/, '').split('/').pop() || node.name || node.owner;
+    let id = await this.#repo.existsAlike(s);
+    if (id === undefined) {
+      const prepared = await this.#keySync?.prepare({ owner: node.owner, fileId: node.fileId, actor, shareType: s.shareType, shareWith: s.shareWith, token: s.token });
+      id = await this.#repo.insert({
+        share_type: s.shareType, owner: node.owner, initiator: s.initiator, file_id: node.fileId, item_type: s.itemType, share_with: s.shareWith,
+        permissions: s.permissions, token: s.token, password_hash: s.passwordHash, expiration: s.expiration, stime: s.stime,
+        file_target: defaultName, note: s.note, label: s.label,
+      });
+      if (prepared) await this.#keySync!.finish(prepared);
+    }
+    // a rerun sets them again (idempotent), before the members' default mounts are made below
+    for (const m of s.mounts ?? []) {
+      if (m.uid === node.owner) continue;
+      if (m.hidden) { await this.#repo.upsertMount(id, m.uid, defaultName, true); continue; }
+      const name = m.fileTarget.replace(/\/+$/, '').split('/').pop() ?? '';
+      // the member's own name, unless their root holds something of that name (then the default naming below)
+      const own = await this.#files.children(m.uid, '').catch(() => []);
+      if (name !== '' && !own.some((c) => c.name === name)) await this.#repo.upsertMount(id, m.uid, name, false);
+    }
     const members = s.shareType === SHARE_TYPE_USER ? [s.shareWith!] : s.shareType === SHARE_TYPE_GROUP ? await this.#groups.members(s.shareWith!) : [];
     for (const m of members) if (m !== node.owner) await this.#resolver.ensureMounts(m);
   }

@@ -69,6 +69,29 @@ export class TrashRepository {
   }
 
   /**
+   * Inserts the nodes of item `itemId` as they are given (an import: the nodes never were in
+   * `nodes`), file ids, blobs and seals included.
+   */
+  async insertNodes(ex: Executor, itemId: number, nodes: readonly Omit<TrashNode, 'itemId' | 'path' | 'favorite'>[]): Promise<void> {
+    for (let i = 0; i < nodes.length; i += 100) {
+      await ex.insertInto('trash_nodes').values(nodes.slice(i, i + 100).map((n) => ({
+        fileid: n.fileId, item_id: itemId, owner: n.owner, parent_id: n.parentId, rel_path: n.relPath, name: n.name, kind: n.kind,
+        size: n.size, mtime: n.mtime, etag: n.etag, mimetype: n.mimetype, blob_id: n.blobId, blob_codec: n.blobCodec,
+        checksum: n.checksum, favorite: 0, blob_seal: n.blobSeal,
+      }))).execute();
+    }
+  }
+
+  /** Which of `fileIds` are taken by a trashed node. */
+  async existingIds(ex: Executor, fileIds: number[]): Promise<number[]> {
+    const out: number[] = [];
+    for (let i = 0; i < fileIds.length; i += 500) {
+      out.push(...(await ex.selectFrom('trash_nodes').select('fileid').where('fileid', 'in', fileIds.slice(i, i + 500)).execute()).map((r) => num(r.fileid)));
+    }
+    return out;
+  }
+
+  /**
    * Items `uid` may see, each with its root node, in one query (PROPFIND of a large trash): their
    * own, and those they deleted from others' shares (TrashService keeps those they still reach); newest first.
    */
@@ -104,6 +127,12 @@ export class TrashRepository {
 
   async node(ex: Executor, itemId: number, relPath: string): Promise<TrashNode | undefined> {
     const r = await ex.selectFrom('trash_nodes').selectAll().where('item_id', '=', itemId).where('rel_path', '=', relPath).executeTakeFirst();
+    return r ? toTrashNode(r) : undefined;
+  }
+
+  /** The trashed node with file id `fileId`. */
+  async nodeById(ex: Executor, fileId: number): Promise<TrashNode | undefined> {
+    const r = await ex.selectFrom('trash_nodes').selectAll().where('fileid', '=', fileId).executeTakeFirst();
     return r ? toTrashNode(r) : undefined;
   }
 

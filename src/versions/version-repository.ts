@@ -52,6 +52,18 @@ export class VersionRepository {
     return { ...v, id: num(row.id), version: name, author };
   }
 
+  /**
+   * Inserts a version under exactly its name, with its own author (an import carries both over);
+   * does nothing when the file already has a version of that name. @returns whether it inserted
+   */
+  async insertImported(ex: Executor, v: Omit<FileVersion, 'id'>): Promise<boolean> {
+    const row = await ex.insertInto('file_versions').values({
+      fileid: v.fileId, owner: v.owner, version: v.version, blob_id: v.blobId, blob_codec: v.blobCodec, blob_seal: v.blobSeal,
+      size: v.size, mimetype: v.mimetype, etag: v.etag, checksum: v.checksum, author: v.author, label: v.label, created_at: v.createdAt,
+    }).onConflict((oc) => oc.columns(['fileid', 'version']).doNothing()).returning('id').executeTakeFirst();
+    return row !== undefined;
+  }
+
   async setAuthor(ex: Executor, fileId: number, author: string): Promise<void> {
     await ex.insertInto('file_authors').values({ fileid: fileId, author })
       .onConflict((oc) => oc.column('fileid').doUpdateSet({ author })).execute();

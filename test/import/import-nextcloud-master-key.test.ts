@@ -3,16 +3,18 @@
  * install Coffer, dry run (changes nothing), import, then over HTTP: every user logs in with the
  * manifest's password (WebDAV and the web login form), the app password works, every file downloads
  * with the manifest's sha256, PROPFIND shows the preserved file ids and etags, shares and public
- * links work; a second import is refused naming the users; a tampered block is refused by name.
+ * links work; versions and trash items read back and restore; a second import is refused naming
+ * the users; a tampered block (live file, version) or truncated trashed file is refused by name (exit 7).
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { openSync, readSync, writeSync, closeSync } from 'node:fs';
+import { openSync, readSync, writeSync, closeSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import SQLite from 'better-sqlite3';
 import { webLogin } from '../support/web-login.ts';
 import { basic, davUrl, installCoffer, propfind, unpack, type Coffer, type Unpacked } from './nc-fixture.ts';
+import { checkImportedHistory, type HistoryManifest } from './nc-history-checks.ts';
 
 describe('import:nextcloud, master-key fixture (SQLite)', { timeout: 600_000 }, () => {
   let nc: Unpacked;
@@ -162,6 +164,11 @@ describe('import:nextcloud, master-key fixture (SQLite)', { timeout: 600_000 }, 
     assert.equal(createHash('sha256').update(Buffer.from(await r.arrayBuffer())).digest('hex'), inProject.sha256);
   });
 
+  test('versions and trash items read back with the manifest sha256 (author, original location, deletion time kept); restores work', async () => {
+    assert.match(importOut, /versions: 4, trash items: 2 \(3 files\) \(written\)/);
+    await checkImportedHistory(srv.url, nc);
+  });
+
   test('a second import is refused before changing anything, naming the users', async () => {
     const r = await coffer.occ(importArgs());
     assert.equal(r.code, 5);
@@ -181,16 +188,60 @@ describe('import:nextcloud refuses tampered content', { timeout: 300_000 }, () =
       b[0] = b[0]! ^ 0x01;
       writeSync(fd, b, 0, 1, 8192 + 100);
       closeSync(fd);
+      // and one old version: reported the same way, not imported
+      const hm = nc.manifest as unknown as HistoryManifest;
+      const oldVersion = hm.versions[0]!;
+      const vfd = openSync(join(nc.root, oldVersion.physical_path), 'r+');
+      readSync(vfd, b, 0, 1, 8192 + 10);
+      b[0] = b[0]! ^ 0x01;
+      writeSync(vfd, b, 0, 1, 8192 + 10);
+      closeSync(vfd);
       const r = await coffer.occ(['import:nextcloud', '--nextcloud-config', nc.configPhp, '--nextcloud-data', nc.data]);
       assert.equal(r.code, 7, r.stderr);
       assert.ok(r.stdout.includes(`${victim.owner}/files/${victim.path}: Bad signature`), r.stdout);
+      assert.ok(r.stdout.includes(`${oldVersion.owner}/${oldVersion.physical_path.replace(/^data\/[^/]+\//, '')}: Bad signature`), r.stdout);
       const srv = await coffer.serve();
       try {
         const bad = await fetch(davUrl(srv.url, victim.owner, victim.path), { headers: { authorization: basic(victim.owner, nc.manifest.users.find((u) => u.uid === victim.owner)!.password) } });
         assert.equal(bad.status, 404);
+        const pwOf = (uid: string) => nc.manifest.users.find((u) => u.uid === uid)!.password;
+        const gv = await fetch(`${srv.url}/remote.php/dav/versions/${oldVersion.owner}/versions/${oldVersion.fileid}/${oldVersion.version_timestamp}`, { headers: { authorization: basic(oldVersion.owner, pwOf(oldVersion.owner)) } });
+        assert.equal(gv.status, 404, 'the tampered version was not imported');
+        const good = hm.versions[1]!;
+        const gg = await fetch(`${srv.url}/remote.php/dav/versions/${good.owner}/versions/${good.fileid}/${good.version_timestamp}`, { headers: { authorization: basic(good.owner, pwOf(good.owner)) } });
+        assert.equal(createHash('sha256').update(Buffer.from(await gg.arrayBuffer())).digest('hex'), good.sha256, 'the other versions were');
         const other = nc.manifest.files.find((f) => f !== victim && f.owner === victim.owner)!;
         const ok = await fetch(davUrl(srv.url, other.owner, other.path), { headers: { authorization: basic(other.owner, nc.manifest.users.find((u) => u.uid === other.owner)!.password) } });
         assert.equal(createHash('sha256').update(Buffer.from(await ok.arrayBuffer())).digest('hex'), other.sha256);
+      } finally {
+        await srv.stop();
+      }
+    } finally {
+      coffer.cleanup();
+      nc.cleanup();
+    }
+  });
+
+  test('a truncated trashed file: exit 7 (an integrity failure by its error type, whatever the message), its trash item is left out whole', async () => {
+    const nc = unpack('master-key');
+    const coffer = await installCoffer();
+    try {
+      const hm = nc.manifest as unknown as HistoryManifest;
+      const t = hm.trash.find((x) => x.kind === 'file')!;
+      // the last block cut to 50 bytes: shorter than a block's IV and signature
+      truncateSync(join(nc.root, t.physical_path), 8192 + 50);
+      const r = await coffer.occ(['import:nextcloud', '--nextcloud-config', nc.configPhp, '--nextcloud-data', nc.data, '--output', 'json']);
+      assert.equal(r.code, 7, r.stderr);
+      const rep = JSON.parse(r.stdout) as { skipped: { what: string; reason: string; integrity?: boolean }[]; history: { trashItems: number } };
+      const named = rep.skipped.find((x) => x.what === `${t.owner}/files_trashbin/files/${t.trash_name}`);
+      assert.ok(named?.integrity, JSON.stringify(rep.skipped));
+      assert.doesNotMatch(named.reason, /signature|decrypts to|longer than|HMAC/i);
+      assert.equal(rep.history.trashItems, hm.trash.length - 1);
+      const srv = await coffer.serve();
+      try {
+        const pw = nc.manifest.users.find((u) => u.uid === t.owner)!.password;
+        const g = await fetch(`${srv.url}/remote.php/dav/trashbin/${t.owner}/trash/${encodeURIComponent(t.trash_name)}`, { headers: { authorization: basic(t.owner, pw) } });
+        assert.equal(g.status, 404);
       } finally {
         await srv.stop();
       }

@@ -11,6 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import SQLite from 'better-sqlite3';
 import { OCC, ROOT } from '../cli/occ-harness.ts';
 import { basic, davUrl, installCoffer, propfind, unpack, type Coffer, type Unpacked } from './nc-fixture.ts';
+import { checkImportedHistory, type HistoryManifest } from './nc-history-checks.ts';
 
 /** Starts the import and SIGKILLs it `ms` after its first progress line (or its start when ms < 0). */
 function importKilledAfter(coffer: Coffer, args: string[], ms: number): Promise<{ killed: boolean; code: number | null }> {
@@ -81,7 +82,18 @@ describe('import:nextcloud survives SIGKILL and continues', { timeout: 900_000 }
     const d2 = db();
     const files = d2.prepare("select fileid, owner, path, etag from nodes where kind = 'file' order by fileid").all() as { fileid: number; owner: string; path: string; etag: string }[];
     const after = d2.prepare("select value from app_config where app = 'core' and key = 'maintenance'").get() as { value: string } | undefined;
+    // versions and trash items once each, whole (a trash item's nodes come with it in one transaction)
+    const versions = d2.prepare('select fileid, version from file_versions order by fileid, version').all() as { fileid: number; version: number }[];
+    const trashItems = d2.prepare('select owner, name, deleted_at from trash_items order by deleted_at').all() as { owner: string; name: string; deleted_at: number }[];
+    const trashNodes = d2.prepare('select fileid from trash_nodes order by fileid').all() as { fileid: number }[];
     d2.close();
+    const hm = nc.manifest as unknown as HistoryManifest;
+    assert.deepEqual(versions.map((v) => `${v.fileid}.v${v.version}`), [
+      ...hm.versions.map((v) => `${v.fileid}.v${v.version_timestamp}`),
+      ...hm.trash.flatMap((t) => (t.versions ?? []).map((v) => `${t.trash_fileid}.v${v.version_timestamp}`)),
+    ].sort());
+    assert.deepEqual(trashItems.map((t) => `${t.owner}/${t.name}.d${t.deleted_at}`).sort(), hm.trash.map((t) => `${t.owner}/${t.trash_name}`).sort());
+    assert.deepEqual(trashNodes.map((n) => n.fileid), hm.trash.flatMap((t) => [t.trash_fileid, ...(t.children ?? []).map((c) => c.fileid)]).sort((a, b) => a - b));
     assert.equal(after?.value, '0', 'maintenance mode lifted at completion');
     assert.deepEqual(files.map((f) => `${f.fileid} ${f.owner}/${f.path} ${f.etag}`),
       [...nc.manifest.files].sort((a, b) => a.fileid - b.fileid).map((f) => `${f.fileid} ${f.owner}/${f.path} ${f.etag}`));
@@ -98,6 +110,7 @@ describe('import:nextcloud survives SIGKILL and continues', { timeout: 900_000 }
       const p = await propfind(srv.url, 'alice', alice.password, '');
       assert.equal(p.fileid, String(root.fileid));
       assert.equal(p.etag, root.etag);
+      await checkImportedHistory(srv.url, nc);
     } finally {
       await srv.stop();
     }

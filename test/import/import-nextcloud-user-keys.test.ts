@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { basic, davUrl, installCoffer, propfind, unpack, type Coffer, type Unpacked } from './nc-fixture.ts';
 import { loadMariaDbDump, type LoadedMariaDb } from './nc-mariadb.ts';
+import { checkImportedHistory } from './nc-history-checks.ts';
 
 describe('import:nextcloud, per-user-keys fixture (MariaDB dump)', { timeout: 600_000 }, () => {
   let nc: Unpacked;
@@ -93,6 +94,18 @@ describe('import:nextcloud, per-user-keys fixture (MariaDB dump)', { timeout: 60
         const l = await fetch(`${srv.url}/public.php/webdav/`, { method: 'PROPFIND', headers: { authorization: basic(s.token!, s.password ?? ''), depth: '0' } });
         assert.equal(l.status, 207, `link ${s.token}`);
       }
+      // shares: the group share reaches bob (a member, with his per-user row); permissions as Coffer's rules allow (links lose the share bit)
+      const g = nc.manifest.shares.find((x) => x.share_type === 1)!;
+      const bobPw = nc.manifest.users.find((u) => u.uid === 'bob')!.password;
+      assert.equal((await propfind(srv.url, 'bob', bobPw, g.path)).fileid, String(g.fileid));
+      const alicePw = nc.manifest.users.find((u) => u.uid === g.owner)!.password;
+      const o = await fetch(`${srv.url}/ocs/v2.php/apps/files_sharing/api/v1/shares?format=json`, { headers: { authorization: basic(g.owner, alicePw), 'OCS-APIREQUEST': 'true' } });
+      const got = ((await o.json()) as { ocs: { data: { share_type: number; permissions: number; token: string | null; share_with: string | null }[] } }).ocs.data;
+      assert.deepEqual(got.map((x) => `${x.share_type} ${x.token ?? x.share_with} ${x.permissions}`).sort(),
+        nc.manifest.shares.map((x) => `${x.share_type} ${x.token ?? x.recipient} ${x.share_type === 3 ? x.permissions & ~16 : x.permissions}`).sort());
+      // versions and trash (all alice's, opted into recovery): converted, readable, restorable
+      assert.match(r.stdout, /versions: 4, trash items: 2 \(3 files\) \(written\)/);
+      await checkImportedHistory(srv.url, nc);
     } finally {
       await srv.stop();
     }

@@ -23,7 +23,7 @@ const MiB = 1024 * 1024;
 /**
  * `./occ import:nextcloud --nextcloud-config PATH [--nextcloud-data DIR] [--database-url URL]
  * [--recovery-password-from-env] [--dry-run]`: carries a Nextcloud instance (users, groups, app
- * passwords, files with their ids and etags, shares) into this freshly installed Coffer. Reads the
+ * passwords, files with their ids and etags, shares, versions and trash) into this freshly installed Coffer. Reads the
  * Nextcloud side only. Exit 5 on conflicts (named), 7 when some content failed its integrity check.
  */
 export function register(program: Command): void {
@@ -77,7 +77,7 @@ export function register(program: Command): void {
         });
         print(report, mode, !!flags.dryRun, flags.output ?? 'plain');
         if (report.skipped.length > 0) {
-          throw new CliError(`${report.skipped.length} items were not imported (listed above)`, report.skipped.some((s) => /signature|decrypts to|longer than|HMAC/i.test(s.reason)) ? EXIT.INTEGRITY : EXIT.FAILURE);
+          throw new CliError(`${report.skipped.length} items were not imported (listed above)`, report.skipped.some((s) => s.integrity) ? EXIT.INTEGRITY : EXIT.FAILURE);
         }
       } finally {
         await db.close();
@@ -100,7 +100,7 @@ function print(r: ImportReport, mode: NcKeyMode, dryRun: boolean, output: 'plain
     `  files: ${r.files} (${(r.bytes / MiB).toFixed(1)} MiB${r.resumed ? `, ${r.resumed} already there from an earlier run` : ''})`,
     `  shares: ${r.shares}`,
     `  Nextcloud encryption: ${mode}`,
-    `  versions: ${r.history.versions}, trash items: ${r.history.trash} (${r.history.pending})`,
+    `  versions: ${r.history.versions}, trash items: ${r.history.trashItems ?? 0} (${r.history.trash} files) (${r.history.pending}${r.history.resumed ? `, ${r.history.resumed} already there from an earlier run` : ''})`,
   ];
   if (r.skipped.length > 0) {
     lines.push(`Skipped (${r.skipped.length}):`);
