@@ -16,7 +16,11 @@ import { RowSeal } from './encryption/row-seal.ts';
 import { EncryptionService } from './encryption/encryption-service.ts';
 import { UserKeys } from './encryption/user-keys/user-keys.ts';
 import { RecoveryKey } from './encryption/user-keys/recovery-key.ts';
-import type { KdfParams } from './encryption/user-keys/user-key-files.ts';
+import { DEFAULT_KDF, type KdfParams } from './encryption/user-keys/user-key-files.ts';
+import { NcPendingKeys } from './import/nextcloud-pending-keys.ts';
+import { NcPendingRepository } from './import/nextcloud-pending-repository.ts';
+import { NcPendingContent } from './import/nextcloud-pending-content.ts';
+import { NcPendingConverter } from './import/nextcloud-pending-conversion.ts';
 import { LockService } from './files/lock-service.ts';
 import { UploadService } from './files/upload-service.ts';
 import { MaintenanceState } from './setup/maintenance.ts';
@@ -99,6 +103,10 @@ export interface App {
   readonly keyHolder: KeyHolder;
   /** Per-user-key mode: key pairs, unlocked sessions, password events, recovery key. */
   readonly userKeys: UserKeys;
+  /** Per-user keys imported from Nextcloud, completed at each user's first password login. */
+  readonly ncPendingKeys: NcPendingKeys;
+  /** Files imported from Nextcloud in its encrypted form (per-user keys), converted after their owner's first login. */
+  readonly ncPending: { readonly repo: NcPendingRepository; readonly content: NcPendingContent; readonly converter: NcPendingConverter };
   /** Which key wraps and unwraps content for which actor (master-key or per-user), chosen at start. */
   readonly keyPolicy: KeyPolicy;
   /** Maintenance mode flag (app config core/maintenance), cached ≤ 1 s. */
@@ -205,6 +213,7 @@ export async function openApp(config: Config, opts: OpenAppOptions = {}): Promis
     store: keyStore, appConfig, state: encState, kdf: opts.userKeyKdf,
     recovery: new RecoveryKey({ store: keyStore, kdf: opts.userKeyKdf ?? { memoryCost: 19456, timeCost: 2, parallelism: 1 } }),
   });
+  const ncPendingKeys = new NcPendingKeys({ store: keyStore, kdf: opts.userKeyKdf ?? DEFAULT_KDF });
   // Master key custody: a missing token or a wrong PIN refuses to start here, naming the cause.
   let keyHolder: KeyHolder;
   try { keyHolder = await createKeyHolder(config); } catch (err) { await db.destroy(); throw err; }
@@ -228,8 +237,10 @@ export async function openApp(config: Config, opts: OpenAppOptions = {}): Promis
   const shareKeys = new ShareKeys({ store: keyStore, keys, userKeys, state: encState, topology: shareTopology, raw: rawBlobs, perUser });
   const keyPolicy: KeyPolicy = perUser ? new PerUserKeyPolicy({ userKeys, shareKeys }) : new MasterKeyPolicy(keys);
   const audit = new AuditLog(join(config.datadirectory, 'audit.log'));
+  const ncPendingRepo = new NcPendingRepository(db);
+  const ncPendingContent = new NcPendingContent({ repo: ncPendingRepo, raw: rawBlobs, session: userKeys.session, store: keyStore });
   const encryptedBlobs = new EncryptedBlobStore({
-    inner: rawBlobs, policy: keyPolicy, keys, state: encState, defaultKeyRoot: config.datadirectory, seal,
+    inner: rawBlobs, policy: keyPolicy, keys, state: encState, defaultKeyRoot: config.datadirectory, seal, pending: ncPendingContent,
   });
   const encryption = new EncryptionService({ rows: new NodeFileRows(db), appConfig, keys, blobs: encryptedBlobs, state: encState, dataDirectory: config.datadirectory });
   const blobs: BlobStore = encryptedBlobs;
@@ -253,6 +264,7 @@ export async function openApp(config: Config, opts: OpenAppOptions = {}): Promis
   // ... and a replacing COPY/MOVE puts what it replaces in the trash, as a DELETE does.
   const nodes = new NodeRepository(db, seal);
   const trashRepo = new TrashRepository();
+  const ncConverter = new NcPendingConverter({ db, blobs, raw: rawBlobs, nodes, repo: ncPendingRepo, content: ncPendingContent, keys: ncPendingKeys, log });
   const trashRecorder = new TrashRecorder(trashRepo, nodes);
   const files = new FilesService({
     db, blobs, log, sealer: seal, checkRow: (id, codec, ctx) => encryptedBlobs.checkRow(id, codec, ctx), events: shareKeySync,
@@ -276,8 +288,15 @@ export async function openApp(config: Config, opts: OpenAppOptions = {}): Promis
   });
   const auth = new Authenticator({ users, appPasswords, throttle, audit, secondFactor: twoFactor, onLogin: async (uid, via, secret) => {
     const wasUnlocked = userKeys.session.get(uid) !== undefined;
+    // A user imported from Nextcloud with per-user keys: the first password login opens their keys.
+    if (via === 'password' && !wasUnlocked) {
+      await ncPendingKeys.completeWithPassword(uid, secret).catch((err: unknown) => log.warn(`imported keys of ${uid} not completed: ${(err as Error).message}`));
+    }
     await userKeys.onLogin(uid, via, secret);
-    if (!wasUnlocked && userKeys.session.get(uid)) await shareKeySync.onUnlocked(userActor(uid, via));
+    if (!wasUnlocked && userKeys.session.get(uid)) {
+      await shareKeySync.onUnlocked(userActor(uid, via));
+      ncConverter.start(uid); // in the background; nothing to do for users the import did not leave pending
+    }
   } });
   const shareResolver = new ShareResolver({ repo: shareRepo, files });
   const shares = new ShareService({ repo: shareRepo, resolver: shareResolver, files, users, groups, hasher: new PasswordHasher(opts.argon2), audit, keySync: shareKeySync });
@@ -304,7 +323,8 @@ export async function openApp(config: Config, opts: OpenAppOptions = {}): Promis
   };
   return {
     versions, trash, retention,
-    config, log, db, dbKind: kind, appConfig, blobs, rawBlobs, files, locks, uploads, encryption, userKeys, keyPolicy, keyHolder,
+    config, log, db, dbKind: kind, appConfig, blobs, rawBlobs, files, locks, uploads, encryption, userKeys, ncPendingKeys, keyPolicy, keyHolder,
+    ncPending: { repo: ncPendingRepo, content: ncPendingContent, converter: ncConverter },
     maintenance: new MaintenanceState(appConfig),
     users, appPasswords, auth, twoFactor, throttle, deviceTokens, audit, loginFlow: redis || opts.loginFlowStore
       ? new SharedLoginFlowService({ appPasswords, store: redis ? new RedisLoginFlowStore(redis) : opts.loginFlowStore! })
@@ -320,6 +340,6 @@ export async function openApp(config: Config, opts: OpenAppOptions = {}): Promis
     previews: new PreviewService({ files, shareResolver, store: previewStore, thumbnailer: new Thumbnailer(), log }),
     redis, changeBus, preAuth: redis ? new RedisPreAuthTokens(redis) : new MemoryPreAuthTokens(),
     sealer: seal,
-    async close() { await changeBus.close(); await audit.close(); await redis?.close(); await keyHolder.close(); await db.destroy(); },
+    async close() { await ncConverter.stop(); await changeBus.close(); await audit.close(); await redis?.close(); await keyHolder.close(); await db.destroy(); },
   };
 }

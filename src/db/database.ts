@@ -16,6 +16,7 @@ import * as m006 from './migrations/006-bruteforce.ts';
 import { rowSealsMigration } from './migrations/007-row-seals.ts';
 import * as m008 from './migrations/008-previews.ts';
 import * as m009 from './migrations/009-versions-trash.ts';
+import * as m011 from './migrations/011-import-pending.ts';
 import type { RowSealer } from './row-sealer.ts';
 
 export type Db = Kysely<Database>;
@@ -72,6 +73,7 @@ function migrations(sealer?: RowSealer): Record<string, Migration> {
     '007-row-seals': rowSealsMigration(sealer),
     '008-previews': m008,
     '009-versions-trash': m009,
+    '011-import-pending': m011,
   };
 }
 

@@ -269,6 +269,16 @@ export interface TrashNodesTable extends Omit<NodesTable, 'path'> {
   rel_path: string;
 }
 
+/** A file imported from Nextcloud still in Nextcloud's encrypted form (per-user keys, owner not yet logged in). */
+export interface ImportPendingFilesTable {
+  fileid: number;
+  owner: string;
+  /** base64 of the owner's raw Nextcloud share key of the file. */
+  share_key: string;
+  nc_version: number;
+  error: string | null;
+}
+
 export interface Database {
   users: UsersTable;
   user_preferences: UserPreferencesTable;
@@ -294,6 +304,7 @@ export interface Database {
   file_authors: FileAuthorsTable;
   trash_items: TrashItemsTable;
   trash_nodes: TrashNodesTable;
+  import_pending_files: ImportPendingFilesTable;
 }
 
 /** Reads a bigint column as a JS number (pg returns int8 as string). */

@@ -32,6 +32,7 @@ import * as logAudit from './log-audit.command.ts';
 import * as storageTest from './storage-test.command.ts';
 import * as securityBruteforce from './security-bruteforce.command.ts';
 import * as importNextcloud from './import-nextcloud.command.ts';
+import * as importNextcloudStatus from './import-nextcloud-status.command.ts';
 
 /**
  * A `./occ` command module: registers one or more `namespace:command`s on the program with
@@ -89,4 +90,5 @@ export const COMMAND_MODULES: readonly CommandModule[] = [
   securityBruteforce,
   // Nextcloud import (issue 16)
   importNextcloud,
+  importNextcloudStatus,
 ];

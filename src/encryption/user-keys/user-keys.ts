@@ -140,7 +140,13 @@ export class UserKeys implements UserRootKeys {
 
   async #unlockWithPassword(uid: string, password: string): Promise<void> {
     const f = await this.#privateFile(uid);
-    if (!f) { await this.#createKeyPair(uid, password); return; }
+    if (!f) {
+      // A public key without its private half: keys made for this user by an import, not yet
+      // completed (nextcloud-pending-keys.ts). A new pair would orphan every file sealed to it.
+      if (await this.#store().has(userScope(uid), userPublicName(uid))) throw new UserKeyLockedError(uid);
+      await this.#createKeyPair(uid, password);
+      return;
+    }
     this.session.unlock(uid, f.id, await unwrapPrivate(f, password));
   }
 
