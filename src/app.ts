@@ -26,7 +26,7 @@ import { UploadService } from './files/upload-service.ts';
 import { MaintenanceState } from './setup/maintenance.ts';
 import { AuditLog } from './audit/audit-log.ts';
 import { NodeFileRows } from './files/node-file-rows.ts';
-import { AppPasswordService } from './auth/app-password-service.ts';
+import { AppPasswordService, NC_SECRET } from './auth/app-password-service.ts';
 import { Authenticator } from './auth/authenticator.ts';
 import { PasswordHasher, type Argon2Params } from './auth/password-hasher.ts';
 import { DbThrottleStore } from './auth/db-throttle-store.ts';
@@ -213,7 +213,9 @@ export async function openApp(config: Config, opts: OpenAppOptions = {}): Promis
     store: keyStore, appConfig, state: encState, kdf: opts.userKeyKdf,
     recovery: new RecoveryKey({ store: keyStore, kdf: opts.userKeyKdf ?? { memoryCost: 19456, timeCost: 2, parallelism: 1 } }),
   });
-  const ncPendingKeys = new NcPendingKeys({ store: keyStore, kdf: opts.userKeyKdf ?? DEFAULT_KDF });
+  const ncPendingKeys = new NcPendingKeys({
+    store: keyStore, kdf: opts.userKeyKdf ?? DEFAULT_KDF, ncSecret: () => appConfig.get(NC_SECRET.app, NC_SECRET.key),
+  });
   // Master key custody: a missing token or a wrong PIN refuses to start here, naming the cause.
   let keyHolder: KeyHolder;
   try { keyHolder = await createKeyHolder(config); } catch (err) { await db.destroy(); throw err; }
@@ -288,11 +290,18 @@ export async function openApp(config: Config, opts: OpenAppOptions = {}): Promis
   });
   const auth = new Authenticator({ users, appPasswords, throttle, audit, secondFactor: twoFactor, onLogin: async (uid, via, secret) => {
     const wasUnlocked = userKeys.session.get(uid) !== undefined;
-    // A user imported from Nextcloud with per-user keys: the first password login opens their keys.
-    if (via === 'password' && !wasUnlocked) {
-      await ncPendingKeys.completeWithPassword(uid, secret).catch((err: unknown) => log.warn(`imported keys of ${uid} not completed: ${(err as Error).message}`));
+    // A user imported from Nextcloud with per-user keys: the first password login opens their keys,
+    // or the first use of a Nextcloud app password that stored the login password.
+    const ncLogin = via === 'app-password' && !wasUnlocked ? await ncPendingKeys.loginPasswordFromToken(uid, secret) : undefined;
+    if ((via === 'password' || ncLogin !== undefined) && !wasUnlocked) {
+      await ncPendingKeys.completeWithPassword(uid, ncLogin ?? secret).catch((err: unknown) => log.warn(`imported keys of ${uid} not completed: ${(err as Error).message}`));
     }
-    await userKeys.onLogin(uid, via, secret);
+    if (ncLogin !== undefined) {
+      await userKeys.onLogin(uid, 'password', ncLogin);
+      await userKeys.addTokenWrapping(uid, secret).catch(() => false); // this app password unlocks by itself from now on
+    } else {
+      await userKeys.onLogin(uid, via, secret);
+    }
     if (!wasUnlocked && userKeys.session.get(uid)) {
       await shareKeySync.onUnlocked(userActor(uid, via));
       ncConverter.start(uid); // in the background; nothing to do for users the import did not leave pending

@@ -50,6 +50,17 @@ export function openNcKeyFile(content: Buffer, secret: string): Buffer {
   return Buffer.from(json.key, 'base64');
 }
 
+/**
+ * ICrypto::decrypt of a `hex(ct)|iv|hex(hmac)[|v]` string under `password` (e.g. an app token's
+ * private key, encrypted under token . secret by Nextcloud's PublicKeyTokenProvider).
+ * @throws CryptoError when the HMAC does not match (wrong password) or the format is not ICrypto's
+ */
+export function ncICryptoDecrypt(text: string, password: string): Buffer {
+  const parts = text.split('|');
+  if (parts.length < 3 || parts.length > 4) throw new CryptoError('malformed', 'not an ICrypto ciphertext');
+  return icryptoDecrypt(parts, password);
+}
+
 /** ICrypto::decrypt (lib/private/Security/Crypto.php), versions 1–3. */
 function icryptoDecrypt(parts: string[], password: string): Buffer {
   const [ctHex, ivText, macHex, version] = parts as [string, string, string, string | undefined];

@@ -6,7 +6,7 @@ import {
   publicKeyId, readJson, userPrivateName, userPublicName, wrapPrivateWithPassword, writeJson,
   type KdfParams, type PublicKeyFile,
 } from '../encryption/user-keys/user-key-files.ts';
-import { decryptNcPrivateKeyWithSalt } from './nextcloud-crypto.ts';
+import { decryptNcPrivateKeyWithSalt, ncICryptoDecrypt } from './nextcloud-crypto.ts';
 
 /**
  * Per-user keys imported from Nextcloud (docs/MIGRATING-FROM-NEXTCLOUD.md, "Per-user keys"). The
@@ -34,6 +34,12 @@ export interface NcPendingKeyFile {
   readonly ncPrivateKey: string;
   /** sha256(uid . instanceid . secret) of Nextcloud, hex: the PBKDF2 salt of that key. */
   readonly ncSalt: string;
+  /**
+   * The user's Nextcloud app passwords that stored the login password (oc_authtoken `password`,
+   * RSA-OAEP to the token's key; `private_key`, ICrypto under token . secret): a sync client's
+   * first request with one gives the login password, so the keys open without a password login.
+   */
+  readonly appTokens?: readonly { readonly privateKey: string; readonly password: string }[];
 }
 
 export interface NcSealedPrivateFile {
@@ -49,8 +55,10 @@ const sealedAad = (uid: string, pubId: string): Buffer =>
   Buffer.concat([Buffer.from('coffer nextcloud private key\0', 'latin1'), Buffer.from(uid, 'utf8'), Buffer.from([0]), Buffer.from(pubId, 'hex')]);
 
 /** The pending wrapping the importer writes for `uid`. */
-export function pendingKeyFile(uid: string, x25519Private: Buffer, ncPublicPem: string, ncPrivateRaw: Buffer, ncSalt: Buffer): NcPendingKeyFile {
+export function pendingKeyFile(uid: string, x25519Private: Buffer, ncPublicPem: string, ncPrivateRaw: Buffer, ncSalt: Buffer,
+  appTokens: readonly { privateKey: string; password: string }[] = []): NcPendingKeyFile {
   return {
+    ...(appTokens.length > 0 ? { appTokens } : {}),
     format: 'coffer-key-v1', kind: 'nc-pending-private', uid, publicKeyId: publicKeyId(publicFromPrivate(x25519Private)),
     wrapped: publicEncrypt({ key: ncPublicPem, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, x25519Private).toString('base64'),
     ncPrivateKey: ncPrivateRaw.toString('base64'), ncSalt: ncSalt.toString('hex'),
@@ -73,10 +81,32 @@ export async function openSealedNcPrivate(store: KeyStore, uid: string, privateK
 export class NcPendingKeys {
   readonly #store: () => KeyStore;
   readonly #kdf: KdfParams;
+  /** Nextcloud's instance secret as the import stored it (for app tokens), when there was an import. */
+  readonly #ncSecret: () => Promise<string | undefined>;
 
-  constructor(o: { store: () => KeyStore; kdf: KdfParams }) {
+  constructor(o: { store: () => KeyStore; kdf: KdfParams; ncSecret: () => Promise<string | undefined> }) {
     this.#store = o.store;
     this.#kdf = o.kdf;
+    this.#ncSecret = o.ncSecret;
+  }
+
+  /**
+   * The login password of `uid` recovered from a Nextcloud app password `token` that stored it,
+   * when `uid`'s keys still wait for their first login; undefined otherwise. Never throws.
+   */
+  async loginPasswordFromToken(uid: string, token: string): Promise<string | undefined> {
+    try {
+      const p = await readJson<NcPendingKeyFile>(this.#store(), userScope(uid), NC_PENDING_KEY, 'nc-pending-private');
+      if (!p?.appTokens?.length) return undefined;
+      const secret = await this.#ncSecret();
+      if (secret === undefined) return undefined;
+      for (const t of p.appTokens) {
+        let pem: string;
+        try { pem = ncICryptoDecrypt(t.privateKey, token + secret).toString('utf8'); } catch { continue; } // another token's
+        return privateDecrypt({ key: pem, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha1' }, Buffer.from(t.password, 'base64')).toString('utf8');
+      }
+    } catch { /* stays pending: the next password login opens it */ }
+    return undefined;
   }
 
   /** The current key store (the importer writes the pending wrappings there). */

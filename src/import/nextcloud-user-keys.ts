@@ -68,6 +68,7 @@ export class NcUserKeyImport {
       else await uk.recovery.unlock(this.#recoveryPassword);
     }
     const out: NcUserKeyOutcome[] = [];
+    const tokens = await this.#src.appTokens();
     for (const uid of uids) {
       const dir = join(this.#cfg.dataDirectory, uid, 'files_encryption', MODULE);
       const ncPub = await readFile(join(dir, `${uid}.publicKey`)).catch(() => undefined);
@@ -84,7 +85,8 @@ export class NcUserKeyImport {
         await writeJson(store, scope, IMPORT_WRAP, wrapPrivateWithToken(uid, priv, this.#importToken(uid)));
       }
       const pending: NcPendingKeyFile = pendingKeyFile(uid, priv, openNcKeyFile(ncPub, this.#cfg.secret).toString('utf8'),
-        openNcKeyFile(ncPriv, this.#cfg.secret), ncPrivateKeySalt(uid, this.#cfg.instanceId, this.#cfg.secret));
+        openNcKeyFile(ncPriv, this.#cfg.secret), ncPrivateKeySalt(uid, this.#cfg.instanceId, this.#cfg.secret),
+        tokens.filter((t) => t.uid === uid && t.privateKey && t.encryptedPassword).map((t) => ({ privateKey: t.privateKey!, password: t.encryptedPassword! })));
       if (!(await store.has(scope, NC_PENDING_KEY))) await writeJson(store, scope, NC_PENDING_KEY, pending);
       const pub = publicKeyFile(uid, publicFromPrivate(priv));
       if (!(await store.has(scope, userPublicName(uid)))) await writeJson(store, scope, userPublicName(uid), pub);

@@ -157,7 +157,7 @@ describe('import:nextcloud into per-user-key mode (MariaDB dump)', { timeout: 60
     assert.deepEqual(status.users.map((u) => u.uid), [nc.manifest.admin.uid, 'alice']);
   });
 
-  test('alice\'s files were converted at import: Coffer\'s format at rest, read back with the manifest sha256 after her first login', async () => {
+  test('alice\'s files were converted at import: Coffer\'s format at rest, read back with the manifest sha256 after her first login (her Nextcloud app password)', async () => {
     const srv = await coffer.serve();
     try {
       const rows = await srv.app.db.selectFrom('nodes').select(['fileid', 'blob_codec']).where('owner', '=', 'alice').where('kind', '=', 'file').execute();
@@ -166,11 +166,19 @@ describe('import:nextcloud into per-user-key mode (MariaDB dump)', { timeout: 60
       const files = nc.manifest.files.filter((f) => f.owner === 'alice');
       assert.ok(files.length > 20);
       for (const f of files) assert.equal(codec.get(f.fileid), FORMAT_ID, `${f.path} encrypted at rest`);
-      // first login: the password opens the Nextcloud private key, which opens her Coffer key
-      const p = await propfind(srv.url, 'alice', a.password, '');
+      // first login with the app password made in Nextcloud (it stored her login password): the
+      // login password opens the Nextcloud private key, which opens her Coffer key
+      const token = a.app_tokens[0]!.token;
+      const p = await fetch(davUrl(srv.url, 'alice', ''), { method: 'PROPFIND', headers: { authorization: basic('alice', token), depth: '0' } });
       assert.equal(p.status, 207);
       assert.ok(existsSync(join(keyDir('alice'), 'alice.privateKey')));
       assert.ok(!existsSync(join(keyDir('alice'), 'nextcloudPending.json')));
+      const one = files.find((f) => f.encrypted > 0)!;
+      const viaToken = await fetch(davUrl(srv.url, 'alice', one.path), { headers: { authorization: basic('alice', token) } });
+      assert.equal(viaToken.status, 200);
+      assert.equal(sha(Buffer.from(await viaToken.arrayBuffer())), one.sha256);
+      // the app password has its own wrapping now: it unlocks alone in a fresh process
+      assert.ok(readdirSync(keyDir('alice')).some((n) => /^appPassword_[0-9a-f]{32}\.privateKey$/.test(n)));
       for (const f of files) {
         const g = await fetch(davUrl(srv.url, 'alice', f.path), { headers: { authorization: basic('alice', a.password) } });
         assert.equal(g.status, 200, `${f.path}`);
