@@ -157,6 +157,31 @@ describe('import:nextcloud into per-user-key mode (MariaDB dump)', { timeout: 60
     assert.deepEqual(status.users.map((u) => u.uid), [nc.manifest.admin.uid, 'alice']);
   });
 
+  test('shares of alice work before her first login: the import made their share keys while her keys were open there (bob, links)', async () => {
+    const srv = await coffer.serve();
+    try {
+      assert.ok(existsSync(join(keyDir('alice'), 'nextcloudPending.json')), 'alice has not logged in yet');
+      const inProject = nc.manifest.files.filter((f) => f.owner === 'alice' && f.path.startsWith('Project/') && f.encrypted > 0);
+      assert.ok(inProject.length > 0);
+      for (const f of inProject) {
+        const r = await fetch(davUrl(srv.url, 'bob', f.path), { headers: { authorization: basic('bob', user('bob').password) } });
+        assert.equal(r.status, 200, f.path);
+        assert.equal(sha(Buffer.from(await r.arrayBuffer())), f.sha256);
+      }
+      const link = nc.manifest.shares.find((x) => x.share_type === 3 && x.item_type === 'file')!;
+      const g = await fetch(`${srv.url}/public.php/webdav/`, { headers: { authorization: basic(link.token!, link.password ?? '') } });
+      assert.equal(g.status, 200);
+      assert.equal(sha(Buffer.from(await g.arrayBuffer())), nc.manifest.files.find((x) => x.fileid === link.fileid)!.sha256);
+      // and alice's own files stay locked to everyone else: bob's path into her tree is only the share
+      const notShared = nc.manifest.files.find((f) => f.owner === 'alice' && !f.path.startsWith('Project/') && f.encrypted > 0)!;
+      const other = await fetch(davUrl(srv.url, 'bob', notShared.path), { headers: { authorization: basic('bob', user('bob').password) } });
+      assert.equal(other.status, 404);
+      await other.arrayBuffer();
+    } finally {
+      await srv.stop();
+    }
+  });
+
   test('alice\'s files were converted at import: Coffer\'s format at rest, read back with the manifest sha256 after her first login (her Nextcloud app password)', async () => {
     const srv = await coffer.serve();
     try {
@@ -195,6 +220,28 @@ describe('import:nextcloud into per-user-key mode (MariaDB dump)', { timeout: 60
       const stored = findBlob(join(coffer.dir, 'data', 'blobs'), blob!.blob_id!);
       assert.ok(stored, 'blob file found');
       assert.equal(readFileSync(stored).indexOf(plain.subarray(0, 64)), -1, 'plaintext not at rest');
+    } finally {
+      await srv.stop();
+    }
+  });
+
+  test('shares of alice still work after her first login: bob reads her shared folder, links serve their files', async () => {
+    const srv = await coffer.serve();
+    try {
+      assert.equal((await propfind(srv.url, 'alice', user('alice').password, '')).status, 207);
+      const inProject = nc.manifest.files.filter((f) => f.owner === 'alice' && f.path.startsWith('Project/'));
+      assert.ok(inProject.length > 0);
+      for (const f of inProject) {
+        const r = await fetch(davUrl(srv.url, 'bob', f.path), { headers: { authorization: basic('bob', user('bob').password) } });
+        assert.equal(r.status, 200, f.path);
+        assert.equal(sha(Buffer.from(await r.arrayBuffer())), f.sha256);
+      }
+      for (const l of nc.manifest.shares.filter((x) => x.share_type === 3 && x.item_type === 'file')) {
+        const f = nc.manifest.files.find((x) => x.fileid === l.fileid)!;
+        const g = await fetch(`${srv.url}/public.php/webdav/`, { headers: { authorization: basic(l.token!, l.password ?? '') } });
+        assert.equal(g.status, 200);
+        assert.equal(sha(Buffer.from(await g.arrayBuffer())), f.sha256);
+      }
     } finally {
       await srv.stop();
     }
