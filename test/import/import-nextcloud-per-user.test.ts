@@ -15,6 +15,7 @@ import { after, before, describe, test } from 'node:test';
 import { basic, davUrl, installCoffer, propfind, unpack, type Coffer, type Unpacked } from './nc-fixture.ts';
 import { loadMariaDbDump, type LoadedMariaDb } from './nc-mariadb.ts';
 import { userActor } from '../../src/actor.ts';
+import { webLogin } from '../support/web-login.ts';
 import { ImportPendingError } from '../../src/encryption/import-pending.ts';
 
 const FORMAT_ID = 'cfe1';
@@ -44,6 +45,21 @@ describe('import:nextcloud into per-user-key mode (MariaDB dump)', { timeout: 60
     maria?.drop();
     coffer?.cleanup();
     nc?.cleanup();
+  });
+
+  test('dry run: the opted-in user\'s files decrypt, the others are reported as kept for their first login; nothing written', async () => {
+    const r = await coffer.occ([...args(), '--dry-run', '--recovery-password-from-env', '--output', 'json'], recovery());
+    assert.equal(r.code, 0, r.stderr);
+    const rep = JSON.parse(r.stdout) as { pending: number; skipped: unknown[]; checked: { owner: string; path: string; sha256: string }[] };
+    assert.deepEqual(rep.skipped, []);
+    assert.equal(rep.pending, nc.manifest.files.filter((f) => f.owner !== 'alice' && f.encrypted > 0).length);
+    for (const f of nc.manifest.files.filter((x) => x.owner === 'alice')) {
+      assert.equal(rep.checked.find((c) => c.owner === 'alice' && c.path === f.path)?.sha256, f.sha256, f.path);
+    }
+    const st = JSON.parse((await coffer.occ(['encryption:status', '--output', 'json'])).stdout) as { mode: string };
+    assert.equal(st.mode, 'masterkey', 'the dry run changed no setting');
+    const list = await coffer.occ(['user:list', '--output', 'json']);
+    assert.deepEqual(Object.keys(JSON.parse(list.stdout)), ['cofferadmin']);
   });
 
   test('import: per-user mode on, recovery key carried over, alice\'s key pair waiting for her first login', async () => {
@@ -79,7 +95,7 @@ describe('import:nextcloud into per-user-key mode (MariaDB dump)', { timeout: 60
     assert.match(plain.stdout, /bob: keys waiting for the first login; 3 files \(0\.0 MiB\) in Nextcloud's encrypted form, converted after their first login/);
   });
 
-  test('before bob\'s first login his files are kept in Nextcloud\'s form inside Coffer, and a read says why it fails', async () => {
+  test('before bob\'s first login his files are kept in Nextcloud\'s form inside Coffer, and a read says why it fails; carol\'s first login (web) converts hers', async () => {
     const srv = await coffer.serve();
     try {
       for (const f of nc.manifest.files.filter((x) => x.owner === 'bob')) {
@@ -91,10 +107,16 @@ describe('import:nextcloud into per-user-key mode (MariaDB dump)', { timeout: 60
         await assert.rejects(srv.app.files.openRead(userActor('bob', 'password'), 'bob', f.path),
           (err: Error) => err instanceof ImportPendingError && /imported from Nextcloud and awaits conversion.*logs in with their password/.test(err.message));
       }
-      // carol's first login (a PROPFIND: metadata never needed her keys) starts her conversion
-      const a = await propfind(srv.url, 'carol', user('carol').password, 'hello carol.txt');
-      assert.equal(a.status, 207);
-      assert.equal(a.etag, nc.manifest.files.find((f) => f.owner === 'carol')!.etag);
+      // carol's first login is a web login: it opens her keys and starts her conversion
+      const web = await webLogin(srv.url, 'carol', user('carol').password);
+      assert.equal(web.loginStatus, 303);
+      await srv.app.ncPending.converter.idle('carol');
+      assert.ok(existsSync(join(keyDir('carol'), 'carol.privateKey')));
+      const c = nc.manifest.files.find((f) => f.owner === 'carol')!;
+      const crow = await srv.app.db.selectFrom('nodes').select('blob_codec').where('fileid', '=', c.fileid).executeTakeFirstOrThrow();
+      assert.equal(crow.blob_codec, FORMAT_ID, 'carol\'s file converted after her web login');
+      const a = await propfind(srv.url, 'carol', user('carol').password, c.path);
+      assert.equal(a.etag, c.etag);
     } finally {
       await srv.stop();
     }
