@@ -130,6 +130,11 @@ export class NcPendingKeys {
     const p = await readJson<NcPendingKeyFile>(store, scope, NC_PENDING_KEY, 'nc-pending-private');
     if (!p) return false;
     const pub = await readJson<PublicKeyFile>(store, scope, userPublicName(uid), 'x25519-public');
+    if (pub && pub.id !== p.publicKeyId && await store.has(scope, userPrivateName(uid))) {
+      // an administrator reset the password (new key pair) before the first login: nothing to open
+      await store.delete(scope, NC_PENDING_KEY);
+      return false;
+    }
     if (!pub || pub.id !== p.publicKeyId) throw new CryptoError('wrong-binding', `the imported key pair of ${uid} is incomplete (public key ${pub?.id ?? 'missing'}, pending wrapping for ${p.publicKeyId})`);
     const pem = decryptNcPrivateKeyWithSalt(Buffer.from(p.ncPrivateKey, 'base64'), password, Buffer.from(p.ncSalt, 'hex'));
     const priv = privateDecrypt({ key: pem, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, Buffer.from(p.wrapped, 'base64'));

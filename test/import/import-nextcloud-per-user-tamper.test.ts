@@ -2,7 +2,9 @@
  * A tampered block in a file kept in Nextcloud's form (per-user keys, owner without recovery): the
  * import cannot check it (no key), so the check happens when the owner's keys open: the read is
  * refused, the conversion leaves that file pending with the error (status: failedFiles) and converts
- * the others.
+ * the others. And an admin password reset of users whose imported keys still wait for their first
+ * login: with the recovery password (alice, opted in) her files stay readable; without (the
+ * Nextcloud admin) it is refused under -n unless --force, as for any user with keys.
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -12,7 +14,7 @@ import { after, before, describe, test } from 'node:test';
 import { basic, davUrl, installCoffer, propfind, unpack, type Coffer, type Unpacked } from './nc-fixture.ts';
 import { loadMariaDbDump, type LoadedMariaDb } from './nc-mariadb.ts';
 
-describe('import:nextcloud per-user keys: a tampered pending file', { timeout: 600_000 }, () => {
+describe('import:nextcloud per-user keys: a tampered pending file; password resets before the first login', { timeout: 600_000 }, () => {
   let nc: Unpacked;
   let maria: LoadedMariaDb;
   let coffer: Coffer;
@@ -73,5 +75,31 @@ describe('import:nextcloud per-user keys: a tampered pending file', { timeout: 6
     assert.equal(b2.failedFiles, 1);
     const plain = await coffer.occ(['import:nextcloud:status']);
     assert.match(plain.stdout, /bob: keys opened; 1 files .* 1 failed their integrity check/);
+  });
+  test('admin resets before the first login: alice (opted in) keeps her files with the recovery password; another user needs --force', async () => {
+    const alice = nc.manifest.users.find((u) => u.uid === 'alice')!;
+    const r = await coffer.occ(['user:resetpassword', 'alice', '--password-from-env', '-n'], { OC_PASS: 'alice-after-reset-1', OC_RECOVERY_PASS: nc.manifest.encryption.recovery_password! });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /stay readable/);
+    const admin = nc.manifest.admin.uid;
+    const refused = await coffer.occ(['user:resetpassword', admin, '--password-from-env', '-n'], { OC_PASS: 'admin-after-reset-1' });
+    assert.equal(refused.code, 5, refused.stderr);
+    const forced = await coffer.occ(['user:resetpassword', admin, '--password-from-env', '-n', '--force'], { OC_PASS: 'admin-after-reset-1' });
+    assert.equal(forced.code, 0, forced.stderr);
+    const srv = await coffer.serve();
+    try {
+      for (const f of nc.manifest.files.filter((x) => x.owner === 'alice')) {
+        const g = await fetch(davUrl(srv.url, 'alice', f.path), { headers: { authorization: basic('alice', 'alice-after-reset-1') } });
+        assert.equal(g.status, 200, f.path);
+        assert.equal(createHash('sha256').update(Buffer.from(await g.arrayBuffer())).digest('hex'), f.sha256, f.path);
+      }
+      const old = await fetch(davUrl(srv.url, 'alice', ''), { method: 'PROPFIND', headers: { authorization: basic('alice', alice.password), depth: '0' } });
+      assert.equal(old.status, 401);
+      assert.equal((await propfind(srv.url, admin, 'admin-after-reset-1', '')).status, 207);
+    } finally {
+      await srv.stop();
+    }
+    const st = JSON.parse((await coffer.occ(['import:nextcloud:status', '--output', 'json'])).stdout) as { users: { uid: string }[] };
+    assert.equal(st.users.find((u) => u.uid === 'alice' || u.uid === admin), undefined, 'no stale first-login wrapping left');
   });
 });
