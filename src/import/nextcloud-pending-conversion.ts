@@ -9,6 +9,7 @@ import { ImportPendingError, NC_PENDING_CODEC } from '../encryption/import-pendi
 import { NodeRepository } from '../files/node-repository.ts';
 import type { Logger } from '../logger.ts';
 import { newBlobId } from '../storage/blob-id.ts';
+import { runPool } from '../encryption/bulk-conversion/task-pool.ts';
 import type { BlobContext, BlobStore } from '../storage/blob-store.ts';
 import type { NcConfig } from './nextcloud-config.ts';
 import { openNcKeyFile } from './nextcloud-crypto.ts';
@@ -22,6 +23,8 @@ const IMPORTER = systemActor('import:nextcloud');
 const CONVERTER = systemActor('import:nextcloud conversion');
 /** Pending rows read per query. */
 const PAGE = 50;
+/** Files converted at once per user. */
+const CONCURRENCY = 4;
 
 /**
  * Import side: a file whose key the importer cannot open (per-user keys, owner without recovery)
@@ -125,24 +128,30 @@ export class NcPendingConverter {
 
   async #run(uid: string): Promise<void> {
     if (!(await this.#repo.hasAny(uid))) return;
-    let after = 0;
     let done = 0;
-    for (;;) {
-      const page = await this.#repo.page(uid, after, PAGE);
-      if (page.length === 0) break;
-      for (const p of page) {
-        if (this.#stopping) return;
-        after = p.fileId;
-        try {
-          if (await this.#convert(p)) done++;
-        } catch (err) {
-          // locked (session expired, logged out): stop; the next login continues
-          if (err instanceof ImportPendingError) throw err;
-          await this.#repo.setError(p.fileId, (err as Error).message);
-          this.#log.warn(`imported Nextcloud file ${p.fileId} of ${uid} not converted: ${(err as Error).message}`);
-        }
+    let locked: ImportPendingError | undefined;
+    const repo = this.#repo;
+    async function* pending(): AsyncGenerator<PendingFile> {
+      for (let after = 0; ;) {
+        const page = await repo.page(uid, after, PAGE);
+        if (page.length === 0) return;
+        yield* page;
+        after = page[page.length - 1]!.fileId;
       }
     }
+    // A few at once: each file's time is mostly an RSA decryption of its share key and fsyncs.
+    await runPool(pending(), CONCURRENCY, async (p) => {
+      try {
+        if (await this.#convert(p)) done++;
+      } catch (err) {
+        // locked (session expired, logged out): stop; the next login continues
+        if (err instanceof ImportPendingError) { locked = err; return; }
+        await this.#repo.setError(p.fileId, (err as Error).message);
+        this.#log.warn(`imported Nextcloud file ${p.fileId} of ${uid} not converted: ${(err as Error).message}`);
+      }
+    }, () => this.#stopping || locked !== undefined);
+    if (locked) throw locked;
+    if (this.#stopping) return;
     if (!(await this.#repo.hasAny(uid))) await this.#keys.dropSealed(uid);
     this.#log.info(`converted ${done} imported Nextcloud files of ${uid}`);
   }

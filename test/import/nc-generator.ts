@@ -11,7 +11,7 @@ import SQLite from 'better-sqlite3';
 import { openNcKeyFile } from '../../src/import/nextcloud-crypto.ts';
 
 /** ICrypto::encrypt v3 (lib/private/Security/Crypto.php). */
-function icryptoEncrypt(plain: Buffer, secret: string): string {
+export function icryptoEncrypt(plain: Buffer, secret: string): string {
   const km = Buffer.from(hkdfSync('sha512', Buffer.from(secret), Buffer.alloc(0), Buffer.alloc(0), 64));
   const iv = randomBytes(16);
   const c = createCipheriv('aes-128-cbc', pbkdf2Sync(km.subarray(0, 32), 'phpseclib', 1000, 16, 'sha1'), iv);
@@ -24,7 +24,7 @@ function icryptoEncrypt(plain: Buffer, secret: string): string {
 const HEADER = 'HBEGIN:oc_encryption_module:OC_DEFAULT_MODULE:cipher:AES-256-CTR:signed:true:useLegacyFileKey:false:encoding:binary:HEND';
 
 /** Writes `size` pseudo-random plaintext bytes as a Nextcloud binary-encoded file; returns its plaintext sha256. */
-function writeNcFile(file: string, size: number, fileKey: Buffer, version: number): string {
+export function writeNcFile(file: string, size: number, fileKey: Buffer, version: number): string {
   const fd = openSync(file, 'w');
   const sha = createHash('sha256');
   try {
