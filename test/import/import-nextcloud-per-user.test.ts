@@ -107,6 +107,12 @@ describe('import:nextcloud into per-user-key mode (MariaDB dump)', { timeout: 60
         await assert.rejects(srv.app.files.openRead(userActor('bob', 'password'), 'bob', f.path),
           (err: Error) => err instanceof ImportPendingError && /imported from Nextcloud and awaits conversion.*logs in with their password/.test(err.message));
       }
+      // over WebDAV: a client on an app password made in Coffer (it never saw the password) gets the 403 and why
+      const { token } = await srv.app.appPasswords.create('bob', 'a sync client');
+      const f0 = nc.manifest.files.find((x) => x.owner === 'bob')!;
+      const g = await fetch(davUrl(srv.url, 'bob', f0.path), { headers: { authorization: basic('bob', token) } });
+      assert.equal(g.status, 403);
+      assert.match(await g.text(), /imported from Nextcloud and awaits conversion to Coffer(&apos;|')s format: it becomes readable when bob logs in with their password/);
       // carol's first login is a web login: it opens her keys and starts her conversion
       const web = await webLogin(srv.url, 'carol', user('carol').password);
       assert.equal(web.loginStatus, 303);
@@ -175,7 +181,7 @@ describe('import:nextcloud into per-user-key mode (MariaDB dump)', { timeout: 60
     }
     const status = await pendingStatus();
     assert.equal(status.users.find((u) => u.uid === 'bob'), undefined);
-    assert.equal(status.users.find((u) => u.uid === 'carol'), undefined, 'carol logged in once (PROPFIND above): converted too');
+    assert.equal(status.users.find((u) => u.uid === 'carol'), undefined, 'carol logged in once (web login above): converted too');
     assert.deepEqual(status.users.map((u) => u.uid), [nc.manifest.admin.uid, 'alice']);
   });
 
