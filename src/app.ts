@@ -16,13 +16,17 @@ import { RowSeal } from './encryption/row-seal.ts';
 import { EncryptionService } from './encryption/encryption-service.ts';
 import { UserKeys } from './encryption/user-keys/user-keys.ts';
 import { RecoveryKey } from './encryption/user-keys/recovery-key.ts';
-import type { KdfParams } from './encryption/user-keys/user-key-files.ts';
+import { DEFAULT_KDF, type KdfParams } from './encryption/user-keys/user-key-files.ts';
+import { NcPendingKeys } from './import/nextcloud-pending-keys.ts';
+import { NcPendingRepository } from './import/nextcloud-pending-repository.ts';
+import { NcPendingContent } from './import/nextcloud-pending-content.ts';
+import { NcPendingConverter } from './import/nextcloud-pending-conversion.ts';
 import { LockService } from './files/lock-service.ts';
 import { UploadService } from './files/upload-service.ts';
 import { MaintenanceState } from './setup/maintenance.ts';
 import { AuditLog } from './audit/audit-log.ts';
 import { NodeFileRows } from './files/node-file-rows.ts';
-import { AppPasswordService } from './auth/app-password-service.ts';
+import { AppPasswordService, NC_SECRET } from './auth/app-password-service.ts';
 import { Authenticator } from './auth/authenticator.ts';
 import { PasswordHasher, type Argon2Params } from './auth/password-hasher.ts';
 import { DbThrottleStore } from './auth/db-throttle-store.ts';
@@ -108,6 +112,10 @@ export interface App {
   readonly keyHolder: KeyHolder;
   /** Per-user-key mode: key pairs, unlocked sessions, password events, recovery key. */
   readonly userKeys: UserKeys;
+  /** Per-user keys imported from Nextcloud, completed at each user's first password login. */
+  readonly ncPendingKeys: NcPendingKeys;
+  /** Files imported from Nextcloud in its encrypted form (per-user keys), converted after their owner's first login. */
+  readonly ncPending: { readonly repo: NcPendingRepository; readonly content: NcPendingContent; readonly converter: NcPendingConverter };
   /** Which key wraps and unwraps content for which actor (master-key or per-user), chosen at start. */
   readonly keyPolicy: KeyPolicy;
   /** Maintenance mode flag (app config core/maintenance), cached ≤ 1 s. */
@@ -221,6 +229,9 @@ export async function openApp(config: Config, opts: OpenAppOptions = {}): Promis
     store: keyStore, appConfig, state: encState, kdf: opts.userKeyKdf,
     recovery: new RecoveryKey({ store: keyStore, kdf: opts.userKeyKdf ?? { memoryCost: 19456, timeCost: 2, parallelism: 1 } }),
   });
+  const ncPendingKeys = new NcPendingKeys({
+    store: keyStore, kdf: opts.userKeyKdf ?? DEFAULT_KDF, ncSecret: () => appConfig.get(NC_SECRET.app, NC_SECRET.key),
+  });
   // Master key custody: a missing token or a wrong PIN refuses to start here, naming the cause.
   let keyHolder: KeyHolder;
   try { keyHolder = await createKeyHolder(config); } catch (err) { await db.destroy(); throw err; }
@@ -244,8 +255,10 @@ export async function openApp(config: Config, opts: OpenAppOptions = {}): Promis
   const shareKeys = new ShareKeys({ store: keyStore, keys, userKeys, state: encState, topology: shareTopology, raw: rawBlobs, perUser });
   const keyPolicy: KeyPolicy = perUser ? new PerUserKeyPolicy({ userKeys, shareKeys }) : new MasterKeyPolicy(keys);
   const audit = new AuditLog(join(config.datadirectory, 'audit.log'));
+  const ncPendingRepo = new NcPendingRepository(db);
+  const ncPendingContent = new NcPendingContent({ repo: ncPendingRepo, raw: rawBlobs, session: userKeys.session, store: keyStore });
   const encryptedBlobs = new EncryptedBlobStore({
-    inner: rawBlobs, policy: keyPolicy, keys, state: encState, defaultKeyRoot: config.datadirectory, seal,
+    inner: rawBlobs, policy: keyPolicy, keys, state: encState, defaultKeyRoot: config.datadirectory, seal, pending: ncPendingContent,
   });
   const encryption = new EncryptionService({ rows: new NodeFileRows(db), appConfig, keys, blobs: encryptedBlobs, state: encState, dataDirectory: config.datadirectory });
   const blobs: BlobStore = encryptedBlobs;
@@ -273,6 +286,7 @@ export async function openApp(config: Config, opts: OpenAppOptions = {}): Promis
   // ... and a replacing COPY/MOVE puts what it replaces in the trash, as a DELETE does.
   const nodes = new NodeRepository(db, seal);
   const trashRepo = new TrashRepository();
+  const ncConverter = new NcPendingConverter({ db, blobs, raw: rawBlobs, nodes, repo: ncPendingRepo, content: ncPendingContent, keys: ncPendingKeys, log });
   const trashRecorder = new TrashRecorder(trashRepo, nodes, grew);
   const files = new FilesService({
     db, blobs, log, sealer: seal, checkRow: (id, codec, ctx) => encryptedBlobs.checkRow(id, codec, ctx), events: shareKeySync,
@@ -298,8 +312,22 @@ export async function openApp(config: Config, opts: OpenAppOptions = {}): Promis
   });
   const auth = new Authenticator({ users, appPasswords, throttle, audit, secondFactor: twoFactor, onLogin: async (uid, via, secret) => {
     const wasUnlocked = userKeys.session.get(uid) !== undefined;
-    await userKeys.onLogin(uid, via, secret);
-    if (!wasUnlocked && userKeys.session.get(uid)) await shareKeySync.onUnlocked(userActor(uid, via));
+    // A user imported from Nextcloud with per-user keys: the first password login opens their keys,
+    // or the first use of a Nextcloud app password that stored the login password.
+    const ncLogin = via === 'app-password' && !wasUnlocked ? await ncPendingKeys.loginPasswordFromToken(uid, secret) : undefined;
+    if ((via === 'password' || ncLogin !== undefined) && !wasUnlocked) {
+      await ncPendingKeys.completeWithPassword(uid, ncLogin ?? secret).catch((err: unknown) => log.warn(`imported keys of ${uid} not completed: ${(err as Error).message}`));
+    }
+    if (ncLogin !== undefined) {
+      await userKeys.onLogin(uid, 'password', ncLogin);
+      await userKeys.addTokenWrapping(uid, secret).catch(() => false); // this app password unlocks by itself from now on
+    } else {
+      await userKeys.onLogin(uid, via, secret);
+    }
+    if (!wasUnlocked && userKeys.session.get(uid)) {
+      await shareKeySync.onUnlocked(userActor(uid, via));
+      ncConverter.start(uid); // in the background; nothing to do for users the import did not leave pending
+    }
   } });
   const shareResolver = new ShareResolver({ repo: shareRepo, files });
   // A new user or group share: a notification to each recipient, and a row in everyone's activity stream.
@@ -337,7 +365,8 @@ export async function openApp(config: Config, opts: OpenAppOptions = {}): Promis
   };
   return {
     versions, trash, retention,
-    config, log, db, dbKind: kind, appConfig, blobs, rawBlobs, files, locks, uploads, encryption, userKeys, keyPolicy, keyHolder,
+    config, log, db, dbKind: kind, appConfig, blobs, rawBlobs, files, locks, uploads, encryption, userKeys, ncPendingKeys, keyPolicy, keyHolder,
+    ncPending: { repo: ncPendingRepo, content: ncPendingContent, converter: ncConverter },
     maintenance: new MaintenanceState(appConfig),
     users, appPasswords, auth, twoFactor, throttle, deviceTokens, audit, loginFlow: redis || opts.loginFlowStore
       ? new SharedLoginFlowService({ appPasswords, store: redis ? new RedisLoginFlowStore(redis) : opts.loginFlowStore! })
@@ -356,6 +385,6 @@ export async function openApp(config: Config, opts: OpenAppOptions = {}): Promis
     notifications, activity: new ActivityService(activityRepo),
     redis, changeBus, preAuth: redis ? new RedisPreAuthTokens(redis) : new MemoryPreAuthTokens(),
     sealer: seal,
-    async close() { await activityRecorder.close(); await changeBus.close(); await audit.close(); await redis?.close(); await keyHolder.close(); await db.destroy(); },
+    async close() { await ncConverter.stop(); await activityRecorder.close(); await changeBus.close(); await audit.close(); await redis?.close(); await keyHolder.close(); await db.destroy(); },
   };
 }

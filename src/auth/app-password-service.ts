@@ -49,7 +49,8 @@ function sha256Hex(token: string): string {
  * secret sits in app config until the last of them has been used once and re-stored as SHA-256.
  */
 const NC_TOKEN_PREFIX = 'nc:';
-const NC_SECRET = { app: 'import_nextcloud', key: 'token_secret' } as const;
+/** Where the import keeps Nextcloud's instance secret (its app passwords' hashes need it). */
+export const NC_SECRET = { app: 'import_nextcloud', key: 'token_secret' } as const;
 
 function ncTokenHash(token: string, secret: string): string {
   return NC_TOKEN_PREFIX + createHash('sha512').update(token + secret, 'utf8').digest('hex').slice(0, 64 - NC_TOKEN_PREFIX.length);

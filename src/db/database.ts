@@ -17,6 +17,7 @@ import { rowSealsMigration } from './migrations/007-row-seals.ts';
 import * as m008 from './migrations/008-previews.ts';
 import * as m009 from './migrations/009-versions-trash.ts';
 import * as m010 from './migrations/010-notifications-activity.ts';
+import * as m011 from './migrations/011-import-pending.ts';
 import type { RowSealer } from './row-sealer.ts';
 
 export type Db = Kysely<Database>;
@@ -74,6 +75,7 @@ function migrations(sealer?: RowSealer): Record<string, Migration> {
     '008-previews': m008,
     '009-versions-trash': m009,
     '010-notifications-activity': m010,
+    '011-import-pending': m011,
   };
 }
 

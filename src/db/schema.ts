@@ -297,6 +297,16 @@ export interface ActivitiesTable {
   created_at: Big;
 }
 
+/** A file imported from Nextcloud still in Nextcloud's encrypted form (per-user keys, owner not yet logged in). */
+export interface ImportPendingFilesTable {
+  fileid: number;
+  owner: string;
+  /** base64 of the owner's raw Nextcloud share key of the file. */
+  share_key: string;
+  nc_version: number;
+  error: string | null;
+}
+
 export interface Database {
   users: UsersTable;
   user_preferences: UserPreferencesTable;
@@ -324,6 +334,7 @@ export interface Database {
   trash_nodes: TrashNodesTable;
   notifications: NotificationsTable;
   activities: ActivitiesTable;
+  import_pending_files: ImportPendingFilesTable;
 }
 
 /** Reads a bigint column as a JS number (pg returns int8 as string). */

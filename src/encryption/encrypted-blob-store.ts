@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { ImportPendingError, NC_PENDING_CODEC, type PendingContentReader } from './import-pending.ts';
 import { Readable, pipeline } from 'node:stream';
 import { pipeSource } from '../storage/source-pipe.ts';
 import { CryptoError } from '../errors.ts';
@@ -59,6 +60,8 @@ export interface EncryptedBlobStoreOptions {
    * so a database altered to call an encrypted file plain is refused. Absent in unit tests.
    */
   seal?: RowSeal;
+  /** Reads blobs still in Nextcloud's form after a per-user-key import (import-pending.ts); without it they are refused. */
+  pending?: PendingContentReader;
 }
 
 
@@ -69,6 +72,7 @@ export interface EncryptedBlobStoreOptions {
  */
 export class EncryptedBlobStore implements BlobStore {
   readonly #inner: BlobStore;
+  readonly #pending: PendingContentReader | undefined;
   readonly #keys: KeyManager;
   readonly #policy: KeyPolicy;
   readonly #state: EncryptionState;
@@ -81,6 +85,7 @@ export class EncryptedBlobStore implements BlobStore {
   constructor(o: EncryptedBlobStoreOptions) {
     this.seal = o.seal;
     this.#inner = o.inner;
+    this.#pending = o.pending;
     this.#keys = o.keys;
     this.#policy = o.policy;
     this.#state = o.state;
@@ -225,6 +230,10 @@ export class EncryptedBlobStore implements BlobStore {
       return this.#inner.get(blobId, codec, ctx, range);
     }
     if (codec === FORMAT_ID) this.checkRow(blobId, codec, ctx);
+    if (codec === NC_PENDING_CODEC) {
+      if (!this.#pending) throw new ImportPendingError(ctx.owner, ctx.fileId, 'it becomes readable once its owner logs in with their password');
+      return this.#pending.open(blobId, ctx, range);
+    }
     if (codec !== FORMAT_ID) throw new CryptoError('unsupported', `unknown blob codec ${JSON.stringify(codec)}`);
     try {
       const s = await this.#getEncrypted(blobId, ctx, range);
@@ -263,6 +272,7 @@ export class EncryptedBlobStore implements BlobStore {
 
   async size(blobId: string, codec: string, ctx: BlobContext): Promise<number> {
     if (codec === PLAIN_CODEC) return this.#inner.size(blobId, codec, ctx);
+    if (codec === NC_PENDING_CODEC && ctx.row) return ctx.row.size;
     if (codec !== FORMAT_ID) throw new CryptoError('unsupported', `unknown blob codec ${JSON.stringify(codec)}`);
     return plaintextSize(await this.#inner.size(blobId, PLAIN_CODEC, ctx));
   }

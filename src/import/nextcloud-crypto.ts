@@ -50,6 +50,17 @@ export function openNcKeyFile(content: Buffer, secret: string): Buffer {
   return Buffer.from(json.key, 'base64');
 }
 
+/**
+ * ICrypto::decrypt of a `hex(ct)|iv|hex(hmac)[|v]` string under `password` (e.g. an app token's
+ * private key, encrypted under token . secret by Nextcloud's PublicKeyTokenProvider).
+ * @throws CryptoError when the HMAC does not match (wrong password) or the format is not ICrypto's
+ */
+export function ncICryptoDecrypt(text: string, password: string): Buffer {
+  const parts = text.split('|');
+  if (parts.length < 3 || parts.length > 4) throw new CryptoError('malformed', 'not an ICrypto ciphertext');
+  return icryptoDecrypt(parts, password);
+}
+
 /** ICrypto::decrypt (lib/private/Security/Crypto.php), versions 1–3. */
 function icryptoDecrypt(parts: string[], password: string): Buffer {
   const [ctHex, ivText, macHex, version] = parts as [string, string, string, string | undefined];
@@ -88,6 +99,20 @@ const KEY_FORMAT_ROUNDS: Record<string, number> = { hash2: 600_000, hash: 100_00
  * @throws CryptoError for a wrong password (the block signature fails) or an unknown format
  */
 export function decryptNcPrivateKey(raw: Buffer, password: string, uid: string, instanceId: string, secret: string): string {
+  return decryptNcPrivateKeyWithSalt(raw, password, ncPrivateKeySalt(uid, instanceId, secret));
+}
+
+/** The PBKDF2 salt of a user's private key: sha256(uid . instanceid . secret), raw. */
+export function ncPrivateKeySalt(uid: string, instanceId: string, secret: string): Buffer {
+  return createHash('sha256').update(uid + instanceId + secret, 'utf8').digest();
+}
+
+/**
+ * decryptNcPrivateKey with the salt computed beforehand (so that a key kept for a user's first login
+ * in Coffer needs neither the Nextcloud secret nor its instance id).
+ * @throws CryptoError for a wrong password or an unknown format
+ */
+export function decryptNcPrivateKeyWithSalt(raw: Buffer, password: string, salt: Buffer): string {
   const parsed = parseNcHeader(raw);
   const header = parsed?.header ?? new Map<string, string>();
   const body = parsed ? raw.subarray(parsed.length) : raw;
@@ -99,7 +124,6 @@ export function decryptNcPrivateKey(raw: Buffer, password: string, uid: string, 
   } else {
     const rounds = KEY_FORMAT_ROUNDS[format];
     if (rounds === undefined) throw new CryptoError('unsupported', `Nextcloud private key: unknown key format "${format}"`);
-    const salt = createHash('sha256').update(uid + instanceId + secret, 'utf8').digest();
     key = pbkdf2Sync(Buffer.from(password, 'utf8'), salt, rounds, 32, 'sha256');
   }
   const binary = header.get('encoding') === 'binary';

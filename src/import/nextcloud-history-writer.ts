@@ -82,7 +82,7 @@ export class NcHistoryWriter implements NcHistorySink {
   }
 
   async hasTrash(top: NcTrashTop): Promise<boolean> {
-    return (await this.#d.trash.find(this.#d.db, top.owner, top.name, top.deletedAt)) !== undefined;
+    return (await this.#d.trash.findAll(this.#d.db, top.owner, top.name, top.deletedAt)).some((i) => i.owner === top.owner);
   }
 
   /** @throws ConflictError on a size mismatch; storage errors */

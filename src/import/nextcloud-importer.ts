@@ -6,7 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import { createHash } from 'node:crypto';
 import type { App } from '../app.ts';
 import { AppRegistry } from '../apps/app-registry.ts';
-import { ConflictError } from '../errors.ts';
+import { ConflictError, NotFoundError } from '../errors.ts';
 import { NodeRepository } from '../files/node-repository.ts';
 import { newBlobId } from '../storage/blob-id.ts';
 import { systemActor } from '../actor.ts';
@@ -15,6 +15,8 @@ import type { NcConfig } from './nextcloud-config.ts';
 import type { NcKeyRing } from './nextcloud-keys.ts';
 import { NcDecryptStream } from './nextcloud-crypto.ts';
 import type { NcEntry, NcShare, NextcloudSource } from './nextcloud-source.ts';
+import type { NcUserKeyImport } from './nextcloud-user-keys.ts';
+import type { NcPendingFiles } from './nextcloud-pending-conversion.ts';
 import { readNcVersionsAndTrash, type NcHistoryReport, type NcHistorySink } from './nextcloud-history.ts';
 import { NcHistoryWriter } from './nextcloud-history-writer.ts';
 import { isIntegrityFailure } from './integrity-failure.ts';
@@ -42,6 +44,8 @@ export interface ImportReport {
   files: number;
   bytes: number;
   shares: number;
+  /** Files kept in Nextcloud's encrypted form until their owner's first login (per-user keys; included in files). */
+  pending?: number;
   /** Files already present from an interrupted earlier run. */
   resumed: number;
   history: NcHistoryReport;
@@ -54,6 +58,10 @@ export interface ImportOptions {
   readonly dryRun: boolean;
   /** Called after each file with the totals so far (progress bar). */
   readonly onProgress?: (p: { files: number; bytes: number; totalFiles: number; totalBytes: number }) => void;
+  /** Per-user-key target: users' key pairs before the first file, dropped import wrappings at the end. */
+  readonly userKeys?: Pick<NcUserKeyImport, 'prepare' | 'finish'>;
+  /** Per-user-key target: keeps files the keys given cannot open, for conversion at the owner's first login. */
+  readonly pendingFiles?: Pick<NcPendingFiles, 'keep'>;
 }
 
 /**
@@ -156,6 +164,7 @@ export class NextcloudImporter {
     const tokens = await this.#src.appTokens();
     if (write && tokens.length > 0) await this.#app.appPasswords.importNextcloud(tokens, this.#cfg.secret);
     report.appPasswords = tokens.length;
+    if (write) await opts.userKeys?.prepare(users.map((u) => u.uid));
 
     // Totals for the progress bar (one cheap pass over the rows, no content read).
     let totalFiles = 0;
@@ -199,7 +208,18 @@ export class NextcloudImporter {
           report.files++;
           report.bytes += f.size;
         } catch (err) {
-          report.skipped.push({ what: `${uid}/${f.path}`, reason: (err as Error).message, ...(isIntegrityFailure(err) ? { integrity: true as const } : {}) });
+          let why = err as Error;
+          // a key the importer lacks (per-user keys): kept in Nextcloud's form for the owner's first login
+          const kept = err instanceof NotFoundError && f.encrypted > 0 && opts.pendingFiles
+            ? await opts.pendingFiles.keep(uid, f, write).catch((e: unknown) => { why = e as Error; return false; })
+            : false;
+          if (kept) {
+            report.pending = (report.pending ?? 0) + 1;
+            report.files++;
+            report.bytes += f.size;
+          } else {
+            report.skipped.push({ what: `${uid}/${f.path}`, reason: why.message, ...(isIntegrityFailure(why) ? { integrity: true as const } : {}) });
+          }
         }
         opts.onProgress?.({ files: report.files, bytes: report.bytes, totalFiles, totalBytes });
       });
@@ -210,6 +230,7 @@ export class NextcloudImporter {
     report.shares = await this.#importShares(await this.#src.shares(), write, report.skipped);
     report.history = await readNcVersionsAndTrash(this.#src, homes, (...a) => this.openPlain(...a), report.skipped, write ? this.#history : undefined, isIntegrityFailure);
     if (write) {
+      await opts.userKeys?.finish(users.map((u) => u.uid));
       await this.#app.appConfig.set(IMPORT_APP, 'completed', String(Math.floor(Date.now() / 1000)));
       await this.#app.maintenance.set((await this.#app.appConfig.get(IMPORT_APP, 'maintenance_before')) === '1');
     }

@@ -26,6 +26,10 @@ export interface NcAppToken {
   /** hex sha512(token . secret), as Nextcloud stores it. */
   readonly tokenHash: string;
   readonly createdAt: number;
+  /** The login password RSA-encrypted to the token's key (base64), when Nextcloud stored it. */
+  readonly encryptedPassword?: string;
+  /** The token's RSA private key, ICrypto-encrypted under token . secret. */
+  readonly privateKey?: string;
 }
 
 /** One oc_filecache entry of a user's home storage. */
@@ -133,8 +137,11 @@ export class NextcloudSource {
 
   async appTokens(): Promise<NcAppToken[]> {
     // type 1 = permanent (app passwords); type 0 = temporary session tokens, which die with the move
-    const rows = await this.db.query('select uid, name, token, last_activity from *PREFIX*authtoken where type = 1 order by id');
-    return rows.map((r) => ({ uid: s(r.uid), name: s(r.name), tokenHash: s(r.token), createdAt: n(r.last_activity) }));
+    const rows = await this.db.query('select uid, name, token, last_activity, password, private_key from *PREFIX*authtoken where type = 1 order by id');
+    return rows.map((r) => ({
+      uid: s(r.uid), name: s(r.name), tokenHash: s(r.token), createdAt: n(r.last_activity),
+      ...(r.password && r.private_key ? { encryptedPassword: s(r.password), privateKey: s(r.private_key) } : {}),
+    }));
   }
 
   /** The home storage id and its `files` folder of a user, undefined when the user never had one. */

@@ -3,6 +3,7 @@
  * into a fresh database on the local MariaDB server (127.0.0.1:3306) and read over --database-url.
  * The recovery key opens the files of alice (opted in); bob's and carol's encrypted files can only be
  * opened with their login passwords, which the importer does not have: reported by name, not imported.
+ * (The import into Coffer's per-user-key mode, the default for such a source: import-nextcloud-per-user.test.ts.)
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -31,8 +32,8 @@ describe('import:nextcloud, per-user-keys fixture (MariaDB dump)', { timeout: 60
     nc?.cleanup();
   });
 
-  test('dry run with the recovery password: the opted-in user\'s files decrypt to the manifest sha256, the others are named', async () => {
-    const r = await coffer.occ([...args(), '--dry-run', '--recovery-password-from-env', '--output', 'json'], recovery());
+  test('dry run into master-key mode with the recovery password: the opted-in user\'s files decrypt to the manifest sha256, the others are named', async () => {
+    const r = await coffer.occ([...args(), '--dry-run', '--into-master-key', '--recovery-password-from-env', '--output', 'json'], recovery());
     assert.equal(r.code, 1, r.stderr);
     const rep = JSON.parse(r.stdout) as { encryption: string; checked: { owner: string; path: string; sha256: string }[]; skipped: { what: string; reason: string }[] };
     assert.equal(rep.encryption, 'per-user');
@@ -53,12 +54,6 @@ describe('import:nextcloud, per-user-keys fixture (MariaDB dump)', { timeout: 60
     const r = await coffer.occ([...args(), '--into-master-key', '--recovery-password-from-env'], { OC_RECOVERY_PASS: 'not-the-recovery-password' });
     assert.equal(r.code, 7);
     assert.match(r.stderr, /recovery password is wrong/);
-  });
-
-  test('without --into-master-key the write is refused (per-user mode is not a target yet)', async () => {
-    const r = await coffer.occ([...args(), '--recovery-password-from-env'], recovery());
-    assert.equal(r.code, 5);
-    assert.match(r.stderr, /--into-master-key/);
   });
 
   test('import into master-key mode: passwords, app password, files readable by recovery, shares', async () => {

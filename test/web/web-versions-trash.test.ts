@@ -202,7 +202,7 @@ for (const v of [
       await assertNamedControls(page, 'delete permanently confirmation');
       await confirm.getByRole('button', { name: 'Delete permanently' }).click();
       await row(page, 'Archive').waitFor({ state: 'detached' });
-      assert.deepEqual((await t.app.trash.list(SYSTEM, ALICE.uid)).map((i) => i.name), ['scratch.txt']);
+      assert.deepEqual((await t.app.trash.list(SYSTEM, ALICE.uid)).map((i) => i.item.name), ['scratch.txt']);
 
       // empty, after a confirmation
       await page.getByRole('button', { name: 'Empty deleted files' }).click();

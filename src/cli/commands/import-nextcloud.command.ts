@@ -6,6 +6,8 @@ import { openNcDatabase } from '../../import/nextcloud-database.ts';
 import { NextcloudSource } from '../../import/nextcloud-source.ts';
 import { NcKeyRing, type NcKeyMode } from '../../import/nextcloud-keys.ts';
 import { NextcloudImporter, type ImportReport } from '../../import/nextcloud-importer.ts';
+import { NcUserKeyImport } from '../../import/nextcloud-user-keys.ts';
+import { NcPendingFiles } from '../../import/nextcloud-pending-conversion.ts';
 
 interface Flags {
   nextcloudConfig: string;
@@ -36,7 +38,7 @@ export function register(program: Command): void {
     .option('--recovery-password-from-env', 'per-user keys: open the files of users who opted into recovery with $OC_RECOVERY_PASS')
     .option('--dry-run', 'read and verify everything, report counts and problems, write nothing')
     .option('--allow-live', 'import although Nextcloud is not in maintenance mode')
-    .option('--into-master-key', 'per-user-key source: import into Coffer\'s master-key mode (files only of users whose keys the recovery password opens)')
+    .option('--into-master-key', 'per-user-key source: import into Coffer\'s master-key mode instead of its per-user-key mode (files only of users whose keys the recovery password opens)')
     .option('--output <format>', 'plain, json or json_pretty', 'plain')
     .action(async (flags: Flags, cmd: Command) => {
       cliOptions(cmd);
@@ -54,21 +56,30 @@ export function register(program: Command): void {
         const src = new NextcloudSource(db);
         const enabled = (await src.appConfig('core', 'encryption_enabled')) === 'yes';
         const mode: NcKeyMode = !enabled ? 'none' : (await src.appConfig('encryption', 'useMasterKey')) === '0' ? 'per-user' : 'master-key';
-        if (mode === 'per-user' && !flags.dryRun && !flags.intoMasterKey) {
-          throw new CliError('Nextcloud uses per-user keys: importing into Coffer\'s per-user mode is not supported yet (files of users without recovery would stay unreadable). '
-            + 'Run with --dry-run to check everything, or with --into-master-key --recovery-password-from-env to import into master-key mode (see docs/MIGRATING-FROM-NEXTCLOUD.md)', EXIT.REFUSED);
-        }
+        // A per-user-key source goes into Coffer's per-user-key mode (unless --into-master-key); the
+        // mode is chosen when the app opens, so it is set (after the checks) before the import opens it.
+        const intoPerUser = mode === 'per-user' && !flags.intoMasterKey;
         const keys = await NcKeyRing.load(cfg, mode, {
           masterKeyId: await src.appConfig('encryption', 'masterKeyId'),
           recoveryKeyId: await src.appConfig('encryption', 'recoveryKeyId'),
         }, recoveryPassword);
+        if (intoPerUser && !flags.dryRun) {
+          await withApp(async (app) => {
+            await new NextcloudImporter(app, cfg, src, keys).preflight();
+            if (!(await app.userKeys.perUserMode())) await app.userKeys.setPerUserMode(true, await app.encryption.countEncrypted());
+          });
+        }
         const report = await withApp(async (app) => {
           const importer = new NextcloudImporter(app, cfg, src, keys);
+          const userKeys = intoPerUser ? new NcUserKeyImport(app, cfg, src, recoveryPassword) : undefined;
+          const pendingFiles = intoPerUser ? new NcPendingFiles(app, cfg) : undefined;
           const started = Date.now();
           const progress = flags.output === 'plain' ? createProgress(flags.dryRun ? 'import:nextcloud (dry run)' : 'import:nextcloud', 0) : undefined;
           try {
             return await importer.run({
               dryRun: !!flags.dryRun,
+              ...(userKeys ? { userKeys } : {}),
+              ...(pendingFiles ? { pendingFiles } : {}),
               onProgress: (p) => progress?.update({ done: p.files, total: p.totalFiles, bytesDone: p.bytes, elapsedMs: Date.now() - started }),
             });
           } finally {
@@ -98,6 +109,7 @@ function print(r: ImportReport, mode: NcKeyMode, dryRun: boolean, output: 'plain
     `  app passwords: ${r.appPasswords}`,
     `  folders: ${r.folders}`,
     `  files: ${r.files} (${(r.bytes / MiB).toFixed(1)} MiB${r.resumed ? `, ${r.resumed} already there from an earlier run` : ''})`,
+    ...(r.pending ? [`  of which kept in Nextcloud's encrypted form until their owner's first login: ${r.pending} (./occ import:nextcloud:status)`] : []),
     `  shares: ${r.shares}`,
     `  Nextcloud encryption: ${mode}`,
     `  versions: ${r.history.versions}, trash items: ${r.history.trashItems ?? 0} (${r.history.trash} files) (${r.history.pending}${r.history.resumed ? `, ${r.history.resumed} already there from an earlier run` : ''})`,

@@ -33,6 +33,7 @@ import * as storageTest from './storage-test.command.ts';
 import * as securityBruteforce from './security-bruteforce.command.ts';
 import * as importNextcloud from './import-nextcloud.command.ts';
 import * as notificationGenerate from './notification-generate.command.ts';
+import * as importNextcloudStatus from './import-nextcloud-status.command.ts';
 
 /**
  * A `./occ` command module: registers one or more `namespace:command`s on the program with
@@ -92,4 +93,5 @@ export const COMMAND_MODULES: readonly CommandModule[] = [
   importNextcloud,
   // notifications (issue 18)
   notificationGenerate,
+  importNextcloudStatus,
 ];

@@ -104,9 +104,16 @@ export class UserKeys implements UserRootKeys {
     }
   }
 
-  /** True when `uid` has a key pair. */
+  /** True when `uid` has a key pair (or a public key whose private half an import keeps for the first login). */
   async hasKeys(uid: string): Promise<boolean> {
-    return (await this.#store().tryRead(userScope(uid), userPrivateName(uid))) !== undefined;
+    const store = this.#store();
+    return await store.has(userScope(uid), userPrivateName(uid)) || await store.has(userScope(uid), userPublicName(uid));
+  }
+
+  /** Id of `uid`'s current public key, from the private key file or (imported, first login pending) the public one. */
+  async #currentKeyId(uid: string): Promise<string | undefined> {
+    return (await this.#privateFile(uid))?.id
+      ?? (await readJson<PublicKeyFile>(this.#store(), userScope(uid), userPublicName(uid), 'x25519-public'))?.id;
   }
 
   /**
@@ -140,7 +147,13 @@ export class UserKeys implements UserRootKeys {
 
   async #unlockWithPassword(uid: string, password: string): Promise<void> {
     const f = await this.#privateFile(uid);
-    if (!f) { await this.#createKeyPair(uid, password); return; }
+    if (!f) {
+      // A public key without its private half: keys made for this user by an import, not yet
+      // completed (nextcloud-pending-keys.ts). A new pair would orphan every file sealed to it.
+      if (await this.#store().has(userScope(uid), userPublicName(uid))) throw new UserKeyLockedError(uid);
+      await this.#createKeyPair(uid, password);
+      return;
+    }
     this.session.unlock(uid, f.id, await unwrapPrivate(f, password));
   }
 
@@ -248,8 +261,8 @@ export class UserKeys implements UserRootKeys {
   async adminReset(uid: string, newPassword: string, opts: { recoveryPassword?: string; setLoginPassword: () => Promise<void> }): Promise<ResetOutcome> {
     const store = this.#store();
     const scope = userScope(uid);
-    const oldPriv = await this.#privateFile(uid);
-    if (!oldPriv) { await opts.setLoginPassword(); return 'no-keys'; }
+    const oldId = await this.#currentKeyId(uid);
+    if (!oldId) { await opts.setLoginPassword(); return 'no-keys'; }
     if (opts.recoveryPassword !== undefined) {
       if (!(await this.isRecoveryEnabledFor(uid))) throw new ConflictError(`user ${uid} has not opted into recovery: the recovery key cannot restore their files`);
       const rec = await this.recovery.unlock(opts.recoveryPassword);
@@ -268,7 +281,7 @@ export class UserKeys implements UserRootKeys {
       for (const [id, key] of roots) { await this.roots.writeSealedRoot(uid, id, key, pub); u.roots.set(id, key); }
       const ptr = await readJson<UserRootPointer>(store, scope, USER_ROOT_POINTER, 'user-root-pointer');
       if (ptr && !roots.has(ptr.current)) await store.delete(scope, USER_ROOT_POINTER);
-      await this.#markReset(uid, oldPriv.id);
+      await this.#markReset(uid, oldId);
       return 'recovered';
     }
     await opts.setLoginPassword();
@@ -276,7 +289,7 @@ export class UserKeys implements UserRootKeys {
     await this.#deleteAppPasswordKeys(uid);
     await store.delete(scope, USER_ROOT_POINTER);
     await this.#createKeyPair(uid, newPassword);
-    await this.#markReset(uid, oldPriv.id);
+    await this.#markReset(uid, oldId);
     return 'keys-reset';
   }
 

@@ -1,0 +1,91 @@
+/**
+ * Crash safety of the import into per-user-key mode: SIGKILL at growing delays (key pairs being
+ * made, files being converted or kept pending), then a run to completion, gives what an
+ * uninterrupted run gives: every file once with its id and etag, alice's files converted and
+ * readable, bob's and carol's kept pending and readable after their first login, no import
+ * wrapping left behind.
+ */
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import SQLite from 'better-sqlite3';
+import { basic, davUrl, installCoffer, unpack, type Coffer, type Unpacked } from './nc-fixture.ts';
+import { loadMariaDbDump, type LoadedMariaDb } from './nc-mariadb.ts';
+import { occKilledAfter } from './nc-kill.ts';
+
+describe('import:nextcloud into per-user-key mode survives SIGKILL and continues', { timeout: 900_000 }, () => {
+  let nc: Unpacked;
+  let maria: LoadedMariaDb;
+  let coffer: Coffer;
+  const args = () => ['import:nextcloud', '--nextcloud-config', nc.configPhp, '--nextcloud-data', nc.data, '--database-url', maria.url, '--recovery-password-from-env'];
+  const env = () => ({ ...coffer.env, OC_RECOVERY_PASS: nc.manifest.encryption.recovery_password! });
+
+  before(async () => {
+    nc = unpack('user-keys');
+    maria = loadMariaDbDump(join(nc.root, 'db.sql'));
+    coffer = await installCoffer();
+  });
+  after(() => {
+    maria?.drop();
+    coffer?.cleanup();
+    nc?.cleanup();
+  });
+
+  test('killed at growing delays, then completed: same result as one run', async () => {
+    let killed = 0;
+    let completed = false;
+    const marker = (key: string): boolean => {
+      const db = new SQLite(join(coffer.dir, 'config', 'coffer.db'), { readonly: true });
+      try {
+        return db.prepare("select 1 from app_config where app = 'import_nextcloud' and key = ?").get(key) !== undefined;
+      } finally {
+        db.close();
+      }
+    };
+    let midImport = 0;
+    for (let d = 300; d < 15_000; d = Math.round(d * 1.15 + 40)) {
+      // a kill may land after the import completed (while the process exits): then it is done
+      if (killed > 0 && marker('completed')) { completed = true; break; }
+      const k = await occKilledAfter(env(), args(), d);
+      if (!k.killed) {
+        assert.equal(k.code, 0, k.stderr);
+        completed = true;
+        break;
+      }
+      killed++;
+      if (marker('instanceid') && !marker('completed')) midImport++;
+    }
+    if (!completed) {
+      const r = await coffer.occ(args(), { OC_RECOVERY_PASS: nc.manifest.encryption.recovery_password! });
+      assert.equal(r.code, 0, r.stderr + r.stdout);
+    }
+    assert.ok(midImport >= 2, `at least two runs killed mid-import (${midImport} of ${killed} kills)`);
+    for (const uid of ['alice', 'bob', 'carol']) {
+      const names = readdirSync(join(coffer.dir, 'data', uid, 'files_encryption', 'OC_DEFAULT_MODULE'));
+      assert.ok(!names.includes('nextcloudImport.privateKey'), `${uid}: import wrapping dropped`);
+      assert.ok(names.includes('nextcloudPending.json') && names.includes(`${uid}.publicKey`), `${uid}: keys waiting for the first login`);
+    }
+    const st = JSON.parse((await coffer.occ(['import:nextcloud:status', '--output', 'json'])).stdout) as { completed: boolean; users: { uid: string; pendingFiles: number }[] };
+    assert.equal(st.completed, true);
+    assert.deepEqual(st.users.filter((u) => u.pendingFiles > 0).map((u) => [u.uid, u.pendingFiles]), [['bob', 3], ['carol', 1]]);
+
+    const srv = await coffer.serve();
+    try {
+      const rows = await srv.app.db.selectFrom('nodes').select(['fileid', 'owner', 'path', 'etag', 'blob_codec']).where('kind', '=', 'file').orderBy('fileid').execute();
+      assert.deepEqual(rows.map((f) => `${f.fileid} ${f.owner}/${f.path} ${f.etag}`),
+        [...nc.manifest.files].sort((a, b) => a.fileid - b.fileid).map((f) => `${f.fileid} ${f.owner}/${f.path} ${f.etag}`));
+      for (const f of nc.manifest.files) {
+        const codec = rows.find((r) => Number(r.fileid) === f.fileid)!.blob_codec;
+        assert.equal(codec, f.owner === 'alice' || f.encrypted === 0 ? 'cfe1' : 'nc-pending', `${f.owner}/${f.path}`);
+        const pw = nc.manifest.users.find((u) => u.uid === f.owner)!.password;
+        const g = await fetch(davUrl(srv.url, f.owner, f.path), { headers: { authorization: basic(f.owner, pw) } });
+        assert.equal(g.status, 200, `${f.owner}/${f.path}`);
+        assert.equal(createHash('sha256').update(Buffer.from(await g.arrayBuffer())).digest('hex'), f.sha256, `${f.owner}/${f.path}`);
+      }
+    } finally {
+      await srv.stop();
+    }
+  });
+});
