@@ -13,7 +13,7 @@ import type { ActivityRepository, ActivityRow } from './activity-repository.ts';
  * so that a burst of writes costs a few inserts a second, not one per 30 ms (each is a commit);
  * short enough that notify_activity still goes out well within a second.
  */
-const GATHER_MS = 200;
+export const ACTIVITY_GATHER_MS = 200;
 /** Expired rows are looked for at most this often, ms. */
 const EXPIRE_EVERY_MS = 3_600_000;
 
@@ -52,7 +52,7 @@ export class ActivityRecorder implements TreeChangeSink, ShareEvents {
     if (!change.action || change.fileId === undefined || change.path === '') return;
     let g = this.#pending.get(change.owner);
     if (!g) {
-      g = { changes: [], timer: setTimeout(() => this.#flush(change.owner), GATHER_MS) };
+      g = { changes: [], timer: setTimeout(() => this.#flush(change.owner), ACTIVITY_GATHER_MS) };
       g.timer.unref();
       this.#pending.set(change.owner, g);
     }

@@ -13,6 +13,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { writeTestConfig, ADMIN } from '../support/test-instance.ts';
 import { enableEncryption } from '../support/encryption-enabler.ts';
@@ -20,6 +21,7 @@ import { OCC, spawnServer, type Served } from '../cli/occ-harness.ts';
 import { openLocal } from './crash-support.ts';
 import { durabilityViolations, findRequest, parseTrace, straceArgs, wholeRun, type Call } from '../support/syscall-order.ts';
 import { openDatabase } from '../../src/db/database.ts';
+import { ACTIVITY_GATHER_MS } from '../../src/activity/activity-recorder.ts';
 import { webLogin } from '../support/web-login.ts';
 
 const hasStrace = spawnSync('strace', ['-V']).status === 0;
@@ -59,12 +61,18 @@ function steps(big: Buffer): Step[] {
   ];
 }
 
-/** Sends the steps one by one (as admin) and checks each answer's status. */
+/**
+ * Sends the steps one by one (as admin) and checks each answer's status. After each, waits until
+ * the activity stream has stored that step's events (gathered ACTIVITY_GATHER_MS, then committed in
+ * the background, not before the answer): a background commit inside the next step's window would
+ * otherwise look like a write of that step left unflushed at its answer.
+ */
 async function run(url: string, list: Step[]): Promise<void> {
   for (const s of list) {
     const r = await fetch(url + s.path, { method: s.method, headers: { authorization: basic(ADMIN), ...s.headers }, body: s.body as BodyInit | undefined });
     await r.arrayBuffer();
     assert.equal(r.status, s.expect, `${s.method} ${s.path}`);
+    await sleep(ACTIVITY_GATHER_MS + 300);
   }
 }
 
@@ -74,6 +82,7 @@ async function webWrites(url: string): Promise<Step[]> {
   const h = { cookie, requesttoken: csrfToken };
   const mk = await fetch(`${url}/web/api/files/mkdir`, { method: 'POST', headers: { ...h, 'content-type': 'application/json' }, body: JSON.stringify({ path: 'WebDocs' }) });
   assert.equal(mk.status, 201);
+  await sleep(ACTIVITY_GATHER_MS + 300); // as in run()
   const up = await fetch(`${url}/web/api/files/upload?path=${encodeURIComponent('/WebDocs/w.txt')}`, { method: 'PUT', headers: h, body: 'from the web ui' });
   assert.ok(up.status === 201 || up.status === 200, `web upload ${up.status}`);
   return [
