@@ -141,8 +141,9 @@ describe('crash safety of versions and the trash bin (SIGKILL)', { skip, timeout
   });
 
   test('SIGKILL during an overwrite of a big file: old content with its versions, or new content with the old one as a version', async () => {
-    const NEW = pattern(9, 8 << 20);
-    const check = async (before: { current: string; versions: string[] }, acknowledged: boolean, what: string) => {
+    // each attempt sends other bytes: a second PUT of the same bytes would look lost when it is not
+    const newContent = (attempt: number) => pattern(9 + attempt, 8 << 20);
+    const check = async (before: { current: string; versions: string[] }, sentContent: Buffer, acknowledged: boolean, what: string) => {
       const app = await openLocal(configPath);
       try {
         await assertConsistent(app);
@@ -151,7 +152,7 @@ describe('crash safety of versions and the trash bin (SIGKILL)', { skip, timeout
           assert.ok(!acknowledged, `${what}: acknowledged PUT lost`);
           assert.deepEqual(now.versions, before.versions, `${what}: the versions changed though the content did not`);
         } else {
-          assert.equal(now.current, sha256(NEW), `${what}: doc.bin is neither the old nor the new content`);
+          assert.equal(now.current, sha256(sentContent), `${what}: doc.bin is neither the old nor the new content`);
           assert.deepEqual(now.versions, [before.current, ...before.versions], `${what}: the old content is not the newest version`);
         }
         crashes.push(`${what} (${now.current === before.current ? 'old' : 'new'})`);
@@ -165,6 +166,7 @@ describe('crash safety of versions and the trash bin (SIGKILL)', { skip, timeout
     assert.equal(state.versions.length, 2);
     // mid-body: after N bytes of a streamed body
     for (const killAfter of [1 << 20, 6 << 20]) {
+      const NEW = newContent(killAfter >> 20);
       const s = await serve(configPath);
       let sent = 0;
       const killed = (async () => { while (sent < killAfter) await sleep(2); await kill(s); })();
@@ -174,17 +176,18 @@ describe('crash safety of versions and the trash bin (SIGKILL)', { skip, timeout
       const r = await request(s.url, 'PUT', '/remote.php/dav/files/alice/doc.bin', { as: ALICE, body: body() }).catch((e: Error) => e);
       await killed;
       assert.ok(r instanceof Error, 'the PUT cannot have completed');
-      const now = await check(state, false, `overwrite killed after ${killAfter >> 20} MiB`);
+      const now = await check(state, NEW, false, `overwrite killed after ${killAfter >> 20} MiB`);
       assert.equal(now.current, state.current);
     }
     // around the commit: at delays after the whole body was handed over
-    for (const delay of [0, 60, 250, 1500, 4000]) {
+    for (const [attempt, delay] of [0, 60, 250, 1500, 4000].entries()) {
+      const NEW = newContent(10 + attempt);
       const s = await serve(configPath);
       const p = request(s.url, 'PUT', '/remote.php/dav/files/alice/doc.bin', { as: ALICE, body: NEW }).catch((e: Error) => e);
       await sleep(delay + 20);
       await kill(s);
       const r = await p;
-      state = await check(state, !(r instanceof Error) && r.status < 300, `overwrite killed ${delay + 20} ms after send`);
+      state = await check(state, NEW, !(r instanceof Error) && r.status < 300, `overwrite killed ${delay + 20} ms after send`);
     }
     app = await openLocal(configPath);
     try { assert.ok((await fileState(app, 'doc.bin')).versions.length >= 2); } finally { await app.close(); }
