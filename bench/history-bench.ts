@@ -54,6 +54,8 @@ const fmt = (n: number, d = 1) => n.toFixed(d);
 const responses = (body: Buffer) => (body.toString().match(/<(?:[\w-]+:)?response[\s>]/g) ?? []).length;
 const label = (n: number) => (n >= GiB ? `${n / GiB} GiB` : `${n / MiB} MiB`);
 const thousands = (n: number) => n.toLocaleString('en-US');
+/** An error for a table cell: one line, a DAV error body reduced to its message. */
+const errCell = (err: unknown) => `ERR ${(err as Error).message.replace(/<\?xml[\s\S]*?<s:message>([\s\S]*?)<\/s:message>[\s\S]*/, '$1').replace(/\s+/g, ' ').slice(0, 70)}`;
 
 /** Bytes the process has caused to be written to storage so far (/proc/<pid>/io write_bytes). */
 function writeBytes(pid: number): number {
@@ -87,11 +89,12 @@ async function fileIdOf(dav: DavClient, path: string): Promise<number> {
   return Number(m[1]);
 }
 
-/** How many versions the versions DAV API lists for a file. */
-async function versionCount(dav: DavClient, fileId: number): Promise<number> {
+/** The versions the versions DAV API lists for a file: how many, and their getcontentlength. */
+async function versionsOf(dav: DavClient, fileId: number): Promise<{ count: number; sizes: number[] }> {
   const r = await dav.request('PROPFIND', `/remote.php/dav/versions/${UID}/versions/${fileId}`, { headers: { Depth: '1' } });
   expectStatus(r, [207], `PROPFIND versions of ${fileId}`);
-  return responses(r.body) - 1;
+  const sizes = [...r.body.toString().matchAll(/<(?:\w+:)?getcontentlength>(\d+)</g)].map((m) => Number(m[1]));
+  return { count: responses(r.body) - 1, sizes };
 }
 
 /** Depth-1 PROPFIND of the trash bin: status-checked reply. */
@@ -106,7 +109,7 @@ async function trashListing(dav: DavClient): Promise<Buffer> {
 async function measure(mode: Mode, srv: BenchServer, rss: RssSampler, dav: DavClient): Promise<void> {
   const step = async (row: string, fn: () => Promise<void>) => {
     log(`${mode}: ${row}`);
-    try { await fn(); } catch (err) { log(`${mode}: ${row} FAILED: ${(err as Error).message}`); put(row, mode, `ERR ${(err as Error).message.slice(0, 60)}`); }
+    try { await fn(); } catch (err) { log(`${mode}: ${row} FAILED: ${(err as Error).message}`); put(row, mode, errCell(err)); }
   };
   const big = label(S.big);
   const mib = (n: number) => fmt(n / MiB, 0);
@@ -128,8 +131,8 @@ async function measure(mode: Mode, srv: BenchServer, rss: RssSampler, dav: DavCl
     const id = await fileIdOf(dav, 'big.bin');
     const over = await timed(srv, rss, () => dav.putFile('big.bin', S.big));
     if (over.value.status !== 204) throw new Error(`overwrite → ${over.value.status}`);
-    const versions = await versionCount(dav, id);
-    if (versions !== 1) throw new Error(`big.bin has ${versions} versions after one overwrite`);
+    const versions = await versionsOf(dav, id);
+    if (versions.count !== 1 || versions.sizes[0] !== S.big) throw new Error(`big.bin has ${versions.count} versions (sizes ${versions.sizes.join(', ')}) after one overwrite`);
     if (await fileIdOf(dav, 'big.bin') !== id) throw new Error('the overwrite changed the file id');
     put(overRow, mode, `${fmt(over.ms / 1000, 2)} / ${fmt(over.cpuMs / 1000, 2)}`);
     put(`overwrite of a ${big} file: server write_bytes / blob folder growth, MiB`, mode, `${mib(over.written)} / ${mib(over.grew)}`);
@@ -144,6 +147,7 @@ async function measure(mode: Mode, srv: BenchServer, rss: RssSampler, dav: DavCl
   const delRow = `DELETE of a folder of ${thousands(n)} × 4 KiB files to the trash: wall ms / server CPU ms`;
   const restRow = `restore of that folder (MOVE to trashbin restore/): wall ms / server CPU ms`;
   let uploaded = false;
+  let restored = false;
   await step(delRow, async () => {
     expectStatus(await dav.request('MKCOL', dav.path('tree')), [201], 'MKCOL tree');
     const ms = await leanPutMany({
@@ -169,12 +173,13 @@ async function measure(mode: Mode, srv: BenchServer, rss: RssSampler, dav: DavCl
     if (responses(r.body) !== n + 1) throw new Error(`the restored folder lists ${responses(r.body) - 1} of ${n} files`);
     if (responses(await trashListing(dav)) !== 1) throw new Error('the trash is not empty after the restore');
     put(restRow, mode, `${fmt(rest.ms, 0)} / ${fmt(rest.cpuMs, 0)}`);
+    restored = true;
   });
 
   // 3. a trash of n single items: the restored files, deleted one by one
   const trashRow = `PROPFIND Depth 1 of a trash with ${thousands(n)} items: median / p95 ms`;
   await step(trashRow, async () => {
-    if (!uploaded) throw new Error('no files (the step before failed)');
+    if (!restored) throw new Error('no files (the restore failed)');
     const ms = await parallel(n, 8, async (i) => {
       expectStatus(await dav.request('DELETE', dav.path(`tree/f${String(i).padStart(5, '0')}.txt`)), [204], `DELETE file ${i}`);
     });
@@ -209,7 +214,7 @@ async function measure(mode: Mode, srv: BenchServer, rss: RssSampler, dav: DavCl
       });
     }
     const id = await fileIdOf(dav, 'ver/v00000.txt');
-    const count = await versionCount(dav, id);
+    const { count } = await versionsOf(dav, id);
     if (count !== S.verRounds) throw new Error(`ver/v00000.txt has ${count} versions, expected ${S.verRounds}`);
     put(VERSION_SETUP_ROW, mode, `${fmt((S.verFiles * (S.verRounds + 1)) / (ms / 1000), 0)} PUTs/s, ${fmt(rss.cpuSeconds() - c0, 1)} CPU-s`);
     versionsMade.add(mode);
@@ -221,24 +226,26 @@ const versionsMade = new Set<Mode>();
 
 // ---------------------------------------------------------------- expiry through ./occ
 
-/** One run of the compiled `occ` (as ./occ runs it): wall s, CPU s (user + sys, /usr/bin/time), stdout. */
-async function occRun(configPath: string, dir: string, args: string[]): Promise<{ wall: number; cpu: number | undefined; status: number | null; stdout: string; stderr: string }> {
+/** One run of the compiled `occ` (as ./occ runs it): wall s, CPU s (user + sys) and peak RSS (/usr/bin/time), stdout. */
+async function occRun(configPath: string, dir: string, args: string[]): Promise<{ wall: number; cpu: number | undefined; peakMiB: number | undefined; status: number | null; stdout: string; stderr: string }> {
   const { root } = await benchCodeRoot();
   const compiled = existsSync(join(root, 'cli/main.bundle.js')) ? join(root, 'cli/main.bundle.js') : join(root, 'cli/main.js');
   const entry = root.endsWith('/src') ? ['--import', 'tsx', join(root, 'cli/main.ts')] : [compiled];
   const timeFile = join(dir, 'occ.time');
   rmSync(timeFile, { force: true });
   const useTime = spawnSync('sh', ['-c', 'test -x /usr/bin/time']).status === 0;
-  const cmd = useTime ? ['/usr/bin/time', '-f', '%U %S', '-o', timeFile, process.execPath, ...entry] : [process.execPath, ...entry];
+  const cmd = useTime ? ['/usr/bin/time', '-f', '%U %S %M', '-o', timeFile, process.execPath, ...entry] : [process.execPath, ...entry];
   const t0 = performance.now();
   const r = spawnSync(cmd[0]!, [...cmd.slice(1), ...args], { encoding: 'utf8', cwd: ROOT, env: { ...process.env, COFFER_CONFIG: configPath }, maxBuffer: 64 * MiB });
   const wall = (performance.now() - t0) / 1000;
   let cpu: number | undefined;
+  let peakMiB: number | undefined;
   try {
-    const [u, sy] = readFileSync(timeFile, 'utf8').trim().split(/\s+/).map(Number);
+    const [u, sy, kb] = readFileSync(timeFile, 'utf8').trim().split(/\s+/).map(Number);
     cpu = u! + sy!;
+    peakMiB = Math.round(kb! / 1024);
   } catch { /* no /usr/bin/time */ }
-  return { wall, cpu, status: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+  return { wall, cpu, peakMiB, status: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
 }
 
 /** Versions of UID in the instance (in-process, the server stopped). */
@@ -263,10 +270,10 @@ async function measureExpiry(mode: Mode, srv: BenchServer): Promise<void> {
     const before = await versionsHeld(srv.configPath);
     if (before < VERSIONS) throw new Error(`${before} versions held before the expiry, expected ≥ ${VERSIONS}`);
     const start = await occRun(srv.configPath, srv.dir, ['status']);
-    if (start.status !== 0) throw new Error(`occ status exited ${start.status}: ${start.stderr.slice(-200)}`);
+    if (start.status !== 0) throw new Error(`occ status exited ${start.status}: ${start.stderr.trim().slice(0, 200)}`);
     const b0 = dirBytes(join(srv.dataDir, 'blobs'));
     const r = await occRun(srv.configPath, srv.dir, ['versions:expire', '--output=json']);
-    if (r.status !== 0) throw new Error(`occ versions:expire exited ${r.status}: ${r.stderr.slice(-200)}`);
+    if (r.status !== 0) throw new Error(`occ versions:expire exited ${r.status}: ${r.stderr.trim().slice(0, 200)}`);
     const out = JSON.parse(r.stdout) as { expired: number; bytes: number };
     if (out.expired !== VERSIONS) throw new Error(`occ expired ${out.expired} versions, expected ${VERSIONS}`);
     const after = await versionsHeld(srv.configPath);
@@ -278,10 +285,11 @@ async function measureExpiry(mode: Mode, srv: BenchServer): Promise<void> {
     put(`./occ versions:expire: wall s / CPU s (user + sys, incl. process start)`, mode, `${fmt(r.wall, 2)} / ${r.cpu === undefined ? '?' : fmt(r.cpu, 2)}`);
     put(`./occ process start (status): wall s / CPU s`, mode, `${fmt(start.wall, 2)} / ${start.cpu === undefined ? '?' : fmt(start.cpu, 2)}`);
     if (r.cpu !== undefined && start.cpu !== undefined) put(`./occ versions:expire: versions per CPU-second (without start)`, mode, fmt(VERSIONS / Math.max(0.001, r.cpu - start.cpu), 0));
+    if (r.peakMiB !== undefined) put(`./occ versions:expire: peak RSS MiB (status alone)`, mode, `${r.peakMiB} (${start.peakMiB ?? '?'})`);
     put(`versions left after the expiry / blob folder freed, MiB`, mode, `${after} / ${fmt(freed / MiB, 1)}`);
   } catch (err) {
     log(`${mode}: expiry FAILED: ${(err as Error).message}`);
-    put(row, mode, `ERR ${(err as Error).message.slice(0, 60)}`);
+    put(row, mode, errCell(err));
   }
 }
 
@@ -334,7 +342,7 @@ async function main(): Promise<void> {
   const w2 = Math.max(9, ...rows.map(([, v]) => cell(v.encrypted).length));
   const line = (a: string, b: string, c: string, d: string) => `| ${a.padEnd(w0)} | ${b.padStart(w1)} | ${c.padStart(w2)} | ${d}`;
   console.log(`\nCoffer history bench (${QUICK ? 'quick' : 'full'}), node ${process.version}, ${cpus().length} cores, data under ${tmpdir()}, load average ${fmt(load0, 2)} at start / ${fmt(loadavg()[0]!, 2)} at end, ${new Date().toISOString()}`);
-  console.log(`server code: ${code.how}; CPU = the server process's user + sys from /proc; write_bytes from /proc/<pid>/io`);
+  console.log(`server code: ${code.how}; CPU = the server process's user + sys from /proc (10 ms ticks); write_bytes from /proc/<pid>/io`);
   console.log(`versions: made by real overwrites over HTTP (lean keep-alive client, 8 connections), X-OC-Mtime from ${new Date(OLD_MTIME * 1000).toISOString().slice(0, 10)} a day apart; expired by the compiled ./occ with the server stopped`);
   console.log(line('measurement', 'plain', 'encrypted', 'target'));
   console.log(line('-'.repeat(w0), '-'.repeat(w1), '-'.repeat(w2), '------'));
