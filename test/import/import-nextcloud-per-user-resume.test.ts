@@ -11,8 +11,9 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import SQLite from 'better-sqlite3';
-import { basic, davUrl, installCoffer, unpack, type Coffer, type Unpacked } from './nc-fixture.ts';
-import { loadMariaDbDump, type LoadedMariaDb } from './nc-mariadb.ts';
+import { basic, davUrl, type Coffer, type Unpacked } from './nc-fixture.ts';
+import type { LoadedMariaDb } from './nc-mariadb.ts';
+import { closeUserKeysSource, openUserKeysSource } from './nc-user-keys-source.ts';
 import { occKilledAfter } from './nc-kill.ts';
 
 describe('import:nextcloud into per-user-key mode survives SIGKILL and continues', { timeout: 900_000 }, () => {
@@ -22,16 +23,8 @@ describe('import:nextcloud into per-user-key mode survives SIGKILL and continues
   const args = () => ['import:nextcloud', '--nextcloud-config', nc.configPhp, '--nextcloud-data', nc.data, '--database-url', maria.url, '--recovery-password-from-env'];
   const env = () => ({ ...coffer.env, OC_RECOVERY_PASS: nc.manifest.encryption.recovery_password! });
 
-  before(async () => {
-    nc = unpack('user-keys');
-    maria = loadMariaDbDump(join(nc.root, 'db.sql'));
-    coffer = await installCoffer();
-  });
-  after(() => {
-    maria?.drop();
-    coffer?.cleanup();
-    nc?.cleanup();
-  });
+  before(async () => { ({ nc, maria, coffer } = await openUserKeysSource()); });
+  after(() => closeUserKeysSource({ nc, maria, coffer }));
 
   test('killed at growing delays, then completed: same result as one run', async () => {
     let killed = 0;

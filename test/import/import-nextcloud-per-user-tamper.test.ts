@@ -11,24 +11,17 @@ import { createHash } from 'node:crypto';
 import { closeSync, openSync, readSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { basic, davUrl, installCoffer, propfind, unpack, type Coffer, type Unpacked } from './nc-fixture.ts';
-import { loadMariaDbDump, type LoadedMariaDb } from './nc-mariadb.ts';
+import { basic, davUrl, propfind, type Coffer, type Unpacked } from './nc-fixture.ts';
+import type { LoadedMariaDb } from './nc-mariadb.ts';
+import { closeUserKeysSource, openUserKeysSource } from './nc-user-keys-source.ts';
 
 describe('import:nextcloud per-user keys: a tampered pending file; password resets before the first login', { timeout: 600_000 }, () => {
   let nc: Unpacked;
   let maria: LoadedMariaDb;
   let coffer: Coffer;
 
-  before(async () => {
-    nc = unpack('user-keys');
-    maria = loadMariaDbDump(join(nc.root, 'db.sql'));
-    coffer = await installCoffer();
-  });
-  after(() => {
-    maria?.drop();
-    coffer?.cleanup();
-    nc?.cleanup();
-  });
+  before(async () => { ({ nc, maria, coffer } = await openUserKeysSource()); });
+  after(() => closeUserKeysSource({ nc, maria, coffer }));
 
   test('is refused when read and stays pending with its error; the others convert', async () => {
     const bad = nc.manifest.files.find((f) => f.owner === 'bob' && f.path === 'Sizes/block-8096.bin')!;

@@ -12,8 +12,9 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { basic, davUrl, installCoffer, propfind, unpack, type Coffer, type Unpacked } from './nc-fixture.ts';
-import { loadMariaDbDump, type LoadedMariaDb } from './nc-mariadb.ts';
+import { basic, davUrl, propfind, type Coffer, type Unpacked } from './nc-fixture.ts';
+import type { LoadedMariaDb } from './nc-mariadb.ts';
+import { closeUserKeysSource, openUserKeysSource } from './nc-user-keys-source.ts';
 import { userActor } from '../../src/actor.ts';
 import { webLogin } from '../support/web-login.ts';
 import { ImportPendingError } from '../../src/encryption/import-pending.ts';
@@ -36,16 +37,8 @@ describe('import:nextcloud into per-user-key mode (MariaDB dump)', { timeout: 60
     return JSON.parse(r.stdout) as { imported: boolean; completed: boolean; users: { uid: string; keys: string; pendingFiles: number; pendingBytes: number; failedFiles: number }[] };
   };
 
-  before(async () => {
-    nc = unpack('user-keys');
-    maria = loadMariaDbDump(join(nc.root, 'db.sql'));
-    coffer = await installCoffer();
-  });
-  after(() => {
-    maria?.drop();
-    coffer?.cleanup();
-    nc?.cleanup();
-  });
+  before(async () => { ({ nc, maria, coffer } = await openUserKeysSource()); });
+  after(() => closeUserKeysSource({ nc, maria, coffer }));
 
   test('dry run: the opted-in user\'s files decrypt, the others are reported as kept for their first login; nothing written', async () => {
     const r = await coffer.occ([...args(), '--dry-run', '--recovery-password-from-env', '--output', 'json'], recovery());

@@ -7,10 +7,10 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { basic, davUrl, installCoffer, propfind, unpack, type Coffer, type Unpacked } from './nc-fixture.ts';
-import { loadMariaDbDump, type LoadedMariaDb } from './nc-mariadb.ts';
+import { basic, davUrl, propfind, type Coffer, type Unpacked } from './nc-fixture.ts';
+import type { LoadedMariaDb } from './nc-mariadb.ts';
+import { closeUserKeysSource, openUserKeysSource } from './nc-user-keys-source.ts';
 import { checkImportedHistory } from './nc-history-checks.ts';
 
 describe('import:nextcloud, per-user-keys fixture (MariaDB dump)', { timeout: 600_000 }, () => {
@@ -21,16 +21,8 @@ describe('import:nextcloud, per-user-keys fixture (MariaDB dump)', { timeout: 60
   const recovery = () => ({ OC_RECOVERY_PASS: nc.manifest.encryption.recovery_password! });
   const optedIn = (uid: string) => nc.manifest.users.find((u) => u.uid === uid)?.recovery_opt_in === true;
 
-  before(async () => {
-    nc = unpack('user-keys');
-    maria = loadMariaDbDump(join(nc.root, 'db.sql'));
-    coffer = await installCoffer();
-  });
-  after(() => {
-    maria?.drop();
-    coffer?.cleanup();
-    nc?.cleanup();
-  });
+  before(async () => { ({ nc, maria, coffer } = await openUserKeysSource()); });
+  after(() => closeUserKeysSource({ nc, maria, coffer }));
 
   test('dry run into master-key mode with the recovery password: the opted-in user\'s files decrypt to the manifest sha256, the others are named', async () => {
     const r = await coffer.occ([...args(), '--dry-run', '--into-master-key', '--recovery-password-from-env', '--output', 'json'], recovery());
