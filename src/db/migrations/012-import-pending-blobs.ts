@@ -6,7 +6,8 @@ import { sql, type Kysely } from 'kysely';
  * a delete) of a pending file turns its blob into a version (trash node) that must stay readable
  * and be converted: one file id then has several pending blobs, each with its own `encrypted`
  * counter. So the pending rows are keyed by blob id (the blob a node, version or trash node names),
- * with the file id the blob is bound to and its plaintext size (status totals). Rows of 011 move over.
+ * with the file id the blob is bound to and its plaintext size (status totals). Rows of 011 move
+ * over to the blob they describe.
  */
 export async function up(db: Kysely<any>): Promise<void> {
   await db.schema.createTable('import_pending_blobs')
@@ -22,10 +23,15 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('error', 'text')
     .execute();
   await db.schema.createIndex('import_pending_blobs_owner').on('import_pending_blobs').columns(['owner', 'blob_id']).execute();
-  await sql`insert into import_pending_blobs (blob_id, fileid, owner, share_key, nc_version, size, error)
-    select n.blob_id, p.fileid, p.owner, p.share_key, p.nc_version, n.size, p.error
-    from import_pending_files p join nodes n on n.fileid = p.fileid
-    where n.blob_codec = 'nc-pending' and n.blob_id is not null`.execute(db);
+  // Under 011 only a file's imported content was pending, so the one `nc-pending` blob bound to a
+  // pending row's file id is that content, wherever an overwrite (a version) or a delete (the
+  // trash) has put it since.
+  for (const holder of ['nodes', 'file_versions', 'trash_nodes']) {
+    await sql`insert into import_pending_blobs (blob_id, fileid, owner, share_key, nc_version, size, error)
+      select h.blob_id, p.fileid, p.owner, p.share_key, p.nc_version, h.size, p.error
+      from import_pending_files p join ${sql.table(holder)} h on h.fileid = p.fileid
+      where h.blob_codec = 'nc-pending' and h.blob_id is not null`.execute(db);
+  }
   await db.schema.dropTable('import_pending_files').execute();
 }
 
