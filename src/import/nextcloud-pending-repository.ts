@@ -55,11 +55,20 @@ export class NcPendingRepository {
     await this.#db.updateTable('import_pending_blobs').set({ error: error.slice(0, 1000) }).where('blob_id', '=', blobId).execute();
   }
 
-  /** Pending blobs and their plaintext bytes per owner. */
+  /**
+   * Pending blobs and their plaintext bytes per owner: those a file, version or trash row still
+   * names (a pending version that expired, or a trashed file purged, before the owner's login left
+   * its row for the conversion to drop).
+   */
   async totals(): Promise<PendingTotals[]> {
-    const rows = await this.#db.selectFrom('import_pending_blobs')
-      .select((eb) => ['owner', eb.fn.countAll<number>().as('files'), eb.fn.sum<number>('size').as('bytes'), eb.fn.count<number>('error').as('failed')])
-      .groupBy('owner').orderBy('owner').execute();
+    const rows = await this.#db.selectFrom('import_pending_blobs as p')
+      .where((eb) => eb.or([
+        eb.exists(eb.selectFrom('nodes as n').select('n.fileid').whereRef('n.blob_id', '=', 'p.blob_id')),
+        eb.exists(eb.selectFrom('file_versions as v').select('v.id').whereRef('v.blob_id', '=', 'p.blob_id')),
+        eb.exists(eb.selectFrom('trash_nodes as t').select('t.fileid').whereRef('t.blob_id', '=', 'p.blob_id')),
+      ]))
+      .select((eb) => ['p.owner', eb.fn.countAll<number>().as('files'), eb.fn.sum<number>('p.size').as('bytes'), eb.fn.count<number>('p.error').as('failed')])
+      .groupBy('p.owner').orderBy('p.owner').execute();
     return rows.map((r) => ({ owner: r.owner, files: Number(r.files), bytes: Number(r.bytes ?? 0), failed: Number(r.failed) }));
   }
 }

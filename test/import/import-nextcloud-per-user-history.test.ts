@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { basic, davUrl, propfind, type Coffer, type Unpacked } from './nc-fixture.ts';
@@ -126,10 +126,14 @@ describe('import:nextcloud per-user keys: versions and trash of a user without r
       const tg = await get(srv.url, `/remote.php/dav/trashbin/bob/trash/${encodeURIComponent(`${item.name}.d${Number(item.deleted_at)}`)}`, pw);
       assert.equal(tg.status, 200);
       assert.equal(sha(tg.body), gone.sha256, 'a pending file deleted before its conversion reads back from the trash');
+      // a pending version deleted before its conversion
+      const del = await fetch(`${srv.url}${versionsHref()}/${hist.versions[0]!.ts}`, { method: 'DELETE', headers: { authorization: basic('bob', pw) } });
+      assert.equal(del.status, 204);
     } finally {
       await srv.stop();
     }
-    assert.equal((await status())?.pendingFiles, nc.manifest.files.filter((f) => f.owner === 'bob').length + hist.versions.length + 1, 'nothing converted yet');
+    // nothing converted yet; the version deleted above is no longer counted
+    assert.equal((await status())?.pendingFiles, nc.manifest.files.filter((f) => f.owner === 'bob').length + hist.versions.length + 1 - 1);
   });
 
   test('his next login converts versions and trash too: Coffer\'s format at rest, same content, nothing pending', async () => {
@@ -145,6 +149,9 @@ describe('import:nextcloud per-user keys: versions and trash of a user without r
         assert.notEqual(readFileSync(findBlob(join(coffer.dir, 'data', 'blobs'), x.blob_id!)!).subarray(0, 6).toString('latin1'), 'HBEGIN');
       }
       for (const x of [...before_.versions, ...before_.trash]) assert.equal(findBlob(join(coffer.dir, 'data', 'blobs'), x.blob_id!), undefined, 'Nextcloud\'s copy deleted');
+      assert.ok(!now.versions.some((v) => Number(v.version) === hist.versions[0]!.ts), 'the deleted version stays deleted');
+      assert.equal(await srv.app.db.selectFrom('import_pending_blobs').select('blob_id').where('owner', '=', 'bob').executeTakeFirst(), undefined, 'no pending row left');
+      assert.ok(!existsSync(join(coffer.dir, 'data', 'bob', 'files_encryption', 'OC_DEFAULT_MODULE', 'nextcloudPrivate.sealed')), 'Nextcloud key dropped');
       const expected = new Map<number, string>(hist.versions.map((v) => [v.ts, v.sha256]));
       for (const v of now.versions) {
         const g = await get(srv.url, `${versionsHref()}/${Number(v.version)}`, pw);
