@@ -60,12 +60,12 @@ describe('import:nextcloud per-user keys: versions and trash of a user without r
     assert.equal(r.code, 0, r.stderr);
     const rep = JSON.parse(r.stdout) as { skipped: unknown[]; history: { versions: number; trash: number; kept: number } };
     assert.deepEqual(rep.skipped, []);
-    assert.equal(rep.history.kept, hist.versions.length + 1, 'bob\'s two versions and his trashed file kept');
+    assert.equal(rep.history.kept, hist.versions.length + 2, 'bob\'s two versions, his trashed file and its version kept');
     rmSync(nc.data, { recursive: true, force: true }); // nothing may depend on the Nextcloud side from here on
     const bobFiles = nc.manifest.files.filter((f) => f.owner === 'bob');
     assert.deepEqual(await status(), {
-      uid: 'bob', keys: 'waiting-for-login', pendingFiles: bobFiles.length + hist.versions.length + 1,
-      pendingBytes: bobFiles.reduce((n, f) => n + f.size, 0) + hist.versions.reduce((n, v) => n + v.size, 0) + hist.trash.size, failedFiles: 0,
+      uid: 'bob', keys: 'waiting-for-login', pendingFiles: bobFiles.length + hist.versions.length + 2,
+      pendingBytes: bobFiles.reduce((n, f) => n + f.size, 0) + hist.versions.reduce((n, v) => n + v.size, 0) + hist.trash.size + hist.trash.version.size, failedFiles: 0,
     });
   });
 
@@ -73,7 +73,9 @@ describe('import:nextcloud per-user keys: versions and trash of a user without r
     const srv = await coffer.serve();
     try {
       const c = await codecs(srv.app.db);
-      assert.deepEqual(c.versions.map((v) => [Number(v.version), v.blob_codec]), hist.versions.map((v) => [v.ts, 'nc-pending']));
+      const versionRows = await srv.app.db.selectFrom('file_versions').select(['fileid', 'version', 'blob_codec']).where('owner', '=', 'bob').orderBy('version').execute();
+      assert.deepEqual(versionRows.map((v) => [Number(v.fileid), Number(v.version), v.blob_codec]).sort(),
+        [...hist.versions.map((v) => [hist.file.fileid, v.ts, 'nc-pending']), [hist.trash.fileid, hist.trash.version.ts, 'nc-pending']].sort());
       assert.deepEqual(c.trash.map((t) => [Number(t.fileid), t.blob_codec]), [[hist.trash.fileid, 'nc-pending']]);
       for (const id of [...c.versions, ...c.trash].map((x) => x.blob_id!)) {
         assert.equal(readFileSync(findBlob(join(coffer.dir, 'data', 'blobs'), id)!).subarray(0, 6).toString('latin1'), 'HBEGIN', 'Nextcloud\'s form at rest');
@@ -111,8 +113,8 @@ describe('import:nextcloud per-user keys: versions and trash of a user without r
       const put = await fetch(davUrl(srv.url, 'bob', hist.file.path), { method: 'PUT', headers: { authorization: basic('bob', pw) }, body: 'new content of q1' });
       assert.ok(put.status === 204 || put.status === 201, String(put.status));
       const rows = (await codecs(srv.app.db)).versions;
-      assert.equal(rows.length, hist.versions.length + 1);
-      const made = rows.find((v) => !hist.versions.some((h) => h.ts === Number(v.version)))!;
+      assert.equal(rows.length, hist.versions.length + 2);
+      const made = rows.find((v) => ![...hist.versions, hist.trash.version].some((h) => h.ts === Number(v.version)))!;
       assert.equal(made.blob_codec, 'nc-pending');
       const g = await get(srv.url, `${versionsHref()}/${Number(made.version)}`, pw);
       assert.equal(g.status, 200);
@@ -133,7 +135,7 @@ describe('import:nextcloud per-user keys: versions and trash of a user without r
       await srv.stop();
     }
     // nothing converted yet; the version deleted above is no longer counted
-    assert.equal((await status())?.pendingFiles, nc.manifest.files.filter((f) => f.owner === 'bob').length + hist.versions.length + 1 - 1);
+    assert.equal((await status())?.pendingFiles, nc.manifest.files.filter((f) => f.owner === 'bob').length + hist.versions.length + 2 - 1);
   });
 
   test('his next login converts versions and trash too: Coffer\'s format at rest, same content, nothing pending', async () => {
@@ -153,7 +155,7 @@ describe('import:nextcloud per-user keys: versions and trash of a user without r
       assert.equal(await srv.app.db.selectFrom('import_pending_blobs').select('blob_id').where('owner', '=', 'bob').executeTakeFirst(), undefined, 'no pending row left');
       assert.ok(!existsSync(join(coffer.dir, 'data', 'bob', 'files_encryption', 'OC_DEFAULT_MODULE', 'nextcloudPrivate.sealed')), 'Nextcloud key dropped');
       const expected = new Map<number, string>(hist.versions.map((v) => [v.ts, v.sha256]));
-      for (const v of now.versions) {
+      for (const v of now.versions.filter((x) => Number(x.version) !== hist.trash.version.ts)) {
         const g = await get(srv.url, `${versionsHref()}/${Number(v.version)}`, pw);
         assert.equal(g.status, 200);
         assert.equal(sha(g.body), expected.get(Number(v.version)) ?? live().sha256, `version ${v.version}`);
@@ -172,6 +174,10 @@ describe('import:nextcloud per-user keys: versions and trash of a user without r
       assert.equal(mv.status, 201);
       const back = await get(srv.url, `/remote.php/dav/files/bob/Reports/${encodeURIComponent(hist.trash.name)}`, pw);
       assert.equal(sha(back.body), hist.trash.sha256);
+      // with the version it had in the trash, converted there
+      const tv = await get(srv.url, `/remote.php/dav/versions/bob/versions/${hist.trash.fileid}/${hist.trash.version.ts}`, pw);
+      assert.equal(tv.status, 200);
+      assert.equal(sha(tv.body), hist.trash.version.sha256);
     } finally {
       await srv.stop();
     }

@@ -4,7 +4,8 @@
  * of the user's files (`files_versions/<path>.v<ts>`, encrypted with the live file's key, which the
  * test opens with the user's password, each with its own `encrypted` counter, an `oc_files_versions`
  * row), and one trashed file (`files_trashbin/files/<name>.d<ts>`, a fresh file key sealed to the
- * user's public key under `keys/files_trashbin/files/`, an `oc_files_trash` row).
+ * user's public key under `keys/files_trashbin/files/`, an `oc_files_trash` row) with an old version
+ * of its own (`files_trashbin/versions/<name>.v<vts>.d<ts>`, the trashed file's key).
  */
 import { execFileSync } from 'node:child_process';
 import { createHash, publicEncrypt, randomBytes, constants } from 'node:crypto';
@@ -20,7 +21,7 @@ export interface UserHistory {
   /** The live file the versions belong to. */
   readonly file: { fileid: number; path: string };
   readonly versions: { ts: number; size: number; sha256: string }[];
-  readonly trash: { name: string; deletedAt: number; size: number; sha256: string; fileid: number };
+  readonly trash: { name: string; deletedAt: number; size: number; sha256: string; fileid: number; version: { ts: number; size: number; sha256: string } };
 }
 
 export async function addUserHistory(nc: Unpacked, maria: LoadedMariaDb, uid: string, livePath: string): Promise<UserHistory> {
@@ -72,12 +73,19 @@ export async function addUserHistory(nc: Unpacked, maria: LoadedMariaDb, uid: st
   mkdirSync(shareKeyDir, { recursive: true });
   const sealed = publicEncrypt({ key: pub, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha1' }, trashKey);
   writeFileSync(join(shareKeyDir, `${uid}.shareKey`), icryptoEncrypt(Buffer.from(JSON.stringify({ key: sealed.toString('base64') })), cfg.secret));
-  row('files_trashbin', 'dir', 0, deletedAt, 0, '@root', '@p');
-  row('files_trashbin/files', 'dir', 0, deletedAt, 0, '@p', '@p');
+  row('files_trashbin', 'dir', 0, deletedAt, 0, '@root', '@tb');
+  row('files_trashbin/files', 'dir', 0, deletedAt, 0, '@tb', '@p');
   row(`files_trashbin/files/${top}`, 'file', size, deletedAt, 1, '@p', '@t');
+  // an old version of the trashed file: files_trashbin/versions/<name>.v<vts>.d<ts>, the trashed file's key
+  const vts = 1_790_500_000;
+  const vsize = 4000;
+  const vname = `${name}.v${vts}.d${deletedAt}`;
+  const vsha = writeNcFile(disk('files_trashbin/versions', vname), vsize, trashKey, 3);
+  row('files_trashbin/versions', 'dir', 0, deletedAt, 0, '@tb', '@p');
+  row(`files_trashbin/versions/${vname}`, 'file', vsize, vts, 3, '@p', '@v');
   sql.push(`insert into oc_files_trash (id, user, timestamp, location, deleted_by) values (${q(name)}, ${q(uid)}, '${deletedAt}', 'Reports', ${q(uid)});`);
   sql.push('select @t;');
   const out = execFileSync('mysql', ['-uroot', '--default-character-set=utf8mb4', '-N', '-B', maria.name], { input: sql.join('\n'), encoding: 'utf8' });
   const fileid = Number(out.trim().split('\n').pop());
-  return { file: { fileid: live.fileid, path: livePath }, versions, trash: { name, deletedAt, size, sha256, fileid } };
+  return { file: { fileid: live.fileid, path: livePath }, versions, trash: { name, deletedAt, size, sha256, fileid, version: { ts: vts, size: vsize, sha256: vsha } } };
 }
