@@ -31,10 +31,11 @@ const PAGE = 50;
 const CONCURRENCY = 4;
 
 /**
- * Import side: a file whose key the importer cannot open (per-user keys, owner without recovery)
- * is kept as Nextcloud stored it: its bytes copied into Coffer's blob store (never referencing the
- * Nextcloud directory afterwards), its row inserted with codec `nc-pending` and the file's ids,
- * etag and sizes, and the owner's share key of it in `import_pending_files`.
+ * Import side: a file, old version or trashed file whose key the importer cannot open (per-user
+ * keys, owner without recovery) is kept as Nextcloud stored it: its bytes copied into Coffer's blob
+ * store (never referencing the Nextcloud directory afterwards), its row (file, version, trash node)
+ * naming that blob with codec `nc-pending` and Nextcloud's ids, etag and sizes, and the owner's
+ * share key of it in `import_pending_blobs`, keyed by the blob.
  */
 export class NcPendingFiles {
   readonly #app: App;
@@ -56,7 +57,7 @@ export class NcPendingFiles {
     const rel = f.path.slice('files/'.length);
     const shareKey = await this.#shareKey(uid, 'files', rel);
     if (!shareKey) return false;
-    if (!write) return true;
+    if (!write) return (await stat(join(this.#cfg.dataDirectory, uid, f.path))).isFile();
     await this.#copy(uid, f.path, f.size, f.fileId, f.parentId, async (trx, blobId) => {
       await this.#nodes.insert(trx, {
         fileId: f.fileId, owner: uid, parentId: f.parentId, path: rel, name: f.name, kind: 'file', size: f.size, mtime: f.mtime,
