@@ -54,7 +54,13 @@ describe('import:nextcloud per-user keys: versions and trash of a user without r
   });
   after(() => closeUserKeysSource({ nc, maria, coffer }));
 
-  test('import keeps bob\'s versions and trashed file in Nextcloud\'s form; status counts them', async () => {
+  test('import keeps bob\'s versions and trashed file in Nextcloud\'s form (a dry run says it will); status counts them', async () => {
+    const dry = await coffer.occ(['import:nextcloud', '--nextcloud-config', nc.configPhp, '--nextcloud-data', nc.data, '--database-url', maria.url,
+      '--dry-run', '--recovery-password-from-env', '--output', 'json'], { OC_RECOVERY_PASS: nc.manifest.encryption.recovery_password! });
+    assert.equal(dry.code, 0, dry.stderr);
+    const dryRep = JSON.parse(dry.stdout) as { skipped: unknown[]; history: { kept: number } };
+    assert.deepEqual(dryRep.skipped, []);
+    assert.equal(dryRep.history.kept, hist.versions.length + 2);
     const r = await coffer.occ(['import:nextcloud', '--nextcloud-config', nc.configPhp, '--nextcloud-data', nc.data, '--database-url', maria.url,
       '--recovery-password-from-env', '--output', 'json'], { OC_RECOVERY_PASS: nc.manifest.encryption.recovery_password! });
     assert.equal(r.code, 0, r.stderr);
