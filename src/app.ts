@@ -286,7 +286,7 @@ export async function openApp(config: Config, opts: OpenAppOptions = {}): Promis
   // ... and a replacing COPY/MOVE puts what it replaces in the trash, as a DELETE does.
   const nodes = new NodeRepository(db, seal);
   const trashRepo = new TrashRepository();
-  const ncConverter = new NcPendingConverter({ db, blobs, raw: rawBlobs, nodes, repo: ncPendingRepo, content: ncPendingContent, keys: ncPendingKeys, log });
+  const ncConverter = new NcPendingConverter({ db, blobs, raw: rawBlobs, nodes, versions: versionRepo, trash: trashRepo, sealer: seal, repo: ncPendingRepo, content: ncPendingContent, keys: ncPendingKeys, log });
   const trashRecorder = new TrashRecorder(trashRepo, nodes, grew);
   const files = new FilesService({
     db, blobs, log, sealer: seal, checkRow: (id, codec, ctx) => encryptedBlobs.checkRow(id, codec, ctx), events: shareKeySync,

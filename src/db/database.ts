@@ -18,6 +18,7 @@ import * as m008 from './migrations/008-previews.ts';
 import * as m009 from './migrations/009-versions-trash.ts';
 import * as m010 from './migrations/010-notifications-activity.ts';
 import * as m011 from './migrations/011-import-pending.ts';
+import * as m012 from './migrations/012-import-pending-blobs.ts';
 import type { RowSealer } from './row-sealer.ts';
 
 export type Db = Kysely<Database>;
@@ -76,6 +77,7 @@ function migrations(sealer?: RowSealer): Record<string, Migration> {
     '009-versions-trash': m009,
     '010-notifications-activity': m010,
     '011-import-pending': m011,
+    '012-import-pending-blobs': m012,
   };
 }
 

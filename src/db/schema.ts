@@ -298,12 +298,16 @@ export interface ActivitiesTable {
 }
 
 /** A file imported from Nextcloud still in Nextcloud's encrypted form (per-user keys, owner not yet logged in). */
-export interface ImportPendingFilesTable {
+/** Blobs kept in Nextcloud's encrypted form until their conversion (migration 012, issue #16). */
+export interface ImportPendingBlobsTable {
+  blob_id: string;
+  /** The file id the blob is bound to (the file, the file of a version, a trashed file). */
   fileid: number;
   owner: string;
-  /** base64 of the owner's raw Nextcloud share key of the file. */
+  /** base64 of the owner's raw Nextcloud share key of the blob's file key. */
   share_key: string;
   nc_version: number;
+  size: Big;
   error: string | null;
 }
 
@@ -334,7 +338,7 @@ export interface Database {
   trash_nodes: TrashNodesTable;
   notifications: NotificationsTable;
   activities: ActivitiesTable;
-  import_pending_files: ImportPendingFilesTable;
+  import_pending_blobs: ImportPendingBlobsTable;
 }
 
 /** Reads a bigint column as a JS number (pg returns int8 as string). */

@@ -8,7 +8,8 @@ import type { BlobStore } from '../storage/blob-store.ts';
 import { newBlobId } from '../storage/blob-id.ts';
 import type { TrashRepository } from '../trash/trash-repository.ts';
 import type { VersionRepository } from '../versions/version-repository.ts';
-import type { NcHistoryItem, NcHistorySink, NcTrashMember, NcTrashTop } from './nextcloud-history.ts';
+import type { KeptHistory, NcHistoryItem, NcHistorySink, NcTrashMember, NcTrashTop, TrashBlob } from './nextcloud-history.ts';
+import type { NcPendingRepository } from './nextcloud-pending-repository.ts';
 
 export interface NcHistoryWriterDeps {
   db: Db;
@@ -19,6 +20,8 @@ export interface NcHistoryWriterDeps {
   trash: TrashRepository;
   /** Who writes the content (the importer, acting as the server). */
   actor: Actor;
+  /** Pending rows of what is kept in Nextcloud's form (per-user keys, owner without recovery). */
+  pending: NcPendingRepository;
 }
 
 /** `{"author":"alice","label":"Final"}` as Nextcloud stores it in oc_files_versions.metadata; junk reads as nothing. */
@@ -67,13 +70,30 @@ export class NcHistoryWriter implements NcHistorySink {
     const fileId = item.liveFileId!;
     const file = await nodes.byId(db, fileId) ?? await trash.nodeById(db, fileId);
     if (!file) throw new ConflictError(`file ${fileId} of this version is gone`);
-    const blob = await this.#put(item.owner, fileId, item.size, plain);
+    await this.#insertVersion(item, file.mimetype, await this.#put(item.owner, fileId, item.size, plain));
+  }
+
+  /** The version row and its pending row in one transaction. @throws ConflictError when its file is gone; storage and database errors */
+  async keepVersion(item: NcHistoryItem, kept: KeptHistory): Promise<void> {
+    const { db, nodes, trash } = this.#d;
+    const fileId = item.liveFileId!;
+    const file = await nodes.byId(db, fileId) ?? await trash.nodeById(db, fileId);
+    if (!file) throw new ConflictError(`file ${fileId} of this version is gone`);
+    const blob = await kept.put(fileId);
+    await this.#insertVersion(item, file.mimetype, { ...blob, pending: { shareKey: kept.shareKey, ncVersion: kept.ncVersion } });
+  }
+
+  async #insertVersion(item: NcHistoryItem, mimetype: string, blob: TrashBlob): Promise<void> {
+    const fileId = item.liveFileId!;
     const meta = versionMetadata(item.metadata);
     try {
-      await versions.insertImported(db, {
-        fileId, owner: item.owner, version: item.versionTimestamp!, blobId: blob.blobId, blobCodec: blob.codec,
-        blobSeal: this.#d.sealer.node(fileId, blob.blobId, blob.codec, item.size), size: item.size, mimetype: file.mimetype,
-        etag: item.etag, checksum: null, author: meta.author, label: meta.label, createdAt: item.mtime,
+      await transact(this.#d.db, async (trx) => {
+        await this.#d.versions.insertImported(trx, {
+          fileId, owner: item.owner, version: item.versionTimestamp!, blobId: blob.blobId, blobCodec: blob.codec,
+          blobSeal: this.#d.sealer.node(fileId, blob.blobId, blob.codec, item.size), size: item.size, mimetype,
+          etag: item.etag, checksum: null, author: meta.author, label: meta.label, createdAt: item.mtime,
+        });
+        if (blob.pending) await this.#d.pending.insert(trx, { blobId: blob.blobId, fileId, owner: item.owner, ...blob.pending, size: item.size });
       });
     } catch (err) {
       await this.#d.blobs.delete(blob.blobId).catch(() => {});
@@ -86,12 +106,17 @@ export class NcHistoryWriter implements NcHistorySink {
   }
 
   /** @throws ConflictError on a size mismatch; storage errors */
-  putTrashed(top: NcTrashTop, member: NcTrashMember, plain: Readable): Promise<{ blobId: string; codec: string }> {
+  putTrashed(top: NcTrashTop, member: NcTrashMember, plain: Readable): Promise<TrashBlob> {
     return this.#put(top.owner, member.entry.fileId, member.entry.size, plain);
   }
 
+  /** @throws ConflictError on a size mismatch; storage errors */
+  async keepTrashed(_top: NcTrashTop, member: NcTrashMember, kept: KeptHistory): Promise<TrashBlob> {
+    return { ...await kept.put(member.entry.fileId), pending: { shareKey: kept.shareKey, ncVersion: kept.ncVersion } };
+  }
+
   /** @throws ConflictError when a file id of the item is taken in Coffer; database errors */
-  async commitTrash(top: NcTrashTop, members: (NcTrashMember & { blob?: { blobId: string; codec: string } })[]): Promise<void> {
+  async commitTrash(top: NcTrashTop, members: (NcTrashMember & { blob?: TrashBlob })[]): Promise<void> {
     const { db, nodes, trash, sealer } = this.#d;
     const ids = members.map((m) => m.entry.fileId);
     try {
@@ -121,6 +146,9 @@ export class NcHistoryWriter implements NcHistorySink {
           blobId: m.blob?.blobId ?? null, blobCodec: m.blob?.codec ?? null,
           blobSeal: m.blob ? sealer.node(m.entry.fileId, m.blob.blobId, m.blob.codec, m.entry.size) : null,
         })));
+        for (const m of members) {
+          if (m.blob?.pending) await this.#d.pending.insert(trx, { blobId: m.blob.blobId, fileId: m.entry.fileId, owner: top.owner, ...m.blob.pending, size: m.entry.size });
+        }
         // Coffer's own ids start above every imported one
         await nodes.reserveFileIdsThrough(trx, Math.max(...ids));
       });

@@ -1,10 +1,30 @@
 import { createHash } from 'node:crypto';
 import { Transform, Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { NotFoundError } from '../errors.ts';
 import type { NcEntry, NextcloudSource } from './nextcloud-source.ts';
 
 /** Opens a Nextcloud file's plaintext (see NextcloudImporter.openPlain). */
 export type PlainOpener = (owner: string, physical: string, size: number, encrypted: number, keyArea: string, keyPath: string) => Promise<Readable>;
+
+/**
+ * A version or trashed file whose key the importer lacks (per-user keys, owner without recovery),
+ * kept in Nextcloud's form for conversion after the owner's first login: its share key, and the
+ * copy of its bytes.
+ */
+export interface KeptHistory {
+  readonly shareKey: Buffer;
+  /** Its `encrypted` counter. */
+  readonly ncVersion: number;
+  /** Copies its bytes into the blob store as they are (bound to `fileId`). @throws ConflictError on a size mismatch */
+  put(fileId: number): Promise<{ blobId: string; codec: string }>;
+}
+
+/** Keeps what `open` has no key for (NcPendingFiles.keepHistory); undefined when the owner has no share key of it either. */
+export type HistoryKeeper = (item: NcHistoryItem, encrypted: number, keyArea: string, keyPath: string) => Promise<KeptHistory | undefined>;
+
+/** A stored blob of a trash member; `pending` when it is kept in Nextcloud's form. */
+export interface TrashBlob { readonly blobId: string; readonly codec: string; readonly pending?: { readonly shareKey: Buffer; readonly ncVersion: number } }
 
 /** One old version or trashed file read (and verified) from the source. */
 export interface NcHistoryItem {
@@ -55,6 +75,8 @@ export interface NcHistoryReport {
   trash: number;
   trashItems?: number;
   bytes: number;
+  /** Versions and trashed files kept in Nextcloud's form for their owner's first login (included in versions / trash). */
+  kept?: number;
   /** Versions and trash items already stored by an interrupted earlier run. */
   resumed?: number;
   /** What happened to them (written through a sink, or only read and verified). */
@@ -76,15 +98,19 @@ export interface NcHistorySink {
   versionState(item: NcHistoryItem): Promise<'stored' | 'no-file' | 'new'>;
   /** Stores one version (`plain` is its verified plaintext: consume it fully). @throws on failure (reported as skipped) */
   writeVersion(item: NcHistoryItem, plain: Readable): Promise<void>;
+  /** Stores one version kept in Nextcloud's form (its row names the copied blob, with its pending row). @throws on failure */
+  keepVersion(item: NcHistoryItem, kept: KeptHistory): Promise<void>;
   /** Whether the trash item is stored already (a rerun). */
   hasTrash(top: NcTrashTop): Promise<boolean>;
   /** Stores one trashed file's content, invisible until commitTrash. @throws on failure */
-  putTrashed(top: NcTrashTop, member: NcTrashMember, plain: Readable): Promise<{ blobId: string; codec: string }>;
+  putTrashed(top: NcTrashTop, member: NcTrashMember, plain: Readable): Promise<TrashBlob>;
+  /** Stores one trashed file's bytes kept in Nextcloud's form, invisible until commitTrash. @throws on failure */
+  keepTrashed(top: NcTrashTop, member: NcTrashMember, kept: KeptHistory): Promise<TrashBlob>;
   /**
    * Makes a trash item visible with its members (files with the content putTrashed stored), in
    * one transaction. @throws on failure (the blobs are then released by the sink)
    */
-  commitTrash(top: NcTrashTop, members: (NcTrashMember & { blob?: { blobId: string; codec: string } })[]): Promise<void>;
+  commitTrash(top: NcTrashTop, members: (NcTrashMember & { blob?: TrashBlob })[]): Promise<void>;
 }
 
 /** `a/b.txt.v123` → `a/b.txt`; `x.v5.d9` → `x.d9` (the key of a trashed file's version is the trashed file's). */
@@ -134,14 +160,22 @@ async function trashRows(src: NextcloudSource): Promise<Map<string, { location: 
  * `integrity` set by `isIntegrity` (a block that failed its check).
  */
 export async function readNcVersionsAndTrash(src: NextcloudSource, homes: Map<string, { storage: number }>, open: PlainOpener,
-  skipped: { what: string; reason: string; integrity?: true }[], sink?: NcHistorySink, isIntegrity: (err: unknown) => boolean = () => false): Promise<NcHistoryReport> {
+  skipped: { what: string; reason: string; integrity?: true }[], sink?: NcHistorySink, isIntegrity: (err: unknown) => boolean = () => false,
+  keep?: HistoryKeeper): Promise<NcHistoryReport> {
   const report: NcHistoryReport = {
-    versions: 0, trash: 0, trashItems: 0, bytes: 0, resumed: 0, ...(sink ? {} : { items: [] }),
+    versions: 0, trash: 0, trashItems: 0, bytes: 0, resumed: 0, kept: 0, ...(sink ? {} : { items: [] }),
     pending: sink ? 'written' : 'read and verified, not written',
   };
   const fail = (what: string, err: unknown) => skipped.push({ what, reason: (err as Error).message, ...(isIntegrity(err) ? { integrity: true as const } : {}) });
   const versionRows = new Map((await src.versions()).map((v) => [`${v.fileId}/${v.timestamp}`, v.metadata]));
   const trashed = await trashRows(src);
+  /** What `open` has no key for, kept in Nextcloud's form when `keep` can (else the error stands). */
+  const keptOr = async (err: unknown, item: NcHistoryItem, encrypted: number, keyArea: string, keyPath: string): Promise<KeptHistory> => {
+    const kept = err instanceof NotFoundError && encrypted > 0 && keep ? await keep(item, encrypted, keyArea, keyPath) : undefined;
+    if (!kept) throw err;
+    report.kept!++;
+    return kept;
+  };
 
   const versionsOf = async (owner: string, storage: number, area: 'files_versions' | 'files_trashbin/versions') => {
     for await (const e of src.entries(storage, area, 'file')) {
@@ -166,7 +200,16 @@ export async function readNcVersionsAndTrash(src: NextcloudSource, homes: Map<st
           if (state === 'no-file') throw new Error('the file it is a version of was not imported');
           if (state === 'stored') { report.resumed!++; report.versions++; report.bytes += e.size; continue; }
         }
-        const plain = await open(owner, e.path, e.size, e.encrypted, keyArea, liveOf(rel));
+        let plain: Readable;
+        try {
+          plain = await open(owner, e.path, e.size, e.encrypted, keyArea, liveOf(rel));
+        } catch (err) {
+          const kept = await keptOr(err, item, e.encrypted, keyArea, liveOf(rel));
+          if (sink) await sink.keepVersion(item, kept);
+          report.versions++;
+          report.bytes += e.size;
+          continue;
+        }
         let sha: string;
         if (sink) {
           const t = hashing(plain);
@@ -204,7 +247,7 @@ export async function readNcVersionsAndTrash(src: NextcloudSource, homes: Map<st
       }
       let files = 0;
       let bytes = 0;
-      const members: (NcTrashMember & { blob?: { blobId: string; codec: string } })[] = [];
+      const members: (NcTrashMember & { blob?: TrashBlob })[] = [];
       let rootOk = true;
       for await (const e of src.entries(home.storage, root.path)) {
         const relPath = e.path === root.path ? '' : e.path.slice(root.path.length + 1);
@@ -215,7 +258,16 @@ export async function readNcVersionsAndTrash(src: NextcloudSource, homes: Map<st
           owner, kind: 'trash', physical: e.path, size: e.size, mtime: e.mtime, etag: e.etag, deletedAt: top.deletedAt, originalLocation: top.location,
         };
         try {
-          const plain = await open(owner, e.path, e.size, e.encrypted, 'files_trashbin/files', keyPath);
+          let plain: Readable;
+          try {
+            plain = await open(owner, e.path, e.size, e.encrypted, 'files_trashbin/files', keyPath);
+          } catch (err) {
+            const kept = await keptOr(err, item, e.encrypted, 'files_trashbin/files', keyPath);
+            if (sink) members.push({ ...member, blob: await sink.keepTrashed(top, member, kept) });
+            files++;
+            bytes += e.size;
+            continue;
+          }
           let sha: string;
           if (sink) {
             const t = hashing(plain);

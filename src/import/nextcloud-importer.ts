@@ -61,7 +61,7 @@ export interface ImportOptions {
   /** Per-user-key target: users' key pairs before the first file, dropped import wrappings at the end. */
   readonly userKeys?: Pick<NcUserKeyImport, 'prepare' | 'finish'>;
   /** Per-user-key target: keeps files the keys given cannot open, for conversion at the owner's first login. */
-  readonly pendingFiles?: Pick<NcPendingFiles, 'keep'>;
+  readonly pendingFiles?: Pick<NcPendingFiles, 'keep' | 'keepHistory'>;
 }
 
 /**
@@ -90,7 +90,7 @@ export class NextcloudImporter {
     this.#keys = keys;
     this.#repo = new NodeRepository(app.db, app.sealer);
     this.#history = history ?? new NcHistoryWriter({
-      db: app.db, blobs: app.blobs, sealer: app.sealer, nodes: this.#repo, versions: app.versions.repo, trash: app.trash.repo, actor: IMPORTER,
+      db: app.db, blobs: app.blobs, sealer: app.sealer, nodes: this.#repo, versions: app.versions.repo, trash: app.trash.repo, actor: IMPORTER, pending: app.ncPending.repo,
     });
   }
 
@@ -228,7 +228,9 @@ export class NextcloudImporter {
     if (write && maxId > 0) await this.#repo.reserveFileIdsThrough(this.#app.db, maxId);
 
     report.shares = await this.#importShares(await this.#src.shares(), write, report.skipped);
-    report.history = await readNcVersionsAndTrash(this.#src, homes, (...a) => this.openPlain(...a), report.skipped, write ? this.#history : undefined, isIntegrityFailure);
+    const pendingFiles = opts.pendingFiles;
+    report.history = await readNcVersionsAndTrash(this.#src, homes, (...a) => this.openPlain(...a), report.skipped, write ? this.#history : undefined, isIntegrityFailure,
+      pendingFiles ? (item, encrypted, keyArea, keyPath) => pendingFiles.keepHistory(item, encrypted, keyArea, keyPath) : undefined);
     if (write) {
       await opts.userKeys?.finish(users.map((u) => u.uid));
       await this.#app.appConfig.set(IMPORT_APP, 'completed', String(Math.floor(Date.now() / 1000)));

@@ -1,16 +1,18 @@
 import { PassThrough, Transform, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { actsAsOwner } from '../actor.ts';
+import { CryptoError } from '../errors.ts';
 import { ImportPendingError, type PendingContentReader } from '../encryption/import-pending.ts';
 import type { UserKeySession } from '../encryption/user-keys/user-key-session.ts';
 import type { KeyStore } from '../keys/key-store.ts';
 import { PLAIN_CODEC, assertByteRange, type BlobContext, type BlobStore, type ByteRange } from '../storage/blob-store.ts';
 import { NcDecryptStream, openNcShareKey } from './nextcloud-crypto.ts';
 import { openSealedNcPrivate } from './nextcloud-pending-keys.ts';
-import type { NcPendingRepository, PendingFile } from './nextcloud-pending-repository.ts';
+import type { NcPendingRepository, PendingBlob } from './nextcloud-pending-repository.ts';
 
 /**
- * The plaintext of a file kept in Nextcloud's encrypted form (per-user-key import): the owner's
+ * The plaintext of a blob kept in Nextcloud's encrypted form (per-user-key import: a file, an old
+ * version, a trashed file, looked up by blob id wherever a row names it): the owner's
  * unlocked Coffer key opens their Nextcloud private key (sealed to it at the first login), that
  * opens the file's share key, and the blocks are checked and decrypted as the importer does. Used
  * for the owner's reads until the file is converted, and by the conversion itself. Only the owner's
@@ -33,7 +35,7 @@ export class NcPendingContent implements PendingContentReader {
    * The file key of `p`. @throws ImportPendingError while the owner's keys are locked or not yet
    * completed by a password login; CryptoError when the share key does not open
    */
-  async fileKey(p: PendingFile): Promise<Buffer> {
+  async fileKey(p: PendingBlob): Promise<Buffer> {
     const u = this.#session.get(p.owner);
     if (!u) throw new ImportPendingError(p.owner, p.fileId, `it becomes readable when ${p.owner} logs in with their password`);
     const pem = await openSealedNcPrivate(this.#store(), p.owner, u.privateKey);
@@ -41,24 +43,31 @@ export class NcPendingContent implements PendingContentReader {
     return openNcShareKey(p.shareKey, pem);
   }
 
-  /** Decrypted, verified plaintext of `p`'s raw blob (`size` = the row's plaintext size). */
-  async plain(p: PendingFile, blobId: string, size: number, ctx: BlobContext, range?: ByteRange): Promise<Readable> {
+  /** Decrypted, verified plaintext of `p`'s raw blob. */
+  async plain(p: PendingBlob, ctx: BlobContext, range?: ByteRange): Promise<Readable> {
     const fileKey = await this.fileKey(p);
-    const src = await this.#raw.get(blobId, PLAIN_CODEC, ctx);
+    const src = await this.#raw.get(p.blobId, PLAIN_CODEC, ctx);
     const out = new PassThrough();
-    const stages: NodeJS.ReadWriteStream[] = [new NcDecryptStream({ fileKey, version: p.ncVersion, plainSize: size })];
+    const stages: NodeJS.ReadWriteStream[] = [new NcDecryptStream({ fileKey, version: p.ncVersion, plainSize: p.size })];
     if (range) stages.push(new RangeSlice(range));
     pipeline(src, ...stages, out).catch((err: unknown) => out.destroy(err as Error));
     return out;
   }
 
-  /** @throws ImportPendingError (not the owner's side, keys locked, or converted meanwhile) */
+  /**
+   * @throws ImportPendingError (not the owner's side, keys locked, or converted meanwhile);
+   *   CryptoError when the row naming the blob is not the file (or size) it was kept for
+   */
   async open(blobId: string, ctx: BlobContext, range?: ByteRange): Promise<Readable> {
     assertByteRange(range);
     if (!actsAsOwner(ctx.actor, ctx.owner)) throw new ImportPendingError(ctx.owner, ctx.fileId, `only ${ctx.owner} can read it until then (it is converted after their first login)`);
-    const p = await this.#repo.byFileId(ctx.fileId);
-    if (!p || !ctx.row) throw new ImportPendingError(ctx.owner, ctx.fileId, 'it was converted meanwhile: read it again');
-    return this.plain(p, blobId, ctx.row.size, ctx, range);
+    const p = await this.#repo.byBlobId(blobId);
+    if (!p) throw new ImportPendingError(ctx.owner, ctx.fileId, 'it was converted meanwhile: read it again');
+    // the blob was kept for one file of one owner: a row of another that names it was altered
+    if (p.fileId !== ctx.fileId || p.owner !== ctx.owner || (ctx.row && ctx.row.size !== p.size)) {
+      throw new CryptoError('wrong-binding', `blob ${blobId} kept from Nextcloud belongs to file ${p.fileId} of ${p.owner} (${p.size} bytes), not to the row naming it`);
+    }
+    return this.plain(p, ctx, range);
   }
 }
 

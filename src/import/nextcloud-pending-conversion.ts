@@ -6,8 +6,11 @@ import type { App } from '../app.ts';
 import { transact, type Db } from '../db/database.ts';
 import { ConflictError } from '../errors.ts';
 import { ImportPendingError, NC_PENDING_CODEC } from '../encryption/import-pending.ts';
-import { NodeRepository } from '../files/node-repository.ts';
+import { NodeRepository, type Executor } from '../files/node-repository.ts';
 import type { Logger } from '../logger.ts';
+import type { RowSealer } from '../db/row-sealer.ts';
+import type { TrashRepository } from '../trash/trash-repository.ts';
+import type { VersionRepository } from '../versions/version-repository.ts';
 import { newBlobId } from '../storage/blob-id.ts';
 import { runPool } from '../encryption/bulk-conversion/task-pool.ts';
 import type { BlobContext, BlobStore } from '../storage/blob-store.ts';
@@ -15,8 +18,9 @@ import type { NcConfig } from './nextcloud-config.ts';
 import { openNcKeyFile } from './nextcloud-crypto.ts';
 import type { NcPendingContent } from './nextcloud-pending-content.ts';
 import type { NcPendingKeys } from './nextcloud-pending-keys.ts';
-import type { NcPendingRepository, PendingFile } from './nextcloud-pending-repository.ts';
+import type { NcPendingRepository, PendingBlob } from './nextcloud-pending-repository.ts';
 import type { NcEntry } from './nextcloud-source.ts';
+import type { KeptHistory, NcHistoryItem } from './nextcloud-history.ts';
 
 const MODULE = 'OC_DEFAULT_MODULE';
 const IMPORTER = systemActor('import:nextcloud');
@@ -27,10 +31,11 @@ const PAGE = 50;
 const CONCURRENCY = 4;
 
 /**
- * Import side: a file whose key the importer cannot open (per-user keys, owner without recovery)
- * is kept as Nextcloud stored it: its bytes copied into Coffer's blob store (never referencing the
- * Nextcloud directory afterwards), its row inserted with codec `nc-pending` and the file's ids,
- * etag and sizes, and the owner's share key of it in `import_pending_files`.
+ * Import side: a file, old version or trashed file whose key the importer cannot open (per-user
+ * keys, owner without recovery) is kept as Nextcloud stored it: its bytes copied into Coffer's blob
+ * store (never referencing the Nextcloud directory afterwards), its row (file, version, trash node)
+ * naming that blob with codec `nc-pending` and Nextcloud's ids, etag and sizes, and the owner's
+ * share key of it in `import_pending_blobs`, keyed by the blob.
  */
 export class NcPendingFiles {
   readonly #app: App;
@@ -50,46 +55,82 @@ export class NcPendingFiles {
    */
   async keep(uid: string, f: NcEntry, write: boolean): Promise<boolean> {
     const rel = f.path.slice('files/'.length);
-    const keyFile = join(this.#cfg.dataDirectory, uid, 'files_encryption', 'keys', 'files', rel, MODULE, `${uid}.shareKey`);
-    const content = await readFile(keyFile).catch(() => undefined);
-    if (!content) return false;
-    const shareKey = openNcKeyFile(content, this.#cfg.secret);
-    const file = join(this.#cfg.dataDirectory, uid, f.path);
-    const onDisk = (await stat(file)).size;
-    if (!write) return true;
-    const blobId = newBlobId();
-    const ctx: BlobContext = { fileId: f.fileId, owner: uid, parentId: f.parentId, actor: IMPORTER, fresh: true };
-    const put = await this.#app.rawBlobs.put(blobId, createReadStream(file), ctx);
-    try {
-      if (put.size !== onDisk) throw new ConflictError(`copied ${put.size} bytes of Nextcloud's encrypted file, expected ${onDisk}`);
-      await transact(this.#app.db, async (trx) => {
-        await this.#nodes.insert(trx, {
-          fileId: f.fileId, owner: uid, parentId: f.parentId, path: rel, name: f.name, kind: 'file', size: f.size, mtime: f.mtime,
-          etag: f.etag, mimetype: f.mimetype, blobId, blobCodec: NC_PENDING_CODEC, checksum: f.checksum,
-        });
-        await this.#app.ncPending.repo.insert(trx, { fileId: f.fileId, owner: uid, shareKey, ncVersion: f.encrypted });
+    const shareKey = await this.#shareKey(uid, 'files', rel);
+    if (!shareKey) return false;
+    if (!write) return (await stat(join(this.#cfg.dataDirectory, uid, f.path))).isFile();
+    await this.#copy(uid, f.path, f.size, f.fileId, f.parentId, async (trx, blobId) => {
+      await this.#nodes.insert(trx, {
+        fileId: f.fileId, owner: uid, parentId: f.parentId, path: rel, name: f.name, kind: 'file', size: f.size, mtime: f.mtime,
+        etag: f.etag, mimetype: f.mimetype, blobId, blobCodec: NC_PENDING_CODEC, checksum: f.checksum,
       });
+      await this.#app.ncPending.repo.insert(trx, { blobId, fileId: f.fileId, owner: uid, shareKey, ncVersion: f.encrypted, size: f.size });
+    });
+    return true;
+  }
+
+  /**
+   * Old versions and trashed files of an owner whose keys the importer lacks: their Nextcloud bytes
+   * as they are (an `nc-pending` blob with its share key) for the history writer, which inserts the
+   * version or trash rows. The share key is the one of `<keyArea>/<keyPath>` (a version's is its
+   * live file's, as Nextcloud keeps it).
+   * @returns undefined when the owner has no share key for it
+   */
+  async keepHistory(item: NcHistoryItem, encrypted: number, keyArea: string, keyPath: string): Promise<KeptHistory | undefined> {
+    const shareKey = await this.#shareKey(item.owner, keyArea, keyPath);
+    if (!shareKey) return undefined;
+    return { shareKey, ncVersion: encrypted, put: (ctxFileId) => this.#putRaw(item.owner, item.physical, item.size, ctxFileId) };
+  }
+
+  async #shareKey(uid: string, area: string, rel: string): Promise<Buffer | undefined> {
+    const keyFile = join(this.#cfg.dataDirectory, uid, 'files_encryption', 'keys', area, rel, MODULE, `${uid}.shareKey`);
+    const content = await readFile(keyFile).catch(() => undefined);
+    return content ? openNcKeyFile(content, this.#cfg.secret) : undefined;
+  }
+
+  /** Copies `<uid>/<physical>` into the blob store as it is. @throws ConflictError when the copy's size differs */
+  async #putRaw(uid: string, physical: string, plainSize: number, fileId: number, parentId?: number): Promise<{ blobId: string; codec: string }> {
+    const file = join(this.#cfg.dataDirectory, uid, physical);
+    const onDisk = (await stat(file)).size;
+    const blobId = newBlobId();
+    const ctx: BlobContext = { fileId, owner: uid, actor: IMPORTER, fresh: true, ...(parentId !== undefined ? { parentId } : {}) };
+    const put = await this.#app.rawBlobs.put(blobId, createReadStream(file), ctx);
+    if (put.size !== onDisk) {
+      await this.#app.rawBlobs.delete(blobId).catch(() => {});
+      throw new ConflictError(`copied ${put.size} bytes of Nextcloud's encrypted file, expected ${onDisk} (plaintext ${plainSize})`);
+    }
+    return { blobId, codec: NC_PENDING_CODEC };
+  }
+
+  async #copy(uid: string, physical: string, size: number, fileId: number, parentId: number, rows: (trx: Executor, blobId: string) => Promise<void>): Promise<void> {
+    const { blobId } = await this.#putRaw(uid, physical, size, fileId, parentId);
+    try {
+      await transact(this.#app.db, (trx) => rows(trx, blobId));
     } catch (err) {
       await this.#app.rawBlobs.delete(blobId).catch(() => {});
       throw err;
     }
-    return true;
   }
 }
 
 /**
- * Server side: converts a user's pending files into Coffer's format once their keys are unlocked
- * (started by the login hook), one file at a time in the background: decrypt and check the
- * Nextcloud blocks, write a Coffer blob under the owner's keys, swap the row (guarded by the old
- * blob id, so a concurrent overwrite wins) and drop the pending row in one transaction, then delete
- * the old blob. Resumable: a crash leaves the row pending (and at worst an orphan blob for the
- * collector); the next login of the user continues. File ids, etags, mtimes and checksums stay.
+ * Server side: converts a user's pending blobs into Coffer's format once their keys are unlocked
+ * (started by the login hook), in the background: decrypt and check the Nextcloud blocks, write a
+ * Coffer blob under the owner's keys, point the row that names the old blob at the new one (the
+ * file's row, a version's, a trashed file's; guarded by the old blob id, so a concurrent overwrite,
+ * restore or delete wins) and drop the pending row in one transaction, then delete the old blob.
+ * A pending file overwritten (or deleted) before its conversion left its blob to a version (trash
+ * node): that row is converted then. Resumable: a crash leaves the row pending (and at worst an
+ * orphan blob for the collector); the next login of the user continues. File ids, etags, mtimes and
+ * checksums stay.
  */
 export class NcPendingConverter {
   readonly #db: Db;
   readonly #blobs: BlobStore;
   readonly #raw: BlobStore;
   readonly #nodes: NodeRepository;
+  readonly #versions: VersionRepository;
+  readonly #trash: TrashRepository;
+  readonly #sealer: RowSealer;
   readonly #repo: NcPendingRepository;
   readonly #content: NcPendingContent;
   readonly #keys: NcPendingKeys;
@@ -97,18 +138,24 @@ export class NcPendingConverter {
   readonly #running = new Map<string, Promise<void>>();
   #stopping = false;
 
-  constructor(o: { db: Db; blobs: BlobStore; raw: BlobStore; nodes: NodeRepository; repo: NcPendingRepository; content: NcPendingContent; keys: NcPendingKeys; log: Logger }) {
+  constructor(o: {
+    db: Db; blobs: BlobStore; raw: BlobStore; nodes: NodeRepository; versions: VersionRepository; trash: TrashRepository; sealer: RowSealer;
+    repo: NcPendingRepository; content: NcPendingContent; keys: NcPendingKeys; log: Logger;
+  }) {
     this.#db = o.db;
     this.#blobs = o.blobs;
     this.#raw = o.raw;
     this.#nodes = o.nodes;
+    this.#versions = o.versions;
+    this.#trash = o.trash;
+    this.#sealer = o.sealer;
     this.#repo = o.repo;
     this.#content = o.content;
     this.#keys = o.keys;
     this.#log = o.log;
   }
 
-  /** Starts converting `uid`'s pending files unless that runs already. Never throws. */
+  /** Starts converting `uid`'s pending blobs unless that runs already. Never throws. */
   start(uid: string): void {
     if (this.#stopping || this.#running.has(uid)) return;
     const p = this.#run(uid)
@@ -120,7 +167,7 @@ export class NcPendingConverter {
   /** Resolves when no conversion of `uid` runs (tests, status). */
   async idle(uid: string): Promise<void> { await this.#running.get(uid); }
 
-  /** Stops after the files in hand (server shutdown). */
+  /** Stops after the blobs in hand (server shutdown). */
   async stop(): Promise<void> {
     this.#stopping = true;
     await Promise.all([...this.#running.values()]);
@@ -131,58 +178,77 @@ export class NcPendingConverter {
     let done = 0;
     let locked: ImportPendingError | undefined;
     const repo = this.#repo;
-    async function* pending(): AsyncGenerator<PendingFile> {
-      for (let after = 0; ;) {
+    async function* pending(): AsyncGenerator<PendingBlob> {
+      for (let after = ''; ;) {
         const page = await repo.page(uid, after, PAGE);
         if (page.length === 0) return;
         yield* page;
-        after = page[page.length - 1]!.fileId;
+        after = page[page.length - 1]!.blobId;
       }
     }
-    // A few at once: each file's time is mostly an RSA decryption of its share key and fsyncs.
+    // A few at once: each blob's time is mostly an RSA decryption of its share key and fsyncs.
     await runPool(pending(), CONCURRENCY, async (p) => {
       try {
         if (await this.#convert(p)) done++;
       } catch (err) {
         // locked (session expired, logged out): stop; the next login continues
         if (err instanceof ImportPendingError) { locked = err; return; }
-        await this.#repo.setError(p.fileId, (err as Error).message);
-        this.#log.warn(`imported Nextcloud file ${p.fileId} of ${uid} not converted: ${(err as Error).message}`);
+        await this.#repo.setError(p.blobId, (err as Error).message);
+        this.#log.warn(`imported Nextcloud blob ${p.blobId} (file ${p.fileId}) of ${uid} not converted: ${(err as Error).message}`);
       }
     }, () => this.#stopping || locked !== undefined);
     if (locked) throw locked;
     if (this.#stopping) return;
     if (!(await this.#repo.hasAny(uid))) await this.#keys.dropSealed(uid);
-    this.#log.info(`converted ${done} imported Nextcloud files of ${uid}`);
+    this.#log.info(`converted ${done} imported Nextcloud files, versions and trashed files of ${uid}`);
   }
 
-  async #convert(p: PendingFile): Promise<boolean> {
+  /** The row naming `p`'s blob, with how to point it at the converted blob (in a transaction). */
+  async #holder(p: PendingBlob): Promise<{ parentId?: number; swap: (trx: Executor, blobId: string, codec: string) => Promise<boolean> } | undefined> {
     const node = await this.#nodes.byId(this.#db, p.fileId);
-    if (!node) throw new ConflictError('the file is no longer in its owner\'s tree (deleted before its conversion?)');
-    if (node.blobCodec !== NC_PENDING_CODEC || !node.blobId) {
-      // overwritten since the import: nothing of Nextcloud's is left to convert
-      await this.#repo.delete(this.#db, p.fileId);
+    if (node?.blobId === p.blobId && node.blobCodec === NC_PENDING_CODEC) {
+      return {
+        ...(node.parentId !== null ? { parentId: node.parentId } : {}),
+        swap: (trx, blobId, codec) => this.#nodes.swapContent(trx, node.fileId, p.blobId, {
+          blobId, blobCodec: codec, size: node.size, mtime: node.mtime, etag: node.etag, checksum: node.checksum, mimetype: node.mimetype,
+        }),
+      };
+    }
+    const version = (await this.#versions.list(this.#db, p.fileId)).find((v) => v.blobId === p.blobId && v.blobCodec === NC_PENDING_CODEC);
+    if (version) {
+      return { swap: (trx, blobId, codec) => this.#versions.switchBlob(trx, version.id, p.blobId, blobId, codec, this.#sealer.node(p.fileId, blobId, codec, version.size)) };
+    }
+    const trashed = await this.#trash.nodeById(this.#db, p.fileId);
+    if (trashed?.blobId === p.blobId && trashed.blobCodec === NC_PENDING_CODEC) {
+      return { swap: (trx, blobId, codec) => this.#trash.switchBlob(trx, p.fileId, p.blobId, blobId, codec, this.#sealer.node(p.fileId, blobId, codec, trashed.size)) };
+    }
+    return undefined;
+  }
+
+  async #convert(p: PendingBlob): Promise<boolean> {
+    const holder = await this.#holder(p);
+    if (!holder) {
+      // no row names the blob any more (deleted, expired, or overwritten with versions off): its
+      // owner of the moment released the blob; nothing of Nextcloud's is left to convert
+      await this.#repo.delete(this.#db, p.blobId);
       return false;
     }
-    const old = node.blobId;
-    const ctx: BlobContext = { fileId: node.fileId, owner: node.owner, actor: CONVERTER, fresh: true, ...(node.parentId !== null ? { parentId: node.parentId } : {}) };
-    const plain = await this.#content.plain(p, old, node.size, ctx);
+    const ctx: BlobContext = { fileId: p.fileId, owner: p.owner, actor: CONVERTER, fresh: true, ...(holder.parentId !== undefined ? { parentId: holder.parentId } : {}) };
+    const plain = await this.#content.plain(p, ctx);
     const blobId = newBlobId();
     const put = await this.#blobs.put(blobId, plain, ctx);
     let swapped = false;
     try {
-      if (put.size !== node.size) throw new ConflictError(`converted to ${put.size} bytes, the row says ${node.size}`);
+      if (put.size !== p.size) throw new ConflictError(`converted to ${put.size} bytes, the row says ${p.size}`);
       swapped = await transact(this.#db, async (trx) => {
-        const ok = await this.#nodes.swapContent(trx, node.fileId, old, {
-          blobId, blobCodec: put.codec, size: node.size, mtime: node.mtime, etag: node.etag, checksum: node.checksum, mimetype: node.mimetype,
-        });
-        if (ok) await this.#repo.delete(trx, node.fileId);
+        const ok = await holder.swap(trx, blobId, put.codec);
+        if (ok) await this.#repo.delete(trx, p.blobId);
         return ok;
       });
     } finally {
       if (!swapped) await this.#blobs.delete(blobId).catch(() => {});
     }
-    if (swapped) await this.#raw.delete(old).catch((err: unknown) => this.#log.warn(`old blob ${old} not deleted: ${(err as Error).message}`));
+    if (swapped) await this.#raw.delete(p.blobId).catch((err: unknown) => this.#log.warn(`old blob ${p.blobId} not deleted: ${(err as Error).message}`));
     return swapped;
   }
 }

@@ -119,7 +119,7 @@ describe('row seals: an install from before the seals gets its rows sealed once,
     await t.app.db.schema.alterTable('nodes').dropColumn('blob_seal').execute();
     await t.app.db.schema.alterTable('upload_chunks').dropColumn('blob_seal').execute();
     // ... nor what later migrations added (they run again after 007, in order)
-    for (const table of ['previews', 'file_versions', 'file_authors', 'trash_nodes', 'trash_items', 'notifications', 'activities', 'import_pending_files']) await t.app.db.schema.dropTable(table).execute();
+    for (const table of ['previews', 'file_versions', 'file_authors', 'trash_nodes', 'trash_items', 'notifications', 'activities', 'import_pending_blobs']) await t.app.db.schema.dropTable(table).execute();
     await t.app.db.deleteFrom('coffer_migrations' as never).where('name' as never, '>=', '007-row-seals' as never).execute();
     let upgraded: App | undefined;
     try {

@@ -112,7 +112,7 @@ function print(r: ImportReport, mode: NcKeyMode, dryRun: boolean, output: 'plain
     ...(r.pending ? [`  of which kept in Nextcloud's encrypted form until their owner's first login: ${r.pending} (./occ import:nextcloud:status)`] : []),
     `  shares: ${r.shares}`,
     `  Nextcloud encryption: ${mode}`,
-    `  versions: ${r.history.versions}, trash items: ${r.history.trashItems ?? 0} (${r.history.trash} files) (${r.history.pending}${r.history.resumed ? `, ${r.history.resumed} already there from an earlier run` : ''})`,
+    `  versions: ${r.history.versions}, trash items: ${r.history.trashItems ?? 0} (${r.history.trash} files) (${r.history.pending}${r.history.resumed ? `, ${r.history.resumed} already there from an earlier run` : ''}${r.history.kept ? `, ${r.history.kept} kept in Nextcloud's encrypted form until their owner's first login` : ''})`,
   ];
   if (r.skipped.length > 0) {
     lines.push(`Skipped (${r.skipped.length}):`);
