@@ -313,9 +313,11 @@ export async function openApp(config: Config, opts: OpenAppOptions = {}): Promis
   const auth = new Authenticator({ users, appPasswords, throttle, audit, secondFactor: twoFactor, onLogin: async (uid, via, secret) => {
     const wasUnlocked = userKeys.session.get(uid) !== undefined;
     // A user imported from Nextcloud with per-user keys: the first password login opens their keys,
-    // or the first use of a Nextcloud app password that stored the login password.
-    const ncLogin = via === 'app-password' && !wasUnlocked ? await ncPendingKeys.loginPasswordFromToken(uid, secret) : undefined;
-    if ((via === 'password' || ncLogin !== undefined) && !wasUnlocked) {
+    // or the first use of a Nextcloud app password that stored the login password. Only in per-user
+    // mode (the import sets it), so that other logins do not read the key store on every request.
+    const mayBePending = !wasUnlocked && await userKeys.perUserMode();
+    const ncLogin = via === 'app-password' && mayBePending ? await ncPendingKeys.loginPasswordFromToken(uid, secret) : undefined;
+    if ((via === 'password' || ncLogin !== undefined) && mayBePending) {
       await ncPendingKeys.completeWithPassword(uid, ncLogin ?? secret).catch((err: unknown) => log.warn(`imported keys of ${uid} not completed: ${(err as Error).message}`));
     }
     if (ncLogin !== undefined) {
