@@ -13,7 +13,7 @@ import { serveNode } from './get-handler.ts';
 import { drain, httpDate, parseDepth } from './http-util.ts';
 import { parsePropfind } from './propfind.ts';
 import type { PropRequest } from './properties.ts';
-import { COLLECTION, methodNotAllowed, virtualCollection, virtualResponse, type VirtualProp } from './virtual-props.ts';
+import { COLLECTION, methodNotAllowed, virtualCollection, virtualRenderer, virtualResponse, type VirtualPropDef } from './virtual-props.ts';
 import { readBody } from './xml-reader.ts';
 import { DAV_NS, escapeXml, MultistatusWriter, NC_NS, OC_NS } from './xml-writer.ts';
 
@@ -23,37 +23,40 @@ export const TRASHBIN_PREFIX = '/remote.php/dav/trashbin';
 const ALLOW_ITEM = 'OPTIONS, GET, HEAD, PROPFIND, MOVE, DELETE';
 const ALLOW_TRASH = 'OPTIONS, PROPFIND, DELETE';
 
-/** The properties of a trashed node (Nextcloud's TrashbinPlugin and its ITrash nodes). */
-function nodeProps(item: TrashItem, where: string, node: TrashNode, deleterName: string): VirtualProp[] {
-  const isDir = node.kind === 'dir';
-  const location = node.relPath === '' ? where : `${where}/${node.relPath}`;
-  // Nextcloud: a trashed root item's mtime is its deletion time; members keep theirs
-  const mtime = node.relPath === '' ? item.deletedAt : node.mtime;
-  const props: VirtualProp[] = [
-    { ns: DAV_NS, local: 'resourcetype', inner: isDir ? COLLECTION : '' },
-    { ns: DAV_NS, local: 'getlastmodified', inner: httpDate(mtime) },
-    { ns: DAV_NS, local: 'getetag', inner: String(mtime) },
-    { ns: DAV_NS, local: 'displayname', inner: escapeXml(node.name) },
-    { ns: NC_NS, local: 'trashbin-filename', inner: escapeXml(node.name) },
-    { ns: NC_NS, local: 'trashbin-original-location', inner: escapeXml(location) },
-    { ns: NC_NS, local: 'trashbin-title', inner: escapeXml(node.name) },
-    { ns: NC_NS, local: 'trashbin-deletion-time', inner: String(item.deletedAt) },
-    { ns: NC_NS, local: 'trashbin-deleted-by-id', inner: escapeXml(item.deletedBy) },
-    { ns: NC_NS, local: 'trashbin-deleted-by-display-name', inner: escapeXml(deleterName) },
-    { ns: NC_NS, local: 'trashbin-backend', inner: 'OCA\\Files_Trashbin\\Trash\\LegacyTrashBackend' },
-    { ns: OC_NS, local: 'size', inner: String(node.size) },
-    { ns: OC_NS, local: 'id', inner: String(node.fileId) },
-    { ns: OC_NS, local: 'fileid', inner: String(node.fileId) },
-    { ns: OC_NS, local: 'permissions', inner: 'GD' },
-    { ns: NC_NS, local: 'has-preview', inner: 'false' },
-    { ns: NC_NS, local: 'mount-type', inner: '' },
-  ];
-  if (!isDir) {
-    props.push({ ns: DAV_NS, local: 'getcontentlength', inner: String(node.size) });
-    props.push({ ns: DAV_NS, local: 'getcontenttype', inner: escapeXml(node.mimetype) });
-  }
-  return props;
+/** A trashed node as listed: its item, where the user sees it deleted from, who deleted it. */
+interface Listed {
+  readonly item: TrashItem;
+  readonly where: string;
+  readonly node: TrashNode;
+  readonly deleterName: string;
 }
+
+const isDir = (x: Listed) => x.node.kind === 'dir';
+// Nextcloud: a trashed root item's mtime is its deletion time; members keep theirs
+const mtimeOf = (x: Listed) => (x.node.relPath === '' ? x.item.deletedAt : x.node.mtime);
+
+/** The properties of a trashed node (Nextcloud's TrashbinPlugin and its ITrash nodes), in answer order. */
+const TRASH_PROPS: readonly VirtualPropDef<Listed>[] = [
+  { ns: DAV_NS, local: 'resourcetype', value: (x) => (isDir(x) ? COLLECTION : '') },
+  { ns: DAV_NS, local: 'getlastmodified', value: (x) => httpDate(mtimeOf(x)) },
+  { ns: DAV_NS, local: 'getetag', value: (x) => String(mtimeOf(x)) },
+  { ns: DAV_NS, local: 'displayname', value: (x) => escapeXml(x.node.name) },
+  { ns: NC_NS, local: 'trashbin-filename', value: (x) => escapeXml(x.node.name) },
+  { ns: NC_NS, local: 'trashbin-original-location', value: (x) => escapeXml(x.node.relPath === '' ? x.where : `${x.where}/${x.node.relPath}`) },
+  { ns: NC_NS, local: 'trashbin-title', value: (x) => escapeXml(x.node.name) },
+  { ns: NC_NS, local: 'trashbin-deletion-time', value: (x) => String(x.item.deletedAt) },
+  { ns: NC_NS, local: 'trashbin-deleted-by-id', value: (x) => escapeXml(x.item.deletedBy) },
+  { ns: NC_NS, local: 'trashbin-deleted-by-display-name', value: (x) => escapeXml(x.deleterName) },
+  { ns: NC_NS, local: 'trashbin-backend', value: () => 'OCA\\Files_Trashbin\\Trash\\LegacyTrashBackend' },
+  { ns: OC_NS, local: 'size', value: (x) => String(x.node.size) },
+  { ns: OC_NS, local: 'id', value: (x) => String(x.node.fileId) },
+  { ns: OC_NS, local: 'fileid', value: (x) => String(x.node.fileId) },
+  { ns: OC_NS, local: 'permissions', value: () => 'GD' },
+  { ns: NC_NS, local: 'has-preview', value: () => 'false' },
+  { ns: NC_NS, local: 'mount-type', value: () => '' },
+  { ns: DAV_NS, local: 'getcontentlength', value: (x) => (isDir(x) ? undefined : String(x.node.size)) },
+  { ns: DAV_NS, local: 'getcontenttype', value: (x) => (isDir(x) ? undefined : escapeXml(x.node.mimetype)) },
+];
 
 /**
  * The trash bin DAV space (issue #15), as Nextcloud's files_trashbin serves it: PROPFIND of the
@@ -76,11 +79,8 @@ export async function handleTrashbin(req: IncomingMessage, res: ServerResponse, 
   if (seg[1] !== 'trash') throw new NotFoundError('no such resource');
   const names = new Map<string, string>();
   const displayName = async (uid: string) => {
-    let n = names.get(uid);
-    if (n === undefined) {
-      n = (await app.users.get(uid).catch(() => undefined))?.displayName ?? uid;
-      names.set(uid, n);
-    }
+    const n = (await app.users.get(uid).catch(() => undefined))?.displayName ?? uid;
+    names.set(uid, n);
     return n;
   };
 
@@ -98,8 +98,10 @@ export async function handleTrashbin(req: IncomingMessage, res: ServerResponse, 
     w.start();
     await w.write(virtualResponse(`${home}/trash/`, [{ ns: DAV_NS, local: 'resourcetype', inner: COLLECTION }], request));
     if (depth !== 0) {
+      const render = itemRenderer(request);
       for (const { item, location, root } of await app.trash.listWithNodes(actor, user.uid)) {
-        const p = w.add(itemResponse(`${home}/trash/${encodeSegment(trashName(item))}`, item, location, root, await displayName(item.deletedBy), request));
+        const deleterName = names.get(item.deletedBy) ?? await displayName(item.deletedBy);
+        const p = w.add(render(`${home}/trash/${encodeSegment(trashName(item))}`, { item, where: location, node: root, deleterName }));
         if (p) await p;
       }
     }
@@ -117,10 +119,12 @@ export async function handleTrashbin(req: IncomingMessage, res: ServerResponse, 
       const { item, node, location } = await app.trash.resolve(actor, user.uid, itemName, rel);
       const w = new MultistatusWriter(res);
       w.start();
-      await w.write(itemResponse(href, item, location, node, await displayName(item.deletedBy), request));
+      const render = itemRenderer(request);
+      const deleterName = await displayName(item.deletedBy);
+      await w.write(render(href, { item, where: location, node, deleterName }));
       if (depth !== 0 && node.kind === 'dir') {
         for (const c of await app.trash.children(node)) {
-          const p = w.add(itemResponse(`${href}/${encodeSegment(c.name)}`, item, location, c, await displayName(item.deletedBy), request));
+          const p = w.add(render(`${href}/${encodeSegment(c.name)}`, { item, where: location, node: c, deleterName }));
           if (p) await p;
         }
       }
@@ -152,6 +156,8 @@ export async function handleTrashbin(req: IncomingMessage, res: ServerResponse, 
   }
 }
 
-function itemResponse(href: string, item: TrashItem, location: string, node: TrashNode, deleterName: string, request: PropRequest): string {
-  return virtualResponse(node.kind === 'dir' ? `${href}/` : href, nodeProps(item, location, node, deleterName), request);
+/** Renders a trashed node's `<d:response>` (a folder's href gets its trailing slash). */
+function itemRenderer(request: PropRequest): (href: string, x: Listed) => string {
+  const render = virtualRenderer(TRASH_PROPS, request);
+  return (href, x) => render(isDir(x) ? `${href}/` : href, x);
 }

@@ -6,7 +6,7 @@ import { drain, parseDepth } from './http-util.ts';
 import type { PropRequest } from './properties.ts';
 import { parsePropfind } from './propfind.ts';
 import { readBody } from './xml-reader.ts';
-import { DAV_NS, MultistatusWriter, propElement, propstat, responseWithPropstats } from './xml-writer.ts';
+import { DAV_NS, MultistatusWriter, propElement, propstat, qname, responseWithPropstats } from './xml-writer.ts';
 
 /** A property of a virtual resource (versions, trash items): its inner XML, already escaped. */
 export interface VirtualProp {
@@ -31,6 +31,50 @@ export function virtualResponse(href: string, props: readonly VirtualProp[], req
     else missing += propElement(n.ns, n.local, '');
   }
   return responseWithPropstats(href, (found ? propstat(found, 200) : '') + (missing ? propstat(missing, 404) : '') || propstat('', 200));
+}
+
+/** A property of a kind of virtual resource: its inner XML for `x` (escaped), or undefined when `x` has none. */
+export interface VirtualPropDef<T> {
+  readonly ns: string;
+  readonly local: string;
+  readonly value: (x: T) => string | undefined;
+}
+
+/**
+ * `virtualResponse` for many resources of one kind (a listing of thousands): the request is
+ * matched against `defs` once, so each resource only computes the values asked for. Same XML as
+ * `virtualResponse` given the props `defs` yields for that resource, in `defs` order.
+ */
+export function virtualRenderer<T>(defs: readonly VirtualPropDef<T>[], req: PropRequest): (href: string, x: T) => string {
+  const element = (d: { ns: string; local: string }) => {
+    const q = qname(d.ns, d.local);
+    return { empty: `<${q.open}/>`, open: `<${q.open}>`, close: `</${q.close}>` };
+  };
+  const tagged = defs.map((d) => ({ value: d.value, ...element(d) }));
+  if (req.kind === 'propname' || req.kind === 'allprop') {
+    const names = req.kind === 'propname';
+    return (href, x) => {
+      let props = '';
+      for (const d of tagged) {
+        const v = d.value(x);
+        if (v === undefined) continue;
+        props += names || v === '' ? d.empty : d.open + v + d.close;
+      }
+      return responseWithPropstats(href, propstat(props, 200));
+    };
+  }
+  const byKey = new Map(tagged.map((d, i) => [`{${defs[i]!.ns}}${defs[i]!.local}`, d]));
+  const asked = req.names.map((n) => ({ def: byKey.get(`{${n.ns}}${n.local}`), empty: element(n).empty }));
+  return (href, x) => {
+    let found = '';
+    let missing = '';
+    for (const a of asked) {
+      const v = a.def?.value(x);
+      if (v === undefined) missing += a.empty;
+      else found += v === '' ? a.def!.empty : a.def!.open + v + a.def!.close;
+    }
+    return responseWithPropstats(href, (found ? propstat(found, 200) : '') + (missing ? propstat(missing, 404) : '') || propstat('', 200));
+  };
 }
 
 /** `<d:resourcetype>` inner XML of a collection. */

@@ -19,6 +19,7 @@ import * as m009 from './migrations/009-versions-trash.ts';
 import * as m010 from './migrations/010-notifications-activity.ts';
 import * as m011 from './migrations/011-import-pending.ts';
 import * as m012 from './migrations/012-import-pending-blobs.ts';
+import * as m013 from './migrations/013-expiry-indexes.ts';
 import type { RowSealer } from './row-sealer.ts';
 
 export type Db = Kysely<Database>;
@@ -78,6 +79,7 @@ function migrations(sealer?: RowSealer): Record<string, Migration> {
     '010-notifications-activity': m010,
     '011-import-pending': m011,
     '012-import-pending-blobs': m012,
+    '013-expiry-indexes': m013,
   };
 }
 

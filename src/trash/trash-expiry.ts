@@ -3,7 +3,11 @@ import type { NodeRepository } from '../files/node-repository.ts';
 import type { Logger } from '../logger.ts';
 import { isExpired, type RetentionPolicy } from '../versions/retention-policy.ts';
 import { spaceFor, type DiskFree, type ExpiryReport } from '../versions/version-expiry.ts';
+import type { TrashItem } from './trash-repository.ts';
 import type { TrashService } from './trash-service.ts';
+
+/** Trash items expiry loads at once. */
+const ITEMS_PER_PAGE = 500;
 
 /**
  * Expires trash items as Nextcloud's Trashbin::expire does: while the trash is over the space it
@@ -51,31 +55,45 @@ export class TrashExpiry {
     return spaceFor(this.#db, this.#nodes, uid, held, this.#diskFree);
   }
 
-  /** Expires `uid`'s trash at time `now` (seconds). @throws database errors */
+  /**
+   * Expires `uid`'s trash at time `now` (seconds), walking the items oldest first a page at a time
+   * (memory flat whatever their count; a purged item leaves the table, so the second walk skips it).
+   * @throws database errors
+   */
   async expireUser(uid: string, now: number): Promise<ExpiryReport> {
     if (!this.#policy.enabled) return { expired: 0, bytes: 0 };
-    const items = await this.#trash.repo.ofOwner(this.#db, uid); // oldest first
-    if (items.length === 0) return { expired: 0, bytes: 0 };
-    const held = items.reduce((n, i) => n + i.size, 0);
-    let space = await this.#space(uid, held);
+    const repo = this.#trash.repo;
+    const maxId = await repo.maxIdOf(this.#db, uid);
+    if (maxId === 0) return { expired: 0, bytes: 0 };
+    let space = await this.#space(uid, (await repo.usageUpTo(this.#db, uid, maxId)).bytes);
     let expired = 0;
     let bytes = 0;
-    const gone = new Set<number>();
-    for (const item of items) {
-      if (space >= 0) break;
-      if (!isExpired(this.#policy, item.deletedAt, now, true)) continue;
+    const purge = async (item: TrashItem) => {
       await this.#trash.purgeItem(item);
-      gone.add(item.id);
-      space += item.size;
       expired++;
       bytes += item.size;
+    };
+    // over the space: the oldest the obligation lets go when space is needed
+    for (let at: TrashItem | undefined; space < 0;) {
+      const page = await repo.oldestPage(this.#db, uid, at, ITEMS_PER_PAGE, maxId);
+      if (page.length === 0) break;
+      at = page.at(-1);
+      for (const item of page) {
+        if (space >= 0) break;
+        if (!isExpired(this.#policy, item.deletedAt, now, true)) continue;
+        await purge(item);
+        space += item.size;
+      }
     }
-    for (const item of items) {
-      if (gone.has(item.id)) continue;
-      if (!isExpired(this.#policy, item.deletedAt, now)) break; // oldest first: the rest are younger
-      await this.#trash.purgeItem(item);
-      expired++;
-      bytes += item.size;
+    // then every item older than the maximum: oldest first, so the first one kept ends it
+    for (let at: TrashItem | undefined, done = false; !done;) {
+      const page = await repo.oldestPage(this.#db, uid, at, ITEMS_PER_PAGE, maxId);
+      if (page.length === 0) break;
+      at = page.at(-1);
+      for (const item of page) {
+        if (!isExpired(this.#policy, item.deletedAt, now)) { done = true; break; }
+        await purge(item);
+      }
     }
     if (expired) this.#log.info({ uid, expired, bytes }, 'trash bin expired');
     return { expired, bytes };

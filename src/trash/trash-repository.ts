@@ -109,6 +109,27 @@ export class TrashRepository {
     return (await ex.selectFrom('trash_items').selectAll().where('owner', '=', owner).orderBy('deleted_at').orderBy('id').execute()).map(toItem);
   }
 
+  /** The highest item id of `owner` (0: none): expiry works on the items up to it, a snapshot. */
+  async maxIdOf(ex: Executor, owner: string): Promise<number> {
+    const r = await ex.selectFrom('trash_items').select((eb) => eb.fn.max('id').as('m')).where('owner', '=', owner).executeTakeFirst();
+    return num((r?.m ?? 0) as number);
+  }
+
+  /** Up to `limit` items of `owner` (id ≤ `maxId`), oldest first after (`after.deletedAt`, `after.id`) (a keyset page). */
+  async oldestPage(ex: Executor, owner: string, after: { deletedAt: number; id: number } | undefined, limit: number, maxId: number): Promise<TrashItem[]> {
+    let q = ex.selectFrom('trash_items').selectAll().where('owner', '=', owner).where('id', '<=', maxId);
+    if (after) q = q.where((eb) => eb.or([eb('deleted_at', '>', after.deletedAt), eb.and([eb('deleted_at', '=', after.deletedAt), eb('id', '>', after.id)])]));
+    return (await q.orderBy('deleted_at').orderBy('id').limit(limit).execute()).map(toItem);
+  }
+
+  /** Count and bytes of `owner`'s items with id ≤ `maxId`. */
+  async usageUpTo(ex: Executor, owner: string, maxId: number): Promise<{ count: number; bytes: number }> {
+    const r = await ex.selectFrom('trash_items')
+      .select((eb) => [eb.fn.countAll<number | string>().as('n'), sql<number | string | null>`sum(size)`.as('bytes')])
+      .where('owner', '=', owner).where('id', '<=', maxId).executeTakeFirstOrThrow();
+    return { count: num(r.n), bytes: num(r.bytes) };
+  }
+
   async owners(ex: Executor): Promise<string[]> {
     return (await ex.selectFrom('trash_items').select('owner').distinct().orderBy('owner').execute()).map((r) => r.owner);
   }

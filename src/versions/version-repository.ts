@@ -24,6 +24,9 @@ export interface FileVersion {
   readonly createdAt: number;
 }
 
+/** What expiry needs of a version. */
+export type VersionRef = Pick<FileVersion, 'id' | 'fileId' | 'version' | 'size'>;
+
 function toVersion(r: Record<string, unknown>): FileVersion {
   return {
     id: num(r.id as number), fileId: num(r.fileid as number), owner: r.owner as string, version: num(r.version as number),
@@ -86,6 +89,42 @@ export class VersionRepository {
   /** Every version of `owner`'s files, newest first (expiry). */
   async ofOwner(ex: Executor, owner: string): Promise<FileVersion[]> {
     return (await ex.selectFrom('file_versions').selectAll().where('owner', '=', owner).orderBy('version', 'desc').orderBy('id', 'desc').execute()).map(toVersion);
+  }
+
+  /** The highest version row id of `owner` (0: none): expiry works on the rows up to it, a snapshot. */
+  async maxIdOf(ex: Executor, owner: string): Promise<number> {
+    const r = await ex.selectFrom('file_versions').select((eb) => eb.fn.max('id').as('m')).where('owner', '=', owner).executeTakeFirst();
+    return num((r?.m ?? 0) as number);
+  }
+
+  /** Up to `limit` ids of `owner`'s files with versions (row id ≤ `maxId`), ascending after `after` (a keyset page). */
+  async fileIdsPage(ex: Executor, owner: string, after: number, limit: number, maxId: number): Promise<number[]> {
+    return (await ex.selectFrom('file_versions').select('fileid').distinct().where('owner', '=', owner).where('fileid', '>', after)
+      .where('id', '<=', maxId).orderBy('fileid').limit(limit).execute()).map((r) => num(r.fileid));
+  }
+
+  /** The versions (row id ≤ `maxId`) of `fileIds`, by file, newest first (id, file, time, size only: expiry). */
+  async ofFiles(ex: Executor, owner: string, fileIds: number[], maxId: number): Promise<VersionRef[]> {
+    if (fileIds.length === 0) return [];
+    return (await ex.selectFrom('file_versions').select(['id', 'fileid', 'version', 'size']).where('owner', '=', owner)
+      .where('fileid', 'in', fileIds).where('id', '<=', maxId).orderBy('fileid').orderBy('version', 'desc').orderBy('id', 'desc').execute())
+      .map((r) => ({ id: num(r.id), fileId: num(r.fileid), version: num(r.version), size: num(r.size) }));
+  }
+
+  /** Up to `limit` of `owner`'s versions (row id ≤ `maxId`), oldest first after (`after.version`, `after.id`) (a keyset page). */
+  async oldestPage(ex: Executor, owner: string, after: { version: number; id: number } | undefined, limit: number, maxId: number): Promise<VersionRef[]> {
+    let q = ex.selectFrom('file_versions').select(['id', 'fileid', 'version', 'size']).where('owner', '=', owner).where('id', '<=', maxId);
+    if (after) q = q.where((eb) => eb.or([eb('version', '>', after.version), eb.and([eb('version', '=', after.version), eb('id', '>', after.id)])]));
+    return (await q.orderBy('version').orderBy('id').limit(limit).execute())
+      .map((r) => ({ id: num(r.id), fileId: num(r.fileid), version: num(r.version), size: num(r.size) }));
+  }
+
+  /** How many versions `owner` has with row id ≤ `maxId`, and their bytes. */
+  async usageUpTo(ex: Executor, owner: string, maxId: number): Promise<{ count: number; bytes: number }> {
+    const r = await ex.selectFrom('file_versions')
+      .select((eb) => [eb.fn.countAll<number | string>().as('n'), sql<number | string | null>`sum(size)`.as('bytes')])
+      .where('owner', '=', owner).where('id', '<=', maxId).executeTakeFirstOrThrow();
+    return { count: num(r.n), bytes: num(r.bytes) };
   }
 
   /** Owners that have versions. */
