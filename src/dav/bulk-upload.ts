@@ -126,7 +126,10 @@ function partError(err: unknown): string {
  * and `Content-Length`. Every file is committed on its own through the PUT write path, so quota,
  * share permissions, locks, checksums and encryption apply as for a PUT, and a bad file fails
  * alone: the answer is 200 with `{path: {error:false, etag, fileid, permissions}}` or
- * `{path: {error:true, message}}` per file. The body streams: one part at a time, never whole.
+ * `{path: {error:true, message}}` per file, in the request's order. The body streams, never whole:
+ * a small part (≤ SMALL_BLOB) is read whole and committed while the next parts are read (up to
+ * BULK_IN_FLIGHT at once, so that their fsyncs overlap), a larger one streams alone; the answer is
+ * sent once every write has committed.
  * A body that cannot be framed (no boundary, a lying Content-Length, too many parts) stops there
  * with 400 and the entries of the files before it; no file after it is touched.
  * @throws DavStatusError (405 for other methods), ValidationError (400: not multipart/related).
