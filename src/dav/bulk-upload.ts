@@ -1,5 +1,6 @@
 import type { UserActor } from '../actor.ts';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Readable } from 'node:stream';
 import type { App } from '../app.ts';
 import type { AuthenticatedUser } from '../auth/types.ts';
 import { AppError, ValidationError } from '../errors.ts';
@@ -8,6 +9,8 @@ import type { HttpContext } from '../http/context.ts';
 import { permissionLetters } from '../sharing/share-access.ts';
 import { DavStatusError } from './dav-errors.ts';
 import { filesHrefBase, type DavTarget } from './dav-target.ts';
+import { SMALL_BLOB } from '../storage/buffer-sizes.ts';
+import { CommitPipeline } from './commit-pipeline.ts';
 import { drain, header, ocId, type HeaderGetter } from './http-util.ts';
 import { MultipartError, MultipartReader, relatedBoundary, type MultipartPart } from './multipart-reader.ts';
 import { assertPutPermitted, toRealTarget } from './share-gate.ts';
@@ -67,21 +70,48 @@ function partHeaders(part: MultipartPart): HeaderGetter {
   };
 }
 
+/** A part ready to be written: its target resolved and permitted, its headers checked. */
+interface PreparedPart {
+  readonly target: DavTarget;
+  readonly get: HeaderGetter;
+}
+
 /**
- * Writes one part through the PUT write path, into the user's tree or a received share.
- * @throws whatever putContent and the share permissions throw; ValidationError for a bad path or MD5.
+ * Resolves and checks one part before any of its bytes are read: its target (the user's tree or a
+ * received share), the share permissions, the MD5 header.
+ * @throws whatever toRealTarget and assertPutPermitted throw; ValidationError for a bad path or MD5.
  */
-async function writePart(app: App, req: IncomingMessage, user: AuthenticatedUser, actor: UserActor, part: MultipartPart, path: string): Promise<BulkEntry> {
+async function preparePart(app: App, user: AuthenticatedUser, part: MultipartPart, path: string): Promise<PreparedPart> {
   const get = partHeaders(part);
   const view: DavTarget = { uid: user.uid, path, hrefBase: filesHrefBase(user.uid) };
   const target = await toRealTarget(app, view);
   await assertPutPermitted(app, target);
-  const { node } = await putContent(app, actor, req, target, part.body, get);
+  return { target, get };
+}
+
+/**
+ * Writes one prepared part through the PUT write path (committed and durable when it resolves).
+ * @throws whatever putContent throws.
+ */
+async function writePart(app: App, req: IncomingMessage, actor: UserActor, prepared: PreparedPart, body: Readable): Promise<BulkEntry> {
+  const { target, get } = prepared;
+  const { node } = await putContent(app, actor, req, target, body, get);
   const fileid = ocId(node.fileId, app.config.instanceid);
   const permissions = target.share ? permissionLetters(node, target.share, false) : 'RGDNVW';
   const entry: BulkEntry = { error: false, etag: node.etag, fileid, permissions, 'OC-FileID': fileid };
   if (get('x-oc-mtime') !== undefined) entry['X-OC-MTime'] = 'accepted';
   return entry;
+}
+
+/** A part's whole body (at most SMALL_BLOB bytes), trailer checked. @throws MultipartError */
+async function readWhole(body: Readable, length: number): Promise<Buffer> {
+  const out = Buffer.allocUnsafe(length);
+  let at = 0;
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    chunk.copy(out, at);
+    at += chunk.length;
+  }
+  return out.subarray(0, at);
 }
 
 /** The message a failed part carries in the answer (internal errors stay in the log). */
@@ -96,7 +126,10 @@ function partError(err: unknown): string {
  * and `Content-Length`. Every file is committed on its own through the PUT write path, so quota,
  * share permissions, locks, checksums and encryption apply as for a PUT, and a bad file fails
  * alone: the answer is 200 with `{path: {error:false, etag, fileid, permissions}}` or
- * `{path: {error:true, message}}` per file. The body streams: one part at a time, never whole.
+ * `{path: {error:true, message}}` per file, in the request's order. The body streams, never whole:
+ * a small part (≤ SMALL_BLOB) is read whole and committed while the next parts are read (up to
+ * BULK_IN_FLIGHT at once, so that their fsyncs overlap), a larger one streams alone; the answer is
+ * sent once every write has committed.
  * A body that cannot be framed (no boundary, a lying Content-Length, too many parts) stops there
  * with 400 and the entries of the files before it; no file after it is touched.
  * @throws DavStatusError (405 for other methods), ValidationError (400: not multipart/related).
@@ -109,37 +142,85 @@ export async function handleBulkUpload(req: IncomingMessage, res: ServerResponse
   }
   const boundary = relatedBoundary(header(req, 'content-type'));
   const reader = new MultipartReader(req, boundary, { maxParts: BULK_MAX_PARTS, maxHeaderBytes: BULK_PART_HEADER_BYTES });
-  const answer: Record<string, BulkEntry> = {};
+  // the answer's keys in the order of the parts; a path sent twice keeps its first place and the last outcome
+  const answer = new Map<string, BulkEntry | undefined>();
+  const pipeline = new CommitPipeline();
+  const quotas = new Map<string, number | null>();
   let status = 200;
   let written = 0;
+  const failed = (rawPath: string, err: unknown): void => {
+    if (!(err instanceof AppError || err instanceof DavStatusError)) ctx.log.error({ err }, 'bulk upload: a file failed');
+    answer.set(rawPath, { error: true, message: partError(err) });
+  };
   try {
     for (;;) {
+      await pipeline.room();
       let part: MultipartPart | undefined;
       try {
         part = await reader.next();
       } catch (err) {
         if (!(err instanceof MultipartError)) throw err;
         ctx.log.info({ msg: err.message, parts: reader.count }, 'bulk upload stopped: bad multipart body');
-        answer[''] = { error: true, message: err.message };
+        await pipeline.settle();
+        answer.set('', { error: true, message: err.message });
         status = 400;
         break;
       }
       if (!part) break;
       const rawPath = part.headers.get('x-file-path') ?? '';
+      answer.set(rawPath, answer.get(rawPath));
+      // writes of one path run in order (key: the canonical path, or the raw one when it is invalid)
+      let path = rawPath;
+      let prepared: PreparedPart;
       try {
-        answer[rawPath] = await writePart(app, req, user, actor, part, bulkFilePath(rawPath));
-        written++;
+        path = bulkFilePath(rawPath);
+        prepared = await preparePart(app, user, part, path);
       } catch (err) {
-        if (!(err instanceof AppError || err instanceof DavStatusError)) ctx.log.error({ err }, 'bulk upload: a file failed');
-        answer[rawPath] = { error: true, message: partError(err) };
+        // after the writes of the same path before it, so that the answer keeps the last outcome
+        pipeline.start(path, '', 0, async () => failed(rawPath, err));
+        continue;
       }
+      const owner = prepared.target.uid;
+      const write = async (body: Readable): Promise<void> => {
+        try {
+          answer.set(rawPath, await writePart(app, req, actor, prepared, body));
+          written++;
+        } catch (err) {
+          failed(rawPath, err);
+        }
+      };
+      if (part.length > SMALL_BLOB) {
+        // streamed, not held: the writes before it commit first, and the next part waits for it
+        await pipeline.settle();
+        await write(part.body);
+        continue;
+      }
+      let bytes: Buffer;
+      try {
+        bytes = await readWhole(part.body, part.length);
+      } catch (err) {
+        pipeline.start(path, '', 0, async () => failed(rawPath, err));
+        continue;
+      }
+      // Quota with writes in flight: each write re-checks the quota in its commit, but commits
+      // race; a part that might not fit beside the bytes in flight waits for them, so that of
+      // two parts that together exceed the quota the earlier one is written, as in series.
+      if (!quotas.has(owner)) quotas.set(owner, (await app.files.quota(owner)).total);
+      const limit = quotas.get(owner)!;
+      if (limit !== null && pipeline.reserved(owner) > 0
+        && (await app.files.quota(owner)).used + pipeline.reserved(owner) + bytes.length > limit) {
+        await pipeline.settle();
+      }
+      pipeline.start(path, owner, bytes.length, () => write(Readable.from([bytes], { objectMode: false })));
     }
   } finally {
+    // every write started has committed (or failed) before the answer, and before an error propagates
+    await pipeline.settle();
     await reader.close().catch(() => {});
   }
   ctx.log.info({ files: reader.count, written }, 'bulk upload');
   drain(req);
-  const body = JSON.stringify(answer);
+  const body = JSON.stringify(Object.fromEntries(answer));
   res.statusCode = status;
   res.setHeader('Content-Type', 'application/json; charset=utf-8');
   res.setHeader('Content-Length', Buffer.byteLength(body));

@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { writeTestConfig, ADMIN } from '../support/test-instance.ts';
@@ -33,16 +33,31 @@ const BOB = { uid: 'bob', password: 'bob-password-123' };
 
 interface Step { method: string; path: string; headers?: Record<string, string>; body?: Buffer | string; expect: number; writes?: 'files' | 'db' }
 
+/** A bulk upload body (POST /remote.php/dav/bulk) of `n` small files under Docs/, as the desktop client frames it. */
+function bulkBody(n: number): { boundary: string; body: Buffer } {
+  const boundary = 'bulk_durability_7c1e';
+  const parts = Array.from({ length: n }, (_, i) => {
+    const content = Buffer.from(`bulk file ${i} `.repeat(50));
+    const md5 = createHash('md5').update(content).digest('hex');
+    const head = `Content-Length: ${content.length}\r\nX-File-MD5: ${md5}\r\nX-File-Mtime: 1700000000\r\nX-File-Path: /Docs/bulk-${i}.txt\r\n`;
+    return Buffer.concat([Buffer.from(`--${boundary}\r\n${head}\r\n`), content, Buffer.from('\r\n')]);
+  });
+  return { boundary, body: Buffer.concat([...parts, Buffer.from(`--${boundary}--\r\n`)]) };
+}
+
 /** The write paths of item 1 that exist, as requests (chunked upload included). */
 function steps(big: Buffer): Step[] {
   const F = '/remote.php/dav/files/admin';
   const U = '/remote.php/dav/uploads/admin/tx1';
   const ocs = { 'OCS-APIREQUEST': 'true', 'content-type': 'application/x-www-form-urlencoded' };
+  const bulk = bulkBody(20);
   return [
     { method: 'MKCOL', path: `${F}/Docs`, expect: 201, writes: 'db' },
     { method: 'PUT', path: `${F}/Docs/a.txt`, body: 'first version', expect: 201, writes: 'files' },
     { method: 'PUT', path: `${F}/Docs/a.txt`, body: 'second version', expect: 204, writes: 'files' },
     { method: 'PUT', path: `${F}/Docs/big.bin`, body: big, expect: 201, writes: 'files' },
+    // bulk upload: its parts commit while the next ones are read; all durable before the answer
+    { method: 'POST', path: '/remote.php/dav/bulk', headers: { 'content-type': `multipart/related; boundary=${bulk.boundary}` }, body: bulk.body, expect: 200, writes: 'files' },
     { method: 'MKCOL', path: U, expect: 201, writes: 'db' },
     { method: 'PUT', path: `${U}/00001`, body: big.subarray(0, 1_500_000), expect: 201, writes: 'files' },
     { method: 'PUT', path: `${U}/00002`, body: big.subarray(1_500_000), expect: 201, writes: 'files' },
