@@ -14,7 +14,7 @@ interface Measure { rss: number; heapUsed: number; external: number; arrayBuffer
 
 const counts = process.argv.slice(2).map(Number).filter((x) => x > 0);
 const here = (f: string) => new URL(f, import.meta.url).pathname;
-const server = fork(here('./push-idle-server.ts'), [], { execArgv: ['--expose-gc', '--import', 'tsx'], stdio: 'inherit' });
+const server = fork(here('./push-idle-server.ts'), [], { execArgv: ['--expose-gc', '--import', 'tsx', '--disable-warning=ExperimentalWarning'], stdio: 'inherit' });
 const next = <T>(p: ChildProcess) => new Promise<T>((resolve, reject) => {
   const onExit = (c: number | null) => reject(new Error(`child exited ${c}`));
   p.once('exit', onExit);
