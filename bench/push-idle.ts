@@ -1,31 +1,51 @@
 /**
- * Memory of idle push connections: a server (this process) and a child process that opens N
- * authenticated WebSocket connections and leaves them idle. Prints the server's RSS and heap
- * before and after, per connection.
+ * Memory of idle push connections. The server runs in its own child process (bench/push-idle-server.ts:
+ * its RSS is the server's alone), a second child (bench/push-idle-clients.mjs) opens N authenticated
+ * WebSocket connections and leaves them idle. Each count runs twice: the first round includes the
+ * one-off cost of the authentication burst (malloc arenas and heap pages that RSS keeps after the
+ * burst), the second round, on a warmed server, is what each idle connection really holds. Heap
+ * figures are after gc.
  *
- *   node --expose-gc --import tsx bench/push-idle.ts [N ...]     (default 2000 5000)
+ *   node --import tsx bench/push-idle.ts [N ...]     (default 5000; MALLOC_ARENA_MAX etc. pass through)
  */
-import { fork } from 'node:child_process';
-import { startTestInstance } from '../test/support/test-instance.ts';
+import { fork, type ChildProcess } from 'node:child_process';
+
+interface Measure { rss: number; heapUsed: number; external: number; arrayBuffers: number; connections: number; sockets: number; requests: number }
 
 const counts = process.argv.slice(2).map(Number).filter((x) => x > 0);
-const inst = await startTestInstance({ push: { perUserConnections: 100_000 } });
-await inst.addUser('idle', 'idle-password-123');
-const token = (await inst.app.appPasswords.create('idle', 'bench')).token;
-const settle = async () => { for (let i = 0; i < 3; i++) { global.gc?.(); await new Promise((r) => setTimeout(r, 300)); } };
+const here = (f: string) => new URL(f, import.meta.url).pathname;
+const server = fork(here('./push-idle-server.ts'), [], { execArgv: ['--expose-gc', '--import', 'tsx', '--disable-warning=ExperimentalWarning'], stdio: 'inherit' });
+const next = <T>(p: ChildProcess) => new Promise<T>((resolve, reject) => {
+  const onExit = (c: number | null) => reject(new Error(`child exited ${c}`));
+  p.once('exit', onExit);
+  p.once('message', (m) => { p.off('exit', onExit); resolve(m as T); });
+});
+const { port, token } = await next<{ port: number; token: string }>(server);
+const measure = () => { const m = next<Measure>(server); server.send('measure'); return m; };
 const mib = (b: number) => (b / 2 ** 20).toFixed(1);
+const kib = (b: number, n: number) => (b / n / 1024).toFixed(2);
+
+async function round(n: number): Promise<{ open: Measure; closed: Measure }> {
+  const clients = fork(here('./push-idle-clients.mjs'), [String(port), String(n), 'idle', token], { stdio: 'inherit' });
+  await next(clients);
+  const open = await measure();
+  clients.kill();
+  let closed = await measure();
+  while (closed.connections > 0) closed = await measure();
+  return { open, closed };
+}
+
 try {
-  for (const n of counts.length ? counts : [2000, 5000]) {
-    await settle();
-    const before = process.memoryUsage();
-    const child = fork(new URL('./push-idle-clients.mjs', import.meta.url).pathname, [String(inst.server.port), String(n), 'idle', token], { stdio: 'inherit' });
-    await new Promise<void>((resolve, reject) => { child.once('message', () => resolve()); child.once('exit', (c) => reject(new Error(`clients exited ${c}`))); });
-    await settle();
-    const after = process.memoryUsage();
-    console.log(`${n} idle push connections (${inst.server.push.connections} authenticated): server RSS ${mib(before.rss)} → ${mib(after.rss)} MiB (+${mib(after.rss - before.rss)} MiB, ${((after.rss - before.rss) / n / 1024).toFixed(1)} KiB each), heap +${mib(after.heapUsed - before.heapUsed)} MiB`);
-    child.kill();
-    while (inst.server.push.connections > 0) await new Promise((r) => setTimeout(r, 100));
+  for (const n of counts.length ? counts : [5000]) {
+    const base = await measure();
+    const first = await round(n);
+    const second = await round(n);
+    const { open, closed } = second;
+    const heap = (m: Measure) => m.heapUsed + m.external;
+    console.log(`${n} idle push connections (${open.connections} authenticated, ${open.sockets - closed.sockets} sockets, ${open.requests - closed.requests} request objects held):`);
+    console.log(`  retained per connection (warm server, after gc): heap+external ${kib(heap(open) - heap(closed), n)} KiB, RSS ${kib(open.rss - first.closed.rss, n)} KiB → ${mib(open.rss - first.closed.rss)} MiB for ${n}`);
+    console.log(`  server RSS: ${mib(base.rss)} MiB idle, ${mib(first.open.rss)} MiB with the first ${n} (+${mib(first.open.rss - base.rss)}, authentication burst included), ${mib(first.closed.rss)} MiB after they closed, ${mib(open.rss)} MiB with the second ${n}, ${mib(closed.rss)} MiB after`);
   }
 } finally {
-  await inst.stop();
+  server.send('stop');
 }

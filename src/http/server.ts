@@ -65,6 +65,9 @@ export function hstsHeader(config: Pick<Config, 'hsts'>, directTls: boolean, ori
   return `max-age=${h.maxAge}${h.includeSubDomains ? '; includeSubDomains' : ''}`;
 }
 
+/** One listener for every upgraded socket's errors (the WebSocket layer sees them too), not a closure each. */
+function ignoreError(): void {}
+
 /**
  * Starts the HTTP(S) server on `host:port` with every adapter's routes.
  * @throws Error when the port cannot be bound or the TLS files cannot be read.
@@ -126,7 +129,7 @@ export async function startServer(app: App, opts: ServeOptions): Promise<Running
     authenticate: async (login, password, ip) => (await app.auth.authenticatePassword(login, password, ip, { method: 'push' })).uid,
   });
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    socket.on('error', () => {});
+    socket.on('error', ignoreError);
     const rawPath = (req.url ?? '/').split('?', 1)[0];
     if (rawPath !== PUSH_WS_PATH) { refuseUpgrade(socket, 404, 'No WebSocket endpoint here'); return; }
     push.handleUpgrade(req, socket, head, clientIp(req, app.config.trustedProxies));

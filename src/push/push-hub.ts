@@ -5,7 +5,7 @@ import type { Logger } from '../logger.ts';
 import type { ChangeBus, PushEvent } from './change-bus.ts';
 import type { PreAuthTokens } from './pre-auth-tokens.ts';
 import { SendQueue, type PushKind } from './send-queue.ts';
-import { handshakeProblem, handshakeResponse, refuseUpgrade, ServerWebSocket } from './websocket.ts';
+import { handshakeProblem, handshakeResponse, refuseUpgrade, ServerWebSocket, type WebSocketEvents } from './websocket.ts';
 
 /** Path of the WebSocket endpoint (capability `notify_push.endpoints.websocket`). */
 export const PUSH_WS_PATH = '/push/ws';
@@ -41,15 +41,47 @@ export interface PushHubDeps {
   limits?: Partial<PushLimits>;
 }
 
-/** A connection after authentication: what it is owed and when it last spoke. */
-interface Conn {
-  readonly ws: ServerWebSocket;
-  readonly uid: string;
-  readonly queue: SendQueue;
-  listenIds: boolean;
-  lastSend: number;
+/**
+ * One push connection, from the upgrade on: the WebSocket's event handler (methods, so that an
+ * idle connection holds no closures of its own) and, once authenticated, what it is owed and when
+ * it last spoke. The send queue is made when the first message for it arrives.
+ */
+class Conn implements WebSocketEvents {
+  readonly #hub: PushHub;
+  readonly ip: string;
+  ws!: ServerWebSocket;
+  /** The username, until the password arrives. */
+  #username: string | undefined;
+  #authing = false;
+  /** Set once authenticated. */
+  uid: string | undefined;
+  listenIds = false;
+  /** Spreads the clients' reactions to a change (notify_push: 0.5 to 1.5). */
+  readonly factor = 0.5 + Math.random();
+  queue: SendQueue | undefined;
+  lastSend = 0;
   /** Payload of the ping not yet answered (0 = none outstanding). */
-  expectPong: number;
+  expectPong = 0;
+
+  constructor(hub: PushHub, ip: string) { this.#hub = hub; this.ip = ip; }
+
+  text(m: string): void {
+    if (this.uid !== undefined || this.#authing) { if (m === 'listen notify_file_id') this.listenIds = true; return; }
+    if (this.#username === undefined) { this.#username = m; return; }
+    this.#authing = true;
+    const username = this.#username;
+    this.#username = undefined;
+    this.#hub.login(this, username, m);
+  }
+
+  pong(payload: Buffer): void {
+    if (this.uid === undefined) return;
+    const expected = this.expectPong;
+    this.expectPong = 0;
+    if (payload.length !== 4 || payload.readUInt32BE(0) !== expected) this.ws.close(1002, 'wrong pong');
+  }
+
+  closed(): void { this.#hub.remove(this); }
 }
 
 /**
@@ -58,8 +90,8 @@ interface Conn {
  * then password or app password; or an empty username and a pre-auth token), answers
  * `authenticated`, and then sends `notify_file` (or `notify_file_id [ids]` after
  * `listen notify_file_id`), `notify_activity`, `notify_notification`, debounced as notify_push
- * does. One timer serves every connection; an idle connection holds its socket, a small object
- * and no buffers. A client that stops reading is dropped once `maxBufferedBytes` wait for it.
+ * does. One timer serves every connection (pings, authentication timeouts, debounced sends); an
+ * idle connection holds its socket, two small objects and no buffers, closures or timers of its own. A client that stops reading is dropped once `maxBufferedBytes` wait for it.
  */
 export class PushHub {
   readonly #bus: ChangeBus;
@@ -71,8 +103,8 @@ export class PushHub {
   readonly #unsubscribe: () => void;
   readonly #timer: NodeJS.Timeout;
   #count = 0;
-  /** Sockets not yet authenticated (closed with the hub). */
-  readonly #pendingAuth = new Set<ServerWebSocket>();
+  /** Connections not yet authenticated, with the time by which they must be (closed with the hub). */
+  readonly #pendingAuth = new Map<Conn, number>();
 
   constructor(deps: PushHubDeps) {
     this.#bus = deps.bus;
@@ -96,41 +128,24 @@ export class PushHub {
     const problem = handshakeProblem(req);
     if (problem) { refuseUpgrade(socket, 400, problem); return; }
     socket.write(handshakeResponse(req));
-    (socket as Duplex & { setNoDelay?: (b: boolean) => void }).setNoDelay?.(true);
-    const messages: string[] = [];
-    let conn: Conn | undefined;
-    let authing = false;
-    let earlyListen = false;
-    const ws: ServerWebSocket = new ServerWebSocket(socket, {
-      text: (m) => {
-        if (conn) { if (m === 'listen notify_file_id') conn.listenIds = true; return; }
-        if (authing || messages.length >= 2) { if (m === 'listen notify_file_id') earlyListen = true; return; }
-        messages.push(m);
-        if (messages.length === 2) {
-          authing = true;
-          this.#login(ws, messages[0]!, messages[1]!, ip).then((c) => { conn = c; c.listenIds ||= earlyListen; }, () => {});
-        }
-      },
-      pong: (payload) => {
-        if (!conn) return;
-        const expected = conn.expectPong;
-        conn.expectPong = 0;
-        if (payload.length !== 4 || payload.readUInt32BE(0) !== expected) ws.close(1002, 'wrong pong');
-      },
-      closed: () => {
-        clearTimeout(timeout);
-        this.#pendingAuth.delete(ws);
-        if (conn) this.#remove(conn);
-      },
-    }, 4096);
-    this.#pendingAuth.add(ws);
-    const timeout = setTimeout(() => { if (!conn) { ws.sendText('err: Authentication timeout'); ws.close(1008, 'authentication timeout'); } }, this.#limits.authTimeoutMs);
-    timeout.unref();
+    const net = socket as Duplex & { setNoDelay?: (b: boolean) => void; setTimeout?: (ms: number) => void };
+    net.setNoDelay?.(true);
+    // the HTTP server's idle timeout (a timer per socket) does not apply: pings find dead peers
+    net.setTimeout?.(0);
+    const conn = new Conn(this, ip);
+    conn.ws = new ServerWebSocket(socket, conn, 4096);
+    this.#pendingAuth.set(conn, Date.now() + this.#limits.authTimeoutMs);
     if (head.length > 0) socket.unshift(head);
   }
 
+  /** Checks the two messages a connection sent; on success the connection is authenticated. */
+  login(conn: Conn, username: string, password: string): void {
+    this.#login(conn, username, password).catch(() => {});
+  }
+
   /** @throws after telling the client `err: …` and closing, when the credentials are refused. */
-  async #login(ws: ServerWebSocket, username: string, password: string, ip: string): Promise<Conn> {
+  async #login(conn: Conn, username: string, password: string): Promise<void> {
+    const { ws, ip } = conn;
     let uid: string | undefined;
     try {
       // an empty username (or any) with a live pre-auth token: the token's user
@@ -146,7 +161,7 @@ export class PushHub {
       ws.close(1008, 'authentication failed');
       throw err;
     }
-    this.#pendingAuth.delete(ws);
+    this.#pendingAuth.delete(conn);
     if (ws.closed) throw new Error('gone');
     const set = this.#byUser.get(uid) ?? new Set<Conn>();
     if (set.size >= this.#limits.perUserConnections) {
@@ -154,18 +169,18 @@ export class PushHub {
       ws.close(1008, 'connection limit');
       throw new Error('limit');
     }
-    const conn: Conn = {
-      ws, uid, queue: new SendQueue(0.5 + Math.random(), this.#limits.maxDebounceSeconds),
-      listenIds: false, lastSend: Date.now(), expectPong: 0,
-    };
+    conn.uid = uid;
+    conn.lastSend = Date.now();
     set.add(conn);
     this.#byUser.set(uid, set);
     this.#count++;
     ws.sendText('authenticated');
-    return conn;
   }
 
-  #remove(conn: Conn): void {
+  /** Forgets a connection that is over (its WebSocket's `closed`). */
+  remove(conn: Conn): void {
+    this.#pendingAuth.delete(conn);
+    if (conn.uid === undefined) return;
     const set = this.#byUser.get(conn.uid);
     if (!set?.delete(conn)) return;
     this.#count--;
@@ -177,17 +192,23 @@ export class PushHub {
     for (const uid of e.uids) {
       const set = this.#byUser.get(uid);
       if (!set) continue;
-      for (const c of set) c.queue.push(e.kind, now, e.kind === 'file' ? e.fileIds : undefined);
+      for (const c of set) (c.queue ??= new SendQueue(c.factor, this.#limits.maxDebounceSeconds)).push(e.kind, now, e.kind === 'file' ? e.fileIds : undefined);
     }
   }
 
   /** Sends what is due, pings the quiet, drops the silent and the slow. */
   #tick(): void {
     const now = Date.now();
+    for (const [c, deadline] of this.#pendingAuth) {
+      if (now < deadline) continue;
+      this.#pendingAuth.delete(c);
+      c.ws.sendText('err: Authentication timeout');
+      c.ws.close(1008, 'authentication timeout');
+    }
     for (const set of this.#byUser.values()) {
       for (const c of set) {
         if (c.ws.buffered > this.#limits.maxBufferedBytes) { this.#drop(c, 'not reading'); continue; }
-        if (c.queue.pending) {
+        if (c.queue?.pending) {
           for (const m of c.queue.drain(now, this.#count)) this.#send(c, m.kind, m.ids, now);
         }
         if (now - c.lastSend >= this.#limits.pingIntervalMs) {
@@ -214,7 +235,7 @@ export class PushHub {
   #drop(c: Conn, why: string): void {
     this.#log.info({ uid: c.uid, why }, 'push: connection dropped');
     c.ws.destroy(why);
-    this.#remove(c);
+    this.remove(c);
   }
 
   /** Closes every connection and stops listening to the bus. */
@@ -222,7 +243,8 @@ export class PushHub {
     clearInterval(this.#timer);
     this.#unsubscribe();
     for (const set of this.#byUser.values()) for (const c of set) c.ws.close(1001, 'server shutting down');
-    for (const ws of this.#pendingAuth) ws.close(1001, 'server shutting down');
+    for (const c of [...this.#pendingAuth.keys()]) c.ws.close(1001, 'server shutting down');
+    this.#pendingAuth.clear();
     this.#byUser.clear();
     this.#count = 0;
   }

@@ -51,6 +51,10 @@ export function encodeFrame(opcode: number, payload: Buffer): Buffer {
   return Buffer.concat([head, payload]);
 }
 
+/** Where an upgraded socket keeps its ServerWebSocket, for the shared listeners below. */
+const WS = Symbol('ServerWebSocket');
+type WsSocket = Duplex & { [WS]: ServerWebSocket };
+
 export interface WebSocketEvents {
   text(message: string): void;
   pong(payload: Buffer): void;
@@ -75,11 +79,19 @@ export class ServerWebSocket {
     this.#socket = socket;
     this.#events = events;
     this.#maxMessage = maxMessage;
-    socket.on('data', (chunk: Buffer) => this.#onData(chunk));
-    socket.on('error', () => this.#finish('socket error'));
-    socket.on('close', () => this.#finish('socket closed'));
-    socket.on('end', () => this.#finish('socket ended'));
+    // the same listener functions for every socket (they find their WebSocket on it): an idle
+    // connection holds no closures of its own
+    (socket as WsSocket)[WS] = this;
+    socket.on('data', ServerWebSocket.#onSocketData);
+    socket.on('error', ServerWebSocket.#onSocketError);
+    socket.on('close', ServerWebSocket.#onSocketClose);
+    socket.on('end', ServerWebSocket.#onSocketEnd);
   }
+
+  static #onSocketData(this: WsSocket, chunk: Buffer): void { this[WS].#onData(chunk); }
+  static #onSocketError(this: WsSocket): void { this[WS].#finish('socket error'); }
+  static #onSocketClose(this: WsSocket): void { this[WS].#finish('socket closed'); }
+  static #onSocketEnd(this: WsSocket): void { this[WS].#finish('socket ended'); }
 
   /** Bytes written but not yet taken by the kernel (a reader that stopped reading makes it grow). */
   get buffered(): number { return (this.#socket as Duplex & { writableLength: number }).writableLength; }

@@ -192,3 +192,24 @@ describe('push login throttling', () => {
     assert.ok(await t.app.throttle.attempts({ ip: '127.0.0.1' }) >= 5);
   });
 });
+
+describe('push authentication timeout', () => {
+  let t: TestInstance;
+  before(async () => { t = await startTestInstance({ push: { authTimeoutMs: 300, tickMs: 50, pingIntervalMs: 60_000 } }); });
+  after(async () => { await t.stop(); });
+
+  test('a socket that does not log in within the limit is told and closed; an authenticated one stays', async () => {
+    const wsUrl = `${t.url.replace('http', 'ws')}/push/ws`;
+    const app = (await t.app.appPasswords.create(ADMIN.uid, 'push test')).token;
+    const authed = await PushClient.login(wsUrl, ADMIN.uid, app);
+    const silent = new PushClient(wsUrl);
+    await new Promise((resolve, reject) => { silent.ws.once('open', resolve); silent.ws.once('error', reject); });
+    silent.ws.send(ADMIN.uid); // the username only: the password never comes
+    assert.equal(await silent.next((m) => m.startsWith('err:'), 2000), 'err: Authentication timeout');
+    await new Promise<void>((resolve) => { if (silent.closed) resolve(); else silent.ws.once('close', () => resolve()); });
+    await new Promise((r) => setTimeout(r, 400)); // well past the limit
+    assert.equal(authed.closed, false);
+    assert.equal(t.server.push.connections, 1);
+    authed.close();
+  });
+});
