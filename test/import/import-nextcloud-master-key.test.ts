@@ -126,6 +126,32 @@ describe('import:nextcloud, master-key fixture (SQLite)', { timeout: 600_000 }, 
     }
   });
 
+  test('what the desktop client compares stays as Nextcloud had it: oc:permissions from oc_filecache.permissions, oc:checksums from oc_filecache.checksum', async () => {
+    // Nextcloud's DAV letters (apps/dav Node::getDavPermissions): R shareable, G readable, D deletable,
+    // NV updatable (rename, move), then W for a file or CK for a folder when updatable / creatable.
+    const letters = (perm: number, isDir: boolean) => (perm & 16 ? 'R' : '') + (perm & 1 ? 'G' : '') + (perm & 8 ? 'D' : '')
+      + (perm & 2 ? 'NV' : '') + (isDir ? (perm & 4 ? 'CK' : '') : (perm & 2 ? 'W' : ''));
+    const db = new SQLite(join(nc.data, 'owncloud.db'), { readonly: true });
+    try {
+      const rows = db.prepare(`SELECT c.path, c.permissions, c.checksum, m.mimetype FROM oc_filecache c JOIN oc_mimetypes m ON m.id = c.mimetype
+        JOIN oc_storages s ON s.numeric_id = c.storage WHERE s.id = ? AND c.path LIKE 'files/%'`);
+      let compared = 0;
+      for (const u of [...nc.manifest.users, nc.manifest.admin]) {
+        for (const r of rows.all(`home::${u.uid}`) as { path: string; permissions: number; checksum: string | null; mimetype: string }[]) {
+          const path = r.path.slice('files/'.length);
+          const p = await propfind(srv.url, u.uid, pw(u.uid), path);
+          assert.equal(p.status, 207, `${u.uid}/${path}`);
+          assert.equal(p.permissions, letters(r.permissions, r.mimetype === 'httpd/unix-directory'), `${u.uid}/${path} (Nextcloud permissions ${r.permissions})`);
+          assert.equal(p.checksum ?? '', r.checksum ?? '', `${u.uid}/${path}`);
+          compared++;
+        }
+      }
+      assert.ok(compared >= nc.manifest.files.length, `compared ${compared} entries`);
+    } finally {
+      db.close();
+    }
+  });
+
   test('content is encrypted at rest in Coffer', async () => {
     const st = await coffer.occ(['encryption:status', '--output', 'json']);
     const j = JSON.parse(st.stdout) as { enabled: boolean; plainFiles: number };
