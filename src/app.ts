@@ -191,6 +191,11 @@ export interface OpenAppOptions {
    * `./occ serve --workers N` pass their primary's store (src/cluster/); default: this process's memory.
    */
   loginFlowStore?: LoginFlowStore;
+  /**
+   * The push change bus when Redis is not configured: the workers of one `./occ serve --workers N`
+   * pass their IPC bus (src/cluster/ipc-change-bus.ts); default: this process alone.
+   */
+  changeBus?: ChangeBus;
 }
 
 /**
@@ -272,7 +277,7 @@ export async function openApp(config: Config, opts: OpenAppOptions = {}): Promis
   // Without Redis they live in the database, where ./occ security:bruteforce:* sees them too.
   const redis = config.redis ? new (await import('./redis/redis-client.ts')).RedisClient(config.redis, { instanceId: config.instanceid }) : undefined;
   // Push: every committed change goes to the users who see it, through the bus every process hears.
-  const changeBus: ChangeBus = redis ? new (await import('./push/redis-change-bus.ts')).RedisChangeBus(redis, log) : new InProcessChangeBus();
+  const changeBus: ChangeBus = redis ? new (await import('./push/redis-change-bus.ts')).RedisChangeBus(redis, log) : opts.changeBus ?? new InProcessChangeBus();
   const audience = new ChangeAudience({ shares: shareRepo, groups, bus: changeBus, log });
   const activityRepo = new ActivityRepository(db);
   const activityRecorder = new ActivityRecorder({ repo: activityRepo, audience, bus: changeBus, log, retentionDays: config.activity_expire_days });

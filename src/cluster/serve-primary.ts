@@ -6,6 +6,8 @@ import { MemoryLoginFlowStore } from '../auth/memory-login-flow-store.ts';
 import type { Logger } from '../logger.ts';
 import { serveRpc } from './cluster-rpc.ts';
 import { LOGIN_FLOW_SERVICE } from './ipc-login-flow-store.ts';
+import type { PushEvent } from '../push/change-bus.ts';
+import { isPushPublish, type PushRelayMessage } from './ipc-change-bus.ts';
 import { isWorkerMessage, STOP_MESSAGE } from './worker-messages.ts';
 
 export interface PrimaryOptions {
@@ -25,7 +27,8 @@ const CLEAN_EXIT_RESTART_MS = 1000;
 /**
  * The primary of `./occ serve --workers N`: migrates the database once, forks N workers that each
  * run the whole server on the same port (one listening socket, accepted from by every worker), holds
- * what workers must share without Redis (Login Flow v2 flows, served over IPC), replaces a worker
+ * what workers must share without Redis (Login Flow v2 flows, served over IPC; push events, relayed
+ * from the worker that made a change to the others), replaces a worker
  * that dies, and on SIGTERM/SIGINT tells every worker to drain and waits for them. Prints
  * `Coffer is listening on <url>` once all N are listening. Every other piece of state is shared
  * through the database, the key storage and the data directory (README, "Several workers").
@@ -57,6 +60,7 @@ export async function runPrimary(opts: PrimaryOptions): Promise<number> {
     live.add(w);
     serveRpc(w, { [LOGIN_FLOW_SERVICE]: loginFlows });
     w.on('message', (m: unknown) => {
+      if (isPushPublish(m)) { relayPush(w, m.event); return; }
       if (!isWorkerMessage(m)) return;
       if (m.type === 'ready') {
         ready.add(w);
@@ -96,6 +100,14 @@ export async function runPrimary(opts: PrimaryOptions): Promise<number> {
       }
       setTimeout(() => { if (!stopping) fork(); }, delay).unref();
     });
+  };
+
+  // The sender delivered to its own clients already. A worker that is not connected (dying, or
+  // not yet forked) misses the event: its clients reconnect and poll, as after any restart.
+  const relayPush = (from: Worker, event: PushEvent): void => {
+    for (const w of live) {
+      if (w !== from && w.isConnected()) w.send({ coffer: 'push-relay', event } satisfies PushRelayMessage, undefined, () => {});
+    }
   };
 
   const stopAll = (how: 'message' | 'SIGTERM' | 'SIGKILL'): void => {

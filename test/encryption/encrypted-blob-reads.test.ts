@@ -23,6 +23,7 @@ import { CHUNK_SIZE, HEADER_SIZE, RAW_CHUNK_SIZE } from '../../src/crypto/format
 import { NodeFileRows } from '../../src/files/node-file-rows.ts';
 import { SYSTEM } from '../../src/actor.ts';
 import { MasterKeyPolicy } from '../../src/encryption/key-policy/master-key-policy.ts';
+import { openDescriptorsUnder } from '../support/open-descriptors.ts';
 
 const MiB = 1 << 20;
 
@@ -57,7 +58,7 @@ test('encrypted reads: sizes around the whole-blob read limit, whole and ranged,
       assert.equal((await blobs.put(id, Readable.from([data]), ctx)).size, size);
       written.push({ id, data });
     }
-    const fds0 = readdirSync('/proc/self/fd').length;
+    const fds0 = openDescriptorsUnder(dir);
     for (const { id, data } of written) {
       const size = data.length;
       assert.ok((await collect(await blobs.get(id, 'cfe1', ctx))).equals(data), `whole ${size}`);
@@ -89,7 +90,7 @@ test('encrypted reads: sizes around the whole-blob read limit, whole and ranged,
       writeFileSync(path, good);
     }
     await new Promise((r) => setTimeout(r, 50)); // destroyed streams close their descriptors asynchronously
-    assert.equal(readdirSync('/proc/self/fd').length, fds0);
+    assert.equal(openDescriptorsUnder(dir), fds0);
   } finally {
     await db.destroy();
     rmSync(dir, { recursive: true, force: true });

@@ -11,6 +11,7 @@ import { SMALL_BLOB } from '../../src/storage/buffer-sizes.ts';
 import { newBlobId } from '../../src/storage/blob-id.ts';
 import { runBlobStoreConformance } from './blob-store-conformance.ts';
 import { SYSTEM } from '../../src/actor.ts';
+import { openDescriptorsUnder } from '../support/open-descriptors.ts';
 
 runBlobStoreConformance('LocalBlobStore on a temp dir', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'coffer-'));
@@ -143,7 +144,7 @@ test('get: byte streams (not object mode), ranges of small and large blobs, inva
     const a = newBlobId(), b = newBlobId();
     await store.put(a, Readable.from([small]), CTX);
     await store.put(b, Readable.from([large]), CTX);
-    const fds0 = readdirSync('/proc/self/fd').length;
+    const fds0 = openDescriptorsUnder(dir);
     for (let i = 0; i < 20; i++) {
       const s = await store.get(a, 'plain', CTX);
       assert.equal(s.readableObjectMode, false);
@@ -158,7 +159,7 @@ test('get: byte streams (not object mode), ranges of small and large blobs, inva
       (await store.get(b, 'plain', CTX)).destroy(); // a large read abandoned unread
     }
     await new Promise((r) => setTimeout(r, 50)); // destroyed streams close their descriptors asynchronously
-    assert.equal(readdirSync('/proc/self/fd').length, fds0);
+    assert.equal(openDescriptorsUnder(dir), fds0);
   } finally { rmSync(dir, { recursive: true, force: true }); }
 });
 

@@ -119,8 +119,10 @@ export async function runServer(opts: RunServerOptions): Promise<void> {
 
 /** What a serve worker shares with its siblings through the primary (see serve-primary.ts). */
 async function workerSharedState() {
-  const [{ RpcClient }, { IpcLoginFlowStore }] = await Promise.all([import('../../cluster/cluster-rpc.ts'), import('../../cluster/ipc-login-flow-store.ts')]);
-  return { loginFlowStore: new IpcLoginFlowStore(new RpcClient()) };
+  const [{ RpcClient }, { IpcLoginFlowStore }, { IpcChangeBus }] = await Promise.all([
+    import('../../cluster/cluster-rpc.ts'), import('../../cluster/ipc-login-flow-store.ts'), import('../../cluster/ipc-change-bus.ts'),
+  ]);
+  return { loginFlowStore: new IpcLoginFlowStore(new RpcClient()), changeBus: new IpcChangeBus() };
 }
 
 /** `./occ serve`. */
