@@ -11,6 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { TestInstance } from './test-instance.ts';
+import { SETTINGS_MAX_AGE_MS } from '../../src/db/app-config.ts';
 
 const ROOT = new URL('../..', import.meta.url).pathname.replace(/\/$/, '');
 const OCC = `${ROOT}/occ`;
@@ -46,12 +47,15 @@ export function encryptionSkipReason(): Promise<string | undefined> {
  * is encrypted.
  * @throws Error naming what is missing or what failed.
  */
-export async function enableEncryption(inst: Pick<TestInstance, 'app' | 'configPath'>): Promise<void> {
+export async function enableEncryption(inst: Pick<TestInstance, 'app' | 'configPath'> & { workers?: unknown }): Promise<void> {
   const app = inst.app as unknown as { encryption?: unknown; appConfig: { set(app: string, key: string, value: string): Promise<unknown> } };
   const enc = appEncryption(app);
   if (enc) {
     await app.appConfig.set('encryption', 'enabled', 'yes');
     await enc.enable();
+    // Worker processes (./occ serve --workers) see the switch through their settings snapshot:
+    // a write in that window would still be stored plain.
+    if (inst.workers) await sleep(SETTINGS_MAX_AGE_MS + 200);
     return;
   }
   const env = { ...process.env, COFFER_CONFIG: inst.configPath };
@@ -59,5 +63,5 @@ export async function enableEncryption(inst: Pick<TestInstance, 'app' | 'configP
     const r = spawnSync(OCC, args, { encoding: 'utf8', timeout: 60_000, env });
     if (r.status !== 0) throw new Error(`./occ ${args.join(' ')} failed (exit ${r.status}): ${r.stderr || r.stdout}`);
   }
-  await sleep(1200); // the server's encryption state cache (1 s)
+  await sleep(SETTINGS_MAX_AGE_MS + 200); // the server's settings snapshot
 }
