@@ -1,5 +1,6 @@
 import type { Db } from '../db/database.ts';
 import { num } from '../db/schema.ts';
+import { QueryTemplate } from '../db/query-template.ts';
 
 /** A stored activity: one event in one user's stream. */
 export interface ActivityRow {
@@ -41,6 +42,12 @@ function toRow(r: Record<string, unknown>): ActivityRow {
 /** Rows per insert statement (SQLite's bound-parameter limit stays far away). */
 const BATCH = 200;
 
+const COLUMNS = ['uid', 'actor', 'app', 'type', 'object_type', 'object_id', 'object_name', 'other', 'created_at'] as const;
+/** Params: COLUMNS of each row in turn; compiled once per row count (the stream inserts after every write). */
+const INSERT_ROWS = new QueryTemplate((db, p) => db.insertInto('activities').values(
+  Array.from({ length: p.length / COLUMNS.length }, (_, r) => Object.fromEntries(COLUMNS.map((c, i) => [c, p[r * COLUMNS.length + i]])) as never),
+));
+
 /** The `activities` table. Every read names the user, so no query reaches another user's stream. */
 export class ActivityRepository {
   readonly #db: Db;
@@ -51,10 +58,9 @@ export class ActivityRepository {
     if (rows.length === 0) return;
     await this.#db.transaction().execute(async (trx) => {
       for (let i = 0; i < rows.length; i += BATCH) {
-        await trx.insertInto('activities').values(rows.slice(i, i + BATCH).map((r) => ({
-          uid: r.uid, actor: r.actor, app: r.app, type: r.type, object_type: r.objectType, object_id: r.objectId,
-          object_name: r.objectName, other: r.other, created_at: r.createdAt,
-        }))).execute();
+        await INSERT_ROWS.execute(trx, rows.slice(i, i + BATCH).flatMap((r) => [
+          r.uid, r.actor, r.app, r.type, r.objectType, r.objectId, r.objectName, r.other, r.createdAt,
+        ]));
       }
     });
   }

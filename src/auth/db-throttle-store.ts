@@ -2,6 +2,15 @@ import { sql } from 'kysely';
 import { isPostgres, transact, type Db } from '../db/database.ts';
 import { num } from '../db/schema.ts';
 import type { Reservation, Tally, ThrottleStore } from './throttle-store.ts';
+import { QueryTemplate } from '../db/query-template.ts';
+
+// Every authenticated request asks both (templates: building a query costs more than running it).
+/** Params: key, since. */
+const PEEK = new QueryTemplate<{ ts: number | string }>((db, [key, since]) => db
+  .selectFrom('bruteforce_attempts').select('ts').where('key', '=', key as string).where('ts', '>=', since as number).orderBy('ts').orderBy('id'));
+/** Params: key. */
+const MARKED = new QueryTemplate<{ expires_at: number | string }>((db, [key]) => db
+  .selectFrom('bruteforce_marks').select('expires_at').where('key', '=', key as string));
 
 /**
  * ThrottleStore in the instance's database (SQLite or PostgreSQL): the default without Redis, so
@@ -45,8 +54,7 @@ export class DbThrottleStore implements ThrottleStore {
   }
 
   async peek(key: string, since: number, windowMs: number, max: number): Promise<Tally> {
-    const rows = await this.#db.selectFrom('bruteforce_attempts').select('ts').where('key', '=', key).where('ts', '>=', since)
-      .orderBy('ts').orderBy('id').execute();
+    const { rows } = await PEEK.execute(this.#db, [key, since]);
     const count = rows.length;
     return max > 0 && count >= max ? { count, freeAt: num(rows[count - max].ts) + windowMs } : { count };
   }
@@ -70,7 +78,7 @@ export class DbThrottleStore implements ThrottleStore {
   }
 
   async marked(key: string, now: number): Promise<boolean> {
-    const row = await this.#db.selectFrom('bruteforce_marks').select('expires_at').where('key', '=', key).executeTakeFirst();
+    const row = (await MARKED.execute(this.#db, [key])).rows[0];
     return row !== undefined && num(row.expires_at) > now;
   }
 

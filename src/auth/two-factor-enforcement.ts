@@ -29,11 +29,13 @@ export class TwoFactorEnforcement {
   readonly #cfg: AppConfigRepository;
   constructor(cfg: AppConfigRepository) { this.#cfg = cfg; }
 
+  /** Read from the database on every call (one query): `./occ twofactorauth:enforce` applies at once. */
   async get(): Promise<EnforcementState> {
+    const all = await this.#cfg.all(APP);
     return {
-      enforced: (await this.#cfg.get(APP, K_ENFORCED)) === 'true',
-      enforcedGroups: parseList(await this.#cfg.get(APP, K_GROUPS)),
-      excludedGroups: parseList(await this.#cfg.get(APP, K_EXCLUDED)),
+      enforced: all[K_ENFORCED] === 'true',
+      enforcedGroups: parseList(all[K_GROUPS]),
+      excludedGroups: parseList(all[K_EXCLUDED]),
     };
   }
 

@@ -1,5 +1,10 @@
 import type { Db } from '../db/database.ts';
 import { num } from '../db/schema.ts';
+import { QueryTemplate } from '../db/query-template.ts';
+
+/** Params: uid. Every password login asks it (whether a second factor is due). */
+const TOTP_OF = new QueryTemplate<{ secret_sealed: string; enabled: number | string; last_step: number | string }>((db, [uid]) => db
+  .selectFrom('two_factor_totp').select(['secret_sealed', 'enabled', 'last_step']).where('uid', '=', uid as string));
 
 /** A user's TOTP row. */
 export interface TotpRow {
@@ -18,7 +23,7 @@ export class TwoFactorRepository {
   constructor(db: Db) { this.#db = db; }
 
   async getTotp(uid: string): Promise<TotpRow | undefined> {
-    const r = await this.#db.selectFrom('two_factor_totp').select(['secret_sealed', 'enabled', 'last_step']).where('uid', '=', uid).executeTakeFirst();
+    const r = (await TOTP_OF.execute(this.#db, [uid])).rows[0];
     return r && { secretSealed: r.secret_sealed, enabled: Number(r.enabled) === 1, lastStep: num(r.last_step) };
   }
 

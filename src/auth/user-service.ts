@@ -5,6 +5,14 @@ import { AlreadyExistsError, AuthenticationError, NotFoundError, ValidationError
 import type { PasswordHasher } from './password-hasher.ts';
 import type { CreateUserInput, UserRecord } from './types.ts';
 import { TwoFactorRepository } from './two-factor-repository.ts';
+import { QueryTemplate } from '../db/query-template.ts';
+
+// Every authenticated request reads its user (templates: building a query costs more than running it).
+/** Params: uid. */
+const USER_BY_UID = new QueryTemplate<UserRow>((db, [uid]) => db.selectFrom('users').selectAll().where('uid', '=', uid as string));
+/** Params: lower-cased uid. */
+const USER_BY_LOWER_UID = new QueryTemplate<UserRow>((db, [lower]) => db.selectFrom('users').selectAll()
+  .where((eb) => eb(eb.fn('lower', ['uid']), '=', lower as string)));
 
 /** Nextcloud's user id rule: letters, digits, space, `_ . @ - '`; 1 to 64 characters. */
 const UID_RE = /^[a-zA-Z0-9 _.@\-']{1,64}$/;
@@ -311,10 +319,9 @@ export class UserService {
 
   async #findRow(uid: string, caseInsensitive: boolean): Promise<UserRow | undefined> {
     if (typeof uid !== 'string' || uid.length === 0 || uid.length > 64) return undefined;
-    const q = this.#db.selectFrom('users').selectAll();
     return caseInsensitive
-      ? q.where((eb) => eb(eb.fn('lower', ['uid']), '=', uid.toLowerCase())).executeTakeFirst()
-      : q.where('uid', '=', uid).executeTakeFirst();
+      ? (await USER_BY_LOWER_UID.execute(this.#db, [uid.toLowerCase()])).rows[0]
+      : (await USER_BY_UID.execute(this.#db, [uid])).rows[0];
   }
 
   async #update(uid: string, patch: Record<string, string | number | null>): Promise<void> {

@@ -1,4 +1,12 @@
 import type { Db } from './database.ts';
+import { QueryTemplate } from './query-template.ts';
+
+/** Params: app, key. */
+const GET = new QueryTemplate<{ value: string }>((db, [app, key]) => db
+  .selectFrom('app_config').select('value').where('app', '=', app as string).where('key', '=', key as string));
+/** Params: app. */
+const ALL = new QueryTemplate<{ key: string; value: string }>((db, [app]) => db
+  .selectFrom('app_config').select(['key', 'value']).where('app', '=', app as string));
 
 /**
  * How old a cached read of an app's settings may be: a switch set by `./occ` in another process
@@ -27,8 +35,7 @@ export class AppConfigRepository {
 
   /** The value, or `fallback` when unset. */
   async get(app: string, key: string, fallback?: string): Promise<string | undefined> {
-    const row = await this.#db.selectFrom('app_config').select('value').where('app', '=', app).where('key', '=', key).executeTakeFirst();
-    return row?.value ?? fallback;
+    return (await GET.execute(this.#db, [app, key])).rows[0]?.value ?? fallback;
   }
 
   /** As `get`, from a snapshot of the app's settings at most `maxAgeMs` old. @throws database errors */
@@ -65,7 +72,7 @@ export class AppConfigRepository {
 
   /** All keys of one app. */
   async all(app: string): Promise<Record<string, string>> {
-    const rows = await this.#db.selectFrom('app_config').select(['key', 'value']).where('app', '=', app).execute();
+    const { rows } = await ALL.execute(this.#db, [app]);
     return Object.fromEntries(rows.map((r) => [r.key, r.value]));
   }
 }

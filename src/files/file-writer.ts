@@ -116,7 +116,7 @@ export class FileWriter {
           await this.#repo.propagate(trx, uid, p, blob.size - cur.size);
           // the old blob becomes a version in this transaction, not garbage
           const kept = this.#versions ? await this.#versions.keep(trx, cur, nowSeconds()) : false;
-          await this.#versions?.wrote(trx, cur.fileId, opts.author ?? uid);
+          await this.#versions?.wrote(trx, cur, opts.author ?? uid, false);
           return { node: { ...cur, blobId: blob.id, blobCodec: blob.codec, size: blob.size, mtime, etag, checksum, mimetype }, created: false, oldBlob: kept ? null : cur.blobId, kept: kept ? cur.blobId : null };
         }
         const parent = checkParent(ctx.parent, p);
@@ -125,7 +125,7 @@ export class FileWriter {
           mtime, etag, mimetype, blobId: blob.id, blobCodec: blob.codec, checksum,
         });
         await this.#repo.propagate(trx, uid, p, blob.size, nowSeconds());
-        await this.#versions?.wrote(trx, node.fileId, opts.author ?? uid);
+        await this.#versions?.wrote(trx, node, opts.author ?? uid, true);
         return { node, created: true, oldBlob: null as string | null, kept: null as string | null };
       });
       let result;

@@ -13,6 +13,9 @@ export interface VersionKeeper {
    * @returns true when the blob is now referenced by a version (the caller must not delete it).
    */
   keep(ex: Executor, before: FileNode, now: number): Promise<boolean>;
-  /** Records that `author` wrote the file's current content (the author of its future version). */
-  wrote(ex: Executor, fileId: number, author: string): Promise<void>;
+  /**
+   * Records that `author` wrote the current content of `file` (the author of its future version);
+   * `created`: the file is new (so nobody else is on record yet).
+   */
+  wrote(ex: Executor, file: Pick<FileNode, 'fileId' | 'owner'>, author: string, created: boolean): Promise<void>;
 }

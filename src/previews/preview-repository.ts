@@ -1,7 +1,12 @@
 import type { Db } from '../db/database.ts';
 import { num } from '../db/schema.ts';
+import { QueryTemplate } from '../db/query-template.ts';
 
 const BATCH = 500;
+
+/** Params: source blob ids (an overwrite asks for one: the hot path of a small PUT). */
+const BLOBS_OF_SOURCES = new QueryTemplate<{ blob_id: string }>((db, ids) => db
+  .selectFrom('previews').select('blob_id').where('source_blob_id', 'in', ids as string[]));
 
 /** A `previews` row: one cached preview of one file version. */
 export interface PreviewRow {
@@ -44,7 +49,10 @@ export class PreviewRepository {
   /** Preview blobs made from any of these versions. */
   async blobsOfSources(sourceBlobIds: readonly string[]): Promise<string[]> {
     if (sourceBlobIds.length === 0) return [];
-    return (await this.#db.selectFrom('previews').select('blob_id').where('source_blob_id', 'in', sourceBlobIds).execute()).map((r) => r.blob_id);
+    if (sourceBlobIds.length > 1) {
+      return (await this.#db.selectFrom('previews').select('blob_id').where('source_blob_id', 'in', sourceBlobIds).execute()).map((r) => r.blob_id);
+    }
+    return (await BLOBS_OF_SOURCES.execute(this.#db, sourceBlobIds)).rows.map((r) => r.blob_id);
   }
 
   /** Preview blobs of `fileId` made from another version than `currentBlobId` (all when null). */

@@ -139,6 +139,10 @@ const OWNER_SHARE_TYPES = new QueryTemplate<{ file_id: number | string; share_ty
   .where((eb) => eb.or([eb('expiration', 'is', null), eb('expiration', '>', now as number)]))
   .limit(limit as number));
 
+/** Params: now, owner. Every write asks it (who sees the change: push and the activity stream). */
+const SHARES_OF_OWNER = new QueryTemplate<Record<string, unknown>>((db, [now, owner]) => baseQuery(db, now)
+  .where('s.owner', '=', owner as string).orderBy('s.id'));
+
 /**
  * The queries on `shares` and `share_mounts`, joined with `nodes` (read only) so dangling shares drop out.
  * Every share read here carries its effective permissions (effective-permissions.ts): a reshare's
@@ -201,6 +205,9 @@ export class ShareRepository {
 
   /** Live shares matching a filter, ordered by id. */
   async find(now: number, f: { initiator?: string; owner?: string; fileIds?: number[]; initiatorOrOwner?: string }): Promise<ShareWithNode[]> {
+    if (f.owner !== undefined && f.initiator === undefined && f.initiatorOrOwner === undefined && f.fileIds === undefined) {
+      return this.effective((await SHARES_OF_OWNER.execute(this.#db, [now, f.owner])).rows.map(splitRow), now);
+    }
     let q = this.#base(now);
     if (f.initiator !== undefined) q = q.where('s.initiator', '=', f.initiator);
     if (f.owner !== undefined) q = q.where('s.owner', '=', f.owner);

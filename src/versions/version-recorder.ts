@@ -31,7 +31,8 @@ export class VersionRecorder implements VersionKeeper {
     return true;
   }
 
-  wrote(ex: Executor, fileId: number, author: string): Promise<void> {
-    return this.#repo.setAuthor(ex, fileId, author);
+  async wrote(ex: Executor, file: Pick<FileNode, 'fileId' | 'owner'>, author: string, created: boolean): Promise<void> {
+    if (created && author === file.owner) return; // no row means the owner
+    await this.#repo.setAuthor(ex, file.fileId, author, file.owner);
   }
 }

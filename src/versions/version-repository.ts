@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { Executor } from '../files/node-repository.ts';
 import { num } from '../db/schema.ts';
+import { QueryTemplate } from '../db/query-template.ts';
 import { PLAIN_CODEC } from '../storage/blob-store.ts';
 import type { StorageFilter, StoredFile } from '../encryption/file-rows.ts';
 
@@ -36,23 +37,42 @@ function toVersion(r: Record<string, unknown>): FileVersion {
   };
 }
 
-/** The queries on `file_versions` and `file_authors`. Every method takes the executor to use. */
+// Templates of what an overwrite runs inside its transaction (a small PUT's hot path).
+/** Params: fileid, version. */
+const TAKEN_NAMES = new QueryTemplate<{ version: number | string }>((db, [fileId, version]) => db
+  .selectFrom('file_versions').select('version').where('fileid', '=', fileId as number).where('version', '>=', version as number));
+/** Params: fileid. */
+const AUTHOR_OF = new QueryTemplate<{ author: string }>((db, [fileId]) => db
+  .selectFrom('file_authors').select('author').where('fileid', '=', fileId as number));
+/** Params: fileid, author. */
+const SET_AUTHOR = new QueryTemplate((db, [fileId, author]) => db
+  .insertInto('file_authors').values({ fileid: fileId as number, author: author as string })
+  .onConflict((oc) => oc.column('fileid').doUpdateSet({ author: author as string })));
+/** Params: fileid. */
+const CLEAR_AUTHOR = new QueryTemplate((db, [fileId]) => db.deleteFrom('file_authors').where('fileid', '=', fileId as number));
+/** Params: the columns of a version row, in INSERT_COLUMNS order. */
+const INSERT_COLUMNS = ['fileid', 'owner', 'version', 'blob_id', 'blob_codec', 'blob_seal', 'size', 'mimetype', 'etag', 'checksum', 'author', 'label', 'created_at'] as const;
+const INSERT_VERSION = new QueryTemplate<{ id: number | string }>((db, p) => db
+  .insertInto('file_versions').values(Object.fromEntries(INSERT_COLUMNS.map((c, i) => [c, p[i]])) as never).returning('id'));
+
+/**
+ * The queries on `file_versions` and `file_authors`. Every method takes the executor to use.
+ * A file without a `file_authors` row was last written by its owner (the common case costs no row).
+ */
 export class VersionRepository {
   /**
    * Inserts a version. Its name is `version` or, when that second is taken for this file (two
    * overwrites within a second), the next free second: a version is never replaced by another.
    */
   async insert(ex: Executor, v: Omit<FileVersion, 'id' | 'author'>): Promise<FileVersion> {
-    const taken = new Set((await ex.selectFrom('file_versions').select('version')
-      .where('fileid', '=', v.fileId).where('version', '>=', v.version).execute()).map((r) => num(r.version)));
+    const taken = new Set((await TAKEN_NAMES.execute(ex, [v.fileId, v.version])).rows.map((r) => num(r.version)));
     let name = v.version;
     while (taken.has(name)) name++;
-    const author = (await ex.selectFrom('file_authors').select('author').where('fileid', '=', v.fileId).executeTakeFirst())?.author ?? null;
-    const row = await ex.insertInto('file_versions').values({
-      fileid: v.fileId, owner: v.owner, version: name, blob_id: v.blobId, blob_codec: v.blobCodec, blob_seal: v.blobSeal,
-      size: v.size, mimetype: v.mimetype, etag: v.etag, checksum: v.checksum, author, label: v.label, created_at: v.createdAt,
-    }).returning('id').executeTakeFirstOrThrow();
-    return { ...v, id: num(row.id), version: name, author };
+    const author = await this.authorOf(ex, v.fileId, v.owner);
+    const { rows } = await INSERT_VERSION.execute(ex, [
+      v.fileId, v.owner, name, v.blobId, v.blobCodec, v.blobSeal, v.size, v.mimetype, v.etag, v.checksum, author, v.label, v.createdAt,
+    ]);
+    return { ...v, id: num(rows[0]!.id), version: name, author };
   }
 
   /**
@@ -67,13 +87,14 @@ export class VersionRepository {
     return row !== undefined;
   }
 
-  async setAuthor(ex: Executor, fileId: number, author: string): Promise<void> {
-    await ex.insertInto('file_authors').values({ fileid: fileId, author })
-      .onConflict((oc) => oc.column('fileid').doUpdateSet({ author })).execute();
+  /** Records who wrote the file's current content: a row for anyone but the owner, none for the owner. */
+  async setAuthor(ex: Executor, fileId: number, author: string, owner: string): Promise<void> {
+    await (author === owner ? CLEAR_AUTHOR.execute(ex, [fileId]) : SET_AUTHOR.execute(ex, [fileId, author]));
   }
 
-  async authorOf(ex: Executor, fileId: number): Promise<string | null> {
-    return (await ex.selectFrom('file_authors').select('author').where('fileid', '=', fileId).executeTakeFirst())?.author ?? null;
+  /** Who wrote the file's current content (no row: its owner). */
+  async authorOf(ex: Executor, fileId: number, owner: string): Promise<string> {
+    return (await AUTHOR_OF.execute(ex, [fileId])).rows[0]?.author ?? owner;
   }
 
   /** A file's versions, newest first. */

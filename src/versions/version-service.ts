@@ -92,7 +92,7 @@ export class VersionService {
   async list(actor: Actor, fileId: number): Promise<{ node: FileNode; versions: FileVersion[]; author: string | null; permissions: number }> {
     const { node, permissions } = await this.file(actor, fileId);
     const versions = await this.repo.list(this.#db, node.fileId);
-    const author = await this.repo.authorOf(this.#db, node.fileId);
+    const author = await this.repo.authorOf(this.#db, node.fileId, node.owner);
     return { node, versions, author, permissions };
   }
 
@@ -136,7 +136,7 @@ export class VersionService {
       const cur = await this.#nodes.byId(trx, seen.fileId);
       const v = await this.repo.get(trx, seen.fileId, version);
       if (!cur || !v) throw new NotFoundError(`version ${version} of file ${fileId} does not exist`);
-      const author = await this.repo.authorOf(trx, cur.fileId);
+      const author = await this.repo.authorOf(trx, cur.fileId, cur.owner);
       await this.repo.remove(trx, [v.id]);
       if (cur.blobId) await this.#recorder.keep(trx, cur, now);
       previous = cur.blobId;
@@ -145,7 +145,7 @@ export class VersionService {
         blobId: v.blobId, blobCodec: v.blobCodec, size: v.size, mtime: v.version, etag, checksum: v.checksum, mimetype: v.mimetype,
       });
       if (!swapped) throw new ConflictError(`${cur.path} changed during the restore`);
-      if (v.author ?? author) await this.repo.setAuthor(trx, cur.fileId, v.author ?? author!);
+      await this.repo.setAuthor(trx, cur.fileId, v.author ?? author, cur.owner);
       await this.#nodes.propagate(trx, cur.owner, cur.path, v.size - cur.size);
       return { ...cur, blobId: v.blobId, blobCodec: v.blobCodec, size: v.size, mtime: v.version, etag, checksum: v.checksum, mimetype: v.mimetype };
     });
