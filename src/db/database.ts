@@ -20,6 +20,7 @@ import * as m010 from './migrations/010-notifications-activity.ts';
 import * as m011 from './migrations/011-import-pending.ts';
 import * as m012 from './migrations/012-import-pending-blobs.ts';
 import * as m013 from './migrations/013-expiry-indexes.ts';
+import * as m014 from './migrations/014-trash-deleter-dismissed.ts';
 import type { RowSealer } from './row-sealer.ts';
 
 export type Db = Kysely<Database>;
@@ -80,6 +81,7 @@ function migrations(sealer?: RowSealer): Record<string, Migration> {
     '011-import-pending': m011,
     '012-import-pending-blobs': m012,
     '013-expiry-indexes': m013,
+    '014-trash-deleter-dismissed': m014,
   };
 }
 

@@ -260,6 +260,8 @@ export interface TrashItemsTable {
   deleted_by: string;
   kind: 'file' | 'dir';
   size: Big;
+  /** 1 once `deleted_by` (not the owner) removed it from their own view of the trash. */
+  deleter_dismissed: Generated<number>;
 }
 
 /** The `nodes` rows of a trashed subtree, moved as they were (paths relative to the item). */

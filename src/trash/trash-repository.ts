@@ -99,7 +99,7 @@ export class TrashRepository {
     const rows = await ex.selectFrom('trash_items as i').innerJoin('trash_nodes as n', (j) => j.onRef('n.item_id', '=', 'i.id').on('n.rel_path', '=', ''))
       .select(['i.id', 'i.owner', 'i.fileid', 'i.name', 'i.original_location', 'i.deleted_at', 'i.deleted_by', 'i.kind', 'i.size',
         'n.item_id', 'n.rel_path', 'n.parent_id', 'n.mtime', 'n.etag', 'n.mimetype', 'n.blob_id', 'n.blob_codec', 'n.checksum', 'n.favorite', 'n.blob_seal'])
-      .where((eb) => eb.or([eb('i.owner', '=', uid), eb('i.deleted_by', '=', uid)]))
+      .where((eb) => eb.or([eb('i.owner', '=', uid), eb.and([eb('i.deleted_by', '=', uid), eb('i.deleter_dismissed', '=', 0)])]))
       .orderBy('i.deleted_at', 'desc').orderBy('i.id', 'desc').execute();
     return rows.map((r) => ({ item: toItem(r), root: toTrashNode(r) }));
   }
@@ -137,8 +137,20 @@ export class TrashRepository {
   /** The items named `name` deleted at `deletedAt` that `uid` owns or deleted (their own first). */
   async findAll(ex: Executor, uid: string, name: string, deletedAt: number): Promise<TrashItem[]> {
     const rows = await ex.selectFrom('trash_items').selectAll().where('name', '=', name).where('deleted_at', '=', deletedAt)
-      .where((eb) => eb.or([eb('owner', '=', uid), eb('deleted_by', '=', uid)])).orderBy('id').execute();
+      .where((eb) => eb.or([eb('owner', '=', uid), eb.and([eb('deleted_by', '=', uid), eb('deleter_dismissed', '=', 0)])])).orderBy('id').execute();
     return rows.map(toItem).sort((a, b) => Number(b.owner === uid) - Number(a.owner === uid));
+  }
+
+  /** Removes an item from its deleter's view (the owner keeps it). */
+  async dismissForDeleter(ex: Executor, itemId: number): Promise<void> {
+    await ex.updateTable('trash_items').set({ deleter_dismissed: 1 }).where('id', '=', itemId).execute();
+  }
+
+  /** Removes every item `uid` deleted from others' shares from their view. @returns how many */
+  async dismissAllDeletedBy(ex: Executor, uid: string): Promise<number> {
+    const r = await ex.updateTable('trash_items').set({ deleter_dismissed: 1 })
+      .where('deleted_by', '=', uid).where('owner', '<>', uid).where('deleter_dismissed', '=', 0).executeTakeFirst();
+    return Number(r.numUpdatedRows);
   }
 
   async byId(ex: Executor, id: number): Promise<TrashItem | undefined> {

@@ -13,6 +13,9 @@ import { PERMISSION_CREATE, PERMISSION_READ } from '../sharing/share-types.ts';
 import type { TrashRepository, TrashItem, TrashNode } from './trash-repository.ts';
 import type { TrashRecorder } from './trash-recorder.ts';
 
+/** Items read at a time when a trash bin is emptied. */
+const EMPTY_PAGE = 500;
+
 /** `<name>.d<deleted_at>`: an item's name in Nextcloud's trash API. */
 export function trashName(item: Pick<TrashItem, 'name' | 'deletedAt'>): string {
   return `${item.name}.d${item.deletedAt}`;
@@ -215,22 +218,38 @@ export class TrashService {
   }
 
   /**
-   * Deletes the node at `rel` of an item for good, with its versions and content.
-   * @throws NotFoundError; ForbiddenError when the item is someone else's (deleted by `uid` from
-   *   their share: the owner decides; `uid` may restore it)
+   * Deletes the node at `rel` of an item for good, with its versions and content. An item `uid`
+   * deleted from someone else's share leaves `uid`'s view only (its owner keeps it, as Nextcloud
+   * keeps the owner's copy).
+   * @throws NotFoundError; ForbiddenError for a part of such an item (only the whole leaves the view)
    */
   async deleteForGood(actor: Actor, uid: string, name: string, rel = ''): Promise<void> {
     const { item, node } = await this.resolve(actor, uid, name, rel);
-    if (item.owner !== uid) throw new ForbiddenError(`${name} was deleted from ${item.owner}'s share: only they can delete it for good`);
+    if (item.owner !== uid) {
+      if (node.relPath !== '') throw new ForbiddenError(`${name} was deleted from ${item.owner}'s share: only the whole of it can leave your trash bin`);
+      await this.repo.dismissForDeleter(this.#db, item.id);
+      return;
+    }
     await this.#purge(item, node.relPath);
   }
 
-  /** Empties `uid`'s trash (their own items; those deleted from others' shares stay with their owners). Returns how many. */
+  /**
+   * Empties `uid`'s trash: their own items go for good, a page at a time (flat memory); those they
+   * deleted from others' shares leave their view and stay with their owners. Items trashed while it
+   * runs stay. @returns how many items left the bin
+   */
   async empty(actor: Actor, uid: string): Promise<number> {
     const owner = this.#uidOf(actor, uid);
-    const items = await this.repo.ofOwner(this.#db, owner);
-    for (const item of items) await this.#purge(item, '');
-    return items.length;
+    const maxId = await this.repo.maxIdOf(this.#db, owner);
+    let n = await this.repo.dismissAllDeletedBy(this.#db, owner);
+    let after: TrashItem | undefined;
+    for (;;) {
+      const page = await this.repo.oldestPage(this.#db, owner, after, EMPTY_PAGE, maxId);
+      if (page.length === 0) return n;
+      for (const item of page) await this.#purge(item, '');
+      n += page.length;
+      after = page[page.length - 1];
+    }
   }
 
   /** Count and bytes of `uid`'s trash. */

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { migrateToLatest } from '../../src/db/database.ts';
 import * as m011 from '../../src/db/migrations/011-import-pending.ts';
+import * as m014 from '../../src/db/migrations/014-trash-deleter-dismissed.ts';
 import { NodeRepository } from '../../src/files/node-repository.ts';
 import { NcPendingRepository } from '../../src/import/nextcloud-pending-repository.ts';
 import { VersionRepository } from '../../src/versions/version-repository.ts';
@@ -23,8 +24,10 @@ for (const kind of ['sqlite', 'pgsql'] as const) {
       const dir = mkdtempSync(join(tmpdir(), 'coffer-m012-'));
       const { db, drop } = await openTestDatabase(kind, dir);
       try {
-        // back to the schema 011 left: its table, 012 not applied (nor what came after: 013's indexes are created if missing)
+        // back to the schema 011 left: its table, 012 not applied (nor what came after: 013's indexes
+        // are created if missing, 014's column is dropped here)
         await db.schema.dropTable('import_pending_blobs').execute();
+        await m014.down(db);
         await m011.up(db);
         await db.deleteFrom('coffer_migrations' as never).where('name' as never, '>=', '012-import-pending-blobs' as never).execute();
         const nodes = new NodeRepository(db);

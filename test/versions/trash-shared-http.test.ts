@@ -4,6 +4,7 @@
  * shows the one item to both, no copy). Over HTTP, plain, master-key and per-user keys: the
  * deleter sees it at its place in their own tree and downloads it; it counts once (the owner's);
  * a restore, an empty or an expiry by the owner, or a restore by the deleter, settles it for both;
+ * the deleter's delete or empty takes it out of their view only;
  * the deleter loses sight of it with the share, and restores only where the share lets them create.
  */
 import assert from 'node:assert/strict';
@@ -101,12 +102,15 @@ for (const mode of ['plain', 'master', 'per-user'] as const) {
       const c = await t.app.files.stat(ALICE.uid, 'Team/c.txt');
       assert.equal((await call(t, BOB, 'DELETE', `${FILES(BOB)}/Team (2)/c.txt`)).status, 204);
       const seen = (await trashOf(t, BOB)).get('c.txt')!;
-      // only the owner deletes for good
-      assert.equal((await call(t, BOB, 'DELETE', seen.href)).status, 403);
-      assert.equal((await call(t, BOB, 'DELETE', `${TRASH(BOB)}/trash`)).status, 204, 'emptying their trash leaves the owner\'s items');
-      assert.equal((await trashOf(t, BOB)).has('c.txt'), true);
-      assert.equal((await call(t, ALICE, 'DELETE', `${TRASH(ALICE)}/trash`)).status, 204);
+      // only the owner deletes for good: the deleter's DELETE (or empty) takes it out of their view only
+      assert.equal((await call(t, BOB, 'DELETE', seen.href)).status, 204);
       assert.equal((await trashOf(t, BOB)).has('c.txt'), false);
+      assert.equal((await trashOf(t, ALICE)).has('c.txt'), true, 'the owner keeps it');
+      assert.ok(existsSync(blobFile(t, c.blobId!)), 'and its content');
+      assert.equal((await call(t, BOB, 'DELETE', `${TRASH(BOB)}/trash`)).status, 204, 'emptying their trash leaves the owner\'s items');
+      assert.equal((await trashOf(t, ALICE)).has('c.txt'), true);
+      assert.equal((await call(t, ALICE, 'DELETE', `${TRASH(ALICE)}/trash`)).status, 204);
+      assert.equal((await trashOf(t, ALICE)).has('c.txt'), false);
       assert.equal((await call(t, BOB, 'GET', seen.href)).status, 404);
       assert.ok(!existsSync(blobFile(t, c.blobId!)), 'the content went with the owner\'s item');
 

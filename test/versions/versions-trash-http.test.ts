@@ -231,11 +231,22 @@ for (const [mode, db] of [['plain', 'sqlite'], ['master', 'sqlite'], ['per-user'
       assert.equal(prop(inAlice[0]!.xml, 'nc:trashbin-original-location'), 'Team/plan.txt');
       const inBob = responses((await propfind(t, BOB, `${TRASH(BOB)}/trash`, ['oc:fileid'])).text).slice(1);
       assert.equal(inBob.length, 1);
-      // bob may not purge alice's file, but may restore it into the share
-      assert.equal((await call(t, BOB, 'DELETE', inBob[0]!.href)).status, 403);
+      // bob may restore it into the share
       assert.equal((await call(t, BOB, 'MOVE', inBob[0]!.href, { headers: { Destination: `${TRASH(BOB)}/restore/plan.txt` } })).status, 201);
       assert.equal((await call(t, BOB, 'GET', `${FILES(BOB)}/Team/plan.txt`)).text, 'plan v1');
       assert.equal((await t.app.files.stat(ALICE.uid, 'Team/plan.txt')).fileId, n.fileId);
+      // deleted again: bob's DELETE in his trash bin removes it from his view only; alice keeps it
+      assert.equal((await call(t, BOB, 'DELETE', `${FILES(BOB)}/Team/plan.txt`)).status, 204);
+      const again = responses((await propfind(t, BOB, `${TRASH(BOB)}/trash`, ['oc:fileid'])).text).slice(1);
+      assert.equal(again.length, 1);
+      assert.equal((await call(t, BOB, 'DELETE', again[0]!.href)).status, 204);
+      assert.equal(responses((await propfind(t, BOB, `${TRASH(BOB)}/trash`, ['oc:fileid'])).text).length, 1, 'only the trash folder itself is left');
+      assert.equal((await call(t, BOB, 'MOVE', again[0]!.href, { headers: { Destination: `${TRASH(BOB)}/restore/plan.txt` } })).status, 404);
+      const stillAlice = responses((await propfind(t, ALICE, `${TRASH(ALICE)}/trash`, ['oc:fileid'])).text).filter((r) => r.href.includes('plan.txt'));
+      assert.equal(stillAlice.length, 1);
+      assert.equal(prop(stillAlice[0]!.xml, 'oc:fileid'), String(n.fileId));
+      assert.equal((await call(t, ALICE, 'MOVE', stillAlice[0]!.href, { headers: { Destination: `${TRASH(ALICE)}/restore/plan.txt` } })).status, 201);
+      assert.equal((await call(t, ALICE, 'GET', `${FILES(ALICE)}/Team/plan.txt`)).text, 'plan v1');
     });
 
     it('a MOVE or COPY onto an existing file puts the replaced file in the trash, with its id', async () => {

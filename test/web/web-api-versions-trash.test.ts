@@ -140,17 +140,29 @@ describe('web API: versions and deleted files', () => {
     const aItem = bobs.items[0].item as string;
     const notesItem = mine.items.find((i: { name: string }) => i.name === 'notes.txt').item as string;
 
-    // bob cannot reach alice's own item, nor delete for good what he deleted from her share
+    // bob cannot reach alice's own item
     assert.equal((await api(BOB.uid, 'POST', 'trash/restore', { item: notesItem })).status, 404);
-    assert.equal((await api(BOB.uid, 'POST', 'trash/delete', { item: aItem })).status, 403);
-    // bob's "empty" leaves alice's items alone
-    assert.equal((await (await api(BOB.uid, 'POST', 'trash/empty')).json()).deleted, 0);
-    assert.equal((await t.app.trash.usage(ALICE.uid)).count, 2);
+    assert.equal((await api(BOB.uid, 'POST', 'trash/delete', { item: notesItem })).status, 404);
 
     const r = await api(BOB.uid, 'POST', 'trash/restore', { item: aItem });
     assert.equal(r.status, 200);
     assert.equal((await r.json()).path, 'Project/a.txt');
     assert.equal(await read(ALICE.uid, 'Project/a.txt'), 'alpha');
+
+    // deleted again, twice: bob's delete and bob's "empty" remove them from his view only
+    assert.equal((await api(BOB.uid, 'POST', 'files/delete', { path: 'Project/a.txt' })).status, 200);
+    const first = (await (await api(BOB.uid, 'GET', 'trash')).json()).items[0].item as string;
+    assert.equal((await api(BOB.uid, 'POST', 'trash/delete', { item: first })).status, 200);
+    assert.deepEqual((await (await api(BOB.uid, 'GET', 'trash')).json()).items, []);
+    await write(ALICE.uid, 'Project/a.txt', 'alpha again', 1_700_000_250);
+    assert.equal((await api(BOB.uid, 'POST', 'files/delete', { path: 'Project/a.txt' })).status, 200);
+    assert.equal((await (await api(BOB.uid, 'POST', 'trash/empty')).json()).deleted, 1);
+    assert.deepEqual((await (await api(BOB.uid, 'GET', 'trash')).json()).items, []);
+    assert.equal((await t.app.trash.usage(ALICE.uid)).count, 3, 'alice keeps notes.txt and both a.txt items');
+    for (const i of (await (await api(ALICE.uid, 'GET', 'trash')).json()).items.filter((x: { name: string }) => x.name === 'a.txt')) {
+      assert.equal((await api(ALICE.uid, 'POST', 'trash/delete', { item: i.item })).status, 200, 'the owner deletes them for good');
+    }
+    assert.equal((await t.app.trash.usage(ALICE.uid)).count, 1);
     // restored over a taken name: "name (restored)"
     await write(ALICE.uid, 'notes.txt', 'newer notes', 1_700_000_300);
     const again = await (await api(ALICE.uid, 'POST', 'trash/restore', { item: notesItem })).json();
