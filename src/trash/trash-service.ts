@@ -240,14 +240,25 @@ export class TrashService {
    */
   async empty(actor: Actor, uid: string): Promise<number> {
     const owner = this.#uidOf(actor, uid);
-    const maxId = await this.repo.maxIdOf(this.#db, owner);
     let n = await this.repo.dismissAllDeletedBy(this.#db, owner);
+    for await (const item of this.itemsOf(owner)) {
+      await this.#purge(item, '');
+      n++;
+    }
+    return n;
+  }
+
+  /**
+   * `uid`'s own items, oldest first, read a page at a time (flat memory), up to the newest when the
+   * walk started; an item removed meanwhile is skipped by its page.
+   */
+  async *itemsOf(uid: string): AsyncGenerator<TrashItem> {
+    const maxId = await this.repo.maxIdOf(this.#db, uid);
     let after: TrashItem | undefined;
     for (;;) {
-      const page = await this.repo.oldestPage(this.#db, owner, after, EMPTY_PAGE, maxId);
-      if (page.length === 0) return n;
-      for (const item of page) await this.#purge(item, '');
-      n += page.length;
+      const page = await this.repo.oldestPage(this.#db, uid, after, EMPTY_PAGE, maxId);
+      if (page.length === 0) return;
+      yield* page;
       after = page[page.length - 1];
     }
   }

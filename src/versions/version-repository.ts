@@ -107,11 +107,6 @@ export class VersionRepository {
     return r ? toVersion(r) : undefined;
   }
 
-  /** Every version of `owner`'s files, newest first (expiry). */
-  async ofOwner(ex: Executor, owner: string): Promise<FileVersion[]> {
-    return (await ex.selectFrom('file_versions').selectAll().where('owner', '=', owner).orderBy('version', 'desc').orderBy('id', 'desc').execute()).map(toVersion);
-  }
-
   /** The highest version row id of `owner` (0: none): expiry works on the rows up to it, a snapshot. */
   async maxIdOf(ex: Executor, owner: string): Promise<number> {
     const r = await ex.selectFrom('file_versions').select((eb) => eb.fn.max('id').as('m')).where('owner', '=', owner).executeTakeFirst();

@@ -10,6 +10,9 @@ import { ancestorsOf } from '../files/paths.ts';
 import type { VersionRepository, FileVersion } from './version-repository.ts';
 import type { VersionRecorder } from './version-recorder.ts';
 
+/** Versions removed per transaction by versions:cleanup. */
+const CLEANUP_PAGE = 500;
+
 /** Share permission bits this service needs (sharing/share-types.ts: read 1, update 2). */
 const READ = 1;
 const UPDATE = 2;
@@ -173,12 +176,21 @@ export class VersionService {
     await this.deleteBlobs(blobs);
   }
 
-  /** Deletes every version of `uid`'s files (`versions:cleanup`); returns how many. */
+  /**
+   * Deletes every version of `uid`'s files (`versions:cleanup`), a page at a time (flat memory; each
+   * page's rows in one transaction, then their blobs). Versions made while it runs stay.
+   * @returns how many
+   */
   async cleanup(uid: string): Promise<number> {
-    const all = await this.repo.ofOwner(this.#db, uid);
-    const blobs = await transact(this.#db, (trx) => this.repo.remove(trx, all.map((v) => v.id)));
-    await this.deleteBlobs(blobs);
-    return all.length;
+    const maxId = await this.repo.maxIdOf(this.#db, uid);
+    let n = 0;
+    for (;;) {
+      const page = await this.repo.oldestPage(this.#db, uid, undefined, CLEANUP_PAGE, maxId);
+      if (page.length === 0) return n;
+      const blobs = await transact(this.#db, (trx) => this.repo.remove(trx, page.map((v) => v.id)));
+      await this.deleteBlobs(blobs);
+      n += page.length;
+    }
   }
 
   /** Owners with versions. */

@@ -7,7 +7,9 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
+import { SYSTEM } from '../../src/actor.ts';
 import { GarbageCollector } from '../../src/files/garbage-collector.ts';
 import { NodeRepository } from '../../src/files/node-repository.ts';
 import { silentLogger } from '../../src/logger.ts';
@@ -157,6 +159,27 @@ for (const db of ['sqlite', 'pgsql'] as const) {
       assert.equal((await t.app.trash.repo.ofOwner(t.app.db, ALICE.uid)).length, 0);
     });
 
+    it('versions:cleanup and emptying the trash work a page at a time: more than a page of each goes, the current content stays', async () => {
+      const carol = 'carol-pages';
+      await t.addUser(carol, 'carol-password-1');
+      const write = (path: string, body: string, mtime: number) => t.app.files.writeFile(SYSTEM, carol, path, Readable.from([Buffer.from(body)]), { mtime });
+      for (let i = 0; i <= 510; i++) await write('many.txt', `v${i}`, T0 + i);
+      assert.equal((await t.app.versions.usage(carol)).count, 510);
+      await t.app.files.mkdir(carol, 'gone');
+      for (let i = 0; i < 505; i++) {
+        await write(`gone/f${i}.txt`, `f${i}`, T0);
+        await t.app.trash.moveToTrash(SYSTEM, carol, `gone/f${i}.txt`);
+      }
+      let walked = 0;
+      for await (const item of t.app.trash.itemsOf(carol)) { assert.match(item.name, /^f\d+\.txt$/); walked++; }
+      assert.equal(walked, 505);
+      assert.equal(await t.app.versions.cleanup(carol), 510);
+      assert.equal((await t.app.versions.usage(carol)).count, 0);
+      assert.equal(await t.app.trash.empty(SYSTEM, carol), 505);
+      assert.deepEqual(await t.app.trash.usage(carol), { count: 0, bytes: 0 });
+      assert.equal((await t.app.files.stat(carol, 'many.txt')).size, 4, 'the current content stays');
+    });
+
     it('./occ versions:* and trashbin:* with Nextcloud\'s options', async () => {
       await put(t, ALICE, 'cli.txt', 'one', T0);
       await put(t, ALICE, 'cli.txt', 'two', T0 + 1);
@@ -188,7 +211,7 @@ for (const db of ['sqlite', 'pgsql'] as const) {
       assert.equal((await t.app.trash.repo.ofOwner(t.app.db, ALICE.uid)).length, 0);
       const vc = await occ(t, ['versions:cleanup', ALICE.uid, '--output=json']);
       assert.equal(vc.status, 0, vc.stderr);
-      assert.equal((await t.app.versions.repo.ofOwner(t.app.db, ALICE.uid)).length, 0);
+      assert.equal((await t.app.versions.usage(ALICE.uid)).count, 0);
 
       // an explicit maximum: versions:expire deletes what is older
       await put(t, ALICE, 'max.txt', 'a', T0);

@@ -92,7 +92,7 @@ export function register(program: Command): void {
         const restored: { user: string; name: string; location: string }[] = [];
         for (const uid of await usersOf(app, flags.allUsers ? [] : uids)) {
           if (flags.scope === 'groupfolders') continue; // no group folders in Coffer
-          for (const item of await app.trash.repo.ofOwner(app.db, uid)) {
+          for await (const item of app.trash.itemsOf(uid)) {
             if (flags.since !== undefined && item.deletedAt < flags.since) continue;
             if (flags.until !== undefined && item.deletedAt >= flags.until) continue;
             const node = flags.dryRun ? undefined : await app.trash.restore(SYSTEM, uid, trashName(item));
