@@ -4,7 +4,7 @@ import { ShareRepository } from './share-repository.ts';
 import type { ShareKeyHandle, ShareKeys } from '../encryption/share-keys/share-keys.ts';
 import type { Logger } from '../logger.ts';
 import type { ContentEvents } from '../files/content-events.ts';
-import { SHARE_TYPE_GROUP, SHARE_TYPE_LINK, SHARE_TYPE_USER, type Share } from './share-types.ts';
+import { SHARE_TYPE_GROUP, SHARE_TYPE_LINK, SHARE_TYPE_USER, type Share, type ShareType } from './share-types.ts';
 
 /** What a new share grants, before its row exists. */
 export interface ShareGrantInput {
@@ -86,6 +86,21 @@ export class ShareKeySync implements ContentEvents {
       this.#log?.warn(`share key of file ${p.key.fileId} (${p.owner}): ${(err as Error).message}`);
       return { added: 0, skipped: -1 };
     }
+  }
+
+  /**
+   * A share row written with its keys: prepare, `insert` (the row), finish. Should the insert fail,
+   * what prepare granted is taken back (unless another share of the node grants it).
+   * @throws prepare's errors (nothing written); the insert's errors (nothing left granted)
+   */
+  async around(i: ShareGrantInput, insert: () => Promise<number>): Promise<number> {
+    const prepared = await this.prepare(i);
+    const id = await insert().catch(async (err: unknown) => {
+      if (prepared) await this.afterDelete([{ owner: i.owner, fileId: i.fileId, shareType: i.shareType as ShareType, token: i.token }]).catch(() => {});
+      throw err;
+    });
+    if (prepared) await this.finish(prepared);
+    return id;
   }
 
   async #grant(owner: string, key: ShareKeyHandle, s: ShareRowLite): Promise<void> {

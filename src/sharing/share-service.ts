@@ -1,9 +1,12 @@
+import type { Insertable } from 'kysely';
 import type { Actor } from '../actor.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { PasswordHasher } from '../auth/password-hasher.ts';
 import type { UserService } from '../auth/user-service.ts';
 import { ForbiddenError, NotFoundError, ValidationError } from '../errors.ts';
+import type { SharesTable } from '../db/schema.ts';
 import type { FilesService } from '../files/files-service.ts';
+import type { FileNode } from '../files/types.ts';
 import { normalizePath } from '../files/paths.ts';
 import type { GroupService } from './group-service.ts';
 import type { ShareEvents } from './share-events.ts';
@@ -15,7 +18,7 @@ import { checkPermissions, defaultPermissions } from './share-permissions.ts';
 import { newShareToken } from './share-token.ts';
 import {
   has, PERMISSION_SHARE, SHARE_TYPE_GROUP, SHARE_TYPE_LINK, SHARE_TYPE_USER,
-  type CreateShareInput, type Share, type UpdateShareInput,
+  type CreateShareInput, type Share, type ShareType, type UpdateShareInput,
 } from './share-types.ts';
 
 export interface ShareServiceDeps {
@@ -96,13 +99,11 @@ export class ShareService {
     const defaultName = s.fileTarget.replace(/^\/+/, '').split('/').pop() || node.name || node.owner;
     let id = await this.#repo.existsAlike(s);
     if (id === undefined) {
-      const prepared = await this.#keySync?.prepare({ owner: node.owner, fileId: node.fileId, actor, shareType: s.shareType, shareWith: s.shareWith, token: s.token });
-      id = await this.#repo.insert({
+      id = await this.#insertGranted(actor, node, s.shareType as ShareType, s.shareWith, s.token, {
         share_type: s.shareType, owner: node.owner, initiator: s.initiator, file_id: node.fileId, item_type: s.itemType, share_with: s.shareWith,
         permissions: s.permissions, token: s.token, password_hash: s.passwordHash, expiration: s.expiration, stime: s.stime,
         file_target: defaultName, note: s.note, label: s.label,
       });
-      if (prepared) await this.#keySync!.finish(prepared);
     }
     // a rerun sets them again (idempotent), before the members' default mounts are made below
     for (const m of s.mounts ?? []) {
@@ -115,6 +116,12 @@ export class ShareService {
     }
     const members = s.shareType === SHARE_TYPE_USER ? [s.shareWith!] : s.shareType === SHARE_TYPE_GROUP ? await this.#groups.members(s.shareWith!) : [];
     for (const m of members) if (m !== node.owner) await this.#resolver.ensureMounts(m);
+  }
+
+  /** Writes a share row, with its keys in per-user-key mode (ShareKeySync.around). */
+  #insertGranted(actor: Actor, node: FileNode, shareType: ShareType, shareWith: string | null, token: string | null, row: Insertable<SharesTable>): Promise<number> {
+    const insert = () => this.#repo.insert(row);
+    return this.#keySync ? this.#keySync.around({ owner: node.owner, fileId: node.fileId, actor, shareType, shareWith, token }, insert) : insert();
   }
 
   /**
@@ -163,19 +170,12 @@ export class ShareService {
     const label = checkLabel(input.label ?? '');
 
     const token = type === SHARE_TYPE_LINK ? newShareToken() : null;
-    // Per-user keys: K_N and the recipient's access exist before the row (a locked key refuses here).
-    const prepared = await this.#keySync?.prepare({ owner: node.owner, fileId: node.fileId, actor, shareType: type, shareWith, token });
-    const id = await this.#repo.insert({
+    const id = await this.#insertGranted(actor, node, type, shareWith, token, {
       share_type: type, owner: node.owner, initiator: uid, file_id: node.fileId, item_type: itemType,
       share_with: shareWith, permissions, token,
       password_hash: passwordHash, expiration, stime: this.#now(), file_target: node.path === '' ? node.owner : node.name,
       note, label,
-    }).catch(async (err: unknown) => {
-      // No row: take back what prepare granted (unless another share of the node grants it).
-      if (prepared) await this.#keySync!.afterDelete([{ owner: node.owner, fileId: node.fileId, shareType: type, token }]).catch(() => {});
-      throw err;
     });
-    if (prepared) await this.#keySync!.finish(prepared);
     const recipients: string[] = [];
     if (type === SHARE_TYPE_USER) recipients.push(shareWith!);
     if (type === SHARE_TYPE_GROUP) {
