@@ -2,8 +2,9 @@
  * Crash safety of the import into per-user-key mode: SIGKILL at growing delays (key pairs being
  * made, files being converted or kept pending), then a run to completion, gives what an
  * uninterrupted run gives: every file once with its id and etag, alice's files converted and
- * readable, bob's and carol's kept pending and readable after their first login, no import
- * wrapping left behind.
+ * readable, bob's and carol's kept pending and readable after their first login, bob's versions
+ * and trashed file (kept in Nextcloud's form, pending) each once and readable after his login, no
+ * import wrapping left behind.
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -15,15 +16,20 @@ import { basic, davUrl, type Coffer, type Unpacked } from './nc-fixture.ts';
 import type { LoadedMariaDb } from './nc-mariadb.ts';
 import { closeUserKeysSource, openUserKeysSource } from './nc-user-keys-source.ts';
 import { occKilledAfter } from './nc-kill.ts';
+import { addUserHistory, type UserHistory } from './nc-user-history.ts';
 
 describe('import:nextcloud into per-user-key mode survives SIGKILL and continues', { timeout: 900_000 }, () => {
   let nc: Unpacked;
   let maria: LoadedMariaDb;
   let coffer: Coffer;
+  let hist: UserHistory;
   const args = () => ['import:nextcloud', '--nextcloud-config', nc.configPhp, '--nextcloud-data', nc.data, '--database-url', maria.url, '--recovery-password-from-env'];
   const env = () => ({ ...coffer.env, OC_RECOVERY_PASS: nc.manifest.encryption.recovery_password! });
 
-  before(async () => { ({ nc, maria, coffer } = await openUserKeysSource()); });
+  before(async () => {
+    ({ nc, maria, coffer } = await openUserKeysSource());
+    hist = await addUserHistory(nc, maria, 'bob', 'Reports/q1 report.txt');
+  });
   after(() => closeUserKeysSource({ nc, maria, coffer }));
 
   test('killed at growing delays, then completed: same result as one run', async () => {
@@ -62,7 +68,8 @@ describe('import:nextcloud into per-user-key mode survives SIGKILL and continues
     }
     const st = JSON.parse((await coffer.occ(['import:nextcloud:status', '--output', 'json'])).stdout) as { completed: boolean; users: { uid: string; pendingFiles: number }[] };
     assert.equal(st.completed, true);
-    assert.deepEqual(st.users.filter((u) => u.pendingFiles > 0).map((u) => [u.uid, u.pendingFiles]), [['bob', 3], ['carol', 1]]);
+    // bob's files, his two versions, his trashed file and its version
+    assert.deepEqual(st.users.filter((u) => u.pendingFiles > 0).map((u) => [u.uid, u.pendingFiles]), [['bob', 3 + hist.versions.length + 2], ['carol', 1]]);
 
     const srv = await coffer.serve();
     try {
@@ -77,6 +84,20 @@ describe('import:nextcloud into per-user-key mode survives SIGKILL and continues
         assert.equal(g.status, 200, `${f.owner}/${f.path}`);
         assert.equal(createHash('sha256').update(Buffer.from(await g.arrayBuffer())).digest('hex'), f.sha256, `${f.owner}/${f.path}`);
       }
+      // bob's history: each row once (the reads above were his first login: converted since), readable
+      const versions = await srv.app.db.selectFrom('file_versions').select(['fileid', 'version']).where('owner', '=', 'bob').execute();
+      assert.deepEqual(versions.map((v) => `${v.fileid}/${v.version}`).sort(),
+        [...hist.versions.map((v) => `${hist.file.fileid}/${v.ts}`), `${hist.trash.fileid}/${hist.trash.version.ts}`].sort());
+      const items = await srv.app.db.selectFrom('trash_items').select(['name', 'deleted_at']).where('owner', '=', 'bob').execute();
+      assert.deepEqual(items.map((i) => `${i.name}.d${i.deleted_at}`), [`${hist.trash.name}.d${hist.trash.deletedAt}`]);
+      const bobPw = nc.manifest.users.find((u) => u.uid === 'bob')!.password;
+      const sha = async (path: string) => {
+        const r = await fetch(`${srv.url}${path}`, { headers: { authorization: basic('bob', bobPw) } });
+        assert.equal(r.status, 200, path);
+        return createHash('sha256').update(Buffer.from(await r.arrayBuffer())).digest('hex');
+      };
+      for (const v of hist.versions) assert.equal(await sha(`/remote.php/dav/versions/bob/versions/${hist.file.fileid}/${v.ts}`), v.sha256);
+      assert.equal(await sha(`/remote.php/dav/trashbin/bob/trash/${encodeURIComponent(`${hist.trash.name}.d${hist.trash.deletedAt}`)}`), hist.trash.sha256);
     } finally {
       await srv.stop();
     }
