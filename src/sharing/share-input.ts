@@ -19,6 +19,13 @@ export function parseExpireDate(v: string): number {
   return ms / 1000 + 86_400;
 }
 
+/** parseExpireDate for a new expiration: the day must not be over at `now` (seconds). @throws ValidationError */
+export function parseFutureExpireDate(v: string, now: number): number {
+  const t = parseExpireDate(v);
+  if (t <= now) throw new ValidationError('Expiration date is in the past');
+  return t;
+}
+
 /** The `YYYY-MM-DD` a stored expiration instant stands for (the inverse of parseExpireDate). */
 export function expirationDay(instant: number): string {
   return new Date((instant - 86_400) * 1000).toISOString().slice(0, 10);

@@ -13,12 +13,12 @@ import type { ShareEvents } from './share-events.ts';
 import type { ShareKeySync } from './share-key-sync.ts';
 import type { ShareRepository, ShareWithNode } from './share-repository.ts';
 import type { ShareResolver } from './share-resolver.ts';
-import { checkLabel, checkNote, parseExpireDate } from './share-input.ts';
+import { checkLabel, checkNote, parseFutureExpireDate } from './share-input.ts';
 import { checkPermissions, defaultPermissions } from './share-permissions.ts';
 import { newShareToken } from './share-token.ts';
 import {
   has, PERMISSION_SHARE, SHARE_TYPE_GROUP, SHARE_TYPE_LINK, SHARE_TYPE_USER,
-  type CreateShareInput, type Share, type ShareType, type UpdateShareInput,
+  type CreateShareInput, type ListSharesOptions, type Share, type ShareType, type UpdateShareInput,
 } from './share-types.ts';
 
 export interface ShareServiceDeps {
@@ -34,18 +34,6 @@ export interface ShareServiceDeps {
   /** Told of new user and group shares (notifications, activity); absent: nobody is told. */
   events?: ShareEvents;
   now?: () => number;
-}
-
-/** How a list is filtered (OCS `GET …/shares`). */
-export interface ListSharesOptions {
-  /** Shares of this node (a path of the user's tree). */
-  path?: string;
-  /** With `path`: every share of the node, not only the user's. */
-  reshares?: boolean;
-  /** With `path` (a folder): the shares of its direct members. */
-  subfiles?: boolean;
-  /** Shares received by the user instead of those they made. */
-  sharedWithMe?: boolean;
 }
 
 /**
@@ -161,7 +149,7 @@ export class ShareService {
         .some((s) => s.share.shareType === type && s.share.shareWith === shareWith);
       if (dup) throw new ForbiddenError(`Path is already shared with ${shareWith}`);
     }
-    const expiration = input.expireDate ? this.#futureDate(input.expireDate) : null;
+    const expiration = input.expireDate ? parseFutureExpireDate(input.expireDate, this.#now()) : null;
     if (input.password !== undefined && input.password !== '' && type !== SHARE_TYPE_LINK) {
       throw new ValidationError('Only public links can have a password');
     }
@@ -275,7 +263,7 @@ export class ShareService {
       if (s.shareType !== SHARE_TYPE_LINK) throw new ValidationError('Only public links can have a password');
       patch.password_hash = input.password === '' ? null : await this.#hashPassword(input.password);
     }
-    if (input.expireDate !== undefined) patch.expiration = input.expireDate === '' ? null : this.#futureDate(input.expireDate);
+    if (input.expireDate !== undefined) patch.expiration = input.expireDate === '' ? null : parseFutureExpireDate(input.expireDate, this.#now());
     if (input.note !== undefined) patch.note = checkNote(input.note);
     if (input.label !== undefined) patch.label = checkLabel(input.label);
     if (Object.keys(patch).length === 0) throw new ValidationError('Wrong or no update parameter given');
@@ -393,12 +381,6 @@ export class ShareService {
     if (s.shareType === SHARE_TYPE_USER) return s.shareWith === uid;
     if (s.shareType === SHARE_TYPE_GROUP) return this.#groups.isMember(s.shareWith!, uid);
     return false;
-  }
-
-  #futureDate(v: string): number {
-    const t = parseExpireDate(v);
-    if (t <= this.#now()) throw new ValidationError('Expiration date is in the past');
-    return t;
   }
 
   async #hashPassword(pw: string): Promise<string> {

@@ -68,3 +68,15 @@ export interface UpdateShareInput {
 export function has(perms: number, bit: number): boolean {
   return (perms & bit) === bit;
 }
+
+/** How a list is filtered (OCS `GET …/shares`). */
+export interface ListSharesOptions {
+  /** Shares of this node (a path of the user's tree). */
+  path?: string;
+  /** With `path`: every share of the node, not only the user's. */
+  reshares?: boolean;
+  /** With `path` (a folder): the shares of its direct members. */
+  subfiles?: boolean;
+  /** Shares received by the user instead of those they made. */
+  sharedWithMe?: boolean;
+}
