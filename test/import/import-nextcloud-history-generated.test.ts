@@ -9,16 +9,15 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import SQLite from 'better-sqlite3';
-import { OCC, ROOT } from '../cli/occ-harness.ts';
 import { createPgDatabase } from '../support/test-instance.ts';
 import { basic, installCoffer, propfind, unpack, type Coffer, type Unpacked } from './nc-fixture.ts';
 import { generateNcHistory, type GeneratedHistory } from './nc-history-generator.ts';
 import type { HistoryManifest } from './nc-history-checks.ts';
+import { occKilledWhen } from './nc-kill.ts';
 
 const OWNER = 'carol';
 const SIZES = [0, 1, 8095, 8096, 8097, 50_000, 16_192, 24_289];
@@ -111,29 +110,6 @@ for (const kind of ['sqlite', 'pgsql'] as const) {
   });
 }
 
-/** Starts the import; SIGKILLs it as soon as `when` (polled on Coffer's database) holds. */
-function importKilledWhen(coffer: Coffer, args: string[], when: (db: SQLite.Database) => boolean): Promise<{ killed: boolean; code: number | null }> {
-  return new Promise((resolve, reject) => {
-    const env = { ...process.env, ...coffer.env };
-    delete env.NODE_OPTIONS;
-    delete env.NODE_TEST_CONTEXT;
-    const child = spawn(OCC, args, { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'ignore'] });
-    const poll = setInterval(() => {
-      let db: SQLite.Database | undefined;
-      try {
-        db = new SQLite(join(coffer.dir, 'config', 'coffer.db'), { readonly: true, fileMustExist: true });
-        if (when(db)) child.kill('SIGKILL');
-      } catch {
-        // tables not there yet, or busy: poll again
-      } finally {
-        db?.close();
-      }
-    }, 15);
-    child.on('error', reject);
-    child.on('exit', (code, signal) => { clearInterval(poll); resolve({ killed: signal === 'SIGKILL', code }); });
-  });
-}
-
 describe('import:nextcloud: SIGKILL while writing versions, then while writing trash items; the rerun completes', { timeout: 600_000 }, () => {
   test('each version and trash item once, every trash item whole, all reading back', async () => {
     const nc = unpack('master-key');
@@ -150,8 +126,8 @@ describe('import:nextcloud: SIGKILL while writing versions, then while writing t
       const totalVersions = 4 + gen.files.length * 4;
       const hm = nc.manifest as unknown as HistoryManifest;
       // alice's (the fixture's) come first; kill once some of carol's are in, not all
-      const k1 = await importKilledWhen(coffer, args, (db) => { const n = count(db, 'file_versions'); return n > 3 && n < totalVersions - 1; });
-      const k2 = await importKilledWhen(coffer, args, (db) => { const n = count(db, 'trash_items'); return n > hm.trash.length && n < hm.trash.length + gen.trash.length; });
+      const k1 = await occKilledWhen(coffer.dir, coffer.env, args, (db) => { const n = count(db, 'file_versions'); return n > 3 && n < totalVersions - 1; });
+      const k2 = await occKilledWhen(coffer.dir, coffer.env, args, (db) => { const n = count(db, 'trash_items'); return n > hm.trash.length && n < hm.trash.length + gen.trash.length; });
       const r = await coffer.occ(args);
       assert.equal(r.code, 0, r.stderr + r.stdout);
       assert.ok(k1.killed && k2.killed, `both runs were killed (${k1.killed}, ${k2.killed})`);

@@ -1,6 +1,7 @@
 /**
- * Crash safety of the import into per-user-key mode: SIGKILL at growing delays (key pairs being
- * made, files being converted or kept pending), then a run to completion, gives what an
+ * Crash safety of the import into per-user-key mode: SIGKILL while bob's versions are being
+ * written (kept in Nextcloud's form, pending), then at growing delays (key pairs being made, files
+ * being converted or kept pending), then a run to completion, gives what an
  * uninterrupted run gives: every file once with its id and etag, alice's files converted and
  * readable, bob's and carol's kept pending and readable after their first login, bob's versions
  * and trashed file (kept in Nextcloud's form, pending) each once and readable after his login, no
@@ -15,7 +16,7 @@ import SQLite from 'better-sqlite3';
 import { basic, davUrl, type Coffer, type Unpacked } from './nc-fixture.ts';
 import type { LoadedMariaDb } from './nc-mariadb.ts';
 import { closeUserKeysSource, openUserKeysSource } from './nc-user-keys-source.ts';
-import { occKilledAfter } from './nc-kill.ts';
+import { occKilledAfter, occKilledWhen } from './nc-kill.ts';
 import { addUserHistory, type UserHistory } from './nc-user-history.ts';
 
 describe('import:nextcloud into per-user-key mode survives SIGKILL and continues', { timeout: 900_000 }, () => {
@@ -28,7 +29,8 @@ describe('import:nextcloud into per-user-key mode survives SIGKILL and continues
 
   before(async () => {
     ({ nc, maria, coffer } = await openUserKeysSource());
-    hist = await addUserHistory(nc, maria, 'bob', 'Reports/q1 report.txt');
+    // 40 old versions of 200 KB: writing them lasts long enough to be cut
+    hist = await addUserHistory(nc, maria, 'bob', 'Reports/q1 report.txt', { versionSizes: Array.from({ length: 40 }, (_, i) => 200_000 + i) });
   });
   after(() => closeUserKeysSource({ nc, maria, coffer }));
 
@@ -43,7 +45,12 @@ describe('import:nextcloud into per-user-key mode survives SIGKILL and continues
         db.close();
       }
     };
-    let midImport = 0;
+    // first a run cut while it writes bob's versions (kept in Nextcloud's form, pending)
+    const bobVersions = (db: SQLite.Database) => (db.prepare("select count(*) as n from file_versions where owner = 'bob'").get() as { n: number }).n;
+    const inHistory = await occKilledWhen(coffer.dir, env(), args(), (db) => { const n = bobVersions(db); return n > 0 && n < hist.versions.length; });
+    assert.ok(inHistory.killed, 'the first run was killed while writing bob\'s versions');
+    killed++;
+    let midImport = 1;
     for (let d = 300; d < 15_000; d = Math.round(d * 1.15 + 40)) {
       // a kill may land after the import completed (while the process exits): then it is done
       if (killed > 0 && marker('completed')) { completed = true; break; }

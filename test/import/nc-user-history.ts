@@ -24,7 +24,8 @@ export interface UserHistory {
   readonly trash: { name: string; deletedAt: number; size: number; sha256: string; fileid: number; version: { ts: number; size: number; sha256: string } };
 }
 
-export async function addUserHistory(nc: Unpacked, maria: LoadedMariaDb, uid: string, livePath: string): Promise<UserHistory> {
+/** `versionSizes`: one old version of the live file per entry (default two: 3,000 and 9,000 bytes). */
+export async function addUserHistory(nc: Unpacked, maria: LoadedMariaDb, uid: string, livePath: string, opts: { versionSizes?: readonly number[] } = {}): Promise<UserHistory> {
   const cfg = await readNcConfig(nc.configPhp, nc.data);
   const user = nc.manifest.users.find((u) => u.uid === uid)!;
   const live = nc.manifest.files.find((f) => f.owner === uid && f.path === livePath)!;
@@ -55,7 +56,7 @@ export async function addUserHistory(nc: Unpacked, maria: LoadedMariaDb, uid: st
   const parts = livePath.split('/');
   for (let i = 1; i < parts.length; i++) row(`files_versions/${parts.slice(0, i).join('/')}`, 'dir', 0, 1_790_000_000, 0, '@p', '@p');
   const versions: UserHistory['versions'] = [];
-  for (const [n, size] of [3000, 9000].entries()) {
+  for (const [n, size] of (opts.versionSizes ?? [3000, 9000]).entries()) {
     const ts = 1_790_000_000 + n * 100;
     const sha256 = writeNcFile(disk('files_versions', `${livePath}.v${ts}`), size, fileKey, n + 1);
     row(`files_versions/${livePath}.v${ts}`, 'file', size, ts, n + 1, '@p', '@v');
