@@ -139,7 +139,10 @@ export class NextcloudImporter {
     if (write && !resuming) {
       // Coffer stays in maintenance mode until the import completes (a rerun after a crash
       // continues it), so nobody sees a half-imported tree; the mode it had is restored at the end.
-      await this.#app.appConfig.set(IMPORT_APP, 'maintenance_before', (await this.#app.maintenance.isOn()) ? '1' : '0');
+      // A run killed before its marker was written already switched the mode on: what it recorded stays.
+      if (await this.#app.appConfig.get(IMPORT_APP, 'maintenance_before') === undefined) {
+        await this.#app.appConfig.set(IMPORT_APP, 'maintenance_before', (await this.#app.maintenance.isOn()) ? '1' : '0');
+      }
       await this.#app.maintenance.set(true);
       await this.#app.appConfig.set(IMPORT_APP, 'instanceid', this.#cfg.instanceId);
     }
@@ -233,8 +236,9 @@ export class NextcloudImporter {
       pendingFiles ? (item, encrypted, keyArea, keyPath) => pendingFiles.keepHistory(item, encrypted, keyArea, keyPath) : undefined);
     if (write) {
       await opts.userKeys?.finish(users.map((u) => u.uid));
-      await this.#app.appConfig.set(IMPORT_APP, 'completed', String(Math.floor(Date.now() / 1000)));
+      // the mode first: killed in between, a rerun resumes (no `completed` yet) and restores it again
       await this.#app.maintenance.set((await this.#app.appConfig.get(IMPORT_APP, 'maintenance_before')) === '1');
+      await this.#app.appConfig.set(IMPORT_APP, 'completed', String(Math.floor(Date.now() / 1000)));
     }
     return report;
   }

@@ -1,7 +1,8 @@
 /**
  * Crash safety of `./occ import:nextcloud`: SIGKILL at three moments of the import, then a run to
  * completion, gives what an uninterrupted run gives: every file once, with its id, etag and content;
- * Coffer stays in maintenance mode until the import has completed.
+ * Coffer stays in maintenance mode until the import has completed, and then has the mode it had
+ * before, also when the first run was killed right after switching it on.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -60,7 +61,9 @@ describe('import:nextcloud survives SIGKILL and continues', { timeout: 900_000 }
     let midImport = 0;
     let completed = false;
     const delays: number[] = [];
-    for (let d = 300; d < 10_000; d = Math.round(d * 1.12 + 40)) delays.push(d);
+    // Small steps: a resumed run of this fixture finishes about 0.2 s after its start-up here, so
+    // steps of 0.1 s (what this took before) landed only one kill inside the import on a quiet machine.
+    for (let d = 300; d < 10_000; d = Math.round(d * 1.04 + 15)) delays.push(d);
     for (const delay of delays) {
       const k = await importKilledAfter(coffer, args(), -delay);
       if (!k.killed) {
@@ -113,6 +116,34 @@ describe('import:nextcloud survives SIGKILL and continues', { timeout: 900_000 }
       await checkImportedHistory(srv.url, nc);
     } finally {
       await srv.stop();
+    }
+  });
+});
+
+describe('import:nextcloud killed between switching maintenance mode on and writing its marker', { timeout: 300_000 }, () => {
+  test('the rerun keeps the mode recorded before the first run and restores it at completion', async () => {
+    const nc = unpack('master-key');
+    const coffer = await installCoffer();
+    try {
+      // the state such a kill leaves: the mode Coffer had recorded (off), the mode switched on, no marker
+      const db = new SQLite(join(coffer.dir, 'config', 'coffer.db'));
+      try {
+        db.prepare("insert into app_config (app, key, value) values ('import_nextcloud', 'maintenance_before', '0')").run();
+        db.prepare("update app_config set value = '1' where app = 'core' and key = 'maintenance'").run();
+      } finally {
+        db.close();
+      }
+      const r = await coffer.occ(['import:nextcloud', '--nextcloud-config', nc.configPhp, '--nextcloud-data', nc.data]);
+      assert.equal(r.code, 0, r.stderr + r.stdout);
+      const d = new SQLite(join(coffer.dir, 'config', 'coffer.db'), { readonly: true });
+      try {
+        assert.equal((d.prepare("select value from app_config where app = 'core' and key = 'maintenance'").get() as { value: string }).value, '0', 'off again, as before the first run');
+      } finally {
+        d.close();
+      }
+    } finally {
+      coffer.cleanup();
+      nc.cleanup();
     }
   });
 });
