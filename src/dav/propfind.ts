@@ -117,7 +117,7 @@ export async function handlePropfind(d: DavRequest): Promise<void> {
     // Batched so that huge folders stay under the database's bound-parameter limits.
     dead = new Map();
     for (let i = 0; i < nodes.length; i += DEAD_PROPS_BATCH) {
-      const batch = await app.files.getPropertiesOf(nodes.slice(i, i + DEAD_PROPS_BATCH).map((n) => n.fileId));
+      const batch = await app.files.properties.of(nodes.slice(i, i + DEAD_PROPS_BATCH).map((n) => n.fileId));
       for (const [id, props] of batch) dead.set(id, props);
     }
   }

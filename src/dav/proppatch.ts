@@ -38,7 +38,7 @@ interface Outcome { ns: string; local: string; status: number }
 /**
  * PROPPATCH: dead properties in document order (atomically), `d:lastmodified`/`d:getlastmodified`
  * set the mtime, `oc:favorite`; protected live properties fail with 403 and everything else with 424;
- * dead properties beyond the per-node bound (FilesService.patchProperties) fail with 507.
+ * dead properties beyond the per-node bound (FilesService.properties.patch) fail with 507.
  * @throws NotFoundError, ValidationError, LockedError, PreconditionFailedError.
  */
 export async function handleProppatch(d: DavRequest): Promise<void> {
@@ -78,7 +78,7 @@ export async function handleProppatch(d: DavRequest): Promise<void> {
 
   if (!failed && deadOps.length > 0) {
     try {
-      await app.files.patchProperties(node.fileId, deadOps);
+      await app.files.properties.patch(node.fileId, deadOps);
     } catch (err) {
       if (!(err instanceof QuotaExceededError)) throw err;
       // RFC 4918 9.2.1: 507 for the properties that could not be recorded, 424 for the rest.

@@ -11,10 +11,9 @@ import type { BlobContext, BlobStore, ByteRange } from '../storage/blob-store.ts
 import { CopyMoveService, type TreeRef } from './copy-move-service.ts';
 import type { ContentEvents } from './content-events.ts';
 import { FileWriter } from './file-writer.ts';
-import { assertPropertyBounds } from './dead-property-bounds.ts';
+import { DeadProperties } from './dead-properties.ts';
 import { DIR_MIMETYPE } from './mimetypes.ts';
 import { NodeRepository, newEtag, type Executor } from './node-repository.ts';
-import { PropertyRepository } from './property-repository.ts';
 import { baseName, normalizePath, parentPath } from './paths.ts';
 import { assertValidMtime } from './mtime.ts';
 import type { RowSealer } from '../db/row-sealer.ts';
@@ -22,7 +21,7 @@ import type { VersionKeeper } from './version-keeper.ts';
 import type { TrashKeeper } from './trash-keeper.ts';
 import type { TreeAction, TreeChangeSink } from './tree-changes.ts';
 import type {
-  CopyMoveOptions, DeadProperty, FileContent, FileNode, PropPatchOp, Quota, WriteOptions, WriteResult,
+  CopyMoveOptions, FileContent, FileNode, Quota, WriteOptions, WriteResult,
 } from './types.ts';
 
 export interface FilesServiceDeps {
@@ -67,7 +66,8 @@ function ctxOf(actor: Actor, node: FileNode): BlobContext {
  */
 export class FilesService {
   readonly #repo: NodeRepository;
-  readonly #props = new PropertyRepository();
+  /** Dead WebDAV properties of the nodes. */
+  readonly properties: DeadProperties;
   readonly #db: Db;
   readonly #blobs: BlobStore;
   readonly #log: Logger;
@@ -84,6 +84,7 @@ export class FilesService {
   constructor(deps: FilesServiceDeps) {
     this.#onReleased = deps.onBlobsReleased;
     this.#db = deps.db;
+    this.properties = new DeadProperties(deps.db);
     this.#changes = deps.changes;
     this.#repo = new NodeRepository(deps.db, deps.sealer);
     this.#checkRow = deps.checkRow;
@@ -331,27 +332,6 @@ export class FilesService {
     return { ...node, favorite };
   }
 
-  async getProperties(fileId: number): Promise<DeadProperty[]> {
-    return (await this.#props.properties(this.#db, [fileId])).get(fileId) ?? [];
-  }
-
-  /** Dead properties of many nodes at once (PROPFIND Depth 1). */
-  getPropertiesOf(fileIds: number[]): Promise<Map<number, DeadProperty[]>> {
-    return this.#props.properties(this.#db, fileIds);
-  }
-
-  /**
-   * Applies PROPPATCH operations in document order, all or nothing, within the per-node bounds.
-   * @throws QuotaExceededError (dead-property-bounds.ts: nothing is changed then)
-   */
-  async patchProperties(fileId: number, ops: PropPatchOp[]): Promise<void> {
-    await transact(this.#db, async (trx) => {
-      const before = await this.#props.propertyUsage(trx, fileId);
-      await this.#props.applyPropPatch(trx, fileId, ops);
-      assertPropertyBounds(before, await this.#props.propertyUsage(trx, fileId));
-    });
-  }
-
   async quota(uid: string): Promise<Quota> {
     const total = await this.#repo.userQuota(this.#db, uid);
     return { used: await this.#repo.usedBytes(this.#db, uid), total };
@@ -367,7 +347,6 @@ export class FilesService {
     if (node.blobId) await this.#repo.setChecksum(this.#db, node.fileId, node.blobId, formatChecksums(map));
     return `${algo}:${digest}`;
   }
-
 
   /**
    * The folder `p` goes into (the home folder is created on demand outside transactions). Shared with

@@ -75,7 +75,7 @@ async function propfind(d: DavRequest, s: ShareWithNode, rel: string): Promise<v
     ownerDisplayName: await app.users.get(s.share.owner).then((u) => u.displayName, () => s.share.owner),
     supportedLock: '',
   };
-  const dead = await app.files.getPropertiesOf(nodes.map((n) => n.fileId));
+  const dead = await app.files.properties.of(nodes.map((n) => n.fileId));
   const base = { hrefBase: PUBLIC_DAV_PREFIX };
   const w = new MultistatusWriter(res);
   w.start();

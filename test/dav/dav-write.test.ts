@@ -131,7 +131,7 @@ describe('DAV write side: PUT, MKCOL, DELETE, COPY, MOVE, PROPPATCH, PATCH', () 
     await t.app.files.mkdir('admin', 'c');
     await dav(t, 'PUT', `${FILES}/c/f.txt`, { body: 'copy me', headers: { 'oc-checksum': `SHA1:${sha1('copy me')}` } });
     const f = (await stat('c/f.txt'))!;
-    await t.app.files.patchProperties(f.fileId, [{ op: 'set', prop: { namespace: 'urn:x', name: 'tag', value: 'v' } }]);
+    await t.app.files.properties.patch(f.fileId, [{ op: 'set', prop: { namespace: 'urn:x', name: 'tag', value: 'v' } }]);
     const r = await dav(t, 'COPY', `${FILES}/c`, { headers: { destination: `${FILES}/c2` } });
     assert.equal(r.status, 201);
     const copy = (await stat('c2/f.txt'))!;
@@ -184,7 +184,7 @@ describe('DAV write side: PUT, MKCOL, DELETE, COPY, MOVE, PROPPATCH, PATCH', () 
     assert.equal(r.status, 207);
     assert.match(r.text, /<d:prop><new xmlns="urn:z"\/><\/d:prop><d:status>HTTP\/1.1 424 Failed Dependency/);
     assert.match(r.text, /<d:prop><d:getetag\/><\/d:prop><d:status>HTTP\/1.1 403 Forbidden/);
-    const props = await t.app.files.getProperties((await stat('p2.txt'))!.fileId);
+    const props = await t.app.files.properties.get((await stat('p2.txt'))!.fileId);
     assert.equal(props.find((p) => p.name === 'new'), undefined);
   });
 

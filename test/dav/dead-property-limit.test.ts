@@ -26,7 +26,7 @@ for (const db of ['sqlite', 'pgsql'] as const) {
       const r = await t.fetch(FILE, { method: 'PROPPATCH', headers: { 'Content-Type': 'application/xml' }, body });
       return { status: r.status, body: await r.text() };
     };
-    const stored = async () => t.app.files.getProperties((await t.app.files.stat('admin', 'props.txt')).fileId);
+    const stored = async () => t.app.files.properties.get((await t.app.files.stat('admin', 'props.txt')).fileId);
 
     before(async () => {
       t = await startTestInstance({ db });

@@ -105,13 +105,13 @@ for (const kind of ['sqlite', 'pgsql'] as const) {
       await files.mkdir('alice', 'm');
       await files.mkdir('alice', 'm/sub');
       const f = await files.writeFile(userActor('alice', 'password'), 'alice', 'm/sub/f.bin', text('12345'));
-      await files.patchProperties(f.node.fileId, [{ op: 'set', prop: { namespace: 'urn:x', name: 'p', value: 'v' } }]);
+      await files.properties.patch(f.node.fileId, [{ op: 'set', prop: { namespace: 'urn:x', name: 'p', value: 'v' } }]);
       const before = (await files.stat('alice', '')).size;
       const r = await files.move(userActor('alice', 'password'), 'alice', 'm', 'moved');
       assert.equal(r.created, true);
       const moved = await files.stat('alice', 'moved/sub/f.bin');
       assert.equal(moved.fileId, f.node.fileId);
-      assert.equal((await files.getProperties(moved.fileId))[0].value, 'v');
+      assert.equal((await files.properties.get(moved.fileId))[0].value, 'v');
       await assert.rejects(files.stat('alice', 'm/sub/f.bin'), NotFoundError);
       assert.equal((await files.stat('alice', '')).size, before);
       assert.equal((await files.stat('alice', 'moved')).size, 5);
@@ -127,14 +127,14 @@ for (const kind of ['sqlite', 'pgsql'] as const) {
     test('copy gives new ids, copies content, checksums and properties; depth 0', async () => {
       await files.mkdir('alice', 'c');
       const f = await files.writeFile(userActor('alice', 'password'), 'alice', 'c/f.txt', text('copy me'), { checksum: 'MD5:' + createHash('md5').update('copy me').digest('hex') });
-      await files.patchProperties(f.node.fileId, [{ op: 'set', prop: { namespace: 'urn:x', name: 'q', value: '1' } }]);
+      await files.properties.patch(f.node.fileId, [{ op: 'set', prop: { namespace: 'urn:x', name: 'q', value: '1' } }]);
       const r = await files.copy(userActor('alice', 'password'), 'alice', 'c', 'c2');
       assert.equal(r.created, true);
       const copied = await files.stat('alice', 'c2/f.txt');
       assert.notEqual(copied.fileId, f.node.fileId);
       assert.equal(copied.checksum, f.node.checksum);
       assert.equal(await readAll((await files.openRead(userActor('alice', 'password'), 'alice', 'c2/f.txt')).stream), 'copy me');
-      assert.equal((await files.getProperties(copied.fileId)).length, 1);
+      assert.equal((await files.properties.get(copied.fileId)).length, 1);
       assert.equal((await files.stat('alice', 'c2')).size, 7);
       await files.copy(userActor('alice', 'password'), 'alice', 'c', 'c3', { depth: 0 });
       assert.deepEqual(await files.children('alice', 'c3'), []);

@@ -138,7 +138,7 @@ for (const db of ['sqlite', 'pgsql'] as const) {
         assert.equal(moved.get('CarolBox/tree/big.bin'), sha256(big));
         assert.equal((await t.app.files.stat(C.uid, 'CarolBox/tree')).size, big.length + `${MARK} small`.length);
         const small = await t.app.files.stat(C.uid, 'CarolBox/tree/sub/small.txt');
-        assert.deepEqual((await t.app.files.getProperties(small.fileId)).map((p) => p.value), ['blue']);
+        assert.deepEqual((await t.app.files.properties.get(small.fileId)).map((p) => p.value), ['blue']);
         await assertSealed(C.uid, 'CarolBox/tree/sub/small.txt');
         const got = await req(B, 'GET', dav(B, 'CarolBox/tree/big.bin'));
         assert.equal(sha256(Buffer.from(await got.arrayBuffer())), sha256(big));
