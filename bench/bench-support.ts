@@ -4,8 +4,9 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, statfsSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -15,6 +16,17 @@ import { writeTestConfig } from '../test/support/test-instance.ts';
 const ROOT = new URL('..', import.meta.url).pathname.replace(/\/$/, '');
 export const MiB = 1024 * 1024;
 export const GiB = 1024 * MiB;
+
+/**
+ * Logs the free space under $TMPDIR (where the benches keep their data).
+ * @throws Error when less than `needGiB` is free
+ */
+export function checkFreeSpace(needGiB: number, log: (s: string) => void, sizes: unknown): void {
+  const free = statfsSync(tmpdir());
+  const freeGiB = (free.bavail * free.bsize) / GiB;
+  log(`free space in ${tmpdir()}: ${freeGiB.toFixed(1)} GiB; sizes: ${JSON.stringify(sizes)}`);
+  if (freeGiB < needGiB) throw new Error(`not enough space in ${tmpdir()} (${freeGiB.toFixed(1)} GiB free)`);
+}
 
 // ---------------------------------------------------------------- server in a child process
 

@@ -16,7 +16,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,7 +26,7 @@ import { writeStreamToFile } from '../src/storage/file-sink.ts';
 import { OCC, spawnServer } from '../test/cli/occ-harness.ts';
 import { writeTestConfig } from '../test/support/test-instance.ts';
 import {
-  benchCodeRoot, DavClient, dirBytes, expectStatus, generate, GiB, median, MiB, parallel, pct, RssSampler, startBenchServer, type BenchServer,
+  benchCodeRoot, checkFreeSpace, DavClient, dirBytes, expectStatus, generate, GiB, median, MiB, parallel, pct, RssSampler, startBenchServer, type BenchServer,
 } from './bench-support.ts';
 import { leanPutMany } from './lean-put-client.ts';
 
@@ -371,10 +371,7 @@ const TARGETS: [RegExp, string][] = [
 ];
 
 async function main(): Promise<void> {
-  const free = statfsSync(tmpdir());
-  const freeGiB = (free.bavail * free.bsize) / GiB;
-  log(`free space in ${tmpdir()}: ${fmt(freeGiB)} GiB; sizes: ${JSON.stringify(S)}`);
-  if (freeGiB < (S.big / GiB) * 2.5 + 1) throw new Error(`not enough space in ${tmpdir()} (${fmt(freeGiB)} GiB free)`);
+  checkFreeSpace((S.big / GiB) * 2.5 + 1, log, S);
 
   const code = await benchCodeRoot(log);
   log(`server code: ${code.how}`);

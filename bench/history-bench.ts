@@ -17,12 +17,12 @@
  */
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../src/config/config.ts';
 import {
-  benchCodeRoot, DavClient, dirBytes, expectStatus, GiB, median, MiB, parallel, pct, RssSampler, startBenchServer, type BenchServer,
+  benchCodeRoot, checkFreeSpace, DavClient, dirBytes, expectStatus, GiB, median, MiB, parallel, pct, RssSampler, startBenchServer, type BenchServer,
 } from './bench-support.ts';
 import { leanPutMany } from './lean-put-client.ts';
 
@@ -303,10 +303,7 @@ const TARGETS: [RegExp, string][] = [
 ];
 
 async function main(): Promise<void> {
-  const free = statfsSync(tmpdir());
-  const freeGiB = (free.bavail * free.bsize) / GiB;
-  log(`free space in ${tmpdir()}: ${fmt(freeGiB)} GiB; sizes: ${JSON.stringify(S)}`);
-  if (freeGiB < (S.big / GiB) * 3.5 + 1) throw new Error(`not enough space in ${tmpdir()} (${fmt(freeGiB)} GiB free)`);
+  checkFreeSpace((S.big / GiB) * 3.5 + 1, log, S);
   const code = await benchCodeRoot(log);
   log(`server code: ${code.how}`);
   const load0 = loadavg()[0]!;

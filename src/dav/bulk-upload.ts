@@ -10,6 +10,7 @@ import { permissionLetters } from '../sharing/share-access.ts';
 import { DavStatusError } from './dav-errors.ts';
 import { filesHrefBase, type DavTarget } from './dav-target.ts';
 import { SMALL_BLOB } from '../storage/buffer-sizes.ts';
+import { readAll } from '../storage/blob-store.ts';
 import { CommitPipeline } from './commit-pipeline.ts';
 import { drain, header, ocId, type HeaderGetter } from './http-util.ts';
 import { MultipartError, MultipartReader, relatedBoundary, type MultipartPart } from './multipart-reader.ts';
@@ -103,17 +104,6 @@ async function writePart(app: App, req: IncomingMessage, actor: UserActor, prepa
   return entry;
 }
 
-/** A part's whole body (at most SMALL_BLOB bytes), trailer checked. @throws MultipartError */
-async function readWhole(body: Readable, length: number): Promise<Buffer> {
-  const out = Buffer.allocUnsafe(length);
-  let at = 0;
-  for await (const chunk of body as AsyncIterable<Buffer>) {
-    chunk.copy(out, at);
-    at += chunk.length;
-  }
-  return out.subarray(0, at);
-}
-
 /** The message a failed part carries in the answer (internal errors stay in the log). */
 function partError(err: unknown): string {
   if (err instanceof AppError || err instanceof DavStatusError) return err.message;
@@ -197,7 +187,7 @@ export async function handleBulkUpload(req: IncomingMessage, res: ServerResponse
       }
       let bytes: Buffer;
       try {
-        bytes = await readWhole(part.body, part.length);
+        bytes = await readAll(part.body);
       } catch (err) {
         pipeline.start(path, '', 0, async () => failed(rawPath, err));
         continue;

@@ -6,7 +6,7 @@ import { drain, parseDepth } from './http-util.ts';
 import type { PropRequest } from './properties.ts';
 import { parsePropfind } from './propfind.ts';
 import { readBody } from './xml-reader.ts';
-import { DAV_NS, MultistatusWriter, propElement, propstat, qname, responseWithPropstats } from './xml-writer.ts';
+import { DAV_NS, MultistatusWriter, propstat, qname, responseWithPropstats } from './xml-writer.ts';
 
 /** A property of a virtual resource (versions, trash items): its inner XML, already escaped. */
 export interface VirtualProp {
@@ -20,17 +20,7 @@ export interface VirtualProp {
  * asked for (200) and 404 for the others, propname the names.
  */
 export function virtualResponse(href: string, props: readonly VirtualProp[], req: PropRequest): string {
-  if (req.kind === 'propname') return responseWithPropstats(href, propstat(props.map((p) => propElement(p.ns, p.local, '')).join(''), 200));
-  if (req.kind === 'allprop') return responseWithPropstats(href, propstat(props.map((p) => propElement(p.ns, p.local, p.inner)).join(''), 200));
-  const byKey = new Map(props.map((p) => [`{${p.ns}}${p.local}`, p]));
-  let found = '';
-  let missing = '';
-  for (const n of req.names) {
-    const p = byKey.get(`{${n.ns}}${n.local}`);
-    if (p) found += propElement(p.ns, p.local, p.inner);
-    else missing += propElement(n.ns, n.local, '');
-  }
-  return responseWithPropstats(href, (found ? propstat(found, 200) : '') + (missing ? propstat(missing, 404) : '') || propstat('', 200));
+  return virtualRenderer<void>(props.map((p) => ({ ns: p.ns, local: p.local, value: () => p.inner })), req)(href, undefined);
 }
 
 /** A property of a kind of virtual resource: its inner XML for `x` (escaped), or undefined when `x` has none. */
@@ -41,9 +31,8 @@ export interface VirtualPropDef<T> {
 }
 
 /**
- * `virtualResponse` for many resources of one kind (a listing of thousands): the request is
- * matched against `defs` once, so each resource only computes the values asked for. Same XML as
- * `virtualResponse` given the props `defs` yields for that resource, in `defs` order.
+ * The responses of many resources of one kind (a listing of thousands): the request is matched
+ * against `defs` once, so each resource only computes the values asked for, in `defs` order.
  */
 export function virtualRenderer<T>(defs: readonly VirtualPropDef<T>[], req: PropRequest): (href: string, x: T) => string {
   const element = (d: { ns: string; local: string }) => {

@@ -58,29 +58,34 @@ export class NcHistoryWriter implements NcHistorySink {
   constructor(deps: NcHistoryWriterDeps) { this.#d = deps; }
 
   async versionState(item: NcHistoryItem): Promise<'stored' | 'no-file' | 'new'> {
-    const { db, nodes, trash, versions } = this.#d;
-    const fileId = item.liveFileId!;
-    if (!(await nodes.byId(db, fileId)) && !(await trash.nodeById(db, fileId))) return 'no-file';
-    return (await versions.get(db, fileId, item.versionTimestamp!)) ? 'stored' : 'new';
+    if (!(await this.#liveFile(item))) return 'no-file';
+    return (await this.#d.versions.get(this.#d.db, item.liveFileId!, item.versionTimestamp!)) ? 'stored' : 'new';
   }
 
   /** @throws ConflictError when the content's size is not the database's; storage and database errors */
   async writeVersion(item: NcHistoryItem, plain: Readable): Promise<void> {
-    const { db, nodes, trash, versions } = this.#d;
-    const fileId = item.liveFileId!;
-    const file = await nodes.byId(db, fileId) ?? await trash.nodeById(db, fileId);
-    if (!file) throw new ConflictError(`file ${fileId} of this version is gone`);
-    await this.#insertVersion(item, file.mimetype, await this.#put(item.owner, fileId, item.size, plain));
+    const file = await this.#liveFileOrThrow(item);
+    await this.#insertVersion(item, file.mimetype, await this.#put(item.owner, file.fileId, item.size, plain));
   }
 
   /** The version row and its pending row in one transaction. @throws ConflictError when its file is gone; storage and database errors */
   async keepVersion(item: NcHistoryItem, kept: KeptHistory): Promise<void> {
-    const { db, nodes, trash } = this.#d;
-    const fileId = item.liveFileId!;
-    const file = await nodes.byId(db, fileId) ?? await trash.nodeById(db, fileId);
-    if (!file) throw new ConflictError(`file ${fileId} of this version is gone`);
-    const blob = await kept.put(fileId);
+    const file = await this.#liveFileOrThrow(item);
+    const blob = await kept.put(file.fileId);
     await this.#insertVersion(item, file.mimetype, { ...blob, pending: { shareKey: kept.shareKey, ncVersion: kept.ncVersion } });
+  }
+
+  /** The file a version belongs to, live or in the trash. */
+  async #liveFile(item: NcHistoryItem): Promise<{ fileId: number; mimetype: string } | undefined> {
+    const { db, nodes, trash } = this.#d;
+    return await nodes.byId(db, item.liveFileId!) ?? await trash.nodeById(db, item.liveFileId!);
+  }
+
+  /** @throws ConflictError when the file of the version is gone */
+  async #liveFileOrThrow(item: NcHistoryItem): Promise<{ fileId: number; mimetype: string }> {
+    const file = await this.#liveFile(item);
+    if (!file) throw new ConflictError(`file ${item.liveFileId} of this version is gone`);
+    return file;
   }
 
   async #insertVersion(item: NcHistoryItem, mimetype: string, blob: TrashBlob): Promise<void> {

@@ -49,7 +49,7 @@ export interface PushHubDeps {
 class Conn implements WebSocketEvents {
   readonly #hub: PushHub;
   readonly ip: string;
-  ws!: ServerWebSocket;
+  readonly ws: ServerWebSocket;
   /** The username, until the password arrives. */
   #username: string | undefined;
   #authing = false;
@@ -63,7 +63,11 @@ class Conn implements WebSocketEvents {
   /** Payload of the ping not yet answered (0 = none outstanding). */
   expectPong = 0;
 
-  constructor(hub: PushHub, ip: string) { this.#hub = hub; this.ip = ip; }
+  constructor(hub: PushHub, ip: string, socket: Duplex) {
+    this.#hub = hub;
+    this.ip = ip;
+    this.ws = new ServerWebSocket(socket, this, 4096);
+  }
 
   text(m: string): void {
     if (this.uid !== undefined || this.#authing) { if (m === 'listen notify_file_id') this.listenIds = true; return; }
@@ -132,8 +136,7 @@ export class PushHub {
     net.setNoDelay?.(true);
     // the HTTP server's idle timeout (a timer per socket) does not apply: pings find dead peers
     net.setTimeout?.(0);
-    const conn = new Conn(this, ip);
-    conn.ws = new ServerWebSocket(socket, conn, 4096);
+    const conn = new Conn(this, ip, socket);
     this.#pendingAuth.set(conn, Date.now() + this.#limits.authTimeoutMs);
     if (head.length > 0) socket.unshift(head);
   }

@@ -6,9 +6,6 @@ import { spaceFor, type DiskFree, type ExpiryReport } from '../versions/version-
 import type { TrashItem } from './trash-repository.ts';
 import type { TrashService } from './trash-service.ts';
 
-/** Trash items expiry loads at once. */
-const ITEMS_PER_PAGE = 500;
-
 /**
  * Expires trash items as Nextcloud's Trashbin::expire does: while the trash is over the space it
  * may take (the `trashbin_size` set with `./occ trashbin:size`, else half of the owner's free
@@ -74,11 +71,8 @@ export class TrashExpiry {
       bytes += item.size;
     };
     // over the space: the oldest the obligation lets go when space is needed
-    for (let at: TrashItem | undefined; space < 0;) {
-      const page = await repo.oldestPage(this.#db, uid, at, ITEMS_PER_PAGE, maxId);
-      if (page.length === 0) break;
-      at = page.at(-1);
-      for (const item of page) {
+    if (space < 0) {
+      for await (const item of this.#trash.itemsOf(uid, maxId)) {
         if (space >= 0) break;
         if (!isExpired(this.#policy, item.deletedAt, now, true)) continue;
         await purge(item);
@@ -86,14 +80,9 @@ export class TrashExpiry {
       }
     }
     // then every item older than the maximum: oldest first, so the first one kept ends it
-    for (let at: TrashItem | undefined, done = false; !done;) {
-      const page = await repo.oldestPage(this.#db, uid, at, ITEMS_PER_PAGE, maxId);
-      if (page.length === 0) break;
-      at = page.at(-1);
-      for (const item of page) {
-        if (!isExpired(this.#policy, item.deletedAt, now)) { done = true; break; }
-        await purge(item);
-      }
+    for await (const item of this.#trash.itemsOf(uid, maxId)) {
+      if (!isExpired(this.#policy, item.deletedAt, now)) break;
+      await purge(item);
     }
     if (expired) this.#log.info({ uid, expired, bytes }, 'trash bin expired');
     return { expired, bytes };

@@ -13,8 +13,8 @@ import { PERMISSION_CREATE, PERMISSION_READ } from '../sharing/share-types.ts';
 import type { TrashRepository, TrashItem, TrashNode } from './trash-repository.ts';
 import type { TrashRecorder } from './trash-recorder.ts';
 
-/** Items read at a time when a trash bin is emptied. */
-const EMPTY_PAGE = 500;
+/** Items read at a time when a trash bin is walked (emptied, expired, restored by ./occ). */
+const ITEMS_PER_PAGE = 500;
 
 /** `<name>.d<deleted_at>`: an item's name in Nextcloud's trash API. */
 export function trashName(item: Pick<TrashItem, 'name' | 'deletedAt'>): string {
@@ -249,14 +249,14 @@ export class TrashService {
   }
 
   /**
-   * `uid`'s own items, oldest first, read a page at a time (flat memory), up to the newest when the
-   * walk started; an item removed meanwhile is skipped by its page.
+   * `uid`'s own items, oldest first, read a page at a time (flat memory), up to item id `upTo`
+   * (default: the newest when the walk starts); an item removed meanwhile is skipped by its page.
    */
-  async *itemsOf(uid: string): AsyncGenerator<TrashItem> {
-    const maxId = await this.repo.maxIdOf(this.#db, uid);
+  async *itemsOf(uid: string, upTo?: number): AsyncGenerator<TrashItem> {
+    const maxId = upTo ?? await this.repo.maxIdOf(this.#db, uid);
     let after: TrashItem | undefined;
     for (;;) {
-      const page = await this.repo.oldestPage(this.#db, uid, after, EMPTY_PAGE, maxId);
+      const page = await this.repo.oldestPage(this.#db, uid, after, ITEMS_PER_PAGE, maxId);
       if (page.length === 0) return;
       yield* page;
       after = page[page.length - 1];
