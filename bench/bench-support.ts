@@ -324,3 +324,23 @@ export function dirBytes(dir: string): number {
 export const PROPFIND_BODY = `<?xml version="1.0"?><d:propfind xmlns:d="DAV:" xmlns:oc="http://owncloud.org/ns"><d:prop>
 <d:resourcetype/><d:getlastmodified/><d:getcontentlength/><d:getetag/><oc:size/><oc:id/><oc:fileid/><oc:downloadURL/>
 <oc:dDC/><oc:permissions/><oc:checksums/><oc:share-types/></d:prop></d:propfind>`;
+
+/** A figure of a bench table: a number, a text such as `3.3 / 6.3`, or none (printed `—`). */
+export type Cell = number | string | undefined;
+
+/**
+ * Prints a bench's table, plain and encrypted side by side, after its header lines; each row's
+ * target is the first of `targets` whose pattern matches the row's name.
+ */
+export function printTable(results: Record<string, { plain?: Cell; encrypted?: Cell }>, targets: readonly [RegExp, string][], header: readonly string[]): void {
+  const rows = Object.entries(results);
+  const w0 = Math.max(...rows.map(([k]) => k.length), 10);
+  const cell = (v: Cell) => (v === undefined ? '—' : String(v));
+  const w1 = Math.max(5, ...rows.map(([, v]) => cell(v.plain).length));
+  const w2 = Math.max(9, ...rows.map(([, v]) => cell(v.encrypted).length));
+  const line = (a: string, b: string, c: string, d: string) => `| ${a.padEnd(w0)} | ${b.padStart(w1)} | ${c.padStart(w2)} | ${d}`;
+  for (const h of header) console.log(h);
+  console.log(line('measurement', 'plain', 'encrypted', 'target'));
+  console.log(line('-'.repeat(w0), '-'.repeat(w1), '-'.repeat(w2), '------'));
+  for (const [k, v] of rows) console.log(line(k, cell(v.plain), cell(v.encrypted), targets.find(([re]) => re.test(k))?.[1] ?? ''));
+}

@@ -26,7 +26,7 @@ import { writeStreamToFile } from '../src/storage/file-sink.ts';
 import { OCC, spawnServer } from '../test/cli/occ-harness.ts';
 import { writeTestConfig } from '../test/support/test-instance.ts';
 import {
-  benchCodeRoot, checkFreeSpace, DavClient, dirBytes, expectStatus, generate, GiB, median, MiB, parallel, pct, RssSampler, startBenchServer, type BenchServer,
+  benchCodeRoot, checkFreeSpace, printTable, type Cell, DavClient, dirBytes, expectStatus, generate, GiB, median, MiB, parallel, pct, RssSampler, startBenchServer, type BenchServer,
 } from './bench-support.ts';
 import { leanPutMany } from './lean-put-client.ts';
 
@@ -50,7 +50,6 @@ const UID = 'bench';
 const PASSWORD = randomBytes(18).toString('base64url');
 
 type Mode = 'plain' | 'encrypted';
-type Cell = number | string | undefined;
 const results: Record<string, Partial<Record<Mode, Cell>>> = {};
 const put = (row: string, mode: Mode, v: Cell) => { (results[row] ??= {})[mode] = v; };
 const log = (s: string) => process.stderr.write(`[bench] ${s}\n`);
@@ -416,18 +415,11 @@ async function main(): Promise<void> {
     if (row && p > 0 && e > 0) put(`${m} encrypted / plain`, 'encrypted', `${fmt((e / p) * 100, 0)} %`);
   }
 
-  const rows = Object.entries(results);
-  const w0 = Math.max(...rows.map(([k]) => k.length), 10);
-  const cell = (v: Cell) => (v === undefined ? '—' : String(v));
-  const w1 = Math.max(5, ...rows.map(([, v]) => cell(v.plain).length));
-  const w2 = Math.max(9, ...rows.map(([, v]) => cell(v.encrypted).length));
-  const line = (a: string, b: string, c: string, d: string) => `| ${a.padEnd(w0)} | ${b.padStart(w1)} | ${c.padStart(w2)} | ${d}`;
-  console.log(`\nCoffer bench (${QUICK ? 'quick' : 'full'}), node ${process.version}, ${cpus().length} cores, data under ${tmpdir()}, load average ${fmt(load0, 2)} at start / ${fmt(loadavg()[0], 2)} at end, ${new Date().toISOString()}`);
-  console.log(`server code: ${code.how}`);
-  if (pageCacheDropped) console.log('page cache written back and dropped before each big PUT (see dropPageCache)');
-  console.log(line('measurement', 'plain', 'encrypted', 'target'));
-  console.log(line('-'.repeat(w0), '-'.repeat(w1), '-'.repeat(w2), '------'));
-  for (const [k, v] of rows) console.log(line(k, cell(v.plain), cell(v.encrypted), TARGETS.find(([re]) => re.test(k))?.[1] ?? ''));
+  printTable(results, TARGETS, [
+    `\nCoffer bench (${QUICK ? 'quick' : 'full'}), node ${process.version}, ${cpus().length} cores, data under ${tmpdir()}, load average ${fmt(load0, 2)} at start / ${fmt(loadavg()[0], 2)} at end, ${new Date().toISOString()}`,
+    `server code: ${code.how}`,
+    ...(pageCacheDropped ? ['page cache written back and dropped before each big PUT (see dropPageCache)'] : []),
+  ]);
   if (JSON_OUT) writeFileSync(JSON_OUT, JSON.stringify({ quick: QUICK, at: new Date().toISOString(), results }, null, 2));
 }
 

@@ -22,7 +22,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../src/config/config.ts';
 import {
-  benchCodeRoot, checkFreeSpace, DavClient, dirBytes, expectStatus, GiB, median, MiB, parallel, pct, RssSampler, startBenchServer, type BenchServer,
+  benchCodeRoot, checkFreeSpace, printTable, type Cell, DavClient, dirBytes, expectStatus, GiB, median, MiB, parallel, pct, RssSampler, startBenchServer, type BenchServer,
 } from './bench-support.ts';
 import { leanPutMany } from './lean-put-client.ts';
 
@@ -46,7 +46,6 @@ const NC_PROPFIND_TRASH = `<?xml version="1.0"?><d:propfind xmlns:d="DAV:" xmlns
 <nc:trashbin-deleted-by-display-name/><d:getcontentlength/><oc:size/><d:getlastmodified/><d:resourcetype/><oc:fileid/></d:prop></d:propfind>`;
 
 type Mode = 'plain' | 'encrypted';
-type Cell = number | string | undefined;
 const results: Record<string, Partial<Record<Mode, Cell>>> = {};
 const put = (row: string, mode: Mode, v: Cell) => { (results[row] ??= {})[mode] = v; };
 const log = (s: string) => process.stderr.write(`[history-bench] ${s}\n`);
@@ -332,18 +331,11 @@ async function main(): Promise<void> {
     }
   }
 
-  const rows = Object.entries(results);
-  const w0 = Math.max(...rows.map(([k]) => k.length), 10);
-  const cell = (v: Cell) => (v === undefined ? '—' : String(v));
-  const w1 = Math.max(5, ...rows.map(([, v]) => cell(v.plain).length));
-  const w2 = Math.max(9, ...rows.map(([, v]) => cell(v.encrypted).length));
-  const line = (a: string, b: string, c: string, d: string) => `| ${a.padEnd(w0)} | ${b.padStart(w1)} | ${c.padStart(w2)} | ${d}`;
-  console.log(`\nCoffer history bench (${QUICK ? 'quick' : 'full'}), node ${process.version}, ${cpus().length} cores, data under ${tmpdir()}, load average ${fmt(load0, 2)} at start / ${fmt(loadavg()[0]!, 2)} at end, ${new Date().toISOString()}`);
-  console.log(`server code: ${code.how}; CPU = the server process's user + sys from /proc (10 ms ticks); write_bytes from /proc/<pid>/io`);
-  console.log(`versions: made by real overwrites over HTTP (lean keep-alive client, 8 connections), X-OC-Mtime from ${new Date(OLD_MTIME * 1000).toISOString().slice(0, 10)} a day apart; expired by the compiled ./occ with the server stopped`);
-  console.log(line('measurement', 'plain', 'encrypted', 'target'));
-  console.log(line('-'.repeat(w0), '-'.repeat(w1), '-'.repeat(w2), '------'));
-  for (const [k, v] of rows) console.log(line(k, cell(v.plain), cell(v.encrypted), TARGETS.find(([re]) => re.test(k))?.[1] ?? ''));
+  printTable(results, TARGETS, [
+    `\nCoffer history bench (${QUICK ? 'quick' : 'full'}), node ${process.version}, ${cpus().length} cores, data under ${tmpdir()}, load average ${fmt(load0, 2)} at start / ${fmt(loadavg()[0]!, 2)} at end, ${new Date().toISOString()}`,
+    `server code: ${code.how}; CPU = the server process's user + sys from /proc (10 ms ticks); write_bytes from /proc/<pid>/io`,
+    `versions: made by real overwrites over HTTP (lean keep-alive client, 8 connections), X-OC-Mtime from ${new Date(OLD_MTIME * 1000).toISOString().slice(0, 10)} a day apart; expired by the compiled ./occ with the server stopped`,
+  ]);
 }
 
 main().catch((err) => {
