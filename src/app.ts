@@ -288,7 +288,7 @@ export async function openApp(config: Config, opts: OpenAppOptions = {}): Promis
   const versionRepo = new VersionRepository();
   const grew = new RetentionQueue();
   const versionRecorder = new VersionRecorder(versionRepo, { grew, sealer: seal });
-  // ... and a replacing COPY/MOVE puts what it replaces in the trash, as a DELETE does.
+  // ... and a replacing MOVE (or a COPY, except a file's onto a file) puts what it replaces in the trash, as a DELETE does.
   const nodes = new NodeRepository(db, seal);
   const trashRepo = new TrashRepository();
   const ncConverter = new NcPendingConverter({ db, blobs, raw: rawBlobs, nodes, versions: versionRepo, trash: trashRepo, sealer: seal, repo: ncPendingRepo, content: ncPendingContent, keys: ncPendingKeys, log });

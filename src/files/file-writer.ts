@@ -71,6 +71,8 @@ export class FileWriter {
     // strings, which the counter turns into bytes.
     const counter = algos.length > 0 || source.readableObjectMode ? new HashingCounter(algos) : undefined;
     const fileId = before?.fileId ?? await this.#repo.allocateFileId();
+    // the acting user wrote it (a chunked upload into a share, too), the owner when the server did
+    const author = opts.author ?? (actor.kind === 'user' ? actor.uid : uid);
     const blobId = newBlobId();
     // A source that closes early (client gone) fails the put instead of hanging; a failed put
     // leaves the source (the request) alive for the adapter's answer.
@@ -116,7 +118,7 @@ export class FileWriter {
           await this.#repo.propagate(trx, uid, p, blob.size - cur.size);
           // the old blob becomes a version in this transaction, not garbage
           const kept = this.#versions ? await this.#versions.keep(trx, cur, nowSeconds()) : false;
-          await this.#versions?.wrote(trx, cur, opts.author ?? uid, false);
+          await this.#versions?.wrote(trx, cur, author, false);
           return { node: { ...cur, blobId: blob.id, blobCodec: blob.codec, size: blob.size, mtime, etag, checksum, mimetype }, created: false, oldBlob: kept ? null : cur.blobId, kept: kept ? cur.blobId : null };
         }
         const parent = checkParent(ctx.parent, p);
@@ -125,7 +127,7 @@ export class FileWriter {
           mtime, etag, mimetype, blobId: blob.id, blobCodec: blob.codec, checksum,
         });
         await this.#repo.propagate(trx, uid, p, blob.size, nowSeconds());
-        await this.#versions?.wrote(trx, node, opts.author ?? uid, true);
+        await this.#versions?.wrote(trx, node, author, true);
         return { node, created: true, oldBlob: null as string | null, kept: null as string | null };
       });
       let result;

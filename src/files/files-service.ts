@@ -39,7 +39,7 @@ export interface FilesServiceDeps {
    * previews go with them. Must not throw for a missing preview; a failure is logged.
    */
   onBlobsReleased?: (blobIds: string[]) => Promise<void>;
-  /** Keeps overwritten content as versions (src/versions/); absent: an overwrite deletes the old blob. */
+  /** Keeps overwritten content (a write, a file copied onto a file) as versions (src/versions/); absent: the old blob is deleted. */
   versions?: VersionKeeper;
   /** Puts what a replacing COPY/MOVE replaces in the trash (src/trash/); absent: it is deleted. */
   trash?: TrashKeeper;
@@ -92,7 +92,7 @@ export class FilesService {
     this.#blobs = deps.blobs;
     this.#log = deps.log;
     this.#events = deps.events;
-    this.#copyMove = new CopyMoveService({ db: deps.db, repo: this.#repo, blobs: deps.blobs, files: this, events: deps.events, trash: deps.trash });
+    this.#copyMove = new CopyMoveService({ db: deps.db, repo: this.#repo, blobs: deps.blobs, files: this, events: deps.events, trash: deps.trash, versions: deps.versions });
     this.#writer = new FileWriter({ db: deps.db, repo: this.#repo, blobs: deps.blobs, files: this, events: deps.events, versions: deps.versions });
   }
 

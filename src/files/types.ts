@@ -40,7 +40,7 @@ export interface WriteOptions {
   /** Expected content length: a shorter or longer body is refused and nothing changes. */
   expectedSize?: number;
   mimetype?: string;
-  /** Who wrote the content (a share recipient writing into the owner's tree); default the owner. */
+  /** Who wrote the content (a share recipient writing into the owner's tree); default the acting user, or the owner when the server writes. */
   author?: string;
 }
 

@@ -7,7 +7,7 @@ import { SYSTEM } from '../../src/actor.ts';
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
@@ -15,39 +15,9 @@ import { runInNewContext } from 'node:vm';
 import { startTestInstance, ADMIN, type TestInstance } from '../support/test-instance.ts';
 import { enableEncryption, encryptionSkipReason } from '../support/encryption-enabler.ts';
 import { webLogin } from '../support/web-login.ts';
+import { BOUNDARY, bulk, bulkBody, md5, partBytes, type BulkAnswer } from '../support/bulk-upload-body.ts';
 
 const FILES = '/remote.php/dav/files/admin';
-const md5 = (b: Buffer | string) => createHash('md5').update(b).digest('hex');
-
-interface BulkFile { path: string; content: Buffer | string; mtime?: number; md5?: string; headers?: Record<string, string>; length?: number }
-
-const BOUNDARY = 'boundary_bf38b9b4b10a303a28ed075624db3978';
-
-/** One part as the desktop client frames it (PutMultiFileJob / QHttpMultiPart). */
-function partBytes(f: BulkFile): Buffer {
-  const body = Buffer.from(f.content);
-  const h: Record<string, string> = {
-    'Content-Length': String(f.length ?? body.length), 'Content-Type': 'application/octet-stream',
-    'X-File-MD5': f.md5 ?? md5(body), 'X-File-Mtime': String(f.mtime ?? 1_700_000_000), 'X-File-Path': f.path, ...f.headers,
-  };
-  const head = Object.entries(h).map(([k, v]) => `${k}: ${v}\r\n`).join('');
-  return Buffer.concat([Buffer.from(`--${BOUNDARY}\r\n${head}\r\n`), body, Buffer.from('\r\n')]);
-}
-
-function bulkBody(files: BulkFile[]): Buffer {
-  return Buffer.concat([...files.map(partBytes), Buffer.from(`--${BOUNDARY}--\r\n`)]);
-}
-
-interface BulkAnswer { status: number; json: Record<string, { error: boolean; message?: string; etag?: string; fileid?: string; permissions?: string }> }
-
-async function bulk(t: TestInstance, body: Buffer, opts: { as?: { uid: string; password: string }; headers?: Record<string, string> } = {}): Promise<BulkAnswer> {
-  const r = await t.fetch('/remote.php/dav/bulk', {
-    method: 'POST', as: opts.as, body: body as never,
-    headers: { 'Content-Type': `multipart/related; boundary="${BOUNDARY}"`, ...opts.headers },
-  });
-  const text = await r.text();
-  return { status: r.status, json: r.headers.get('content-type')?.startsWith('application/json') ? JSON.parse(text) : {} };
-}
 
 describe('bulk upload over HTTP', () => {
   let t: TestInstance;

@@ -3,6 +3,8 @@
  * write into the source while its content is being copied makes the MOVE fail with nothing lost
  * (the new version stays where it was, no copy is committed, no blob is left behind); a failing
  * target write leaves the source untouched; the rows, sizes and ownership are right after success.
+ * A file copied onto a file is an overwrite: a write or a replacement of the destination meanwhile
+ * loses no content.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -17,6 +19,8 @@ import { silentLogger } from '../../src/logger.ts';
 import type { BlobContext, PutResult } from '../../src/storage/blob-store.ts';
 import { LocalBlobStore } from '../../src/storage/local-blob-store.ts';
 import { openTestDatabase } from '../support/test-database.ts';
+import { VersionRecorder } from '../../src/versions/version-recorder.ts';
+import { VersionRepository } from '../../src/versions/version-repository.ts';
 import { SYSTEM, userActor } from '../../src/actor.ts';
 
 const text = (s: string) => Readable.from([Buffer.from(s)]);
@@ -41,6 +45,9 @@ for (const kind of ['sqlite', 'pgsql'] as const) {
     let dir: string;
     let db: Db;
     let files: FilesService;
+    /** The same tree, keeping overwritten content as versions. */
+    let kept: FilesService;
+    const versions = new VersionRepository();
     let blobs: HookedStore;
     let drop = async () => {};
     const content = async (uid: string, p: string) => readAll((await files.openRead(userActor(uid, 'password'), uid, p)).stream);
@@ -53,6 +60,7 @@ for (const kind of ['sqlite', 'pgsql'] as const) {
       blobs = new HookedStore(join(dir, 'blobs'));
       await blobs.init();
       files = new FilesService({ db, blobs, log: silentLogger() });
+      kept = new FilesService({ db, blobs, log: silentLogger(), versions: new VersionRecorder(versions) });
       for (const [uid, quota] of [['alice', null], ['bob', 50]] as const) {
         await db.insertInto('users').values({ uid, display_name: uid, email: null, password_hash: 'x', quota, enabled: 1, is_admin: 0, created_at: 0, last_login: null }).execute();
       }
@@ -114,12 +122,42 @@ for (const kind of ['sqlite', 'pgsql'] as const) {
       await assert.rejects(files.copyBetween(SYSTEM, { uid: 'alice', path: 'big.txt' }, { uid: 'bob', path: 'big.txt' }), QuotaExceededError);
       assert.deepEqual(await storedBlobs(), stored);
       // space taken by bob while the copy runs: the commit refuses, the written copy is removed
-      await files.writeFile(userActor('alice', 'password'), 'alice', 'mid.txt', text('y'.repeat(30)));
-      blobs.beforePut = async () => { await files.writeFile(userActor('bob', 'password'), 'bob', 'filler.txt', text('z'.repeat(30))); };
+      // (mid.txt fills bob's space exactly: the early check lets it through, the commit's does not)
+      const fits = 'y'.repeat(50 - (await files.quota('bob')).used);
+      await files.writeFile(userActor('alice', 'password'), 'alice', 'mid.txt', text(fits));
+      blobs.beforePut = async () => { await files.writeFile(userActor('bob', 'password'), 'bob', 'filler.txt', text('z')); };
       await assert.rejects(files.moveBetween(SYSTEM, { uid: 'alice', path: 'mid.txt' }, { uid: 'bob', path: 'mid.txt' }), QuotaExceededError);
-      assert.equal(await content('alice', 'mid.txt'), 'y'.repeat(30));
+      assert.equal(blobs.beforePut, undefined, 'refused at the commit, after the content was written');
+      assert.equal(await content('alice', 'mid.txt'), fits);
       assert.equal(await files.tryStat('bob', 'mid.txt'), undefined);
       assert.deepEqual(await storedBlobs(), [...await liveBlobs()].sort());
+    });
+
+    test('a file copied onto a file while it is overwritten or replaced: no content lost, no blob left', async () => {
+      const alice = userActor('alice', 'password');
+      await kept.writeFile(alice, 'alice', 'cp-src.txt', text('the source'), { mtime: 1_700_000_300 });
+      await kept.writeFile(alice, 'alice', 'cp-dst.txt', text('v1'), { mtime: 1_700_000_100 });
+      const dst = await kept.stat('alice', 'cp-dst.txt');
+      // a PUT commits while the copy's content is written: it is overwritten in turn, and kept
+      blobs.beforePut = async () => { await kept.writeFile(alice, 'alice', 'cp-dst.txt', text('v2, a PUT meanwhile'), { mtime: 1_700_000_200 }); };
+      const r = await kept.copy(alice, 'alice', 'cp-src.txt', 'cp-dst.txt');
+      assert.equal(r.created, false);
+      assert.equal(r.node.fileId, dst.fileId);
+      assert.equal(await content('alice', 'cp-dst.txt'), 'the source');
+      const vs = await versions.list(db, dst.fileId);
+      assert.deepEqual(vs.map((v) => v.version), [1_700_000_200, 1_700_000_100]);
+      for (const [v, want] of [[vs[0]!, 'v2, a PUT meanwhile'], [vs[1]!, 'v1']] as const) {
+        assert.equal(await readAll(await blobs.get(v.blobId, v.blobCodec, { fileId: dst.fileId, owner: 'alice', actor: alice })), want);
+      }
+      // the destination deleted and written anew meanwhile (another file id): a conflict, nothing committed
+      blobs.beforePut = async () => {
+        await kept.delete('alice', 'cp-dst.txt');
+        await kept.writeFile(alice, 'alice', 'cp-dst.txt', text('another file'));
+      };
+      await assert.rejects(kept.copy(alice, 'alice', 'cp-src.txt', 'cp-dst.txt'), ConflictError);
+      assert.equal(await content('alice', 'cp-dst.txt'), 'another file');
+      const versionBlobs = (await db.selectFrom('file_versions').select('blob_id').execute()).map((x) => x.blob_id);
+      assert.deepEqual(await storedBlobs(), [...await liveBlobs(), ...versionBlobs].sort());
     });
   });
 }

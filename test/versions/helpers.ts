@@ -1,8 +1,26 @@
+import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { TestInstance } from '../support/test-instance.ts';
-import type { Creds } from '../sharing/helpers.ts';
+import { startTestInstance, type TestInstance } from '../support/test-instance.ts';
+import { enableEncryption } from '../support/encryption-enabler.ts';
+import { ALICE, BOB, type Creds } from '../sharing/helpers.ts';
+
+/** Plain, encryption with the master key, or with per-user keys. */
+export type Mode = 'plain' | 'master' | 'per-user';
+
+/** An instance in `mode` with alice and bob, both logged in once (per-user key pairs). */
+export async function instance(mode: Mode, db: 'sqlite' | 'pgsql'): Promise<TestInstance> {
+  const t = await startTestInstance({ db });
+  if (mode !== 'plain') await enableEncryption(t);
+  if (mode === 'per-user') await t.app.userKeys.setPerUserMode(true, 0);
+  for (const u of [ALICE, BOB]) {
+    await t.addUser(u.uid, u.password);
+    // first login: per-user key pairs
+    assert.equal((await call(t, u, 'PROPFIND', FILES(u), { headers: { Depth: '0' } })).status, 207);
+  }
+  return t;
+}
 
 export const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
 
@@ -34,6 +52,13 @@ export async function call(t: TestInstance, as: Creds, method: string, path: str
   return { status: res.status, headers: res.headers, body, text: body.toString('utf8') };
 }
 
+/** A WebDAV PUT of `path` in `as`'s view (asserting 201/204), with an X-OC-Mtime when given. */
+export async function put(t: TestInstance, as: Creds, path: string, body: string | Buffer, mtime?: number) {
+  const r = await call(t, as, 'PUT', `${FILES(as)}/${path}`, { body, headers: mtime ? { 'X-OC-Mtime': String(mtime) } : {} });
+  assert.ok(r.status === 201 || r.status === 204, `PUT ${path}: ${r.status} ${r.text}`);
+  return r;
+}
+
 /** PROPFIND with the given `prefix:name` props (d, oc, nc declared). */
 export function propfind(t: TestInstance, as: Creds, path: string, props: string[], depth = '1') {
   const body = `<?xml version="1.0"?><d:propfind xmlns:d="DAV:" xmlns:oc="http://owncloud.org/ns" xmlns:nc="http://nextcloud.org/ns"><d:prop>${props.map((p) => `<${p}/>`).join('')}</d:prop></d:propfind>`;
@@ -51,4 +76,9 @@ export function prop(block: string, name: string): string | undefined {
   if (!ok) return undefined;
   const m = new RegExp(`<${name}>([\\s\\S]*?)</${name}>`).exec(ok);
   return m ? m[1] : '';
+}
+
+/** The text an XML text node stands for (its five predefined entities decoded). */
+export function xmlText(s: string): string {
+  return s.replace(/&(lt|gt|quot|apos|amp);/g, (_, e: string) => ({ lt: '<', gt: '>', quot: '"', apos: "'", amp: '&' })[e]!);
 }

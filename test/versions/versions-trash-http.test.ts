@@ -8,30 +8,9 @@ import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startTestInstance, type TestInstance } from '../support/test-instance.ts';
-import { enableEncryption } from '../support/encryption-enabler.ts';
-import { ALICE, BOB, share, type Creds } from '../sharing/helpers.ts';
-import { blobFile, blobIds, call, FILES, prop, propfind, responses, sha256, TRASH, VERSIONS } from './helpers.ts';
-
-type Mode = 'plain' | 'master' | 'per-user';
-
-async function instance(mode: Mode, db: 'sqlite' | 'pgsql'): Promise<TestInstance> {
-  const t = await startTestInstance({ db });
-  if (mode !== 'plain') await enableEncryption(t);
-  if (mode === 'per-user') await t.app.userKeys.setPerUserMode(true, 0);
-  for (const u of [ALICE, BOB]) {
-    await t.addUser(u.uid, u.password);
-    // first login: per-user key pairs
-    assert.equal((await call(t, u, 'PROPFIND', FILES(u), { headers: { Depth: '0' } })).status, 207);
-  }
-  return t;
-}
-
-const put = async (t: TestInstance, as: Creds, path: string, body: string | Buffer, mtime?: number) => {
-  const r = await call(t, as, 'PUT', `${FILES(as)}/${path}`, { body, headers: mtime ? { 'X-OC-Mtime': String(mtime) } : {} });
-  assert.ok(r.status === 201 || r.status === 204, `PUT ${path}: ${r.status} ${r.text}`);
-  return r;
-};
+import type { TestInstance } from '../support/test-instance.ts';
+import { ALICE, BOB, share } from '../sharing/helpers.ts';
+import { blobFile, blobIds, call, FILES, instance, prop, propfind, put, responses, sha256, TRASH, VERSIONS, xmlText } from './helpers.ts';
 
 // every mode on SQLite; master-key mode on PostgreSQL too (the moves are INSERT … SELECT statements)
 for (const [mode, db] of [['plain', 'sqlite'], ['master', 'sqlite'], ['per-user', 'sqlite'], ['master', 'pgsql']] as const) {
@@ -71,6 +50,13 @@ for (const [mode, db] of [['plain', 'sqlite'], ['master', 'sqlite'], ['per-user'
       assert.equal(prop(rs[1]!.xml, 'nc:version-author'), ALICE.uid);
       assert.equal(prop(rs[1]!.xml, 'd:getcontenttype'), 'text/plain');
       assert.equal(prop(rs[1]!.xml, 'nc:version-label'), '');
+      // each version has its own quoted etag, not the current file's, and the same one on every listing
+      const etags = rs.slice(1).map((r) => xmlText(prop(r.xml, 'd:getetag') ?? ''));
+      for (const e of etags) assert.match(e, /^"[^"\s]+"$/);
+      assert.equal(new Set(etags).size, 2);
+      assert.ok(!etags.includes(`"${n3.etag}"`));
+      const again = await propfind(t, ALICE, `${VERSIONS(ALICE)}/versions/${n1.fileId}`, ['d:getetag']);
+      assert.deepEqual(responses(again.text).slice(1).map((r) => xmlText(prop(r.xml, 'd:getetag') ?? '')), etags);
       // the version rows point at the old blobs themselves
       const versions = await t.app.versions.repo.list(t.app.db, n1.fileId);
       assert.deepEqual(versions.map((v) => v.blobId), [n2.blobId, n1.blobId]);
@@ -249,22 +235,48 @@ for (const [mode, db] of [['plain', 'sqlite'], ['master', 'sqlite'], ['per-user'
       assert.equal((await call(t, ALICE, 'GET', `${FILES(ALICE)}/Team/plan.txt`)).text, 'plan v1');
     });
 
-    it('a MOVE or COPY onto an existing file puts the replaced file in the trash, with its id', async () => {
-      await put(t, ALICE, 'dst.txt', 'replaced by move');
+    it('a MOVE onto an existing file puts the replaced file in the trash with its id; a COPY onto it keeps it as a version', async () => {
+      await put(t, ALICE, 'dst.txt', 'replaced by move', 1_700_050_000);
       const dst = await t.app.files.stat(ALICE.uid, 'dst.txt');
-      await put(t, ALICE, 'src.txt', 'moved here');
+      await put(t, ALICE, 'src.txt', 'moved here', 1_700_050_100);
+      const src = await t.app.files.stat(ALICE.uid, 'src.txt');
       assert.equal((await call(t, ALICE, 'MOVE', `${FILES(ALICE)}/src.txt`, { headers: { Destination: `${FILES(ALICE)}/dst.txt`, Overwrite: 'T' } })).status, 204);
-      await put(t, ALICE, 'src2.txt', 'copied here');
       const moved = await t.app.files.stat(ALICE.uid, 'dst.txt');
-      assert.equal((await call(t, ALICE, 'COPY', `${FILES(ALICE)}/src2.txt`, { headers: { Destination: `${FILES(ALICE)}/dst.txt`, Overwrite: 'T' } })).status, 204);
-      const list = responses((await propfind(t, ALICE, `${TRASH(ALICE)}/trash`, ['oc:fileid', 'nc:trashbin-filename'])).text).slice(1)
+      assert.equal(moved.fileId, src.fileId, 'the moved file keeps its own id');
+      const trashed = async () => responses((await propfind(t, ALICE, `${TRASH(ALICE)}/trash`, ['oc:fileid', 'nc:trashbin-filename'])).text).slice(1)
         .filter((r) => prop(r.xml, 'nc:trashbin-filename') === 'dst.txt');
-      assert.deepEqual(list.map((r) => Number(prop(r.xml, 'oc:fileid'))).sort(), [dst.fileId, moved.fileId].sort());
-      for (const r of list) {
-        const body = (await call(t, ALICE, 'GET', r.href)).text;
-        assert.ok(['replaced by move', 'moved here'].includes(body), body);
-      }
+      const list = await trashed();
+      assert.deepEqual(list.map((r) => Number(prop(r.xml, 'oc:fileid'))), [dst.fileId]);
+      assert.equal((await call(t, ALICE, 'GET', list[0]!.href)).text, 'replaced by move');
+
+      // COPY onto the file: an overwrite, as a PUT (same id, new etag, the old blob a version)
+      await put(t, ALICE, 'src2.txt', 'copied here', 1_700_050_200);
+      const cp = await call(t, ALICE, 'COPY', `${FILES(ALICE)}/src2.txt`, { headers: { Destination: `${FILES(ALICE)}/dst.txt`, Overwrite: 'T' } });
+      assert.equal(cp.status, 204);
+      const copied = await t.app.files.stat(ALICE.uid, 'dst.txt');
+      assert.equal(copied.fileId, moved.fileId);
+      assert.notEqual(copied.etag, moved.etag);
+      assert.equal(cp.headers.get('etag'), `"${copied.etag}"`);
+      assert.equal(copied.mtime, 1_700_050_200);
       assert.equal((await call(t, ALICE, 'GET', `${FILES(ALICE)}/dst.txt`)).text, 'copied here');
+      assert.equal((await call(t, ALICE, 'GET', `${FILES(ALICE)}/src2.txt`)).text, 'copied here');
+      assert.equal((await trashed()).length, 1, 'nothing more in the trash');
+      const versions = await t.app.versions.repo.list(t.app.db, moved.fileId);
+      assert.deepEqual(versions.map((v) => [v.version, v.blobId, v.author]), [[1_700_050_100, moved.blobId, ALICE.uid]], 'zero copy: the old blob itself');
+      assert.ok(existsSync(blobFile(t, moved.blobId!)));
+      assert.equal((await call(t, ALICE, 'GET', `${VERSIONS(ALICE)}/versions/${moved.fileId}/1700050100`)).text, 'moved here');
+
+      // a folder onto a file, a file onto a folder: what is replaced goes to the trash
+      assert.equal((await call(t, ALICE, 'MKCOL', `${FILES(ALICE)}/dir-x`)).status, 201);
+      await put(t, ALICE, 'file-x', 'a file named like a folder');
+      const fx = await t.app.files.stat(ALICE.uid, 'file-x');
+      assert.equal((await call(t, ALICE, 'COPY', `${FILES(ALICE)}/dir-x`, { headers: { Destination: `${FILES(ALICE)}/file-x` } })).status, 204);
+      assert.equal((await t.app.files.stat(ALICE.uid, 'file-x')).kind, 'dir');
+      const dx = await t.app.files.stat(ALICE.uid, 'dir-x');
+      assert.equal((await call(t, ALICE, 'COPY', `${FILES(ALICE)}/dst.txt`, { headers: { Destination: `${FILES(ALICE)}/dir-x` } })).status, 204);
+      assert.equal((await t.app.files.stat(ALICE.uid, 'dir-x')).kind, 'file');
+      const ids = responses((await propfind(t, ALICE, `${TRASH(ALICE)}/trash`, ['oc:fileid'])).text).map((r) => Number(prop(r.xml, 'oc:fileid')));
+      assert.ok(ids.includes(fx.fileId) && ids.includes(dx.fileId));
     });
 
     it('capabilities announce undelete and versioning', async () => {
