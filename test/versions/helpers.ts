@@ -1,8 +1,10 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { TestInstance } from '../support/test-instance.ts';
-import type { Creds } from '../sharing/helpers.ts';
+import assert from 'node:assert/strict';
+import { startTestInstance, type TestInstance } from '../support/test-instance.ts';
+import { enableEncryption } from '../support/encryption-enabler.ts';
+import { ALICE, BOB, type Creds } from '../sharing/helpers.ts';
 
 export const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
 
@@ -51,4 +53,32 @@ export function prop(block: string, name: string): string | undefined {
   if (!ok) return undefined;
   const m = new RegExp(`<${name}>([\\s\\S]*?)</${name}>`).exec(ok);
   return m ? m[1] : '';
+}
+
+/** PUT of `path` as `as` (`mtime`: what the content becomes a version as); asserts it was stored. */
+export async function putFile(t: TestInstance, as: Creds, path: string, body: string | Buffer, mtime?: number): Promise<void> {
+  const r = await call(t, as, 'PUT', `${FILES(as)}/${path}`, { body, headers: mtime ? { 'X-OC-Mtime': String(mtime) } : {} });
+  assert.ok(r.status === 201 || r.status === 204, `PUT ${path}: ${r.status} ${r.text}`);
+}
+
+export type Mode = 'plain' | 'master' | 'per-user';
+
+/**
+ * An instance in `mode` with alice and bob logged in once (per-user mode: their key pairs). The
+ * key policy is chosen when the app opens: per-user mode is switched on, then the app restarted,
+ * and the mode it runs in is checked (so a test meant for per-user keys cannot run in another).
+ */
+export async function historyInstance(mode: Mode, db: 'sqlite' | 'pgsql' = 'sqlite'): Promise<TestInstance> {
+  const t = await startTestInstance({ db });
+  if (mode !== 'plain') await enableEncryption(t);
+  if (mode === 'per-user') {
+    await t.app.userKeys.setPerUserMode(true, 0);
+    await t.restart();
+  }
+  assert.equal(t.app.keyPolicy.mode, mode === 'per-user' ? 'per-user' : 'master-key', 'the key policy the app opened with');
+  for (const u of [ALICE, BOB]) {
+    await t.addUser(u.uid, u.password);
+    assert.equal((await call(t, u, 'PROPFIND', FILES(u), { headers: { Depth: '0' } })).status, 207);
+  }
+  return t;
 }

@@ -10,33 +10,15 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { startTestInstance, type TestInstance } from '../support/test-instance.ts';
-import { enableEncryption } from '../support/encryption-enabler.ts';
+import type { TestInstance } from '../support/test-instance.ts';
 import { ALICE, BOB, ocs, share, SHARES, type Creds } from '../sharing/helpers.ts';
 import { NodeRepository } from '../../src/files/node-repository.ts';
 import { TrashExpiry } from '../../src/trash/trash-expiry.ts';
 import { parseRetention } from '../../src/versions/retention-policy.ts';
 import { silentLogger } from '../../src/logger.ts';
-import { blobFile, call, FILES, prop, propfind, responses, TRASH } from './helpers.ts';
+import { blobFile, call, FILES, historyInstance, prop, propfind, putFile, responses, TRASH } from './helpers.ts';
 
-type Mode = 'plain' | 'master' | 'per-user';
 const PROPS = ['oc:fileid', 'nc:trashbin-filename', 'nc:trashbin-original-location', 'nc:trashbin-deleted-by-id', 'oc:size'];
-
-async function instance(mode: Mode): Promise<TestInstance> {
-  const t = await startTestInstance();
-  if (mode !== 'plain') await enableEncryption(t);
-  if (mode === 'per-user') await t.app.userKeys.setPerUserMode(true, 0);
-  for (const u of [ALICE, BOB]) {
-    await t.addUser(u.uid, u.password);
-    assert.equal((await call(t, u, 'PROPFIND', FILES(u), { headers: { Depth: '0' } })).status, 207);
-  }
-  return t;
-}
-
-const put = async (t: TestInstance, as: Creds, path: string, body: string) => {
-  const r = await call(t, as, 'PUT', `${FILES(as)}/${path}`, { body });
-  assert.ok(r.status === 201 || r.status === 204, `PUT ${path}: ${r.status} ${r.text}`);
-};
 
 /** The trash listing of `as`, by file name. */
 async function trashOf(t: TestInstance, as: Creds): Promise<Map<string, { href: string; location: string; deletedBy: string; size: number; fileId: number }>> {
@@ -57,13 +39,13 @@ for (const mode of ['plain', 'master', 'per-user'] as const) {
     let t: TestInstance;
     let shareId = 0;
     before(async () => {
-      t = await instance(mode);
+      t = await historyInstance(mode);
       // bob has a Team folder of his own: alice's share mounts as "Team (2)"
       assert.equal((await call(t, BOB, 'MKCOL', `${FILES(BOB)}/Team`)).status, 201);
       assert.equal((await call(t, ALICE, 'MKCOL', `${FILES(ALICE)}/Team`)).status, 201);
       assert.equal((await call(t, ALICE, 'MKCOL', `${FILES(ALICE)}/Team/sub`)).status, 201);
-      for (const n of ['a', 'b', 'c', 'd']) await put(t, ALICE, `Team/${n}.txt`, `content of ${n} `.repeat(10));
-      await put(t, ALICE, 'Team/sub/e.txt', 'content of e');
+      for (const n of ['a', 'b', 'c', 'd']) await putFile(t, ALICE, `Team/${n}.txt`, `content of ${n} `.repeat(10));
+      await putFile(t, ALICE, 'Team/sub/e.txt', 'content of e');
       shareId = Number((await share(t, ALICE, { path: '/Team', shareType: 0, shareWith: BOB.uid, permissions: 31 })).id);
     });
     after(async () => { await t?.stop(); });
@@ -115,7 +97,7 @@ for (const mode of ['plain', 'master', 'per-user'] as const) {
       assert.ok(!existsSync(blobFile(t, c.blobId!)), 'the content went with the owner\'s item');
 
       // expiry by the owner's retention (here: a one-day maximum, two days later)
-      await put(t, ALICE, 'Team/c.txt', 'c again');
+      await putFile(t, ALICE, 'Team/c.txt', 'c again');
       assert.equal((await call(t, BOB, 'DELETE', `${FILES(BOB)}/Team (2)/c.txt`)).status, 204);
       const item = (await t.app.trash.repo.ofOwner(t.app.db, ALICE.uid)).find((i) => i.name === 'c.txt')!;
       const expiry = new TrashExpiry({ db: t.app.db, nodes: new NodeRepository(t.app.db), trash: t.app.trash, log: silentLogger(), policy: parseRetention('auto, 1', 'trashbin'), configuredSize: async () => undefined });

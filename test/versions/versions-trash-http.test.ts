@@ -8,48 +8,27 @@ import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startTestInstance, type TestInstance } from '../support/test-instance.ts';
-import { enableEncryption } from '../support/encryption-enabler.ts';
+import type { TestInstance } from '../support/test-instance.ts';
 import { ALICE, BOB, share, type Creds } from '../sharing/helpers.ts';
-import { blobFile, blobIds, call, FILES, prop, propfind, responses, sha256, TRASH, VERSIONS } from './helpers.ts';
-
-type Mode = 'plain' | 'master' | 'per-user';
-
-async function instance(mode: Mode, db: 'sqlite' | 'pgsql'): Promise<TestInstance> {
-  const t = await startTestInstance({ db });
-  if (mode !== 'plain') await enableEncryption(t);
-  if (mode === 'per-user') await t.app.userKeys.setPerUserMode(true, 0);
-  for (const u of [ALICE, BOB]) {
-    await t.addUser(u.uid, u.password);
-    // first login: per-user key pairs
-    assert.equal((await call(t, u, 'PROPFIND', FILES(u), { headers: { Depth: '0' } })).status, 207);
-  }
-  return t;
-}
-
-const put = async (t: TestInstance, as: Creds, path: string, body: string | Buffer, mtime?: number) => {
-  const r = await call(t, as, 'PUT', `${FILES(as)}/${path}`, { body, headers: mtime ? { 'X-OC-Mtime': String(mtime) } : {} });
-  assert.ok(r.status === 201 || r.status === 204, `PUT ${path}: ${r.status} ${r.text}`);
-  return r;
-};
+import { blobFile, blobIds, call, FILES, historyInstance, prop, propfind, putFile, responses, sha256, TRASH, VERSIONS } from './helpers.ts';
 
 // every mode on SQLite; master-key mode on PostgreSQL too (the moves are INSERT … SELECT statements)
 for (const [mode, db] of [['plain', 'sqlite'], ['master', 'sqlite'], ['per-user', 'sqlite'], ['master', 'pgsql']] as const) {
   describe(`versions and trash over HTTP (${mode}, ${db})`, () => {
     let t: TestInstance;
-    before(async () => { t = await instance(mode, db); });
+    before(async () => { t = await historyInstance(mode, db); });
     after(async () => { await t?.stop(); });
 
     it('an overwrite keeps the old blob as a version: list, GET (Range), label, delete, restore', async () => {
       const v1 = Buffer.from('first content '.repeat(5000));
       const v2 = Buffer.from('second content');
       const v3 = Buffer.from('third and current');
-      await put(t, ALICE, 'doc.txt', v1, 1_700_000_000);
+      await putFile(t, ALICE, 'doc.txt', v1, 1_700_000_000);
       const n1 = await t.app.files.stat(ALICE.uid, 'doc.txt');
-      await put(t, ALICE, 'doc.txt', v2, 1_700_000_100);
+      await putFile(t, ALICE, 'doc.txt', v2, 1_700_000_100);
       const n2 = await t.app.files.stat(ALICE.uid, 'doc.txt');
       const blobsBefore = blobIds(t).length;
-      await put(t, ALICE, 'doc.txt', v3, 1_700_000_200);
+      await putFile(t, ALICE, 'doc.txt', v3, 1_700_000_200);
       const n3 = await t.app.files.stat(ALICE.uid, 'doc.txt');
       assert.equal(n3.fileId, n1.fileId);
       // zero copy: one new blob for the new content, the old ones still there, untouched
@@ -122,9 +101,9 @@ for (const [mode, db] of [['plain', 'sqlite'], ['master', 'sqlite'], ['per-user'
       assert.equal((await call(t, ALICE, 'MKCOL', `${FILES(ALICE)}/Folder`)).status, 201);
       assert.equal((await call(t, ALICE, 'MKCOL', `${FILES(ALICE)}/Folder/sub`)).status, 201);
       const a = Buffer.from('alpha '.repeat(20000));
-      await put(t, ALICE, 'Folder/a.txt', a);
-      await put(t, ALICE, 'Folder/sub/b.txt', 'bravo');
-      await put(t, ALICE, 'Folder/sub/b.txt', 'bravo 2'); // a version that goes along
+      await putFile(t, ALICE, 'Folder/a.txt', a);
+      await putFile(t, ALICE, 'Folder/sub/b.txt', 'bravo');
+      await putFile(t, ALICE, 'Folder/sub/b.txt', 'bravo 2'); // a version that goes along
       const ids = new Map<string, number>();
       const blobs = new Map<string, string>();
       for await (const n of t.app.files.walk(ALICE.uid, 'Folder', Infinity)) { ids.set(n.path, n.fileId); if (n.blobId) blobs.set(n.path, n.blobId); }
@@ -177,7 +156,7 @@ for (const [mode, db] of [['plain', 'sqlite'], ['master', 'sqlite'], ['per-user'
       // conflict: the name is taken again → "a (restored).txt", then "a (restored 2).txt"
       for (let round = 0; round < 2; round++) {
         assert.equal((await call(t, ALICE, 'DELETE', `${FILES(ALICE)}/Folder/a.txt`)).status, 204);
-        await put(t, ALICE, 'Folder/a.txt', `new ${round}`);
+        await putFile(t, ALICE, 'Folder/a.txt', `new ${round}`);
         const tl = responses((await propfind(t, ALICE, `${TRASH(ALICE)}/trash`, ['oc:fileid'])).text).slice(1);
         assert.equal(tl.length, 1);
         assert.equal((await call(t, ALICE, 'MOVE', tl[0]!.href, { headers: { Destination: `${TRASH(ALICE)}/restore/x` } })).status, 201);
@@ -196,7 +175,7 @@ for (const [mode, db] of [['plain', 'sqlite'], ['master', 'sqlite'], ['per-user'
       assert.equal((await call(t, ALICE, 'DELETE', sub)).status, 204);
       assert.equal((await call(t, ALICE, 'PROPFIND', sub, { headers: { Depth: '0' } })).status, 404);
 
-      await put(t, ALICE, 'gone.txt', 'to be purged');
+      await putFile(t, ALICE, 'gone.txt', 'to be purged');
       const gone = await t.app.files.stat(ALICE.uid, 'gone.txt');
       assert.equal((await call(t, ALICE, 'DELETE', `${FILES(ALICE)}/gone.txt`)).status, 204);
       assert.ok(existsSync(blobFile(t, gone.blobId!)));
@@ -207,9 +186,9 @@ for (const [mode, db] of [['plain', 'sqlite'], ['master', 'sqlite'], ['per-user'
 
     it('a share recipient sees and restores versions, and a delete in the share lands in both trash bins', async () => {
       assert.equal((await call(t, ALICE, 'MKCOL', `${FILES(ALICE)}/Team`)).status, 201);
-      await put(t, ALICE, 'Team/plan.txt', 'plan v1', 1_700_100_000);
+      await putFile(t, ALICE, 'Team/plan.txt', 'plan v1', 1_700_100_000);
       await share(t, ALICE, { path: '/Team', shareType: 0, shareWith: BOB.uid, permissions: 31 });
-      await put(t, BOB, 'Team/plan.txt', 'plan v2 by bob', 1_700_100_100);
+      await putFile(t, BOB, 'Team/plan.txt', 'plan v2 by bob', 1_700_100_100);
       const n = await t.app.files.stat(ALICE.uid, 'Team/plan.txt');
       const list = await propfind(t, BOB, `${VERSIONS(BOB)}/versions/${n.fileId}`, ['nc:version-author', 'd:getcontentlength']);
       assert.equal(list.status, 207, list.text);
@@ -250,11 +229,11 @@ for (const [mode, db] of [['plain', 'sqlite'], ['master', 'sqlite'], ['per-user'
     });
 
     it('a MOVE or COPY onto an existing file puts the replaced file in the trash, with its id', async () => {
-      await put(t, ALICE, 'dst.txt', 'replaced by move');
+      await putFile(t, ALICE, 'dst.txt', 'replaced by move');
       const dst = await t.app.files.stat(ALICE.uid, 'dst.txt');
-      await put(t, ALICE, 'src.txt', 'moved here');
+      await putFile(t, ALICE, 'src.txt', 'moved here');
       assert.equal((await call(t, ALICE, 'MOVE', `${FILES(ALICE)}/src.txt`, { headers: { Destination: `${FILES(ALICE)}/dst.txt`, Overwrite: 'T' } })).status, 204);
-      await put(t, ALICE, 'src2.txt', 'copied here');
+      await putFile(t, ALICE, 'src2.txt', 'copied here');
       const moved = await t.app.files.stat(ALICE.uid, 'dst.txt');
       assert.equal((await call(t, ALICE, 'COPY', `${FILES(ALICE)}/src2.txt`, { headers: { Destination: `${FILES(ALICE)}/dst.txt`, Overwrite: 'T' } })).status, 204);
       const list = responses((await propfind(t, ALICE, `${TRASH(ALICE)}/trash`, ['oc:fileid', 'nc:trashbin-filename'])).text).slice(1)
@@ -278,9 +257,9 @@ for (const [mode, db] of [['plain', 'sqlite'], ['master', 'sqlite'], ['per-user'
 
     if (mode !== 'plain') {
       it('a version blob copied over the current blob is refused; the legitimate restore works', async () => {
-        await put(t, ALICE, 'roll.txt', 'old secret state', 1_700_200_000);
+        await putFile(t, ALICE, 'roll.txt', 'old secret state', 1_700_200_000);
         const old = await t.app.files.stat(ALICE.uid, 'roll.txt');
-        await put(t, ALICE, 'roll.txt', 'new state', 1_700_200_100);
+        await putFile(t, ALICE, 'roll.txt', 'new state', 1_700_200_100);
         const cur = await t.app.files.stat(ALICE.uid, 'roll.txt');
         assert.ok(!readFileSync(blobFile(t, old.blobId!)).includes('old secret state'), 'the version is encrypted at rest');
         copyFileSync(blobFile(t, old.blobId!), blobFile(t, cur.blobId!));
