@@ -15,9 +15,10 @@ import { ALICE, BOB, ocs, share, SHARES, type Creds } from '../sharing/helpers.t
 import { isKeyringFileOf, shareNodeName, shareSealName } from '../../src/encryption/share-keys/share-key-files.ts';
 import { call, FILES, historyInstance, prop, propfind, putFile, responses, TRASH, VERSIONS } from './helpers.ts';
 
-describe('versions and trash of a share, per-user keys, over HTTP', () => {
+// PostgreSQL too: the keyring's queries compare paths (versions by their file's, trash by its original location)
+for (const db of ['sqlite', 'pgsql'] as const) describe(`versions and trash of a share, per-user keys, over HTTP (${db})`, () => {
   let t: TestInstance;
-  before(async () => { t = await historyInstance('per-user'); });
+  before(async () => { t = await historyInstance('per-user', db); });
   after(async () => { await t?.stop(); });
 
   const mkcol = async (path: string) => assert.equal((await call(t, ALICE, 'MKCOL', `${FILES(ALICE)}/${path}`)).status, 201);

@@ -30,10 +30,7 @@ export interface ShareTopology {
   sharedAncestors(owner: string, fileId: number): Promise<number[]>;
   /** Nodes strictly below `nodeFileId` that have a share. */
   sharedBelow(owner: string, nodeFileId: number): Promise<number[]>;
-  /**
-   * Encrypted blobs at or below `nodeFileId` (file id and blob id): the files' current content,
-   * their versions, and the files share recipients deleted from there (in their trash bins).
-   */
+  /** Encrypted blobs at or below `nodeFileId` (file id, blob id): files, their versions, recipients' deletes from there. */
   encryptedFilesBelow(owner: string, nodeFileId: number): Promise<{ fileId: number; blobId: string }[]>;
 }
 
