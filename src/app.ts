@@ -356,7 +356,7 @@ export async function openApp(config: Config, opts: OpenAppOptions = {}): Promis
   const versions = new VersionService({
     db, repo: versionRepo, recorder: versionRecorder, nodes, files, blobs, log, permissions: sharePermissions(shareResolver),
   });
-  const trash = new TrashService({ db, repo: trashRepo, recorder: trashRecorder, nodes, files, versions, log, views: shareViews(shareResolver) });
+  const trash = new TrashService({ db, repo: trashRepo, recorder: trashRecorder, nodes, files, versions, log, views: shareViews(shareResolver), events: shareKeySync });
   // users without a quota: the local data disk limits versions and trash (an object store cannot tell its free space)
   const diskFree = async () => (config.storage.type === 'local' ? freeBytes(config.datadirectory) : null);
   const retention = {

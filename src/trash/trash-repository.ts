@@ -163,6 +163,27 @@ export class TrashRepository {
     return r ? toTrashNode(r) : undefined;
   }
 
+  /** Where trashed node `fileId` of `owner` was in the owner's tree when it was deleted, or undefined. */
+  async originalPathOf(ex: Executor, owner: string, fileId: number): Promise<string | undefined> {
+    const r = await ex.selectFrom('trash_nodes as n').innerJoin('trash_items as i', 'i.id', 'n.item_id')
+      .select(['i.original_location', 'n.rel_path']).where('n.fileid', '=', fileId).where('n.owner', '=', owner).executeTakeFirst();
+    return r && (r.rel_path === '' ? r.original_location : `${r.original_location}/${r.rel_path}`);
+  }
+
+  /**
+   * Trashed files of codec `codec` in the items others (share recipients) deleted from `path` of
+   * `owner`'s tree or below it, and still see: a shared node's keyring takes their data keys.
+   */
+  async filesDeletedByOthersBelow(ex: Executor, owner: string, path: string, codec: string): Promise<{ fileId: number; blobId: string }[]> {
+    // original_location has no byte-order collation on PostgreSQL: a prefix test, not a range
+    const lo = `${path}/`;
+    const rows = await ex.selectFrom('trash_nodes as n').innerJoin('trash_items as i', 'i.id', 'n.item_id')
+      .select(['n.fileid', 'n.blob_id']).where('i.owner', '=', owner).where('i.deleted_by', '<>', owner).where('i.deleter_dismissed', '=', 0)
+      .where('n.kind', '=', 'file').where('n.blob_codec', '=', codec)
+      .where((eb) => eb.or([eb('i.original_location', '=', path), eb(sql<string>`substr(i.original_location, 1, ${lo.length})`, '=', lo)])).execute();
+    return rows.filter((r) => r.blob_id !== null).map((r) => ({ fileId: num(r.fileid), blobId: r.blob_id! }));
+  }
+
   /** The trashed node with file id `fileId`. */
   async nodeById(ex: Executor, fileId: number): Promise<TrashNode | undefined> {
     const r = await ex.selectFrom('trash_nodes').selectAll().where('fileid', '=', fileId).executeTakeFirst();

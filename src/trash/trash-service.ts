@@ -1,4 +1,5 @@
 import type { Actor } from '../actor.ts';
+import type { ContentEvents } from '../files/content-events.ts';
 import { transact, type Db } from '../db/database.ts';
 import { ForbiddenError, NotFoundError, QuotaExceededError, ValidationError } from '../errors.ts';
 import type { FilesService } from '../files/files-service.ts';
@@ -51,6 +52,8 @@ export interface TrashServiceDeps {
   views: ShareViews;
   /** Seconds since the epoch (tests pass a controlled clock). */
   now?: () => number;
+  /** Told when a restore brings content back below a shared node (per-user keys: its keyring). */
+  events?: ContentEvents;
 }
 
 /** An item as a user sees it: `location` is where it was deleted from, in their own tree. */
@@ -84,6 +87,7 @@ export class TrashService {
   readonly repo: TrashRepository;
   readonly #recorder: TrashRecorder;
   readonly #views: ShareViews;
+  readonly #events: ContentEvents | undefined;
 
   constructor(deps: TrashServiceDeps) {
     this.#db = deps.db;
@@ -94,6 +98,7 @@ export class TrashService {
     this.#versions = deps.versions;
     this.#log = deps.log;
     this.#views = deps.views;
+    this.#events = deps.events;
     this.#now = deps.now ?? (() => Math.floor(Date.now() / 1000));
   }
 
@@ -213,6 +218,9 @@ export class TrashService {
       return (await this.#nodes.byPath(trx, owner, target))!;
     });
     this.#log.info({ owner, fileId: restored.fileId, by: actor.kind === 'user' ? actor.uid : actor.kind }, 'restored from the trash bin');
+    // keys never move with rows: content back below a shared node (maybe not where it was, or
+    // trashed before the share) has its data keys, versions' too, added to that node's keyring
+    await this.#events?.afterArrival(actor, owner, restored.fileId);
     await this.#files.changedElsewhere(owner, restored.path, restored.fileId, [], { action: 'restored', actor });
     return restored;
   }

@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import type { Executor } from '../files/node-repository.ts';
+import { subtreeBounds, type Executor } from '../files/node-repository.ts';
 import { num } from '../db/schema.ts';
 import { QueryTemplate } from '../db/query-template.ts';
 import { PLAIN_CODEC } from '../storage/blob-store.ts';
@@ -146,6 +146,18 @@ export class VersionRepository {
   /** Owners that have versions. */
   async owners(ex: Executor): Promise<string[]> {
     return (await ex.selectFrom('file_versions').select('owner').distinct().orderBy('owner').execute()).map((r) => r.owner);
+  }
+
+  /**
+   * The versions of codec `codec` of `owner`'s files at `path` or strictly below it (file id and
+   * blob id): a shared node's keyring takes their data keys with the files' current ones.
+   */
+  async blobsAtOrBelow(ex: Executor, owner: string, path: string, codec: string): Promise<{ fileId: number; blobId: string }[]> {
+    const { lo, hi } = subtreeBounds(path);
+    const rows = await ex.selectFrom('file_versions as v').innerJoin('nodes as n', 'n.fileid', 'v.fileid')
+      .select(['v.fileid', 'v.blob_id']).where('n.owner', '=', owner).where('v.blob_codec', '=', codec)
+      .where((eb) => eb.or([eb('n.path', '=', path), eb.and([eb('n.path', '>=', lo), eb('n.path', '<', hi)])])).execute();
+    return rows.map((r) => ({ fileId: num(r.fileid), blobId: r.blob_id }));
   }
 
   /** Bytes the versions of `owner` hold, and how many there are. */

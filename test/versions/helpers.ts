@@ -6,22 +6,6 @@ import { startTestInstance, type TestInstance } from '../support/test-instance.t
 import { enableEncryption } from '../support/encryption-enabler.ts';
 import { ALICE, BOB, type Creds } from '../sharing/helpers.ts';
 
-/** Plain, encryption with the master key, or with per-user keys. */
-export type Mode = 'plain' | 'master' | 'per-user';
-
-/** An instance in `mode` with alice and bob, both logged in once (per-user key pairs). */
-export async function instance(mode: Mode, db: 'sqlite' | 'pgsql'): Promise<TestInstance> {
-  const t = await startTestInstance({ db });
-  if (mode !== 'plain') await enableEncryption(t);
-  if (mode === 'per-user') await t.app.userKeys.setPerUserMode(true, 0);
-  for (const u of [ALICE, BOB]) {
-    await t.addUser(u.uid, u.password);
-    // first login: per-user key pairs
-    assert.equal((await call(t, u, 'PROPFIND', FILES(u), { headers: { Depth: '0' } })).status, 207);
-  }
-  return t;
-}
-
 export const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
 
 /** Where the local blob store keeps a blob (src/storage/local-blob-store.ts layout). */
@@ -81,4 +65,27 @@ export function prop(block: string, name: string): string | undefined {
 /** The text an XML text node stands for (its five predefined entities decoded). */
 export function xmlText(s: string): string {
   return s.replace(/&(lt|gt|quot|apos|amp);/g, (_, e: string) => ({ lt: '<', gt: '>', quot: '"', apos: "'", amp: '&' })[e]!);
+}
+
+
+export type Mode = 'plain' | 'master' | 'per-user';
+
+/**
+ * An instance in `mode` with alice and bob logged in once (per-user mode: their key pairs). The
+ * key policy is chosen when the app opens: per-user mode is switched on, then the app restarted,
+ * and the mode it runs in is checked (so a test meant for per-user keys cannot run in another).
+ */
+export async function historyInstance(mode: Mode, db: 'sqlite' | 'pgsql' = 'sqlite'): Promise<TestInstance> {
+  const t = await startTestInstance({ db });
+  if (mode !== 'plain') await enableEncryption(t);
+  if (mode === 'per-user') {
+    await t.app.userKeys.setPerUserMode(true, 0);
+    await t.restart();
+  }
+  assert.equal(t.app.keyPolicy.mode, mode === 'per-user' ? 'per-user' : 'master-key', 'the key policy the app opened with');
+  for (const u of [ALICE, BOB]) {
+    await t.addUser(u.uid, u.password);
+    assert.equal((await call(t, u, 'PROPFIND', FILES(u), { headers: { Depth: '0' } })).status, 207);
+  }
+  return t;
 }

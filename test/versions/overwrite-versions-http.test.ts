@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import type { TestInstance } from '../support/test-instance.ts';
 import { bulk, bulkBody } from '../support/bulk-upload-body.ts';
 import { ALICE, BOB, share, type Creds } from '../sharing/helpers.ts';
-import { blobFile, call, FILES, instance, prop, propfind, put, responses, sha256, VERSIONS } from './helpers.ts';
+import { blobFile, call, FILES, historyInstance, prop, propfind, put, responses, sha256, VERSIONS } from './helpers.ts';
 
 /** `fileId`'s versions as `as` lists them over DAV: where, name, author. */
 async function versionsOf(t: TestInstance, as: Creds, fileId: number): Promise<{ href: string; version: number; author: string }[]> {
@@ -49,7 +49,7 @@ for (const [mode, db] of [['plain', 'sqlite'], ['master', 'pgsql'], ['per-user',
   describe(`every overwrite keeps a version (${mode}, ${db})`, () => {
     let t: TestInstance;
     before(async () => {
-      t = await instance(mode, db);
+      t = await historyInstance(mode, db);
       // alice's Team: bob may do everything; alice's Look: bob may only read
       for (const dir of ['Team', 'Look']) assert.equal((await call(t, ALICE, 'MKCOL', `${FILES(ALICE)}/${dir}`)).status, 201);
       await share(t, ALICE, { path: '/Team', shareType: 0, shareWith: BOB.uid, permissions: 31 });

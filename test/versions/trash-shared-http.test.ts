@@ -10,33 +10,15 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { startTestInstance, type TestInstance } from '../support/test-instance.ts';
-import { enableEncryption } from '../support/encryption-enabler.ts';
+import type { TestInstance } from '../support/test-instance.ts';
 import { ALICE, BOB, ocs, share, SHARES, type Creds } from '../sharing/helpers.ts';
 import { NodeRepository } from '../../src/files/node-repository.ts';
 import { TrashExpiry } from '../../src/trash/trash-expiry.ts';
 import { parseRetention } from '../../src/versions/retention-policy.ts';
 import { silentLogger } from '../../src/logger.ts';
-import { blobFile, call, FILES, prop, propfind, responses, TRASH } from './helpers.ts';
+import { blobFile, call, FILES, historyInstance, prop, propfind, put, responses, TRASH } from './helpers.ts';
 
-type Mode = 'plain' | 'master' | 'per-user';
 const PROPS = ['oc:fileid', 'nc:trashbin-filename', 'nc:trashbin-original-location', 'nc:trashbin-deleted-by-id', 'oc:size'];
-
-async function instance(mode: Mode): Promise<TestInstance> {
-  const t = await startTestInstance();
-  if (mode !== 'plain') await enableEncryption(t);
-  if (mode === 'per-user') await t.app.userKeys.setPerUserMode(true, 0);
-  for (const u of [ALICE, BOB]) {
-    await t.addUser(u.uid, u.password);
-    assert.equal((await call(t, u, 'PROPFIND', FILES(u), { headers: { Depth: '0' } })).status, 207);
-  }
-  return t;
-}
-
-const put = async (t: TestInstance, as: Creds, path: string, body: string) => {
-  const r = await call(t, as, 'PUT', `${FILES(as)}/${path}`, { body });
-  assert.ok(r.status === 201 || r.status === 204, `PUT ${path}: ${r.status} ${r.text}`);
-};
 
 /** The trash listing of `as`, by file name. */
 async function trashOf(t: TestInstance, as: Creds): Promise<Map<string, { href: string; location: string; deletedBy: string; size: number; fileId: number }>> {
@@ -57,7 +39,7 @@ for (const mode of ['plain', 'master', 'per-user'] as const) {
     let t: TestInstance;
     let shareId = 0;
     before(async () => {
-      t = await instance(mode);
+      t = await historyInstance(mode);
       // bob has a Team folder of his own: alice's share mounts as "Team (2)"
       assert.equal((await call(t, BOB, 'MKCOL', `${FILES(BOB)}/Team`)).status, 201);
       assert.equal((await call(t, ALICE, 'MKCOL', `${FILES(ALICE)}/Team`)).status, 201);

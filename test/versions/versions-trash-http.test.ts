@@ -10,13 +10,13 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { TestInstance } from '../support/test-instance.ts';
 import { ALICE, BOB, share } from '../sharing/helpers.ts';
-import { blobFile, blobIds, call, FILES, instance, prop, propfind, put, responses, sha256, TRASH, VERSIONS, xmlText } from './helpers.ts';
+import { blobFile, blobIds, call, FILES, historyInstance, prop, propfind, put, responses, sha256, TRASH, VERSIONS, xmlText } from './helpers.ts';
 
 // every mode on SQLite; master-key mode on PostgreSQL too (the moves are INSERT … SELECT statements)
 for (const [mode, db] of [['plain', 'sqlite'], ['master', 'sqlite'], ['per-user', 'sqlite'], ['master', 'pgsql']] as const) {
   describe(`versions and trash over HTTP (${mode}, ${db})`, () => {
     let t: TestInstance;
-    before(async () => { t = await instance(mode, db); });
+    before(async () => { t = await historyInstance(mode, db); });
     after(async () => { await t?.stop(); });
 
     it('an overwrite keeps the old blob as a version: list, GET (Range), label, delete, restore', async () => {

@@ -23,11 +23,14 @@ import type { UserKeys } from '../user-keys/user-keys.ts';
 
 /** Where shared nodes are (the sharing layer answers from the database). */
 export interface ShareTopology {
-  /** Nodes of `owner`'s tree at or above `fileId` that have a share, nearest first ([] when `fileId` has no row). */
+  /**
+   * Nodes of `owner`'s tree at or above `fileId` that have a share, nearest first; for a trashed
+   * node, those above where it was deleted from ([] when `fileId` is neither in the tree nor the trash).
+   */
   sharedAncestors(owner: string, fileId: number): Promise<number[]>;
   /** Nodes strictly below `nodeFileId` that have a share. */
   sharedBelow(owner: string, nodeFileId: number): Promise<number[]>;
-  /** Encrypted files at or below `nodeFileId` (file id and blob id). */
+  /** Encrypted blobs at or below `nodeFileId` (file id, blob id): files, their versions, recipients' deletes from there. */
   encryptedFilesBelow(owner: string, nodeFileId: number): Promise<{ fileId: number; blobId: string }[]>;
 }
 
