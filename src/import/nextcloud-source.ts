@@ -176,7 +176,10 @@ export class NextcloudSource {
     return r[0] ? toEntry(r[0]) : undefined;
   }
 
-  /** User, group and link shares (types 0, 1, 3) and the per-user rows of group shares (2). */
+  /**
+   * User, group and link shares (types 0, 1, 3) and the per-user rows of group shares (2).
+   * @throws ValidationError for an expiration that is no date-time (never guessed)
+   */
   async shares(): Promise<NcShare[]> {
     const rows = await this.db.query('select * from *PREFIX*share where share_type in (0, 1, 2, 3) order by id');
     return rows.map((r) => ({
