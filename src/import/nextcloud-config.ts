@@ -17,6 +17,8 @@ export interface NcConfig {
   readonly tablePrefix: string;
   readonly maintenance: boolean;
   readonly version: string;
+  /** `default_timezone`: the timezone of users who set none (Nextcloud's default: UTC). */
+  readonly defaultTimezone: string;
 }
 
 function str(a: PhpArray, key: string, dflt = ''): string {
@@ -55,6 +57,7 @@ export async function readNcConfig(file: string, dataDir?: string): Promise<NcCo
     tablePrefix: str(a, 'dbtableprefix', 'oc_'),
     maintenance: a.get('maintenance') === true,
     version: str(a, 'version'),
+    defaultTimezone: str(a, 'default_timezone', 'UTC') || 'UTC',
   };
   for (const k of ['secret', 'instanceId', 'dataDirectory'] as const) {
     if (cfg[k] === '') throw new ValidationError(`config.php has no ${k === 'instanceId' ? 'instanceid' : k === 'dataDirectory' ? 'datadirectory' : k}`);

@@ -26,11 +26,45 @@ interface Target {
   database?: string;
 }
 
+/** The URL without its password, for messages. */
+function redacted(url: string): string {
+  return url.replace(/^([a-z]+:\/\/[^:/@]*):[^@/]*@/i, '$1:***@');
+}
+
+/** pg type oids read as text: date, timestamp, timestamptz, json, jsonb. */
+const PG_RAW = new Set([1082, 1114, 1184, 114, 3802]);
+
+/** A row with lower-case column names, blobs (Buffers) decoded: Nextcloud stores text in them. */
+function textRow(r: NcRow): NcRow {
+  const out: NcRow = {};
+  for (const [k, v] of Object.entries(r)) out[k.toLowerCase()] = Buffer.isBuffer(v) ? v.toString('utf8') : v;
+  return out;
+}
+
+/**
+ * Runs `connect`; a failure (unreachable server, unknown database, refused login) becomes a
+ * ValidationError naming `what`, after `cleanup`.
+ */
+async function connecting(what: string, connect: () => Promise<void>, cleanup: () => Promise<unknown> | undefined): Promise<void> {
+  try {
+    await connect();
+  } catch (err) {
+    await cleanup();
+    throw new ValidationError(`cannot connect to Nextcloud's ${what}: ${(err as Error).message || (err as { code?: string }).code || String(err)}`);
+  }
+}
+
 /** Where the database is: `--database-url` (mysql://, mariadb://, postgres[ql]://, sqlite:PATH or a path), else config.php. */
 function targetOf(cfg: NcConfig, url?: string): Target {
-  if (url) {
+  if (url !== undefined) {
     if (/^(mysql|mariadb|postgres|postgresql):\/\//.test(url)) {
-      const u = new URL(url);
+      let u: URL;
+      try {
+        u = new URL(url);
+      } catch {
+        throw new ValidationError(`--database-url ${redacted(url)} is not a valid URL`);
+      }
+      if (u.pathname.replace(/^\//, '') === '') throw new ValidationError(`--database-url ${redacted(url)} names no database (…/DBNAME)`);
       return {
         kind: u.protocol.startsWith('postgres') ? 'postgres' : 'mysql',
         host: decodeURIComponent(u.hostname) || '127.0.0.1',
@@ -40,7 +74,11 @@ function targetOf(cfg: NcConfig, url?: string): Target {
         database: decodeURIComponent(u.pathname.replace(/^\//, '')),
       };
     }
-    const file = url.replace(/^sqlite3?:(\/\/)?/, '');
+    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url) && !/^sqlite3?:/i.test(url)) {
+      throw new ValidationError(`--database-url ${redacted(url)}: unsupported kind of database (mysql://, mariadb://, postgres://, sqlite:PATH or a file path)`);
+    }
+    const file = url.replace(/^sqlite3?:(\/\/)?/i, '');
+    if (file === '') throw new ValidationError('--database-url is empty');
     return { kind: 'sqlite', file };
   }
   if (cfg.dbType === 'sqlite3') return { kind: 'sqlite', file: join(cfg.dataDirectory, `${cfg.dbName}.db`) };
@@ -56,7 +94,7 @@ function targetOf(cfg: NcConfig, url?: string): Target {
 /**
  * Opens Nextcloud's database read-only (SQLite opened with `readonly`, MySQL/PostgreSQL sessions
  * set to read-only transactions), with the table prefix of config.php.
- * @throws ValidationError for an unusable URL; the driver's error when it cannot connect
+ * @throws ValidationError for an unusable URL, or a database it cannot open or connect to
  */
 export async function openNcDatabase(cfg: NcConfig, url?: string): Promise<NcDatabase> {
   const t = targetOf(cfg, url);
@@ -64,46 +102,61 @@ export async function openNcDatabase(cfg: NcConfig, url?: string): Promise<NcDat
   const expand = (q: string) => q.replace(/\*PREFIX\*/g, prefix);
   if (t.kind === 'sqlite') {
     const { default: Sqlite } = await import('better-sqlite3');
-    const db = new Sqlite(t.file!, { readonly: true, fileMustExist: true });
+    let db: InstanceType<typeof Sqlite> | undefined;
+    try {
+      db = new Sqlite(t.file!, { readonly: true, fileMustExist: true });
+      db.prepare('select count(*) from sqlite_master').get(); // a file that is no SQLite database fails here
+    } catch (err) {
+      db?.close();
+      throw new ValidationError(`cannot open Nextcloud's SQLite database ${t.file}: ${(err as Error).message}`);
+    }
     return {
       kind: 'sqlite',
-      async query(q, params = []) { return db.prepare(expand(q)).all(...(params as unknown[])) as NcRow[]; },
-      async close() { db.close(); },
+      async query(q, params = []) { return (db!.prepare(expand(q)).all(...(params as unknown[])) as NcRow[]).map(textRow); },
+      async close() { db!.close(); },
     };
   }
   if (t.kind === 'postgres') {
     const { default: pg } = await import('pg');
-    const client = new pg.Client({ host: t.host, port: t.port ?? 5432, user: t.user, password: t.password, database: t.database });
-    await client.connect();
-    await client.query('SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY');
+    const client = new pg.Client({
+      host: t.host, port: t.port ?? 5432, user: t.user, password: t.password, database: t.database,
+      // date-times and JSON as the text the database holds (see nextcloud-columns.ts): pg would make
+      // a timestamp without zone a Date in this process's timezone, and parse JSON
+      types: { getTypeParser: ((oid: number, format?: 'text' | 'binary') => (PG_RAW.has(oid) ? (v: string) => v : pg.types.getTypeParser(oid, format))) as typeof pg.types.getTypeParser },
+    });
+    await connecting(`PostgreSQL database ${t.database} on ${t.host}`, async () => {
+      await client.connect();
+      await client.query('SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY');
+    }, () => client.end().catch(() => {}));
     return {
       kind: 'postgres',
       async query(q, params = []) {
         let i = 0;
         const text = expand(q).replace(/\?/g, () => `$${++i}`);
-        return (await client.query(text, params as unknown[])).rows as NcRow[];
+        return ((await client.query(text, params as unknown[])).rows as NcRow[]).map(textRow);
       },
       async close() { await client.end(); },
     };
   }
   // a CommonJS package: its API is the default export (the named ones are missing in the esbuild bundle ./occ runs)
   const { default: mysql } = await import('mysql2/promise');
-  const conn = await mysql.createConnection({
+  // date-times and JSON as the text the database holds (see nextcloud-columns.ts)
+  const options = {
     host: t.host, port: t.port ?? 3306, user: t.user, password: t.password, database: t.database,
-    charset: 'utf8mb4', supportBigNumbers: true, bigNumberStrings: false, dateStrings: true,
-  });
-  await conn.query('SET SESSION TRANSACTION READ ONLY');
+    charset: 'utf8mb4', supportBigNumbers: true, bigNumberStrings: false, dateStrings: true, jsonStrings: true,
+  };
+  let conn: Awaited<ReturnType<typeof mysql.createConnection>> | undefined;
+  await connecting(`MySQL/MariaDB database ${t.database} on ${t.host}`, async () => {
+    conn = await mysql.createConnection(options);
+    await conn.query('SET SESSION TRANSACTION READ ONLY');
+  }, () => conn?.end().catch(() => {}));
+  const c = conn!;
   return {
     kind: 'mysql',
     async query(q, params = []) {
-      const [rows] = await conn.query(expand(q), params as unknown[]);
-      return (rows as NcRow[]).map((r) => {
-        // binary/blob columns come back as Buffers; Nextcloud stores text in them
-        const out: NcRow = {};
-        for (const [k, v] of Object.entries(r)) out[k.toLowerCase()] = Buffer.isBuffer(v) ? v.toString('utf8') : v;
-        return out;
-      });
+      const [rows] = await c.query(expand(q), params as unknown[]);
+      return (rows as NcRow[]).map(textRow);
     },
-    async close() { await conn.end(); },
+    async close() { await c.end(); },
   };
 }

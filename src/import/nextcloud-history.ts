@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { Transform, Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { NotFoundError } from '../errors.ts';
+import { ncInt, ncText } from './nextcloud-columns.ts';
 import type { NcEntry, NextcloudSource } from './nextcloud-source.ts';
 
 /** Opens a Nextcloud file's plaintext (see NextcloudImporter.openPlain). */
@@ -146,8 +147,8 @@ async function trashRows(src: NextcloudSource): Promise<Map<string, { location: 
     rows = (await src.trash()).map((t) => ({ id: t.name, trash_user: t.user, timestamp: t.timestamp, location: t.location }));
   }
   for (const r of rows) {
-    const deletedBy = r.deleted_by === null || r.deleted_by === undefined || r.deleted_by === '' ? undefined : String(r.deleted_by);
-    out.set(`${String(r.trash_user)}/${String(r.id)}.d${Number(r.timestamp)}`, { location: String(r.location ?? '.'), ...(deletedBy ? { deletedBy } : {}) });
+    const deletedBy = ncText(r.deleted_by) || undefined;
+    out.set(`${ncText(r.trash_user)}/${ncText(r.id)}.d${ncInt(r.timestamp)}`, { location: ncText(r.location ?? '.'), ...(deletedBy ? { deletedBy } : {}) });
   }
   return out;
 }

@@ -20,6 +20,7 @@ import type { NcPendingFiles } from './nextcloud-pending-conversion.ts';
 import { readNcVersionsAndTrash, type NcHistoryReport, type NcHistorySink } from './nextcloud-history.ts';
 import { NcHistoryWriter } from './nextcloud-history-writer.ts';
 import { isIntegrityFailure } from './integrity-failure.ts';
+import { importedExpiration } from './nextcloud-share-expiration.ts';
 import { ncGroupShareMounts } from './nextcloud-share-mounts.ts';
 import { importedPermissions } from '../sharing/share-permissions.ts';
 
@@ -288,13 +289,16 @@ export class NextcloudImporter {
 
   async #importShares(shares: NcShare[], write: boolean, skipped: Skipped[]): Promise<number> {
     let n = 0;
+    const zones = await this.#src.timeZones();
     for (const s of shares) {
       if (s.shareType === 2) continue; // per-user rows of group shares: their members' mounts (ncGroupShareMounts)
       const node = await this.#repo.byId(this.#app.db, s.fileId);
       if (!node && write) { skipped.push({ what: `share ${s.id}`, reason: 'its file was not imported' }); continue; }
       const permissions = importedPermissions(s.shareType, s.itemType, s.permissions);
       if (permissions === undefined) { skipped.push({ what: `share ${s.id}`, reason: `Nextcloud permissions ${s.permissions} leave nothing Coffer allows for this share` }); continue; }
-      if (write) await this.#app.shares.importShare(IMPORTER, { ...s, permissions, mounts: ncGroupShareMounts(s, shares) });
+      // the expiry day was chosen in the timezone of whoever set it: the initiator
+      const expiration = s.expiration === null ? null : importedExpiration(s.expiration, zones.get(s.initiator) ?? this.#cfg.defaultTimezone);
+      if (write) await this.#app.shares.importShare(IMPORTER, { ...s, permissions, expiration, mounts: ncGroupShareMounts(s, shares) });
       n++;
     }
     return n;

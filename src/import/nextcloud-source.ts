@@ -1,4 +1,5 @@
 import type { NcDatabase, NcRow } from './nextcloud-database.ts';
+import { ncDateTime, ncInt as n, ncText as s } from './nextcloud-columns.ts';
 
 /** A Nextcloud user as the importer carries it over. */
 export interface NcUser {
@@ -63,6 +64,7 @@ export interface NcShare {
   readonly fileTarget: string;
   readonly permissions: number;
   readonly stime: number;
+  /** Unix seconds: when Nextcloud ends the share (the midnight starting its expiry day, see ncExpiryDay). */
   readonly expiration: number | null;
   readonly token: string | null;
   readonly passwordHash: string | null;
@@ -74,9 +76,6 @@ export interface NcShare {
 
 export interface NcVersionRow { readonly fileId: number; readonly timestamp: number; readonly size: number; readonly metadata: string }
 export interface NcTrashRow { readonly user: string; readonly name: string; readonly timestamp: number; readonly location: string }
-
-const n = (v: unknown): number => (v === null || v === undefined || v === '' ? 0 : Number(v));
-const s = (v: unknown): string => (v === null || v === undefined ? '' : String(v));
 
 /** Parses a Nextcloud quota ("5 GB", "none", "default", bytes) into bytes; null = unlimited. */
 export function parseNcQuota(v: string | undefined): number | null {
@@ -177,7 +176,10 @@ export class NextcloudSource {
     return r[0] ? toEntry(r[0]) : undefined;
   }
 
-  /** User, group and link shares (types 0, 1, 3) and the per-user rows of group shares (2). */
+  /**
+   * User, group and link shares (types 0, 1, 3) and the per-user rows of group shares (2).
+   * @throws ValidationError for an expiration that is no date-time (never guessed)
+   */
   async shares(): Promise<NcShare[]> {
     const rows = await this.db.query('select * from *PREFIX*share where share_type in (0, 1, 2, 3) order by id');
     return rows.map((r) => ({
@@ -185,19 +187,21 @@ export class NextcloudSource {
       owner: s(r.uid_owner), initiator: s(r.uid_initiator) || s(r.uid_owner), parent: r.parent === null || r.parent === '' ? null : n(r.parent),
       itemType: s(r.item_type) === 'folder' ? 'folder' : 'file', fileId: n(r.file_source), fileTarget: s(r.file_target),
       permissions: n(r.permissions), stime: n(r.stime),
-      expiration: r.expiration ? Math.floor(Date.parse(`${s(r.expiration).replace(' ', 'T')}Z`) / 1000) : null,
+      expiration: ncDateTime(r.expiration),
       token: r.token ? s(r.token) : null, passwordHash: r.password ? s(r.password) : null,
       note: s(r.note), label: s(r.label), accepted: n(r.accepted),
     }));
   }
 
+  /** The users' own timezones (`core/timezone` preferences, set by their browsers), by uid. */
+  async timeZones(): Promise<Map<string, string>> {
+    const rows = await this.db.query("select userid, configvalue from *PREFIX*preferences where appid = 'core' and configkey = 'timezone'");
+    return new Map(rows.filter((r) => s(r.configvalue) !== '').map((r) => [s(r.userid), s(r.configvalue)]));
+  }
+
   async versions(): Promise<NcVersionRow[]> {
     const rows = await this.db.query('select file_id, timestamp, size, metadata from *PREFIX*files_versions order by id');
-    // MariaDB reports the column as JSON (a CHECK json_valid longtext): mysql2 hands it over parsed
-    return rows.map((r) => ({
-      fileId: n(r.file_id), timestamp: n(r.timestamp), size: n(r.size),
-      metadata: r.metadata !== null && typeof r.metadata === 'object' ? JSON.stringify(r.metadata) : s(r.metadata),
-    }));
+    return rows.map((r) => ({ fileId: n(r.file_id), timestamp: n(r.timestamp), size: n(r.size), metadata: s(r.metadata) }));
   }
 
   async trash(): Promise<NcTrashRow[]> {

@@ -1,5 +1,6 @@
 /**
- * `./occ import:nextcloud` on the real Nextcloud 32 master-key fixture (SQLite read in place):
+ * `./occ import:nextcloud` on the real Nextcloud 32 master-key fixture (SQLite read in place, named
+ * by --database-url: the file is moved out of the data directory, where config.php would look):
  * install Coffer, dry run (changes nothing), import, then over HTTP: every user logs in with the
  * manifest's password (WebDAV and the web login form), the app password works, every file downloads
  * with the manifest's sha256, PROPFIND shows the preserved file ids and etags, shares and public
@@ -8,7 +9,7 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { openSync, readSync, writeSync, closeSync, truncateSync } from 'node:fs';
+import { openSync, readSync, writeSync, closeSync, truncateSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import SQLite from 'better-sqlite3';
@@ -22,16 +23,27 @@ describe('import:nextcloud, master-key fixture (SQLite)', { timeout: 600_000 }, 
   let srv: Awaited<ReturnType<Coffer['serve']>>;
   let importOut = '';
   const pw = (uid: string) => nc.manifest.users.find((u) => u.uid === uid)?.password ?? nc.manifest.admin.password;
-  const importArgs = () => ['import:nextcloud', '--nextcloud-config', nc.configPhp, '--nextcloud-data', nc.data];
+  let dbFile = '';
+  const importArgs = () => ['import:nextcloud', '--nextcloud-config', nc.configPhp, '--nextcloud-data', nc.data, '--database-url', dbFile];
 
   before(async () => {
     nc = unpack('master-key');
+    dbFile = join(nc.root, 'nextcloud copy.db');
+    renameSync(join(nc.data, 'owncloud.db'), dbFile);
     coffer = await installCoffer();
   });
   after(async () => {
     await srv?.stop();
     coffer?.cleanup();
     nc?.cleanup();
+  });
+
+  test('without --database-url the database config.php names is missing: a clear error, nothing imported', async () => {
+    const r = await coffer.occ(importArgs().slice(0, -2));
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /cannot open Nextcloud's SQLite database .*owncloud\.db/);
+    const list = await coffer.occ(['user:list', '--output', 'json']);
+    assert.deepEqual(Object.keys(JSON.parse(list.stdout)), ['cofferadmin']);
   });
 
   test('--dry-run reports what it would import, verifies every block, and writes nothing', async () => {
@@ -131,7 +143,7 @@ describe('import:nextcloud, master-key fixture (SQLite)', { timeout: 600_000 }, 
     // NV updatable (rename, move), then W for a file or CK for a folder when updatable / creatable.
     const letters = (perm: number, isDir: boolean) => (perm & 16 ? 'R' : '') + (perm & 1 ? 'G' : '') + (perm & 8 ? 'D' : '')
       + (perm & 2 ? 'NV' : '') + (isDir ? (perm & 4 ? 'CK' : '') : (perm & 2 ? 'W' : ''));
-    const db = new SQLite(join(nc.data, 'owncloud.db'), { readonly: true });
+    const db = new SQLite(dbFile, { readonly: true });
     try {
       const rows = db.prepare(`SELECT c.path, c.permissions, c.checksum, m.mimetype FROM oc_filecache c JOIN oc_mimetypes m ON m.id = c.mimetype
         JOIN oc_storages s ON s.numeric_id = c.storage WHERE s.id = ? AND c.path LIKE 'files/%'`);
