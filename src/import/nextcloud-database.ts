@@ -1,4 +1,6 @@
-import { join, isAbsolute } from 'node:path';
+import { existsSync } from 'node:fs';
+import { join, isAbsolute, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { ValidationError } from '../errors.ts';
 import type { NcConfig } from './nextcloud-config.ts';
 
@@ -54,7 +56,7 @@ function targetOf(cfg: NcConfig, url?: string): Target {
 }
 
 /**
- * Opens Nextcloud's database read-only (SQLite opened with `readonly`, MySQL/PostgreSQL sessions
+ * Opens Nextcloud's database read-only (SQLite read-only, and immutable when Nextcloud is in maintenance mode; MySQL/PostgreSQL sessions
  * set to read-only transactions), with the table prefix of config.php.
  * @throws ValidationError for an unusable URL; the driver's error when it cannot connect
  */
@@ -63,11 +65,22 @@ export async function openNcDatabase(cfg: NcConfig, url?: string): Promise<NcDat
   const prefix = cfg.tablePrefix;
   const expand = (q: string) => q.replace(/\*PREFIX\*/g, prefix);
   if (t.kind === 'sqlite') {
-    const { default: Sqlite } = await import('better-sqlite3');
-    const db = new Sqlite(t.file!, { readonly: true, fileMustExist: true });
+    const file = resolve(t.file!);
+    if (!existsSync(file)) throw new ValidationError(`Nextcloud's SQLite database ${file} does not exist`);
+    // Nextcloud's SQLite is in WAL mode: even a read-only connection creates `-wal` and `-shm` files
+    // beside it, in Nextcloud's data directory. Opened `immutable` (no locks, no side files) when
+    // nothing can change it: Nextcloud in maintenance mode and no journal left to apply. A live
+    // instance (--allow-live, a dry run) is read the ordinary way, as Nextcloud itself opens it.
+    const still = cfg.maintenance && !existsSync(`${file}-wal`) && !existsSync(`${file}-journal`);
+    const url = pathToFileURL(file);
+    if (still) url.searchParams.set('immutable', '1');
+    const { DatabaseSync } = await import('node:sqlite');
+    const db = new DatabaseSync(url, { readOnly: true });
     return {
       kind: 'sqlite',
-      async query(q, params = []) { return db.prepare(expand(q)).all(...(params as unknown[])) as NcRow[]; },
+      async query(q, params = []) {
+        return db.prepare(expand(q)).all(...(params as (string | number | null)[])).map((r) => ({ ...r }));
+      },
       async close() { db.close(); },
     };
   }
