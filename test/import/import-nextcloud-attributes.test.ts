@@ -129,6 +129,12 @@ describe('import:nextcloud, user attributes, permissions, mtimes, checksums, pro
     const ocs = (uid: string) => fetch(`${srv.url}/ocs/v2.php/cloud/users?format=json`, { headers: { authorization: basic(uid, pw(uid)), 'ocs-apirequest': 'true' } });
     assert.equal((await ocs('bob')).status, 200);
     assert.equal((await ocs('alice')).status, 403);
+    // the provisioning API shows the same groups
+    const u = await fetch(`${srv.url}/ocs/v2.php/cloud/users/alice?format=json`, { headers: { authorization: basic('bob', pw('bob')), 'ocs-apirequest': 'true' } });
+    const data = (await u.json() as { ocs: { data: { groups: string[]; email: string; quota: { quota: number } } } }).ocs.data;
+    assert.deepEqual(data.groups, ['team']);
+    assert.equal(data.email, 'alice@example.org');
+    assert.equal(data.quota.quota, GiB);
   });
 
   test('the disabled user cannot log in with the right password; the others can', async () => {

@@ -12,8 +12,7 @@ export async function userInfo(app: App, u: UserRecord): Promise<Record<string, 
     display_name: u.displayName,
     email: u.email,
     enabled: u.enabled,
-    // every group the user is in, and `admin` for an admin (a user flag in Coffer, a group in Nextcloud)
-    groups: [...(u.isAdmin ? ['admin'] : []), ...(await app.groups.groupsOf(u.uid)).filter((g) => g !== 'admin')],
+    groups: await app.groups.groupsShown(u),
     quota: u.quota === null ? 'none' : u.quota,
     storage: { used, quota: u.quota === null ? -3 : u.quota },
     // outside the quota, as in Nextcloud; kept within half of the free space by the expiry
