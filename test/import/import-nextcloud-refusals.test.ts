@@ -66,6 +66,21 @@ describe('import:nextcloud refusals change nothing', { timeout: 300_000 }, () =>
     }
   });
 
+  test("a Coffer user differing only in case is enough: refused before anything is written", async () => {
+    const coffer = await installCoffer();
+    try {
+      const add = await coffer.occ(['user:add', '--password-from-env', 'Bob'], { OC_PASS: 'a-coffer-password-1' });
+      assert.equal(add.code, 0, add.stderr);
+      const before = snapshot(coffer);
+      const r = await coffer.occ(args());
+      assert.equal(r.code, 5, r.stderr);
+      assert.match(r.stderr, /already exist in Coffer: bob \(Coffer's Bob\); nothing was imported/);
+      assert.equal(snapshot(coffer), before);
+    } finally {
+      coffer.cleanup();
+    }
+  });
+
   test('file ids Coffer has already handed out that Nextcloud uses: refused, naming them', async () => {
     const coffer = await installCoffer();
     try {
