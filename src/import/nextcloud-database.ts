@@ -1,4 +1,6 @@
-import { join, isAbsolute } from 'node:path';
+import { existsSync } from 'node:fs';
+import { join, isAbsolute, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { ValidationError } from '../errors.ts';
 import type { NcConfig } from './nextcloud-config.ts';
 
@@ -34,10 +36,10 @@ function redacted(url: string): string {
 /** pg type oids read as text: date, timestamp, timestamptz, json, jsonb. */
 const PG_RAW = new Set([1082, 1114, 1184, 114, 3802]);
 
-/** A row with lower-case column names, blobs (Buffers) decoded: Nextcloud stores text in them. */
+/** A row with lower-case column names, blobs (Buffers, Uint8Arrays) decoded: Nextcloud stores text in them. */
 function textRow(r: NcRow): NcRow {
   const out: NcRow = {};
-  for (const [k, v] of Object.entries(r)) out[k.toLowerCase()] = Buffer.isBuffer(v) ? v.toString('utf8') : v;
+  for (const [k, v] of Object.entries(r)) out[k.toLowerCase()] = v instanceof Uint8Array ? Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('utf8') : v;
   return out;
 }
 
@@ -92,7 +94,7 @@ function targetOf(cfg: NcConfig, url?: string): Target {
 }
 
 /**
- * Opens Nextcloud's database read-only (SQLite opened with `readonly`, MySQL/PostgreSQL sessions
+ * Opens Nextcloud's database read-only (SQLite read-only, and immutable when Nextcloud is in maintenance mode; MySQL/PostgreSQL sessions
  * set to read-only transactions), with the table prefix of config.php.
  * @throws ValidationError for an unusable URL, or a database it cannot open or connect to
  */
@@ -101,18 +103,29 @@ export async function openNcDatabase(cfg: NcConfig, url?: string): Promise<NcDat
   const prefix = cfg.tablePrefix;
   const expand = (q: string) => q.replace(/\*PREFIX\*/g, prefix);
   if (t.kind === 'sqlite') {
-    const { default: Sqlite } = await import('better-sqlite3');
-    let db: InstanceType<typeof Sqlite> | undefined;
+    const file = resolve(t.file!);
+    if (!existsSync(file)) throw new ValidationError(`Nextcloud's SQLite database ${file} does not exist`);
+    // Nextcloud's SQLite is in WAL mode: even a read-only connection creates `-wal` and `-shm` files
+    // beside it, in Nextcloud's data directory. Opened `immutable` (no locks, no side files) when
+    // nothing can change it: Nextcloud in maintenance mode and no journal left to apply. A live
+    // instance (--allow-live, a dry run) is read the ordinary way, as Nextcloud itself opens it.
+    const still = cfg.maintenance && !existsSync(`${file}-wal`) && !existsSync(`${file}-journal`);
+    const url = pathToFileURL(file);
+    if (still) url.searchParams.set('immutable', '1');
+    const { DatabaseSync } = await import('node:sqlite');
+    let db: InstanceType<typeof DatabaseSync> | undefined;
     try {
-      db = new Sqlite(t.file!, { readonly: true, fileMustExist: true });
+      db = new DatabaseSync(url, { readOnly: true });
       db.prepare('select count(*) from sqlite_master').get(); // a file that is no SQLite database fails here
     } catch (err) {
       db?.close();
-      throw new ValidationError(`cannot open Nextcloud's SQLite database ${t.file}: ${(err as Error).message}`);
+      throw new ValidationError(`cannot open Nextcloud's SQLite database ${file}: ${(err as Error).message}`);
     }
     return {
       kind: 'sqlite',
-      async query(q, params = []) { return (db!.prepare(expand(q)).all(...(params as unknown[])) as NcRow[]).map(textRow); },
+      async query(q, params = []) {
+        return db!.prepare(expand(q)).all(...(params as (string | number | null)[])).map((r) => textRow(r as NcRow));
+      },
       async close() { db!.close(); },
     };
   }

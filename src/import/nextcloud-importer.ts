@@ -23,6 +23,7 @@ import { isIntegrityFailure } from './integrity-failure.ts';
 import { importedExpiration } from './nextcloud-share-expiration.ts';
 import { ncGroupShareMounts } from './nextcloud-share-mounts.ts';
 import { importedPermissions } from '../sharing/share-permissions.ts';
+import { permissionChange, type PermissionChange } from './nextcloud-permissions.ts';
 
 /** The importer acts as the server: it writes every user's tree. */
 const IMPORTER = systemActor('import:nextcloud');
@@ -51,6 +52,8 @@ export interface ImportReport {
   resumed: number;
   history: NcHistoryReport;
   skipped: Skipped[];
+  /** Files and folders whose Nextcloud permissions differ from what Coffer serves (imported all the same, with Coffer's). */
+  permissionsChanged: PermissionChange[];
   /** Dry run only: the sha256 of every file's plaintext as read (for checking against the source). */
   checked?: { owner: string; path: string; sha256: string }[];
 }
@@ -109,7 +112,11 @@ export class NextcloudImporter {
     const resuming = marker === this.#cfg.instanceId && done === undefined;
     const users = await this.#src.users();
     const taken: string[] = [];
-    for (const u of users) if (await this.#app.users.exists(u.uid)) taken.push(u.uid);
+    for (const u of users) {
+      // uids are unique ignoring case: `Alice` in Coffer blocks Nextcloud's `alice`
+      const existing = await this.#app.users.resolveLoginName(u.uid);
+      if (existing !== undefined) taken.push(existing === u.uid ? u.uid : `${u.uid} (Coffer's ${existing})`);
+    }
     if (taken.length > 0 && !resuming) {
       throw new ConflictError(`these Nextcloud users already exist in Coffer: ${taken.join(', ')}; nothing was imported`);
     }
@@ -134,7 +141,11 @@ export class NextcloudImporter {
     const { resuming } = await this.preflight();
     const report: ImportReport = {
       users: 0, groups: 0, appPasswords: 0, folders: 0, files: 0, bytes: 0, shares: 0, resumed: 0,
-      history: { versions: 0, trash: 0, bytes: 0, pending: 'not read' }, skipped: [],
+      history: { versions: 0, trash: 0, bytes: 0, pending: 'not read' }, skipped: [], permissionsChanged: [],
+    };
+    const notePermissions = (uid: string, e: NcEntry) => {
+      const c = permissionChange(uid, e);
+      if (c) report.permissionsChanged.push(c);
     };
     const write = !opts.dryRun;
     if (write && !resuming) {
@@ -189,6 +200,7 @@ export class NextcloudImporter {
       dirs.sort((a, b) => a.path.length - b.path.length);
       for (const d of dirs) {
         maxId = Math.max(maxId, d.fileId);
+        notePermissions(uid, d);
         if (write && !(await this.#repo.byId(this.#app.db, d.fileId))) {
           await this.#repo.insert(this.#app.db, {
             fileId: d.fileId, owner: uid, parentId: d.path === 'files' ? null : d.parentId, path: rel(d.path), name: d.path === 'files' ? '' : d.name,
@@ -200,6 +212,7 @@ export class NextcloudImporter {
       // A few files at once: each one's time is mostly fsyncs and an RSA decryption, not bandwidth.
       await runPool(this.#src.entries(home.storage, 'files', 'file'), FILE_CONCURRENCY, async (f) => {
         maxId = Math.max(maxId, f.fileId);
+        notePermissions(uid, f);
         if (write && await this.#repo.byId(this.#app.db, f.fileId)) {
           report.resumed++;
           report.files++;

@@ -6,7 +6,7 @@ export interface NcUser {
   readonly uid: string;
   readonly displayName: string;
   readonly email: string | null;
-  /** Bytes; null = unlimited (Nextcloud "none"/"default" without a default). */
+  /** Bytes; null = unlimited (Nextcloud "none", or no quota of their own and no `files/default_quota`). */
   readonly quota: number | null;
   readonly enabled: boolean;
   readonly isAdmin: boolean;
@@ -110,13 +110,19 @@ export class NextcloudSource {
       "select userid, appid, configkey, configvalue from *PREFIX*preferences where (appid = 'settings' and configkey = 'email') or (appid = 'files' and configkey = 'quota') or (appid = 'core' and configkey = 'enabled')");
     const pref = new Map<string, string>();
     for (const p of prefs) pref.set(`${s(p.userid)}\0${s(p.appid)}\0${s(p.configkey)}`, s(p.configvalue));
+    // a user without a quota of their own (or with "default") has the instance's default, as in Nextcloud
+    const defaultQuota = await this.appConfig('files', 'default_quota');
+    const quotaOf = (uid: string) => {
+      const own = pref.get(`${uid}\0files\0quota`);
+      return parseNcQuota(own === undefined || own === '' || own === 'default' ? defaultQuota : own);
+    };
     return rows.map((r) => {
       const uid = s(r.uid);
       return {
         uid,
         displayName: s(r.displayname) || uid,
         email: pref.get(`${uid}\0settings\0email`) || null,
-        quota: parseNcQuota(pref.get(`${uid}\0files\0quota`)),
+        quota: quotaOf(uid),
         enabled: pref.get(`${uid}\0core\0enabled`) !== 'false',
         isAdmin: admins.has(uid),
         passwordHash: s(r.password),

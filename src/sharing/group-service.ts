@@ -82,6 +82,12 @@ export class GroupService {
   /** Groups a user belongs to. */
   groupsOf(uid: string): Promise<string[]> { return this.#members.groupsOf(uid); }
 
+  /** Nextcloud's view of a user's groups: `admin` for an admin (a user flag in Coffer, a group in Nextcloud), then the others. */
+  async groupsShown(user: { readonly uid: string; readonly isAdmin: boolean }): Promise<string[]> {
+    const gs = (await this.#members.groupsOf(user.uid)).filter((g) => g !== 'admin');
+    return user.isAdmin ? ['admin', ...gs] : gs;
+  }
+
   /** True when `uid` is a member of `gid`. */
   async isMember(gid: string, uid: string): Promise<boolean> {
     return (await this.#db.selectFrom('group_members').select('uid').where('gid', '=', gid).where('uid', '=', uid).executeTakeFirst()) !== undefined;

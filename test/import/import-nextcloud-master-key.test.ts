@@ -6,6 +6,7 @@
  * with the manifest's sha256, PROPFIND shows the preserved file ids and etags, shares and public
  * links work; versions and trash items read back and restore; a second import is refused naming
  * the users; a tampered block (live file, version) or truncated trashed file is refused by name (exit 7).
+ * Nothing in Nextcloud's data directory changes (every file's size, mtime and sha256 compared).
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -14,7 +15,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import SQLite from 'better-sqlite3';
 import { webLogin } from '../support/web-login.ts';
-import { basic, davUrl, installCoffer, propfind, unpack, type Coffer, type Unpacked } from './nc-fixture.ts';
+import { basic, davUrl, installCoffer, propfind, treeState, unpack, type Coffer, type Unpacked } from './nc-fixture.ts';
 import { checkImportedHistory, type HistoryManifest } from './nc-history-checks.ts';
 
 describe('import:nextcloud, master-key fixture (SQLite)', { timeout: 600_000 }, () => {
@@ -22,6 +23,7 @@ describe('import:nextcloud, master-key fixture (SQLite)', { timeout: 600_000 }, 
   let coffer: Coffer;
   let srv: Awaited<ReturnType<Coffer['serve']>>;
   let importOut = '';
+  let dataBefore: string[] = [];
   const pw = (uid: string) => nc.manifest.users.find((u) => u.uid === uid)?.password ?? nc.manifest.admin.password;
   let dbFile = '';
   const importArgs = () => ['import:nextcloud', '--nextcloud-config', nc.configPhp, '--nextcloud-data', nc.data, '--database-url', dbFile];
@@ -30,6 +32,8 @@ describe('import:nextcloud, master-key fixture (SQLite)', { timeout: 600_000 }, 
     nc = unpack('master-key');
     dbFile = join(nc.root, 'nextcloud copy.db');
     renameSync(join(nc.data, 'owncloud.db'), dbFile);
+    // everything of Nextcloud's side: its data directory and, moved out of it, its database
+    dataBefore = treeState(nc.root);
     coffer = await installCoffer();
   });
   after(async () => {
@@ -86,6 +90,11 @@ describe('import:nextcloud, master-key fixture (SQLite)', { timeout: 600_000 }, 
     assert.match(r.stdout, new RegExp(`files: ${nc.manifest.files.length} `));
     assert.match(r.stdout, /Nextcloud encryption: master-key/);
     srv = await coffer.serve();
+  });
+
+  test('the dry run and the import wrote nothing into the Nextcloud data directory (its SQLite database included)', () => {
+    assert.ok(importOut);
+    assert.deepEqual(treeState(nc.root), dataBefore);
   });
 
   test('every user logs in with their Nextcloud password, over WebDAV and the web form', async () => {
@@ -166,8 +175,10 @@ describe('import:nextcloud, master-key fixture (SQLite)', { timeout: 600_000 }, 
 
   test('content is encrypted at rest in Coffer', async () => {
     const st = await coffer.occ(['encryption:status', '--output', 'json']);
-    const j = JSON.parse(st.stdout) as { enabled: boolean; plainFiles: number };
+    const j = JSON.parse(st.stdout) as { enabled: boolean; mode: string; masterKeyPresent: boolean; plainFiles: number };
     assert.equal(j.enabled, true);
+    assert.equal(j.mode, 'masterkey', 'the mode Nextcloud had');
+    assert.equal(j.masterKeyPresent, true);
     assert.equal(j.plainFiles, 0);
   });
 

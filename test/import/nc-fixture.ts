@@ -3,7 +3,8 @@
  * fresh Coffer installed with `./occ maintenance:install`, and a server on it for HTTP checks.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, lstatSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openApp, type App } from '../../src/app.ts';
@@ -82,11 +83,30 @@ export function davUrl(url: string, uid: string, path: string): string {
   return `${url}/remote.php/dav/files/${encodeURIComponent(uid)}/${path.split('/').map(encodeURIComponent).join('/')}`;
 }
 
-/** PROPFIND depth 0 of one path; returns fileid, etag (unquoted), permissions and checksum. */
-export async function propfind(url: string, uid: string, password: string, path: string): Promise<{ status: number; fileid?: string; etag?: string; permissions?: string; checksum?: string }> {
-  const body = '<?xml version="1.0"?><d:propfind xmlns:d="DAV:" xmlns:oc="http://owncloud.org/ns"><d:prop><oc:fileid/><d:getetag/><oc:permissions/><oc:checksums/></d:prop></d:propfind>';
+/** PROPFIND depth 0 of one path; returns fileid, etag (unquoted), permissions, checksum and getlastmodified. */
+export async function propfind(url: string, uid: string, password: string, path: string): Promise<{ status: number; fileid?: string; etag?: string; permissions?: string; checksum?: string; lastModified?: string }> {
+  const body = '<?xml version="1.0"?><d:propfind xmlns:d="DAV:" xmlns:oc="http://owncloud.org/ns"><d:prop><oc:fileid/><d:getetag/><oc:permissions/><oc:checksums/><d:getlastmodified/></d:prop></d:propfind>';
   const r = await fetch(davUrl(url, uid, path), { method: 'PROPFIND', headers: { authorization: basic(uid, password), depth: '0', 'content-type': 'application/xml' }, body });
   const x = await r.text();
   const pick = (tag: string) => new RegExp(`<[a-z]+:${tag}>([^<]*)</[a-z]+:${tag}>`).exec(x)?.[1];
-  return { status: r.status, fileid: pick('fileid'), etag: pick('getetag')?.replace(/&quot;|"/g, ''), permissions: pick('permissions'), checksum: pick('checksum') };
+  return { status: r.status, fileid: pick('fileid'), etag: pick('getetag')?.replace(/&quot;|"/g, ''), permissions: pick('permissions'), checksum: pick('checksum'), lastModified: pick('getlastmodified') };
+}
+
+/**
+ * Every entry under `dir` (files, folders, links) with its size, mtime (ns) and, for files, the
+ * sha256 of its content: equal before and after means nothing in the tree was written.
+ */
+export function treeState(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (rel: string) => {
+    for (const name of readdirSync(join(dir, rel)).sort()) {
+      const path = rel ? `${rel}/${name}` : name;
+      const st = lstatSync(join(dir, path), { bigint: true });
+      const sha = st.isFile() ? createHash('sha256').update(readFileSync(join(dir, path))).digest('hex') : st.isDirectory() ? 'dir' : 'other';
+      out.push(`${path} ${st.size} ${st.mtimeNs} ${st.mode} ${sha}`);
+      if (st.isDirectory()) walk(path);
+    }
+  };
+  walk('');
+  return out;
 }

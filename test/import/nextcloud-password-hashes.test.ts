@@ -1,6 +1,6 @@
 /**
  * Nextcloud's stored password hashes verify in Coffer (lib/private/Security/Hasher.php): argon2id
- * from the fixture, bcrypt `1|$2y$…`, argon2i `2|…`, and the unprefixed legacy forms with
+ * from the fixture, bcrypt `1|$2y$…` and `2|$2y$…`, argon2i `2|…`, and the unprefixed legacy forms with
  * passwordsalt; a successful login through UserService re-hashes with Coffer's argon2id.
  */
 import assert from 'node:assert/strict';
@@ -51,6 +51,16 @@ describe('Nextcloud password hashes', () => {
     assert.equal(await hasher.verify(a, 'battery stapl'), false);
   });
 
+  test('2|$2y$ bcrypt (the form the issue names): kept as it is by the import, verified, a wrong password refused', async () => {
+    const b = '2|' + (await bcrypt.hash('tr0ub4dor&3', 4)).replace(/^\$2[ab]\$/, '$2y$');
+    assert.match(b, /^2\|\$2y\$04\$/);
+    assert.equal(storedHash(b, SALT), b);
+    assert.equal(await hasher.verify(b, 'tr0ub4dor&3'), true);
+    assert.equal(await hasher.verify(b, 'tr0ub4dor&4'), false);
+    assert.equal(await hasher.verify(b, ''), false);
+    assert.equal(hasher.needsRehash(b), true);
+  });
+
   test('legacy unprefixed: bcrypt of password . passwordsalt, bcrypt without salt, sha1', async () => {
     const withSalt = storedHash((await bcrypt.hash('pw-one' + SALT, 4)).replace(/^\$2[ab]\$/, '$2y$'), SALT);
     assert.match(withSalt, /^0\|/);
@@ -78,6 +88,12 @@ describe('Nextcloud password hashes', () => {
       const after = await users.passwordHash('dave');
       assert.match(after, /^\$argon2id\$v=19\$m=1024,t=1,p=1\$/);
       await users.verifyPassword('dave', 'old-nextcloud-pass');
+      // the same with `2|$2y$`
+      const nc2 = '2|' + (await bcrypt.hash('other-nextcloud-pass', 4)).replace(/^\$2[ab]\$/, '$2y$');
+      await users.createImported({ uid: 'erin', displayName: 'Erin', email: null, passwordHash: nc2, quota: null, enabled: true, isAdmin: false });
+      await assert.rejects(users.verifyPassword('erin', 'old-nextcloud-pass'));
+      await users.verifyPassword('erin', 'other-nextcloud-pass');
+      assert.match(await users.passwordHash('erin'), /^\$argon2id\$v=19\$m=1024,t=1,p=1\$/);
     } finally {
       await db.destroy();
       await drop();

@@ -21,6 +21,8 @@ interface Flags {
 }
 
 const MiB = 1024 * 1024;
+/** Nodes with changed permissions named in the plain report (the JSON one lists all). */
+const PERMISSIONS_SHOWN = 5;
 
 /**
  * `./occ import:nextcloud --nextcloud-config PATH [--nextcloud-data DIR] [--database-url URL]
@@ -114,6 +116,12 @@ function print(r: ImportReport, mode: NcKeyMode, dryRun: boolean, output: 'plain
     `  Nextcloud encryption: ${mode}`,
     `  versions: ${r.history.versions}, trash items: ${r.history.trashItems ?? 0} (${r.history.trash} files) (${r.history.pending}${r.history.resumed ? `, ${r.history.resumed} already there from an earlier run` : ''}${r.history.kept ? `, ${r.history.kept} kept in Nextcloud's encrypted form until their owner's first login` : ''})`,
   ];
+  const changed = r.permissionsChanged;
+  if (changed.length > 0) {
+    // imported all the same: Coffer serves its owner's full rights (docs/MIGRATING-FROM-NEXTCLOUD.md, "Sync clients")
+    const shown = changed.slice(0, PERMISSIONS_SHOWN).map((c) => `${c.what} (${c.nextcloud} → ${c.coffer})`);
+    lines.push(`  permissions not carried over (Nextcloud gave their owner fewer rights than Coffer does): ${changed.length}: ${shown.join(', ')}${changed.length > PERMISSIONS_SHOWN ? `, … (--output json lists all)` : ''}`);
+  }
   if (r.skipped.length > 0) {
     lines.push(`Skipped (${r.skipped.length}):`);
     for (const s of r.skipped) lines.push(`  ${s.what}: ${s.reason}`);

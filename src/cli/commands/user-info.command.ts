@@ -12,7 +12,7 @@ export async function userInfo(app: App, u: UserRecord): Promise<Record<string, 
     display_name: u.displayName,
     email: u.email,
     enabled: u.enabled,
-    groups: u.isAdmin ? ['admin'] : [],
+    groups: await app.groups.groupsShown(u),
     quota: u.quota === null ? 'none' : u.quota,
     storage: { used, quota: u.quota === null ? -3 : u.quota },
     // outside the quota, as in Nextcloud; kept within half of the free space by the expiry
