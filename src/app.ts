@@ -364,9 +364,10 @@ export async function openApp(config: Config, opts: OpenAppOptions = {}): Promis
     versions: new VersionExpiry({ db, nodes, versions, log, policy: parseRetention(config.versions_retention_obligation, 'versions'), diskFree }),
     trash: new TrashExpiry({
       db, nodes, trash, log, policy: parseRetention(config.trashbin_retention_obligation, 'trashbin'), diskFree,
+      // the user's size, else the default (Nextcloud: a user's -1, as `trashbin:size -1 --user` leaves it, means the default)
       configuredSize: async (uid) => {
-        const v = await users.getPreference(uid, 'files_trashbin', 'trashbin_size') ?? await appConfig.get('files_trashbin', 'trashbin_size');
-        return v === undefined || !/^-?\d+$/.test(v) ? undefined : Number(v);
+        const size = (v: string | undefined) => (v !== undefined && /^\d+$/.test(v) ? Number(v) : undefined);
+        return size(await users.getPreference(uid, 'files_trashbin', 'trashbin_size')) ?? size(await appConfig.get('files_trashbin', 'trashbin_size'));
       },
     }),
   };

@@ -308,6 +308,14 @@ export class UserService {
     if (Number(r.numDeletedRows) === 0) throw new NotFoundError(`The setting ${app}/${key} is not set for "${uid}"`);
   }
 
+  /** One preference of every user who has it set, `{uid: value}` by uid (Nextcloud's getUserValueForUsers). @throws ValidationError for bad names */
+  async preferenceOfAll(app: string, key: string): Promise<Record<string, string>> {
+    assertPrefPart('app', app);
+    assertPrefPart('key', key);
+    const rows = await this.#db.selectFrom('user_preferences').select(['uid', 'value']).where('app', '=', app).where('key', '=', key).orderBy('uid').execute();
+    return Object.fromEntries(rows.map((r) => [r.uid, r.value]));
+  }
+
   /** Preferences as `{app: {key: value}}`, optionally of one app. */
   async listPreferences(uid: string, app?: string): Promise<Record<string, Record<string, string>>> {
     let q = this.#db.selectFrom('user_preferences').select(['app', 'key', 'value']).where('uid', '=', uid).orderBy('app').orderBy('key');

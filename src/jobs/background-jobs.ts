@@ -12,6 +12,8 @@ export interface BackgroundJobsOptions {
   onRun?: (report: CleanupReport) => void;
   /** Ms between prompt expiries of the users whose versions or trash just grew (default 5 s). */
   promptIntervalMs?: number;
+  /** Seconds since the epoch that retention judges ages by (tests pass a controlled clock; default: now). */
+  now?: () => number;
 }
 
 export interface BackgroundJobs {
@@ -34,6 +36,7 @@ export function startBackgroundJobs(app: App, opts: BackgroundJobsOptions = {}):
   const lease = new DbLease(app.db, 'files-cleanup');
   let running: Promise<CleanupReport | undefined> | undefined;
   let stopped = false;
+  const now = opts.now ?? (() => Math.floor(Date.now() / 1000));
 
   const runOnce = (): Promise<CleanupReport | undefined> => {
     running ??= (async () => {
@@ -42,7 +45,7 @@ export function startBackgroundJobs(app: App, opts: BackgroundJobsOptions = {}):
         if (!(await lease.acquire(intervalMs - Math.min(intervalMs / 2, 30_000)))) return undefined;
         const report = await gc.run();
         // versions and trash items past their retention (Nextcloud's ExpireVersions/ExpireTrash jobs)
-        await runRetention(app, Math.floor(Date.now() / 1000)).catch((err: unknown) => app.log.error({ err }, 'versions and trash expiry failed'));
+        await runRetention(app, now()).catch((err: unknown) => app.log.error({ err }, 'versions and trash expiry failed'));
         opts.onRun?.(report);
         return report;
       } catch (err) {
@@ -59,7 +62,7 @@ export function startBackgroundJobs(app: App, opts: BackgroundJobsOptions = {}):
   // schedules an expiry after each new version and each delete), not at the next full round
   let prompt: Promise<unknown> | undefined;
   const promptTimer = setInterval(() => {
-    prompt ??= runMarked(app, Math.floor(Date.now() / 1000))
+    prompt ??= runMarked(app, now())
       .catch((err: unknown) => app.log.error({ err }, 'prompt versions and trash expiry failed'))
       .finally(() => { prompt = undefined; });
   }, Math.max(10, opts.promptIntervalMs ?? 5000));

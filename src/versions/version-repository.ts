@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import { subtreeBounds, type Executor } from '../files/node-repository.ts';
 import { num } from '../db/schema.ts';
+import { subtreeBounds } from '../files/node-rows.ts';
 import { QueryTemplate } from '../db/query-template.ts';
 import { PLAIN_CODEC } from '../storage/blob-store.ts';
 import type { StorageFilter, StoredFile } from '../encryption/file-rows.ts';
@@ -132,6 +133,19 @@ export class VersionRepository {
     let q = ex.selectFrom('file_versions').select(['id', 'fileid', 'version', 'size']).where('owner', '=', owner).where('id', '<=', maxId);
     if (after) q = q.where((eb) => eb.or([eb('version', '>', after.version), eb.and([eb('version', '=', after.version), eb('id', '>', after.id)])]));
     return (await q.orderBy('version').orderBy('id').limit(limit).execute())
+      .map((r) => ({ id: num(r.id), fileId: num(r.fileid), version: num(r.version), size: num(r.size) }));
+  }
+
+  /**
+   * Up to `limit` of `owner`'s versions (row id ≤ `maxId`) of the files at `path` or below it, by
+   * row id; versions of files in the trash are not among them (Nextcloud's CleanUp --path).
+   */
+  async pageAtOrBelow(ex: Executor, owner: string, path: string, limit: number, maxId: number): Promise<VersionRef[]> {
+    const { lo, hi } = subtreeBounds(path);
+    return (await ex.selectFrom('file_versions as v').innerJoin('nodes as n', 'n.fileid', 'v.fileid')
+      .select(['v.id', 'v.fileid', 'v.version', 'v.size']).where('v.owner', '=', owner).where('v.id', '<=', maxId).where('n.owner', '=', owner)
+      .where((eb) => eb.or([eb('n.path', '=', path), eb.and([eb('n.path', '>=', lo), eb('n.path', '<', hi)])]))
+      .orderBy('v.id').limit(limit).execute())
       .map((r) => ({ id: num(r.id), fileId: num(r.fileid), version: num(r.version), size: num(r.size) }));
   }
 

@@ -180,15 +180,18 @@ export class VersionService {
   }
 
   /**
-   * Deletes every version of `uid`'s files (`versions:cleanup`), a page at a time (flat memory; each
-   * page's rows in one transaction, then their blobs). Versions made while it runs stay.
+   * Deletes every version of `uid`'s files (`versions:cleanup`), or with `path` (canonical, not the
+   * root) those of the file or the files below the folder there, a page at a time (flat memory;
+   * each page's rows in one transaction, then their blobs). Versions made while it runs stay.
    * @returns how many
    */
-  async cleanup(uid: string): Promise<number> {
+  async cleanup(uid: string, path = ''): Promise<number> {
     const maxId = await this.repo.maxIdOf(this.#db, uid);
     let n = 0;
     for (;;) {
-      const page = await this.repo.oldestPage(this.#db, uid, undefined, CLEANUP_PAGE, maxId);
+      const page = path === ''
+        ? await this.repo.oldestPage(this.#db, uid, undefined, CLEANUP_PAGE, maxId)
+        : await this.repo.pageAtOrBelow(this.#db, uid, path, CLEANUP_PAGE, maxId);
       if (page.length === 0) return n;
       const blobs = await transact(this.#db, (trx) => this.repo.remove(trx, page.map((v) => v.id)));
       await this.deleteBlobs(blobs);

@@ -202,7 +202,7 @@ for (const db of ['sqlite', 'pgsql'] as const) {
       assert.equal((await call(t, ALICE, 'GET', `${FILES(ALICE)}/cli.txt`)).text, 'two');
 
       assert.equal((await occ(t, ['trashbin:size', '--user', ALICE.uid, '5 MB'])).status, 0);
-      assert.deepEqual(JSON.parse((await occ(t, ['trashbin:size', '--user', ALICE.uid, '--output=json'])).stdout), { user: ALICE.uid, size: 5 * 1024 * 1024, default: -1 });
+      assert.deepEqual(JSON.parse((await occ(t, ['trashbin:size', '--user', ALICE.uid, '--output=json'])).stdout), { user_size: 5 * 1024 * 1024, global_size: 'default', effective_size: 5 * 1024 * 1024 });
 
       assert.equal((await call(t, ALICE, 'DELETE', `${FILES(ALICE)}/cli.txt`)).status, 204);
       const cleanup = await occ(t, ['trashbin:cleanup', ALICE.uid]);

@@ -1,9 +1,10 @@
 import type { Command } from 'commander';
+import type { App } from '../../app.ts';
 import { InvalidArgumentError, Option } from 'commander';
 import { SYSTEM } from '../../actor.ts';
 import { runRetention } from '../../versions/retention-run.ts';
 import { trashName } from '../../trash/trash-service.ts';
-import { cliOptions, CliError, EXIT, outputOption, printData, withApp } from '../cli-support.ts';
+import { cliOptions, CliError, EXIT, outputOption, printData, withApp, type OutputFormat } from '../cli-support.ts';
 import { usersOf } from './versions.command.ts';
 
 const UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, kb: 1024, m: 1024 ** 2, mb: 1024 ** 2, g: 1024 ** 3, gb: 1024 ** 3, t: 1024 ** 4, tb: 1024 ** 4 };
@@ -65,7 +66,9 @@ export function register(program: Command): void {
     .action(async (uids: string[], _flags: unknown, cmd: Command) => {
       const { output } = cliOptions(cmd);
       await withApp(async (app) => {
-        if (app.retention.trash.policy.maxDays === null) {
+        // Nextcloud's command refuses only without any age (`disabled`); under `auto` it expires what space needs
+        const { enabled, minDays, maxDays } = app.retention.trash.policy;
+        if (!enabled || (minDays === null && maxDays === null)) {
           throw new CliError('Auto expiration is configured - keeps files and folders in the trash bin for 30 days and automatically deletes anytime after that if space is needed (note: files may not be deleted if space is not needed)', EXIT.FAILURE);
         }
         const r = await runRetention(app, Math.floor(Date.now() / 1000), 'trash', uids.length ? await usersOf(app, uids) : undefined);
@@ -87,13 +90,15 @@ export function register(program: Command): void {
     .action(async (uids: string[], flags: { allUsers?: boolean; scope: string; since?: number; until?: number; dryRun?: boolean }, cmd: Command) => {
       const { output } = cliOptions(cmd);
       if (!flags.allUsers && uids.length === 0) throw new CliError('Either specify a user_id or --all-users', EXIT.USAGE);
+      if (flags.allUsers && uids.length > 0) throw new CliError('Either specify a user_id or --all-users, not both', EXIT.USAGE);
       if (flags.since !== undefined && flags.until !== undefined && flags.since > flags.until) throw new CliError('--since must be before --until', EXIT.USAGE);
       await withApp(async (app) => {
         const restored: { user: string; name: string; location: string }[] = [];
         for (const uid of await usersOf(app, flags.allUsers ? [] : uids)) {
           if (flags.scope === 'groupfolders') continue; // no group folders in Coffer
           for await (const item of app.trash.itemsOf(uid)) {
-            if (flags.since !== undefined && item.deletedAt < flags.since) continue;
+            // as Nextcloud: strictly after --since, strictly before --until
+            if (flags.since !== undefined && item.deletedAt <= flags.since) continue;
             if (flags.until !== undefined && item.deletedAt >= flags.until) continue;
             const node = flags.dryRun ? undefined : await app.trash.restore(SYSTEM, uid, trashName(item));
             restored.push({ user: uid, name: item.name, location: node?.path ?? item.originalLocation });
@@ -109,35 +114,54 @@ export function register(program: Command): void {
   program
     .command('trashbin:size')
     .description('configure the target trashbin size')
-    .argument('[size]', 'the new target size of the trash bin ("5 GB", "500MB"; -1 for the default)')
-    .option('--user <user>', 'the user to set or show the trash bin size of')
+    .argument('[size]', 'the new target size of the trash bin ("5 GB", "500MB"; -1 for the default)', parseSize)
+    .option('-u, --user <user>', 'the user to set or show the trash bin size of (else the default size)')
     .addOption(outputOption())
-    .action(async (size: string | undefined, flags: { user?: string }, cmd: Command) => {
+    .action(async (bytes: number | undefined, flags: { user?: string }, cmd: Command) => {
       const { output } = cliOptions(cmd);
-      const bytes = size === undefined ? undefined : parseSize(size);
       await withApp(async (app) => {
         if (flags.user) await app.users.get(flags.user);
         if (bytes !== undefined) {
           if (flags.user) {
             if (bytes < 0) await app.users.deletePreference(flags.user, 'files_trashbin', 'trashbin_size').catch(() => {});
             else await app.users.setPreference(flags.user, 'files_trashbin', 'trashbin_size', String(bytes));
-          } else if (bytes < 0) await app.appConfig.delete('files_trashbin', 'trashbin_size');
-          else await app.appConfig.set('files_trashbin', 'trashbin_size', String(bytes));
+          } else {
+            if (bytes < 0) await app.appConfig.delete('files_trashbin', 'trashbin_size');
+            else await app.appConfig.set('files_trashbin', 'trashbin_size', String(bytes));
+            if (output === 'plain') process.stdout.write('Warning: changing the default trashbin size will automatically trigger cleanup of existing trashbins,\nat the next background run of the server (every 15 minutes).\n');
+          }
           return;
         }
-        const global = Number(await app.appConfig.get('files_trashbin', 'trashbin_size') ?? -1);
-        const user = flags.user ? Number(await app.users.getPreference(flags.user, 'files_trashbin', 'trashbin_size') ?? -1) : undefined;
-        if (output !== 'plain') {
-          printData(flags.user ? { user: flags.user, size: user, default: global } : { default: global }, output);
-          return;
-        }
-        if (flags.user) {
-          process.stdout.write(user! >= 0 ? `Trashbin size for user ${flags.user} is set to ${formatSize(user!)}\n`
-            : `Trashbin size for user ${flags.user} is not set, the default (${global >= 0 ? formatSize(global) : '50% of available space'}) applies\n`);
-        } else {
-          process.stdout.write(global >= 0 ? `The default trashbin size is set to ${formatSize(global)}\n`
-            : 'The default trashbin size is not set, the trash bin may use 50% of the available space\n');
-        }
+        await printSize(app, flags.user, output);
       });
     });
+}
+
+/** A stored size, -1 when unset or not a size (Nextcloud reads it as an int, -1 by default). */
+const storedSize = (v: string | undefined) => (v !== undefined && /^\d+$/.test(v) ? Number(v) : -1);
+
+/** `trashbin:size` without a size: Nextcloud's output (plain and JSON, with its keys). */
+async function printSize(app: App, user: string | undefined, output: OutputFormat): Promise<void> {
+  const global = storedSize(await app.appConfig.get('files_trashbin', 'trashbin_size'));
+  const globalHuman = global < 0 ? 'default (50% of available space)' : formatSize(global);
+  const globalValue = global < 0 ? 'default' : global;
+  if (user) {
+    const size = storedSize(await app.users.getPreference(user, 'files_trashbin', 'trashbin_size'));
+    if (output === 'plain') {
+      process.stdout.write(`${size >= 0 ? formatSize(size) : global < 0 ? globalHuman : `default(${globalHuman})`}\n`);
+    } else {
+      const userValue = size < 0 ? 'default' : size;
+      printData({ user_size: userValue, global_size: globalValue, effective_size: size < 0 ? globalValue : userValue }, output);
+    }
+    return;
+  }
+  const perUser = await app.users.preferenceOfAll('files_trashbin', 'trashbin_size');
+  if (output !== 'plain') {
+    printData({ global_size: globalValue, user_sizes: perUser }, output);
+    return;
+  }
+  process.stdout.write(`Default size: ${globalHuman}\n\n`);
+  const entries = Object.entries(perUser);
+  if (entries.length === 0) process.stdout.write('No per-user sizes configured\n');
+  else process.stdout.write(`Per-user sizes:\n${entries.map(([u, v]) => `  - ${u}: ${formatSize(storedSize(v))}`).join('\n')}\n`);
 }
