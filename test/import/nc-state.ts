@@ -21,6 +21,7 @@ const IGNORED: Record<string, readonly string[]> = {
   nodes: ['blob_id', 'blob_seal'],
   file_versions: ['blob_id', 'blob_seal'],
   trash_nodes: ['blob_id', 'blob_seal'],
+  import_pending_blobs: ['blob_id'],
   // The clock of the run that wrote the row: Nextcloud has no such time for users and groups.
   users: ['created_at'],
   groups: ['created_at'],
@@ -57,7 +58,7 @@ export function databaseState(cofferDir: string): Record<string, string[]> {
 
 /**
  * The files of Coffer's data folder: blobs counted (their names are random ids), every other file
- * (key files) by its path with the random hex ids in names masked.
+ * (key files) by its path with the random hex ids (16 digits or more) in names masked.
  */
 export function dataFolderState(cofferDir: string): { blobs: number; others: string[] } {
   const data = join(cofferDir, 'data');
@@ -69,7 +70,7 @@ export function dataFolderState(cofferDir: string): { blobs: number; others: str
       const rel = relative(data, p);
       if (e.isDirectory()) walk(p);
       else if (rel.startsWith('blobs/')) { if (!rel.startsWith('blobs/.tmp/')) blobs++; }
-      else others.push(rel.replace(/[0-9a-f]{32}/g, '<id>'));
+      else others.push(rel.replace(/[0-9a-f]{16,}/g, '<id>'));
     }
   };
   walk(data);
