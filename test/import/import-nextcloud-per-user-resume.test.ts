@@ -1,11 +1,12 @@
 /**
  * Crash safety of the import into per-user-key mode (the MariaDB fixture, loaded into 127.0.0.1:3306,
- * with old versions and a trashed file of bob's added): SIGKILL at four pinned moments (while writing
- * users, bob's files kept in Nextcloud's form, shares with their keys, bob's versions), then a run to
- * completion, leaves what an uninterrupted import into another fresh Coffer leaves: every table row
- * for row, the blob store after garbage collection and the key files. Then: alice's files converted
- * and readable, bob's and carol's kept pending and readable after their first login, bob's versions
- * and trashed file each once and readable after his login, no import wrapping left behind.
+ * with old versions and a trashed file of bob's added): SIGKILL at four pinned moments (while making
+ * key pairs, writing bob's files kept in Nextcloud's form, shares with their keys, bob's versions),
+ * then a run to completion, leaves what an uninterrupted import into another fresh Coffer leaves:
+ * every table row for row, the blob store after garbage collection and the key files. Then: alice's
+ * files converted and readable, bob's and carol's kept pending and readable after their first
+ * login, bob's versions and trashed file each once and readable after his login, no import
+ * wrapping left behind.
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -41,9 +42,13 @@ describe('import:nextcloud into per-user-key mode SIGKILLed at four moments, the
     closeUserKeysSource({ nc, maria, coffer });
   });
 
-  test('killed while writing users, bob\'s pending files, shares, bob\'s versions; each rerun continued', async () => {
-    // 1. users: Coffer's admin and one of Nextcloud's committed, no key pair made yet
-    await killAt({ table: 'users', nth: 3 });
+  test('killed while making key pairs, writing bob\'s pending files, shares, bob\'s versions; each rerun continued', async () => {
+    // 1. key pairs: alice's made (kept for the rerun under the import's wrapping) and being sealed to
+    // the recovery key (her opt-in not recorded yet), bob's and carol's not made yet
+    await killAt({ table: 'app_config', nth: 1, where: "key = 'recovery_optin:alice'" });
+    const keyFiles = (uid: string) => { try { return readdirSync(join(coffer.dir, 'data', uid, 'files_encryption', 'OC_DEFAULT_MODULE')); } catch { return []; } };
+    assert.ok(keyFiles('alice').includes('nextcloudImport.privateKey'), 'alice: key pair made');
+    assert.ok(!keyFiles('bob').includes('nextcloudImport.privateKey'), 'bob: not yet');
     assert.equal(cofferCount(coffer.dir, 'nodes'), 0);
     // 2. bob's files, kept in Nextcloud's form: the first one committed (file row and pending row at once)
     await killAt({ table: 'import_pending_blobs', nth: 2 });
