@@ -5,8 +5,9 @@
  *
  *   node --import tsx bench/history-bench.ts [--quick] [--only=plain|encrypted]
  *
- *  1. overwrite of a 1 GiB file (one version kept) against a fresh upload of 1 GiB: wall, server
- *     CPU, bytes the server process wrote (/proc/<pid>/io write_bytes) and the blob folder's growth;
+ *  1. overwrite of a 1 GiB file (one version kept) against a fresh upload of 1 GiB, three pairs in
+ *     alternating order: wall, server CPU (user + sys), bytes the server process wrote
+ *     (/proc/<pid>/io write_bytes) and the blob folder's growth, medians;
  *  2. DELETE of a folder of 10,000 × 4 KiB files to the trash, then its restore (MOVE to
  *     trashbin/<user>/restore/<name>);
  *  3. PROPFIND Depth 1 of a trash bin holding 10,000 items;
@@ -34,6 +35,8 @@ const S = QUICK
   ? { big: 64 * MiB, files: 1000, verFiles: 1000, verRounds: 10, propfindRuns: 10 }
   : { big: GiB, files: 10_000, verFiles: 10_000, verRounds: 10, propfindRuns: 10 };
 const VERSIONS = S.verFiles * S.verRounds;
+/** Fresh-upload / overwrite pairs of the big file. */
+const ROUNDS = 3;
 const UID = 'bench';
 const PASSWORD = randomBytes(18).toString('base64url');
 /** X-OC-Mtime of the versioned files' first upload (2001-09-09): far past any retention. */
@@ -64,16 +67,28 @@ function writeBytes(pid: number): number {
 }
 
 /** A measured stretch: wall ms, server CPU ms, server write_bytes, blob folder growth. */
-async function timed<T>(srv: BenchServer, rss: RssSampler, fn: () => Promise<T>): Promise<{ value: T; ms: number; cpuMs: number; written: number; grew: number }> {
+interface Timed { ms: number; cpuMs: number; userMs: number; sysMs: number; written: number; grew: number }
+
+/** User and system CPU ms of a process so far (/proc/<pid>/stat utime, stime; 10 ms ticks). */
+function cpuSplit(pid: number): { user: number; sys: number } {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
+  return { user: Number(rest[11]) * 10, sys: Number(rest[12]) * 10 };
+}
+
+/** A measured stretch: wall ms, server CPU ms (and its user/sys split), server write_bytes, blob folder growth. */
+async function timed<T>(srv: BenchServer, rss: RssSampler, fn: () => Promise<T>): Promise<Timed & { value: T }> {
   const blobs = join(srv.dataDir, 'blobs');
   const b0 = dirBytes(blobs);
   const w0 = writeBytes(srv.pid);
   const c0 = rss.cpuSeconds();
+  const s0 = cpuSplit(srv.pid);
   const t0 = performance.now();
   const value = await fn();
   const ms = performance.now() - t0;
   const cpuMs = (rss.cpuSeconds() - c0) * 1000;
-  return { value, ms, cpuMs, written: writeBytes(srv.pid) - w0, grew: dirBytes(blobs) - b0 };
+  const s1 = cpuSplit(srv.pid);
+  return { value, ms, cpuMs, userMs: s1.user - s0.user, sysMs: s1.sys - s0.sys, written: writeBytes(srv.pid) - w0, grew: dirBytes(blobs) - b0 };
 }
 
 /** oc:fileid of a file. @throws Error unless found */
@@ -113,32 +128,39 @@ async function measure(mode: Mode, srv: BenchServer, rss: RssSampler, dav: DavCl
   const big = label(S.big);
   const mib = (n: number) => fmt(n / MiB, 0);
 
-  // 1. fresh upload against overwrite, same size, same client
-  const freshRow = `PUT ${big} to a new path: wall s / server CPU-s`;
-  const overRow = `overwrite of a ${big} file (1 version kept): wall s / server CPU-s`;
-  let fresh: { ms: number; cpuMs: number; written: number; grew: number } | undefined;
-  await step(freshRow, async () => {
-    // the file to overwrite later, uploaded first: it also warms the server up for both timed PUTs
-    await dav.putFile('big.bin', S.big);
-    const f = await timed(srv, rss, () => dav.putFile('fresh.bin', S.big));
-    if (f.value.status !== 201) throw new Error(`PUT fresh → ${f.value.status}`);
-    fresh = f;
-    put(freshRow, mode, `${fmt(fresh.ms / 1000, 2)} / ${fmt(fresh.cpuMs / 1000, 2)}`);
-    put(`PUT ${big} to a new path: server write_bytes / blob folder growth, MiB`, mode, `${mib(fresh.written)} / ${mib(fresh.grew)}`);
-  });
+  // 1. fresh upload against overwrite, same size, same client: ROUNDS pairs, in alternating order
+  // (the page cache's reclaim and writeback of the gigabytes written before weigh on whichever
+  // PUT comes later), medians of each
+  const freshRow = `PUT ${big} to a new path: wall s / server CPU-s (user + sys), median of ${ROUNDS}`;
+  const overRow = `overwrite of a ${big} file (1 version kept per round): wall s / server CPU-s (user + sys), median of ${ROUNDS}`;
   await step(overRow, async () => {
+    await dav.putFile('big.bin', S.big);
     const id = await fileIdOf(dav, 'big.bin');
-    const over = await timed(srv, rss, () => dav.putFile('big.bin', S.big));
-    if (over.value.status !== 204) throw new Error(`overwrite → ${over.value.status}`);
-    const versions = await versionsOf(dav, id);
-    if (versions.count !== 1 || versions.sizes[0] !== S.big) throw new Error(`big.bin has ${versions.count} versions (sizes ${versions.sizes.join(', ')}) after one overwrite`);
-    if (await fileIdOf(dav, 'big.bin') !== id) throw new Error('the overwrite changed the file id');
-    put(overRow, mode, `${fmt(over.ms / 1000, 2)} / ${fmt(over.cpuMs / 1000, 2)}`);
-    put(`overwrite of a ${big} file: server write_bytes / blob folder growth, MiB`, mode, `${mib(over.written)} / ${mib(over.grew)}`);
-    if (fresh) {
-      put(`overwrite ÷ fresh upload: server CPU / write_bytes / blob growth`, mode,
-        `${fmt((over.cpuMs / fresh.cpuMs) * 100, 0)} % / ${fmt((over.written / fresh.written) * 100, 0)} % / ${fmt((over.grew / fresh.grew) * 100, 0)} %`);
+    const fresh: Timed[] = [];
+    const over: Timed[] = [];
+    const doFresh = async (r: number) => {
+      const f = await timed(srv, rss, () => dav.putFile(`fresh${r}.bin`, S.big));
+      if (f.value.status !== 201) throw new Error(`PUT fresh → ${f.value.status}`);
+      fresh.push(f);
+    };
+    const doOver = async () => {
+      const o = await timed(srv, rss, () => dav.putFile('big.bin', S.big));
+      if (o.value.status !== 204) throw new Error(`overwrite → ${o.value.status}`);
+      over.push(o);
+    };
+    for (let r = 0; r < ROUNDS; r++) {
+      if (r % 2 === 0) { await doFresh(r); await doOver(); } else { await doOver(); await doFresh(r); }
     }
+    const versions = await versionsOf(dav, id);
+    if (versions.count !== ROUNDS || versions.sizes.some((x) => x !== S.big)) throw new Error(`big.bin has ${versions.count} versions (sizes ${versions.sizes.join(', ')}) after ${ROUNDS} overwrites`);
+    if (await fileIdOf(dav, 'big.bin') !== id) throw new Error('the overwrite changed the file id');
+    const cell = (t: Timed[]) => `${fmt(median(t.map((x) => x.ms)) / 1000, 2)} / ${fmt(median(t.map((x) => x.cpuMs)) / 1000, 2)} (${fmt(median(t.map((x) => x.userMs)) / 1000, 2)} + ${fmt(median(t.map((x) => x.sysMs)) / 1000, 2)})`;
+    put(freshRow, mode, cell(fresh));
+    put(overRow, mode, cell(over));
+    put(`PUT ${big} to a new path: server write_bytes / blob folder growth, MiB (median)`, mode, `${mib(median(fresh.map((x) => x.written)))} / ${mib(median(fresh.map((x) => x.grew)))}`);
+    put(`overwrite of a ${big} file: server write_bytes / blob folder growth, MiB (median)`, mode, `${mib(median(over.map((x) => x.written)))} / ${mib(median(over.map((x) => x.grew)))}`);
+    const ratio = (f: (t: Timed) => number) => fmt((median(over.map(f)) / median(fresh.map(f))) * 100, 0);
+    put(`overwrite ÷ fresh upload (medians): server CPU / write_bytes / blob growth`, mode, `${ratio((x) => x.cpuMs)} % / ${ratio((x) => x.written)} % / ${ratio((x) => x.grew)} %`);
   });
 
   // 2. a folder of many small files to the trash and back
@@ -302,7 +324,7 @@ const TARGETS: [RegExp, string][] = [
 ];
 
 async function main(): Promise<void> {
-  checkFreeSpace((S.big / GiB) * 3.5 + 1, log, S);
+  checkFreeSpace((S.big / GiB) * (2 + 2 * ROUNDS) + 1, log, S);
   const code = await benchCodeRoot(log);
   log(`server code: ${code.how}`);
   const load0 = loadavg()[0]!;

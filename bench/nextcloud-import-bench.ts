@@ -21,7 +21,7 @@ try {
   const g = generateNcFiles(nc.root, { owner: 'carol', secret, masterKeyId: 'master_fe35ecec', count: files, sizeOf: (i) => (i === 0 ? bigMiB * MiB : rest + (i % 7) * 1000) });
   console.log(`generated ${g.files} files, ${(g.bytes / MiB).toFixed(0)} MiB in ${((Date.now() - t) / 1000).toFixed(1)} s`);
   t = Date.now();
-  const r = spawnSync('/usr/bin/time', ['-f', 'peakRSS %M KiB', OCC, 'import:nextcloud', '--nextcloud-config', nc.configPhp, '--nextcloud-data', nc.data],
+  const r = spawnSync('/usr/bin/time', ['-f', 'peakRSS %M KiB, CPU %U user + %S sys s', OCC, 'import:nextcloud', '--nextcloud-config', nc.configPhp, '--nextcloud-data', nc.data],
     { cwd: ROOT, env: { ...process.env, ...coffer.env }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 * MiB });
   const s = (Date.now() - t) / 1000;
   if (r.status !== 0) throw new Error(`import exited ${r.status}: ${r.stderr.split('\n').slice(-5).join('\n')}`);

@@ -287,7 +287,7 @@ export async function openApp(config: Config, opts: OpenAppOptions = {}): Promis
   // Versions: an overwrite keeps the old blob as a version inside its own transaction ...
   const versionRepo = new VersionRepository();
   const grew = new RetentionQueue();
-  const versionRecorder = new VersionRecorder(versionRepo, grew);
+  const versionRecorder = new VersionRecorder(versionRepo, { grew, sealer: seal });
   // ... and a replacing COPY/MOVE puts what it replaces in the trash, as a DELETE does.
   const nodes = new NodeRepository(db, seal);
   const trashRepo = new TrashRepository();

@@ -21,6 +21,7 @@ import * as m011 from './migrations/011-import-pending.ts';
 import * as m012 from './migrations/012-import-pending-blobs.ts';
 import * as m013 from './migrations/013-expiry-indexes.ts';
 import * as m014 from './migrations/014-trash-deleter-dismissed.ts';
+import { versionSealsMigration } from './migrations/015-version-seals.ts';
 import type { RowSealer } from './row-sealer.ts';
 
 export type Db = Kysely<Database>;
@@ -64,7 +65,7 @@ export function isPostgres(db: Kysely<Database>): boolean {
 
 /**
  * Every migration, in order. Add new ones at the end; never edit a released one. `sealer` seals
- * the existing rows in 007 (the app passes it; without it they stay unsealed).
+ * the existing rows in 007 and re-seals versions in 015 (the app passes it; without it they stay as they are).
  */
 function migrations(sealer?: RowSealer): Record<string, Migration> {
   return {
@@ -82,6 +83,7 @@ function migrations(sealer?: RowSealer): Record<string, Migration> {
     '012-import-pending-blobs': m012,
     '013-expiry-indexes': m013,
     '014-trash-deleter-dismissed': m014,
+    '015-version-seals': versionSealsMigration(sealer),
   };
 }
 

@@ -217,7 +217,7 @@ export class EncryptedBlobStore implements BlobStore {
     }
     const expected = row.chunk !== undefined
       ? this.seal.chunk(row.chunk, blobId, codec, row.size)
-      : this.seal.node(ctx.fileId, blobId, codec, row.size);
+      : this.seal.ofHolder(row.version ? 'version' : 'node', ctx.fileId, blobId, codec, row.size);
     if (this.seal.matches(expected, row.seal)) return;
     const err = new CryptoError('wrong-binding', `the database row of file ${row.chunk ?? ctx.fileId} (blob ${blobId}, ${codec}, ${row.size} bytes) does not match its seal: the database was altered`);
     this.#report(blobId, ctx, err);

@@ -47,7 +47,7 @@ const VERIFY = systemActor('verify');
 
 /** The blob context of a file row read or rewritten by `actor`: who owns it, and what the row says (checked against its seal). */
 export function rowContext(actor: Actor, node: ConvertibleNode): BlobContext {
-  return { fileId: node.fileid, owner: node.owner, actor, row: { size: node.size, seal: node.seal ?? null } };
+  return { fileId: node.fileid, owner: node.owner, actor, row: { size: node.size, seal: node.seal ?? null, ...(node.holder === 'version' ? { version: true } : {}) } };
 }
 
 export type ConvertResult = 'converted' | 'skipped';
@@ -138,7 +138,7 @@ export class EncryptionService {
     const src = await blobs.get(node.blobId, node.codec, ctx);
     const newId = newBlobId();
     const res = target === 'encrypt' ? await blobs.putEncrypted(newId, src, ctx) : await blobs.putPlain(newId, src, ctx);
-    const seal = blobs.seal?.node(node.fileid, newId, res.codec, node.size) ?? null;
+    const seal = blobs.seal?.ofHolder(node.holder ?? 'node', node.fileid, newId, res.codec, node.size) ?? null;
     const [switched] = await rows.switchBlobs([{ holder: node.holder, rowId: node.rowId, fileId: node.fileid, oldBlobId: node.blobId, newBlobId: newId, codec: res.codec, seal }]);
     if (!switched) {
       await blobs.delete(newId);

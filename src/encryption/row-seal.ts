@@ -1,4 +1,5 @@
 import { createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
+import type { RowSealer } from '../db/row-sealer.ts';
 
 /**
  * Seals what a database row says about a blob — for a file: its file id, blob id, codec and size;
@@ -13,7 +14,7 @@ import { createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
  * version that existed (its old seal is valid); only a counter outside the attacker's reach could
  * tell, and there is none.
  */
-export class RowSeal {
+export class RowSeal implements RowSealer {
   readonly #key: Buffer;
 
   constructor(secret: string, instanceId: string) {
@@ -23,6 +24,21 @@ export class RowSeal {
   /** The seal of a file row's content fields. */
   node(fileId: number, blobId: string, codec: string, size: number): string {
     return this.#mac(['node', String(fileId), blobId, codec, String(size)]);
+  }
+
+  /**
+   * The seal of a kept version's content fields (file_versions). Its own domain: a version row
+   * holds a real earlier blob of the same file, so with the file row's seal anyone who can write
+   * the database could copy the version's fields into the file row and roll the file back
+   * unnoticed; under this seal the copy no longer matches (docs/FORMAT.md, "Versions and trash items").
+   */
+  version(fileId: number, blobId: string, codec: string, size: number): string {
+    return this.#mac(['version', String(fileId), blobId, codec, String(size)]);
+  }
+
+  /** The seal a row of `holder` gets: versions theirs, live and trashed files the file row's (a trashed row goes back as it is). */
+  ofHolder(holder: 'node' | 'version' | 'trash', fileId: number, blobId: string, codec: string, size: number): string {
+    return holder === 'version' ? this.version(fileId, blobId, codec, size) : this.node(fileId, blobId, codec, size);
   }
 
   /** The seal of an upload chunk row (`chunk` = "uid/uploadId/name"). */

@@ -50,7 +50,7 @@ export interface FilesServiceDeps {
 const nowSeconds = () => Math.floor(Date.now() / 1000);
 
 function ctxOf(actor: Actor, node: FileNode): BlobContext {
-  return { fileId: node.fileId, owner: node.owner, actor, row: { size: node.size, seal: node.blobSeal ?? null } };
+  return { fileId: node.fileId, owner: node.owner, actor, row: { size: node.size, seal: node.blobSeal ?? null, ...(node.sealedAs === 'version' ? { version: true } : {}) } };
 }
 
 /**
@@ -225,6 +225,15 @@ export class FilesService {
    *   BlobMissingError when the row still names a blob the store does not have; NotFoundError when
    *   the file was deleted or rewritten meanwhile.
    */
+  /**
+   * Checks what `node`'s row says about its blob against its seal, as a read does, before those
+   * fields move into another row (a version's restore): a tampered row is refused, never sealed anew.
+   * @throws CryptoError (audited) when the row does not match its seal
+   */
+  verifyRow(actor: Actor, node: FileNode): void {
+    if (node.blobId) this.#checkRow?.(node.blobId, node.blobCodec ?? 'plain', ctxOf(actor, node));
+  }
+
   async openNode(actor: Actor, node: FileNode, range?: ByteRange): Promise<FileContent> {
     if (node.kind !== 'file') throw new ConflictError(`${node.path} is a folder`);
     if (!node.blobId) return { node, stream: Readable.from([]), range };

@@ -24,6 +24,8 @@ export interface FileNode {
   readonly blobCodec: string | null;
   /** Internal: the row seal of blobId/blobCodec/size (encryption/row-seal.ts); null for folders. */
   readonly blobSeal?: string | null;
+  /** Internal: the blob fields are a kept version's (VersionService.asNode), sealed as one. */
+  readonly sealedAs?: 'version';
 }
 
 export interface WriteOptions {

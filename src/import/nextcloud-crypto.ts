@@ -1,4 +1,4 @@
-import { createDecipheriv, createHash, createHmac, hkdfSync, pbkdf2Sync, privateDecrypt, constants, timingSafeEqual } from 'node:crypto';
+import { createDecipheriv, createHash, createHmac, createPrivateKey, hkdfSync, pbkdf2Sync, timingSafeEqual, webcrypto } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 import { CryptoError } from '../errors.ts';
 
@@ -39,7 +39,7 @@ export function openNcKeyFile(content: Buffer, secret: string): Buffer {
   const text = content.toString('latin1');
   const parts = text.split('|');
   if (parts.length < 3 || parts.length > 4 || !parts.slice(0, 3).every((p) => /^[0-9a-f]*$/i.test(p))) return content;
-  const plain = icryptoDecrypt(parts, secret);
+  const plain = icryptoDecrypt(parts, secret, true);
   let json: { key?: unknown };
   try {
     json = JSON.parse(plain.toString('utf8')) as { key?: unknown };
@@ -61,9 +61,22 @@ export function ncICryptoDecrypt(text: string, password: string): Buffer {
   return icryptoDecrypt(parts, password);
 }
 
-/** ICrypto::decrypt (lib/private/Security/Crypto.php), versions 1–3. */
-function icryptoDecrypt(parts: string[], password: string): Buffer {
-  const [ctHex, ivText, macHex, version] = parts as [string, string, string, string | undefined];
+/** The keys ICrypto derives from a password: AES-128 key and HMAC key. */
+interface ICryptoKeys { readonly aesKey: Buffer; readonly hmacKey: string }
+
+/**
+ * Derived ICrypto keys of key files, by version and instance secret. An import opens one share key
+ * per file, all under the secret: deriving (HKDF, SHA-512, PBKDF2 ×1000) once instead of per file.
+ * Only the instance secret, which the configuration holds anyway, is a key here: passwords of users
+ * (app tokens) are derived each time and not kept.
+ */
+const icryptoKeyCache = new Map<string, ICryptoKeys>();
+const ICRYPTO_CACHE_MAX = 8;
+
+function icryptoKeys(password: string, version: string | undefined, cache: boolean): ICryptoKeys {
+  const id = `${version ?? ''}\0${password}`;
+  const hit = cache ? icryptoKeyCache.get(id) : undefined;
+  if (hit) return hit;
   let encKey: Buffer = Buffer.from(password, 'utf8');
   let macKey: Buffer = encKey;
   if (version === '3') {
@@ -71,18 +84,32 @@ function icryptoDecrypt(parts: string[], password: string): Buffer {
     encKey = km.subarray(0, 32);
     macKey = km.subarray(32);
   }
+  const keys: ICryptoKeys = {
+    // calculateHMAC: key = hex(sha512(password . "a"))
+    hmacKey: createHash('sha512').update(Buffer.concat([macKey, Buffer.from('a')])).digest('hex'),
+    // phpseclib AES::setPassword: PBKDF2-SHA1, salt "phpseclib", 1000 rounds, 128-bit key
+    aesKey: pbkdf2Sync(encKey, 'phpseclib', 1000, 16, 'sha1'),
+  };
+  if (!cache) return keys;
+  if (icryptoKeyCache.size >= ICRYPTO_CACHE_MAX) icryptoKeyCache.delete(icryptoKeyCache.keys().next().value!);
+  icryptoKeyCache.set(id, keys);
+  return keys;
+}
+
+/** ICrypto::decrypt (lib/private/Security/Crypto.php), versions 1–3. */
+function icryptoDecrypt(parts: string[], password: string, cacheKeys = false): Buffer {
+  const [ctHex, ivText, macHex, version] = parts as [string, string, string, string | undefined];
+  const { aesKey, hmacKey } = icryptoKeys(password, version, cacheKeys);
   const iv = version !== undefined && version >= '2' ? Buffer.from(ivText, 'hex') : Buffer.from(ivText, 'latin1');
-  // calculateHMAC: key = hex(sha512(password . "a")), HMAC-SHA512 over hexCt . ivAsStored
-  const hmacKey = createHash('sha512').update(Buffer.concat([macKey, Buffer.from('a')])).digest('hex');
+  // HMAC-SHA512 over hexCt . ivAsStored
   const mac = createHmac('sha512', hmacKey).update(ctHex + ivText).digest();
   const given = Buffer.from(macHex, 'hex');
   if (given.length !== mac.length || !timingSafeEqual(given, mac)) {
     throw new CryptoError('tag-mismatch', 'Nextcloud key file: HMAC does not match (wrong secret, or the file was modified)');
   }
-  // phpseclib AES::setPassword: PBKDF2-SHA1, salt "phpseclib", 1000 rounds, 128-bit key; CBC, PKCS#7
-  const key = pbkdf2Sync(encKey, 'phpseclib', 1000, 16, 'sha1');
   try {
-    const d = createDecipheriv('aes-128-cbc', key, iv);
+    // CBC, PKCS#7
+    const d = createDecipheriv('aes-128-cbc', aesKey, iv);
     return Buffer.concat([d.update(Buffer.from(ctHex, 'hex')), d.final()]);
   } catch (err) {
     throw new CryptoError('wrong-key', 'Nextcloud key file cannot be decrypted', { cause: err });
@@ -132,13 +159,32 @@ export function decryptNcPrivateKeyWithSalt(raw: Buffer, password: string, salt:
   return pem;
 }
 
+/** A Nextcloud private key ready for share keys: RSA-OAEP with SHA-1, as Nextcloud ≥ 27 writes them. */
+export type NcRsaKey = webcrypto.CryptoKey;
+
 /**
- * Opens a share key (512 bytes: the file key RSA-OAEP(SHA-1)-encrypted, NC ≥ 27).
+ * Imports a PEM private key (PKCS#1 or PKCS#8) for openNcShareKey.
+ * @throws CryptoError when the PEM is not an RSA private key
+ */
+export async function ncRsaKey(privateKeyPem: string): Promise<NcRsaKey> {
+  try {
+    const pkcs8 = createPrivateKey(privateKeyPem).export({ format: 'der', type: 'pkcs8' });
+    return await webcrypto.subtle.importKey('pkcs8', pkcs8, { name: 'RSA-OAEP', hash: 'SHA-1' }, false, ['decrypt']);
+  } catch (err) {
+    throw new CryptoError('malformed', 'Nextcloud private key is not an RSA private key', { cause: err });
+  }
+}
+
+/**
+ * Opens a share key (512 bytes: the file key RSA-OAEP(SHA-1)-encrypted, NC ≥ 27). Web Crypto runs
+ * the RSA decryption on libuv's thread pool: an import opens one per file, and on the main thread
+ * they were a third of its CPU with the other core idle.
  * @throws CryptoError when the private key does not open it
  */
-export function openNcShareKey(shareKey: Buffer, privateKeyPem: string): Buffer {
+export async function openNcShareKey(shareKey: Buffer, privateKey: NcRsaKey | string): Promise<Buffer> {
+  const key = typeof privateKey === 'string' ? await ncRsaKey(privateKey) : privateKey;
   try {
-    return privateDecrypt({ key: privateKeyPem, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha1' }, shareKey);
+    return Buffer.from(await webcrypto.subtle.decrypt({ name: 'RSA-OAEP' }, key, new Uint8Array(shareKey)));
   } catch (err) {
     throw new CryptoError('wrong-key', 'Nextcloud share key cannot be opened with this private key (an RC4 legacy fileKey is not supported)', { cause: err });
   }

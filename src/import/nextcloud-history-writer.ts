@@ -95,7 +95,7 @@ export class NcHistoryWriter implements NcHistorySink {
       await transact(this.#d.db, async (trx) => {
         await this.#d.versions.insertImported(trx, {
           fileId, owner: item.owner, version: item.versionTimestamp!, blobId: blob.blobId, blobCodec: blob.codec,
-          blobSeal: this.#d.sealer.node(fileId, blob.blobId, blob.codec, item.size), size: item.size, mimetype,
+          blobSeal: this.#d.sealer.version(fileId, blob.blobId, blob.codec, item.size), size: item.size, mimetype,
           etag: item.etag, checksum: null, author: meta.author, label: meta.label, createdAt: item.mtime,
         });
         if (blob.pending) await this.#d.pending.insert(trx, { blobId: blob.blobId, fileId, owner: item.owner, ...blob.pending, size: item.size });

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CryptoError, NotFoundError } from '../errors.ts';
 import type { NcConfig } from './nextcloud-config.ts';
-import { decryptNcPrivateKey, openNcKeyFile, openNcShareKey } from './nextcloud-crypto.ts';
+import { decryptNcPrivateKey, ncRsaKey, openNcKeyFile, openNcShareKey, type NcRsaKey } from './nextcloud-crypto.ts';
 
 const MODULE = 'OC_DEFAULT_MODULE';
 
@@ -16,8 +16,8 @@ export type NcKeyMode = 'none' | 'master-key' | 'per-user';
  */
 export class NcKeyRing {
   readonly #cfg: NcConfig;
-  /** keyId (share key file name) → PEM private key. */
-  readonly #keys = new Map<string, string>();
+  /** keyId (share key file name) → private key. */
+  readonly #keys = new Map<string, NcRsaKey>();
   /** Users whose files carry a share key for one of our keys (per-user mode: opted into recovery). */
   readonly mode: NcKeyMode;
 
@@ -33,13 +33,13 @@ export class NcKeyRing {
     if (mode === 'master-key') {
       const id = ids.masterKeyId;
       if (!id) throw new NotFoundError('Nextcloud has the master key on, but appconfig encryption/masterKeyId is missing');
-      ring.#keys.set(id, await ring.#systemPrivateKey(id, cfg.secret, id));
+      ring.#keys.set(id, await ncRsaKey(await ring.#systemPrivateKey(id, cfg.secret, id)));
     }
     if (mode === 'per-user' && recoveryPassword !== undefined) {
       const id = ids.recoveryKeyId;
       if (!id) throw new NotFoundError('Nextcloud has no recovery key (appconfig encryption/recoveryKeyId)');
       try {
-        ring.#keys.set(id, await ring.#systemPrivateKey(id, recoveryPassword, ''));
+        ring.#keys.set(id, await ncRsaKey(await ring.#systemPrivateKey(id, recoveryPassword, '')));
       } catch (err) {
         if (err instanceof CryptoError) throw new CryptoError('wrong-key', 'the Nextcloud recovery password is wrong', { cause: err });
         throw err;
@@ -69,14 +69,14 @@ export class NcKeyRing {
    */
   async fileKey(owner: string, area: string, path: string): Promise<Buffer> {
     const dir = join(this.#cfg.dataDirectory, owner, 'files_encryption', 'keys', area, path, MODULE);
-    for (const [id, pem] of this.#keys) {
+    for (const [id, key] of this.#keys) {
       let content: Buffer;
       try {
         content = await readFile(join(dir, `${id}.shareKey`));
       } catch {
         continue;
       }
-      return openNcShareKey(openNcKeyFile(content, this.#cfg.secret), pem);
+      return await openNcShareKey(openNcKeyFile(content, this.#cfg.secret), key);
     }
     throw new NotFoundError(this.mode === 'per-user'
       ? `no share key we can open for ${owner}/${area}/${path}: the user did not opt into the recovery key (or no recovery password was given)`

@@ -216,7 +216,7 @@ export class NcPendingConverter {
     }
     const version = (await this.#versions.list(this.#db, p.fileId)).find((v) => v.blobId === p.blobId && v.blobCodec === NC_PENDING_CODEC);
     if (version) {
-      return { swap: (trx, blobId, codec) => this.#versions.switchBlob(trx, version.id, p.blobId, blobId, codec, this.#sealer.node(p.fileId, blobId, codec, version.size)) };
+      return { swap: (trx, blobId, codec) => this.#versions.switchBlob(trx, version.id, p.blobId, blobId, codec, this.#sealer.version(p.fileId, blobId, codec, version.size)) };
     }
     const trashed = await this.#trash.nodeById(this.#db, p.fileId);
     if (trashed?.blobId === p.blobId && trashed.blobCodec === NC_PENDING_CODEC) {

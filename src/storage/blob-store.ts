@@ -27,7 +27,7 @@ export interface BlobContext {
    * What the database row that points at this blob says, with its seal (encryption/row-seal.ts):
    * a plain blob is served only when the seal matches. `chunk` ("uid/upload/name") for upload chunks.
    */
-  readonly row?: { readonly size: number; readonly seal: string | null; readonly chunk?: string };
+  readonly row?: { readonly size: number; readonly seal: string | null; readonly chunk?: string; readonly version?: boolean };
   /** The caller wrote this blob itself in this operation: no database row speaks for it yet. */
   readonly fresh?: boolean;
 }

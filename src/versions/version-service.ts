@@ -111,7 +111,7 @@ export class VersionService {
   asNode(node: FileNode, v: FileVersion): FileNode {
     return {
       ...node, size: v.size, mtime: v.version, etag: v.etag, mimetype: v.mimetype, checksum: v.checksum,
-      blobId: v.blobId, blobCodec: v.blobCodec, blobSeal: v.blobSeal,
+      blobId: v.blobId, blobCodec: v.blobCodec, blobSeal: v.blobSeal, sealedAs: 'version',
     };
   }
 
@@ -128,7 +128,8 @@ export class VersionService {
    * Makes a version the file's content again: the version's blob becomes the file's (no copy),
    * the current content becomes a version, the file keeps its id; its mtime becomes the version's
    * (as Nextcloud's rollback touches the file).
-   * @throws NotFoundError; ForbiddenError without update permission; ConflictError on a concurrent write
+   * @throws NotFoundError; ForbiddenError without update permission; ConflictError on a concurrent write;
+   *   CryptoError (audited, nothing changed) when the version's row does not match its seal
    */
   async restore(actor: Actor, fileId: number, version: number): Promise<FileNode> {
     const { node: seen, permissions } = await this.get(actor, fileId, version);
@@ -139,6 +140,8 @@ export class VersionService {
       const cur = await this.#nodes.byId(trx, seen.fileId);
       const v = await this.repo.get(trx, seen.fileId, version);
       if (!cur || !v) throw new NotFoundError(`version ${version} of file ${fileId} does not exist`);
+      // the file row is sealed anew over the version's fields: they must be the version's own
+      this.#files.verifyRow(actor, this.asNode(cur, v));
       const author = await this.repo.authorOf(trx, cur.fileId, cur.owner);
       await this.repo.remove(trx, [v.id]);
       if (cur.blobId) await this.#recorder.keep(trx, cur, now);

@@ -31,7 +31,7 @@ export async function addUserHistory(nc: Unpacked, maria: LoadedMariaDb, uid: st
   const live = nc.manifest.files.find((f) => f.owner === uid && f.path === livePath)!;
   const keyDir = join(nc.data, uid, 'files_encryption');
   const pem = decryptNcPrivateKey(openNcKeyFile(readFileSync(join(keyDir, 'OC_DEFAULT_MODULE', `${uid}.privateKey`)), cfg.secret), user.password, uid, cfg.instanceId, cfg.secret);
-  const fileKey = openNcShareKey(openNcKeyFile(readFileSync(join(keyDir, 'keys', 'files', livePath, 'OC_DEFAULT_MODULE', `${uid}.shareKey`)), cfg.secret), pem);
+  const fileKey = await openNcShareKey(openNcKeyFile(readFileSync(join(keyDir, 'keys', 'files', livePath, 'OC_DEFAULT_MODULE', `${uid}.shareKey`)), cfg.secret), pem);
   const pub = openNcKeyFile(readFileSync(join(keyDir, 'OC_DEFAULT_MODULE', `${uid}.publicKey`)), cfg.secret).toString('utf8');
 
   const md5 = (s: string) => createHash('md5').update(s).digest('hex');

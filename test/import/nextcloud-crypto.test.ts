@@ -43,14 +43,14 @@ describe('Nextcloud encryption format', { timeout: 120_000 }, () => {
     assert.ok(enc.some((f) => f.legacy_base64) && enc.some((f) => f.encrypted > 1));
     for (const f of enc) {
       const bytes = readFileSync(join(nc.root, f.physical_path));
-      assert.equal(await decrypt(bytes, fileKeyOf(f.owner, f.path), f.encrypted, f.size), f.sha256, f.path);
+      assert.equal(await decrypt(bytes, await fileKeyOf(f.owner, f.path), f.encrypted, f.size), f.sha256, f.path);
     }
   });
 
   test('a wrong counter, truncation, an extra block and swapped blocks are refused', async () => {
     const f = nc.manifest.files.find((x) => x.encrypted > 0 && x.size > 3 * 8096 && !x.legacy_base64)!;
     const bytes = readFileSync(join(nc.root, f.physical_path));
-    const key = fileKeyOf(f.owner, f.path);
+    const key = await fileKeyOf(f.owner, f.path);
     await assert.rejects(decrypt(bytes, key, f.encrypted + 1, f.size), (e) => e instanceof CryptoError && /Bad signature/.test(e.message));
     await assert.rejects(decrypt(bytes.subarray(0, bytes.length - NC_BLOCK_SIZE), key, f.encrypted, f.size), CryptoError);
     const block1 = bytes.subarray(NC_BLOCK_SIZE, 2 * NC_BLOCK_SIZE);
@@ -60,7 +60,7 @@ describe('Nextcloud encryption format', { timeout: 120_000 }, () => {
     await assert.rejects(decrypt(swapped, key, f.encrypted, f.size), CryptoError);
     await assert.rejects(decrypt(bytes, key, f.encrypted, f.size + 1), CryptoError);
     const other = nc.manifest.files.find((x) => x.encrypted > 0 && x !== f && !x.legacy_base64)!;
-    await assert.rejects(decrypt(bytes, fileKeyOf(other.owner, other.path), f.encrypted, f.size), CryptoError);
+    await assert.rejects(decrypt(bytes, await fileKeyOf(other.owner, other.path), f.encrypted, f.size), CryptoError);
   });
 
   test('a modified key file and a wrong private-key password are refused', () => {

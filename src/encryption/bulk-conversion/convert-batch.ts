@@ -74,7 +74,7 @@ export class ConvertBatcher {
   async #commit(batch: StagedConversion[]): Promise<void> {
     const switched = await this.#o.rows.switchBlobs(batch.map((s) => ({
       holder: s.node.holder, rowId: s.node.rowId, fileId: s.node.fileid, oldBlobId: s.node.blobId, newBlobId: s.newId, codec: s.codec,
-      seal: this.#o.sealer?.node(s.node.fileid, s.newId, s.codec, s.node.size) ?? null,
+      seal: this.#o.sealer?.ofHolder(s.node.holder ?? 'node', s.node.fileid, s.newId, s.codec, s.node.size) ?? null,
     })));
     await Promise.all(batch.map((s, i) => this.#o.blobs.delete(switched[i] ? s.node.blobId : s.newId)));
     await this.#o.journal.endMany(batch.map((s) => s.newId));
