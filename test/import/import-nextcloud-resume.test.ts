@@ -1,118 +1,108 @@
 /**
- * Crash safety of `./occ import:nextcloud`: SIGKILL at three moments of the import, then a run to
- * completion, gives what an uninterrupted run gives: every file once, with its id, etag and content;
+ * Crash safety of `./occ import:nextcloud` on the master-key fixture: SIGKILL at three pinned
+ * moments (while writing users, live files, share mounts), then a run to completion, leaves the
+ * same state as an uninterrupted import into another fresh Coffer: every table row for row, the
+ * blob store after garbage collection, every file's content, the app password and the links.
  * Coffer stays in maintenance mode until the import has completed, and then has the mode it had
  * before, also when the first run was killed right after switching it on.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import SQLite from 'better-sqlite3';
-import { OCC, ROOT } from '../cli/occ-harness.ts';
-import { basic, davUrl, installCoffer, propfind, unpack, type Coffer, type Unpacked } from './nc-fixture.ts';
-import { checkImportedHistory, type HistoryManifest } from './nc-history-checks.ts';
+import { basic, davUrl, installCoffer, unpack, type Coffer, type Unpacked } from './nc-fixture.ts';
+import { checkImportedHistory } from './nc-history-checks.ts';
+import { killImportAt, type RowMoment } from './nc-kill.ts';
+import { cofferCount, cofferSetting, dataFolderState, databaseState } from './nc-state.ts';
 
-/** Starts the import and SIGKILLs it `ms` after its first progress line (or its start when ms < 0). */
-function importKilledAfter(coffer: Coffer, args: string[], ms: number): Promise<{ killed: boolean; code: number | null }> {
-  return new Promise((resolve, reject) => {
-    const env = { ...process.env, ...coffer.env };
-    delete env.NODE_OPTIONS;
-    delete env.NODE_TEST_CONTEXT;
-    const child = spawn(OCC, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let timer: NodeJS.Timeout | undefined;
-    const arm = (delay: number) => { timer ??= setTimeout(() => child.kill('SIGKILL'), delay); };
-    if (ms < 0) arm(-ms);
-    child.stderr.setEncoding('utf8').on('data', (d: string) => { if (ms >= 0 && /files \(/.test(d)) arm(ms); });
-    child.stdout.resume();
-    child.on('error', reject);
-    child.on('exit', (code, signal) => { clearTimeout(timer); resolve({ killed: signal === 'SIGKILL', code }); });
-  });
-}
-
-describe('import:nextcloud survives SIGKILL and continues', { timeout: 900_000 }, () => {
+describe('import:nextcloud SIGKILLed at three moments, then completed, equals an uninterrupted import', { timeout: 300_000 }, () => {
   let nc: Unpacked;
-  let coffer: Coffer;
+  let killed: Coffer;
+  let whole: Coffer;
   const args = () => ['import:nextcloud', '--nextcloud-config', nc.configPhp, '--nextcloud-data', nc.data];
+  const pw = (uid: string) => nc.manifest.users.find((u) => u.uid === uid)?.password ?? nc.manifest.admin.password;
 
   before(async () => {
     nc = unpack('master-key');
-    coffer = await installCoffer();
+    [killed, whole] = await Promise.all([installCoffer(), installCoffer()]);
+    const r = await whole.occ(args());
+    assert.equal(r.code, 0, r.stderr + r.stdout);
   });
   after(() => {
-    coffer?.cleanup();
+    killed?.cleanup();
+    whole?.cleanup();
     nc?.cleanup();
   });
 
-  test('killed while writing users and folders, twice while writing files; then completed', async () => {
-    // SIGKILL after growing delays from the start until a run gets to finish: however fast the
-    // machine, some runs die mid-import and later ones resume. After each kill that landed once
-    // the import had begun (its marker written), maintenance mode must be on.
-    const db = () => new SQLite(join(coffer.dir, 'config', 'coffer.db'), { readonly: true });
-    const setting = (app: string, key: string): string | undefined => {
-      const d = db();
-      try {
-        return (d.prepare('select value from app_config where app = ? and key = ?').get(app, key) as { value: string } | undefined)?.value;
-      } finally {
-        d.close();
-      }
-    };
-    let midImport = 0;
-    let completed = false;
-    const delays: number[] = [];
-    // Small steps: a resumed run of this fixture finishes about 0.2 s after its start-up here, so
-    // steps of 0.1 s (what this took before) landed only one kill inside the import on a quiet machine.
-    for (let d = 300; d < 10_000; d = Math.round(d * 1.04 + 15)) delays.push(d);
-    for (const delay of delays) {
-      const k = await importKilledAfter(coffer, args(), -delay);
-      if (!k.killed) {
-        assert.equal(k.code, 0, 'the run that was not killed completed the import');
-        completed = true;
-        break;
-      }
-      if (setting('import_nextcloud', 'instanceid') !== undefined && setting('import_nextcloud', 'completed') === undefined) {
-        midImport++;
-        assert.equal(setting('core', 'maintenance'), '1', 'maintenance mode on while an import is unfinished');
-      }
-    }
-    if (!completed) {
-      const r = await coffer.occ(args());
-      assert.equal(r.code, 0, r.stderr + r.stdout);
-    }
-    assert.ok(midImport >= 2, `at least two runs were killed mid-import (${midImport})`);
+  const killAt = (at: RowMoment) => killImportAt(killed, args(), {}, at, nc.manifest.instanceid);
 
-    const d2 = db();
-    const files = d2.prepare("select fileid, owner, path, etag from nodes where kind = 'file' order by fileid").all() as { fileid: number; owner: string; path: string; etag: string }[];
-    const after = d2.prepare("select value from app_config where app = 'core' and key = 'maintenance'").get() as { value: string } | undefined;
-    // versions and trash items once each, whole (a trash item's nodes come with it in one transaction)
-    const versions = d2.prepare('select fileid, version from file_versions order by fileid, version').all() as { fileid: number; version: number }[];
-    const trashItems = d2.prepare('select owner, name, deleted_at from trash_items order by deleted_at').all() as { owner: string; name: string; deleted_at: number }[];
-    const trashNodes = d2.prepare('select fileid from trash_nodes order by fileid').all() as { fileid: number }[];
-    d2.close();
-    const hm = nc.manifest as unknown as HistoryManifest;
-    assert.deepEqual(versions.map((v) => `${v.fileid}.v${v.version}`), [
-      ...hm.versions.map((v) => `${v.fileid}.v${v.version_timestamp}`),
-      ...hm.trash.flatMap((t) => (t.versions ?? []).map((v) => `${t.trash_fileid}.v${v.version_timestamp}`)),
-    ].sort());
-    assert.deepEqual(trashItems.map((t) => `${t.owner}/${t.name}.d${t.deleted_at}`).sort(), hm.trash.map((t) => `${t.owner}/${t.trash_name}`).sort());
-    assert.deepEqual(trashNodes.map((n) => n.fileid), hm.trash.flatMap((t) => [t.trash_fileid, ...(t.children ?? []).map((c) => c.fileid)]).sort((a, b) => a - b));
-    assert.equal(after?.value, '0', 'maintenance mode lifted at completion');
-    assert.deepEqual(files.map((f) => `${f.fileid} ${f.owner}/${f.path} ${f.etag}`),
-      [...nc.manifest.files].sort((a, b) => a.fileid - b.fileid).map((f) => `${f.fileid} ${f.owner}/${f.path} ${f.etag}`));
+  test('killed while writing users, then files, then share mounts; each rerun continued where the last stopped', async () => {
+    const ncUsers = nc.manifest.users.length + 1; // with Nextcloud's admin
+    const files = nc.manifest.files.length;
+    const shares = nc.manifest.shares.filter((s) => s.share_type !== 2).length;
 
-    const srv = await coffer.serve();
+    // 1. users: Coffer's admin and two of Nextcloud's committed (encryption already switched on)
+    await killAt({ table: 'users', nth: 4 });
+    assert.equal(cofferCount(killed.dir, 'nodes'), 0, 'no folder or file yet');
+    assert.equal(cofferSetting(killed.dir, 'core', 'encryption_enabled'), 'yes');
+
+    // 2. live files: the rerun completed the users and groups, and wrote 10 of the files
+    await killAt({ table: 'nodes', nth: 11, where: "kind = 'file'" });
+    assert.equal(cofferCount(killed.dir, 'users'), ncUsers + 1);
+    assert.equal(cofferCount(killed.dir, 'app_passwords'), 1);
+    assert.ok(files > 11, `the fixture has more files than that (${files})`);
+
+    // 3. shares: the next rerun wrote every file, and two of the shares with one recipient's mount
+    await killAt({ table: 'share_mounts', nth: 2 });
+    assert.equal(cofferCount(killed.dir, "nodes where kind = 'file'"), files);
+    const sharesNow = cofferCount(killed.dir, 'shares');
+    assert.ok(sharesNow > 0 && sharesNow < shares, `some shares, not all (${sharesNow} of ${shares})`);
+    assert.equal(cofferCount(killed.dir, 'file_versions'), 0, 'no version yet (they come after the shares)');
+
+    const r = await killed.occ(args());
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    assert.equal(cofferSetting(killed.dir, 'core', 'maintenance'), '0', 'maintenance mode lifted at completion');
+  });
+
+  test("every table equals the uninterrupted import's, row for row (minus blob ids, seals and run times)", async () => {
+    const got = databaseState(killed.dir);
+    const want = databaseState(whole.dir);
+    assert.deepEqual(Object.keys(got), Object.keys(want));
+    for (const t of Object.keys(want)) assert.deepEqual(got[t], want[t], `table ${t}`);
+    // what a kill leaves beside the rows (a blob written for a file whose row was not) goes with the
+    // garbage collector; then the blob store holds as many blobs, and the same key files
+    for (const c of [killed, whole]) {
+      const gc = await c.occ(['files:cleanup', '--grace-seconds', '0']);
+      assert.equal(gc.code, 0, gc.stderr);
+    }
+    assert.deepEqual(dataFolderState(killed.dir), dataFolderState(whole.dir));
+  });
+
+  test('every file reads back with its sha256; the app password and the public links work', async () => {
+    const srv = await killed.serve();
     try {
       for (const f of nc.manifest.files) {
-        const pw = nc.manifest.users.find((u) => u.uid === f.owner)?.password ?? nc.manifest.admin.password;
-        const g = await fetch(davUrl(srv.url, f.owner, f.path), { headers: { authorization: basic(f.owner, pw) } });
+        const g = await fetch(davUrl(srv.url, f.owner, f.path), { headers: { authorization: basic(f.owner, pw(f.owner)) } });
+        assert.equal(g.status, 200, `${f.owner}/${f.path}`);
         assert.equal(createHash('sha256').update(Buffer.from(await g.arrayBuffer())).digest('hex'), f.sha256, f.path);
       }
       const alice = nc.manifest.users.find((u) => u.uid === 'alice')!;
-      const root = nc.manifest.folders.find((x) => x.owner === 'alice' && x.path === 'files')!;
-      const p = await propfind(srv.url, 'alice', alice.password, '');
-      assert.equal(p.fileid, String(root.fileid));
-      assert.equal(p.etag, root.etag);
+      const app = await fetch(davUrl(srv.url, 'alice', ''), { method: 'PROPFIND', headers: { authorization: basic('alice', alice.app_tokens[0]!.token), depth: '0' } });
+      assert.equal(app.status, 207, 'the app password works');
+      for (const s of nc.manifest.shares.filter((x) => x.share_type === 3)) {
+        const auth = basic(s.token!, s.password ?? '');
+        const p = await fetch(`${srv.url}/public.php/webdav/`, { method: 'PROPFIND', headers: { authorization: auth, depth: '0' } });
+        assert.equal(p.status, 207, `link ${s.token}`);
+        if (s.password) {
+          const wrong = await fetch(`${srv.url}/public.php/webdav/`, { method: 'PROPFIND', headers: { authorization: basic(s.token!, 'wrong-password'), depth: '0' } });
+          assert.equal(wrong.status, 401);
+        }
+        if (s.item_type === 'file') {
+          const g = await fetch(`${srv.url}/public.php/webdav/`, { headers: { authorization: auth } });
+          assert.equal(createHash('sha256').update(Buffer.from(await g.arrayBuffer())).digest('hex'), nc.manifest.files.find((x) => x.fileid === s.fileid)!.sha256);
+        }
+      }
       await checkImportedHistory(srv.url, nc);
     } finally {
       await srv.stop();
