@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import { subtreeBounds, type Executor } from '../files/node-repository.ts';
+import type { Executor } from '../files/node-repository.ts';
 import { num } from '../db/schema.ts';
 import { subtreeBounds } from '../files/node-rows.ts';
 import { QueryTemplate } from '../db/query-template.ts';
