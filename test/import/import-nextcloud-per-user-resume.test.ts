@@ -17,7 +17,7 @@ import { basic, davUrl, installCoffer, type Coffer, type Unpacked } from './nc-f
 import type { LoadedMariaDb } from './nc-mariadb.ts';
 import { closeUserKeysSource, openUserKeysSource } from './nc-user-keys-source.ts';
 import { killImportAt, type RowMoment } from './nc-kill.ts';
-import { cofferCount, dataFolderState, databaseState } from './nc-state.ts';
+import { assertSameImport, cofferCount } from './nc-state.ts';
 import { addUserHistory, type UserHistory } from './nc-user-history.ts';
 
 describe('import:nextcloud into per-user-key mode SIGKILLed at four moments, then completed, equals an uninterrupted import', { timeout: 600_000 }, () => {
@@ -66,15 +66,7 @@ describe('import:nextcloud into per-user-key mode SIGKILLed at four moments, the
   });
 
   test("every table, the blob store and the key files equal the uninterrupted import's", async () => {
-    const got = databaseState(coffer.dir);
-    const want = databaseState(whole.dir);
-    assert.deepEqual(Object.keys(got), Object.keys(want));
-    for (const t of Object.keys(want)) assert.deepEqual(got[t], want[t], `table ${t}`);
-    for (const c of [coffer, whole]) {
-      const gc = await c.occ(['files:cleanup', '--grace-seconds', '0']);
-      assert.equal(gc.code, 0, gc.stderr);
-    }
-    assert.deepEqual(dataFolderState(coffer.dir), dataFolderState(whole.dir));
+    await assertSameImport(coffer, whole);
     for (const uid of ['alice', 'bob', 'carol']) {
       const names = readdirSync(join(coffer.dir, 'data', uid, 'files_encryption', 'OC_DEFAULT_MODULE'));
       assert.ok(!names.includes('nextcloudImport.privateKey'), `${uid}: import wrapping dropped`);

@@ -5,8 +5,9 @@
  */
 import { readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import assert from 'node:assert/strict';
 import SQLite from 'better-sqlite3';
-import { COFFER_ADMIN } from './nc-fixture.ts';
+import { COFFER_ADMIN, type Coffer } from './nc-fixture.ts';
 
 /** Stands in for a value that legitimately differs between two Coffers (see IGNORED). */
 const OTHER = '<differs>';
@@ -99,4 +100,22 @@ export function cofferCount(cofferDir: string, from: string): number {
   } finally {
     db.close();
   }
+}
+
+/**
+ * Asserts that the import resumed after kills (`resumed`) left what the uninterrupted one (`whole`)
+ * did: every table row for row (databaseState), then, after files:cleanup on both (a kill can leave
+ * a blob written for a row that was not, which garbage collection removes), as many blobs and the
+ * same key files.
+ */
+export async function assertSameImport(resumed: Coffer, whole: Coffer): Promise<void> {
+  const got = databaseState(resumed.dir);
+  const want = databaseState(whole.dir);
+  assert.deepEqual(Object.keys(got), Object.keys(want));
+  for (const t of Object.keys(want)) assert.deepEqual(got[t], want[t], `table ${t}`);
+  for (const c of [resumed, whole]) {
+    const gc = await c.occ(['files:cleanup', '--grace-seconds', '0']);
+    assert.equal(gc.code, 0, gc.stderr);
+  }
+  assert.deepEqual(dataFolderState(resumed.dir), dataFolderState(whole.dir));
 }
