@@ -49,7 +49,8 @@ export function writeNcFile(file: string, size: number, fileKey: Buffer, version
   return sha.digest('hex');
 }
 
-export interface Generated { readonly files: number; readonly bytes: number }
+/** `paths` (relative to the owner's files) and the plaintext `sha256` of each file, in order. */
+export interface Generated { readonly files: number; readonly bytes: number; readonly paths: string[]; readonly sha256: string[] }
 
 /**
  * Adds `count` files of `sizeOf(i)` bytes under `<owner>/files/gen/dNN/` of the unpacked fixture at
@@ -77,6 +78,8 @@ export function generateNcFiles(root: string, opts: { owner: string; secret: str
     const gen = addDir('files/gen', filesId);
     let dir = 0;
     let bytes = 0;
+    const paths: string[] = [];
+    const sha256: string[] = [];
     db.exec('begin');
     for (let i = 0; i < opts.count; i++) {
       if (i % 100 === 0) dir = addDir(`files/gen/d${String(i / 100).padStart(3, '0')}`, gen);
@@ -85,7 +88,8 @@ export function generateNcFiles(root: string, opts: { owner: string; secret: str
       const fileKey = randomBytes(32);
       const file = join(data, opts.owner, 'files', rel);
       mkdirSync(dirname(file), { recursive: true });
-      writeNcFile(file, size, fileKey, 1);
+      sha256.push(writeNcFile(file, size, fileKey, 1));
+      paths.push(rel);
       const keyDir = join(data, opts.owner, 'files_encryption', 'keys', 'files', rel, 'OC_DEFAULT_MODULE');
       mkdirSync(keyDir, { recursive: true });
       const shareKey = publicEncrypt({ key: pub, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha1' }, fileKey);
@@ -97,7 +101,7 @@ export function generateNcFiles(root: string, opts: { owner: string; secret: str
       bytes += size;
     }
     db.exec('commit');
-    return { files: opts.count, bytes };
+    return { files: opts.count, bytes, paths, sha256 };
   } finally {
     db.close();
   }
