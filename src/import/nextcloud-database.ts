@@ -104,7 +104,7 @@ export async function openNcDatabase(cfg: NcConfig, url?: string): Promise<NcDat
   const expand = (q: string) => q.replace(/\*PREFIX\*/g, prefix);
   if (t.kind === 'sqlite') {
     const file = resolve(t.file!);
-    if (!existsSync(file)) throw new ValidationError(`Nextcloud's SQLite database ${file} does not exist`);
+    if (!existsSync(file)) throw new ValidationError(`cannot open Nextcloud's SQLite database ${file}: it does not exist`);
     // Nextcloud's SQLite is in WAL mode: even a read-only connection creates `-wal` and `-shm` files
     // beside it, in Nextcloud's data directory. Opened `immutable` (no locks, no side files) when
     // nothing can change it: Nextcloud in maintenance mode and no journal left to apply. A live
