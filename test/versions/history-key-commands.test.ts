@@ -3,8 +3,10 @@
  * `./occ encryption:rotate-master-key`, `encryption:backup-keys` + `encryption:restore-keys` (the
  * key files lost in between) and `encryption:change-key-storage-root`, every version and every
  * trashed file (a trashed file with versions, a trashed folder with nested files) reads back over
- * DAV with the same sha256, a version and a trash item restore, `encryption:verify` in a fresh
- * process finds everything intact, and no blob or path on disk holds plaintext or a file name.
+ * DAV with the same sha256 (also after a server restart, which drops every cached key), a version
+ * and a trash item restore, `encryption:verify` in a fresh process finds everything intact
+ * (master-key mode: it can read every file), and no blob or path on disk holds plaintext or a file
+ * name. In master-key mode and in per-user-key mode (the user's key pair and root keys move too).
  */
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
@@ -20,7 +22,7 @@ import { checkHistory, makeHistory, restoreTrash, restoreVersion, type HistoryFi
 
 const PW = { COFFER_BACKUP_PASSWORD: 'history-backup-pw-7' };
 
-describe('versions and trash items through the key commands (master key)', () => {
+for (const mode of ['master', 'per-user'] as const) describe(`versions and trash items through the key commands (${mode} keys)`, () => {
   let t: TestInstance;
   const fixtures: HistoryFixture[] = [];
   const keyFiles = (root: string) => walkFiles(root).filter((f) => f.includes('/files_encryption/'));
@@ -30,8 +32,13 @@ describe('versions and trash items through the key commands (master key)', () =>
   const stored = async () => (await t.app.db.selectFrom('nodes').select('fileid').where('kind', '=', 'file').execute()).length
     + (await t.app.db.selectFrom('file_versions').select('id').execute()).length
     + (await t.app.db.selectFrom('trash_nodes').select('fileid').where('kind', '=', 'file').execute()).length;
-  /** `./occ encryption:verify` in a fresh process: everything intact, every row checked. */
+  /**
+   * A server restart (no key cached) and, in master-key mode, `./occ encryption:verify` in a fresh
+   * process: everything intact, every row checked (per-user keys open with the user's password only).
+   */
   const verifyAll = async () => {
+    await t.restart();
+    if (mode === 'per-user') return;
     const r = await occFor(t, ['encryption:verify', '--output=json']);
     assert.equal(r.code, 0, r.stdout + r.stderr);
     const rep = JSON.parse(r.stdout);
@@ -48,6 +55,10 @@ describe('versions and trash items through the key commands (master key)', () =>
   before(async () => {
     t = await startTestInstance({ keep: true });
     await enableEncryption(t);
+    if (mode === 'per-user') {
+      await t.app.userKeys.setPerUserMode(true, 0);
+      await t.restart(); // the key policy is chosen when the app opens
+    }
     await t.addUser(ALICE.uid, ALICE.password);
     assert.equal((await call(t, ALICE, 'PROPFIND', FILES(ALICE), { headers: { Depth: '0' } })).status, 207);
   });
@@ -63,8 +74,8 @@ describe('versions and trash items through the key commands (master key)', () =>
     const blobs = snapshot(blobFiles(t.dataDir));
     assert.match(await occOk(t, ['encryption:rotate-master-key']), /no file content was rewritten/);
     assert.deepEqual(snapshot(blobFiles(t.dataDir)), blobs, 'no blob was rewritten');
-    await checkAll('after rotation');
     await verifyAll();
+    await checkAll('after rotation');
     await restoreVersion(t, fixtures[0]!, 'rot-ledger.txt');
     await restoreTrash(t, fixtures[0]!, 'rot-minutes.txt');
     await checkAll('rotation, restored');
@@ -76,17 +87,19 @@ describe('versions and trash items through the key commands (master key)', () =>
     await occOk(t, ['encryption:backup-keys', archive], PW);
     const keys = snapshot(keyFiles(t.dataDir));
     for (const f of keys.keys()) rmSync(f);
-    // a fresh process cannot read a version or a trashed file without the keys
-    const lost = await occFor(t, ['encryption:verify', '--output=json']);
-    assert.equal(lost.code, 7, lost.stderr);
-    const damaged: string[] = JSON.parse(lost.stdout).damaged.map((d: { file: string }) => d.file);
-    for (const name of ['bak-minutes.txt', 'bak-Archive/drafts/memo.txt', 'bak-ledger.txt.v']) {
-      assert.ok(damaged.some((d) => d.includes(name)), `verify without keys names ${name}: ${damaged.join(', ')}`);
+    if (mode === 'master') {
+      // a fresh process cannot read a version or a trashed file without the keys
+      const lost = await occFor(t, ['encryption:verify', '--output=json']);
+      assert.equal(lost.code, 7, lost.stderr);
+      const damaged: string[] = JSON.parse(lost.stdout).damaged.map((d: { file: string }) => d.file);
+      for (const name of ['bak-minutes.txt', 'bak-Archive/drafts/memo.txt', 'bak-ledger.txt.v']) {
+        assert.ok(damaged.some((d) => d.includes(name)), `verify without keys names ${name}: ${damaged.join(', ')}`);
+      }
     }
     assert.equal((await occFor(t, ['encryption:restore-keys', archive, '-n'], PW)).code, 0);
     assert.deepEqual(snapshot(keyFiles(t.dataDir)), keys, 'every key file is back');
-    await checkAll('after restore-keys');
     await verifyAll();
+    await checkAll('after restore-keys');
     await restoreOneOfEach(fixtures[1]!);
     await checkAll('restore-keys, restored');
   });
@@ -99,7 +112,10 @@ describe('versions and trash items through the key commands (master key)', () =>
     assert.deepEqual(keyFiles(t.dataDir), [], 'no key file left in the data directory');
     await sleep(1200); // the server's 1 s cache of the key storage root
     await checkAll('after the move');
+    // per-user keys: a login after the move must not take the emptied old root for a new user (a new key pair there)
+    assert.deepEqual(keyFiles(t.dataDir), [], 'no key file written to the old root');
     await verifyAll();
+    await checkAll('after the move, restarted');
     for (const fx of fixtures) await restoreOneOfEach(fx);
     await checkAll('after the move, all restored');
     await verifyAll();
