@@ -10,7 +10,7 @@ import { KeyStore } from './keys/key-store.ts';
 import { KeyManager } from './encryption/master-key/key-manager.ts';
 import { createKeyHolder, type KeyHolder } from './encryption/key-holders/key-holder.ts';
 import { resolveInterruptedSwitch } from './encryption/key-holders/key-holder-switch.ts';
-import { EncryptionState } from './encryption/encryption-state.ts';
+import { EncryptionState, followKeyRoot, type EncryptionStateSnapshot } from './encryption/encryption-state.ts';
 import { EncryptedBlobStore } from './encryption/encrypted-blob-store.ts';
 import { RowSeal } from './encryption/row-seal.ts';
 import { EncryptionService } from './encryption/encryption-service.ts';
@@ -232,6 +232,8 @@ export async function openApp(config: Config, opts: OpenAppOptions = {}): Promis
   const keyStore = (): KeyStore => keyStores.store;
   const userKeys = new UserKeys({
     store: keyStore, appConfig, state: encState, kdf: opts.userKeyKdf,
+    // `keys` is made below (it takes userKeys); this runs at logins only, long after
+    followKeyRoot: (fresh: boolean): Promise<EncryptionStateSnapshot> => followKeyRoot(keys, encState, config.datadirectory, fresh),
     recovery: new RecoveryKey({ store: keyStore, kdf: opts.userKeyKdf ?? { memoryCost: 19456, timeCost: 2, parallelism: 1 } }),
   });
   const ncPendingKeys = new NcPendingKeys({

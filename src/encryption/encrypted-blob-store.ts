@@ -10,9 +10,8 @@ import { chunkRangeFor, encryptedSize, plaintextSize } from '../crypto/blob-size
 import { ChunkDecryptStream } from '../crypto/decrypt-stream.ts';
 import { EncryptStream, encryptToPieces } from '../crypto/encrypt-stream.ts';
 import { CIPHER_AES_256_GCM, FORMAT_ID, HEADER_SIZE, type CipherId } from '../crypto/format.ts';
-import { KeyStore } from '../keys/key-store.ts';
 import { readHead } from '../storage/file-sink.ts';
-import type { EncryptionState } from './encryption-state.ts';
+import { followKeyRoot, type EncryptionState } from './encryption-state.ts';
 import type { KeyManager } from './master-key/key-manager.ts';
 import type { KeyPolicy } from './key-policy/key-policy.ts';
 import type { RowSeal } from './row-seal.ts';
@@ -104,10 +103,7 @@ export class EncryptedBlobStore implements BlobStore {
   get inner(): BlobStore { return this.#inner; }
 
   async #syncState(): Promise<boolean> {
-    const s = await this.#state.get();
-    const root = s.keyRoot ?? this.#defaultRoot;
-    if (this.#keys.keyStore.root !== root) this.#keys.setKeyStore(new KeyStore(root));
-    return s.enabled;
+    return (await followKeyRoot(this.#keys, this.#state, this.#defaultRoot)).enabled;
   }
 
   /** @throws as BlobStore.put; CryptoError/NotFoundError when encryption is on but keys are unusable. */

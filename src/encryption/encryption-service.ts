@@ -10,7 +10,7 @@ import { PLAIN_CODEC, type BlobContext } from '../storage/blob-store.ts';
 import { newBlobId } from '../storage/blob-id.ts';
 import type { EncryptedBlobStore } from './encrypted-blob-store.ts';
 import type { BlobHolder, FileRows, StoredFile } from './file-rows.ts';
-import { DEFAULT_MODULE_KEY, ENABLED_KEY, ENCRYPTION_APP, KEY_ROOT_KEY, MODULE_ID, STATE_APP, type EncryptionState } from './encryption-state.ts';
+import { DEFAULT_MODULE_KEY, ENABLED_KEY, ENCRYPTION_APP, KEY_ROOT_KEY, MODULE_ID, STATE_APP, followKeyRoot, type EncryptionState } from './encryption-state.ts';
 import { createKeyBackup, restoreKeyBackup, DEFAULT_SCRYPT, type ScryptParams } from './master-key/key-backup.ts';
 import type { KeyManager, RotationProgress } from './master-key/key-manager.ts';
 import { decryptBlobFile } from './bulk-conversion/offline-decrypt.ts';
@@ -74,11 +74,9 @@ export class EncryptionService {
   }
 
   async status(): Promise<EncryptionStatus> {
-    this.#o.state.invalidate();
-    const s = await this.#o.state.get();
+    const s = await followKeyRoot(this.#o.keys, this.#o.state, this.#o.dataDirectory, true);
     const root = s.keyRoot ?? this.#o.dataDirectory;
     const km = this.#o.keys;
-    if (km.keyStore.root !== root) km.setKeyStore(new KeyStore(root));
     const backedUp = await this.#o.appConfig.get(ENCRYPTION_APP, 'keys_backed_up_at');
     return {
       enabled: s.enabled, defaultModule: MODULE_ID, masterKeyPresent: await km.hasMasterKey(),

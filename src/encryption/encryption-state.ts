@@ -1,4 +1,5 @@
 import type { AppConfigRepository } from '../db/app-config.ts';
+import { KeyStore } from '../keys/key-store.ts';
 
 /** Where the switches live (Nextcloud's appconfig names). */
 export const STATE_APP = 'core';
@@ -31,4 +32,25 @@ export class EncryptionState {
 
   /** Reads the database on the next get (a status shown to an admin must be current). */
   invalidate(): void { this.#appConfig.forget(STATE_APP); }
+}
+
+/** What follows the key storage root: the key manager (its current key store, shared by every key reader). */
+export interface KeyStoreHolder {
+  readonly keyStore: KeyStore;
+  setKeyStore(store: KeyStore): void;
+}
+
+/**
+ * Points `keys` at the key storage root the database names (`defaultRoot` when none is set), and
+ * answers the state: `./occ encryption:change-key-storage-root` in another process moves the key
+ * files, and this process must follow before it reads or writes one. `fresh` reads the database
+ * instead of the settings cache (at most a second old: the keys may be gone from the old root).
+ * @throws database errors
+ */
+export async function followKeyRoot(keys: KeyStoreHolder, state: EncryptionState, defaultRoot: string, fresh = false): Promise<EncryptionStateSnapshot> {
+  if (fresh) state.invalidate();
+  const s = await state.get();
+  const root = s.keyRoot ?? defaultRoot;
+  if (keys.keyStore.root !== root) keys.setKeyStore(new KeyStore(root));
+  return s;
 }

@@ -47,6 +47,11 @@ function toTrashNode(r: Record<string, unknown>): TrashNode {
 }
 
 /** The queries on `trash_items` and `trash_nodes` (the moves from and to `nodes` are NodeRepository's). */
+/** Where a trashed node was deleted from: its item's original location, plus its path inside the item. */
+export function trashedPath(originalLocation: string, relPath: string): string {
+  return relPath === '' ? originalLocation : `${originalLocation}/${relPath}`;
+}
+
 export class TrashRepository {
   /**
    * Inserts an item; `deletedAt` moves on to the next free second for a name deleted twice in one
@@ -264,7 +269,7 @@ export class TrashRepository {
       .where('t.fileid', '>', opts.after ?? 0).orderBy('t.fileid').limit(opts.limit ?? 500).execute();
     return rows.map((r) => ({
       holder: 'trash' as const, rowId: num(r.fileid), fileid: num(r.fileid), owner: r.owner,
-      path: r.rel_path === '' ? r.original_location : `${r.original_location}/${r.rel_path}`,
+      path: trashedPath(r.original_location, r.rel_path),
       blobId: r.blob_id!, codec: r.blob_codec ?? PLAIN_CODEC, size: num(r.size), seal: r.blob_seal ?? null,
     }));
   }

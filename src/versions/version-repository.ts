@@ -5,6 +5,7 @@ import { subtreeBounds } from '../files/node-rows.ts';
 import { QueryTemplate } from '../db/query-template.ts';
 import { PLAIN_CODEC } from '../storage/blob-store.ts';
 import type { StorageFilter, StoredFile } from '../encryption/file-rows.ts';
+import { trashedPath } from '../trash/trash-repository.ts';
 
 /** One kept version of a file: the blob the file had, with what its row said about it. */
 export interface FileVersion {
@@ -233,14 +234,17 @@ export class VersionRepository {
 
   /**
    * One page of versions by ascending row id after `after`, as blobs to convert or verify: bound to
-   * their file's id; the path is the file's with `.v<version>` (as Nextcloud names version files).
+   * their file's id; the path is the file's with `.v<version>` (as Nextcloud names version files),
+   * for a file in the trash the path it was deleted from (verify names a damaged version by it).
    */
   async blobsPage(ex: Executor, filter: StorageFilter, opts: { after?: number; limit?: number; owner?: string } = {}): Promise<StoredFile[]> {
     const rows = await this.#blobs(ex, filter, opts.owner).leftJoin('nodes as n', 'n.fileid', 'v.fileid')
-      .select(['v.id', 'v.fileid', 'v.owner', 'v.version', 'v.blob_id', 'v.blob_codec', 'v.blob_seal', 'v.size', 'n.path'])
+      .leftJoin('trash_nodes as t', 't.fileid', 'v.fileid').leftJoin('trash_items as i', 'i.id', 't.item_id')
+      .select(['v.id', 'v.fileid', 'v.owner', 'v.version', 'v.blob_id', 'v.blob_codec', 'v.blob_seal', 'v.size', 'n.path', 't.rel_path', 'i.original_location'])
       .where('v.id', '>', opts.after ?? 0).orderBy('v.id').limit(opts.limit ?? 500).execute();
     return rows.map((r) => ({
-      holder: 'version' as const, rowId: num(r.id), fileid: num(r.fileid), owner: r.owner, path: `${r.path ?? ''}.v${num(r.version)}`,
+      holder: 'version' as const, rowId: num(r.id), fileid: num(r.fileid), owner: r.owner,
+      path: `${r.path ?? (r.original_location != null && r.rel_path != null ? trashedPath(r.original_location, r.rel_path) : '')}.v${num(r.version)}`,
       blobId: r.blob_id, codec: r.blob_codec, size: num(r.size), seal: r.blob_seal ?? null,
     }));
   }

@@ -2,7 +2,9 @@
  * Over HTTP, every tamper class on a stored blob (bit flip in a chunk and in the header, truncate,
  * truncate a whole chunk, extend, swap two files' blobs, roll back to an older version's ciphertext,
  * reorder chunks) is refused: a 5xx DAV error or an aborted body, never wrong bytes. The audit log
- * records it, and `./occ encryption:verify` names every damaged file and exits 7.
+ * records it, and `./occ encryption:verify` names every damaged file and exits 7. Trash items and
+ * versions too: a trashed file with a flipped bit is refused by the trashbin endpoint, and verify
+ * names it and a trashed file's damaged version by their paths.
  */
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -19,6 +21,9 @@ describe('tampered blobs are refused over HTTP and named by encryption:verify', 
   let t: TestInstance;
   const original = new Map<string, Buffer>();
   const damaged: string[] = [];
+  /** Damaged trash items and versions of trashed files, as verify names them (after `admin/files/`). */
+  const damagedHistory: string[] = [];
+  let trashFlipHref = '';
 
   async function blobPath(path: string): Promise<string> {
     const n = await t.app.files.stat(ADMIN.uid, path);
@@ -74,6 +79,24 @@ describe('tampered blobs are refused over HTTP and named by encryption:verify', 
     c1.copy(r, HEADER);
     c0.copy(r, HEADER + RAW_CHUNK);
     writeFileSync(rp, r);
+    // Trash: a trashed file with a flipped bit; a trashed file intact but for its (older) version.
+    await put('trashed-flip.bin', 100_000);
+    const tf = await blobPath('trashed-flip.bin');
+    await put('trashed-vers.bin', 80_000);
+    const tvId = (await t.app.files.stat(ADMIN.uid, 'trashed-vers.bin')).fileId;
+    await put('trashed-vers.bin', 90_000);
+    const [tv] = await t.app.versions.repo.list(t.app.db, tvId);
+    assert.ok(tv && tv.blobCodec === 'cfe1', 'the version is encrypted');
+    for (const p of ['trashed-flip.bin', 'trashed-vers.bin']) {
+      const r = await t.fetch(`/remote.php/dav/files/admin/${p}`, { method: 'DELETE' });
+      assert.equal(r.status, 204, `DELETE ${p}`);
+    }
+    flip(tf, HEADER + 500);
+    assert.ok(hasLocalPaths(t.app.rawBlobs));
+    flip(t.app.rawBlobs.pathOf(tv.blobId), HEADER + RAW_CHUNK + 10);
+    const list = await t.fetch('/remote.php/dav/trashbin/admin/trash', { method: 'PROPFIND', headers: { Depth: '1' } });
+    trashFlipHref = [...(await list.text()).matchAll(/<d:href>([^<]*trashed-flip\.bin[^<]*)<\/d:href>/g)][0]![1]!;
+    damagedHistory.push('trashed-flip.bin', `trashed-vers.bin.v${tv.version}`);
     damaged.push('flip.bin', 'flip-small.txt', 'flip-header.bin', 'trunc.bin', 'trunc-chunk.bin', 'extend.bin', 'swapA.bin', 'swapB.bin', 'roll.bin', 'reorder.bin');
   });
   after(async () => { await t?.stop(); });
@@ -107,6 +130,23 @@ describe('tampered blobs are refused over HTTP and named by encryption:verify', 
     }
   });
 
+  test('a tampered trash item: the trashbin GET answers 5xx or aborts, never wrong bytes', async () => {
+    let status = 0, body: Buffer | undefined;
+    try {
+      const r = await t.fetch(trashFlipHref);
+      status = r.status;
+      body = Buffer.from(await r.arrayBuffer());
+    } catch { /* aborted */ }
+    assert.ok(status === 0 || status >= 500, `trashbin GET served ${status} with ${body?.length} bytes`);
+    if (body && status >= 500) assert.match(body.toString(), /Integrity check failed/);
+    let audited = false;
+    for (let i = 0; i < 50 && !audited; i++) {
+      for await (const e of t.app.audit.read()) if (e.event === 'integrity.failure' && String(e.path).includes('trashed-flip.bin')) audited = true;
+      if (!audited) await sleep(20);
+    }
+    assert.ok(audited, 'the audit log records the refused trash item');
+  });
+
   test('the audit log records an integrity failure for every tampered file', async () => {
     await sleep(200);
     const entries = [];
@@ -119,19 +159,20 @@ describe('tampered blobs are refused over HTTP and named by encryption:verify', 
   test('encryption:verify names every damaged file as USER/files/PATH and exits 7; --output=json lists them', async () => {
     const r = await occFor(t, ['encryption:verify']);
     assert.equal(r.code, 7, r.stderr);
-    for (const p of damaged) assert.match(r.stdout, new RegExp(`^admin/files/${p.replace('.', '\\.')}: .+`, 'm'), `verify does not name ${p}`);
+    for (const p of [...damaged, ...damagedHistory]) assert.match(r.stdout, new RegExp(`^admin/files/${p.replaceAll('.', '\\.')}: .+`, 'm'), `verify does not name ${p}`);
     assert.ok(!r.stdout.includes('admin/files/intact.bin'), 'the intact file is not named');
-    assert.match(r.stdout, /10 damaged/);
+    assert.ok(!/^admin\/files\/trashed-vers\.bin: /m.test(r.stdout), 'the intact trashed file is not named, only its version');
+    assert.match(r.stdout, /12 damaged/);
 
     const j = await occFor(t, ['encryption:verify', 'admin', '--output=json']);
     assert.equal(j.code, 7);
     const rep = JSON.parse(j.stdout);
-    assert.deepEqual(rep.damaged.map((d: { file: string }) => d.file).sort(), damaged.map((p) => `admin/files/${p}`).sort());
+    assert.deepEqual(rep.damaged.map((d: { file: string }) => d.file).sort(), [...damaged, ...damagedHistory].map((p) => `admin/files/${p}`).sort());
     // verify checks kept versions too (the rollback case overwrote a file: its old blob is a version)
     const versions = (await t.app.db.selectFrom('file_versions').select('id').execute()).length;
     assert.equal(rep.checked, original.size + versions);
     let fromVerify = 0;
     for await (const e of t.app.audit.read()) if (e.event === 'integrity.failure' && e.source === 'encryption:verify') fromVerify++;
-    assert.equal(fromVerify, 2 * damaged.length, 'each run records each damaged file');
+    assert.equal(fromVerify, 2 * (damaged.length + damagedHistory.length), 'each run records each damaged file');
   });
 });

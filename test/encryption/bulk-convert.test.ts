@@ -1,6 +1,8 @@
 /**
  * BulkConverter (encrypt-all / decrypt-all) in process: batched row switches, the page-level crash
  * journal and its recovery, files changed during a run, and rows whose size is smaller than the blob.
+ * Versions and trash items (a trashed file with versions, a trashed folder with nested files) are
+ * converted both ways and read back over DAV, and restore.
  */
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -18,6 +20,8 @@ import { newBlobId } from '../../src/storage/blob-id.ts';
 import { startTestInstance, ADMIN, type TestInstance } from '../support/test-instance.ts';
 import { NodeFileRows } from '../../src/files/node-file-rows.ts';
 import { SYSTEM, userActor } from '../../src/actor.ts';
+import { checkHistory, makeHistory, restoreTrash, restoreVersion, type HistoryFixture } from '../versions/history-fixture.ts';
+import { filesContaining, walkPaths } from '../encryption-e2e/helpers.ts';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
@@ -33,6 +37,7 @@ for (const db of ['sqlite', 'pgsql'] as const) describe(`BulkConverter (${db})`,
   let blobs: EncryptedBlobStore;
   let raw: LocalBlobStore;
   const expected = new Map<string, string>();
+  let history: HistoryFixture;
 
   const converter = () => new BulkConverter({ rows: new NodeFileRows(t.app.db), encryption: t.app.encryption, blobs, rawBlobs: raw, workDir: t.dataDir });
   const row = (path: string) => t.app.db.selectFrom('nodes').select(['fileid', 'owner', 'blob_id', 'blob_codec', 'size', 'blob_seal'])
@@ -64,6 +69,7 @@ for (const db of ['sqlite', 'pgsql'] as const) describe(`BulkConverter (${db})`,
       await t.app.files.writeFile(userActor(ADMIN.uid, 'password'), ADMIN.uid, `f${i}.bin`, Readable.from([b]));
       expected.set(`f${i}.bin`, sha(b));
     }
+    history = await makeHistory(t, ADMIN, 'bulk');
     await t.app.appConfig.set('encryption', 'enabled', 'yes');
     await t.app.encryption.enable();
   });
@@ -160,18 +166,44 @@ for (const db of ['sqlite', 'pgsql'] as const) describe(`BulkConverter (${db})`,
     // f30.bin was overwritten above: its old blob is a version, converted (and live) too
     const versions = await t.app.db.selectFrom('file_versions').select(['blob_id', 'blob_codec']).execute();
     assert.ok(versions.length > 0 && versions.every((x) => x.blob_codec !== PLAIN_CODEC), 'every version is encrypted');
-    const live = new Set([...rows, ...versions].map((x) => x.blob_id));
+    // the trashed file, the files of the trashed folder, and the versions of both
+    const trash = await t.app.db.selectFrom('trash_nodes').select(['blob_id', 'blob_codec']).where('kind', '=', 'file').execute();
+    assert.equal(trash.length, 3);
+    assert.ok(trash.every((x) => x.blob_codec !== PLAIN_CODEC), 'every trashed file is encrypted');
+    assert.deepEqual(enc.history, { versions: versions.length, trash: 3 });
+    const live = new Set([...rows, ...versions, ...trash].map((x) => x.blob_id));
     for await (const e of raw.list()) assert.ok(live.has(e.blobId), `orphaned blob ${e.blobId}`);
+    await checkHistory(t, history, 'after encrypt-all');
+    assert.deepEqual(filesContaining(t.dataDir, history.marker), [], 'plaintext of a version or trash item under the data directory');
+    for (const name of history.names) assert.deepEqual(filesContaining(join(t.dataDir, 'blobs'), name), [], `${name} in a blob`);
+    const paths = walkPaths(t.dataDir).join('\n');
+    for (const name of history.names) assert.ok(!paths.includes(name), `${name} in a path under the data directory`);
+    // restored while encrypted: the trashed file and its versions are live again, and a version restores
+    await restoreTrash(t, history, 'bulk-minutes.txt');
+    await restoreVersion(t, history, 'bulk-minutes.txt');
+    await checkHistory(t, history, 'encrypted, restored');
 
     const todoDec = await converter().pending('decrypt');
-    assert.equal(todoDec.files, rows.length + versions.length);
+    const versionsNow = (await t.app.db.selectFrom('file_versions').select('id').execute()).length;
+    const trashNow = (await t.app.db.selectFrom('trash_nodes').select('fileid').where('kind', '=', 'file').execute()).length;
+    const rowsNow = (await t.app.db.selectFrom('nodes').select('fileid').where('kind', '=', 'file').execute()).length;
+    assert.equal(trashNow, 2, 'the folder is still in the trash');
+    assert.equal(todoDec.files, rowsNow + versionsNow + trashNow);
     const dec = await converter().run({ target: 'decrypt', concurrency: 2 });
     assert.equal(dec.failed.length, 0);
-    assert.equal(dec.converted, rows.length + versions.length);
-    assert.deepEqual(dec.history, { versions: versions.length, trash: 0 });
+    assert.equal(dec.converted, rowsNow + versionsNow + trashNow);
+    assert.deepEqual(dec.history, { versions: versionsNow, trash: trashNow });
     const after = await t.app.db.selectFrom('nodes').select(['blob_codec']).where('kind', '=', 'file').execute();
     assert.ok(after.every((x) => x.blob_codec === PLAIN_CODEC), 'every file is plain again');
+    const histAfter = [...await t.app.db.selectFrom('file_versions').select('blob_codec').execute(),
+      ...await t.app.db.selectFrom('trash_nodes').select('blob_codec').where('kind', '=', 'file').execute()];
+    assert.ok(histAfter.every((x) => x.blob_codec === PLAIN_CODEC), 'every version and trashed file is plain again');
     await checkAll('after decrypt-all');
+    await checkHistory(t, history, 'after decrypt-all');
+    // restored when plain: the folder with its nested files and the version of memo.txt
+    await restoreTrash(t, history, 'bulk-Archive');
+    await restoreVersion(t, history, 'bulk-Archive/drafts/memo.txt');
+    await checkHistory(t, history, 'decrypted, restored');
     assert.ok(!existsSync(join(t.dataDir, '.encryption-convert.journal')));
     assert.ok(!existsSync(join(t.dataDir, '.encryption-convert.lock')));
   });

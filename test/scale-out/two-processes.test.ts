@@ -3,7 +3,8 @@
  * served by two `./occ serve` processes, encryption on. A write through one is readable through
  * the other at once; a lock taken through one is honoured by the other; brute-force counters are
  * shared; background jobs run once; litmus passes against one; `encryption:encrypt-all` works over
- * S3; and the bucket holds no plaintext, no file or user names and no key material.
+ * S3 (versions and trash items included: they read back and restore through the other process);
+ * and the bucket holds no plaintext, no file, folder or user names and no key material.
  * Under CI=true a missing Ceph or Redis is a failure; otherwise the test is skipped.
  */
 import { spawn } from 'node:child_process';
@@ -20,6 +21,8 @@ import { createPgDatabase } from '../support/test-instance.ts';
 import { OCC, ROOT, TSX_LOADER, occ, run, spawnServer, type Served } from '../cli/occ-harness.ts';
 import { RedisClient } from '../../src/redis/redis-client.ts';
 import { loadConfig } from '../../src/config/config.ts';
+import type { DavServer } from '../versions/helpers.ts';
+import { checkHistory, makeHistory, restoreTrash, restoreVersion, type HistoryFixture } from '../versions/history-fixture.ts';
 
 const REDIS = { host: '127.0.0.1', port: 6379 };
 const ADMIN = { uid: 'admin', password: 'scale-out-admin-pw-1' };
@@ -68,6 +71,19 @@ if (missing) {
       return r.stdout;
     };
     const before_ = { name: 'quarterly-report-before-encryption.txt', body: marked(300 * 1024) };
+    /** A serve process as the history fixture's DAV server (Basic auth of `as`, default the admin). */
+    const dav = (srv: () => Served): DavServer => ({
+      get url() { return srv().url; },
+      fetch: (path, init = {}) => {
+        const { as, ...rest } = init;
+        const headers = new Headers(rest.headers);
+        headers.set('authorization', basic((as ?? ADMIN).uid, (as ?? ADMIN).password));
+        return fetch(srv().url + path, { ...rest, headers });
+      },
+    });
+    const [davA, davB] = [dav(() => A), dav(() => B)];
+    /** Versions and trash items made before encryption was enabled, and after. */
+    const histories: HistoryFixture[] = [];
 
     before(async () => {
       pg = await createPgDatabase();
@@ -143,9 +159,15 @@ if (missing) {
     test('files written before encryption is enabled', async () => {
       const res = await req(A, 'PUT', '/' + before_.name, { body: before_.body });
       assert.ok(res.status === 201 || res.status === 204, `PUT ${res.status}`);
+      histories.push(await makeHistory(davA, ADMIN, 'plain-era', MARKER));
       await occOk(['app:enable', 'encryption']);
       await occOk(['encryption:enable']);
       await new Promise((r) => setTimeout(r, 1500)); // encryption state is cached ≤ 1 s per process
+    });
+
+    test('versions and trash items made through A while encrypted read back through B', async () => {
+      histories.push(await makeHistory(davA, ADMIN, 'encrypted-era', MARKER));
+      await checkHistory(davB, histories[1]!, 'through B');
     });
 
     test('upload through A, download identical through B at once (and ranged)', async () => {
@@ -248,7 +270,18 @@ if (missing) {
       assert.equal(sha(Buffer.from(await get.arrayBuffer())), sha(before_.body));
     });
 
+    test('after encrypt-all: every version and trash item reads back through B; a version and trash items restore', async () => {
+      for (const h of histories) await checkHistory(davB, h, `encrypt-all, ${h.names[0]}`);
+      await restoreVersion(davB, histories[0]!, 'plain-era-ledger.txt');
+      await restoreTrash(davB, histories[0]!, 'plain-era-minutes.txt');
+      await restoreTrash(davA, histories[1]!, 'encrypted-era-Archive');
+      // the other two items stay in the trash for the bucket check below
+      for (const h of histories) await checkHistory(davA, h, `restored, ${h.names[0]}`);
+    });
+
     test('the bucket: no plaintext marker, no file or user names in keys, no key material', async () => {
+      const names = histories.flatMap((h) => h.names);
+      assert.ok(names.includes('plain-era-Archive') && names.includes('encrypted-era-minutes.txt'));
       const keys: string[] = [];
       let token: string | undefined;
       do {
@@ -272,6 +305,7 @@ if (missing) {
         assert.equal(res.ContentType, 'application/octet-stream', `content type of ${k}`);
         const body = Buffer.from(await res.Body!.transformToByteArray());
         assert.equal(body.indexOf(MARKER), -1, `plaintext marker in object ${k}`);
+        for (const n of [...names, before_.name, 'shared-upload.bin']) assert.equal(body.indexOf(n), -1, `the name ${n} in object ${k}`);
         assert.equal(body.indexOf('coffer-key-v1'), -1, `key file in object ${k}`);
         assert.equal(body.indexOf('"wrapped"'), -1, `wrapped key in object ${k}`);
       }

@@ -29,8 +29,11 @@ export const FILES = (c: Creds) => `/remote.php/dav/files/${c.uid}`;
 export const VERSIONS = (c: Creds) => `/remote.php/dav/versions/${c.uid}`;
 export const TRASH = (c: Creds) => `/remote.php/dav/trashbin/${c.uid}`;
 
+/** What the DAV helpers need of a server: an in-process test instance or a `./occ serve` process. */
+export type DavServer = Pick<TestInstance, 'fetch' | 'url'>;
+
 /** A raw DAV call as `as`; answers status, headers and body. */
-export async function call(t: TestInstance, as: Creds, method: string, path: string, init: { body?: string | Buffer; headers?: Record<string, string> } = {}): Promise<{ status: number; headers: Headers; body: Buffer; text: string }> {
+export async function call(t: DavServer, as: Creds, method: string, path: string, init: { body?: string | Buffer; headers?: Record<string, string> } = {}): Promise<{ status: number; headers: Headers; body: Buffer; text: string }> {
   const res = await t.fetch(path, { method, as, headers: init.headers, body: init.body === undefined ? undefined : typeof init.body === 'string' ? init.body : new Uint8Array(init.body) });
   const body = Buffer.from(await res.arrayBuffer());
   return { status: res.status, headers: res.headers, body, text: body.toString('utf8') };
@@ -44,7 +47,7 @@ export async function put(t: TestInstance, as: Creds, path: string, body: string
 }
 
 /** PROPFIND with the given `prefix:name` props (d, oc, nc declared). */
-export function propfind(t: TestInstance, as: Creds, path: string, props: string[], depth = '1') {
+export function propfind(t: DavServer, as: Creds, path: string, props: string[], depth = '1') {
   const body = `<?xml version="1.0"?><d:propfind xmlns:d="DAV:" xmlns:oc="http://owncloud.org/ns" xmlns:nc="http://nextcloud.org/ns"><d:prop>${props.map((p) => `<${p}/>`).join('')}</d:prop></d:propfind>`;
   return call(t, as, 'PROPFIND', path, { body, headers: { Depth: depth, 'Content-Type': 'application/xml' } });
 }

@@ -2,7 +2,7 @@ import type { AppConfigRepository } from '../../db/app-config.ts';
 import { ConflictError } from '../../errors.ts';
 import { generateX25519, openSealed } from '../../crypto/x25519-seal.ts';
 import { userScope, type KeyStore } from '../../keys/key-store.ts';
-import type { EncryptionState } from '../encryption-state.ts';
+import type { EncryptionState, EncryptionStateSnapshot } from '../encryption-state.ts';
 import { rootKeyFileName, type UserRootKeyFile } from '../master-key/key-files.ts';
 import type { KeyHandle } from '../master-key/key-manager.ts';
 import type { RecoveryKey } from './recovery-key.ts';
@@ -43,6 +43,11 @@ export interface UserKeysOptions {
   store: () => KeyStore;
   appConfig: AppConfigRepository;
   state: EncryptionState;
+  /**
+   * Points the key store at the current key storage root and answers the state (followKeyRoot;
+   * `fresh`: from the database). Without it, the store is taken as it is.
+   */
+  followKeyRoot?: (fresh: boolean) => Promise<EncryptionStateSnapshot>;
   recovery: RecoveryKey;
   kdf?: KdfParams;
   session?: UserKeySession;
@@ -58,6 +63,7 @@ export class UserKeys implements UserRootKeys {
   readonly #store: () => KeyStore;
   readonly #appConfig: AppConfigRepository;
   readonly #state: EncryptionState;
+  readonly #follow: ((fresh: boolean) => Promise<EncryptionStateSnapshot>) | undefined;
   readonly #kdf: KdfParams;
   readonly session: UserKeySession;
   readonly recovery: RecoveryKey;
@@ -69,6 +75,7 @@ export class UserKeys implements UserRootKeys {
     this.#store = o.store;
     this.#appConfig = o.appConfig;
     this.#state = o.state;
+    this.#follow = o.followKeyRoot;
     this.#kdf = o.kdf ?? DEFAULT_KDF;
     this.session = o.session ?? new UserKeySession();
     this.recovery = o.recovery;
@@ -76,6 +83,11 @@ export class UserKeys implements UserRootKeys {
   }
 
   get kdf(): KdfParams { return this.#kdf; }
+
+  /** The encryption state, with the key store on the current key storage root. */
+  #syncedState(fresh = false): Promise<EncryptionStateSnapshot> {
+    return this.#follow ? this.#follow(fresh) : this.#state.get();
+  }
 
   async perUserMode(): Promise<boolean> {
     return (await this.#appConfig.cachedGet(MODE_APP, MODE_KEY)) === '0';
@@ -123,11 +135,17 @@ export class UserKeys implements UserRootKeys {
    */
   async onLogin(uid: string, via: 'password' | 'app-password', secret: string): Promise<void> {
     try {
-      if (!(await this.perUserMode()) || !(await this.#state.get()).enabled) return;
+      if (!(await this.perUserMode()) || !(await this.#syncedState()).enabled) return;
       const cur = this.session.get(uid);
       if (cur) {
-        // Another process (./occ user:resetpassword, recover-user) may have replaced the key pair.
-        const pub = await readJson<PublicKeyFile>(this.#store(), userScope(uid), userPublicName(uid), 'x25519-public');
+        // Another process (./occ user:resetpassword, recover-user) may have replaced the key pair,
+        // or moved the keys (change-key-storage-root: the cached root may be the old, emptied one).
+        const readPub = () => readJson<PublicKeyFile>(this.#store(), userScope(uid), userPublicName(uid), 'x25519-public');
+        let pub = await readPub();
+        if (pub?.id !== cur.publicKeyId && this.#follow) {
+          await this.#follow(true);
+          pub = await readPub();
+        }
         if (pub?.id === cur.publicKeyId) return;
         this.session.lock(uid);
       }
@@ -146,7 +164,13 @@ export class UserKeys implements UserRootKeys {
   }
 
   async #unlockWithPassword(uid: string, password: string): Promise<void> {
-    const f = await this.#privateFile(uid);
+    let f = await this.#privateFile(uid);
+    if (!f && this.#follow) {
+      // Before making a key pair: the keys may have moved to another root a moment ago, and a new
+      // pair would stand in for the user's (every file sealed to it unreadable).
+      await this.#follow(true);
+      f = await this.#privateFile(uid);
+    }
     if (!f) {
       // A public key without its private half: keys made for this user by an import, not yet
       // completed (nextcloud-pending-keys.ts). A new pair would orphan every file sealed to it.
@@ -205,7 +229,7 @@ export class UserKeys implements UserRootKeys {
   async onSessionUsed(uid: string, token: string): Promise<void> {
     if (this.session.get(uid)) return;
     try {
-      if (!(await this.perUserMode()) || !(await this.#state.get()).enabled) return;
+      if (!(await this.perUserMode()) || !(await this.#syncedState()).enabled) return;
       let p = this.#unlocking.get(uid);
       if (!p) {
         p = this.#unlockWithToken(uid, token).finally(() => this.#unlocking.delete(uid));
