@@ -225,8 +225,12 @@ export function decryptNcBlock(block: Buffer, key: Buffer, cipher: string, binar
   const { alg, keyLen } = cipherOf(cipher);
   const data = binary ? ct : Buffer.from(ct.toString('latin1'), 'base64');
   const d = createDecipheriv(alg, key.subarray(0, keyLen), iv);
-  return Buffer.concat([d.update(data), d.final()]);
+  const plain = d.update(data);
+  d.final(); // CTR and CFB are stream modes: nothing is held back
+  return plain;
 }
+
+const EMPTY = Buffer.alloc(0);
 
 /** What a file decryptor needs besides the bytes. */
 export interface NcFileParams {
@@ -246,7 +250,7 @@ export interface NcFileParams {
  */
 export class NcDecryptStream extends Transform {
   readonly #p: NcFileParams;
-  #buf: Buffer = Buffer.alloc(0);
+  #buf: Buffer = EMPTY;
   #header: { cipher: string; binary: boolean; unit: number } | undefined;
   #index = 0;
   #out = 0;
@@ -257,13 +261,25 @@ export class NcDecryptStream extends Transform {
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    if (chunk.length === 0) { cb(); return; } // a block held back is the last one until bytes follow
     try {
-      this.#buf = this.#buf.length === 0 ? chunk : Buffer.concat([this.#buf, chunk]);
-      // keep the last full block until more arrives or the stream ends: only the final one may be short
-      while (this.#buf.length > NC_BLOCK_SIZE) {
-        this.#take(this.#buf.subarray(0, NC_BLOCK_SIZE));
-        this.#buf = this.#buf.subarray(NC_BLOCK_SIZE);
+      const out: Buffer[] = [];
+      let data = chunk;
+      if (this.#buf.length > 0) {
+        // a whole block held back is decrypted now that more follows; a partial one is completed first
+        if (this.#buf.length === NC_BLOCK_SIZE) this.#take(this.#buf, out);
+        else data = Buffer.concat([this.#buf, chunk]);
+        this.#buf = EMPTY;
       }
+      // keep the last full block until more arrives or the stream ends: only the final one may be short
+      let at = 0;
+      while (data.length - at > NC_BLOCK_SIZE) {
+        this.#take(data.subarray(at, at + NC_BLOCK_SIZE), out);
+        at += NC_BLOCK_SIZE;
+      }
+      this.#buf = data.subarray(at);
+      // one push per chunk read, not one per 8 KiB block
+      if (out.length > 0) this.push(out.length === 1 ? out[0] : Buffer.concat(out));
       cb();
     } catch (err) {
       cb(err as Error);
@@ -272,7 +288,9 @@ export class NcDecryptStream extends Transform {
 
   override _flush(cb: TransformCallback): void {
     try {
-      if (this.#buf.length > 0) this.#take(this.#buf);
+      const out: Buffer[] = [];
+      if (this.#buf.length > 0) this.#take(this.#buf, out);
+      for (const b of out) this.push(b);
       if (!this.#header) throw new CryptoError('truncated', 'Nextcloud file without its header');
       if (this.#out !== this.#p.plainSize) {
         throw new CryptoError('size-mismatch', `Nextcloud file decrypts to ${this.#out} bytes, the database says ${this.#p.plainSize}`);
@@ -283,7 +301,8 @@ export class NcDecryptStream extends Transform {
     }
   }
 
-  #take(block: Buffer): void {
+  /** Checks and decrypts one block (the first: the header), adding its plaintext to `out`. */
+  #take(block: Buffer, out: Buffer[]): void {
     if (!this.#header) {
       const parsed = parseNcHeader(block);
       if (!parsed || block.length !== NC_BLOCK_SIZE) throw new CryptoError('truncated', 'Nextcloud file header missing or short');
@@ -300,6 +319,6 @@ export class NcDecryptStream extends Transform {
     const plain = decryptNcBlock(block, this.#p.fileKey, cipher, binary, String(this.#p.version), pos);
     this.#out += plain.length;
     if (this.#out > this.#p.plainSize) throw new CryptoError('extended', 'Nextcloud file is longer than the database says');
-    if (plain.length > 0) this.push(plain);
+    if (plain.length > 0) out.push(plain);
   }
 }

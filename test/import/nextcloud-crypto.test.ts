@@ -32,9 +32,16 @@ describe('Nextcloud encryption format', { timeout: 120_000 }, () => {
     const id = (nc.manifest as unknown as { encryption: { appconfig: { masterKeyId: string } } }).encryption.appconfig.masterKeyId;
     return openNcShareKey(openNcKeyFile(readFileSync(join(nc.data, owner, 'files_encryption', 'keys', 'files', path, 'OC_DEFAULT_MODULE', `${id}.shareKey`)), secret), pem);
   };
-  const decrypt = async (bytes: Buffer, fileKey: Buffer, version: number, plainSize: number) => {
+  /** `chunk`: the sizes the bytes arrive in, cycled (default: all at once). */
+  const decrypt = async (bytes: Buffer, fileKey: Buffer, version: number, plainSize: number, chunk: number[] = [bytes.length]) => {
     const h = createHash('sha256');
-    await pipeline(Readable.from([bytes]), new NcDecryptStream({ fileKey, version, plainSize }), new Writable({ write(c: Buffer, _e, cb) { h.update(c); cb(); } }));
+    const parts: Buffer[] = [];
+    for (let at = 0, i = 0; at < bytes.length; i++) {
+      const n = chunk[i % chunk.length]!; // 0: an empty read
+      parts.push(bytes.subarray(at, at + n));
+      at += n;
+    }
+    await pipeline(Readable.from(parts), new NcDecryptStream({ fileKey, version, plainSize }), new Writable({ write(c: Buffer, _e, cb) { h.update(c); cb(); } }));
     return h.digest('hex');
   };
 
@@ -45,6 +52,18 @@ describe('Nextcloud encryption format', { timeout: 120_000 }, () => {
       const bytes = readFileSync(join(nc.root, f.physical_path));
       assert.equal(await decrypt(bytes, await fileKeyOf(f.owner, f.path), f.encrypted, f.size), f.sha256, f.path);
     }
+  });
+
+  test('the decryption is the same whatever sizes the bytes arrive in (block boundaries, partial blocks, empty reads)', async () => {
+    const f = nc.manifest.files.find((x) => x.encrypted > 0 && x.size > 3 * 8096 && !x.legacy_base64)!;
+    const bytes = readFileSync(join(nc.root, f.physical_path));
+    const key = await fileKeyOf(f.owner, f.path);
+    for (const chunk of [[NC_BLOCK_SIZE], [NC_BLOCK_SIZE * 2], [NC_BLOCK_SIZE + 1], [NC_BLOCK_SIZE - 1], [1000, 0, 7000, 20_000], [3 * NC_BLOCK_SIZE, 5], [65_536]]) {
+      assert.equal(await decrypt(bytes, key, f.encrypted, f.size, chunk), f.sha256, `chunks of ${chunk.join(', ')}`);
+    }
+    const legacy = nc.manifest.files.find((x) => x.encrypted > 0 && x.legacy_base64)!;
+    const lb = readFileSync(join(nc.root, legacy.physical_path));
+    assert.equal(await decrypt(lb, await fileKeyOf(legacy.owner, legacy.path), legacy.encrypted, legacy.size, [NC_BLOCK_SIZE, 999]), legacy.sha256);
   });
 
   test('a wrong counter, truncation, an extra block and swapped blocks are refused', async () => {
