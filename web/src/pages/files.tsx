@@ -1,4 +1,4 @@
-import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { api, downloadUrl, formatDate, formatSize, type ApiError } from '../api.ts';
 import { Dialog } from '../components/dialog.tsx';
 import { DotsIcon, FileIcon, FolderIcon, HomeIcon, PlusIcon, ShareIcon, UploadIcon } from '../components/icons.tsx';
@@ -75,7 +75,9 @@ function NameDialog(props: { title: string; label: string; initial: string; subm
   const [busy, setBusy] = useState(false);
   const [err, setErr] = useState('');
   const inputRef = useRef<HTMLInputElement>(null);
-  useEffect(() => {
+  // before the first paint: a selection set after it (useEffect) can land on what was already typed
+  // (a quick typist, or a loaded machine) and keep the old extension: "notes.txt.txt"
+  useLayoutEffect(() => {
     const el = inputRef.current;
     if (el) { const dot = props.initial.lastIndexOf('.'); el.setSelectionRange(0, dot > 0 ? dot : props.initial.length); }
   }, []);
