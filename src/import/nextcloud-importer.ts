@@ -56,6 +56,8 @@ export interface ImportReport {
   skipped: Skipped[];
   /** Files and folders whose Nextcloud permissions differ from what Coffer serves (imported all the same, with Coffer's). */
   permissionsChanged: PermissionChange[];
+  /** Users whose Nextcloud quota is no size Coffer understands ("5 GB", bytes, "none"): imported without a limit. */
+  quotasNotUnderstood: { uid: string; quota: string }[];
   /** Dry run only: the sha256 of every file's plaintext as read (for checking against the source). */
   checked?: { owner: string; path: string; sha256: string }[];
 }
@@ -143,7 +145,7 @@ export class NextcloudImporter {
     const { resuming } = await this.preflight();
     const report: ImportReport = {
       users: 0, groups: 0, appPasswords: 0, folders: 0, files: 0, bytes: 0, shares: 0, resumed: 0,
-      history: { versions: 0, trash: 0, bytes: 0, pending: 'not read' }, skipped: [], permissionsChanged: [],
+      history: { versions: 0, trash: 0, bytes: 0, pending: 'not read' }, skipped: [], permissionsChanged: [], quotasNotUnderstood: [],
     };
     const notePermissions = (uid: string, e: NcEntry) => {
       const c = permissionChange(uid, e);
@@ -170,6 +172,7 @@ export class NextcloudImporter {
     for (const u of users) {
       if (write && !(await this.#app.users.exists(u.uid))) await this.#app.users.createImported({ ...u, passwordHash: storedHash(u.passwordHash, this.#cfg.passwordSalt) });
       report.users++;
+      if (u.quotaNotUnderstood !== undefined) report.quotasNotUnderstood.push({ uid: u.uid, quota: u.quotaNotUnderstood });
     }
     for (const g of await this.#src.groups()) {
       if (write) {

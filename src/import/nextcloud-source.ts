@@ -8,6 +8,8 @@ export interface NcUser {
   readonly email: string | null;
   /** Bytes; null = unlimited (Nextcloud "none", or no quota of their own and no `files/default_quota`). */
   readonly quota: number | null;
+  /** The quota Nextcloud stored when it is no size it understands (carried over as unlimited, and reported). */
+  readonly quotaNotUnderstood?: string;
   readonly enabled: boolean;
   readonly isAdmin: boolean;
   /** Nextcloud's stored hash, verbatim (`3|$argon2id$…`, `1|$2y$…`, or a legacy unprefixed one). */
@@ -77,10 +79,17 @@ export interface NcShare {
 export interface NcVersionRow { readonly fileId: number; readonly timestamp: number; readonly size: number; readonly metadata: string }
 export interface NcTrashRow { readonly user: string; readonly name: string; readonly timestamp: number; readonly location: string }
 
-/** Parses a Nextcloud quota ("5 GB", "none", "default", bytes) into bytes; null = unlimited. */
+const QUOTA = /^\s*(\d+(?:\.\d+)?)\s*([kmgtp]?)i?b?\s*$/i;
+
+/** True when `v` is a quota value that is no size: neither unset, "none", "default" nor a number with a unit. */
+export function ncQuotaNotUnderstood(v: string | undefined): boolean {
+  return !(v === undefined || v === '' || v === 'none' || v === 'default' || QUOTA.test(v));
+}
+
+/** Parses a Nextcloud quota ("5 GB", "none", "default", bytes) into bytes; null = unlimited (and for a value that is no size). */
 export function parseNcQuota(v: string | undefined): number | null {
   if (v === undefined || v === '' || v === 'none' || v === 'default') return null;
-  const m = /^\s*(\d+(?:\.\d+)?)\s*([kmgtp]?)i?b?\s*$/i.exec(v);
+  const m = QUOTA.exec(v);
   if (!m) return null;
   const mult = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4, p: 1024 ** 5 }[m[2]!.toLowerCase() as '' | 'k'] ?? 1;
   return Math.round(Number(m[1]) * mult);
@@ -112,9 +121,9 @@ export class NextcloudSource {
     for (const p of prefs) pref.set(`${s(p.userid)}\0${s(p.appid)}\0${s(p.configkey)}`, s(p.configvalue));
     // a user without a quota of their own (or with "default") has the instance's default, as in Nextcloud
     const defaultQuota = await this.appConfig('files', 'default_quota');
-    const quotaOf = (uid: string) => {
+    const quotaTextOf = (uid: string) => {
       const own = pref.get(`${uid}\0files\0quota`);
-      return parseNcQuota(own === undefined || own === '' || own === 'default' ? defaultQuota : own);
+      return own === undefined || own === '' || own === 'default' ? defaultQuota : own;
     };
     return rows.map((r) => {
       const uid = s(r.uid);
@@ -122,7 +131,8 @@ export class NextcloudSource {
         uid,
         displayName: s(r.displayname) || uid,
         email: pref.get(`${uid}\0settings\0email`) || null,
-        quota: quotaOf(uid),
+        quota: parseNcQuota(quotaTextOf(uid)),
+        ...(ncQuotaNotUnderstood(quotaTextOf(uid)) ? { quotaNotUnderstood: quotaTextOf(uid) } : {}),
         enabled: pref.get(`${uid}\0core\0enabled`) !== 'false',
         isAdmin: admins.has(uid),
         passwordHash: s(r.password),

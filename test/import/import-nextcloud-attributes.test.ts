@@ -1,6 +1,6 @@
 /**
  * `./occ import:nextcloud -n` on a copy of the master-key fixture whose database was given what the
- * fixture lacks: an email, quotas ("1 GB", "none", and the instance's `files/default_quota` for users
+ * fixture lacks: an email, quotas ("1 GB", "none", one that is no size, and the instance's `files/default_quota` for users
  * without their own), a disabled user, a second admin, an empty group, a file and a folder with
  * restrictive permissions (1 and 17), a stored checksum. Read back through `./occ user:info`,
  * `group:list` and PROPFIND: the user attributes, the admins and groups as in Nextcloud, a disabled
@@ -46,6 +46,7 @@ describe('import:nextcloud, user attributes, permissions, mtimes, checksums, pro
       pref.run('alice', 'files', 'quota', '1 GB');
       pref.run('bob', 'files', 'quota', 'none');
       pref.run('carol', 'core', 'enabled', 'false');
+      pref.run('carol', 'files', 'quota', 'plenty'); // no size: imported without a limit, and reported
       db.prepare("insert into oc_appconfig (appid, configkey, configvalue) values ('files', 'default_quota', '2 GB')").run();
       db.prepare("update oc_users set displayname = 'Carol Ç. Nyström' where uid = 'carol'").run();
       db.prepare("insert into oc_group_user (gid, uid) values ('admin', 'bob')").run();
@@ -71,7 +72,8 @@ describe('import:nextcloud, user attributes, permissions, mtimes, checksums, pro
   test('the dry run lists the nodes whose permissions are not carried over', async () => {
     const r = await coffer.occ([...args(), '--dry-run', '--output', 'json']);
     assert.equal(r.code, 0, r.stderr);
-    const rep = JSON.parse(r.stdout) as { permissionsChanged: { what: string; nextcloud: number; coffer: number }[] };
+    const rep = JSON.parse(r.stdout) as { permissionsChanged: { what: string; nextcloud: number; coffer: number }[]; quotasNotUnderstood: { uid: string; quota: string }[] };
+    assert.deepEqual(rep.quotasNotUnderstood, [{ uid: 'carol', quota: 'plenty' }]);
     assert.deepEqual(rep.permissionsChanged, [
       { what: `alice/files/${READ_SHARE_FOLDER}`, nextcloud: 17, coffer: 31 },
       { what: `alice/files/${READ_ONLY_FILE}`, nextcloud: 1, coffer: 27 },
@@ -89,13 +91,14 @@ describe('import:nextcloud, user attributes, permissions, mtimes, checksums, pro
     assert.equal(lines.at(-1)!.replace(/, [\d.]+ MiB\/s$/, ''), `import:nextcloud: ${total}/${total} files (100%), ${mib} MiB`);
     for (const want of ['Imported:', 'users: 4', 'groups: 2', 'app passwords: 1', `files: ${total} (${mib} MiB)`, 'shares: 4',
       'Nextcloud encryption: master-key', 'versions: 4, trash items: 2 (3 files)',
-      `permissions not carried over (Nextcloud gave their owner fewer rights than Coffer does): 2: alice/files/${READ_SHARE_FOLDER} (17 → 31), alice/files/${READ_ONLY_FILE} (1 → 27)`]) {
+      `permissions not carried over (Nextcloud gave their owner fewer rights than Coffer does): 2: alice/files/${READ_SHARE_FOLDER} (17 → 31), alice/files/${READ_ONLY_FILE} (1 → 27)`,
+      'quotas not understood, imported without a limit: carol ("plenty")']) {
       assert.ok(run.stdout.includes(want), `${want}\n${run.stdout}`);
     }
     srv = await coffer.serve();
   });
 
-  test('user:info: display names, email, quotas ("1 GB", "none", the default quota), enabled state, admins and groups', async () => {
+  test('user:info: display names, email, quotas ("1 GB", "none", the default quota, one that is no size), enabled state, admins and groups', async () => {
     assert.equal(run.code, 0);
     const alice = await info('alice');
     assert.equal(alice.display_name, 'Alice Andersson');
@@ -109,7 +112,7 @@ describe('import:nextcloud, user attributes, permissions, mtimes, checksums, pro
     const carol = await info('carol');
     assert.equal(carol.display_name, 'Carol Ç. Nyström');
     assert.equal(carol.email, null);
-    assert.equal(carol.quota, 2 * GiB);
+    assert.equal(carol.quota, 'none', 'a quota that is no size: no limit (reported by the import)');
     assert.equal(carol.enabled, false);
     assert.deepEqual(carol.groups, []);
     const admin = await info('admin');

@@ -122,6 +122,9 @@ function print(r: ImportReport, mode: NcKeyMode, dryRun: boolean, output: 'plain
     const shown = changed.slice(0, PERMISSIONS_SHOWN).map((c) => `${c.what} (${c.nextcloud} → ${c.coffer})`);
     lines.push(`  permissions not carried over (Nextcloud gave their owner fewer rights than Coffer does): ${changed.length}: ${shown.join(', ')}${changed.length > PERMISSIONS_SHOWN ? `, … (--output json lists all)` : ''}`);
   }
+  if (r.quotasNotUnderstood.length > 0) {
+    lines.push(`  quotas not understood, imported without a limit: ${r.quotasNotUnderstood.map((q) => `${q.uid} (${JSON.stringify(q.quota)})`).join(', ')}`);
+  }
   if (r.skipped.length > 0) {
     lines.push(`Skipped (${r.skipped.length}):`);
     for (const s of r.skipped) lines.push(`  ${s.what}: ${s.reason}`);
