@@ -1,7 +1,8 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
 import { stat } from 'node:fs/promises';
-import type { AppConfigRepository } from '../db/app-config.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { SETTINGS_MAX_AGE_MS, type AppConfigRepository } from '../db/app-config.ts';
 import { AppError, ConflictError, NotFoundError, ValidationError } from '../errors.ts';
 import { FORMAT_ID } from '../crypto/format.ts';
 import { KeyStore } from '../keys/key-store.ts';
@@ -61,6 +62,18 @@ export interface EncryptionServiceOptions {
   state: EncryptionState;
   /** The data directory (default key storage root). */
   dataDirectory: string;
+  /** How long a key storage move waits for running servers to follow it (default: twice the settings cache's age). */
+  keyRootSettleMs?: number;
+}
+
+/**
+ * Copies one key file between roots and reads the copy back.
+ * @throws ConflictError when the copy does not read back as written
+ */
+async function copyKeyFile(from: KeyStore, to: KeyStore, rel: string): Promise<void> {
+  const data = await from.readRelative(rel);
+  await to.writeRelative(rel, data);
+  if (!(await to.readRelative(rel)).equals(data)) throw new ConflictError(`copy of key file ${rel} to ${to.root} did not verify`);
 }
 
 /** What the encryption:* commands call. */
@@ -190,11 +203,14 @@ export class EncryptionService {
 
   /**
    * Moves every key file to `dir` (which must exist): copy each file atomically and verify it, switch
-   * the root in the database, then delete the old copies. A crash leaves the old root in use with a
-   * redundant copy, or the new root in use with leftovers; never missing keys.
-   * @throws ValidationError when `dir` is not an existing directory, or is the current root.
+   * the root in the database, wait until running servers follow (keyRootSettleMs), copy the files
+   * written to the old root meanwhile (`late`), then delete the old copies that the new root holds
+   * byte for byte; any other file stays where it is and is named in `left`. A crash leaves the old
+   * root in use with a redundant copy, or the new root in use with leftovers; never missing keys.
+   * @throws ValidationError when `dir` is not an existing directory, or is the current root;
+   *   ConflictError when a copy does not read back (before the switch: nothing was switched)
    */
-  async changeKeyStorageRoot(dir: string): Promise<{ moved: number; root: string }> {
+  async changeKeyStorageRoot(dir: string): Promise<{ moved: number; root: string; late: number; left: string[] }> {
     const target = isAbsolute(dir) ? dir : resolve(dir);
     const st = await stat(target).catch(() => undefined);
     if (!st?.isDirectory()) throw new ValidationError(`key storage root ${target} does not exist or is not a directory`);
@@ -203,16 +219,24 @@ export class EncryptionService {
     await this.#o.keys.verifySecret();
     const next = new KeyStore(target);
     const files = await oldStore.allFiles();
-    for (const rel of files) {
-      const data = await oldStore.readRelative(rel);
-      await next.writeRelative(rel, data);
-      if (!(await next.readRelative(rel)).equals(data)) throw new ConflictError(`copy of key file ${rel} to ${target} did not verify; nothing was switched`);
-    }
+    for (const rel of files) await copyKeyFile(oldStore, next, rel);
     await this.#o.appConfig.set(STATE_APP, KEY_ROOT_KEY, target === this.#o.dataDirectory ? '' : target);
     this.#o.state.invalidate();
     this.#o.keys.setKeyStore(next);
-    await oldStore.removeAll();
-    return { moved: files.length, root: target };
+    // A running server reads the root through its settings cache: until it has read the new one, it
+    // may still write a key there (a new user's root key, a share key). Wait until every server has
+    // (the cache's age, twice: an operation may have read it just before), then copy what appeared
+    // meanwhile; only files the new root holds byte for byte are removed from the old one.
+    await sleep(this.#o.keyRootSettleMs ?? 2 * SETTINGS_MAX_AGE_MS);
+    const copied = new Set(files);
+    let late = 0;
+    for (const rel of await oldStore.allFiles()) {
+      if (copied.has(rel) || (await next.readRelative(rel).catch(() => undefined)) !== undefined) continue;
+      await copyKeyFile(oldStore, next, rel);
+      late++;
+    }
+    const left = await oldStore.removeCopiedTo(next);
+    return { moved: files.length + late, root: target, late, left };
   }
 
   /** Writes a password-protected archive of every key file to `file`. */

@@ -155,6 +155,27 @@ export class KeyStore {
     await rmdir(join(this.root, uid)).catch(() => {});
   }
 
+  /**
+   * Removes the key files that `other` holds byte for byte (under the same relative path), then the
+   * key folders left empty; a file `other` lacks or holds otherwise stays. Answers what stayed.
+   */
+  async removeCopiedTo(other: KeyStore): Promise<string[]> {
+    const uids = await this.users();
+    const left: string[] = [];
+    for (const rel of await this.allFiles()) {
+      const mine = await this.readRelative(rel);
+      const theirs = await other.readRelative(rel).catch(() => undefined);
+      if (theirs?.equals(mine)) await unlink(this.#resolveRelative(rel)).catch(() => {});
+      else left.push(rel);
+    }
+    // rmdir removes only what is empty now
+    for (const base of [...uids.map((u) => join(this.root, u)), this.root]) {
+      await rmdir(join(base, KEY_DIR, MODULE_ID)).catch(() => {});
+      await rmdir(join(base, KEY_DIR)).catch(() => {});
+    }
+    return left;
+  }
+
   /** Removes every key file and the (then empty) key folders. */
   async removeAll(): Promise<void> {
     for (const rel of await this.allFiles()) await unlink(this.#resolveRelative(rel)).catch(() => {});

@@ -60,7 +60,10 @@ export function register(program: Command): void {
         }
         const r = await app.encryption.changeKeyStorageRoot(to);
         await app.audit.record('encryption.key_root_changed', { via: 'cli', root: r.root });
-        process.stdout.write(`Key storage root changed to ${r.root} (${r.moved} key files moved). Files stay readable.\n`);
+        process.stdout.write(`Key storage root changed to ${r.root} (${r.moved} key files moved${r.late ? `, ${r.late} of them written by a running server during the move` : ''}). Files stay readable.\n`);
+        if (r.left.length > 0) {
+          process.stderr.write(`warning: ${r.left.length} key file(s) in the old root differ from the new root's and were left in ${from}: ${r.left.join(', ')}. Compare them before deleting anything.\n`);
+        }
       });
     });
 
