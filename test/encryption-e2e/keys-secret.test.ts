@@ -8,7 +8,6 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { startTestInstance, ADMIN, type TestInstance } from '../support/test-instance.ts';
 import { hasLocalPaths } from '../../src/storage/blob-store.ts';
 import { blobFiles, davGet, davPut, markedContent, occ, occFor, occOk, sha256, walkFiles } from './helpers.ts';
@@ -128,7 +127,6 @@ describe('keys and the config secret', () => {
     assert.match(await occOk(t, ['encryption:show-key-storage-root']), new RegExp(`Current key storage root: ${dir}`));
     assert.deepEqual(keyFiles(t.dataDir), [], 'no key file left in the data directory');
     assert.ok(keyFiles(dir).length >= 3);
-    await sleep(1200);
     await readable();
     const b = markedContent('after-move', 80_000);
     content.set(`${ADMIN.uid}:after-move.bin`, b);
