@@ -6,7 +6,7 @@ import type { BlobStore } from '../storage/blob-store.ts';
 import type { ContentEvents } from './content-events.ts';
 import { newBlobId } from '../storage/blob-id.ts';
 import type { TrashKeeper } from './trash-keeper.ts';
-import type { VersionKeeper } from './version-keeper.ts';
+import type { FileWriter } from './file-writer.ts';
 import type { FilesService } from './files-service.ts';
 import { newEtag, type Executor, type NodeRepository } from './node-repository.ts';
 import { PropertyRepository } from './property-repository.ts';
@@ -31,8 +31,8 @@ export interface CopyMoveServiceDeps {
   events?: ContentEvents;
   /** Where a replaced destination goes (the trash bin, issue #15); absent: it is deleted. */
   trash?: TrashKeeper;
-  /** Keeps the content a COPY overwrites as a version (as a PUT does); absent: the old blob is deleted. */
-  versions?: VersionKeeper;
+  /** Writes a file copied onto a file, as a PUT (its old content a version). */
+  writer: FileWriter;
 }
 
 /** One node of a copied subtree: where it goes, and the content already written for it. */
@@ -71,7 +71,7 @@ export class CopyMoveService {
   readonly #files: FilesService;
   readonly #events: ContentEvents | undefined;
   readonly #trash: TrashKeeper | undefined;
-  readonly #versions: VersionKeeper | undefined;
+  readonly #writer: FileWriter;
 
   constructor(deps: CopyMoveServiceDeps) {
     this.#db = deps.db;
@@ -80,7 +80,7 @@ export class CopyMoveService {
     this.#files = deps.files;
     this.#events = deps.events;
     this.#trash = deps.trash;
-    this.#versions = deps.versions;
+    this.#writer = deps.writer;
   }
 
   /**
@@ -165,7 +165,7 @@ export class CopyMoveService {
     const total = sources.reduce((n, x) => n + (x.kind === 'file' ? x.size : 0), 0);
     const quota = await this.#files.quota(to.uid);
     if (quota.total !== null && quota.used - (existing?.size ?? 0) + total > quota.total) throw new QuotaExceededError(`not enough space for ${d}`);
-    if (!move && node.kind === 'file' && existing?.kind === 'file') return this.#overwrite(actor, node, to.uid, existing, landing);
+    if (!move && node.kind === 'file' && existing?.kind === 'file') return this.#overwrite(actor, node, to.uid, existing);
 
     // Content first, each file bound to its new file id and owner; a few files at a time (the
     // durable writes overlap), each one streamed, so memory stays bounded whatever the sizes.
@@ -242,49 +242,16 @@ export class CopyMoveService {
   }
 
   /**
-   * COPY of file `src` onto file `dst` of `owner`'s tree: the source's content streamed into a new
-   * blob bound to `dst`'s file id, then committed as a PUT commits (compare-and-swap on the blob,
-   * quota re-checked, the old blob kept as a version authored by whoever wrote it, `actor` the
-   * author of the new content). The destination keeps its file id and dead properties, and takes
-   * the source's mtime and checksums (the bytes are the same). A MOVE never comes here: the moved
-   * file keeps its own id, and a blob is bound to its file id (docs/FORMAT.md), so the replaced
-   * file goes to the trash instead.
-   * @throws ConflictError (the destination was replaced or the source changed meanwhile),
-   *   QuotaExceededError, the content store's errors.
+   * COPY of file `src` onto file `dst` of `owner`'s tree: a write of the source's content, as a PUT
+   * is written (FileWriter: bound to `dst`'s file id, compare-and-swap, quota, the old blob kept as
+   * a version, `actor` the author), with the source's mtime and checksums; `dst` must still be that
+   * file. A MOVE never comes here: the moved file keeps its own id, and a blob is bound to its file
+   * id (docs/FORMAT.md), so the replaced file goes to the trash instead.
+   * @throws ConflictError (the destination was replaced meanwhile), QuotaExceededError, the writer's errors.
    */
-  async #overwrite(actor: Actor, src: FileNode, owner: string, dst: FileNode, landing: FileNode): Promise<WriteResult> {
-    const blobId = newBlobId();
+  async #overwrite(actor: Actor, src: FileNode, owner: string, dst: FileNode): Promise<WriteResult> {
     const content = await this.#openSource(actor, src);
-    const put = await this.#blobs.put(blobId, content.stream, { fileId: dst.fileId, owner, actor, parentId: landing.fileId });
-    const author = actor.kind === 'user' ? actor.uid : owner;
-    try {
-      for (let attempt = 0; ; attempt++) {
-        const res = await transact(this.#db, async (trx) => {
-          const ctx = await this.#repo.writeContext(trx, owner, dst.path);
-          const cur = ctx.node;
-          if (!cur || cur.kind !== 'file' || cur.fileId !== dst.fileId) throw new ConflictError(`${dst.path} changed during the copy`);
-          if (ctx.quota !== null && (ctx.root?.size ?? 0) - cur.size + put.size > ctx.quota) throw new QuotaExceededError(`not enough space for ${dst.path}`);
-          const next = {
-            blobId, blobCodec: put.codec, size: put.size, mtime: src.mtime, etag: newEtag(), checksum: src.checksum, mimetype: cur.mimetype,
-          };
-          // a PUT that committed in between: read it again and keep it as a version too
-          if (!await this.#repo.swapContent(trx, cur.fileId, cur.blobId, next)) return undefined;
-          await this.#repo.propagate(trx, owner, cur.path, put.size - cur.size);
-          const kept = this.#versions ? await this.#versions.keep(trx, cur, nowSeconds()) : false;
-          await this.#versions?.wrote(trx, cur, author, false);
-          return { node: { ...cur, ...next }, old: cur.blobId, kept };
-        });
-        if (res) {
-          if (res.old && res.kept) await this.#files.supersededQuietly([res.old]);
-          else if (res.old) await this.#files.deleteBlobsQuietly([res.old]);
-          return { node: res.node, created: false };
-        }
-        if (attempt >= 5) throw new ConflictError(`${dst.path} was overwritten concurrently`);
-      }
-    } catch (err) {
-      await this.#files.deleteBlobsQuietly([blobId]);
-      throw err;
-    }
+    return this.#writer.write(actor, owner, dst.path, content.stream, { mtime: src.mtime, checksum: src.checksum ?? undefined, sameFile: dst.fileId });
   }
 
   /**

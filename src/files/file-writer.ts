@@ -44,7 +44,7 @@ export class FileWriter {
 
   /**
    * `actor` streams `source` into a new version of the file at `path` of `uid`'s tree (creating it if needed).
-   * @throws ConflictError, PreconditionFailedError, QuotaExceededError, ValidationError (see FILES-API);
+   * @throws ConflictError (also when `opts.sameFile` no longer holds), PreconditionFailedError, QuotaExceededError, ValidationError (see FILES-API);
    *   403 errors of the key policy when `actor` holds no key for that place.
    */
   async write(actor: Actor, uid: string, path: string, source: Readable, opts: WriteOptions = {}): Promise<WriteResult> {
@@ -55,7 +55,7 @@ export class FileWriter {
     // One query for the early checks (before any byte is read): node, parent, root size, quota.
     const pre = await this.#repo.writeContext(this.#db, uid, p);
     const before = pre.node;
-    this.#checkPreconditions(before, opts);
+    this.#checkPreconditions(before, opts, p);
     if (!before) checkParent(pre.parent, p);
     if (before?.kind === 'dir') throw new ConflictError(`${p} is a folder`);
     if (opts.expectedSize !== undefined && pre.quota !== null
@@ -99,7 +99,7 @@ export class FileWriter {
         // node, parent, root and quota re-read in one query inside the transaction
         const ctx = await this.#repo.writeContext(trx, uid, p);
         const cur = ctx.node;
-        this.#checkPreconditions(cur, opts);
+        this.#checkPreconditions(cur, opts, p);
         if (cur?.kind === 'dir') throw new ConflictError(`${p} is a folder`);
         if (cur && cur.fileId !== blob.fileId) throw new RebindNeeded(cur.fileId);
         if (ctx.quota !== null && (ctx.root?.size ?? 0) - (cur?.size ?? 0) + blob.size > ctx.quota) {
@@ -164,7 +164,8 @@ export class FileWriter {
     }
   }
 
-  #checkPreconditions(node: FileNode | undefined, opts: WriteOptions): void {
+  #checkPreconditions(node: FileNode | undefined, opts: WriteOptions, p: string): void {
+    if (opts.sameFile !== undefined && node?.fileId !== opts.sameFile) throw new ConflictError(`${p} changed meanwhile`);
     if (opts.ifMatch?.length) {
       if (!node || !(opts.ifMatch.includes('*') || opts.ifMatch.includes(node.etag))) throw new PreconditionFailedError('If-Match does not match');
     }

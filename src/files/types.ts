@@ -42,6 +42,8 @@ export interface WriteOptions {
   mimetype?: string;
   /** Who wrote the content (a share recipient writing into the owner's tree); default the acting user, or the owner when the server writes. */
   author?: string;
+  /** The file at the path must be this one (a COPY onto a file): another file there, or none, is a ConflictError instead of a new write. */
+  sameFile?: number;
 }
 
 export interface WriteResult {
