@@ -39,16 +39,19 @@ function normalize(table: string, row: Record<string, unknown>): Record<string, 
   return row;
 }
 
-/** Per table (every table of the database), its rows as sorted JSON lines minus the ignored columns. */
-export function databaseState(cofferDir: string): Record<string, string[]> {
+/**
+ * Per table (every table of the database), its rows as sorted JSON lines minus the ignored columns;
+ * `exact`: every column as it is (one Coffer before and after something that must change nothing).
+ */
+export function databaseState(cofferDir: string, opts: { exact?: boolean } = {}): Record<string, string[]> {
   const db = openDb(cofferDir);
   try {
     const out: Record<string, string[]> = {};
     const tables = db.prepare("select name from sqlite_master where type = 'table' and name not like 'sqlite_%' order by name").all() as { name: string }[];
     for (const { name } of tables) {
-      const skip = new Set(IGNORED[name] ?? []);
+      const skip = new Set(opts.exact ? [] : IGNORED[name] ?? []);
       out[name] = (db.prepare(`select * from "${name}"`).all() as Record<string, unknown>[])
-        .map((r) => JSON.stringify(Object.fromEntries(Object.entries(normalize(name, r)).filter(([k]) => !skip.has(k)))))
+        .map((r) => JSON.stringify(Object.fromEntries(Object.entries(opts.exact ? r : normalize(name, r)).filter(([k]) => !skip.has(k)))))
         .sort();
     }
     return out;
