@@ -76,7 +76,7 @@ import { RetentionQueue } from './versions/retention-queue.ts';
 import { TrashService } from './trash/trash-service.ts';
 import { TrashRepository } from './trash/trash-repository.ts';
 import { TrashRecorder } from './trash/trash-recorder.ts';
-import { TrashExpiry } from './trash/trash-expiry.ts';
+import { storedTrashSize, TrashExpiry } from './trash/trash-expiry.ts';
 import { InProcessChangeBus, type ChangeBus } from './push/change-bus.ts';
 import { ChangeAudience } from './push/change-audience.ts';
 import { fanOut } from './files/tree-changes.ts';
@@ -367,10 +367,8 @@ export async function openApp(config: Config, opts: OpenAppOptions = {}): Promis
     trash: new TrashExpiry({
       db, nodes, trash, log, policy: parseRetention(config.trashbin_retention_obligation, 'trashbin'), diskFree,
       // the user's size, else the default (Nextcloud: a user's -1, as `trashbin:size -1 --user` leaves it, means the default)
-      configuredSize: async (uid) => {
-        const size = (v: string | undefined) => (v !== undefined && /^\d+$/.test(v) ? Number(v) : undefined);
-        return size(await users.getPreference(uid, 'files_trashbin', 'trashbin_size')) ?? size(await appConfig.get('files_trashbin', 'trashbin_size'));
-      },
+      configuredSize: async (uid) => storedTrashSize(await users.getPreference(uid, 'files_trashbin', 'trashbin_size'))
+        ?? storedTrashSize(await appConfig.get('files_trashbin', 'trashbin_size')),
     }),
   };
   return {

@@ -1,6 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { UserActor } from '../actor.ts';
-import type { App } from '../app.ts';
 import type { AuthenticatedUser } from '../auth/types.ts';
 import { ForbiddenError, NotFoundError } from '../errors.ts';
 import type { HttpContext } from '../http/context.ts';

@@ -7,7 +7,7 @@ import { AppError, ConflictError, NotFoundError, ValidationError } from '../erro
 import { FORMAT_ID } from '../crypto/format.ts';
 import { KeyStore } from '../keys/key-store.ts';
 import { systemActor, type Actor } from '../actor.ts';
-import { PLAIN_CODEC, type BlobContext } from '../storage/blob-store.ts';
+import type { BlobContext } from '../storage/blob-store.ts';
 import { newBlobId } from '../storage/blob-id.ts';
 import type { EncryptedBlobStore } from './encrypted-blob-store.ts';
 import type { BlobHolder, FileRows, StoredFile } from './file-rows.ts';

@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import { digestStream, formatChecksums, parseChecksums } from './checksums.ts';
 import { transact, type Db } from '../db/database.ts';
 import {
-  AlreadyExistsError, AppError, BlobMissingError, ConflictError, ForbiddenError, NotFoundError, PreconditionFailedError, QuotaExceededError, ValidationError,
+  AlreadyExistsError, BlobMissingError, ConflictError, ForbiddenError, NotFoundError,
 } from '../errors.ts';
 import type { Actor } from '../actor.ts';
 import type { Logger } from '../logger.ts';
@@ -76,9 +76,7 @@ export class FilesService {
   readonly #copyMove: CopyMoveService;
   readonly #writer: FileWriter;
   readonly #checkRow: FilesServiceDeps['checkRow'];
-  readonly #events: ContentEvents | undefined;
   readonly #onReleased: FilesServiceDeps['onBlobsReleased'];
-  readonly #versions: VersionKeeper | undefined;
   readonly #changes: TreeChangeSink | undefined;
 
   constructor(deps: FilesServiceDeps) {
@@ -88,12 +86,10 @@ export class FilesService {
     this.#changes = deps.changes;
     this.#repo = new NodeRepository(deps.db, deps.sealer);
     this.#checkRow = deps.checkRow;
-    this.#versions = deps.versions;
     this.#blobs = deps.blobs;
     this.#log = deps.log;
-    this.#events = deps.events;
-    this.#copyMove = new CopyMoveService({ db: deps.db, repo: this.#repo, blobs: deps.blobs, files: this, events: deps.events, trash: deps.trash, versions: deps.versions });
     this.#writer = new FileWriter({ db: deps.db, repo: this.#repo, blobs: deps.blobs, files: this, events: deps.events, versions: deps.versions });
+    this.#copyMove = new CopyMoveService({ db: deps.db, repo: this.#repo, blobs: deps.blobs, files: this, writer: this.#writer, events: deps.events, trash: deps.trash });
   }
 
   /** Creates the user's root folder unless this process knows it exists (saves a query on every write). */
@@ -219,13 +215,6 @@ export class FilesService {
   }
 
   /**
-   * `actor` opens the content of a node already looked up.
-   * @throws ConflictError for folders; UserKeyLockedError / ShareKeyNotSealedError (403) when the
-   *   key policy gives `actor` no key to it; CryptoError when it fails authentication;
-   *   BlobMissingError when the row still names a blob the store does not have; NotFoundError when
-   *   the file was deleted or rewritten meanwhile.
-   */
-  /**
    * Checks what `node`'s row says about its blob against its seal, as a read does, before those
    * fields move into another row (a version's restore): a tampered row is refused, never sealed anew.
    * @throws CryptoError (audited) when the row does not match its seal
@@ -234,6 +223,13 @@ export class FilesService {
     if (node.blobId) this.#checkRow?.(node.blobId, node.blobCodec ?? 'plain', ctxOf(actor, node));
   }
 
+  /**
+   * `actor` opens the content of a node already looked up.
+   * @throws ConflictError for folders; UserKeyLockedError / ShareKeyNotSealedError (403) when the
+   *   key policy gives `actor` no key to it; CryptoError when it fails authentication;
+   *   BlobMissingError when the row still names a blob the store does not have; NotFoundError when
+   *   the file was deleted or rewritten meanwhile.
+   */
   async openNode(actor: Actor, node: FileNode, range?: ByteRange): Promise<FileContent> {
     if (node.kind !== 'file') throw new ConflictError(`${node.path} is a folder`);
     if (!node.blobId) return { node, stream: Readable.from([]), range };

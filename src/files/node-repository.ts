@@ -12,7 +12,7 @@ import { FileIdPool } from './file-id-pool.ts';
 import { CHILD_COLUMNS, newEtag, subtreeBounds, toChildNode, toNode, type Executor, type WriteContext } from './node-rows.ts';
 
 // The row type, its mapping and value helpers live in node-rows.ts; callers import them from here too.
-export { newEtag, subtreeBounds, toNode, type Executor, type WriteContext } from './node-rows.ts';
+export { newEtag, pathAtOrBelow, subtreeBounds, toNode, type Executor, type WriteContext } from './node-rows.ts';
 
 // Hot statements of a small write, compiled once (see QueryTemplate).
 const BY_PATH = new QueryTemplate((db, p) => db.selectFrom('nodes').selectAll().where('owner', '=', p[0] as string).where('path', '=', p[1] as string));

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Transaction } from 'kysely';
+import { sql, type RawBuilder, type SqlBool, type Transaction } from 'kysely';
 import type { Db } from '../db/database.ts';
 import { num, type Database, type NodesTable } from '../db/schema.ts';
 import type { FileNode } from './types.ts';
@@ -75,4 +75,11 @@ export function toChildNode(r: unknown[] | Record<string, unknown>, parent: Pick
 /** Lower and upper bounds of the subtree below `p` (exclusive of `p`): path >= lo AND path < hi. */
 export function subtreeBounds(p: string): { lo: string; hi: string } {
   return p === '' ? { lo: '', hi: '\u{10FFFF}' } : { lo: `${p}/`, hi: `${p}0` };
+}
+
+/** A where clause: the path `column` (e.g. `n.path` of a joined `nodes as n`) is `path` or below it. */
+export function pathAtOrBelow(column: string, path: string): RawBuilder<SqlBool> {
+  const { lo, hi } = subtreeBounds(path);
+  const c = sql.ref(column);
+  return sql<SqlBool>`(${c} = ${path} or (${c} >= ${lo} and ${c} < ${hi}))`;
 }

@@ -81,15 +81,18 @@ export interface NcTrashRow { readonly user: string; readonly name: string; read
 
 const QUOTA = /^\s*(\d+(?:\.\d+)?)\s*([kmgtp]?)i?b?\s*$/i;
 
+/** No quota of its own: unset, "none" or "default". */
+const noQuota = (v: string | undefined) => v === undefined || v === '' || v === 'none' || v === 'default';
+
 /** True when `v` is a quota value that is no size: neither unset, "none", "default" nor a number with a unit. */
 export function ncQuotaNotUnderstood(v: string | undefined): boolean {
-  return !(v === undefined || v === '' || v === 'none' || v === 'default' || QUOTA.test(v));
+  return !noQuota(v) && !QUOTA.test(v!);
 }
 
 /** Parses a Nextcloud quota ("5 GB", "none", "default", bytes) into bytes; null = unlimited (and for a value that is no size). */
 export function parseNcQuota(v: string | undefined): number | null {
-  if (v === undefined || v === '' || v === 'none' || v === 'default') return null;
-  const m = QUOTA.exec(v);
+  if (noQuota(v)) return null;
+  const m = QUOTA.exec(v!);
   if (!m) return null;
   const mult = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4, p: 1024 ** 5 }[m[2]!.toLowerCase() as '' | 'k'] ?? 1;
   return Math.round(Number(m[1]) * mult);
@@ -121,18 +124,16 @@ export class NextcloudSource {
     for (const p of prefs) pref.set(`${s(p.userid)}\0${s(p.appid)}\0${s(p.configkey)}`, s(p.configvalue));
     // a user without a quota of their own (or with "default") has the instance's default, as in Nextcloud
     const defaultQuota = await this.appConfig('files', 'default_quota');
-    const quotaTextOf = (uid: string) => {
-      const own = pref.get(`${uid}\0files\0quota`);
-      return own === undefined || own === '' || own === 'default' ? defaultQuota : own;
-    };
     return rows.map((r) => {
       const uid = s(r.uid);
+      const own = pref.get(`${uid}\0files\0quota`);
+      const quota = own === undefined || own === '' || own === 'default' ? defaultQuota : own;
       return {
         uid,
         displayName: s(r.displayname) || uid,
         email: pref.get(`${uid}\0settings\0email`) || null,
-        quota: parseNcQuota(quotaTextOf(uid)),
-        ...(ncQuotaNotUnderstood(quotaTextOf(uid)) ? { quotaNotUnderstood: quotaTextOf(uid) } : {}),
+        quota: parseNcQuota(quota),
+        ...(ncQuotaNotUnderstood(quota) ? { quotaNotUnderstood: quota } : {}),
         enabled: pref.get(`${uid}\0core\0enabled`) !== 'false',
         isAdmin: admins.has(uid),
         passwordHash: s(r.password),

@@ -175,11 +175,4 @@ export class KeyStore {
     }
     return left;
   }
-
-  /** Removes every key file and the (then empty) key folders. */
-  async removeAll(): Promise<void> {
-    for (const rel of await this.allFiles()) await unlink(this.#resolveRelative(rel)).catch(() => {});
-    for (const u of await this.users()) await rm(join(this.root, u, KEY_DIR), { recursive: true, force: true });
-    await rm(join(this.root, KEY_DIR), { recursive: true, force: true });
-  }
 }

@@ -1,7 +1,7 @@
 import type { Insertable } from 'kysely';
 import type { Db } from '../db/database.ts';
 import { num, type SharesTable } from '../db/schema.ts';
-import { subtreeBounds } from '../files/node-repository.ts';
+import { pathAtOrBelow } from '../files/node-repository.ts';
 import type { FileNode } from '../files/types.ts';
 import { heldOn, withEffectivePermissions, type ReceivedOnPaths } from './effective-permissions.ts';
 import { SHARE_TYPE_GROUP, SHARE_TYPE_USER, type Share } from './share-types.ts';
@@ -198,11 +198,9 @@ export class ShareRepository {
   /** Shares of nodes in `owner`'s subtree at `path` initiated by one of `initiators` (reshares to drop). */
   async resharesUnder(owner: string, path: string, initiators: string[]): Promise<number[]> {
     if (initiators.length === 0) return [];
-    const { lo, hi } = subtreeBounds(path);
     const rows = await this.#db.selectFrom('shares as s').innerJoin('nodes as n', 'n.fileid', 's.file_id')
       .select('s.id')
-      .where('s.owner', '=', owner).where('s.initiator', 'in', initiators)
-      .where((eb) => eb.or([eb('n.path', '=', path), eb.and([eb('n.path', '>=', lo), eb('n.path', '<', hi)])]))
+      .where('s.owner', '=', owner).where('s.initiator', 'in', initiators).where(pathAtOrBelow('n.path', path))
       .execute();
     return rows.map((r) => num(r.id));
   }

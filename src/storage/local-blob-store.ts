@@ -8,7 +8,7 @@ import { DirSyncer } from './durable-fs.ts';
 import { blobIdAt, shardedPath } from './blob-id.ts';
 import { fsyncFd, openFd, readFdAt, writevFdAll } from './fd-io.ts';
 import { FileRangeStream } from './file-range-stream.ts';
-import { WRITE_BATCH, readHead, writeStreamToFile, type SourceHead } from './file-sink.ts';
+import { readHead, writeStreamToFile, type SourceHead } from './file-sink.ts';
 import type { OpenedRawBlob, RawBlobOpener } from './raw-blob.ts';
 import { PLAIN_CODEC, assertByteRange, type BlobContext, type BufferedBlobPut, type BlobEntry, type BlobStore, type ByteRange, type LocalBlobPaths, type PutResult } from './blob-store.ts';
 import { SMALL_BLOB, STREAM_BUFFER } from './buffer-sizes.ts';

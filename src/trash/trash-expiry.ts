@@ -13,6 +13,14 @@ import type { TrashService } from './trash-service.ts';
  * items the obligation lets go when space is needed go first; then every item older than the
  * obligation's maximum.
  */
+/**
+ * A stored trash bin size (`files_trashbin/trashbin_size`, the default in app config or a user's
+ * preference) in bytes; undefined when unset or not a size (Nextcloud's -1: the default applies).
+ */
+export function storedTrashSize(v: string | undefined): number | undefined {
+  return v !== undefined && /^\d+$/.test(v) ? Number(v) : undefined;
+}
+
 export class TrashExpiry {
   readonly #db: Db;
   readonly #nodes: NodeRepository;

@@ -46,12 +46,12 @@ function toTrashNode(r: Record<string, unknown>): TrashNode {
   };
 }
 
-/** The queries on `trash_items` and `trash_nodes` (the moves from and to `nodes` are NodeRepository's). */
 /** Where a trashed node was deleted from: its item's original location, plus its path inside the item. */
 export function trashedPath(originalLocation: string, relPath: string): string {
   return relPath === '' ? originalLocation : `${originalLocation}/${relPath}`;
 }
 
+/** The queries on `trash_items` and `trash_nodes` (the moves from and to `nodes` are NodeRepository's). */
 export class TrashRepository {
   /**
    * Inserts an item; `deletedAt` moves on to the next free second for a name deleted twice in one
@@ -172,7 +172,7 @@ export class TrashRepository {
   async originalPathOf(ex: Executor, owner: string, fileId: number): Promise<string | undefined> {
     const r = await ex.selectFrom('trash_nodes as n').innerJoin('trash_items as i', 'i.id', 'n.item_id')
       .select(['i.original_location', 'n.rel_path']).where('n.fileid', '=', fileId).where('n.owner', '=', owner).executeTakeFirst();
-    return r && (r.rel_path === '' ? r.original_location : `${r.original_location}/${r.rel_path}`);
+    return r && trashedPath(r.original_location, r.rel_path);
   }
 
   /**

@@ -7,7 +7,7 @@ import type { RetentionQueue } from './retention-queue.ts';
 
 /**
  * FilesService's VersionKeeper: inside the write's transaction, the overwritten blob becomes a
- * version row (the same blob, no copy; its seal moves to the version domain, see versionSeal), and
+ * version row (the same blob, no copy; its seal moves to the version domain, see #versionSeal), and
  * the writer is recorded as the author of the new content. Built before FilesService (which takes it whole);
  * VersionService builds on the same repository.
  */
@@ -31,7 +31,7 @@ export class VersionRecorder implements VersionKeeper {
    * seal matches; otherwise the row's own seal, unchanged, so a tampered row stays refused instead
    * of being sealed anew.
    */
-  versionSeal(before: FileNode): string | null {
+  #versionSeal(before: FileNode): string | null {
     const seal = before.blobSeal ?? null;
     if (!this.#sealer || !before.blobId) return seal;
     const codec = before.blobCodec ?? 'plain';
@@ -43,7 +43,7 @@ export class VersionRecorder implements VersionKeeper {
     if (!before.blobId || before.kind !== 'file') return false;
     await this.#repo.insert(ex, {
       fileId: before.fileId, owner: before.owner, version: before.mtime, blobId: before.blobId, blobCodec: before.blobCodec ?? 'plain',
-      blobSeal: this.versionSeal(before), size: before.size, mimetype: before.mimetype, etag: before.etag, checksum: before.checksum,
+      blobSeal: this.#versionSeal(before), size: before.size, mimetype: before.mimetype, etag: before.etag, checksum: before.checksum,
       label: null, createdAt: now,
     });
     this.#grew?.mark(before.owner);

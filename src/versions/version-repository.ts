@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import type { Executor } from '../files/node-repository.ts';
 import { num } from '../db/schema.ts';
-import { subtreeBounds } from '../files/node-rows.ts';
+import { pathAtOrBelow } from '../files/node-rows.ts';
 import { QueryTemplate } from '../db/query-template.ts';
 import { PLAIN_CODEC } from '../storage/blob-store.ts';
 import type { StorageFilter, StoredFile } from '../encryption/file-rows.ts';
@@ -142,10 +142,9 @@ export class VersionRepository {
    * row id; versions of files in the trash are not among them (Nextcloud's CleanUp --path).
    */
   async pageAtOrBelow(ex: Executor, owner: string, path: string, limit: number, maxId: number): Promise<VersionRef[]> {
-    const { lo, hi } = subtreeBounds(path);
     return (await ex.selectFrom('file_versions as v').innerJoin('nodes as n', 'n.fileid', 'v.fileid')
       .select(['v.id', 'v.fileid', 'v.version', 'v.size']).where('v.owner', '=', owner).where('v.id', '<=', maxId).where('n.owner', '=', owner)
-      .where((eb) => eb.or([eb('n.path', '=', path), eb.and([eb('n.path', '>=', lo), eb('n.path', '<', hi)])]))
+      .where(pathAtOrBelow('n.path', path))
       .orderBy('v.id').limit(limit).execute())
       .map((r) => ({ id: num(r.id), fileId: num(r.fileid), version: num(r.version), size: num(r.size) }));
   }
@@ -168,10 +167,9 @@ export class VersionRepository {
    * blob id): a shared node's keyring takes their data keys with the files' current ones.
    */
   async blobsAtOrBelow(ex: Executor, owner: string, path: string, codec: string): Promise<{ fileId: number; blobId: string }[]> {
-    const { lo, hi } = subtreeBounds(path);
     const rows = await ex.selectFrom('file_versions as v').innerJoin('nodes as n', 'n.fileid', 'v.fileid')
       .select(['v.fileid', 'v.blob_id']).where('n.owner', '=', owner).where('v.blob_codec', '=', codec)
-      .where((eb) => eb.or([eb('n.path', '=', path), eb.and([eb('n.path', '>=', lo), eb('n.path', '<', hi)])])).execute();
+      .where(pathAtOrBelow('n.path', path)).execute();
     return rows.map((r) => ({ fileId: num(r.fileid), blobId: r.blob_id }));
   }
 

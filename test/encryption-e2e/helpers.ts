@@ -1,7 +1,7 @@
 /** Shared helpers of the end-to-end encryption tests: occ processes, data-directory scans, HTTP. */
 import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { occ, type RunResult } from '../cli/occ-harness.ts';

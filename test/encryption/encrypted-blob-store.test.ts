@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, readdirSync, statSync, existsSync, mkdirSync, writeFileSync, copyFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, statSync, existsSync, mkdirSync, writeFileSync, copyFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -176,7 +176,8 @@ test('backup → delete keys → restore; key storage root change; decryptBlob w
   const archive = join(e.dir, 'keys.backup');
   await e.service.backupKeys(archive, 'correct horse', { logN: 12, r: 8, p: 1 });
   assert.ok(!readFileSync(archive).includes('rootKey_'));
-  await new KeyStore(join(e.dir, 'data')).removeAll();
+  // every key file lost: the system's and dave's key folders
+  for (const d of ['files_encryption', 'dave/files_encryption']) rmSync(join(e.dir, 'data', d), { recursive: true, force: true });
   await e.db.destroy();
   const f = await setup(SECRET, e.dir);
   await assert.rejects((async () => collect(await f.blobs.get(id, 'cfe1', ctx)))(), CryptoError);

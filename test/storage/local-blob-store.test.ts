@@ -106,7 +106,7 @@ test('a small source failing before its end creates no file at all', async () =>
 });
 
 test('existing data directories: blobs and shard folders made before are found; a removed shard folder is made again', async () => {
-  const { dir, store } = await freshStore();
+  const { dir } = await freshStore();
   try {
     // a blob written by an earlier version, at the same <id[0..2]>/<id[2..4]>/<id> path
     const old = newBlobId();

@@ -4,6 +4,7 @@ import { InvalidArgumentError, Option } from 'commander';
 import { SYSTEM } from '../../actor.ts';
 import { runRetention } from '../../versions/retention-run.ts';
 import { trashName } from '../../trash/trash-service.ts';
+import { storedTrashSize } from '../../trash/trash-expiry.ts';
 import { cliOptions, CliError, EXIT, outputOption, printData, withApp, type OutputFormat } from '../cli-support.ts';
 import { usersOf } from './versions.command.ts';
 
@@ -138,7 +139,7 @@ export function register(program: Command): void {
 }
 
 /** A stored size, -1 when unset or not a size (Nextcloud reads it as an int, -1 by default). */
-const storedSize = (v: string | undefined) => (v !== undefined && /^\d+$/.test(v) ? Number(v) : -1);
+const storedSize = (v: string | undefined) => storedTrashSize(v) ?? -1;
 
 /** `trashbin:size` without a size: Nextcloud's output (plain and JSON, with its keys). */
 async function printSize(app: App, user: string | undefined, output: OutputFormat): Promise<void> {

@@ -5,8 +5,7 @@ import { KEY_ID_SIZE, KEY_SIZE } from '../../crypto/format.ts';
 import { KeyStore, SYSTEM, userScope } from '../../keys/key-store.ts';
 import { CurrentKeyStore } from '../../keys/current-key-store.ts';
 import {
-  MASTER_FILE, MASTER_POINTER, ROOT_KEY_FILE, masterFileName, parseKeyFile, rootKeyFileName,
-  type MasterKeyFile, type MasterPointerFile, type UserRootKeyFile,
+  MASTER_POINTER, ROOT_KEY_FILE, parseKeyFile, rootKeyFileName, type MasterPointerFile, type UserRootKeyFile,
 } from './key-files.ts';
 import type { UserRootKeys } from '../user-keys/user-keys.ts';
 import { MASTER_WRAPPING_FILE, deleteMasterWrappings, unwrapMasterWith, writeMasterWith, type KeyHolder } from '../key-holders/key-holder.ts';
