@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import SQLite from 'better-sqlite3';
 import { webLogin } from '../support/web-login.ts';
-import { basic, davUrl, installCoffer, propfind, treeState, unpack, type Coffer, type Unpacked } from './nc-fixture.ts';
+import { basic, checkPublicLink, davUrl, installCoffer, propfind, treeState, unpack, type Coffer, type Unpacked } from './nc-fixture.ts';
 import { checkImportedHistory, type HistoryManifest } from './nc-history-checks.ts';
 
 describe('import:nextcloud, master-key fixture (SQLite)', { timeout: 600_000 }, () => {
@@ -190,21 +190,7 @@ describe('import:nextcloud, master-key fixture (SQLite)', { timeout: 600_000 }, 
         assert.equal(p.status, 207, `share ${s.id} visible to ${s.recipient}`);
         assert.equal(p.fileid, String(s.fileid));
       }
-      if (s.share_type === 3) {
-        const auth = basic(s.token!, s.password ?? '');
-        const r = await fetch(`${srv.url}/public.php/webdav/`, { method: 'PROPFIND', headers: { authorization: auth, depth: '0' } });
-        assert.equal(r.status, 207, `link ${s.token}`);
-        if (s.password) {
-          const wrong = await fetch(`${srv.url}/public.php/webdav/`, { method: 'PROPFIND', headers: { authorization: basic(s.token!, 'wrong-password'), depth: '0' } });
-          assert.equal(wrong.status, 401);
-        }
-        if (s.item_type === 'file') {
-          const f = nc.manifest.files.find((x) => x.fileid === s.fileid)!;
-          const g = await fetch(`${srv.url}/public.php/webdav/`, { headers: { authorization: auth } });
-          assert.equal(g.status, 200);
-          assert.equal(createHash('sha256').update(Buffer.from(await g.arrayBuffer())).digest('hex'), f.sha256);
-        }
-      }
+      if (s.share_type === 3) await checkPublicLink(srv.url, nc.manifest, s);
     }
     // bob (member of "team") reads a file below the shared folder
     const inProject = nc.manifest.files.find((f) => f.owner === 'alice' && f.path.startsWith('Project/'))!;

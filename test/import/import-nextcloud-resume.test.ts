@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import SQLite from 'better-sqlite3';
-import { basic, davUrl, installCoffer, unpack, type Coffer, type Unpacked } from './nc-fixture.ts';
+import { basic, checkPublicLink, davUrl, installCoffer, unpack, type Coffer, type Unpacked } from './nc-fixture.ts';
 import { checkImportedHistory } from './nc-history-checks.ts';
 import { killImportAt, type RowMoment } from './nc-kill.ts';
 import { assertSameImport, cofferCount, cofferSetting } from './nc-state.ts';
@@ -80,19 +80,7 @@ describe('import:nextcloud SIGKILLed at three moments, then completed, equals an
       const alice = nc.manifest.users.find((u) => u.uid === 'alice')!;
       const app = await fetch(davUrl(srv.url, 'alice', ''), { method: 'PROPFIND', headers: { authorization: basic('alice', alice.app_tokens[0]!.token), depth: '0' } });
       assert.equal(app.status, 207, 'the app password works');
-      for (const s of nc.manifest.shares.filter((x) => x.share_type === 3)) {
-        const auth = basic(s.token!, s.password ?? '');
-        const p = await fetch(`${srv.url}/public.php/webdav/`, { method: 'PROPFIND', headers: { authorization: auth, depth: '0' } });
-        assert.equal(p.status, 207, `link ${s.token}`);
-        if (s.password) {
-          const wrong = await fetch(`${srv.url}/public.php/webdav/`, { method: 'PROPFIND', headers: { authorization: basic(s.token!, 'wrong-password'), depth: '0' } });
-          assert.equal(wrong.status, 401);
-        }
-        if (s.item_type === 'file') {
-          const g = await fetch(`${srv.url}/public.php/webdav/`, { headers: { authorization: auth } });
-          assert.equal(createHash('sha256').update(Buffer.from(await g.arrayBuffer())).digest('hex'), nc.manifest.files.find((x) => x.fileid === s.fileid)!.sha256);
-        }
-      }
+      for (const s of nc.manifest.shares.filter((x) => x.share_type === 3)) await checkPublicLink(srv.url, nc.manifest, s);
       await checkImportedHistory(srv.url, nc);
     } finally {
       await srv.stop();

@@ -2,6 +2,7 @@
  * The Nextcloud 32 fixtures (../shared/fixtures/nextcloud, read-only) unpacked into temp dirs, a
  * fresh Coffer installed with `./occ maintenance:install`, and a server on it for HTTP checks.
  */
+import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, lstatSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -77,6 +78,25 @@ export async function installCoffer(opts: { pg?: { name: string } } = {}): Promi
 }
 
 export const basic = (uid: string, password: string) => 'Basic ' + Buffer.from(`${uid}:${password}`).toString('base64');
+
+/**
+ * Public link `s` of the fixture works on the Coffer at `url`: public WebDAV with its password (a
+ * wrong one answered 401), and a link to a file serves the manifest's content.
+ */
+export async function checkPublicLink(url: string, manifest: Manifest, s: Manifest['shares'][number]): Promise<void> {
+  const auth = basic(s.token!, s.password ?? '');
+  const r = await fetch(`${url}/public.php/webdav/`, { method: 'PROPFIND', headers: { authorization: auth, depth: '0' } });
+  assert.equal(r.status, 207, `link ${s.token}`);
+  if (s.password) {
+    const wrong = await fetch(`${url}/public.php/webdav/`, { method: 'PROPFIND', headers: { authorization: basic(s.token!, 'wrong-password'), depth: '0' } });
+    assert.equal(wrong.status, 401);
+  }
+  if (s.item_type === 'file') {
+    const g = await fetch(`${url}/public.php/webdav/`, { headers: { authorization: auth } });
+    assert.equal(g.status, 200);
+    assert.equal(createHash('sha256').update(Buffer.from(await g.arrayBuffer())).digest('hex'), manifest.files.find((x) => x.fileid === s.fileid)!.sha256);
+  }
+}
 
 /** `/remote.php/dav/files/<uid>/<path>` with each segment encoded. */
 export function davUrl(url: string, uid: string, path: string): string {
